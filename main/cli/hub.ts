@@ -1,0 +1,167 @@
+/** `cortex-hub`: run the hub, or administer it (through a running hub or its data dir). */
+import crypto from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { ContractError } from '../contract';
+import { DataDirBusyError, layout, removeHubJson, resolveDataDir, writeHubJson } from '../hub/data-dir';
+import { HubService } from '../hub/hub-service';
+import { ApiServer } from '../server/api-server';
+import { VERSION } from '../util/version';
+import { withHub } from './admin-client';
+import { ago, bytes, table } from './format';
+
+const HELP = `cortex-hub ${VERSION}: the Cortex Hub server and its admin commands
+
+Usage:
+  cortex-hub serve  [--data DIR] [--grpc HOST:PORT] [--ui HOST:PORT] [--advertise HOST[:PORT]] [--log-level LEVEL]
+  cortex-hub node add NAME [--json]      register a node; prints its id and join string (token shown once)
+  cortex-hub node list [--json]
+  cortex-hub node retire ID [--json]     revoke the node's token; its mirror becomes an orphan
+  cortex-hub status [--json]             hub stats and per-node mirror status
+  cortex-hub purge [--dry-run] [--json]  remove orphaned mirrors (--dry-run: list what would go)
+
+Options:
+  --data DIR         data directory (default: $CORTEX_HUB_DATA, else the OS app-data folder)
+  --grpc HOST:PORT   node protocol listener (default 0.0.0.0:7443; port 0 picks a free port)
+  --ui HOST:PORT     UI and admin API listener (default 127.0.0.1:7444; port 0 picks a free port)
+  --advertise HOST   address written into join strings (default: this machine's address)
+  --log-level LEVEL  error | warn | info | debug (file log; default info)
+  --json             print one JSON document on stdout
+  -h, --help         show this help
+  --version          print the version
+
+Admin commands use the running hub found through DIR/hub.json, or open DIR directly when no
+hub runs there. Exit status: 0 success, 1 failure, 2 usage error.
+`;
+
+class UsageError extends Error {}
+
+function out(json: boolean, value: unknown, human: () => string): void {
+  process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${human()}\n`);
+}
+
+async function serve(values: Record<string, unknown>): Promise<void> {
+  const dataDir = resolveDataDir(values.data as string | undefined);
+  const hub = await HubService.open({
+    dataDir, mode: 'serve', advertise: values.advertise as string | undefined,
+    logLevel: (values['log-level'] as never) ?? 'info', consoleLevel: 'warn',
+  });
+  const adminToken = crypto.randomBytes(32).toString('base64url');
+  const api = new ApiServer({ ...parseHostPort(values.ui as string | undefined, '127.0.0.1', 7444), token: adminToken, handlers: hub.handlers(), events: hub, log: hub.log.child('api') });
+  let grpc: string;
+  let ui: string;
+  try {
+    grpc = await hub.listen((values.grpc as string | undefined) ?? '0.0.0.0:7443');
+    ui = await api.start();
+  } catch (e) {
+    await api.close();
+    await hub.close();
+    throw e;
+  }
+  const l = layout(dataDir);
+  writeHubJson(l, { pid: process.pid, grpc, ui, adminToken, fingerprint: hub.identity.fingerprint, version: VERSION });
+  hub.log.info('hub.started', { dataDir, grpc, ui, version: VERSION });
+  process.stderr.write(`cortex-hub ${VERSION} serving\n  nodes (gRPC/TLS): ${grpc}\n  UI and admin API: ${ui}\n  data: ${dataDir}\n  fingerprint: ${hub.identity.fingerprint}\n`);
+  await new Promise<void>((resolve) => {
+    const stop = (sig: string) => {
+      hub.log.info('hub.stopping', { signal: sig });
+      resolve();
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+  removeHubJson(l);
+  await api.close();
+  await hub.close();
+}
+
+function parseHostPort(v: string | undefined, host: string, port: number): { host: string; port: number } {
+  if (!v) return { host, port };
+  const i = v.lastIndexOf(':');
+  const p = Number(v.slice(i + 1));
+  if (i < 0 || !Number.isInteger(p) || p < 0 || p > 65535) throw new UsageError(`expected HOST:PORT, got "${v}"`);
+  return { host: v.slice(0, i).replace(/^\[|\]$/g, ''), port: p };
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      data: { type: 'string' }, grpc: { type: 'string' }, ui: { type: 'string' }, advertise: { type: 'string' },
+      'log-level': { type: 'string' }, json: { type: 'boolean', default: false }, 'dry-run': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false }, version: { type: 'boolean', default: false },
+    },
+  });
+  if (values.version) {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  if (values.help || positionals.length === 0) {
+    process.stdout.write(HELP);
+    return values.help ? 0 : 2;
+  }
+  if (values['log-level'] && !['error', 'warn', 'info', 'debug'].includes(values['log-level'])) throw new UsageError(`--log-level must be error, warn, info or debug`);
+  const json = values.json;
+  const [cmd, sub, arg] = positionals;
+  if (cmd === 'serve') {
+    await serve(values);
+    return 0;
+  }
+  const dataDir = resolveDataDir(values.data);
+  switch (`${cmd} ${sub ?? ''}`.trim()) {
+    case 'node add': {
+      if (!arg) throw new UsageError('usage: cortex-hub node add NAME');
+      const r = await withHub(dataDir, (inv) => inv('nodes.add', { name: arg }));
+      out(json, r, () => `Added node "${r.node.name}" with id ${r.node.id}.\nJoin string (shown once; keep it secret):\n\n  ${r.join}\n\nOn the node: cortex-node --join '${r.join}' --workspace DIR`);
+      return 0;
+    }
+    case 'node list': {
+      const r = await withHub(dataDir, (inv) => inv('nodes.list', {}));
+      out(json, r, () => (r.length === 0 ? 'No nodes. Add one with: cortex-hub node add NAME'
+        : table([['ID', 'NAME', 'CREATED', 'LAST SEEN', 'RETIRED'], ...r.map((n) => [n.id, n.name, new Date(n.createdAt).toISOString(), ago(n.lastSeen), n.retiredAt ? new Date(n.retiredAt).toISOString() : '-'])])));
+      return 0;
+    }
+    case 'node retire': {
+      if (!arg) throw new UsageError('usage: cortex-hub node retire ID');
+      const r = await withHub(dataDir, (inv) => inv('nodes.retire', { id: arg }));
+      out(json, r, () => `Retired node "${r.name}" (${r.id}); its token is revoked. Its mirror is now an orphan: see "cortex-hub purge --dry-run".`);
+      return 0;
+    }
+    case 'status': {
+      const r = await withHub(dataDir, (inv) => inv('status', {}));
+      out(json, r, () => [
+        `hub ${r.version}  up ${Math.round(r.uptimeMs / 1000)}s  grpc ${r.grpc ?? '(not running)'}  hashed since start: ${r.filesHashedSinceStart} files, ${bytes(r.bytesHashedSinceStart)}`,
+        r.nodes.length === 0 ? 'No nodes.' : table([['ID', 'NAME', 'STATE', 'LAST SEEN', 'FILES', 'BYTES', 'OUT OF SYNC', 'ERRORS'],
+          ...r.nodes.map((n) => [n.id, n.name, n.state, ago(n.lastSeen), String(n.files), bytes(n.bytes), `${n.outOfSyncFiles} (${bytes(n.outOfSyncBytes)})`, n.errors ? `${n.errors}: ${n.lastError?.path} ${n.lastError?.message}` : '0'])]),
+      ].join('\n'));
+      return 0;
+    }
+    case 'purge': {
+      const dry = values['dry-run'];
+      const r = await withHub(dataDir, (inv) => inv(dry ? 'purge.preview' : 'purge.run', {}));
+      out(json, r, () => {
+        if (r.targets.length === 0) return 'No orphaned mirrors.';
+        const head = dry ? 'Would remove these orphaned mirrors:' : 'Removed these orphaned mirrors:';
+        return `${head}\n${table([['MIRROR', 'REASON', 'FILES', 'BYTES'], ...r.targets.map((t) => [t.id, t.reason, String(t.files), bytes(t.bytes)])])}\nTotal: ${r.files} files, ${bytes(r.bytes)}`;
+      });
+      return 0;
+    }
+    default:
+      throw new UsageError(`unknown command "${positionals.join(' ')}" (see cortex-hub --help)`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; },
+  (e: unknown) => {
+    const err = e as Error;
+    if (err instanceof UsageError || (err as NodeJS.ErrnoException).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || (err as NodeJS.ErrnoException).code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+      process.stderr.write(`cortex-hub: ${err.message}\n`);
+      process.exitCode = 2;
+    } else {
+      const prefix = err instanceof ContractError ? `${err.code}: ` : err instanceof DataDirBusyError ? '' : '';
+      process.stderr.write(`cortex-hub: ${prefix}${err.message}\n`);
+      process.exitCode = 1;
+    }
+  },
+);

@@ -1,0 +1,150 @@
+/**
+ * The one contract between the UI (renderer, browser, CLI) and the HubService: every
+ * operation and event, declared once with a runtime schema for its input. Transports
+ * (Electron IPC, HTTP/WebSocket) are generic over this table and know no operation by name.
+ * Renderer code may import this file; it imports nothing from the engine.
+ */
+import { z } from 'zod';
+
+export const NODE_STATES = ['connected', 'syncing', 'in-sync', 'disconnected', 'error', 'retired'] as const;
+export type NodeState = (typeof NODE_STATES)[number];
+
+export interface FileFailureView {
+  path: string;
+  code: string;
+  message: string;
+  at: number;
+}
+
+export interface NodeStatus {
+  id: string;
+  name: string;
+  state: NodeState;
+  createdAt: number;
+  retiredAt: number | null;
+  lastSeen: number | null;
+  files: number;
+  bytes: number;
+  outOfSyncFiles: number;
+  outOfSyncBytes: number;
+  /** Number of paths currently failing (refused or not applied). */
+  errors: number;
+  lastError: FileFailureView | null;
+  bytesReceived: number;
+  bytesReused: number;
+  mirror: string;
+}
+
+export interface HubStatus {
+  version: string;
+  uptimeMs: number;
+  bytesHashedSinceStart: number;
+  filesHashedSinceStart: number;
+  grpc: string | null;
+  fingerprint: string;
+  nodes: NodeStatus[];
+}
+
+export interface NodeInfo {
+  id: string;
+  name: string;
+  createdAt: number;
+  retiredAt: number | null;
+  lastSeen: number | null;
+}
+
+export interface NodeDetail {
+  node: NodeStatus;
+  failures: FileFailureView[];
+  events: HubEvent[];
+}
+
+export interface HubEvent {
+  id: number;
+  at: number;
+  nodeId: string | null;
+  kind: string;
+  data: Record<string, unknown>;
+}
+
+export interface PurgeTargetView {
+  id: string;
+  reason: 'retired' | 'unknown';
+  kind: 'dir' | 'symlink' | 'other';
+  files: number;
+  bytes: number;
+}
+
+export interface PurgeView {
+  dryRun: boolean;
+  targets: PurgeTargetView[];
+  files: number;
+  bytes: number;
+}
+
+export interface LogEntryView {
+  t: string;
+  level: 'error' | 'warn' | 'info' | 'debug';
+  component: string;
+  msg: string;
+  [field: string]: unknown;
+}
+
+const Empty = z.object({}).strict();
+const Limit = z.number().int().min(1).max(10_000).optional();
+
+export const operations = {
+  'status': { input: Empty, output: {} as HubStatus },
+  'nodes.list': { input: Empty, output: {} as NodeInfo[] },
+  'nodes.add': { input: z.object({ name: z.string().trim().min(1).max(100) }).strict(), output: {} as { node: NodeInfo; join: string } },
+  'nodes.retire': { input: z.object({ id: z.string().min(1).max(64) }).strict(), output: {} as NodeInfo },
+  'nodes.detail': { input: z.object({ id: z.string().min(1).max(64) }).strict(), output: {} as NodeDetail },
+  'purge.preview': { input: Empty, output: {} as PurgeView },
+  'purge.run': { input: Empty, output: {} as PurgeView },
+  'purge.history': { input: z.object({ limit: Limit }).strict(), output: {} as HubEvent[] },
+  'events.list': { input: z.object({ nodeId: z.string().max(64).optional(), kind: z.string().max(64).optional(), limit: Limit }).strict(), output: {} as HubEvent[] },
+  'logs.recent': { input: z.object({ level: z.enum(['error', 'warn', 'info', 'debug']).optional(), node: z.string().max(64).optional(), limit: Limit }).strict(), output: {} as LogEntryView[] },
+} as const;
+
+export type OpName = keyof typeof operations;
+export type OpInput<K extends OpName> = z.infer<(typeof operations)[K]['input']>;
+export type OpOutput<K extends OpName> = (typeof operations)[K]['output'];
+
+/** Events pushed to subscribers. */
+export interface EventMap {
+  'status': HubStatus;
+  'log': LogEntryView;
+}
+export type EventName = keyof EventMap;
+export const EVENT_NAMES: EventName[] = ['status', 'log'];
+
+export type ErrorCode = 'UNKNOWN_OP' | 'BAD_REQUEST' | 'NOT_FOUND' | 'CONFLICT' | 'UNAUTHORIZED' | 'INTERNAL';
+
+/** The typed error every transport returns. */
+export class ContractError extends Error {
+  constructor(readonly code: ErrorCode, message: string) {
+    super(message);
+    this.name = 'ContractError';
+  }
+  toJSON(): { code: ErrorCode; message: string } {
+    return { code: this.code, message: this.message };
+  }
+}
+
+export type Handlers = { [K in OpName]: (input: OpInput<K>) => OpOutput<K> | Promise<OpOutput<K>> };
+
+export function isOpName(op: unknown): op is OpName {
+  return typeof op === 'string' && Object.prototype.hasOwnProperty.call(operations, op);
+}
+
+/** Validates and runs one request: the single entry point every transport calls. */
+export async function dispatch(handlers: Handlers, op: unknown, input: unknown): Promise<unknown> {
+  if (!isOpName(op)) throw new ContractError('UNKNOWN_OP', `unknown operation ${JSON.stringify(op)}`);
+  const parsed = operations[op].input.safeParse(input ?? {});
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ');
+    throw new ContractError('BAD_REQUEST', `${op}: ${issues}`);
+  }
+  const handler = handlers[op] as (i: unknown) => unknown;
+  return await handler(parsed.data);
+}

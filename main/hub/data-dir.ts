@@ -1,0 +1,117 @@
+/**
+ * The hub's data directory: where things live, the single-hub lock, and hub.json (how admin
+ * commands find a running hub).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+export interface Layout {
+  root: string;
+  db: string;
+  hubJson: string;
+  lock: string;
+  mirrors: string;
+  staging: string;
+  logs: string;
+}
+
+/** --data, else CORTEX_HUB_DATA, else the OS app-data folder (the desktop app uses the same). */
+export function resolveDataDir(flag?: string): string {
+  if (flag) return path.resolve(flag);
+  if (process.env.CORTEX_HUB_DATA) return path.resolve(process.env.CORTEX_HUB_DATA);
+  const home = os.homedir();
+  switch (process.platform) {
+    case 'darwin': return path.join(home, 'Library', 'Application Support', 'Cortex Hub');
+    case 'win32': return path.join(process.env.APPDATA ?? path.join(home, 'AppData', 'Roaming'), 'Cortex Hub');
+    default: return path.join(process.env.XDG_DATA_HOME ?? path.join(home, '.local', 'share'), 'cortex-hub');
+  }
+}
+
+export function layout(root: string): Layout {
+  return {
+    root,
+    db: path.join(root, 'hub.db'),
+    hubJson: path.join(root, 'hub.json'),
+    lock: path.join(root, 'hub.lock'),
+    mirrors: path.join(root, 'mirrors'),
+    staging: path.join(root, 'staging'),
+    logs: path.join(root, 'logs'),
+  };
+}
+
+export class DataDirBusyError extends Error {
+  constructor(readonly dir: string, readonly pid: number) {
+    super(`data directory ${dir} is in use by another hub (pid ${pid})`);
+    this.name = 'DataDirBusyError';
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Takes the data directory's lock (a file holding our pid, created exclusively). A lock left
+ * by a dead process is taken over. Returns the release function.
+ */
+export function acquireLock(l: Layout): () => void {
+  fs.mkdirSync(l.root, { recursive: true, mode: 0o700 });
+  for (let attempt = 0; attempt < 5; attempt++) {
+    try {
+      const fd = fs.openSync(l.lock, 'wx', 0o600);
+      fs.writeSync(fd, String(process.pid));
+      fs.closeSync(fd);
+      return () => {
+        try {
+          if (fs.readFileSync(l.lock, 'utf8') === String(process.pid)) fs.unlinkSync(l.lock);
+        } catch { /* already gone */ }
+      };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    const pid = Number(fs.readFileSync(l.lock, 'utf8').trim());
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) throw new DataDirBusyError(l.root, pid);
+    // Stale (its process is gone, or the file is torn): remove and retry.
+    fs.rmSync(l.lock, { force: true });
+  }
+  throw new Error(`could not take the lock ${l.lock}`);
+}
+
+export interface HubJson {
+  pid: number;
+  grpc: string;
+  ui: string;
+  adminToken: string;
+  fingerprint: string;
+  version: string;
+}
+
+export function writeHubJson(l: Layout, info: HubJson): void {
+  const tmp = `${l.hubJson}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, `${JSON.stringify(info, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
+  fs.renameSync(tmp, l.hubJson);
+}
+
+/** The running hub's hub.json, or null when no live hub owns this directory. */
+export function readHubJson(l: Layout): HubJson | null {
+  let info: HubJson;
+  try {
+    info = JSON.parse(fs.readFileSync(l.hubJson, 'utf8')) as HubJson;
+  } catch {
+    return null;
+  }
+  return Number.isInteger(info.pid) && alive(info.pid) ? info : null;
+}
+
+export function removeHubJson(l: Layout): void {
+  try {
+    const info = JSON.parse(fs.readFileSync(l.hubJson, 'utf8')) as HubJson;
+    if (info.pid === process.pid) fs.unlinkSync(l.hubJson);
+  } catch { /* nothing to remove */ }
+}

@@ -1,0 +1,428 @@
+/**
+ * HubService: the one owner of the hub's state. The gRPC node server, the HTTP/WebSocket API,
+ * the Electron IPC adapter and the CLI all go through it (via the contract's handlers).
+ */
+import { EventEmitter } from 'node:events';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { ContractError, type Handlers, type HubEvent, type HubStatus, type LogEntryView, type NodeInfo, type NodeStatus, type PurgeView } from '../contract';
+import { HubStore, type NodeRecord } from '../store/hub-store';
+import { integrityCheck } from '../store/db';
+import { FsPool } from '../sync/fs-pool';
+import { scan } from '../sync/scanner';
+import { clearStaging } from '../sync/apply';
+import { encodeJoin } from '../sync/join';
+import { NodeSyncService, PROTOCOL_VERSION, channelOptions, type HubMessage, type NodeMessage } from '../sync/wire';
+import { createLogger, type LogEntry, type Logger } from '../util/log';
+import { VERSION } from '../util/version';
+import { acquireLock, layout, type Layout } from './data-dir';
+import { executePurge, planPurge, type PurgePlan } from './purge';
+import { NodeSession, type Duplex, type FileFailure } from './session';
+import { loadOrCreateIdentity, type HubIdentity } from './tls';
+
+export interface HubOptions {
+  dataDir: string;
+  /** 'serve' verifies mirrors and accepts nodes; 'admin' only answers admin operations. */
+  mode: 'serve' | 'admin';
+  /** Address written into join strings (host[:port]); default: this machine's address. */
+  advertise?: string;
+  consoleLevel?: 'error' | 'warn' | 'info' | 'debug' | false;
+  logLevel?: 'error' | 'warn' | 'info' | 'debug';
+}
+
+const HELLO_TIMEOUT_MS = 10_000;
+const LOG_RING = 2000;
+const DEFAULT_GRPC_PORT = 7443;
+
+interface NodeRuntime {
+  session: NodeSession | null;
+  failures: Map<string, FileFailure>;
+  mirrorReady: Promise<void>;
+  scanError: string | null;
+}
+
+export class HubService extends EventEmitter {
+  readonly startedAt = Date.now();
+  readonly layout: Layout;
+  readonly log: Logger;
+  readonly store: HubStore;
+  readonly pool: FsPool;
+  private server: grpc.Server | null = null;
+  private grpcAddress: string | null = null;
+  private readonly runtime = new Map<string, NodeRuntime>();
+  private statusTimer: NodeJS.Timeout | null = null;
+  private closed = false;
+
+  private constructor(
+    readonly opts: HubOptions,
+    readonly identity: HubIdentity,
+    private readonly releaseLock: () => void,
+    store: HubStore,
+    log: Logger,
+    private readonly logRing: LogEntry[],
+  ) {
+    super();
+    this.layout = layout(opts.dataDir);
+    this.store = store;
+    this.log = log;
+    this.pool = new FsPool();
+  }
+
+  static async open(opts: HubOptions): Promise<HubService> {
+    const l = layout(opts.dataDir);
+    const release = acquireLock(l);
+    try {
+      fs.mkdirSync(l.mirrors, { recursive: true, mode: 0o755 });
+      fs.mkdirSync(l.staging, { recursive: true, mode: 0o700 });
+      const ring: LogEntry[] = [];
+      const hubRef: { hub?: HubService } = {};
+      const log = createLogger('hub', {
+        file: path.join(l.logs, opts.mode === 'serve' ? 'hub.log' : 'admin.log'),
+        fileLevel: opts.logLevel ?? 'info',
+        consoleLevel: opts.consoleLevel ?? 'warn',
+        sink: (e) => {
+          ring.push(e);
+          if (ring.length > LOG_RING) ring.shift();
+          hubRef.hub?.emit('log', e);
+        },
+      });
+      const store = new HubStore(l.db);
+      const identity = await loadOrCreateIdentity(l.root);
+      const hub = new HubService(opts, identity, release, store, log, ring);
+      hubRef.hub = hub;
+      if (opts.mode === 'serve') hub.verifyMirrors();
+      return hub;
+    } catch (e) {
+      release();
+      throw e;
+    }
+  }
+
+  // ---- start-up: verify mirrors against the persistent hash cache --------------------------
+
+  private verifyMirrors(): void {
+    for (const n of this.store.nodes()) {
+      if (n.retiredAt !== null) continue;
+      const rt = this.rt(n.id);
+      rt.mirrorReady = this.verifyMirror(n).catch((e: Error) => {
+        rt.scanError = e.message;
+        this.log.error('mirror.verify_failed', { node: n.id, error: e.message });
+      });
+    }
+  }
+
+  private async verifyMirror(n: NodeRecord): Promise<void> {
+    const root = this.mirrorOf(n.id);
+    const staging = this.stagingOf(n.id);
+    const leftovers = await clearStaging(staging);
+    const t0 = Date.now();
+    const cache = this.store.files(n.id);
+    if (!fs.existsSync(root)) {
+      if (cache.size > 0) {
+        this.store.forgetMirror(n.id);
+        this.log.warn('mirror.missing', { node: n.id, mirror: root, forgotten: cache.size });
+      }
+      return;
+    }
+    const res = await scan({ root, pool: this.pool, cached: (p) => cache.get(p), knownUnder: () => cache.keys() });
+    if (res.updated.length || res.deleted.length) {
+      // The mirror differs from what the hub recorded (a crash between rename and record, or
+      // someone edited it): record what is really there and ask the node for its full index.
+      this.store.db.transaction(() => {
+        this.store.deletePaths(n.id, res.deleted);
+        this.store.putFiles(n.id, res.updated.map((e) => ({ ...e, seq: 0 })));
+        this.store.setAcked(n.id, 0, null);
+      })();
+    }
+    this.log.info('mirror.verified', {
+      node: n.id, files: res.walked, changed: res.updated.length, deleted: res.deleted.length,
+      hashedFiles: res.hashedFiles, hashedBytes: res.hashedBytes, stagingLeftovers: leftovers, ms: Date.now() - t0,
+    });
+  }
+
+  // ---- gRPC node server --------------------------------------------------------------------
+
+  async listen(hostPort: string): Promise<string> {
+    const server = new grpc.Server({ ...channelOptions, 'grpc.max_concurrent_streams': 4 });
+    server.addService(NodeSyncService.service, { session: (call: Duplex) => this.acceptSession(call) });
+    const creds = grpc.ServerCredentials.createSsl(null, [{ cert_chain: this.identity.cert, private_key: this.identity.key }], false);
+    const port = await new Promise<number>((resolve, reject) => server.bindAsync(hostPort, creds, (err, p) => (err ? reject(err) : resolve(p))));
+    this.server = server;
+    const host = hostPort.slice(0, hostPort.lastIndexOf(':'));
+    this.grpcAddress = `${host}:${port}`;
+    this.store.setMeta('advertise', this.advertised());
+    this.statusTimer = setInterval(() => this.emitStatus(), 500);
+    this.statusTimer.unref();
+    this.log.info('hub.listening', { grpc: this.grpcAddress, fingerprint: this.identity.fingerprint });
+    return this.grpcAddress;
+  }
+
+  /** host:port that join strings carry. */
+  private advertised(): string {
+    const bound = this.grpcAddress;
+    const port = bound ? bound.slice(bound.lastIndexOf(':') + 1) : String(DEFAULT_GRPC_PORT);
+    if (this.opts.advertise) return this.opts.advertise.includes(':') ? this.opts.advertise : `${this.opts.advertise}:${port}`;
+    if (!bound) return this.store.getMeta('advertise') ?? `${os.hostname()}:${port}`;
+    const host = bound.slice(0, bound.lastIndexOf(':'));
+    if (host === '0.0.0.0' || host === '[::]' || host === '::') {
+      const ip = Object.values(os.networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal);
+      return `${ip?.address ?? os.hostname()}:${port}`;
+    }
+    return `${host}:${port}`;
+  }
+
+  private acceptSession(call: Duplex): void {
+    const peer = call.getPeer();
+    const fail = (code: grpc.status, details: string, fields: Record<string, unknown> = {}) => {
+      this.log.warn('node.refused', { peer, code: grpc.status[code], reason: details, ...fields });
+      call.emit('error', { code, details });
+    };
+    const auth = String(call.metadata.get('authorization')[0] ?? '');
+    const secret = auth.startsWith('Bearer ') ? auth.slice(7) : '';
+    const timer = setTimeout(() => fail(grpc.status.DEADLINE_EXCEEDED, 'no Hello within 10 s'), HELLO_TIMEOUT_MS);
+    let session: NodeSession | null = null;
+    call.once('data', (first: NodeMessage) => {
+      clearTimeout(timer);
+      void (async () => {
+        const hello = first.hello;
+        if (!hello || first.msg !== 'hello') return fail(grpc.status.INVALID_ARGUMENT, 'the first message must be Hello');
+        if (hello.protocol !== PROTOCOL_VERSION) return fail(grpc.status.FAILED_PRECONDITION, `protocol ${hello.protocol} not supported (hub speaks ${PROTOCOL_VERSION}); upgrade cortex-node`);
+        const verdict = typeof hello.nodeId === 'string' && hello.nodeId.length <= 64 ? this.store.verifyToken(hello.nodeId, secret) : 'unknown';
+        if (verdict === 'retired') return fail(grpc.status.PERMISSION_DENIED, `node ${hello.nodeId} has been retired; its token is revoked`, { node: hello.nodeId });
+        if (verdict !== 'ok') return fail(grpc.status.UNAUTHENTICATED, 'unknown node or wrong token', { node: hello.nodeId });
+        const id = hello.nodeId;
+        const rt = this.rt(id);
+        await rt.mirrorReady;
+        if (call.cancelled || this.closed) return;
+        if (rt.session) {
+          this.log.warn('node.replaced', { node: id, reason: 'a new connection arrived for this node' });
+          rt.session.close();
+        }
+        const rec = this.store.node(id)!;
+        const wantFull = rec.indexId !== hello.indexId || rec.ackedSeq === 0;
+        fs.mkdirSync(this.mirrorOf(id), { recursive: true, mode: 0o755 });
+        session = new NodeSession(id, call, this.store, this.mirrorOf(id), this.stagingOf(id), this.log.child('session', { node: id }), rt.failures, () => this.changed(), hello.indexId, wantFull);
+        rt.session = session;
+        this.store.markSeen(id);
+        session.send({ welcome: { ackedSeq: session.ackedSeq, wantFull, hubVersion: VERSION } });
+        this.log.info('node.connected', { node: id, peer, ackedSeq: session.ackedSeq, wantFull, version: hello.version });
+        this.changed();
+        call.on('data', (m: NodeMessage) => this.onMessage(session!, m));
+      })().catch((e: Error) => fail(grpc.status.INTERNAL, e.message));
+    });
+    const end = (why: string) => {
+      clearTimeout(timer);
+      if (!session || session.closed) return;
+      session.close();
+      const rt = this.runtime.get(session.nodeId);
+      if (rt?.session === session) rt.session = null;
+      this.store.markSeen(session.nodeId);
+      this.log.info('node.disconnected', { node: session.nodeId, reason: why });
+      this.changed();
+    };
+    call.on('end', () => { end('stream ended'); call.end(); });
+    call.on('cancelled', () => end('cancelled'));
+    call.on('error', (e: Error) => end(e.message));
+    call.on('close', () => end('closed'));
+  }
+
+  private onMessage(s: NodeSession, m: NodeMessage): void {
+    if (s.closed) return;
+    try {
+      if (m.index) s.onIndex(m.index.files ?? []);
+      else if (m.done) s.onDone(Number(m.done.seq), Boolean(m.done.full));
+      else if (m.block) s.onBlock(Number(m.block.id), m.block.data, m.block.error);
+      else if (m.ping) s.send({ pong: { t: m.ping.t } } satisfies HubMessage);
+      else s.refuse('', 0, 'PROTOCOL', `unexpected message ${m.msg ?? '(empty)'}`);
+      const now = Date.now();
+      if (now - this.lastSeenWrite > 5000) {
+        this.lastSeenWrite = now;
+        this.store.markSeen(s.nodeId, now);
+      }
+    } catch (e) {
+      this.log.error('session.error', { node: s.nodeId, error: (e as Error).message });
+      s.refuse('', 0, 'INTERNAL', (e as Error).message);
+    }
+  }
+
+  // ---- status ------------------------------------------------------------------------------
+
+  private statusDirty = true;
+  private lastSeenWrite = 0;
+
+  private changed(): void {
+    this.statusDirty = true;
+  }
+
+  private emitStatus(): void {
+    if (!this.statusDirty || this.listenerCount('status') === 0) return;
+    this.statusDirty = false;
+    this.emit('status', this.status());
+  }
+
+  nodeStatus(n: NodeRecord): NodeStatus {
+    const rt = this.runtime.get(n.id);
+    const s = rt?.session ?? null;
+    const failures = rt?.failures ?? new Map<string, FileFailure>();
+    const totals = this.store.totals(n.id);
+    let state: NodeStatus['state'];
+    if (n.retiredAt !== null) state = 'retired';
+    else if (!s) state = 'disconnected';
+    else if (rt?.scanError) state = 'error';
+    else if (s.doneSeq < 0) state = 'connected';
+    else if (!s.inSync) state = 'syncing';
+    else state = failures.size > 0 ? 'error' : 'in-sync';
+    const last = [...failures.values()].pop() ?? null;
+    return {
+      id: n.id, name: n.name, state, createdAt: n.createdAt, retiredAt: n.retiredAt,
+      lastSeen: s ? Date.now() : n.lastSeen,
+      files: totals.files, bytes: totals.bytes,
+      outOfSyncFiles: s?.pendingFiles ?? 0, outOfSyncBytes: s?.pendingBytes ?? 0,
+      errors: failures.size + (rt?.scanError ? 1 : 0),
+      lastError: last ?? (rt?.scanError ? { path: '', code: 'MIRROR_SCAN', message: rt.scanError, at: this.startedAt } : null),
+      bytesReceived: s?.counters.bytesReceived ?? 0, bytesReused: s?.counters.bytesReused ?? 0,
+      mirror: this.mirrorOf(n.id),
+    };
+  }
+
+  status(): HubStatus {
+    return {
+      version: VERSION,
+      uptimeMs: Date.now() - this.startedAt,
+      bytesHashedSinceStart: this.pool.bytesHashed,
+      filesHashedSinceStart: this.pool.filesHashed,
+      grpc: this.grpcAddress,
+      fingerprint: this.identity.fingerprint,
+      nodes: this.store.nodes().map((n) => this.nodeStatus(n)),
+    };
+  }
+
+  // ---- admin operations --------------------------------------------------------------------
+
+  addNode(name: string): { node: NodeInfo; join: string } {
+    const id = crypto.randomBytes(8).toString('hex');
+    const secret = crypto.randomBytes(32).toString('base64url');
+    const rec = this.store.addNode(id, name, secret);
+    this.store.addEvent(id, 'node.added', { name });
+    this.log.info('node.added', { node: id, name });
+    this.changed();
+    return { node: toInfo(rec), join: encodeJoin({ hub: this.advertised(), node: id, token: secret, fp: this.identity.fingerprint }) };
+  }
+
+  retireNode(id: string): NodeInfo {
+    const rec = this.store.node(id);
+    if (!rec) throw new ContractError('NOT_FOUND', `no node with id ${id}`);
+    if (rec.retiredAt !== null) throw new ContractError('CONFLICT', `node ${id} is already retired`);
+    this.store.retireNode(id);
+    this.store.addEvent(id, 'node.retired', { name: rec.name });
+    this.log.info('node.retired', { node: id, name: rec.name });
+    const rt = this.runtime.get(id);
+    if (rt?.session) {
+      const s = rt.session;
+      s.close();
+      rt.session = null;
+      try {
+        (s as unknown as { call: Duplex }).call.emit('error', { code: grpc.status.PERMISSION_DENIED, details: `node ${id} has been retired; its token is revoked` });
+      } catch { /* already gone */ }
+    }
+    this.changed();
+    return toInfo(this.store.node(id)!);
+  }
+
+  private connectedIds(): Set<string> {
+    return new Set([...this.runtime].filter(([, rt]) => rt.session && !rt.session.closed).map(([id]) => id));
+  }
+
+  purgePreview(): PurgeView {
+    return viewOf(planPurge(this.layout.mirrors, this.store.nodes(), this.connectedIds()), true);
+  }
+
+  purge(): PurgeView {
+    const plan = planPurge(this.layout.mirrors, this.store.nodes(), this.connectedIds());
+    executePurge(plan);
+    for (const t of plan.targets) {
+      fs.rmSync(this.stagingOf(t.id), { recursive: true, force: true });
+      if (this.store.node(t.id)) this.store.forgetMirror(t.id);
+    }
+    const view = viewOf(plan, false);
+    this.store.addEvent(null, 'purge', { targets: view.targets, files: view.files, bytes: view.bytes });
+    this.log.info('purge.done', { mirrors: plan.targets.map((t) => t.id), files: plan.files, bytes: plan.bytes });
+    this.changed();
+    return view;
+  }
+
+  handlers(): Handlers {
+    return {
+      'status': () => this.status(),
+      'nodes.list': () => this.store.nodes().map(toInfo),
+      'nodes.add': ({ name }) => this.addNode(name),
+      'nodes.retire': ({ id }) => this.retireNode(id),
+      'nodes.detail': ({ id }) => {
+        const rec = this.store.node(id);
+        if (!rec) throw new ContractError('NOT_FOUND', `no node with id ${id}`);
+        return { node: this.nodeStatus(rec), failures: [...(this.runtime.get(id)?.failures.values() ?? [])], events: this.store.events({ nodeId: id, limit: 100 }) };
+      },
+      'purge.preview': () => this.purgePreview(),
+      'purge.run': () => this.purge(),
+      'purge.history': ({ limit }) => this.store.events({ kind: 'purge', limit: limit ?? 50 }) as HubEvent[],
+      'events.list': (f) => this.store.events(f) as HubEvent[],
+      'logs.recent': ({ level, node, limit }) => {
+        const order = ['error', 'warn', 'info', 'debug'];
+        const max = level ? order.indexOf(level) : 3;
+        return this.logRing.filter((e) => order.indexOf(e.level) <= max && (!node || e.node === node)).slice(-(limit ?? 200)) as LogEntryView[];
+      },
+    };
+  }
+
+  // ---- lifecycle ---------------------------------------------------------------------------
+
+  mirrorOf(id: string): string {
+    return path.join(this.layout.mirrors, id);
+  }
+
+  stagingOf(id: string): string {
+    return path.join(this.layout.staging, id);
+  }
+
+  private rt(id: string): NodeRuntime {
+    let rt = this.runtime.get(id);
+    if (!rt) {
+      rt = { session: null, failures: new Map(), mirrorReady: Promise.resolve(), scanError: null };
+      this.runtime.set(id, rt);
+    }
+    return rt;
+  }
+
+  integrity(): string {
+    return integrityCheck(this.store.db);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.statusTimer) clearInterval(this.statusTimer);
+    for (const rt of this.runtime.values()) rt.session?.close();
+    if (this.server) {
+      const server = this.server;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(() => { server.forceShutdown(); resolve(); }, 2000);
+        server.tryShutdown(() => { clearTimeout(t); resolve(); });
+      });
+    }
+    await this.pool.close();
+    this.log.info('hub.stopped', { uptimeMs: Date.now() - this.startedAt });
+    this.store.close();
+    this.releaseLock();
+  }
+}
+
+function toInfo(n: NodeRecord): NodeInfo {
+  return { id: n.id, name: n.name, createdAt: n.createdAt, retiredAt: n.retiredAt, lastSeen: n.lastSeen };
+}
+
+function viewOf(plan: PurgePlan, dryRun: boolean): PurgeView {
+  return { dryRun, targets: plan.targets.map((t) => ({ ...t })), files: plan.files, bytes: plan.bytes };
+}

@@ -1,0 +1,341 @@
+/**
+ * One connected node: ingests its index, pulls what the mirror lacks (block reuse, verified,
+ * atomic commit), records progress, and acknowledges applied sequence numbers.
+ *
+ * Items are applied in the node's sequence order with up to FILE_CONCURRENCY pulls at once.
+ * Anything that removes a directory or a file (deletions, a file replacing a directory) is a
+ * barrier: it waits for running work and blocks later work, so a rename's new path can reuse
+ * the old path's blocks before they are deleted.
+ */
+import type * as grpc from '@grpc/grpc-js';
+import { AbortedError, VerifyError, applyDelete, applyDir, applyMeta, applySymlink, pullFile, type ApplyContext, type BlockLocation, type PullSource, type PullStats } from '../sync/apply';
+import { BLOCK_SIZE } from '../sync/blocks';
+import { planEntry, type Action } from '../sync/plan';
+import { entryProblem } from '../sync/validate';
+import { fromWireEntry, type HubMessage, type NodeMessage } from '../sync/wire';
+import { UnsafePathError, toNative } from '../sync/paths';
+import type { CachedEntry, Entry } from '../sync/types';
+import type { HubStore } from '../store/hub-store';
+import type { Logger } from '../util/log';
+
+const FILE_CONCURRENCY = 8;
+const PAUSE_QUEUE = 50_000;
+const RESUME_QUEUE = 10_000;
+const FLUSH_MS = 25;
+const MAX_FAILURES_KEPT = 500;
+
+export type Duplex = grpc.ServerDuplexStream<NodeMessage, HubMessage>;
+
+interface Item {
+  entry: Entry;
+  action: Action;
+  barrier: boolean;
+  state: 'queued' | 'running' | 'done';
+  abort?: AbortController;
+  /** Stopped by a lost connection: not applied, so never acknowledged. */
+  interrupted?: boolean;
+}
+
+export interface FileFailure {
+  path: string;
+  code: string;
+  message: string;
+  at: number;
+}
+
+export interface SessionCounters {
+  bytesReceived: number;
+  bytesReused: number;
+  filesCommitted: number;
+}
+
+export class ConnectionLost extends Error {
+  constructor() {
+    super('node connection lost');
+    this.name = 'ConnectionLost';
+  }
+}
+
+export class NodeSession {
+  readonly connectedAt = Date.now();
+  readonly counters: SessionCounters = { bytesReceived: 0, bytesReused: 0, filesCommitted: 0 };
+  /** Node's latest IndexDone: its index is complete up to this seq. -1 until the first. */
+  doneSeq = -1;
+  ackedSeq: number;
+  closed = false;
+  private readonly queue: Item[] = [];
+  private readonly latest = new Map<string, Item>();
+  private running = 0;
+  private barrierRunning = false;
+  private paused = false;
+  private pendingWrites: { put: CachedEntry[]; del: string[] } = { put: [], del: [] };
+  private flushTimer: NodeJS.Timeout | null = null;
+  private nextRequestId = 1;
+  private readonly requests = new Map<number, { resolve: (b: Buffer) => void; reject: (e: Error) => void; size: number }>();
+  private fullPass: Set<string> | null = null;
+  private readonly ctx: ApplyContext;
+  private readonly indexId: string;
+
+  constructor(
+    readonly nodeId: string,
+    private readonly call: Duplex,
+    private readonly store: HubStore,
+    mirrorRoot: string,
+    stagingDir: string,
+    private readonly log: Logger,
+    private readonly failures: Map<string, FileFailure>,
+    private readonly onChange: () => void,
+    indexId: string,
+    wantFull: boolean,
+  ) {
+    this.ctx = { root: mirrorRoot, stagingDir };
+    this.ackedSeq = wantFull ? 0 : store.node(nodeId)!.ackedSeq;
+    if (wantFull) {
+      this.fullPass = new Set();
+      store.setAcked(nodeId, 0, indexId);
+    }
+    this.indexId = indexId;
+  }
+
+  get pendingFiles(): number {
+    let n = 0;
+    for (const it of this.queue) if (it.state !== 'done') n++;
+    return n;
+  }
+
+  get pendingBytes(): number {
+    let n = 0;
+    for (const it of this.queue) if (it.state !== 'done' && it.action.kind === 'pull') n += it.entry.size;
+    return n;
+  }
+
+  get inSync(): boolean {
+    return this.doneSeq >= 0 && this.pendingFiles === 0 && this.ackedSeq >= this.doneSeq;
+  }
+
+  send(msg: HubMessage): void {
+    if (!this.closed) this.call.write(msg);
+  }
+
+  refuse(path: string, seq: number, code: string, message: string): void {
+    this.log.warn('input.rejected', { node: this.nodeId, path, seq, code, reason: message });
+    this.recordFailure(path, code, message);
+    this.send({ refusal: { path, seq, code, message } });
+  }
+
+  // ---- incoming ----------------------------------------------------------------------------
+
+  onIndex(files: unknown[]): void {
+    for (const w of files) {
+      const e = fromWireEntry(w as never);
+      const problem = entryProblem(e);
+      if (problem) {
+        this.refuse(e.path, e.seq, problem.startsWith('unsafe path') ? 'UNSAFE_PATH' : 'BAD_ENTRY', problem);
+        continue;
+      }
+      if (e.type === 'file' && !e.deleted) e.mode &= 0o777;
+      this.fullPass?.add(e.path);
+      this.enqueue(e);
+    }
+    if (!this.paused && this.queue.length > PAUSE_QUEUE) {
+      this.paused = true;
+      this.call.pause();
+    }
+    this.pump();
+    this.onChange();
+  }
+
+  onDone(seq: number, full: boolean): void {
+    if (full && this.fullPass) {
+      // Paths the mirror has but the node's full index does not mention are gone on the node.
+      const seen = this.fullPass;
+      this.fullPass = null;
+      const stale = [...this.store.files(this.nodeId).keys()].filter((p) => !seen.has(p));
+      for (const p of stale.sort((a, b) => b.length - a.length)) {
+        this.enqueue({ path: p, type: 'file', size: 0, mtimeMs: 0, mode: 0, hash: Buffer.alloc(0), blockSize: 0, blocks: Buffer.alloc(0), target: '', deleted: true, seq });
+      }
+    }
+    this.doneSeq = Math.max(this.doneSeq, seq);
+    this.pump();
+    this.scheduleFlush();
+    this.onChange();
+  }
+
+  onBlock(id: number, data: Buffer, error: string): void {
+    const r = this.requests.get(id);
+    if (!r) {
+      this.refuse('', 0, 'PROTOCOL', `block response ${id} answers no request`);
+      return;
+    }
+    this.requests.delete(id);
+    if (error) r.reject(new BlockUnavailable(error));
+    else r.resolve(data);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const r of this.requests.values()) r.reject(new ConnectionLost());
+    this.requests.clear();
+    for (const it of this.queue) it.abort?.abort();
+    this.flush();
+  }
+
+  // ---- queue -------------------------------------------------------------------------------
+
+  private enqueue(e: Entry): void {
+    const prev = this.latest.get(e.path);
+    if (prev && prev.state !== 'done') {
+      if (prev.state === 'queued') prev.state = 'done';
+      else prev.abort?.abort();
+    }
+    const local = this.store.file(this.nodeId, e.path);
+    const action = planEntry(e, local);
+    const barrier = action.kind === 'delete' || (local?.type === 'dir' && (action.kind === 'pull' || action.kind === 'symlink'));
+    const item: Item = { entry: e, action, barrier, state: 'queued' };
+    this.queue.push(item);
+    this.latest.set(e.path, item);
+  }
+
+  private pump(): void {
+    if (this.closed) return;
+    for (const it of this.queue) {
+      if (this.barrierRunning) return;
+      if (it.state !== 'queued') continue;
+      if (it.barrier) {
+        if (this.running > 0) return;
+        this.barrierRunning = true;
+      } else if (it.action.kind === 'pull' && this.running >= FILE_CONCURRENCY) {
+        return;
+      }
+      it.state = 'running';
+      this.running++;
+      void this.run(it).finally(() => {
+        it.state = 'done';
+        this.running--;
+        if (it.barrier) this.barrierRunning = false;
+        this.scheduleFlush();
+        this.pump();
+        this.onChange();
+      });
+    }
+  }
+
+  private async run(it: Item): Promise<void> {
+    const e = it.entry;
+    try {
+      switch (it.action.kind) {
+        case 'none':
+          return;
+        case 'pull': {
+          it.abort = new AbortController();
+          const stats: PullStats = { fetchedBytes: 0, reusedBytes: 0 };
+          const previous = this.store.file(this.nodeId, e.path);
+          const committed = await pullFile(this.ctx, e, this.source(e.path), it.abort.signal, stats);
+          this.counters.bytesReceived += stats.fetchedBytes;
+          this.counters.bytesReused += stats.reusedBytes;
+          this.counters.filesCommitted++;
+          if (previous?.type === 'dir') this.pendingWrites.del.push(e.path);
+          this.pendingWrites.put.push(committed);
+          this.failures.delete(e.path);
+          this.log.debug('file.committed', { node: this.nodeId, path: e.path, size: e.size, fetched: stats.fetchedBytes, reused: stats.reusedBytes });
+          return;
+        }
+        case 'mkdir':
+          this.pendingWrites.put.push(await applyDir(this.ctx, e));
+          return;
+        case 'symlink':
+          this.pendingWrites.put.push(await applySymlink(this.ctx, e));
+          return;
+        case 'meta':
+          this.pendingWrites.put.push(await applyMeta(this.ctx, e));
+          return;
+        case 'delete':
+          await applyDelete(this.ctx, e.path);
+          this.pendingWrites.del.push(e.path);
+          this.failures.delete(e.path);
+          return;
+      }
+    } catch (err) {
+      if (err instanceof AbortedError || err instanceof ConnectionLost || this.closed) {
+        // Left unacknowledged when the connection dropped: the node sends it again on resume.
+        if (!(err instanceof AbortedError)) it.interrupted = true;
+        return;
+      }
+      const code = err instanceof UnsafePathError ? 'UNSAFE_PATH'
+        : err instanceof VerifyError ? 'HASH_MISMATCH'
+          : err instanceof BlockUnavailable ? 'BLOCK_UNAVAILABLE' : 'APPLY_FAILED';
+      this.refuse(e.path, e.seq, code, (err as Error).message);
+    }
+  }
+
+  private source(path: string): PullSource {
+    return {
+      findLocal: (hash: Buffer): BlockLocation[] => this.store.findBlock(this.nodeId, hash).map((b) => ({
+        file: toNative(this.ctx.root, b.path), offset: b.idx * BLOCK_SIZE,
+      })),
+      fetch: (offset, size, hash) => this.fetch(path, offset, size, hash),
+    };
+  }
+
+  private fetch(path: string, offset: number, size: number, hash: Buffer): Promise<Buffer> {
+    if (this.closed) return Promise.reject(new ConnectionLost());
+    const id = this.nextRequestId++;
+    return new Promise((resolve, reject) => {
+      this.requests.set(id, { resolve, reject, size });
+      this.send({ request: { id, path, offset, size, hash } });
+    });
+  }
+
+  // ---- persistence -------------------------------------------------------------------------
+
+  private scheduleFlush(): void {
+    if (!this.flushTimer) this.flushTimer = setTimeout(() => this.flush(), FLUSH_MS);
+  }
+
+  private flush(): void {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+    // Only items whose effects are in this write may be acknowledged.
+    let acked = this.ackedSeq;
+    let popped = 0;
+    while (popped < this.queue.length && this.queue[popped]!.state === 'done') {
+      const it = this.queue[popped]!;
+      if (it.interrupted) break;
+      acked = Math.max(acked, it.entry.seq);
+      popped++;
+    }
+    const { put, del } = this.pendingWrites;
+    this.pendingWrites = { put: [], del: [] };
+    if (this.queue.length === popped && this.doneSeq > acked && this.fullPass === null) acked = Math.max(acked, this.doneSeq);
+    this.store.db.transaction(() => {
+      if (del.length) this.store.deletePaths(this.nodeId, del);
+      if (put.length) this.store.putFiles(this.nodeId, put);
+      if (acked !== this.ackedSeq) this.store.setAcked(this.nodeId, acked, this.indexId);
+    })();
+    for (const it of this.queue.splice(0, popped)) {
+      if (this.latest.get(it.entry.path) === it) this.latest.delete(it.entry.path);
+    }
+    if (acked !== this.ackedSeq) {
+      this.ackedSeq = acked;
+      this.send({ ack: { seq: acked } });
+    }
+    if (this.paused && this.queue.length < RESUME_QUEUE) {
+      this.paused = false;
+      this.call.resume();
+    }
+    if (this.inSync) this.onChange();
+  }
+
+  private recordFailure(path: string, code: string, message: string): void {
+    this.failures.set(path, { path, code, message, at: Date.now() });
+    if (this.failures.size > MAX_FAILURES_KEPT) this.failures.delete(this.failures.keys().next().value!);
+  }
+}
+
+export class BlockUnavailable extends Error {
+  constructor(reason: string) {
+    super(`node could not supply the block: ${reason}`);
+    this.name = 'BlockUnavailable';
+  }
+}

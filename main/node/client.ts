@@ -1,0 +1,347 @@
+/**
+ * cortex-node: keeps a workspace mirrored on the hub.
+ *
+ * Scan (persistent hash cache) → connect (TLS pinned by fingerprint, token) → send the index
+ * entries the hub has not acknowledged → serve the hub's block requests → follow live changes
+ * with a file-system watcher. Reconnects with backoff; gives up only on a revoked or wrong
+ * token or a hub whose certificate does not match the pin.
+ */
+import crypto, { X509Certificate } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import tls from 'node:tls';
+import * as grpc from '@grpc/grpc-js';
+import watcher from '@parcel/watcher';
+import { NodeStore } from '../store/node-store';
+import { BLOCK_SIZE } from '../sync/blocks';
+import { FsPool } from '../sync/fs-pool';
+import { toNative, wirePathProblem } from '../sync/paths';
+import { orderBatch } from '../sync/plan';
+import { scan } from '../sync/scanner';
+import type { CachedEntry } from '../sync/types';
+import { INDEX_BATCH_ENTRIES, NodeSyncService, PROTOCOL_VERSION, channelOptions, toWireEntry, type HubMessage, type NodeMessage } from '../sync/wire';
+import type { Logger } from '../util/log';
+import { VERSION } from '../util/version';
+
+export interface NodeConfig {
+  hub: string;
+  nodeId: string;
+  token: string;
+  fingerprint: string;
+  workspace: string;
+  stateDir: string;
+  log: Logger;
+}
+
+/** Errors after which retrying cannot help; the CLI exits with `exitCode`. */
+export class FatalNodeError extends Error {
+  constructor(message: string, readonly exitCode: number) {
+    super(message);
+    this.name = 'FatalNodeError';
+  }
+}
+
+export function defaultStateDir(workspace: string): string {
+  const base = process.env.CORTEX_NODE_STATE
+    ?? path.join(process.env.XDG_DATA_HOME ?? path.join(os.homedir(), '.local', 'share'), 'cortex-node');
+  const key = crypto.createHash('sha256').update(path.resolve(workspace)).digest('hex').slice(0, 16);
+  return path.join(base, key);
+}
+
+const WATCH_DEBOUNCE_MS = 10;
+const BACKOFF_MIN_MS = 250;
+const BACKOFF_MAX_MS = 30_000;
+
+type Call = grpc.ClientDuplexStream<NodeMessage, HubMessage>;
+
+function splitHostPort(hostPort: string): { host: string; port: number } {
+  const i = hostPort.lastIndexOf(':');
+  return { host: hostPort.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(hostPort.slice(i + 1)) };
+}
+
+/** Fetches the hub's certificate and checks it against the pinned fingerprint. */
+export async function fetchPinnedCert(hostPort: string, fingerprint: string, timeoutMs = 10_000): Promise<string> {
+  const { host, port } = splitHostPort(hostPort);
+  const cert = await new Promise<X509Certificate>((resolve, reject) => {
+    const sock = tls.connect({ host, port, rejectUnauthorized: false, ALPNProtocols: ['h2'], servername: 'cortex-hub' }, () => {
+      const raw = sock.getPeerCertificate(true)?.raw;
+      sock.destroy();
+      if (!raw) reject(new Error('the hub presented no certificate'));
+      else resolve(new X509Certificate(raw));
+    });
+    sock.setTimeout(timeoutMs, () => sock.destroy(new Error(`no TLS answer from ${hostPort} within ${timeoutMs} ms`)));
+    sock.on('error', reject);
+  });
+  if (cert.fingerprint256 !== fingerprint) {
+    throw new FatalNodeError(`the hub at ${hostPort} presented certificate ${cert.fingerprint256}, but the join string pins ${fingerprint}; refusing to connect (a different hub, or someone in between)`, 4);
+  }
+  return cert.toString();
+}
+
+export class NodeClient {
+  readonly store: NodeStore;
+  readonly pool = new FsPool();
+  private subscription: watcher.AsyncSubscription | null = null;
+  private call: Call | null = null;
+  private stopped = false;
+  private scanning: Promise<void> = Promise.resolve();
+  private dirty = new Set<string>();
+  private debounce: NodeJS.Timeout | null = null;
+  private sentSeq = 0;
+  private sending = false;
+  private fullPass = false;
+  private ackedSeq = 0;
+  private connected = false;
+  private readonly log: Logger;
+  private readonly ignoreState: (p: string) => boolean;
+  /** Resolves when stop() is called. */
+  private stopSignal!: () => void;
+  private readonly stopped$ = new Promise<void>((r) => { this.stopSignal = r; });
+  stats = { scans: 0, hashedFiles: 0, hashedBytes: 0, blocksServed: 0, bytesServed: 0 };
+
+  constructor(private readonly cfg: NodeConfig) {
+    this.log = cfg.log;
+    try {
+      const st = fs.statSync(cfg.workspace);
+      if (!st.isDirectory()) throw new Error('not a directory');
+      fs.readdirSync(cfg.workspace);
+    } catch (e) {
+      throw new FatalNodeError(`workspace ${cfg.workspace} is not a readable directory: ${(e as Error).message}`, 2);
+    }
+    fs.mkdirSync(cfg.stateDir, { recursive: true, mode: 0o700 });
+    this.store = new NodeStore(path.join(cfg.stateDir, 'node.db'));
+    const rel = path.relative(cfg.workspace, cfg.stateDir);
+    const stateWire = !rel.startsWith('..') && !path.isAbsolute(rel) ? rel.split(path.sep).join('/') : null;
+    this.ignoreState = (p) => stateWire !== null && (p === stateWire || p.startsWith(`${stateWire}/`));
+  }
+
+  /** Runs until stop(); throws FatalNodeError when retrying cannot help. */
+  async run(): Promise<void> {
+    this.subscription = await watcher.subscribe(this.cfg.workspace, (err, events) => {
+      if (err) {
+        this.log.warn('watch.error', { error: err.message });
+        this.markDirty('');
+        return;
+      }
+      for (const ev of events) {
+        const rel = path.relative(this.cfg.workspace, ev.path).split(path.sep).join('/');
+        if (rel.startsWith('..')) continue;
+        this.markDirty(rel);
+      }
+    });
+    await this.rescan(['']);
+    let backoff = BACKOFF_MIN_MS;
+    while (!this.stopped) {
+      try {
+        await this.session();
+        backoff = BACKOFF_MIN_MS;
+      } catch (e) {
+        if (e instanceof FatalNodeError) throw e;
+        const err = e as grpc.ServiceError;
+        if (err.code === grpc.status.UNAUTHENTICATED) throw new FatalNodeError(`the hub refused this node's token: ${err.details}. Ask the operator for a new join string ("cortex-hub node add").`, 3);
+        if (err.code === grpc.status.PERMISSION_DENIED) throw new FatalNodeError(`the hub refused this node: ${err.details}.`, 3);
+        if (err.code === grpc.status.FAILED_PRECONDITION) throw new FatalNodeError(`the hub refused this node: ${err.details}.`, 5);
+        if (this.stopped) break;
+        const wait = Math.round(backoff * (0.5 + Math.random()));
+        this.log.warn('hub.unreachable', { hub: this.cfg.hub, error: err.details ?? err.message, retryInMs: wait });
+        await Promise.race([new Promise((r) => setTimeout(r, wait)), this.stopped$]);
+        backoff = Math.min(backoff * 2, BACKOFF_MAX_MS);
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.stopSignal();
+    await this.subscription?.unsubscribe();
+    this.call?.cancel();
+    await this.scanning.catch(() => undefined);
+    await this.pool.close();
+    this.store.close();
+  }
+
+  // ---- scanning ----------------------------------------------------------------------------
+
+  private markDirty(wire: string): void {
+    if (this.ignoreState(wire)) return;
+    this.dirty.add(wire);
+    if (!this.debounce) {
+      this.debounce = setTimeout(() => {
+        this.debounce = null;
+        const paths = [...this.dirty];
+        this.dirty.clear();
+        // Rescan the smallest set of subtrees covering every changed path.
+        const sorted = paths.sort();
+        const roots: string[] = [];
+        for (const p of sorted) {
+          if (!roots.some((r) => r === '' || p === r || p.startsWith(`${r}/`))) roots.push(p);
+        }
+        void this.rescan(roots);
+      }, WATCH_DEBOUNCE_MS);
+    }
+  }
+
+  /** Queues a scan of these subtrees ('' = everything); scans run one at a time. */
+  private rescan(subtrees: string[]): Promise<void> {
+    this.scanning = this.scanning.then(() => this.doScan(subtrees)).catch((e: Error) => {
+      this.log.error('scan.failed', { subtrees, error: e.message });
+    });
+    return this.scanning;
+  }
+
+  /**
+   * Scans the subtrees and records all their changes as one batch, so that the two halves of
+   * a rename get sequence numbers in the order the hub can use (creation before deletion).
+   */
+  private async doScan(subtrees: string[]): Promise<void> {
+    if (this.stopped) return;
+    const t0 = Date.now();
+    const full = subtrees.includes('');
+    const cache = full ? this.store.all() : null;
+    const updated: CachedEntry[] = [];
+    const deleted: CachedEntry[] = [];
+    let walked = 0;
+    let hashedFiles = 0;
+    let hashedBytes = 0;
+    for (const subtree of full ? [''] : subtrees) {
+      if (subtree && wirePathProblem(subtree)) continue;
+      const res = await scan({
+        root: this.cfg.workspace,
+        pool: this.pool,
+        subtree,
+        cached: (p) => (cache ? cache.get(p) : this.store.get(p)),
+        knownUnder: (s) => (cache ? cache.keys() : this.store.pathsUnder(s)),
+        ignore: this.ignoreState,
+      });
+      for (const s of res.skipped) this.log.warn('scan.skipped', { path: s.path, reason: s.reason });
+      updated.push(...res.updated);
+      for (const p of res.deleted) {
+        const prev = cache ? cache.get(p) : this.store.get(p);
+        if (prev) deleted.push({ ...prev, deleted: true });
+      }
+      walked += res.walked;
+      hashedFiles += res.hashedFiles;
+      hashedBytes += res.hashedBytes;
+    }
+    this.stats.scans++;
+    this.stats.hashedFiles += hashedFiles;
+    this.stats.hashedBytes += hashedBytes;
+    if (updated.length || deleted.length) {
+      const ordered = orderBatch([...updated, ...deleted]);
+      this.store.record(ordered.filter((e) => !e.deleted), ordered.filter((e) => e.deleted));
+    }
+    if (full || hashedFiles > 0) {
+      this.log.info('scan.done', { subtrees, walked, changed: updated.length, deleted: deleted.length, hashedFiles, hashedBytes, ms: Date.now() - t0 });
+    }
+    void this.sendPending();
+  }
+
+  // ---- session -----------------------------------------------------------------------------
+
+  private async session(): Promise<void> {
+    const pem = await fetchPinnedCert(this.cfg.hub, this.cfg.fingerprint);
+    const creds = grpc.credentials.createSsl(Buffer.from(pem), null, null, {
+      checkServerIdentity: (_host, cert) => (cert.fingerprint256 === this.cfg.fingerprint ? undefined : new Error(`hub certificate ${cert.fingerprint256} does not match the pinned ${this.cfg.fingerprint}`)),
+    });
+    const client = new NodeSyncService(this.cfg.hub, creds, { ...channelOptions, 'grpc.ssl_target_name_override': 'cortex-hub' }) as unknown as grpc.Client & { session(md: grpc.Metadata): Call };
+    const md = new grpc.Metadata();
+    md.set('authorization', `Bearer ${this.cfg.token}`);
+    const call = client.session(md);
+    this.call = call;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        call.on('data', (m: HubMessage) => this.onHubMessage(m).catch((e: Error) => this.log.error('session.error', { error: e.message })));
+        call.on('error', (e) => reject(e));
+        call.on('end', () => reject(Object.assign(new Error('the hub closed the stream'), { code: grpc.status.UNAVAILABLE })));
+        call.write({ hello: { nodeId: this.cfg.nodeId, indexId: this.store.indexId, protocol: PROTOCOL_VERSION, version: VERSION } } satisfies NodeMessage);
+      });
+    } finally {
+      this.connected = false;
+      this.call = null;
+      client.close();
+    }
+  }
+
+  private async onHubMessage(m: HubMessage): Promise<void> {
+    if (m.welcome) {
+      this.connected = true;
+      this.fullPass = m.welcome.wantFull;
+      this.ackedSeq = m.welcome.wantFull ? 0 : Number(m.welcome.ackedSeq);
+      this.sentSeq = this.ackedSeq;
+      this.log.info('hub.connected', { hub: this.cfg.hub, ackedSeq: this.ackedSeq, wantFull: m.welcome.wantFull, localSeq: this.store.lastSeq });
+      await this.sendPending();
+    } else if (m.request) {
+      await this.serveBlock(m.request);
+    } else if (m.ack) {
+      this.ackedSeq = Number(m.ack.seq);
+      if (this.ackedSeq >= this.store.lastSeq) this.log.info('sync.complete', { seq: this.ackedSeq });
+    } else if (m.refusal) {
+      this.log.warn('hub.refused', { path: m.refusal.path, seq: m.refusal.seq, code: m.refusal.code, reason: m.refusal.message });
+    }
+  }
+
+  private async write(msg: NodeMessage): Promise<void> {
+    const call = this.call;
+    if (!call || !this.connected) throw new Error('not connected');
+    if (!call.write(msg)) await new Promise<void>((resolve) => call.once('drain', resolve));
+  }
+
+  /** Sends every index entry the hub has not seen, then IndexDone. One sender at a time. */
+  private async sendPending(): Promise<void> {
+    if (this.sending || !this.connected) return;
+    this.sending = true;
+    try {
+      while (this.connected) {
+        const batch = this.store.since(this.sentSeq, INDEX_BATCH_ENTRIES);
+        if (batch.length === 0) break;
+        await this.write({ index: { files: batch.map(toWireEntry) } });
+        this.sentSeq = batch[batch.length - 1]!.seq;
+      }
+      if (this.connected) {
+        await this.write({ done: { seq: this.sentSeq, full: this.fullPass } });
+        this.fullPass = false;
+      }
+    } catch (e) {
+      this.log.debug('send.interrupted', { error: (e as Error).message });
+    } finally {
+      this.sending = false;
+    }
+    if (this.connected && this.store.lastSeq > this.sentSeq) void this.sendPending();
+  }
+
+  private async serveBlock(r: NonNullable<HubMessage['request']>): Promise<void> {
+    const reply = (data: Buffer, error = '') => this.write({ block: { id: r.id, data, error } }).catch(() => undefined);
+    const problem = wirePathProblem(r.path);
+    if (problem) return reply(Buffer.alloc(0), `refused: unsafe path (${problem})`);
+    const size = Number(r.size);
+    const offset = Number(r.offset);
+    if (!(size > 0 && size <= BLOCK_SIZE && offset >= 0)) return reply(Buffer.alloc(0), 'refused: bad block range');
+    const entry = this.store.get(r.path);
+    if (!entry || entry.deleted || entry.type !== 'file') return reply(Buffer.alloc(0), 'gone');
+    let fh: fs.promises.FileHandle | null = null;
+    try {
+      fh = await fs.promises.open(toNative(this.cfg.workspace, r.path), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+      const st = await fh.stat();
+      if (st.size !== entry.size || st.mtimeMs !== entry.mtimeMs) {
+        this.markDirty(r.path);
+        return reply(Buffer.alloc(0), 'changed');
+      }
+      const buf = Buffer.allocUnsafe(size);
+      let got = 0;
+      while (got < size) {
+        const { bytesRead } = await fh.read(buf, got, size - got, offset + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      if (got < size) return reply(Buffer.alloc(0), 'changed');
+      this.stats.blocksServed++;
+      this.stats.bytesServed += size;
+      return reply(buf);
+    } catch (e) {
+      return reply(Buffer.alloc(0), (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'gone' : (e as Error).message);
+    } finally {
+      await fh?.close();
+    }
+  }
+}

@@ -1,0 +1,174 @@
+/**
+ * The hub's HTTP + WebSocket API on 127.0.0.1, behind the admin token: the transport the
+ * browser UI and the admin CLI use. Generic over the contract: it knows no operation by name.
+ *
+ *   POST /api/invoke   {"op": "...", "input": {...}}  → {"ok": true, "result": ...} | {"ok": false, "error": {code, message}}
+ *   GET  /api/ws?token=…  WebSocket: {"id", "op", "input"} → {"id", "ok", ...}; {"subscribe": "status"} → {"event", "data"}
+ *
+ * Requests without the token get 401; requests whose Origin is not this server get 403.
+ */
+import http from 'node:http';
+import crypto from 'node:crypto';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { ContractError, EVENT_NAMES, dispatch, type EventName, type Handlers } from '../contract';
+import type { Logger } from '../util/log';
+
+const MAX_BODY = 1024 * 1024;
+
+export interface ApiServerOptions {
+  host: string;
+  port: number;
+  token: string;
+  handlers: Handlers;
+  /** Source of events for WebSocket subscribers. */
+  events: { on(name: EventName, cb: (data: unknown) => void): unknown; off(name: EventName, cb: (data: unknown) => void): unknown };
+  log: Logger;
+}
+
+function tokenOk(given: string | null | undefined, token: string): boolean {
+  if (!given) return false;
+  const a = crypto.createHash('sha256').update(given).digest();
+  const b = crypto.createHash('sha256').update(token).digest();
+  return crypto.timingSafeEqual(a, b);
+}
+
+function errorBody(e: unknown): { code: string; message: string } {
+  if (e instanceof ContractError) return e.toJSON();
+  return { code: 'INTERNAL', message: (e as Error).message ?? String(e) };
+}
+
+const STATUS_OF: Record<string, number> = { UNKNOWN_OP: 404, BAD_REQUEST: 400, NOT_FOUND: 404, CONFLICT: 409, UNAUTHORIZED: 401, INTERNAL: 500 };
+
+export class ApiServer {
+  private server: http.Server | null = null;
+  private wss: WebSocketServer | null = null;
+  url = '';
+
+  constructor(private readonly opts: ApiServerOptions) {}
+
+  async start(): Promise<string> {
+    const server = http.createServer((req, res) => void this.handle(req, res));
+    const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_BODY });
+    server.on('upgrade', (req, socket, head) => {
+      const problem = this.refusal(req, new URL(req.url ?? '/', 'http://x').searchParams.get('token'));
+      if (problem || !req.url?.startsWith('/api/ws')) {
+        const [code, text] = problem ?? [404, 'not found'];
+        this.opts.log.warn('api.refused', { transport: 'ws', status: code, reason: text, origin: req.headers.origin });
+        socket.end(`HTTP/1.1 ${code} ${http.STATUS_CODES[code]}\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n${text}\n`);
+        return;
+      }
+      wss.handleUpgrade(req, socket, head, (ws) => this.onSocket(ws));
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.opts.port, this.opts.host, () => resolve());
+    });
+    this.server = server;
+    this.wss = wss;
+    const addr = server.address() as { address: string; port: number };
+    const host = addr.address.includes(':') ? `[${addr.address}]` : addr.address;
+    this.url = `http://${host}:${addr.port}`;
+    return this.url;
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.wss?.clients ?? []) c.terminate();
+    this.wss?.close();
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    this.server?.closeAllConnections?.();
+  }
+
+  /** [status, reason] when the request must be refused, else null. */
+  private refusal(req: http.IncomingMessage, queryToken?: string | null): [number, string] | null {
+    const origin = req.headers.origin;
+    if (origin && origin !== this.url) return [403, `origin ${origin} is not allowed`];
+    const auth = req.headers.authorization;
+    const given = auth?.startsWith('Bearer ') ? auth.slice(7) : queryToken;
+    if (!tokenOk(given, this.opts.token)) return [401, 'missing or wrong admin token'];
+    return null;
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const send = (status: number, body: unknown) => {
+      res.writeHead(status, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' });
+      res.end(JSON.stringify(body));
+    };
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (url.pathname !== '/api/invoke') return send(404, { ok: false, error: { code: 'NOT_FOUND', message: `no route ${url.pathname}` } });
+    if (req.method !== 'POST') return send(405, { ok: false, error: { code: 'BAD_REQUEST', message: 'use POST' } });
+    const problem = this.refusal(req);
+    if (problem) {
+      this.opts.log.warn('api.refused', { transport: 'http', status: problem[0], reason: problem[1], origin: req.headers.origin });
+      return send(problem[0], { ok: false, error: { code: problem[0] === 401 ? 'UNAUTHORIZED' : 'FORBIDDEN', message: problem[1] } });
+    }
+    let body: { op?: unknown; input?: unknown };
+    try {
+      body = JSON.parse(await readBody(req)) as typeof body;
+    } catch (e) {
+      return send(400, { ok: false, error: { code: 'BAD_REQUEST', message: `request body: ${(e as Error).message}` } });
+    }
+    try {
+      const result = await dispatch(this.opts.handlers, body?.op, body?.input);
+      send(200, { ok: true, result });
+    } catch (e) {
+      const err = errorBody(e);
+      if (err.code === 'INTERNAL') this.opts.log.error('api.failed', { op: body?.op, error: err.message });
+      send(STATUS_OF[err.code] ?? 500, { ok: false, error: err });
+    }
+  }
+
+  private onSocket(ws: WebSocket): void {
+    const subs = new Map<EventName, (data: unknown) => void>();
+    ws.on('message', (raw) => {
+      let msg: { id?: unknown; op?: unknown; input?: unknown; subscribe?: unknown; unsubscribe?: unknown };
+      try {
+        msg = JSON.parse(String(raw)) as typeof msg;
+      } catch {
+        ws.send(JSON.stringify({ ok: false, error: { code: 'BAD_REQUEST', message: 'message is not JSON' } }));
+        return;
+      }
+      if (msg.subscribe !== undefined || msg.unsubscribe !== undefined) {
+        const name = (msg.subscribe ?? msg.unsubscribe) as EventName;
+        if (!EVENT_NAMES.includes(name)) {
+          ws.send(JSON.stringify({ id: msg.id, ok: false, error: { code: 'BAD_REQUEST', message: `unknown event ${JSON.stringify(name)}` } }));
+          return;
+        }
+        if (msg.subscribe !== undefined && !subs.has(name)) {
+          const cb = (data: unknown) => ws.send(JSON.stringify({ event: name, data }));
+          subs.set(name, cb);
+          this.opts.events.on(name, cb);
+        } else if (msg.unsubscribe !== undefined && subs.has(name)) {
+          this.opts.events.off(name, subs.get(name)!);
+          subs.delete(name);
+        }
+        ws.send(JSON.stringify({ id: msg.id, ok: true }));
+        return;
+      }
+      dispatch(this.opts.handlers, msg.op, msg.input).then(
+        (result) => ws.send(JSON.stringify({ id: msg.id, ok: true, result })),
+        (e) => ws.send(JSON.stringify({ id: msg.id, ok: false, error: errorBody(e) })),
+      );
+    });
+    ws.on('close', () => {
+      for (const [name, cb] of subs) this.opts.events.off(name, cb);
+    });
+  }
+}
+
+function readBody(req: http.IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY) {
+        reject(new Error('larger than 1 MiB'));
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8') || '{}'));
+    req.on('error', reject);
+  });
+}

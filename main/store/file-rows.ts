@@ -1,0 +1,48 @@
+/** Row ↔ entry mapping for the `files` tables of both databases. */
+import type { CachedEntry, EntryType } from '../sync/types';
+
+const TYPES: EntryType[] = ['file', 'dir', 'symlink'];
+
+export interface FileRow {
+  path: string;
+  type: number;
+  size: number;
+  mtime_ms: number;
+  mode: number;
+  ino: number;
+  hash: Buffer;
+  block_size: number;
+  blocks: Buffer;
+  target: string;
+  seq: number;
+  deleted: number;
+}
+
+export function rowToEntry(r: FileRow): CachedEntry {
+  return {
+    path: r.path, type: TYPES[r.type] ?? 'file', size: r.size, mtimeMs: r.mtime_ms, mode: r.mode, ino: r.ino,
+    hash: r.hash, blockSize: r.block_size, blocks: r.blocks, target: r.target, seq: r.seq, deleted: r.deleted !== 0,
+  };
+}
+
+export function entryToRow(e: CachedEntry): FileRow {
+  return {
+    path: e.path, type: TYPES.indexOf(e.type), size: e.size, mtime_ms: e.mtimeMs, mode: e.mode, ino: e.ino,
+    hash: e.hash, block_size: e.blockSize, blocks: e.blocks, target: e.target, seq: e.seq, deleted: e.deleted ? 1 : 0,
+  };
+}
+
+export const FILE_COLUMNS = 'path, type, size, mtime_ms, mode, ino, hash, block_size, blocks, target, seq, deleted';
+export const FILE_COLUMN_DEFS = `
+  path TEXT NOT NULL,
+  type INTEGER NOT NULL,
+  size INTEGER NOT NULL,
+  mtime_ms REAL NOT NULL,
+  mode INTEGER NOT NULL,
+  ino INTEGER NOT NULL,
+  hash BLOB NOT NULL,
+  block_size INTEGER NOT NULL,
+  blocks BLOB NOT NULL,
+  target TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  deleted INTEGER NOT NULL DEFAULT 0`;

@@ -1,0 +1,241 @@
+/**
+ * The hub's database: nodes, the mirror index per node (the persistent hash cache of every
+ * mirror), a block index for reuse, and the sync/audit event log. All hub SQL lives here.
+ */
+import crypto from 'node:crypto';
+import type { CachedEntry } from '../sync/types';
+import { openDatabase, type DB, type Migration } from './db';
+import { FILE_COLUMNS, FILE_COLUMN_DEFS, entryToRow, rowToEntry, type FileRow } from './file-rows';
+
+const migrations: Migration[] = [
+  (db) => db.exec(`
+    CREATE TABLE nodes (
+      id TEXT PRIMARY KEY,
+      name TEXT NOT NULL,
+      token_hash BLOB NOT NULL,
+      created_at INTEGER NOT NULL,
+      retired_at INTEGER,
+      last_seen INTEGER,
+      index_id TEXT,
+      acked_seq INTEGER NOT NULL DEFAULT 0,
+      settings TEXT NOT NULL
+    );
+    CREATE TABLE files (
+      node_id TEXT NOT NULL,
+      ${FILE_COLUMN_DEFS},
+      PRIMARY KEY (node_id, path)
+    ) WITHOUT ROWID;
+    CREATE TABLE blocks (
+      node_id TEXT NOT NULL,
+      hash BLOB NOT NULL,
+      path TEXT NOT NULL,
+      idx INTEGER NOT NULL,
+      PRIMARY KEY (node_id, hash, path, idx)
+    ) WITHOUT ROWID;
+    CREATE INDEX blocks_by_path ON blocks (node_id, path);
+    CREATE TABLE events (
+      id INTEGER PRIMARY KEY,
+      at INTEGER NOT NULL,
+      node_id TEXT,
+      kind TEXT NOT NULL,
+      data TEXT NOT NULL
+    );
+    CREATE INDEX events_by_node ON events (node_id, id);
+    CREATE INDEX events_by_kind ON events (kind, id);
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+  `),
+];
+
+export interface NodeRecord {
+  id: string;
+  name: string;
+  createdAt: number;
+  retiredAt: number | null;
+  lastSeen: number | null;
+  indexId: string | null;
+  ackedSeq: number;
+  settings: Record<string, unknown>;
+}
+
+export interface EventRecord {
+  id: number;
+  at: number;
+  nodeId: string | null;
+  kind: string;
+  data: Record<string, unknown>;
+}
+
+interface NodeRow {
+  id: string; name: string; token_hash: Buffer; created_at: number; retired_at: number | null;
+  last_seen: number | null; index_id: string | null; acked_seq: number; settings: string;
+}
+
+function toNode(r: NodeRow): NodeRecord {
+  return {
+    id: r.id, name: r.name, createdAt: r.created_at, retiredAt: r.retired_at, lastSeen: r.last_seen,
+    indexId: r.index_id, ackedSeq: r.acked_seq, settings: JSON.parse(r.settings) as Record<string, unknown>,
+  };
+}
+
+export function hashToken(secret: string): Buffer {
+  return crypto.createHash('sha256').update(secret, 'utf8').digest();
+}
+
+export class HubStore {
+  readonly db: DB;
+  private readonly q;
+
+  constructor(file: string) {
+    this.db = openDatabase(file, migrations);
+    const db = this.db;
+    this.q = {
+      insertNode: db.prepare('INSERT INTO nodes (id, name, token_hash, created_at, settings) VALUES (?, ?, ?, ?, ?)'),
+      node: db.prepare<[string], NodeRow>('SELECT * FROM nodes WHERE id = ?'),
+      nodes: db.prepare<[], NodeRow>('SELECT * FROM nodes ORDER BY created_at, id'),
+      tokenHash: db.prepare<[string], { token_hash: Buffer; retired_at: number | null }>('SELECT token_hash, retired_at FROM nodes WHERE id = ?'),
+      retire: db.prepare('UPDATE nodes SET retired_at = ? WHERE id = ? AND retired_at IS NULL'),
+      seen: db.prepare('UPDATE nodes SET last_seen = ? WHERE id = ?'),
+      ack: db.prepare('UPDATE nodes SET acked_seq = ?, index_id = ? WHERE id = ?'),
+      deleteNode: db.prepare('DELETE FROM nodes WHERE id = ?'),
+      files: db.prepare<[string], FileRow>(`SELECT ${FILE_COLUMNS} FROM files WHERE node_id = ?`),
+      file: db.prepare<[string, string], FileRow>(`SELECT ${FILE_COLUMNS} FROM files WHERE node_id = ? AND path = ?`),
+      upsertFile: db.prepare(`INSERT OR REPLACE INTO files (node_id, ${FILE_COLUMNS}) VALUES (@node_id, @path, @type, @size, @mtime_ms, @mode, @ino, @hash, @block_size, @blocks, @target, @seq, 0)`),
+      deleteFile: db.prepare('DELETE FROM files WHERE node_id = ? AND path = ?'),
+      deleteFilesUnder: db.prepare("DELETE FROM files WHERE node_id = ? AND path >= ? AND path < ?"),
+      deleteAllFiles: db.prepare('DELETE FROM files WHERE node_id = ?'),
+      totals: db.prepare<[string], { files: number; bytes: number | null }>('SELECT count(*) AS files, sum(size) AS bytes FROM files WHERE node_id = ? AND type = 0'),
+      insertBlock: db.prepare('INSERT OR IGNORE INTO blocks (node_id, hash, path, idx) VALUES (?, ?, ?, ?)'),
+      deleteBlocks: db.prepare('DELETE FROM blocks WHERE node_id = ? AND path = ?'),
+      deleteBlocksUnder: db.prepare('DELETE FROM blocks WHERE node_id = ? AND path >= ? AND path < ?'),
+      deleteAllBlocks: db.prepare('DELETE FROM blocks WHERE node_id = ?'),
+      findBlock: db.prepare<[string, Buffer], { path: string; idx: number }>('SELECT path, idx FROM blocks WHERE node_id = ? AND hash = ? LIMIT 4'),
+      getMeta: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
+      setMeta: db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)'),
+      addEvent: db.prepare('INSERT INTO events (at, node_id, kind, data) VALUES (?, ?, ?, ?)'),
+      eventsAll: db.prepare<[number], { id: number; at: number; node_id: string | null; kind: string; data: string }>('SELECT * FROM events ORDER BY id DESC LIMIT ?'),
+      eventsByKind: db.prepare<[string, number], { id: number; at: number; node_id: string | null; kind: string; data: string }>('SELECT * FROM events WHERE kind = ? ORDER BY id DESC LIMIT ?'),
+      eventsByNode: db.prepare<[string, number], { id: number; at: number; node_id: string | null; kind: string; data: string }>('SELECT * FROM events WHERE node_id = ? ORDER BY id DESC LIMIT ?'),
+    };
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  // ---- nodes -------------------------------------------------------------------------------
+
+  addNode(id: string, name: string, secret: string, settings: Record<string, unknown> = {}): NodeRecord {
+    this.q.insertNode.run(id, name, hashToken(secret), Date.now(), JSON.stringify(settings));
+    return this.node(id)!;
+  }
+
+  node(id: string): NodeRecord | undefined {
+    const r = this.q.node.get(id);
+    return r && toNode(r);
+  }
+
+  nodes(): NodeRecord[] {
+    return this.q.nodes.all().map(toNode);
+  }
+
+  /** Constant-time check of a node's token. Retired and unknown nodes never verify. */
+  verifyToken(id: string, secret: string): 'ok' | 'unknown' | 'retired' | 'bad-token' {
+    const r = this.q.tokenHash.get(id);
+    const given = hashToken(secret);
+    if (!r) {
+      crypto.timingSafeEqual(given, given);
+      return 'unknown';
+    }
+    const ok = crypto.timingSafeEqual(given, r.token_hash);
+    if (r.retired_at !== null) return 'retired';
+    return ok ? 'ok' : 'bad-token';
+  }
+
+  retireNode(id: string): boolean {
+    return this.q.retire.run(Date.now(), id).changes > 0;
+  }
+
+  markSeen(id: string, at = Date.now()): void {
+    this.q.seen.run(at, id);
+  }
+
+  setAcked(id: string, seq: number, indexId: string | null): void {
+    this.q.ack.run(seq, indexId, id);
+  }
+
+  /** Forgets a node's mirror index (after its mirror was purged). The node row stays for audit. */
+  forgetMirror(id: string): void {
+    this.db.transaction(() => {
+      this.q.deleteAllFiles.run(id);
+      this.q.deleteAllBlocks.run(id);
+      this.q.ack.run(0, null, id);
+    })();
+  }
+
+  // ---- mirror index ------------------------------------------------------------------------
+
+  files(nodeId: string): Map<string, CachedEntry> {
+    const m = new Map<string, CachedEntry>();
+    for (const r of this.q.files.iterate(nodeId)) m.set(r.path, rowToEntry(r));
+    return m;
+  }
+
+  file(nodeId: string, path: string): CachedEntry | undefined {
+    const r = this.q.file.get(nodeId, path);
+    return r && rowToEntry(r);
+  }
+
+  totals(nodeId: string): { files: number; bytes: number } {
+    const r = this.q.totals.get(nodeId)!;
+    return { files: r.files, bytes: r.bytes ?? 0 };
+  }
+
+  /** Records committed versions (and their blocks) in one transaction. */
+  putFiles(nodeId: string, entries: CachedEntry[]): void {
+    this.db.transaction(() => {
+      for (const e of entries) {
+        this.q.deleteBlocks.run(nodeId, e.path);
+        this.q.upsertFile.run({ node_id: nodeId, ...entryToRow(e) });
+        for (let i = 0; i * 32 < e.blocks.length; i++) this.q.insertBlock.run(nodeId, e.blocks.subarray(i * 32, i * 32 + 32), e.path, i);
+      }
+    })();
+  }
+
+  /** Forgets a path and everything under it. */
+  deletePaths(nodeId: string, paths: string[]): void {
+    this.db.transaction(() => {
+      for (const p of paths) {
+        this.q.deleteFile.run(nodeId, p);
+        this.q.deleteBlocks.run(nodeId, p);
+        this.q.deleteFilesUnder.run(nodeId, `${p}/`, `${p}0`);
+        this.q.deleteBlocksUnder.run(nodeId, `${p}/`, `${p}0`);
+      }
+    })();
+  }
+
+  findBlock(nodeId: string, hash: Buffer): { path: string; idx: number }[] {
+    return this.q.findBlock.all(nodeId, hash);
+  }
+
+  getMeta(key: string): string | undefined {
+    return this.q.getMeta.get(key)?.value;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.q.setMeta.run(key, value);
+  }
+
+  // ---- events / audit ----------------------------------------------------------------------
+
+  addEvent(nodeId: string | null, kind: string, data: Record<string, unknown>): void {
+    this.q.addEvent.run(Date.now(), nodeId, kind, JSON.stringify(data));
+  }
+
+  events(filter: { nodeId?: string; kind?: string; limit?: number } = {}): EventRecord[] {
+    const limit = Math.min(Math.max(filter.limit ?? 100, 1), 10_000);
+    const rows = filter.nodeId ? this.q.eventsByNode.all(filter.nodeId, limit)
+      : filter.kind ? this.q.eventsByKind.all(filter.kind, limit)
+        : this.q.eventsAll.all(limit);
+    return rows.map((r) => ({ id: r.id, at: r.at, nodeId: r.node_id, kind: r.kind, data: JSON.parse(r.data) as Record<string, unknown> }));
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * The node's database: its workspace index (the persistent hash cache) with a sequence number
+ * per change, tombstones for deletions, and the identity of this index.
+ */
+import crypto from 'node:crypto';
+import type { CachedEntry } from '../sync/types';
+import { openDatabase, type DB, type Migration } from './db';
+import { FILE_COLUMNS, FILE_COLUMN_DEFS, entryToRow, rowToEntry, type FileRow } from './file-rows';
+
+const migrations: Migration[] = [
+  (db) => db.exec(`
+    CREATE TABLE files (${FILE_COLUMN_DEFS}, PRIMARY KEY (path)) WITHOUT ROWID;
+    CREATE INDEX files_by_seq ON files (seq);
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+  `),
+];
+
+export class NodeStore {
+  readonly db: DB;
+  readonly indexId: string;
+  private seq: number;
+  private readonly q;
+
+  constructor(file: string) {
+    this.db = openDatabase(file, migrations);
+    const db = this.db;
+    this.q = {
+      getMeta: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
+      setMeta: db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)'),
+      all: db.prepare<[], FileRow>(`SELECT ${FILE_COLUMNS} FROM files`),
+      since: db.prepare<[number, number], FileRow>(`SELECT ${FILE_COLUMNS} FROM files WHERE seq > ? ORDER BY seq LIMIT ?`),
+      upsert: db.prepare(`INSERT OR REPLACE INTO files (${FILE_COLUMNS}) VALUES (@path, @type, @size, @mtime_ms, @mode, @ino, @hash, @block_size, @blocks, @target, @seq, @deleted)`),
+      get: db.prepare<[string], FileRow>(`SELECT ${FILE_COLUMNS} FROM files WHERE path = ?`),
+      under: db.prepare<[string, string, string], { path: string }>('SELECT path FROM files WHERE path = ? OR (path >= ? AND path < ?)'),
+      maxSeq: db.prepare<[], { s: number | null }>('SELECT max(seq) AS s FROM files'),
+    };
+    let indexId = this.q.getMeta.get('index_id')?.value;
+    if (!indexId) {
+      indexId = crypto.randomBytes(12).toString('hex');
+      this.q.setMeta.run('index_id', indexId);
+    }
+    this.indexId = indexId;
+    this.seq = this.q.maxSeq.get()?.s ?? 0;
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  get lastSeq(): number {
+    return this.seq;
+  }
+
+  all(): Map<string, CachedEntry> {
+    const m = new Map<string, CachedEntry>();
+    for (const r of this.q.all.iterate()) m.set(r.path, rowToEntry(r));
+    return m;
+  }
+
+  get(path: string): CachedEntry | undefined {
+    const r = this.q.get.get(path);
+    return r && rowToEntry(r);
+  }
+
+  /** Paths at or under `prefix` ('' for all). */
+  pathsUnder(prefix: string): string[] {
+    if (prefix === '') return this.q.all.all().map((r) => r.path);
+    return this.q.under.all(prefix, `${prefix}/`, `${prefix}0`).map((r) => r.path);
+  }
+
+  /** Entries changed after `seq`, in order, at most `limit`. */
+  since(seq: number, limit: number): CachedEntry[] {
+    return this.q.since.all(seq, limit).map(rowToEntry);
+  }
+
+  /**
+   * Records a scan's result: each changed entry and each deletion gets the next sequence
+   * number, creations first then deletions (so a peer can reuse a renamed file's blocks).
+   * Returns the stored entries in sequence order.
+   */
+  record(updated: CachedEntry[], deleted: CachedEntry[]): CachedEntry[] {
+    const out: CachedEntry[] = [];
+    this.db.transaction(() => {
+      for (const e of updated) {
+        const stored = { ...e, deleted: false, seq: ++this.seq };
+        this.q.upsert.run(entryToRow(stored));
+        out.push(stored);
+      }
+      for (const e of deleted) {
+        const stored = { ...e, deleted: true, seq: ++this.seq };
+        this.q.upsert.run(entryToRow(stored));
+        out.push(stored);
+      }
+    })();
+    return out;
+  }
+
+  getMeta(key: string): string | undefined {
+    return this.q.getMeta.get(key)?.value;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.q.setMeta.run(key, value);
+  }
+}

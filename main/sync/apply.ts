@@ -1,0 +1,226 @@
+/**
+ * Applying a peer's entries to a local root (a hub mirror or a node workspace), atomically.
+ *
+ * A new file version is assembled in a staging file created exclusively with mode 0600 in a
+ * staging directory outside the root (same file system), each block verified against its
+ * SHA-256 as it arrives or is copied, the whole file verified against its hash, then given its
+ * final mode and mtime through the open fd, fsynced, renamed into place, and the directory
+ * fsynced. Nothing is ever chmod'ed or chown'ed by path before the rename, and no path under
+ * the root is written through a symlink (paths.ts).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import { blockCount, blockHash, blockLength, fileHashFromBlocks, sha256 } from './blocks';
+import { checkNoSymlinkParents, ensureParents } from './paths';
+import type { CachedEntry, Entry } from './types';
+
+export class VerifyError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'VerifyError';
+  }
+}
+
+export class AbortedError extends Error {
+  constructor() {
+    super('transfer superseded or cancelled');
+    this.name = 'AbortedError';
+  }
+}
+
+export interface BlockLocation {
+  /** Absolute path of a local file that had this block when indexed. */
+  file: string;
+  offset: number;
+}
+
+export interface PullSource {
+  /** Local places that may hold a block with this hash (verified before use). */
+  findLocal(hash: Buffer): BlockLocation[];
+  /** Fetches a block from the peer. */
+  fetch(offset: number, size: number, hash: Buffer): Promise<Buffer>;
+}
+
+export interface PullStats {
+  fetchedBytes: number;
+  reusedBytes: number;
+}
+
+export interface ApplyContext {
+  root: string;
+  stagingDir: string;
+}
+
+const FETCH_WINDOW = 16;
+
+function tempName(stagingDir: string): string {
+  return path.join(stagingDir, `${crypto.randomBytes(12).toString('hex')}.tmp`);
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const fh = await fs.promises.open(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+  try { await fh.sync(); } finally { await fh.close(); }
+}
+
+/** Removes whatever is at `native` without following symlinks. */
+async function removeAt(native: string): Promise<void> {
+  await fs.promises.rm(native, { recursive: true, force: true });
+}
+
+async function readExactly(fh: fs.promises.FileHandle, len: number, pos: number): Promise<Buffer | null> {
+  const buf = Buffer.allocUnsafe(len);
+  let got = 0;
+  while (got < len) {
+    const { bytesRead } = await fh.read(buf, got, len - got, pos + got);
+    if (bytesRead === 0) return null;
+    got += bytesRead;
+  }
+  return buf;
+}
+
+/** Builds, verifies and commits a new version of a file. Returns the committed stamp. */
+export async function pullFile(ctx: ApplyContext, entry: Entry, source: PullSource, signal?: AbortSignal, stats?: PullStats): Promise<CachedEntry> {
+  if (!fileHashFromBlocks(entry.blocks).equals(entry.hash)) throw new VerifyError('file hash does not match its block list');
+  await checkNoSymlinkParents(ctx.root, entry.path);
+  await fs.promises.mkdir(ctx.stagingDir, { recursive: true, mode: 0o700 });
+  const tmp = tempName(ctx.stagingDir);
+  const fh = await fs.promises.open(tmp, fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_WRONLY, 0o600);
+  const readers = new Map<string, fs.promises.FileHandle | null>();
+  let committed = false;
+  try {
+    const n = blockCount(entry.size, entry.blockSize);
+    const localBlock = async (i: number, len: number, h: Buffer): Promise<Buffer | null> => {
+      for (const loc of source.findLocal(h)) {
+        let r = readers.get(loc.file);
+        if (r === undefined) {
+          r = await fs.promises.open(loc.file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW).catch(() => null);
+          readers.set(loc.file, r);
+        }
+        if (!r) continue;
+        const data = await readExactly(r, len, loc.offset).catch(() => null);
+        if (data && sha256(data).equals(h)) return data;
+      }
+      return null;
+    };
+    let next = 0;
+    const worker = async () => {
+      while (next < n) {
+        if (signal?.aborted) throw new AbortedError();
+        const i = next++;
+        const len = blockLength(entry.size, entry.blockSize, i);
+        const h = blockHash(entry.blocks, i);
+        let data = await localBlock(i, len, h);
+        if (data) {
+          if (stats) stats.reusedBytes += len;
+        } else {
+          data = await source.fetch(i * entry.blockSize, len, h);
+          if (signal?.aborted) throw new AbortedError();
+          if (data.length !== len) throw new VerifyError(`block ${i} of ${entry.path}: got ${data.length} bytes, expected ${len}`);
+          if (!sha256(data).equals(h)) throw new VerifyError(`block ${i} of ${entry.path}: bytes do not match their hash`);
+          if (stats) stats.fetchedBytes += len;
+        }
+        let written = 0;
+        while (written < len) {
+          const { bytesWritten } = await fh.write(data, written, len - written, i * entry.blockSize + written);
+          written += bytesWritten;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(FETCH_WINDOW, Math.max(1, n)) }, worker));
+    if (signal?.aborted) throw new AbortedError();
+    await fh.truncate(entry.size);
+    const st0 = await fh.stat();
+    if (st0.size !== entry.size) throw new VerifyError(`assembled ${st0.size} bytes, expected ${entry.size}`);
+    await fh.chmod(entry.mode & 0o777);
+    await fh.utimes(new Date(), new Date(entry.mtimeMs));
+    await fh.sync();
+    const st = await fh.stat();
+    await fh.close();
+    await ensureParents(ctx.root, entry.path);
+    const target = await checkNoSymlinkParents(ctx.root, entry.path);
+    const existing = await fs.promises.lstat(target).catch(() => null);
+    if (existing?.isDirectory()) await removeAt(target);
+    if (signal?.aborted) throw new AbortedError();
+    await fs.promises.rename(tmp, target);
+    committed = true;
+    await fsyncDir(path.dirname(target));
+    return { ...entry, size: st.size, mtimeMs: st.mtimeMs, mode: st.mode & 0o777, ino: st.ino, seq: entry.seq };
+  } finally {
+    for (const r of readers.values()) await r?.close().catch(() => undefined);
+    if (!committed) {
+      await fh.close().catch(() => undefined);
+      await fs.promises.unlink(tmp).catch(() => undefined);
+    }
+  }
+}
+
+/** Creates a directory (or fixes its mode). A file in the way is replaced. */
+export async function applyDir(ctx: ApplyContext, entry: Entry): Promise<CachedEntry> {
+  await ensureParents(ctx.root, entry.path);
+  const target = await checkNoSymlinkParents(ctx.root, entry.path);
+  const existing = await fs.promises.lstat(target).catch(() => null);
+  if (existing && !existing.isDirectory()) await removeAt(target);
+  if (!existing || !existing.isDirectory()) await fs.promises.mkdir(target, { mode: 0o700 });
+  const fh = await fs.promises.open(target, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW);
+  try {
+    await fh.chmod(entry.mode & 0o777);
+    const st = await fh.stat();
+    return { ...entry, size: 0, mtimeMs: st.mtimeMs, mode: st.mode & 0o777, ino: st.ino };
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Creates a symlink atomically (made in staging, renamed into place). */
+export async function applySymlink(ctx: ApplyContext, entry: Entry): Promise<CachedEntry> {
+  await ensureParents(ctx.root, entry.path);
+  const target = await checkNoSymlinkParents(ctx.root, entry.path);
+  await fs.promises.mkdir(ctx.stagingDir, { recursive: true, mode: 0o700 });
+  const tmp = tempName(ctx.stagingDir);
+  await fs.promises.symlink(entry.target, tmp);
+  try {
+    const existing = await fs.promises.lstat(target).catch(() => null);
+    if (existing?.isDirectory()) await removeAt(target);
+    await fs.promises.rename(tmp, target);
+  } catch (e) {
+    await fs.promises.unlink(tmp).catch(() => undefined);
+    throw e;
+  }
+  await fsyncDir(path.dirname(target));
+  const st = await fs.promises.lstat(target);
+  return { ...entry, size: 0, mtimeMs: st.mtimeMs, mode: entry.mode, ino: st.ino };
+}
+
+/** Removes a path (recursively for directories, never following symlinks). */
+export async function applyDelete(ctx: ApplyContext, wirePath: string): Promise<void> {
+  const target = await checkNoSymlinkParents(ctx.root, wirePath);
+  await removeAt(target);
+}
+
+/** Same bytes, new mode and/or mtime: applied through an fd of the existing file. */
+export async function applyMeta(ctx: ApplyContext, entry: Entry): Promise<CachedEntry> {
+  const target = await checkNoSymlinkParents(ctx.root, entry.path);
+  const fh = await fs.promises.open(target, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  try {
+    await fh.chmod(entry.mode & 0o777);
+    if (entry.type === 'file') await fh.utimes(new Date(), new Date(entry.mtimeMs));
+    const st = await fh.stat();
+    return { ...entry, size: st.isFile() ? st.size : 0, mtimeMs: st.mtimeMs, mode: st.mode & 0o777, ino: st.ino };
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Removes leftovers of interrupted transfers. */
+export async function clearStaging(stagingDir: string): Promise<number> {
+  let removed = 0;
+  for (const name of await fs.promises.readdir(stagingDir).catch(() => [] as string[])) {
+    if (name.endsWith('.tmp')) {
+      await fs.promises.rm(path.join(stagingDir, name), { force: true, recursive: true });
+      removed++;
+    }
+  }
+  return removed;
+}
+

@@ -1,0 +1,43 @@
+/**
+ * Block hashing arithmetic shared by the hasher, the puller and validation.
+ *
+ * A file is cut into fixed blocks of BLOCK_SIZE bytes (the last one shorter). Each block has a
+ * SHA-256; the file hash is the SHA-256 of the concatenated block hashes. So bytes are hashed
+ * exactly once: a receiver verifies each block as it arrives, and the file as a whole by
+ * hashing the (small) block list at commit.
+ */
+import crypto from 'node:crypto';
+import type { Entry } from './types';
+
+export const BLOCK_SIZE = 128 * 1024;
+export const HASH_LEN = 32;
+export const EMPTY_HASH = sha256(Buffer.alloc(0));
+
+export function sha256(data: Uint8Array): Buffer {
+  return crypto.createHash('sha256').update(data).digest();
+}
+
+export function blockCount(size: number, blockSize: number): number {
+  return size === 0 ? 0 : Math.ceil(size / blockSize);
+}
+
+export function blockHash(blocks: Buffer, i: number): Buffer {
+  return blocks.subarray(i * HASH_LEN, (i + 1) * HASH_LEN);
+}
+
+export function blockLength(size: number, blockSize: number, i: number): number {
+  return Math.min(blockSize, size - i * blockSize);
+}
+
+export function fileHashFromBlocks(blocks: Buffer): Buffer {
+  return sha256(blocks);
+}
+
+export function symlinkHash(target: string): Buffer {
+  return sha256(Buffer.from(target, 'utf8'));
+}
+
+/** True when two entries describe the same content and mode (mtime is not content). */
+export function sameContent(a: Pick<Entry, 'type' | 'hash' | 'mode' | 'size'>, b: Pick<Entry, 'type' | 'hash' | 'mode' | 'size'>): boolean {
+  return a.type === b.type && a.size === b.size && a.mode === b.mode && a.hash.equals(b.hash);
+}

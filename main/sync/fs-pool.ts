@@ -1,0 +1,107 @@
+/**
+ * A small pool of worker threads for walking and hashing, so that neither stalls the event
+ * loop of the hub (which also serves the UI) or of the node. Counts what it hashed.
+ */
+import { Worker } from 'node:worker_threads';
+import os from 'node:os';
+import path from 'node:path';
+import fs from 'node:fs';
+import type { HashResult, WalkItem, WorkerRequest, WorkerResponse } from './fs-protocol';
+
+/** The compiled worker; when this module runs from TypeScript sources (tests), use the build. */
+function workerFile(): string {
+  const here = path.join(__dirname, 'fs-worker.js');
+  if (fs.existsSync(here)) return here;
+  const built = path.resolve(__dirname, '../../dist/main/sync/fs-worker.js');
+  if (fs.existsSync(built)) return built;
+  throw new Error(`fs worker not found at ${here} or ${built}: run "npm run build" first`);
+}
+
+interface Task {
+  req: WorkerRequest;
+  resolve: (r: WorkerResponse) => void;
+  reject: (e: Error) => void;
+}
+
+export class FsPool {
+  private readonly idle: Worker[] = [];
+  private readonly all: Worker[] = [];
+  private readonly queue: Task[] = [];
+  private readonly running = new Map<Worker, Task>();
+  private nextId = 1;
+  private closed = false;
+  /** Totals since this pool was created: what `bytesHashedSinceStart` reports. */
+  bytesHashed = 0;
+  filesHashed = 0;
+
+  constructor(size = Math.max(1, Math.min(4, os.availableParallelism()))) {
+    const file = workerFile();
+    for (let i = 0; i < size; i++) {
+      const w = new Worker(file);
+      w.unref();
+      w.on('message', (res: WorkerResponse) => this.done(w, res));
+      w.on('error', (e) => this.failWorker(w, e));
+      this.all.push(w);
+      this.idle.push(w);
+    }
+  }
+
+  async walk(root: string, subtree = ''): Promise<{ items: WalkItem[]; skipped: { path: string; reason: string }[] }> {
+    const res = await this.run({ id: 0, op: 'walk', root, subtree });
+    if (!res.ok) throw Object.assign(new Error(res.error), { code: res.code });
+    return res.walk!;
+  }
+
+  async hash(file: string, blockSize: number): Promise<HashResult> {
+    const res = await this.run({ id: 0, op: 'hash', file, blockSize });
+    if (!res.ok) throw Object.assign(new Error(`${file}: ${res.error}`), { code: res.code });
+    const h = res.hash!;
+    if (!h.changed) {
+      h.blocks = Buffer.from(h.blocks.buffer, h.blocks.byteOffset, h.blocks.byteLength);
+      h.hash = Buffer.from(h.hash.buffer, h.hash.byteOffset, h.hash.byteLength);
+      this.bytesHashed += h.size;
+      this.filesHashed += 1;
+    }
+    return h;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const t of this.queue.splice(0)) t.reject(new Error('fs pool closed'));
+    await Promise.all(this.all.map((w) => w.terminate()));
+  }
+
+  private run(req: WorkerRequest): Promise<WorkerResponse> {
+    if (this.closed) return Promise.reject(new Error('fs pool closed'));
+    req.id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.queue.push({ req, resolve, reject });
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    while (this.idle.length > 0 && this.queue.length > 0) {
+      const w = this.idle.pop()!;
+      const t = this.queue.shift()!;
+      this.running.set(w, t);
+      w.ref();
+      w.postMessage(t.req);
+    }
+  }
+
+  private done(w: Worker, res: WorkerResponse): void {
+    const t = this.running.get(w);
+    this.running.delete(w);
+    w.unref();
+    this.idle.push(w);
+    t?.resolve(res);
+    this.pump();
+  }
+
+  private failWorker(w: Worker, e: Error): void {
+    const t = this.running.get(w);
+    this.running.delete(w);
+    t?.reject(e);
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * Worker thread for the heavy file-system work of the sync core: walking a tree and hashing
+ * files block by block. Runs synchronous calls so it is fast, off the event loop of its parent.
+ */
+import { parentPort } from 'node:worker_threads';
+import fs from 'node:fs';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import type { WalkItem, WorkerRequest, WorkerResponse, HashResult } from './fs-protocol';
+
+function walk(root: string, subtree: string): { items: WalkItem[]; skipped: { path: string; reason: string }[] } {
+  const items: WalkItem[] = [];
+  const skipped: { path: string; reason: string }[] = [];
+  const visit = (wire: string, st: fs.Stats): boolean => {
+    const base = { path: wire, size: 0, mtimeMs: st.mtimeMs, mode: st.mode & 0o777, ino: st.ino, target: '' };
+    if (st.isFile()) items.push({ ...base, type: 'file', size: st.size });
+    else if (st.isDirectory()) { items.push({ ...base, type: 'dir' }); return true; }
+    else if (st.isSymbolicLink()) {
+      try { items.push({ ...base, type: 'symlink', target: fs.readlinkSync(path.join(root, wire)) }); }
+      catch (e) { skipped.push({ path: wire, reason: (e as Error).message }); }
+    } else skipped.push({ path: wire, reason: 'not a regular file, directory or symlink' });
+    return false;
+  };
+  const descend = (wireDir: string) => {
+    let names: string[];
+    try {
+      names = fs.readdirSync(wireDir ? path.join(root, wireDir) : root);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') skipped.push({ path: wireDir, reason: (e as Error).message });
+      return;
+    }
+    for (const name of names) {
+      const wire = wireDir ? `${wireDir}/${name}` : name;
+      let st: fs.Stats;
+      try { st = fs.lstatSync(path.join(root, wire)); } catch { continue; }
+      if (visit(wire, st)) descend(wire);
+    }
+  };
+  if (subtree) {
+    let st: fs.Stats | undefined;
+    try { st = fs.lstatSync(path.join(root, subtree)); } catch { /* gone */ }
+    if (st && visit(subtree, st)) descend(subtree);
+  } else {
+    descend('');
+  }
+  return { items, skipped };
+}
+
+function hashFile(file: string, blockSize: number): HashResult {
+  const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  try {
+    const before = fs.fstatSync(fd);
+    if (!before.isFile()) throw new Error('not a regular file');
+    const n = before.size === 0 ? 0 : Math.ceil(before.size / blockSize);
+    const blocks = Buffer.alloc(n * 32);
+    const chunkBlocks = Math.max(1, Math.floor((4 * 1024 * 1024) / blockSize));
+    const buf = Buffer.allocUnsafe(chunkBlocks * blockSize);
+    let pos = 0;
+    let i = 0;
+    while (pos < before.size) {
+      const want = Math.min(buf.length, before.size - pos);
+      let got = 0;
+      while (got < want) {
+        const r = fs.readSync(fd, buf, got, want - got, pos + got);
+        if (r === 0) break;
+        got += r;
+      }
+      if (got < want) return { changed: true };
+      for (let off = 0; off < got; off += blockSize, i++) {
+        crypto.createHash('sha256').update(buf.subarray(off, Math.min(off + blockSize, got))).digest().copy(blocks, i * 32);
+      }
+      pos += got;
+    }
+    const after = fs.fstatSync(fd);
+    if (after.size !== before.size || after.mtimeMs !== before.mtimeMs) return { changed: true };
+    const hash = crypto.createHash('sha256').update(blocks).digest();
+    return { changed: false, size: before.size, mtimeMs: before.mtimeMs, mode: before.mode & 0o777, ino: before.ino, hash, blocks };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+parentPort!.on('message', (req: WorkerRequest) => {
+  let res: WorkerResponse;
+  try {
+    if (req.op === 'walk') res = { id: req.id, ok: true, walk: walk(req.root, req.subtree) };
+    else res = { id: req.id, ok: true, hash: hashFile(req.file, req.blockSize) };
+  } catch (e) {
+    res = { id: req.id, ok: false, error: (e as Error).message, code: (e as NodeJS.ErrnoException).code };
+  }
+  const transfer: ArrayBuffer[] = [];
+  if (res.ok && res.hash && !res.hash.changed) transfer.push(res.hash.blocks.buffer as ArrayBuffer);
+  parentPort!.postMessage(res, transfer);
+});

@@ -1,0 +1,114 @@
+/**
+ * Path safety, shared by hub and node.
+ *
+ * Wire paths are always relative, `/`-separated, NFC-agnostic byte strings. Anything that could
+ * name a location outside a root is refused before it reaches the file system, and every
+ * directory on the way to a target is checked with lstat so that a symlink planted inside a
+ * root is never followed.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+
+export class UnsafePathError extends Error {
+  constructor(readonly wirePath: string, reason: string) {
+    super(`unsafe path ${JSON.stringify(wirePath)}: ${reason}`);
+    this.name = 'UnsafePathError';
+  }
+}
+
+const MAX_PATH_BYTES = 4096;
+const MAX_SEGMENT_BYTES = 255;
+
+/** Returns null when `p` is a safe relative wire path, else the reason it is not. */
+export function wirePathProblem(p: string): string | null {
+  if (typeof p !== 'string' || p.length === 0) return 'empty path';
+  if (p.includes('\0')) return 'contains a NUL byte';
+  if (Buffer.byteLength(p) > MAX_PATH_BYTES) return 'longer than 4096 bytes';
+  if (p.includes('\\')) return 'contains a backslash';
+  if (p.startsWith('/')) return 'is absolute';
+  if (/^[A-Za-z]:/.test(p)) return 'starts with a drive letter';
+  for (const seg of p.split('/')) {
+    if (seg === '') return 'has an empty segment';
+    if (seg === '.' || seg === '..') return `has a "${seg}" segment`;
+    if (Buffer.byteLength(seg) > MAX_SEGMENT_BYTES) return 'has a segment longer than 255 bytes';
+  }
+  return null;
+}
+
+export function assertWirePath(p: string): string {
+  const problem = wirePathProblem(p);
+  if (problem) throw new UnsafePathError(p, problem);
+  return p;
+}
+
+/** Wire path → native path under root (lexical; call `checkNoSymlinkParents` before writing). */
+export function toNative(root: string, wirePath: string): string {
+  assertWirePath(wirePath);
+  const native = path.join(root, ...wirePath.split('/'));
+  const rel = path.relative(root, native);
+  if (rel.startsWith('..') || path.isAbsolute(rel)) throw new UnsafePathError(wirePath, 'escapes the root');
+  return native;
+}
+
+/** Native relative path (from a walk) → wire path. */
+export function toWire(relNative: string): string {
+  return path.sep === '/' ? relNative : relNative.split(path.sep).join('/');
+}
+
+export function parentWire(wirePath: string): string {
+  const i = wirePath.lastIndexOf('/');
+  return i < 0 ? '' : wirePath.slice(0, i);
+}
+
+/**
+ * Verifies that every existing ancestor directory of `wirePath` under `root` is a real
+ * directory (not a symlink, not a file). Returns the native path. Missing ancestors are fine:
+ * the caller creates them with `ensureParents`, which repeats the check as it goes.
+ */
+export async function checkNoSymlinkParents(root: string, wirePath: string): Promise<string> {
+  const native = toNative(root, wirePath);
+  const segs = wirePath.split('/');
+  let cur = root;
+  for (let i = 0; i < segs.length - 1; i++) {
+    cur = path.join(cur, segs[i]!);
+    let st: fs.Stats;
+    try {
+      st = await fs.promises.lstat(cur);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return native;
+      throw e;
+    }
+    if (st.isSymbolicLink()) throw new UnsafePathError(wirePath, `goes through the symlink ${segs.slice(0, i + 1).join('/')}`);
+    if (!st.isDirectory()) throw new UnsafePathError(wirePath, `${segs.slice(0, i + 1).join('/')} is not a directory`);
+  }
+  return native;
+}
+
+/** mkdir -p for the parents of wirePath, refusing to pass through symlinks. */
+export async function ensureParents(root: string, wirePath: string, mode = 0o755): Promise<void> {
+  const segs = wirePath.split('/');
+  let cur = root;
+  for (let i = 0; i < segs.length - 1; i++) {
+    cur = path.join(cur, segs[i]!);
+    try {
+      await fs.promises.mkdir(cur, { mode });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const st = await fs.promises.lstat(cur);
+      if (!st.isDirectory()) throw new UnsafePathError(wirePath, `${segs.slice(0, i + 1).join('/')} is not a directory`);
+    }
+  }
+}
+
+/**
+ * A symlink is synced only when its target is relative and, resolved lexically from the
+ * link's own directory, stays inside the root. Anything else is skipped with a warning.
+ */
+export function symlinkTargetProblem(linkWirePath: string, target: string): string | null {
+  if (target.length === 0) return 'empty symlink target';
+  if (target.includes('\0')) return 'symlink target contains a NUL byte';
+  if (target.startsWith('/') || target.includes('\\') || /^[A-Za-z]:/.test(target)) return 'symlink target is absolute';
+  const joined = path.posix.normalize(path.posix.join(parentWire(linkWirePath) || '.', target));
+  if (joined === '..' || joined.startsWith('../')) return 'symlink target points outside the root';
+  return null;
+}

@@ -1,0 +1,100 @@
+/**
+ * Decisions about what to do with a peer's entry, as pure functions over data.
+ * The applier (puller.ts, hub sessions) carries them out; tests drive them without a disk.
+ */
+import { HASH_LEN, blockCount, blockHash, blockLength } from './blocks';
+import type { CachedEntry, Entry } from './types';
+
+export type Action =
+  | { kind: 'none' }
+  | { kind: 'pull' }
+  | { kind: 'mkdir' }
+  | { kind: 'symlink' }
+  | { kind: 'delete' }
+  /** Same bytes, different mode and/or mtime: applied through an open fd, no transfer. */
+  | { kind: 'meta'; mode: boolean; mtime: boolean };
+
+/** What the receiver must do so that its copy of `remote.path` matches `remote`. */
+export function planEntry(remote: Entry, local: CachedEntry | undefined): Action {
+  if (remote.deleted) return local ? { kind: 'delete' } : { kind: 'none' };
+  switch (remote.type) {
+    case 'dir':
+      if (local?.type === 'dir') return local.mode === remote.mode ? { kind: 'none' } : { kind: 'meta', mode: true, mtime: false };
+      return { kind: 'mkdir' };
+    case 'symlink':
+      return local?.type === 'symlink' && local.target === remote.target ? { kind: 'none' } : { kind: 'symlink' };
+    case 'file': {
+      if (!local || local.type !== 'file' || local.size !== remote.size || !local.hash.equals(remote.hash)) return { kind: 'pull' };
+      const mode = local.mode !== remote.mode;
+      const mtime = local.mtimeMs !== remote.mtimeMs;
+      return mode || mtime ? { kind: 'meta', mode, mtime } : { kind: 'none' };
+    }
+  }
+}
+
+export interface BlockPlan {
+  /** Block indices whose bytes the receiver already has somewhere. */
+  reuse: number[];
+  /** Block indices that must cross the wire. */
+  fetch: number[];
+  fetchBytes: number;
+  reuseBytes: number;
+}
+
+/** Splits a file's blocks into those available locally (by hash) and those to fetch. */
+export function planBlocks(remote: Pick<Entry, 'size' | 'blockSize' | 'blocks'>, haveBlock: (hash: Buffer) => boolean): BlockPlan {
+  const plan: BlockPlan = { reuse: [], fetch: [], fetchBytes: 0, reuseBytes: 0 };
+  const n = blockCount(remote.size, remote.blockSize);
+  const seen = new Map<string, boolean>();
+  for (let i = 0; i < n; i++) {
+    const h = blockHash(remote.blocks, i);
+    const key = h.toString('hex');
+    let have = seen.get(key);
+    if (have === undefined) {
+      have = haveBlock(h);
+      seen.set(key, have);
+    }
+    const len = blockLength(remote.size, remote.blockSize, i);
+    if (have) {
+      plan.reuse.push(i);
+      plan.reuseBytes += len;
+    } else {
+      plan.fetch.push(i);
+      plan.fetchBytes += len;
+    }
+  }
+  return plan;
+}
+
+/** Index of block hashes of an existing local file: hash hex → first block index. */
+export function blockIndexOf(local: Pick<Entry, 'blocks'>): Map<string, number> {
+  const m = new Map<string, number>();
+  for (let i = 0; i * HASH_LEN < local.blocks.length; i++) {
+    const key = blockHash(local.blocks, i).toString('hex');
+    if (!m.has(key)) m.set(key, i);
+  }
+  return m;
+}
+
+/**
+ * Orders a batch of changes so that the receiver can apply it safely and cheaply:
+ * creations and updates first, parents before children; deletions last, children before
+ * parents (so a rename's new path can reuse the old path's blocks before they go).
+ */
+export function orderBatch<T extends Pick<Entry, 'path' | 'deleted'>>(entries: T[]): T[] {
+  const depth = (p: string) => p.split('/').length;
+  const live = entries.filter((e) => !e.deleted).sort((a, b) => depth(a.path) - depth(b.path));
+  const dead = entries.filter((e) => e.deleted).sort((a, b) => depth(b.path) - depth(a.path));
+  return [...live, ...dead];
+}
+
+/** Counts of a side's work still to do; what `status` shows as out of sync. */
+export function outOfSync(pending: Iterable<Pick<Entry, 'size' | 'deleted' | 'type'>>): { files: number; bytes: number } {
+  let files = 0;
+  let bytes = 0;
+  for (const e of pending) {
+    files++;
+    if (!e.deleted && e.type === 'file') bytes += e.size;
+  }
+  return { files, bytes };
+}

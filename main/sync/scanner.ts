@@ -1,0 +1,117 @@
+/**
+ * Scanner: compares a tree on disk with the persistent hash cache and returns what changed.
+ * A file whose size, mtime, inode and mode are unchanged is never read again.
+ */
+import path from 'node:path';
+import { BLOCK_SIZE, symlinkHash } from './blocks';
+import type { FsPool } from './fs-pool';
+import type { WalkItem } from './fs-protocol';
+import { symlinkTargetProblem } from './paths';
+import type { CachedEntry } from './types';
+
+export interface ScanOptions {
+  root: string;
+  pool: FsPool;
+  /** Wire path of the subtree to rescan; '' for the whole tree. */
+  subtree?: string;
+  cached: (wirePath: string) => CachedEntry | undefined;
+  /** Cached paths at or under the subtree (to find deletions). */
+  knownUnder: (subtree: string) => Iterable<string>;
+  ignore?: (wirePath: string) => boolean;
+}
+
+export interface ScanResult {
+  /** New or changed entries, freshly stamped and hashed (seq still 0). */
+  updated: CachedEntry[];
+  /** Paths in the cache that are gone from disk. */
+  deleted: string[];
+  skipped: { path: string; reason: string }[];
+  walked: number;
+  hashedFiles: number;
+  hashedBytes: number;
+}
+
+/** Pure: does this walked item differ from its cached stamp in a way that needs new work? */
+export function stampChanged(item: WalkItem, cached: CachedEntry | undefined): boolean {
+  if (!cached || cached.deleted || cached.type !== item.type) return true;
+  switch (item.type) {
+    case 'file':
+      return cached.size !== item.size || cached.mtimeMs !== item.mtimeMs || cached.ino !== item.ino || cached.mode !== item.mode;
+    case 'dir':
+      return cached.mode !== item.mode;
+    case 'symlink':
+      return cached.target !== item.target;
+  }
+}
+
+const MAX_HASH_ATTEMPTS = 3;
+
+export async function scan(opts: ScanOptions): Promise<ScanResult> {
+  const subtree = opts.subtree ?? '';
+  const { items, skipped } = await opts.pool.walk(opts.root, subtree);
+  const result: ScanResult = { updated: [], deleted: [], skipped: [...skipped], walked: items.length, hashedFiles: 0, hashedBytes: 0 };
+  const seen = new Set<string>();
+  const toHash: WalkItem[] = [];
+  const ignoredDirs: string[] = [];
+  for (const item of items) {
+    if (opts.ignore?.(item.path) || ignoredDirs.some((d) => item.path.startsWith(`${d}/`))) {
+      if (item.type === 'dir') ignoredDirs.push(item.path);
+      continue;
+    }
+    if (item.type === 'symlink') {
+      const problem = symlinkTargetProblem(item.path, item.target);
+      if (problem) {
+        result.skipped.push({ path: item.path, reason: problem });
+        continue;
+      }
+    }
+    seen.add(item.path);
+    const cached = opts.cached(item.path);
+    if (!stampChanged(item, cached)) continue;
+    if (item.type === 'file') {
+      toHash.push(item);
+      continue;
+    }
+    result.updated.push({
+      path: item.path, type: item.type, size: 0, mtimeMs: item.mtimeMs, mode: item.mode, ino: item.ino,
+      hash: item.type === 'symlink' ? symlinkHash(item.target) : Buffer.alloc(0),
+      blockSize: 0, blocks: Buffer.alloc(0), target: item.target, deleted: false, seq: 0,
+    });
+  }
+
+  await Promise.all(toHash.map(async (item) => {
+    const file = path.join(opts.root, ...item.path.split('/'));
+    for (let attempt = 1; attempt <= MAX_HASH_ATTEMPTS; attempt++) {
+      let h;
+      try {
+        h = await opts.pool.hash(file, BLOCK_SIZE);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' || code === 'ELOOP') seen.delete(item.path);
+        else result.skipped.push({ path: item.path, reason: (e as Error).message });
+        return;
+      }
+      if (h.changed) continue;
+      result.hashedFiles++;
+      result.hashedBytes += h.size;
+      result.updated.push({
+        path: item.path, type: 'file', size: h.size, mtimeMs: h.mtimeMs, mode: h.mode, ino: h.ino,
+        hash: h.hash, blockSize: BLOCK_SIZE, blocks: h.blocks, target: '', deleted: false, seq: 0,
+      });
+      return;
+    }
+    result.skipped.push({ path: item.path, reason: 'file kept changing while it was hashed; will retry on the next change' });
+    seen.add(item.path);
+  }));
+
+  for (const p of opts.knownUnder(subtree)) {
+    const cached = opts.cached(p);
+    if (cached && !cached.deleted && !seen.has(p)) result.deleted.push(p);
+  }
+  // Skipped paths that exist keep their previous cache entry rather than being deleted.
+  for (const s of result.skipped) {
+    const i = result.deleted.indexOf(s.path);
+    if (i >= 0) result.deleted.splice(i, 1);
+  }
+  return result;
+}

@@ -1,0 +1,32 @@
+/** The index entry: what one side says a path is. Same shape on hub, node and wire. */
+export type EntryType = 'file' | 'dir' | 'symlink';
+
+export interface Entry {
+  /** Relative wire path, `/`-separated (see paths.ts). */
+  path: string;
+  type: EntryType;
+  size: number;
+  mtimeMs: number;
+  /** Permission bits (0o777). */
+  mode: number;
+  /** Files: SHA-256 over the concatenated block hashes. Symlinks: SHA-256 of the target. Dirs: empty. */
+  hash: Buffer;
+  blockSize: number;
+  /** Concatenated 32-byte SHA-256 block hashes. */
+  blocks: Buffer;
+  /** Symlink target (relative, inside the root). */
+  target: string;
+  deleted: boolean;
+  /** Sender's sequence number for this version; 0 when unknown. */
+  seq: number;
+}
+
+/** What the local disk looked like when an entry was last hashed: the persistent hash cache key. */
+export interface DiskStamp {
+  size: number;
+  mtimeMs: number;
+  mode: number;
+  ino: number;
+}
+
+export type CachedEntry = Entry & DiskStamp;

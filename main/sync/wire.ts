@@ -1,0 +1,78 @@
+/** The node protocol's generated service and the Entry ↔ FileInfo mapping, shared by hub and node. */
+import path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import type { Entry, EntryType } from './types';
+
+export const PROTOCOL_VERSION = 1;
+/** Largest message either side accepts: a full index batch or one block plus framing. */
+export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+export const INDEX_BATCH_ENTRIES = 1000;
+
+const def = protoLoader.loadSync(path.join(__dirname, '..', 'proto', 'cortex.proto'), {
+  keepCase: false, longs: Number, enums: String, defaults: true, oneofs: true,
+});
+const pkg = grpc.loadPackageDefinition(def) as unknown as {
+  cortex: { v1: { NodeSync: grpc.ServiceClientConstructor & { service: grpc.ServiceDefinition } } };
+};
+export const NodeSyncService = pkg.cortex.v1.NodeSync;
+
+export interface WireFileInfo {
+  path: string;
+  type: 'FILE' | 'DIR' | 'SYMLINK';
+  size: number;
+  mtimeMs: number;
+  mode: number;
+  hash: Buffer;
+  blockSize: number;
+  blocks: Buffer;
+  target: string;
+  deleted: boolean;
+  seq: number;
+}
+
+export interface NodeMessage {
+  msg?: 'hello' | 'index' | 'done' | 'block' | 'ping';
+  hello?: { nodeId: string; indexId: string; protocol: number; version: string };
+  index?: { files: WireFileInfo[] };
+  done?: { seq: number; full: boolean };
+  block?: { id: number; data: Buffer; error: string };
+  ping?: { t: number };
+}
+
+export interface HubMessage {
+  welcome?: { ackedSeq: number; wantFull: boolean; hubVersion: string };
+  request?: { id: number; path: string; offset: number; size: number; hash: Buffer };
+  ack?: { seq: number };
+  refusal?: { path: string; seq: number; code: string; message: string };
+  pong?: { t: number };
+}
+
+const TO_WIRE: Record<EntryType, WireFileInfo['type']> = { file: 'FILE', dir: 'DIR', symlink: 'SYMLINK' };
+const FROM_WIRE: Record<string, EntryType> = { FILE: 'file', DIR: 'dir', SYMLINK: 'symlink' };
+
+export function toWireEntry(e: Entry): WireFileInfo {
+  return {
+    path: e.path, type: TO_WIRE[e.type], size: e.size, mtimeMs: e.mtimeMs, mode: e.mode, hash: e.hash,
+    blockSize: e.blockSize, blocks: e.blocks, target: e.target, deleted: e.deleted, seq: e.seq,
+  };
+}
+
+/** Wire → entry. Unknown enum values become an invalid type that validation refuses. */
+export function fromWireEntry(w: WireFileInfo): Entry {
+  return {
+    path: String(w.path ?? ''), type: FROM_WIRE[w.type] ?? ('invalid' as EntryType), size: Number(w.size ?? 0),
+    mtimeMs: Number(w.mtimeMs ?? 0), mode: Number(w.mode ?? 0), hash: Buffer.from(w.hash ?? []),
+    blockSize: Number(w.blockSize ?? 0), blocks: Buffer.from(w.blocks ?? []), target: String(w.target ?? ''),
+    deleted: Boolean(w.deleted), seq: Number(w.seq ?? 0),
+  };
+}
+
+export const channelOptions: grpc.ChannelOptions = {
+  'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
+  'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
+  'grpc.keepalive_time_ms': 15_000,
+  'grpc.keepalive_timeout_ms': 10_000,
+  'grpc.keepalive_permit_without_calls': 1,
+  'grpc.http2.max_pings_without_data': 0,
+};
