@@ -140,6 +140,7 @@ export class HubService extends EventEmitter {
     this.log.info('mirror.verified', {
       node: n.id, files: res.walked, changed: res.updated.length, deleted: res.deleted.length,
       hashedFiles: res.hashedFiles, hashedBytes: res.hashedBytes, stagingLeftovers: leftovers, ms: Date.now() - t0,
+      ...(res.updated.length || res.deleted.length ? { examples: [...res.updated.map((e) => e.path), ...res.deleted].slice(0, 10) } : {}),
     });
   }
 

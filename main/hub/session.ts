@@ -242,14 +242,14 @@ export class NodeSession {
           return;
         }
         case 'mkdir':
-          this.pendingWrites.put.push(await applyDir(this.ctx, e));
-          return;
         case 'symlink':
-          this.pendingWrites.put.push(await applySymlink(this.ctx, e));
+        case 'meta': {
+          const apply = it.action.kind === 'mkdir' ? applyDir : it.action.kind === 'symlink' ? applySymlink : applyMeta;
+          // Await before touching pendingWrites: a flush may swap it while the operation runs.
+          const done = await apply(this.ctx, e);
+          this.pendingWrites.put.push(done);
           return;
-        case 'meta':
-          this.pendingWrites.put.push(await applyMeta(this.ctx, e));
-          return;
+        }
         case 'delete':
           await applyDelete(this.ctx, e.path);
           this.pendingWrites.del.push(e.path);

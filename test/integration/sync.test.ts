@@ -1,0 +1,101 @@
+/**
+ * A node's workspace reaches the hub's mirror byte for byte, live changes follow, and a
+ * restart of either side re-hashes nothing that did not change.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Hub, Node, diffTrees, generateWorkspace, snapshot, tempDir, waitFor } from '../helpers/procs';
+
+const FILES = Number(process.env.CORTEX_TEST_FILES ?? 3000);
+const BIG = 110 * 1024 * 1024;
+
+describe('node workspace mirrored on the hub', () => {
+  let dir: string;
+  let ws: string;
+  let hub: Hub;
+  let node: Node;
+  let id: string;
+  let join: string;
+
+  beforeAll(async () => {
+    dir = tempDir('sync');
+    ws = path.join(dir, 'ws');
+    generateWorkspace(ws, { files: FILES, seed: 7, big: [BIG] });
+    fs.symlinkSync('src0', path.join(ws, 'link-inside'));
+    hub = await Hub.start(path.join(dir, 'hub'));
+    ({ id, join } = await hub.addNode('alpha'));
+    node = Node.start(join, ws, path.join(dir, 'node-state'));
+  });
+
+  afterAll(async () => {
+    await node?.kill();
+    await hub?.kill();
+    if (!process.env.CORTEX_KEEP_TEST_DIRS) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const mirrorMatches = () => diffTrees(snapshot(ws), snapshot(hub.mirror(id)));
+
+  it(`reaches in-sync with a byte-identical mirror (${FILES} files, nested, unicode, empty, one > 100 MiB)`, async () => {
+    const st = await hub.waitState(id, 'in-sync', 300_000);
+    expect(st.outOfSyncFiles).toBe(0);
+    expect(mirrorMatches()).toEqual([]);
+    expect(fs.statSync(path.join(hub.mirror(id), 'big-0.bin')).size).toBe(BIG);
+    expect(fs.readlinkSync(path.join(hub.mirror(id), 'link-inside'))).toBe('src0');
+  });
+
+  it('carries edits, appends, deletes, renames, mode changes and new dirs live', async () => {
+    const snap = snapshot(ws);
+    const files = [...snap].filter(([, v]) => v.type === 'file' && v.size > 0).map(([p]) => p);
+    fs.writeFileSync(path.join(ws, files[0]!), 'edited\n');
+    fs.appendFileSync(path.join(ws, files[1]!), 'appended line\n');
+    fs.rmSync(path.join(ws, files[2]!));
+    fs.renameSync(path.join(ws, files[3]!), path.join(ws, 'renamed-ü.bin'));
+    fs.chmodSync(path.join(ws, files[4]!), 0o700);
+    fs.mkdirSync(path.join(ws, 'new', 'deeper'), { recursive: true });
+    fs.writeFileSync(path.join(ws, 'new', 'deeper', 'x.txt'), 'x');
+    fs.renameSync(path.join(ws, 'empty-dir'), path.join(ws, 'renamed-empty-dir'));
+    // an in-place 1 MiB rewrite inside the big file
+    const fd = fs.openSync(path.join(ws, 'big-0.bin'), 'r+');
+    fs.writeSync(fd, Buffer.alloc(1 << 20, 7), 0, 1 << 20, 50 << 20);
+    fs.closeSync(fd);
+    await waitFor('mirror to match the edited workspace', () => mirrorMatches().length === 0, 120_000, 200);
+    expect(mirrorMatches()).toEqual([]);
+    await hub.waitState(id, 'in-sync');
+  });
+
+  it('a hub restart on the same data dir re-hashes nothing for an unchanged mirror', async () => {
+    await hub.stop();
+    hub = await Hub.start(path.join(dir, 'hub'), { grpc: hub.info.grpc });
+    const st = await hub.waitState(id, 'in-sync', 120_000);
+    const s = await hub.status();
+    expect(s.bytesHashedSinceStart).toBe(0);
+    expect(s.filesHashedSinceStart).toBe(0);
+    expect(st.bytesReceived).toBe(0);
+    const verified = hub.logLines().filter((l) => l.msg === 'mirror.verified').pop();
+    expect(verified).toMatchObject({ node: id, hashedBytes: 0, changed: 0, deleted: 0 });
+    expect(mirrorMatches()).toEqual([]);
+  });
+
+  it('a node restart re-hashes nothing for an unchanged workspace and sends nothing', async () => {
+    await node.stop();
+    const before = node.logLines().length;
+    node = Node.start(join, ws, path.join(dir, 'node-state'));
+    await waitFor('node to reconnect', () => node.logLines().slice(before).some((l) => l.msg === 'hub.connected'), 60_000);
+    const st = await hub.waitState(id, 'in-sync');
+    const scan = node.logLines().slice(before).find((l) => l.msg === 'scan.done');
+    expect(scan).toMatchObject({ hashedFiles: 0, hashedBytes: 0 });
+    const connected = node.logLines().slice(before).find((l) => l.msg === 'hub.connected');
+    expect(connected).toMatchObject({ wantFull: false });
+    expect(st.bytesReceived).toBe(0);
+  });
+
+  it('a change made while the node was down arrives after it restarts', async () => {
+    await node.stop();
+    fs.writeFileSync(path.join(ws, 'while-down.txt'), 'written while the node was stopped');
+    node = Node.start(join, ws, path.join(dir, 'node-state'));
+    await waitFor('offline change in mirror', () => fs.existsSync(path.join(hub.mirror(id), 'while-down.txt')), 60_000);
+    await hub.waitState(id, 'in-sync');
+    expect(mirrorMatches()).toEqual([]);
+  });
+});
