@@ -3,6 +3,7 @@
  * the Electron IPC adapter and the CLI all go through it (via the contract's handlers).
  */
 import { EventEmitter } from 'node:events';
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -157,6 +158,7 @@ export class HubService extends EventEmitter {
     this.store.setMeta('advertise', this.advertised());
     this.statusTimer = setInterval(() => this.emitStatus(), 500);
     this.statusTimer.unref();
+    if (process.env.CORTEX_EVENTLOOP_LOG === '1') this.startLoopMonitor();
     this.log.info('hub.listening', { grpc: this.grpcAddress, fingerprint: this.identity.fingerprint });
     return this.grpcAddress;
   }
@@ -247,6 +249,17 @@ export class HubService extends EventEmitter {
       this.log.error('session.error', { node: s.nodeId, error: (e as Error).message });
       s.refuse('', 0, 'INTERNAL', (e as Error).message);
     }
+  }
+
+  /** Logs the event loop's delay every 5 s (msg hub.eventloop): what the lag benchmark reads. */
+  private startLoopMonitor(): void {
+    const h: IntervalHistogram = monitorEventLoopDelay({ resolution: 5 });
+    h.enable();
+    const t = setInterval(() => {
+      this.log.info('hub.eventloop', { p50Ms: h.percentile(50) / 1e6, p99Ms: h.percentile(99) / 1e6, maxMs: h.max / 1e6 });
+      h.reset();
+    }, 5000);
+    t.unref();
   }
 
   // ---- status ------------------------------------------------------------------------------

@@ -1,0 +1,110 @@
+/** The atomic, verified commit on real files. */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { VerifyError, pullFile, type PullSource } from '../../main/sync/apply';
+import { BLOCK_SIZE, fileHashFromBlocks, sha256 } from '../../main/sync/blocks';
+import type { Entry } from '../../main/sync/types';
+
+const dirs: string[] = [];
+function ctx() {
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'cortex-apply-'));
+  dirs.push(base);
+  const root = path.join(base, 'mirror');
+  const stagingDir = path.join(base, 'staging');
+  fs.mkdirSync(root);
+  return { root, stagingDir };
+}
+afterEach(() => {
+  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+});
+
+function entryFor(p: string, data: Buffer, mode = 0o640): Entry {
+  const blocks: Buffer[] = [];
+  for (let off = 0; off < data.length; off += BLOCK_SIZE) blocks.push(sha256(data.subarray(off, off + BLOCK_SIZE)));
+  const b = Buffer.concat(blocks);
+  return { path: p, type: 'file', size: data.length, mtimeMs: 1_600_000_000_000, mode, hash: fileHashFromBlocks(b), blockSize: BLOCK_SIZE, blocks: b, target: '', deleted: false, seq: 1 };
+}
+
+function remote(data: Buffer, tamper?: (off: number, b: Buffer) => Buffer): PullSource & { fetched: number } {
+  const src = {
+    fetched: 0,
+    findLocal: () => [],
+    fetch: async (offset: number, size: number) => {
+      src.fetched += size;
+      const b = Buffer.from(data.subarray(offset, offset + size));
+      return tamper ? tamper(offset, b) : b;
+    },
+  };
+  return src;
+}
+
+describe('pullFile', () => {
+  it('commits a verified file with its final mode and mtime, leaving nothing in staging', async () => {
+    const c = ctx();
+    const data = crypto.randomBytes(3 * BLOCK_SIZE + 17);
+    const e = entryFor('a/b/c.bin', data);
+    const st = await pullFile(c, e, remote(data));
+    const file = path.join(c.root, 'a', 'b', 'c.bin');
+    expect(fs.readFileSync(file).equals(data)).toBe(true);
+    expect(fs.statSync(file).mode & 0o777).toBe(0o640);
+    expect(fs.statSync(file).mtimeMs).toBe(1_600_000_000_000);
+    expect(st.ino).toBe(fs.statSync(file).ino);
+    expect(fs.readdirSync(c.stagingDir)).toEqual([]);
+  });
+
+  it('a block whose bytes do not match its hash is refused and the old version stays', async () => {
+    const c = ctx();
+    fs.writeFileSync(path.join(c.root, 'f'), 'old version');
+    const data = crypto.randomBytes(2 * BLOCK_SIZE);
+    const bad = remote(data, (off, b) => (off === BLOCK_SIZE ? Buffer.alloc(b.length, 0) : b));
+    await expect(pullFile(c, entryFor('f', data), bad)).rejects.toThrow(VerifyError);
+    expect(fs.readFileSync(path.join(c.root, 'f'), 'utf8')).toBe('old version');
+    expect(fs.readdirSync(c.stagingDir)).toEqual([]);
+  });
+
+  it('a short block (file claimed bigger than sent) is refused', async () => {
+    const c = ctx();
+    const data = crypto.randomBytes(BLOCK_SIZE + 100);
+    const short = remote(data, (_off, b) => b.subarray(0, b.length - 1));
+    await expect(pullFile(c, entryFor('f', data), short)).rejects.toThrow(/expected/);
+    expect(fs.existsSync(path.join(c.root, 'f'))).toBe(false);
+  });
+
+  it('reuses local blocks and fetches only the changed one', async () => {
+    const c = ctx();
+    const old = crypto.randomBytes(4 * BLOCK_SIZE);
+    fs.writeFileSync(path.join(c.root, 'f'), old);
+    const next = Buffer.from(old);
+    next.fill(9, BLOCK_SIZE + 10, BLOCK_SIZE + 20);
+    const e = entryFor('f', next);
+    const oldEntry = entryFor('f', old);
+    const src = remote(next);
+    const local = (h: Buffer) => {
+      const out = [];
+      for (let i = 0; i < 4; i++) if (oldEntry.blocks.subarray(i * 32, i * 32 + 32).equals(h)) out.push({ file: path.join(c.root, 'f'), offset: i * BLOCK_SIZE });
+      return out;
+    };
+    await pullFile(c, e, { ...src, findLocal: local, fetch: src.fetch });
+    expect(src.fetched).toBe(BLOCK_SIZE);
+    expect(fs.readFileSync(path.join(c.root, 'f')).equals(next)).toBe(true);
+  });
+
+  it('empty files commit', async () => {
+    const c = ctx();
+    await pullFile(c, entryFor('empty', Buffer.alloc(0), 0o600), remote(Buffer.alloc(0)));
+    expect(fs.statSync(path.join(c.root, 'empty')).size).toBe(0);
+  });
+
+  it('never writes through a symlink planted in the root', async () => {
+    const c = ctx();
+    const outside = fs.mkdtempSync(path.join(os.tmpdir(), 'cortex-outside-'));
+    dirs.push(outside);
+    fs.symlinkSync(outside, path.join(c.root, 'evil'));
+    const data = Buffer.from('x');
+    await expect(pullFile(c, entryFor('evil/pwned', data), remote(data))).rejects.toThrow(/symlink/);
+    expect(fs.readdirSync(outside)).toEqual([]);
+  });
+});

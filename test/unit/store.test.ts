@@ -1,0 +1,97 @@
+/** Real SQLite in temp dirs: migrations, fresh JSON per row, tokens, the mirror index. */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { HubStore } from '../../main/store/hub-store';
+import { NodeStore } from '../../main/store/node-store';
+import { integrityCheck } from '../../main/store/db';
+import type { CachedEntry } from '../../main/sync/types';
+
+const dirs: string[] = [];
+function tmp(): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'cortex-store-'));
+  dirs.push(d);
+  return d;
+}
+afterEach(() => {
+  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+});
+
+const entry = (p: string, over: Partial<CachedEntry> = {}): CachedEntry => ({
+  path: p, type: 'file', size: 3, mtimeMs: 1.5, mode: 0o644, ino: 9, hash: Buffer.alloc(32, 1), blockSize: 131072,
+  blocks: Buffer.alloc(32, 2), target: '', deleted: false, seq: 1, ...over,
+});
+
+describe('HubStore', () => {
+  it('migrates to the current schema in WAL mode and reopens without re-migrating', () => {
+    const f = path.join(tmp(), 'hub.db');
+    const s = new HubStore(f);
+    expect(s.db.pragma('journal_mode', { simple: true })).toBe('wal');
+    const v = s.db.pragma('user_version', { simple: true });
+    expect(v).toBeGreaterThan(0);
+    s.addNode('n1', 'one', 'secret');
+    s.close();
+    const again = new HubStore(f);
+    expect(again.db.pragma('user_version', { simple: true })).toBe(v);
+    expect(again.node('n1')?.name).toBe('one');
+    expect(integrityCheck(again.db)).toBe('ok');
+    again.close();
+  });
+
+  it('gives every row its own JSON value: mutating one never changes another', () => {
+    const s = new HubStore(path.join(tmp(), 'hub.db'));
+    s.addNode('a', 'a', 'x');
+    s.addNode('b', 'b', 'y');
+    const a = s.node('a')!;
+    const b = s.node('b')!;
+    expect(a.settings).toEqual({});
+    expect(a.settings).not.toBe(b.settings);
+    a.settings.changed = true;
+    expect(b.settings).toEqual({});
+    expect(s.node('a')!.settings).toEqual({});
+    s.close();
+  });
+
+  it('stores only a hash of the token and verifies it; retired nodes never verify', () => {
+    const s = new HubStore(path.join(tmp(), 'hub.db'));
+    s.addNode('a', 'a', 'right');
+    const raw = s.db.prepare('SELECT token_hash FROM nodes').get() as { token_hash: Buffer };
+    expect(raw.token_hash.toString('utf8')).not.toContain('right');
+    expect(s.verifyToken('a', 'right')).toBe('ok');
+    expect(s.verifyToken('a', 'wrong')).toBe('bad-token');
+    expect(s.verifyToken('zzz', 'right')).toBe('unknown');
+    s.retireNode('a');
+    expect(s.verifyToken('a', 'right')).toBe('retired');
+    s.close();
+  });
+
+  it('records mirror files and finds blocks for reuse; deleting a dir forgets its subtree', () => {
+    const s = new HubStore(path.join(tmp(), 'hub.db'));
+    s.addNode('n', 'n', 't');
+    s.putFiles('n', [entry('d', { type: 'dir', blocks: Buffer.alloc(0) }), entry('d/x'), entry('d/y/z'), entry('dx')]);
+    expect(s.totals('n')).toEqual({ files: 3, bytes: 9 });
+    expect(s.findBlock('n', Buffer.alloc(32, 2)).map((b) => b.path).sort()).toEqual(['d/x', 'd/y/z', 'dx']);
+    s.deletePaths('n', ['d']);
+    expect([...s.files('n').keys()]).toEqual(['dx']);
+    expect(s.findBlock('n', Buffer.alloc(32, 2)).map((b) => b.path)).toEqual(['dx']);
+    s.close();
+  });
+});
+
+describe('NodeStore', () => {
+  it('numbers changes, creations before deletions, and survives reopening with its index id', () => {
+    const f = path.join(tmp(), 'node.db');
+    const s = new NodeStore(f);
+    const id = s.indexId;
+    const out = s.record([entry('a'), entry('b')], [entry('old')]);
+    expect(out.map((e) => [e.path, e.seq, e.deleted])).toEqual([['a', 1, false], ['b', 2, false], ['old', 3, true]]);
+    expect(s.since(1, 10).map((e) => e.path)).toEqual(['b', 'old']);
+    s.close();
+    const again = new NodeStore(f);
+    expect(again.indexId).toBe(id);
+    expect(again.lastSeq).toBe(3);
+    expect(again.pathsUnder('').sort()).toEqual(['a', 'b', 'old']);
+    again.close();
+  });
+});

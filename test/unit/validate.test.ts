@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { BLOCK_SIZE, fileHashFromBlocks, sha256, symlinkHash } from '../../main/sync/blocks';
+import { entryProblem } from '../../main/sync/validate';
+import type { Entry } from '../../main/sync/types';
+
+const blocks = Buffer.concat([sha256(Buffer.from('x')), sha256(Buffer.from('y'))]);
+const good: Entry = { path: 'a/b.bin', type: 'file', size: BLOCK_SIZE + 5, mtimeMs: 1, mode: 0o644, hash: fileHashFromBlocks(blocks), blockSize: BLOCK_SIZE, blocks, target: '', deleted: false, seq: 3 };
+
+describe('entryProblem (what a peer may announce)', () => {
+  it('accepts a consistent file, dir, symlink and deletion', () => {
+    expect(entryProblem(good)).toBeNull();
+    expect(entryProblem({ ...good, type: 'dir', size: 0, blocks: Buffer.alloc(0), hash: Buffer.alloc(0), blockSize: 0 })).toBeNull();
+    expect(entryProblem({ ...good, type: 'symlink', target: 'x', hash: symlinkHash('x') })).toBeNull();
+    expect(entryProblem({ ...good, path: 'gone', deleted: true })).toBeNull();
+  });
+
+  it.each<[string, Partial<Entry>, RegExp]>([
+    ['a hostile path', { path: '../x' }, /unsafe path/],
+    ['a deleted hostile path', { path: '/etc', deleted: true }, /unsafe path/],
+    ['a size bigger than its blocks', { size: 3 * BLOCK_SIZE }, /block list/],
+    ['a size smaller than its blocks', { size: 5 }, /block list/],
+    ['a wrong file hash', { hash: sha256(Buffer.from('nope')) }, /hash does not match/],
+    ['a foreign block size', { blockSize: 4096 }, /block size/],
+    ['a negative size', { size: -1 }, /size/],
+    ['an absurd size', { size: 2 ** 60 }, /size/],
+    ['a bad mode', { mode: 0o17777 }, /mode/],
+    ['a symlink out of the root', { type: 'symlink', target: '../../x', hash: symlinkHash('../../x') }, /outside/],
+    ['a symlink whose hash lies', { type: 'symlink', target: 'x', hash: symlinkHash('y') }, /symlink hash/],
+    ['an unknown type', { type: 'fifo' as never }, /unknown entry type/],
+  ])('refuses %s', (_name, over, re) => {
+    expect(entryProblem({ ...good, ...over })).toMatch(re);
+  });
+});
