@@ -135,10 +135,13 @@ export class HostileSession {
   /** Final status of the stream, once it is over. */
   closed: { code: grpc.status; details: string } | null = null;
   private waiters = new Set<() => void>();
+  private readonly served = new Map<string, Buffer>();
+  private readonly answered = new Set<number>();
 
   private constructor(private readonly client: grpc.Client, private readonly call: Call) {
     call.on('data', (m: InMessage) => {
       this.received.push(m);
+      if (m.request) this.serveOne(m.request);
       this.wake();
     });
     call.on('error', (e: grpc.ServiceError) => {
@@ -226,6 +229,24 @@ export class HostileSession {
   /** Answers a block request. */
   answer(r: BlockRequest, data: Buffer, error = ''): void {
     this.send({ block: { id: Number(r.id), data, error } });
+  }
+
+  /**
+   * Answers, honestly, every block request (past and future) for these paths with the bytes
+   * of their content; requests for other paths are left to the test.
+   */
+  serve(files: Record<string, Buffer>): void {
+    for (const [p, content] of Object.entries(files)) this.served.set(p, content);
+    for (const r of this.requests()) this.serveOne(r);
+  }
+
+  private serveOne(r: BlockRequest): void {
+    const content = this.served.get(r.path);
+    const key = Number(r.id);
+    if (!content || this.answered.has(key)) return;
+    this.answered.add(key);
+    const offset = Number(r.offset);
+    this.answer(r, content.subarray(offset, offset + Number(r.size)));
   }
 
   close(): void {
