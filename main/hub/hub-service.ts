@@ -16,7 +16,7 @@ import { FsPool } from '../sync/fs-pool';
 import { scan } from '../sync/scanner';
 import { clearStaging } from '../sync/apply';
 import { encodeJoin } from '../sync/join';
-import { NodeSyncService, PROTOCOL_VERSION, channelOptions, type HubMessage, type NodeMessage } from '../sync/wire';
+import { MAX_MESSAGE_BYTES, PROTOCOL_VERSION, TRANSPORT_MAX_BYTES, channelOptions, hubServiceDefinition, type HubMessage, type NodeMessage, type Oversized } from '../sync/wire';
 import { createLogger, type LogEntry, type Logger } from '../util/log';
 import { VERSION } from '../util/version';
 import { acquireLock, layout, type Layout } from './data-dir';
@@ -51,6 +51,7 @@ export class HubService extends EventEmitter {
   readonly log: Logger;
   readonly store: HubStore;
   readonly pool: FsPool;
+  private readonly commitPool: FsPool;
   private server: grpc.Server | null = null;
   private grpcAddress: string | null = null;
   private readonly runtime = new Map<string, NodeRuntime>();
@@ -70,6 +71,8 @@ export class HubService extends EventEmitter {
     this.store = store;
     this.log = log;
     this.pool = new FsPool();
+    // Commits wait mostly on fsync, not CPU: more workers than cores keep the disk busy.
+    this.commitPool = new FsPool(8);
   }
 
   static async open(opts: HubOptions): Promise<HubService> {
@@ -148,8 +151,8 @@ export class HubService extends EventEmitter {
   // ---- gRPC node server --------------------------------------------------------------------
 
   async listen(hostPort: string): Promise<string> {
-    const server = new grpc.Server({ ...channelOptions, 'grpc.max_concurrent_streams': 4 });
-    server.addService(NodeSyncService.service, { session: (call: Duplex) => this.acceptSession(call) });
+    const server = new grpc.Server({ ...channelOptions, 'grpc.max_receive_message_length': TRANSPORT_MAX_BYTES, 'grpc.max_concurrent_streams': 4 });
+    server.addService(hubServiceDefinition(), { session: (call: Duplex) => this.acceptSession(call) });
     const creds = grpc.ServerCredentials.createSsl(null, [{ cert_chain: this.identity.cert, private_key: this.identity.key }], false);
     const port = await new Promise<number>((resolve, reject) => server.bindAsync(hostPort, creds, (err, p) => (err ? reject(err) : resolve(p))));
     this.server = server;
@@ -187,34 +190,57 @@ export class HubService extends EventEmitter {
     const secret = auth.startsWith('Bearer ') ? auth.slice(7) : '';
     const timer = setTimeout(() => fail(grpc.status.DEADLINE_EXCEEDED, 'no Hello within 10 s'), HELLO_TIMEOUT_MS);
     let session: NodeSession | null = null;
-    call.once('data', (first: NodeMessage) => {
-      clearTimeout(timer);
-      void (async () => {
-        const hello = first.hello;
-        if (!hello || first.msg !== 'hello') return fail(grpc.status.INVALID_ARGUMENT, 'the first message must be Hello');
-        if (hello.protocol !== PROTOCOL_VERSION) return fail(grpc.status.FAILED_PRECONDITION, `protocol ${hello.protocol} not supported (hub speaks ${PROTOCOL_VERSION}); upgrade cortex-node`);
-        const verdict = typeof hello.nodeId === 'string' && hello.nodeId.length <= 64 ? this.store.verifyToken(hello.nodeId, secret) : 'unknown';
-        if (verdict === 'retired') return fail(grpc.status.PERMISSION_DENIED, `node ${hello.nodeId} has been retired; its token is revoked`, { node: hello.nodeId });
-        if (verdict !== 'ok') return fail(grpc.status.UNAUTHENTICATED, 'unknown node or wrong token', { node: hello.nodeId });
-        const id = hello.nodeId;
-        const rt = this.rt(id);
-        await rt.mirrorReady;
-        if (call.cancelled || this.closed) return;
-        if (rt.session) {
-          this.log.warn('node.replaced', { node: id, reason: 'a new connection arrived for this node' });
-          rt.session.close();
-        }
-        const rec = this.store.node(id)!;
-        const wantFull = rec.indexId !== hello.indexId || rec.ackedSeq === 0;
-        fs.mkdirSync(this.mirrorOf(id), { recursive: true, mode: 0o755 });
-        session = new NodeSession(id, call, this.store, this.mirrorOf(id), this.stagingOf(id), this.log.child('session', { node: id }), rt.failures, () => this.changed(), hello.indexId, wantFull);
-        rt.session = session;
-        this.store.markSeen(id);
-        session.send({ welcome: { ackedSeq: session.ackedSeq, wantFull, hubVersion: VERSION } });
-        this.log.info('node.connected', { node: id, peer, ackedSeq: session.ackedSeq, wantFull, version: hello.version });
-        this.changed();
-        call.on('data', (m: NodeMessage) => this.onMessage(session!, m));
-      })().catch((e: Error) => fail(grpc.status.INTERNAL, e.message));
+    let nodeId: string | undefined;
+    /** Messages that arrive while the Hello is being checked: applied in order once it is. */
+    const early: NodeMessage[] = [];
+    let helloSeen = false;
+    const onHello = async (first: NodeMessage) => {
+      const hello = first.hello;
+      if (!hello || first.msg !== 'hello') return fail(grpc.status.INVALID_ARGUMENT, 'the first message must be Hello');
+      if (hello.protocol !== PROTOCOL_VERSION) return fail(grpc.status.FAILED_PRECONDITION, `protocol ${hello.protocol} not supported (hub speaks ${PROTOCOL_VERSION}); upgrade cortex-node`);
+      const verdict = typeof hello.nodeId === 'string' && hello.nodeId.length <= 64 ? this.store.verifyToken(hello.nodeId, secret) : 'unknown';
+      if (verdict === 'retired') return fail(grpc.status.PERMISSION_DENIED, `node ${hello.nodeId} has been retired; its token is revoked`, { node: hello.nodeId });
+      if (verdict !== 'ok') return fail(grpc.status.UNAUTHENTICATED, 'unknown node or wrong token', { node: hello.nodeId });
+      const id = hello.nodeId;
+      nodeId = id;
+      const rt = this.rt(id);
+      await rt.mirrorReady;
+      if (call.cancelled || this.closed) return;
+      if (rt.session) {
+        this.log.warn('node.replaced', { node: id, reason: 'a new connection arrived for this node' });
+        rt.session.close();
+      }
+      const rec = this.store.node(id)!;
+      const wantFull = rec.indexId !== hello.indexId || rec.ackedSeq === 0;
+      fs.mkdirSync(this.mirrorOf(id), { recursive: true, mode: 0o755 });
+      const s = new NodeSession(id, call, this.store, this.mirrorOf(id), this.stagingOf(id), this.commitPool, this.log.child('session', { node: id }), rt.failures, () => this.changed(), hello.indexId, wantFull);
+      session = s;
+      rt.session = s;
+      this.store.markSeen(id);
+      s.send({ welcome: { ackedSeq: s.ackedSeq, wantFull, hubVersion: VERSION } });
+      this.log.info('node.connected', { node: id, peer, ackedSeq: s.ackedSeq, wantFull, version: hello.version });
+      this.changed();
+      for (const m of early.splice(0)) this.onMessage(s, m);
+      call.resume();
+    };
+    call.on('data', (m: NodeMessage | Oversized) => {
+      if ('oversized' in m) {
+        // Refused by our own size check (bigger messages gRPC refuses before we see them).
+        const details = `message of ${m.oversized} bytes exceeds the ${MAX_MESSAGE_BYTES}-byte limit`;
+        this.log.warn('input.rejected', { node: nodeId, peer, code: 'MESSAGE_TOO_LARGE', reason: details });
+        call.emit('error', { code: grpc.status.RESOURCE_EXHAUSTED, details });
+        return;
+      }
+      if (!helloSeen) {
+        helloSeen = true;
+        clearTimeout(timer);
+        onHello(m).catch((e: Error) => fail(grpc.status.INTERNAL, e.message));
+      } else if (session) {
+        this.onMessage(session, m);
+      } else {
+        early.push(m);
+        if (early.length > 64) call.pause();
+      }
     });
     const end = (why: string) => {
       clearTimeout(timer);
@@ -227,7 +253,7 @@ export class HubService extends EventEmitter {
       this.changed();
     };
     call.on('end', () => { end('stream ended'); call.end(); });
-    call.on('cancelled', () => end('cancelled'));
+    call.on('cancelled', () => end(`cancelled (the node went away, or sent a message over the ${TRANSPORT_MAX_BYTES}-byte transport limit)`));
     call.on('error', (e: Error) => end(e.message));
     call.on('close', () => end('closed'));
   }
@@ -418,7 +444,10 @@ export class HubService extends EventEmitter {
     if (this.closed) return;
     this.closed = true;
     if (this.statusTimer) clearInterval(this.statusTimer);
-    for (const rt of this.runtime.values()) rt.session?.close();
+    const sessions = [...this.runtime.values()].map((rt) => rt.session).filter((x): x is NodeSession => x !== null);
+    for (const s of sessions) s.close();
+    await Promise.all(sessions.map((s) => s.drain()));
+    await this.commitPool.close();
     if (this.server) {
       const server = this.server;
       await new Promise<void>((resolve) => {

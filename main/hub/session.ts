@@ -8,17 +8,23 @@
  * the old path's blocks before they are deleted.
  */
 import type * as grpc from '@grpc/grpc-js';
-import { AbortedError, VerifyError, applyDelete, applyDir, applyMeta, applySymlink, pullFile, type ApplyContext, type BlockLocation, type PullSource, type PullStats } from '../sync/apply';
+import { AbortedError, VerifyError, fsyncDir, applyDelete, applyDir, applyMeta, applySymlink, pullFile, type ApplyContext, type BlockLocation, type PullSource, type PullStats } from '../sync/apply';
 import { BLOCK_SIZE } from '../sync/blocks';
 import { planEntry, type Action } from '../sync/plan';
 import { entryProblem } from '../sync/validate';
 import { fromWireEntry, type HubMessage, type NodeMessage } from '../sync/wire';
-import { UnsafePathError, toNative } from '../sync/paths';
+import { KnownDirs, UnsafePathError, toNative } from '../sync/paths';
 import type { CachedEntry, Entry } from '../sync/types';
 import type { HubStore } from '../store/hub-store';
+import type { FsPool } from '../sync/fs-pool';
 import type { Logger } from '../util/log';
 
-const FILE_CONCURRENCY = 8;
+/** Files pulled at once: many, so small files are not bound by round trips... */
+const FILE_CONCURRENCY = 64;
+/** ...while the bytes requested and not yet received stay bounded. */
+const MAX_BYTES_IN_FLIGHT = 16 * 1024 * 1024;
+/** Cheap operations (mkdir, symlink, metadata) may run more at once, but not unboundedly. */
+const OP_CONCURRENCY = 64;
 const PAUSE_QUEUE = 50_000;
 const RESUME_QUEUE = 10_000;
 const FLUSH_MS = 25;
@@ -66,11 +72,17 @@ export class NodeSession {
   private readonly queue: Item[] = [];
   private readonly latest = new Map<string, Item>();
   private running = 0;
+  /** Index of the first queue item that may still be waiting to start. */
+  private cursor = 0;
   private barrierRunning = false;
   private paused = false;
   private pendingWrites: { put: CachedEntry[]; del: string[] } = { put: [], del: [] };
   private flushTimer: NodeJS.Timeout | null = null;
+  private flushChain: Promise<void> = Promise.resolve();
+  private readonly dirsToSync = new Set<string>();
   private nextRequestId = 1;
+  private bytesInFlight = 0;
+  private readonly budgetWaiters: (() => void)[] = [];
   private readonly requests = new Map<number, { resolve: (b: Buffer) => void; reject: (e: Error) => void; size: number }>();
   private fullPass: Set<string> | null = null;
   private readonly ctx: ApplyContext;
@@ -82,13 +94,14 @@ export class NodeSession {
     private readonly store: HubStore,
     mirrorRoot: string,
     stagingDir: string,
+    pool: FsPool,
     private readonly log: Logger,
     private readonly failures: Map<string, FileFailure>,
     private readonly onChange: () => void,
     indexId: string,
     wantFull: boolean,
   ) {
-    this.ctx = { root: mirrorRoot, stagingDir };
+    this.ctx = { root: mirrorRoot, stagingDir, pool, known: new KnownDirs(), deferDirSync: (d) => this.dirsToSync.add(d) };
     this.ackedSeq = wantFull ? 0 : store.node(nodeId)!.ackedSeq;
     if (wantFull) {
       this.fullPass = new Set();
@@ -175,10 +188,11 @@ export class NodeSession {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    for (const w of this.budgetWaiters.splice(0)) w();
     for (const r of this.requests.values()) r.reject(new ConnectionLost());
     this.requests.clear();
     for (const it of this.queue) it.abort?.abort();
-    this.flush();
+    void this.drain();
   }
 
   // ---- queue -------------------------------------------------------------------------------
@@ -197,17 +211,23 @@ export class NodeSession {
     this.latest.set(e.path, item);
   }
 
+  /** Starts queued items in order, within the concurrency limits. O(started), not O(queue). */
   private pump(): void {
     if (this.closed) return;
-    for (const it of this.queue) {
+    while (this.cursor < this.queue.length) {
+      const it = this.queue[this.cursor]!;
+      if (it.state !== 'queued') {
+        this.cursor++;
+        continue;
+      }
       if (this.barrierRunning) return;
-      if (it.state !== 'queued') continue;
       if (it.barrier) {
         if (this.running > 0) return;
         this.barrierRunning = true;
-      } else if (it.action.kind === 'pull' && this.running >= FILE_CONCURRENCY) {
+      } else if (this.running >= (it.action.kind === 'pull' ? FILE_CONCURRENCY : OP_CONCURRENCY)) {
         return;
       }
+      this.cursor++;
       it.state = 'running';
       this.running++;
       void this.run(it).finally(() => {
@@ -262,10 +282,11 @@ export class NodeSession {
         if (!(err instanceof AbortedError)) it.interrupted = true;
         return;
       }
-      const code = err instanceof UnsafePathError ? 'UNSAFE_PATH'
+      const errno = (err as NodeJS.ErrnoException).code;
+      const code = err instanceof UnsafePathError || errno === 'ELOOP' ? 'UNSAFE_PATH'
         : err instanceof VerifyError ? 'HASH_MISMATCH'
           : err instanceof BlockUnavailable ? 'BLOCK_UNAVAILABLE' : 'APPLY_FAILED';
-      this.refuse(e.path, e.seq, code, (err as Error).message);
+      this.refuse(e.path, e.seq, code, errno === 'ELOOP' ? `"${e.path}" is a symlink in the mirror, and symlinks are never followed` : (err as Error).message);
     }
   }
 
@@ -278,25 +299,46 @@ export class NodeSession {
     };
   }
 
-  private fetch(path: string, offset: number, size: number, hash: Buffer): Promise<Buffer> {
-    if (this.closed) return Promise.reject(new ConnectionLost());
+  private async fetch(path: string, offset: number, size: number, hash: Buffer): Promise<Buffer> {
+    while (this.bytesInFlight + size > MAX_BYTES_IN_FLIGHT && this.bytesInFlight > 0) {
+      await new Promise<void>((resolve) => this.budgetWaiters.push(resolve));
+    }
+    if (this.closed) throw new ConnectionLost();
     const id = this.nextRequestId++;
-    return new Promise((resolve, reject) => {
-      this.requests.set(id, { resolve, reject, size });
-      this.send({ request: { id, path, offset, size, hash } });
-    });
+    this.bytesInFlight += size;
+    try {
+      return await new Promise<Buffer>((resolve, reject) => {
+        this.requests.set(id, { resolve, reject, size });
+        this.send({ request: { id, path, offset, size, hash } });
+      });
+    } finally {
+      this.bytesInFlight -= size;
+      this.budgetWaiters.shift()?.();
+    }
   }
 
   // ---- persistence -------------------------------------------------------------------------
 
   private scheduleFlush(): void {
-    if (!this.flushTimer) this.flushTimer = setTimeout(() => this.flush(), FLUSH_MS);
+    if (!this.flushTimer) this.flushTimer = setTimeout(() => void this.flush(), FLUSH_MS);
   }
 
-  private flush(): void {
+  /** Queues a flush after any running one; flushes never overlap. */
+  private flush(): Promise<void> {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = null;
-    // Only items whose effects are in this write may be acknowledged.
+    this.flushChain = this.flushChain.then(() => this.flushNow()).catch((e: Error) => {
+      this.log.error('session.flush_failed', { node: this.nodeId, error: e.message });
+    });
+    return this.flushChain;
+  }
+
+  /**
+   * Makes applied items durable and acknowledges them: fsync the directories renamed into,
+   * record the new versions, then tell the node. Only items whose effects are in this write
+   * may be acknowledged.
+   */
+  private async flushNow(): Promise<void> {
     let acked = this.ackedSeq;
     let popped = 0;
     while (popped < this.queue.length && this.queue[popped]!.state === 'done') {
@@ -306,16 +348,20 @@ export class NodeSession {
       popped++;
     }
     const { put, del } = this.pendingWrites;
+    const dirs = [...this.dirsToSync];
     this.pendingWrites = { put: [], del: [] };
+    this.dirsToSync.clear();
     if (this.queue.length === popped && this.doneSeq > acked && this.fullPass === null) acked = Math.max(acked, this.doneSeq);
+    this.cursor = Math.max(0, this.cursor - popped);
+    for (const it of this.queue.splice(0, popped)) {
+      if (this.latest.get(it.entry.path) === it) this.latest.delete(it.entry.path);
+    }
+    await Promise.all(dirs.map((d) => fsyncDir(d).catch(() => undefined)));
     this.store.db.transaction(() => {
       if (del.length) this.store.deletePaths(this.nodeId, del);
       if (put.length) this.store.putFiles(this.nodeId, put);
       if (acked !== this.ackedSeq) this.store.setAcked(this.nodeId, acked, this.indexId);
     })();
-    for (const it of this.queue.splice(0, popped)) {
-      if (this.latest.get(it.entry.path) === it) this.latest.delete(it.entry.path);
-    }
     if (acked !== this.ackedSeq) {
       this.ackedSeq = acked;
       this.send({ ack: { seq: acked } });
@@ -324,7 +370,13 @@ export class NodeSession {
       this.paused = false;
       this.call.resume();
     }
-    if (this.inSync) this.onChange();
+    this.onChange();
+  }
+
+  /** After close(): waits for running operations to settle and records what they completed. */
+  async drain(): Promise<void> {
+    while (this.running > 0) await new Promise((r) => setTimeout(r, 5));
+    await this.flush();
   }
 
   private recordFailure(path: string, code: string, message: string): void {

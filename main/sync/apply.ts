@@ -12,7 +12,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import { blockCount, blockHash, blockLength, fileHashFromBlocks, sha256 } from './blocks';
-import { checkNoSymlinkParents, ensureParents } from './paths';
+import type { FsPool } from './fs-pool';
+import { KnownDirs, checkNoSymlinkParents, ensureParents, toNative } from './paths';
 import type { CachedEntry, Entry } from './types';
 
 export class VerifyError extends Error {
@@ -50,6 +51,15 @@ export interface PullStats {
 export interface ApplyContext {
   root: string;
   stagingDir: string;
+  /** When given, files of one block are committed in a worker thread in one message. */
+  pool?: FsPool;
+  /**
+   * When given, the directory fsync after a rename is left to the caller (who must do it
+   * before recording or acknowledging the change): one fsync per directory per batch.
+   */
+  deferDirSync?: (dir: string) => void;
+  /** Directories already verified under root (see KnownDirs); cleared on every removal. */
+  known?: KnownDirs;
 }
 
 const FETCH_WINDOW = 16;
@@ -58,14 +68,27 @@ function tempName(stagingDir: string): string {
   return path.join(stagingDir, `${crypto.randomBytes(12).toString('hex')}.tmp`);
 }
 
-async function fsyncDir(dir: string): Promise<void> {
+async function syncDirOf(ctx: ApplyContext, target: string): Promise<void> {
+  if (ctx.deferDirSync) ctx.deferDirSync(path.dirname(target));
+  else await fsyncDir(path.dirname(target));
+}
+
+export async function fsyncDir(dir: string): Promise<void> {
   const fh = await fs.promises.open(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
   try { await fh.sync(); } finally { await fh.close(); }
 }
 
 /** Removes whatever is at `native` without following symlinks. */
-async function removeAt(native: string): Promise<void> {
+async function removeAt(ctx: ApplyContext, native: string): Promise<void> {
+  ctx.known?.clear();
   await fs.promises.rm(native, { recursive: true, force: true });
+}
+
+const stagingReady = new Set<string>();
+async function ensureStaging(dir: string): Promise<void> {
+  if (stagingReady.has(dir) && fs.existsSync(dir)) return;
+  await fs.promises.mkdir(dir, { recursive: true, mode: 0o700 });
+  stagingReady.add(dir);
 }
 
 async function readExactly(fh: fs.promises.FileHandle, len: number, pos: number): Promise<Buffer | null> {
@@ -79,72 +102,79 @@ async function readExactly(fh: fs.promises.FileHandle, len: number, pos: number)
   return buf;
 }
 
+/** Reads a block from the first local place that still holds it (verified by hash). */
+async function readLocalBlock(source: PullSource, readers: Map<string, fs.promises.FileHandle | null>, len: number, h: Buffer): Promise<Buffer | null> {
+  for (const loc of source.findLocal(h)) {
+    let r = readers.get(loc.file);
+    if (r === undefined) {
+      r = await fs.promises.open(loc.file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW).catch(() => null);
+      readers.set(loc.file, r);
+    }
+    if (!r) continue;
+    const data = await readExactly(r, len, loc.offset).catch(() => null);
+    if (data && sha256(data).equals(h)) return data;
+  }
+  return null;
+}
+
+/** Gets one block, locally if possible, else from the peer; verified either way. */
+async function getBlock(entry: Entry, i: number, source: PullSource, readers: Map<string, fs.promises.FileHandle | null>, signal?: AbortSignal, stats?: PullStats): Promise<Buffer> {
+  const len = blockLength(entry.size, entry.blockSize, i);
+  const h = blockHash(entry.blocks, i);
+  const local = await readLocalBlock(source, readers, len, h);
+  if (local) {
+    if (stats) stats.reusedBytes += len;
+    return local;
+  }
+  const data = await source.fetch(i * entry.blockSize, len, h);
+  if (signal?.aborted) throw new AbortedError();
+  if (data.length !== len) throw new VerifyError(`block ${i} of ${entry.path}: got ${data.length} bytes, expected ${len}`);
+  if (!sha256(data).equals(h)) throw new VerifyError(`block ${i} of ${entry.path}: bytes do not match their hash`);
+  if (stats) stats.fetchedBytes += len;
+  return data;
+}
+
 /** Builds, verifies and commits a new version of a file. Returns the committed stamp. */
 export async function pullFile(ctx: ApplyContext, entry: Entry, source: PullSource, signal?: AbortSignal, stats?: PullStats): Promise<CachedEntry> {
   if (!fileHashFromBlocks(entry.blocks).equals(entry.hash)) throw new VerifyError('file hash does not match its block list');
-  await checkNoSymlinkParents(ctx.root, entry.path);
-  await fs.promises.mkdir(ctx.stagingDir, { recursive: true, mode: 0o700 });
+  if (ctx.pool && entry.size <= entry.blockSize) return pullSmallFile(ctx, ctx.pool, entry, source, signal, stats);
+  await checkNoSymlinkParents(ctx.root, entry.path, ctx.known);
+  await ensureStaging(ctx.stagingDir);
   const tmp = tempName(ctx.stagingDir);
   const fh = await fs.promises.open(tmp, fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_WRONLY, 0o600);
   const readers = new Map<string, fs.promises.FileHandle | null>();
   let committed = false;
   try {
     const n = blockCount(entry.size, entry.blockSize);
-    const localBlock = async (i: number, len: number, h: Buffer): Promise<Buffer | null> => {
-      for (const loc of source.findLocal(h)) {
-        let r = readers.get(loc.file);
-        if (r === undefined) {
-          r = await fs.promises.open(loc.file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW).catch(() => null);
-          readers.set(loc.file, r);
-        }
-        if (!r) continue;
-        const data = await readExactly(r, len, loc.offset).catch(() => null);
-        if (data && sha256(data).equals(h)) return data;
-      }
-      return null;
-    };
     let next = 0;
     const worker = async () => {
       while (next < n) {
         if (signal?.aborted) throw new AbortedError();
         const i = next++;
-        const len = blockLength(entry.size, entry.blockSize, i);
-        const h = blockHash(entry.blocks, i);
-        let data = await localBlock(i, len, h);
-        if (data) {
-          if (stats) stats.reusedBytes += len;
-        } else {
-          data = await source.fetch(i * entry.blockSize, len, h);
-          if (signal?.aborted) throw new AbortedError();
-          if (data.length !== len) throw new VerifyError(`block ${i} of ${entry.path}: got ${data.length} bytes, expected ${len}`);
-          if (!sha256(data).equals(h)) throw new VerifyError(`block ${i} of ${entry.path}: bytes do not match their hash`);
-          if (stats) stats.fetchedBytes += len;
-        }
+        const data = await getBlock(entry, i, source, readers, signal, stats);
         let written = 0;
-        while (written < len) {
-          const { bytesWritten } = await fh.write(data, written, len - written, i * entry.blockSize + written);
+        while (written < data.length) {
+          const { bytesWritten } = await fh.write(data, written, data.length - written, i * entry.blockSize + written);
           written += bytesWritten;
         }
       }
     };
     await Promise.all(Array.from({ length: Math.min(FETCH_WINDOW, Math.max(1, n)) }, worker));
     if (signal?.aborted) throw new AbortedError();
-    await fh.truncate(entry.size);
-    const st0 = await fh.stat();
-    if (st0.size !== entry.size) throw new VerifyError(`assembled ${st0.size} bytes, expected ${entry.size}`);
     await fh.chmod(entry.mode & 0o777);
     await fh.utimes(new Date(), new Date(entry.mtimeMs));
     await fh.sync();
     const st = await fh.stat();
+    if (st.size !== entry.size) throw new VerifyError(`assembled ${st.size} bytes, expected ${entry.size}`);
     await fh.close();
-    await ensureParents(ctx.root, entry.path);
-    const target = await checkNoSymlinkParents(ctx.root, entry.path);
+    await ensureParents(ctx.root, entry.path, ctx.known);
+    const target = await checkNoSymlinkParents(ctx.root, entry.path, ctx.known);
     const existing = await fs.promises.lstat(target).catch(() => null);
-    if (existing?.isDirectory()) await removeAt(target);
+    if (existing?.isDirectory()) await removeAt(ctx, target);
     if (signal?.aborted) throw new AbortedError();
     await fs.promises.rename(tmp, target);
     committed = true;
-    await fsyncDir(path.dirname(target));
+    await syncDirOf(ctx, target);
     return { ...entry, size: st.size, mtimeMs: st.mtimeMs, mode: st.mode & 0o777, ino: st.ino, seq: entry.seq };
   } finally {
     for (const r of readers.values()) await r?.close().catch(() => undefined);
@@ -155,12 +185,28 @@ export async function pullFile(ctx: ApplyContext, entry: Entry, source: PullSour
   }
 }
 
+/** A file of at most one block: get and verify its bytes, then one worker message commits it. */
+async function pullSmallFile(ctx: ApplyContext, pool: FsPool, entry: Entry, source: PullSource, signal?: AbortSignal, stats?: PullStats): Promise<CachedEntry> {
+  const readers = new Map<string, fs.promises.FileHandle | null>();
+  let data: Buffer;
+  try {
+    data = entry.size === 0 ? Buffer.alloc(0) : await getBlock(entry, 0, source, readers, signal, stats);
+  } finally {
+    for (const r of readers.values()) await r?.close().catch(() => undefined);
+  }
+  if (signal?.aborted) throw new AbortedError();
+  const st = await pool.commit({ root: ctx.root, stagingDir: ctx.stagingDir, wirePath: entry.path, data, mode: entry.mode, mtimeMs: entry.mtimeMs, syncDir: !ctx.deferDirSync });
+  if (st.replacedDir) ctx.known?.clear();
+  ctx.deferDirSync?.(path.dirname(toNative(ctx.root, entry.path)));
+  return { ...entry, size: st.size, mtimeMs: st.mtimeMs, mode: st.mode, ino: st.ino };
+}
+
 /** Creates a directory (or fixes its mode). A file in the way is replaced. */
 export async function applyDir(ctx: ApplyContext, entry: Entry): Promise<CachedEntry> {
-  await ensureParents(ctx.root, entry.path);
-  const target = await checkNoSymlinkParents(ctx.root, entry.path);
+  await ensureParents(ctx.root, entry.path, ctx.known);
+  const target = await checkNoSymlinkParents(ctx.root, entry.path, ctx.known);
   const existing = await fs.promises.lstat(target).catch(() => null);
-  if (existing && !existing.isDirectory()) await removeAt(target);
+  if (existing && !existing.isDirectory()) await removeAt(ctx, target);
   if (!existing || !existing.isDirectory()) await fs.promises.mkdir(target, { mode: 0o700 });
   const fh = await fs.promises.open(target, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW);
   try {
@@ -174,33 +220,33 @@ export async function applyDir(ctx: ApplyContext, entry: Entry): Promise<CachedE
 
 /** Creates a symlink atomically (made in staging, renamed into place). */
 export async function applySymlink(ctx: ApplyContext, entry: Entry): Promise<CachedEntry> {
-  await ensureParents(ctx.root, entry.path);
-  const target = await checkNoSymlinkParents(ctx.root, entry.path);
-  await fs.promises.mkdir(ctx.stagingDir, { recursive: true, mode: 0o700 });
+  await ensureParents(ctx.root, entry.path, ctx.known);
+  const target = await checkNoSymlinkParents(ctx.root, entry.path, ctx.known);
+  await ensureStaging(ctx.stagingDir);
   const tmp = tempName(ctx.stagingDir);
   await fs.promises.symlink(entry.target, tmp);
   try {
     const existing = await fs.promises.lstat(target).catch(() => null);
-    if (existing?.isDirectory()) await removeAt(target);
+    if (existing?.isDirectory()) await removeAt(ctx, target);
     await fs.promises.rename(tmp, target);
   } catch (e) {
     await fs.promises.unlink(tmp).catch(() => undefined);
     throw e;
   }
-  await fsyncDir(path.dirname(target));
+  await syncDirOf(ctx, target);
   const st = await fs.promises.lstat(target);
   return { ...entry, size: 0, mtimeMs: st.mtimeMs, mode: entry.mode, ino: st.ino };
 }
 
 /** Removes a path (recursively for directories, never following symlinks). */
 export async function applyDelete(ctx: ApplyContext, wirePath: string): Promise<void> {
-  const target = await checkNoSymlinkParents(ctx.root, wirePath);
-  await removeAt(target);
+  const target = await checkNoSymlinkParents(ctx.root, wirePath, ctx.known);
+  await removeAt(ctx, target);
 }
 
 /** Same bytes, new mode and/or mtime: applied through an fd of the existing file. */
 export async function applyMeta(ctx: ApplyContext, entry: Entry): Promise<CachedEntry> {
-  const target = await checkNoSymlinkParents(ctx.root, entry.path);
+  const target = await checkNoSymlinkParents(ctx.root, entry.path, ctx.known);
   const fh = await fs.promises.open(target, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
   try {
     await fh.chmod(entry.mode & 0o777);

@@ -6,7 +6,8 @@ import { Worker } from 'node:worker_threads';
 import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs';
-import type { HashResult, WalkItem, WorkerRequest, WorkerResponse } from './fs-protocol';
+import type { CommitRequest, CommitResult, HashResult, WalkItem, WorkerRequest, WorkerResponse } from './fs-protocol';
+import { UnsafePathError } from './paths';
 
 /** The compiled worker; when this module runs from TypeScript sources (tests), use the build. */
 function workerFile(): string {
@@ -63,6 +64,33 @@ export class FsPool {
       this.filesHashed += 1;
     }
     return h;
+  }
+
+  /** Hashes many (small) files in one worker message; one result per file, in order. */
+  async hashMany(files: string[], blockSize: number): Promise<(HashResult | Error)[]> {
+    const res = await this.run({ id: 0, op: 'hashMany', files, blockSize });
+    if (!res.ok) throw Object.assign(new Error(res.error), { code: res.code });
+    return res.many!.map((r, i) => {
+      if (!r.ok) return Object.assign(new Error(`${files[i]}: ${r.error}`), { code: r.code });
+      const h = r.hash;
+      if (!h.changed) {
+        h.blocks = Buffer.from(h.blocks.buffer, h.blocks.byteOffset, h.blocks.byteLength);
+        h.hash = Buffer.from(h.hash.buffer, h.hash.byteOffset, h.hash.byteLength);
+        this.bytesHashed += h.size;
+        this.filesHashed += 1;
+      }
+      return h;
+    });
+  }
+
+  /** Writes a small verified file atomically (fs-worker.ts `commit`). */
+  async commit(c: CommitRequest): Promise<CommitResult> {
+    const res = await this.run({ id: 0, op: 'commit', commit: c });
+    if (!res.ok) {
+      if (res.unsafe) throw new UnsafePathError(c.wirePath, res.error.replace(/^unsafe path "[^"]*": /, ''));
+      throw Object.assign(new Error(`${c.wirePath}: ${res.error}`), { code: res.code });
+    }
+    return res.commit!;
   }
 
   async close(): Promise<void> {

@@ -15,10 +15,33 @@ export type HashResult =
   | { changed: true }
   | { changed: false; size: number; mtimeMs: number; mode: number; ino: number; hash: Buffer; blocks: Buffer };
 
+/** A complete, verified small file to write atomically under root (see apply.ts for the steps). */
+export interface CommitRequest {
+  root: string;
+  stagingDir: string;
+  wirePath: string;
+  data: Uint8Array;
+  mode: number;
+  mtimeMs: number;
+  /** fsync the directory after the rename (false: the caller batches it). */
+  syncDir: boolean;
+}
+
+export interface CommitResult {
+  size: number;
+  mtimeMs: number;
+  mode: number;
+  ino: number;
+  /** The target was a directory and had to be removed first. */
+  replacedDir: boolean;
+}
+
 export type WorkerRequest =
   | { id: number; op: 'walk'; root: string; subtree: string }
-  | { id: number; op: 'hash'; file: string; blockSize: number };
+  | { id: number; op: 'hash'; file: string; blockSize: number }
+  | { id: number; op: 'hashMany'; files: string[]; blockSize: number }
+  | { id: number; op: 'commit'; commit: CommitRequest };
 
 export type WorkerResponse =
-  | { id: number; ok: true; walk?: { items: WalkItem[]; skipped: { path: string; reason: string }[] }; hash?: HashResult }
-  | { id: number; ok: false; error: string; code?: string };
+  | { id: number; ok: true; walk?: { items: WalkItem[]; skipped: { path: string; reason: string }[] }; hash?: HashResult; many?: ({ ok: true; hash: HashResult } | { ok: false; error: string; code?: string })[]; commit?: CommitResult }
+  | { id: number; ok: false; error: string; code?: string; unsafe?: boolean };

@@ -61,16 +61,48 @@ export function parentWire(wirePath: string): string {
 }
 
 /**
+ * Directories (wire paths) this process has verified, or created, as real directories under a
+ * root, for a short time. Lets the hot path skip re-checking every ancestor of every file.
+ * Every removal or replacement made through apply.ts calls `clear()`, so changes driven by a
+ * peer are always seen; the TTL bounds how long a change made behind our back by another local
+ * process (a directory swapped for a symlink) could go unnoticed.
+ */
+export class KnownDirs {
+  private readonly dirs = new Map<string, number>();
+  constructor(private readonly ttlMs = 2000, private readonly now: () => number = Date.now) {}
+  has(wireDir: string): boolean {
+    const t = this.dirs.get(wireDir);
+    if (t === undefined) return false;
+    if (this.now() - t > this.ttlMs) {
+      this.dirs.delete(wireDir);
+      return false;
+    }
+    return true;
+  }
+  add(wireDir: string): void {
+    if (this.dirs.size > 100_000) this.dirs.clear();
+    this.dirs.set(wireDir, this.now());
+  }
+  clear(): void {
+    this.dirs.clear();
+  }
+}
+
+/**
  * Verifies that every existing ancestor directory of `wirePath` under `root` is a real
  * directory (not a symlink, not a file). Returns the native path. Missing ancestors are fine:
  * the caller creates them with `ensureParents`, which repeats the check as it goes.
  */
-export async function checkNoSymlinkParents(root: string, wirePath: string): Promise<string> {
+export async function checkNoSymlinkParents(root: string, wirePath: string, known?: KnownDirs): Promise<string> {
   const native = toNative(root, wirePath);
+  const parent = parentWire(wirePath);
+  if (parent === '' || known?.has(parent)) return native;
   const segs = wirePath.split('/');
   let cur = root;
   for (let i = 0; i < segs.length - 1; i++) {
     cur = path.join(cur, segs[i]!);
+    const wireDir = segs.slice(0, i + 1).join('/');
+    if (known?.has(wireDir)) continue;
     let st: fs.Stats;
     try {
       st = await fs.promises.lstat(cur);
@@ -78,26 +110,51 @@ export async function checkNoSymlinkParents(root: string, wirePath: string): Pro
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return native;
       throw e;
     }
-    if (st.isSymbolicLink()) throw new UnsafePathError(wirePath, `goes through the symlink ${segs.slice(0, i + 1).join('/')}`);
-    if (!st.isDirectory()) throw new UnsafePathError(wirePath, `${segs.slice(0, i + 1).join('/')} is not a directory`);
+    if (st.isSymbolicLink()) throw new UnsafePathError(wirePath, `goes through the symlink ${wireDir}`);
+    if (!st.isDirectory()) throw new UnsafePathError(wirePath, `${wireDir} is not a directory`);
+    known?.add(wireDir);
   }
   return native;
 }
 
 /** mkdir -p for the parents of wirePath, refusing to pass through symlinks. */
-export async function ensureParents(root: string, wirePath: string, mode = 0o755): Promise<void> {
+export async function ensureParents(root: string, wirePath: string, known?: KnownDirs, mode = 0o755): Promise<void> {
+  const parent = parentWire(wirePath);
+  if (parent === '' || known?.has(parent)) return;
   const segs = wirePath.split('/');
   let cur = root;
   for (let i = 0; i < segs.length - 1; i++) {
     cur = path.join(cur, segs[i]!);
+    const wireDir = segs.slice(0, i + 1).join('/');
+    if (known?.has(wireDir)) continue;
     try {
       await fs.promises.mkdir(cur, { mode });
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       const st = await fs.promises.lstat(cur);
-      if (!st.isDirectory()) throw new UnsafePathError(wirePath, `${segs.slice(0, i + 1).join('/')} is not a directory`);
+      if (!st.isDirectory()) throw new UnsafePathError(wirePath, `${wireDir} is not a directory`);
     }
+    known?.add(wireDir);
   }
+}
+
+/** Synchronous twin of checkNoSymlinkParents + ensureParents, for worker threads. */
+export function ensureSafeParentsSync(root: string, wirePath: string, mode = 0o755): string {
+  const native = toNative(root, wirePath);
+  const segs = wirePath.split('/');
+  let cur = root;
+  for (let i = 0; i < segs.length - 1; i++) {
+    cur = path.join(cur, segs[i]!);
+    const st = fs.lstatSync(cur, { throwIfNoEntry: false });
+    if (!st) {
+      fs.mkdirSync(cur, { mode });
+      continue;
+    }
+    const wireDir = segs.slice(0, i + 1).join('/');
+    if (st.isSymbolicLink()) throw new UnsafePathError(wirePath, `goes through the symlink ${wireDir}`);
+    if (!st.isDirectory()) throw new UnsafePathError(wirePath, `${wireDir} is not a directory`);
+  }
+  return native;
 }
 
 /**
@@ -108,7 +165,15 @@ export function symlinkTargetProblem(linkWirePath: string, target: string): stri
   if (target.length === 0) return 'empty symlink target';
   if (target.includes('\0')) return 'symlink target contains a NUL byte';
   if (target.startsWith('/') || target.includes('\\') || /^[A-Za-z]:/.test(target)) return 'symlink target is absolute';
-  const joined = path.posix.normalize(path.posix.join(parentWire(linkWirePath) || '.', target));
-  if (joined === '..' || joined.startsWith('../')) return 'symlink target points outside the root';
+  // Lexical checks are not enough once links chain: "a -> sub/b/.." escapes if sub/b is itself
+  // a link to "..". So ".." may only lead the target (climbing real directories, since nothing
+  // is ever created through a symlink), never follow a name that could be a link.
+  const segs = target.split('/').filter((x) => x !== '' && x !== '.');
+  let up = 0;
+  while (up < segs.length && segs[up] === '..') up++;
+  if (segs.slice(up).includes('..')) return 'symlink target has ".." after a name (it could escape through another symlink)';
+  const parent = parentWire(linkWirePath);
+  const depth = parent === '' ? 0 : parent.split('/').length;
+  if (up > depth) return 'symlink target points outside the root';
   return null;
 }

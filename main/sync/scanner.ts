@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { BLOCK_SIZE, symlinkHash } from './blocks';
 import type { FsPool } from './fs-pool';
-import type { WalkItem } from './fs-protocol';
+import type { HashResult, WalkItem } from './fs-protocol';
 import { symlinkTargetProblem } from './paths';
 import type { CachedEntry } from './types';
 
@@ -45,6 +45,9 @@ export function stampChanged(item: WalkItem, cached: CachedEntry | undefined): b
 }
 
 const MAX_HASH_ATTEMPTS = 3;
+const SMALL_FILE = 256 * 1024;
+const BATCH_FILES = 256;
+const BATCH_BYTES = 8 * 1024 * 1024;
 
 export async function scan(opts: ScanOptions): Promise<ScanResult> {
   const subtree = opts.subtree ?? '';
@@ -79,30 +82,60 @@ export async function scan(opts: ScanOptions): Promise<ScanResult> {
     });
   }
 
-  await Promise.all(toHash.map(async (item) => {
-    const file = path.join(opts.root, ...item.path.split('/'));
-    for (let attempt = 1; attempt <= MAX_HASH_ATTEMPTS; attempt++) {
-      let h;
+  const accept = (item: WalkItem, h: Extract<HashResult, { changed: false }>) => {
+    result.hashedFiles++;
+    result.hashedBytes += h.size;
+    result.updated.push({
+      path: item.path, type: 'file', size: h.size, mtimeMs: h.mtimeMs, mode: h.mode, ino: h.ino,
+      hash: h.hash, blockSize: BLOCK_SIZE, blocks: h.blocks, target: '', deleted: false, seq: 0,
+    });
+  };
+  const reject = (item: WalkItem, e: Error) => {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ELOOP') seen.delete(item.path);
+    else result.skipped.push({ path: item.path, reason: e.message });
+  };
+  const native = (item: WalkItem) => path.join(opts.root, ...item.path.split('/'));
+  /** One file on its own, retried while it keeps changing under us. */
+  const hashOne = async (item: WalkItem, attemptsLeft: number) => {
+    for (let attempt = 0; attempt < attemptsLeft; attempt++) {
+      let h: HashResult;
       try {
-        h = await opts.pool.hash(file, BLOCK_SIZE);
+        h = await opts.pool.hash(native(item), BLOCK_SIZE);
       } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT' || code === 'ELOOP') seen.delete(item.path);
-        else result.skipped.push({ path: item.path, reason: (e as Error).message });
+        reject(item, e as Error);
         return;
       }
-      if (h.changed) continue;
-      result.hashedFiles++;
-      result.hashedBytes += h.size;
-      result.updated.push({
-        path: item.path, type: 'file', size: h.size, mtimeMs: h.mtimeMs, mode: h.mode, ino: h.ino,
-        hash: h.hash, blockSize: BLOCK_SIZE, blocks: h.blocks, target: '', deleted: false, seq: 0,
-      });
-      return;
+      if (!h.changed) {
+        accept(item, h);
+        return;
+      }
     }
     result.skipped.push({ path: item.path, reason: 'file kept changing while it was hashed; will retry on the next change' });
-    seen.add(item.path);
-  }));
+  };
+  // Small files travel to the workers in batches: one message per batch, not per file.
+  const small = toHash.filter((i) => i.size <= SMALL_FILE);
+  const batches: WalkItem[][] = [];
+  for (let i = 0, bytes = 0; i < small.length; i++) {
+    if (batches.length === 0 || batches[batches.length - 1]!.length >= BATCH_FILES || bytes >= BATCH_BYTES) {
+      batches.push([]);
+      bytes = 0;
+    }
+    batches[batches.length - 1]!.push(small[i]!);
+    bytes += small[i]!.size;
+  }
+  await Promise.all([
+    ...toHash.filter((i) => i.size > SMALL_FILE).map((item) => hashOne(item, MAX_HASH_ATTEMPTS)),
+    ...batches.map(async (batch) => {
+      const results = await opts.pool.hashMany(batch.map(native), BLOCK_SIZE);
+      await Promise.all(results.map(async (h, i) => {
+        const item = batch[i]!;
+        if (h instanceof Error) reject(item, h);
+        else if (h.changed) await hashOne(item, MAX_HASH_ATTEMPTS - 1);
+        else accept(item, h);
+      }));
+    }),
+  ]);
 
   for (const p of opts.knownUnder(subtree)) {
     const cached = opts.cached(p);

@@ -68,6 +68,26 @@ export function fromWireEntry(w: WireFileInfo): Entry {
   };
 }
 
+/**
+ * Transport-level ceiling on the hub: gRPC itself refuses anything bigger (the sender sees
+ * RESOURCE_EXHAUSTED). Between MAX_MESSAGE_BYTES and this ceiling the hub's own check refuses
+ * the message with a clear error, in the log too.
+ */
+export const TRANSPORT_MAX_BYTES = 4 * MAX_MESSAGE_BYTES;
+
+/** Marker the hub's deserializer returns for a message larger than MAX_MESSAGE_BYTES. */
+export interface Oversized {
+  oversized: number;
+}
+
+/** The NodeSync service definition with a size check in front of the request deserializer. */
+export function hubServiceDefinition(): grpc.ServiceDefinition {
+  return Object.fromEntries(Object.entries(NodeSyncService.service).map(([name, method]) => [name, {
+    ...method,
+    requestDeserialize: (buf: Buffer) => (buf.length > MAX_MESSAGE_BYTES ? ({ oversized: buf.length } satisfies Oversized) : method.requestDeserialize(buf)),
+  }]));
+}
+
 export const channelOptions: grpc.ChannelOptions = {
   'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
   'grpc.max_send_message_length': MAX_MESSAGE_BYTES,

@@ -71,12 +71,15 @@ export function createLogger(component: string, opts: LogOptions = {}): Logger {
     process.stderr.write(`${t} ${level.toUpperCase()} ${component} ${msg}${rest}\n`);
   };
 
+  const fileMax = !opts.file || opts.fileLevel === false ? -1 : LEVELS.indexOf(opts.fileLevel ?? 'info');
+  const max = Math.max(fileMax, consoleMax);
   const make = (comp: string, base: Fields): Logger => {
     const write = (level: Level, msg: string, fields?: Fields) => {
+      if (LEVELS.indexOf(level) > max) return;
       const entry: LogEntry = { t: new Date().toISOString(), level, component: comp, msg, ...base, ...fields };
       opts.sink?.(entry);
       if (LEVELS.indexOf(level) <= consoleMax) toConsole(entry);
-      if (opts.file) log[level](JSON.stringify(entry, jsonSafe));
+      if (LEVELS.indexOf(level) <= fileMax) log[level](JSON.stringify(entry, jsonSafe));
     };
     return {
       error: (m, f) => write('error', m, f),

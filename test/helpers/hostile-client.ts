@@ -196,14 +196,19 @@ export class HostileSession {
     return this.received.flatMap((m) => (m.request ? [m.request] : []));
   }
 
+  /** Position in `received`: pass to `next` to consider only later messages. */
+  mark(): number {
+    return this.received.length;
+  }
+
   /**
    * Waits until `pick` returns something for a received message (already received ones
-   * count). Fails when the stream ends first or after `timeoutMs`.
+   * count, from index `from` on). Fails when the stream ends first or after `timeoutMs`.
    */
-  next<T>(what: string, pick: (m: InMessage) => T | undefined | null | false, timeoutMs = 30_000): Promise<T> {
+  next<T>(what: string, pick: (m: InMessage) => T | undefined | null | false, timeoutMs = 30_000, from = 0): Promise<T> {
     return this.until(what, () => {
-      for (const m of this.received) {
-        const v = pick(m);
+      for (let i = from; i < this.received.length; i++) {
+        const v = pick(this.received[i]!);
         if (v !== undefined && v !== null && v !== false) return v;
       }
       if (this.closed) throw new Error(`stream ended (${grpc.status[this.closed.code]}: ${this.closed.details}) before ${what}`);
@@ -211,14 +216,36 @@ export class HostileSession {
     }, timeoutMs);
   }
 
-  /** Waits for the refusal of `p` (by path and code). */
-  refusalOf(p: string, timeoutMs = 30_000): Promise<Refusal> {
-    return this.next(`a refusal of ${JSON.stringify(p)}`, (m) => (m.refusal && m.refusal.path === p ? m.refusal : undefined), timeoutMs);
+  /** Waits for the refusal of path `p`. */
+  refusalOf(p: string, timeoutMs = 30_000, from = 0): Promise<Refusal> {
+    return this.next(`a refusal of ${JSON.stringify(p)}`, (m) => (m.refusal && m.refusal.path === p ? m.refusal : undefined), timeoutMs, from);
+  }
+
+  /** Waits for the refusal of the entry with sequence number `seq`. */
+  refusalOfSeq(seq: number, timeoutMs = 30_000): Promise<Refusal> {
+    return this.next(`the refusal of seq ${seq}`, (m) => (m.refusal && Number(m.refusal.seq) === seq ? m.refusal : undefined), timeoutMs);
+  }
+
+  /**
+   * Waits for what became of the entry with sequence number `seq`: its refusal, or an
+   * acknowledgement through `seq` without one (the hub applied it).
+   */
+  outcome(seq: number, timeoutMs = 30_000): Promise<{ refusal?: Refusal; acked?: number }> {
+    return this.next(`the refusal or acknowledgement of seq ${seq}`, (m) => {
+      if (m.refusal && Number(m.refusal.seq) === seq) return { refusal: m.refusal };
+      if (m.ack && Number(m.ack.seq) >= seq) return { acked: Number(m.ack.seq) };
+      return undefined;
+    }, timeoutMs);
   }
 
   /** Waits for a block request for `p` at `offset`. */
-  requestFor(p: string, offset: number, timeoutMs = 30_000): Promise<BlockRequest> {
-    return this.next(`a block request for ${p}@${offset}`, (m) => (m.request && m.request.path === p && Number(m.request.offset) === offset ? m.request : undefined), timeoutMs);
+  requestFor(p: string, offset: number, from = 0, timeoutMs = 30_000): Promise<BlockRequest> {
+    return this.next(`a block request for ${p}@${offset}`, (m) => (m.request && m.request.path === p && Number(m.request.offset) === offset ? m.request : undefined), timeoutMs, from);
+  }
+
+  /** Waits for an acknowledgement through `seq`. */
+  ackThrough(seq: number, timeoutMs = 30_000): Promise<number> {
+    return this.next(`an ack through ${seq}`, (m) => (m.ack && Number(m.ack.seq) >= seq ? Number(m.ack.seq) : undefined), timeoutMs);
   }
 
   /** Waits for the stream to end; resolves with its status. */
@@ -238,6 +265,11 @@ export class HostileSession {
   serve(files: Record<string, Buffer>): void {
     for (const [p, content] of Object.entries(files)) this.served.set(p, content);
     for (const r of this.requests()) this.serveOne(r);
+  }
+
+  /** Stops answering requests for these paths. */
+  stopServing(...paths: string[]): void {
+    for (const p of paths) this.served.delete(p);
   }
 
   private serveOne(r: BlockRequest): void {

@@ -1,0 +1,616 @@
+/**
+ * Hostile input: bad input gets a clear error to its sender and in the log, nothing is written
+ * outside its mirror, no partial file becomes visible, and every other node keeps syncing.
+ *
+ * A real `cortex-hub serve`, one honest real `cortex-node` that keeps syncing throughout, and
+ * a hand-written client (helpers/hostile-client.ts) holding the valid token of a second node,
+ * which speaks the real protocol but sends what no honest node would.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeJoin } from '../../main/sync/join';
+import { BLOCK, HostileSession, deletedEntry, dirEntry, fileEntry, sha256, symlinkEntry, type ConnectOptions, type OutMessage, type Refusal, type WireFile } from '../helpers/hostile-client';
+import { Hub, Node, diffTrees, snapshot, tempDir, waitFor } from '../helpers/procs';
+
+/** Every name the hub must refuse carries this marker, so a walk can prove none was written. */
+const MARK = 'HOSTILE';
+const SENTINEL = 'the outside world, which no node may touch\n';
+
+type LogLine = Record<string, unknown>;
+
+/** Every path under root (lstat, never following symlinks). */
+function walk(root: string): string[] {
+  const out: string[] = [];
+  const rec = (rel: string) => {
+    let names: string[];
+    try {
+      names = fs.readdirSync(path.join(root, rel));
+    } catch {
+      return;
+    }
+    for (const n of names) {
+      const r = rel ? `${rel}/${n}` : n;
+      out.push(r);
+      const st = fs.lstatSync(path.join(root, r), { throwIfNoEntry: false }); // may vanish meanwhile (journals, staging)
+      if (st?.isDirectory()) rec(r);
+    }
+  };
+  rec('');
+  return out;
+}
+
+describe('hostile node input', () => {
+  let dir: string;
+  let ws: string;
+  let outside: string;
+  let dataDir: string;
+  let hub: Hub;
+  let node: Node;
+  let honestId: string;
+  let honestToken: string;
+  let hostileId: string;
+  let conn: ConnectOptions;
+  /** A unique absolute path under the system temp dir that must never be created. */
+  let tmpVictim: string;
+  const hostileIndex = crypto.randomUUID();
+  let seqCounter = 0;
+  const seq = () => ++seqCounter;
+  const open: HostileSession[] = [];
+
+  const hostileMirror = () => hub.mirror(hostileId);
+  const hostileStaging = () => path.join(dataDir, 'staging', hostileId);
+
+  /** Opens a hostile stream as the hostile node (valid token) and waits for Welcome. */
+  async function joinHostile(): Promise<HostileSession> {
+    const s = await HostileSession.join(conn, hostileId, hostileIndex);
+    open.push(s);
+    return s;
+  }
+
+  async function openRaw(o: ConnectOptions): Promise<HostileSession> {
+    const s = await HostileSession.open(o);
+    open.push(s);
+    return s;
+  }
+
+  /** The hub's log lines after `mark` (an index from `hub.logLines().length`). */
+  const logSince = (mark: number): LogLine[] => hub.logLines().slice(mark);
+
+  /** Waits until the hub log holds an `input.rejected` line for this refusal of the hostile node. */
+  function rejectionLogged(r: Pick<Refusal, 'path' | 'code'>, mark = 0): Promise<LogLine> {
+    return waitFor(`input.rejected ${r.code} for ${JSON.stringify(r.path)} in the hub log`, () => logSince(mark).find((l) =>
+      l.msg === 'input.rejected' && l.level === 'warn' && l.node === hostileId && l.path === r.path && l.code === r.code
+      && typeof l.reason === 'string' && l.reason.length > 0), 15_000);
+  }
+
+  /**
+   * The hub log must attribute an oversized message to its sender: a line about the hostile
+   * node that names the status or the size problem, not just a disconnection.
+   */
+  async function expectOversizeLogged(mark: number, what: string): Promise<void> {
+    const pattern = /RESOURCE_EXHAUSTED|larger than|too large|oversized|exceeds/i;
+    const line = await waitFor(`the hub to log ${what}`, () => logSince(mark).find((l) =>
+      (l.node === hostileId || l.msg === 'node.refused') && pattern.test(JSON.stringify(l))), 5_000).catch(() => undefined);
+    expect.soft(line, `the hub log says nothing about ${what} from node ${hostileId}; its lines about that node: ${JSON.stringify(logSince(mark).filter((l) => l.node === hostileId && l.level !== 'debug'))}`).toBeDefined();
+  }
+
+  /** The honest node still syncs: a new file reaches its mirror byte for byte and it is in-sync. */
+  async function honestStillSyncs(label: string): Promise<void> {
+    const name = `honest-after-${label}.txt`;
+    const content = `${label} ${crypto.randomBytes(16).toString('hex')}\n`;
+    fs.writeFileSync(path.join(ws, name), content);
+    const target = path.join(hub.mirror(honestId), name);
+    await waitFor(`honest ${name} in its mirror`, () => fs.existsSync(target) && fs.readFileSync(target, 'utf8') === content, 60_000);
+    await hub.waitState(honestId, 'in-sync', 60_000);
+    expect(diffTrees(snapshot(ws), snapshot(hub.mirror(honestId)))).toEqual([]);
+  }
+
+  interface Baseline {
+    outside: unknown;
+    marked: string[];
+  }
+  /** The state of the outside dir: names, modes, sizes, mtimes, contents. */
+  function outsideState(): unknown {
+    return fs.readdirSync(outside).sort().map((n) => {
+      const st = fs.lstatSync(path.join(outside, n));
+      return { n, mode: st.mode, size: st.size, mtimeMs: st.mtimeMs, digest: st.isFile() ? sha256(fs.readFileSync(path.join(outside, n))).toString('hex') : '' };
+    });
+  }
+  const baseline = (): Baseline => ({ outside: outsideState(), marked: walk(dir).filter((p) => p.includes(MARK)) });
+  /** As at the start of the run, before any hostile input. */
+  let original: Baseline;
+
+  /**
+   * Nothing outside the mirrors changed since `base`, and no name the hub had to refuse
+   * appeared anywhere (inside or outside any mirror).
+   */
+  function assertNothingEscaped(base: Baseline): void {
+    const now = outsideState();
+    expect(now, `outside dir changed: ${JSON.stringify({ before: base.outside, now })}`).toEqual(base.outside);
+    expect(fs.existsSync(tmpVictim)).toBe(false);
+    expect(fs.existsSync(path.join(dataDir, 'hub.db'))).toBe(true);
+    expect(walk(dir).filter((p) => p.includes(MARK))).toEqual(base.marked);
+    expect(fs.readdirSync(path.join(dataDir, 'mirrors')).sort()).toEqual([honestId, hostileId].sort());
+  }
+
+  /** No staged (partial) file is left behind, and none ever leaks into the mirror. */
+  function assertNoStagingLeftovers(): void {
+    const staged = fs.existsSync(hostileStaging()) ? fs.readdirSync(hostileStaging()) : [];
+    expect(staged.filter((n) => n.endsWith('.tmp'))).toEqual([]);
+    expect(walk(hostileMirror()).filter((p) => p.endsWith('.tmp'))).toEqual([]);
+  }
+
+  beforeAll(async () => {
+    dir = tempDir('hostile');
+    ws = path.join(dir, 'ws');
+    outside = path.join(dir, 'outside');
+    dataDir = path.join(dir, 'hub');
+    tmpVictim = path.join(os.tmpdir(), `${MARK}-abs-${crypto.randomBytes(6).toString('hex')}.txt`);
+    fs.mkdirSync(path.join(ws, 'docs'), { recursive: true });
+    fs.writeFileSync(path.join(ws, 'readme.txt'), 'honest node\n');
+    fs.writeFileSync(path.join(ws, 'docs', 'big.bin'), crypto.randomBytes(3 * BLOCK + 17));
+    fs.mkdirSync(outside);
+    fs.writeFileSync(path.join(outside, 'keep.txt'), SENTINEL, { mode: 0o644 });
+    hub = await Hub.start(dataDir);
+    const honest = await hub.addNode('honest');
+    const hostile = await hub.addNode('hostile');
+    honestId = honest.id;
+    hostileId = hostile.id;
+    honestToken = decodeJoin(honest.join).token;
+    conn = { hub: hub.info.grpc, fingerprint: hub.info.fingerprint, token: decodeJoin(hostile.join).token };
+    node = Node.start(honest.join, ws, path.join(dir, 'node-state'));
+    await hub.waitState(honestId, 'in-sync', 60_000);
+    original = baseline();
+    expect(original.marked).toEqual([]);
+  });
+
+  afterAll(async () => {
+    for (const s of open) s.close();
+    await node?.kill();
+    await hub?.kill();
+    if (!process.env.CORTEX_KEEP_TEST_DIRS) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('refuses a foreign, wrong, unknown or missing token, a non-Hello first message and a bad protocol, and logs each', async () => {
+    const base = baseline();
+    const mark = hub.logLines().length;
+    const hello = (nodeId: string, protocol = 1) => ({ hello: { nodeId, indexId: crypto.randomUUID(), protocol, version: 'hostile-test' } });
+    // A third node, retired: its (once valid) token is revoked.
+    const retired = await hub.addNode('retired');
+    await hub.invoke('nodes.retire', { id: retired.id });
+    const retiredToken = decodeJoin(retired.join).token;
+    const cases: { what: string; token: string | null; first: OutMessage; code: grpc.status; details: RegExp; node?: string }[] = [
+      { what: "the honest node's id with the hostile node's token", token: conn.token, first: hello(honestId), code: grpc.status.UNAUTHENTICATED, details: /wrong token|unknown node/, node: honestId },
+      { what: "the hostile node's id with the honest node's token", token: honestToken, first: hello(hostileId), code: grpc.status.UNAUTHENTICATED, details: /wrong token|unknown node/, node: hostileId },
+      { what: 'a wrong token', token: crypto.randomBytes(32).toString('base64url'), first: hello(hostileId), code: grpc.status.UNAUTHENTICATED, details: /wrong token|unknown node/, node: hostileId },
+      { what: 'an unknown node id', token: conn.token, first: hello('0123456789abcdef'), code: grpc.status.UNAUTHENTICATED, details: /wrong token|unknown node/, node: '0123456789abcdef' },
+      { what: 'no authorization metadata', token: null, first: hello(hostileId), code: grpc.status.UNAUTHENTICATED, details: /wrong token|unknown node/, node: hostileId },
+      { what: 'an empty bearer token', token: '', first: hello(hostileId), code: grpc.status.UNAUTHENTICATED, details: /wrong token|unknown node/, node: hostileId },
+      { what: 'the revoked token of a retired node', token: retiredToken, first: hello(retired.id), code: grpc.status.PERMISSION_DENIED, details: /retired/, node: retired.id },
+      { what: 'a node id longer than 64 characters', token: conn.token, first: hello('n'.repeat(10_000)), code: grpc.status.UNAUTHENTICATED, details: /wrong token|unknown node/ },
+      { what: 'a first message that is not Hello', token: conn.token, first: { ping: { t: 1 } }, code: grpc.status.INVALID_ARGUMENT, details: /Hello/ },
+      { what: 'an unsupported protocol version', token: conn.token, first: hello(hostileId, 99), code: grpc.status.FAILED_PRECONDITION, details: /protocol 99/ },
+    ];
+    for (const c of cases) {
+      const before = hub.logLines().length;
+      const s = await openRaw({ ...conn, token: c.token });
+      s.send(c.first);
+      const st = await s.ended(15_000);
+      expect({ what: c.what, code: grpc.status[st.code], details: st.details }).toMatchObject({ what: c.what, code: grpc.status[c.code], details: expect.stringMatching(c.details) });
+      expect(s.received.filter((m) => m.welcome), c.what).toEqual([]);
+      await waitFor(`node.refused ${grpc.status[c.code]} (${c.what}) in the hub log`, () => logSince(before).find((l) =>
+        l.msg === 'node.refused' && l.level === 'warn' && l.code === grpc.status[c.code] && typeof l.reason === 'string' && typeof l.peer === 'string'
+        && (c.node === undefined || l.node === c.node)), 15_000);
+      s.close();
+    }
+    // Presenting someone else's id never disturbs that node's live session.
+    const after = logSince(mark);
+    expect(after.filter((l) => (l.msg === 'node.replaced' || l.msg === 'node.disconnected' || l.msg === 'node.connected') && l.node === honestId)).toEqual([]);
+    expect(after.filter((l) => l.msg === 'node.connected')).toEqual([]);
+    expect(fs.existsSync(hostileMirror())).toBe(false);
+    expect(fs.readdirSync(path.join(dataDir, 'mirrors'))).toEqual([honestId]);
+    expect(outsideState()).toEqual(base.outside);
+    await honestStillSyncs('auth');
+  });
+
+  it('refuses unsafe paths and malformed entries with UNSAFE_PATH / BAD_ENTRY, writes nothing, and the stream goes on', async () => {
+    const base = baseline();
+    const mark = hub.logLines().length;
+    const s = await joinHostile();
+    const c = Buffer.from('hostile bytes\n');
+    // [entry, expected code, what the message must say]
+    const bad: [WireFile, string, RegExp][] = [
+      [fileEntry(`../../${MARK}-escape-data.txt`, c, seq()), 'UNSAFE_PATH', /"\.\." segment/],
+      [fileEntry(`../../../outside/${MARK}-escape-outside.txt`, c, seq()), 'UNSAFE_PATH', /"\.\." segment/],
+      [fileEntry(`a/../../${MARK}-dotdot-mid.txt`, c, seq()), 'UNSAFE_PATH', /"\.\." segment/],
+      [fileEntry(`a/b/../../../../outside/${MARK}-dotdot-deep.txt`, c, seq()), 'UNSAFE_PATH', /"\.\." segment/],
+      [fileEntry(`./${MARK}-dot.txt`, c, seq()), 'UNSAFE_PATH', /"\." segment/],
+      [fileEntry(`a//${MARK}-empty-seg.txt`, c, seq()), 'UNSAFE_PATH', /empty segment/],
+      [fileEntry(path.join(outside, `${MARK}-abs.txt`), c, seq()), 'UNSAFE_PATH', /absolute/],
+      [fileEntry(tmpVictim, c, seq()), 'UNSAFE_PATH', /absolute/],
+      [fileEntry(`${MARK}-nul\0.txt`, c, seq()), 'UNSAFE_PATH', /NUL/],
+      [fileEntry(`ok/${MARK}-nul\0/../../x`, c, seq()), 'UNSAFE_PATH', /NUL/],
+      [fileEntry(`..\\${MARK}-backslash.txt`, c, seq()), 'UNSAFE_PATH', /backslash/],
+      [fileEntry(`a\\..\\..\\${MARK}-backslash2.txt`, c, seq()), 'UNSAFE_PATH', /backslash/],
+      [fileEntry(`C:/${MARK}-drive.txt`, c, seq()), 'UNSAFE_PATH', /drive letter/],
+      [fileEntry(`c:${MARK}-drive-relative.txt`, c, seq()), 'UNSAFE_PATH', /drive letter/],
+      [fileEntry('', c, seq()), 'UNSAFE_PATH', /empty path/],
+      [fileEntry(`${MARK}-long/${'a/'.repeat(2100)}x`, c, seq()), 'UNSAFE_PATH', /longer than 4096/],
+      [fileEntry(`${MARK}-${'s'.repeat(300)}`, c, seq()), 'UNSAFE_PATH', /longer than 255/],
+      [dirEntry(`../../../outside/${MARK}-dir`, seq()), 'UNSAFE_PATH', /"\.\." segment/],
+      [symlinkEntry(`../${MARK}-link`, 'x', seq()), 'UNSAFE_PATH', /"\.\." segment/],
+      // Deletions are checked as hard as writes: these would remove the sentinel and the hub's database.
+      [deletedEntry('../../../outside/keep.txt', seq()), 'UNSAFE_PATH', /"\.\." segment/],
+      [deletedEntry('../../hub.db', seq()), 'UNSAFE_PATH', /"\.\." segment/],
+      [deletedEntry(path.join(outside, 'keep.txt'), seq()), 'UNSAFE_PATH', /absolute/],
+      // Symlinks whose target leaves the mirror.
+      [symlinkEntry(`${MARK}-link-up`, '../../../outside', seq()), 'BAD_ENTRY', /outside the root/],
+      [symlinkEntry(`sub/${MARK}-link-up2`, '../..', seq()), 'BAD_ENTRY', /outside the root/],
+      [symlinkEntry(`${MARK}-link-abs`, outside, seq()), 'BAD_ENTRY', /absolute/],
+      [symlinkEntry(`${MARK}-link-drive`, 'C:/Windows', seq()), 'BAD_ENTRY', /absolute/],
+      [symlinkEntry(`${MARK}-link-nul`, 'a\0b', seq()), 'BAD_ENTRY', /NUL/],
+      [symlinkEntry(`${MARK}-link-empty`, '', seq()), 'BAD_ENTRY', /empty symlink target/],
+      [symlinkEntry(`${MARK}-link-hash`, 'inside', seq(), { hash: sha256(Buffer.from('elsewhere')) }), 'BAD_ENTRY', /hash/],
+      // Files whose description does not add up.
+      [fileEntry(`${MARK}-size-lie.bin`, c, seq(), { size: 10 * 1024 * 1024 }), 'BAD_ENTRY', /block list does not match the file size/],
+      [fileEntry(`${MARK}-hash-lie.bin`, c, seq(), { hash: sha256(Buffer.from('other')) }), 'BAD_ENTRY', /file hash does not match/],
+      [fileEntry(`${MARK}-block-size.bin`, c, seq(), { blockSize: 4096 }), 'BAD_ENTRY', /block size/],
+      [fileEntry(`${MARK}-mode.bin`, c, seq(), { mode: 0o170777 }), 'BAD_ENTRY', /mode/],
+      [fileEntry(`${MARK}-mtime.bin`, c, seq(), { mtimeMs: Number.NaN }), 'BAD_ENTRY', /mtime/],
+      [fileEntry(`${MARK}-huge.bin`, c, seq(), { size: 2 ** 60 }), 'BAD_ENTRY', /size/],
+      [fileEntry(`${MARK}-type.bin`, c, seq(), { type: 7 }), 'BAD_ENTRY', /unknown entry type/],
+    ];
+    const legit = Buffer.from('a legitimate file of the hostile node\n');
+    const legitSeq = seq();
+    s.serve({ 'legit-1.txt': legit });
+    s.send({ index: { files: [...bad.map(([e]) => e), fileEntry('legit-1.txt', legit, legitSeq)] } });
+    s.send({ done: { seq: legitSeq, full: false } });
+
+    for (const [e, code, why] of bad) {
+      const r = await s.refusalOfSeq(e.seq);
+      expect({ path: r.path, code: r.code, message: r.message }).toMatchObject({ path: e.path, code, message: expect.stringMatching(why) });
+      await rejectionLogged({ path: e.path, code }, mark);
+    }
+    // The stream went on: the legitimate entry after all that was applied and acknowledged.
+    await waitFor('legit-1.txt in the hostile mirror', () => fs.existsSync(path.join(hostileMirror(), 'legit-1.txt')), 30_000);
+    expect(fs.readFileSync(path.join(hostileMirror(), 'legit-1.txt'))).toEqual(legit);
+    await s.ackThrough(legitSeq);
+    // Nothing refused was ever fetched, and nothing landed anywhere.
+    expect(s.requests().map((r) => r.path)).toEqual(['legit-1.txt']);
+    expect(s.closed).toBeNull();
+    assertNothingEscaped(base);
+    const st = await hub.node(hostileId);
+    expect(st.state).toBe('error');
+    expect(st.lastError?.code).toMatch(/UNSAFE_PATH|BAD_ENTRY/);
+    await honestStillSyncs('unsafe-paths');
+    s.close();
+  });
+
+  it('never writes, deletes or chmods through a symlink planted in the mirror', async () => {
+    const base = baseline();
+    const s = await joinHostile();
+    const m = hostileMirror();
+    const planted = ['evil', 'evil-rel', 'trap'];
+    try {
+      // A symlink an attacker managed to place in the mirror (the hub itself never makes one like it).
+      fs.symlinkSync(outside, path.join(m, 'evil'));
+      fs.symlinkSync('../../../outside', path.join(m, 'evil-rel'));
+      expect(fs.realpathSync(path.join(m, 'evil-rel'))).toBe(fs.realpathSync(outside));
+      const c = Buffer.from('pwned\n');
+      const through: WireFile[] = [
+        fileEntry(`evil/${MARK}-pwned.txt`, c, seq()),
+        fileEntry(`evil/sub/${MARK}-pwned-deep.txt`, c, seq()),
+        fileEntry(`evil-rel/${MARK}-pwned-rel.txt`, c, seq()),
+        dirEntry(`evil/${MARK}-pwned-dir`, seq()),
+        dirEntry(`evil-rel/${MARK}-pwned-dir/sub`, seq()),
+        symlinkEntry(`evil/${MARK}-pwned-link`, '../legit-1.txt', seq()),
+      ];
+      // Should the hub ask for the bytes anyway, it gets them: only the path is wrong.
+      s.serve(Object.fromEntries(through.map((e) => [e.path, c])));
+      s.send({ index: { files: through } });
+      for (const e of through) {
+        const r = await s.refusalOf(e.path);
+        expect(r.code).toBe('UNSAFE_PATH');
+        expect(r.message).toMatch(/symlink|not a directory/);
+        await rejectionLogged({ path: e.path, code: 'UNSAFE_PATH' });
+      }
+
+      // A directory the hub itself made and recorded is swapped for a symlink to the outside:
+      // a later update, mode change or deletion of a file under it must not reach the outside.
+      // More than one block, so that the hub assembles it in staging and commits it itself.
+      const fake = Buffer.concat([Buffer.from('the hostile node says this is keep.txt\n'), crypto.randomBytes(BLOCK + 1000)]);
+      const replacement = crypto.randomBytes(BLOCK + 2000);
+      const trapSeq = seq();
+      const keepSeq = seq();
+      s.serve({ 'trap/keep.txt': fake });
+      s.send({ index: { files: [dirEntry('trap', trapSeq), fileEntry('trap/keep.txt', fake, keepSeq)] } });
+      await waitFor('trap/keep.txt in the mirror', () => fs.existsSync(path.join(m, 'trap', 'keep.txt')), 30_000);
+      await s.ackThrough(keepSeq);
+      fs.rmSync(path.join(m, 'trap'), { recursive: true });
+      fs.symlinkSync(outside, path.join(m, 'trap'));
+
+      const attempts: [string, WireFile][] = [
+        ['a mode change', fileEntry('trap/keep.txt', fake, seq(), { mode: 0o600, mtimeMs: 1_600_000_000_000 })],
+        ['new content', fileEntry('trap/keep.txt', replacement, seq())],
+        ['a deletion', deletedEntry('trap/keep.txt', seq())],
+      ];
+      s.serve({ 'trap/keep.txt': replacement });
+      for (const [what, e] of attempts) {
+        s.send({ index: { files: [e] } });
+        // Refused, not applied (an ack without a refusal means it went through the symlink).
+        const out = await s.outcome(e.seq);
+        expect.soft(out, `${what} of trap/keep.txt through the planted symlink trap -> ${outside}`).toMatchObject({ refusal: { code: 'UNSAFE_PATH', message: expect.stringMatching(/symlink/) } });
+        if (out.refusal) await rejectionLogged({ path: 'trap/keep.txt', code: 'UNSAFE_PATH' });
+      }
+      expect(s.closed).toBeNull();
+      assertNothingEscaped(base);
+    } finally {
+      for (const p of planted) fs.rmSync(path.join(m, p), { force: true });
+    }
+    await honestStillSyncs('planted-symlink');
+    s.close();
+  });
+
+  it('refuses blocks that do not match their hash, short blocks and unavailable blocks; no partial file is ever visible', async () => {
+    const base = baseline();
+    const s = await joinHostile();
+    const m = hostileMirror();
+    const mark = hub.logLines().length;
+
+    // 1. Wrong bytes for the middle block of a three-block file, sent after the others arrived.
+    const content = crypto.randomBytes(2 * BLOCK + 5000);
+    const e1 = fileEntry(`${MARK}-bad-block.bin`, content, seq());
+    s.send({ index: { files: [e1] } });
+    const reqs = await Promise.all([0, BLOCK, 2 * BLOCK].map((off) => s.requestFor(e1.path, off)));
+    s.answer(reqs[0]!, content.subarray(0, BLOCK));
+    s.answer(reqs[2]!, content.subarray(2 * BLOCK));
+    // The good blocks are being assembled (in staging) while the mirror shows nothing of the file.
+    await waitFor('the partial file to be assembled in staging', () => fs.readdirSync(hostileStaging()).some((n) => fs.statSync(path.join(hostileStaging(), n)).size > 2 * BLOCK), 15_000);
+    expect(walk(m).filter((p) => p.includes(MARK) || p.endsWith('.tmp'))).toEqual([]);
+    const wrong = Buffer.from(content.subarray(BLOCK, 2 * BLOCK));
+    wrong[4242] = wrong[4242]! ^ 0xff;
+    s.answer(reqs[1]!, wrong);
+    const r1 = await s.refusalOf(e1.path);
+    expect(r1).toMatchObject({ code: 'HASH_MISMATCH', seq: e1.seq, message: expect.stringMatching(/block 1 .*do not match/) });
+    await rejectionLogged(r1, mark);
+    expect(walk(m).filter((p) => p.includes(MARK))).toEqual([]);
+    assertNoStagingLeftovers();
+
+    // 2. A file claimed bigger than what is sent: the last block comes back short, or empty.
+    const big = crypto.randomBytes(BLOCK + 70_000);
+    const e2 = fileEntry(`${MARK}-short.bin`, big, seq());
+    const small = Buffer.from('tiny file, but the answer is empty\n');
+    const e3 = fileEntry(`${MARK}-empty-answer.bin`, small, seq());
+    s.send({ index: { files: [e2, e3] } });
+    const [a0, a1, b0] = await Promise.all([s.requestFor(e2.path, 0), s.requestFor(e2.path, BLOCK), s.requestFor(e3.path, 0)]);
+    s.answer(a0, big.subarray(0, BLOCK));
+    s.answer(a1, big.subarray(BLOCK, BLOCK + 10));
+    s.answer(b0, Buffer.alloc(0));
+    for (const [e, got] of [[e2, 10], [e3, 0]] as const) {
+      const r = await s.refusalOf(e.path);
+      expect(['HASH_MISMATCH', 'SHORT_BLOCK']).toContain(r.code);
+      expect(r.message).toMatch(new RegExp(`got ${got} bytes, expected \\d+`));
+      await rejectionLogged(r, mark);
+    }
+
+    // 3. A block the node says it cannot supply.
+    const e4 = fileEntry(`${MARK}-unavailable.bin`, small, seq());
+    s.send({ index: { files: [e4] } });
+    s.answer(await s.requestFor(e4.path, 0), Buffer.alloc(0), 'gone');
+    const r4 = await s.refusalOf(e4.path);
+    expect(r4).toMatchObject({ code: 'BLOCK_UNAVAILABLE', message: expect.stringMatching(/gone/) });
+    await rejectionLogged(r4, mark);
+
+    // 4. A bad new version of a file the mirror already has leaves the old version in place.
+    const v1 = crypto.randomBytes(BLOCK + 1000);
+    const victim = 'legit-victim.bin';
+    const s1 = seq();
+    s.serve({ [victim]: v1 });
+    s.send({ index: { files: [fileEntry(victim, v1, s1)] } });
+    await s.ackThrough(s1);
+    expect(fs.readFileSync(path.join(m, victim)).equals(v1)).toBe(true);
+    const v2 = crypto.randomBytes(BLOCK + 1000);
+    const e5 = fileEntry(victim, v2, seq());
+    s.stopServing(victim);
+    const from = s.mark();
+    s.send({ index: { files: [e5] } });
+    const [c0, c1] = await Promise.all([s.requestFor(victim, 0, from), s.requestFor(victim, BLOCK, from)]);
+    s.answer(c0, v2.subarray(0, BLOCK));
+    s.answer(c1, crypto.randomBytes(1000));
+    const r5 = await s.refusalOfSeq(e5.seq);
+    expect(r5.code).toBe('HASH_MISMATCH');
+    await rejectionLogged(r5, mark);
+    expect(fs.readFileSync(path.join(m, victim)).equals(v1)).toBe(true);
+
+    // 5. Protocol misuse: a block answer to no request, a second Hello, an empty message.
+    s.send({ block: { id: 987_654_321, data: Buffer.from('unasked'), error: '' } });
+    await s.next('a PROTOCOL refusal of the unasked block', (x) => x.refusal?.code === 'PROTOCOL' && /987654321/.test(x.refusal.message));
+    s.send({ hello: { nodeId: honestId, indexId: 'x', protocol: 1, version: 'hostile-test' } });
+    await s.next('a PROTOCOL refusal of the second Hello', (x) => x.refusal?.code === 'PROTOCOL' && /hello/.test(x.refusal.message));
+    s.send({});
+    await s.next('a PROTOCOL refusal of the empty message', (x) => x.refusal?.code === 'PROTOCOL' && /empty/.test(x.refusal.message));
+    await waitFor('PROTOCOL rejections in the hub log', () => logSince(mark).filter((l) => l.msg === 'input.rejected' && l.node === hostileId && l.code === 'PROTOCOL').length >= 3, 15_000);
+
+    expect(s.closed).toBeNull();
+    assertNoStagingLeftovers();
+    assertNothingEscaped(base);
+    expect(fs.existsSync(path.join(hub.mirror(honestId), victim))).toBe(false);
+    await honestStillSyncs('bad-blocks');
+    s.close();
+  });
+
+  it('an oversized message ends only the sender\'s stream with RESOURCE_EXHAUSTED, is logged, and the node can reconnect', async () => {
+    const base = baseline();
+    // (a) An IndexBatch over the 4 MiB limit: one entry with a 5 MiB block list.
+    let mark = hub.logLines().length;
+    const s1 = await joinHostile();
+    const fat = fileEntry(`${MARK}-oversized-index.bin`, Buffer.from('x'), seq(), { blocks: crypto.randomBytes(5 * 1024 * 1024) });
+    s1.send({ index: { files: [fat] } });
+    const st1 = await s1.ended();
+    expect({ code: grpc.status[st1.code], details: st1.details }).toMatchObject({ code: 'RESOURCE_EXHAUSTED', details: expect.stringMatching(/larger than max/) });
+    // The hub notices: the session is over, and its log says why (checked softly, so the
+    // rest of this scenario still runs when it does not).
+    await hub.waitState(hostileId, 'disconnected', 15_000);
+    await expectOversizeLogged(mark, 'an IndexBatch with a 5 MiB block list');
+    await honestStillSyncs('oversized-index');
+
+    // Reconnecting works, and a legitimate file syncs.
+    const s2 = await joinHostile();
+    const after = Buffer.from('after the oversized index\n');
+    const afterSeq = seq();
+    s2.serve({ 'legit-after-oversize.txt': after });
+    s2.send({ index: { files: [fileEntry('legit-after-oversize.txt', after, afterSeq)] } });
+    await waitFor('legit-after-oversize.txt in the mirror', () => fs.existsSync(path.join(hostileMirror(), 'legit-after-oversize.txt')), 30_000);
+
+    // (b) A BlockResponse over the limit: 5 MiB of data for a one-block file.
+    mark = hub.logLines().length;
+    const e = fileEntry(`${MARK}-oversized-block.bin`, Buffer.from('small\n'), seq());
+    s2.send({ index: { files: [e] } });
+    s2.answer(await s2.requestFor(e.path, 0), crypto.randomBytes(5 * 1024 * 1024));
+    const st2 = await s2.ended();
+    expect({ code: grpc.status[st2.code], details: st2.details }).toMatchObject({ code: 'RESOURCE_EXHAUSTED', details: expect.stringMatching(/larger than max/) });
+    await hub.waitState(hostileId, 'disconnected', 15_000);
+    await expectOversizeLogged(mark, 'a BlockResponse with 5 MiB of data');
+    // The interrupted transfer left nothing behind.
+    await waitFor('staging to be cleared of the interrupted transfer', () => {
+      assertNoStagingLeftovers();
+      return true;
+    }, 15_000);
+
+    const s3 = await joinHostile();
+    const again = Buffer.from('after the oversized block\n');
+    s3.serve({ 'legit-after-oversize-2.txt': again });
+    s3.send({ index: { files: [fileEntry('legit-after-oversize-2.txt', again, seq())] } });
+    await waitFor('legit-after-oversize-2.txt in the mirror', () => fs.existsSync(path.join(hostileMirror(), 'legit-after-oversize-2.txt')), 30_000);
+    assertNoStagingLeftovers();
+    assertNothingEscaped(base);
+    await honestStillSyncs('oversized-block');
+    s3.close();
+  });
+
+  it('answers input sent right after Hello (before Welcome) instead of dropping it', async () => {
+    const base = baseline();
+    const s = await openRaw(conn);
+    const e = fileEntry(`../${MARK}-pipelined.txt`, Buffer.from('x'), seq());
+    s.send({ hello: { nodeId: hostileId, indexId: hostileIndex, protocol: 1, version: 'hostile-test' } });
+    s.send({ index: { files: [e] } });
+    s.send({ ping: { t: 42 } });
+    await s.next('Welcome', (m) => m.welcome);
+    const r = await s.refusalOfSeq(e.seq, 10_000);
+    expect(r.code).toBe('UNSAFE_PATH');
+    await s.next('the pong of the pipelined ping', (m) => m.pong && m.pong.t === 42, 10_000);
+    assertNothingEscaped(base);
+    s.close();
+  });
+
+  it('never creates a symlink in the mirror that resolves outside it (chained symlinks)', async () => {
+    const base = baseline();
+    const s = await joinHostile();
+    const m = hostileMirror();
+    // Each target is "inside" when normalized lexically from the link's directory, but `up`
+    // is itself a link to the mirror root, so `up/..` is the mirrors dir and `up/../..` the hub's data dir.
+    const entries = [
+      dirEntry('chain', seq()),
+      symlinkEntry('chain/up', '..', seq()),
+      symlinkEntry('chain/CHAIN-mirrors', 'up/..', seq()),
+      symlinkEntry('chain/CHAIN-data', 'up/../..', seq()),
+    ];
+    const lastSeq = entries[entries.length - 1]!.seq;
+    s.send({ index: { files: entries } });
+    s.send({ done: { seq: lastSeq, full: false } });
+    const outcomes: { path: string; refusal?: Refusal; acked?: number }[] = [];
+    for (const e of entries) outcomes.push({ path: e.path, ...(await s.outcome(e.seq)) });
+    await waitFor('the chain entries to be settled', async () => (await hub.node(hostileId)).outOfSyncFiles === 0, 15_000);
+    // A refusal, where there is one, is a clear one and is logged.
+    for (const o of outcomes.filter((x) => x.refusal)) {
+      expect(['BAD_ENTRY', 'UNSAFE_PATH']).toContain(o.refusal!.code);
+      await rejectionLogged(o.refusal!);
+    }
+    const realMirror = fs.realpathSync.native(m);
+    const escaping = walk(m).filter((p) => fs.lstatSync(path.join(m, p)).isSymbolicLink()).flatMap((p) => {
+      let real: string;
+      try {
+        real = fs.realpathSync.native(path.join(m, p));
+      } catch {
+        return [];
+      }
+      return real === realMirror || real.startsWith(realMirror + path.sep) ? [] : [`${p} -> ${fs.readlinkSync(path.join(m, p))} resolves to ${real}`];
+    });
+    expect(escaping, `outcomes: ${JSON.stringify(outcomes)}`).toEqual([]);
+    assertNothingEscaped(base);
+    s.close();
+  });
+
+  it('after all that: the honest node keeps syncing, nothing escaped, the hub is alive', async () => {
+    fs.mkdirSync(path.join(ws, 'final', 'nested'), { recursive: true });
+    fs.writeFileSync(path.join(ws, 'final', 'nested', 'data.bin'), crypto.randomBytes(2 * BLOCK + 3));
+    fs.rmSync(path.join(ws, 'readme.txt'));
+    await honestStillSyncs('final');
+    expect(hub.p.proc.exitCode).toBeNull();
+    expect(hub.p.proc.signalCode).toBeNull();
+    const status = await hub.status();
+    expect(status.nodes.find((n) => n.id === honestId)).toMatchObject({ state: 'in-sync', errors: 0 });
+    // The honest node was never refused anything, and its session never dropped.
+    expect(node.logLines().filter((l) => l.msg === 'hub.refused')).toEqual([]);
+    expect(hub.logLines().filter((l) => l.node === honestId && (l.msg === 'node.disconnected' || l.msg === 'node.replaced' || l.msg === 'input.rejected'))).toEqual([]);
+    expect(node.p.proc.exitCode).toBeNull();
+    assertNothingEscaped(original);
+    assertNoStagingLeftovers();
+    for (const s of open) s.close();
+  });
+});
+
+describe('hostile input while the hub is still verifying mirrors at start-up', () => {
+  let dir: string;
+  let dataDir: string;
+  let hub: Hub;
+  let id: string;
+  let conn: ConnectOptions;
+
+  beforeAll(async () => {
+    dir = tempDir('hostile-verify');
+    dataDir = path.join(dir, 'hub');
+    hub = await Hub.start(dataDir);
+    const n = await hub.addNode('hostile');
+    id = n.id;
+    conn = { hub: hub.info.grpc, fingerprint: hub.info.fingerprint, token: decodeJoin(n.join).token };
+    const first = await HostileSession.join(conn, id);
+    first.close();
+    await hub.stop();
+    // A big file the hub has not recorded: the next start hashes it before it lets the node in.
+    const big = path.join(hub.mirror(id), 'unrecorded.bin');
+    fs.closeSync(fs.openSync(big, 'w'));
+    fs.truncateSync(big, 1024 ** 3);
+    hub = await Hub.start(dataDir, { grpc: hub.info.grpc });
+  });
+
+  afterAll(async () => {
+    await hub?.kill();
+    if (!process.env.CORTEX_KEEP_TEST_DIRS) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('answers messages sent right after Hello instead of silently dropping them', async () => {
+    const s = await HostileSession.open(conn);
+    try {
+      const sentAt = Date.now();
+      s.send({ hello: { nodeId: id, indexId: crypto.randomUUID(), protocol: 1, version: 'hostile-test' } });
+      s.send({ index: { files: [fileEntry(`../${MARK}-pipelined.txt`, Buffer.from('x'), 1)] } });
+      s.send({ ping: { t: 42 } });
+      await s.next('Welcome', (m) => m.welcome, 120_000);
+      // Precondition: the hub was still verifying the mirror when those messages arrived.
+      const verified = hub.logLines().find((l) => l.msg === 'mirror.verified' && l.node === id);
+      expect(verified, 'mirror.verified in the hub log').toBeDefined();
+      expect(Date.parse(String(verified!.t)), 'precondition: the mirror verification ended after the messages were sent').toBeGreaterThan(sentAt);
+      const r = await s.refusalOfSeq(1, 10_000);
+      expect(r).toMatchObject({ code: 'UNSAFE_PATH', path: `../${MARK}-pipelined.txt` });
+      await s.next('the pong of the pipelined ping', (m) => m.pong && m.pong.t === 42, 10_000);
+    } finally {
+      s.close();
+    }
+    expect(walk(dir).filter((p) => p.includes(MARK))).toEqual([]);
+  });
+});
