@@ -129,6 +129,23 @@ describe('admin CLI', () => {
     expect(badJoin.stderr).toMatch(/invalid join string/);
   });
 
+  it('cortex-node explains an unreadable workspace (exit 2) and an unreachable hub (retries, says so)', async () => {
+    const data = path.join(dir, 'node-errors');
+    const add = JSON.parse((await runCli('cortex-hub', ['node', 'add', 'n', '--json', '--data', data])).stdout) as { join: string };
+    const missing = await runCli('cortex-node', ['--join', add.join, '--workspace', path.join(dir, 'does-not-exist'), '--state', path.join(dir, 'st1')]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/workspace .*does-not-exist is not a readable directory/);
+    // No hub serves this data dir: the join string's address refuses connections.
+    const ws = path.join(dir, 'ws-unreachable');
+    fs.mkdirSync(ws);
+    const node = Node.start(add.join, ws, path.join(dir, 'st2'), ['--hub', '127.0.0.1:1']);
+    try {
+      await waitFor('an unreachable-hub warning', () => /hub\.unreachable.*127\.0\.0\.1:1.*retryInMs/.test(node.p.output()), 20_000);
+    } finally {
+      await node.kill();
+    }
+  });
+
   it('node add/list/status work without a hub, with one JSON document each', async () => {
     const data = path.join(dir, 'offline');
     const add = JSON.parse((await runCli('cortex-hub', ['node', 'add', 'n1', '--json', '--data', data])).stdout) as { node: { id: string }; join: string };
