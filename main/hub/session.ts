@@ -3,6 +3,8 @@
  * atomic commit), records progress, and acknowledges applied sequence numbers.
  *
  * Items are applied in the node's sequence order with up to FILE_CONCURRENCY pulls at once.
+ * The queue stays bounded because the node keeps at most INDEX_WINDOW unacknowledged entries
+ * in flight (wire.ts); the stream itself is never paused, so block responses always get in.
  * Anything that removes a directory or a file (deletions, a file replacing a directory) is a
  * barrier: it waits for running work and blocks later work, so a rename's new path can reuse
  * the old path's blocks before they are deleted.
@@ -25,8 +27,6 @@ const FILE_CONCURRENCY = 64;
 const MAX_BYTES_IN_FLIGHT = 16 * 1024 * 1024;
 /** Cheap operations (mkdir, symlink, metadata) may run more at once, but not unboundedly. */
 const OP_CONCURRENCY = 64;
-const PAUSE_QUEUE = 50_000;
-const RESUME_QUEUE = 10_000;
 const FLUSH_MS = 25;
 const MAX_FAILURES_KEPT = 500;
 
@@ -75,7 +75,6 @@ export class NodeSession {
   /** Index of the first queue item that may still be waiting to start. */
   private cursor = 0;
   private barrierRunning = false;
-  private paused = false;
   private pendingWrites: { put: CachedEntry[]; del: string[] } = { put: [], del: [] };
   private flushTimer: NodeJS.Timeout | null = null;
   private flushChain: Promise<void> = Promise.resolve();
@@ -149,10 +148,6 @@ export class NodeSession {
       if (e.type === 'file' && !e.deleted) e.mode &= 0o777;
       this.fullPass?.add(e.path);
       this.enqueue(e);
-    }
-    if (!this.paused && this.queue.length > PAUSE_QUEUE) {
-      this.paused = true;
-      this.call.pause();
     }
     this.pump();
     this.onChange();
@@ -365,10 +360,6 @@ export class NodeSession {
     if (acked !== this.ackedSeq) {
       this.ackedSeq = acked;
       this.send({ ack: { seq: acked } });
-    }
-    if (this.paused && this.queue.length < RESUME_QUEUE) {
-      this.paused = false;
-      this.call.resume();
     }
     this.onChange();
   }

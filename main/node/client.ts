@@ -20,7 +20,7 @@ import { toNative, wirePathProblem } from '../sync/paths';
 import { orderBatch } from '../sync/plan';
 import { scan } from '../sync/scanner';
 import type { CachedEntry } from '../sync/types';
-import { INDEX_BATCH_ENTRIES, NodeSyncService, PROTOCOL_VERSION, channelOptions, toWireEntry, type HubMessage, type NodeMessage } from '../sync/wire';
+import { INDEX_BATCH_ENTRIES, INDEX_WINDOW, NodeSyncService, PROTOCOL_VERSION, channelOptions, toWireEntry, type HubMessage, type NodeMessage } from '../sync/wire';
 import type { Logger } from '../util/log';
 import { VERSION } from '../util/version';
 
@@ -92,6 +92,7 @@ export class NodeClient {
   private sending = false;
   private fullPass = false;
   private ackedSeq = 0;
+  private readonly ackWaiters: (() => void)[] = [];
   private connected = false;
   private readonly log: Logger;
   private readonly ignoreState: (p: string) => boolean;
@@ -259,6 +260,7 @@ export class NodeClient {
     } finally {
       this.connected = false;
       this.call = null;
+      for (const w of this.ackWaiters.splice(0)) w();
       client.close();
     }
   }
@@ -275,6 +277,7 @@ export class NodeClient {
       await this.serveBlock(m.request);
     } else if (m.ack) {
       this.ackedSeq = Number(m.ack.seq);
+      for (const w of this.ackWaiters.splice(0)) w();
       if (this.ackedSeq >= this.store.lastSeq) this.log.info('sync.complete', { seq: this.ackedSeq });
     } else if (m.refusal) {
       this.log.warn('hub.refused', { path: m.refusal.path, seq: m.refusal.seq, code: m.refusal.code, reason: m.refusal.message });
@@ -293,7 +296,11 @@ export class NodeClient {
     this.sending = true;
     try {
       while (this.connected) {
-        const batch = this.store.since(this.sentSeq, INDEX_BATCH_ENTRIES);
+        // Flow control: wait for acknowledgements rather than piling entries up at the hub.
+        while (this.connected && this.sentSeq - this.ackedSeq >= INDEX_WINDOW) {
+          await new Promise<void>((resolve) => this.ackWaiters.push(resolve));
+        }
+        const batch = this.store.since(this.sentSeq, Math.min(INDEX_BATCH_ENTRIES, INDEX_WINDOW - (this.sentSeq - this.ackedSeq)));
         if (batch.length === 0) break;
         await this.write({ index: { files: batch.map(toWireEntry) } });
         this.sentSeq = batch[batch.length - 1]!.seq;

@@ -8,6 +8,11 @@ export const PROTOCOL_VERSION = 1;
 /** Largest message either side accepts: a full index batch or one block plus framing. */
 export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 export const INDEX_BATCH_ENTRIES = 1000;
+/**
+ * Flow control for the index: a node sends at most this many sequence numbers beyond what the
+ * hub has acknowledged, so the hub's queue (and memory) stays bounded however big the tree.
+ */
+export const INDEX_WINDOW = 20_000;
 
 const def = protoLoader.loadSync(path.join(__dirname, '..', 'proto', 'cortex.proto'), {
   keepCase: false, longs: Number, enums: String, defaults: true, oneofs: true,
