@@ -11,8 +11,9 @@ export const INDEX_BATCH_ENTRIES = 1000;
 /**
  * Flow control for the index: a node sends at most this many sequence numbers beyond what the
  * hub has acknowledged, so the hub's queue (and memory) stays bounded however big the tree.
+ * CORTEX_INDEX_WINDOW overrides it (tests use a small window to exercise the waiting).
  */
-export const INDEX_WINDOW = 20_000;
+export const INDEX_WINDOW = Number(process.env.CORTEX_INDEX_WINDOW) > 0 ? Number(process.env.CORTEX_INDEX_WINDOW) : 20_000;
 
 const def = protoLoader.loadSync(path.join(__dirname, '..', 'proto', 'cortex.proto'), {
   keepCase: false, longs: Number, enums: String, defaults: true, oneofs: true,

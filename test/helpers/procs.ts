@@ -135,8 +135,8 @@ export class Hub {
 export class Node {
   constructor(readonly p: Proc, readonly stateDir: string) {}
 
-  static start(join: string, workspace: string, stateDir: string, extra: string[] = []): Node {
-    return new Node(spawnProc(NODE_BIN, ['--join', join, '--workspace', workspace, '--state', stateDir, '--log-level', 'debug', ...extra]), stateDir);
+  static start(join: string, workspace: string, stateDir: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}): Node {
+    return new Node(spawnProc(NODE_BIN, ['--join', join, '--workspace', workspace, '--state', stateDir, '--log-level', 'debug', ...extra], env), stateDir);
   }
 
   logLines(): Record<string, unknown>[] {

@@ -25,7 +25,8 @@ describe('node workspace mirrored on the hub', () => {
     fs.symlinkSync('src0', path.join(ws, 'link-inside'));
     hub = await Hub.start(path.join(dir, 'hub'));
     ({ id, join } = await hub.addNode('alpha'));
-    node = Node.start(join, ws, path.join(dir, 'node-state'));
+    // A small index window makes the node wait for acknowledgements many times (flow control).
+    node = Node.start(join, ws, path.join(dir, 'node-state'), [], { CORTEX_INDEX_WINDOW: '300' });
   });
 
   afterAll(async () => {
