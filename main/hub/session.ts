@@ -15,11 +15,12 @@ import { BLOCK_SIZE } from '../sync/blocks';
 import { planEntry, type Action } from '../sync/plan';
 import { entryProblem } from '../sync/validate';
 import { fromWireEntry, type HubMessage, type NodeMessage } from '../sync/wire';
-import { KnownDirs, UnsafePathError, toNative } from '../sync/paths';
+import { UnsafePathError, toNative } from '../sync/paths';
 import type { CachedEntry, Entry } from '../sync/types';
 import type { HubStore } from '../store/hub-store';
 import type { FsPool } from '../sync/fs-pool';
 import type { Logger } from '../util/log';
+import { clip } from '../util/text';
 
 /** Files pulled at once: many, so small files are not bound by round trips... */
 const FILE_CONCURRENCY = 64;
@@ -68,6 +69,8 @@ export class NodeSession {
   /** Node's latest IndexDone: its index is complete up to this seq. -1 until the first. */
   doneSeq = -1;
   ackedSeq: number;
+  /** Highest sequence number accepted from the node in this session. */
+  private lastSeq: number;
   closed = false;
   private readonly queue: Item[] = [];
   private readonly latest = new Map<string, Item>();
@@ -100,8 +103,9 @@ export class NodeSession {
     indexId: string,
     wantFull: boolean,
   ) {
-    this.ctx = { root: mirrorRoot, stagingDir, pool, known: new KnownDirs(), deferDirSync: (d) => this.dirsToSync.add(d) };
+    this.ctx = { root: mirrorRoot, stagingDir, pool, deferDirSync: (d) => this.dirsToSync.add(d) };
     this.ackedSeq = wantFull ? 0 : store.node(nodeId)!.ackedSeq;
+    this.lastSeq = this.ackedSeq;
     if (wantFull) {
       this.fullPass = new Set();
       store.setAcked(nodeId, 0, indexId);
@@ -129,7 +133,10 @@ export class NodeSession {
     if (!this.closed) this.call.write(msg);
   }
 
-  refuse(path: string, seq: number, code: string, message: string): void {
+  refuse(fullPath: string, seq: number, code: string, fullMessage: string): void {
+    // A hostile path can be megabytes long: keep what is logged, remembered and echoed small.
+    const path = clip(fullPath);
+    const message = clip(fullMessage);
     this.log.warn('input.rejected', { node: this.nodeId, path, seq, code, reason: message });
     this.recordFailure(path, code, message);
     this.send({ refusal: { path, seq, code, message } });
@@ -140,11 +147,13 @@ export class NodeSession {
   onIndex(files: unknown[]): void {
     for (const w of files) {
       const e = fromWireEntry(w as never);
-      const problem = entryProblem(e);
+      // Acknowledgements assume the node's order: every entry must come after the last one.
+      const problem = entryProblem(e) ?? (e.seq <= this.lastSeq ? `sequence number ${e.seq} does not follow ${this.lastSeq}` : null);
       if (problem) {
-        this.refuse(e.path, e.seq, problem.startsWith('unsafe path') ? 'UNSAFE_PATH' : 'BAD_ENTRY', problem);
+        this.refuse(e.path, e.seq, problem.startsWith('unsafe path') ? 'UNSAFE_PATH' : problem.startsWith('sequence') ? 'PROTOCOL' : 'BAD_ENTRY', problem);
         continue;
       }
+      this.lastSeq = e.seq;
       if (e.type === 'file' && !e.deleted) e.mode &= 0o777;
       this.fullPass?.add(e.path);
       this.enqueue(e);
@@ -260,9 +269,13 @@ export class NodeSession {
         case 'symlink':
         case 'meta': {
           const apply = it.action.kind === 'mkdir' ? applyDir : it.action.kind === 'symlink' ? applySymlink : applyMeta;
+          const previous = this.store.file(this.nodeId, e.path);
           // Await before touching pendingWrites: a flush may swap it while the operation runs.
           const done = await apply(this.ctx, e);
+          // A directory replaced by a symlink takes its recorded subtree with it.
+          if (previous?.type === 'dir' && e.type !== 'dir') this.pendingWrites.del.push(e.path);
           this.pendingWrites.put.push(done);
+          this.failures.delete(e.path);
           return;
         }
         case 'delete':

@@ -147,8 +147,9 @@ export class HubStore {
       return 'unknown';
     }
     const ok = crypto.timingSafeEqual(given, r.token_hash);
-    if (r.retired_at !== null) return 'retired';
-    return ok ? 'ok' : 'bad-token';
+    if (!ok) return 'bad-token';
+    // Only the token's holder learns that the node was retired.
+    return r.retired_at !== null ? 'retired' : 'ok';
   }
 
   retireNode(id: string): boolean {

@@ -13,7 +13,7 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import { blockCount, blockHash, blockLength, fileHashFromBlocks, sha256 } from './blocks';
 import type { FsPool } from './fs-pool';
-import { KnownDirs, checkNoSymlinkParents, ensureParents, toNative } from './paths';
+import { checkNoSymlinkParents, ensureParents, toNative } from './paths';
 import type { CachedEntry, Entry } from './types';
 
 export class VerifyError extends Error {
@@ -58,8 +58,6 @@ export interface ApplyContext {
    * before recording or acknowledging the change): one fsync per directory per batch.
    */
   deferDirSync?: (dir: string) => void;
-  /** Directories already verified under root (see KnownDirs); cleared on every removal. */
-  known?: KnownDirs;
 }
 
 const FETCH_WINDOW = 16;
@@ -79,8 +77,7 @@ export async function fsyncDir(dir: string): Promise<void> {
 }
 
 /** Removes whatever is at `native` without following symlinks. */
-async function removeAt(ctx: ApplyContext, native: string): Promise<void> {
-  ctx.known?.clear();
+async function removeAt(native: string): Promise<void> {
   await fs.promises.rm(native, { recursive: true, force: true });
 }
 
@@ -138,7 +135,7 @@ async function getBlock(entry: Entry, i: number, source: PullSource, readers: Ma
 export async function pullFile(ctx: ApplyContext, entry: Entry, source: PullSource, signal?: AbortSignal, stats?: PullStats): Promise<CachedEntry> {
   if (!fileHashFromBlocks(entry.blocks).equals(entry.hash)) throw new VerifyError('file hash does not match its block list');
   if (ctx.pool && entry.size <= entry.blockSize) return pullSmallFile(ctx, ctx.pool, entry, source, signal, stats);
-  await checkNoSymlinkParents(ctx.root, entry.path, ctx.known);
+  await checkNoSymlinkParents(ctx.root, entry.path);
   await ensureStaging(ctx.stagingDir);
   const tmp = tempName(ctx.stagingDir);
   const fh = await fs.promises.open(tmp, fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_WRONLY, 0o600);
@@ -167,10 +164,10 @@ export async function pullFile(ctx: ApplyContext, entry: Entry, source: PullSour
     const st = await fh.stat();
     if (st.size !== entry.size) throw new VerifyError(`assembled ${st.size} bytes, expected ${entry.size}`);
     await fh.close();
-    await ensureParents(ctx.root, entry.path, ctx.known);
-    const target = await checkNoSymlinkParents(ctx.root, entry.path, ctx.known);
+    await ensureParents(ctx.root, entry.path);
+    const target = await checkNoSymlinkParents(ctx.root, entry.path);
     const existing = await fs.promises.lstat(target).catch(() => null);
-    if (existing?.isDirectory()) await removeAt(ctx, target);
+    if (existing?.isDirectory()) await removeAt(target);
     if (signal?.aborted) throw new AbortedError();
     await fs.promises.rename(tmp, target);
     committed = true;
@@ -196,18 +193,22 @@ async function pullSmallFile(ctx: ApplyContext, pool: FsPool, entry: Entry, sour
   }
   if (signal?.aborted) throw new AbortedError();
   const st = await pool.commit({ root: ctx.root, stagingDir: ctx.stagingDir, wirePath: entry.path, data, mode: entry.mode, mtimeMs: entry.mtimeMs, syncDir: !ctx.deferDirSync });
-  if (st.replacedDir) ctx.known?.clear();
   ctx.deferDirSync?.(path.dirname(toNative(ctx.root, entry.path)));
   return { ...entry, size: st.size, mtimeMs: st.mtimeMs, mode: st.mode, ino: st.ino };
 }
 
 /** Creates a directory (or fixes its mode). A file in the way is replaced. */
 export async function applyDir(ctx: ApplyContext, entry: Entry): Promise<CachedEntry> {
-  await ensureParents(ctx.root, entry.path, ctx.known);
-  const target = await checkNoSymlinkParents(ctx.root, entry.path, ctx.known);
+  await ensureParents(ctx.root, entry.path);
+  const target = await checkNoSymlinkParents(ctx.root, entry.path);
   const existing = await fs.promises.lstat(target).catch(() => null);
-  if (existing && !existing.isDirectory()) await removeAt(ctx, target);
-  if (!existing || !existing.isDirectory()) await fs.promises.mkdir(target, { mode: 0o700 });
+  if (existing && !existing.isDirectory()) await removeAt(target);
+  if (!existing || !existing.isDirectory()) {
+    // A concurrent commit of a child may create the directory between lstat and mkdir.
+    await fs.promises.mkdir(target, { mode: 0o700 }).catch(async (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EEXIST' || !(await fs.promises.lstat(target)).isDirectory()) throw e;
+    });
+  }
   const fh = await fs.promises.open(target, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW);
   try {
     await fh.chmod(entry.mode & 0o777);
@@ -220,14 +221,14 @@ export async function applyDir(ctx: ApplyContext, entry: Entry): Promise<CachedE
 
 /** Creates a symlink atomically (made in staging, renamed into place). */
 export async function applySymlink(ctx: ApplyContext, entry: Entry): Promise<CachedEntry> {
-  await ensureParents(ctx.root, entry.path, ctx.known);
-  const target = await checkNoSymlinkParents(ctx.root, entry.path, ctx.known);
+  await ensureParents(ctx.root, entry.path);
+  const target = await checkNoSymlinkParents(ctx.root, entry.path);
   await ensureStaging(ctx.stagingDir);
   const tmp = tempName(ctx.stagingDir);
   await fs.promises.symlink(entry.target, tmp);
   try {
     const existing = await fs.promises.lstat(target).catch(() => null);
-    if (existing?.isDirectory()) await removeAt(ctx, target);
+    if (existing?.isDirectory()) await removeAt(target);
     await fs.promises.rename(tmp, target);
   } catch (e) {
     await fs.promises.unlink(tmp).catch(() => undefined);
@@ -240,13 +241,13 @@ export async function applySymlink(ctx: ApplyContext, entry: Entry): Promise<Cac
 
 /** Removes a path (recursively for directories, never following symlinks). */
 export async function applyDelete(ctx: ApplyContext, wirePath: string): Promise<void> {
-  const target = await checkNoSymlinkParents(ctx.root, wirePath, ctx.known);
-  await removeAt(ctx, target);
+  const target = await checkNoSymlinkParents(ctx.root, wirePath);
+  await removeAt(target);
 }
 
 /** Same bytes, new mode and/or mtime: applied through an fd of the existing file. */
 export async function applyMeta(ctx: ApplyContext, entry: Entry): Promise<CachedEntry> {
-  const target = await checkNoSymlinkParents(ctx.root, entry.path, ctx.known);
+  const target = await checkNoSymlinkParents(ctx.root, entry.path);
   const fh = await fs.promises.open(target, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
   try {
     await fh.chmod(entry.mode & 0o777);

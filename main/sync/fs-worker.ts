@@ -91,6 +91,8 @@ function commit(c: CommitRequest): CommitResult {
   fs.mkdirSync(c.stagingDir, { recursive: true, mode: 0o700 });
   const tmp = path.join(c.stagingDir, `${crypto.randomBytes(12).toString('hex')}.tmp`);
   const fd = fs.openSync(tmp, fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_WRONLY, 0o600);
+  // Workers share the process's fd table: closing an fd twice could close another thread's file.
+  let open = true;
   let renamed = false;
   try {
     let off = 0;
@@ -99,6 +101,7 @@ function commit(c: CommitRequest): CommitResult {
     fs.futimesSync(fd, new Date(), new Date(c.mtimeMs));
     fs.fsyncSync(fd);
     const st = fs.fstatSync(fd);
+    open = false;
     fs.closeSync(fd);
     const target = ensureSafeParentsSync(c.root, c.wirePath);
     const existing = fs.lstatSync(target, { throwIfNoEntry: false });
@@ -112,10 +115,8 @@ function commit(c: CommitRequest): CommitResult {
     }
     return { size: st.size, mtimeMs: st.mtimeMs, mode: st.mode & 0o777, ino: st.ino, replacedDir };
   } finally {
-    if (!renamed) {
-      try { fs.closeSync(fd); } catch { /* already closed */ }
-      fs.rmSync(tmp, { force: true });
-    }
+    if (open) fs.closeSync(fd);
+    if (!renamed) fs.rmSync(tmp, { force: true });
   }
 }
 

@@ -61,48 +61,17 @@ export function parentWire(wirePath: string): string {
 }
 
 /**
- * Directories (wire paths) this process has verified, or created, as real directories under a
- * root, for a short time. Lets the hot path skip re-checking every ancestor of every file.
- * Every removal or replacement made through apply.ts calls `clear()`, so changes driven by a
- * peer are always seen; the TTL bounds how long a change made behind our back by another local
- * process (a directory swapped for a symlink) could go unnoticed.
- */
-export class KnownDirs {
-  private readonly dirs = new Map<string, number>();
-  constructor(private readonly ttlMs = 2000, private readonly now: () => number = Date.now) {}
-  has(wireDir: string): boolean {
-    const t = this.dirs.get(wireDir);
-    if (t === undefined) return false;
-    if (this.now() - t > this.ttlMs) {
-      this.dirs.delete(wireDir);
-      return false;
-    }
-    return true;
-  }
-  add(wireDir: string): void {
-    if (this.dirs.size > 100_000) this.dirs.clear();
-    this.dirs.set(wireDir, this.now());
-  }
-  clear(): void {
-    this.dirs.clear();
-  }
-}
-
-/**
  * Verifies that every existing ancestor directory of `wirePath` under `root` is a real
  * directory (not a symlink, not a file). Returns the native path. Missing ancestors are fine:
  * the caller creates them with `ensureParents`, which repeats the check as it goes.
  */
-export async function checkNoSymlinkParents(root: string, wirePath: string, known?: KnownDirs): Promise<string> {
+export async function checkNoSymlinkParents(root: string, wirePath: string): Promise<string> {
   const native = toNative(root, wirePath);
-  const parent = parentWire(wirePath);
-  if (parent === '' || known?.has(parent)) return native;
   const segs = wirePath.split('/');
   let cur = root;
   for (let i = 0; i < segs.length - 1; i++) {
     cur = path.join(cur, segs[i]!);
     const wireDir = segs.slice(0, i + 1).join('/');
-    if (known?.has(wireDir)) continue;
     let st: fs.Stats;
     try {
       st = await fs.promises.lstat(cur);
@@ -112,21 +81,17 @@ export async function checkNoSymlinkParents(root: string, wirePath: string, know
     }
     if (st.isSymbolicLink()) throw new UnsafePathError(wirePath, `goes through the symlink ${wireDir}`);
     if (!st.isDirectory()) throw new UnsafePathError(wirePath, `${wireDir} is not a directory`);
-    known?.add(wireDir);
   }
   return native;
 }
 
 /** mkdir -p for the parents of wirePath, refusing to pass through symlinks. */
-export async function ensureParents(root: string, wirePath: string, known?: KnownDirs, mode = 0o755): Promise<void> {
-  const parent = parentWire(wirePath);
-  if (parent === '' || known?.has(parent)) return;
+export async function ensureParents(root: string, wirePath: string, mode = 0o755): Promise<void> {
   const segs = wirePath.split('/');
   let cur = root;
   for (let i = 0; i < segs.length - 1; i++) {
     cur = path.join(cur, segs[i]!);
     const wireDir = segs.slice(0, i + 1).join('/');
-    if (known?.has(wireDir)) continue;
     try {
       await fs.promises.mkdir(cur, { mode });
     } catch (e) {
@@ -134,7 +99,6 @@ export async function ensureParents(root: string, wirePath: string, known?: Know
       const st = await fs.promises.lstat(cur);
       if (!st.isDirectory()) throw new UnsafePathError(wirePath, `${wireDir} is not a directory`);
     }
-    known?.add(wireDir);
   }
 }
 

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { KnownDirs, UnsafePathError, checkNoSymlinkParents, ensureParents, symlinkTargetProblem, toNative, wirePathProblem } from '../../main/sync/paths';
+import { UnsafePathError, checkNoSymlinkParents, ensureParents, symlinkTargetProblem, toNative, wirePathProblem } from '../../main/sync/paths';
 
 describe('wire path safety', () => {
   it.each([
@@ -49,30 +49,3 @@ describe('wire path safety', () => {
   });
 });
 
-describe('KnownDirs', () => {
-  it('forgets a directory after its TTL and on clear', () => {
-    let now = 0;
-    const k = new KnownDirs(1000, () => now);
-    k.add('a');
-    expect(k.has('a')).toBe(true);
-    now = 1001;
-    expect(k.has('a')).toBe(false);
-    k.add('b');
-    k.clear();
-    expect(k.has('b')).toBe(false);
-  });
-
-  it('a directory replaced by a symlink behind the cache is caught once the TTL passes', async () => {
-    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'cortex-known-'));
-    const outside = fs.mkdtempSync(path.join(os.tmpdir(), 'cortex-outside-'));
-    let now = 0;
-    const k = new KnownDirs(1000, () => now);
-    await ensureParents(root, 'd/x', k);
-    fs.rmSync(path.join(root, 'd'), { recursive: true });
-    fs.symlinkSync(outside, path.join(root, 'd'));
-    now = 2000;
-    await expect(checkNoSymlinkParents(root, 'd/x', k)).rejects.toThrow(/symlink d/);
-    fs.rmSync(root, { recursive: true });
-    fs.rmSync(outside, { recursive: true });
-  });
-});

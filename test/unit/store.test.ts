@@ -63,6 +63,7 @@ describe('HubStore', () => {
     expect(s.verifyToken('zzz', 'right')).toBe('unknown');
     s.retireNode('a');
     expect(s.verifyToken('a', 'right')).toBe('retired');
+    expect(s.verifyToken('a', 'wrong')).toBe('bad-token');
     s.close();
   });
 
