@@ -56,7 +56,11 @@ export class FsPool {
   async hash(file: string, blockSize: number): Promise<HashResult> {
     const res = await this.run({ id: 0, op: 'hash', file, blockSize });
     if (!res.ok) throw Object.assign(new Error(`${file}: ${res.error}`), { code: res.code });
-    const h = res.hash!;
+    return this.received(res.hash!);
+  }
+
+  /** Worker results arrive as plain Uint8Arrays: make them Buffers again, and count them. */
+  private received(h: HashResult): HashResult {
     if (!h.changed) {
       h.blocks = Buffer.from(h.blocks.buffer, h.blocks.byteOffset, h.blocks.byteLength);
       h.hash = Buffer.from(h.hash.buffer, h.hash.byteOffset, h.hash.byteLength);
@@ -72,14 +76,7 @@ export class FsPool {
     if (!res.ok) throw Object.assign(new Error(res.error), { code: res.code });
     return res.many!.map((r, i) => {
       if (!r.ok) return Object.assign(new Error(`${files[i]}: ${r.error}`), { code: r.code });
-      const h = r.hash;
-      if (!h.changed) {
-        h.blocks = Buffer.from(h.blocks.buffer, h.blocks.byteOffset, h.blocks.byteLength);
-        h.hash = Buffer.from(h.hash.buffer, h.hash.byteOffset, h.hash.byteLength);
-        this.bytesHashed += h.size;
-        this.filesHashed += 1;
-      }
-      return h;
+      return this.received(r.hash);
     });
   }
 

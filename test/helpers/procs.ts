@@ -57,6 +57,12 @@ function spawnProc(bin: string, args: string[], env: NodeJS.ProcessEnv = {}): Pr
   };
 }
 
+/** A JSON-lines log file as objects (empty when it does not exist yet). */
+export function readJsonLines(file: string): Record<string, unknown>[] {
+  if (!fs.existsSync(file)) return [];
+  return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
 export interface HubJsonInfo {
   pid: number;
   grpc: string;
@@ -118,9 +124,7 @@ export class Hub {
   }
 
   logLines(): Record<string, unknown>[] {
-    const f = path.join(this.dataDir, 'logs', 'hub.log');
-    if (!fs.existsSync(f)) return [];
-    return fs.readFileSync(f, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    return readJsonLines(path.join(this.dataDir, 'logs', 'hub.log'));
   }
 
   stop(): Promise<number | null> {
@@ -140,9 +144,7 @@ export class Node {
   }
 
   logLines(): Record<string, unknown>[] {
-    const f = path.join(this.stateDir, 'node.log');
-    if (!fs.existsSync(f)) return [];
-    return fs.readFileSync(f, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    return readJsonLines(path.join(this.stateDir, 'node.log'));
   }
 
   stop(): Promise<number | null> {
