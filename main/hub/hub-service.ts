@@ -23,6 +23,7 @@ import { acquireLock, layout, type Layout } from './data-dir';
 import { executePurge, planPurge, type PurgePlan } from './purge';
 import { NodeSession, type Duplex, type FileFailure } from './session';
 import { loadOrCreateIdentity, type HubIdentity } from './tls';
+import { raiseServerFlowControlWindow } from './http2-window';
 
 export interface HubOptions {
   dataDir: string;
@@ -37,6 +38,8 @@ export interface HubOptions {
 const HELLO_TIMEOUT_MS = 10_000;
 const LOG_RING = 2000;
 const DEFAULT_GRPC_PORT = 7443;
+/** HTTP/2 receive window of the node server (per stream and per connection). */
+const FLOW_CONTROL_WINDOW = 8 * 1024 * 1024;
 
 interface NodeRuntime {
   session: NodeSession | null;
@@ -151,6 +154,7 @@ export class HubService extends EventEmitter {
   // ---- gRPC node server --------------------------------------------------------------------
 
   async listen(hostPort: string): Promise<string> {
+    raiseServerFlowControlWindow(FLOW_CONTROL_WINDOW);
     const server = new grpc.Server({ ...channelOptions, 'grpc.max_receive_message_length': TRANSPORT_MAX_BYTES, 'grpc.max_concurrent_streams': 4 });
     server.addService(hubServiceDefinition(), { session: (call: Duplex) => this.acceptSession(call) });
     const creds = grpc.ServerCredentials.createSsl(null, [{ cert_chain: this.identity.cert, private_key: this.identity.key }], false);

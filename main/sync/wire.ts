@@ -101,4 +101,6 @@ export const channelOptions: grpc.ChannelOptions = {
   'grpc.keepalive_timeout_ms': 10_000,
   'grpc.keepalive_permit_without_calls': 1,
   'grpc.http2.max_pings_without_data': 0,
+  // The client's own receive window (hub → node data); the hub raises its side in http2-window.ts.
+  'grpc-node.flow_control_window': 8 * 1024 * 1024,
 };
