@@ -111,7 +111,9 @@ export class FsPool {
       const t = this.queue.shift()!;
       this.running.set(w, t);
       w.ref();
-      w.postMessage(t.req);
+      // A commit's data moves to the worker (its buffer becomes unusable here) instead of being copied.
+      const transfer = t.req.op === 'commit' && t.req.commit.data.byteLength === t.req.commit.data.buffer.byteLength ? [t.req.commit.data.buffer as ArrayBuffer] : [];
+      w.postMessage(t.req, transfer);
     }
   }
 

@@ -363,13 +363,14 @@ describe('hostile node input', () => {
     const m = hostileMirror();
     const mark = hub.logLines().length;
 
-    // 1. Wrong bytes for the middle block of a three-block file, sent after the others arrived.
-    const content = crypto.randomBytes(2 * BLOCK + 5000);
+    // 1. Wrong bytes for block 1 of a ten-block file (big enough to be assembled in a staging
+    //    file rather than in memory), sent after all the others arrived.
+    const blocks = 10;
+    const content = crypto.randomBytes((blocks - 1) * BLOCK + 5000);
     const e1 = fileEntry(`${MARK}-bad-block.bin`, content, seq());
     s.send({ index: { files: [e1] } });
-    const reqs = await Promise.all([0, BLOCK, 2 * BLOCK].map((off) => s.requestFor(e1.path, off)));
-    s.answer(reqs[0]!, content.subarray(0, BLOCK));
-    s.answer(reqs[2]!, content.subarray(2 * BLOCK));
+    const reqs = await Promise.all(Array.from({ length: blocks }, (_, i) => s.requestFor(e1.path, i * BLOCK)));
+    for (let i = 0; i < blocks; i++) if (i !== 1) s.answer(reqs[i]!, content.subarray(i * BLOCK, (i + 1) * BLOCK));
     // The good blocks are being assembled (in staging) while the mirror shows nothing of the file.
     await waitFor('the partial file to be assembled in staging', () => fs.readdirSync(hostileStaging()).some((n) => fs.statSync(path.join(hostileStaging(), n)).size > 2 * BLOCK), 15_000);
     expect(walk(m).filter((p) => p.includes(MARK) || p.endsWith('.tmp'))).toEqual([]);
