@@ -126,7 +126,7 @@ export class HubService extends EventEmitter {
     const staging = this.stagingOf(n.id);
     const leftovers = await clearStaging(staging);
     const t0 = Date.now();
-    const cache = this.store.files(n.id);
+    const cache = this.store.stamps(n.id);
     if (!fs.existsSync(root)) {
       if (cache.size > 0) {
         this.store.forgetMirror(n.id);

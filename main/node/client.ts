@@ -50,7 +50,7 @@ export function defaultStateDir(workspace: string): string {
 }
 
 const WATCH_DEBOUNCE_MS = 10;
-const BACKOFF_MIN_MS = 250;
+const BACKOFF_MIN_MS = 200;
 const BACKOFF_MAX_MS = 30_000;
 
 type Call = grpc.ClientDuplexStream<NodeMessage, HubMessage>;
@@ -147,7 +147,7 @@ export class NodeClient {
         const wait = Math.round(backoff * (0.5 + Math.random()));
         this.log.warn('hub.unreachable', { hub: this.cfg.hub, error: err.details ?? err.message, retryInMs: wait });
         await Promise.race([new Promise((r) => setTimeout(r, wait)), this.stopped$]);
-        backoff = Math.min(backoff * 2, BACKOFF_MAX_MS);
+        backoff = Math.min(backoff * 1.5, BACKOFF_MAX_MS);
       }
     }
   }

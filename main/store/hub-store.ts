@@ -70,6 +70,8 @@ interface NodeRow {
   last_seen: number | null; index_id: string | null; acked_seq: number; settings: string;
 }
 
+type StampRow = Pick<FileRow, 'path' | 'type' | 'size' | 'mtime_ms' | 'mode' | 'ino' | 'target'>;
+
 function toNode(r: NodeRow): NodeRecord {
   return {
     id: r.id, name: r.name, createdAt: r.created_at, retiredAt: r.retired_at, lastSeen: r.last_seen,
@@ -98,6 +100,7 @@ export class HubStore {
       ack: db.prepare('UPDATE nodes SET acked_seq = ?, index_id = ? WHERE id = ?'),
       deleteNode: db.prepare('DELETE FROM nodes WHERE id = ?'),
       files: db.prepare<[string], FileRow>(`SELECT ${FILE_COLUMNS} FROM files WHERE node_id = ?`),
+      stamps: db.prepare<[string], StampRow>('SELECT path, type, size, mtime_ms, mode, ino, target FROM files WHERE node_id = ?'),
       file: db.prepare<[string, string], FileRow>(`SELECT ${FILE_COLUMNS} FROM files WHERE node_id = ? AND path = ?`),
       upsertFile: db.prepare(`INSERT OR REPLACE INTO files (node_id, ${FILE_COLUMNS}) VALUES (@node_id, @path, @type, @size, @mtime_ms, @mode, @ino, @hash, @block_size, @blocks, @target, @seq, 0)`),
       deleteFile: db.prepare('DELETE FROM files WHERE node_id = ? AND path = ?'),
@@ -178,6 +181,19 @@ export class HubStore {
   files(nodeId: string): Map<string, CachedEntry> {
     const m = new Map<string, CachedEntry>();
     for (const r of this.q.files.iterate(nodeId)) m.set(r.path, rowToEntry(r));
+    return m;
+  }
+
+  /**
+   * What the scanner needs to tell a changed file from an unchanged one (no hashes or block
+   * lists): cheap to load for a whole mirror at start-up.
+   */
+  stamps(nodeId: string): Map<string, CachedEntry> {
+    const m = new Map<string, CachedEntry>();
+    const none = Buffer.alloc(0);
+    for (const r of this.q.stamps.iterate(nodeId)) {
+      m.set(r.path, rowToEntry({ ...r, hash: none, block_size: 0, blocks: none, seq: 0, deleted: 0 }));
+    }
     return m;
   }
 

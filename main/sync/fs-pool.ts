@@ -35,16 +35,21 @@ export class FsPool {
   bytesHashed = 0;
   filesHashed = 0;
 
-  constructor(size = Math.max(1, Math.min(4, os.availableParallelism()))) {
-    const file = workerFile();
-    for (let i = 0; i < size; i++) {
-      const w = new Worker(file);
-      w.unref();
-      w.on('message', (res: WorkerResponse) => this.done(w, res));
-      w.on('error', (e) => this.failWorker(w, e));
-      this.all.push(w);
-      this.idle.push(w);
-    }
+  private readonly file: string;
+
+  /** Workers start on demand, up to `size`; one that dies is replaced by the next task. */
+  constructor(private readonly size = Math.max(1, Math.min(4, os.availableParallelism()))) {
+    this.file = workerFile();
+  }
+
+  private spawn(): Worker {
+    const w = new Worker(this.file);
+    w.unref();
+    w.on('message', (res: WorkerResponse) => this.done(w, res));
+    w.on('error', (e) => this.failWorker(w, e));
+    w.on('exit', () => this.failWorker(w, new Error('fs worker exited')));
+    this.all.push(w);
+    return w;
   }
 
   async walk(root: string, subtree = ''): Promise<{ items: WalkItem[]; skipped: { path: string; reason: string }[] }> {
@@ -106,8 +111,8 @@ export class FsPool {
   }
 
   private pump(): void {
-    while (this.idle.length > 0 && this.queue.length > 0) {
-      const w = this.idle.pop()!;
+    while (this.queue.length > 0 && (this.idle.length > 0 || this.all.length < this.size)) {
+      const w = this.idle.pop() ?? this.spawn();
       const t = this.queue.shift()!;
       this.running.set(w, t);
       w.ref();
@@ -129,6 +134,11 @@ export class FsPool {
   private failWorker(w: Worker, e: Error): void {
     const t = this.running.get(w);
     this.running.delete(w);
+    const i = this.all.indexOf(w);
+    if (i >= 0) this.all.splice(i, 1);
+    const j = this.idle.indexOf(w);
+    if (j >= 0) this.idle.splice(j, 1);
     t?.reject(e);
+    if (!this.closed) this.pump();
   }
 }
