@@ -1,0 +1,123 @@
+#!/usr/bin/env node
+/**
+ * Delta benchmark: a 1 GiB file is synced; then 1 MiB in its middle is overwritten in place.
+ * Measures the bytes the hub received for the update (status bytesReceived delta; goal
+ * <= 2 MiB) and the time from the end of the write until the mirror holds the new version and
+ * the node is `in-sync` again. Baseline in the same run: rsync -a of the same update to a
+ * loopback rsync daemon (its delta algorithm; bytes sent and time).
+ *
+ * Env: BENCH_SCALE; BENCH_DELTA_FILE_BYTES (1 GiB); BENCH_DELTA_CHANGE_BYTES (1 MiB, not
+ * scaled); BENCH_DELTA_OFFSET (default: the middle, (size - change) / 2); BENCH_DELTA_ROUNDS
+ * (1: updates measured, each at a different offset around the middle); BENCH_RSYNC (1);
+ * BENCH_VERIFY (1).
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import {
+  GiB, MiB, flag, generateBigFile, goal, logSince, main, param, progress, round, runRsync, sha256File,
+  startPair, startRsyncDaemon, syncDisks,
+} from './lib.mjs';
+
+await main('delta', async ({ workDir }) => {
+  const size = param('BENCH_DELTA_FILE_BYTES', GiB);
+  const change = Math.min(size, param('BENCH_DELTA_CHANGE_BYTES', MiB, { scaled: false }));
+  const offset0 = param('BENCH_DELTA_OFFSET', Math.floor((size - change) / 2), { scaled: false, min: 0 });
+  const rounds = param('BENCH_DELTA_ROUNDS', 1, { scaled: false });
+  const withRsync = flag('BENCH_RSYNC', true);
+  const verify = flag('BENCH_VERIFY', true);
+  const params = { size, change, offset: offset0, rounds, rsync: withRsync };
+
+  const ws = path.join(workDir, 'workspace');
+  const file = path.join(ws, 'big.bin');
+  progress(`generating a ${size}-byte file`);
+  const gen = generateBigFile(file, size);
+  progress(`generated in ${gen.ms} ms`);
+
+  let rsyncInitial = null;
+  let daemon = null;
+  if (withRsync) {
+    daemon = await startRsyncDaemon(workDir);
+    syncDisks();
+    progress('rsync: initial copy');
+    rsyncInitial = await runRsync(['-a'], ws, daemon.url('delta'));
+  }
+
+  syncDisks();
+  progress('initial sync');
+  const pair = await startPair(workDir, ws);
+  const { hub, node, id } = pair;
+  progress(`in-sync after ${pair.syncMs} ms`);
+  const mirrorFile = path.join(hub.mirror(id), 'big.bin');
+
+  const updates = [];
+  for (let r = 0; r < rounds; r++) {
+    // Later rounds move the change by a few blocks so that each one is a fresh difference.
+    const offset = Math.min(size - change, Math.max(0, offset0 + r * 3 * change));
+    const before = (await hub.node(id)).node;
+    const connectsBefore = hub.logLines().filter((l) => l.msg === 'node.connected').length;
+    const ino0 = fs.statSync(mirrorFile).ino;
+    syncDisks();
+    const data = crypto.randomBytes(change);
+    progress(`update ${r + 1}/${rounds}: overwriting ${change} bytes at offset ${offset}`);
+    const fd = fs.openSync(file, 'r+');
+    fs.writeSync(fd, data, 0, change, offset);
+    fs.closeSync(fd);
+    const t0 = Date.now();
+    // Done when the mirror file was replaced (a new inode: commits are renames) and the node
+    // is in-sync again.
+    const replaced = () => {
+      try { return fs.statSync(mirrorFile).ino !== ino0; } catch { return false; }
+    };
+    const ready = await hub.waitNode(id, 'the update to reach the mirror and the node to be in-sync',
+      (n) => replaced() && n.state === 'in-sync',
+      { everyMs: 10, timeoutMs: 600_000, check: () => node.check(), gate: replaced, gateEveryMs: 5 });
+    const ms = ready.at - t0;
+    const connectsAfter = hub.logLines().filter((l) => l.msg === 'node.connected').length;
+    const scan = logSince(node.logLines(), 'scan.done', t0 - 1).find((l) => l.hashedFiles > 0) ?? null;
+    const upd = {
+      offset,
+      inSyncMs: ms,
+      bytesReceived: ready.node.bytesReceived - before.bytesReceived,
+      bytesReused: ready.node.bytesReused - before.bytesReused,
+      sameSession: connectsAfter === connectsBefore,
+      nodeRescan: scan && { hashedBytes: scan.hashedBytes, ms: scan.ms },
+      mirrorIdentical: null,
+    };
+    if (verify) {
+      progress('verifying the mirror file');
+      upd.mirrorIdentical = sha256File(file) === sha256File(mirrorFile);
+      if (!upd.mirrorIdentical) throw new Error('the mirror file differs from the workspace file after the update');
+    }
+    if (daemon) {
+      syncDisks();
+      progress('rsync: the same update');
+      upd.rsync = await runRsync(['-a'], ws, daemon.url('delta'));
+    }
+    updates.push(upd);
+    progress(`update: ${upd.bytesReceived} bytes received, ${upd.bytesReused} reused, in-sync after ${ms} ms${upd.rsync ? `; rsync ${upd.rsync.ms} ms, sent ${upd.rsync.stats.totalBytesSent} bytes` : ''}`);
+  }
+  await node.stop();
+  await hub.stop();
+  await daemon?.stop();
+
+  const worstBytes = Math.max(...updates.map((u) => u.bytesReceived));
+  const worstMs = Math.max(...updates.map((u) => u.inSyncMs));
+  const u0 = updates[0];
+  return {
+    params,
+    initialSync: { ms: pair.syncMs, bytesReceived: pair.status.bytesReceived, rsyncMs: rsyncInitial?.ms ?? null },
+    updates,
+    results: {
+      bytesReceived: worstBytes,
+      inSyncMs: worstMs,
+      rsyncBytesSent: u0.rsync?.stats.totalBytesSent ?? null,
+      rsyncMs: u0.rsync?.ms ?? null,
+      ratioTimeOursToRsync: u0.rsync ? round(u0.inSyncMs / u0.rsync.ms, 2) : null,
+    },
+    goals: {
+      bytesReceived: goal(`<= ${2 * MiB} bytes (2 MiB)`, worstBytes, worstBytes <= 2 * MiB && updates.every((u) => u.sameSession)),
+    },
+    notes: updates.every((u) => u.sameSession) ? [] : ['the node reconnected during an update: bytesReceived is per session, so that delta is not comparable'],
+  };
+});

@@ -1,0 +1,171 @@
+#!/usr/bin/env node
+/**
+ * Initial sync benchmark: node → hub over loopback, for (a) "big": 1 GiB in 10k files and
+ * (b) "small": 100k files of ~1 KiB. Measures the time from the node's spawn (it scans and
+ * hashes its workspace, connects, sends its index, serves blocks) until the hub reports the
+ * node `in-sync`. Baseline in the same run, on the same source tree: `rsync -a` to a loopback
+ * rsync daemon (and `rsync -a --fsync`, since the hub fsyncs every file it commits).
+ * Goal: not slower than rsync -a. Also records the hub's event-loop lag during each sync
+ * (hub started with CORTEX_EVENTLOOP_LOG=1; null with a note if the hub does not log it).
+ *
+ * Env: BENCH_SCALE; BENCH_SYNC_CASES (default "big,small"); BENCH_SYNC_BIG_FILES (10000),
+ * BENCH_SYNC_BIG_BYTES (1 GiB); BENCH_SYNC_SMALL_FILES (100000), BENCH_FILE_MIN/MAX
+ * (512/1536); BENCH_REPEAT (1: runs of each side, alternating; the median is reported);
+ * BENCH_RSYNC_FSYNC (1: also time rsync --fsync); BENCH_VERIFY (1: check the copies).
+ */
+import os from 'node:os';
+import path from 'node:path';
+import {
+  GiB, PRECREATE_DIRS, compareTrees, copyDirSkeleton, eventLoopSummary, flag, generateTree, goal, listFiles,
+  logSince, main, param, progress, round, runRsync, startPair, startRsyncDaemon, syncDisks, waitEventLoopLine,
+} from './lib.mjs';
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.floor((s.length - 1) / 2)] : null;
+};
+
+/** One measured node → hub initial sync of `src` into a fresh hub under `dir`. */
+async function runOurs(name, src, dir, verify) {
+  const pair = await startPair(dir, src, { hubEnv: { CORTEX_EVENTLOOP_LOG: '1' }, waitIdleEventLoop: true });
+  const { hub, node, id } = pair;
+  try {
+    const t0 = node.spawnedAt;
+    progress(`[${name}] in-sync after ${pair.syncMs} ms; waiting for the hub's next event-loop report`);
+    await waitEventLoopLine(hub, pair.inSyncAt, 7000);
+    const lag = eventLoopSummary(hub, t0, pair.inSyncAt);
+    const nodeLog = node.logLines();
+    const scanDone = logSince(nodeLog, 'scan.done', t0)[0] ?? null;
+    const connected = logSince(nodeLog, 'hub.connected', t0)[0] ?? null;
+    let check = null;
+    if (verify) {
+      progress(`[${name}] verifying the mirror`);
+      check = compareTrees(src, hub.mirror(id));
+      if (!check.ok) throw new Error(`mirror differs from the source: ${check.differences.join('; ')}`);
+    }
+    return {
+      ms: pair.syncMs,
+      bytesReceived: pair.status.bytesReceived,
+      bytesReused: pair.status.bytesReused,
+      files: pair.status.files,
+      breakdown: {
+        nodeScanMs: scanDone?.ms ?? null,
+        nodeScanHashedBytes: scanDone?.hashedBytes ?? null,
+        connectedAtMs: connected ? Date.parse(connected.t) - t0 : null,
+        transferMs: connected ? pair.inSyncAt - Date.parse(connected.t) : null,
+      },
+      cpu: { ...pair.cpu, loadAvg1m: round(os.loadavg()[0], 2) },
+      hubEventLoop: lag,
+      mirrorIdentical: check ? check.ok : null,
+    };
+  } finally {
+    await node.stop();
+    await hub.stop();
+  }
+}
+
+await main('initial-sync', async ({ workDir }) => {
+  const cases = (process.env.BENCH_SYNC_CASES || 'big,small').split(',').map((s) => s.trim()).filter(Boolean);
+  const minSize = param('BENCH_FILE_MIN', 512, { scaled: false, min: 0 });
+  const maxSize = param('BENCH_FILE_MAX', 1536, { scaled: false, min: minSize });
+  const defs = {
+    big: { files: param('BENCH_SYNC_BIG_FILES', 10_000), totalBytes: param('BENCH_SYNC_BIG_BYTES', GiB) },
+    small: { files: param('BENCH_SYNC_SMALL_FILES', 100_000), minSize, maxSize },
+  };
+  const repeat = param('BENCH_REPEAT', 1, { scaled: false });
+  const withFsync = flag('BENCH_RSYNC_FSYNC', true);
+  const verify = flag('BENCH_VERIFY', true);
+  const params = { cases, big: defs.big, small: defs.small, repeat, rsyncFsync: withFsync, precreateDirs: PRECREATE_DIRS };
+
+  const daemon = await startRsyncDaemon(workDir);
+  const out = {};
+  for (const name of cases) if (!defs[name]) throw new Error(`unknown case ${name} (BENCH_SYNC_CASES: big, small)`);
+  const runCase = async (name) => {
+    const def = defs[name];
+    const caseDir = path.join(workDir, name);
+    const src = path.join(caseDir, 'src');
+    progress(`[${name}] generating ${def.files} files in ${src}`);
+    const tree = generateTree(src, { ...def, seed: name === 'big' ? 21 : 22 });
+    progress(`[${name}] generated ${tree.files} files, ${tree.bytes} bytes in ${tree.dirs} dirs (${tree.ms} ms)`);
+
+    const ours = [];
+    const rsync = [];
+    const rsyncFsync = [];
+    for (let r = 0; r < repeat; r++) {
+      // ---- ours
+      syncDisks();
+      progress(`[${name}] run ${r + 1}/${repeat}: cortex-node → cortex-hub`);
+      try {
+        ours.push(await runOurs(name, src, path.join(caseDir, `ours-${r}`), verify && r === 0));
+      } catch (e) {
+        // Keep going: the rsync numbers for this tree are still worth having.
+        progress(`[${name}] cortex sync FAILED: ${e.message}`);
+        ours.push({ ms: null, error: e.message });
+      }
+
+      // ---- rsync -a
+      const variants = [['rsync', ['-a'], rsync]];
+      if (withFsync) variants.push(['rsync-fsync', ['-a', '--fsync'], rsyncFsync]);
+      for (const [label, args, list] of variants) {
+        syncDisks();
+        const sub = `${name}-${label}-${r}`;
+        if (PRECREATE_DIRS) copyDirSkeleton(src, path.join(daemon.moduleRoot, sub));
+        progress(`[${name}] run ${r + 1}/${repeat}: ${label} (rsync ${args.join(' ')})`);
+        const res = await runRsync(args, src, daemon.url(sub));
+        const copied = listFiles(path.join(daemon.moduleRoot, sub)).length;
+        if (copied !== tree.files) throw new Error(`${label} copied ${copied} files, expected ${tree.files}`);
+        list.push(res);
+        progress(`[${name}] ${label}: ${res.ms} ms`);
+      }
+    }
+    const okRuns = ours.filter((x) => x.ms !== null);
+    const oursMs = okRuns.length ? median(okRuns.map((x) => x.ms)) : null;
+    const rsyncMs = median(rsync.map((x) => x.ms));
+    const rsyncFsyncMs = withFsync ? median(rsyncFsync.map((x) => x.ms)) : null;
+    const doc = {
+      ...(okRuns.length < ours.length ? { error: ours.find((x) => x.error).error } : {}),
+      tree: { files: tree.files, bytes: tree.bytes, dirs: tree.dirs, generateMs: tree.ms },
+      ours,
+      rsync,
+      rsyncFsync: withFsync ? rsyncFsync : null,
+      results: {
+        oursMs,
+        rsyncMs,
+        rsyncFsyncMs,
+        ratioOursToRsync: oursMs === null ? null : round(oursMs / rsyncMs, 2),
+        ratioOursToRsyncFsync: oursMs !== null && rsyncFsyncMs ? round(oursMs / rsyncFsyncMs, 2) : null,
+        oursMiBps: oursMs === null ? null : round(tree.bytes / 1048576 / (oursMs / 1000), 1),
+        oursFilesPerS: oursMs === null ? null : Math.round(tree.files / (oursMs / 1000)),
+        rsyncMiBps: round(tree.bytes / 1048576 / (rsyncMs / 1000), 1),
+        hubEventLoopP99Ms: okRuns[0]?.hubEventLoop.p99Ms ?? null,
+        hubEventLoopLagP99Ms: okRuns[0]?.hubEventLoop.lagP99Ms ?? null,
+      },
+    };
+    progress(`[${name}] ours ${oursMs} ms, rsync ${rsyncMs} ms${withFsync ? `, rsync --fsync ${rsyncFsyncMs} ms` : ''}`);
+    return doc;
+  };
+  for (const name of cases) {
+    try {
+      out[name] = await runCase(name);
+    } catch (e) {
+      // One case failing (e.g. a stalled sync) does not lose the other's numbers.
+      progress(`[${name}] FAILED: ${e.message}`);
+      out[name] = { error: e.message };
+    }
+  }
+  await daemon.stop();
+
+  const goals = {};
+  for (const name of cases) {
+    const r = out[name].results;
+    goals[`${name}.notSlowerThanRsync`] = r?.ratioOursToRsync != null ? goal('ours / rsync -a <= 1.0', r.ratioOursToRsync, r.ratioOursToRsync <= 1) : { target: 'ours / rsync -a <= 1.0', actual: null, met: false, error: out[name].error };
+  }
+  const bigRun = out.big?.ours?.find((x) => x.hubEventLoop);
+  if (bigRun) {
+    const el = bigRun.hubEventLoop;
+    const lag = el.lagP99Ms ?? el.p99Ms;
+    goals['big.hubEventLoopP99Ms'] = goal('<= 20 ms (worst 5 s window, idle floor subtracted)', lag, lag !== null && lag <= 20);
+  }
+  const failed = cases.filter((c) => out[c].error);
+  return { params, cases: out, goals, ...(failed.length ? { error: failed.map((c) => `${c}: ${out[c].error}`).join('; ') } : {}) };
+});

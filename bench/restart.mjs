@@ -1,0 +1,172 @@
+#!/usr/bin/env node
+/**
+ * Restart benchmark: a hub mirroring BENCH_RESTART_FILES (default 100k) small files is stopped
+ * (SIGTERM) and started again on the same data dir and gRPC port. Measures the time from the
+ * new hub's spawn until the node is `in-sync` again, and what the hub re-hashed
+ * (status bytesHashedSinceStart; goal: 0 bytes, <= 1 s). Baselines, in the same run: a full
+ * re-hash of the same tree (Node crypto, one thread; and sha256sum on all cores) and a bare
+ * walk + lstat of the tree.
+ *
+ * Env: BENCH_SCALE, BENCH_RESTART_FILES, BENCH_FILE_MIN / BENCH_FILE_MAX (bytes, default
+ * 512..1536), BENCH_RESTART_ROUNDS (restarts measured, default 1), BENCH_VERIFY (default 1),
+ * BENCH_RESTART_SETUP_BATCH (0 = one initial sync of the tree; N = sync it in batches of <= N files).
+ */
+import path from 'node:path';
+import fs from 'node:fs';
+import {
+  Hub, PRECREATE_DIRS, compareTrees, copyDirSkeleton, listFiles, generateTree, goal, hashTreeNode, hashTreeSha256sum, logSince, main, param, flag,
+  progress, round, startPair, syncDisks, walkStatTree,
+} from './lib.mjs';
+
+await main('restart', async ({ workDir }) => {
+  const files = param('BENCH_RESTART_FILES', 100_000);
+  const minSize = param('BENCH_FILE_MIN', 512, { scaled: false, min: 0 });
+  const maxSize = param('BENCH_FILE_MAX', 1536, { scaled: false, min: minSize });
+  const rounds = param('BENCH_RESTART_ROUNDS', 1, { scaled: false });
+  const pollMs = param('BENCH_POLL_MS', 10, { scaled: false });
+  const setupBatch = param('BENCH_RESTART_SETUP_BATCH', 0, { scaled: false, min: 0 });
+  const params = { files, minSize, maxSize, rounds, pollMs, setupBatch, precreateDirs: PRECREATE_DIRS };
+
+  const ws = path.join(workDir, 'workspace');
+  const pending = path.join(workDir, 'pending');
+  progress(`generating ${files} files in ${pending}`);
+  const tree = generateTree(pending, { files, minSize, maxSize, seed: 11 });
+  progress(`generated ${tree.files} files, ${tree.bytes} bytes in ${tree.dirs} dirs (${tree.ms} ms)`);
+  syncDisks();
+
+  // Setup (not measured): get the tree mirrored, by default in one initial sync. With
+  // setupBatch > 0 the node starts on an empty workspace and the top-level directories are
+  // moved in (renames) a few at a time, each batch of at most setupBatch files synced before
+  // the next (for hubs on which one big initial sync does not finish; see README).
+  fs.mkdirSync(ws, { recursive: true });
+  const t0setup = Date.now();
+  if (setupBatch <= 0) for (const d of fs.readdirSync(pending)) fs.renameSync(path.join(pending, d), path.join(ws, d));
+  const pair = await startPair(workDir, ws);
+  let { hub } = pair;
+  const { node, id } = pair;
+  const mirror = hub.mirror(id);
+  const batches = [];
+  if (setupBatch > 0) {
+    const tops = fs.readdirSync(pending).sort().map((d) => ({ d, n: listFiles(path.join(pending, d)).length }));
+    let expected = 0;
+    while (tops.length) {
+      const batch = [tops.shift()];
+      while (tops.length && batch.reduce((a, b) => a + b.n, 0) + tops[0].n <= setupBatch) batch.push(tops.shift());
+      expected += batch.reduce((a, b) => a + b.n, 0);
+      const tb = Date.now();
+      for (const { d } of batch) {
+        if (PRECREATE_DIRS) copyDirSkeleton(path.join(pending, d), path.join(mirror, d));
+        fs.renameSync(path.join(pending, d), path.join(ws, d));
+      }
+      await hub.waitNode(id, `${expected} files mirrored`, (n) => n.state === 'in-sync' && n.files >= expected, { everyMs: 500, timeoutMs: 1_800_000, check: () => node.check() });
+      batches.push({ dirs: batch.map((b) => b.d), files: batch.reduce((a, b) => a + b.n, 0), ms: Date.now() - tb });
+      progress(`setup: ${expected}/${files} files mirrored`);
+    }
+  }
+  const status0 = (await hub.node(id)).node;
+  if (status0.files !== files) throw new Error(`expected ${files} files in the mirror, the hub records ${status0.files}`);
+  const setupMs = Date.now() - t0setup;
+  progress(`setup done in ${setupMs} ms`);
+  const initial = { ms: setupMs, singleSyncMs: setupBatch > 0 ? null : pair.syncMs, batches, files: status0.files, bytes: status0.bytes };
+  const grpc = hub.info.grpc;
+
+  let verify = null;
+  if (flag('BENCH_VERIFY', true)) {
+    progress('verifying the mirror');
+    verify = compareTrees(ws, mirror);
+    if (!verify.ok) throw new Error(`mirror differs from the workspace: ${verify.differences.join('; ')}`);
+  }
+
+  progress('baselines: walk+lstat, full re-hash (node crypto, sha256sum)');
+  const baseline = {
+    walkStat: walkStatTree(mirror),
+    rehashNodeCrypto: hashTreeNode(mirror),
+    rehashSha256sum: hashTreeSha256sum(mirror),
+  };
+  progress(`baseline: walk ${baseline.walkStat.ms} ms, re-hash ${baseline.rehashNodeCrypto.ms} ms (node), ${baseline.rehashSha256sum.ms} ms (sha256sum)`);
+
+  // The floor of any restart: a hub with no nodes, started a second time (its TLS identity
+  // exists), from spawn to hub.json (listening on both ports).
+  const emptyDir = path.join(workDir, 'empty-hub');
+  for (let i = 0; i < 2; i++) {
+    const h = await Hub.start(emptyDir, { pollMs: 5 });
+    if (i === 1) baseline.emptyHubStartMs = Date.now() - h.startedAt;
+    await h.stop();
+  }
+  progress(`baseline: a hub without nodes starts in ${baseline.emptyHubStartMs} ms`);
+
+  const restarts = [];
+  for (let r = 0; r < rounds; r++) {
+    progress(`restart ${r + 1}/${rounds}: stopping the hub (SIGTERM)`);
+    const s0 = Date.now();
+    const stopped = await hub.stop();
+    const stopMs = Date.now() - s0;
+    syncDisks();
+    progress(`hub stopped in ${stopMs} ms (exit ${JSON.stringify(stopped)}); starting it again on ${grpc}`);
+    hub = await Hub.start(hub.dataDir, { grpc, pollMs: 5 });
+    const t0 = hub.startedAt;
+    const hubJsonMs = Date.now() - t0;
+    // The node was started by startPair; its reconnect backoff is part of what a user waits for.
+    // Status is polled only once the hub has logged the node's reconnection, so that the
+    // polling does not slow the hub's start-up (a status call with 100k files costs ~10 ms).
+    const gate = () => hub.logLines().some((l) => l.msg === 'node.connected' && l.node === id && Date.parse(l.t) >= t0);
+    const ready = await hub.waitInSync(id, { everyMs: pollMs, timeoutMs: 600_000, check: () => node.check(), gate });
+    const ms = ready.at - t0;
+    const st = ready.hub;
+    const hubLog = hub.logLines().filter((l) => Date.parse(l.t) >= t0 - 5);
+    const at = (msg) => {
+      const l = hubLog.find((x) => x.msg === msg && (msg !== 'node.connected' || x.node === id));
+      return l ? Date.parse(l.t) - t0 : null;
+    };
+    const verified = hubLog.find((l) => l.msg === 'mirror.verified' && l.node === id) ?? null;
+    const nodeLog = node.logLines();
+    const retries = logSince(nodeLog, 'hub.unreachable', s0);
+    const reconnected = logSince(nodeLog, 'hub.connected', t0)[0] ?? null;
+    restarts.push({
+      inSyncMs: ms,
+      bytesHashedSinceStart: st.bytesHashedSinceStart,
+      filesHashedSinceStart: st.filesHashedSinceStart,
+      bytesReceived: ready.node.bytesReceived,
+      outOfSyncFiles: ready.node.outOfSyncFiles,
+      stopMs,
+      breakdown: {
+        hubJsonWrittenMs: hubJsonMs,
+        hubListeningMs: at('hub.listening'),
+        mirrorVerifiedMs: at('mirror.verified'),
+        mirrorVerify: verified && { files: verified.files, changed: verified.changed, deleted: verified.deleted, hashedFiles: verified.hashedFiles, hashedBytes: verified.hashedBytes, ms: verified.ms },
+        nodeConnectedMs: at('node.connected'),
+        nodeWantFull: hubLog.find((x) => x.msg === 'node.connected' && x.node === id)?.wantFull ?? null,
+        nodeReconnectAttemptsWhileDown: retries.length,
+        nodeLastRetryDelayMs: retries.length ? retries[retries.length - 1].retryInMs : null,
+        nodeSawHubMs: reconnected ? Date.parse(reconnected.t) - t0 : null,
+      },
+    });
+    progress(`in-sync ${ms} ms after the hub's start; hashed ${st.bytesHashedSinceStart} bytes (${st.filesHashedSinceStart} files)`);
+  }
+
+  await node.stop();
+  await hub.stop();
+
+  const worst = restarts.reduce((a, b) => (b.inSyncMs > a.inSyncMs ? b : a));
+  const maxHashed = Math.max(...restarts.map((x) => x.bytesHashedSinceStart));
+  return {
+    params,
+    tree: { files: tree.files, bytes: tree.bytes, dirs: tree.dirs, generateMs: tree.ms },
+    initialSync: initial,
+    mirrorVerifiedIdentical: verify ? verify.ok : null,
+    baseline,
+    restarts,
+    results: {
+      restartToInSyncMs: worst.inSyncMs,
+      bytesHashedSinceStart: maxHashed,
+      fullRehashMsNodeCrypto: baseline.rehashNodeCrypto.ms,
+      fullRehashMsSha256sum: baseline.rehashSha256sum.ms,
+      emptyHubStartMs: baseline.emptyHubStartMs,
+      speedupVsRehashSha256sum: round(baseline.rehashSha256sum.ms / worst.inSyncMs, 2),
+    },
+    goals: {
+      bytesRehashed: goal('0 bytes', maxHashed, maxHashed === 0),
+      restartToInSyncMs: goal('<= 1000 ms', worst.inSyncMs, worst.inSyncMs <= 1000),
+    },
+  };
+});
