@@ -9,7 +9,7 @@
  * barrier: it waits for running work and blocks later work, so a rename's new path can reuse
  * the old path's blocks before they are deleted.
  */
-import type * as grpc from '@grpc/grpc-js';
+import * as grpc from '@grpc/grpc-js';
 import { AbortedError, VerifyError, fsyncDir, applyDelete, applyDir, applyMeta, applySymlink, pullFile, type ApplyContext, type BlockLocation, type PullSource, type PullStats } from '../sync/apply';
 import { BLOCK_SIZE } from '../sync/blocks';
 import { planEntry, type Action } from '../sync/plan';
@@ -167,7 +167,7 @@ export class NodeSession {
       // Paths the mirror has but the node's full index does not mention are gone on the node.
       const seen = this.fullPass;
       this.fullPass = null;
-      const stale = [...this.store.files(this.nodeId).keys()].filter((p) => !seen.has(p));
+      const stale = this.store.paths(this.nodeId).filter((p) => !seen.has(p));
       for (const p of stale.sort((a, b) => b.length - a.length)) {
         this.enqueue({ path: p, type: 'file', size: 0, mtimeMs: 0, mode: 0, hash: Buffer.alloc(0), blockSize: 0, blocks: Buffer.alloc(0), target: '', deleted: true, seq });
       }
@@ -375,6 +375,15 @@ export class NodeSession {
       this.send({ ack: { seq: acked } });
     }
     this.onChange();
+  }
+
+  /** Ends the node's stream with a status it can act on (it will reconnect, or not). */
+  end(code: grpc.status, details: string): void {
+    try {
+      this.call.emit('error', { code, details });
+    } catch {
+      /* already ended */
+    }
   }
 
   /** After close(): waits for running operations to settle and records what they completed. */

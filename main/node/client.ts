@@ -94,6 +94,8 @@ export class NodeClient {
   private ackedSeq = 0;
   private readonly ackWaiters: (() => void)[] = [];
   private connected = false;
+  /** Set when a session reached Welcome; resets the reconnect backoff. */
+  private welcomed = false;
   private readonly log: Logger;
   private readonly ignoreState: (p: string) => boolean;
   /** Resolves when stop() is called. */
@@ -136,9 +138,13 @@ export class NodeClient {
     while (!this.stopped) {
       try {
         await this.session();
-        backoff = BACKOFF_MIN_MS;
       } catch (e) {
         if (e instanceof FatalNodeError) throw e;
+        // A session that got as far as Welcome was a success: start backing off afresh.
+        if (this.welcomed) {
+          this.welcomed = false;
+          backoff = BACKOFF_MIN_MS;
+        }
         const err = e as grpc.ServiceError;
         if (err.code === grpc.status.UNAUTHENTICATED) throw new FatalNodeError(`the hub refused this node's token: ${err.details}. Ask the operator for a new join string ("cortex-hub node add").`, 3);
         if (err.code === grpc.status.PERMISSION_DENIED) throw new FatalNodeError(`the hub refused this node: ${err.details}.`, 3);
@@ -268,6 +274,7 @@ export class NodeClient {
   private async onHubMessage(m: HubMessage): Promise<void> {
     if (m.welcome) {
       this.connected = true;
+      this.welcomed = true;
       this.fullPass = m.welcome.wantFull;
       this.ackedSeq = m.welcome.wantFull ? 0 : Number(m.welcome.ackedSeq);
       this.sentSeq = this.ackedSeq;

@@ -100,6 +100,7 @@ export class HubStore {
       ack: db.prepare('UPDATE nodes SET acked_seq = ?, index_id = ? WHERE id = ?'),
       deleteNode: db.prepare('DELETE FROM nodes WHERE id = ?'),
       files: db.prepare<[string], FileRow>(`SELECT ${FILE_COLUMNS} FROM files WHERE node_id = ?`),
+      paths: db.prepare<[string], { path: string }>('SELECT path FROM files WHERE node_id = ?'),
       stamps: db.prepare<[string], StampRow>('SELECT path, type, size, mtime_ms, mode, ino, target FROM files WHERE node_id = ?'),
       file: db.prepare<[string, string], FileRow>(`SELECT ${FILE_COLUMNS} FROM files WHERE node_id = ? AND path = ?`),
       upsertFile: db.prepare(`INSERT OR REPLACE INTO files (node_id, ${FILE_COLUMNS}) VALUES (@node_id, @path, @type, @size, @mtime_ms, @mode, @ino, @hash, @block_size, @blocks, @target, @seq, 0)`),
@@ -182,6 +183,10 @@ export class HubStore {
     const m = new Map<string, CachedEntry>();
     for (const r of this.q.files.iterate(nodeId)) m.set(r.path, rowToEntry(r));
     return m;
+  }
+
+  paths(nodeId: string): string[] {
+    return this.q.paths.all(nodeId).map((r) => r.path);
   }
 
   /**
