@@ -10,6 +10,7 @@
  * the old path's blocks before they are deleted.
  */
 import * as grpc from '@grpc/grpc-js';
+import { performance } from 'node:perf_hooks';
 import { AbortedError, VerifyError, fsyncDir, applyDelete, applyDir, applyMeta, applySymlink, pullFile, type ApplyContext, type BlockLocation, type PullSource, type PullStats } from '../sync/apply';
 import { BLOCK_SIZE } from '../sync/blocks';
 import { planEntry, type Action } from '../sync/plan';
@@ -29,6 +30,8 @@ const MAX_BYTES_IN_FLIGHT = 16 * 1024 * 1024;
 /** Cheap operations (mkdir, symlink, metadata) may run more at once, but not unboundedly. */
 const OP_CONCURRENCY = 64;
 const FLUSH_MS = 25;
+/** Longest the index ingest holds the event loop at a time. */
+const INGEST_SLICE_MS = 4;
 const MAX_FAILURES_KEPT = 500;
 
 export type Duplex = grpc.ServerDuplexStream<NodeMessage, HubMessage>;
@@ -87,6 +90,9 @@ export class NodeSession {
   private readonly budgetWaiters: (() => void)[] = [];
   private readonly requests = new Map<number, { resolve: (b: Buffer) => void; reject: (e: Error) => void; size: number }>();
   private fullPass: Set<string> | null = null;
+  private readonly ingest: { entry?: unknown; done?: { seq: number; full: boolean } }[] = [];
+  private ingestHead = 0;
+  private draining = false;
   private readonly ctx: ApplyContext;
   private readonly indexId: string;
 
@@ -114,7 +120,7 @@ export class NodeSession {
   }
 
   get pendingFiles(): number {
-    let n = 0;
+    let n = this.ingest.length - this.ingestHead;
     for (const it of this.queue) if (it.state !== 'done') n++;
     return n;
   }
@@ -126,7 +132,7 @@ export class NodeSession {
   }
 
   get inSync(): boolean {
-    return this.doneSeq >= 0 && this.pendingFiles === 0 && this.ackedSeq >= this.doneSeq;
+    return this.doneSeq >= 0 && this.ingestHead === this.ingest.length && this.pendingFiles === 0 && this.ackedSeq >= this.doneSeq;
   }
 
   send(msg: HubMessage): void {
@@ -144,25 +150,59 @@ export class NodeSession {
 
   // ---- incoming ----------------------------------------------------------------------------
 
+  /**
+   * Index entries and IndexDone markers are ingested in order, in slices of a few
+   * milliseconds, so a 1000-entry batch (validation, a lookup and a plan per entry) never
+   * holds the event loop for long.
+   */
   onIndex(files: unknown[]): void {
-    for (const w of files) {
-      const e = fromWireEntry(w as never);
-      // Acknowledgements assume the node's order: every entry must come after the last one.
-      const problem = entryProblem(e) ?? (e.seq <= this.lastSeq ? `sequence number ${e.seq} does not follow ${this.lastSeq}` : null);
-      if (problem) {
-        this.refuse(e.path, e.seq, problem.startsWith('unsafe path') ? 'UNSAFE_PATH' : problem.startsWith('sequence') ? 'PROTOCOL' : 'BAD_ENTRY', problem);
-        continue;
-      }
-      this.lastSeq = e.seq;
-      if (e.type === 'file' && !e.deleted) e.mode &= 0o777;
-      this.fullPass?.add(e.path);
-      this.enqueue(e);
-    }
-    this.pump();
-    this.onChange();
+    for (const w of files) this.ingest.push({ entry: w });
+    this.drainSoon();
   }
 
   onDone(seq: number, full: boolean): void {
+    this.ingest.push({ done: { seq, full } });
+    this.drainSoon();
+  }
+
+  private drainSoon(): void {
+    if (this.draining || this.closed) return;
+    this.draining = true;
+    setImmediate(() => this.drain1());
+  }
+
+  private drain1(): void {
+    const until = performance.now() + INGEST_SLICE_MS;
+    while (this.ingestHead < this.ingest.length && performance.now() < until && !this.closed) {
+      const item = this.ingest[this.ingestHead++]!;
+      if (item.entry !== undefined) this.ingestEntry(item.entry);
+      else if (item.done) this.applyDone(item.done.seq, item.done.full);
+    }
+    if (this.ingestHead === this.ingest.length) {
+      this.ingest.length = 0;
+      this.ingestHead = 0;
+    }
+    this.pump();
+    this.onChange();
+    if (this.ingestHead < this.ingest.length && !this.closed) setImmediate(() => this.drain1());
+    else this.draining = false;
+  }
+
+  private ingestEntry(w: unknown): void {
+    const e = fromWireEntry(w as never);
+    // Acknowledgements assume the node's order: every entry must come after the last one.
+    const problem = entryProblem(e) ?? (e.seq <= this.lastSeq ? `sequence number ${e.seq} does not follow ${this.lastSeq}` : null);
+    if (problem) {
+      this.refuse(e.path, e.seq, problem.startsWith('unsafe path') ? 'UNSAFE_PATH' : problem.startsWith('sequence') ? 'PROTOCOL' : 'BAD_ENTRY', problem);
+      return;
+    }
+    this.lastSeq = e.seq;
+    if (e.type === 'file' && !e.deleted) e.mode &= 0o777;
+    this.fullPass?.add(e.path);
+    this.enqueue(e);
+  }
+
+  private applyDone(seq: number, full: boolean): void {
     if (full && this.fullPass) {
       // Paths the mirror has but the node's full index does not mention are gone on the node.
       const seen = this.fullPass;
@@ -173,9 +213,7 @@ export class NodeSession {
       }
     }
     this.doneSeq = Math.max(this.doneSeq, seq);
-    this.pump();
     this.scheduleFlush();
-    this.onChange();
   }
 
   onBlock(id: number, data: Buffer, error: string): void {

@@ -52,8 +52,9 @@ export class FsPool {
     return w;
   }
 
-  async walk(root: string, subtree = ''): Promise<{ items: WalkItem[]; skipped: { path: string; reason: string }[] }> {
-    const res = await this.run({ id: 0, op: 'walk', root, subtree });
+  /** Everything under root/subtree (shallow: only the entries of root itself). */
+  async walk(root: string, subtree = '', shallow = false): Promise<{ items: WalkItem[]; skipped: { path: string; reason: string }[] }> {
+    const res = await this.run({ id: 0, op: 'walk', root, subtree, shallow });
     if (!res.ok) throw Object.assign(new Error(res.error), { code: res.code });
     return res.walk!;
   }

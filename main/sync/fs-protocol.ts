@@ -37,7 +37,7 @@ export interface CommitResult {
 }
 
 export type WorkerRequest =
-  | { id: number; op: 'walk'; root: string; subtree: string }
+  | { id: number; op: 'walk'; root: string; subtree: string; shallow: boolean }
   | { id: number; op: 'hash'; file: string; blockSize: number }
   | { id: number; op: 'hashMany'; files: string[]; blockSize: number }
   | { id: number; op: 'commit'; commit: CommitRequest };

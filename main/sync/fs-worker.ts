@@ -9,7 +9,7 @@ import crypto from 'node:crypto';
 import type { CommitRequest, CommitResult, HashResult, WalkItem, WorkerRequest, WorkerResponse } from './fs-protocol';
 import { UnsafePathError, ensureSafeParentsSync } from './paths';
 
-function walk(root: string, subtree: string): { items: WalkItem[]; skipped: { path: string; reason: string }[] } {
+function walk(root: string, subtree: string, shallow: boolean): { items: WalkItem[]; skipped: { path: string; reason: string }[] } {
   const items: WalkItem[] = [];
   const skipped: { path: string; reason: string }[] = [];
   const visit = (wire: string, st: fs.Stats): boolean => {
@@ -35,7 +35,7 @@ function walk(root: string, subtree: string): { items: WalkItem[]; skipped: { pa
       const wire = wireDir ? `${wireDir}/${name}` : name;
       let st: fs.Stats;
       try { st = fs.lstatSync(path.join(root, wire)); } catch { continue; }
-      if (visit(wire, st)) descend(wire);
+      if (visit(wire, st) && !shallow) descend(wire);
     }
   };
   if (subtree) {
@@ -123,7 +123,7 @@ function commit(c: CommitRequest): CommitResult {
 parentPort!.on('message', (req: WorkerRequest) => {
   let res: WorkerResponse;
   try {
-    if (req.op === 'walk') res = { id: req.id, ok: true, walk: walk(req.root, req.subtree) };
+    if (req.op === 'walk') res = { id: req.id, ok: true, walk: walk(req.root, req.subtree, req.shallow) };
     else if (req.op === 'hash') res = { id: req.id, ok: true, hash: hashFile(req.file, req.blockSize) };
     else if (req.op === 'hashMany') {
       res = {

@@ -44,6 +44,21 @@ export function stampChanged(item: WalkItem, cached: CachedEntry | undefined): b
   }
 }
 
+/**
+ * Walks a subtree; the whole tree is walked one top-level directory per task, so that every
+ * worker of the pool helps (a restart's verification of a big mirror is mostly this walk).
+ */
+async function walkTree(pool: FsPool, root: string, subtree: string): Promise<{ items: WalkItem[]; skipped: { path: string; reason: string }[] }> {
+  if (subtree !== '') return pool.walk(root, subtree);
+  const top = await pool.walk(root, '', true);
+  const dirs = top.items.filter((i) => i.type === 'dir');
+  const parts = await Promise.all(dirs.map((d) => pool.walk(root, d.path)));
+  return {
+    items: [...top.items.filter((i) => i.type !== 'dir'), ...parts.flatMap((p) => p.items)],
+    skipped: [...top.skipped, ...parts.flatMap((p) => p.skipped)],
+  };
+}
+
 const MAX_HASH_ATTEMPTS = 3;
 const SMALL_FILE = 256 * 1024;
 const BATCH_FILES = 256;
@@ -51,7 +66,7 @@ const BATCH_BYTES = 8 * 1024 * 1024;
 
 export async function scan(opts: ScanOptions): Promise<ScanResult> {
   const subtree = opts.subtree ?? '';
-  const { items, skipped } = await opts.pool.walk(opts.root, subtree);
+  const { items, skipped } = await walkTree(opts.pool, opts.root, subtree);
   const result: ScanResult = { updated: [], deleted: [], skipped: [...skipped], walked: items.length, hashedFiles: 0, hashedBytes: 0 };
   const seen = new Set<string>();
   const toHash: WalkItem[] = [];
