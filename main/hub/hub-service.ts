@@ -36,7 +36,6 @@ export interface HubOptions {
 }
 
 const HELLO_TIMEOUT_MS = 10_000;
-const TOTALS_TTL_MS = 1000;
 const LOG_RING = 2000;
 const DEFAULT_GRPC_PORT = 7443;
 /** HTTP/2 receive window of the node server (per stream and per connection). */
@@ -296,11 +295,12 @@ export class HubService extends EventEmitter {
   // ---- status ------------------------------------------------------------------------------
 
   private statusDirty = true;
-  private readonly totalsCache = new Map<string, { files: number; bytes: number; at: number }>();
+  private readonly totalsCache = new Map<string, { files: number; bytes: number }>();
   private lastSeenWrite = 0;
 
   private changed(): void {
     this.statusDirty = true;
+    this.totalsCache.clear();
   }
 
   private emitStatus(): void {
@@ -334,15 +334,13 @@ export class HubService extends EventEmitter {
     };
   }
 
-  /**
-   * Files and bytes recorded for a node's mirror. Counting 100k rows takes ~15 ms, so the
-   * answer is reused for up to a second (status is polled and pushed often).
-   */
+  /** Files and bytes recorded for a node's mirror, recounted only after something changed. */
   private totals(nodeId: string): { files: number; bytes: number } {
-    const cached = this.totalsCache.get(nodeId);
-    if (cached && Date.now() - cached.at < TOTALS_TTL_MS) return cached;
-    const t = { ...this.store.totals(nodeId), at: Date.now() };
-    this.totalsCache.set(nodeId, t);
+    let t = this.totalsCache.get(nodeId);
+    if (!t) {
+      t = this.store.totals(nodeId);
+      this.totalsCache.set(nodeId, t);
+    }
     return t;
   }
 

@@ -44,6 +44,8 @@ const migrations: Migration[] = [
     CREATE INDEX events_by_kind ON events (kind, id);
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
   `),
+  // status counts and sums a node's files often: a covering index keeps that off the big rows.
+  (db) => db.exec('CREATE INDEX files_sizes ON files (node_id, type, size)'),
 ];
 
 export interface NodeRecord {

@@ -67,6 +67,13 @@ describe('HubStore', () => {
     s.close();
   });
 
+  it('counts a mirror through a covering index, not the file rows', () => {
+    const s = new HubStore(path.join(tmp(), 'hub.db'));
+    const plan = s.db.prepare('EXPLAIN QUERY PLAN SELECT count(*) AS files, sum(size) AS bytes FROM files WHERE node_id = ? AND type = 0').all('n') as { detail: string }[];
+    expect(plan.map((p) => p.detail).join(' ')).toMatch(/COVERING INDEX files_sizes/);
+    s.close();
+  });
+
   it('records mirror files and finds blocks for reuse; deleting a dir forgets its subtree', () => {
     const s = new HubStore(path.join(tmp(), 'hub.db'));
     s.addNode('n', 'n', 't');
