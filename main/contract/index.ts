@@ -33,6 +33,8 @@ export interface NodeStatus {
   bytesReceived: number;
   bytesReused: number;
   mirror: string;
+  /** The mirror is being checked against the index after a clean restart. */
+  verifying: boolean;
 }
 
 export interface HubStatus {

@@ -44,7 +44,10 @@ const FLOW_CONTROL_WINDOW = 8 * 1024 * 1024;
 interface NodeRuntime {
   session: NodeSession | null;
   failures: Map<string, FileFailure>;
+  /** Sessions of this node wait for this before they start. */
   mirrorReady: Promise<void>;
+  /** A background verification of the mirror is running. */
+  verifying: boolean;
   scanError: string | null;
 }
 
@@ -59,6 +62,9 @@ export class HubService extends EventEmitter {
   private grpcAddress: string | null = null;
   private readonly runtime = new Map<string, NodeRuntime>();
   private statusTimer: NodeJS.Timeout | null = null;
+  private markListening!: () => void;
+  /** Resolves once the node server is bound (or the hub closes). */
+  private readonly listening = new Promise<void>((resolve) => { this.markListening = resolve; });
   private closed = false;
 
   private constructor(
@@ -100,7 +106,12 @@ export class HubService extends EventEmitter {
       const identity = await loadOrCreateIdentity(l.root);
       const hub = new HubService(opts, identity, release, store, log, ring);
       hubRef.hub = hub;
-      if (opts.mode === 'serve') hub.verifyMirrors();
+      if (opts.mode === 'serve') {
+        // Read and clear the clean-shutdown mark: if this hub crashes, the next start will know.
+        const clean = store.getMeta('clean_shutdown') === '1';
+        store.setMeta('clean_shutdown', '0');
+        hub.verifyMirrors(clean);
+      }
       return hub;
     } catch (e) {
       release();
@@ -110,44 +121,83 @@ export class HubService extends EventEmitter {
 
   // ---- start-up: verify mirrors against the persistent hash cache --------------------------
 
-  private verifyMirrors(): void {
+  /**
+   * Verifies every active mirror against the index (stat only; only changed files are
+   * re-hashed), once the server listens so start-up is not delayed by it.
+   *
+   * After a crash the index may lag behind the mirror, so a node waits for its mirror's
+   * verification before it may sync. After a clean shutdown the index matched the mirror when
+   * the hub stopped: nodes may sync at once while the verification runs beside them
+   * (`verifying` in status); if it finds the mirror changed while the hub was down, the node's
+   * session is ended and it resyncs with a full index.
+   */
+  private verifyMirrors(cleanShutdown: boolean): void {
     for (const n of this.store.nodes()) {
       if (n.retiredAt !== null) continue;
       const rt = this.rt(n.id);
-      rt.mirrorReady = this.verifyMirror(n).catch((e: Error) => {
+      const fail = (e: Error) => {
         rt.scanError = e.message;
         this.log.error('mirror.verify_failed', { node: n.id, error: e.message });
-      });
+      };
+      const prepared = this.listening.then(() => (this.closed ? false : this.prepareMirror(n)));
+      if (!cleanShutdown) {
+        rt.mirrorReady = prepared.then((exists) => (exists ? this.verifyMirror(n, rt) : undefined)).catch(fail);
+        continue;
+      }
+      rt.mirrorReady = prepared.then(() => undefined).catch(fail);
+      rt.verifying = true;
+      void prepared
+        .then((exists) => (exists ? this.verifyMirror(n, rt) : undefined))
+        .catch(fail)
+        .finally(() => {
+          rt.verifying = false;
+          this.changed();
+        });
     }
   }
 
-  private async verifyMirror(n: NodeRecord): Promise<void> {
+  /** Clears staging leftovers; forgets the index of a mirror that is gone. False if it is. */
+  private async prepareMirror(n: NodeRecord): Promise<boolean> {
+    const leftovers = await clearStaging(this.stagingOf(n.id));
+    if (leftovers) this.log.info('staging.cleared', { node: n.id, files: leftovers });
+    if (fs.existsSync(this.mirrorOf(n.id))) return true;
+    const known = this.store.totals(n.id).files;
+    if (known > 0) {
+      this.store.forgetMirror(n.id);
+      this.log.warn('mirror.missing', { node: n.id, mirror: this.mirrorOf(n.id), forgotten: known });
+    }
+    return false;
+  }
+
+  private async verifyMirror(n: NodeRecord, rt: NodeRuntime): Promise<void> {
     const root = this.mirrorOf(n.id);
-    const staging = this.stagingOf(n.id);
-    const leftovers = await clearStaging(staging);
     const t0 = Date.now();
     const cache = this.store.stamps(n.id);
-    if (!fs.existsSync(root)) {
-      if (cache.size > 0) {
-        this.store.forgetMirror(n.id);
-        this.log.warn('mirror.missing', { node: n.id, mirror: root, forgotten: cache.size });
-      }
-      return;
-    }
     const res = await scan({ root, pool: this.pool, cached: (p) => cache.get(p), knownUnder: () => cache.keys() });
-    if (res.updated.length || res.deleted.length) {
+    const differs = res.updated.length > 0 || res.deleted.length > 0;
+    if (differs) {
       // The mirror differs from what the hub recorded (a crash between rename and record, or
       // someone edited it): record what is really there and ask the node for its full index.
+      const session = rt.session;
+      let release = () => {};
+      if (session) {
+        // Hold back reconnections until the index is corrected, and let the session settle first.
+        rt.mirrorReady = new Promise<void>((resolve) => { release = resolve; });
+        session.close();
+        session.end(grpc.status.UNAVAILABLE, 'the mirror changed while the hub was down; resyncing');
+        await session.drain();
+      }
       this.store.db.transaction(() => {
         this.store.deletePaths(n.id, res.deleted);
         this.store.putFiles(n.id, res.updated.map((e) => ({ ...e, seq: 0 })));
         this.store.setAcked(n.id, 0, null);
       })();
+      release();
     }
     this.log.info('mirror.verified', {
       node: n.id, files: res.walked, changed: res.updated.length, deleted: res.deleted.length,
-      hashedFiles: res.hashedFiles, hashedBytes: res.hashedBytes, stagingLeftovers: leftovers, ms: Date.now() - t0,
-      ...(res.updated.length || res.deleted.length ? { examples: [...res.updated.map((e) => e.path), ...res.deleted].slice(0, 10) } : {}),
+      hashedFiles: res.hashedFiles, hashedBytes: res.hashedBytes, ms: Date.now() - t0,
+      ...(differs ? { examples: [...res.updated.map((e) => e.path), ...res.deleted].slice(0, 10) } : {}),
     });
   }
 
@@ -167,6 +217,7 @@ export class HubService extends EventEmitter {
     this.statusTimer.unref();
     if (process.env.CORTEX_EVENTLOOP_LOG === '1') this.startLoopMonitor();
     this.log.info('hub.listening', { grpc: this.grpcAddress, fingerprint: this.identity.fingerprint });
+    this.markListening();
     return this.grpcAddress;
   }
 
@@ -331,6 +382,7 @@ export class HubService extends EventEmitter {
       lastError: last ?? (rt?.scanError ? { path: '', code: 'MIRROR_SCAN', message: rt.scanError, at: this.startedAt } : null),
       bytesReceived: s?.counters.bytesReceived ?? 0, bytesReused: s?.counters.bytesReused ?? 0,
       mirror: this.mirrorOf(n.id),
+      verifying: rt?.verifying ?? false,
     };
   }
 
@@ -444,7 +496,7 @@ export class HubService extends EventEmitter {
   private rt(id: string): NodeRuntime {
     let rt = this.runtime.get(id);
     if (!rt) {
-      rt = { session: null, failures: new Map(), mirrorReady: Promise.resolve(), scanError: null };
+      rt = { session: null, failures: new Map(), mirrorReady: Promise.resolve(), verifying: false, scanError: null };
       this.runtime.set(id, rt);
     }
     return rt;
@@ -457,6 +509,7 @@ export class HubService extends EventEmitter {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.markListening();
     if (this.statusTimer) clearInterval(this.statusTimer);
     const sessions = [...this.runtime.values()].map((rt) => rt.session).filter((x): x is NodeSession => x !== null);
     for (const s of sessions) {
@@ -474,6 +527,8 @@ export class HubService extends EventEmitter {
       });
     }
     await this.pool.close();
+    // Everything applied is recorded: the next start may trust the index while it verifies.
+    if (this.opts.mode === 'serve') this.store.setMeta('clean_shutdown', '1');
     this.log.info('hub.stopped', { uptimeMs: Date.now() - this.startedAt });
     this.store.close();
     this.releaseLock();
