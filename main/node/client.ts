@@ -50,7 +50,7 @@ export function defaultStateDir(workspace: string): string {
 }
 
 const WATCH_DEBOUNCE_MS = 10;
-const BACKOFF_MIN_MS = 200;
+const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 30_000;
 
 type Call = grpc.ClientDuplexStream<NodeMessage, HubMessage>;
@@ -150,7 +150,7 @@ export class NodeClient {
         if (err.code === grpc.status.PERMISSION_DENIED) throw new FatalNodeError(`the hub refused this node: ${err.details}.`, 3);
         if (err.code === grpc.status.FAILED_PRECONDITION) throw new FatalNodeError(`the hub refused this node: ${err.details}.`, 5);
         if (this.stopped) break;
-        const wait = Math.round(backoff * (0.5 + Math.random()));
+        const wait = Math.round(backoff * (0.75 + Math.random() / 2));
         this.log.warn('hub.unreachable', { hub: this.cfg.hub, error: err.details ?? err.message, retryInMs: wait });
         await Promise.race([new Promise((r) => setTimeout(r, wait)), this.stopped$]);
         backoff = Math.min(backoff * 1.5, BACKOFF_MAX_MS);
