@@ -11,6 +11,7 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { ContractError, type Handlers, type HubEvent, type HubStatus, type LogEntryView, type NodeInfo, type NodeStatus, type PurgeView } from '../contract';
 import { HubStore, type NodeRecord } from '../store/hub-store';
+import type { CachedEntry } from '../sync/types';
 import { integrityCheck } from '../store/db';
 import { FsPool } from '../sync/fs-pool';
 import { scan } from '../sync/scanner';
@@ -36,6 +37,7 @@ export interface HubOptions {
 }
 
 const HELLO_TIMEOUT_MS = 10_000;
+const STAMP_PAGE = 5000;
 const LOG_RING = 2000;
 const DEFAULT_GRPC_PORT = 7443;
 /** HTTP/2 receive window of the node server (per stream and per connection). */
@@ -172,7 +174,15 @@ export class HubService extends EventEmitter {
   private async verifyMirror(n: NodeRecord, rt: NodeRuntime): Promise<void> {
     const root = this.mirrorOf(n.id);
     const t0 = Date.now();
-    const cache = this.store.stamps(n.id);
+    // Loaded in pages, yielding between them: nodes may be syncing meanwhile.
+    const cache = new Map<string, CachedEntry>();
+    for (let after = ''; ;) {
+      const page = this.store.stampsAfter(n.id, after, STAMP_PAGE);
+      for (const e of page) cache.set(e.path, e);
+      if (page.length < STAMP_PAGE) break;
+      after = page[page.length - 1]!.path;
+      await new Promise((r) => setImmediate(r));
+    }
     const res = await scan({ root, pool: this.pool, cached: (p) => cache.get(p), knownUnder: () => cache.keys() });
     const differs = res.updated.length > 0 || res.deleted.length > 0;
     if (differs) {

@@ -103,7 +103,7 @@ export class HubStore {
       deleteNode: db.prepare('DELETE FROM nodes WHERE id = ?'),
       files: db.prepare<[string], FileRow>(`SELECT ${FILE_COLUMNS} FROM files WHERE node_id = ?`),
       paths: db.prepare<[string], { path: string }>('SELECT path FROM files WHERE node_id = ?'),
-      stamps: db.prepare<[string], StampRow>('SELECT path, type, size, mtime_ms, mode, ino, target FROM files WHERE node_id = ?'),
+      stampsAfter: db.prepare<[string, string, number], StampRow>('SELECT path, type, size, mtime_ms, mode, ino, target FROM files WHERE node_id = ? AND path > ? ORDER BY path LIMIT ?'),
       file: db.prepare<[string, string], FileRow>(`SELECT ${FILE_COLUMNS} FROM files WHERE node_id = ? AND path = ?`),
       upsertFile: db.prepare(`INSERT OR REPLACE INTO files (node_id, ${FILE_COLUMNS}) VALUES (@node_id, @path, @type, @size, @mtime_ms, @mode, @ino, @hash, @block_size, @blocks, @target, @seq, 0)`),
       deleteFile: db.prepare('DELETE FROM files WHERE node_id = ? AND path = ?'),
@@ -193,15 +193,11 @@ export class HubStore {
 
   /**
    * What the scanner needs to tell a changed file from an unchanged one (no hashes or block
-   * lists): cheap to load for a whole mirror at start-up.
+   * lists), in pages ordered by path so a caller can yield between them.
    */
-  stamps(nodeId: string): Map<string, CachedEntry> {
-    const m = new Map<string, CachedEntry>();
+  stampsAfter(nodeId: string, afterPath: string, limit: number): CachedEntry[] {
     const none = Buffer.alloc(0);
-    for (const r of this.q.stamps.iterate(nodeId)) {
-      m.set(r.path, rowToEntry({ ...r, hash: none, block_size: 0, blocks: none, seq: 0, deleted: 0 }));
-    }
-    return m;
+    return this.q.stampsAfter.all(nodeId, afterPath, limit).map((r) => rowToEntry({ ...r, hash: none, block_size: 0, blocks: none, seq: 0, deleted: 0 }));
   }
 
   file(nodeId: string, path: string): CachedEntry | undefined {

@@ -60,6 +60,7 @@ async function walkTree(pool: FsPool, root: string, subtree: string): Promise<{ 
 }
 
 const MAX_HASH_ATTEMPTS = 3;
+const YIELD_EVERY = 10_000;
 const SMALL_FILE = 256 * 1024;
 const BATCH_FILES = 256;
 const BATCH_BYTES = 8 * 1024 * 1024;
@@ -71,7 +72,10 @@ export async function scan(opts: ScanOptions): Promise<ScanResult> {
   const seen = new Set<string>();
   const toHash: WalkItem[] = [];
   const ignoredDirs: string[] = [];
-  for (const item of items) {
+  for (let i = 0; i < items.length; i++) {
+    // Yield now and then: a 100k-entry compare should not hold the event loop in one go.
+    if (i > 0 && i % YIELD_EVERY === 0) await new Promise((r) => setImmediate(r));
+    const item = items[i]!;
     if (opts.ignore?.(item.path) || ignoredDirs.some((d) => item.path.startsWith(`${d}/`))) {
       if (item.type === 'dir') ignoredDirs.push(item.path);
       continue;
