@@ -12,7 +12,6 @@ import * as grpc from '@grpc/grpc-js';
 import { ContractError, type Handlers, type HubEvent, type HubStatus, type LogEntryView, type NodeInfo, type NodeStatus, type PurgeView } from '../contract';
 import { HubStore, type NodeRecord } from '../store/hub-store';
 import type { CachedEntry } from '../sync/types';
-import { integrityCheck } from '../store/db';
 import { FsPool } from '../sync/fs-pool';
 import { scan } from '../sync/scanner';
 import { clearStaging } from '../sync/apply';
@@ -510,10 +509,6 @@ export class HubService extends EventEmitter {
       this.runtime.set(id, rt);
     }
     return rt;
-  }
-
-  integrity(): string {
-    return integrityCheck(this.store.db);
   }
 
   async close(): Promise<void> {

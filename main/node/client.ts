@@ -257,7 +257,8 @@ export class NodeClient {
     const call = client.session(md);
     this.call = call;
     try {
-      await new Promise<void>((resolve, reject) => {
+      // A session only ends by an error or the end of the stream; run() decides what follows.
+      await new Promise<void>((_resolve, reject) => {
         call.on('data', (m: HubMessage) => this.onHubMessage(m).catch((e: Error) => this.log.error('session.error', { error: e.message })));
         call.on('error', (e) => reject(e));
         call.on('end', () => reject(Object.assign(new Error('the hub closed the stream'), { code: grpc.status.UNAVAILABLE })));
