@@ -133,6 +133,20 @@ async function getBlock(entry: Entry, i: number, source: PullSource, readers: Ma
   return data;
 }
 
+/** Runs `fn` for every block index, FETCH_WINDOW at a time; stops when `signal` aborts. */
+async function forEachBlock(entry: Entry, signal: AbortSignal | undefined, fn: (i: number) => Promise<void>): Promise<void> {
+  const n = blockCount(entry.size, entry.blockSize);
+  let next = 0;
+  const lane = async () => {
+    while (next < n) {
+      if (signal?.aborted) throw new AbortedError();
+      await fn(next++);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(FETCH_WINDOW, n) }, lane));
+  if (signal?.aborted) throw new AbortedError();
+}
+
 /** Builds, verifies and commits a new version of a file. Returns the committed stamp. */
 export async function pullFile(ctx: ApplyContext, entry: Entry, source: PullSource, signal?: AbortSignal, stats?: PullStats): Promise<CachedEntry> {
   if (!fileHashFromBlocks(entry.blocks).equals(entry.hash)) throw new VerifyError('file hash does not match its block list');
@@ -144,22 +158,14 @@ export async function pullFile(ctx: ApplyContext, entry: Entry, source: PullSour
   const readers = new Map<string, fs.promises.FileHandle | null>();
   let committed = false;
   try {
-    const n = blockCount(entry.size, entry.blockSize);
-    let next = 0;
-    const worker = async () => {
-      while (next < n) {
-        if (signal?.aborted) throw new AbortedError();
-        const i = next++;
-        const data = await getBlock(entry, i, source, readers, signal, stats);
-        let written = 0;
-        while (written < data.length) {
-          const { bytesWritten } = await fh.write(data, written, data.length - written, i * entry.blockSize + written);
-          written += bytesWritten;
-        }
+    await forEachBlock(entry, signal, async (i) => {
+      const data = await getBlock(entry, i, source, readers, signal, stats);
+      let written = 0;
+      while (written < data.length) {
+        const { bytesWritten } = await fh.write(data, written, data.length - written, i * entry.blockSize + written);
+        written += bytesWritten;
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(FETCH_WINDOW, Math.max(1, n)) }, worker));
-    if (signal?.aborted) throw new AbortedError();
+    });
     await fh.chmod(entry.mode & 0o777);
     await fh.utimes(new Date(), new Date(entry.mtimeMs));
     await fh.sync();
@@ -194,16 +200,9 @@ async function pullSmallFile(ctx: ApplyContext, pool: FsPool, entry: Entry, sour
   // Its own ArrayBuffer, so it can be moved to the worker rather than copied.
   const data = new Uint8Array(new ArrayBuffer(entry.size));
   try {
-    const n = blockCount(entry.size, entry.blockSize);
-    let next = 0;
-    const worker = async () => {
-      while (next < n) {
-        if (signal?.aborted) throw new AbortedError();
-        const i = next++;
-        data.set(await getBlock(entry, i, source, readers, signal, stats), i * entry.blockSize);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(FETCH_WINDOW, n) }, worker));
+    await forEachBlock(entry, signal, async (i) => {
+      data.set(await getBlock(entry, i, source, readers, signal, stats), i * entry.blockSize);
+    });
   } finally {
     for (const r of readers.values()) await r?.close().catch(() => undefined);
   }

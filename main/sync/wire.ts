@@ -23,19 +23,8 @@ const pkg = grpc.loadPackageDefinition(def) as unknown as {
 };
 export const NodeSyncService = pkg.cortex.v1.NodeSync;
 
-export interface WireFileInfo {
-  path: string;
-  type: 'FILE' | 'DIR' | 'SYMLINK';
-  size: number;
-  mtimeMs: number;
-  mode: number;
-  hash: Buffer;
-  blockSize: number;
-  blocks: Buffer;
-  target: string;
-  deleted: boolean;
-  seq: number;
-}
+/** FileInfo as proto-loader hands it over: an Entry whose type is the proto enum's name. */
+export type WireFileInfo = Omit<Entry, 'type'> & { type: 'FILE' | 'DIR' | 'SYMLINK' };
 
 export interface NodeMessage {
   msg?: 'hello' | 'index' | 'done' | 'block' | 'ping';
