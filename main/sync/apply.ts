@@ -101,14 +101,23 @@ async function readExactly(fh: fs.promises.FileHandle, len: number, pos: number)
   return buf;
 }
 
+/** Open handles of local files blocks are copied from, by path (null: could not open). */
+type Readers = Map<string, Promise<fs.promises.FileHandle | null>>;
+
+async function closeReaders(readers: Readers): Promise<void> {
+  for (const r of readers.values()) await (await r)?.close().catch(() => undefined);
+}
+
 /** Reads a block from the first local place that still holds it (verified by hash). */
-async function readLocalBlock(source: PullSource, readers: Map<string, fs.promises.FileHandle | null>, len: number, h: Buffer): Promise<Buffer | null> {
+async function readLocalBlock(source: PullSource, readers: Readers, len: number, h: Buffer): Promise<Buffer | null> {
   for (const loc of source.findLocal(h)) {
-    let r = readers.get(loc.file);
-    if (r === undefined) {
-      r = await fs.promises.open(loc.file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW).catch(() => null);
-      readers.set(loc.file, r);
+    // The promise is shared, so parallel lanes never open (and leak) a second handle.
+    let opening = readers.get(loc.file);
+    if (opening === undefined) {
+      opening = fs.promises.open(loc.file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW).catch(() => null);
+      readers.set(loc.file, opening);
     }
+    const r = await opening;
     if (!r) continue;
     const data = await readExactly(r, len, loc.offset).catch(() => null);
     if (data && sha256(data).equals(h)) return data;
@@ -117,7 +126,7 @@ async function readLocalBlock(source: PullSource, readers: Map<string, fs.promis
 }
 
 /** Gets one block, locally if possible, else from the peer; verified either way. */
-async function getBlock(entry: Entry, i: number, source: PullSource, readers: Map<string, fs.promises.FileHandle | null>, signal?: AbortSignal, stats?: PullStats): Promise<Buffer> {
+async function getBlock(entry: Entry, i: number, source: PullSource, readers: Readers, signal?: AbortSignal, stats?: PullStats): Promise<Buffer> {
   const len = blockLength(entry.size, entry.blockSize, i);
   const h = blockHash(entry.blocks, i);
   const local = await readLocalBlock(source, readers, len, h);
@@ -155,7 +164,7 @@ export async function pullFile(ctx: ApplyContext, entry: Entry, source: PullSour
   await ensureStaging(ctx.stagingDir);
   const tmp = tempName(ctx.stagingDir);
   const fh = await fs.promises.open(tmp, fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_WRONLY, 0o600);
-  const readers = new Map<string, fs.promises.FileHandle | null>();
+  const readers: Readers = new Map();
   let committed = false;
   try {
     await forEachBlock(entry, signal, async (i) => {
@@ -182,7 +191,7 @@ export async function pullFile(ctx: ApplyContext, entry: Entry, source: PullSour
     await syncDirOf(ctx, target);
     return { ...entry, size: st.size, mtimeMs: st.mtimeMs, mode: st.mode & 0o777, ino: st.ino, seq: entry.seq };
   } finally {
-    for (const r of readers.values()) await r?.close().catch(() => undefined);
+    await closeReaders(readers);
     if (!committed) {
       await fh.close().catch(() => undefined);
       await fs.promises.unlink(tmp).catch(() => undefined);
@@ -196,7 +205,7 @@ export async function pullFile(ctx: ApplyContext, entry: Entry, source: PullSour
  * trips per file on the event loop).
  */
 async function pullSmallFile(ctx: ApplyContext, pool: FsPool, entry: Entry, source: PullSource, signal?: AbortSignal, stats?: PullStats): Promise<CachedEntry> {
-  const readers = new Map<string, fs.promises.FileHandle | null>();
+  const readers: Readers = new Map();
   // Its own ArrayBuffer, so it can be moved to the worker rather than copied.
   const data = new Uint8Array(new ArrayBuffer(entry.size));
   try {
@@ -204,7 +213,7 @@ async function pullSmallFile(ctx: ApplyContext, pool: FsPool, entry: Entry, sour
       data.set(await getBlock(entry, i, source, readers, signal, stats), i * entry.blockSize);
     });
   } finally {
-    for (const r of readers.values()) await r?.close().catch(() => undefined);
+    await closeReaders(readers);
   }
   if (signal?.aborted) throw new AbortedError();
   const st = await pool.commit({ root: ctx.root, stagingDir: ctx.stagingDir, wirePath: entry.path, data, mode: entry.mode, mtimeMs: entry.mtimeMs, syncDir: !ctx.deferDirSync });
