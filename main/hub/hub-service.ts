@@ -328,6 +328,7 @@ export class HubService extends EventEmitter {
       if (m.index) s.onIndex(m.index.files ?? []);
       else if (m.done) s.onDone(Number(m.done.seq), Boolean(m.done.full));
       else if (m.block) s.onBlock(Number(m.block.id), m.block.data, m.block.error);
+      else if (m.blocks) for (const b of m.blocks.items ?? []) s.onBlock(Number(b.id), b.data, b.error);
       else if (m.ping) s.send({ pong: { t: m.ping.t } } satisfies HubMessage);
       else s.refuse('', 0, 'PROTOCOL', `unexpected message ${m.msg ?? '(empty)'}`);
       const now = Date.now();

@@ -15,7 +15,7 @@ import { AbortedError, VerifyError, fsyncDir, applyDelete, applyDir, applyMeta, 
 import { BLOCK_SIZE } from '../sync/blocks';
 import { planEntry, type Action } from '../sync/plan';
 import { entryProblem } from '../sync/validate';
-import { fromWireEntry, type HubMessage, type NodeMessage } from '../sync/wire';
+import { REQUEST_BATCH, fromWireEntry, type BlockRequest, type HubMessage, type NodeMessage } from '../sync/wire';
 import { UnsafePathError, toNative } from '../sync/paths';
 import type { CachedEntry, Entry } from '../sync/types';
 import type { HubStore } from '../store/hub-store';
@@ -88,6 +88,7 @@ export class NodeSession {
   private nextRequestId = 1;
   private bytesInFlight = 0;
   private readonly budgetWaiters: (() => void)[] = [];
+  private readonly outbox: BlockRequest[] = [];
   private readonly requests = new Map<number, { resolve: (b: Buffer) => void; reject: (e: Error) => void; size: number }>();
   private fullPass: Set<string> | null = null;
   private readonly ingest: { entry?: unknown; done?: { seq: number; full: boolean } }[] = [];
@@ -355,11 +356,21 @@ export class NodeSession {
     try {
       return await new Promise<Buffer>((resolve, reject) => {
         this.requests.set(id, { resolve, reject, size });
-        this.send({ request: { id, path, offset, size, hash } });
+        this.outbox.push({ id, path, offset, size, hash });
+        if (this.outbox.length === 1) setImmediate(() => this.sendRequests());
       });
     } finally {
       this.bytesInFlight -= size;
       this.budgetWaiters.shift()?.();
+    }
+  }
+
+  /** Sends the requests gathered during this turn of the event loop, in few messages. */
+  private sendRequests(): void {
+    const all = this.outbox.splice(0);
+    for (let i = 0; i < all.length; i += REQUEST_BATCH) {
+      const items = all.slice(i, i + REQUEST_BATCH);
+      this.send(items.length === 1 ? { request: items[0]! } : { requests: { items } });
     }
   }
 

@@ -8,6 +8,10 @@ export const PROTOCOL_VERSION = 1;
 /** Largest message either side accepts: a full index batch or one block plus framing. */
 export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 export const INDEX_BATCH_ENTRIES = 1000;
+/** At most this many block requests travel in one BlockRequests message. */
+export const REQUEST_BATCH = 256;
+/** A BlockResponses message is closed before its data passes this size. */
+export const RESPONSE_BATCH_BYTES = 2 * 1024 * 1024;
 /**
  * Flow control for the index: a node sends at most this many sequence numbers beyond what the
  * hub has acknowledged, so the hub's queue (and memory) stays bounded however big the tree.
@@ -27,17 +31,33 @@ export const NodeSyncService = pkg.cortex.v1.NodeSync;
 export type WireFileInfo = Omit<Entry, 'type'> & { type: 'FILE' | 'DIR' | 'SYMLINK' };
 
 export interface NodeMessage {
-  msg?: 'hello' | 'index' | 'done' | 'block' | 'ping';
+  msg?: 'hello' | 'index' | 'done' | 'block' | 'ping' | 'blocks';
   hello?: { nodeId: string; indexId: string; protocol: number; version: string };
   index?: { files: WireFileInfo[] };
   done?: { seq: number; full: boolean };
-  block?: { id: number; data: Buffer; error: string };
+  block?: BlockResponse;
+  blocks?: { items: BlockResponse[] };
   ping?: { t: number };
+}
+
+export interface BlockRequest {
+  id: number;
+  path: string;
+  offset: number;
+  size: number;
+  hash: Buffer;
+}
+
+export interface BlockResponse {
+  id: number;
+  data: Buffer;
+  error: string;
 }
 
 export interface HubMessage {
   welcome?: { ackedSeq: number; wantFull: boolean; hubVersion: string };
-  request?: { id: number; path: string; offset: number; size: number; hash: Buffer };
+  request?: BlockRequest;
+  requests?: { items: BlockRequest[] };
   ack?: { seq: number };
   refusal?: { path: string; seq: number; code: string; message: string };
   pong?: { t: number };

@@ -51,6 +51,7 @@ export interface InMessage {
   msg?: 'welcome' | 'request' | 'ack' | 'refusal' | 'pong';
   welcome?: { ackedSeq: number; wantFull: boolean; hubVersion: string };
   request?: BlockRequest;
+  requests?: { items: BlockRequest[] };
   ack?: { seq: number };
   refusal?: Refusal;
   pong?: { t: number };
@@ -140,8 +141,12 @@ export class HostileSession {
 
   private constructor(private readonly client: grpc.Client, private readonly call: Call) {
     call.on('data', (m: InMessage) => {
-      this.received.push(m);
-      if (m.request) this.serveOne(m.request);
+      // A batch of requests is recorded as the single requests it stands for.
+      const split = m.requests ? m.requests.items.map((request) => ({ msg: 'request' as const, request })) : [m];
+      for (const one of split) {
+        this.received.push(one);
+        if (one.request) this.serveOne(one.request);
+      }
       this.wake();
     });
     call.on('error', (e: grpc.ServiceError) => {
