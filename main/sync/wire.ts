@@ -10,8 +10,9 @@ export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 export const INDEX_BATCH_ENTRIES = 1000;
 /** At most this many block requests travel in one BlockRequests message. */
 export const REQUEST_BATCH = 256;
-/** A BlockResponses message is closed before its data passes this size. */
-export const RESPONSE_BATCH_BYTES = 2 * 1024 * 1024;
+/** A BlockResponses message is closed before its data passes this size (so the hub verifies
+ * at most this much per message: bigger batches showed as event-loop lag). */
+export const RESPONSE_BATCH_BYTES = 256 * 1024;
 /**
  * Flow control for the index: a node sends at most this many sequence numbers beyond what the
  * hub has acknowledged, so the hub's queue (and memory) stays bounded however big the tree.
