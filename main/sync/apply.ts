@@ -83,11 +83,19 @@ async function removeAt(native: string): Promise<void> {
   await fs.promises.rm(native, { recursive: true, force: true });
 }
 
-const stagingReady = new Set<string>();
-async function ensureStaging(dir: string): Promise<void> {
-  if (stagingReady.has(dir) && fs.existsSync(dir)) return;
-  await fs.promises.mkdir(dir, { recursive: true, mode: 0o700 });
-  stagingReady.add(dir);
+/**
+ * Creates something (`create`) at a fresh name in the staging directory, making the directory
+ * only when it is missing (no check on the hot path).
+ */
+async function inStaging<T>(stagingDir: string, create: (tmp: string) => Promise<T>): Promise<{ tmp: string; made: T }> {
+  const tmp = tempName(stagingDir);
+  try {
+    return { tmp, made: await create(tmp) };
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    await fs.promises.mkdir(stagingDir, { recursive: true, mode: 0o700 });
+    return { tmp, made: await create(tmp) };
+  }
 }
 
 async function readExactly(fh: fs.promises.FileHandle, len: number, pos: number): Promise<Buffer | null> {
@@ -161,9 +169,7 @@ export async function pullFile(ctx: ApplyContext, entry: Entry, source: PullSour
   if (!fileHashFromBlocks(entry.blocks).equals(entry.hash)) throw new VerifyError('file hash does not match its block list');
   if (ctx.pool && entry.size <= IN_MEMORY_MAX) return pullSmallFile(ctx, ctx.pool, entry, source, signal, stats);
   await checkNoSymlinkParents(ctx.root, entry.path);
-  await ensureStaging(ctx.stagingDir);
-  const tmp = tempName(ctx.stagingDir);
-  const fh = await fs.promises.open(tmp, fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_WRONLY, 0o600);
+  const { tmp, made: fh } = await inStaging(ctx.stagingDir, (t) => fs.promises.open(t, fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_WRONLY, 0o600));
   const readers: Readers = new Map();
   let committed = false;
   try {
@@ -248,9 +254,7 @@ export async function applyDir(ctx: ApplyContext, entry: Entry): Promise<CachedE
 export async function applySymlink(ctx: ApplyContext, entry: Entry): Promise<CachedEntry> {
   await ensureParents(ctx.root, entry.path);
   const target = await checkNoSymlinkParents(ctx.root, entry.path);
-  await ensureStaging(ctx.stagingDir);
-  const tmp = tempName(ctx.stagingDir);
-  await fs.promises.symlink(entry.target, tmp);
+  const { tmp } = await inStaging(ctx.stagingDir, (t) => fs.promises.symlink(entry.target, t));
   try {
     const existing = await fs.promises.lstat(target).catch(() => null);
     if (existing?.isDirectory()) await removeAt(target);

@@ -88,9 +88,17 @@ function hashFile(file: string, blockSize: number): HashResult {
  * mtime through the fd, fsync, rename into place, fsync of the directory.
  */
 function commit(c: CommitRequest): CommitResult {
-  fs.mkdirSync(c.stagingDir, { recursive: true, mode: 0o700 });
   const tmp = path.join(c.stagingDir, `${crypto.randomBytes(12).toString('hex')}.tmp`);
-  const fd = fs.openSync(tmp, fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_WRONLY, 0o600);
+  const create = () => fs.openSync(tmp, fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_WRONLY, 0o600);
+  let fd: number;
+  try {
+    fd = create();
+  } catch (e) {
+    // The staging directory is made when missing, not checked on every commit.
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    fs.mkdirSync(c.stagingDir, { recursive: true, mode: 0o700 });
+    fd = create();
+  }
   // Workers share the process's fd table: closing an fd twice could close another thread's file.
   let open = true;
   let renamed = false;
