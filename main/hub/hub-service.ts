@@ -141,19 +141,18 @@ export class HubService extends EventEmitter {
         this.log.error('mirror.verify_failed', { node: n.id, error: e.message });
       };
       const prepared = this.listening.then(() => (this.closed ? false : this.prepareMirror(n)));
+      const verified = prepared.then((exists) => (exists ? this.verifyMirror(n, rt) : undefined)).catch(fail);
       if (!cleanShutdown) {
-        rt.mirrorReady = prepared.then((exists) => (exists ? this.verifyMirror(n, rt) : undefined)).catch(fail);
+        rt.mirrorReady = verified;
         continue;
       }
-      rt.mirrorReady = prepared.then(() => undefined).catch(fail);
+      // Sessions wait only for the staging clean-up; a failure is reported once, by `verified`.
+      rt.mirrorReady = prepared.then(() => undefined, () => undefined);
       rt.verifying = true;
-      void prepared
-        .then((exists) => (exists ? this.verifyMirror(n, rt) : undefined))
-        .catch(fail)
-        .finally(() => {
-          rt.verifying = false;
-          this.changed();
-        });
+      void verified.finally(() => {
+        rt.verifying = false;
+        this.changed();
+      });
     }
   }
 
@@ -375,6 +374,7 @@ export class HubService extends EventEmitter {
     const s = rt?.session ?? null;
     const failures = rt?.failures ?? new Map<string, FileFailure>();
     const totals = this.totals(n.id);
+    const pending = s?.pending() ?? { files: 0, bytes: 0 };
     let state: NodeStatus['state'];
     if (n.retiredAt !== null) state = 'retired';
     else if (!s) state = 'disconnected';
@@ -387,7 +387,7 @@ export class HubService extends EventEmitter {
       id: n.id, name: n.name, state, createdAt: n.createdAt, retiredAt: n.retiredAt,
       lastSeen: s ? Date.now() : n.lastSeen,
       files: totals.files, bytes: totals.bytes,
-      outOfSyncFiles: s?.pendingFiles ?? 0, outOfSyncBytes: s?.pendingBytes ?? 0,
+      outOfSyncFiles: pending.files, outOfSyncBytes: pending.bytes,
       errors: failures.size + (rt?.scanError ? 1 : 0),
       lastError: last ?? (rt?.scanError ? { path: '', code: 'MIRROR_SCAN', message: rt.scanError, at: this.startedAt } : null),
       bytesReceived: s?.counters.bytesReceived ?? 0, bytesReused: s?.counters.bytesReused ?? 0,

@@ -56,7 +56,6 @@ export interface FileFailure {
 export interface SessionCounters {
   bytesReceived: number;
   bytesReused: number;
-  filesCommitted: number;
 }
 
 export class ConnectionLost extends Error {
@@ -68,7 +67,7 @@ export class ConnectionLost extends Error {
 
 export class NodeSession {
   readonly connectedAt = Date.now();
-  readonly counters: SessionCounters = { bytesReceived: 0, bytesReused: 0, filesCommitted: 0 };
+  readonly counters: SessionCounters = { bytesReceived: 0, bytesReused: 0 };
   /** Node's latest IndexDone: its index is complete up to this seq. -1 until the first. */
   doneSeq = -1;
   ackedSeq: number;
@@ -89,7 +88,7 @@ export class NodeSession {
   private bytesInFlight = 0;
   private readonly budgetWaiters: (() => void)[] = [];
   private readonly outbox: BlockRequest[] = [];
-  private readonly requests = new Map<number, { resolve: (b: Buffer) => void; reject: (e: Error) => void; size: number }>();
+  private readonly requests = new Map<number, { resolve: (b: Buffer) => void; reject: (e: Error) => void }>();
   private fullPass: Set<string> | null = null;
   private readonly ingest: { entry?: unknown; done?: { seq: number; full: boolean } }[] = [];
   private ingestHead = 0;
@@ -120,20 +119,20 @@ export class NodeSession {
     this.indexId = indexId;
   }
 
-  get pendingFiles(): number {
-    let n = this.ingest.length - this.ingestHead;
-    for (const it of this.queue) if (it.state !== 'done') n++;
-    return n;
-  }
-
-  get pendingBytes(): number {
-    let n = 0;
-    for (const it of this.queue) if (it.state !== 'done' && it.action.kind === 'pull') n += it.entry.size;
-    return n;
+  /** Entries not applied yet (including those still being ingested), and the bytes to pull. */
+  pending(): { files: number; bytes: number } {
+    let files = this.ingest.length - this.ingestHead;
+    let bytes = 0;
+    for (const it of this.queue) {
+      if (it.state === 'done') continue;
+      files++;
+      if (it.action.kind === 'pull') bytes += it.entry.size;
+    }
+    return { files, bytes };
   }
 
   get inSync(): boolean {
-    return this.doneSeq >= 0 && this.ingestHead === this.ingest.length && this.pendingFiles === 0 && this.ackedSeq >= this.doneSeq;
+    return this.doneSeq >= 0 && this.ackedSeq >= this.doneSeq && this.pending().files === 0;
   }
 
   send(msg: HubMessage): void {
@@ -297,7 +296,6 @@ export class NodeSession {
           const committed = await pullFile(this.ctx, e, this.source(e.path), it.abort.signal, stats);
           this.counters.bytesReceived += stats.fetchedBytes;
           this.counters.bytesReused += stats.reusedBytes;
-          this.counters.filesCommitted++;
           if (previous?.type === 'dir') this.pendingWrites.del.push(e.path);
           this.pendingWrites.put.push(committed);
           this.failures.delete(e.path);
@@ -355,7 +353,7 @@ export class NodeSession {
     this.bytesInFlight += size;
     try {
       return await new Promise<Buffer>((resolve, reject) => {
-        this.requests.set(id, { resolve, reject, size });
+        this.requests.set(id, { resolve, reject });
         this.outbox.push({ id, path, offset, size, hash });
         if (this.outbox.length === 1) setImmediate(() => this.sendRequests());
       });

@@ -101,7 +101,6 @@ export class NodeClient {
   /** Resolves when stop() is called. */
   private stopSignal!: () => void;
   private readonly stopped$ = new Promise<void>((r) => { this.stopSignal = r; });
-  stats = { scans: 0, hashedFiles: 0, hashedBytes: 0, blocksServed: 0, bytesServed: 0 };
 
   constructor(private readonly cfg: NodeConfig) {
     this.log = cfg.log;
@@ -231,12 +230,8 @@ export class NodeClient {
       hashedFiles += res.hashedFiles;
       hashedBytes += res.hashedBytes;
     }
-    this.stats.scans++;
-    this.stats.hashedFiles += hashedFiles;
-    this.stats.hashedBytes += hashedBytes;
     if (updated.length || deleted.length) {
-      const ordered = orderBatch([...updated, ...deleted]);
-      this.store.record(ordered.filter((e) => !e.deleted), ordered.filter((e) => e.deleted));
+      this.store.record(orderBatch([...updated, ...deleted]));
     }
     if (full || hashedFiles > 0) {
       this.log.info('scan.done', { subtrees, walked, changed: updated.length, deleted: deleted.length, hashedFiles, hashedBytes, ms: Date.now() - t0 });
@@ -377,8 +372,6 @@ export class NodeClient {
         got += n;
       }
       if (got < size) return refuse('changed');
-      this.stats.blocksServed++;
-      this.stats.bytesServed += size;
       return { id: r.id, data: buf, error: '' };
     } catch (e) {
       return refuse((e as NodeJS.ErrnoException).code === 'ENOENT' ? 'gone' : (e as Error).message);

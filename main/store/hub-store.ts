@@ -101,7 +101,6 @@ export class HubStore {
       seen: db.prepare('UPDATE nodes SET last_seen = ? WHERE id = ?'),
       ack: db.prepare('UPDATE nodes SET acked_seq = ?, index_id = ? WHERE id = ?'),
       deleteNode: db.prepare('DELETE FROM nodes WHERE id = ?'),
-      files: db.prepare<[string], FileRow>(`SELECT ${FILE_COLUMNS} FROM files WHERE node_id = ?`),
       paths: db.prepare<[string], { path: string }>('SELECT path FROM files WHERE node_id = ?'),
       stampsAfter: db.prepare<[string, string, number], StampRow>('SELECT path, type, size, mtime_ms, mode, ino, target FROM files WHERE node_id = ? AND path > ? ORDER BY path LIMIT ?'),
       file: db.prepare<[string, string], FileRow>(`SELECT ${FILE_COLUMNS} FROM files WHERE node_id = ? AND path = ?`),
@@ -180,12 +179,6 @@ export class HubStore {
   }
 
   // ---- mirror index ------------------------------------------------------------------------
-
-  files(nodeId: string): Map<string, CachedEntry> {
-    const m = new Map<string, CachedEntry>();
-    for (const r of this.q.files.iterate(nodeId)) m.set(r.path, rowToEntry(r));
-    return m;
-  }
 
   paths(nodeId: string): string[] {
     return this.q.paths.all(nodeId).map((r) => r.path);

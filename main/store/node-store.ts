@@ -74,20 +74,14 @@ export class NodeStore {
   }
 
   /**
-   * Records a scan's result: each changed entry and each deletion gets the next sequence
-   * number, creations first then deletions (so a peer can reuse a renamed file's blocks).
-   * Returns the stored entries in sequence order.
+   * Records a scan's changes (deletions marked `deleted`) in the order given, each with the
+   * next sequence number; callers order them with plan.orderBatch. Returns what was stored.
    */
-  record(updated: CachedEntry[], deleted: CachedEntry[]): CachedEntry[] {
+  record(changes: CachedEntry[]): CachedEntry[] {
     const out: CachedEntry[] = [];
     this.db.transaction(() => {
-      for (const e of updated) {
-        const stored = { ...e, deleted: false, seq: ++this.seq };
-        this.q.upsert.run(entryToRow(stored));
-        out.push(stored);
-      }
-      for (const e of deleted) {
-        const stored = { ...e, deleted: true, seq: ++this.seq };
+      for (const e of changes) {
+        const stored = { ...e, seq: ++this.seq };
         this.q.upsert.run(entryToRow(stored));
         out.push(stored);
       }

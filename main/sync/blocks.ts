@@ -7,11 +7,9 @@
  * hashing the (small) block list at commit.
  */
 import crypto from 'node:crypto';
-import type { Entry } from './types';
 
 export const BLOCK_SIZE = 128 * 1024;
 export const HASH_LEN = 32;
-export const EMPTY_HASH = sha256(Buffer.alloc(0));
 
 export function sha256(data: Uint8Array): Buffer {
   return crypto.createHash('sha256').update(data).digest();
@@ -35,9 +33,4 @@ export function fileHashFromBlocks(blocks: Buffer): Buffer {
 
 export function symlinkHash(target: string): Buffer {
   return sha256(Buffer.from(target, 'utf8'));
-}
-
-/** True when two entries describe the same content and mode (mtime is not content). */
-export function sameContent(a: Pick<Entry, 'type' | 'hash' | 'mode' | 'size'>, b: Pick<Entry, 'type' | 'hash' | 'mode' | 'size'>): boolean {
-  return a.type === b.type && a.size === b.size && a.mode === b.mode && a.hash.equals(b.hash);
 }

@@ -50,10 +50,6 @@ export function toNative(root: string, wirePath: string): string {
   return native;
 }
 
-/** Native relative path (from a walk) → wire path. */
-export function toWire(relNative: string): string {
-  return path.sep === '/' ? relNative : relNative.split(path.sep).join('/');
-}
 
 export function parentWire(wirePath: string): string {
   const i = wirePath.lastIndexOf('/');

@@ -2,7 +2,7 @@
  * Decisions about what to do with a peer's entry, as pure functions over data.
  * The applier (puller.ts, hub sessions) carries them out; tests drive them without a disk.
  */
-import { HASH_LEN, blockCount, blockHash, blockLength } from './blocks';
+import { blockCount, blockHash, blockLength } from './blocks';
 import type { CachedEntry, Entry } from './types';
 
 export type Action =
@@ -66,15 +66,6 @@ export function planBlocks(remote: Pick<Entry, 'size' | 'blockSize' | 'blocks'>,
   return plan;
 }
 
-/** Index of block hashes of an existing local file: hash hex → first block index. */
-export function blockIndexOf(local: Pick<Entry, 'blocks'>): Map<string, number> {
-  const m = new Map<string, number>();
-  for (let i = 0; i * HASH_LEN < local.blocks.length; i++) {
-    const key = blockHash(local.blocks, i).toString('hex');
-    if (!m.has(key)) m.set(key, i);
-  }
-  return m;
-}
 
 /**
  * Orders a batch of changes so that the receiver can apply it safely and cheaply:
@@ -86,15 +77,4 @@ export function orderBatch<T extends Pick<Entry, 'path' | 'deleted'>>(entries: T
   const live = entries.filter((e) => !e.deleted).sort((a, b) => depth(a.path) - depth(b.path));
   const dead = entries.filter((e) => e.deleted).sort((a, b) => depth(b.path) - depth(a.path));
   return [...live, ...dead];
-}
-
-/** Counts of a side's work still to do; what `status` shows as out of sync. */
-export function outOfSync(pending: Iterable<Pick<Entry, 'size' | 'deleted' | 'type'>>): { files: number; bytes: number } {
-  let files = 0;
-  let bytes = 0;
-  for (const e of pending) {
-    files++;
-    if (!e.deleted && e.type === 'file') bytes += e.size;
-  }
-  return { files, bytes };
 }

@@ -1,7 +1,7 @@
 /** The pure decision logic: what a receiver does with a peer's entry, and which blocks cross the wire. */
 import { describe, expect, it } from 'vitest';
 import { BLOCK_SIZE, fileHashFromBlocks, sha256, symlinkHash } from '../../main/sync/blocks';
-import { orderBatch, outOfSync, planBlocks, planEntry } from '../../main/sync/plan';
+import { orderBatch, planBlocks, planEntry } from '../../main/sync/plan';
 import { stampChanged } from '../../main/sync/scanner';
 import type { CachedEntry, Entry } from '../../main/sync/types';
 
@@ -89,10 +89,4 @@ describe('stampChanged (the persistent hash cache rule)', () => {
     expect(stampChanged({ ...item, ...over }, e)).toBe(true);
   });
   it('a path unknown to the cache is read', () => expect(stampChanged(item, undefined)).toBe(true));
-});
-
-describe('outOfSync', () => {
-  it('counts pending entries and the bytes of pending files', () => {
-    expect(outOfSync([{ size: 10, deleted: false, type: 'file' }, { size: 0, deleted: true, type: 'file' }, { size: 0, deleted: false, type: 'dir' }])).toEqual({ files: 3, bytes: 10 });
-  });
 });
