@@ -59,6 +59,8 @@ export function flag(name, def) {
   return !['0', 'false', 'no', 'off'].includes(raw.toLowerCase());
 }
 
+/** Extra Node flags for the hub and node processes, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile. */
+const PRODUCT_NODE_ARGS = (process.env.BENCH_NODE_ARGS || '').split(/\s+/).filter(Boolean);
 export const LOG_LEVEL = process.env.BENCH_LOG_LEVEL || 'info';
 /** A sync whose hub status does not change at all for this long is reported as stalled. */
 export const STALL_MS = Number(process.env.BENCH_STALL_MS || 60_000);
@@ -354,7 +356,7 @@ export class Hub {
    */
   static async start(dataDir, { grpc = '127.0.0.1:0', env = {}, pollMs = 10 } = {}) {
     const spawnedAt = Date.now();
-    const p = startProc(process.execPath, [hubBin(), 'serve', '--data', dataDir, '--grpc', grpc, '--ui', '127.0.0.1:0', '--log-level', LOG_LEVEL], { env });
+    const p = startProc(process.execPath, [...PRODUCT_NODE_ARGS, hubBin(), 'serve', '--data', dataDir, '--grpc', grpc, '--ui', '127.0.0.1:0', '--log-level', LOG_LEVEL], { env });
     const info = await waitFor('hub.json of the new hub', () => {
       if (!p.running()) throw new FatalWait(`hub exited: ${p.output()}`);
       const j = JSON.parse(fs.readFileSync(path.join(dataDir, 'hub.json'), 'utf8'));
@@ -474,7 +476,7 @@ export class Node {
 
   static start(join, workspace, stateDir, { env = {} } = {}) {
     const spawnedAt = Date.now();
-    const p = startProc(process.execPath, [nodeBin(), '--join', join, '--workspace', workspace, '--state', stateDir, '--log-level', LOG_LEVEL], { env });
+    const p = startProc(process.execPath, [...PRODUCT_NODE_ARGS, nodeBin(), '--join', join, '--workspace', workspace, '--state', stateDir, '--log-level', LOG_LEVEL], { env });
     return new Node(p, stateDir, spawnedAt);
   }
 
