@@ -1,13 +1,12 @@
 /** `cortex-hub`: run the hub, or administer it (through a running hub or its data dir). */
-import crypto from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { ContractError } from '../contract';
-import { DataDirBusyError, layout, removeHubJson, resolveDataDir, writeHubJson } from '../hub/data-dir';
-import { HubService } from '../hub/hub-service';
-import { ApiServer } from '../server/api-server';
+import { DataDirBusyError, resolveDataDir } from '../hub/data-dir';
+import { runHub } from '../server/run-hub';
 import { VERSION } from '../util/version';
 import { withHub } from './admin-client';
-import { ago, bytes, table } from './format';
+import { table } from './format';
+import { ago, bytes } from '../util/format';
 
 const HELP = `cortex-hub ${VERSION}: the Cortex Hub server and its admin commands
 
@@ -24,7 +23,7 @@ Options:
   --grpc HOST:PORT   node protocol listener (default 0.0.0.0:7443; port 0 picks a free port)
   --ui HOST:PORT     UI and admin API listener (default 127.0.0.1:7444; port 0 picks a free port)
   --advertise HOST   address written into join strings (default: this machine's address)
-  --log-level LEVEL  error | warn | info | debug (file log; default info)
+  --log-level LEVEL  error | warn | info | debug (file log; default: the UI setting, else info)
   --json             print one JSON document on stdout
   -h, --help         show this help
   --version          print the version
@@ -41,37 +40,22 @@ function out(json: boolean, value: unknown, human: () => string): void {
 
 async function serve(values: Record<string, unknown>): Promise<void> {
   const dataDir = resolveDataDir(values.data as string | undefined);
-  const hub = await HubService.open({
-    dataDir, mode: 'serve', advertise: values.advertise as string | undefined,
-    logLevel: (values['log-level'] as never) ?? 'info', consoleLevel: 'warn',
+  const running = await runHub({
+    dataDir, advertise: values.advertise as string | undefined,
+    logLevel: values['log-level'] as never, consoleLevel: 'warn',
+    grpc: (values.grpc as string | undefined) ?? '0.0.0.0:7443',
+    ui: parseHostPort(values.ui as string | undefined, '127.0.0.1', 7444),
   });
-  const adminToken = crypto.randomBytes(32).toString('base64url');
-  const api = new ApiServer({ ...parseHostPort(values.ui as string | undefined, '127.0.0.1', 7444), token: adminToken, handlers: hub.handlers(), events: hub, log: hub.log.child('api') });
-  let grpc: string;
-  let ui: string;
-  try {
-    grpc = await hub.listen((values.grpc as string | undefined) ?? '0.0.0.0:7443');
-    ui = await api.start();
-  } catch (e) {
-    await api.close();
-    await hub.close();
-    throw e;
-  }
-  const l = layout(dataDir);
-  writeHubJson(l, { pid: process.pid, grpc, ui, adminToken, fingerprint: hub.identity.fingerprint, version: VERSION });
-  hub.log.info('hub.started', { dataDir, grpc, ui, version: VERSION });
-  process.stderr.write(`cortex-hub ${VERSION} serving\n  nodes (gRPC/TLS): ${grpc}\n  UI and admin API: ${ui}\n  data: ${dataDir}\n  fingerprint: ${hub.identity.fingerprint}\n`);
+  process.stderr.write(`cortex-hub ${VERSION} serving\n  nodes (gRPC/TLS): ${running.grpc}\n  UI and admin API: ${running.ui}\n  open the UI with: ${running.uiWithToken}\n  data: ${dataDir}\n  fingerprint: ${running.hub.identity.fingerprint}\n`);
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {
-      hub.log.info('hub.stopping', { signal: sig });
+      running.hub.log.info('hub.stopping', { signal: sig });
       resolve();
     };
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
-  removeHubJson(l);
-  await api.close();
-  await hub.close();
+  await running.stop();
 }
 
 function parseHostPort(v: string | undefined, host: string, port: number): { host: string; port: number } {

@@ -55,11 +55,25 @@ export interface NodeInfo {
   lastSeen: number | null;
 }
 
+/** An entry the hub has not applied yet. */
+export interface PendingFileView {
+  path: string;
+  /** What applying it takes: pull (bytes to transfer), mkdir, symlink, delete, meta. */
+  action: string;
+  /** Bytes to transfer (0 unless the action is a pull). */
+  size: number;
+  state: 'queued' | 'running';
+}
+
 export interface NodeDetail {
   node: NodeStatus;
   failures: FileFailureView[];
+  /** The first PENDING_LIMIT entries not applied yet; `node.outOfSyncFiles` counts them all. */
+  pending: PendingFileView[];
   events: HubEvent[];
 }
+
+export const PENDING_LIMIT = 200;
 
 export interface HubEvent {
   id: number;
@@ -86,10 +100,27 @@ export interface PurgeView {
 
 export interface LogEntryView {
   t: string;
-  level: 'error' | 'warn' | 'info' | 'debug';
+  level: LogLevel;
   component: string;
   msg: string;
   [field: string]: unknown;
+}
+
+export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Hub settings an operator may change from the UI; stored in the hub's database. */
+export const SettingsSchema = z.object({
+  /** Lowest level written to the hub's log file. */
+  logLevel: z.enum(LOG_LEVELS),
+  /** The desktop app shows a notification when a node goes to `error`. */
+  notifyOnError: z.boolean(),
+}).strict();
+export type Settings = z.infer<typeof SettingsSchema>;
+
+/** A fresh object on every call: no default is ever shared between callers. */
+export function defaultSettings(): Settings {
+  return { logLevel: 'info', notifyOnError: true };
 }
 
 const Empty = z.object({}).strict();
@@ -105,7 +136,9 @@ export const operations = {
   'purge.run': { input: Empty, output: {} as PurgeView },
   'purge.history': { input: z.object({ limit: Limit }).strict(), output: {} as HubEvent[] },
   'events.list': { input: z.object({ nodeId: z.string().max(64).optional(), kind: z.string().max(64).optional(), limit: Limit }).strict(), output: {} as HubEvent[] },
-  'logs.recent': { input: z.object({ level: z.enum(['error', 'warn', 'info', 'debug']).optional(), node: z.string().max(64).optional(), limit: Limit }).strict(), output: {} as LogEntryView[] },
+  'logs.recent': { input: z.object({ level: z.enum(LOG_LEVELS).optional(), node: z.string().max(64).optional(), limit: Limit }).strict(), output: {} as LogEntryView[] },
+  'settings.get': { input: Empty, output: {} as Settings },
+  'settings.set': { input: SettingsSchema.partial().strict(), output: {} as Settings },
 } as const;
 
 export type OpName = keyof typeof operations;
@@ -120,7 +153,8 @@ export interface EventMap {
 export type EventName = keyof EventMap;
 export const EVENT_NAMES: EventName[] = ['status', 'log'];
 
-export type ErrorCode = 'UNKNOWN_OP' | 'BAD_REQUEST' | 'NOT_FOUND' | 'CONFLICT' | 'UNAUTHORIZED' | 'INTERNAL';
+/** UNAVAILABLE: the transport is down (the renderer's own code; the hub never sends it). */
+export type ErrorCode = 'UNKNOWN_OP' | 'BAD_REQUEST' | 'NOT_FOUND' | 'CONFLICT' | 'UNAUTHORIZED' | 'FORBIDDEN' | 'UNAVAILABLE' | 'INTERNAL';
 
 /** The typed error every transport returns. */
 export class ContractError extends Error {

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { ContractError, type Handlers, type HubEvent, type HubStatus, type LogEntryView, type NodeInfo, type NodeStatus, type PurgeView } from '../contract';
+import { ContractError, PENDING_LIMIT, SettingsSchema, defaultSettings, type Settings, type Handlers, type HubEvent, type HubStatus, type LogEntryView, type NodeInfo, type NodeStatus, type PurgeView } from '../contract';
 import { HubStore, type NodeRecord } from '../store/hub-store';
 import type { CachedEntry } from '../sync/types';
 import { FsPool } from '../sync/fs-pool';
@@ -17,6 +17,7 @@ import { scan } from '../sync/scanner';
 import { clearStaging } from '../sync/apply';
 import { encodeJoin } from '../sync/join';
 import { MAX_MESSAGE_BYTES, PROTOCOL_VERSION, TRANSPORT_MAX_BYTES, channelOptions, hubServiceDefinition, type HubMessage, type NodeMessage, type Oversized } from '../sync/wire';
+import { clip } from '../util/text';
 import { createLogger, type LogEntry, type Logger } from '../util/log';
 import { VERSION } from '../util/version';
 import { acquireLock, layout, type Layout } from './data-dir';
@@ -50,6 +51,20 @@ interface NodeRuntime {
   /** A background verification of the mirror is running. */
   verifying: boolean;
   scanError: string | null;
+  /** The current session has reached in-sync since it connected (for the sync.complete event). */
+  reachedInSync: boolean;
+}
+
+/**
+ * Commit workers: one more than the cores, since a commit mostly waits on fsync. Measured on
+ * 2 cores (bench/initial-sync.mjs, 1 GiB in 10k files): 8 workers gave the same throughput
+ * as 3 but pushed the hub's event-loop lag p99 from 14-16 ms to 25-27 ms (the workers take
+ * the cores from the loop). CORTEX_COMMIT_WORKERS overrides it (1-64).
+ */
+function commitWorkers(): number {
+  const env = Number(process.env.CORTEX_COMMIT_WORKERS);
+  if (Number.isInteger(env) && env >= 1 && env <= 64) return env;
+  return Math.min(8, Math.max(2, os.availableParallelism() + 1));
 }
 
 export class HubService extends EventEmitter {
@@ -81,8 +96,7 @@ export class HubService extends EventEmitter {
     this.store = store;
     this.log = log;
     this.pool = new FsPool();
-    // Commits wait mostly on fsync, not CPU: more workers than cores keep the disk busy.
-    this.commitPool = new FsPool(8);
+    this.commitPool = new FsPool(commitWorkers());
   }
 
   static async open(opts: HubOptions): Promise<HubService> {
@@ -107,6 +121,8 @@ export class HubService extends EventEmitter {
       const identity = await loadOrCreateIdentity(l.root);
       const hub = new HubService(opts, identity, release, store, log, ring);
       hubRef.hub = hub;
+      // --log-level wins for this run; otherwise the level the operator chose in the settings.
+      if (!opts.logLevel) log.setLevel(hub.settings().logLevel);
       if (opts.mode === 'serve') {
         // Read and clear the clean-shutdown mark: if this hub crashes, the next start will know.
         const clean = store.getMeta('clean_shutdown') === '1';
@@ -276,10 +292,12 @@ export class HubService extends EventEmitter {
       const rec = this.store.node(id)!;
       const wantFull = rec.indexId !== hello.indexId || rec.ackedSeq === 0;
       fs.mkdirSync(this.mirrorOf(id), { recursive: true, mode: 0o755 });
-      const s = new NodeSession(id, call, this.store, this.mirrorOf(id), this.stagingOf(id), this.commitPool, this.log.child('session', { node: id }), rt.failures, () => this.changed(), hello.indexId, wantFull);
+      const s = new NodeSession(id, call, this.store, this.mirrorOf(id), this.stagingOf(id), this.commitPool, this.log.child('session', { node: id }), rt.failures, () => this.sessionChanged(id, s), hello.indexId, wantFull);
       session = s;
       rt.session = s;
+      rt.reachedInSync = false;
       this.store.markSeen(id);
+      this.store.addEvent(id, 'node.connected', { peer, version: hello.version, fullIndex: wantFull });
       s.send({ welcome: { ackedSeq: s.ackedSeq, wantFull, hubVersion: VERSION } });
       this.log.info('node.connected', { node: id, peer, ackedSeq: s.ackedSeq, wantFull, version: hello.version });
       this.changed();
@@ -313,6 +331,7 @@ export class HubService extends EventEmitter {
       if (rt?.session === session) rt.session = null;
       this.store.markSeen(session.nodeId);
       this.log.info('node.disconnected', { node: session.nodeId, reason: why });
+      this.store.addEvent(session.nodeId, 'node.disconnected', { reason: clip(why) });
       this.changed();
     };
     call.on('end', () => { end('stream ended'); call.end(); });
@@ -357,6 +376,18 @@ export class HubService extends EventEmitter {
   private statusDirty = true;
   private readonly totalsCache = new Map<string, { files: number; bytes: number }>();
   private lastSeenWrite = 0;
+
+  /** A session applied something: record the moment it first reaches in-sync. */
+  private sessionChanged(id: string, s: NodeSession): void {
+    this.changed();
+    const rt = this.runtime.get(id);
+    if (!rt || rt.session !== s || rt.reachedInSync || !s.inSync) return;
+    rt.reachedInSync = true;
+    const totals = this.totals(id);
+    const fields = { files: totals.files, bytes: totals.bytes, bytesReceived: s.counters.bytesReceived, bytesReused: s.counters.bytesReused, ms: Date.now() - s.connectedAt };
+    this.log.info('sync.complete', { node: id, ...fields });
+    this.store.addEvent(id, 'sync.complete', fields);
+  }
 
   private changed(): void {
     this.statusDirty = true;
@@ -479,7 +510,13 @@ export class HubService extends EventEmitter {
       'nodes.detail': ({ id }) => {
         const rec = this.store.node(id);
         if (!rec) throw new ContractError('NOT_FOUND', `no node with id ${id}`);
-        return { node: this.nodeStatus(rec), failures: [...(this.runtime.get(id)?.failures.values() ?? [])], events: this.store.events({ nodeId: id, limit: 100 }) };
+        const rt = this.runtime.get(id);
+        return {
+          node: this.nodeStatus(rec),
+          failures: [...(rt?.failures.values() ?? [])],
+          pending: rt?.session?.pendingItems(PENDING_LIMIT) ?? [],
+          events: this.store.events({ nodeId: id, limit: 100 }) as HubEvent[],
+        };
       },
       'purge.preview': () => this.purgePreview(),
       'purge.run': () => this.purge(),
@@ -490,7 +527,33 @@ export class HubService extends EventEmitter {
         const max = level ? order.indexOf(level) : 3;
         return this.logRing.filter((e) => order.indexOf(e.level) <= max && (!node || e.node === node)).slice(-(limit ?? 200)) as LogEntryView[];
       },
+      'settings.get': () => this.settings(),
+      'settings.set': (patch) => this.updateSettings(patch),
     };
+  }
+
+  // ---- settings ----------------------------------------------------------------------------
+
+  /** The stored settings over the defaults (a fresh object each call). */
+  settings(): Settings {
+    const raw = this.store.getMeta('settings');
+    const base = defaultSettings();
+    if (!raw) return base;
+    try {
+      const parsed = SettingsSchema.partial().safeParse(JSON.parse(raw));
+      if (parsed.success) return { ...base, ...parsed.data };
+    } catch { /* falls through */ }
+    this.log.warn('settings.unreadable', { stored: raw.slice(0, 200) });
+    return base;
+  }
+
+  updateSettings(patch: Partial<Settings>): Settings {
+    const next = { ...this.settings(), ...patch };
+    this.store.setMeta('settings', JSON.stringify(next));
+    if (patch.logLevel) this.log.setLevel(patch.logLevel);
+    this.log.info('settings.changed', { changed: patch });
+    this.emit('settings', next);
+    return next;
   }
 
   // ---- lifecycle ---------------------------------------------------------------------------
@@ -506,7 +569,7 @@ export class HubService extends EventEmitter {
   private rt(id: string): NodeRuntime {
     let rt = this.runtime.get(id);
     if (!rt) {
-      rt = { session: null, failures: new Map(), mirrorReady: Promise.resolve(), verifying: false, scanError: null };
+      rt = { session: null, failures: new Map(), mirrorReady: Promise.resolve(), verifying: false, scanError: null, reachedInSync: false };
       this.runtime.set(id, rt);
     }
     return rt;

@@ -19,6 +19,7 @@ import { REQUEST_BATCH, fromWireEntry, type BlockRequest, type HubMessage, type 
 import { UnsafePathError, toNative } from '../sync/paths';
 import type { CachedEntry, Entry } from '../sync/types';
 import type { HubStore } from '../store/hub-store';
+import type { PendingFileView } from '../contract';
 import type { FsPool } from '../sync/fs-pool';
 import type { Logger } from '../util/log';
 import { clip } from '../util/text';
@@ -129,6 +130,17 @@ export class NodeSession {
       if (it.action.kind === 'pull') bytes += it.entry.size;
     }
     return { files, bytes };
+  }
+
+  /** The first `limit` entries not applied yet, in the order they will be applied. */
+  pendingItems(limit: number): PendingFileView[] {
+    const out: PendingFileView[] = [];
+    for (const it of this.queue) {
+      if (out.length >= limit) break;
+      if (it.state === 'done') continue;
+      out.push({ path: it.entry.path, action: it.action.kind, size: it.action.kind === 'pull' ? it.entry.size : 0, state: it.state });
+    }
+    return out;
   }
 
   get inSync(): boolean {
@@ -327,6 +339,12 @@ export class NodeSession {
         if (!(err instanceof AbortedError)) it.interrupted = true;
         return;
       }
+      if (err instanceof BlockUnavailable && (err.reason === 'changed' || err.reason === 'gone')) {
+        // The file changed or went away on the node while we pulled it: not a failure, the
+        // node's watcher sends the newer entry (or the deletion), which replaces this one.
+        this.log.debug('file.superseded', { node: this.nodeId, path: e.path, seq: e.seq, reason: err.reason });
+        return;
+      }
       const errno = (err as NodeJS.ErrnoException).code;
       const code = err instanceof UnsafePathError || errno === 'ELOOP' ? 'UNSAFE_PATH'
         : err instanceof VerifyError ? 'HASH_MISMATCH'
@@ -446,7 +464,7 @@ export class NodeSession {
 }
 
 export class BlockUnavailable extends Error {
-  constructor(reason: string) {
+  constructor(readonly reason: string) {
     super(`node could not supply the block: ${reason}`);
     this.name = 'BlockUnavailable';
   }

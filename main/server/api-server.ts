@@ -5,12 +5,17 @@
  *   POST /api/invoke   {"op": "...", "input": {...}}  → {"ok": true, "result": ...} | {"ok": false, "error": {code, message}}
  *   GET  /api/ws?token=…  WebSocket: {"id", "op", "input"} → {"id", "ok", ...}; {"subscribe": "status"} → {"event", "data"}
  *
+ *   GET  /, /assets/…   the renderer's static files (no token needed: nothing secret in them;
+ *                       the page asks for the token, or takes it from the URL's #token=…)
+ *
  * Requests without the token get 401; requests whose Origin is not this server get 403.
  */
 import http from 'node:http';
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { ContractError, EVENT_NAMES, dispatch, type EventName, type Handlers } from '../contract';
+import { ContractError, EVENT_NAMES, dispatch, type ErrorCode, type EventName, type Handlers } from '../contract';
 import type { Logger } from '../util/log';
 
 const MAX_BODY = 1024 * 1024;
@@ -23,6 +28,32 @@ export interface ApiServerOptions {
   /** Source of events for WebSocket subscribers. */
   events: { on(name: EventName, cb: (data: unknown) => void): unknown; off(name: EventName, cb: (data: unknown) => void): unknown };
   log: Logger;
+  /** The built renderer (dist/renderer) to serve at /; none: the API only. */
+  staticDir?: string | null;
+}
+
+/** The page may load only its own scripts and styles, and talk only to this server. */
+export const CONTENT_SECURITY_POLICY = [
+  "default-src 'none'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:", "font-src 'self'",
+  "connect-src 'self'", "base-uri 'none'", "form-action 'none'", "frame-ancestors 'none'",
+].join('; ');
+
+const MIME: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml', '.png': 'image/png', '.ico': 'image/x-icon', '.json': 'application/json', '.woff2': 'font/woff2',
+};
+
+/** Every file under `dir` by URL path ("/assets/x.js"); only these are ever served. */
+function staticFiles(dir: string): Map<string, string> {
+  const files = new Map<string, string>();
+  const visit = (d: string, prefix: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      if (e.isDirectory()) visit(path.join(d, e.name), `${prefix}${e.name}/`);
+      else if (e.isFile()) files.set(`${prefix}${e.name}`, path.join(d, e.name));
+    }
+  };
+  visit(dir, '/');
+  return files;
 }
 
 function tokenOk(given: string | null | undefined, token: string): boolean {
@@ -32,21 +63,29 @@ function tokenOk(given: string | null | undefined, token: string): boolean {
   return crypto.timingSafeEqual(a, b);
 }
 
-function errorBody(e: unknown): { code: string; message: string } {
+function errorBody(e: unknown): { code: ErrorCode; message: string } {
   if (e instanceof ContractError) return e.toJSON();
   return { code: 'INTERNAL', message: (e as Error).message ?? String(e) };
 }
 
-const STATUS_OF: Record<string, number> = { UNKNOWN_OP: 404, BAD_REQUEST: 400, NOT_FOUND: 404, CONFLICT: 409, UNAUTHORIZED: 401, INTERNAL: 500 };
+const STATUS_OF: Record<ErrorCode, number> = { UNKNOWN_OP: 404, BAD_REQUEST: 400, NOT_FOUND: 404, CONFLICT: 409, UNAUTHORIZED: 401, FORBIDDEN: 403, UNAVAILABLE: 503, INTERNAL: 500 };
 
 export class ApiServer {
   private server: http.Server | null = null;
   private wss: WebSocketServer | null = null;
+  private files = new Map<string, string>();
   url = '';
 
   constructor(private readonly opts: ApiServerOptions) {}
 
   async start(): Promise<string> {
+    if (this.opts.staticDir) {
+      try {
+        this.files = staticFiles(this.opts.staticDir);
+      } catch (e) {
+        this.opts.log.warn('ui.missing', { dir: this.opts.staticDir, error: (e as Error).message, hint: 'run "npm run build"; the API works without it' });
+      }
+    }
     const server = http.createServer((req, res) => void this.handle(req, res));
     const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_BODY });
     server.on('upgrade', (req, socket, head) => {
@@ -78,10 +117,18 @@ export class ApiServer {
     this.server?.closeAllConnections?.();
   }
 
+  /** This server's own origin, under the address it listens on or, on loopback, as localhost. */
+  private sameOrigin(origin: string): boolean {
+    if (origin === this.url) return true;
+    const u = new URL(this.url);
+    const loopback = u.hostname === '127.0.0.1' || u.hostname === '[::1]';
+    return loopback && origin === `http://localhost:${u.port}`;
+  }
+
   /** [status, reason] when the request must be refused, else null. */
   private refusal(req: http.IncomingMessage, queryToken?: string | null): [number, string] | null {
     const origin = req.headers.origin;
-    if (origin && origin !== this.url) return [403, `origin ${origin} is not allowed`];
+    if (origin && !this.sameOrigin(origin)) return [403, `origin ${origin} is not allowed`];
     const auth = req.headers.authorization;
     const given = auth?.startsWith('Bearer ') ? auth.slice(7) : queryToken;
     if (!tokenOk(given, this.opts.token)) return [401, 'missing or wrong admin token'];
@@ -94,6 +141,7 @@ export class ApiServer {
       res.end(JSON.stringify(body));
     };
     const url = new URL(req.url ?? '/', 'http://x');
+    if (!url.pathname.startsWith('/api/') && (req.method === 'GET' || req.method === 'HEAD')) return this.serveStatic(url.pathname, req, res);
     if (url.pathname !== '/api/invoke') return send(404, { ok: false, error: { code: 'NOT_FOUND', message: `no route ${url.pathname}` } });
     if (req.method !== 'POST') return send(405, { ok: false, error: { code: 'BAD_REQUEST', message: 'use POST' } });
     const problem = this.refusal(req);
@@ -115,6 +163,31 @@ export class ApiServer {
       if (err.code === 'INTERNAL') this.opts.log.error('api.failed', { op: body?.op, error: err.message });
       send(STATUS_OF[err.code] ?? 500, { ok: false, error: err });
     }
+  }
+
+  private serveStatic(pathname: string, req: http.IncomingMessage, res: http.ServerResponse): void {
+    const file = this.files.get(pathname === '/' ? '/index.html' : pathname);
+    const headers: http.OutgoingHttpHeaders = {
+      'Content-Security-Policy': CONTENT_SECURITY_POLICY, 'X-Content-Type-Options': 'nosniff',
+      'X-Frame-Options': 'DENY', 'Referrer-Policy': 'no-referrer', 'Cross-Origin-Opener-Policy': 'same-origin',
+    };
+    if (!file) {
+      const body = this.files.size === 0 ? 'The UI is not built: run "npm run build". The API is at /api/invoke.\n' : 'not found\n';
+      res.writeHead(404, { ...headers, 'Content-Type': 'text/plain; charset=utf-8' });
+      res.end(req.method === 'HEAD' ? undefined : body);
+      return;
+    }
+    fs.readFile(file, (err, data) => {
+      if (err) {
+        res.writeHead(500, { ...headers, 'Content-Type': 'text/plain; charset=utf-8' });
+        res.end(`cannot read ${pathname}\n`);
+        return;
+      }
+      // Vite names assets by their content hash: they never change under one name.
+      const cache = pathname.startsWith('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache';
+      res.writeHead(200, { ...headers, 'Content-Type': MIME[path.extname(file)] ?? 'application/octet-stream', 'Cache-Control': cache, 'Content-Length': data.length });
+      res.end(req.method === 'HEAD' ? undefined : data);
+    });
   }
 
   private onSocket(ws: WebSocket): void {

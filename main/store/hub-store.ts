@@ -85,6 +85,10 @@ export function hashToken(secret: string): Buffer {
   return crypto.createHash('sha256').update(secret, 'utf8').digest();
 }
 
+/** Events about sessions rather than decisions: kept only as recent history. */
+export const SESSION_EVENT_KINDS: readonly string[] = ['node.connected', 'node.disconnected', 'sync.complete'];
+export const SESSION_EVENTS_KEPT = 20_000;
+
 export class HubStore {
   readonly db: DB;
   private readonly q;
@@ -240,8 +244,23 @@ export class HubStore {
 
   // ---- events / audit ----------------------------------------------------------------------
 
+  private sessionEventsAdded = 0;
+
+  /**
+   * Records an event. Audit events (node added/retired, purges) are kept for good; session
+   * events (SESSION_EVENT_KINDS) only the newest SESSION_EVENTS_KEPT, so a node that keeps
+   * reconnecting cannot grow the database without bound.
+   */
   addEvent(nodeId: string | null, kind: string, data: Record<string, unknown>): void {
     this.q.addEvent.run(Date.now(), nodeId, kind, JSON.stringify(data));
+    if (!SESSION_EVENT_KINDS.includes(kind)) return;
+    if (++this.sessionEventsAdded % 500 === 0) this.pruneSessionEvents(SESSION_EVENTS_KEPT);
+  }
+
+  pruneSessionEvents(keep: number): number {
+    const kinds = SESSION_EVENT_KINDS.map(() => '?').join(', ');
+    return this.db.prepare(`DELETE FROM events WHERE kind IN (${kinds}) AND id NOT IN (SELECT id FROM events WHERE kind IN (${kinds}) ORDER BY id DESC LIMIT ?)`)
+      .run(...SESSION_EVENT_KINDS, ...SESSION_EVENT_KINDS, keep).changes;
   }
 
   events(filter: { nodeId?: string; kind?: string; limit?: number } = {}): EventRecord[] {

@@ -19,6 +19,8 @@ export interface Logger {
   info(msg: string, fields?: Fields): void;
   debug(msg: string, fields?: Fields): void;
   child(component: string, fields?: Fields): Logger;
+  /** Changes the file log's level for this logger and all its children. */
+  setLevel(level: Level): void;
 }
 
 export interface LogOptions {
@@ -71,8 +73,8 @@ export function createLogger(component: string, opts: LogOptions = {}): Logger {
     process.stderr.write(`${t} ${level.toUpperCase()} ${component} ${msg}${rest}\n`);
   };
 
-  const fileMax = !opts.file || opts.fileLevel === false ? -1 : LEVELS.indexOf(opts.fileLevel ?? 'info');
-  const max = Math.max(fileMax, consoleMax);
+  let fileMax = !opts.file || opts.fileLevel === false ? -1 : LEVELS.indexOf(opts.fileLevel ?? 'info');
+  let max = Math.max(fileMax, consoleMax);
   const make = (comp: string, base: Fields): Logger => {
     const write = (level: Level, msg: string, fields?: Fields) => {
       if (LEVELS.indexOf(level) > max) return;
@@ -87,6 +89,12 @@ export function createLogger(component: string, opts: LogOptions = {}): Logger {
       info: (m, f) => write('info', m, f),
       debug: (m, f) => write('debug', m, f),
       child: (c, f) => make(c, { ...base, ...f }),
+      setLevel: (level) => {
+        if (!opts.file) return;
+        fileMax = LEVELS.indexOf(level);
+        max = Math.max(fileMax, consoleMax);
+        log.transports.file.level = level;
+      },
     };
   };
   return make(component, {});
@@ -96,4 +104,5 @@ export function createLogger(component: string, opts: LogOptions = {}): Logger {
 export const nullLogger: Logger = {
   error() {}, warn() {}, info() {}, debug() {},
   child() { return nullLogger; },
+  setLevel() {},
 };

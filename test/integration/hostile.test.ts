@@ -400,13 +400,21 @@ describe('hostile node input', () => {
       await rejectionLogged(r, mark);
     }
 
-    // 3. A block the node says it cannot supply.
+    // 3. A block the node says it cannot supply: refused with its reason. A file that went
+    //    away (or changed) while being pulled is no failure: acknowledged, nothing written, no
+    //    refusal; the node's newer entry replaces it.
     const e4 = fileEntry(`${MARK}-unavailable.bin`, small, seq());
     s.send({ index: { files: [e4] } });
-    s.answer(await s.requestFor(e4.path, 0), Buffer.alloc(0), 'gone');
+    s.answer(await s.requestFor(e4.path, 0), Buffer.alloc(0), 'EIO: i/o error');
     const r4 = await s.refusalOf(e4.path);
-    expect(r4).toMatchObject({ code: 'BLOCK_UNAVAILABLE', message: expect.stringMatching(/gone/) });
+    expect(r4).toMatchObject({ code: 'BLOCK_UNAVAILABLE', message: expect.stringMatching(/EIO/) });
     await rejectionLogged(r4, mark);
+    const e4b = fileEntry(`${MARK}-gone-meanwhile.bin`, small, seq());
+    s.send({ index: { files: [e4b] } });
+    s.answer(await s.requestFor(e4b.path, 0), Buffer.alloc(0), 'gone');
+    await s.ackThrough(e4b.seq);
+    expect(s.refusals().filter((r) => r.path === e4b.path)).toEqual([]);
+    expect(fs.existsSync(path.join(m, e4b.path))).toBe(false);
 
     // 4. A bad new version of a file the mirror already has leaves the old version in place.
     const v1 = crypto.randomBytes(BLOCK + 1000);

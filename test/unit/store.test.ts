@@ -53,6 +53,21 @@ describe('HubStore', () => {
     s.close();
   });
 
+  it('keeps audit events for good and only the newest session events', () => {
+    const s = new HubStore(path.join(tmp(), 'hub.db'));
+    s.addEvent('n', 'node.added', { name: 'n' });
+    for (let i = 0; i < 30; i++) s.addEvent('n', i % 2 ? 'node.connected' : 'node.disconnected', { i });
+    s.addEvent(null, 'purge', { files: 1 });
+    expect(s.pruneSessionEvents(10)).toBe(20);
+    const kinds = s.events({ limit: 100 }).map((e) => e.kind);
+    expect(kinds.filter((k) => k.startsWith('node.') && k !== 'node.added')).toHaveLength(10);
+    expect(kinds).toContain('node.added');
+    expect(kinds).toContain('purge');
+    // The ten kept are the newest.
+    expect(s.events({ nodeId: 'n', limit: 1 })[0]!.data).toEqual({ i: 29 });
+    s.close();
+  });
+
   it('stores only a hash of the token and verifies it; retired nodes never verify', () => {
     const s = new HubStore(path.join(tmp(), 'hub.db'));
     s.addNode('a', 'a', 'right');

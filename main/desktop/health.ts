@@ -1,0 +1,26 @@
+/** What the tray shows and what deserves a notification: pure functions over node status. */
+import type { NodeState, NodeStatus } from '../contract';
+
+export type Health = 'ok' | 'busy' | 'bad' | 'idle' | 'empty';
+
+/** The worst state among active nodes, and a one-line summary for the tray's tooltip. */
+export function healthOf(nodes: NodeStatus[]): { level: Health; summary: string } {
+  const active = nodes.filter((n) => n.state !== 'retired');
+  if (active.length === 0) return { level: 'empty', summary: 'no nodes' };
+  const count = (s: NodeState) => active.filter((n) => n.state === s).length;
+  const errors = count('error');
+  const down = count('disconnected');
+  const busy = count('syncing') + count('connected');
+  const inSync = count('in-sync');
+  const parts = [`${inSync}/${active.length} in sync`];
+  if (busy) parts.push(`${busy} syncing`);
+  if (errors) parts.push(`${errors} in error`);
+  if (down) parts.push(`${down} disconnected`);
+  const level: Health = errors > 0 ? 'bad' : busy > 0 ? 'busy' : inSync > 0 ? 'ok' : 'idle';
+  return { level, summary: parts.join(', ') };
+}
+
+/** Nodes that are in `error` now and were not at the previous snapshot. */
+export function newErrors(previous: Map<string, NodeState>, nodes: NodeStatus[]): NodeStatus[] {
+  return nodes.filter((n) => n.state === 'error' && previous.get(n.id) !== 'error');
+}

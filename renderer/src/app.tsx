@@ -1,0 +1,53 @@
+/** The shell: navigation, the connection banner and the current view. */
+import { useUi, type View } from './store';
+import { NodesView } from './views/nodes';
+import { NodeDetailView } from './views/node-detail';
+import { PurgesView } from './views/purges';
+import { LogsView } from './views/logs';
+import { SettingsView } from './views/settings';
+
+const TABS: { view: View; label: string }[] = [
+  { view: { name: 'nodes' }, label: 'Nodes' },
+  { view: { name: 'purges' }, label: 'Purges' },
+  { view: { name: 'logs' }, label: 'Logs' },
+  { view: { name: 'settings' }, label: 'Settings' },
+];
+
+function Current({ view }: { view: View }) {
+  switch (view.name) {
+    case 'node': return <NodeDetailView id={view.id} />;
+    case 'purges': return <PurgesView />;
+    case 'logs': return <LogsView />;
+    case 'settings': return <SettingsView />;
+    default: return <NodesView />;
+  }
+}
+
+export function App() {
+  const view = useUi((s) => s.view);
+  const go = useUi((s) => s.go);
+  const connection = useUi((s) => s.connection);
+  const hub = useUi((s) => s.hub);
+  const active = view.name === 'node' ? 'nodes' : view.name;
+  return (
+    <div className="app">
+      <header>
+        <span className="brand">Cortex Hub</span>
+        <nav aria-label="Views">
+          {TABS.map((t) => (
+            <a key={t.view.name} href={`#/${t.view.name}`} aria-current={active === t.view.name ? 'page' : undefined}
+              onClick={(e) => { e.preventDefault(); go(t.view); }}>{t.label}</a>
+          ))}
+        </nav>
+        <span className="spacer" />
+        <span className={`conn conn-${connection}`} role="status">
+          {connection === 'open' ? `hub ${hub?.version ?? ''}` : connection === 'connecting' ? 'connecting…' : 'disconnected, retrying…'}
+        </span>
+      </header>
+      {connection === 'closed' ? <div className="banner" role="alert">The connection to the hub is lost. Showing the last known state; reconnecting…</div> : null}
+      <main>
+        {hub ? <Current view={view} /> : <div className="loading" aria-busy="true">Connecting to the hub…</div>}
+      </main>
+    </div>
+  );
+}

@@ -1,0 +1,150 @@
+/**
+ * The renderer's state (zustand). Status snapshots from the hub are merged with structural
+ * sharing: a node whose numbers did not change keeps its object, so its row does not re-render.
+ * The merge and the rate computation are pure functions (tested without a browser).
+ */
+import { create } from 'zustand';
+import type { HubStatus, NodeStatus } from '../../main/contract';
+import type { ConnectionState } from './transport';
+
+/** Samples kept per node for the rate sparkline (one per status event, ~2 per second). */
+export const RATE_SAMPLES = 60;
+
+export interface NodeRate {
+  /** Bytes received per second, most recent last. */
+  samples: number[];
+  lastBytes: number;
+  lastAt: number;
+}
+
+export type View =
+  | { name: 'nodes' }
+  | { name: 'node'; id: string }
+  | { name: 'purges' }
+  | { name: 'logs' }
+  | { name: 'settings' };
+
+export type SortKey = 'name' | 'state' | 'lastSeen' | 'files' | 'bytes' | 'outOfSyncFiles' | 'rate';
+
+export interface UiState {
+  connection: ConnectionState;
+  hub: Omit<HubStatus, 'nodes'> | null;
+  /** Node ids in the hub's order, and each node's latest status. */
+  order: string[];
+  nodes: Record<string, NodeStatus>;
+  rates: Record<string, NodeRate>;
+  view: View;
+  filter: string;
+  sort: { key: SortKey; dir: 1 | -1 };
+  setConnection(c: ConnectionState): void;
+  ingest(status: HubStatus, now?: number): void;
+  go(view: View): void;
+  setFilter(f: string): void;
+  sortBy(key: SortKey): void;
+}
+
+function sameNode(a: NodeStatus, b: NodeStatus): boolean {
+  for (const k of Object.keys(b) as (keyof NodeStatus)[]) {
+    if (k === 'lastError') {
+      if (a.lastError?.path !== b.lastError?.path || a.lastError?.message !== b.lastError?.message) return false;
+    } else if (k === 'lastSeen') {
+      // Connected nodes report "now" on every snapshot; a second's resolution is enough.
+      if (Math.floor((a.lastSeen ?? 0) / 1000) !== Math.floor((b.lastSeen ?? 0) / 1000)) return false;
+    } else if (a[k] !== b[k]) return false;
+  }
+  return true;
+}
+
+/**
+ * The next rate record for a node. While nothing moves, `samples` stays the same array, so a
+ * row that selects it does not re-render.
+ */
+export function nextRate(prev: NodeRate | undefined, bytesReceived: number, now: number): NodeRate {
+  if (!prev || bytesReceived < prev.lastBytes) return { samples: [], lastBytes: bytesReceived, lastAt: now };
+  const dt = (now - prev.lastAt) / 1000;
+  const rate = dt > 0 ? (bytesReceived - prev.lastBytes) / dt : 0;
+  const last = prev.samples[prev.samples.length - 1] ?? 0;
+  if (rate === 0 && last === 0) return { samples: prev.samples, lastBytes: bytesReceived, lastAt: now };
+  const samples = prev.samples.length >= RATE_SAMPLES ? prev.samples.slice(1) : prev.samples.slice();
+  samples.push(rate);
+  return { samples, lastBytes: bytesReceived, lastAt: now };
+}
+
+/** Merges a snapshot into the state, keeping every unchanged object. */
+export function merge(state: Pick<UiState, 'order' | 'nodes' | 'rates'>, status: HubStatus, now: number): Pick<UiState, 'order' | 'nodes' | 'rates'> {
+  const nodes: Record<string, NodeStatus> = {};
+  const rates: Record<string, NodeRate> = {};
+  const order: string[] = [];
+  for (const n of status.nodes) {
+    order.push(n.id);
+    const old = state.nodes[n.id];
+    nodes[n.id] = old && sameNode(old, n) ? old : n;
+    rates[n.id] = nextRate(state.rates[n.id], n.bytesReceived, now);
+  }
+  const sameOrder = order.length === state.order.length && order.every((id, i) => id === state.order[i]);
+  return { order: sameOrder ? state.order : order, nodes, rates };
+}
+
+export function currentRate(samples: number[] | undefined): number {
+  return samples?.[samples.length - 1] ?? 0;
+}
+
+/** Node ids filtered by name/id/state and sorted; pure. */
+export function visibleIds(s: Pick<UiState, 'order' | 'nodes' | 'rates' | 'filter' | 'sort'>): string[] {
+  const f = s.filter.trim().toLowerCase();
+  const ids = s.order.filter((id) => {
+    const n = s.nodes[id]!;
+    return !f || n.name.toLowerCase().includes(f) || n.id.includes(f) || n.state.includes(f);
+  });
+  const { key, dir } = s.sort;
+  const val = (id: string): string | number => {
+    const n = s.nodes[id]!;
+    if (key === 'rate') return currentRate(s.rates[id]?.samples);
+    if (key === 'lastSeen') return n.lastSeen ?? 0;
+    if (key === 'name' || key === 'state') return n[key].toLowerCase();
+    return n[key];
+  };
+  return ids.sort((a, b) => {
+    const va = val(a);
+    const vb = val(b);
+    return (va < vb ? -1 : va > vb ? 1 : 0) * dir || s.nodes[a]!.name.localeCompare(s.nodes[b]!.name);
+  });
+}
+
+function viewFromHash(hash: string): View {
+  const [name, id] = hash.replace(/^#\/?/, '').split('/');
+  if (name === 'node' && id) return { name: 'node', id: decodeURIComponent(id) };
+  if (name === 'purges' || name === 'logs' || name === 'settings') return { name };
+  return { name: 'nodes' };
+}
+
+export function hashOf(view: View): string {
+  return view.name === 'node' ? `#/node/${encodeURIComponent(view.id)}` : `#/${view.name}`;
+}
+
+export const useUi = create<UiState>()((set) => ({
+  connection: 'connecting',
+  hub: null,
+  order: [],
+  nodes: {},
+  rates: {},
+  view: viewFromHash(typeof location === 'undefined' ? '' : location.hash),
+  filter: '',
+  sort: { key: 'name', dir: 1 },
+  setConnection: (connection) => set({ connection }),
+  ingest: (status, now = Date.now()) => set((s) => {
+    const { nodes: _ignored, ...hub } = status;
+    return { hub, ...merge(s, status, now) };
+  }),
+  go: (view) => {
+    if (typeof history !== 'undefined') history.pushState(null, '', hashOf(view));
+    set({ view });
+  },
+  setFilter: (filter) => set({ filter }),
+  sortBy: (key) => set((s) => ({ sort: { key, dir: s.sort.key === key ? (-s.sort.dir as 1 | -1) : key === 'name' || key === 'state' ? 1 : -1 } })),
+}));
+
+/** Back/forward buttons and links with a hash. */
+export function followHash(): void {
+  window.addEventListener('popstate', () => useUi.setState({ view: viewFromHash(location.hash) }));
+}

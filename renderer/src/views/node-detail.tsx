@@ -1,0 +1,91 @@
+/** One node: its mirror, what is pending or failing and why, recent events; retire. */
+import { useState } from 'react';
+import { ago, bytes } from '../../../main/util/format';
+import { api } from '../api';
+import { Dialog, Empty, ErrorNote, Loading, StateBadge } from '../components/bits';
+import { useLoad } from '../hooks';
+import { useUi } from '../store';
+
+export function NodeDetailView({ id }: { id: string }) {
+  // The live row keeps the header current; the detail (lists) is re-read every 2 s.
+  const live = useUi((s) => s.nodes[id]);
+  const go = useUi((s) => s.go);
+  const detail = useLoad(() => api().invoke('nodes.detail', { id }), [id], 2000);
+  const [confirming, setConfirming] = useState(false);
+  const [retireError, setRetireError] = useState<unknown>(null);
+  const node = live ?? detail.data?.node;
+
+  if (!node) {
+    if (detail.error) return <section><h1>Node</h1><ErrorNote error={detail.error} /><button type="button" onClick={() => go({ name: 'nodes' })}>Back to nodes</button></section>;
+    return <Loading what="node" />;
+  }
+
+  const retire = async () => {
+    try {
+      await api().invoke('nodes.retire', { id });
+      setConfirming(false);
+      detail.reload();
+    } catch (e) {
+      setRetireError(e);
+    }
+  };
+
+  const d = detail.data;
+  return (
+    <section aria-labelledby="node-title">
+      <nav className="crumbs"><a href="#/nodes" onClick={(e) => { e.preventDefault(); go({ name: 'nodes' }); }}>Nodes</a> / {node.name}</nav>
+      <div className="toolbar">
+        <h1 id="node-title">{node.name}</h1>
+        <StateBadge state={node.state} verifying={node.verifying} />
+        <span className="spacer" />
+        {node.state !== 'retired' ? <button type="button" className="danger" onClick={() => setConfirming(true)}>Retire node…</button> : null}
+      </div>
+      <dl className="facts">
+        <dt>Id</dt><dd className="mono">{node.id}</dd>
+        <dt>Mirror</dt><dd className="mono">{node.mirror}</dd>
+        <dt>Files</dt><dd>{node.files.toLocaleString()} · {bytes(node.bytes)}</dd>
+        <dt>Out of sync</dt><dd>{node.outOfSyncFiles.toLocaleString()} files · {bytes(node.outOfSyncBytes)}</dd>
+        <dt>Received</dt><dd>{bytes(node.bytesReceived)} (plus {bytes(node.bytesReused)} reused from the mirror) this session</dd>
+        <dt>Last seen</dt><dd>{node.state === 'disconnected' || node.state === 'retired' ? ago(node.lastSeen) : 'connected now'}</dd>
+        <dt>Added</dt><dd>{new Date(node.createdAt).toLocaleString()}</dd>
+        {node.retiredAt ? (<><dt>Retired</dt><dd>{new Date(node.retiredAt).toLocaleString()}</dd></>) : null}
+      </dl>
+      <ErrorNote error={detail.error} />
+
+      <h2>Failed files</h2>
+      {!d ? <Loading what="failures" /> : d.failures.length === 0 ? <Empty>No failures.</Empty> : (
+        <table className="list">
+          <thead><tr><th>Path</th><th>Reason</th><th>When</th></tr></thead>
+          <tbody>{d.failures.map((f) => <tr key={f.path}><td className="mono">{f.path || '(mirror)'}</td><td><span className="code">{f.code}</span> {f.message}</td><td>{ago(f.at)}</td></tr>)}</tbody>
+        </table>
+      )}
+
+      <h2>Out of sync{d && node.outOfSyncFiles > d.pending.length ? ` (first ${d.pending.length} of ${node.outOfSyncFiles.toLocaleString()})` : ''}</h2>
+      {!d ? <Loading what="pending files" /> : d.pending.length === 0 ? <Empty>Nothing pending.</Empty> : (
+        <table className="list">
+          <thead><tr><th>Path</th><th>Action</th><th className="num">Bytes</th><th>State</th></tr></thead>
+          <tbody>{d.pending.map((p) => <tr key={p.path}><td className="mono">{p.path}</td><td>{p.action}</td><td className="num">{p.size ? bytes(p.size) : '–'}</td><td>{p.state}</td></tr>)}</tbody>
+        </table>
+      )}
+
+      <h2>Recent events</h2>
+      {!d ? <Loading what="events" /> : d.events.length === 0 ? <Empty>No events recorded.</Empty> : (
+        <table className="list">
+          <thead><tr><th>When</th><th>Event</th><th>Details</th></tr></thead>
+          <tbody>{d.events.map((e) => <tr key={e.id}><td title={new Date(e.at).toLocaleString()}>{ago(e.at)}</td><td>{e.kind}</td><td className="mono small">{JSON.stringify(e.data)}</td></tr>)}</tbody>
+        </table>
+      )}
+
+      <Dialog title={`Retire ${node.name}?`} open={confirming} onClose={() => { setConfirming(false); setRetireError(null); }}>
+        <div className="stack">
+          <p>The node's token is revoked at once: it is disconnected and cannot connect again. Its mirror stays on the hub until a purge removes it.</p>
+          <ErrorNote error={retireError} />
+          <div className="actions">
+            <button type="button" autoFocus onClick={() => setConfirming(false)}>Cancel</button>
+            <button type="button" className="danger" onClick={() => void retire()}>Retire</button>
+          </div>
+        </div>
+      </Dialog>
+    </section>
+  );
+}

@@ -1,0 +1,105 @@
+/** Nodes overview: one row per node, live, sortable and filterable. */
+import { memo, useMemo, useState } from 'react';
+import { useShallow } from 'zustand/react/shallow';
+import { ago, bytes } from '../../../main/util/format';
+import { currentRate, useUi, visibleIds, type SortKey } from '../store';
+import { Empty, Progress, Sparkline, StateBadge } from '../components/bits';
+import { AddNodeDialog } from './add-node';
+
+const COLUMNS: { key: SortKey; label: string; numeric?: boolean }[] = [
+  { key: 'name', label: 'Node' },
+  { key: 'state', label: 'State' },
+  { key: 'lastSeen', label: 'Last seen' },
+  { key: 'files', label: 'Files', numeric: true },
+  { key: 'bytes', label: 'Size', numeric: true },
+  { key: 'outOfSyncFiles', label: 'Out of sync', numeric: true },
+  { key: 'rate', label: 'Transfer', numeric: true },
+];
+
+const Row = memo(function Row({ id }: { id: string }) {
+  const n = useUi((s) => s.nodes[id]!);
+  const samples = useUi((s) => s.rates[id]?.samples);
+  const go = useUi((s) => s.go);
+  const syncing = n.state === 'syncing' || n.state === 'connected';
+  // Share of the mirror's bytes already there; only meaningful while something is pending.
+  const done = n.bytes + n.outOfSyncBytes > 0 ? n.bytes / (n.bytes + n.outOfSyncBytes) : 0;
+  const r = currentRate(samples);
+  return (
+    <tr data-node-id={n.id} data-node-name={n.name} data-state={n.state}>
+      <td>
+        <a href={`#/node/${encodeURIComponent(n.id)}`} onClick={(e) => { e.preventDefault(); go({ name: 'node', id: n.id }); }}>{n.name}</a>
+        <div className="sub mono">{n.id}</div>
+      </td>
+      <td>
+        <StateBadge state={n.state} verifying={n.verifying} />
+        {syncing && n.outOfSyncFiles > 0 ? <Progress value={done} label={`${n.name} sync progress`} /> : null}
+      </td>
+      <td title={n.lastSeen ? new Date(n.lastSeen).toLocaleString() : undefined}>{n.state === 'in-sync' || syncing ? 'now' : ago(n.lastSeen)}</td>
+      <td className="num">{n.files.toLocaleString()}</td>
+      <td className="num">{bytes(n.bytes)}</td>
+      <td className="num">{n.outOfSyncFiles > 0 ? `${n.outOfSyncFiles.toLocaleString()} · ${bytes(n.outOfSyncBytes)}` : '–'}</td>
+      <td className="num rate">
+        <Sparkline samples={samples ?? []} label={`${n.name} transfer rate`} />
+        <span>{r > 0 ? `${bytes(r)}/s` : '–'}</span>
+      </td>
+      <td className="first-error">{n.lastError ? <span title={n.lastError.message}>{n.lastError.path ? `${n.lastError.path}: ` : ''}{n.lastError.message}</span> : null}</td>
+    </tr>
+  );
+});
+
+export function NodesView() {
+  const { order, filter, sort, setFilter, sortBy } = useUi(useShallow((s) => ({ order: s.order, filter: s.filter, sort: s.sort, setFilter: s.setFilter, sortBy: s.sortBy })));
+  // Re-sorted when a sort-relevant value changes; rows themselves re-render on their own.
+  const ids = useUi(useShallow((s) => visibleIds(s)));
+  const [adding, setAdding] = useState(false);
+  const counts = useUi(useShallow((s) => {
+    const c = { total: s.order.length, inSync: 0, problems: 0 };
+    for (const id of s.order) {
+      const st = s.nodes[id]!.state;
+      if (st === 'in-sync') c.inSync++;
+      if (st === 'error' || st === 'disconnected') c.problems++;
+    }
+    return c;
+  }));
+  const summary = useMemo(() => `${counts.total} nodes · ${counts.inSync} in sync${counts.problems ? ` · ${counts.problems} need attention` : ''}`, [counts]);
+
+  return (
+    <section aria-labelledby="nodes-title">
+      <div className="toolbar">
+        <h1 id="nodes-title">Nodes</h1>
+        <span className="sub">{summary}</span>
+        <span className="spacer" />
+        <input type="search" placeholder="Filter by name, id or state" aria-label="Filter nodes" value={filter} onChange={(e) => setFilter(e.target.value)} />
+        <button type="button" className="primary" onClick={() => setAdding(true)}>Add node</button>
+      </div>
+      {order.length === 0 ? (
+        <Empty>
+          <p>No nodes yet.</p>
+          <p>Add one, then run the join command it gives you on the machine whose workspace the hub should mirror.</p>
+          <button type="button" className="primary" onClick={() => setAdding(true)}>Add your first node</button>
+        </Empty>
+      ) : ids.length === 0 ? (
+        <Empty>No node matches “{filter}”.</Empty>
+      ) : (
+        <table className="nodes">
+          <thead>
+            <tr>
+              {COLUMNS.map((c) => (
+                <th key={c.key} className={c.numeric ? 'num' : undefined} aria-sort={sort.key === c.key ? (sort.dir === 1 ? 'ascending' : 'descending') : 'none'}>
+                  <button type="button" className="sort" onClick={() => sortBy(c.key)}>
+                    {c.label}{sort.key === c.key ? (sort.dir === 1 ? ' ▲' : ' ▼') : ''}
+                  </button>
+                </th>
+              ))}
+              <th>First error</th>
+            </tr>
+          </thead>
+          <tbody>
+            {ids.map((id) => <Row key={id} id={id} />)}
+          </tbody>
+        </table>
+      )}
+      <AddNodeDialog open={adding} onClose={() => setAdding(false)} />
+    </section>
+  );
+}

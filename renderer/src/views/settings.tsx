@@ -1,0 +1,58 @@
+/** Hub settings and facts about this hub. */
+import { useEffect, useState } from 'react';
+import { LOG_LEVELS, type LogLevel, type Settings } from '../../../main/contract';
+import { api } from '../api';
+import { ErrorNote, Loading } from '../components/bits';
+import { useUi } from '../store';
+
+export function SettingsView() {
+  const hub = useUi((s) => s.hub);
+  const [settings, setSettings] = useState<Settings | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [saved, setSaved] = useState(false);
+
+  useEffect(() => {
+    api().invoke('settings.get', {}).then(setSettings, setError);
+  }, []);
+
+  const change = async (patch: Partial<Settings>) => {
+    setSaved(false);
+    try {
+      setSettings(await api().invoke('settings.set', patch));
+      setError(null);
+      setSaved(true);
+    } catch (e) {
+      setError(e);
+    }
+  };
+
+  return (
+    <section aria-labelledby="settings-title">
+      <div className="toolbar"><h1 id="settings-title">Settings</h1></div>
+      <ErrorNote error={error} />
+      {!settings ? <Loading what="settings" /> : (
+        <form className="stack narrow" onSubmit={(e) => e.preventDefault()}>
+          <label htmlFor="log-level">Log file level</label>
+          <select id="log-level" value={settings.logLevel} onChange={(e) => void change({ logLevel: e.target.value as LogLevel })}>
+            {LOG_LEVELS.map((l) => <option key={l} value={l}>{l}</option>)}
+          </select>
+          <label className="check">
+            <input type="checkbox" checked={settings.notifyOnError} onChange={(e) => void change({ notifyOnError: e.target.checked })} />
+            Desktop notification when a node goes to error (desktop app)
+          </label>
+          <p className="sub" role="status">{saved ? 'Saved.' : ''}</p>
+        </form>
+      )}
+      <h2>This hub</h2>
+      {hub ? (
+        <dl className="facts">
+          <dt>Version</dt><dd>{hub.version}</dd>
+          <dt>Node address (gRPC/TLS)</dt><dd className="mono">{hub.grpc ?? 'not listening'}</dd>
+          <dt>Certificate fingerprint</dt><dd className="mono small">{hub.fingerprint}</dd>
+          <dt>Up for</dt><dd>{Math.round(hub.uptimeMs / 60000)} min</dd>
+          <dt>Hashed since start</dt><dd>{hub.filesHashedSinceStart.toLocaleString()} files, {hub.bytesHashedSinceStart.toLocaleString()} bytes</dd>
+        </dl>
+      ) : <Loading what="hub status" />}
+    </section>
+  );
+}

@@ -1,0 +1,212 @@
+/**
+ * The UI in real Chromium against a real `cortex-hub serve` with real `cortex-node`s on
+ * loopback: overview, live progress, a killed node, adding a node from the UI and using its
+ * join string, node detail, retire, purge preview → purge → history, logs, settings. A
+ * screenshot of each view goes to test-results/.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from '../helpers/browser';
+import { Hub, Node, ROOT, generateWorkspace, tempDir, waitFor } from '../helpers/procs';
+
+const SHOTS = path.join(ROOT, 'test-results', 'ui');
+const launched = await launchChromium();
+if ('skip' in launched) process.stderr.write(`\n[SKIPPED] browser UI tests: ${launched.skip}\n\n`);
+afterAll(async () => {
+  if ('browser' in launched) await launched.browser.close();
+});
+
+describe.skipIf('skip' in launched)('desktop UI in Chromium over the WebSocket API', () => {
+  let dir: string;
+  let hub: Hub;
+  let browser: Browser;
+  let page: Page;
+  const nodes: Node[] = [];
+  const ids: Record<string, string> = {};
+  const workspaces: Record<string, string> = {};
+  const pageErrors: string[] = [];
+
+  const row = (name: string) => page.locator(`tr[data-node-name="${name}"]`);
+  const shot = (name: string) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+  const startNode = (name: string, join: string) => {
+    const ws = path.join(dir, `ws-${name}`);
+    if (!fs.existsSync(ws)) generateWorkspace(ws, { files: 40, seed: name.charCodeAt(0) });
+    workspaces[name] = ws;
+    const n = Node.start(join, ws, path.join(dir, `state-${name}`));
+    nodes.push(n);
+    return n;
+  };
+
+  beforeAll(async () => {
+    fs.mkdirSync(SHOTS, { recursive: true });
+    dir = tempDir('ui');
+    hub = await Hub.start(path.join(dir, 'hub'));
+    for (const name of ['alpha', 'beta']) {
+      const { id, join } = await hub.addNode(name);
+      ids[name] = id;
+      startNode(name, join);
+    }
+    browser = (launched as { browser: Browser }).browser;
+    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    page.on('pageerror', (e) => pageErrors.push(`pageerror: ${e.message}`));
+    page.on('console', (m) => { if (m.type() === 'error') pageErrors.push(`console: ${m.text()}`); });
+    await page.goto(`${hub.info.ui}/#token=${encodeURIComponent(hub.info.adminToken)}`);
+  });
+
+  afterAll(async () => {
+    await page?.close();
+    await Promise.all(nodes.map((n) => n.stop()));
+    await hub?.stop();
+    if (!process.env.CORTEX_KEEP_TEST_DIRS && dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('shows both nodes reaching in-sync, and takes the token out of the address bar', async () => {
+    await row('alpha').and(page.locator('[data-state="in-sync"]')).waitFor({ timeout: 60_000 });
+    await row('beta').and(page.locator('[data-state="in-sync"]')).waitFor({ timeout: 60_000 });
+    expect(page.url()).not.toContain('token');
+    await expect.poll(() => row('alpha').locator('td').nth(3).innerText()).not.toBe('0');
+    await shot('overview');
+  });
+
+  it('shows a big new file as progress, then in-sync again', async () => {
+    // Record every state the row shows and whether a progress bar appeared, from the page itself.
+    await page.evaluate(() => {
+      const w = window as unknown as { seen: { states: string[]; progress: boolean } };
+      w.seen = { states: [], progress: false };
+      const check = () => {
+        const tr = document.querySelector('tr[data-node-name="alpha"]');
+        const st = tr?.getAttribute('data-state');
+        if (st && w.seen.states[w.seen.states.length - 1] !== st) w.seen.states.push(st);
+        if (tr?.querySelector('[role="progressbar"]')) w.seen.progress = true;
+      };
+      new MutationObserver(check).observe(document.body, { subtree: true, childList: true, attributes: true });
+    });
+    // 192 MiB of distinct blocks (random bytes: nothing to reuse), written in one go.
+    const big = path.join(workspaces.alpha!, 'big.bin');
+    const fd = fs.openSync(big, 'w');
+    const chunk = Buffer.alloc(8 * 1024 * 1024);
+    for (let i = 0; i < 24; i++) fs.writeSync(fd, crypto.randomFillSync(chunk));
+    fs.closeSync(fd);
+    await page.locator('tr[data-node-name="alpha"] [role="progressbar"]').waitFor({ timeout: 60_000 });
+    await shot('overview-progress');
+    await row('alpha').and(page.locator('[data-state="in-sync"]')).waitFor({ timeout: 120_000 });
+    const seen = await page.evaluate(() => (window as unknown as { seen: { states: string[]; progress: boolean } }).seen);
+    expect(seen.progress).toBe(true);
+    expect(seen.states).toContain('syncing');
+    expect(seen.states[seen.states.length - 1]).toBe('in-sync');
+    expect(fs.statSync(path.join(hub.mirror(ids.alpha!), 'big.bin')).size).toBe(24 * chunk.length);
+  });
+
+  it('turns a killed node disconnected', async () => {
+    await nodes[1]!.kill();
+    await row('beta').and(page.locator('[data-state="disconnected"]')).waitFor({ timeout: 30_000 });
+  });
+
+  it('adds a node from the dialog; the join string it shows works', async () => {
+    await page.getByRole('button', { name: 'Add node', exact: true }).click();
+    await page.getByLabel('Name').fill('gamma');
+    await shot('add-node');
+    await page.locator('dialog').getByRole('button', { name: 'Add node' }).click();
+    const join = await page.locator('#join-string').inputValue();
+    expect(join.length).toBeGreaterThan(40);
+    await shot('add-node-join');
+    await page.getByRole('button', { name: 'Done' }).click();
+    startNode('gamma', join);
+    await row('gamma').and(page.locator('[data-state="in-sync"]')).waitFor({ timeout: 60_000 });
+  });
+
+  it('filters and sorts the overview', async () => {
+    await page.getByLabel('Filter nodes').fill('gam');
+    await expect.poll(() => page.locator('tbody tr').count()).toBe(1);
+    await page.getByLabel('Filter nodes').fill('');
+    await page.getByRole('button', { name: /^Node/ }).click(); // name, descending
+    await expect.poll(() => page.locator('tbody tr').first().getAttribute('data-node-name')).toBe('gamma');
+  });
+
+  it('shows a node in detail, and retires it after a confirmation', async () => {
+    await row('beta').getByRole('link', { name: 'beta' }).click();
+    await page.getByRole('heading', { name: 'beta' }).waitFor();
+    await expect.poll(() => page.locator('.facts').innerText()).toContain(hub.mirror(ids.beta!));
+    await page.getByText('node.added').first().waitFor();
+    await shot('node-detail');
+    await page.getByRole('button', { name: 'Retire node…' }).click();
+    await shot('node-retire-confirm');
+    await page.locator('dialog').getByRole('button', { name: 'Retire' }).click();
+    await page.locator('.badge[data-state="retired"]').waitFor();
+  });
+
+  it('previews a purge of the retired mirror, purges it on confirmation, and lists it in the history', async () => {
+    const mirror = hub.mirror(ids.beta!);
+    expect(fs.existsSync(mirror)).toBe(true);
+    await page.getByRole('link', { name: 'Purges' }).click();
+    await page.getByText('No purge has run on this hub.').waitFor();
+    await page.getByRole('button', { name: 'Preview purge' }).click();
+    const target = page.locator(`.purge-targets tr[data-mirror="${ids.beta}"]`);
+    await target.waitFor();
+    expect(await page.locator('.purge-targets tbody tr').count()).toBe(1);
+    const previewFiles = await target.locator('td').nth(2).innerText();
+    await shot('purge-preview');
+    await page.getByRole('button', { name: /^Purge 1 mirror/ }).click();
+    await shot('purge-confirm');
+    await page.locator('dialog').getByRole('button', { name: /^Delete/ }).click();
+    await page.getByRole('status').filter({ hasText: 'Removed' }).waitFor();
+    // What the preview listed is what went.
+    expect(await page.locator(`.result tr[data-mirror="${ids.beta}"] td`).nth(2).innerText()).toBe(previewFiles);
+    await page.locator('.purge-history tbody tr').filter({ hasText: ids.beta! }).waitFor();
+    expect(fs.existsSync(mirror)).toBe(false);
+    expect(fs.existsSync(hub.mirror(ids.alpha!))).toBe(true);
+    await shot('purges');
+  });
+
+  it('shows recent log entries and filters them by level', async () => {
+    await page.getByRole('link', { name: 'Logs' }).click();
+    await page.locator('table.logs tbody tr').first().waitFor();
+    await expect.poll(() => page.locator('table.logs').innerText()).toContain('purge.done');
+    await shot('logs');
+    await page.getByLabel('Level').selectOption('error');
+    await expect.poll(async () => {
+      const levels = await page.locator('table.logs .level').allInnerTexts();
+      return levels.every((l) => l === 'error');
+    }).toBe(true);
+  });
+
+  it('changes a setting and shows the hub facts', async () => {
+    await page.getByRole('link', { name: 'Settings' }).click();
+    await page.getByLabel('Log file level').selectOption('debug');
+    await page.getByText('Saved.').waitFor();
+    expect((await hub.invoke('settings.get', {})).logLevel).toBe('debug');
+    await expect.poll(() => page.locator('.facts').innerText()).toContain(hub.info.fingerprint);
+    await shot('settings');
+  });
+
+  it('ran without page errors or CSP violations', () => {
+    expect(pageErrors).toEqual([]);
+  });
+});
+
+describe.skipIf('skip' in launched)('browser sign-in', () => {
+  it('asks for the token, refuses a wrong one, accepts the right one', async () => {
+    const dir = tempDir('ui-login');
+    const hub = await Hub.start(path.join(dir, 'hub'));
+    const page = await (launched as { browser: Browser }).browser.newPage();
+    try {
+      await page.goto(hub.info.ui);
+      await page.getByLabel('Admin token').fill('not-the-token');
+      await page.getByRole('button', { name: 'Open' }).click();
+      await page.getByText('did not accept this admin token').waitFor();
+      await page.screenshot({ path: path.join(SHOTS, 'login.png') });
+      await page.getByLabel('Admin token').fill(hub.info.adminToken);
+      await page.getByRole('button', { name: 'Open' }).click();
+      await page.getByText('No nodes yet.').waitFor();
+      await page.screenshot({ path: path.join(SHOTS, 'overview-empty.png') });
+      await waitFor('no token in the address bar', async () => !page.url().includes('token'));
+    } finally {
+      await page.close();
+      await hub.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

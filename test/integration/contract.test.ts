@@ -1,0 +1,203 @@
+/**
+ * The one contract through both adapters, over a real serving hub (in this process, real
+ * SQLite and sockets): the WebSocket/HTTP API and the Electron IPC adapter reject an unknown
+ * operation or a malformed request with the same typed error, events reach subscribers, and
+ * the UI's static files are served with a CSP and nothing else is.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import WebSocket from 'ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IPC_CHANNELS, type Envelope } from '../../main/contract/bridge';
+import type { HubStatus } from '../../main/contract';
+import { createIpcAdapter, type IpcSenderEvent } from '../../main/desktop/ipc';
+import { APP_INDEX, isAppUrl } from '../../main/desktop/app-url';
+import { runHub, type RunningHub } from '../../main/server/run-hub';
+import { ROOT, tempDir, waitFor } from '../helpers/procs';
+
+let dir: string;
+let running: RunningHub;
+
+beforeAll(async () => {
+  dir = tempDir('contract');
+  running = await runHub({ dataDir: dir, grpc: '127.0.0.1:0', ui: { host: '127.0.0.1', port: 0 }, consoleLevel: false, staticDir: path.join(ROOT, 'dist', 'renderer') });
+});
+
+afterAll(async () => {
+  await running?.stop();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** A WebSocket client speaking the API's JSON messages. */
+async function wsClient(): Promise<{ call: (msg: object) => Promise<Record<string, unknown>>; events: Record<string, unknown>[]; close: () => void; raw: WebSocket }> {
+  const ws = new WebSocket(`${running.ui.replace('http', 'ws')}/api/ws?token=${running.adminToken}`);
+  await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
+  const events: Record<string, unknown>[] = [];
+  const waiting = new Map<unknown, (m: Record<string, unknown>) => void>();
+  let next = 1;
+  ws.on('message', (d) => {
+    const m = JSON.parse(String(d)) as Record<string, unknown>;
+    if (m.event) events.push(m);
+    else waiting.get(m.id)?.(m);
+  });
+  return {
+    raw: ws,
+    events,
+    close: () => ws.close(),
+    call: (msg) => new Promise((resolve) => {
+      const id = next++;
+      waiting.set(id, resolve);
+      ws.send(JSON.stringify({ id, ...msg }));
+    }),
+  };
+}
+
+async function http(op: unknown, input: unknown): Promise<{ status: number; body: Envelope }> {
+  const res = await fetch(`${running.ui}/api/invoke`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${running.adminToken}` }, body: JSON.stringify({ op, input }),
+  });
+  return { status: res.status, body: (await res.json()) as Envelope };
+}
+
+/** An IPC event as Electron would deliver it, from a frame at `url`. */
+function ipcEvent(url: string, opts: { subframe?: boolean; id?: number } = {}) {
+  const mainFrame = { url };
+  const sent: { channel: string; args: unknown[] }[] = [];
+  let destroyed = false;
+  let onDestroyed: (() => void) | null = null;
+  const event: IpcSenderEvent = {
+    senderFrame: opts.subframe ? { url } : mainFrame,
+    sender: {
+      id: opts.id ?? 1, mainFrame,
+      send: (channel, ...args) => sent.push({ channel, args }),
+      isDestroyed: () => destroyed,
+      once: (_e, cb) => { onDestroyed = cb; },
+    },
+  };
+  return { event, sent, destroy: () => { destroyed = true; onDestroyed?.(); } };
+}
+
+const BAD_SHAPES: [string, unknown][] = [
+  ['nodes.add', { name: 42 }],
+  ['nodes.add', { name: '' }],
+  ['nodes.add', { name: 'x', extra: true }],
+  ['nodes.retire', {}],
+  ['logs.recent', { level: 'loud' }],
+  ['settings.set', { logLevel: 'verbose' }],
+  ['purge.history', { limit: -1 }],
+];
+
+describe('the WebSocket and HTTP adapter', () => {
+  it('rejects an unknown operation and malformed requests with typed errors, on both transports', async () => {
+    const c = await wsClient();
+    try {
+      expect(await c.call({ op: 'nodes.explode', input: {} })).toMatchObject({ ok: false, error: { code: 'UNKNOWN_OP' } });
+      expect(await c.call({ op: 42 })).toMatchObject({ ok: false, error: { code: 'UNKNOWN_OP' } });
+      for (const [op, input] of BAD_SHAPES) {
+        expect(await c.call({ op, input }), `${op} ${JSON.stringify(input)}`).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST', message: expect.stringContaining(op) } });
+        const h = await http(op, input);
+        expect(h.status).toBe(400);
+        expect(h.body).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST' } });
+      }
+      expect(await http('nodes.explode', {})).toMatchObject({ status: 404, body: { ok: false, error: { code: 'UNKNOWN_OP' } } });
+      expect(await http('nodes.retire', { id: 'nope' })).toMatchObject({ status: 404, body: { ok: false, error: { code: 'NOT_FOUND' } } });
+      // A message that is not JSON gets an error, and the socket stays usable.
+      const errors: unknown[] = [];
+      c.raw.once('message', (d) => errors.push(JSON.parse(String(d))));
+      c.raw.send('{not json');
+      await waitFor('the error reply', () => errors.length > 0, 5000);
+      expect(errors[0]).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST' } });
+      expect(await c.call({ op: 'status', input: {} })).toMatchObject({ ok: true });
+      expect(await c.call({ subscribe: 'nonsense' })).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST' } });
+    } finally {
+      c.close();
+    }
+  });
+
+  it('pushes status events to subscribers and stops after unsubscribe', async () => {
+    const c = await wsClient();
+    try {
+      expect(await c.call({ subscribe: 'status' })).toMatchObject({ ok: true });
+      await c.call({ op: 'nodes.add', input: { name: 'ws-watcher' } });
+      await waitFor('a status event naming the new node', () => c.events.some((e) => (e.data as HubStatus).nodes.some((n) => n.name === 'ws-watcher')), 5000);
+      await c.call({ unsubscribe: 'status' });
+      const seen = c.events.length;
+      await c.call({ op: 'nodes.add', input: { name: 'ws-unwatched' } });
+      await new Promise((r) => setTimeout(r, 1200)); // two status periods
+      expect(c.events.length).toBe(seen);
+    } finally {
+      c.close();
+    }
+  });
+
+  it('serves the UI with a CSP without the token, and no other file', async () => {
+    const index = await fetch(`${running.ui}/`);
+    expect(index.status).toBe(200);
+    expect(index.headers.get('content-type')).toMatch(/text\/html/);
+    expect(index.headers.get('content-security-policy')).toMatch(/script-src 'self'/);
+    expect(index.headers.get('x-frame-options')).toBe('DENY');
+    const html = await index.text();
+    const asset = /src="\.(\/assets\/[^"]+\.js)"/.exec(html)?.[1];
+    expect(asset).toBeTruthy();
+    const js = await fetch(`${running.ui}${asset}`);
+    expect(js.status).toBe(200);
+    expect(js.headers.get('cache-control')).toMatch(/immutable/);
+    for (const p of ['/hub.json', '/../hub.json', '/%2e%2e/hub.json', '/assets/../../hub.json']) {
+      expect((await fetch(`${running.ui}${p}`)).status, p).toBe(404);
+    }
+    // The API itself still wants the token.
+    expect((await fetch(`${running.ui}/api/invoke`, { method: 'POST', body: '{"op":"status"}' })).status).toBe(401);
+  });
+
+  it('keeps settings, applies them, and refuses a foreign origin', async () => {
+    expect((await http('settings.set', { logLevel: 'debug' })).body).toMatchObject({ ok: true, result: { logLevel: 'debug', notifyOnError: true } });
+    expect(running.hub.settings()).toEqual({ logLevel: 'debug', notifyOnError: true });
+    const foreign = await fetch(`${running.ui}/api/invoke`, {
+      method: 'POST', headers: { Authorization: `Bearer ${running.adminToken}`, Origin: 'http://evil.example' }, body: '{"op":"status"}',
+    });
+    expect(foreign.status).toBe(403);
+  });
+});
+
+describe('the Electron IPC adapter', () => {
+  const make = () => createIpcAdapter({ handlers: running.hub.handlers(), events: running.hub, eventChannel: IPC_CHANNELS.event, isTrustedUrl: isAppUrl, log: running.hub.log.child('ipc') });
+
+  it('answers our own page, and rejects unknown operations and malformed requests with the same typed errors', async () => {
+    const ipc = make();
+    const { event } = ipcEvent(APP_INDEX);
+    expect(await ipc.invoke(event, 'status', {})).toMatchObject({ ok: true, result: { nodes: expect.any(Array) } });
+    expect(await ipc.invoke(event, 'nodes.explode', {})).toMatchObject({ ok: false, error: { code: 'UNKNOWN_OP' } });
+    expect(await ipc.invoke(event, { toString: 1 }, {})).toMatchObject({ ok: false, error: { code: 'UNKNOWN_OP' } });
+    for (const [op, input] of BAD_SHAPES) {
+      expect(await ipc.invoke(event, op, input), `${op} ${JSON.stringify(input)}`).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST' } });
+    }
+    expect(await ipc.invoke(event, 'nodes.detail', { id: 'missing' })).toMatchObject({ ok: false, error: { code: 'NOT_FOUND' } });
+  });
+
+  it('refuses messages from other pages and from subframes', async () => {
+    const ipc = make();
+    for (const { event } of [ipcEvent('https://evil.example/'), ipcEvent('file:///etc/passwd'), ipcEvent('app://other/index.html'), ipcEvent(APP_INDEX, { subframe: true })]) {
+      expect(await ipc.invoke(event, 'nodes.add', { name: 'sneaky' })).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
+      ipc.subscribe(event, 'status');
+    }
+    expect(ipc.subscriberCount()).toBe(0);
+    expect((await running.hub.handlers()['nodes.list']({})).some((n) => n.name === 'sneaky')).toBe(false);
+  });
+
+  it('forwards events to a subscribed page until it unsubscribes or goes away', async () => {
+    const ipc = make();
+    const page = ipcEvent(APP_INDEX, { id: 7 });
+    ipc.subscribe(page.event, 'status');
+    ipc.subscribe(page.event, 'status'); // twice: still one forwarding
+    ipc.subscribe(page.event, 'nonsense');
+    expect(ipc.subscriberCount()).toBe(1);
+    await ipc.invoke(page.event, 'nodes.add', { name: 'ipc-watcher' });
+    await waitFor('a status event over IPC', () => page.sent.some((m) => m.channel === IPC_CHANNELS.event && m.args[0] === 'status' && (m.args[1] as HubStatus).nodes.some((n) => n.name === 'ipc-watcher')), 5000);
+    ipc.unsubscribe(page.event, 'status');
+    expect(ipc.subscriberCount()).toBe(0);
+    ipc.subscribe(page.event, 'log');
+    expect(ipc.subscriberCount()).toBe(1);
+    page.destroy();
+    expect(ipc.subscriberCount()).toBe(0);
+  });
+});

@@ -1,0 +1,56 @@
+/** The renderer's state logic, without a browser: structural sharing, rates, sorting. */
+import { describe, expect, it } from 'vitest';
+import type { HubStatus, NodeStatus } from '../../main/contract';
+import { RATE_SAMPLES, merge, nextRate, visibleIds, type UiState } from '../../renderer/src/store';
+
+const node = (id: string, over: Partial<NodeStatus> = {}): NodeStatus => ({
+  id, name: id, state: 'in-sync', createdAt: 0, retiredAt: null, lastSeen: 1000, files: 1, bytes: 10, outOfSyncFiles: 0, outOfSyncBytes: 0,
+  errors: 0, lastError: null, bytesReceived: 0, bytesReused: 0, mirror: `/m/${id}`, verifying: false, ...over,
+});
+const status = (nodes: NodeStatus[]): HubStatus => ({ version: 'v', uptimeMs: 1, bytesHashedSinceStart: 0, filesHashedSinceStart: 0, grpc: null, fingerprint: 'f', nodes });
+const empty = { order: [], nodes: {}, rates: {} };
+
+describe('merging status snapshots', () => {
+  it('keeps the object of every node whose numbers did not change (its row does not re-render)', () => {
+    const s1 = merge(empty, status([node('a'), node('b')]), 0);
+    // A fresh snapshot: equal values in new objects, b's lastSeen moved within the same second.
+    const s2 = merge(s1, status([node('a'), node('b', { lastSeen: 1500 })]), 500);
+    expect(s2.nodes.a).toBe(s1.nodes.a);
+    expect(s2.nodes.b).toBe(s1.nodes.b);
+    expect(s2.order).toBe(s1.order);
+    expect(s2.rates.a!.samples).toBe(s1.rates.a!.samples);
+    const s3 = merge(s2, status([node('a', { outOfSyncFiles: 3 }), node('b')]), 1000);
+    expect(s3.nodes.a).not.toBe(s2.nodes.a);
+    expect(s3.nodes.a!.outOfSyncFiles).toBe(3);
+    expect(s3.nodes.b).toBe(s2.nodes.b);
+    const s4 = merge(s3, status([node('b')]), 1500);
+    expect(s4.order).toEqual(['b']);
+    expect(s4.nodes.a).toBeUndefined();
+  });
+
+  it('derives a transfer rate per node, bounded, and resets when a new session starts counting', () => {
+    let r = nextRate(undefined, 0, 0);
+    r = nextRate(r, 1000, 500);
+    expect(r.samples).toEqual([2000]);
+    const idle = nextRate(nextRate(r, 1000, 1000), 1000, 1500);
+    expect(idle.samples).toEqual([2000, 0]);
+    expect(nextRate(idle, 1000, 2000).samples).toBe(idle.samples);
+    let many = r;
+    for (let i = 1; i <= RATE_SAMPLES + 10; i++) many = nextRate(many, 1000 + i * 100, 500 + i * 1000);
+    expect(many.samples).toHaveLength(RATE_SAMPLES);
+    expect(nextRate(many, 5, 99_000).samples).toEqual([]);
+  });
+});
+
+describe('the overview order', () => {
+  const base = merge(empty, status([node('zed', { files: 5 }), node('alpha', { files: 50, state: 'error' }), node('mid', { files: 7, state: 'disconnected' })]), 0);
+  const view = (over: Partial<Pick<UiState, 'filter' | 'sort'>>) => visibleIds({ ...base, filter: '', sort: { key: 'name', dir: 1 }, ...over });
+  it('sorts by a column either way and filters by name, id or state', () => {
+    expect(view({})).toEqual(['alpha', 'mid', 'zed']);
+    expect(view({ sort: { key: 'files', dir: -1 } })).toEqual(['alpha', 'mid', 'zed']);
+    expect(view({ sort: { key: 'files', dir: 1 } })).toEqual(['zed', 'mid', 'alpha']);
+    expect(view({ filter: 'ERR' })).toEqual(['alpha']);
+    expect(view({ filter: 'disconn' })).toEqual(['mid']);
+    expect(view({ filter: 'nothing' })).toEqual([]);
+  });
+});
