@@ -30,6 +30,19 @@ let tray: Tray | null = null;
 let ipc: IpcAdapter | null = null;
 let quitting = false;
 
+/** `npm run dev`: the window loads Vite's dev server (hot reload) instead of app://. */
+const DEV_URL = !app.isPackaged && process.env.CORTEX_DEV_URL ? new URL(process.env.CORTEX_DEV_URL).origin : null;
+
+/** Our own UI: app://cortex/, or the dev server during `npm run dev`. */
+function isOwnUrl(url: string): boolean {
+  if (isAppUrl(url)) return true;
+  try {
+    return DEV_URL !== null && new URL(url).origin === DEV_URL;
+  } catch {
+    return false;
+  }
+}
+
 function args(): { data?: string; grpc?: string } {
   // Electron passes its own flags too: take ours, ignore the rest.
   const { values } = parseArgs({ args: process.argv.slice(app.isPackaged ? 1 : 2), strict: false, options: { data: { type: 'string' }, grpc: { type: 'string' } } });
@@ -84,7 +97,7 @@ function createWindow(): void {
   });
   win.once('ready-to-show', () => win?.show());
   win.on('closed', () => { win = null; });
-  void win.loadURL(APP_INDEX);
+  void win.loadURL(DEV_URL ? `${DEV_URL}/` : APP_INDEX);
 }
 
 /** Every web contents: no new windows, no navigation away, no webviews. */
@@ -94,11 +107,11 @@ function harden(contents: WebContents): void {
     return { action: 'deny' };
   });
   contents.on('will-navigate', (e, url) => {
-    if (isAppUrl(url)) return;
+    if (isOwnUrl(url)) return;
     e.preventDefault();
     running?.hub.log.warn('desktop.navigation-denied', { url: url.slice(0, 200) });
   });
-  contents.on('will-redirect', (e, url) => { if (!isAppUrl(url)) e.preventDefault(); });
+  contents.on('will-redirect', (e, url) => { if (!isOwnUrl(url)) e.preventDefault(); });
   contents.on('will-attach-webview', (e) => e.preventDefault());
 }
 
@@ -119,8 +132,8 @@ function serveRenderer(): void {
 function lockDownSession(): void {
   const ses = session.defaultSession;
   // Only our own page may write to the clipboard (the join string's copy button); nothing else.
-  ses.setPermissionRequestHandler((wc, permission, cb) => cb(permission === 'clipboard-sanitized-write' && isAppUrl(wc.getURL())));
-  ses.setPermissionCheckHandler((wc, permission) => permission === 'clipboard-sanitized-write' && wc !== null && isAppUrl(wc.getURL()));
+  ses.setPermissionRequestHandler((wc, permission, cb) => cb(permission === 'clipboard-sanitized-write' && isOwnUrl(wc.getURL())));
+  ses.setPermissionCheckHandler((wc, permission) => permission === 'clipboard-sanitized-write' && wc !== null && isOwnUrl(wc.getURL()));
 }
 
 function trackHealth(hub: RunningHub['hub']): void {
@@ -157,7 +170,7 @@ async function start(): Promise<void> {
   }
   const hub = running.hub;
   hub.log.info('desktop.started', { dataDir, grpc: running.grpc, ui: running.ui, electron: process.versions.electron });
-  ipc = createIpcAdapter({ handlers: hub.handlers(), events: hub, eventChannel: IPC_CHANNELS.event, isTrustedUrl: isAppUrl, log: hub.log.child('ipc') });
+  ipc = createIpcAdapter({ handlers: hub.handlers(), events: hub, eventChannel: IPC_CHANNELS.event, isTrustedUrl: isOwnUrl, log: hub.log.child('ipc') });
   ipcMain.handle(IPC_CHANNELS.invoke, (e, op, input) => ipc!.invoke(e, op, input));
   ipcMain.on(IPC_CHANNELS.subscribe, (e, name) => ipc!.subscribe(e, name));
   ipcMain.on(IPC_CHANNELS.unsubscribe, (e, name) => ipc!.unsubscribe(e, name));

@@ -9,9 +9,13 @@ import fs from 'node:fs';
 import type { CommitRequest, CommitResult, HashResult, WalkItem, WorkerRequest, WorkerResponse } from './fs-protocol';
 import { UnsafePathError } from './paths';
 
-/** The compiled worker; when this module runs from TypeScript sources (tests), use the build. */
+/**
+ * The compiled worker; when this module runs from TypeScript sources (tests), use the build.
+ * In the packaged desktop app, dist/main is unpacked next to app.asar (electron-builder.yml),
+ * so the worker and what it requires load from the real file system.
+ */
 function workerFile(): string {
-  const here = path.join(__dirname, 'fs-worker.js');
+  const here = path.join(__dirname.replace(`${path.sep}app.asar${path.sep}`, `${path.sep}app.asar.unpacked${path.sep}`), 'fs-worker.js');
   if (fs.existsSync(here)) return here;
   const built = path.resolve(__dirname, '../../dist/main/sync/fs-worker.js');
   if (fs.existsSync(built)) return built;

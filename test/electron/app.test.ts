@@ -1,0 +1,94 @@
+/**
+ * The desktop app end to end (Playwright's Electron driver, under Xvfb when there is no
+ * display): it starts, shows the overview over the preload bridge, the page has no Node
+ * (`require`, `process`), navigation away and window.open are blocked, and quitting stops
+ * the hub cleanly. Skips with the reason printed where Electron (its binary, or better-sqlite3
+ * built for it) or a display is missing; the browser tests cover the same UI without Electron.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { _electron, type ElectronApplication, type Page } from 'playwright-core';
+import { ROOT, tempDir, waitFor } from '../helpers/procs';
+
+function electronBinary(): string | { skip: string } {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require('electron') as string;
+  } catch (e) {
+    return { skip: `the Electron binary is not installed (${(e as Error).message.split('\n')[0]}; ELECTRON_SKIP_BINARY_DOWNLOAD was set at install)` };
+  }
+}
+
+/** A display for the window: the current one, or a private Xvfb. */
+function display(): { env: Record<string, string>; xvfb?: ChildProcess } | { skip: string } {
+  if (process.env.DISPLAY || process.platform !== 'linux') return { env: {} };
+  if (spawnSync('which', ['Xvfb']).status !== 0) return { skip: 'no display and no Xvfb (apt-get install xvfb)' };
+  const n = 90 + Math.floor(Math.random() * 100);
+  const xvfb = spawn('Xvfb', [`:${n}`, '-screen', '0', '1280x800x24', '-nolisten', 'tcp'], { stdio: 'ignore' });
+  return { env: { DISPLAY: `:${n}` }, xvfb };
+}
+
+function prerequisites(): { binary: string; env: Record<string, string>; xvfb?: ChildProcess } | { skip: string } {
+  const binary = electronBinary();
+  if (typeof binary !== 'string') return binary;
+  const built = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'electron-sqlite.mjs')], { encoding: 'utf8' });
+  if (built.status !== 0) return { skip: `better-sqlite3 could not be built for Electron: ${built.stderr.trim().split('\n').pop()}` };
+  const d = display();
+  if ('skip' in d) return d;
+  return { binary, ...d };
+}
+
+const pre = prerequisites();
+if ('skip' in pre) process.stderr.write(`\n[SKIPPED] Electron end-to-end test: ${pre.skip}\n\n`);
+
+describe.skipIf('skip' in pre)('the desktop app under Electron', () => {
+  let dir = '';
+  let app: ElectronApplication;
+  let page: Page;
+
+  afterAll(async () => {
+    await app?.close().catch(() => undefined);
+    if (!('skip' in pre)) pre.xvfb?.kill();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('starts the hub and shows the overview over the preload bridge', async () => {
+    const { binary, env } = pre as { binary: string; env: Record<string, string> };
+    dir = tempDir('electron');
+    app = await _electron.launch({
+      executablePath: binary,
+      args: [ROOT, '--no-sandbox', '--data', path.join(dir, 'hub'), '--grpc', '127.0.0.1:0'],
+      env: { ...process.env, ...env } as Record<string, string>,
+    });
+    page = await app.firstWindow();
+    await page.getByRole('heading', { name: 'Nodes' }).waitFor({ timeout: 30_000 });
+    await page.getByText('No nodes yet.').waitFor();
+    expect(page.url()).toBe('app://cortex/index.html');
+    fs.mkdirSync(path.join(ROOT, 'test-results', 'ui'), { recursive: true });
+    await page.screenshot({ path: path.join(ROOT, 'test-results', 'ui', 'electron-overview.png') });
+    expect(fs.existsSync(path.join(dir, 'hub', 'hub.json'))).toBe(true);
+  });
+
+  it('gives the page no Node and only the generic bridge', async () => {
+    expect(await page.evaluate(() => typeof (window as unknown as { require?: unknown }).require)).toBe('undefined');
+    expect(await page.evaluate(() => typeof (window as unknown as { process?: unknown }).process)).toBe('undefined');
+    expect(await page.evaluate(() => Object.keys((window as unknown as { cortex: object }).cortex).sort())).toEqual(['invoke', 'subscribe']);
+    const bad = await page.evaluate(() => (window as unknown as { cortex: { invoke(op: string, i: unknown): Promise<unknown> } }).cortex.invoke('nodes.explode', {}));
+    expect(bad).toMatchObject({ ok: false, error: { code: 'UNKNOWN_OP' } });
+  });
+
+  it('blocks navigation away and new windows', async () => {
+    await page.evaluate(() => { location.href = 'https://example.com/'; });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(page.url()).toBe('app://cortex/index.html');
+    expect(await page.evaluate(() => window.open('https://example.com/') === null)).toBe(true);
+    expect(app.windows()).toHaveLength(1);
+  });
+
+  it('stops the hub cleanly on quit', async () => {
+    await app.evaluate(({ app: a }) => a.quit());
+    await waitFor('hub.json to be removed', () => !fs.existsSync(path.join(dir, 'hub', 'hub.json')), 15_000);
+  });
+});
