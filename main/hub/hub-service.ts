@@ -336,7 +336,8 @@ export class HubService extends EventEmitter {
     };
     call.on('end', () => { end('stream ended'); call.end(); });
     call.on('cancelled', () => end(`cancelled (the node went away, or sent a message over the ${TRANSPORT_MAX_BYTES}-byte transport limit)`));
-    call.on('error', (e: Error) => end(e.message));
+    // Our own refusals emit {code, details}, not an Error.
+    call.on('error', (e: Error & { details?: string }) => end(e.message ?? e.details ?? String(e)));
     call.on('close', () => end('closed'));
   }
 

@@ -105,10 +105,16 @@ export function ensureSafeParentsSync(root: string, wirePath: string, mode = 0o7
   let cur = root;
   for (let i = 0; i < segs.length - 1; i++) {
     cur = path.join(cur, segs[i]!);
-    const st = fs.lstatSync(cur, { throwIfNoEntry: false });
+    let st = fs.lstatSync(cur, { throwIfNoEntry: false });
     if (!st) {
-      fs.mkdirSync(cur, { mode });
-      continue;
+      try {
+        fs.mkdirSync(cur, { mode });
+        continue;
+      } catch (e) {
+        // Another worker (or a mkdir entry) made it between our lstat and mkdir: check what it is.
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        st = fs.lstatSync(cur);
+      }
     }
     const wireDir = segs.slice(0, i + 1).join('/');
     if (st.isSymbolicLink()) throw new UnsafePathError(wirePath, `goes through the symlink ${wireDir}`);

@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { VerifyError, pullFile, type PullSource } from '../../main/sync/apply';
+import { VerifyError, applyDir, pullFile, type PullSource } from '../../main/sync/apply';
+import { FsPool } from '../../main/sync/fs-pool';
 import { BLOCK_SIZE, fileHashFromBlocks, sha256 } from '../../main/sync/blocks';
 import type { Entry } from '../../main/sync/types';
 
@@ -53,6 +54,22 @@ describe('pullFile', () => {
     expect(fs.statSync(file).mtimeMs).toBe(1_600_000_000_000);
     expect(st.ino).toBe(fs.statSync(file).ino);
     expect(fs.readdirSync(c.stagingDir)).toEqual([]);
+  });
+
+  it('small files committed by many workers at once into the same new directories all land', async () => {
+    // Workers race to create the parents (and a mkdir entry races them): none may fail on EEXIST.
+    const pool = new FsPool(8);
+    try {
+      for (let round = 0; round < 5; round++) {
+        const c = { ...ctx(), pool };
+        const files = Array.from({ length: 48 }, (_, i) => ({ e: entryFor(`d${i % 3}/sub/f${i}.txt`, Buffer.from(`file ${i}\n`)), data: Buffer.from(`file ${i}\n`) }));
+        const dirEntry = { ...entryFor('d0/sub', Buffer.alloc(0)), type: 'dir' as const, mode: 0o755 };
+        await Promise.all([...files.map(({ e, data }) => pullFile(c, e, remote(data))), applyDir(c, dirEntry)]);
+        for (const { e, data } of files) expect(fs.readFileSync(path.join(c.root, e.path)).equals(data)).toBe(true);
+      }
+    } finally {
+      await pool.close();
+    }
   });
 
   it('a block whose bytes do not match its hash is refused and the old version stays', async () => {
