@@ -37,6 +37,10 @@ export interface HubOptions {
 }
 
 const HELLO_TIMEOUT_MS = 10_000;
+/** Status snapshots to subscribers: at most this often… */
+const STATUS_MS = 500;
+/** …and at least this often. */
+const STATUS_HEARTBEAT_MS = 5000;
 const STAMP_PAGE = 5000;
 const LOG_RING = 2000;
 const DEFAULT_GRPC_PORT = 7443;
@@ -237,7 +241,7 @@ export class HubService extends EventEmitter {
     const host = hostPort.slice(0, hostPort.lastIndexOf(':'));
     this.grpcAddress = `${host}:${port}`;
     this.store.setMeta('advertise', this.advertised());
-    this.statusTimer = setInterval(() => this.emitStatus(), 500);
+    this.statusTimer = setInterval(() => this.emitStatus(), STATUS_MS);
     this.statusTimer.unref();
     if (process.env.CORTEX_EVENTLOOP_LOG === '1') this.startLoopMonitor();
     this.log.info('hub.listening', { grpc: this.grpcAddress, fingerprint: this.identity.fingerprint });
@@ -395,9 +399,17 @@ export class HubService extends EventEmitter {
     this.totalsCache.clear();
   }
 
+  private lastStatusEmit = 0;
+
+  /**
+   * Pushes a snapshot to subscribers at most every STATUS_MS when something changed, and at
+   * least every STATUS_HEARTBEAT_MS anyway (uptime, last seen and rates move with time).
+   */
   private emitStatus(): void {
-    if (!this.statusDirty || this.listenerCount('status') === 0) return;
+    if (this.listenerCount('status') === 0) return;
+    if (!this.statusDirty && Date.now() - this.lastStatusEmit < STATUS_HEARTBEAT_MS) return;
     this.statusDirty = false;
+    this.lastStatusEmit = Date.now();
     this.emit('status', this.status());
   }
 

@@ -30,6 +30,16 @@ describe.skipIf('skip' in launched)('desktop UI in Chromium over the WebSocket A
   const pageErrors: string[] = [];
 
   const row = (name: string) => page.locator(`tr[data-node-name="${name}"]`);
+  /** Waits for a row's state; on timeout says what the page and the hub showed. */
+  const waitRow = async (name: string, state: string, timeout = 60_000) => {
+    try {
+      await row(name).and(page.locator(`[data-state="${state}"]`)).waitFor({ timeout });
+    } catch (e) {
+      const shown = await row(name).getAttribute('data-state', { timeout: 1000 }).catch(() => '(no row)');
+      const hubSays = ids[name] ? (await hub.node(ids[name]!).catch(() => null))?.state : '(unknown id)';
+      throw new Error(`row ${name}: waited for ${state}; the page shows ${shown}, the hub says ${hubSays}: ${(e as Error).message.split('\n')[0]}`);
+    }
+  };
   const shot = (name: string) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
   const startNode = (name: string, join: string) => {
     const ws = path.join(dir, `ws-${name}`);
@@ -64,8 +74,8 @@ describe.skipIf('skip' in launched)('desktop UI in Chromium over the WebSocket A
   });
 
   it('shows both nodes reaching in-sync, and takes the token out of the address bar', async () => {
-    await row('alpha').and(page.locator('[data-state="in-sync"]')).waitFor({ timeout: 60_000 });
-    await row('beta').and(page.locator('[data-state="in-sync"]')).waitFor({ timeout: 60_000 });
+    await waitRow('alpha', 'in-sync');
+    await waitRow('beta', 'in-sync');
     expect(page.url()).not.toContain('token');
     await expect.poll(() => row('alpha').locator('td').nth(3).innerText()).not.toBe('0');
     await shot('overview');
@@ -92,7 +102,7 @@ describe.skipIf('skip' in launched)('desktop UI in Chromium over the WebSocket A
     fs.closeSync(fd);
     await page.locator('tr[data-node-name="alpha"] [role="progressbar"]').waitFor({ timeout: 60_000 });
     await shot('overview-progress');
-    await row('alpha').and(page.locator('[data-state="in-sync"]')).waitFor({ timeout: 120_000 });
+    await waitRow('alpha', 'in-sync', 120_000);
     const seen = await page.evaluate(() => (window as unknown as { seen: { states: string[]; progress: boolean } }).seen);
     expect(seen.progress).toBe(true);
     expect(seen.states).toContain('syncing');
@@ -102,7 +112,7 @@ describe.skipIf('skip' in launched)('desktop UI in Chromium over the WebSocket A
 
   it('turns a killed node disconnected', async () => {
     await nodes[1]!.kill();
-    await row('beta').and(page.locator('[data-state="disconnected"]')).waitFor({ timeout: 30_000 });
+    await waitRow('beta', 'disconnected', 30_000);
   });
 
   it('adds a node from the dialog; the join string it shows works', async () => {
@@ -115,7 +125,7 @@ describe.skipIf('skip' in launched)('desktop UI in Chromium over the WebSocket A
     await shot('add-node-join');
     await page.getByRole('button', { name: 'Done' }).click();
     startNode('gamma', join);
-    await row('gamma').and(page.locator('[data-state="in-sync"]')).waitFor({ timeout: 60_000 });
+    await waitRow('gamma', 'in-sync');
   });
 
   it('filters and sorts the overview', async () => {
