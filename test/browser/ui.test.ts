@@ -192,6 +192,32 @@ describe.skipIf('skip' in launched)('desktop UI in Chromium over the WebSocket A
     await shot('settings');
   });
 
+  it('works from the keyboard alone: tab to Add node, Enter opens the dialog, Escape closes it', async () => {
+    await page.getByRole('link', { name: 'Nodes' }).click();
+    await page.getByRole('heading', { name: 'Nodes' }).waitFor();
+    await page.getByLabel('Filter nodes').focus();
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Add node');
+    await page.keyboard.press('Enter');
+    await page.getByLabel('Name').waitFor();
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('node-name');
+    await page.keyboard.press('Escape');
+    await page.locator('dialog[open]').waitFor({ state: 'detached' });
+    // Column headers sort with Enter as well.
+    await page.getByRole('button', { name: /^Files/ }).focus();
+    await page.keyboard.press('Enter');
+    expect(await page.locator('th[aria-sort="descending"]').innerText()).toMatch(/^Files/);
+  });
+
+  it('follows the OS dark theme', async () => {
+    await page.emulateMedia({ colorScheme: 'dark' });
+    const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    expect(bg).toBe('rgb(20, 23, 27)');
+    await shot('overview-dark');
+    await page.emulateMedia({ colorScheme: 'light' });
+    expect(await page.evaluate(() => getComputedStyle(document.body).backgroundColor)).toBe('rgb(255, 255, 255)');
+  });
+
   it('ran without page errors or CSP violations', () => {
     expect(pageErrors).toEqual([]);
   });
