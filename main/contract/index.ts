@@ -151,6 +151,12 @@ export interface EventMap {
   'log': LogEntryView;
 }
 export type EventName = keyof EventMap;
+
+/** Where transports get events from (the HubService is one). */
+export interface EventSource {
+  on(name: EventName, cb: (data: unknown) => void): unknown;
+  off(name: EventName, cb: (data: unknown) => void): unknown;
+}
 export const EVENT_NAMES: EventName[] = ['status', 'log'];
 
 /** UNAVAILABLE: the transport is down (the renderer's own code; the hub never sends it). */

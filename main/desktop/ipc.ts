@@ -3,7 +3,7 @@
  * sender frame checked, every request validated by `dispatch`, errors returned as typed
  * envelopes. Only types come from electron, so this runs (and is tested) under plain Node.
  */
-import { ContractError, EVENT_NAMES, dispatch, type EventName, type Handlers } from '../contract';
+import { ContractError, EVENT_NAMES, dispatch, type EventName, type EventSource, type Handlers } from '../contract';
 import type { Envelope } from '../contract/bridge';
 import type { Logger } from '../util/log';
 
@@ -17,11 +17,6 @@ export interface IpcSenderEvent {
     isDestroyed(): boolean;
     once(event: 'destroyed', cb: () => void): unknown;
   };
-}
-
-export interface EventSource {
-  on(name: EventName, cb: (data: unknown) => void): unknown;
-  off(name: EventName, cb: (data: unknown) => void): unknown;
 }
 
 export interface IpcAdapterOptions {

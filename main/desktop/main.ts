@@ -10,19 +10,17 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { app, BrowserWindow, dialog, ipcMain, Menu, nativeImage, Notification, protocol, session, Tray, type WebContents } from 'electron';
+import { app, BrowserWindow, dialog, ipcMain, Menu, nativeImage, Notification, protocol, session, shell, Tray, type WebContents } from 'electron';
 import { IPC_CHANNELS } from '../contract/bridge';
 import type { HubStatus, NodeState } from '../contract';
 import { DataDirBusyError, resolveDataDir } from '../hub/data-dir';
-import { CONTENT_SECURITY_POLICY } from '../server/api-server';
+import { CONTENT_SECURITY_POLICY, contentTypeOf } from '../server/api-server';
 import { DEFAULT_STATIC_DIR, runHub, type RunningHub } from '../server/run-hub';
 import { APP_INDEX, APP_SCHEME, isAppUrl, rendererFile } from './app-url';
 import { createIpcAdapter, type IpcAdapter } from './ipc';
 import { healthOf, newErrors, type Health } from './health';
 
 protocol.registerSchemesAsPrivileged([{ scheme: APP_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true } }]);
-
-const MIME: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml', '.png': 'image/png', '.map': 'application/json' };
 
 let running: RunningHub | null = null;
 let win: BrowserWindow | null = null;
@@ -122,7 +120,7 @@ function serveRenderer(): void {
     if (!file) return new Response('not found', { status: 404, headers });
     try {
       const data = await fs.promises.readFile(file);
-      return new Response(data, { headers: { ...headers, 'Content-Type': MIME[path.extname(file)] ?? 'application/octet-stream' } });
+      return new Response(data, { headers: { ...headers, 'Content-Type': contentTypeOf(file) } });
     } catch {
       return new Response(`not found (is the UI built? run "npm run build")`, { status: 404, headers });
     }
@@ -178,7 +176,7 @@ async function start(): Promise<void> {
   tray = new Tray(dot('empty'));
   tray.setContextMenu(Menu.buildFromTemplate([
     { label: 'Open Cortex Hub', click: showWindow },
-    { label: 'Open in browser…', click: () => { void import('electron').then(({ shell }) => shell.openExternal(running!.uiWithToken)); } },
+    { label: 'Open in browser…', click: () => void shell.openExternal(running!.uiWithToken) },
     { type: 'separator' },
     { label: 'Quit', click: () => app.quit() },
   ]));

@@ -565,7 +565,6 @@ export class HubService extends EventEmitter {
     this.store.setMeta('settings', JSON.stringify(next));
     if (patch.logLevel) this.log.setLevel(patch.logLevel);
     this.log.info('settings.changed', { changed: patch });
-    this.emit('settings', next);
     return next;
   }
 

@@ -15,7 +15,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { ContractError, EVENT_NAMES, dispatch, type ErrorCode, type EventName, type Handlers } from '../contract';
+import { ContractError, EVENT_NAMES, dispatch, type ErrorCode, type EventName, type EventSource, type Handlers } from '../contract';
 import type { Logger } from '../util/log';
 
 const MAX_BODY = 1024 * 1024;
@@ -26,7 +26,7 @@ export interface ApiServerOptions {
   token: string;
   handlers: Handlers;
   /** Source of events for WebSocket subscribers. */
-  events: { on(name: EventName, cb: (data: unknown) => void): unknown; off(name: EventName, cb: (data: unknown) => void): unknown };
+  events: EventSource;
   log: Logger;
   /** The built renderer (dist/renderer) to serve at /; none: the API only. */
   staticDir?: string | null;
@@ -40,8 +40,14 @@ export const CONTENT_SECURITY_POLICY = [
 
 const MIME: Record<string, string> = {
   '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8',
-  '.svg': 'image/svg+xml', '.png': 'image/png', '.ico': 'image/x-icon', '.json': 'application/json', '.woff2': 'font/woff2',
+  '.svg': 'image/svg+xml', '.png': 'image/png', '.ico': 'image/x-icon', '.json': 'application/json', '.map': 'application/json',
+  '.woff2': 'font/woff2',
 };
+
+/** The Content-Type of one of the UI's files (also used by the desktop app's app:// handler). */
+export function contentTypeOf(file: string): string {
+  return MIME[path.extname(file)] ?? 'application/octet-stream';
+}
 
 /** Every file under `dir` by URL path ("/assets/x.js"); only these are ever served. */
 function staticFiles(dir: string): Map<string, string> {
@@ -185,7 +191,7 @@ export class ApiServer {
       }
       // Vite names assets by their content hash: they never change under one name.
       const cache = pathname.startsWith('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache';
-      res.writeHead(200, { ...headers, 'Content-Type': MIME[path.extname(file)] ?? 'application/octet-stream', 'Cache-Control': cache, 'Content-Length': data.length });
+      res.writeHead(200, { ...headers, 'Content-Type': contentTypeOf(file), 'Cache-Control': cache, 'Content-Length': data.length });
       res.end(req.method === 'HEAD' ? undefined : data);
     });
   }
