@@ -1,0 +1,100 @@
+/**
+ * Three-way reconcile of one path between a node's workspace and its mirror on the hub, against
+ * the last version both agreed on (the ancestor). Pure: no I/O, no clock; the callers gather
+ * the three versions and carry out the decision.
+ *
+ * Rules, in order:
+ *  1. Both sides the same: nothing to do (or only record the new agreement).
+ *  2. One side unchanged since the ancestor: the other side's change goes to it (a creation,
+ *     a modification or a deletion alike).
+ *  3. Both changed, differently:
+ *     - one deleted it, the other modified it: the modification is kept (never lose data);
+ *     - a directory against a file or symlink: the directory stays, the other becomes a
+ *       conflict copy;
+ *     - otherwise (two contents, or two modes of one content): the newer mtime wins, a tie goes
+ *       to the greater content hash, then to the hub, so both ends would decide alike; the
+ *       losing content is kept as a conflict copy (not when only the mode differs).
+ */
+
+export type Side = 'node' | 'hub';
+
+/** One version of a path; null is "absent". Only what the decision needs. */
+export interface Version {
+  type: 'file' | 'dir' | 'symlink';
+  /** Content hash (files; any stable encoding); ignored for directories. */
+  hash: string;
+  /** Permission bits. */
+  mode: number;
+  mtimeMs: number;
+  /** Symlink target; '' otherwise. */
+  target: string;
+}
+
+export type Decision =
+  /** Both sides equal the ancestor. */
+  | { kind: 'none' }
+  /** Both sides changed to the same version: record it as the new ancestor. */
+  | { kind: 'agree' }
+  /** Apply the node's version (possibly a deletion) to the hub. */
+  | { kind: 'toHub' }
+  /** Apply the hub's version (possibly a deletion) to the node. */
+  | { kind: 'toNode' }
+  /** Both changed: `winner`'s version goes to both sides; the loser's is kept beside it under a conflict name when `copyLoser`. */
+  | { kind: 'conflict'; winner: Side; copyLoser: boolean };
+
+export function sameVersion(a: Version | null, b: Version | null): boolean {
+  if (a === null || b === null) return a === b;
+  if (a.type !== b.type || a.mode !== b.mode) return false;
+  if (a.type === 'file') return a.hash === b.hash;
+  if (a.type === 'symlink') return a.target === b.target;
+  return true;
+}
+
+function sameContent(a: Version, b: Version): boolean {
+  return a.type === b.type && (a.type === 'file' ? a.hash === b.hash : a.type === 'symlink' ? a.target === b.target : true);
+}
+
+export function reconcile(ancestor: Version | null, node: Version | null, hub: Version | null): Decision {
+  if (sameVersion(node, hub)) return sameVersion(node, ancestor) ? { kind: 'none' } : { kind: 'agree' };
+  if (sameVersion(node, ancestor)) return { kind: 'toNode' };
+  if (sameVersion(hub, ancestor)) return { kind: 'toHub' };
+  // Both changed, differently.
+  if (node === null) return { kind: 'toNode' };
+  if (hub === null) return { kind: 'toHub' };
+  if ((node.type === 'dir') !== (hub.type === 'dir')) {
+    return { kind: 'conflict', winner: node.type === 'dir' ? 'node' : 'hub', copyLoser: true };
+  }
+  return { kind: 'conflict', winner: newer(node, hub), copyLoser: !sameContent(node, hub) };
+}
+
+/** The side whose version wins a conflict between two non-directories (or two directory modes). */
+function newer(node: Version, hub: Version): Side {
+  if (node.mtimeMs !== hub.mtimeMs) return node.mtimeMs > hub.mtimeMs ? 'node' : 'hub';
+  const a = node.type === 'symlink' ? node.target : node.hash;
+  const b = hub.type === 'symlink' ? hub.target : hub.hash;
+  if (a !== b) return a > b ? 'node' : 'hub';
+  return 'hub';
+}
+
+export const CONFLICT_MARK = '.sync-conflict-';
+
+/**
+ * Where the losing version of `wirePath` is kept: beside it, as
+ * `name.sync-conflict-YYYYMMDD-HHMMSS-<side>.ext` (UTC; the extension is the last one of the
+ * name, none for dotfiles like `.env`).
+ */
+export function conflictName(wirePath: string, loser: Side, at: Date): string {
+  const slash = wirePath.lastIndexOf('/');
+  const dir = wirePath.slice(0, slash + 1);
+  const base = wirePath.slice(slash + 1);
+  const dot = base.lastIndexOf('.');
+  const [stem, ext] = dot > 0 ? [base.slice(0, dot), base.slice(dot)] : [base, ''];
+  const p = (n: number) => String(n).padStart(2, '0');
+  const stamp = `${at.getUTCFullYear()}${p(at.getUTCMonth() + 1)}${p(at.getUTCDate())}-${p(at.getUTCHours())}${p(at.getUTCMinutes())}${p(at.getUTCSeconds())}`;
+  return `${dir}${stem}${CONFLICT_MARK}${stamp}-${loser}${ext}`;
+}
+
+/** Whether a path is a conflict copy (they sync like any file, but are counted and listed). */
+export function isConflictCopy(wirePath: string): boolean {
+  return /\.sync-conflict-\d{8}-\d{6}-(node|hub)(\.[^/.]*)?$/.test(wirePath);
+}
