@@ -207,12 +207,18 @@ export class HubStore {
     return { files: r.files, bytes: r.bytes ?? 0 };
   }
 
-  /** Records committed versions (and their blocks) in one transaction. */
+  /**
+   * Records committed versions in one transaction, with the blocks of files of two blocks or
+   * more (what block reuse looks up). A file of one block (up to 128 KiB) gets no block rows:
+   * two random-key index inserts per small file were the largest cost of recording them, and
+   * re-fetching a renamed small file costs little.
+   */
   putFiles(nodeId: string, entries: CachedEntry[]): void {
     this.db.transaction(() => {
       for (const e of entries) {
         this.q.deleteBlocks.run(nodeId, e.path);
         this.q.upsertFile.run({ node_id: nodeId, ...entryToRow(e) });
+        if (e.blocks.length < 64) continue;
         for (let i = 0; i * 32 < e.blocks.length; i++) this.q.insertBlock.run(nodeId, e.blocks.subarray(i * 32, i * 32 + 32), e.path, i);
       }
     })();

@@ -22,6 +22,10 @@ function workerFile(): string {
   throw new Error(`fs worker not found at ${here} or ${built}: run "npm run build" first`);
 }
 
+/** Most commits one worker message carries, and the data size at which a batch stops growing. */
+const COMMIT_BATCH = 16;
+const COMMIT_BATCH_BYTES = 4 * 1024 * 1024;
+
 interface Task {
   req: WorkerRequest;
   resolve: (r: WorkerResponse) => void;
@@ -90,7 +94,10 @@ export class FsPool {
     });
   }
 
-  /** Writes a small verified file atomically (fs-worker.ts `commit`). */
+  /**
+   * Writes a small verified file atomically (fs-worker.ts `commit`). When commits queue up,
+   * a free worker takes up to COMMIT_BATCH of them in one message (see pump).
+   */
   async commit(c: CommitRequest): Promise<CommitResult> {
     const res = await this.run({ id: 0, op: 'commit', commit: c });
     if (!res.ok) {
@@ -98,6 +105,30 @@ export class FsPool {
       throw Object.assign(new Error(`${c.wirePath}: ${res.error}`), { code: res.code });
     }
     return res.commit!;
+  }
+
+  /** Takes queued commits (after `first`) to send along with it, up to the batch limits. */
+  private batchWith(first: Task): Task {
+    if (first.req.op !== 'commit') return first;
+    const batch = [first];
+    let bytes = first.req.commit.data.byteLength;
+    for (let i = 0; i < this.queue.length && batch.length < COMMIT_BATCH && bytes < COMMIT_BATCH_BYTES;) {
+      const t = this.queue[i]!;
+      if (t.req.op !== 'commit') { i++; continue; }
+      this.queue.splice(i, 1);
+      batch.push(t);
+      bytes += t.req.commit.data.byteLength;
+    }
+    if (batch.length === 1) return first;
+    const commits = batch.map((t) => (t.req as Extract<WorkerRequest, { op: 'commit' }>).commit);
+    return {
+      req: { id: first.req.id, op: 'commitMany', commits },
+      resolve: (res) => batch.forEach((t, i) => {
+        const r = res.ok ? res.commits![i]! : res;
+        t.resolve(r.ok ? { id: t.req.id, ok: true, commit: r.commit } : { id: t.req.id, ok: false, error: r.error, code: r.code, unsafe: r.unsafe });
+      }),
+      reject: (e) => batch.forEach((t) => t.reject(e)),
+    };
   }
 
   async close(): Promise<void> {
@@ -118,11 +149,12 @@ export class FsPool {
   private pump(): void {
     while (this.queue.length > 0 && (this.idle.length > 0 || this.all.length < this.size)) {
       const w = this.idle.pop() ?? this.spawn();
-      const t = this.queue.shift()!;
+      const t = this.batchWith(this.queue.shift()!);
       this.running.set(w, t);
       w.ref();
       // A commit's data moves to the worker (its buffer becomes unusable here) instead of being copied.
-      const transfer = t.req.op === 'commit' && t.req.commit.data.byteLength === t.req.commit.data.buffer.byteLength ? [t.req.commit.data.buffer as ArrayBuffer] : [];
+      const commits = t.req.op === 'commit' ? [t.req.commit] : t.req.op === 'commitMany' ? t.req.commits : [];
+      const transfer = [...new Set(commits.filter((c) => c.data.byteLength === c.data.buffer.byteLength).map((c) => c.data.buffer as ArrayBuffer))];
       w.postMessage(t.req, transfer);
     }
   }

@@ -40,8 +40,12 @@ export type WorkerRequest =
   | { id: number; op: 'walk'; root: string; subtree: string; shallow: boolean }
   | { id: number; op: 'hash'; file: string; blockSize: number }
   | { id: number; op: 'hashMany'; files: string[]; blockSize: number }
-  | { id: number; op: 'commit'; commit: CommitRequest };
+  | { id: number; op: 'commit'; commit: CommitRequest }
+  /** Several independent commits, one after the other (a backlog of small files). */
+  | { id: number; op: 'commitMany'; commits: CommitRequest[] };
+
+export type CommitOutcome = { ok: true; commit: CommitResult } | { ok: false; error: string; code?: string; unsafe?: boolean };
 
 export type WorkerResponse =
-  | { id: number; ok: true; walk?: { items: WalkItem[]; skipped: { path: string; reason: string }[] }; hash?: HashResult; many?: ({ ok: true; hash: HashResult } | { ok: false; error: string; code?: string })[]; commit?: CommitResult }
+  | { id: number; ok: true; walk?: { items: WalkItem[]; skipped: { path: string; reason: string }[] }; hash?: HashResult; many?: ({ ok: true; hash: HashResult } | { ok: false; error: string; code?: string })[]; commit?: CommitResult; commits?: CommitOutcome[] }
   | { id: number; ok: false; error: string; code?: string; unsafe?: boolean };

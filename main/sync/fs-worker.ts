@@ -144,7 +144,17 @@ parentPort!.on('message', (req: WorkerRequest) => {
         }),
       };
     }
-    else res = { id: req.id, ok: true, commit: commit(req.commit) };
+    else if (req.op === 'commitMany') {
+      res = {
+        id: req.id, ok: true, commits: req.commits.map((c) => {
+          try {
+            return { ok: true as const, commit: commit(c) };
+          } catch (e) {
+            return { ok: false as const, error: (e as Error).message, code: (e as NodeJS.ErrnoException).code, unsafe: e instanceof UnsafePathError };
+          }
+        }),
+      };
+    } else res = { id: req.id, ok: true, commit: commit(req.commit) };
   } catch (e) {
     res = { id: req.id, ok: false, error: (e as Error).message, code: (e as NodeJS.ErrnoException).code, unsafe: e instanceof UnsafePathError };
   }

@@ -72,6 +72,27 @@ describe('pullFile', () => {
     }
   });
 
+  it('a backlog of commits goes to a worker in batches; one bad commit fails alone', async () => {
+    const pool = new FsPool(1);
+    try {
+      const c = ctx();
+      fs.symlinkSync(os.tmpdir(), path.join(c.root, 'link'));
+      const req = (p: string) => ({ root: c.root, stagingDir: c.stagingDir, wirePath: p, data: new Uint8Array(Buffer.from(p)), mode: 0o600, mtimeMs: 1_600_000_000_000, syncDir: false });
+      // One worker: the first commit goes alone, the other nine queue and leave in one batch.
+      const paths = Array.from({ length: 10 }, (_, i) => (i === 6 ? 'link/escape.txt' : `q/f${i}.txt`));
+      const results = await Promise.allSettled(paths.map((p) => pool.commit(req(p))));
+      results.forEach((r, i) => {
+        if (i === 6) expect(r.status === 'rejected' && (r.reason as Error).name).toBe('UnsafePathError');
+        else expect(r.status, paths[i]).toBe('fulfilled');
+      });
+      for (const p of paths.filter((x) => x.startsWith('q/'))) expect(fs.readFileSync(path.join(c.root, p), 'utf8')).toBe(p);
+      expect(fs.existsSync(path.join(os.tmpdir(), 'escape.txt'))).toBe(false);
+      expect(fs.readdirSync(c.stagingDir)).toEqual([]);
+    } finally {
+      await pool.close();
+    }
+  });
+
   it('a block whose bytes do not match its hash is refused and the old version stays', async () => {
     const c = ctx();
     fs.writeFileSync(path.join(c.root, 'f'), 'old version');

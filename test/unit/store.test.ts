@@ -92,12 +92,18 @@ describe('HubStore', () => {
   it('records mirror files and finds blocks for reuse; deleting a dir forgets its subtree', () => {
     const s = new HubStore(path.join(tmp(), 'hub.db'));
     s.addNode('n', 'n', 't');
-    s.putFiles('n', [entry('d', { type: 'dir', blocks: Buffer.alloc(0) }), entry('d/x'), entry('d/y/z'), entry('dx')]);
-    expect(s.totals('n')).toEqual({ files: 3, bytes: 9 });
+    // Two-block files (block 2 then block 3); one-block files get no block rows.
+    const two = Buffer.concat([Buffer.alloc(32, 2), Buffer.alloc(32, 3)]);
+    s.putFiles('n', [entry('d', { type: 'dir', blocks: Buffer.alloc(0) }), entry('d/x', { blocks: two }), entry('d/y/z', { blocks: two }), entry('dx', { blocks: two }), entry('small')]);
+    expect(s.totals('n')).toEqual({ files: 4, bytes: 12 });
     expect(s.findBlock('n', Buffer.alloc(32, 2)).map((b) => b.path).sort()).toEqual(['d/x', 'd/y/z', 'dx']);
+    expect(s.findBlock('n', Buffer.alloc(32, 3)).map((b) => [b.path, b.idx]).sort()).toEqual([['d/x', 1], ['d/y/z', 1], ['dx', 1]]);
     s.deletePaths('n', ['d']);
-    expect(s.paths('n')).toEqual(['dx']);
+    expect(s.paths('n')).toEqual(['dx', 'small']);
     expect(s.findBlock('n', Buffer.alloc(32, 2)).map((b) => b.path)).toEqual(['dx']);
+    // A file shrinking to one block loses its block rows.
+    s.putFiles('n', [entry('dx')]);
+    expect(s.findBlock('n', Buffer.alloc(32, 2))).toEqual([]);
     s.close();
   });
 });
