@@ -24,10 +24,16 @@ import type { FsPool } from '../sync/fs-pool';
 import type { Logger } from '../util/log';
 import { clip } from '../util/text';
 
-/** Files pulled at once: many, so small files are not bound by round trips... */
-const FILE_CONCURRENCY = 64;
-/** ...while the bytes requested and not yet received stay bounded. */
+/** Files pulled at once: many, so small files are not bound by round trips and commit batches... */
+const FILE_CONCURRENCY = 256;
+/** ...while the bytes requested and not yet received stay bounded... */
 const MAX_BYTES_IN_FLIGHT = 16 * 1024 * 1024;
+/**
+ * ...and so does the memory of running pulls: a file of up to 1 MiB is held whole until it
+ * is committed, a bigger one streams to staging through a window of about 2 MiB.
+ */
+const MAX_PULL_MEMORY = 64 * 1024 * 1024;
+const pullMemory = (e: Entry) => Math.min(e.size, 2 * 1024 * 1024);
 /** Cheap operations (mkdir, symlink, metadata) may run more at once, but not unboundedly. */
 const OP_CONCURRENCY = 64;
 const FLUSH_MS = 25;
@@ -78,6 +84,8 @@ export class NodeSession {
   private readonly queue: Item[] = [];
   private readonly latest = new Map<string, Item>();
   private running = 0;
+  /** What running pulls may hold in memory (see MAX_PULL_MEMORY). */
+  private pullMemory = 0;
   /** Index of the first queue item that may still be waiting to start. */
   private cursor = 0;
   private barrierRunning = false;
@@ -280,13 +288,18 @@ export class NodeSession {
         this.barrierRunning = true;
       } else if (this.running >= (it.action.kind === 'pull' ? FILE_CONCURRENCY : OP_CONCURRENCY)) {
         return;
+      } else if (it.action.kind === 'pull' && this.running > 0 && this.pullMemory + pullMemory(it.entry) > MAX_PULL_MEMORY) {
+        return;
       }
       this.cursor++;
       it.state = 'running';
       this.running++;
+      const memory = it.action.kind === 'pull' ? pullMemory(it.entry) : 0;
+      this.pullMemory += memory;
       void this.run(it).finally(() => {
         it.state = 'done';
         this.running--;
+        this.pullMemory -= memory;
         if (it.barrier) this.barrierRunning = false;
         this.scheduleFlush();
         this.pump();
