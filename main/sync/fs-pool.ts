@@ -22,9 +22,14 @@ function workerFile(): string {
   throw new Error(`fs worker not found at ${here} or ${built}: run "npm run build" first`);
 }
 
-/** Most commits one worker message carries, and the data size at which a batch stops growing. */
+/**
+ * A backlog of small commits goes to a worker in one message: fewer thread wake-ups and
+ * messages (the hub's main thread spent a third less CPU on 20k small files). Only files
+ * that together stay under COMMIT_BATCH_BYTES are grouped: batching 100 KiB files raised the
+ * hub's event-loop lag p99 from 13 to 23 ms (16 completions landing in one turn), with no gain.
+ */
 const COMMIT_BATCH = 16;
-const COMMIT_BATCH_BYTES = 4 * 1024 * 1024;
+const COMMIT_BATCH_BYTES = 64 * 1024;
 
 interface Task {
   req: WorkerRequest;

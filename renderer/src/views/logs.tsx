@@ -67,7 +67,7 @@ export function LogsView() {
               const { t, level: l, component, msg, ...fields } = e;
               return (
                 <tr key={`${t}-${i}`} className={`log-${l}`}>
-                  <td className="mono small">{new Date(t).toLocaleTimeString()}</td>
+                  <td className="mono small" title={t}>{new Date(t).toLocaleTimeString([], { hour12: false })}</td>
                   <td><span className={`level level-${l}`}>{l}</span></td>
                   <td>{component}</td>
                   <td>{msg}</td>
