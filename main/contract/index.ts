@@ -35,6 +35,18 @@ export interface NodeStatus {
   mirror: string;
   /** The mirror is being checked against the index after a clean restart. */
   verifying: boolean;
+  /** Globs of the mirror's immutability lock (`.metadata.json`), and changes refused by it. */
+  locked: string[];
+  lockedRefusals: number;
+  /** Why the lock file could not be used (the last good lock set stays in force), or null. */
+  lockError: string | null;
+}
+
+/** A node's change to a locked path, refused (the hub's version stayed). */
+export interface LockRefusalView {
+  path: string;
+  glob: string;
+  at: number;
 }
 
 export interface HubStatus {
@@ -70,6 +82,8 @@ export interface NodeDetail {
   failures: FileFailureView[];
   /** The first PENDING_LIMIT entries not applied yet; `node.outOfSyncFiles` counts them all. */
   pending: PendingFileView[];
+  /** The most recent refusals by the immutability lock, newest last. */
+  lockRefusals: LockRefusalView[];
   events: HubEvent[];
 }
 

@@ -9,12 +9,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { ContractError, PENDING_LIMIT, SettingsSchema, defaultSettings, type Settings, type Handlers, type HubEvent, type HubStatus, type LogEntryView, type NodeInfo, type NodeStatus, type PurgeView } from '../contract';
+import { ContractError, PENDING_LIMIT, type LockRefusalView, SettingsSchema, defaultSettings, type Settings, type Handlers, type HubEvent, type HubStatus, type LogEntryView, type NodeInfo, type NodeStatus, type PurgeView } from '../contract';
 import { HubStore, type NodeRecord } from '../store/hub-store';
 import type { CachedEntry } from '../sync/types';
 import { FsPool } from '../sync/fs-pool';
 import { scan } from '../sync/scanner';
 import { clearStaging } from '../sync/apply';
+import { LOCK_FILE, MirrorLock } from '../sync/lock';
 import { encodeJoin } from '../sync/join';
 import { MAX_MESSAGE_BYTES, PROTOCOL_VERSION, TRANSPORT_MAX_BYTES, channelOptions, hubServiceDefinition, type HubMessage, type NodeMessage, type Oversized } from '../sync/wire';
 import { clip } from '../util/text';
@@ -57,6 +58,10 @@ interface NodeRuntime {
   scanError: string | null;
   /** The current session has reached in-sync since it connected (for the sync.complete event). */
   reachedInSync: boolean;
+  /** The mirror's immutability lock, re-read only when the watcher sees `.metadata.json` change. */
+  lock: MirrorLock;
+  lockRefused: Map<string, LockRefusalView>;
+  lockWatch: fs.FSWatcher | null;
 }
 
 /**
@@ -160,7 +165,10 @@ export class HubService extends EventEmitter {
         rt.scanError = e.message;
         this.log.error('mirror.verify_failed', { node: n.id, error: e.message });
       };
-      const prepared = this.listening.then(() => (this.closed ? false : this.prepareMirror(n)));
+      const prepared = this.listening.then(() => (this.closed ? false : this.prepareMirror(n))).then((exists) => {
+        if (exists) this.watchLock(n.id, rt);
+        return exists;
+      });
       const verified = prepared.then((exists) => (exists ? this.verifyMirror(n, rt) : undefined)).catch(fail);
       if (!cleanShutdown) {
         rt.mirrorReady = verified;
@@ -174,6 +182,39 @@ export class HubService extends EventEmitter {
         this.changed();
       });
     }
+  }
+
+  /**
+   * Loads the mirror's lock and watches the mirror's root for `.metadata.json` changes (only
+   * then is it read again). Idempotent.
+   */
+  private watchLock(id: string, rt: NodeRuntime): void {
+    if (rt.lockWatch || this.closed) return;
+    const report = (why: string) => {
+      this.log.info('lock.loaded', { node: id, why, globs: rt.lock.globs, reads: rt.lock.reads, ...(rt.lock.error ? { error: rt.lock.error } : {}) });
+      if (rt.lock.error) this.log.warn('lock.unusable', { node: id, error: rt.lock.error, kept: rt.lock.globs });
+      this.changed();
+    };
+    rt.lock.load();
+    report('start');
+    try {
+      rt.lockWatch = fs.watch(this.mirrorOf(id), { persistent: false }, (_event, name) => {
+        if (name !== LOCK_FILE) return;
+        rt.lock.changed();
+        report('changed');
+      });
+      rt.lockWatch.on('error', (e) => {
+        this.log.warn('lock.watch_failed', { node: id, error: e.message });
+        this.unwatchLock(rt);
+      });
+    } catch (e) {
+      this.log.warn('lock.watch_failed', { node: id, error: (e as Error).message });
+    }
+  }
+
+  private unwatchLock(rt: NodeRuntime): void {
+    rt.lockWatch?.close();
+    rt.lockWatch = null;
   }
 
   /** Clears staging leftovers; forgets the index of a mirror that is gone. False if it is. */
@@ -296,7 +337,9 @@ export class HubService extends EventEmitter {
       const rec = this.store.node(id)!;
       const wantFull = rec.indexId !== hello.indexId || rec.ackedSeq === 0;
       fs.mkdirSync(this.mirrorOf(id), { recursive: true, mode: 0o755 });
-      const s = new NodeSession(id, call, this.store, this.mirrorOf(id), this.stagingOf(id), this.commitPool, this.log.child('session', { node: id }), rt.failures, () => this.sessionChanged(id, s), hello.indexId, wantFull);
+      this.watchLock(id, rt);
+      const s = new NodeSession(id, call, this.store, this.mirrorOf(id), this.stagingOf(id), this.commitPool, this.log.child('session', { node: id }), rt.failures, () => this.sessionChanged(id, s), hello.indexId, wantFull,
+        { lockOf: (p) => rt.lock.lockOf(p), refused: rt.lockRefused });
       session = s;
       rt.session = s;
       rt.reachedInSync = false;
@@ -437,6 +480,9 @@ export class HubService extends EventEmitter {
       bytesReceived: s?.counters.bytesReceived ?? 0, bytesReused: s?.counters.bytesReused ?? 0,
       mirror: this.mirrorOf(n.id),
       verifying: rt?.verifying ?? false,
+      locked: rt?.lock.globs ?? [],
+      lockedRefusals: rt?.lockRefused.size ?? 0,
+      lockError: rt?.lock.error ?? null,
     };
   }
 
@@ -480,6 +526,8 @@ export class HubService extends EventEmitter {
     if (rec.retiredAt !== null) throw new ContractError('CONFLICT', `node ${id} is already retired`);
     this.store.retireNode(id);
     this.store.addEvent(id, 'node.retired', { name: rec.name });
+    const retiring = this.runtime.get(id);
+    if (retiring) this.unwatchLock(retiring);
     this.log.info('node.retired', { node: id, name: rec.name });
     const rt = this.runtime.get(id);
     if (rt?.session) {
@@ -528,6 +576,7 @@ export class HubService extends EventEmitter {
           node: this.nodeStatus(rec),
           failures: [...(rt?.failures.values() ?? [])],
           pending: rt?.session?.pendingItems(PENDING_LIMIT) ?? [],
+          lockRefusals: [...(rt?.lockRefused.values() ?? [])].slice(-PENDING_LIMIT),
           events: this.store.events({ nodeId: id, limit: 100 }) as HubEvent[],
         };
       },
@@ -581,7 +630,10 @@ export class HubService extends EventEmitter {
   private rt(id: string): NodeRuntime {
     let rt = this.runtime.get(id);
     if (!rt) {
-      rt = { session: null, failures: new Map(), mirrorReady: Promise.resolve(), verifying: false, scanError: null, reachedInSync: false };
+      rt = {
+        session: null, failures: new Map(), mirrorReady: Promise.resolve(), verifying: false, scanError: null, reachedInSync: false,
+        lock: new MirrorLock(path.join(this.mirrorOf(id), LOCK_FILE)), lockRefused: new Map(), lockWatch: null,
+      };
       this.runtime.set(id, rt);
     }
     return rt;
@@ -592,6 +644,7 @@ export class HubService extends EventEmitter {
     this.closed = true;
     this.markListening();
     if (this.statusTimer) clearInterval(this.statusTimer);
+    for (const rt of this.runtime.values()) this.unwatchLock(rt);
     const sessions = [...this.runtime.values()].map((rt) => rt.session).filter((x): x is NodeSession => x !== null);
     for (const s of sessions) {
       s.close();

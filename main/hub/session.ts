@@ -19,7 +19,8 @@ import { REQUEST_BATCH, fromWireEntry, type BlockRequest, type HubMessage, type 
 import { UnsafePathError, toNative } from '../sync/paths';
 import type { CachedEntry, Entry } from '../sync/types';
 import type { HubStore } from '../store/hub-store';
-import type { PendingFileView } from '../contract';
+import type { LockRefusalView, PendingFileView } from '../contract';
+import { LOCK_FILE } from '../sync/lock';
 import type { FsPool } from '../sync/fs-pool';
 import type { Logger } from '../util/log';
 import { clip } from '../util/text';
@@ -66,6 +67,13 @@ export interface FileFailure {
 export interface SessionCounters {
   bytesReceived: number;
   bytesReused: number;
+}
+
+/** The mirror's immutability lock as a session sees it (hub-service.ts keeps it current). */
+export interface SessionLock {
+  lockOf(wirePath: string): string | null;
+  /** Refusals by path, oldest first (bounded by the session). */
+  refused: Map<string, LockRefusalView>;
 }
 
 export class ConnectionLost extends Error {
@@ -120,6 +128,7 @@ export class NodeSession {
     private readonly onChange: () => void,
     indexId: string,
     wantFull: boolean,
+    private readonly lock: SessionLock,
   ) {
     this.ctx = { root: mirrorRoot, stagingDir, pool, deferDirSync: (d) => this.dirsToSync.add(d) };
     this.ackedSeq = wantFull ? 0 : store.node(nodeId)!.ackedSeq;
@@ -222,7 +231,39 @@ export class NodeSession {
     this.lastSeq = e.seq;
     if (e.type === 'file' && !e.deleted) e.mode &= 0o777;
     this.fullPass?.add(e.path);
+    const glob = this.lockedBy(e);
+    if (glob) {
+      this.refuseLocked(e, glob);
+      return;
+    }
     this.enqueue(e);
+  }
+
+  /**
+   * The lock glob that forbids this change, if any: the path itself, or (for a deletion or a
+   * directory replaced by something else) a recorded path below it.
+   */
+  private lockedBy(e: Entry): string | null {
+    const own = this.lock.lockOf(e.path);
+    if (own) return own;
+    if (!e.deleted && e.type === 'dir') return null;
+    for (const p of this.store.pathsUnder(this.nodeId, e.path)) {
+      const g = this.lock.lockOf(p);
+      if (g) return g;
+    }
+    return null;
+  }
+
+  private refuseLocked(e: Entry, glob: string): void {
+    const message = glob === LOCK_FILE
+      ? `"${clip(e.path)}" is the mirror's lock file, which only the hub side may change`
+      : `"${clip(e.path)}" is immutable on the hub (locked by "${clip(glob)}" in ${LOCK_FILE}); the hub's version stays`;
+    this.log.warn('input.rejected', { node: this.nodeId, path: clip(e.path), seq: e.seq, code: 'LOCKED', lock: glob, reason: message });
+    this.lock.refused.delete(e.path);
+    this.lock.refused.set(e.path, { path: clip(e.path), glob, at: Date.now() });
+    if (this.lock.refused.size > MAX_FAILURES_KEPT) this.lock.refused.delete(this.lock.refused.keys().next().value!);
+    this.send({ refusal: { path: clip(e.path), seq: e.seq, code: 'LOCKED', message } });
+    this.onChange();
   }
 
   private applyDone(seq: number, full: boolean): void {
@@ -230,7 +271,8 @@ export class NodeSession {
       // Paths the mirror has but the node's full index does not mention are gone on the node.
       const seen = this.fullPass;
       this.fullPass = null;
-      const stale = this.store.paths(this.nodeId).filter((p) => !seen.has(p));
+      // Locked paths stay (the lock file too: it exists only on the hub).
+      const stale = this.store.paths(this.nodeId).filter((p) => !seen.has(p) && !this.lock.lockOf(p));
       for (const p of stale.sort((a, b) => b.length - a.length)) {
         this.enqueue({ path: p, type: 'file', size: 0, mtimeMs: 0, mode: 0, hash: Buffer.alloc(0), blockSize: 0, blocks: Buffer.alloc(0), target: '', deleted: true, seq });
       }

@@ -111,6 +111,7 @@ export class HubStore {
       upsertFile: db.prepare(`INSERT OR REPLACE INTO files (node_id, ${FILE_COLUMNS}) VALUES (@node_id, @path, @type, @size, @mtime_ms, @mode, @ino, @hash, @block_size, @blocks, @target, @seq, 0)`),
       deleteFile: db.prepare('DELETE FROM files WHERE node_id = ? AND path = ?'),
       deleteFilesUnder: db.prepare("DELETE FROM files WHERE node_id = ? AND path >= ? AND path < ?"),
+      pathsUnder: db.prepare<[string, string, string], { path: string }>('SELECT path FROM files WHERE node_id = ? AND path >= ? AND path < ? ORDER BY path'),
       deleteAllFiles: db.prepare('DELETE FROM files WHERE node_id = ?'),
       totals: db.prepare<[string], { files: number; bytes: number | null }>('SELECT count(*) AS files, sum(size) AS bytes FROM files WHERE node_id = ? AND type = 0'),
       insertBlock: db.prepare('INSERT OR IGNORE INTO blocks (node_id, hash, path, idx) VALUES (?, ?, ?, ?)'),
@@ -186,6 +187,11 @@ export class HubStore {
 
   paths(nodeId: string): string[] {
     return this.q.paths.all(nodeId).map((r) => r.path);
+  }
+
+  /** Recorded paths strictly under a directory (through the primary key's order). */
+  pathsUnder(nodeId: string, dir: string): string[] {
+    return this.q.pathsUnder.all(nodeId, `${dir}/`, `${dir}0`).map((r) => r.path);
   }
 
   /**

@@ -47,6 +47,8 @@ function sameNode(a: NodeStatus, b: NodeStatus): boolean {
   for (const k of Object.keys(b) as (keyof NodeStatus)[]) {
     if (k === 'lastError') {
       if (a.lastError?.path !== b.lastError?.path || a.lastError?.message !== b.lastError?.message) return false;
+    } else if (k === 'locked') {
+      if (a.locked.join('\n') !== b.locked.join('\n')) return false;
     } else if (k === 'lastSeen') {
       // Connected nodes report "now" on every snapshot; a second's resolution is enough.
       if (Math.floor((a.lastSeen ?? 0) / 1000) !== Math.floor((b.lastSeen ?? 0) / 1000)) return false;

@@ -5,7 +5,7 @@ import { RATE_SAMPLES, merge, nextRate, visibleIds, type UiState } from '../../r
 
 const node = (id: string, over: Partial<NodeStatus> = {}): NodeStatus => ({
   id, name: id, state: 'in-sync', createdAt: 0, retiredAt: null, lastSeen: 1000, files: 1, bytes: 10, outOfSyncFiles: 0, outOfSyncBytes: 0,
-  errors: 0, lastError: null, bytesReceived: 0, bytesReused: 0, mirror: `/m/${id}`, verifying: false, ...over,
+  errors: 0, lastError: null, bytesReceived: 0, bytesReused: 0, mirror: `/m/${id}`, verifying: false, locked: [], lockedRefusals: 0, lockError: null, ...over,
 });
 const status = (nodes: NodeStatus[]): HubStatus => ({ version: 'v', uptimeMs: 1, bytesHashedSinceStart: 0, filesHashedSinceStart: 0, grpc: null, fingerprint: 'f', nodes });
 const empty = { order: [], nodes: {}, rates: {} };
@@ -23,6 +23,10 @@ describe('merging status snapshots', () => {
     expect(s3.nodes.a).not.toBe(s2.nodes.a);
     expect(s3.nodes.a!.outOfSyncFiles).toBe(3);
     expect(s3.nodes.b).toBe(s2.nodes.b);
+    // Equal lock lists in new arrays are still "unchanged".
+    const l1 = merge(s3, status([node('a', { outOfSyncFiles: 3, locked: ['docs/**'] }), node('b')]), 1100);
+    const l2 = merge(l1, status([node('a', { outOfSyncFiles: 3, locked: ['docs/**'] }), node('b')]), 1200);
+    expect(l2.nodes.a).toBe(l1.nodes.a);
     const s4 = merge(s3, status([node('b')]), 1500);
     expect(s4.order).toEqual(['b']);
     expect(s4.nodes.a).toBeUndefined();

@@ -60,6 +60,19 @@ export function NodeDetailView({ id }: { id: string }) {
         </table>
       )}
 
+      <h2>Immutability lock</h2>
+      {node.lockError ? <p className="warn-note" role="alert">{node.lockError} (the last good lock set stays in force)</p> : null}
+      {node.locked.length === 0 ? <Empty>No paths are locked. List globs under <code>"immutable"</code> in the mirror's <code>.metadata.json</code> to keep the hub's version of them.</Empty> : (
+        <p className="locks">Locked: {node.locked.map((g) => <code key={g}>{g}</code>)}</p>
+      )}
+      {d && d.lockRefusals.length > 0 ? (
+        <table className="list lock-refusals">
+          <caption>Node changes refused by the lock ({node.lockedRefusals})</caption>
+          <thead><tr><th>Path</th><th>Lock</th><th>When</th></tr></thead>
+          <tbody>{[...d.lockRefusals].reverse().map((r) => <tr key={r.path}><td className="mono">{r.path}</td><td className="mono">{r.glob}</td><td>{ago(r.at)}</td></tr>)}</tbody>
+        </table>
+      ) : null}
+
       <h2>Out of sync{d && node.outOfSyncFiles > d.pending.length ? ` (first ${d.pending.length} of ${node.outOfSyncFiles.toLocaleString()})` : ''}</h2>
       {!d ? <Loading what="pending files" /> : d.pending.length === 0 ? <Empty>Nothing pending.</Empty> : (
         <table className="list">
