@@ -136,8 +136,10 @@ describe.skipIf('skip' in launched)('desktop UI in Chromium over the WebSocket A
     await expect.poll(() => page.locator('tbody tr').first().getAttribute('data-node-name')).toBe('gamma');
   });
 
-  it('shows a node in detail, and retires it after a confirmation', async () => {
+  it('shows a node in detail with its lock, and retires it after a confirmation', async () => {
+    fs.writeFileSync(path.join(hub.mirror(ids.beta!), '.metadata.json'), JSON.stringify({ immutable: ['docs/**', '*.lock'] }));
     await row('beta').getByRole('link', { name: 'beta' }).click();
+    await page.locator('.locks').filter({ hasText: 'docs/**' }).waitFor();
     await page.getByRole('heading', { name: 'beta' }).waitFor();
     await expect.poll(() => page.locator('.facts').innerText()).toContain(hub.mirror(ids.beta!));
     await page.getByText('node.added').first().waitFor();
