@@ -273,6 +273,14 @@ export class NodeClient {
       this.welcomed = true;
       this.fullPass = m.welcome.wantFull;
       this.ackedSeq = m.welcome.wantFull ? 0 : Number(m.welcome.ackedSeq);
+      if (!m.welcome.wantFull && this.ackedSeq < this.store.prunedTo) {
+        // The hub has less than we pruned (its database went back in time): only a full
+        // index can tell it about those deletions. A new index id makes it ask for one.
+        this.log.warn('index.behind_pruned', { ackedSeq: this.ackedSeq, prunedTo: this.store.prunedTo });
+        this.store.renewIndexId();
+        this.call?.cancel();
+        return;
+      }
       this.sentSeq = this.ackedSeq;
       this.log.info('hub.connected', { hub: this.cfg.hub, ackedSeq: this.ackedSeq, wantFull: m.welcome.wantFull, localSeq: this.store.lastSeq });
       await this.sendPending();
@@ -283,6 +291,8 @@ export class NodeClient {
     } else if (m.ack) {
       this.ackedSeq = Number(m.ack.seq);
       for (const w of this.ackWaiters.splice(0)) w();
+      const pruned = this.store.pruneTombstones(this.ackedSeq);
+      if (pruned) this.log.debug('index.pruned', { tombstones: pruned, upTo: this.ackedSeq });
       if (this.ackedSeq >= this.store.lastSeq) this.log.info('sync.complete', { seq: this.ackedSeq });
     } else if (m.refusal) {
       this.log.warn('hub.refused', { path: m.refusal.path, seq: m.refusal.seq, code: m.refusal.code, reason: m.refusal.message });
@@ -306,7 +316,12 @@ export class NodeClient {
           await new Promise<void>((resolve) => this.ackWaiters.push(resolve));
         }
         const batch = this.store.since(this.sentSeq, Math.min(INDEX_BATCH_ENTRIES, INDEX_WINDOW - (this.sentSeq - this.ackedSeq)));
-        if (batch.length === 0) break;
+        if (batch.length === 0) {
+          // Numbers up to lastSeq not returned belonged to pruned tombstones: the hub may
+          // acknowledge through them (so a reconnect never looks behind what was pruned).
+          this.sentSeq = Math.max(this.sentSeq, this.store.lastSeq);
+          break;
+        }
         await this.write({ index: { files: batch.map(toWireEntry) } });
         this.sentSeq = batch[batch.length - 1]!.seq;
       }

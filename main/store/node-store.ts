@@ -13,11 +13,14 @@ const migrations: Migration[] = [
     CREATE INDEX files_by_seq ON files (seq);
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
   `),
+  // Tombstones are dropped once the hub has them (pruneTombstones): find them without a scan.
+  (db) => db.exec('CREATE INDEX files_tombstones ON files (seq) WHERE deleted = 1'),
 ];
 
 export class NodeStore {
   readonly db: DB;
-  readonly indexId: string;
+  /** Identifies this index to the hub; a new one makes the hub ask for a full index. */
+  indexId: string;
   private seq: number;
   private readonly q;
 
@@ -33,6 +36,7 @@ export class NodeStore {
       get: db.prepare<[string], FileRow>(`SELECT ${FILE_COLUMNS} FROM files WHERE path = ?`),
       under: db.prepare<[string, string, string], { path: string }>('SELECT path FROM files WHERE path = ? OR (path >= ? AND path < ?)'),
       maxSeq: db.prepare<[], { s: number | null }>('SELECT max(seq) AS s FROM files'),
+      prune: db.prepare('DELETE FROM files WHERE deleted = 1 AND seq <= ?'),
     };
     let indexId = this.q.getMeta.get('index_id')?.value;
     if (!indexId) {
@@ -40,7 +44,8 @@ export class NodeStore {
       this.q.setMeta.run('index_id', indexId);
     }
     this.indexId = indexId;
-    this.seq = this.q.maxSeq.get()?.s ?? 0;
+    // The last number handed out survives pruning the tombstone that carried it.
+    this.seq = Math.max(this.q.maxSeq.get()?.s ?? 0, Number(this.q.getMeta.get('last_seq')?.value ?? 0));
   }
 
   close(): void {
@@ -87,6 +92,38 @@ export class NodeStore {
       }
     })();
     return out;
+  }
+
+  /**
+   * Forgets deletions the hub has acknowledged (seq <= `ackedSeq`): it has applied them, and a
+   * full index never needs them (the hub deletes what a full index does not mention). Keeps
+   * sequence numbers increasing across restarts. Returns how many went.
+   */
+  pruneTombstones(ackedSeq: number): number {
+    let removed = 0;
+    this.db.transaction(() => {
+      removed = this.q.prune.run(ackedSeq).changes;
+      if (removed) {
+        this.q.setMeta.run('last_seq', String(this.seq));
+        this.q.setMeta.run('pruned_to', String(Math.max(ackedSeq, this.prunedTo)));
+      }
+    })();
+    return removed;
+  }
+
+  /** Deletions up to this sequence number are no longer in the index (0: none pruned). */
+  get prunedTo(): number {
+    return Number(this.q.getMeta.get('pruned_to')?.value ?? 0);
+  }
+
+  /**
+   * A fresh index id: the hub will want a full index. For when the hub acknowledges less than
+   * was pruned (its database was restored from an older copy): the deletions it missed can
+   * then only reach it through a full pass.
+   */
+  renewIndexId(): void {
+    this.indexId = crypto.randomBytes(12).toString('hex');
+    this.q.setMeta.run('index_id', this.indexId);
   }
 
   getMeta(key: string): string | undefined {

@@ -3,6 +3,7 @@
  * restart of either side re-hashes nothing that did not change.
  */
 import fs from 'node:fs';
+import Database from 'better-sqlite3';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Hub, Node, diffTrees, generateWorkspace, snapshot, tempDir, waitFor } from '../helpers/procs';
@@ -107,6 +108,14 @@ describe('node workspace mirrored on the hub', () => {
     const connected = node.logLines().slice(before).find((l) => l.msg === 'hub.connected');
     expect(connected).toMatchObject({ wantFull: false });
     expect(st.bytesReceived).toBe(0);
+    // Deletions made earlier were acknowledged: their tombstones are gone from the node's index.
+    expect(node.logLines().some((l) => l.msg === 'index.pruned')).toBe(true);
+    const db = new Database(path.join(dir, 'node-state', 'node.db'), { readonly: true });
+    try {
+      expect(db.prepare('SELECT count(*) AS n FROM files WHERE deleted = 1').get()).toEqual({ n: 0 });
+    } finally {
+      db.close();
+    }
   });
 
   it('a change made while the node was down arrives after it restarts', async () => {

@@ -123,4 +123,26 @@ describe('NodeStore', () => {
     expect(again.pathsUnder('').sort()).toEqual(['a', 'b', 'old']);
     again.close();
   });
+
+  it('drops acknowledged tombstones only, and never hands out a sequence number twice', () => {
+    const f = path.join(tmp(), 'node.db');
+    const s = new NodeStore(f);
+    s.record([entry('keep'), entry('gone1', { deleted: true }), entry('gone2', { deleted: true }), entry('gone3', { deleted: true })]);
+    expect(s.pruneTombstones(3)).toBe(2); // gone1 (2), gone2 (3); gone3 (4) is not acknowledged yet
+    expect(s.pathsUnder('').sort()).toEqual(['gone3', 'keep']);
+    expect(s.prunedTo).toBe(3);
+    expect(s.pruneTombstones(4)).toBe(1);
+    expect(s.pruneTombstones(4)).toBe(0);
+    s.close();
+    // The highest number (4) belonged to a pruned tombstone: it is still not reused.
+    const again = new NodeStore(f);
+    expect(again.lastSeq).toBe(4);
+    expect(again.record([entry('new')])[0]!.seq).toBe(5);
+    expect(again.prunedTo).toBe(4);
+    const id = again.indexId;
+    again.renewIndexId();
+    expect(again.indexId).not.toBe(id);
+    again.close();
+    expect(new NodeStore(f).indexId).not.toBe(id);
+  });
 });
