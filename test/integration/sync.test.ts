@@ -126,4 +126,22 @@ describe('node workspace mirrored on the hub', () => {
     await hub.waitState(id, 'in-sync');
     expect(mirrorMatches()).toEqual([]);
   });
+
+  it('a hub whose database went back behind pruned deletions gets a full index', async () => {
+    fs.rmSync(path.join(ws, 'while-down.txt'));
+    await waitFor('the deletion in the mirror', () => !fs.existsSync(path.join(hub.mirror(id), 'while-down.txt')), 30_000);
+    await hub.waitState(id, 'in-sync');
+    await waitFor('the tombstone pruned', () => node.logLines().some((l) => l.msg === 'index.pruned' && Number(l.upTo) > 0), 10_000);
+    await hub.stop();
+    // As if hub.db had been restored from an older copy: it acknowledges less than the node pruned.
+    const db = new Database(path.join(hub.dataDir, 'hub.db'));
+    db.prepare('UPDATE nodes SET acked_seq = acked_seq - 1 WHERE id = ?').run(id);
+    db.close();
+    const before = node.logLines().length;
+    hub = await Hub.start(hub.dataDir, { grpc: hub.info.grpc });
+    await waitFor('the node to notice', () => node.logLines().slice(before).some((l) => l.msg === 'index.behind_pruned'), 60_000);
+    await waitFor('a full index', () => node.logLines().slice(before).some((l) => l.msg === 'hub.connected' && l.wantFull === true), 60_000);
+    await hub.waitState(id, 'in-sync');
+    expect(mirrorMatches()).toEqual([]);
+  });
 });
