@@ -470,6 +470,12 @@ export class HubService extends EventEmitter {
     else if (!s.inSync) state = 'syncing';
     else state = failures.size > 0 ? 'error' : 'in-sync';
     const last = [...failures.values()].pop() ?? null;
+    // A serving hub keeps each lock loaded; a one-shot admin command reads it for this answer.
+    let lock: MirrorLock | null = rt?.lock ?? null;
+    if (!rt && this.opts.mode === 'admin' && n.retiredAt === null) {
+      lock = new MirrorLock(path.join(this.mirrorOf(n.id), LOCK_FILE));
+      lock.load();
+    }
     return {
       id: n.id, name: n.name, state, createdAt: n.createdAt, retiredAt: n.retiredAt,
       lastSeen: s ? Date.now() : n.lastSeen,
@@ -480,9 +486,9 @@ export class HubService extends EventEmitter {
       bytesReceived: s?.counters.bytesReceived ?? 0, bytesReused: s?.counters.bytesReused ?? 0,
       mirror: this.mirrorOf(n.id),
       verifying: rt?.verifying ?? false,
-      locked: rt?.lock.globs ?? [],
+      locked: lock?.globs ?? [],
       lockedRefusals: rt?.lockRefused.size ?? 0,
-      lockError: rt?.lock.error ?? null,
+      lockError: lock?.error ?? null,
     };
   }
 

@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Hub, Node, tempDir, waitFor } from '../helpers/procs';
+import { Hub, Node, runCli, tempDir, waitFor } from '../helpers/procs';
 
 describe('immutability lock', () => {
   let dir: string;
@@ -99,5 +99,17 @@ describe('immutability lock', () => {
     await waitFor('no lock', async () => (await hub.node(id)).locked.length === 0, 10_000);
     write('docs/guide.md', 'now the node may\n');
     await waitFor('the node version in the mirror', () => fs.readFileSync(mirror('docs/guide.md'), 'utf8') === 'now the node may\n', 30_000);
+  });
+
+  it('is shown by `cortex-hub status` with no hub running', async () => {
+    fs.writeFileSync(mirror('.metadata.json'), JSON.stringify({ immutable: ['release', '*.lock'] }));
+    await node.stop();
+    await hub.stop();
+    const r = await runCli('cortex-hub', ['status', '--data', hub.dataDir, '--json']);
+    expect(r.code).toBe(0);
+    const n = (JSON.parse(r.stdout) as { nodes: { id: string; locked: string[]; lockError: string | null }[] }).nodes.find((x) => x.id === id)!;
+    expect(n).toMatchObject({ locked: ['release', '*.lock'], lockError: null });
+    const human = await runCli('cortex-hub', ['status', '--data', hub.dataDir]);
+    expect(human.stdout).toMatch(/release \*\.lock \(\d+ refused\)/);
   });
 });
