@@ -16,6 +16,7 @@ import { FsPool } from '../sync/fs-pool';
 import { scan } from '../sync/scanner';
 import { clearStaging } from '../sync/apply';
 import { LOCK_FILE, MirrorLock } from '../sync/lock';
+import { PartialFiles } from './partials';
 import { encodeJoin } from '../sync/join';
 import { MAX_MESSAGE_BYTES, PROTOCOL_VERSION, TRANSPORT_MAX_BYTES, channelOptions, hubServiceDefinition, type HubMessage, type NodeMessage, type Oversized } from '../sync/wire';
 import { clip } from '../util/text';
@@ -62,6 +63,8 @@ interface NodeRuntime {
   lock: MirrorLock;
   lockRefused: Map<string, LockRefusalView>;
   lockWatch: fs.FSWatcher | null;
+  /** Large files a lost connection cut short, to resume in the next session. */
+  partials: PartialFiles;
 }
 
 /**
@@ -339,7 +342,7 @@ export class HubService extends EventEmitter {
       fs.mkdirSync(this.mirrorOf(id), { recursive: true, mode: 0o755 });
       this.watchLock(id, rt);
       const s = new NodeSession(id, call, this.store, this.mirrorOf(id), this.stagingOf(id), this.commitPool, this.log.child('session', { node: id }), rt.failures, () => this.sessionChanged(id, s), hello.indexId, wantFull,
-        { lockOf: (p) => rt.lock.lockOf(p), refused: rt.lockRefused });
+        { lockOf: (p) => rt.lock.lockOf(p), refused: rt.lockRefused }, rt.partials);
       session = s;
       rt.session = s;
       rt.reachedInSync = false;
@@ -533,7 +536,10 @@ export class HubService extends EventEmitter {
     this.store.retireNode(id);
     this.store.addEvent(id, 'node.retired', { name: rec.name });
     const retiring = this.runtime.get(id);
-    if (retiring) this.unwatchLock(retiring);
+    if (retiring) {
+      this.unwatchLock(retiring);
+      retiring.partials.clear();
+    }
     this.log.info('node.retired', { node: id, name: rec.name });
     const rt = this.runtime.get(id);
     if (rt?.session) {
@@ -638,7 +644,7 @@ export class HubService extends EventEmitter {
     if (!rt) {
       rt = {
         session: null, failures: new Map(), mirrorReady: Promise.resolve(), verifying: false, scanError: null, reachedInSync: false,
-        lock: new MirrorLock(path.join(this.mirrorOf(id), LOCK_FILE)), lockRefused: new Map(), lockWatch: null,
+        lock: new MirrorLock(path.join(this.mirrorOf(id), LOCK_FILE)), lockRefused: new Map(), lockWatch: null, partials: new PartialFiles(),
       };
       this.runtime.set(id, rt);
     }

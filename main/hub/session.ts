@@ -22,6 +22,7 @@ import type { HubStore } from '../store/hub-store';
 import type { LockRefusalView, PendingFileView } from '../contract';
 import { LOCK_FILE } from '../sync/lock';
 import type { FsPool } from '../sync/fs-pool';
+import type { PartialFiles } from './partials';
 import type { Logger } from '../util/log';
 import { clip } from '../util/text';
 
@@ -105,6 +106,7 @@ export class NodeSession {
   private flushChain: Promise<void> = Promise.resolve();
   private readonly dirsToSync = new Set<string>();
   private nextRequestId = 1;
+  private progressNotifiedAt = 0;
   private bytesInFlight = 0;
   private readonly budgetWaiters: (() => void)[] = [];
   private readonly outbox: BlockRequest[] = [];
@@ -129,8 +131,18 @@ export class NodeSession {
     indexId: string,
     wantFull: boolean,
     private readonly lock: SessionLock,
+    private readonly partials: PartialFiles,
   ) {
-    this.ctx = { root: mirrorRoot, stagingDir, pool, deferDirSync: (d) => this.dirsToSync.add(d) };
+    this.ctx = {
+      root: mirrorRoot, stagingDir, pool, deferDirSync: (d) => this.dirsToSync.add(d),
+      // A large file cut off by the connection: keep what arrived for the next session.
+      keepPartial: (entry, staged) => {
+        if (!this.closed) return false;
+        this.partials.keep(entry, staged);
+        this.log.debug('file.partial_kept', { node: this.nodeId, path: entry.path, staged });
+        return true;
+      },
+    };
     this.ackedSeq = wantFull ? 0 : store.node(nodeId)!.ackedSeq;
     this.lastSeq = this.ackedSeq;
     if (wantFull) {
@@ -363,8 +375,8 @@ export class NodeSession {
           it.abort = new AbortController();
           const stats: PullStats = { fetchedBytes: 0, reusedBytes: 0 };
           const previous = this.store.file(this.nodeId, e.path);
-          const committed = await pullFile(this.ctx, e, this.source(e.path), it.abort.signal, stats);
-          this.counters.bytesReceived += stats.fetchedBytes;
+          const committed = await pullFile(this.ctx, e, this.source(e), it.abort.signal, stats);
+          this.partials.drop(e);
           this.counters.bytesReused += stats.reusedBytes;
           if (previous?.type === 'dir') this.pendingWrites.del.push(e.path);
           this.pendingWrites.put.push(committed);
@@ -411,12 +423,23 @@ export class NodeSession {
     }
   }
 
-  private source(path: string): PullSource {
+  private source(e: Entry): PullSource {
+    // Blocks of an earlier, interrupted pull of this very version, by hash (verified on read).
+    const partial = this.partials.of(e);
+    let inPartial: Map<string, number[]> | null = null;
+    if (partial) {
+      inPartial = new Map();
+      for (let i = 0; i * 32 < e.blocks.length; i++) {
+        const h = e.blocks.subarray(i * 32, i * 32 + 32).toString('hex');
+        inPartial.set(h, [...(inPartial.get(h) ?? []), i]);
+      }
+    }
     return {
-      findLocal: (hash: Buffer): BlockLocation[] => this.store.findBlock(this.nodeId, hash).map((b) => ({
-        file: toNative(this.ctx.root, b.path), offset: b.idx * BLOCK_SIZE,
-      })),
-      fetch: (offset, size, hash) => this.fetch(path, offset, size, hash),
+      findLocal: (hash: Buffer): BlockLocation[] => [
+        ...(inPartial?.get(hash.toString('hex')) ?? []).map((i) => ({ file: partial!, offset: i * e.blockSize })),
+        ...this.store.findBlock(this.nodeId, hash).map((b) => ({ file: toNative(this.ctx.root, b.path), offset: b.idx * BLOCK_SIZE })),
+      ],
+      fetch: (offset, size, hash) => this.fetch(e.path, offset, size, hash),
     };
   }
 
@@ -428,11 +451,19 @@ export class NodeSession {
     const id = this.nextRequestId++;
     this.bytesInFlight += size;
     try {
-      return await new Promise<Buffer>((resolve, reject) => {
+      const data = await new Promise<Buffer>((resolve, reject) => {
         this.requests.set(id, { resolve, reject });
         this.outbox.push({ id, path, offset, size, hash });
         if (this.outbox.length === 1) setImmediate(() => this.sendRequests());
       });
+      // Counted as it arrives, so status shows a large file's progress while it transfers.
+      this.counters.bytesReceived += data.length;
+      const now = Date.now();
+      if (now - this.progressNotifiedAt >= 250) {
+        this.progressNotifiedAt = now;
+        this.onChange();
+      }
+      return data;
     } finally {
       this.bytesInFlight -= size;
       this.budgetWaiters.shift()?.();

@@ -58,6 +58,12 @@ export interface ApplyContext {
    * before recording or acknowledging the change): one fsync per directory per batch.
    */
   deferDirSync?: (dir: string) => void;
+  /**
+   * When given, asked what to do with the staging file of a large file whose pull failed with
+   * `error`: true keeps it (the caller now owns it, e.g. to reuse its verified blocks when the
+   * same version is pulled again), false deletes it.
+   */
+  keepPartial?: (entry: Entry, staged: string, error: unknown) => boolean;
 }
 
 const FETCH_WINDOW = 16;
@@ -172,6 +178,7 @@ export async function pullFile(ctx: ApplyContext, entry: Entry, source: PullSour
   const { tmp, made: fh } = await inStaging(ctx.stagingDir, (t) => fs.promises.open(t, fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_WRONLY, 0o600));
   const readers: Readers = new Map();
   let committed = false;
+  let failure: unknown = null;
   try {
     await forEachBlock(entry, signal, async (i) => {
       const data = await getBlock(entry, i, source, readers, signal, stats);
@@ -196,11 +203,14 @@ export async function pullFile(ctx: ApplyContext, entry: Entry, source: PullSour
     committed = true;
     await syncDirOf(ctx, target);
     return { ...entry, size: st.size, mtimeMs: st.mtimeMs, mode: st.mode & 0o777, ino: st.ino, seq: entry.seq };
+  } catch (e) {
+    failure = e;
+    throw e;
   } finally {
     await closeReaders(readers);
     if (!committed) {
       await fh.close().catch(() => undefined);
-      await fs.promises.unlink(tmp).catch(() => undefined);
+      if (!ctx.keepPartial?.(entry, tmp, failure)) await fs.promises.unlink(tmp).catch(() => undefined);
     }
   }
 }
