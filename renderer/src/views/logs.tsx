@@ -61,16 +61,18 @@ export function LogsView() {
       <ErrorNote error={error} />
       {!shown ? <Loading what="logs" /> : shown.length === 0 ? <Empty>No log entries at this level{node ? ' for this node' : ''}.</Empty> : (
         <table className="list logs">
-          <thead><tr><th>Time</th><th>Level</th><th>Component</th><th>Message</th><th>Fields</th></tr></thead>
+          <thead><tr><th>Time</th><th>Level</th><th>Component</th><th>Message</th><th>Node</th><th>Fields</th></tr></thead>
           <tbody>
             {shown.map((e, i) => {
-              const { t, level: l, component, msg, ...fields } = e;
+              const { t, level: l, component, msg, node: nodeId, ...fields } = e;
+              const nodeName = typeof nodeId === 'string' ? (nodes[nodeId]?.name ?? nodeId) : '';
               return (
                 <tr key={`${t}-${i}`} className={`log-${l}`}>
                   <td className="mono small" title={t}>{new Date(t).toLocaleTimeString([], { hour12: false })}</td>
                   <td><span className={`level level-${l}`}>{l}</span></td>
                   <td>{component}</td>
                   <td>{msg}</td>
+                  <td title={typeof nodeId === 'string' ? nodeId : undefined}>{nodeName}</td>
                   <td className="mono small">{Object.keys(fields).length ? JSON.stringify(fields) : ''}</td>
                 </tr>
               );
