@@ -9,10 +9,10 @@ import type { Logger } from '../util/log';
 
 /** The parts of an IPC event this adapter reads (a subset of Electron's IpcMainEvent). */
 export interface IpcSenderEvent {
-  senderFrame: { url: string } | null;
+  /** `parent` is null for a top-level frame (Electron's WebFrameMain). */
+  senderFrame: { url: string; parent: unknown } | null;
   sender: {
     id: number;
-    mainFrame: unknown;
     send(channel: string, ...args: unknown[]): void;
     isDestroyed(): boolean;
     once(event: 'destroyed', cb: () => void): unknown;
@@ -36,7 +36,7 @@ export function createIpcAdapter(opts: IpcAdapterOptions) {
   /** The main frame of our own page, else why not. */
   const refusal = (e: IpcSenderEvent): string | null => {
     const url = e.senderFrame?.url ?? '';
-    if (!e.senderFrame || e.senderFrame !== e.sender.mainFrame) return 'not the main frame';
+    if (!e.senderFrame || e.senderFrame.parent !== null) return 'not the main frame';
     if (!opts.isTrustedUrl(url)) return `untrusted frame ${url.slice(0, 200)}`;
     return null;
   };

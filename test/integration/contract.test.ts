@@ -61,14 +61,14 @@ async function http(op: unknown, input: unknown): Promise<{ status: number; body
 
 /** An IPC event as Electron would deliver it, from a frame at `url`. */
 function ipcEvent(url: string, opts: { subframe?: boolean; id?: number } = {}) {
-  const mainFrame = { url };
+  const mainFrame = { url, parent: null };
   const sent: { channel: string; args: unknown[] }[] = [];
   let destroyed = false;
   let onDestroyed: (() => void) | null = null;
   const event: IpcSenderEvent = {
-    senderFrame: opts.subframe ? { url } : mainFrame,
+    senderFrame: opts.subframe ? { url, parent: mainFrame } : mainFrame,
     sender: {
-      id: opts.id ?? 1, mainFrame,
+      id: opts.id ?? 1,
       send: (channel, ...args) => sent.push({ channel, args }),
       isDestroyed: () => destroyed,
       once: (_e, cb) => { onDestroyed = cb; },
