@@ -8,6 +8,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { rng } from '../../bench/rng.mjs';
 import type { HubStatus, NodeStatus, OpInput, OpName, OpOutput } from '../../main/contract';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
@@ -219,17 +220,7 @@ export function diffTrees(a: Map<string, TreeItem>, b: Map<string, TreeItem>, ig
   return out;
 }
 
-/** A deterministic pseudo-random generator for generated workspaces. */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng };
 
 export interface GenOptions {
   files: number;
