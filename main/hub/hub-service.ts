@@ -342,7 +342,7 @@ export class HubService extends EventEmitter {
       fs.mkdirSync(this.mirrorOf(id), { recursive: true, mode: 0o755 });
       this.watchLock(id, rt);
       const s = new NodeSession(id, call, this.store, this.mirrorOf(id), this.stagingOf(id), this.commitPool, this.log.child('session', { node: id }), rt.failures, () => this.sessionChanged(id, s), hello.indexId, wantFull,
-        { lockOf: (p) => rt.lock.lockOf(p), refused: rt.lockRefused }, rt.partials);
+        { lockOf: (p) => rt.lock.lockOf(p), get globs() { return rt.lock.globs; }, refused: rt.lockRefused }, rt.partials);
       session = s;
       rt.session = s;
       rt.reachedInSync = false;

@@ -73,6 +73,8 @@ export interface SessionCounters {
 /** The mirror's immutability lock as a session sees it (hub-service.ts keeps it current). */
 export interface SessionLock {
   lockOf(wirePath: string): string | null;
+  /** The lock's globs (none: only the lock file itself is locked). */
+  readonly globs: readonly string[];
   /** Refusals by path, oldest first (bounded by the session). */
   refused: Map<string, LockRefusalView>;
 }
@@ -258,7 +260,9 @@ export class NodeSession {
   private lockedBy(e: Entry): string | null {
     const own = this.lock.lockOf(e.path);
     if (own) return own;
-    if (!e.deleted && e.type === 'dir') return null;
+    // Without globs only the root lock file is locked, and no subtree can hold it: no lookup
+    // per entry (this runs for every entry a node sends).
+    if (this.lock.globs.length === 0 || (!e.deleted && e.type === 'dir')) return null;
     for (const p of this.store.pathsUnder(this.nodeId, e.path)) {
       const g = this.lock.lockOf(p);
       if (g) return g;
