@@ -136,12 +136,19 @@ function lockDownSession(): void {
 
 function trackHealth(hub: RunningHub['hub']): void {
   let previous = new Map<string, NodeState>();
+  let shown: Health | null = null;
   const update = (s: HubStatus) => {
     const health = healthOf(s.nodes);
-    tray?.setImage(dot(health.level));
+    // Status arrives twice a second: redraw the icon only when the health changes.
+    if (health.level !== shown) {
+      shown = health.level;
+      tray?.setImage(dot(health.level));
+    }
     tray?.setToolTip(`Cortex Hub: ${health.summary}`);
-    if (hub.settings().notifyOnError && Notification.isSupported()) {
-      for (const n of newErrors(previous, s.nodes)) {
+    const errors = newErrors(previous, s.nodes);
+    // The setting is read from the database only when there is something to notify.
+    if (errors.length > 0 && Notification.isSupported() && hub.settings().notifyOnError) {
+      for (const n of errors) {
         new Notification({ title: `Node ${n.name}: error`, body: n.lastError ? `${n.lastError.path ? `${n.lastError.path}: ` : ''}${n.lastError.message}` : 'The node needs attention.' }).show();
       }
     }
