@@ -19,14 +19,11 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { createRequire } from 'node:module';
 import {
   Hub, eventLoopSummary, goal, main, param, percentile, procCpuMs, progress, round, startProc, waitEventLoopLine, waitFor,
 } from './lib.mjs';
+import { launchChromium } from './chromium.mjs';
 
-const require = createRequire(import.meta.url);
-const { chromium } = require('playwright-core');
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 
 await main('ui-load', async ({ workDir }) => {
   const nodes = param('BENCH_UI_NODES', 100);
@@ -51,8 +48,9 @@ await main('ui-load', async ({ workDir }) => {
   }, { timeoutMs: 300_000, everyMs: 500 });
   progress(`${nodes} nodes connected, changing at ${rateHz} Hz each`);
 
-  const exe = fs.existsSync('/usr/bin/chromium') ? '/usr/bin/chromium' : undefined;
-  const browser = await chromium.launch({ executablePath: exe, args: CHROMIUM_ARGS });
+  const launched = await launchChromium();
+  if ('skip' in launched) throw new Error(launched.skip);
+  const { browser } = launched;
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   // Instrument the page before it loads: frames, long animation frames, and status updates.
   await page.addInitScript(() => {
