@@ -17,7 +17,6 @@ export function useLoad<T>(load: () => Promise<T>, deps: unknown[], everyMs?: nu
   const [error, setError] = useState<unknown>(null);
   const [loading, setLoading] = useState(true);
   const seq = useRef(0);
-  // eslint-disable-next-line react-hooks/exhaustive-deps
   const run = useCallback(load, deps);
   const reload = useCallback(() => {
     const mine = ++seq.current;
