@@ -25,8 +25,14 @@ export interface NodeStatus {
   lastSeen: number | null;
   files: number;
   bytes: number;
+  /** Node changes the hub has not applied yet (node → hub). */
   outOfSyncFiles: number;
   outOfSyncBytes: number;
+  /** Changes made on the hub's side of the mirror that the node has not applied yet (hub → node). */
+  toNodeFiles: number;
+  toNodeBytes: number;
+  /** Conflict copies (`*.sync-conflict-*`) in the mirror: both versions kept, for someone to look at. */
+  conflicts: number;
   /** Number of paths currently failing (refused or not applied). */
   errors: number;
   lastError: FileFailureView | null;
@@ -84,6 +90,8 @@ export interface NodeDetail {
   pending: PendingFileView[];
   /** The most recent refusals by the immutability lock, newest last. */
   lockRefusals: LockRefusalView[];
+  /** Conflict copies in the mirror (the first PENDING_LIMIT, by path); `node.conflicts` counts them all. */
+  conflicts: string[];
   events: HubEvent[];
 }
 

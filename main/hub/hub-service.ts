@@ -9,11 +9,16 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
+import watcher from '@parcel/watcher';
 import { ContractError, PENDING_LIMIT, type LockRefusalView, SettingsSchema, defaultSettings, type Settings, type Handlers, type HubEvent, type HubStatus, type LogEntryView, type NodeInfo, type NodeStatus, type PurgeView } from '../contract';
 import { HubStore, type NodeRecord } from '../store/hub-store';
 import type { CachedEntry } from '../sync/types';
 import { FsPool } from '../sync/fs-pool';
 import { scan } from '../sync/scanner';
+import { expectedOf, stampMatches } from '../sync/expect';
+import { orderBatch } from '../sync/plan';
+import { versionOf, type Version } from '../sync/reconcile';
+import { toNative } from '../sync/paths';
 import { clearStaging } from '../sync/apply';
 import { LOCK_FILE, MirrorLock } from '../sync/lock';
 import { PartialFiles } from './partials';
@@ -44,6 +49,8 @@ const STATUS_MS = 500;
 /** …and at least this often. */
 const STATUS_HEARTBEAT_MS = 5000;
 const STAMP_PAGE = 5000;
+/** Hub-side edits are gathered this long before they are checked. */
+const MIRROR_DEBOUNCE_MS = 50;
 const LOG_RING = 2000;
 const DEFAULT_GRPC_PORT = 7443;
 /** HTTP/2 receive window of the node server (per stream and per connection). */
@@ -62,7 +69,15 @@ interface NodeRuntime {
   /** The mirror's immutability lock, re-read only when the watcher sees `.metadata.json` change. */
   lock: MirrorLock;
   lockRefused: Map<string, LockRefusalView>;
-  lockWatch: fs.FSWatcher | null;
+  /** The mirror's watcher: hub-side edits, and `.metadata.json` (the lock). */
+  watch: Promise<watcher.AsyncSubscription | null> | null;
+  /** Mirror paths the watcher reported, to check at the next debounce. */
+  dirty: Set<string>;
+  dirtyTimer: NodeJS.Timeout | null;
+  /** Mirror scans run one at a time per node. */
+  scanChain: Promise<void>;
+  /** Paths the session wrote while a scan ran: not hub-side edits (checked again later). */
+  scans: Set<Set<string>>;
   /** Large files a lost connection cut short, to resume in the next session. */
   partials: PartialFiles;
 }
@@ -169,10 +184,9 @@ export class HubService extends EventEmitter {
         this.log.error('mirror.verify_failed', { node: n.id, error: e.message });
       };
       const prepared = this.listening.then(() => (this.closed ? false : this.prepareMirror(n))).then((exists) => {
-        if (exists) this.watchLock(n.id, rt);
-        return exists;
+        return exists ? this.watchMirror(n.id, rt).then(() => true) : false;
       });
-      const verified = prepared.then((exists) => (exists ? this.verifyMirror(n, rt) : undefined)).catch(fail);
+      const verified = prepared.then((exists) => (exists ? this.verifyMirror(n, rt, cleanShutdown) : undefined)).catch(fail);
       if (!cleanShutdown) {
         rt.mirrorReady = verified;
         continue;
@@ -188,11 +202,11 @@ export class HubService extends EventEmitter {
   }
 
   /**
-   * Loads the mirror's lock and watches the mirror's root for `.metadata.json` changes (only
-   * then is it read again). Idempotent.
+   * Loads the mirror's lock and watches the mirror for changes made on the hub's side (agents,
+   * operators). The lock file is read again only when the watcher reports it. Idempotent.
    */
-  private watchLock(id: string, rt: NodeRuntime): void {
-    if (rt.lockWatch || this.closed) return;
+  private watchMirror(id: string, rt: NodeRuntime): Promise<unknown> {
+    if (rt.watch || this.closed) return rt.watch ?? Promise.resolve();
     const report = (why: string) => {
       this.log.info('lock.loaded', { node: id, why, globs: rt.lock.globs, reads: rt.lock.reads, ...(rt.lock.error ? { error: rt.lock.error } : {}) });
       if (rt.lock.error) this.log.warn('lock.unusable', { node: id, error: rt.lock.error, kept: rt.lock.globs });
@@ -200,24 +214,165 @@ export class HubService extends EventEmitter {
     };
     rt.lock.load();
     report('start');
-    try {
-      rt.lockWatch = fs.watch(this.mirrorOf(id), { persistent: false }, (_event, name) => {
-        if (name !== LOCK_FILE) return;
-        rt.lock.changed();
-        report('changed');
-      });
-      rt.lockWatch.on('error', (e) => {
-        this.log.warn('lock.watch_failed', { node: id, error: e.message });
-        this.unwatchLock(rt);
-      });
-    } catch (e) {
-      this.log.warn('lock.watch_failed', { node: id, error: (e as Error).message });
+    const root = this.mirrorOf(id);
+    rt.watch = watcher.subscribe(root, (err, events) => {
+      if (err) {
+        this.log.warn('mirror.watch_error', { node: id, error: err.message });
+        this.markMirrorDirty(id, rt, '');
+        return;
+      }
+      for (const ev of events) {
+        const rel = path.relative(root, ev.path).split(path.sep).join('/');
+        if (rel === '' || rel.startsWith('..')) continue;
+        if (rel === LOCK_FILE) {
+          rt.lock.changed();
+          report('changed');
+        }
+        this.markMirrorDirty(id, rt, rel);
+      }
+    }).catch((e: Error) => {
+      this.log.warn('mirror.watch_failed', { node: id, error: e.message });
+      return null;
+    });
+    return rt.watch;
+  }
+
+  private async unwatchMirror(rt: NodeRuntime): Promise<void> {
+    const sub = await rt.watch;
+    rt.watch = null;
+    if (rt.dirtyTimer) clearTimeout(rt.dirtyTimer);
+    rt.dirtyTimer = null;
+    await sub?.unsubscribe().catch(() => undefined);
+  }
+
+  private markMirrorDirty(id: string, rt: NodeRuntime, rel: string): void {
+    rt.dirty.add(rel);
+    if (!rt.dirtyTimer) {
+      rt.dirtyTimer = setTimeout(() => {
+        rt.dirtyTimer = null;
+        const paths = [...rt.dirty];
+        rt.dirty.clear();
+        void this.checkMirrorPaths(id, rt, paths);
+      }, MIRROR_DEBOUNCE_MS);
     }
   }
 
-  private unwatchLock(rt: NodeRuntime): void {
-    rt.lockWatch?.close();
-    rt.lockWatch = null;
+  /**
+   * Watcher events, filtered cheaply before any scan: most are the session's own commits, whose
+   * stamps (recorded, or about to be) match what is on disk. A path the session is writing
+   * right now is looked at again at the next debounce.
+   */
+  private async checkMirrorPaths(id: string, rt: NodeRuntime, paths: string[]): Promise<void> {
+    if (paths.includes('')) return this.scanMirror(id, rt, ['']);
+    const root = this.mirrorOf(id);
+    const s = rt.session;
+    const candidates: string[] = [];
+    for (const p of paths) {
+      if (s?.applying(p)) {
+        this.markMirrorDirty(id, rt, p);
+        continue;
+      }
+      const known = this.recordedStamp(id, p);
+      let st: fs.Stats | undefined;
+      try {
+        st = fs.lstatSync(toNative(root, p));
+      } catch {
+        st = undefined;
+      }
+      if (st === undefined ? !known : known && stampMatches(st, expectedOf(known)) && (st.mode & 0o777) === known.mode) continue;
+      candidates.push(p);
+    }
+    if (candidates.length) await this.scanMirror(id, rt, candidates);
+  }
+
+  /** What the hub last recorded at a mirror path: the session's unrecorded writes first. */
+  private recordedStamp(id: string, p: string): CachedEntry | undefined {
+    const pending = this.runtime.get(id)?.session?.unflushed(p);
+    if (pending !== undefined) return pending ?? undefined;
+    return this.store.file(id, p);
+  }
+
+  /**
+   * Scans mirror subtrees ('' for all) and records what changed on the hub's side: the mirror
+   * index is updated and the paths are queued for the node, in an order it can apply
+   * (creations parents first, deletions children first). One scan per node at a time.
+   */
+  private scanMirror(id: string, rt: NodeRuntime, subtrees: string[]): Promise<void> {
+    rt.scanChain = rt.scanChain.then(async () => { await this.scanMirrorNow(id, rt, subtrees); }).catch((e: Error) => {
+      this.log.error('mirror.scan_failed', { node: id, error: e.message });
+    });
+    return rt.scanChain;
+  }
+
+  private async scanMirrorNow(id: string, rt: NodeRuntime, subtrees: string[], asAgreed = false): Promise<{ walked: number; updated: number; deleted: number; hashedFiles: number; hashedBytes: number; examples: string[] }> {
+    const totals = { walked: 0, updated: 0, deleted: 0, hashedFiles: 0, hashedBytes: 0, examples: [] as string[] };
+    if (this.closed || this.store.node(id)?.retiredAt !== null) return totals;
+    const root = this.mirrorOf(id);
+    const written = new Set<string>();
+    rt.scans.add(written);
+    try {
+      const roots = coveringRoots(subtrees);
+      const full = roots.includes('');
+      // A whole mirror is compared against stamps loaded in pages (no hashes or block lists),
+      // yielding between pages: nodes may be syncing meanwhile.
+      let stamps: Map<string, CachedEntry> | null = null;
+      if (full) {
+        stamps = new Map();
+        for (let after = ''; ;) {
+          const page = this.store.stampsAfter(id, after, STAMP_PAGE);
+          for (const e of page) stamps.set(e.path, e);
+          if (page.length < STAMP_PAGE) break;
+          after = page[page.length - 1]!.path;
+          await new Promise((r) => setImmediate(r));
+        }
+      }
+      const cached = (p: string) => {
+        const pending = rt.session?.unflushed(p);
+        if (pending !== undefined) return pending ?? undefined;
+        return stamps ? stamps.get(p) : this.store.file(id, p);
+      };
+      const updated: CachedEntry[] = [];
+      const deleted: string[] = [];
+      for (const subtree of roots) {
+        const res = await scan({
+          root, pool: this.pool, subtree, cached,
+          knownUnder: (st) => (stamps ? stamps.keys() : [st, ...this.store.pathsUnder(id, st)]),
+        });
+        for (const sk of res.skipped) this.log.warn('mirror.skipped', { node: id, path: sk.path, reason: sk.reason });
+        updated.push(...res.updated);
+        deleted.push(...res.deleted);
+        totals.walked += res.walked;
+        totals.hashedFiles += res.hashedFiles;
+        totals.hashedBytes += res.hashedBytes;
+      }
+      // What the session wrote during the scan is its own work, not a hub-side edit; it is
+      // looked at again once recorded, in case someone changed it right after.
+      const ours = (p: string) => written.has(p) || rt.session?.applying(p) === true;
+      const up = updated.filter((e) => !ours(e.path));
+      const del = deleted.filter((p) => !ours(p));
+      for (const p of [...updated.map((e) => e.path), ...deleted].filter(ours)) this.markMirrorDirty(id, rt, p);
+      if (up.length || del.length) this.recordHubChanges(id, up, del, asAgreed);
+      Object.assign(totals, { updated: up.length, deleted: del.length, examples: [...up.map((e) => e.path), ...del].slice(0, 10) });
+      return totals;
+    } finally {
+      rt.scans.delete(written);
+    }
+  }
+
+  /** Records hub-side changes in the mirror index and queues them for the node. */
+  private recordHubChanges(id: string, updated: CachedEntry[], deleted: string[], asAgreed: boolean): void {
+    const ordered = orderBatch([...updated.map((e) => ({ path: e.path, deleted: false })), ...deleted.map((p) => ({ path: p, deleted: true }))]);
+    this.store.db.transaction(() => {
+      this.store.deletePaths(id, deleted);
+      this.store.putFiles(id, updated.map((e) => ({ ...e, seq: 0 })));
+      if (asAgreed) this.store.setAncestors(id, [...updated.map((e): [string, Version | null] => [e.path, versionOf(e)]), ...deleted.map((p): [string, null] => [p, null])]);
+    })();
+    const session = this.runtime.get(id)?.session;
+    const paths = ordered.map((x) => x.path);
+    if (session) session.queueForNode(paths);
+    else this.store.queueHubChanges(id, paths.filter((p) => p !== LOCK_FILE));
+    this.log.info('mirror.changed', { node: id, changed: updated.length, deleted: deleted.length, examples: paths.slice(0, 5) });
+    this.changed();
   }
 
   /** Clears staging leftovers; forgets the index of a mirror that is gone. False if it is. */
@@ -233,43 +388,27 @@ export class HubService extends EventEmitter {
     return false;
   }
 
-  private async verifyMirror(n: NodeRecord, rt: NodeRuntime): Promise<void> {
-    const root = this.mirrorOf(n.id);
+  /**
+   * Compares the mirror with its index (stat only; only changed files are re-hashed). What
+   * differs is recorded and goes to the node like any hub-side edit.
+   *
+   * After a clean shutdown a difference can only be an edit made while the hub was down. After
+   * a crash it is almost always a commit of the node's version that was renamed into place but
+   * not recorded yet: it is then taken as agreed (the ancestor), so the node's next change of
+   * that path is not mistaken for a conflict. (Only an edit on the hub's side during the
+   * downtime of a path the node also changed would then go without a conflict copy.)
+   */
+  private async verifyMirror(n: NodeRecord, rt: NodeRuntime, cleanShutdown: boolean): Promise<void> {
     const t0 = Date.now();
-    // Loaded in pages, yielding between them: nodes may be syncing meanwhile.
-    const cache = new Map<string, CachedEntry>();
-    for (let after = ''; ;) {
-      const page = this.store.stampsAfter(n.id, after, STAMP_PAGE);
-      for (const e of page) cache.set(e.path, e);
-      if (page.length < STAMP_PAGE) break;
-      after = page[page.length - 1]!.path;
-      await new Promise((r) => setImmediate(r));
-    }
-    const res = await scan({ root, pool: this.pool, cached: (p) => cache.get(p), knownUnder: () => cache.keys() });
-    const differs = res.updated.length > 0 || res.deleted.length > 0;
-    if (differs) {
-      // The mirror differs from what the hub recorded (a crash between rename and record, or
-      // someone edited it): record what is really there and ask the node for its full index.
-      const session = rt.session;
-      let release = () => {};
-      if (session) {
-        // Hold back reconnections until the index is corrected, and let the session settle first.
-        rt.mirrorReady = new Promise<void>((resolve) => { release = resolve; });
-        session.close();
-        session.end(grpc.status.UNAVAILABLE, 'the mirror changed while the hub was down; resyncing');
-        await session.drain();
-      }
-      this.store.db.transaction(() => {
-        this.store.deletePaths(n.id, res.deleted);
-        this.store.putFiles(n.id, res.updated.map((e) => ({ ...e, seq: 0 })));
-        this.store.setAcked(n.id, 0, null);
-      })();
-      release();
-    }
+    let res: Awaited<ReturnType<HubService['scanMirrorNow']>> | undefined;
+    const run = rt.scanChain.then(async () => { res = await this.scanMirrorNow(n.id, rt, [''], !cleanShutdown); });
+    rt.scanChain = run.catch(() => undefined);
+    await run;
+    if (!res) return;
     this.log.info('mirror.verified', {
-      node: n.id, files: res.walked, changed: res.updated.length, deleted: res.deleted.length,
+      node: n.id, files: res.walked, changed: res.updated, deleted: res.deleted,
       hashedFiles: res.hashedFiles, hashedBytes: res.hashedBytes, ms: Date.now() - t0,
-      ...(differs ? { examples: [...res.updated.map((e) => e.path), ...res.deleted].slice(0, 10) } : {}),
+      ...(res.updated + res.deleted > 0 ? { examples: res.examples } : {}),
     });
   }
 
@@ -340,15 +479,27 @@ export class HubService extends EventEmitter {
       const rec = this.store.node(id)!;
       const wantFull = rec.indexId !== hello.indexId || rec.ackedSeq === 0;
       fs.mkdirSync(this.mirrorOf(id), { recursive: true, mode: 0o755 });
-      this.watchLock(id, rt);
+      await this.watchMirror(id, rt);
+      if (call.cancelled || this.closed) return;
+      // A different index on the node (reinstalled, or its database renewed): what it agreed
+      // on before cannot be trusted, so nothing is taken for a deletion; both sides keep all.
+      if (rec.indexId !== null && rec.indexId !== hello.indexId) {
+        this.store.clearAncestors(id);
+        this.log.warn('node.new_index', { node: id, previous: rec.indexId, now: hello.indexId });
+      }
       const s = new NodeSession(id, call, this.store, this.mirrorOf(id), this.stagingOf(id), this.commitPool, this.log.child('session', { node: id }), rt.failures, () => this.sessionChanged(id, s), hello.indexId, wantFull,
-        { lockOf: (p) => rt.lock.lockOf(p), get globs() { return rt.lock.globs; }, refused: rt.lockRefused }, rt.partials);
+        { lockOf: (p) => rt.lock.lockOf(p), get globs() { return rt.lock.globs; }, refused: rt.lockRefused }, rt.partials,
+        {
+          rescan: (paths) => this.scanMirror(id, rt, paths),
+          written: (paths) => { for (const set of rt.scans) for (const p of paths) set.add(p); },
+        });
       session = s;
       rt.session = s;
       rt.reachedInSync = false;
       this.store.markSeen(id);
       this.store.addEvent(id, 'node.connected', { peer, version: hello.version, fullIndex: wantFull });
       s.send({ welcome: { ackedSeq: s.ackedSeq, wantFull, hubVersion: VERSION } });
+      s.sendHubChanges();
       this.log.info('node.connected', { node: id, peer, ackedSeq: s.ackedSeq, wantFull, version: hello.version });
       this.changed();
       for (const m of early.splice(0)) this.onMessage(s, m);
@@ -399,6 +550,9 @@ export class HubService extends EventEmitter {
       else if (m.block) s.onBlock(Number(m.block.id), m.block.data, m.block.error);
       else if (m.blocks) for (const b of m.blocks.items ?? []) s.onBlock(Number(b.id), b.data, b.error);
       else if (m.ping) s.send({ pong: { t: m.ping.t } } satisfies HubMessage);
+      else if (m.request) s.onNodeRequests([m.request]);
+      else if (m.requests) s.onNodeRequests(m.requests.items ?? []);
+      else if (m.hubAck) s.onHubAck(Number(m.hubAck.seq));
       else s.refuse('', 0, 'PROTOCOL', `unexpected message ${m.msg ?? '(empty)'}`);
       const now = Date.now();
       if (now - this.lastSeenWrite > 5000) {
@@ -465,6 +619,7 @@ export class HubService extends EventEmitter {
     const failures = rt?.failures ?? new Map<string, FileFailure>();
     const totals = this.totals(n.id);
     const pending = s?.pending() ?? { files: 0, bytes: 0 };
+    const toNode = this.store.hubPending(n.id);
     let state: NodeStatus['state'];
     if (n.retiredAt !== null) state = 'retired';
     else if (!s) state = 'disconnected';
@@ -484,6 +639,7 @@ export class HubService extends EventEmitter {
       lastSeen: s ? Date.now() : n.lastSeen,
       files: totals.files, bytes: totals.bytes,
       outOfSyncFiles: pending.files, outOfSyncBytes: pending.bytes,
+      toNodeFiles: toNode.files, toNodeBytes: toNode.bytes, conflicts: this.store.conflicts(n.id).length,
       errors: failures.size + (rt?.scanError ? 1 : 0),
       lastError: last ?? (rt?.scanError ? { path: '', code: 'MIRROR_SCAN', message: rt.scanError, at: this.startedAt } : null),
       bytesReceived: s?.counters.bytesReceived ?? 0, bytesReused: s?.counters.bytesReused ?? 0,
@@ -537,7 +693,7 @@ export class HubService extends EventEmitter {
     this.store.addEvent(id, 'node.retired', { name: rec.name });
     const retiring = this.runtime.get(id);
     if (retiring) {
-      this.unwatchLock(retiring);
+      void this.unwatchMirror(retiring);
       retiring.partials.clear();
     }
     this.log.info('node.retired', { node: id, name: rec.name });
@@ -589,6 +745,7 @@ export class HubService extends EventEmitter {
           failures: [...(rt?.failures.values() ?? [])],
           pending: rt?.session?.pendingItems(PENDING_LIMIT) ?? [],
           lockRefusals: [...(rt?.lockRefused.values() ?? [])].slice(-PENDING_LIMIT),
+          conflicts: this.store.conflicts(id).slice(0, PENDING_LIMIT),
           events: this.store.events({ nodeId: id, limit: 100 }) as HubEvent[],
         };
       },
@@ -644,7 +801,8 @@ export class HubService extends EventEmitter {
     if (!rt) {
       rt = {
         session: null, failures: new Map(), mirrorReady: Promise.resolve(), verifying: false, scanError: null, reachedInSync: false,
-        lock: new MirrorLock(path.join(this.mirrorOf(id), LOCK_FILE)), lockRefused: new Map(), lockWatch: null, partials: new PartialFiles(),
+        lock: new MirrorLock(path.join(this.mirrorOf(id), LOCK_FILE)), lockRefused: new Map(), partials: new PartialFiles(),
+        watch: null, dirty: new Set(), dirtyTimer: null, scanChain: Promise.resolve(), scans: new Set(),
       };
       this.runtime.set(id, rt);
     }
@@ -656,7 +814,7 @@ export class HubService extends EventEmitter {
     this.closed = true;
     this.markListening();
     if (this.statusTimer) clearInterval(this.statusTimer);
-    for (const rt of this.runtime.values()) this.unwatchLock(rt);
+    await Promise.all([...this.runtime.values()].map((rt) => this.unwatchMirror(rt)));
     const sessions = [...this.runtime.values()].map((rt) => rt.session).filter((x): x is NodeSession => x !== null);
     for (const s of sessions) {
       s.close();
@@ -679,6 +837,15 @@ export class HubService extends EventEmitter {
     this.store.close();
     this.releaseLock();
   }
+}
+
+/** The fewest subtrees covering all these paths ('' covers everything). */
+function coveringRoots(paths: string[]): string[] {
+  const roots: string[] = [];
+  for (const p of [...new Set(paths)].sort()) {
+    if (!roots.some((r) => r === '' || p === r || p.startsWith(`${r}/`))) roots.push(p);
+  }
+  return roots;
 }
 
 function toInfo(n: NodeRecord): NodeInfo {

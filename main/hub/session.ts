@@ -11,11 +11,14 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { performance } from 'node:perf_hooks';
-import { AbortedError, VerifyError, fsyncDir, applyDelete, applyDir, applyMeta, applySymlink, pullFile, type ApplyContext, type BlockLocation, type PullSource, type PullStats } from '../sync/apply';
+import { AbortedError, VerifyError, fsyncDir, applyDelete, applyDir, applyMeta, applyMove, applySymlink, pullFile, type ApplyContext, type BlockLocation, type PullSource, type PullStats } from '../sync/apply';
 import { BLOCK_SIZE } from '../sync/blocks';
+import { ChangedMeanwhile, expectedOf, type Expected } from '../sync/expect';
 import { planEntry, type Action } from '../sync/plan';
+import { conflictName, reconcile, versionOf, type Side, type Version } from '../sync/reconcile';
+import { serveBlock } from '../sync/serve-block';
 import { entryProblem } from '../sync/validate';
-import { REQUEST_BATCH, fromWireEntry, type BlockRequest, type HubMessage, type NodeMessage } from '../sync/wire';
+import { INDEX_BATCH_ENTRIES, REQUEST_BATCH, RESPONSE_BATCH_BYTES, fromWireEntry, toWireEntry, type BlockRequest, type BlockResponse, type HubMessage, type NodeMessage } from '../sync/wire';
 import { UnsafePathError, toNative } from '../sync/paths';
 import type { CachedEntry, Entry } from '../sync/types';
 import type { HubStore } from '../store/hub-store';
@@ -56,6 +59,26 @@ interface Item {
   abort?: AbortController;
   /** Stopped by a lost connection: not applied, so never acknowledged. */
   interrupted?: boolean;
+  /** What the mirror showed when this was decided; the commit checks it is still so (expect.ts). */
+  expected: Expected;
+  /** A conflict: the losing side's version is kept at `copyTo`. */
+  conflict?: { loser: Side; copyTo: string };
+}
+
+/** A hub index message stays well under the message limit (block lists of big files). */
+const MAX_HUB_BATCH_BYTES = 2 * 1024 * 1024;
+
+/** How often a change that lost a race with an edit on the hub's side is decided again. */
+const MAX_REDECIDE = 3;
+/** Hub-side changes sent and not yet acknowledged by the node, at most. */
+const HUB_WINDOW = 2000;
+
+/** What the session needs from the hub around it (hub-service.ts). */
+export interface SessionHooks {
+  /** Rescans these mirror paths and records what changed on the hub's side. */
+  rescan(paths: string[]): Promise<void>;
+  /** The session wrote these mirror paths: a scan running now must not take them for hub-side edits. */
+  written(paths: string[]): void;
 }
 
 export interface FileFailure {
@@ -103,7 +126,13 @@ export class NodeSession {
   /** Index of the first queue item that may still be waiting to start. */
   private cursor = 0;
   private barrierRunning = false;
-  private pendingWrites: { put: CachedEntry[]; del: string[] } = { put: [], del: [] };
+  private pendingWrites: Writes = emptyWrites();
+  /** The writes a flush is recording right now. */
+  private recording: Writes | null = null;
+  /** Hub-side changes: sent through this hub sequence number in this session, acknowledged through. */
+  private hubSent: number;
+  private hubAcked: number;
+  private sendingHub = false;
   private flushTimer: NodeJS.Timeout | null = null;
   private flushChain: Promise<void> = Promise.resolve();
   private readonly dirsToSync = new Set<string>();
@@ -134,6 +163,7 @@ export class NodeSession {
     wantFull: boolean,
     private readonly lock: SessionLock,
     private readonly partials: PartialFiles,
+    private readonly hooks: SessionHooks,
   ) {
     this.ctx = {
       root: mirrorRoot, stagingDir, pool, deferDirSync: (d) => this.dirsToSync.add(d),
@@ -152,6 +182,7 @@ export class NodeSession {
       store.setAcked(nodeId, 0, indexId);
     }
     this.indexId = indexId;
+    this.hubAcked = this.hubSent = store.node(nodeId)!.hubAcked;
   }
 
   /** Entries not applied yet (including those still being ingested), and the bytes to pull. */
@@ -177,8 +208,27 @@ export class NodeSession {
     return out;
   }
 
+  /**
+   * What this session wrote at a mirror path and has not recorded yet: the new stamp, null for
+   * a deletion (also of a parent directory), undefined when nothing is pending.
+   */
+  unflushed(wirePath: string): CachedEntry | null | undefined {
+    const pending = lookupWrites(this.pendingWrites.byPath, wirePath);
+    return pending !== undefined || !this.recording ? pending : lookupWrites(this.recording.byPath, wirePath);
+  }
+
+  /** A node change of this path is being applied right now (its result is not known yet). */
+  applying(wirePath: string): boolean {
+    return this.latest.get(wirePath)?.state === 'running';
+  }
+
+  /** Changes made on the hub's side that the node has not applied yet. */
+  toNode(): { files: number; bytes: number } {
+    return this.store.hubPending(this.nodeId);
+  }
+
   get inSync(): boolean {
-    return this.doneSeq >= 0 && this.ackedSeq >= this.doneSeq && this.pending().files === 0;
+    return this.doneSeq >= 0 && this.ackedSeq >= this.doneSeq && this.pending().files === 0 && this.toNode().files === 0;
   }
 
   send(msg: HubMessage): void {
@@ -250,7 +300,71 @@ export class NodeSession {
       this.refuseLocked(e, glob);
       return;
     }
-    this.enqueue(e);
+    this.decide(e);
+  }
+
+  /**
+   * The three-way decision for a node change (reconcile.ts) against what the mirror has and
+   * the last version both agreed on, and the work it takes. The hub alone decides conflicts;
+   * what it sends back tells the node which of its changes were taken into account (seenSeq).
+   */
+  private decide(e: Entry): void {
+    const v = this.judge(e);
+    this.enqueue(e, v.action, v.expected, v.conflict);
+    if (v.sendBack) this.queueForNode([e.path]);
+  }
+
+  private judge(e: Entry): Verdict {
+    const local = this.store.file(this.nodeId, e.path);
+    const nodeV = versionOf(e);
+    // The node applied one of our changes: that version is now on both sides.
+    if (e.fromHubSeq) this.store.setAncestors(this.nodeId, [[e.path, nodeV]]);
+    const d = reconcile(this.store.ancestor(this.nodeId, e.path), nodeV, versionOf(local));
+    const none: Verdict = { action: { kind: 'none' }, expected: null, sendBack: false };
+    switch (d.kind) {
+      case 'none':
+        return none;
+      case 'agree':
+        this.store.setAncestors(this.nodeId, [[e.path, nodeV]]);
+        return none;
+      case 'toHub':
+        return { action: planEntry(e, local), expected: expectedOf(local), sendBack: false };
+      case 'toNode':
+        // The node's version is older than ours (or it deleted what we changed): ours goes back.
+        return { ...none, sendBack: true };
+      case 'conflict': {
+        const loser: Side = d.winner === 'hub' ? 'node' : 'hub';
+        const copyTo = d.copyLoser ? this.freeConflictName(e.path, loser) : null;
+        this.log.warn('sync.conflict', { node: this.nodeId, path: e.path, winner: d.winner, copy: copyTo });
+        if (d.winner === 'hub') {
+          // Ours stays and goes to the node (after the node's version is copied aside, if kept).
+          return copyTo
+            ? { action: e.type === 'symlink' ? { kind: 'symlink' } : { kind: 'pull' }, expected: null, conflict: { loser, copyTo }, sendBack: false }
+            : { ...none, sendBack: true };
+        }
+        // The node wins: ours steps aside (if kept) and the node's takes its place.
+        return copyTo
+          ? { action: planEntry(e, undefined), expected: expectedOf(local), conflict: { loser, copyTo }, sendBack: false }
+          : { action: planEntry(e, local), expected: expectedOf(local), sendBack: false };
+      }
+    }
+  }
+
+  /** A conflict name nothing in the mirror uses yet (two conflicts of one path in one second). */
+  private freeConflictName(wirePath: string, loser: Side): string {
+    const now = Date.now();
+    for (let i = 0; ; i++) {
+      const name = conflictName(wirePath, loser, new Date(now + i * 1000));
+      if (!this.store.file(this.nodeId, name) && !this.latest.has(name)) return name;
+    }
+  }
+
+  /** Queues mirror paths whose hub-side version must (again) reach the node, and sends. */
+  queueForNode(paths: string[]): void {
+    const send = paths.filter((p) => p !== LOCK_FILE);
+    if (send.length === 0) return;
+    this.store.queueHubChanges(this.nodeId, send);
+    this.sendHubChanges();
   }
 
   /**
@@ -279,6 +393,9 @@ export class NodeSession {
     this.lock.refused.set(e.path, { path: clip(e.path), glob, at: Date.now() });
     if (this.lock.refused.size > MAX_FAILURES_KEPT) this.lock.refused.delete(this.lock.refused.keys().next().value!);
     this.send({ refusal: { path: clip(e.path), seq: e.seq, code: 'LOCKED', message } });
+    // The hub's version goes back to the node. A locked path the hub does not have is left to
+    // the node (refused, counted, logged): deleting the node's new file would lose it.
+    if (glob !== LOCK_FILE && (this.store.file(this.nodeId, e.path) || e.deleted)) this.queueForNode([e.path]);
     this.onChange();
   }
 
@@ -290,7 +407,7 @@ export class NodeSession {
       // Locked paths stay (the lock file too: it exists only on the hub).
       const stale = this.store.paths(this.nodeId).filter((p) => !seen.has(p) && !this.lock.lockOf(p));
       for (const p of stale.sort((a, b) => b.length - a.length)) {
-        this.enqueue({ path: p, type: 'file', size: 0, mtimeMs: 0, mode: 0, hash: Buffer.alloc(0), blockSize: 0, blocks: Buffer.alloc(0), target: '', deleted: true, seq });
+        this.decide(tombstone(p, seq));
       }
     }
     this.doneSeq = Math.max(this.doneSeq, seq);
@@ -320,16 +437,14 @@ export class NodeSession {
 
   // ---- queue -------------------------------------------------------------------------------
 
-  private enqueue(e: Entry): void {
+  private enqueue(e: Entry, action: Action, expected: Expected, conflict?: Item['conflict']): void {
     const prev = this.latest.get(e.path);
     if (prev && prev.state !== 'done') {
       if (prev.state === 'queued') prev.state = 'done';
       else prev.abort?.abort();
     }
-    const local = this.store.file(this.nodeId, e.path);
-    const action = planEntry(e, local);
-    const barrier = action.kind === 'delete' || (local?.type === 'dir' && (action.kind === 'pull' || action.kind === 'symlink'));
-    const item: Item = { entry: e, action, barrier, state: 'queued' };
+    const barrier = action.kind === 'delete' || (expected?.type === 'dir' && (action.kind === 'pull' || action.kind === 'symlink'));
+    const item: Item = { entry: e, action, barrier, state: 'queued', expected, ...(conflict ? { conflict } : {}) };
     this.queue.push(item);
     this.latest.set(e.path, item);
   }
@@ -371,60 +486,116 @@ export class NodeSession {
 
   private async run(it: Item): Promise<void> {
     const e = it.entry;
-    try {
-      switch (it.action.kind) {
-        case 'none':
-          return;
-        case 'pull': {
-          it.abort = new AbortController();
-          const stats: PullStats = { fetchedBytes: 0, reusedBytes: 0 };
-          const previous = this.store.file(this.nodeId, e.path);
-          const committed = await pullFile(this.ctx, e, this.source(e), it.abort.signal, stats);
-          this.partials.drop(e);
-          this.counters.bytesReused += stats.reusedBytes;
-          if (previous?.type === 'dir') this.pendingWrites.del.push(e.path);
-          this.pendingWrites.put.push(committed);
-          this.failures.delete(e.path);
-          this.log.debug('file.committed', { node: this.nodeId, path: e.path, size: e.size, fetched: stats.fetchedBytes, reused: stats.reusedBytes });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.execute(it);
+        this.failures.delete(e.path);
+        return;
+      } catch (err) {
+        if (err instanceof AbortedError || err instanceof ConnectionLost || this.closed) {
+          // Left unacknowledged when the connection dropped: the node sends it again on resume.
+          if (!(err instanceof AbortedError)) it.interrupted = true;
           return;
         }
-        case 'mkdir':
-        case 'symlink':
-        case 'meta': {
-          const apply = it.action.kind === 'mkdir' ? applyDir : it.action.kind === 'symlink' ? applySymlink : applyMeta;
-          const previous = this.store.file(this.nodeId, e.path);
-          // Await before touching pendingWrites: a flush may swap it while the operation runs.
-          const done = await apply(this.ctx, e);
-          // A directory replaced by a symlink takes its recorded subtree with it.
-          if (previous?.type === 'dir' && e.type !== 'dir') this.pendingWrites.del.push(e.path);
-          this.pendingWrites.put.push(done);
-          this.failures.delete(e.path);
+        if (err instanceof ChangedMeanwhile && attempt <= MAX_REDECIDE) {
+          // Something on the hub's side changed the path after we decided: record that change
+          // and decide again (now possibly a conflict), rather than overwrite it.
+          this.log.info('sync.raced', { node: this.nodeId, path: e.path, attempt });
+          await this.hooks.rescan([e.path, ...(it.conflict ? [it.conflict.copyTo] : [])]);
+          if (this.closed) {
+            it.interrupted = true;
+            return;
+          }
+          const v = this.judge(e);
+          if (v.sendBack) this.queueForNode([e.path]);
+          it.action = v.action;
+          it.expected = v.expected;
+          delete it.conflict;
+          if (v.conflict) it.conflict = v.conflict;
+          continue;
+        }
+        if (err instanceof BlockUnavailable && (err.reason === 'changed' || err.reason === 'gone')) {
+          // The file changed or went away on the node while we pulled it: not a failure, the
+          // node's watcher sends the newer entry (or the deletion), which replaces this one.
+          this.log.debug('file.superseded', { node: this.nodeId, path: e.path, seq: e.seq, reason: err.reason });
           return;
         }
-        case 'delete':
-          await applyDelete(this.ctx, e.path);
-          this.pendingWrites.del.push(e.path);
-          this.failures.delete(e.path);
-          return;
-      }
-    } catch (err) {
-      if (err instanceof AbortedError || err instanceof ConnectionLost || this.closed) {
-        // Left unacknowledged when the connection dropped: the node sends it again on resume.
-        if (!(err instanceof AbortedError)) it.interrupted = true;
+        const errno = (err as NodeJS.ErrnoException).code;
+        const code = err instanceof UnsafePathError || errno === 'ELOOP' ? 'UNSAFE_PATH'
+          : err instanceof VerifyError ? 'HASH_MISMATCH'
+            : err instanceof BlockUnavailable ? 'BLOCK_UNAVAILABLE'
+              : err instanceof ChangedMeanwhile ? 'CHANGED_ON_HUB' : 'APPLY_FAILED';
+        this.refuse(e.path, e.seq, code, errno === 'ELOOP' ? `"${e.path}" is a symlink in the mirror, and symlinks are never followed` : (err as Error).message);
         return;
       }
-      if (err instanceof BlockUnavailable && (err.reason === 'changed' || err.reason === 'gone')) {
-        // The file changed or went away on the node while we pulled it: not a failure, the
-        // node's watcher sends the newer entry (or the deletion), which replaces this one.
-        this.log.debug('file.superseded', { node: this.nodeId, path: e.path, seq: e.seq, reason: err.reason });
-        return;
-      }
-      const errno = (err as NodeJS.ErrnoException).code;
-      const code = err instanceof UnsafePathError || errno === 'ELOOP' ? 'UNSAFE_PATH'
-        : err instanceof VerifyError ? 'HASH_MISMATCH'
-          : err instanceof BlockUnavailable ? 'BLOCK_UNAVAILABLE' : 'APPLY_FAILED';
-      this.refuse(e.path, e.seq, code, errno === 'ELOOP' ? `"${e.path}" is a symlink in the mirror, and symlinks are never followed` : (err as Error).message);
     }
+  }
+
+  /**
+   * Carries out an item's decision. Results go to pendingWrites only after the last await: a
+   * flush may swap pendingWrites while an operation runs.
+   */
+  private async execute(it: Item): Promise<void> {
+    const e = it.entry;
+    const agreed = versionOf(e);
+    if (it.action.kind === 'none') return;
+    if (it.conflict?.loser === 'node') {
+      // The hub's version stays; the node's is kept beside it, on both sides.
+      const copy = { ...e, path: it.conflict.copyTo };
+      it.abort = new AbortController();
+      const done = e.type === 'symlink' ? await applySymlink(this.ctx, copy, null) : await pullFile(this.ctx, copy, this.source(e), it.abort.signal, undefined, null);
+      this.wrote({ put: [done], forNode: [copy.path, e.path] });
+      return;
+    }
+    let expected = it.expected;
+    if (it.conflict?.loser === 'hub') {
+      // The node's version wins: ours moves aside first (only if it is still what we decided on).
+      const ours = this.store.file(this.nodeId, e.path);
+      if (ours) {
+        const moved = await applyMove(this.ctx, ours, it.conflict.copyTo, expected);
+        this.wrote({ put: [moved], del: [e.path], forNode: [moved.path] });
+      }
+      expected = null;
+    }
+    const previous = this.store.file(this.nodeId, e.path);
+    // A directory replaced by something else takes its recorded subtree with it.
+    const replacesDir = previous?.type === 'dir' && e.type !== 'dir' ? [e.path] : [];
+    switch (it.action.kind) {
+      case 'pull': {
+        it.abort = new AbortController();
+        const stats: PullStats = { fetchedBytes: 0, reusedBytes: 0 };
+        const committed = await pullFile(this.ctx, e, this.source(e), it.abort.signal, stats, expected);
+        this.partials.drop(e);
+        this.counters.bytesReused += stats.reusedBytes;
+        this.wrote({ del: replacesDir, put: [committed], agreed: [[e.path, agreed]] });
+        this.log.debug('file.committed', { node: this.nodeId, path: e.path, size: e.size, fetched: stats.fetchedBytes, reused: stats.reusedBytes });
+        return;
+      }
+      case 'mkdir':
+      case 'symlink':
+      case 'meta': {
+        const apply = it.action.kind === 'mkdir' ? applyDir : it.action.kind === 'symlink' ? applySymlink : applyMeta;
+        const done = await apply(this.ctx, e, expected);
+        this.wrote({ del: replacesDir, put: [done], agreed: [[e.path, agreed]] });
+        return;
+      }
+      case 'delete':
+        await applyDelete(this.ctx, e.path, expected);
+        this.wrote({ del: [e.path], agreed: [[e.path, null]] });
+        return;
+    }
+  }
+
+  /** Adds an operation's results to what the next flush records, and tells running scans. */
+  private wrote(w: Partial<Writes>): void {
+    const into = this.pendingWrites;
+    for (const p of w.del ?? []) into.byPath.set(p, null);
+    for (const x of w.put ?? []) into.byPath.set(x.path, x);
+    if (w.del) into.del.push(...w.del);
+    if (w.put) into.put.push(...w.put);
+    if (w.agreed) into.agreed.push(...w.agreed);
+    if (w.forNode) into.forNode.push(...w.forNode);
+    this.hooks.written([...(w.del ?? []), ...(w.put ?? []).map((x) => x.path)]);
   }
 
   private source(e: Entry): PullSource {
@@ -483,6 +654,75 @@ export class NodeSession {
     }
   }
 
+  // ---- hub-side changes, to the node ---------------------------------------------------------
+
+  /**
+   * Sends queued hub-side changes in the hub's order, within HUB_WINDOW unacknowledged ones.
+   * Stops at a path that still has node work in progress: what is sent must already reflect
+   * every node change up to `seenSeq`, which is how the node knows it may apply it.
+   */
+  sendHubChanges(): void {
+    if (this.closed || this.sendingHub) return;
+    this.sendingHub = true;
+    try {
+      for (;;) {
+        const room = HUB_WINDOW - (this.hubSent - this.hubAcked);
+        if (room <= 0) return;
+        const rows = this.store.hubChangesAfter(this.nodeId, this.hubSent, Math.min(INDEX_BATCH_ENTRIES, room));
+        const files = [];
+        let bytes = 0;
+        let blocked = false;
+        for (const r of rows) {
+          // Busy: node work on it is queued, running, or not recorded yet.
+          if (this.latest.has(r.path) || this.unflushed(r.path) !== undefined || bytes > MAX_HUB_BATCH_BYTES) {
+            blocked = true;
+            break;
+          }
+          const rec = this.store.file(this.nodeId, r.path);
+          const entry: Entry = rec ? { ...rec, seq: r.seq, seenSeq: this.lastSeq } : { ...tombstone(r.path, r.seq), seenSeq: this.lastSeq };
+          files.push(toWireEntry(entry));
+          bytes += entry.blocks.length + 256;
+          this.hubSent = r.seq;
+        }
+        if (files.length) this.send({ hubIndex: { files } });
+        if (blocked || rows.length === 0 || files.length === 0) return;
+      }
+    } finally {
+      this.sendingHub = false;
+    }
+  }
+
+  /** The node applied (or settled) our changes through `seq`. */
+  onHubAck(seq: number): void {
+    if (!Number.isSafeInteger(seq) || seq > this.hubSent || seq < this.hubAcked) {
+      this.refuse('', seq, 'PROTOCOL', `acknowledgement of hub change ${seq} outside what was sent (${this.hubAcked}..${this.hubSent})`);
+      return;
+    }
+    this.hubAcked = seq;
+    this.store.ackHubChanges(this.nodeId, seq);
+    this.sendHubChanges();
+    this.onChange();
+  }
+
+  /** Answers the node's block requests for hub-side changes, from the mirror. */
+  onNodeRequests(items: BlockRequest[]): void {
+    let batch: BlockResponse[] = [];
+    let bytes = 0;
+    const flush = () => {
+      if (batch.length) this.send(batch.length === 1 ? { block: batch[0]! } : { blocks: { items: batch } });
+      batch = [];
+      bytes = 0;
+    };
+    for (const r of items) {
+      const { res, changed } = serveBlock(this.ctx.root, r, (p) => this.store.file(this.nodeId, p));
+      if (changed) void this.hooks.rescan([String(r.path)]);
+      if (bytes + res.data.length > RESPONSE_BATCH_BYTES) flush();
+      batch.push(res);
+      bytes += res.data.length;
+    }
+    flush();
+  }
+
   // ---- persistence -------------------------------------------------------------------------
 
   private scheduleFlush(): void {
@@ -513,9 +753,12 @@ export class NodeSession {
       acked = Math.max(acked, it.entry.seq);
       popped++;
     }
-    const { put, del } = this.pendingWrites;
+    const writes = this.pendingWrites;
+    const { put, del, agreed, forNode } = writes;
     const dirs = [...this.dirsToSync];
-    this.pendingWrites = { put: [], del: [] };
+    this.pendingWrites = emptyWrites();
+    // Still visible to unflushed() until they are recorded.
+    this.recording = writes;
     this.dirsToSync.clear();
     if (this.queue.length === popped && this.doneSeq > acked && this.fullPass === null) acked = Math.max(acked, this.doneSeq);
     this.cursor = Math.max(0, this.cursor - popped);
@@ -526,8 +769,13 @@ export class NodeSession {
     this.store.db.transaction(() => {
       if (del.length) this.store.deletePaths(this.nodeId, del);
       if (put.length) this.store.putFiles(this.nodeId, put);
+      if (agreed.length) this.store.setAncestors(this.nodeId, agreed);
+      if (forNode.length) this.store.queueHubChanges(this.nodeId, forNode);
       if (acked !== this.ackedSeq) this.store.setAcked(this.nodeId, acked, this.indexId);
     })();
+    this.recording = null;
+    // Paths that were busy may now be sent to the node (and conflict copies must be).
+    this.sendHubChanges();
     if (acked !== this.ackedSeq) {
       this.ackedSeq = acked;
       this.send({ ack: { seq: acked } });
@@ -554,6 +802,44 @@ export class NodeSession {
     this.failures.set(path, { path, code, message, at: Date.now() });
     if (this.failures.size > MAX_FAILURES_KEPT) this.failures.delete(this.failures.keys().next().value!);
   }
+}
+
+interface Writes {
+  /** The latest write per path (null: deleted), for unflushed(). */
+  byPath: Map<string, CachedEntry | null>;
+  put: CachedEntry[];
+  del: string[];
+  /** New agreements (ancestors) once these writes are recorded. */
+  agreed: [string, Version | null][];
+  /** Mirror paths whose hub-side version the node must get (conflict copies, a winning version). */
+  forNode: string[];
+}
+
+function tombstone(path: string, seq: number): Entry {
+  return { path, type: 'file', size: 0, mtimeMs: 0, mode: 0, hash: Buffer.alloc(0), blockSize: 0, blocks: Buffer.alloc(0), target: '', deleted: true, seq };
+}
+
+function lookupWrites(byPath: Map<string, CachedEntry | null>, wirePath: string): CachedEntry | null | undefined {
+  if (byPath.size === 0) return undefined;
+  const own = byPath.get(wirePath);
+  if (own !== undefined) return own;
+  for (let i = wirePath.lastIndexOf('/'); i > 0; i = wirePath.lastIndexOf('/', i - 1)) {
+    if (byPath.get(wirePath.slice(0, i)) === null) return null;
+  }
+  return undefined;
+}
+
+function emptyWrites(): Writes {
+  return { byPath: new Map(), put: [], del: [], agreed: [], forNode: [] };
+}
+
+/** What to do about a node change (judge()). */
+interface Verdict {
+  action: Action;
+  expected: Expected;
+  conflict?: { loser: Side; copyTo: string };
+  /** The hub's version must go (back) to the node. */
+  sendBack: boolean;
 }
 
 export class BlockUnavailable extends Error {

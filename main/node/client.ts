@@ -14,13 +14,15 @@ import tls from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import watcher from '@parcel/watcher';
 import { NodeStore } from '../store/node-store';
-import { BLOCK_SIZE } from '../sync/blocks';
+import { clearStaging } from '../sync/apply';
 import { FsPool } from '../sync/fs-pool';
-import { toNative, wirePathProblem } from '../sync/paths';
+import { wirePathProblem } from '../sync/paths';
 import { orderBatch } from '../sync/plan';
 import { scan } from '../sync/scanner';
+import { serveBlock } from '../sync/serve-block';
 import type { CachedEntry } from '../sync/types';
-import { INDEX_BATCH_ENTRIES, INDEX_WINDOW, RESPONSE_BATCH_BYTES, NodeSyncService, type BlockRequest, type BlockResponse, PROTOCOL_VERSION, channelOptions, toWireEntry, type HubMessage, type NodeMessage } from '../sync/wire';
+import { INDEX_BATCH_ENTRIES, INDEX_WINDOW, REQUEST_BATCH, RESPONSE_BATCH_BYTES, NodeSyncService, type BlockRequest, type BlockResponse, PROTOCOL_VERSION, channelOptions, fromWireEntry, toWireEntry, type HubMessage, type NodeMessage, type WireFileInfo } from '../sync/wire';
+import { HubBlockUnavailable, HubChanges, SessionEnded } from './hub-changes';
 import type { Logger } from '../util/log';
 import { VERSION } from '../util/version';
 
@@ -50,6 +52,20 @@ export function defaultStateDir(workspace: string): string {
 }
 
 const WATCH_DEBOUNCE_MS = 10;
+/** Bytes of hub-side changes requested and not yet received, at most. */
+const MAX_FETCH_IN_FLIGHT = 16 * 1024 * 1024;
+/** Staging inside the workspace, when the state directory is on another file system. */
+export const WORKSPACE_STAGING = '.cortex-staging';
+
+/**
+ * Where hub-side changes are assembled: it must be on the workspace's file system (commits are
+ * renames). The state directory when it is, else a hidden directory in the workspace that the
+ * node never syncs.
+ */
+function stagingFor(workspace: string, stateDir: string): string {
+  const inState = path.join(stateDir, 'staging');
+  return fs.statSync(stateDir).dev === fs.statSync(workspace).dev ? inState : path.join(workspace, WORKSPACE_STAGING);
+}
 const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 30_000;
 
@@ -98,6 +114,14 @@ export class NodeClient {
   private welcomed = false;
   private readonly log: Logger;
   private readonly ignoreState: (p: string) => boolean;
+  private readonly stagingDir: string;
+  private readonly hubChanges: HubChanges;
+  /** Hub-side changes are applied one batch at a time, never beside a scan (see serial()). */
+  private nextFetchId = 1;
+  private fetchBytes = 0;
+  private readonly fetchWaiters: (() => void)[] = [];
+  private readonly fetches = new Map<number, { resolve: (b: Buffer) => void; reject: (e: Error) => void; size: number }>();
+  private fetchOutbox: BlockRequest[] = [];
   /** Resolves when stop() is called. */
   private stopSignal!: () => void;
   private readonly stopped$ = new Promise<void>((r) => { this.stopSignal = r; });
@@ -115,7 +139,17 @@ export class NodeClient {
     this.store = new NodeStore(path.join(cfg.stateDir, 'node.db'));
     const rel = path.relative(cfg.workspace, cfg.stateDir);
     const stateWire = !rel.startsWith('..') && !path.isAbsolute(rel) ? rel.split(path.sep).join('/') : null;
-    this.ignoreState = (p) => stateWire !== null && (p === stateWire || p.startsWith(`${stateWire}/`));
+    const under = (p: string, dir: string) => p === dir || p.startsWith(`${dir}/`);
+    this.ignoreState = (p) => (stateWire !== null && under(p, stateWire)) || under(p, WORKSPACE_STAGING);
+    this.stagingDir = stagingFor(cfg.workspace, cfg.stateDir);
+    this.hubChanges = new HubChanges({
+      ctx: { root: cfg.workspace, stagingDir: this.stagingDir, pool: this.pool },
+      store: this.store,
+      log: this.log,
+      reserved: this.ignoreState,
+      fetch: (p, offset, size, hash) => this.fetchFromHub(p, offset, size, hash),
+      markDirty: (p) => this.markDirty(p),
+    });
   }
 
   /** Runs until stop(); throws FatalNodeError when retrying cannot help. */
@@ -132,6 +166,8 @@ export class NodeClient {
         this.markDirty(rel);
       }
     });
+    const leftovers = await clearStaging(this.stagingDir);
+    if (leftovers) this.log.info('staging.cleared', { files: leftovers });
     await this.rescan(['']);
     let backoff = BACKOFF_MIN_MS;
     while (!this.stopped) {
@@ -188,11 +224,17 @@ export class NodeClient {
     }
   }
 
-  /** Queues a scan of these subtrees ('' = everything); scans run one at a time. */
+  /** Queues a scan of these subtrees ('' = everything); see serial(). */
   private rescan(subtrees: string[]): Promise<void> {
-    this.scanning = this.scanning.then(() => this.doScan(subtrees)).catch((e: Error) => {
-      this.log.error('scan.failed', { subtrees, error: e.message });
-    });
+    return this.serial(() => this.doScan(subtrees), (e) => this.log.error('scan.failed', { subtrees, error: e.message }));
+  }
+
+  /**
+   * Scans and hub-side batches run one at a time, in order: a scan never sees a commit of ours
+   * that is not recorded yet (it would take it for a local edit and send it back).
+   */
+  private serial(fn: () => Promise<void>, onError: (e: Error) => void): Promise<void> {
+    this.scanning = this.scanning.then(fn).catch(onError);
     return this.scanning;
   }
 
@@ -263,6 +305,11 @@ export class NodeClient {
       this.connected = false;
       this.call = null;
       for (const w of this.ackWaiters.splice(0)) w();
+      for (const f of this.fetches.values()) f.reject(new SessionEnded());
+      this.fetches.clear();
+      this.fetchOutbox = [];
+      this.fetchBytes = 0;
+      for (const w of this.fetchWaiters.splice(0)) w();
       client.close();
     }
   }
@@ -296,7 +343,71 @@ export class NodeClient {
       if (this.ackedSeq >= this.store.lastSeq) this.log.info('sync.complete', { seq: this.ackedSeq });
     } else if (m.refusal) {
       this.log.warn('hub.refused', { path: m.refusal.path, seq: m.refusal.seq, code: m.refusal.code, reason: m.refusal.message });
+    } else if (m.hubIndex) {
+      const call = this.call;
+      const files = m.hubIndex.files ?? [];
+      void this.serial(() => this.applyHubBatch(call, files), (e) => this.log.error('hub.batch_failed', { error: e.message }));
+    } else if (m.block) {
+      this.onHubBlock(m.block);
+    } else if (m.blocks) {
+      for (const b of m.blocks.items ?? []) this.onHubBlock(b);
     }
+  }
+
+  // ---- hub-side changes --------------------------------------------------------------------
+
+  /** Applies a batch of the hub's changes, then acknowledges it and sends what changed here. */
+  private async applyHubBatch(call: Call | null, files: WireFileInfo[]): Promise<void> {
+    if (!call || call !== this.call || !this.connected || files.length === 0) return;
+    const entries = files.map(fromWireEntry);
+    const last = entries.reduce((m, e) => Math.max(m, Number.isSafeInteger(e.seq) ? e.seq : 0), 0);
+    try {
+      const r = await this.hubChanges.apply(entries);
+      this.log.info('hub.changes', { entries: entries.length, ...r, throughSeq: last });
+    } catch (e) {
+      if (e instanceof SessionEnded) return;
+      throw e;
+    }
+    if (call !== this.call) return;
+    await this.write({ hubAck: { seq: last } }).catch(() => undefined);
+    void this.sendPending();
+  }
+
+  /** Fetches a block of a hub-side change, within MAX_FETCH_IN_FLIGHT bytes. */
+  private async fetchFromHub(p: string, offset: number, size: number, hash: Buffer): Promise<Buffer> {
+    while (this.fetchBytes + size > MAX_FETCH_IN_FLIGHT && this.fetchBytes > 0 && this.connected) {
+      await new Promise<void>((r) => this.fetchWaiters.push(r));
+    }
+    if (!this.connected) throw new SessionEnded();
+    const id = this.nextFetchId++;
+    this.fetchBytes += size;
+    return new Promise<Buffer>((resolve, reject) => {
+      this.fetches.set(id, { resolve, reject, size });
+      this.fetchOutbox.push({ id, path: p, offset, size, hash });
+      if (this.fetchOutbox.length === 1) {
+        setImmediate(() => {
+          const all = this.fetchOutbox.splice(0);
+          for (let i = 0; i < all.length; i += REQUEST_BATCH) {
+            const items = all.slice(i, i + REQUEST_BATCH);
+            void this.write(items.length === 1 ? { request: items[0]! } : { requests: { items } }).catch(() => undefined);
+          }
+        });
+      }
+    });
+  }
+
+  private onHubBlock(b: BlockResponse): void {
+    const id = Number(b.id);
+    const f = this.fetches.get(id);
+    if (!f) {
+      this.log.warn('hub.protocol', { reason: `block response ${id} answers no request` });
+      return;
+    }
+    this.fetches.delete(id);
+    this.fetchBytes -= f.size;
+    this.fetchWaiters.shift()?.();
+    if (b.error) f.reject(new HubBlockUnavailable(b.error));
+    else f.resolve(Buffer.from(b.data));
   }
 
   private async write(msg: NodeMessage): Promise<void> {
@@ -357,42 +468,10 @@ export class NodeClient {
     await flush();
   }
 
-  /**
-   * Reads one requested block, or says why not. Synchronous reads: a block from (usually) the
-   * page cache costs microseconds, far less than fs.promises round trips, and the node's event
-   * loop only serves sync. The hub verifies every byte against its hash anyway.
-   */
+  /** Reads one requested block from the workspace, or says why not (serve-block.ts). */
   private readBlock(r: BlockRequest): BlockResponse {
-    const refuse = (error: string): BlockResponse => ({ id: r.id, data: Buffer.alloc(0), error });
-    const problem = wirePathProblem(r.path);
-    if (problem) return refuse(`refused: unsafe path (${problem})`);
-    const size = Number(r.size);
-    const offset = Number(r.offset);
-    if (!(size > 0 && size <= BLOCK_SIZE && offset >= 0)) return refuse('refused: bad block range');
-    const entry = this.store.get(r.path);
-    if (!entry || entry.deleted || entry.type !== 'file') return refuse('gone');
-    let fd = -1;
-    try {
-      fd = fs.openSync(toNative(this.cfg.workspace, r.path), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
-      const st = fs.fstatSync(fd);
-      if (st.size !== entry.size || st.mtimeMs !== entry.mtimeMs) {
-        this.markDirty(r.path);
-        return refuse('changed');
-      }
-      const buf = Buffer.allocUnsafe(size);
-      let got = 0;
-      while (got < size) {
-        const n = fs.readSync(fd, buf, got, size - got, offset + got);
-        if (n === 0) break;
-        got += n;
-      }
-      if (got < size) return refuse('changed');
-      return { id: r.id, data: buf, error: '' };
-    } catch (e) {
-      return refuse((e as NodeJS.ErrnoException).code === 'ENOENT' ? 'gone' : (e as Error).message);
-    } finally {
-      if (fd >= 0) fs.closeSync(fd);
-    }
+    const { res, changed } = serveBlock(this.cfg.workspace, r, (p) => this.store.get(p));
+    if (changed) this.markDirty(r.path);
+    return res;
   }
-
 }

@@ -3,7 +3,8 @@
  * mirror), a block index for reuse, and the sync/audit event log. All hub SQL lives here.
  */
 import crypto from 'node:crypto';
-import type { CachedEntry } from '../sync/types';
+import type { CachedEntry, EntryType } from '../sync/types';
+import { CONFLICT_MARK, isConflictCopy, type Version } from '../sync/reconcile';
 import { openDatabase, type DB, type Migration } from './db';
 import { FILE_COLUMNS, FILE_COLUMN_DEFS, entryToRow, rowToEntry, type FileRow } from './file-rows';
 
@@ -46,6 +47,32 @@ const migrations: Migration[] = [
   `),
   // status counts and sums a node's files often: a covering index keeps that off the big rows.
   (db) => db.exec('CREATE INDEX files_sizes ON files (node_id, type, size)'),
+  // Two-way sync: the last version both sides agreed on per path (what was recorded so far all
+  // came from the node, so it starts as the agreement); the changes made on the hub's side
+  // that the node has not applied yet, in the hub's own sequence; conflict copies found fast.
+  (db) => db.exec(`
+    CREATE TABLE ancestors (
+      node_id TEXT NOT NULL,
+      path TEXT NOT NULL,
+      type INTEGER NOT NULL,
+      mode INTEGER NOT NULL,
+      hash BLOB NOT NULL,
+      target TEXT NOT NULL,
+      mtime_ms REAL NOT NULL,
+      PRIMARY KEY (node_id, path)
+    ) WITHOUT ROWID;
+    INSERT INTO ancestors SELECT node_id, path, type, mode, hash, target, mtime_ms FROM files;
+    CREATE TABLE hub_changes (
+      node_id TEXT NOT NULL,
+      seq INTEGER NOT NULL,
+      path TEXT NOT NULL,
+      PRIMARY KEY (node_id, seq)
+    ) WITHOUT ROWID;
+    CREATE UNIQUE INDEX hub_changes_by_path ON hub_changes (node_id, path);
+    ALTER TABLE nodes ADD COLUMN hub_seq INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE nodes ADD COLUMN hub_acked INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX files_conflicts ON files (node_id, path) WHERE path GLOB '*${CONFLICT_MARK}*';
+  `),
 ];
 
 export interface NodeRecord {
@@ -57,6 +84,10 @@ export interface NodeRecord {
   indexId: string | null;
   ackedSeq: number;
   settings: Record<string, unknown>;
+  /** Last sequence number given to a change on the hub's side of the mirror. */
+  hubSeq: number;
+  /** The node applied (or settled) the hub's changes through this number. */
+  hubAcked: number;
 }
 
 export interface EventRecord {
@@ -70,7 +101,11 @@ export interface EventRecord {
 interface NodeRow {
   id: string; name: string; token_hash: Buffer; created_at: number; retired_at: number | null;
   last_seen: number | null; index_id: string | null; acked_seq: number; settings: string;
+  hub_seq: number; hub_acked: number;
 }
+
+interface AncestorRow { type: number; mode: number; hash: Buffer; target: string; mtime_ms: number }
+const TYPES: EntryType[] = ['file', 'dir', 'symlink'];
 
 type StampRow = Pick<FileRow, 'path' | 'type' | 'size' | 'mtime_ms' | 'mode' | 'ino' | 'target'>;
 
@@ -78,6 +113,7 @@ function toNode(r: NodeRow): NodeRecord {
   return {
     id: r.id, name: r.name, createdAt: r.created_at, retiredAt: r.retired_at, lastSeen: r.last_seen,
     indexId: r.index_id, ackedSeq: r.acked_seq, settings: JSON.parse(r.settings) as Record<string, unknown>,
+    hubSeq: r.hub_seq, hubAcked: r.hub_acked,
   };
 }
 
@@ -124,6 +160,20 @@ export class HubStore {
       addEvent: db.prepare('INSERT INTO events (at, node_id, kind, data) VALUES (?, ?, ?, ?)'),
       eventsAll: db.prepare<[number], { id: number; at: number; node_id: string | null; kind: string; data: string }>('SELECT * FROM events ORDER BY id DESC LIMIT ?'),
       eventsByKind: db.prepare<[string, number], { id: number; at: number; node_id: string | null; kind: string; data: string }>('SELECT * FROM events WHERE kind = ? ORDER BY id DESC LIMIT ?'),
+      ancestor: db.prepare<[string, string], AncestorRow>('SELECT type, mode, hash, target, mtime_ms FROM ancestors WHERE node_id = ? AND path = ?'),
+      putAncestor: db.prepare('INSERT OR REPLACE INTO ancestors (node_id, path, type, mode, hash, target, mtime_ms) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      deleteAncestor: db.prepare('DELETE FROM ancestors WHERE node_id = ? AND path = ?'),
+      deleteAncestorsUnder: db.prepare('DELETE FROM ancestors WHERE node_id = ? AND path >= ? AND path < ?'),
+      deleteAllAncestors: db.prepare('DELETE FROM ancestors WHERE node_id = ?'),
+      bumpHubSeq: db.prepare<[string], { hub_seq: number }>('UPDATE nodes SET hub_seq = hub_seq + 1 WHERE id = ? RETURNING hub_seq'),
+      unqueueHubChange: db.prepare('DELETE FROM hub_changes WHERE node_id = ? AND path = ?'),
+      queueHubChange: db.prepare('INSERT INTO hub_changes (node_id, seq, path) VALUES (?, ?, ?)'),
+      hubChangesAfter: db.prepare<[string, number, number], { seq: number; path: string }>('SELECT seq, path FROM hub_changes WHERE node_id = ? AND seq > ? ORDER BY seq LIMIT ?'),
+      hubAck: db.prepare('UPDATE nodes SET hub_acked = max(hub_acked, ?) WHERE id = ?'),
+      pruneHubChanges: db.prepare('DELETE FROM hub_changes WHERE node_id = ? AND seq <= ?'),
+      deleteAllHubChanges: db.prepare('DELETE FROM hub_changes WHERE node_id = ?'),
+      hubPending: db.prepare<[string], { files: number; bytes: number | null }>('SELECT count(*) AS files, sum(f.size) AS bytes FROM hub_changes c LEFT JOIN files f ON f.node_id = c.node_id AND f.path = c.path AND f.type = 0 WHERE c.node_id = ?'),
+      conflicts: db.prepare<[string], { path: string }>(`SELECT path FROM files WHERE node_id = ? AND path GLOB '*${CONFLICT_MARK}*' ORDER BY path`),
       eventsByNode: db.prepare<[string, number], { id: number; at: number; node_id: string | null; kind: string; data: string }>('SELECT * FROM events WHERE node_id = ? ORDER BY id DESC LIMIT ?'),
     };
   }
@@ -179,8 +229,74 @@ export class HubStore {
     this.db.transaction(() => {
       this.q.deleteAllFiles.run(id);
       this.q.deleteAllBlocks.run(id);
+      this.q.deleteAllAncestors.run(id);
+      this.q.deleteAllHubChanges.run(id);
       this.q.ack.run(0, null, id);
     })();
+  }
+
+  // ---- two-way: ancestors and the hub's own changes ---------------------------------------
+
+  /** The last version of a path both sides agreed on (null: none, or absent on both). */
+  ancestor(nodeId: string, path: string): Version | null {
+    const r = this.q.ancestor.get(nodeId, path);
+    return r ? { type: TYPES[r.type] ?? 'file', mode: r.mode, hash: r.hash.toString('hex'), target: r.target, mtimeMs: r.mtime_ms } : null;
+  }
+
+  /** Records agreements; null for a path agreed absent (its subtree goes too). */
+  setAncestors(nodeId: string, agreed: [path: string, v: Version | null][]): void {
+    this.db.transaction(() => {
+      for (const [p, v] of agreed) {
+        if (v) {
+          this.q.putAncestor.run(nodeId, p, TYPES.indexOf(v.type), v.mode, Buffer.from(v.hash, 'hex'), v.target, v.mtimeMs);
+          continue;
+        }
+        this.q.deleteAncestor.run(nodeId, p);
+        this.q.deleteAncestorsUnder.run(nodeId, `${p}/`, `${p}0`);
+      }
+    })();
+  }
+
+  /** Forgets every agreement (the node's index is new: nothing it had can be trusted). */
+  clearAncestors(nodeId: string): void {
+    this.q.deleteAllAncestors.run(nodeId);
+  }
+
+  /**
+   * Queues paths changed on the hub's side for the node, each with the next hub sequence
+   * number (a path already queued moves to the end: only its latest state is sent).
+   */
+  queueHubChanges(nodeId: string, paths: Iterable<string>): void {
+    this.db.transaction(() => {
+      for (const p of paths) {
+        this.q.unqueueHubChange.run(nodeId, p);
+        const { hub_seq } = this.q.bumpHubSeq.get(nodeId)!;
+        this.q.queueHubChange.run(nodeId, hub_seq, p);
+      }
+    })();
+  }
+
+  hubChangesAfter(nodeId: string, seq: number, limit: number): { seq: number; path: string }[] {
+    return this.q.hubChangesAfter.all(nodeId, seq, limit);
+  }
+
+  /** The node has applied (or settled) the hub's changes through `seq`: they are done. */
+  ackHubChanges(nodeId: string, seq: number): void {
+    this.db.transaction(() => {
+      this.q.hubAck.run(seq, nodeId);
+      this.q.pruneHubChanges.run(nodeId, seq);
+    })();
+  }
+
+  /** Hub-side changes the node has not applied yet, and the bytes of their files. */
+  hubPending(nodeId: string): { files: number; bytes: number } {
+    const r = this.q.hubPending.get(nodeId)!;
+    return { files: r.files, bytes: r.bytes ?? 0 };
+  }
+
+  /** Conflict copies in a node's mirror (through a partial index: cheap however big the mirror). */
+  conflicts(nodeId: string): string[] {
+    return this.q.conflicts.all(nodeId).map((r) => r.path).filter(isConflictCopy);
   }
 
   // ---- mirror index ------------------------------------------------------------------------

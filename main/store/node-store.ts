@@ -15,6 +15,9 @@ const migrations: Migration[] = [
   `),
   // Tombstones are dropped once the hub has them (pruneTombstones): find them without a scan.
   (db) => db.exec('CREATE INDEX files_tombstones ON files (seq) WHERE deleted = 1'),
+  // Two-way: a version the node applied from the hub carries the hub's sequence number, so the
+  // hub can tell "the node took our change" from "the node changed it too".
+  (db) => db.exec('ALTER TABLE files ADD COLUMN from_hub INTEGER NOT NULL DEFAULT 0'),
 ];
 
 export class NodeStore {
@@ -31,8 +34,8 @@ export class NodeStore {
       getMeta: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
       setMeta: db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)'),
       all: db.prepare<[], FileRow>(`SELECT ${FILE_COLUMNS} FROM files`),
-      since: db.prepare<[number, number], FileRow>(`SELECT ${FILE_COLUMNS} FROM files WHERE seq > ? ORDER BY seq LIMIT ?`),
-      upsert: db.prepare(`INSERT OR REPLACE INTO files (${FILE_COLUMNS}) VALUES (@path, @type, @size, @mtime_ms, @mode, @ino, @hash, @block_size, @blocks, @target, @seq, @deleted)`),
+      since: db.prepare<[number, number], FileRow & { from_hub: number }>(`SELECT ${FILE_COLUMNS}, from_hub FROM files WHERE seq > ? ORDER BY seq LIMIT ?`),
+      upsert: db.prepare(`INSERT OR REPLACE INTO files (${FILE_COLUMNS}, from_hub) VALUES (@path, @type, @size, @mtime_ms, @mode, @ino, @hash, @block_size, @blocks, @target, @seq, @deleted, @from_hub)`),
       get: db.prepare<[string], FileRow>(`SELECT ${FILE_COLUMNS} FROM files WHERE path = ?`),
       under: db.prepare<[string, string, string], { path: string }>('SELECT path FROM files WHERE path = ? OR (path >= ? AND path < ?)'),
       maxSeq: db.prepare<[], { s: number | null }>('SELECT max(seq) AS s FROM files'),
@@ -75,19 +78,20 @@ export class NodeStore {
 
   /** Entries changed after `seq`, in order, at most `limit`. */
   since(seq: number, limit: number): CachedEntry[] {
-    return this.q.since.all(seq, limit).map(rowToEntry);
+    return this.q.since.all(seq, limit).map((r) => (r.from_hub ? { ...rowToEntry(r), fromHubSeq: r.from_hub } : rowToEntry(r)));
   }
 
   /**
    * Records a scan's changes (deletions marked `deleted`) in the order given, each with the
-   * next sequence number; callers order them with plan.orderBatch. Returns what was stored.
+   * next sequence number; callers order them with plan.orderBatch. An entry with `fromHubSeq`
+   * was applied from the hub's change of that number. Returns what was stored.
    */
   record(changes: CachedEntry[]): CachedEntry[] {
     const out: CachedEntry[] = [];
     this.db.transaction(() => {
       for (const e of changes) {
         const stored = { ...e, seq: ++this.seq };
-        this.q.upsert.run(entryToRow(stored));
+        this.q.upsert.run({ ...entryToRow(stored), from_hub: e.fromHubSeq ?? 0 });
         out.push(stored);
       }
     })();

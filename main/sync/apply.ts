@@ -14,6 +14,7 @@ import crypto from 'node:crypto';
 import { blockCount, blockHash, blockLength, fileHashFromBlocks, sha256 } from './blocks';
 import type { FsPool } from './fs-pool';
 import { checkNoSymlinkParents, ensureParents, toNative } from './paths';
+import { CHANGED_CODE, ChangedMeanwhile, stampMatches, type Expected } from './expect';
 import type { CachedEntry, Entry } from './types';
 
 export class VerifyError extends Error {
@@ -82,6 +83,16 @@ async function syncDirOf(ctx: ApplyContext, target: string): Promise<void> {
 export async function fsyncDir(dir: string): Promise<void> {
   const fh = await fs.promises.open(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
   try { await fh.sync(); } finally { await fh.close(); }
+}
+
+/**
+ * Throws ChangedMeanwhile unless `native` shows what the caller expects (undefined: no
+ * expectation). Runs right before the rename or removal it guards.
+ */
+async function checkExpected(native: string, wirePath: string, expected: Expected | undefined): Promise<fs.Stats | undefined> {
+  const st = await fs.promises.lstat(native).catch(() => undefined);
+  if (expected !== undefined && !stampMatches(st, expected)) throw new ChangedMeanwhile(wirePath);
+  return st;
 }
 
 /** Removes whatever is at `native` without following symlinks. */
@@ -171,9 +182,9 @@ async function forEachBlock(entry: Entry, signal: AbortSignal | undefined, fn: (
 }
 
 /** Builds, verifies and commits a new version of a file. Returns the committed stamp. */
-export async function pullFile(ctx: ApplyContext, entry: Entry, source: PullSource, signal?: AbortSignal, stats?: PullStats): Promise<CachedEntry> {
+export async function pullFile(ctx: ApplyContext, entry: Entry, source: PullSource, signal?: AbortSignal, stats?: PullStats, expected?: Expected): Promise<CachedEntry> {
   if (!fileHashFromBlocks(entry.blocks).equals(entry.hash)) throw new VerifyError('file hash does not match its block list');
-  if (ctx.pool && entry.size <= IN_MEMORY_MAX) return pullSmallFile(ctx, ctx.pool, entry, source, signal, stats);
+  if (ctx.pool && entry.size <= IN_MEMORY_MAX) return pullSmallFile(ctx, ctx.pool, entry, source, signal, stats, expected);
   await checkNoSymlinkParents(ctx.root, entry.path);
   const { tmp, made: fh } = await inStaging(ctx.stagingDir, (t) => fs.promises.open(t, fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_WRONLY, 0o600));
   const readers: Readers = new Map();
@@ -196,7 +207,7 @@ export async function pullFile(ctx: ApplyContext, entry: Entry, source: PullSour
     await fh.close();
     await ensureParents(ctx.root, entry.path);
     const target = await checkNoSymlinkParents(ctx.root, entry.path);
-    const existing = await fs.promises.lstat(target).catch(() => null);
+    const existing = await checkExpected(target, entry.path, expected);
     if (existing?.isDirectory()) await removeAt(target);
     if (signal?.aborted) throw new AbortedError();
     await fs.promises.rename(tmp, target);
@@ -220,7 +231,7 @@ export async function pullFile(ctx: ApplyContext, entry: Entry, source: PullSour
  * commits it with synchronous calls in one message (far cheaper than a dozen promise round
  * trips per file on the event loop).
  */
-async function pullSmallFile(ctx: ApplyContext, pool: FsPool, entry: Entry, source: PullSource, signal?: AbortSignal, stats?: PullStats): Promise<CachedEntry> {
+async function pullSmallFile(ctx: ApplyContext, pool: FsPool, entry: Entry, source: PullSource, signal?: AbortSignal, stats?: PullStats, expected?: Expected): Promise<CachedEntry> {
   const readers: Readers = new Map();
   // Its own ArrayBuffer, so it can be moved to the worker rather than copied.
   const data = new Uint8Array(new ArrayBuffer(entry.size));
@@ -232,18 +243,24 @@ async function pullSmallFile(ctx: ApplyContext, pool: FsPool, entry: Entry, sour
     await closeReaders(readers);
   }
   if (signal?.aborted) throw new AbortedError();
-  const st = await pool.commit({ root: ctx.root, stagingDir: ctx.stagingDir, wirePath: entry.path, data, mode: entry.mode, mtimeMs: entry.mtimeMs, syncDir: !ctx.deferDirSync });
+  const st = await pool.commit({ root: ctx.root, stagingDir: ctx.stagingDir, wirePath: entry.path, data, mode: entry.mode, mtimeMs: entry.mtimeMs, syncDir: !ctx.deferDirSync, ...(expected !== undefined ? { expected } : {}) })
+    .catch((e: NodeJS.ErrnoException) => { throw e.code === CHANGED_CODE ? new ChangedMeanwhile(entry.path) : e; });
   if (st.size !== entry.size) throw new VerifyError(`assembled ${st.size} bytes, expected ${entry.size}`);
   ctx.deferDirSync?.(path.dirname(toNative(ctx.root, entry.path)));
   return { ...entry, size: st.size, mtimeMs: st.mtimeMs, mode: st.mode, ino: st.ino };
 }
 
 /** Creates a directory (or fixes its mode). A file in the way is replaced. */
-export async function applyDir(ctx: ApplyContext, entry: Entry): Promise<CachedEntry> {
+export async function applyDir(ctx: ApplyContext, entry: Entry, expected?: Expected): Promise<CachedEntry> {
   await ensureParents(ctx.root, entry.path);
   const target = await checkNoSymlinkParents(ctx.root, entry.path);
-  const existing = await fs.promises.lstat(target).catch(() => null);
-  if (existing && !existing.isDirectory()) await removeAt(target);
+  // A directory that is already there is fine (a child's commit may have made it); a file or
+  // symlink in the way is replaced only if it is what the caller last saw.
+  const existing = await fs.promises.lstat(target).catch(() => undefined);
+  if (existing && !existing.isDirectory()) {
+    await checkExpected(target, entry.path, expected);
+    await removeAt(target);
+  }
   if (!existing || !existing.isDirectory()) {
     // A concurrent commit of a child may create the directory between lstat and mkdir.
     await fs.promises.mkdir(target, { mode: 0o700 }).catch(async (e: NodeJS.ErrnoException) => {
@@ -261,12 +278,12 @@ export async function applyDir(ctx: ApplyContext, entry: Entry): Promise<CachedE
 }
 
 /** Creates a symlink atomically (made in staging, renamed into place). */
-export async function applySymlink(ctx: ApplyContext, entry: Entry): Promise<CachedEntry> {
+export async function applySymlink(ctx: ApplyContext, entry: Entry, expected?: Expected): Promise<CachedEntry> {
   await ensureParents(ctx.root, entry.path);
   const target = await checkNoSymlinkParents(ctx.root, entry.path);
   const { tmp } = await inStaging(ctx.stagingDir, (t) => fs.promises.symlink(entry.target, t));
   try {
-    const existing = await fs.promises.lstat(target).catch(() => null);
+    const existing = await checkExpected(target, entry.path, expected);
     if (existing?.isDirectory()) await removeAt(target);
     await fs.promises.rename(tmp, target);
   } catch (e) {
@@ -279,16 +296,37 @@ export async function applySymlink(ctx: ApplyContext, entry: Entry): Promise<Cac
 }
 
 /** Removes a path (recursively for directories, never following symlinks). */
-export async function applyDelete(ctx: ApplyContext, wirePath: string): Promise<void> {
+export async function applyDelete(ctx: ApplyContext, wirePath: string, expected?: Expected): Promise<void> {
   const target = await checkNoSymlinkParents(ctx.root, wirePath);
+  // Already gone is what a deletion wants; anything else must be what the caller last saw.
+  if (!(await fs.promises.lstat(target).catch(() => undefined))) return;
+  await checkExpected(target, wirePath, expected);
   await removeAt(target);
 }
 
+/**
+ * Moves what is at `from` to `to` inside the root (a conflict's losing version stepping
+ * aside), only if `from` still shows `expected`. Returns the moved entry's new stamp.
+ */
+export async function applyMove(ctx: ApplyContext, from: CachedEntry, to: string, expected?: Expected): Promise<CachedEntry> {
+  const source = await checkNoSymlinkParents(ctx.root, from.path);
+  await ensureParents(ctx.root, to);
+  const target = await checkNoSymlinkParents(ctx.root, to);
+  await checkExpected(source, from.path, expected);
+  if (await fs.promises.lstat(target).catch(() => null)) throw new ChangedMeanwhile(to);
+  await fs.promises.rename(source, target);
+  await syncDirOf(ctx, target);
+  if (path.dirname(source) !== path.dirname(target)) await syncDirOf(ctx, source);
+  const st = await fs.promises.lstat(target);
+  return { ...from, path: to, mtimeMs: st.mtimeMs, ino: st.ino };
+}
+
 /** Same bytes, new mode and/or mtime: applied through an fd of the existing file. */
-export async function applyMeta(ctx: ApplyContext, entry: Entry): Promise<CachedEntry> {
+export async function applyMeta(ctx: ApplyContext, entry: Entry, expected?: Expected): Promise<CachedEntry> {
   const target = await checkNoSymlinkParents(ctx.root, entry.path);
   const fh = await fs.promises.open(target, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
   try {
+    if (expected !== undefined && !stampMatches(await fh.stat(), expected)) throw new ChangedMeanwhile(entry.path);
     await fh.chmod(entry.mode & 0o777);
     if (entry.type === 'file') await fh.utimes(new Date(), new Date(entry.mtimeMs));
     const st = await fh.stat();

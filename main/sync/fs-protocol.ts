@@ -1,5 +1,6 @@
 /** Messages between the fs pool and its workers. */
 import type { EntryType } from './types';
+import type { Expected } from './expect';
 
 export interface WalkItem {
   path: string;
@@ -25,6 +26,8 @@ export interface CommitRequest {
   mtimeMs: number;
   /** fsync the directory after the rename (false: the caller batches it). */
   syncDir: boolean;
+  /** Commit only if the target still shows this (expect.ts); absent: no check. */
+  expected?: Expected;
 }
 
 export interface CommitResult {

@@ -8,6 +8,7 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import type { CommitRequest, CommitResult, HashResult, WalkItem, WorkerRequest, WorkerResponse } from './fs-protocol';
 import { UnsafePathError, ensureSafeParentsSync } from './paths';
+import { CHANGED_CODE, stampMatches } from './expect';
 
 function walk(root: string, subtree: string, shallow: boolean): { items: WalkItem[]; skipped: { path: string; reason: string }[] } {
   const items: WalkItem[] = [];
@@ -113,6 +114,9 @@ function commit(c: CommitRequest): CommitResult {
     fs.closeSync(fd);
     const target = ensureSafeParentsSync(c.root, c.wirePath);
     const existing = fs.lstatSync(target, { throwIfNoEntry: false });
+    if (c.expected !== undefined && !stampMatches(existing, c.expected)) {
+      throw Object.assign(new Error(`${c.wirePath} changed on disk since it was last scanned`), { code: CHANGED_CODE });
+    }
     const replacedDir = Boolean(existing?.isDirectory());
     if (replacedDir) fs.rmSync(target, { recursive: true, force: true });
     fs.renameSync(tmp, target);

@@ -81,6 +81,22 @@ export async function checkNoSymlinkParents(root: string, wirePath: string): Pro
   return native;
 }
 
+/** Synchronous checkNoSymlinkParents (for reads served on the event loop). */
+export function checkNoSymlinkParentsSync(root: string, wirePath: string): string {
+  const native = toNative(root, wirePath);
+  const segs = wirePath.split('/');
+  let cur = root;
+  for (let i = 0; i < segs.length - 1; i++) {
+    cur = path.join(cur, segs[i]!);
+    const st = fs.lstatSync(cur, { throwIfNoEntry: false });
+    if (!st) return native;
+    const wireDir = segs.slice(0, i + 1).join('/');
+    if (st.isSymbolicLink()) throw new UnsafePathError(wirePath, `goes through the symlink ${wireDir}`);
+    if (!st.isDirectory()) throw new UnsafePathError(wirePath, `${wireDir} is not a directory`);
+  }
+  return native;
+}
+
 /** mkdir -p for the parents of wirePath, refusing to pass through symlinks. */
 export async function ensureParents(root: string, wirePath: string, mode = 0o755): Promise<void> {
   const segs = wirePath.split('/');

@@ -42,6 +42,12 @@ export type Decision =
   /** Both changed: `winner`'s version goes to both sides; the loser's is kept beside it under a conflict name when `copyLoser`. */
   | { kind: 'conflict'; winner: Side; copyLoser: boolean };
 
+/** An index entry as a reconcile version (null for absent or deleted). */
+export function versionOf(e: { type: Version['type']; hash: Buffer; mode: number; mtimeMs: number; target: string; deleted?: boolean } | null | undefined): Version | null {
+  if (!e || e.deleted) return null;
+  return { type: e.type, hash: e.type === 'file' ? e.hash.toString('hex') : '', mode: e.mode & 0o777, mtimeMs: e.mtimeMs, target: e.type === 'symlink' ? e.target : '' };
+}
+
 export function sameVersion(a: Version | null, b: Version | null): boolean {
   if (a === null || b === null) return a === b;
   if (a.type !== b.type || a.mode !== b.mode) return false;

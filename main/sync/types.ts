@@ -19,6 +19,10 @@ export interface Entry {
   deleted: boolean;
   /** Sender's sequence number for this version; 0 when unknown. */
   seq: number;
+  /** Node → hub: this version was applied from the hub's change with this sequence number (0: a node change). */
+  fromHubSeq?: number;
+  /** Hub → node: every node change up to this sequence number was settled when this was sent. */
+  seenSeq?: number;
 }
 
 /** What the local disk looked like when an entry was last hashed: the persistent hash cache key. */

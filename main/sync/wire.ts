@@ -4,7 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { Entry, EntryType } from './types';
 
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 /** Largest message either side accepts: a full index batch or one block plus framing. */
 export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 export const INDEX_BATCH_ENTRIES = 1000;
@@ -29,16 +29,19 @@ const pkg = grpc.loadPackageDefinition(def) as unknown as {
 export const NodeSyncService = pkg.cortex.v1.NodeSync;
 
 /** FileInfo as proto-loader hands it over: an Entry whose type is the proto enum's name. */
-export type WireFileInfo = Omit<Entry, 'type'> & { type: 'FILE' | 'DIR' | 'SYMLINK' };
+export type WireFileInfo = Omit<Entry, 'type'> & { type: 'FILE' | 'DIR' | 'SYMLINK'; fromHubSeq?: number; seenSeq?: number };
 
 export interface NodeMessage {
-  msg?: 'hello' | 'index' | 'done' | 'block' | 'ping' | 'blocks';
+  msg?: 'hello' | 'index' | 'done' | 'block' | 'ping' | 'blocks' | 'request' | 'requests' | 'hubAck';
   hello?: { nodeId: string; indexId: string; protocol: number; version: string };
   index?: { files: WireFileInfo[] };
   done?: { seq: number; full: boolean };
   block?: BlockResponse;
   blocks?: { items: BlockResponse[] };
   ping?: { t: number };
+  request?: BlockRequest;
+  requests?: { items: BlockRequest[] };
+  hubAck?: { seq: number };
 }
 
 export interface BlockRequest {
@@ -56,7 +59,11 @@ export interface BlockResponse {
 }
 
 export interface HubMessage {
+  msg?: 'welcome' | 'request' | 'requests' | 'ack' | 'refusal' | 'pong' | 'hubIndex' | 'block' | 'blocks';
   welcome?: { ackedSeq: number; wantFull: boolean; hubVersion: string };
+  hubIndex?: { files: WireFileInfo[] };
+  block?: BlockResponse;
+  blocks?: { items: BlockResponse[] };
   request?: BlockRequest;
   requests?: { items: BlockRequest[] };
   ack?: { seq: number };
@@ -71,6 +78,7 @@ export function toWireEntry(e: Entry): WireFileInfo {
   return {
     path: e.path, type: TO_WIRE[e.type], size: e.size, mtimeMs: e.mtimeMs, mode: e.mode, hash: e.hash,
     blockSize: e.blockSize, blocks: e.blocks, target: e.target, deleted: e.deleted, seq: e.seq,
+    fromHubSeq: e.fromHubSeq ?? 0, seenSeq: e.seenSeq ?? 0,
   };
 }
 
@@ -80,7 +88,7 @@ export function fromWireEntry(w: WireFileInfo): Entry {
     path: String(w.path ?? ''), type: FROM_WIRE[w.type] ?? ('invalid' as EntryType), size: Number(w.size ?? 0),
     mtimeMs: Number(w.mtimeMs ?? 0), mode: Number(w.mode ?? 0), hash: Buffer.from(w.hash ?? []),
     blockSize: Number(w.blockSize ?? 0), blocks: Buffer.from(w.blocks ?? []), target: String(w.target ?? ''),
-    deleted: Boolean(w.deleted), seq: Number(w.seq ?? 0),
+    deleted: Boolean(w.deleted), seq: Number(w.seq ?? 0), fromHubSeq: Number(w.fromHubSeq ?? 0), seenSeq: Number(w.seenSeq ?? 0),
   };
 }
 

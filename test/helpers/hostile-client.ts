@@ -10,6 +10,9 @@ import tls from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { ROOT } from './procs';
+import { PROTOCOL_VERSION } from '../../main/sync/wire';
+
+export { PROTOCOL_VERSION };
 
 export const BLOCK = 128 * 1024;
 
@@ -184,7 +187,7 @@ export class HostileSession {
   /** Opens a stream, says Hello as `nodeId`, and waits for Welcome. */
   static async join(o: ConnectOptions, nodeId: string, indexId = crypto.randomUUID()): Promise<HostileSession> {
     const s = await HostileSession.open(o);
-    s.send({ hello: { nodeId, indexId, protocol: 1, version: 'hostile-test' } });
+    s.send({ hello: { nodeId, indexId, protocol: PROTOCOL_VERSION, version: 'hostile-test' } });
     await s.next('Welcome', (m) => m.welcome);
     return s;
   }

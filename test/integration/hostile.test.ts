@@ -14,7 +14,7 @@ import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clip } from '../../main/util/text';
 import { decodeJoin } from '../../main/sync/join';
-import { BLOCK, HostileSession, deletedEntry, dirEntry, fileEntry, sha256, symlinkEntry, type ConnectOptions, type OutMessage, type Refusal, type WireFile } from '../helpers/hostile-client';
+import { BLOCK, HostileSession, PROTOCOL_VERSION, deletedEntry, dirEntry, fileEntry, sha256, symlinkEntry, type ConnectOptions, type OutMessage, type Refusal, type WireFile } from '../helpers/hostile-client';
 import { Hub, Node, diffTrees, snapshot, tempDir, waitFor } from '../helpers/procs';
 
 /** Every name the hub must refuse carries this marker, so a walk can prove none was written. */
@@ -179,7 +179,7 @@ describe('hostile node input', () => {
   it('refuses a foreign, wrong, unknown or missing token, a non-Hello first message and a bad protocol, and logs each', async () => {
     const base = baseline();
     const mark = hub.logLines().length;
-    const hello = (nodeId: string, protocol = 1) => ({ hello: { nodeId, indexId: crypto.randomUUID(), protocol, version: 'hostile-test' } });
+    const hello = (nodeId: string, protocol = PROTOCOL_VERSION) => ({ hello: { nodeId, indexId: crypto.randomUUID(), protocol, version: 'hostile-test' } });
     // A third node, retired: its (once valid) token is revoked.
     const retired = await hub.addNode('retired');
     await hub.invoke('nodes.retire', { id: retired.id });
@@ -440,7 +440,7 @@ describe('hostile node input', () => {
     // 5. Protocol misuse: a block answer to no request, a second Hello, an empty message.
     s.send({ block: { id: 987_654_321, data: Buffer.from('unasked'), error: '' } });
     await s.next('a PROTOCOL refusal of the unasked block', (x) => x.refusal?.code === 'PROTOCOL' && /987654321/.test(x.refusal.message));
-    s.send({ hello: { nodeId: honestId, indexId: 'x', protocol: 1, version: 'hostile-test' } });
+    s.send({ hello: { nodeId: honestId, indexId: 'x', protocol: PROTOCOL_VERSION, version: 'hostile-test' } });
     await s.next('a PROTOCOL refusal of the second Hello', (x) => x.refusal?.code === 'PROTOCOL' && /hello/.test(x.refusal.message));
     s.send({});
     await s.next('a PROTOCOL refusal of the empty message', (x) => x.refusal?.code === 'PROTOCOL' && /empty/.test(x.refusal.message));
@@ -592,7 +592,7 @@ describe('hostile node input', () => {
     const base = baseline();
     const s = await openRaw(conn);
     const e = fileEntry(`../${MARK}-pipelined.txt`, Buffer.from('x'), seq());
-    s.send({ hello: { nodeId: hostileId, indexId: hostileIndex, protocol: 1, version: 'hostile-test' } });
+    s.send({ hello: { nodeId: hostileId, indexId: hostileIndex, protocol: PROTOCOL_VERSION, version: 'hostile-test' } });
     s.send({ index: { files: [e] } });
     s.send({ ping: { t: 42 } });
     await s.next('Welcome', (m) => m.welcome);
@@ -732,7 +732,7 @@ describe('hostile input while the hub is still verifying mirrors at start-up', (
     const s = await HostileSession.open(conn);
     try {
       const sentAt = Date.now();
-      s.send({ hello: { nodeId: id, indexId: crypto.randomUUID(), protocol: 1, version: 'hostile-test' } });
+      s.send({ hello: { nodeId: id, indexId: crypto.randomUUID(), protocol: PROTOCOL_VERSION, version: 'hostile-test' } });
       s.send({ index: { files: [fileEntry(`../${MARK}-pipelined.txt`, Buffer.from('x'), 1)] } });
       s.send({ ping: { t: 42 } });
       await s.next('Welcome', (m) => m.welcome, 120_000);

@@ -1,0 +1,204 @@
+/**
+ * The node's half of two-way sync: applying changes made on the hub's side of the mirror to
+ * the workspace, with the same verified, atomic commit and path safety as the hub uses.
+ *
+ * The node never decides a conflict; the hub does, against the ancestor it keeps. Each hub
+ * entry says up to which node sequence number the hub had settled the node's changes
+ * (`seenSeq`). A workspace path whose recorded version is newer than that holds a change the
+ * hub has not seen yet: the entry is skipped, and the hub decides when that change arrives.
+ * Every commit also checks the path still shows what the index recorded (expect.ts), so an
+ * edit the scanner has not picked up yet is never overwritten either.
+ *
+ * What was applied is recorded in the node's index with the hub's sequence number
+ * (`fromHubSeq`), and so reaches the hub as "the node now has your version": the agreement.
+ */
+import { AbortedError, VerifyError, applyDelete, applyDir, applyMeta, applySymlink, pullFile, type ApplyContext, type BlockLocation } from '../sync/apply';
+import { BLOCK_SIZE } from '../sync/blocks';
+import { ChangedMeanwhile, expectedOf } from '../sync/expect';
+import { UnsafePathError, toNative } from '../sync/paths';
+import { planEntry } from '../sync/plan';
+import { sameVersion, versionOf } from '../sync/reconcile';
+import type { CachedEntry, Entry } from '../sync/types';
+import { entryProblem } from '../sync/validate';
+import type { NodeStore } from '../store/node-store';
+import type { Logger } from '../util/log';
+import { clip } from '../util/text';
+
+/** Pulls of one batch that run at once (small files are bound by round trips). */
+const CONCURRENCY = 16;
+
+export interface HubChangeDeps {
+  ctx: ApplyContext;
+  store: NodeStore;
+  log: Logger;
+  /** Paths the node never takes from the hub (its own state and staging directories). */
+  reserved: (wirePath: string) => boolean;
+  /** Fetches a block of the hub's version of a path; rejects with ConnectionLost when the session ends. */
+  fetch(path: string, offset: number, size: number, hash: Buffer): Promise<Buffer>;
+  /** The workspace changed under us: have the scanner look at this path. */
+  markDirty(wirePath: string): void;
+}
+
+export interface BatchResult {
+  applied: number;
+  /** Skipped: the node has a change the hub has not seen, or the path changed meanwhile. */
+  skipped: number;
+  /** Refused: unsafe or invalid entries, or bytes that did not match their hash. */
+  refused: number;
+  /** Could not be applied for another reason (logged). */
+  failed: number;
+}
+
+/** The block could not be served by the hub (changed or gone there): a newer entry follows. */
+export class HubBlockUnavailable extends Error {
+  constructor(readonly reason: string) {
+    super(`the hub could not supply the block: ${reason}`);
+    this.name = 'HubBlockUnavailable';
+  }
+}
+
+export class SessionEnded extends Error {
+  constructor() {
+    super('hub session ended');
+    this.name = 'SessionEnded';
+  }
+}
+
+export class HubChanges {
+  constructor(private readonly d: HubChangeDeps) {}
+
+  /**
+   * Applies one batch in order: up to CONCURRENCY at once, with deletions and replacements of
+   * directories run alone (after what came before, before what follows). Rejects with
+   * SessionEnded when the connection goes: the batch is then not acknowledged and comes again.
+   */
+  async apply(entries: Entry[]): Promise<BatchResult> {
+    const result: BatchResult = { applied: 0, skipped: 0, refused: 0, failed: 0 };
+    const running = new Set<Promise<void>>();
+    let ended: unknown = null;
+    const start = (e: Entry) => {
+      const p: Promise<void> = this.one(e, result).catch((err) => { ended = err; }).finally(() => running.delete(p));
+      running.add(p);
+      return p;
+    };
+    for (const e of entries) {
+      if (ended) break;
+      const local = this.d.store.get(e.path);
+      const barrier = e.deleted || (local?.type === 'dir' && !local.deleted && e.type !== 'dir');
+      if (barrier) {
+        await Promise.all(running);
+        if (ended) break;
+        await start(e);
+        continue;
+      }
+      while (running.size >= CONCURRENCY) await Promise.race(running);
+      start(e);
+    }
+    await Promise.all(running);
+    if (ended) throw ended;
+    return result;
+  }
+
+  private async one(h: Entry, result: BatchResult): Promise<void> {
+    const { store, log } = this.d;
+    const problem = entryProblem(h) ?? (this.d.reserved(h.path) ? 'the path is reserved for the node\'s own state' : null);
+    if (problem) {
+      result.refused++;
+      log.warn('hub.entry_refused', { path: clip(h.path), seq: h.seq, reason: problem });
+      return;
+    }
+    if (h.type === 'file' && !h.deleted) h.mode &= 0o777;
+    const local = store.get(h.path);
+    if (local && local.seq > (h.seenSeq ?? 0)) {
+      // Our change is on its way to the hub, which will decide (and keep both if they conflict).
+      result.skipped++;
+      log.debug('hub.change_deferred', { path: h.path, hubSeq: h.seq, localSeq: local.seq, seenSeq: h.seenSeq });
+      return;
+    }
+    if (sameVersion(versionOf(local), versionOf(h))) return;
+    const live = local && !local.deleted ? local : undefined;
+    const expected = expectedOf(live);
+    const action = planEntry(h, live);
+    try {
+      let done: CachedEntry | null = null;
+      switch (action.kind) {
+        case 'none':
+          return;
+        case 'pull':
+          done = await pullFile(this.d.ctx, h, this.source(h, live), undefined, undefined, expected);
+          break;
+        case 'mkdir':
+          done = await applyDir(this.d.ctx, h, expected);
+          break;
+        case 'symlink':
+          done = await applySymlink(this.d.ctx, h, expected);
+          break;
+        case 'meta':
+          done = await applyMeta(this.d.ctx, h, expected);
+          break;
+        case 'delete':
+          await applyDelete(this.d.ctx, h.path, expected);
+          break;
+      }
+      this.record(h, live, done);
+      result.applied++;
+      log.debug('hub.applied', { path: h.path, hubSeq: h.seq, action: action.kind });
+    } catch (err) {
+      if (err instanceof SessionEnded) throw err;
+      if (err instanceof ChangedMeanwhile || err instanceof AbortedError) {
+        result.skipped++;
+        log.info('hub.change_raced', { path: h.path, hubSeq: h.seq, reason: (err as Error).message });
+        this.d.markDirty(h.path);
+        return;
+      }
+      if (err instanceof HubBlockUnavailable) {
+        // Changed or gone on the hub meanwhile: its newer entry follows.
+        result.skipped++;
+        log.debug('hub.change_superseded', { path: h.path, hubSeq: h.seq, reason: err.reason });
+        return;
+      }
+      const errno = (err as NodeJS.ErrnoException).code;
+      if (err instanceof UnsafePathError || err instanceof VerifyError || errno === 'ELOOP') {
+        result.refused++;
+        log.warn('hub.entry_refused', { path: clip(h.path), seq: h.seq, reason: errno === 'ELOOP' ? 'the path is a symlink in the workspace, and symlinks are never followed' : (err as Error).message });
+        return;
+      }
+      result.failed++;
+      log.error('hub.apply_failed', { path: clip(h.path), seq: h.seq, error: (err as Error).message });
+    }
+  }
+
+  /** Records what was applied (with the hub's sequence number), replacing a directory's subtree. */
+  private record(h: Entry, previous: CachedEntry | undefined, done: CachedEntry | null): void {
+    const { store } = this.d;
+    const gone: CachedEntry[] = [];
+    if (previous && (done === null || (previous.type === 'dir' && done.type !== 'dir'))) {
+      for (const p of store.pathsUnder(h.path).filter((x) => x !== h.path).sort().reverse()) {
+        const e = store.get(p);
+        if (e && !e.deleted) gone.push({ ...e, deleted: true });
+      }
+      if (done === null) gone.push({ ...previous, deleted: true, fromHubSeq: h.seq });
+    }
+    const put = done ? [{ ...done, seenSeq: 0, fromHubSeq: h.seq }] : [];
+    store.record([...gone, ...put]);
+  }
+
+  /** Blocks already in the workspace version of this path (an edit in place moves few bytes). */
+  private source(h: Entry, local: CachedEntry | undefined) {
+    const have = new Map<string, number>();
+    if (local?.type === 'file') {
+      for (let i = 0; i * 32 < local.blocks.length; i++) {
+        const k = local.blocks.subarray(i * 32, i * 32 + 32).toString('hex');
+        if (!have.has(k)) have.set(k, i);
+      }
+    }
+    const file = local ? toNative(this.d.ctx.root, local.path) : '';
+    return {
+      findLocal: (hash: Buffer): BlockLocation[] => {
+        const i = have.get(hash.toString('hex'));
+        return i === undefined ? [] : [{ file, offset: i * BLOCK_SIZE }];
+      },
+      fetch: (offset: number, size: number, hash: Buffer) => this.d.fetch(h.path, offset, size, hash),
+    };
+  }
+}

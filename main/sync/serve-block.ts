@@ -1,0 +1,53 @@
+/**
+ * Answering a peer's block request from a local root (the node's workspace, or a hub mirror
+ * when the node pulls a hub-side change). Shared by both ends.
+ *
+ * Synchronous reads: a block from (usually) the page cache costs microseconds, far less than
+ * fs.promises round trips. Only what the local index records as a file is served, only while
+ * the file on disk still has the recorded size and mtime, never through a symlink; the
+ * receiver verifies every byte against its hash anyway.
+ */
+import fs from 'node:fs';
+import { BLOCK_SIZE } from './blocks';
+import { checkNoSymlinkParentsSync, wirePathProblem } from './paths';
+import type { CachedEntry } from './types';
+import type { BlockRequest, BlockResponse } from './wire';
+
+export interface Served {
+  res: BlockResponse;
+  /** The file on disk no longer matches the index: the caller should rescan it. */
+  changed: boolean;
+}
+
+export function serveBlock(root: string, r: BlockRequest, recorded: (wirePath: string) => CachedEntry | undefined): Served {
+  const refuse = (error: string, changed = false): Served => ({ res: { id: r.id, data: Buffer.alloc(0), error }, changed });
+  const problem = wirePathProblem(r.path);
+  if (problem) return refuse(`refused: unsafe path (${problem})`);
+  const size = Number(r.size);
+  const offset = Number(r.offset);
+  if (!(Number.isSafeInteger(size) && Number.isSafeInteger(offset) && size > 0 && size <= BLOCK_SIZE && offset >= 0)) return refuse('refused: bad block range');
+  const entry = recorded(r.path);
+  if (!entry || entry.deleted || entry.type !== 'file') return refuse('gone');
+  let fd = -1;
+  try {
+    fd = fs.openSync(checkNoSymlinkParentsSync(root, r.path), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    const st = fs.fstatSync(fd);
+    if (st.size !== entry.size || st.mtimeMs !== entry.mtimeMs) return refuse('changed', true);
+    const buf = Buffer.allocUnsafe(size);
+    let got = 0;
+    while (got < size) {
+      const n = fs.readSync(fd, buf, got, size - got, offset + got);
+      if (n === 0) break;
+      got += n;
+    }
+    if (got < size) return refuse('changed', true);
+    return { res: { id: r.id, data: buf, error: '' }, changed: false };
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return refuse('gone', true);
+    if (code === 'ELOOP') return refuse('refused: the path is a symlink');
+    return refuse((e as Error).message);
+  } finally {
+    if (fd >= 0) fs.closeSync(fd);
+  }
+}
