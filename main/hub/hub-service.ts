@@ -51,6 +51,7 @@ const STATUS_HEARTBEAT_MS = 5000;
 const STAMP_PAGE = 5000;
 /** Hub-side edits are gathered this long before they are checked. */
 const MIRROR_DEBOUNCE_MS = 50;
+const MIRROR_RECHECK_MS = 1000;
 const LOG_RING = 2000;
 const DEFAULT_GRPC_PORT = 7443;
 /** HTTP/2 receive window of the node server (per stream and per connection). */
@@ -76,6 +77,9 @@ interface NodeRuntime {
   dirtyTimer: NodeJS.Timeout | null;
   /** Mirror scans run one at a time per node. */
   scanChain: Promise<void>;
+  /** Directories to look into once more (recheckLater). */
+  recheck: Set<string>;
+  recheckTimer: NodeJS.Timeout | null;
   /** Paths the session wrote while a scan ran: not hub-side edits (checked again later). */
   scans: Set<Set<string>>;
   /** Large files a lost connection cut short, to resume in the next session. */
@@ -241,7 +245,8 @@ export class HubService extends EventEmitter {
     const sub = await rt.watch;
     rt.watch = null;
     if (rt.dirtyTimer) clearTimeout(rt.dirtyTimer);
-    rt.dirtyTimer = null;
+    if (rt.recheckTimer) clearTimeout(rt.recheckTimer);
+    rt.dirtyTimer = rt.recheckTimer = null;
     await sub?.unsubscribe().catch(() => undefined);
   }
 
@@ -279,10 +284,27 @@ export class HubService extends EventEmitter {
       } catch {
         st = undefined;
       }
-      if (st === undefined ? !known : known && stampMatches(st, expectedOf(known)) && (st.mode & 0o777) === known.mode) continue;
-      candidates.push(p);
+      // A directory is always looked into, and once more a little later: the watcher
+      // coalesces events per batch, and the "created" it reports late for the files of a new
+      // directory can cancel the "deleted" of one of them.
+      if (st?.isDirectory()) this.recheckLater(id, rt, p);
+      const same = st === undefined ? !known : !st.isDirectory() && known && stampMatches(st, expectedOf(known)) && (st.mode & 0o777) === known.mode;
+      if (!same) candidates.push(p);
     }
+    this.log.debug('mirror.events', { node: id, paths: paths.slice(0, 20), candidates: candidates.slice(0, 20) });
     if (candidates.length) await this.scanMirror(id, rt, candidates);
+  }
+
+  private recheckLater(id: string, rt: NodeRuntime, dir: string): void {
+    rt.recheck.add(dir);
+    if (rt.recheckTimer) return;
+    rt.recheckTimer = setTimeout(() => {
+      rt.recheckTimer = null;
+      const dirs = [...rt.recheck];
+      rt.recheck.clear();
+      if (!this.closed && rt.watch) void this.scanMirror(id, rt, dirs);
+    }, MIRROR_RECHECK_MS);
+    rt.recheckTimer.unref();
   }
 
   /** What the hub last recorded at a mirror path: the session's unrecorded writes first. */
@@ -297,14 +319,14 @@ export class HubService extends EventEmitter {
    * index is updated and the paths are queued for the node, in an order it can apply
    * (creations parents first, deletions children first). One scan per node at a time.
    */
-  private scanMirror(id: string, rt: NodeRuntime, subtrees: string[]): Promise<void> {
-    rt.scanChain = rt.scanChain.then(async () => { await this.scanMirrorNow(id, rt, subtrees); }).catch((e: Error) => {
+  private scanMirror(id: string, rt: NodeRuntime, subtrees: string[], forSession = false): Promise<void> {
+    rt.scanChain = rt.scanChain.then(async () => { await this.scanMirrorNow(id, rt, subtrees, false, forSession); }).catch((e: Error) => {
       this.log.error('mirror.scan_failed', { node: id, error: e.message });
     });
     return rt.scanChain;
   }
 
-  private async scanMirrorNow(id: string, rt: NodeRuntime, subtrees: string[], asAgreed = false): Promise<{ walked: number; updated: number; deleted: number; hashedFiles: number; hashedBytes: number; examples: string[] }> {
+  private async scanMirrorNow(id: string, rt: NodeRuntime, subtrees: string[], asAgreed = false, forSession = false): Promise<{ walked: number; updated: number; deleted: number; hashedFiles: number; hashedBytes: number; examples: string[] }> {
     const totals = { walked: 0, updated: 0, deleted: 0, hashedFiles: 0, hashedBytes: 0, examples: [] as string[] };
     if (this.closed || this.store.node(id)?.retiredAt !== null) return totals;
     const root = this.mirrorOf(id);
@@ -347,7 +369,7 @@ export class HubService extends EventEmitter {
       }
       // What the session wrote during the scan is its own work, not a hub-side edit; it is
       // looked at again once recorded, in case someone changed it right after.
-      const ours = (p: string) => written.has(p) || rt.session?.applying(p) === true;
+      const ours = (p: string) => written.has(p) || (!forSession && rt.session?.applying(p) === true);
       const up = updated.filter((e) => !ours(e.path));
       const del = deleted.filter((p) => !ours(p));
       for (const p of [...updated.map((e) => e.path), ...deleted].filter(ours)) this.markMirrorDirty(id, rt, p);
@@ -490,7 +512,8 @@ export class HubService extends EventEmitter {
       const s = new NodeSession(id, call, this.store, this.mirrorOf(id), this.stagingOf(id), this.commitPool, this.log.child('session', { node: id }), rt.failures, () => this.sessionChanged(id, s), hello.indexId, wantFull,
         { lockOf: (p) => rt.lock.lockOf(p), get globs() { return rt.lock.globs; }, refused: rt.lockRefused }, rt.partials,
         {
-          rescan: (paths) => this.scanMirror(id, rt, paths),
+          // The session asks after a failed commit of these paths: they are not its own writes.
+          rescan: (paths) => this.scanMirror(id, rt, paths, true),
           written: (paths) => { for (const set of rt.scans) for (const p of paths) set.add(p); },
         });
       session = s;
@@ -802,7 +825,7 @@ export class HubService extends EventEmitter {
       rt = {
         session: null, failures: new Map(), mirrorReady: Promise.resolve(), verifying: false, scanError: null, reachedInSync: false,
         lock: new MirrorLock(path.join(this.mirrorOf(id), LOCK_FILE)), lockRefused: new Map(), partials: new PartialFiles(),
-        watch: null, dirty: new Set(), dirtyTimer: null, scanChain: Promise.resolve(), scans: new Set(),
+        watch: null, dirty: new Set(), dirtyTimer: null, scanChain: Promise.resolve(), scans: new Set(), recheck: new Set(), recheckTimer: null,
       };
       this.runtime.set(id, rt);
     }

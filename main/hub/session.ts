@@ -63,6 +63,8 @@ interface Item {
   expected: Expected;
   /** A conflict: the losing side's version is kept at `copyTo`. */
   conflict?: { loser: Side; copyTo: string };
+  /** Resolves when the item has run. */
+  settled?: Promise<void>;
 }
 
 /** A hub index message stays well under the message limit (block lists of big files). */
@@ -350,6 +352,17 @@ export class NodeSession {
     }
   }
 
+  /**
+   * The path keeps changing on the hub's side under every attempt: the hub's version stays
+   * and the node's is kept beside it (a deletion or a directory has nothing to lose).
+   */
+  private keepAside(e: Entry): Verdict {
+    if (e.deleted || e.type === 'dir') return { action: { kind: 'none' }, expected: null, sendBack: true };
+    const copyTo = this.freeConflictName(e.path, 'node');
+    this.log.warn('sync.conflict', { node: this.nodeId, path: e.path, winner: 'hub', copy: copyTo, reason: 'kept changing on the hub' });
+    return { action: e.type === 'symlink' ? { kind: 'symlink' } : { kind: 'pull' }, expected: null, conflict: { loser: 'node', copyTo }, sendBack: false };
+  }
+
   /** A conflict name nothing in the mirror uses yet (two conflicts of one path in one second). */
   private freeConflictName(wirePath: string, loser: Side): string {
     const now = Date.now();
@@ -443,7 +456,8 @@ export class NodeSession {
       if (prev.state === 'queued') prev.state = 'done';
       else prev.abort?.abort();
     }
-    const barrier = action.kind === 'delete' || (expected?.type === 'dir' && (action.kind === 'pull' || action.kind === 'symlink'));
+    // A conflict moves things around a path: later changes under it wait for it.
+    const barrier = action.kind === 'delete' || conflict !== undefined || (expected?.type === 'dir' && (action.kind === 'pull' || action.kind === 'symlink'));
     const item: Item = { entry: e, action, barrier, state: 'queued', expected, ...(conflict ? { conflict } : {}) };
     this.queue.push(item);
     this.latest.set(e.path, item);
@@ -472,7 +486,7 @@ export class NodeSession {
       this.running++;
       const memory = it.action.kind === 'pull' ? pullMemory(it.entry) : 0;
       this.pullMemory += memory;
-      void this.run(it).finally(() => {
+      it.settled = this.run(it).finally(() => {
         it.state = 'done';
         this.running--;
         this.pullMemory -= memory;
@@ -497,7 +511,7 @@ export class NodeSession {
           if (!(err instanceof AbortedError)) it.interrupted = true;
           return;
         }
-        if (err instanceof ChangedMeanwhile && attempt <= MAX_REDECIDE) {
+        if (err instanceof ChangedMeanwhile && !(it.conflict?.loser === 'node')) {
           // Something on the hub's side changed the path after we decided: record that change
           // and decide again (now possibly a conflict), rather than overwrite it.
           this.log.info('sync.raced', { node: this.nodeId, path: e.path, attempt });
@@ -506,12 +520,18 @@ export class NodeSession {
             it.interrupted = true;
             return;
           }
-          const v = this.judge(e);
+          const v = attempt < MAX_REDECIDE ? this.judge(e) : this.keepAside(e);
           if (v.sendBack) this.queueForNode([e.path]);
           it.action = v.action;
           it.expected = v.expected;
           delete it.conflict;
           if (v.conflict) it.conflict = v.conflict;
+          continue;
+        }
+        const parent = err instanceof UnsafePathError && attempt <= MAX_REDECIDE ? this.runningAncestor(e.path) : undefined;
+        if (parent) {
+          // A parent is being turned into a directory right now (a conflict decided late): wait.
+          await parent.settled;
           continue;
         }
         if (err instanceof BlockUnavailable && (err.reason === 'changed' || err.reason === 'gone')) {
@@ -529,6 +549,15 @@ export class NodeSession {
         return;
       }
     }
+  }
+
+  /** The running item of the nearest ancestor directory of a path, if any. */
+  private runningAncestor(wirePath: string): Item | undefined {
+    for (let i = wirePath.lastIndexOf('/'); i > 0; i = wirePath.lastIndexOf('/', i - 1)) {
+      const it = this.latest.get(wirePath.slice(0, i));
+      if (it?.state === 'running') return it;
+    }
+    return undefined;
   }
 
   /**

@@ -47,6 +47,9 @@ export interface BatchResult {
   refused: number;
   /** Could not be applied for another reason (logged). */
   failed: number;
+  /** Bytes fetched from the hub, and bytes reused from the workspace's previous versions. */
+  fetchedBytes: number;
+  reusedBytes: number;
 }
 
 /** The block could not be served by the hub (changed or gone there): a newer entry follows. */
@@ -73,7 +76,7 @@ export class HubChanges {
    * SessionEnded when the connection goes: the batch is then not acknowledged and comes again.
    */
   async apply(entries: Entry[]): Promise<BatchResult> {
-    const result: BatchResult = { applied: 0, skipped: 0, refused: 0, failed: 0 };
+    const result: BatchResult = { applied: 0, skipped: 0, refused: 0, failed: 0, fetchedBytes: 0, reusedBytes: 0 };
     const running = new Set<Promise<void>>();
     let ended: unknown = null;
     const start = (e: Entry) => {
@@ -124,9 +127,13 @@ export class HubChanges {
       switch (action.kind) {
         case 'none':
           return;
-        case 'pull':
-          done = await pullFile(this.d.ctx, h, this.source(h, live), undefined, undefined, expected);
+        case 'pull': {
+          const stats = { fetchedBytes: 0, reusedBytes: 0 };
+          done = await pullFile(this.d.ctx, h, this.source(h, live), undefined, stats, expected);
+          result.fetchedBytes += stats.fetchedBytes;
+          result.reusedBytes += stats.reusedBytes;
           break;
+        }
         case 'mkdir':
           done = await applyDir(this.d.ctx, h, expected);
           break;
