@@ -15,7 +15,7 @@
 import { AbortedError, VerifyError, applyDelete, applyDir, applyMeta, applySymlink, pullFile, type ApplyContext, type BlockLocation } from '../sync/apply';
 import { BLOCK_SIZE } from '../sync/blocks';
 import { ChangedMeanwhile, expectedOf } from '../sync/expect';
-import { UnsafePathError, toNative } from '../sync/paths';
+import { UnsafePathError, checkNoSymlinkParents, toNative } from '../sync/paths';
 import { planEntry } from '../sync/plan';
 import { sameVersion, versionOf } from '../sync/reconcile';
 import type { CachedEntry, Entry } from '../sync/types';
@@ -123,6 +123,8 @@ export class HubChanges {
     const expected = expectedOf(live);
     const action = planEntry(h, live);
     try {
+      // Before any byte is fetched: never through a symlink or a file in the workspace.
+      await checkNoSymlinkParents(this.d.ctx.root, h.path);
       let done: CachedEntry | null = null;
       switch (action.kind) {
         case 'none':

@@ -5,7 +5,7 @@
  * hub's versions stay, also across a hub restart and the full resync it triggers. The lock
  * file is read when the hub starts and when it changes, not per checked entry.
  *
- * Not here yet (issue 5): sending the hub's version back to the node.
+ * The hub's version is sent back, so the node's refused edits and deletions are reverted.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -62,9 +62,12 @@ describe('immutability lock', () => {
     await waitFor('the node told about the refused edit', () => refusedOnNode('docs/guide.md'), 15_000);
     expect(String(refusedOnNode('docs/guide.md')!.reason)).toContain('docs/**');
     await waitFor('the refused deletion of docs/deep', () => refusedOnNode('docs/deep') ?? refusedOnNode('docs/deep/spec.md'), 15_000);
-    // The hub's versions stay.
+    // The hub's versions stay, and go back to the node: its edit and deletion are reverted.
     expect(fs.readFileSync(mirror('docs/guide.md'), 'utf8')).toBe('the hub keeps this\n');
     expect(fs.readFileSync(mirror('docs/deep/spec.md'), 'utf8')).toBe('spec v1\n');
+    await waitFor('the node\'s edit reverted', () => fs.readFileSync(path.join(ws, 'docs/guide.md'), 'utf8') === 'the hub keeps this\n', 30_000);
+    await waitFor('the node\'s deletion reverted', () => fs.existsSync(path.join(ws, 'docs/deep/spec.md')) && fs.readFileSync(path.join(ws, 'docs/deep/spec.md'), 'utf8') === 'spec v1\n', 30_000);
+    await hub.waitState(id, 'in-sync', 30_000);
     const st = await hub.node(id);
     expect(st.lockedRefusals).toBeGreaterThanOrEqual(2);
     expect(st.state).not.toBe('error');
