@@ -115,8 +115,9 @@ async function main(argv: string[]): Promise<number> {
       const r = await withHub(dataDir, (inv) => inv('status', {}));
       out(json, r, () => [
         `hub ${r.version}  up ${Math.round(r.uptimeMs / 1000)}s  grpc ${r.grpc ?? '(not running)'}  hashed since start: ${r.filesHashedSinceStart} files, ${bytes(r.bytesHashedSinceStart)}`,
-        r.nodes.length === 0 ? 'No nodes.' : table([['ID', 'NAME', 'STATE', 'LAST SEEN', 'FILES', 'BYTES', 'OUT OF SYNC', 'LOCKED', 'ERRORS'],
+        r.nodes.length === 0 ? 'No nodes.' : table([['ID', 'NAME', 'STATE', 'LAST SEEN', 'FILES', 'BYTES', 'TO HUB', 'TO NODE', 'CONFLICTS', 'LOCKED', 'ERRORS'],
           ...r.nodes.map((n) => [n.id, n.name, n.state, ago(n.lastSeen), String(n.files), bytes(n.bytes), `${n.outOfSyncFiles} (${bytes(n.outOfSyncBytes)})`,
+            `${n.toNodeFiles} (${bytes(n.toNodeBytes)})`, String(n.conflicts),
             n.locked.length ? `${n.locked.join(' ')} (${n.lockedRefusals} refused)` : (n.lockError ? 'lock file broken' : '-'),
             n.errors ? `${n.errors}: ${n.lastError?.path} ${n.lastError?.message}` : '0'])]),
       ].join('\n'));

@@ -52,6 +52,11 @@ const STAMP_PAGE = 5000;
 /** Hub-side edits are gathered this long before they are checked. */
 const MIRROR_DEBOUNCE_MS = 50;
 const MIRROR_RECHECK_MS = 1000;
+/**
+ * Every mirror is compared with its index this often anyway (stat only): a safety net for
+ * events the watcher lost (a full inotify queue, coalescing). CORTEX_RESCAN_MS overrides it.
+ */
+const FULL_RESCAN_MS = Number(process.env.CORTEX_RESCAN_MS) > 0 ? Number(process.env.CORTEX_RESCAN_MS) : 15 * 60_000;
 const LOG_RING = 2000;
 const DEFAULT_GRPC_PORT = 7443;
 /** HTTP/2 receive window of the node server (per stream and per connection). */
@@ -109,6 +114,7 @@ export class HubService extends EventEmitter {
   private grpcAddress: string | null = null;
   private readonly runtime = new Map<string, NodeRuntime>();
   private statusTimer: NodeJS.Timeout | null = null;
+  private rescanTimer: NodeJS.Timeout | null = null;
   private markListening!: () => void;
   /** Resolves once the node server is bound (or the hub closes). */
   private readonly listening = new Promise<void>((resolve) => { this.markListening = resolve; });
@@ -448,6 +454,10 @@ export class HubService extends EventEmitter {
     this.store.setMeta('advertise', this.advertised());
     this.statusTimer = setInterval(() => this.emitStatus(), STATUS_MS);
     this.statusTimer.unref();
+    this.rescanTimer = setInterval(() => {
+      for (const [id, rt] of this.runtime) if (rt.watch) void this.scanMirror(id, rt, ['']);
+    }, FULL_RESCAN_MS);
+    this.rescanTimer.unref();
     if (process.env.CORTEX_EVENTLOOP_LOG === '1') this.startLoopMonitor();
     this.log.info('hub.listening', { grpc: this.grpcAddress, fingerprint: this.identity.fingerprint });
     this.markListening();
@@ -837,6 +847,7 @@ export class HubService extends EventEmitter {
     this.closed = true;
     this.markListening();
     if (this.statusTimer) clearInterval(this.statusTimer);
+    if (this.rescanTimer) clearInterval(this.rescanTimer);
     await Promise.all([...this.runtime.values()].map((rt) => this.unwatchMirror(rt)));
     const sessions = [...this.runtime.values()].map((rt) => rt.session).filter((x): x is NodeSession => x !== null);
     for (const s of sessions) {

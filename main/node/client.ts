@@ -52,6 +52,7 @@ export function defaultStateDir(workspace: string): string {
 }
 
 const WATCH_DEBOUNCE_MS = 10;
+const FULL_RESCAN_MS = Number(process.env.CORTEX_RESCAN_MS) > 0 ? Number(process.env.CORTEX_RESCAN_MS) : 15 * 60_000;
 /** Bytes of hub-side changes requested and not yet received, at most. */
 const MAX_FETCH_IN_FLIGHT = 16 * 1024 * 1024;
 /** Staging inside the workspace, when the state directory is on another file system. */
@@ -169,6 +170,10 @@ export class NodeClient {
     const leftovers = await clearStaging(this.stagingDir);
     if (leftovers) this.log.info('staging.cleared', { files: leftovers });
     await this.rescan(['']);
+    // A safety net for events the watcher lost: the whole workspace is compared (stat only) now and then.
+    const full = setInterval(() => void this.rescan(['']), FULL_RESCAN_MS);
+    full.unref();
+    void this.stopped$.then(() => clearInterval(full));
     let backoff = BACKOFF_MIN_MS;
     while (!this.stopped) {
       try {

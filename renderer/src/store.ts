@@ -24,7 +24,7 @@ export type View =
   | { name: 'logs' }
   | { name: 'settings' };
 
-export type SortKey = 'name' | 'state' | 'lastSeen' | 'files' | 'bytes' | 'outOfSyncFiles' | 'rate';
+export type SortKey = 'name' | 'state' | 'lastSeen' | 'files' | 'bytes' | 'outOfSyncFiles' | 'toNodeFiles' | 'conflicts' | 'rate';
 
 export interface UiState {
   connection: ConnectionState;

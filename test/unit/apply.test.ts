@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { VerifyError, applyDir, pullFile, type PullSource } from '../../main/sync/apply';
+import { VerifyError, applyDelete, applyDir, applyMove, pullFile, type PullSource } from '../../main/sync/apply';
+import { ChangedMeanwhile } from '../../main/sync/expect';
 import { FsPool } from '../../main/sync/fs-pool';
 import { BLOCK_SIZE, fileHashFromBlocks, sha256 } from '../../main/sync/blocks';
 import type { Entry } from '../../main/sync/types';
@@ -144,5 +145,68 @@ describe('pullFile', () => {
     const data = Buffer.from('x');
     await expect(pullFile(c, entryFor('evil/pwned', data), remote(data))).rejects.toThrow(/symlink/);
     expect(fs.readdirSync(outside)).toEqual([]);
+  });
+});
+
+describe('commits that check what is there first (expect.ts)', () => {
+  const stampOf = (file: string) => {
+    const st = fs.lstatSync(file);
+    return { type: 'file' as const, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
+  };
+
+  it('replaces a file only while it still shows the recorded stamp (small and large files)', async () => {
+    const c = ctx();
+    const pool = new FsPool(1);
+    try {
+      for (const size of [100, 2 * 1024 * 1024]) {
+        const target = path.join(c.root, `f${size}`);
+        fs.writeFileSync(target, 'recorded');
+        const recorded = stampOf(target);
+        fs.writeFileSync(target, 'edited since, not scanned yet');
+        const data = crypto.randomBytes(size);
+        await expect(pullFile({ ...c, pool }, entryFor(`f${size}`, data), remote(data), undefined, undefined, recorded)).rejects.toBeInstanceOf(ChangedMeanwhile);
+        expect(fs.readFileSync(target, 'utf8')).toBe('edited since, not scanned yet');
+        await pullFile({ ...c, pool }, entryFor(`f${size}`, data), remote(data), undefined, undefined, stampOf(target));
+        expect(fs.readFileSync(target).equals(data)).toBe(true);
+        // "Nothing there" is an expectation too: a file created meanwhile is not replaced.
+        fs.writeFileSync(path.join(c.root, `new${size}`), 'created meanwhile');
+        await expect(pullFile({ ...c, pool }, entryFor(`new${size}`, data), remote(data), undefined, undefined, null)).rejects.toBeInstanceOf(ChangedMeanwhile);
+      }
+      expect(fs.readdirSync(c.stagingDir)).toEqual([]);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('deletes only what was recorded: a file replaced under the same name (as a case-only rename looks on a case-insensitive file system) stays', async () => {
+    const c = ctx();
+    const target = path.join(c.root, 'Readme.md');
+    fs.writeFileSync(target, 'old');
+    const recorded = stampOf(target);
+    // A new inode under the same name.
+    fs.writeFileSync(`${target}.new`, 'the renamed file');
+    fs.renameSync(`${target}.new`, target);
+    await expect(applyDelete(c, 'Readme.md', recorded)).rejects.toBeInstanceOf(ChangedMeanwhile);
+    expect(fs.readFileSync(target, 'utf8')).toBe('the renamed file');
+    await applyDelete(c, 'Readme.md', stampOf(target));
+    expect(fs.existsSync(target)).toBe(false);
+    // Already gone is what a deletion wants.
+    await applyDelete(c, 'Readme.md', recorded);
+  });
+
+  it('moves a losing version aside only while it is what was decided on', async () => {
+    const c = ctx();
+    fs.writeFileSync(path.join(c.root, 'a.md'), 'hub version');
+    const recorded = stampOf(path.join(c.root, 'a.md'));
+    const from = { ...entryFor('a.md', Buffer.from('hub version')), ...recorded, mode: 0o644 };
+    const moved = await applyMove(c, from, 'sub/a.sync-conflict-20260101-000000-hub.md', recorded);
+    expect(moved.path).toBe('sub/a.sync-conflict-20260101-000000-hub.md');
+    expect(fs.readFileSync(path.join(c.root, moved.path), 'utf8')).toBe('hub version');
+    expect(fs.existsSync(path.join(c.root, 'a.md'))).toBe(false);
+    // Never over an existing file.
+    fs.writeFileSync(path.join(c.root, 'b.md'), 'b');
+    fs.writeFileSync(path.join(c.root, 'taken'), 'taken');
+    await expect(applyMove(c, { ...from, path: 'b.md' }, 'taken')).rejects.toBeInstanceOf(ChangedMeanwhile);
+    expect(fs.readFileSync(path.join(c.root, 'taken'), 'utf8')).toBe('taken');
   });
 });

@@ -44,7 +44,9 @@ export function NodeDetailView({ id }: { id: string }) {
         <dt>Id</dt><dd className="mono">{node.id}</dd>
         <dt>Mirror</dt><dd className="mono">{node.mirror}</dd>
         <dt>Files</dt><dd>{node.files.toLocaleString()} · {bytes(node.bytes)}</dd>
-        <dt>Out of sync</dt><dd>{node.outOfSyncFiles.toLocaleString()} files · {bytes(node.outOfSyncBytes)}</dd>
+        <dt>Pending to hub</dt><dd>{node.outOfSyncFiles.toLocaleString()} files · {bytes(node.outOfSyncBytes)}</dd>
+        <dt>Pending to node</dt><dd>{node.toNodeFiles.toLocaleString()} files · {bytes(node.toNodeBytes)} (changed on the hub's side)</dd>
+        <dt>Conflicts</dt><dd>{node.conflicts.toLocaleString()} conflict {node.conflicts === 1 ? 'copy' : 'copies'}</dd>
         <dt>Received</dt><dd>{bytes(node.bytesReceived)} (plus {bytes(node.bytesReused)} reused from the mirror) this session</dd>
         <dt>Last seen</dt><dd>{node.state === 'disconnected' || node.state === 'retired' ? ago(node.lastSeen) : 'connected now'}</dd>
         <dt>Added</dt><dd>{new Date(node.createdAt).toLocaleString()}</dd>
@@ -57,6 +59,15 @@ export function NodeDetailView({ id }: { id: string }) {
         <table className="list">
           <thead><tr><th>Path</th><th>Reason</th><th>When</th></tr></thead>
           <tbody>{d.failures.map((f) => <tr key={f.path}><td className="mono">{f.path || '(mirror)'}</td><td><span className="code">{f.code}</span> {f.message}</td><td>{ago(f.at)}</td></tr>)}</tbody>
+        </table>
+      )}
+
+      <h2>Conflicts{d && node.conflicts > d.conflicts.length ? ` (first ${d.conflicts.length} of ${node.conflicts.toLocaleString()})` : ''}</h2>
+      {!d ? <Loading what="conflicts" /> : d.conflicts.length === 0 ? <Empty>No conflicts. When the node and the hub change a file at the same time, the newer version stays and the other is kept beside it as <code>name.sync-conflict-DATE-TIME-SIDE.ext</code>, on both sides.</Empty> : (
+        <table className="list conflicts">
+          <caption>Losing versions kept beside the winners; remove a copy once its changes are merged</caption>
+          <thead><tr><th>Conflict copy</th><th>Kept from</th></tr></thead>
+          <tbody>{d.conflicts.map((p) => <tr key={p}><td className="mono">{p}</td><td>{/-node(\.[^/.]*)?$/.test(p) ? 'the node' : 'the hub'}</td></tr>)}</tbody>
         </table>
       )}
 
@@ -73,7 +84,7 @@ export function NodeDetailView({ id }: { id: string }) {
         </table>
       ) : null}
 
-      <h2>Out of sync{d && node.outOfSyncFiles > d.pending.length ? ` (first ${d.pending.length} of ${node.outOfSyncFiles.toLocaleString()})` : ''}</h2>
+      <h2>Pending to hub{d && node.outOfSyncFiles > d.pending.length ? ` (first ${d.pending.length} of ${node.outOfSyncFiles.toLocaleString()})` : ''}</h2>
       {!d ? <Loading what="pending files" /> : d.pending.length === 0 ? <Empty>Nothing pending.</Empty> : (
         <table className="list">
           <thead><tr><th>Path</th><th>Action</th><th className="num">Bytes</th><th>State</th></tr></thead>

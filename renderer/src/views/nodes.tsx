@@ -12,7 +12,9 @@ const COLUMNS: { key: SortKey; label: string; numeric?: boolean }[] = [
   { key: 'lastSeen', label: 'Last seen' },
   { key: 'files', label: 'Files', numeric: true },
   { key: 'bytes', label: 'Size', numeric: true },
-  { key: 'outOfSyncFiles', label: 'Out of sync', numeric: true },
+  { key: 'outOfSyncFiles', label: 'To hub', numeric: true },
+  { key: 'toNodeFiles', label: 'To node', numeric: true },
+  { key: 'conflicts', label: 'Conflicts', numeric: true },
   { key: 'rate', label: 'Transfer', numeric: true },
 ];
 
@@ -22,7 +24,8 @@ const Row = memo(function Row({ id }: { id: string }) {
   const go = useUi((s) => s.go);
   const syncing = n.state === 'syncing' || n.state === 'connected';
   // Share of the mirror's bytes already there; only meaningful while something is pending.
-  const done = n.bytes + n.outOfSyncBytes > 0 ? n.bytes / (n.bytes + n.outOfSyncBytes) : 0;
+  const pendingBytes = n.outOfSyncBytes + n.toNodeBytes;
+  const done = n.bytes + pendingBytes > 0 ? n.bytes / (n.bytes + pendingBytes) : 0;
   const r = currentRate(samples);
   return (
     <tr data-node-id={n.id} data-node-name={n.name} data-state={n.state}>
@@ -32,12 +35,14 @@ const Row = memo(function Row({ id }: { id: string }) {
       </td>
       <td>
         <StateBadge state={n.state} verifying={n.verifying} />
-        {syncing && n.outOfSyncFiles > 0 ? <Progress value={done} label={`${n.name} sync progress`} /> : null}
+        {syncing && n.outOfSyncFiles + n.toNodeFiles > 0 ? <Progress value={done} label={`${n.name} sync progress`} /> : null}
       </td>
       <td title={n.lastSeen ? new Date(n.lastSeen).toLocaleString() : undefined}>{n.state === 'in-sync' || syncing ? 'now' : ago(n.lastSeen)}</td>
       <td className="num">{n.files.toLocaleString()}</td>
       <td className="num">{bytes(n.bytes)}</td>
       <td className="num">{n.outOfSyncFiles > 0 ? `${n.outOfSyncFiles.toLocaleString()} · ${bytes(n.outOfSyncBytes)}` : '–'}</td>
+      <td className="num">{n.toNodeFiles > 0 ? `${n.toNodeFiles.toLocaleString()} · ${bytes(n.toNodeBytes)}` : '–'}</td>
+      <td className="num">{n.conflicts > 0 ? <span className="code" title="Conflict copies in the mirror: both versions were kept">{n.conflicts.toLocaleString()}</span> : '–'}</td>
       <td className="num rate">
         <Sparkline samples={samples ?? []} label={`${n.name} transfer rate`} />
         <span>{r > 0 ? `${bytes(r)}/s` : '–'}</span>

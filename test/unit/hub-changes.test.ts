@@ -1,0 +1,129 @@
+/**
+ * The node applying hub-side changes, on real files and a real node database (the hub's bytes
+ * come from memory): when it applies, when it defers to its own newer change, how it refuses
+ * to overwrite an edit it has not scanned yet, and what it records for the hub.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { HubChanges } from '../../main/node/hub-changes';
+import { NodeStore } from '../../main/store/node-store';
+import { BLOCK_SIZE, fileHashFromBlocks, sha256 } from '../../main/sync/blocks';
+import { FsPool } from '../../main/sync/fs-pool';
+import type { CachedEntry, Entry } from '../../main/sync/types';
+import { createLogger, type LogEntry } from '../../main/util/log';
+
+let pool: FsPool;
+beforeAll(() => { pool = new FsPool(1); });
+afterAll(() => pool.close());
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+});
+
+function fileEntry(p: string, data: Buffer, seq: number, seenSeq: number): Entry {
+  const blocks: Buffer[] = [];
+  for (let off = 0; off < data.length; off += BLOCK_SIZE) blocks.push(sha256(data.subarray(off, off + BLOCK_SIZE)));
+  const b = Buffer.concat(blocks);
+  return { path: p, type: 'file', size: data.length, mtimeMs: 1_700_000_000_000, mode: 0o644, hash: fileHashFromBlocks(b), blockSize: BLOCK_SIZE, blocks: b, target: '', deleted: false, seq, seenSeq };
+}
+
+function setup() {
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'cortex-hub-changes-'));
+  dirs.push(base);
+  const ws = path.join(base, 'ws');
+  fs.mkdirSync(ws);
+  const store = new NodeStore(path.join(base, 'node.db'));
+  const hub = new Map<string, Buffer>();
+  const dirty: string[] = [];
+  const logs: LogEntry[] = [];
+  const hc = new HubChanges({
+    ctx: { root: ws, stagingDir: path.join(base, 'staging'), pool },
+    store,
+    log: createLogger('node', { consoleLevel: false, file: path.join(base, 'node.log'), fileLevel: 'debug', sink: (e) => logs.push(e) }),
+    reserved: (p) => p.startsWith('.state'),
+    fetch: async (p, offset, size) => Buffer.from(hub.get(p)!.subarray(offset, offset + size)),
+    markDirty: (p) => dirty.push(p),
+  });
+  /** Writes a workspace file and records it the way the scanner would. */
+  const local = (p: string, text: string): CachedEntry => {
+    fs.mkdirSync(path.dirname(path.join(ws, p)), { recursive: true });
+    fs.writeFileSync(path.join(ws, p), text);
+    const st = fs.statSync(path.join(ws, p));
+    const e = fileEntry(p, Buffer.from(text), 0, 0);
+    return store.record([{ ...e, mtimeMs: st.mtimeMs, ino: st.ino, mode: st.mode & 0o777 }])[0]!;
+  };
+  return { ws, store, hub, dirty, logs, hc, local, read: (p: string) => fs.readFileSync(path.join(ws, p), 'utf8') };
+}
+
+describe('HubChanges', () => {
+  it('applies a hub change the node has not touched since, and records it with the hub\'s sequence number', async () => {
+    const t = setup();
+    const mine = t.local('a.txt', 'v1');
+    t.hub.set('a.txt', Buffer.from('v2 from the hub'));
+    const r = await t.hc.apply([fileEntry('a.txt', t.hub.get('a.txt')!, 7, mine.seq)]);
+    expect(r).toMatchObject({ applied: 1, skipped: 0 });
+    expect(t.read('a.txt')).toBe('v2 from the hub');
+    const rec = t.store.since(mine.seq, 10);
+    expect(rec.map((e) => [e.path, e.fromHubSeq, e.size])).toEqual([['a.txt', 7, 15]]);
+    t.store.close();
+  });
+
+  it('defers to its own change the hub has not seen (seenSeq below it): the hub decides', async () => {
+    const t = setup();
+    const mine = t.local('a.txt', 'my newer edit');
+    t.hub.set('a.txt', Buffer.from('hub version'));
+    const r = await t.hc.apply([fileEntry('a.txt', t.hub.get('a.txt')!, 8, mine.seq - 1)]);
+    expect(r).toMatchObject({ applied: 0, skipped: 1 });
+    expect(t.read('a.txt')).toBe('my newer edit');
+    t.store.close();
+  });
+
+  it('never overwrites an edit the scanner has not recorded yet; it asks for a rescan instead', async () => {
+    const t = setup();
+    const mine = t.local('a.txt', 'recorded');
+    fs.writeFileSync(path.join(t.ws, 'a.txt'), 'edited a moment ago, not scanned yet');
+    t.hub.set('a.txt', Buffer.from('hub version'));
+    const r = await t.hc.apply([fileEntry('a.txt', t.hub.get('a.txt')!, 9, mine.seq)]);
+    expect(r).toMatchObject({ applied: 0, skipped: 1 });
+    expect(t.read('a.txt')).toBe('edited a moment ago, not scanned yet');
+    expect(t.dirty).toEqual(['a.txt']);
+    // A file created meanwhile where the hub creates one is not replaced either.
+    fs.writeFileSync(path.join(t.ws, 'new.txt'), 'created here');
+    t.hub.set('new.txt', Buffer.from('created there'));
+    await t.hc.apply([fileEntry('new.txt', t.hub.get('new.txt')!, 10, 1000)]);
+    expect(t.read('new.txt')).toBe('created here');
+    t.store.close();
+  });
+
+  it('deletes a directory the hub deleted, with tombstones for everything under it', async () => {
+    const t = setup();
+    t.local('d/x.txt', 'x');
+    const last = t.local('d/e/y.txt', 'y');
+    const del: Entry = { ...fileEntry('d', Buffer.alloc(0), 11, last.seq), type: 'dir', deleted: true };
+    // The scanner had recorded the directory too.
+    const st = fs.statSync(path.join(t.ws, 'd'));
+    t.store.record([{ ...del, deleted: false, ino: st.ino, mode: st.mode & 0o777, seq: 0, mtimeMs: st.mtimeMs }]);
+    del.seenSeq = t.store.lastSeq;
+    const r = await t.hc.apply([del]);
+    expect(r).toMatchObject({ applied: 1 });
+    expect(fs.existsSync(path.join(t.ws, 'd'))).toBe(false);
+    const tomb = t.store.since(del.seenSeq, 10);
+    // Children before their parent; the directory itself carries the hub's sequence number.
+    expect(tomb.map((e) => [e.path, e.deleted, e.fromHubSeq])).toEqual([['d/x.txt', true, undefined], ['d/e/y.txt', true, undefined], ['d', true, 11]]);
+    t.store.close();
+  });
+
+  it('refuses unsafe and reserved paths and bytes that do not match, and goes on with the rest', async () => {
+    const t = setup();
+    t.hub.set('ok.txt', Buffer.from('fine'));
+    t.hub.set('bad.txt', Buffer.from('XXXX'));
+    const bad = fileEntry('bad.txt', Buffer.from('good'), 2, 1000);
+    const r = await t.hc.apply([fileEntry('../up.txt', Buffer.from('x'), 1, 1000), bad, fileEntry('.state/db', Buffer.from('x'), 3, 1000), fileEntry('ok.txt', t.hub.get('ok.txt')!, 4, 1000)]);
+    expect(r).toMatchObject({ applied: 1, refused: 3 });
+    expect(fs.readdirSync(t.ws)).toEqual(['ok.txt']);
+    expect(t.logs.filter((l) => l.msg === 'hub.entry_refused').map((l) => l.path).sort()).toEqual(['../up.txt', '.state/db', 'bad.txt']);
+    t.store.close();
+  });
+});
