@@ -315,9 +315,9 @@ export class HubService extends EventEmitter {
 
   /** What the hub last recorded at a mirror path: the session's unrecorded writes first. */
   private recordedStamp(id: string, p: string): CachedEntry | undefined {
-    const pending = this.runtime.get(id)?.session?.unflushed(p);
+    const pending = this.runtime.get(id)?.session?.unflushed(p, true);
     if (pending !== undefined) return pending ?? undefined;
-    return this.store.file(id, p);
+    return this.store.stamp(id, p);
   }
 
   /**
@@ -357,7 +357,7 @@ export class HubService extends EventEmitter {
       const cached = (p: string) => {
         const pending = rt.session?.unflushed(p);
         if (pending !== undefined) return pending ?? undefined;
-        return stamps ? stamps.get(p) : this.store.file(id, p);
+        return stamps ? stamps.get(p) : this.store.stamp(id, p);
       };
       const updated: CachedEntry[] = [];
       const deleted: string[] = [];
@@ -389,7 +389,7 @@ export class HubService extends EventEmitter {
 
   /** Records hub-side changes in the mirror index and queues them for the node. */
   private recordHubChanges(id: string, updated: CachedEntry[], deleted: string[], asAgreed: boolean): void {
-    const ordered = orderBatch([...updated.map((e) => ({ path: e.path, deleted: false })), ...deleted.map((p) => ({ path: p, deleted: true }))]);
+    const ordered = orderBatch([...updated.map((e) => ({ path: e.path, type: e.type, deleted: false })), ...deleted.map((p) => ({ path: p, deleted: true }))]);
     this.store.db.transaction(() => {
       this.store.deletePaths(id, deleted);
       this.store.putFiles(id, updated.map((e) => ({ ...e, seq: 0 })));

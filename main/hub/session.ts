@@ -67,6 +67,9 @@ interface Item {
   settled?: Promise<void>;
 }
 
+/** How long recorded writes stay in unflushed()'s view (the watcher reports them within this). */
+const RECENT_MS = 1000;
+
 /** A hub index message stays well under the message limit (block lists of big files). */
 const MAX_HUB_BATCH_BYTES = 2 * 1024 * 1024;
 
@@ -131,6 +134,9 @@ export class NodeSession {
   private pendingWrites: Writes = emptyWrites();
   /** The writes a flush is recording right now. */
   private recording: Writes | null = null;
+  /** Writes recorded lately, newest first: two generations of about RECENT_MS each. */
+  private recentlyRecorded: Map<string, CachedEntry | null>[] = [new Map(), new Map()];
+  private recentSince = Date.now();
   /** Hub-side changes: sent through this hub sequence number in this session, acknowledged through. */
   private hubSent: number;
   private hubAcked: number;
@@ -211,12 +217,17 @@ export class NodeSession {
   }
 
   /**
-   * What this session wrote at a mirror path and has not recorded yet: the new stamp, null for
-   * a deletion (also of a parent directory), undefined when nothing is pending.
+   * What this session wrote at a mirror path and has not recorded yet (`orRecent`: or recorded
+   * in the last second or so, which is when the watcher reports it): the new stamp, null for a
+   * deletion (also of a parent directory), undefined when there is nothing. Lets the hub tell
+   * its own commits from edits on its side without a database lookup per watcher event.
    */
-  unflushed(wirePath: string): CachedEntry | null | undefined {
-    const pending = lookupWrites(this.pendingWrites.byPath, wirePath);
-    return pending !== undefined || !this.recording ? pending : lookupWrites(this.recording.byPath, wirePath);
+  unflushed(wirePath: string, orRecent = false): CachedEntry | null | undefined {
+    for (const m of [this.pendingWrites.byPath, this.recording?.byPath, ...(orRecent ? this.recentlyRecorded : [])]) {
+      const w = m && lookupWrites(m, wirePath);
+      if (w !== undefined) return w;
+    }
+    return undefined;
   }
 
   /** A node change of this path is being applied right now (its result is not known yet). */
@@ -573,7 +584,9 @@ export class NodeSession {
       const copy = { ...e, path: it.conflict.copyTo };
       it.abort = new AbortController();
       const done = e.type === 'symlink' ? await applySymlink(this.ctx, copy, null) : await pullFile(this.ctx, copy, this.source(e), it.abort.signal, undefined, null);
-      this.wrote({ put: [done], forNode: [copy.path, e.path] });
+      // A directory that won goes to the node whole: what it holds may have been refused there.
+      const ours = this.store.file(this.nodeId, e.path);
+      this.wrote({ put: [done], forNode: [copy.path, e.path, ...(ours?.type === 'dir' ? this.store.pathsUnder(this.nodeId, e.path) : [])] });
       return;
     }
     let expected = it.expected;
@@ -586,9 +599,8 @@ export class NodeSession {
       }
       expected = null;
     }
-    const previous = this.store.file(this.nodeId, e.path);
     // A directory replaced by something else takes its recorded subtree with it.
-    const replacesDir = previous?.type === 'dir' && e.type !== 'dir' ? [e.path] : [];
+    const replacesDir = it.expected?.type === 'dir' && e.type !== 'dir' ? [e.path] : [];
     switch (it.action.kind) {
       case 'pull': {
         it.abort = new AbortController();
@@ -803,6 +815,12 @@ export class NodeSession {
       if (acked !== this.ackedSeq) this.store.setAcked(this.nodeId, acked, this.indexId);
     })();
     this.recording = null;
+    const now = Date.now();
+    if (now - this.recentSince > RECENT_MS) {
+      this.recentlyRecorded = [new Map(), this.recentlyRecorded[0]!];
+      this.recentSince = now;
+    }
+    for (const [p, w] of writes.byPath) this.recentlyRecorded[0]!.set(p, w);
     // Paths that were busy may now be sent to the node (and conflict copies must be).
     this.sendHubChanges();
     if (acked !== this.ackedSeq) {

@@ -144,6 +144,7 @@ export class HubStore {
       paths: db.prepare<[string], { path: string }>('SELECT path FROM files WHERE node_id = ?'),
       stampsAfter: db.prepare<[string, string, number], StampRow>('SELECT path, type, size, mtime_ms, mode, ino, target FROM files WHERE node_id = ? AND path > ? ORDER BY path LIMIT ?'),
       file: db.prepare<[string, string], FileRow>(`SELECT ${FILE_COLUMNS} FROM files WHERE node_id = ? AND path = ?`),
+      stamp: db.prepare<[string, string], StampRow>('SELECT path, type, size, mtime_ms, mode, ino, target FROM files WHERE node_id = ? AND path = ?'),
       upsertFile: db.prepare(`INSERT OR REPLACE INTO files (node_id, ${FILE_COLUMNS}) VALUES (@node_id, @path, @type, @size, @mtime_ms, @mode, @ino, @hash, @block_size, @blocks, @target, @seq, 0)`),
       deleteFile: db.prepare('DELETE FROM files WHERE node_id = ? AND path = ?'),
       deleteFilesUnder: db.prepare("DELETE FROM files WHERE node_id = ? AND path >= ? AND path < ?"),
@@ -317,6 +318,13 @@ export class HubStore {
   stampsAfter(nodeId: string, afterPath: string, limit: number): CachedEntry[] {
     const none = Buffer.alloc(0);
     return this.q.stampsAfter.all(nodeId, afterPath, limit).map((r) => rowToEntry({ ...r, hash: none, block_size: 0, blocks: none, seq: 0, deleted: 0 }));
+  }
+
+  /** A path's recorded stamp only (no hashes or block lists): enough to tell whether it changed on disk. */
+  stamp(nodeId: string, path: string): CachedEntry | undefined {
+    const r = this.q.stamp.get(nodeId, path);
+    const none = Buffer.alloc(0);
+    return r && rowToEntry({ ...r, hash: none, block_size: 0, blocks: none, seq: 0, deleted: 0 });
   }
 
   file(nodeId: string, path: string): CachedEntry | undefined {

@@ -95,9 +95,22 @@ async function checkExpected(native: string, wirePath: string, expected: Expecte
   return st;
 }
 
-/** Removes whatever is at `native` without following symlinks. */
-async function removeAt(native: string): Promise<void> {
-  await fs.promises.rm(native, { recursive: true, force: true });
+/**
+ * Removes whatever is at `native` without following symlinks. A directory only when it is
+ * empty: whatever is still in it was not part of the decision (the peer deletes the children
+ * it knows first), so it is never swept away with it; the caller decides again.
+ */
+async function removeAt(native: string, wirePath: string): Promise<void> {
+  try {
+    await fs.promises.rm(native, { force: true });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'EISDIR' && code !== 'ERR_FS_EISDIR') throw e;
+    await fs.promises.rmdir(native).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOTEMPTY' || err.code === 'EEXIST') throw new ChangedMeanwhile(wirePath);
+      throw err;
+    });
+  }
 }
 
 /**
@@ -208,7 +221,7 @@ export async function pullFile(ctx: ApplyContext, entry: Entry, source: PullSour
     await ensureParents(ctx.root, entry.path);
     const target = await checkNoSymlinkParents(ctx.root, entry.path);
     const existing = await checkExpected(target, entry.path, expected);
-    if (existing?.isDirectory()) await removeAt(target);
+    if (existing?.isDirectory()) await removeAt(target, entry.path);
     if (signal?.aborted) throw new AbortedError();
     await fs.promises.rename(tmp, target);
     committed = true;
@@ -259,7 +272,7 @@ export async function applyDir(ctx: ApplyContext, entry: Entry, expected?: Expec
   const existing = await fs.promises.lstat(target).catch(() => undefined);
   if (existing && !existing.isDirectory()) {
     await checkExpected(target, entry.path, expected);
-    await removeAt(target);
+    await removeAt(target, entry.path);
   }
   if (!existing || !existing.isDirectory()) {
     // A concurrent commit of a child may create the directory between lstat and mkdir.
@@ -284,7 +297,7 @@ export async function applySymlink(ctx: ApplyContext, entry: Entry, expected?: E
   const { tmp } = await inStaging(ctx.stagingDir, (t) => fs.promises.symlink(entry.target, t));
   try {
     const existing = await checkExpected(target, entry.path, expected);
-    if (existing?.isDirectory()) await removeAt(target);
+    if (existing?.isDirectory()) await removeAt(target, entry.path);
     await fs.promises.rename(tmp, target);
   } catch (e) {
     await fs.promises.unlink(tmp).catch(() => undefined);
@@ -295,13 +308,13 @@ export async function applySymlink(ctx: ApplyContext, entry: Entry, expected?: E
   return { ...entry, size: 0, mtimeMs: st.mtimeMs, mode: entry.mode, ino: st.ino };
 }
 
-/** Removes a path (recursively for directories, never following symlinks). */
+/** Removes a path (a directory only once it is empty; never following symlinks). */
 export async function applyDelete(ctx: ApplyContext, wirePath: string, expected?: Expected): Promise<void> {
   const target = await checkNoSymlinkParents(ctx.root, wirePath);
   // Already gone is what a deletion wants; anything else must be what the caller last saw.
   if (!(await fs.promises.lstat(target).catch(() => undefined))) return;
   await checkExpected(target, wirePath, expected);
-  await removeAt(target);
+  await removeAt(target, wirePath);
 }
 
 /**

@@ -118,7 +118,16 @@ function commit(c: CommitRequest): CommitResult {
       throw Object.assign(new Error(`${c.wirePath} changed on disk since it was last scanned`), { code: CHANGED_CODE });
     }
     const replacedDir = Boolean(existing?.isDirectory());
-    if (replacedDir) fs.rmSync(target, { recursive: true, force: true });
+    if (replacedDir) {
+      // Only an empty directory gives way (apply.ts removeAt): anything left in it was not decided on.
+      try {
+        fs.rmdirSync(target);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'ENOTEMPTY' || code === 'EEXIST') throw Object.assign(new Error(`${c.wirePath} is a directory that is not empty`), { code: CHANGED_CODE });
+        throw e;
+      }
+    }
     fs.renameSync(tmp, target);
     renamed = true;
     if (c.syncDir) {

@@ -72,9 +72,18 @@ export function planBlocks(remote: Pick<Entry, 'size' | 'blockSize' | 'blocks'>,
  * creations and updates first, parents before children; deletions last, children before
  * parents (so a rename's new path can reuse the old path's blocks before they go).
  */
-export function orderBatch<T extends Pick<Entry, 'path' | 'deleted'>>(entries: T[]): T[] {
+export function orderBatch<T extends Pick<Entry, 'path' | 'deleted'> & { type?: Entry['type'] }>(entries: T[]): T[] {
   const depth = (p: string) => p.split('/').length;
   const live = entries.filter((e) => !e.deleted).sort((a, b) => depth(a.path) - depth(b.path));
   const dead = entries.filter((e) => e.deleted).sort((a, b) => depth(b.path) - depth(a.path));
-  return [...live, ...dead];
+  // A directory replaced by a file or symlink: what was under it goes first (directories are
+  // only removed once empty, see apply.ts).
+  if (dead.length === 0) return live;
+  const replaced = new Set(live.filter((e) => e.type !== undefined && e.type !== 'dir').map((e) => e.path));
+  const under = (e: T) => {
+    for (let i = e.path.lastIndexOf('/'); i > 0; i = e.path.lastIndexOf('/', i - 1)) if (replaced.has(e.path.slice(0, i))) return true;
+    return false;
+  };
+  if (replaced.size === 0) return [...live, ...dead];
+  return [...dead.filter(under), ...live, ...dead.filter((e) => !under(e))];
 }

@@ -136,10 +136,18 @@ describe.skipIf('skip' in launched)('desktop UI in Chromium over the WebSocket A
     await expect.poll(() => page.locator('tbody tr').first().getAttribute('data-node-name')).toBe('gamma');
   });
 
-  it('shows a node in detail with its lock, and retires it after a confirmation', async () => {
+  it('shows a node in detail with its lock and conflict copies, and retires it after a confirmation', async () => {
     fs.writeFileSync(path.join(hub.mirror(ids.beta!), '.metadata.json'), JSON.stringify({ immutable: ['docs/**', '*.lock'] }));
+    // A conflict copy (here made on the hub's side): counted in the overview, listed in the detail, sent to the node.
+    const copy = 'notes.sync-conflict-20261125-120000-hub.md';
+    fs.writeFileSync(path.join(hub.mirror(ids.beta!), copy), 'the losing version\n');
+    await expect.poll(() => row('beta').locator('td').nth(7).innerText(), { timeout: 30_000 }).toBe('1');
     await row('beta').getByRole('link', { name: 'beta' }).click();
     await page.locator('.locks').filter({ hasText: 'docs/**' }).waitFor();
+    await page.locator('table.conflicts').getByText(copy).waitFor();
+    // beta was killed above: the copy waits for it.
+    await expect.poll(() => page.locator('.facts').innerText()).toMatch(/Pending to node\s+1 file · 19 B/);
+    await expect.poll(() => page.locator('.facts').innerText()).toMatch(/Conflicts\s+1 conflict copy/);
     await page.getByRole('heading', { name: 'beta' }).waitFor();
     await expect.poll(() => page.locator('.facts').innerText()).toContain(hub.mirror(ids.beta!));
     await page.getByText('node.added').first().waitFor();

@@ -97,21 +97,32 @@ describe('HubChanges', () => {
     t.store.close();
   });
 
-  it('deletes a directory the hub deleted, with tombstones for everything under it', async () => {
+  it('deletes a directory the hub deleted once what it knew is gone, and never what the node added meanwhile', async () => {
     const t = setup();
     t.local('d/x.txt', 'x');
-    const last = t.local('d/e/y.txt', 'y');
-    const del: Entry = { ...fileEntry('d', Buffer.alloc(0), 11, last.seq), type: 'dir', deleted: true };
-    // The scanner had recorded the directory too.
-    const st = fs.statSync(path.join(t.ws, 'd'));
-    t.store.record([{ ...del, deleted: false, ino: st.ino, mode: st.mode & 0o777, seq: 0, mtimeMs: st.mtimeMs }]);
-    del.seenSeq = t.store.lastSeq;
-    const r = await t.hc.apply([del]);
-    expect(r).toMatchObject({ applied: 1 });
+    t.local('d/e/y.txt', 'y');
+    const dirEntry = (p: string) => {
+      const st = fs.statSync(path.join(t.ws, p));
+      return { ...fileEntry(p, Buffer.alloc(0), 0, 0), type: 'dir' as const, ino: st.ino, mode: st.mode & 0o777, mtimeMs: st.mtimeMs };
+    };
+    t.store.record([dirEntry('d'), dirEntry('d/e')]);
+    const seen = t.store.lastSeq;
+    const gone = (p: string, seq: number, type: 'file' | 'dir' = 'file'): Entry => ({ ...fileEntry(p, Buffer.alloc(0), seq, seen), type, deleted: true });
+    // The hub sends what it deleted children first (plan.orderBatch).
+    const r = await t.hc.apply([gone('d/e/y.txt', 11), gone('d/x.txt', 12), gone('d/e', 13, 'dir'), gone('d', 14, 'dir')]);
+    expect(r).toMatchObject({ applied: 4 });
     expect(fs.existsSync(path.join(t.ws, 'd'))).toBe(false);
-    const tomb = t.store.since(del.seenSeq, 10);
-    // Children before their parent; the directory itself carries the hub's sequence number.
-    expect(tomb.map((e) => [e.path, e.deleted, e.fromHubSeq])).toEqual([['d/x.txt', true, undefined], ['d/e/y.txt', true, undefined], ['d', true, 11]]);
+    expect(t.store.since(seen, 10).map((e) => [e.path, e.deleted, e.fromHubSeq])).toEqual([['d/e/y.txt', true, 11], ['d/x.txt', true, 12], ['d/e', true, 13], ['d', true, 14]]);
+
+    // A file the node created in a directory the hub deletes (not scanned yet) keeps the directory.
+    t.local('k/a.txt', 'a');
+    t.store.record([dirEntry('k')]);
+    const seen2 = t.store.lastSeq;
+    fs.writeFileSync(path.join(t.ws, 'k', 'new.txt'), 'created here a moment ago');
+    const r2 = await t.hc.apply([{ ...gone('k/a.txt', 15), seenSeq: seen2 }, { ...gone('k', 16, 'dir'), seenSeq: seen2 }]);
+    expect(r2).toMatchObject({ applied: 1, skipped: 1 });
+    expect(fs.readFileSync(path.join(t.ws, 'k', 'new.txt'), 'utf8')).toBe('created here a moment ago');
+    expect(t.dirty).toEqual(['k']);
     t.store.close();
   });
 

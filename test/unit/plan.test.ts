@@ -79,6 +79,13 @@ describe('orderBatch', () => {
     const out = orderBatch([e('old/x', true), e('new/a/b'), e('old', true), e('new'), e('new/a')]).map((x) => `${x.deleted ? '-' : '+'}${x.path}`);
     expect(out).toEqual(['+new', '+new/a', '+new/a/b', '-old/x', '-old']);
   });
+
+  it('empties a directory replaced by a file before the file takes its place', () => {
+    const e = (path: string, type: 'file' | 'dir', deleted = false) => ({ path, type, deleted });
+    const out = orderBatch([e('d', 'file'), e('d/x', 'file', true), e('d/sub', 'dir', true), e('d/sub/y', 'file', true), e('other', 'file', true), e('new', 'file')])
+      .map((x) => `${x.deleted ? '-' : '+'}${x.path}`);
+    expect(out).toEqual(['-d/sub/y', '-d/x', '-d/sub', '+d', '+new', '-other']);
+  });
 });
 
 describe('stampChanged (the persistent hash cache rule)', () => {

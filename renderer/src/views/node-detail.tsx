@@ -6,6 +6,8 @@ import { Dialog, Empty, ErrorNote, Loading, StateBadge } from '../components/bit
 import { useLoad } from '../hooks';
 import { useUi } from '../store';
 
+const files = (n: number) => `${n.toLocaleString()} ${n === 1 ? 'file' : 'files'}`;
+
 export function NodeDetailView({ id }: { id: string }) {
   // The live row keeps the header current; the detail (lists) is re-read every 2 s.
   const live = useUi((s) => s.nodes[id]);
@@ -44,8 +46,8 @@ export function NodeDetailView({ id }: { id: string }) {
         <dt>Id</dt><dd className="mono">{node.id}</dd>
         <dt>Mirror</dt><dd className="mono">{node.mirror}</dd>
         <dt>Files</dt><dd>{node.files.toLocaleString()} · {bytes(node.bytes)}</dd>
-        <dt>Pending to hub</dt><dd>{node.outOfSyncFiles.toLocaleString()} files · {bytes(node.outOfSyncBytes)}</dd>
-        <dt>Pending to node</dt><dd>{node.toNodeFiles.toLocaleString()} files · {bytes(node.toNodeBytes)} (changed on the hub's side)</dd>
+        <dt>Pending to hub</dt><dd>{files(node.outOfSyncFiles)} · {bytes(node.outOfSyncBytes)}</dd>
+        <dt>Pending to node</dt><dd>{files(node.toNodeFiles)} · {bytes(node.toNodeBytes)} (changed on the hub's side)</dd>
         <dt>Conflicts</dt><dd>{node.conflicts.toLocaleString()} conflict {node.conflicts === 1 ? 'copy' : 'copies'}</dd>
         <dt>Received</dt><dd>{bytes(node.bytesReceived)} (plus {bytes(node.bytesReused)} reused from the mirror) this session</dd>
         <dt>Last seen</dt><dd>{node.state === 'disconnected' || node.state === 'retired' ? ago(node.lastSeen) : 'connected now'}</dd>
