@@ -5,6 +5,7 @@
  * a deletion never beats a modification; a directory beats a file; a restart in the middle
  * loses nothing and re-hashes only what changed.
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -147,6 +148,27 @@ describe('two-way mirror', () => {
     expect(fs.statSync(mirror('shape/thing')).isDirectory()).toBe(true);
     const copy = conflictCopies(mirror()).find((p) => p.startsWith('shape/thing.sync-conflict-'))!;
     expect(read(mirror(), copy)).toBe('a file on the hub\n');
+  });
+
+  it('a file changed on the other side while it is being transferred keeps both versions, both ways', async () => {
+    const contents = (root: string, p: string) => [...snapshot(root)].filter(([k]) => k === p || (isConflictCopy(k) && k.startsWith(p.replace(/\.bin$/, '.sync-conflict-')))).map(([, v]) => v.digest).sort();
+    const digest = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');
+    for (const [from, other, label] of [[ws, mirror(), 'node → hub'], [mirror(), ws, 'hub → node']] as const) {
+      const p = `race/${label === 'node → hub' ? 'up' : 'down'}.bin`;
+      const first = crypto.randomBytes(96 * 1024 * 1024);
+      const second = Buffer.from(`written on the other side while the first was in transit (${label})\n`);
+      put(from, p, first);
+      // Wait until the transfer is under way, then change the path on the receiving side.
+      await waitFor(`${label} transfer under way`, async () => {
+        const st = await hub.node(id);
+        return label === 'node → hub' ? st.outOfSyncBytes > 0 : st.toNodeFiles > 0;
+      }, 30_000, 10);
+      put(other, p, second);
+      await converged(`both versions of ${p} on both sides`);
+      const want = [digest(first), digest(second)].sort();
+      expect(contents(ws, p), label).toEqual(want);
+      expect(contents(mirror(), p), label).toEqual(want);
+    }
   });
 
   it('a restart of either side in the middle of two-way traffic loses nothing and re-hashes only what changed', async () => {
