@@ -19,7 +19,7 @@ import { expectedOf, stampMatches } from '../sync/expect';
 import { orderBatch } from '../sync/plan';
 import { versionOf, type Version } from '../sync/reconcile';
 import { toNative } from '../sync/paths';
-import { clearStaging } from '../sync/apply';
+import { caseInsensitive, clearStaging } from '../sync/apply';
 import { LOCK_FILE, MirrorLock } from '../sync/lock';
 import { PartialFiles } from './partials';
 import { encodeJoin } from '../sync/join';
@@ -82,6 +82,8 @@ interface NodeRuntime {
   dirtyTimer: NodeJS.Timeout | null;
   /** Mirror scans run one at a time per node. */
   scanChain: Promise<void>;
+  /** The mirror's file system ignores case (probed on first use). */
+  caseInsensitive?: boolean;
   /** Directories to look into once more (recheckLater). */
   recheck: Set<string>;
   recheckTimer: NodeJS.Timeout | null;
@@ -363,7 +365,7 @@ export class HubService extends EventEmitter {
       const deleted: string[] = [];
       for (const subtree of roots) {
         const res = await scan({
-          root, pool: this.pool, subtree, cached,
+          root, pool: this.pool, subtree, cached, caseInsensitive: rt.caseInsensitive ??= caseInsensitive(this.stagingOf(id)),
           knownUnder: (st) => (stamps ? stamps.keys() : [st, ...this.store.pathsUnder(id, st)]),
         });
         for (const sk of res.skipped) this.log.warn('mirror.skipped', { node: id, path: sk.path, reason: sk.reason });

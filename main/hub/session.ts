@@ -9,11 +9,12 @@
  * barrier: it waits for running work and blocks later work, so a rename's new path can reuse
  * the old path's blocks before they are deleted.
  */
+import fs from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { performance } from 'node:perf_hooks';
-import { AbortedError, VerifyError, fsyncDir, applyDelete, applyDir, applyMeta, applyMove, applySymlink, pullFile, type ApplyContext, type BlockLocation, type PullSource, type PullStats } from '../sync/apply';
+import { AbortedError, VerifyError, caseInsensitive, fsyncDir, applyDelete, applyDir, applyMeta, applyMove, applySymlink, pullFile, type ApplyContext, type BlockLocation, type PullSource, type PullStats } from '../sync/apply';
 import { BLOCK_SIZE } from '../sync/blocks';
-import { ChangedMeanwhile, expectedOf, type Expected } from '../sync/expect';
+import { CaseConflict, ChangedMeanwhile, expectedOf, type Expected } from '../sync/expect';
 import { planEntry, type Action } from '../sync/plan';
 import { conflictName, reconcile, versionOf, type Side, type Version } from '../sync/reconcile';
 import { serveBlock } from '../sync/serve-block';
@@ -175,6 +176,7 @@ export class NodeSession {
   ) {
     this.ctx = {
       root: mirrorRoot, stagingDir, pool, deferDirSync: (d) => this.dirsToSync.add(d),
+      caseInsensitive: caseInsensitive(stagingDir),
       // A large file cut off by the connection: keep what arrived for the next session.
       keepPartial: (entry, staged) => {
         if (!this.closed) return false;
@@ -539,6 +541,7 @@ export class NodeSession {
           if (v.conflict) it.conflict = v.conflict;
           continue;
         }
+        if (err instanceof CaseConflict && attempt <= MAX_REDECIDE && (await this.caseRename(it, err))) continue;
         const parent = err instanceof UnsafePathError && attempt <= MAX_REDECIDE ? this.runningAncestor(e.path) : undefined;
         if (parent) {
           // A parent is being turned into a directory right now (a conflict decided late): wait.
@@ -555,11 +558,41 @@ export class NodeSession {
         const code = err instanceof UnsafePathError || errno === 'ELOOP' ? 'UNSAFE_PATH'
           : err instanceof VerifyError ? 'HASH_MISMATCH'
             : err instanceof BlockUnavailable ? 'BLOCK_UNAVAILABLE'
-              : err instanceof ChangedMeanwhile ? 'CHANGED_ON_HUB' : 'APPLY_FAILED';
+              : err instanceof ChangedMeanwhile ? 'CHANGED_ON_HUB'
+                : err instanceof CaseConflict ? 'CASE_CONFLICT' : 'APPLY_FAILED';
         this.refuse(e.path, e.seq, code, errno === 'ELOOP' ? `"${e.path}" is a symlink in the mirror, and symlinks are never followed` : (err as Error).message);
         return;
       }
     }
+  }
+
+  /**
+   * The mirror ignores case and already has this path in another case. When the node deletes
+   * that other name in the same breath (a case-only rename, of the file or of a directory on
+   * its way), the name on disk is renamed to the new case and the item runs again. Otherwise
+   * the node has two names this file system cannot tell apart: refused as CASE_CONFLICT.
+   */
+  private async caseRename(it: Item, err: CaseConflict): Promise<boolean> {
+    const want = it.entry.path.split('/');
+    const have = err.existing.split('/');
+    const i = want.findIndex((seg, k) => seg !== have[k]);
+    const from = have.slice(0, i + 1).join('/');
+    const to = want.slice(0, i + 1).join('/');
+    if (this.latest.get(from)?.entry.deleted !== true) return false;
+    const old = this.store.file(this.nodeId, from) ?? (await this.lstatEntry(from));
+    if (!old) return false;
+    const moved = await applyMove(this.ctx, old, to);
+    this.log.info('sync.case_renamed', { node: this.nodeId, from, to });
+    this.wrote({ del: [from] });
+    if (to === it.entry.path) it.expected = expectedOf(moved);
+    return true;
+  }
+
+  /** A minimal entry for what is on disk at a mirror path (for moving it), if anything. */
+  private async lstatEntry(wirePath: string): Promise<CachedEntry | undefined> {
+    const st = await fs.promises.lstat(toNative(this.ctx.root, wirePath)).catch(() => undefined);
+    if (!st) return undefined;
+    return { ...tombstone(wirePath, 0), deleted: false, type: st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'file', size: st.isFile() ? st.size : 0, mtimeMs: st.mtimeMs, mode: st.mode & 0o777, ino: st.ino };
   }
 
   /** The running item of the nearest ancestor directory of a path, if any. */

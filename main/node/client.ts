@@ -14,7 +14,7 @@ import tls from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import watcher from '@parcel/watcher';
 import { NodeStore } from '../store/node-store';
-import { clearStaging } from '../sync/apply';
+import { caseInsensitive, clearStaging } from '../sync/apply';
 import { FsPool } from '../sync/fs-pool';
 import { wirePathProblem } from '../sync/paths';
 import { orderBatch } from '../sync/plan';
@@ -116,6 +116,8 @@ export class NodeClient {
   private readonly log: Logger;
   private readonly ignoreState: (p: string) => boolean;
   private readonly stagingDir: string;
+  /** The workspace's file system ignores case (macOS, Windows): see expect.ts CaseConflict. */
+  private readonly caseInsensitive: boolean;
   private readonly hubChanges: HubChanges;
   /** Hub-side changes are applied one batch at a time, never beside a scan (see serial()). */
   private nextFetchId = 1;
@@ -143,8 +145,9 @@ export class NodeClient {
     const under = (p: string, dir: string) => p === dir || p.startsWith(`${dir}/`);
     this.ignoreState = (p) => (stateWire !== null && under(p, stateWire)) || under(p, WORKSPACE_STAGING);
     this.stagingDir = stagingFor(cfg.workspace, cfg.stateDir);
+    this.caseInsensitive = caseInsensitive(this.stagingDir);
     this.hubChanges = new HubChanges({
-      ctx: { root: cfg.workspace, stagingDir: this.stagingDir, pool: this.pool },
+      ctx: { root: cfg.workspace, stagingDir: this.stagingDir, pool: this.pool, caseInsensitive: this.caseInsensitive },
       store: this.store,
       log: this.log,
       reserved: this.ignoreState,
@@ -266,6 +269,7 @@ export class NodeClient {
         cached: (p) => (cache ? cache.get(p) : this.store.get(p)),
         knownUnder: (s) => (cache ? cache.keys() : this.store.pathsUnder(s)),
         ignore: this.ignoreState,
+        caseInsensitive: this.caseInsensitive,
       });
       for (const s of res.skipped) this.log.warn('scan.skipped', { path: s.path, reason: s.reason });
       updated.push(...res.updated);

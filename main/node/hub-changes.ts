@@ -12,9 +12,9 @@
  * What was applied is recorded in the node's index with the hub's sequence number
  * (`fromHubSeq`), and so reaches the hub as "the node now has your version": the agreement.
  */
-import { AbortedError, VerifyError, applyDelete, applyDir, applyMeta, applySymlink, pullFile, type ApplyContext, type BlockLocation } from '../sync/apply';
+import { AbortedError, VerifyError, applyDelete, applyDir, applyMeta, applyMove, applySymlink, pullFile, type ApplyContext, type BlockLocation } from '../sync/apply';
 import { BLOCK_SIZE } from '../sync/blocks';
-import { ChangedMeanwhile, expectedOf } from '../sync/expect';
+import { CaseConflict, ChangedMeanwhile, expectedOf } from '../sync/expect';
 import { UnsafePathError, checkNoSymlinkParents, toNative } from '../sync/paths';
 import { planEntry } from '../sync/plan';
 import { sameVersion, versionOf } from '../sync/reconcile';
@@ -79,8 +79,10 @@ export class HubChanges {
     const result: BatchResult = { applied: 0, skipped: 0, refused: 0, failed: 0, fetchedBytes: 0, reusedBytes: 0 };
     const running = new Set<Promise<void>>();
     let ended: unknown = null;
+    /** Paths this batch deletes: a creation in another case of one of them is a case-only rename. */
+    const deletions = new Set(entries.filter((e) => e.deleted).map((e) => e.path));
     const start = (e: Entry) => {
-      const p: Promise<void> = this.one(e, result).catch((err) => { ended = err; }).finally(() => running.delete(p));
+      const p: Promise<void> = this.one(e, result, deletions).catch((err) => { ended = err; }).finally(() => running.delete(p));
       running.add(p);
       return p;
     };
@@ -102,7 +104,8 @@ export class HubChanges {
     return result;
   }
 
-  private async one(h: Entry, result: BatchResult): Promise<void> {
+  /** `renamed`: the workspace's file at this path, just given this path's case (caseRename). */
+  private async one(h: Entry, result: BatchResult, deletions: Set<string>, renamed?: CachedEntry): Promise<void> {
     const { store, log } = this.d;
     const problem = entryProblem(h) ?? (this.d.reserved(h.path) ? 'the path is reserved for the node\'s own state' : null);
     if (problem) {
@@ -111,8 +114,8 @@ export class HubChanges {
       return;
     }
     if (h.type === 'file' && !h.deleted) h.mode &= 0o777;
-    const local = store.get(h.path);
-    if (local && local.seq > (h.seenSeq ?? 0)) {
+    const local = renamed ?? store.get(h.path);
+    if (!renamed && local && local.seq > (h.seenSeq ?? 0)) {
       // Our change is on its way to the hub, which will decide (and keep both if they conflict).
       result.skipped++;
       log.debug('hub.change_deferred', { path: h.path, hubSeq: h.seq, localSeq: local.seq, seenSeq: h.seenSeq });
@@ -154,6 +157,19 @@ export class HubChanges {
       log.debug('hub.applied', { path: h.path, hubSeq: h.seq, action: action.kind });
     } catch (err) {
       if (err instanceof SessionEnded) throw err;
+      if (err instanceof CaseConflict) {
+        // The workspace ignores case. Renamed by the hub (it deletes the old name in this very
+        // batch): take the new case and go on; otherwise two names this disk cannot hold apart.
+        const moved = renamed ? undefined : await this.caseRename(h, err, deletions);
+        if (moved) return this.one(h, result, deletions, moved);
+        if (moved === null) {
+          result.skipped++;
+          return;
+        }
+        result.refused++;
+        log.warn('hub.entry_refused', { path: clip(h.path), seq: h.seq, code: 'CASE_CONFLICT', reason: err.message });
+        return;
+      }
       if (err instanceof ChangedMeanwhile || err instanceof AbortedError) {
         result.skipped++;
         log.info('hub.change_raced', { path: h.path, hubSeq: h.seq, reason: (err as Error).message });
@@ -175,6 +191,28 @@ export class HubChanges {
       result.failed++;
       log.error('hub.apply_failed', { path: clip(h.path), seq: h.seq, error: (err as Error).message });
     }
+  }
+
+  /**
+   * Gives the name on disk the case the hub now uses, when the hub deletes the old name in this
+   * same batch (a case-only rename). Returns the file now at `h.path`; null when a parent
+   * directory was renamed (the scanner records the new names); undefined when it is no rename.
+   */
+  private async caseRename(h: Entry, err: CaseConflict, deletions: Set<string>): Promise<CachedEntry | null | undefined> {
+    const want = h.path.split('/');
+    const have = err.existing.split('/');
+    const i = want.findIndex((seg, k) => seg !== have[k]);
+    const from = have.slice(0, i + 1).join('/');
+    const to = want.slice(0, i + 1).join('/');
+    const old = this.d.store.get(from);
+    if (!deletions.has(from) || !old || old.deleted) return undefined;
+    const moved = await applyMove(this.d.ctx, old, to);
+    this.d.log.info('hub.case_renamed', { from, to });
+    // The old name's records go (its deletion in this batch then finds nothing to do).
+    this.record({ ...h, path: from }, old, null);
+    if (to === h.path) return moved;
+    this.d.markDirty(to);
+    return null;
   }
 
   /** Records what was applied (with the hub's sequence number), replacing a directory's subtree. */

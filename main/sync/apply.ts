@@ -14,7 +14,7 @@ import crypto from 'node:crypto';
 import { blockCount, blockHash, blockLength, fileHashFromBlocks, sha256 } from './blocks';
 import type { FsPool } from './fs-pool';
 import { checkNoSymlinkParents, ensureParents, toNative } from './paths';
-import { CHANGED_CODE, ChangedMeanwhile, stampMatches, type Expected } from './expect';
+import { CHANGED_CODE, CaseConflict, ChangedMeanwhile, caseVariantSync, stampMatches, type Expected } from './expect';
 import type { CachedEntry, Entry } from './types';
 
 export class VerifyError extends Error {
@@ -65,6 +65,24 @@ export interface ApplyContext {
    * same version is pulled again), false deletes it.
    */
   keepPartial?: (entry: Entry, staged: string, error: unknown) => boolean;
+  /**
+   * The root's file system ignores case (caseInsensitive()): a name that differs from one on
+   * disk only in case is a CaseConflict rather than that file, and a deletion of a name that
+   * is now on disk in another case deletes nothing.
+   */
+  caseInsensitive?: boolean;
+}
+
+/** Whether names in this directory ignore case (probed with a file created in it). */
+export function caseInsensitive(dir: string): boolean {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const probe = path.join(dir, `CaseProbe-${crypto.randomBytes(6).toString('hex')}.tmp`);
+  fs.writeFileSync(probe, '', { mode: 0o600 });
+  try {
+    return fs.existsSync(probe.replace('CaseProbe-', 'caseprobe-'));
+  } finally {
+    fs.rmSync(probe, { force: true });
+  }
 }
 
 const FETCH_WINDOW = 16;
@@ -89,8 +107,10 @@ export async function fsyncDir(dir: string): Promise<void> {
  * Throws ChangedMeanwhile unless `native` shows what the caller expects (undefined: no
  * expectation). Runs right before the rename or removal it guards.
  */
-async function checkExpected(native: string, wirePath: string, expected: Expected | undefined): Promise<fs.Stats | undefined> {
+async function checkExpected(ctx: ApplyContext, native: string, wirePath: string, expected: Expected | undefined): Promise<fs.Stats | undefined> {
   const st = await fs.promises.lstat(native).catch(() => undefined);
+  const variant = st && ctx.caseInsensitive ? caseVariantSync(ctx.root, wirePath) : null;
+  if (variant !== null) throw new CaseConflict(wirePath, variant);
   if (expected !== undefined && !stampMatches(st, expected)) throw new ChangedMeanwhile(wirePath);
   return st;
 }
@@ -220,7 +240,7 @@ export async function pullFile(ctx: ApplyContext, entry: Entry, source: PullSour
     await fh.close();
     await ensureParents(ctx.root, entry.path);
     const target = await checkNoSymlinkParents(ctx.root, entry.path);
-    const existing = await checkExpected(target, entry.path, expected);
+    const existing = await checkExpected(ctx, target, entry.path, expected);
     if (existing?.isDirectory()) await removeAt(target, entry.path);
     if (signal?.aborted) throw new AbortedError();
     await fs.promises.rename(tmp, target);
@@ -256,7 +276,7 @@ async function pullSmallFile(ctx: ApplyContext, pool: FsPool, entry: Entry, sour
     await closeReaders(readers);
   }
   if (signal?.aborted) throw new AbortedError();
-  const st = await pool.commit({ root: ctx.root, stagingDir: ctx.stagingDir, wirePath: entry.path, data, mode: entry.mode, mtimeMs: entry.mtimeMs, syncDir: !ctx.deferDirSync, ...(expected !== undefined ? { expected } : {}) })
+  const st = await pool.commit({ root: ctx.root, stagingDir: ctx.stagingDir, wirePath: entry.path, data, mode: entry.mode, mtimeMs: entry.mtimeMs, syncDir: !ctx.deferDirSync, ...(expected !== undefined ? { expected } : {}), ...(ctx.caseInsensitive ? { caseInsensitive: true } : {}) })
     .catch((e: NodeJS.ErrnoException) => { throw e.code === CHANGED_CODE ? new ChangedMeanwhile(entry.path) : e; });
   if (st.size !== entry.size) throw new VerifyError(`assembled ${st.size} bytes, expected ${entry.size}`);
   ctx.deferDirSync?.(path.dirname(toNative(ctx.root, entry.path)));
@@ -270,8 +290,12 @@ export async function applyDir(ctx: ApplyContext, entry: Entry, expected?: Expec
   // A directory that is already there is fine (a child's commit may have made it); a file or
   // symlink in the way is replaced only if it is what the caller last saw.
   const existing = await fs.promises.lstat(target).catch(() => undefined);
+  if (existing && ctx.caseInsensitive) {
+    const variant = caseVariantSync(ctx.root, entry.path);
+    if (variant !== null) throw new CaseConflict(entry.path, variant);
+  }
   if (existing && !existing.isDirectory()) {
-    await checkExpected(target, entry.path, expected);
+    await checkExpected(ctx, target, entry.path, expected);
     await removeAt(target, entry.path);
   }
   if (!existing || !existing.isDirectory()) {
@@ -296,7 +320,7 @@ export async function applySymlink(ctx: ApplyContext, entry: Entry, expected?: E
   const target = await checkNoSymlinkParents(ctx.root, entry.path);
   const { tmp } = await inStaging(ctx.stagingDir, (t) => fs.promises.symlink(entry.target, t));
   try {
-    const existing = await checkExpected(target, entry.path, expected);
+    const existing = await checkExpected(ctx, target, entry.path, expected);
     if (existing?.isDirectory()) await removeAt(target, entry.path);
     await fs.promises.rename(tmp, target);
   } catch (e) {
@@ -311,9 +335,11 @@ export async function applySymlink(ctx: ApplyContext, entry: Entry, expected?: E
 /** Removes a path (a directory only once it is empty; never following symlinks). */
 export async function applyDelete(ctx: ApplyContext, wirePath: string, expected?: Expected): Promise<void> {
   const target = await checkNoSymlinkParents(ctx.root, wirePath);
-  // Already gone is what a deletion wants; anything else must be what the caller last saw.
+  // Already gone is what a deletion wants (also when the name on disk is now another case of
+  // it); anything else must be what the caller last saw.
   if (!(await fs.promises.lstat(target).catch(() => undefined))) return;
-  await checkExpected(target, wirePath, expected);
+  if (ctx.caseInsensitive && caseVariantSync(ctx.root, wirePath) !== null) return;
+  await checkExpected(ctx, target, wirePath, expected);
   await removeAt(target, wirePath);
 }
 
@@ -325,8 +351,10 @@ export async function applyMove(ctx: ApplyContext, from: CachedEntry, to: string
   const source = await checkNoSymlinkParents(ctx.root, from.path);
   await ensureParents(ctx.root, to);
   const target = await checkNoSymlinkParents(ctx.root, to);
-  await checkExpected(source, from.path, expected);
-  if (await fs.promises.lstat(target).catch(() => null)) throw new ChangedMeanwhile(to);
+  const was = await checkExpected(ctx, source, from.path, expected);
+  const there = await fs.promises.lstat(target).catch(() => null);
+  // Where case is ignored, a case-only rename finds the file itself at the new name.
+  if (there && !(ctx.caseInsensitive && was && there.ino === was.ino)) throw new ChangedMeanwhile(to);
   await fs.promises.rename(source, target);
   await syncDirOf(ctx, target);
   if (path.dirname(source) !== path.dirname(target)) await syncDirOf(ctx, source);

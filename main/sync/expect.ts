@@ -4,7 +4,8 @@
  * shows what the applier last recorded there. Checked just before the rename or removal, so
  * an edit the scanner has not seen yet is never overwritten; the caller re-decides instead.
  */
-import type fs from 'node:fs';
+import fs from 'node:fs';
+import path from 'node:path';
 import type { EntryType } from './types';
 
 /** What the applier expects at a path: a recorded stamp, or null for "nothing there". */
@@ -34,4 +35,46 @@ export function stampMatches(st: fs.Stats | undefined, exp: Expected): boolean {
 
 export function expectedOf(e: { type: EntryType; size: number; mtimeMs: number; ino: number } | undefined): Expected {
   return e ? { type: e.type, size: e.size, mtimeMs: e.mtimeMs, ino: e.ino } : null;
+}
+
+/**
+ * On a file system that ignores case (macOS, Windows), "Docs/README.md" also finds
+ * "docs/Readme.md". Writing one over the other would merge two names into one file; the
+ * applier decides instead (a case-only rename is carried out as a rename; two names that only
+ * differ in case are a conflict such a file system cannot hold). `existing` is the wire path
+ * on disk, which differs from `wirePath` only in case.
+ */
+export class CaseConflict extends Error {
+  constructor(readonly wirePath: string, readonly existing: string) {
+    super(`"${wirePath}" and "${existing}" would be one file here: this file system ignores case`);
+    this.name = 'CaseConflict';
+  }
+}
+
+export const CASE_CODE = 'ECORTEXCASE';
+
+/**
+ * The wire path on disk that `wirePath` resolves to under `root` when some segment of it
+ * exists only in another case; null when every segment is on disk exactly (or is missing).
+ * One directory listing per segment: call it only where case is ignored.
+ */
+export function caseVariantSync(root: string, wirePath: string): string | null {
+  const segs = wirePath.split('/');
+  let dir = root;
+  for (let i = 0; i < segs.length; i++) {
+    let names: string[];
+    try {
+      names = fs.readdirSync(dir);
+    } catch {
+      return null;
+    }
+    const seg = segs[i]!;
+    if (!names.includes(seg)) {
+      const folded = seg.toLowerCase();
+      const other = names.find((n) => n.toLowerCase() === folded);
+      return other === undefined ? null : [...segs.slice(0, i), other, ...segs.slice(i + 1)].join('/');
+    }
+    dir = path.join(dir, seg);
+  }
+  return null;
 }

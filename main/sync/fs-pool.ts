@@ -8,6 +8,7 @@ import path from 'node:path';
 import fs from 'node:fs';
 import type { CommitRequest, CommitResult, HashResult, WalkItem, WorkerRequest, WorkerResponse } from './fs-protocol';
 import { UnsafePathError } from './paths';
+import { CASE_CODE, CaseConflict } from './expect';
 
 /**
  * The compiled worker; when this module runs from TypeScript sources (tests), use the build.
@@ -66,8 +67,8 @@ export class FsPool {
   }
 
   /** Everything under root/subtree (shallow: only the entries of root itself). */
-  async walk(root: string, subtree = '', shallow = false): Promise<{ items: WalkItem[]; skipped: { path: string; reason: string }[] }> {
-    const res = await this.run({ id: 0, op: 'walk', root, subtree, shallow });
+  async walk(root: string, subtree = '', shallow = false, exactCase = false): Promise<{ items: WalkItem[]; skipped: { path: string; reason: string }[] }> {
+    const res = await this.run({ id: 0, op: 'walk', root, subtree, shallow, exactCase });
     if (!res.ok) throw Object.assign(new Error(res.error), { code: res.code });
     return res.walk!;
   }
@@ -107,6 +108,7 @@ export class FsPool {
     const res = await this.run({ id: 0, op: 'commit', commit: c });
     if (!res.ok) {
       if (res.unsafe) throw new UnsafePathError(c.wirePath, res.error.replace(/^unsafe path "[^"]*": /, ''));
+      if (res.code === CASE_CODE && res.variant) throw new CaseConflict(c.wirePath, res.variant);
       throw Object.assign(new Error(`${c.wirePath}: ${res.error}`), { code: res.code });
     }
     return res.commit!;
@@ -130,7 +132,7 @@ export class FsPool {
       req: { id: first.req.id, op: 'commitMany', commits },
       resolve: (res) => batch.forEach((t, i) => {
         const r = res.ok ? res.commits![i]! : res;
-        t.resolve(r.ok ? { id: t.req.id, ok: true, commit: r.commit } : { id: t.req.id, ok: false, error: r.error, code: r.code, unsafe: r.unsafe });
+        t.resolve(r.ok ? { id: t.req.id, ok: true, commit: r.commit } : { id: t.req.id, ok: false, error: r.error, code: r.code, unsafe: r.unsafe, variant: r.variant });
       }),
       reject: (e) => batch.forEach((t) => t.reject(e)),
     };

@@ -28,6 +28,8 @@ export interface CommitRequest {
   syncDir: boolean;
   /** Commit only if the target still shows this (expect.ts); absent: no check. */
   expected?: Expected;
+  /** The root ignores case: a name that differs only in case is a CaseConflict, not this file. */
+  caseInsensitive?: boolean;
 }
 
 export interface CommitResult {
@@ -40,15 +42,16 @@ export interface CommitResult {
 }
 
 export type WorkerRequest =
-  | { id: number; op: 'walk'; root: string; subtree: string; shallow: boolean }
+  /** exactCase: the root ignores case; a subtree only exists under its exact name (case-insensitive file systems). */
+  | { id: number; op: 'walk'; root: string; subtree: string; shallow: boolean; exactCase: boolean }
   | { id: number; op: 'hash'; file: string; blockSize: number }
   | { id: number; op: 'hashMany'; files: string[]; blockSize: number }
   | { id: number; op: 'commit'; commit: CommitRequest }
   /** Several independent commits, one after the other (a backlog of small files). */
   | { id: number; op: 'commitMany'; commits: CommitRequest[] };
 
-export type CommitOutcome = { ok: true; commit: CommitResult } | { ok: false; error: string; code?: string; unsafe?: boolean };
+export type CommitOutcome = { ok: true; commit: CommitResult } | { ok: false; error: string; code?: string; unsafe?: boolean; variant?: string };
 
 export type WorkerResponse =
   | { id: number; ok: true; walk?: { items: WalkItem[]; skipped: { path: string; reason: string }[] }; hash?: HashResult; many?: ({ ok: true; hash: HashResult } | { ok: false; error: string; code?: string })[]; commit?: CommitResult; commits?: CommitOutcome[] }
-  | { id: number; ok: false; error: string; code?: string; unsafe?: boolean };
+  | { id: number; ok: false; error: string; code?: string; unsafe?: boolean; variant?: string };

@@ -8,9 +8,9 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import type { CommitRequest, CommitResult, HashResult, WalkItem, WorkerRequest, WorkerResponse } from './fs-protocol';
 import { UnsafePathError, ensureSafeParentsSync } from './paths';
-import { CHANGED_CODE, stampMatches } from './expect';
+import { CASE_CODE, CHANGED_CODE, caseVariantSync, stampMatches } from './expect';
 
-function walk(root: string, subtree: string, shallow: boolean): { items: WalkItem[]; skipped: { path: string; reason: string }[] } {
+function walk(root: string, subtree: string, shallow: boolean, exactCase = false): { items: WalkItem[]; skipped: { path: string; reason: string }[] } {
   const items: WalkItem[] = [];
   const skipped: { path: string; reason: string }[] = [];
   const visit = (wire: string, st: fs.Stats): boolean => {
@@ -42,6 +42,8 @@ function walk(root: string, subtree: string, shallow: boolean): { items: WalkIte
   if (subtree) {
     let st: fs.Stats | undefined;
     try { st = fs.lstatSync(path.join(root, subtree)); } catch { /* gone */ }
+    // On a case-insensitive file system "README.md" finds "Readme.md": not this subtree.
+    if (st && exactCase && caseVariantSync(root, subtree) !== null) st = undefined;
     if (st && visit(subtree, st)) descend(subtree);
   } else {
     descend('');
@@ -114,6 +116,8 @@ function commit(c: CommitRequest): CommitResult {
     fs.closeSync(fd);
     const target = ensureSafeParentsSync(c.root, c.wirePath);
     const existing = fs.lstatSync(target, { throwIfNoEntry: false });
+    const variant = existing && c.caseInsensitive ? caseVariantSync(c.root, c.wirePath) : null;
+    if (variant !== null) throw Object.assign(new Error(`${c.wirePath}: "${variant}" is there, and this file system ignores case`), { code: CASE_CODE, variant });
     if (c.expected !== undefined && !stampMatches(existing, c.expected)) {
       throw Object.assign(new Error(`${c.wirePath} changed on disk since it was last scanned`), { code: CHANGED_CODE });
     }
@@ -144,7 +148,7 @@ function commit(c: CommitRequest): CommitResult {
 parentPort!.on('message', (req: WorkerRequest) => {
   let res: WorkerResponse;
   try {
-    if (req.op === 'walk') res = { id: req.id, ok: true, walk: walk(req.root, req.subtree, req.shallow) };
+    if (req.op === 'walk') res = { id: req.id, ok: true, walk: walk(req.root, req.subtree, req.shallow, req.exactCase) };
     else if (req.op === 'hash') res = { id: req.id, ok: true, hash: hashFile(req.file, req.blockSize) };
     else if (req.op === 'hashMany') {
       res = {
@@ -163,13 +167,13 @@ parentPort!.on('message', (req: WorkerRequest) => {
           try {
             return { ok: true as const, commit: commit(c) };
           } catch (e) {
-            return { ok: false as const, error: (e as Error).message, code: (e as NodeJS.ErrnoException).code, unsafe: e instanceof UnsafePathError };
+            return { ok: false as const, error: (e as Error).message, code: (e as NodeJS.ErrnoException).code, unsafe: e instanceof UnsafePathError, variant: (e as { variant?: string }).variant };
           }
         }),
       };
     } else res = { id: req.id, ok: true, commit: commit(req.commit) };
   } catch (e) {
-    res = { id: req.id, ok: false, error: (e as Error).message, code: (e as NodeJS.ErrnoException).code, unsafe: e instanceof UnsafePathError };
+    res = { id: req.id, ok: false, error: (e as Error).message, code: (e as NodeJS.ErrnoException).code, unsafe: e instanceof UnsafePathError, variant: (e as { variant?: string }).variant };
   }
   const transfer: ArrayBuffer[] = [];
   if (res.ok && res.hash && !res.hash.changed) transfer.push(res.hash.blocks.buffer as ArrayBuffer);

@@ -18,6 +18,8 @@ export interface ScanOptions {
   /** Cached paths at or under the subtree (to find deletions). */
   knownUnder: (subtree: string) => Iterable<string>;
   ignore?: (wirePath: string) => boolean;
+  /** The root ignores case: a subtree exists only under its exact name. */
+  caseInsensitive?: boolean;
 }
 
 export interface ScanResult {
@@ -48,8 +50,8 @@ export function stampChanged(item: WalkItem, cached: CachedEntry | undefined): b
  * Walks a subtree; the whole tree is walked one top-level directory per task, so that every
  * worker of the pool helps (a restart's verification of a big mirror is mostly this walk).
  */
-async function walkTree(pool: FsPool, root: string, subtree: string): Promise<{ items: WalkItem[]; skipped: { path: string; reason: string }[] }> {
-  if (subtree !== '') return pool.walk(root, subtree);
+async function walkTree(pool: FsPool, root: string, subtree: string, exactCase: boolean): Promise<{ items: WalkItem[]; skipped: { path: string; reason: string }[] }> {
+  if (subtree !== '') return pool.walk(root, subtree, false, exactCase);
   const top = await pool.walk(root, '', true);
   const dirs = top.items.filter((i) => i.type === 'dir');
   const parts = await Promise.all(dirs.map((d) => pool.walk(root, d.path)));
@@ -67,7 +69,7 @@ const BATCH_BYTES = 8 * 1024 * 1024;
 
 export async function scan(opts: ScanOptions): Promise<ScanResult> {
   const subtree = opts.subtree ?? '';
-  const { items, skipped } = await walkTree(opts.pool, opts.root, subtree);
+  const { items, skipped } = await walkTree(opts.pool, opts.root, subtree, opts.caseInsensitive ?? false);
   const result: ScanResult = { updated: [], deleted: [], skipped: [...skipped], walked: items.length, hashedFiles: 0, hashedBytes: 0 };
   const seen = new Set<string>();
   const toHash: WalkItem[] = [];

@@ -1,0 +1,192 @@
+/**
+ * Case-only renames where the node's workspace ignores case (as on macOS or Windows), with real
+ * processes: the workspace is a case-insensitive, case-preserving FUSE file system
+ * (test/helpers/ci-fuse.py), the hub's mirror is on the ordinary, case-sensitive disk.
+ * A rename that only changes case, of a file or a directory, either way, must keep the file
+ * under its new name on both sides; two names the workspace cannot tell apart are refused
+ * with CASE_CONFLICT and nothing is lost.
+ *
+ * Needs FUSE (/dev/fuse, root) and Debian's python3-fusepy (`.ci/run` installs it); skips,
+ * saying why, without them.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Hub, Node, ROOT, diffTrees, snapshot, tempDir, waitFor } from '../helpers/procs';
+
+const PYTHON = '/usr/bin/python3';
+
+function whyUnavailable(): string | null {
+  if (process.platform !== 'linux') return 'not Linux';
+  if (!fs.existsSync('/dev/fuse')) return 'no /dev/fuse';
+  if (process.getuid?.() !== 0) return 'not root (mounting FUSE here needs it)';
+  try {
+    execFileSync(PYTHON, ['-c', 'import fusepy'], { stdio: 'ignore' });
+  } catch {
+    return `${PYTHON} has no fusepy (apt-get install python3-fusepy)`;
+  }
+  return null;
+}
+
+const unavailable = whyUnavailable();
+if (unavailable) console.warn(`SKIPPED case-insensitive tests: ${unavailable}`);
+
+describe.skipIf(unavailable !== null)('case-only renames on a case-insensitive workspace', () => {
+  let dir: string;
+  let ws: string;
+  let fuse: ChildProcess;
+  let hub: Hub;
+  let node: Node;
+  let id: string;
+  const mirror = (p = '') => path.join(hub.mirror(id), p);
+  /** Exact names in a directory (what readdir says, not what a case-insensitive lookup finds). */
+  const names = (d: string) => fs.readdirSync(d).sort();
+  const same = () => diffTrees(snapshot(ws), snapshot(mirror()), (p) => p === '.metadata.json' || p === '.cortex-staging' || p.startsWith('.cortex-staging/'));
+  const converged = async (what: string) => {
+    try {
+      await waitFor(what, async () => same().length === 0 && (await hub.node(id)).state === 'in-sync', 60_000, 100);
+    } catch (e) {
+      throw new Error(`${(e as Error).message}\n${JSON.stringify(same().slice(0, 10))}\n${JSON.stringify(await hub.node(id))}`);
+    }
+  };
+
+  beforeAll(async () => {
+    dir = tempDir('case');
+    const backing = path.join(dir, 'backing');
+    ws = path.join(dir, 'ws');
+    fs.mkdirSync(backing);
+    fs.mkdirSync(ws);
+    fuse = spawn(PYTHON, [path.join(ROOT, 'test', 'helpers', 'ci-fuse.py'), backing, ws], { stdio: 'ignore' });
+    await waitFor('the FUSE mount', () => fs.readFileSync('/proc/mounts', 'utf8').includes(` ${ws} fuse`), 10_000);
+    fs.mkdirSync(path.join(ws, 'docs'));
+    fs.writeFileSync(path.join(ws, 'docs', 'Readme.md'), 'read me\n');
+    fs.mkdirSync(path.join(ws, 'src'));
+    fs.writeFileSync(path.join(ws, 'src', 'App.ts'), 'export {};\n');
+    // Proof the workspace ignores case.
+    expect(fs.readFileSync(path.join(ws, 'DOCS', 'README.MD'), 'utf8')).toBe('read me\n');
+    hub = await Hub.start(path.join(dir, 'hub'));
+    let join: string;
+    ({ id, join } = await hub.addNode('case-insensitive'));
+    // File-system events of other processes do not reach the node's watcher on this FUSE mount:
+    // the periodic full rescan (the watcher's safety net) finds the node's changes instead.
+    node = Node.start(join, ws, path.join(dir, 'node-state'), [], { CORTEX_RESCAN_MS: '400' });
+    await converged('the first sync');
+  });
+
+  afterAll(async () => {
+    await node?.kill();
+    await hub?.kill();
+    try {
+      execFileSync('fusermount', ['-u', ws], { stdio: 'ignore' });
+    } catch {
+      try { execFileSync('umount', ['-l', ws], { stdio: 'ignore' }); } catch { /* gone */ }
+    }
+    fuse?.kill('SIGKILL');
+    if (!process.env.CORTEX_KEEP_TEST_DIRS && dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a case-only rename of a file on the hub reaches the node as a rename', async () => {
+    fs.renameSync(mirror('docs/Readme.md'), mirror('docs/README.md'));
+    await converged('the new case on the node');
+    expect(names(path.join(ws, 'docs'))).toEqual(['README.md']);
+    expect(fs.readFileSync(path.join(ws, 'docs', 'README.md'), 'utf8')).toBe('read me\n');
+    expect(node.logLines().some((l) => l.msg === 'hub.case_renamed')).toBe(true);
+  });
+
+  it('a case-only rename of a file on the node reaches the hub', async () => {
+    fs.renameSync(path.join(ws, 'src', 'App.ts'), path.join(ws, 'src', 'app.ts'));
+    await converged('the new case in the mirror');
+    expect(names(mirror('src'))).toEqual(['app.ts']);
+    expect(fs.readFileSync(mirror('src/app.ts'), 'utf8')).toBe('export {};\n');
+  });
+
+  it('a case-only rename of a directory on the hub keeps everything in it', async () => {
+    fs.renameSync(mirror('docs'), mirror('Docs'));
+    await converged('the renamed directory on the node');
+    expect(names(ws).filter((n) => !n.startsWith('.'))).toEqual(['Docs', 'src']);
+    expect(fs.readFileSync(path.join(ws, 'Docs', 'README.md'), 'utf8')).toBe('read me\n');
+  });
+
+  it('two names the workspace cannot hold apart: one is refused with CASE_CONFLICT, nothing is lost', async () => {
+    fs.mkdirSync(mirror('notes'));
+    fs.writeFileSync(mirror('notes/Plan.txt'), 'upper\n');
+    fs.writeFileSync(mirror('notes/plan.txt'), 'lower\n');
+    await waitFor('the refusal on the node', () => node.logLines().find((l) => l.msg === 'hub.entry_refused' && l.code === 'CASE_CONFLICT'), 30_000);
+    // The hub keeps both; the node has one of them, whole.
+    expect(names(mirror('notes'))).toEqual(['Plan.txt', 'plan.txt']);
+    await waitFor('one of them on the node', () => fs.existsSync(path.join(ws, 'notes')) && names(path.join(ws, 'notes')).length === 1, 30_000);
+    expect(['upper\n', 'lower\n']).toContain(fs.readFileSync(path.join(ws, 'notes', names(path.join(ws, 'notes'))[0]!), 'utf8'));
+  });
+});
+
+describe.skipIf(unavailable !== null)('case-only renames into a case-insensitive mirror (a hub on macOS or Windows)', () => {
+  let dir: string;
+  let ws: string;
+  let mounted: string;
+  let fuse: ChildProcess;
+  let hub: Hub;
+  let node: Node;
+  let id: string;
+  const mirror = (p = '') => path.join(hub.mirror(id), p);
+  const names = (d: string) => fs.readdirSync(d).sort();
+  const same = () => diffTrees(snapshot(ws), snapshot(mirror()), (p) => p === '.metadata.json');
+  const converged = async (what: string) => {
+    try {
+      await waitFor(what, async () => same().length === 0 && (await hub.node(id)).state === 'in-sync', 60_000, 100);
+    } catch (e) {
+      throw new Error(`${(e as Error).message}\n${JSON.stringify(same().slice(0, 10))}\n${JSON.stringify(await hub.node(id))}`);
+    }
+  };
+
+  beforeAll(async () => {
+    dir = tempDir('case-hub');
+    ws = path.join(dir, 'ws');
+    const data = path.join(dir, 'hub');
+    const backing = path.join(dir, 'backing');
+    mounted = path.join(dir, 'ci');
+    for (const d of [ws, backing, mounted, data]) fs.mkdirSync(d, { recursive: true });
+    fuse = spawn(PYTHON, [path.join(ROOT, 'test', 'helpers', 'ci-fuse.py'), backing, mounted], { stdio: 'ignore' });
+    await waitFor('the FUSE mount', () => fs.readFileSync('/proc/mounts', 'utf8').includes(` ${mounted} fuse`), 10_000);
+    // Mirrors and staging on the case-insensitive file system (one file system: commits are
+    // renames); the database stays on the ordinary disk.
+    fs.mkdirSync(path.join(mounted, 'mirrors'));
+    fs.mkdirSync(path.join(mounted, 'staging'));
+    fs.symlinkSync(path.join(mounted, 'mirrors'), path.join(data, 'mirrors'));
+    fs.symlinkSync(path.join(mounted, 'staging'), path.join(data, 'staging'));
+    fs.mkdirSync(path.join(ws, 'src'));
+    fs.writeFileSync(path.join(ws, 'src', 'App.ts'), 'export {};\n');
+    fs.writeFileSync(path.join(ws, 'src', 'keep.ts'), 'keep\n');
+    hub = await Hub.start(data, { extra: [] });
+    let join: string;
+    ({ id, join } = await hub.addNode('case-sensitive-node'));
+    node = Node.start(join, ws, path.join(dir, 'node-state'));
+    await converged('the first sync');
+  });
+
+  afterAll(async () => {
+    await node?.kill();
+    await hub?.kill();
+    try { execFileSync('umount', ['-l', mounted], { stdio: 'ignore' }); } catch { /* gone */ }
+    fuse?.kill('SIGKILL');
+    if (!process.env.CORTEX_KEEP_TEST_DIRS && dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a case-only rename on the node renames the file in the mirror (and never deletes it)', async () => {
+    fs.renameSync(path.join(ws, 'src', 'App.ts'), path.join(ws, 'src', 'app.ts'));
+    await converged('the new case in the mirror');
+    expect(names(mirror('src'))).toEqual(['app.ts', 'keep.ts']);
+    expect(fs.readFileSync(mirror('src/app.ts'), 'utf8')).toBe('export {};\n');
+    expect(hub.logLines().some((l) => l.msg === 'sync.case_renamed')).toBe(true);
+  });
+
+  it('two names of the node the mirror cannot hold apart: one is refused with CASE_CONFLICT, nothing is lost', async () => {
+    fs.writeFileSync(path.join(ws, 'src', 'Keep.ts'), 'another file\n');
+    await waitFor('the refusal', () => hub.logLines().find((l) => l.msg === 'input.rejected' && l.code === 'CASE_CONFLICT'), 30_000);
+    expect(fs.readFileSync(path.join(ws, 'src', 'keep.ts'), 'utf8')).toBe('keep\n');
+    expect(fs.readFileSync(path.join(ws, 'src', 'Keep.ts'), 'utf8')).toBe('another file\n');
+    expect(names(mirror('src'))).toEqual(['app.ts', 'keep.ts']);
+    expect(fs.readFileSync(mirror('src/keep.ts'), 'utf8')).toBe('keep\n');
+    expect((await hub.node(id)).lastError?.code).toBe('CASE_CONFLICT');
+  });
+});
