@@ -5,6 +5,7 @@
 import crypto from 'node:crypto';
 import type { CachedEntry, EntryType } from '../sync/types';
 import { CONFLICT_MARK, isConflictCopy, type Version } from '../sync/reconcile';
+import { AGENT_SCHEMA } from './agent-store';
 import { openDatabase, type DB, type Migration } from './db';
 import { FILE_COLUMNS, FILE_COLUMN_DEFS, entryToRow, rowToEntry, type FileRow } from './file-rows';
 
@@ -73,6 +74,9 @@ const migrations: Migration[] = [
     ALTER TABLE nodes ADD COLUMN hub_acked INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX files_conflicts ON files (node_id, path) WHERE path GLOB '*${CONFLICT_MARK}*';
   `),
+  // Agents (agent-store.ts): templates, and instances looked up by node, session, template and
+  // state, newest first; every lookup has its index (tested with EXPLAIN QUERY PLAN).
+  (db) => db.exec(AGENT_SCHEMA),
 ];
 
 export interface NodeRecord {
