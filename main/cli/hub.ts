@@ -17,6 +17,13 @@ Usage:
   cortex-hub node retire ID [--json]     revoke the node's token; its mirror becomes an orphan
   cortex-hub status [--json]             hub stats and per-node mirror status
   cortex-hub purge [--dry-run] [--json]  remove orphaned mirrors (--dry-run: list what would go)
+  cortex-hub agents templates [--json]   agent templates
+  cortex-hub agents template-add NAME --command CMD [--cron EXPR] [--overlap skip|queue] [--webhook] [--config JSON]
+  cortex-hub agents list [--node ID] [--session S] [--template T] [--state STATE] [--limit N] [--cursor C] [--json]
+  cortex-hub agents start TEMPLATE --node ID [--session S] [--config JSON] [--json]
+                                         run an instance of TEMPLATE (id or name) on the node
+  cortex-hub agents stop ID [--json]     stop a pending or running instance
+  cortex-hub agents show ID [--json]     one instance: state, times, exit code, error
 
 Options:
   --data DIR         data directory (default: $CORTEX_HUB_DATA, else the OS app-data folder)
@@ -33,6 +40,23 @@ hub runs there. Exit status: 0 success, 1 failure, 2 usage error.
 `;
 
 class UsageError extends Error {}
+
+function jsonObject(text: string): Record<string, unknown> {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new UsageError(`--config must be a JSON object: ${(e as Error).message}`);
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new UsageError('--config must be a JSON object, like \'{"depth": 2}\'');
+  return v as Record<string, unknown>;
+}
+
+function positiveInt(text: string, flag: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} must be a positive whole number`);
+  return n;
+}
 
 function out(json: boolean, value: unknown, human: () => string): void {
   process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${human()}\n`);
@@ -73,6 +97,9 @@ async function main(argv: string[]): Promise<number> {
     options: {
       data: { type: 'string' }, grpc: { type: 'string' }, ui: { type: 'string' }, advertise: { type: 'string' },
       'log-level': { type: 'string' }, json: { type: 'boolean', default: false }, 'dry-run': { type: 'boolean', default: false },
+      node: { type: 'string' }, session: { type: 'string' }, template: { type: 'string' }, state: { type: 'string' }, limit: { type: 'string' },
+      cursor: { type: 'string' }, command: { type: 'string' }, cron: { type: 'string' }, overlap: { type: 'string' }, webhook: { type: 'boolean', default: false },
+      config: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false }, version: { type: 'boolean', default: false },
     },
   });
@@ -120,6 +147,54 @@ async function main(argv: string[]): Promise<number> {
             `${n.toNodeFiles} (${bytes(n.toNodeBytes)})`, String(n.conflicts),
             n.locked.length ? `${n.locked.join(' ')} (${n.lockedRefusals} refused)` : (n.lockError ? 'lock file broken' : '-'),
             n.errors ? `${n.errors}: ${n.lastError?.path} ${n.lastError?.message}` : '0'])]),
+      ].join('\n'));
+      return 0;
+    }
+    case 'agents templates': {
+      const r = await withHub(dataDir, (inv) => inv('agents.templates', {}));
+      out(json, r, () => (r.length === 0 ? 'No agent templates.' : table([['ID', 'NAME', 'COMMAND', 'CRON', 'OVERLAP', 'WEBHOOK'],
+        ...r.map((t) => [t.id, t.name, t.command, t.cron ?? '-', t.overlap, t.hasWebhook ? 'yes' : 'no'])])));
+      return 0;
+    }
+    case 'agents template-add': {
+      if (!arg || !values.command) throw new UsageError('usage: cortex-hub agents template-add NAME --command CMD [--cron EXPR] [--overlap skip|queue] [--webhook] [--config JSON]');
+      if (values.overlap && values.overlap !== 'skip' && values.overlap !== 'queue') throw new UsageError('--overlap must be skip or queue');
+      const r = await withHub(dataDir, (inv) => inv('agents.createTemplate', {
+        name: arg, command: values.command!, ...(values.cron ? { cron: values.cron } : {}), ...(values.overlap ? { overlap: values.overlap as 'skip' | 'queue' } : {}),
+        ...(values.webhook ? { webhook: true } : {}), ...(values.config ? { defaultConfig: jsonObject(values.config) } : {}),
+      }));
+      out(json, r, () => `Added agent template "${r.template.name}" (${r.template.id}).${r.webhookToken ? `\nWebhook token (shown once): ${r.webhookToken}` : ''}`);
+      return 0;
+    }
+    case 'agents list': {
+      const r = await withHub(dataDir, (inv) => inv('agents.list', {
+        ...(values.node ? { nodeId: values.node } : {}), ...(values.session ? { sessionId: values.session } : {}),
+        ...(values.template ? { templateId: values.template } : {}), ...(values.state ? { state: values.state as never } : {}),
+        ...(values.cursor ? { cursor: values.cursor } : {}), ...(values.limit ? { limit: positiveInt(values.limit, '--limit') } : {}),
+      }));
+      out(json, r, () => (r.items.length === 0 ? 'No agent instances.' : [table([['ID', 'TEMPLATE', 'NODE', 'SESSION', 'STATE', 'CREATED', 'EXIT'],
+        ...r.items.map((i) => [i.id, i.templateId, i.nodeId, i.sessionId ?? '-', i.state, ago(i.createdAt), i.exitCode === null ? (i.exitSignal ?? '-') : String(i.exitCode)])]),
+      ...(r.next ? [`More: --cursor ${r.next}`] : [])].join('\n')));
+      return 0;
+    }
+    case 'agents start': {
+      if (!arg || !values.node) throw new UsageError('usage: cortex-hub agents start TEMPLATE --node ID [--session S] [--config JSON]');
+      const r = await withHub(dataDir, (inv) => inv('agents.start', {
+        templateId: arg, nodeId: values.node!, ...(values.session ? { sessionId: values.session } : {}), ...(values.config ? { config: jsonObject(values.config) } : {}),
+      }));
+      out(json, r, () => `Agent instance ${r.id} is ${r.state} on node ${r.nodeId}.`);
+      return 0;
+    }
+    case 'agents stop':
+    case 'agents show': {
+      if (!arg) throw new UsageError(`usage: cortex-hub agents ${sub} ID`);
+      const r = await withHub(dataDir, (inv) => inv(sub === 'stop' ? 'agents.stop' : 'agents.get', { id: arg }));
+      out(json, r, () => [
+        `${r.id}  ${r.state}  template ${r.templateId}  node ${r.nodeId}${r.sessionId ? `  session ${r.sessionId}` : ''}  trigger ${r.trigger}`,
+        `created ${new Date(r.createdAt).toISOString()}${r.startedAt ? `  started ${new Date(r.startedAt).toISOString()}` : ''}${r.finishedAt ? `  finished ${new Date(r.finishedAt).toISOString()}` : ''}`,
+        ...(r.exitCode !== null || r.exitSignal ? [`exit ${r.exitCode ?? '-'}${r.exitSignal ? ` (signal ${r.exitSignal})` : ''}`] : []),
+        ...(r.error ? [`error: ${r.error}`] : []),
+        `config ${JSON.stringify(r.config)}`,
       ].join('\n'));
       return 0;
     }

@@ -145,6 +145,51 @@ export function defaultSettings(): Settings {
   return { logLevel: 'info', notifyOnError: true };
 }
 
+// ---- agents ----------------------------------------------------------------------------
+
+export const AGENT_STATES = ['pending', 'running', 'succeeded', 'failed', 'stopped', 'lost'] as const;
+export type AgentStateName = (typeof AGENT_STATES)[number];
+
+export interface AgentTemplateView {
+  id: string;
+  name: string;
+  /** Run by the node in its workspace, through the shell. */
+  command: string;
+  defaultConfig: Record<string, unknown>;
+  /** 5-field cron schedule, or null. */
+  cron: string | null;
+  /** What a trigger does while an instance of this template is still pending or running. */
+  overlap: 'skip' | 'queue';
+  hasWebhook: boolean;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface AgentInstanceView {
+  id: string;
+  templateId: string;
+  nodeId: string;
+  sessionId: string | null;
+  state: AgentStateName;
+  config: Record<string, unknown>;
+  trigger: string;
+  createdAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  exitCode: number | null;
+  exitSignal: string | null;
+  error: string | null;
+}
+
+export interface AgentPage {
+  items: AgentInstanceView[];
+  /** Pass as `cursor` for the next (older) page; null when this was the last. */
+  next: string | null;
+}
+
+const Id = z.string().min(1).max(64);
+const JsonObject = z.record(z.string(), z.unknown());
+
 const Empty = z.object({}).strict();
 const Limit = z.number().int().min(1).max(10_000).optional();
 
@@ -161,6 +206,32 @@ export const operations = {
   'logs.recent': { input: z.object({ level: z.enum(LOG_LEVELS).optional(), node: z.string().max(64).optional(), limit: Limit }).strict(), output: {} as LogEntryView[] },
   'settings.get': { input: Empty, output: {} as Settings },
   'settings.set': { input: SettingsSchema.partial().strict(), output: {} as Settings },
+  'agents.templates': { input: Empty, output: {} as AgentTemplateView[] },
+  'agents.createTemplate': {
+    input: z.object({
+      name: z.string().trim().min(1).max(100),
+      command: z.string().min(1).max(10_000),
+      defaultConfig: JsonObject.optional(),
+      cron: z.string().max(200).nullable().optional(),
+      overlap: z.enum(['skip', 'queue']).optional(),
+      /** Make a webhook token (shown once in the answer). */
+      webhook: z.boolean().optional(),
+    }).strict(),
+    output: {} as { template: AgentTemplateView; webhookToken: string | null },
+  },
+  'agents.list': {
+    input: z.object({
+      nodeId: Id.optional(), sessionId: z.string().min(1).max(200).optional(), templateId: Id.optional(), state: z.enum(AGENT_STATES).optional(),
+      cursor: z.string().max(200).optional(), limit: z.number().int().min(1).max(1000).optional(),
+    }).strict(),
+    output: {} as AgentPage,
+  },
+  'agents.get': { input: z.object({ id: Id }).strict(), output: {} as AgentInstanceView },
+  'agents.start': {
+    input: z.object({ templateId: Id.or(z.string().min(1).max(100)), nodeId: Id, sessionId: z.string().min(1).max(200).optional(), config: JsonObject.optional() }).strict(),
+    output: {} as AgentInstanceView,
+  },
+  'agents.stop': { input: z.object({ id: Id }).strict(), output: {} as AgentInstanceView },
 } as const;
 
 export type OpName = keyof typeof operations;
@@ -171,6 +242,8 @@ export type OpOutput<K extends OpName> = (typeof operations)[K]['output'];
 export interface EventMap {
   'status': HubStatus;
   'log': LogEntryView;
+  /** An agent instance was created or changed state. */
+  'agent': AgentInstanceView;
 }
 export type EventName = keyof EventMap;
 
@@ -179,7 +252,7 @@ export interface EventSource {
   on(name: EventName, cb: (data: unknown) => void): unknown;
   off(name: EventName, cb: (data: unknown) => void): unknown;
 }
-export const EVENT_NAMES: EventName[] = ['status', 'log'];
+export const EVENT_NAMES: EventName[] = ['status', 'log', 'agent'];
 
 /** UNAVAILABLE: the transport is down (the renderer's own code; the hub never sends it). */
 export type ErrorCode = 'UNKNOWN_OP' | 'BAD_REQUEST' | 'NOT_FOUND' | 'CONFLICT' | 'UNAUTHORIZED' | 'FORBIDDEN' | 'UNAVAILABLE' | 'INTERNAL';

@@ -12,6 +12,8 @@ import * as grpc from '@grpc/grpc-js';
 import watcher from '@parcel/watcher';
 import { ContractError, PENDING_LIMIT, type LockRefusalView, SettingsSchema, defaultSettings, type Settings, type Handlers, type HubEvent, type HubStatus, type LogEntryView, type NodeInfo, type NodeStatus, type PurgeView } from '../contract';
 import { HubStore, type NodeRecord } from '../store/hub-store';
+import { AgentStore } from '../store/agent-store';
+import { AgentService } from '../agents/agent-service';
 import type { CachedEntry } from '../sync/types';
 import { FsPool } from '../sync/fs-pool';
 import { scan } from '../sync/scanner';
@@ -121,6 +123,7 @@ export class HubService extends EventEmitter {
   /** Resolves once the node server is bound (or the hub closes). */
   private readonly listening = new Promise<void>((resolve) => { this.markListening = resolve; });
   private closed = false;
+  readonly agents: AgentService;
 
   private constructor(
     readonly opts: HubOptions,
@@ -136,6 +139,20 @@ export class HubService extends EventEmitter {
     this.log = log;
     this.pool = new FsPool();
     this.commitPool = new FsPool(commitWorkers());
+    this.agents = new AgentService(new AgentStore(store.db), {
+      sendToNode: (nodeId, msg) => {
+        const s = this.runtime.get(nodeId)?.session;
+        if (!s || s.closed) return false;
+        s.send(msg);
+        return true;
+      },
+      nodeState: (nodeId) => {
+        const n = store.node(nodeId);
+        return n ? (n.retiredAt === null ? 'active' : 'retired') : undefined;
+      },
+      changed: (i) => this.emit('agent', i),
+      log: log.child('agents'),
+    });
   }
 
   static async open(opts: HubOptions): Promise<HubService> {
@@ -539,6 +556,7 @@ export class HubService extends EventEmitter {
       this.changed();
       for (const m of early.splice(0)) this.onMessage(s, m);
       call.resume();
+      this.agents.nodeConnected(id);
     };
     call.on('data', (m: NodeMessage | Oversized) => {
       if ('oversized' in m) {
@@ -567,6 +585,7 @@ export class HubService extends EventEmitter {
       if (rt?.session === session) rt.session = null;
       this.store.markSeen(session.nodeId);
       this.log.info('node.disconnected', { node: session.nodeId, reason: why });
+      this.agents.nodeDisconnected(session.nodeId);
       this.store.addEvent(session.nodeId, 'node.disconnected', { reason: clip(why) });
       this.changed();
     };
@@ -588,6 +607,10 @@ export class HubService extends EventEmitter {
       else if (m.request) s.onNodeRequests([m.request]);
       else if (m.requests) s.onNodeRequests(m.requests.items ?? []);
       else if (m.hubAck) s.onHubAck(Number(m.hubAck.seq));
+      else if (m.agentState) {
+        const problem = this.agents.nodeReported(s.nodeId, m.agentState);
+        if (problem) s.refuse('', 0, 'BAD_AGENT_STATE', problem);
+      }
       else s.refuse('', 0, 'PROTOCOL', `unexpected message ${m.msg ?? '(empty)'}`);
       const now = Date.now();
       if (now - this.lastSeenWrite > 5000) {
@@ -726,6 +749,7 @@ export class HubService extends EventEmitter {
     if (rec.retiredAt !== null) throw new ContractError('CONFLICT', `node ${id} is already retired`);
     this.store.retireNode(id);
     this.store.addEvent(id, 'node.retired', { name: rec.name });
+    this.agents.nodeDisconnected(id);
     const retiring = this.runtime.get(id);
     if (retiring) {
       void this.unwatchMirror(retiring);
@@ -795,6 +819,12 @@ export class HubService extends EventEmitter {
       },
       'settings.get': () => this.settings(),
       'settings.set': (patch) => this.updateSettings(patch),
+      'agents.templates': () => this.agents.templates(),
+      'agents.createTemplate': (t) => this.agents.createTemplate(t),
+      'agents.list': (f) => this.agents.list(f),
+      'agents.get': ({ id }) => this.agents.get(id),
+      'agents.start': (s) => this.agents.start(s),
+      'agents.stop': ({ id }) => this.agents.stop(id),
     };
   }
 

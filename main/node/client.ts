@@ -23,6 +23,7 @@ import { serveBlock } from '../sync/serve-block';
 import type { CachedEntry } from '../sync/types';
 import { INDEX_BATCH_ENTRIES, INDEX_WINDOW, REQUEST_BATCH, RESPONSE_BATCH_BYTES, NodeSyncService, type BlockRequest, type BlockResponse, PROTOCOL_VERSION, channelOptions, fromWireEntry, toWireEntry, type HubMessage, type NodeMessage, type WireFileInfo } from '../sync/wire';
 import { HubBlockUnavailable, HubChanges, SessionEnded } from './hub-changes';
+import { AgentRunner } from './agents';
 import type { Logger } from '../util/log';
 import { VERSION } from '../util/version';
 
@@ -119,6 +120,7 @@ export class NodeClient {
   /** The workspace's file system ignores case (macOS, Windows): see expect.ts CaseConflict. */
   private readonly caseInsensitive: boolean;
   private readonly hubChanges: HubChanges;
+  private readonly agents: AgentRunner;
   /** Hub-side changes are applied one batch at a time, never beside a scan (see serial()). */
   private nextFetchId = 1;
   private fetchBytes = 0;
@@ -153,6 +155,11 @@ export class NodeClient {
       reserved: this.ignoreState,
       fetch: (p, offset, size, hash) => this.fetchFromHub(p, offset, size, hash),
       markDirty: (p) => this.markDirty(p),
+    });
+    this.agents = new AgentRunner(cfg.workspace, this.log, (m) => {
+      if (!this.call || !this.connected) return false;
+      this.call.write({ agentState: m } satisfies NodeMessage);
+      return true;
     });
   }
 
@@ -203,6 +210,7 @@ export class NodeClient {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.agents.stopAll();
     this.stopSignal();
     await this.subscription?.unsubscribe();
     this.call?.cancel();
@@ -338,6 +346,7 @@ export class NodeClient {
         return;
       }
       this.sentSeq = this.ackedSeq;
+      this.agents.flush();
       this.log.info('hub.connected', { hub: this.cfg.hub, ackedSeq: this.ackedSeq, wantFull: m.welcome.wantFull, localSeq: this.store.lastSeq });
       await this.sendPending();
     } else if (m.request) {
@@ -356,6 +365,10 @@ export class NodeClient {
       const call = this.call;
       const files = m.hubIndex.files ?? [];
       void this.serial(() => this.applyHubBatch(call, files), (e) => this.log.error('hub.batch_failed', { error: e.message }));
+    } else if (m.agentStart) {
+      this.agents.start(String(m.agentStart.id), String(m.agentStart.command), String(m.agentStart.configJson || '{}'));
+    } else if (m.agentStop) {
+      this.agents.stop(String(m.agentStop.id));
     } else if (m.block) {
       this.onHubBlock(m.block);
     } else if (m.blocks) {

@@ -9,8 +9,10 @@ import crypto from 'node:crypto';
 import type { Statement } from 'better-sqlite3';
 import type { DB } from './db';
 
-export const AGENT_STATES = ['pending', 'running', 'succeeded', 'failed', 'stopped', 'lost'] as const;
-export type AgentState = (typeof AGENT_STATES)[number];
+import { AGENT_STATES, type AgentStateName } from '../contract';
+
+export { AGENT_STATES };
+export type AgentState = AgentStateName;
 /** States an instance never leaves. */
 export const FINAL_STATES: readonly AgentState[] = ['succeeded', 'failed', 'stopped', 'lost'];
 export type OverlapPolicy = 'skip' | 'queue';

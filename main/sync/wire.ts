@@ -32,7 +32,7 @@ export const NodeSyncService = pkg.cortex.v1.NodeSync;
 export type WireFileInfo = Omit<Entry, 'type'> & { type: 'FILE' | 'DIR' | 'SYMLINK'; fromHubSeq?: number; seenSeq?: number };
 
 export interface NodeMessage {
-  msg?: 'hello' | 'index' | 'done' | 'block' | 'ping' | 'blocks' | 'request' | 'requests' | 'hubAck';
+  msg?: 'hello' | 'index' | 'done' | 'block' | 'ping' | 'blocks' | 'request' | 'requests' | 'hubAck' | 'agentState';
   hello?: { nodeId: string; indexId: string; protocol: number; version: string };
   index?: { files: WireFileInfo[] };
   done?: { seq: number; full: boolean };
@@ -42,6 +42,16 @@ export interface NodeMessage {
   request?: BlockRequest;
   requests?: { items: BlockRequest[] };
   hubAck?: { seq: number };
+  agentState?: AgentStateMsg;
+}
+
+export interface AgentStateMsg {
+  id: string;
+  state: string;
+  hasExitCode: boolean;
+  exitCode: number;
+  signal: string;
+  error: string;
 }
 
 export interface BlockRequest {
@@ -59,7 +69,9 @@ export interface BlockResponse {
 }
 
 export interface HubMessage {
-  msg?: 'welcome' | 'request' | 'requests' | 'ack' | 'refusal' | 'pong' | 'hubIndex' | 'block' | 'blocks';
+  msg?: 'welcome' | 'request' | 'requests' | 'ack' | 'refusal' | 'pong' | 'hubIndex' | 'block' | 'blocks' | 'agentStart' | 'agentStop';
+  agentStart?: { id: string; command: string; configJson: string };
+  agentStop?: { id: string };
   welcome?: { ackedSeq: number; wantFull: boolean; hubVersion: string };
   hubIndex?: { files: WireFileInfo[] };
   block?: BlockResponse;

@@ -1,0 +1,114 @@
+/**
+ * Agent instances with real processes: the hub asks the node, over the node protocol, to run
+ * a template's command in its workspace; the node reports running, success or failure with
+ * the exit code; a stop request stops it; killing the node marks what it ran `lost`; an
+ * instance for a disconnected node waits as `pending` and runs when the node connects. Driven
+ * through the CLI (`cortex-hub agents ...`) and the admin API.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AgentInstanceView } from '../../main/contract';
+import { Hub, Node, runCli, tempDir, waitFor } from '../helpers/procs';
+
+describe('agents', () => {
+  let dir: string;
+  let ws: string;
+  let hub: Hub;
+  let node: Node;
+  let id: string;
+  let join: string;
+  const cli = async (...args: string[]) => {
+    const r = await runCli('cortex-hub', ['agents', ...args, '--data', hub.dataDir, '--json']);
+    if (r.code !== 0) throw new Error(`agents ${args.join(' ')}: exit ${r.code}: ${r.stderr}`);
+    return JSON.parse(r.stdout) as unknown;
+  };
+  const state = (agent: string, want: AgentInstanceView['state'], timeoutMs = 30_000) => waitFor(`agent ${agent} ${want}`, async () => {
+    const a = await hub.invoke('agents.get', { id: agent });
+    return a.state === want ? a : null;
+  }, timeoutMs);
+
+  beforeAll(async () => {
+    dir = tempDir('agents');
+    ws = path.join(dir, 'ws');
+    fs.mkdirSync(ws);
+    hub = await Hub.start(path.join(dir, 'hub'));
+    ({ id, join } = await hub.addNode('worker'));
+    node = Node.start(join, ws, path.join(dir, 'node-state'));
+    await hub.waitState(id, 'in-sync');
+    await cli('template-add', 'write', '--command', 'printf "%s" "$CORTEX_AGENT_CONFIG" > out.json && pwd > where.txt', '--config', '{"depth":1}');
+    await cli('template-add', 'fail', '--command', 'echo boom >&2; exit 3');
+    await cli('template-add', 'sleep', '--command', 'sleep 60');
+  });
+
+  afterAll(async () => {
+    await node?.kill();
+    await hub?.stop();
+    if (!process.env.CORTEX_KEEP_TEST_DIRS) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('runs a command in the node\'s workspace and reports success with the exit code', async () => {
+    const a = await cli('start', 'write', '--node', id, '--session', 'sess-1', '--config', '{"task":"x"}') as AgentInstanceView;
+    expect(a).toMatchObject({ nodeId: id, sessionId: 'sess-1', trigger: 'manual', config: { depth: 1, task: 'x' } });
+    const done = await state(a.id, 'succeeded');
+    expect(done).toMatchObject({ exitCode: 0, error: null });
+    expect(done.startedAt).not.toBeNull();
+    expect(JSON.parse(fs.readFileSync(path.join(ws, 'out.json'), 'utf8'))).toEqual({ depth: 1, task: 'x' });
+    expect(fs.readFileSync(path.join(ws, 'where.txt'), 'utf8').trim()).toBe(fs.realpathSync(ws));
+  });
+
+  it('reports a failing command as failed, with its exit code and stderr', async () => {
+    const a = await cli('start', 'fail', '--node', id) as AgentInstanceView;
+    const done = await state(a.id, 'failed');
+    expect(done).toMatchObject({ exitCode: 3 });
+    expect(done.error).toContain('boom');
+  });
+
+  it('stops a running instance on request', async () => {
+    const a = await cli('start', 'sleep', '--node', id) as AgentInstanceView;
+    await state(a.id, 'running');
+    const r = await cli('stop', a.id) as AgentInstanceView;
+    expect(['running', 'stopped']).toContain(r.state);
+    const done = await state(a.id, 'stopped');
+    expect(done.exitSignal).toBe('SIGTERM');
+  });
+
+  it('marks what a killed node was running as lost; runs what waited for it once it is back', async () => {
+    const a = await cli('start', 'sleep', '--node', id, '--session', 'sess-2') as AgentInstanceView;
+    await state(a.id, 'running');
+    await node.kill();
+    expect((await state(a.id, 'lost')).error).toMatch(/disconnected/);
+    const waiting = await cli('start', 'write', '--node', id, '--session', 'sess-2') as AgentInstanceView;
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await hub.invoke('agents.get', { id: waiting.id })).state).toBe('pending');
+    node = Node.start(join, ws, node.stateDir);
+    await state(waiting.id, 'succeeded');
+  });
+
+  it('lists by node, session, template and state, newest first, in pages; shows one', async () => {
+    const bySession = await cli('list', '--session', 'sess-2') as { items: AgentInstanceView[] };
+    expect(bySession.items.map((i) => i.state)).toEqual(['succeeded', 'lost']);
+    const failed = await cli('list', '--node', id, '--state', 'failed') as { items: AgentInstanceView[] };
+    expect(failed.items).toHaveLength(1);
+    const first = await cli('list', '--template', 'sleep', '--limit', '1') as { items: AgentInstanceView[]; next: string };
+    expect(first.items).toHaveLength(1);
+    const second = await cli('list', '--template', 'sleep', '--limit', '1', '--cursor', first.next) as { items: AgentInstanceView[]; next: string | null };
+    expect(second.items[0]!.id).not.toBe(first.items[0]!.id);
+    expect(second.items[0]!.createdAt).toBeLessThanOrEqual(first.items[0]!.createdAt);
+    const human = await runCli('cortex-hub', ['agents', 'show', failed.items[0]!.id, '--data', hub.dataDir]);
+    expect(human.stdout).toMatch(/failed[\s\S]*exit 3[\s\S]*error: boom/);
+  });
+
+  it('refuses bad requests with clear errors', async () => {
+    const bad = await runCli('cortex-hub', ['agents', 'start', 'no-such-template', '--node', id, '--data', hub.dataDir]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/no agent template no-such-template/);
+    const noNode = await runCli('cortex-hub', ['agents', 'start', 'write', '--node', 'nope', '--data', hub.dataDir]);
+    expect(noNode.stderr).toMatch(/no node with id nope/);
+    const cron = await runCli('cortex-hub', ['agents', 'template-add', 'bad-cron', '--command', 'true', '--cron', '61 * * * *', '--data', hub.dataDir]);
+    expect(cron.stderr).toMatch(/invalid cron schedule "61 \* \* \* \*": minute "61" is not in 0-59/);
+    const state2 = await runCli('cortex-hub', ['agents', 'list', '--state', 'sleeping', '--data', hub.dataDir]);
+    expect(state2.code).not.toBe(0);
+    expect(state2.stderr).toMatch(/state/);
+  });
+});
