@@ -11,7 +11,15 @@ import { AGENT_STATES, FINAL_STATES, type AgentInstance, type AgentState, type A
 import type { AgentStateMsg, HubMessage } from '../sync/wire';
 import type { Logger } from '../util/log';
 import { clip } from '../util/text';
-import { CronError, parseCron } from './cron';
+import { CronError, matches, parseCron, type CronSchedule } from './cron';
+
+/** Instances a `queue` template may have waiting; a trigger beyond this is skipped. */
+export const MAX_QUEUED = 100;
+/** Largest webhook body accepted (the API server refuses bigger ones before parsing). */
+export const WEBHOOK_MAX_BYTES = 64 * 1024;
+
+/** An HTTP answer for the API server: status and JSON body. */
+export type WebhookAnswer = [status: number, body: unknown];
 
 export interface AgentHost {
   /** Sends to the node's session; false when the node is not connected. */
@@ -24,23 +32,28 @@ export interface AgentHost {
 }
 
 export class AgentService {
+  private cronTimer: NodeJS.Timeout | null = null;
+  private readonly schedules = new Map<string, CronSchedule>();
+
   constructor(private readonly store: AgentStore, private readonly host: AgentHost) {}
 
   templates(): AgentTemplateView[] {
     return this.store.templates();
   }
 
-  createTemplate(t: { name: string; command: string; defaultConfig?: Record<string, unknown> | undefined; cron?: string | null | undefined; overlap?: OverlapPolicy | undefined; webhook?: boolean | undefined }): { template: AgentTemplateView; webhookToken: string | null } {
+  createTemplate(t: { name: string; command: string; defaultConfig?: Record<string, unknown> | undefined; cron?: string | null | undefined; nodeId?: string | undefined; overlap?: OverlapPolicy | undefined; webhook?: boolean | undefined }): { template: AgentTemplateView; webhookToken: string | null } {
     if (t.cron) {
       try {
         parseCron(t.cron);
       } catch (e) {
         throw new ContractError('BAD_REQUEST', (e as CronError).message);
       }
+      if (!t.nodeId) throw new ContractError('BAD_REQUEST', 'a template with a cron schedule needs the node it runs on (nodeId)');
     }
+    if (t.nodeId && this.host.nodeState(t.nodeId) !== 'active') throw new ContractError('NOT_FOUND', `no active node with id ${t.nodeId}`);
     if (this.store.template(t.name)) throw new ContractError('CONFLICT', `an agent template named "${t.name}" exists already`);
     const webhookToken = t.webhook ? crypto.randomBytes(24).toString('base64url') : null;
-    const template = this.store.createTemplate({ name: t.name, command: t.command, defaultConfig: t.defaultConfig ?? {}, cron: t.cron ?? null, overlap: t.overlap ?? 'skip', webhookToken });
+    const template = this.store.createTemplate({ name: t.name, command: t.command, defaultConfig: t.defaultConfig ?? {}, cron: t.cron ?? null, nodeId: t.nodeId ?? null, overlap: t.overlap ?? 'skip', webhookToken });
     this.host.log.info('agent.template_created', { template: template.id, name: template.name, cron: template.cron, webhook: template.hasWebhook });
     return { template, webhookToken };
   }
@@ -70,11 +83,107 @@ export class AgentService {
     const node = this.host.nodeState(s.nodeId);
     if (!node) throw new ContractError('NOT_FOUND', `no node with id ${s.nodeId}`);
     if (node === 'retired') throw new ContractError('CONFLICT', `node ${s.nodeId} is retired`);
+    // A `queue` template runs one instance at a time: a new one waits while another is pending
+    // or running, and goes when that one finishes (see finish()).
+    const wait = t.overlap === 'queue' && this.store.activeCountOfTemplate(t.id) > 0;
     const i = this.store.createInstance({ templateId: t.id, nodeId: s.nodeId, sessionId: s.sessionId ?? null, config: s.config ?? {}, trigger });
-    this.host.log.info('agent.created', { agent: i.id, template: t.name, node: i.nodeId, session: i.sessionId, trigger });
+    this.host.log.info('agent.created', { agent: i.id, template: t.name, node: i.nodeId, session: i.sessionId, trigger, queued: wait });
     this.host.changed(i);
-    this.dispatch(i, t.command);
+    if (!wait) this.dispatch(i, t.command);
     return this.store.instance(i.id)!;
+  }
+
+  /**
+   * A trigger (cron, webhook) fired for a template. While an instance of it is still pending
+   * or running, the template's overlap policy decides: `skip` creates nothing; `queue` creates
+   * one that waits for the running one (at most MAX_QUEUED waiting). Returns the new
+   * instance, or why none was made.
+   */
+  trigger(templateId: string, trigger: 'cron' | 'webhook', s: { nodeId?: string | undefined; sessionId?: string | undefined; config?: Record<string, unknown> | undefined } = {}): AgentInstanceView | { skipped: string } {
+    const t = this.store.template(templateId);
+    if (!t) throw new ContractError('NOT_FOUND', `no agent template ${templateId}`);
+    const nodeId = s.nodeId ?? t.nodeId;
+    if (!nodeId) throw new ContractError('BAD_REQUEST', `template ${t.name} has no node to run on, and the trigger named none (nodeId)`);
+    const active = this.store.activeCountOfTemplate(t.id);
+    const why = active === 0 ? null
+      : t.overlap === 'skip' ? `an instance of ${t.name} is still pending or running (overlap policy: skip)`
+        : active > MAX_QUEUED ? `${t.name} already has ${MAX_QUEUED} instances waiting (overlap policy: queue)` : null;
+    if (why) {
+      this.host.log.info('agent.trigger_skipped', { template: t.name, trigger, reason: why });
+      return { skipped: why };
+    }
+    return this.start({ templateId: t.id, nodeId, sessionId: s.sessionId, config: s.config }, trigger);
+  }
+
+  /**
+   * A webhook request for a template: its own token (not the admin token), a JSON object body
+   * of at most WEBHOOK_MAX_BYTES with optional nodeId, sessionId and config. Every refusal is
+   * logged with its reason.
+   */
+  webhook(templateId: string, token: string | null, body: string): WebhookAnswer {
+    const refuse = (status: number, code: string, message: string): WebhookAnswer => {
+      this.host.log.warn('agent.webhook_refused', { template: clip(templateId), status, reason: message });
+      return [status, { ok: false, error: { code, message } }];
+    };
+    const t = this.store.template(templateId);
+    if (!t || !t.hasWebhook) return refuse(404, 'NOT_FOUND', `no agent template ${clip(templateId)} with a webhook`);
+    if (!token || !this.store.webhookTokenOk(t.id, token)) return refuse(401, 'UNAUTHORIZED', 'missing or wrong webhook token for this template');
+    let payload: unknown;
+    try {
+      payload = JSON.parse(body || '{}');
+    } catch (e) {
+      return refuse(400, 'BAD_REQUEST', `the body is not JSON: ${(e as Error).message}`);
+    }
+    const p = payload as { nodeId?: unknown; sessionId?: unknown; config?: unknown };
+    if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return refuse(400, 'BAD_REQUEST', 'the body must be a JSON object');
+    if (p.nodeId !== undefined && typeof p.nodeId !== 'string') return refuse(400, 'BAD_REQUEST', 'nodeId must be a string');
+    if (p.sessionId !== undefined && typeof p.sessionId !== 'string') return refuse(400, 'BAD_REQUEST', 'sessionId must be a string');
+    if (p.config !== undefined && (typeof p.config !== 'object' || p.config === null || Array.isArray(p.config))) return refuse(400, 'BAD_REQUEST', 'config must be a JSON object');
+    try {
+      const r = this.trigger(t.id, 'webhook', { nodeId: p.nodeId as string | undefined, sessionId: p.sessionId as string | undefined, config: p.config as Record<string, unknown> | undefined });
+      if ('skipped' in r) return refuse(409, 'CONFLICT', `skipped: ${r.skipped}`);
+      return [201, { ok: true, result: r }];
+    } catch (e) {
+      const err = e as ContractError;
+      return refuse(err.code === 'NOT_FOUND' ? 404 : err.code === 'CONFLICT' ? 409 : 400, err.code ?? 'BAD_REQUEST', err.message);
+    }
+  }
+
+  /** Fires cron templates at the start of every minute they match (local time). */
+  startScheduler(): void {
+    if (this.cronTimer) return;
+    const arm = () => {
+      const now = Date.now();
+      this.cronTimer = setTimeout(() => {
+        this.tick(new Date());
+        arm();
+      }, 60_000 - (now % 60_000) + 5);
+      this.cronTimer.unref?.();
+    };
+    arm();
+  }
+
+  stopScheduler(): void {
+    if (this.cronTimer) clearTimeout(this.cronTimer);
+    this.cronTimer = null;
+  }
+
+  /** One scheduler tick: every cron template whose schedule matches `now` fires once. */
+  tick(now: Date): void {
+    for (const t of this.store.templates()) {
+      if (!t.cron) continue;
+      let s = this.schedules.get(t.cron);
+      if (!s) {
+        s = parseCron(t.cron);
+        this.schedules.set(t.cron, s);
+      }
+      if (!matches(s, now)) continue;
+      try {
+        this.trigger(t.id, 'cron');
+      } catch (e) {
+        this.host.log.warn('agent.cron_failed', { template: t.name, error: (e as Error).message });
+      }
+    }
   }
 
   stop(id: string): AgentInstanceView {
@@ -90,10 +199,15 @@ export class AgentService {
 
   /** The node connected: its pending instances go to it, oldest first. */
   nodeConnected(nodeId: string): void {
+    const started = new Set<string>();
     for (const i of this.store.activeOfNode(nodeId)) {
       if (i.state !== 'pending') continue;
       const t = this.store.template(i.templateId);
-      if (t) this.dispatch(i, t.command);
+      if (!t) continue;
+      // A queue template runs one at a time.
+      if (t.overlap === 'queue' && (started.has(t.id) || this.store.runningCountOfTemplate(t.id) > 0)) continue;
+      started.add(t.id);
+      this.dispatch(i, t.command);
     }
   }
 
@@ -136,6 +250,12 @@ export class AgentService {
     const level = state === 'failed' || state === 'lost' ? 'warn' : 'info';
     this.host.log[level](`agent.${state}`, { agent: id, node: i.nodeId, exitCode: i.exitCode, signal: i.exitSignal, error: i.error });
     this.host.changed(i);
+    // The next one waiting in a `queue` template's line goes.
+    const t = this.store.template(i.templateId);
+    if (t?.overlap === 'queue' && this.store.runningCountOfTemplate(t.id) === 0) {
+      const next = this.store.oldestPendingOfTemplate(t.id);
+      if (next) this.dispatch(next, t.command);
+    }
     return true;
   }
 }

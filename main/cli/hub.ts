@@ -18,7 +18,9 @@ Usage:
   cortex-hub status [--json]             hub stats and per-node mirror status
   cortex-hub purge [--dry-run] [--json]  remove orphaned mirrors (--dry-run: list what would go)
   cortex-hub agents templates [--json]   agent templates
-  cortex-hub agents template-add NAME --command CMD [--cron EXPR] [--overlap skip|queue] [--webhook] [--config JSON]
+  cortex-hub agents template-add NAME --command CMD [--node ID] [--cron EXPR] [--overlap skip|queue] [--webhook] [--config JSON]
+                                         --node: where cron and webhook triggers run it; --webhook prints
+                                         the token for POST /api/hooks/agents/<template> (shown once)
   cortex-hub agents list [--node ID] [--session S] [--template T] [--state STATE] [--limit N] [--cursor C] [--json]
   cortex-hub agents start TEMPLATE --node ID [--session S] [--config JSON] [--json]
                                          run an instance of TEMPLATE (id or name) on the node
@@ -157,10 +159,10 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'agents template-add': {
-      if (!arg || !values.command) throw new UsageError('usage: cortex-hub agents template-add NAME --command CMD [--cron EXPR] [--overlap skip|queue] [--webhook] [--config JSON]');
+      if (!arg || !values.command) throw new UsageError('usage: cortex-hub agents template-add NAME --command CMD [--node ID] [--cron EXPR] [--overlap skip|queue] [--webhook] [--config JSON]');
       if (values.overlap && values.overlap !== 'skip' && values.overlap !== 'queue') throw new UsageError('--overlap must be skip or queue');
       const r = await withHub(dataDir, (inv) => inv('agents.createTemplate', {
-        name: arg, command: values.command!, ...(values.cron ? { cron: values.cron } : {}), ...(values.overlap ? { overlap: values.overlap as 'skip' | 'queue' } : {}),
+        name: arg, command: values.command!, ...(values.node ? { nodeId: values.node } : {}), ...(values.cron ? { cron: values.cron } : {}), ...(values.overlap ? { overlap: values.overlap as 'skip' | 'queue' } : {}),
         ...(values.webhook ? { webhook: true } : {}), ...(values.config ? { defaultConfig: jsonObject(values.config) } : {}),
       }));
       out(json, r, () => `Added agent template "${r.template.name}" (${r.template.id}).${r.webhookToken ? `\nWebhook token (shown once): ${r.webhookToken}` : ''}`);

@@ -158,6 +158,8 @@ export interface AgentTemplateView {
   defaultConfig: Record<string, unknown>;
   /** 5-field cron schedule, or null. */
   cron: string | null;
+  /** The node triggers run it on (webhook requests may name another). */
+  nodeId: string | null;
   /** What a trigger does while an instance of this template is still pending or running. */
   overlap: 'skip' | 'queue';
   hasWebhook: boolean;
@@ -213,6 +215,7 @@ export const operations = {
       command: z.string().min(1).max(10_000),
       defaultConfig: JsonObject.optional(),
       cron: z.string().max(200).nullable().optional(),
+      nodeId: Id.optional(),
       overlap: z.enum(['skip', 'queue']).optional(),
       /** Make a webhook token (shown once in the answer). */
       webhook: z.boolean().optional(),

@@ -473,6 +473,7 @@ export class HubService extends EventEmitter {
     this.store.setMeta('advertise', this.advertised());
     this.statusTimer = setInterval(() => this.emitStatus(), STATUS_MS);
     this.statusTimer.unref();
+    this.agents.startScheduler();
     this.rescanTimer = setInterval(() => {
       for (const [id, rt] of this.runtime) if (rt.watch) void this.scanMirror(id, rt, ['']);
     }, FULL_RESCAN_MS);
@@ -880,6 +881,7 @@ export class HubService extends EventEmitter {
     this.markListening();
     if (this.statusTimer) clearInterval(this.statusTimer);
     if (this.rescanTimer) clearInterval(this.rescanTimer);
+    this.agents.stopScheduler();
     await Promise.all([...this.runtime.values()].map((rt) => this.unwatchMirror(rt)));
     const sessions = [...this.runtime.values()].map((rt) => rt.session).filter((x): x is NodeSession => x !== null);
     for (const s of sessions) {

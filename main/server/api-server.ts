@@ -30,6 +30,11 @@ export interface ApiServerOptions {
   log: Logger;
   /** The built renderer (dist/renderer) to serve at /; none: the API only. */
   staticDir?: string | null;
+  /**
+   * Agent webhooks, `POST /api/hooks/agents/<template>`: authorized by the template's own
+   * token (Bearer), not the admin token; bodies over `webhookMaxBytes` get 413.
+   */
+  webhook?: { handle: (templateId: string, token: string | null, body: string) => [number, unknown]; maxBytes: number };
 }
 
 /** The page may load only its own scripts and styles, and talk only to this server. */
@@ -148,6 +153,20 @@ export class ApiServer {
     };
     const url = new URL(req.url ?? '/', 'http://x');
     if (!url.pathname.startsWith('/api/') && (req.method === 'GET' || req.method === 'HEAD')) return this.serveStatic(url.pathname, req, res);
+    const hook = /^\/api\/hooks\/agents\/([^/]{1,100})$/.exec(url.pathname);
+    if (hook && this.opts.webhook) {
+      if (req.method !== 'POST') return send(405, { ok: false, error: { code: 'BAD_REQUEST', message: 'use POST' } });
+      const auth = req.headers.authorization;
+      let text: string;
+      try {
+        text = await readBody(req, this.opts.webhook.maxBytes);
+      } catch (e) {
+        this.opts.log.warn('agent.webhook_refused', { status: 413, reason: (e as Error).message });
+        return send(413, { ok: false, error: { code: 'BAD_REQUEST', message: `request body ${(e as Error).message}` } });
+      }
+      const [status, body] = this.opts.webhook.handle(decodeURIComponent(hook[1]!), auth?.startsWith('Bearer ') ? auth.slice(7) : null, text);
+      return send(status, body);
+    }
     if (url.pathname !== '/api/invoke') return send(404, { ok: false, error: { code: 'NOT_FOUND', message: `no route ${url.pathname}` } });
     if (req.method !== 'POST') return send(405, { ok: false, error: { code: 'BAD_REQUEST', message: 'use POST' } });
     const problem = this.refusal(req);
@@ -234,15 +253,15 @@ export class ApiServer {
   }
 }
 
-function readBody(req: http.IncomingMessage): Promise<string> {
+function readBody(req: http.IncomingMessage, max = MAX_BODY): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (size > MAX_BODY) {
-        reject(new Error('larger than 1 MiB'));
-        req.destroy();
+      if (size > max) {
+        reject(new Error(`larger than ${max >= 1024 * 1024 ? `${max / 1024 / 1024} MiB` : `${max / 1024} KiB`}`));
+        req.resume();
         return;
       }
       chunks.push(c);

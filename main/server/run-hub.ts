@@ -6,6 +6,7 @@
 import crypto from 'node:crypto';
 import path from 'node:path';
 import { layout, removeHubJson, writeHubJson } from '../hub/data-dir';
+import { WEBHOOK_MAX_BYTES } from '../agents/agent-service';
 import { HubService, type HubOptions } from '../hub/hub-service';
 import { VERSION } from '../util/version';
 import { ApiServer } from './api-server';
@@ -38,6 +39,7 @@ export async function runHub(opts: RunHubOptions): Promise<RunningHub> {
   const api = new ApiServer({
     ...opts.ui, token: adminToken, handlers: hub.handlers(), events: hub, log: hub.log.child('api'),
     staticDir: opts.staticDir === undefined ? DEFAULT_STATIC_DIR : opts.staticDir,
+    webhook: { handle: (id, token, body) => hub.agents.webhook(id, token, body), maxBytes: WEBHOOK_MAX_BYTES },
   });
   let grpc: string;
   let ui: string;

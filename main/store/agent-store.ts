@@ -24,6 +24,7 @@ export const AGENT_SCHEMA = `
     command TEXT NOT NULL,
     default_config TEXT NOT NULL,
     cron TEXT,
+    node_id TEXT REFERENCES nodes (id),
     overlap TEXT NOT NULL CHECK (overlap IN ('skip', 'queue')),
     webhook_token_hash BLOB,
     created_at INTEGER NOT NULL,
@@ -57,6 +58,8 @@ export interface AgentTemplate {
   command: string;
   defaultConfig: Record<string, unknown>;
   cron: string | null;
+  /** Where triggers (cron, webhooks without a node) run it. */
+  nodeId: string | null;
   overlap: OverlapPolicy;
   hasWebhook: boolean;
   createdAt: number;
@@ -91,7 +94,7 @@ export interface InstanceFilter {
 }
 
 interface TemplateRow {
-  id: string; name: string; command: string; default_config: string; cron: string | null; overlap: OverlapPolicy;
+  id: string; name: string; command: string; default_config: string; cron: string | null; node_id: string | null; overlap: OverlapPolicy;
   webhook_token_hash: Buffer | null; created_at: number; updated_at: number;
 }
 interface InstanceRow {
@@ -100,7 +103,7 @@ interface InstanceRow {
 }
 
 const toTemplate = (r: TemplateRow): AgentTemplate => ({
-  id: r.id, name: r.name, command: r.command, defaultConfig: JSON.parse(r.default_config) as Record<string, unknown>, cron: r.cron,
+  id: r.id, name: r.name, command: r.command, defaultConfig: JSON.parse(r.default_config) as Record<string, unknown>, cron: r.cron, nodeId: r.node_id,
   overlap: r.overlap, hasWebhook: r.webhook_token_hash !== null, createdAt: r.created_at, updatedAt: r.updated_at,
 });
 const toInstance = (r: InstanceRow): AgentInstance => ({
@@ -114,12 +117,13 @@ const FILTER_COLUMNS = [['nodeId', 'mesh_node_id'], ['sessionId', 'session_id'],
 
 export class AgentStore {
   private readonly q;
+  private counter = 0;
   private readonly listCache = new Map<string, Statement<(string | number)[], InstanceRow>>();
 
   constructor(private readonly db: DB) {
     this.q = {
-      insertTemplate: db.prepare(`INSERT INTO agent_templates (id, name, command, default_config, cron, overlap, webhook_token_hash, created_at, updated_at)
-        VALUES (@id, @name, @command, @default_config, @cron, @overlap, @webhook_token_hash, @created_at, @updated_at)`),
+      insertTemplate: db.prepare(`INSERT INTO agent_templates (id, name, command, default_config, cron, node_id, overlap, webhook_token_hash, created_at, updated_at)
+        VALUES (@id, @name, @command, @default_config, @cron, @node_id, @overlap, @webhook_token_hash, @created_at, @updated_at)`),
       template: db.prepare<[string], TemplateRow>('SELECT * FROM agent_templates WHERE id = ?'),
       templateByName: db.prepare<[string], TemplateRow>('SELECT * FROM agent_templates WHERE name = ?'),
       templates: db.prepare<[], TemplateRow>('SELECT * FROM agent_templates ORDER BY name'),
@@ -132,15 +136,17 @@ export class AgentStore {
         WHERE id = @id AND state IN ('pending', 'running')`),
       activeOfNode: db.prepare<[string], InstanceRow>("SELECT * FROM agent_instances WHERE mesh_node_id = ? AND state IN ('pending', 'running') ORDER BY created_at, id"),
       activeOfTemplate: db.prepare<[string], { n: number }>("SELECT count(*) AS n FROM agent_instances WHERE template_id = ? AND state IN ('pending', 'running')"),
+      runningOfTemplate: db.prepare<[string], { n: number }>("SELECT count(*) AS n FROM agent_instances WHERE template_id = ? AND state = 'running'"),
+      oldestPendingOfTemplate: db.prepare<[string], InstanceRow>("SELECT * FROM agent_instances WHERE template_id = ? AND state = 'pending' ORDER BY created_at, id LIMIT 1"),
       counts: db.prepare<[], { state: AgentState; n: number }>('SELECT state, count(*) AS n FROM agent_instances GROUP BY state'),
     };
   }
 
-  createTemplate(t: { name: string; command: string; defaultConfig?: Record<string, unknown>; cron?: string | null; overlap?: OverlapPolicy; webhookToken?: string | null }): AgentTemplate {
+  createTemplate(t: { name: string; command: string; defaultConfig?: Record<string, unknown>; cron?: string | null; nodeId?: string | null; overlap?: OverlapPolicy; webhookToken?: string | null }): AgentTemplate {
     const now = Date.now();
     const id = crypto.randomBytes(8).toString('hex');
     this.q.insertTemplate.run({
-      id, name: t.name, command: t.command, default_config: JSON.stringify(t.defaultConfig ?? {}), cron: t.cron ?? null,
+      id, name: t.name, command: t.command, default_config: JSON.stringify(t.defaultConfig ?? {}), cron: t.cron ?? null, node_id: t.nodeId ?? null,
       overlap: t.overlap ?? 'skip', webhook_token_hash: t.webhookToken ? sha256(t.webhookToken) : null, created_at: now, updated_at: now,
     });
     return this.template(id)!;
@@ -170,10 +176,12 @@ export class AgentStore {
   createInstance(i: { templateId: string; nodeId: string; sessionId?: string | null; config?: Record<string, unknown>; trigger: string }): AgentInstance {
     const t = this.template(i.templateId);
     if (!t) throw new Error(`no agent template ${i.templateId}`);
-    const id = crypto.randomBytes(10).toString('hex');
+    const now = Date.now();
+    // Ids sort like creation (time, then a counter): "oldest first" within one millisecond too.
+    const id = `${now.toString(16).padStart(12, '0')}${(this.counter++ & 0xffff).toString(16).padStart(4, '0')}${crypto.randomBytes(4).toString('hex')}`;
     this.q.insertInstance.run({
       id, template_id: t.id, mesh_node_id: i.nodeId, session_id: i.sessionId ?? null,
-      config: JSON.stringify({ ...t.defaultConfig, ...(i.config ?? {}) }), trigger: i.trigger, created_at: Date.now(),
+      config: JSON.stringify({ ...t.defaultConfig, ...(i.config ?? {}) }), trigger: i.trigger, created_at: now,
     });
     return this.instance(id)!;
   }
@@ -198,6 +206,15 @@ export class AgentStore {
 
   activeCountOfTemplate(templateId: string): number {
     return this.q.activeOfTemplate.get(templateId)!.n;
+  }
+
+  runningCountOfTemplate(templateId: string): number {
+    return this.q.runningOfTemplate.get(templateId)!.n;
+  }
+
+  oldestPendingOfTemplate(templateId: string): AgentInstance | undefined {
+    const r = this.q.oldestPendingOfTemplate.get(templateId);
+    return r && toInstance(r);
   }
 
   countsByState(): Record<AgentState, number> {

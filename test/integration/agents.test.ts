@@ -99,6 +99,31 @@ describe('agents', () => {
     expect(human.stdout).toMatch(/failed[\s\S]*exit 3[\s\S]*error: boom/);
   });
 
+  it('a webhook creates an instance with its own token; wrong tokens, oversized and malformed bodies are refused', async () => {
+    const made = await cli('template-add', 'hooked', '--command', 'printf "%s" "$CORTEX_AGENT_CONFIG" > hook.json', '--node', id, '--webhook') as { template: { id: string }; webhookToken: string };
+    expect(made.webhookToken).toMatch(/^[\w-]{20,}$/);
+    const post = (body: string, token = made.webhookToken, template = made.template.id) => fetch(`${hub.info.ui}/api/hooks/agents/${template}`, {
+      method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body,
+    });
+    const ok = await post(JSON.stringify({ sessionId: 'from-ci', config: { pr: 42 } }));
+    expect(ok.status).toBe(201);
+    const inst = ((await ok.json()) as { result: AgentInstanceView }).result;
+    expect(inst).toMatchObject({ trigger: 'webhook', sessionId: 'from-ci', nodeId: id });
+    await state(inst.id, 'succeeded');
+    expect(JSON.parse(fs.readFileSync(path.join(ws, 'hook.json'), 'utf8'))).toEqual({ pr: 42 });
+    // The admin token is not a webhook token, and the other way round.
+    expect((await post('{}', hub.info.adminToken)).status).toBe(401);
+    expect((await fetch(`${hub.info.ui}/api/invoke`, { method: 'POST', headers: { Authorization: `Bearer ${made.webhookToken}` }, body: '{"op":"status"}' })).status).toBe(401);
+    const big = await post(JSON.stringify({ config: { blob: 'x'.repeat(70 * 1024) } }));
+    expect(big.status).toBe(413);
+    expect(((await big.json()) as { error: { message: string } }).error.message).toMatch(/larger than 64 KiB/);
+    expect((await post('{not json')).status).toBe(400);
+    expect((await post('[1,2]')).status).toBe(400);
+    expect((await post('{}', made.webhookToken, 'no-such-template')).status).toBe(404);
+    const refusals = hub.logLines().filter((l) => l.msg === 'agent.webhook_refused').map((l) => l.status);
+    expect(refusals).toEqual(expect.arrayContaining([401, 413, 400, 404]));
+  });
+
   it('refuses bad requests with clear errors', async () => {
     const bad = await runCli('cortex-hub', ['agents', 'start', 'no-such-template', '--node', id, '--data', hub.dataDir]);
     expect(bad.code).not.toBe(0);
