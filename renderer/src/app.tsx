@@ -3,11 +3,13 @@ import { useUi, type View } from './store';
 import { NodesView } from './views/nodes';
 import { NodeDetailView } from './views/node-detail';
 import { PurgesView } from './views/purges';
+import { AgentsView } from './views/agents';
 import { LogsView } from './views/logs';
 import { SettingsView } from './views/settings';
 
 const TABS: { view: View; label: string }[] = [
   { view: { name: 'nodes' }, label: 'Nodes' },
+  { view: { name: 'agents' }, label: 'Agents' },
   { view: { name: 'purges' }, label: 'Purges' },
   { view: { name: 'logs' }, label: 'Logs' },
   { view: { name: 'settings' }, label: 'Settings' },
@@ -16,6 +18,7 @@ const TABS: { view: View; label: string }[] = [
 function Current({ view }: { view: View }) {
   switch (view.name) {
     case 'node': return <NodeDetailView id={view.id} />;
+    case 'agents': return <AgentsView />;
     case 'purges': return <PurgesView />;
     case 'logs': return <LogsView />;
     case 'settings': return <SettingsView />;

@@ -20,6 +20,7 @@ export interface NodeRate {
 export type View =
   | { name: 'nodes' }
   | { name: 'node'; id: string }
+  | { name: 'agents' }
   | { name: 'purges' }
   | { name: 'logs' }
   | { name: 'settings' };
@@ -116,7 +117,7 @@ export function visibleIds(s: Pick<UiState, 'order' | 'nodes' | 'rates' | 'filte
 function viewFromHash(hash: string): View {
   const [name, id] = hash.replace(/^#\/?/, '').split('/');
   if (name === 'node' && id) return { name: 'node', id: decodeURIComponent(id) };
-  if (name === 'purges' || name === 'logs' || name === 'settings') return { name };
+  if (name === 'agents' || name === 'purges' || name === 'logs' || name === 'settings') return { name };
   return { name: 'nodes' };
 }
 

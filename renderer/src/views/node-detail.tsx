@@ -5,6 +5,7 @@ import { api } from '../api';
 import { Dialog, Empty, ErrorNote, Loading, StateBadge } from '../components/bits';
 import { useLoad } from '../hooks';
 import { useUi } from '../store';
+import { AgentsView } from './agents';
 
 const files = (n: number) => `${n.toLocaleString()} ${n === 1 ? 'file' : 'files'}`;
 
@@ -93,6 +94,8 @@ export function NodeDetailView({ id }: { id: string }) {
           <tbody>{d.pending.map((p) => <tr key={p.path}><td className="mono">{p.path}</td><td>{p.action}</td><td className="num">{p.size ? bytes(p.size) : '–'}</td><td>{p.state}</td></tr>)}</tbody>
         </table>
       )}
+
+      {node.state !== 'retired' ? <AgentsView nodeId={node.id} /> : null}
 
       <h2>Recent events</h2>
       {!d ? <Loading what="events" /> : d.events.length === 0 ? <Empty>No events recorded.</Empty> : (

@@ -1,0 +1,248 @@
+/**
+ * Agents: instances filtered and paged on the hub (by node, session, template, state; newest
+ * first), shown in a virtualized table (only the rows in view are in the DOM, so a million
+ * instances scroll like ten), live state changes, instance detail with stop, and starting a
+ * new instance from a template.
+ */
+import { useVirtualizer } from '@tanstack/react-virtual';
+import { useCallback, useEffect, useRef, useState } from 'react';
+import { AGENT_STATES, type AgentInstanceView, type AgentStateName, type AgentTemplateView } from '../../../main/contract';
+import { ago } from '../../../main/util/format';
+import { api } from '../api';
+import { Dialog, Empty, ErrorNote, Loading } from '../components/bits';
+import { useLoad } from '../hooks';
+import { useUi } from '../store';
+
+const PAGE = 200;
+const ROW_HEIGHT = 34;
+
+export interface AgentFilter {
+  nodeId?: string;
+  sessionId?: string;
+  templateId?: string;
+  state?: AgentStateName;
+}
+
+function matches(i: AgentInstanceView, f: AgentFilter): boolean {
+  return (!f.nodeId || i.nodeId === f.nodeId) && (!f.sessionId || i.sessionId === f.sessionId)
+    && (!f.templateId || i.templateId === f.templateId) && (!f.state || i.state === f.state);
+}
+
+/** Pages of instances for a filter, loaded as the table scrolls, merged with live changes. */
+function useInstances(filter: AgentFilter) {
+  const [items, setItems] = useState<AgentInstanceView[]>([]);
+  const [next, setNext] = useState<string | null>(null);
+  const [done, setDone] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const loading = useRef(false);
+  const gen = useRef(0);
+  const key = JSON.stringify(filter);
+
+  const load = useCallback(async (cursor: string | null) => {
+    if (loading.current) return;
+    loading.current = true;
+    const mine = gen.current;
+    try {
+      const page = await api().invoke('agents.list', { ...filter, limit: PAGE, ...(cursor ? { cursor } : {}) });
+      if (mine !== gen.current) return;
+      setItems((prev) => (cursor ? [...prev, ...page.items] : page.items));
+      setNext(page.next);
+      setDone(page.next === null);
+      setError(null);
+    } catch (e) {
+      if (mine === gen.current) setError(e);
+    } finally {
+      loading.current = false;
+    }
+  }, [key]);
+
+  useEffect(() => {
+    gen.current++;
+    loading.current = false;
+    setItems([]);
+    setNext(null);
+    setDone(false);
+    void load(null);
+  }, [load]);
+
+  useEffect(() => api().subscribe('agent', (i) => {
+    setItems((prev) => {
+      const at = prev.findIndex((x) => x.id === i.id);
+      if (at >= 0) return matches(i, filter) ? prev.map((x, k) => (k === at ? i : x)) : prev.filter((_, k) => k !== at);
+      return matches(i, filter) ? [i, ...prev] : prev;
+    });
+  }), [key]);
+
+  return { items, more: () => { if (!done && next) void load(next); }, done, error };
+}
+
+export function AgentsView({ nodeId }: { nodeId?: string }) {
+  const nodes = useUi((s) => s.nodes);
+  const order = useUi((s) => s.order);
+  const [filter, setFilter] = useState<AgentFilter>(nodeId ? { nodeId } : {});
+  const [sessionText, setSessionText] = useState('');
+  const [selected, setSelected] = useState<AgentInstanceView | null>(null);
+  const [starting, setStarting] = useState(false);
+  const templates = useLoad(() => api().invoke('agents.templates', {}), []);
+  const { items, more, done, error } = useInstances(filter);
+  const parent = useRef<HTMLDivElement>(null);
+  const rows = useVirtualizer({ count: items.length, getScrollElement: () => parent.current, estimateSize: () => ROW_HEIGHT, overscan: 12 });
+  const virtual = rows.getVirtualItems();
+  const last = virtual[virtual.length - 1];
+  useEffect(() => {
+    if (last && last.index >= items.length - 50) more();
+  }, [last?.index, items.length]);
+  // The session filter is applied when typing pauses.
+  useEffect(() => {
+    const t = setTimeout(() => setFilter((f) => {
+      const { sessionId: _drop, ...rest } = f;
+      return sessionText.trim() ? { ...rest, sessionId: sessionText.trim() } : rest;
+    }), 300);
+    return () => clearTimeout(t);
+  }, [sessionText]);
+  const templateName = (id: string) => templates.data?.find((t) => t.id === id)?.name ?? id;
+  const set = (k: keyof AgentFilter, v: string) => setFilter((f) => {
+    const { [k]: _drop, ...rest } = f;
+    return v ? { ...rest, [k]: v } : rest;
+  });
+
+  return (
+    <section aria-labelledby="agents-title" className="agents">
+      <div className="toolbar">
+        {nodeId ? <h2 id="agents-title">Agents</h2> : <h1 id="agents-title">Agents</h1>}
+        <span className="sub" data-testid="agents-count">{items.length.toLocaleString()}{done ? '' : '+'} shown</span>
+        <span className="spacer" />
+        {nodeId ? null : (
+          <select aria-label="Filter by node" value={filter.nodeId ?? ''} onChange={(e) => set('nodeId', e.target.value)}>
+            <option value="">All nodes</option>
+            {order.map((id) => <option key={id} value={id}>{nodes[id]?.name ?? id}</option>)}
+          </select>
+        )}
+        <select aria-label="Filter by template" value={filter.templateId ?? ''} onChange={(e) => set('templateId', e.target.value)}>
+          <option value="">All templates</option>
+          {(templates.data ?? []).map((t) => <option key={t.id} value={t.id}>{t.name}</option>)}
+        </select>
+        <select aria-label="Filter by state" value={filter.state ?? ''} onChange={(e) => set('state', e.target.value)}>
+          <option value="">All states</option>
+          {AGENT_STATES.map((s) => <option key={s} value={s}>{s}</option>)}
+        </select>
+        <input type="search" aria-label="Filter by session" placeholder="Session id" value={sessionText} onChange={(e) => setSessionText(e.target.value)} />
+        <button type="button" className="primary" onClick={() => setStarting(true)} disabled={!templates.data?.length}>Start agent…</button>
+      </div>
+      <ErrorNote error={error ?? templates.error} />
+      {items.length === 0 && done ? <Empty>No agent instances{Object.keys(filter).length ? ' match these filters' : ' yet'}. Start one from a template, or let a cron schedule or webhook create them.</Empty> : (
+        <div className="vtable" role="table" aria-label="Agent instances" aria-rowcount={items.length}>
+          <div className="vrow vhead" role="row">
+            <span role="columnheader">Instance</span><span role="columnheader">Template</span><span role="columnheader">Node</span>
+            <span role="columnheader">Session</span><span role="columnheader">State</span><span role="columnheader">Created</span><span role="columnheader">Exit</span>
+          </div>
+          <div ref={parent} className="vbody" data-testid="agents-scroll">
+            <div style={{ height: rows.getTotalSize(), position: 'relative' }}>
+              {virtual.map((v) => {
+                const i = items[v.index]!;
+                return (
+                  <div key={i.id} role="row" aria-rowindex={v.index + 1} className="vrow" data-agent-id={i.id} data-state={i.state}
+                    style={{ position: 'absolute', top: 0, transform: `translateY(${v.start}px)`, height: ROW_HEIGHT }}
+                    tabIndex={0} onClick={() => setSelected(i)} onKeyDown={(e) => { if (e.key === 'Enter') setSelected(i); }}>
+                    <span role="cell" className="mono">{i.id.slice(-12)}</span>
+                    <span role="cell">{templateName(i.templateId)}</span>
+                    <span role="cell">{nodes[i.nodeId]?.name ?? i.nodeId}</span>
+                    <span role="cell" className="mono">{i.sessionId ?? '–'}</span>
+                    <span role="cell"><span className={`badge agent-${i.state}`}>{i.state}</span></span>
+                    <span role="cell" title={new Date(i.createdAt).toLocaleString()}>{ago(i.createdAt)}</span>
+                    <span role="cell">{i.exitCode ?? i.exitSignal ?? '–'}</span>
+                  </div>
+                );
+              })}
+            </div>
+          </div>
+          {!done && items.length === 0 ? <Loading what="agent instances" /> : null}
+        </div>
+      )}
+      <InstanceDialog instance={selected} templateName={templateName} onClose={() => setSelected(null)} />
+      <StartDialog open={starting} templates={templates.data ?? []} nodeId={nodeId} onClose={() => setStarting(false)} />
+    </section>
+  );
+}
+
+function InstanceDialog({ instance, templateName, onClose }: { instance: AgentInstanceView | null; templateName: (id: string) => string; onClose: () => void }) {
+  const nodes = useUi((s) => s.nodes);
+  const [error, setError] = useState<unknown>(null);
+  const [current, setCurrent] = useState<AgentInstanceView | null>(instance);
+  useEffect(() => setCurrent(instance), [instance]);
+  useEffect(() => api().subscribe('agent', (i) => setCurrent((c) => (c && c.id === i.id ? i : c))), []);
+  const i = current;
+  const stop = async () => {
+    try {
+      setCurrent(await api().invoke('agents.stop', { id: i!.id }));
+    } catch (e) {
+      setError(e);
+    }
+  };
+  return (
+    <Dialog title={i ? `Agent ${i.id.slice(-12)}` : 'Agent'} open={i !== null} onClose={() => { setError(null); onClose(); }}>
+      {i ? (
+        <div className="stack">
+          <dl className="facts agent-facts">
+            <dt>Id</dt><dd className="mono">{i.id}</dd>
+            <dt>State</dt><dd><span className={`badge agent-${i.state}`}>{i.state}</span></dd>
+            <dt>Template</dt><dd>{templateName(i.templateId)}</dd>
+            <dt>Node</dt><dd>{nodes[i.nodeId]?.name ?? i.nodeId}</dd>
+            <dt>Session</dt><dd className="mono">{i.sessionId ?? '–'}</dd>
+            <dt>Trigger</dt><dd>{i.trigger}</dd>
+            <dt>Created</dt><dd>{new Date(i.createdAt).toLocaleString()}</dd>
+            {i.startedAt ? (<><dt>Started</dt><dd>{new Date(i.startedAt).toLocaleString()}</dd></>) : null}
+            {i.finishedAt ? (<><dt>Finished</dt><dd>{new Date(i.finishedAt).toLocaleString()}</dd></>) : null}
+            {i.exitCode !== null || i.exitSignal ? (<><dt>Exit</dt><dd>{i.exitCode ?? '–'}{i.exitSignal ? ` (${i.exitSignal})` : ''}</dd></>) : null}
+            {i.error ? (<><dt>Error</dt><dd className="mono">{i.error}</dd></>) : null}
+            <dt>Config</dt><dd className="mono small">{JSON.stringify(i.config)}</dd>
+          </dl>
+          <ErrorNote error={error} />
+          <div className="actions">
+            <button type="button" autoFocus onClick={onClose}>Close</button>
+            {i.state === 'pending' || i.state === 'running' ? <button type="button" className="danger" onClick={() => void stop()}>Stop</button> : null}
+          </div>
+        </div>
+      ) : null}
+    </Dialog>
+  );
+}
+
+function StartDialog({ open, templates, nodeId, onClose }: { open: boolean; templates: AgentTemplateView[]; nodeId?: string | undefined; onClose: () => void }) {
+  const nodes = useUi((s) => s.nodes);
+  const order = useUi((s) => s.order);
+  const [templateId, setTemplateId] = useState('');
+  const [node, setNode] = useState(nodeId ?? '');
+  const [session, setSession] = useState('');
+  const [config, setConfig] = useState('');
+  const [error, setError] = useState<unknown>(null);
+  const start = async () => {
+    try {
+      let parsed: Record<string, unknown> | undefined;
+      if (config.trim()) {
+        parsed = JSON.parse(config) as Record<string, unknown>;
+        if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('Config must be a JSON object, like {"depth": 2}');
+      }
+      await api().invoke('agents.start', { templateId: templateId || templates[0]!.id, nodeId: node || order[0]!, ...(session.trim() ? { sessionId: session.trim() } : {}), ...(parsed ? { config: parsed } : {}) });
+      setError(null);
+      onClose();
+    } catch (e) {
+      setError(e instanceof SyntaxError ? new Error(`Config is not JSON: ${e.message}`) : e);
+    }
+  };
+  return (
+    <Dialog title="Start an agent" open={open} onClose={onClose}>
+      <div className="stack">
+        <label>Template <select value={templateId} onChange={(e) => setTemplateId(e.target.value)}>{templates.map((t) => <option key={t.id} value={t.id}>{t.name}</option>)}</select></label>
+        <label>Node <select value={node} onChange={(e) => setNode(e.target.value)}>{order.filter((id) => nodes[id]?.state !== 'retired').map((id) => <option key={id} value={id}>{nodes[id]?.name ?? id}</option>)}</select></label>
+        <label>Session (optional) <input value={session} onChange={(e) => setSession(e.target.value)} /></label>
+        <label>Config (JSON, optional) <textarea value={config} onChange={(e) => setConfig(e.target.value)} rows={3} placeholder='{"depth": 2}' /></label>
+        <ErrorNote error={error} />
+        <div className="actions">
+          <button type="button" onClick={onClose}>Cancel</button>
+          <button type="button" className="primary" onClick={() => void start()}>Start</button>
+        </div>
+      </div>
+    </Dialog>
+  );
+}
