@@ -126,6 +126,10 @@ export class NodeSession {
   closed = false;
   private readonly queue: Item[] = [];
   private readonly latest = new Map<string, Item>();
+  /** Node changes refused for a name on disk in another case, by lower-cased path (see execute's delete). */
+  private readonly caseWaiting = new Map<string, Entry>();
+  /** How many paths in `latest` fold to each lower-case path (case-insensitive mirrors only). */
+  private readonly foldedLatest = new Map<string, number>();
   private running = 0;
   /** What running pulls may hold in memory (see MAX_PULL_MEMORY). */
   private pullMemory = 0;
@@ -469,11 +473,29 @@ export class NodeSession {
       if (prev.state === 'queued') prev.state = 'done';
       else prev.abort?.abort();
     }
-    // A conflict moves things around a path: later changes under it wait for it.
-    const barrier = action.kind === 'delete' || conflict !== undefined || (expected?.type === 'dir' && (action.kind === 'pull' || action.kind === 'symlink'));
+    // A conflict moves things around a path: later changes under it wait for it. Where case is
+    // ignored, a path naming the same file as one still in the queue waits for it too.
+    const sameFile = this.ctx.caseInsensitive === true && this.sameFileQueued(e.path);
+    const barrier = action.kind === 'delete' || conflict !== undefined || sameFile || (expected?.type === 'dir' && (action.kind === 'pull' || action.kind === 'symlink'));
     const item: Item = { entry: e, action, barrier, state: 'queued', expected, ...(conflict ? { conflict } : {}) };
     this.queue.push(item);
+    if (!this.latest.has(e.path)) this.countFolded(e.path, 1);
     this.latest.set(e.path, item);
+  }
+
+  /** Another path that differs from this one only in case has work queued, running or unrecorded. */
+  private sameFileQueued(wirePath: string): boolean {
+    const n = this.foldedLatest.get(wirePath.toLowerCase()) ?? 0;
+    return n > (this.latest.has(wirePath) ? 1 : 0);
+  }
+
+  /** Keeps foldedLatest in step with latest (case-insensitive mirrors only). */
+  private countFolded(wirePath: string, by: 1 | -1): void {
+    if (!this.ctx.caseInsensitive) return;
+    const key = wirePath.toLowerCase();
+    const n = (this.foldedLatest.get(key) ?? 0) + by;
+    if (n > 0) this.foldedLatest.set(key, n);
+    else this.foldedLatest.delete(key);
   }
 
   /** Starts queued items in order, within the concurrency limits. O(started), not O(queue). */
@@ -542,6 +564,7 @@ export class NodeSession {
           continue;
         }
         if (err instanceof CaseConflict && attempt <= MAX_REDECIDE && (await this.caseRename(it, err))) continue;
+        if (err instanceof CaseConflict) this.caseWaiting.set(e.path.toLowerCase(), e);
         const parent = err instanceof UnsafePathError && attempt <= MAX_REDECIDE ? this.runningAncestor(e.path) : undefined;
         if (parent) {
           // A parent is being turned into a directory right now (a conflict decided late): wait.
@@ -653,10 +676,22 @@ export class NodeSession {
         this.wrote({ del: replacesDir, put: [done], agreed: [[e.path, agreed]] });
         return;
       }
-      case 'delete':
+      case 'delete': {
+        const waiting = this.caseWaiting.get(e.path.toLowerCase());
+        const ours = waiting && waiting.path !== e.path ? this.store.file(this.nodeId, e.path) : undefined;
+        if (waiting && ours) {
+          // The second half of a case-only rename whose first half was refused: rename, then apply it.
+          this.caseWaiting.delete(e.path.toLowerCase());
+          await applyMove(this.ctx, ours, waiting.path, expected);
+          this.log.info('sync.case_renamed', { node: this.nodeId, from: e.path, to: waiting.path });
+          this.wrote({ del: [e.path], agreed: [[e.path, null]] });
+          this.decide(waiting);
+          return;
+        }
         await applyDelete(this.ctx, e.path, expected);
         this.wrote({ del: [e.path], agreed: [[e.path, null]] });
         return;
+      }
     }
   }
 
@@ -837,7 +872,10 @@ export class NodeSession {
     if (this.queue.length === popped && this.doneSeq > acked && this.fullPass === null) acked = Math.max(acked, this.doneSeq);
     this.cursor = Math.max(0, this.cursor - popped);
     for (const it of this.queue.splice(0, popped)) {
-      if (this.latest.get(it.entry.path) === it) this.latest.delete(it.entry.path);
+      if (this.latest.get(it.entry.path) === it) {
+        this.latest.delete(it.entry.path);
+        this.countFolded(it.entry.path, -1);
+      }
     }
     await Promise.all(dirs.map((d) => fsyncDir(d).catch(() => undefined)));
     this.store.db.transaction(() => {

@@ -68,6 +68,13 @@ export class SessionEnded extends Error {
 }
 
 export class HubChanges {
+  /**
+   * Hub paths refused because another case of them is on disk (case-insensitive workspaces),
+   * by lower-cased path: when the hub then deletes that other name (a case-only rename whose
+   * halves came in separate batches), the file is renamed instead and the change applied.
+   */
+  private readonly caseWaiting = new Map<string, Entry>();
+
   constructor(private readonly d: HubChangeDeps) {}
 
   /**
@@ -86,10 +93,15 @@ export class HubChanges {
       running.add(p);
       return p;
     };
+    /** Where case is ignored, two paths of one batch may name one file: those never run side by side. */
+    const folded = new Set<string>();
     for (const e of entries) {
       if (ended) break;
       const local = this.d.store.get(e.path);
-      const barrier = e.deleted || (local?.type === 'dir' && !local.deleted && e.type !== 'dir');
+      const key = e.path.toLowerCase();
+      const sameFile = this.d.ctx.caseInsensitive === true && folded.has(key);
+      folded.add(key);
+      const barrier = e.deleted || sameFile || (local?.type === 'dir' && !local.deleted && e.type !== 'dir');
       if (barrier) {
         await Promise.all(running);
         if (ended) break;
@@ -122,6 +134,15 @@ export class HubChanges {
       return;
     }
     if (sameVersion(versionOf(local), versionOf(h))) return;
+    const waiting = h.deleted ? this.caseWaiting.get(h.path.toLowerCase()) : undefined;
+    if (waiting && waiting.path !== h.path && local && !local.deleted) {
+      // The second half of a case-only rename: the file takes the new name instead of going.
+      this.caseWaiting.delete(h.path.toLowerCase());
+      const moved = await applyMove(this.d.ctx, local, waiting.path, expectedOf(local));
+      this.d.log.info('hub.case_renamed', { from: h.path, to: waiting.path });
+      this.record(h, local, null);
+      return this.one(waiting, result, deletions, moved);
+    }
     const live = local && !local.deleted ? local : undefined;
     const expected = expectedOf(live);
     const action = planEntry(h, live);
@@ -167,6 +188,7 @@ export class HubChanges {
           return;
         }
         result.refused++;
+        this.caseWaiting.set(h.path.toLowerCase(), h);
         log.warn('hub.entry_refused', { path: clip(h.path), seq: h.seq, code: 'CASE_CONFLICT', reason: err.message });
         return;
       }
