@@ -114,10 +114,10 @@ await main('ui-load', async ({ workDir }) => {
   await sim.stop();
   await hub.stop();
 
-  const vsync = percentile(m.frames, 0.5);
+  const vsync = percentile(m.frames, 50);
   const frames = {
     count: m.frames.length,
-    p50Ms: round(percentile(m.frames, 0.5), 2), p95Ms: round(percentile(m.frames, 0.95), 2), p99Ms: round(percentile(m.frames, 0.99), 2),
+    p50Ms: round(percentile(m.frames, 50), 2), p95Ms: round(percentile(m.frames, 95), 2), p99Ms: round(percentile(m.frames, 99), 2),
     maxMs: round(Math.max(...m.frames), 2),
     droppedOver1_5Vsync: m.frames.filter((f) => f > 1.5 * vsync).length,
   };
@@ -125,8 +125,8 @@ await main('ui-load', async ({ workDir }) => {
     count: m.updates.length,
     perSecond: round(m.updates.length / seconds, 2),
     meanBytes: Math.round(m.updates.reduce((a, u) => a + u.bytes, 0) / Math.max(1, m.updates.length)),
-    handledP95Ms: round(percentile(m.updates.map((u) => u.handled), 0.95), 2),
-    renderedP95Ms: round(percentile(m.updates.map((u) => u.rendered), 0.95), 2),
+    handledP95Ms: round(percentile(m.updates.map((u) => u.handled), 95), 2),
+    renderedP95Ms: round(percentile(m.updates.map((u) => u.rendered), 95), 2),
     renderedMaxMs: round(Math.max(0, ...m.updates.map((u) => u.rendered)), 2),
   };
   const longFrames = m.loafUnsupported ? null : { count: m.loaf.length, totalBlockingMs: round(m.loaf.reduce((a, l) => a + l.blocking, 0), 1), maxMs: round(Math.max(0, ...m.loaf.map((l) => l.duration)), 1) };
