@@ -174,6 +174,7 @@ export interface AgentInstanceView {
   sessionId: string | null;
   state: AgentStateName;
   config: Record<string, unknown>;
+  /** What created it: 'manual', 'cron', 'webhook'. */
   trigger: string;
   createdAt: number;
   startedAt: number | null;

@@ -20,7 +20,7 @@ import { scan } from '../sync/scanner';
 import { expectedOf, stampMatches } from '../sync/expect';
 import { orderBatch } from '../sync/plan';
 import { versionOf, type Version } from '../sync/reconcile';
-import { toNative } from '../sync/paths';
+import { coveringRoots, toNative } from '../sync/paths';
 import { caseInsensitive, clearStaging } from '../sync/apply';
 import { LOCK_FILE, MirrorLock } from '../sync/lock';
 import { PartialFiles } from './partials';
@@ -905,15 +905,6 @@ export class HubService extends EventEmitter {
     this.store.close();
     this.releaseLock();
   }
-}
-
-/** The fewest subtrees covering all these paths ('' covers everything). */
-function coveringRoots(paths: string[]): string[] {
-  const roots: string[] = [];
-  for (const p of [...new Set(paths)].sort()) {
-    if (!roots.some((r) => r === '' || p === r || p.startsWith(`${r}/`))) roots.push(p);
-  }
-  return roots;
 }
 
 function toInfo(n: NodeRecord): NodeInfo {

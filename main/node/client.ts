@@ -16,7 +16,7 @@ import watcher from '@parcel/watcher';
 import { NodeStore } from '../store/node-store';
 import { caseInsensitive, clearStaging } from '../sync/apply';
 import { FsPool } from '../sync/fs-pool';
-import { wirePathProblem } from '../sync/paths';
+import { coveringRoots, wirePathProblem } from '../sync/paths';
 import { orderBatch } from '../sync/plan';
 import { scan } from '../sync/scanner';
 import { serveBlock } from '../sync/serve-block';
@@ -229,13 +229,7 @@ export class NodeClient {
         this.debounce = null;
         const paths = [...this.dirty];
         this.dirty.clear();
-        // Rescan the smallest set of subtrees covering every changed path.
-        const sorted = paths.sort();
-        const roots: string[] = [];
-        for (const p of sorted) {
-          if (!roots.some((r) => r === '' || p === r || p.startsWith(`${r}/`))) roots.push(p);
-        }
-        void this.rescan(roots);
+        void this.rescan(coveringRoots(paths));
       }, WATCH_DEBOUNCE_MS);
     }
   }

@@ -9,13 +9,13 @@ import crypto from 'node:crypto';
 import type { Statement } from 'better-sqlite3';
 import type { DB } from './db';
 
-import { AGENT_STATES, type AgentStateName } from '../contract';
+import { AGENT_STATES, type AgentInstanceView, type AgentStateName, type AgentTemplateView } from '../contract';
 
 export { AGENT_STATES };
 export type AgentState = AgentStateName;
 /** States an instance never leaves. */
 export const FINAL_STATES: readonly AgentState[] = ['succeeded', 'failed', 'stopped', 'lost'];
-export type OverlapPolicy = 'skip' | 'queue';
+export type OverlapPolicy = AgentTemplateView['overlap'];
 
 export const AGENT_SCHEMA = `
   CREATE TABLE agent_templates (
@@ -52,36 +52,9 @@ export const AGENT_SCHEMA = `
   CREATE INDEX agent_instances_by_created ON agent_instances (created_at, id);
 `;
 
-export interface AgentTemplate {
-  id: string;
-  name: string;
-  command: string;
-  defaultConfig: Record<string, unknown>;
-  cron: string | null;
-  /** Where triggers (cron, webhooks without a node) run it. */
-  nodeId: string | null;
-  overlap: OverlapPolicy;
-  hasWebhook: boolean;
-  createdAt: number;
-  updatedAt: number;
-}
-
-export interface AgentInstance {
-  id: string;
-  templateId: string;
-  nodeId: string;
-  sessionId: string | null;
-  state: AgentState;
-  config: Record<string, unknown>;
-  /** What created it: 'manual', 'cron', 'webhook'. */
-  trigger: string;
-  createdAt: number;
-  startedAt: number | null;
-  finishedAt: number | null;
-  exitCode: number | null;
-  exitSignal: string | null;
-  error: string | null;
-}
+/** Rows come out exactly as the contract shows them. */
+export type AgentTemplate = AgentTemplateView;
+export type AgentInstance = AgentInstanceView;
 
 export interface InstanceFilter {
   nodeId?: string;

@@ -51,6 +51,15 @@ export function toNative(root: string, wirePath: string): string {
 }
 
 
+/** The fewest subtrees covering all these wire paths ('' covers everything): what to rescan. */
+export function coveringRoots(paths: string[]): string[] {
+  const roots: string[] = [];
+  for (const p of [...new Set(paths)].sort()) {
+    if (!roots.some((r) => r === '' || p === r || p.startsWith(`${r}/`))) roots.push(p);
+  }
+  return roots;
+}
+
 export function parentWire(wirePath: string): string {
   const i = wirePath.lastIndexOf('/');
   return i < 0 ? '' : wirePath.slice(0, i);

@@ -8,6 +8,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { rng } from '../../bench/rng.mjs';
 import type { HubStatus, NodeStatus, OpInput, OpName, OpOutput } from '../../main/contract';
 
@@ -221,6 +222,30 @@ export function diffTrees(a: Map<string, TreeItem>, b: Map<string, TreeItem>, ig
 }
 
 export { rng };
+
+/** SQLite's own integrity check of a database file (read-only; 'ok' when sound). */
+export function integrity(file: string): string {
+  const db = new Database(file, { readonly: true });
+  try {
+    return db.pragma('integrity_check', { simple: true }) as string;
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * Waits until two trees are identical (but for `ignore`) and the hub says the node is
+ * in-sync; on timeout says what still differs and what the hub reported.
+ */
+export async function waitConverged(what: string, hub: Hub, id: string, a: string, b: string, ignore: (p: string) => boolean, timeoutMs = 60_000): Promise<void> {
+  const diff = () => diffTrees(snapshot(a), snapshot(b), ignore);
+  try {
+    await waitFor(what, async () => diff().length === 0 && (await hub.node(id)).state === 'in-sync', timeoutMs, 100);
+  } catch (e) {
+    const st = await hub.node(id).catch((x: Error) => x.message);
+    throw new Error(`${(e as Error).message}\ndiff: ${JSON.stringify(diff().slice(0, 10))}\nstatus: ${JSON.stringify(st)}`);
+  }
+}
 
 export interface GenOptions {
   files: number;

@@ -13,7 +13,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Hub, Node, ROOT, diffTrees, snapshot, tempDir, waitFor } from '../helpers/procs';
+import { Hub, Node, ROOT, tempDir, waitConverged, waitFor } from '../helpers/procs';
 
 const PYTHON = '/usr/bin/python3';
 
@@ -42,14 +42,7 @@ describe.skipIf(unavailable !== null)('case-only renames on a case-insensitive w
   const mirror = (p = '') => path.join(hub.mirror(id), p);
   /** Exact names in a directory (what readdir says, not what a case-insensitive lookup finds). */
   const names = (d: string) => fs.readdirSync(d).sort();
-  const same = () => diffTrees(snapshot(ws), snapshot(mirror()), (p) => p === '.metadata.json' || p === '.cortex-staging' || p.startsWith('.cortex-staging/'));
-  const converged = async (what: string) => {
-    try {
-      await waitFor(what, async () => same().length === 0 && (await hub.node(id)).state === 'in-sync', 60_000, 100);
-    } catch (e) {
-      throw new Error(`${(e as Error).message}\n${JSON.stringify(same().slice(0, 10))}\n${JSON.stringify(await hub.node(id))}`);
-    }
-  };
+  const converged = (what: string) => waitConverged(what, hub, id, ws, mirror(), (p) => p === '.metadata.json' || p === '.cortex-staging' || p.startsWith('.cortex-staging/'));
 
   beforeAll(async () => {
     dir = tempDir('case');
@@ -130,14 +123,7 @@ describe.skipIf(unavailable !== null)('case-only renames into a case-insensitive
   let id: string;
   const mirror = (p = '') => path.join(hub.mirror(id), p);
   const names = (d: string) => fs.readdirSync(d).sort();
-  const same = () => diffTrees(snapshot(ws), snapshot(mirror()), (p) => p === '.metadata.json');
-  const converged = async (what: string) => {
-    try {
-      await waitFor(what, async () => same().length === 0 && (await hub.node(id)).state === 'in-sync', 60_000, 100);
-    } catch (e) {
-      throw new Error(`${(e as Error).message}\n${JSON.stringify(same().slice(0, 10))}\n${JSON.stringify(await hub.node(id))}`);
-    }
-  };
+  const converged = (what: string) => waitConverged(what, hub, id, ws, mirror(), (p) => p === '.metadata.json');
 
   beforeAll(async () => {
     dir = tempDir('case-hub');

@@ -6,9 +6,8 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Hub, Node, diffTrees, rng, snapshot, tempDir, waitFor } from '../helpers/procs';
+import { Hub, Node, diffTrees, integrity, rng, snapshot, tempDir, waitFor } from '../helpers/procs';
 
 const ROUNDS = Number(process.env.CORTEX_CRASH_ROUNDS ?? 8);
 const BIG_FILES = 4;
@@ -19,14 +18,6 @@ function sha(buf: Buffer): string {
   return crypto.createHash('sha256').update(buf).digest('hex');
 }
 
-function integrity(file: string): string {
-  const db = new Database(file, { readonly: true });
-  try {
-    return db.pragma('integrity_check', { simple: true }) as string;
-  } finally {
-    db.close();
-  }
-}
 
 describe('crash safety under SIGKILL', () => {
   const dir = tempDir('crash');

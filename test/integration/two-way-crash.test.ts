@@ -7,22 +7,13 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Hub, Node, diffTrees, rng, snapshot, tempDir, waitFor } from '../helpers/procs';
+import { Hub, Node, diffTrees, integrity, rng, snapshot, tempDir, waitFor } from '../helpers/procs';
 
 const ROUNDS = Number(process.env.CORTEX_CRASH_ROUNDS ?? 6);
 const SMALL = 60;
 const BIG_SIZE = 8 * 1024 * 1024;
 
-function integrity(file: string): string {
-  const db = new Database(file, { readonly: true });
-  try {
-    return db.pragma('integrity_check', { simple: true }) as string;
-  } finally {
-    db.close();
-  }
-}
 
 describe('two-way crash safety under SIGKILL', () => {
   const dir = tempDir('two-way-crash');

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isConflictCopy } from '../../main/sync/reconcile';
-import { Hub, Node, diffTrees, snapshot, tempDir, waitFor } from '../helpers/procs';
+import { Hub, Node, diffTrees, snapshot, tempDir, waitConverged, waitFor } from '../helpers/procs';
 
 describe('two-way mirror', () => {
   let dir: string;
@@ -33,14 +33,7 @@ describe('two-way mirror', () => {
   const read = (root: string, p: string) => fs.readFileSync(path.join(root, p), 'utf8');
   // The lock file lives on the hub only.
   const same = () => diffTrees(snapshot(ws), snapshot(mirror()), (p) => p === '.metadata.json');
-  const converged = async (what: string) => {
-    try {
-      await waitFor(what, async () => same().length === 0 && (await hub.node(id)).state === 'in-sync', 60_000, 100);
-    } catch (e) {
-      const st = await hub.node(id).catch((x: Error) => x.message);
-      throw new Error(`${(e as Error).message}\ndiff: ${JSON.stringify(same().slice(0, 10))}\nstatus: ${JSON.stringify(st)}`);
-    }
-  };
+  const converged = (what: string) => waitConverged(what, hub, id, ws, mirror(), (p) => p === '.metadata.json');
   const conflictCopies = (root: string) => [...snapshot(root).keys()].filter(isConflictCopy).sort();
 
   beforeAll(async () => {

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { UnsafePathError, checkNoSymlinkParents, ensureParents, symlinkTargetProblem, toNative, wirePathProblem } from '../../main/sync/paths';
+import { UnsafePathError, checkNoSymlinkParents, coveringRoots, ensureParents, symlinkTargetProblem, toNative, wirePathProblem } from '../../main/sync/paths';
 
 describe('wire path safety', () => {
   it.each([
@@ -49,3 +49,10 @@ describe('wire path safety', () => {
   });
 });
 
+
+describe('coveringRoots', () => {
+  it('keeps the fewest subtrees that cover every changed path', () => {
+    expect(coveringRoots(['a/b/c', 'a/b', 'a/bc', 'x', 'a/b/d', 'x'])).toEqual(['a/b', 'a/bc', 'x']);
+    expect(coveringRoots(['a', ''])).toEqual(['']);
+  });
+});
