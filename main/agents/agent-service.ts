@@ -197,6 +197,16 @@ export class AgentService {
     return this.get(id);
   }
 
+  /**
+   * At a hub's start: what was `running` when the hub stopped without saying goodbye (a crash)
+   * is `lost`, as it would have been had its node's connection ended normally.
+   */
+  recover(): number {
+    const running = this.store.running();
+    for (const i of running) this.finish(i.id, 'lost', { error: 'the hub stopped while it ran' });
+    return running.length;
+  }
+
   /** The node connected: its pending instances go to it, oldest first. */
   nodeConnected(nodeId: string): void {
     const started = new Set<string>();

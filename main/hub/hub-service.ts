@@ -184,6 +184,8 @@ export class HubService extends EventEmitter {
         const clean = store.getMeta('clean_shutdown') === '1';
         store.setMeta('clean_shutdown', '0');
         hub.verifyMirrors(clean);
+        const lost = hub.agents.recover();
+        if (lost) log.warn('agents.recovered', { lost });
       }
       return hub;
     } catch (e) {

@@ -112,6 +112,7 @@ export class AgentStore {
       runningOfTemplate: db.prepare<[string], { n: number }>("SELECT count(*) AS n FROM agent_instances WHERE template_id = ? AND state = 'running'"),
       oldestPendingOfTemplate: db.prepare<[string], InstanceRow>("SELECT * FROM agent_instances WHERE template_id = ? AND state = 'pending' ORDER BY created_at, id LIMIT 1"),
       counts: db.prepare<[], { state: AgentState; n: number }>('SELECT state, count(*) AS n FROM agent_instances GROUP BY state'),
+      running: db.prepare<[], InstanceRow>("SELECT * FROM agent_instances WHERE state = 'running' ORDER BY created_at, id"),
     };
   }
 
@@ -179,6 +180,11 @@ export class AgentStore {
 
   activeCountOfTemplate(templateId: string): number {
     return this.q.activeOfTemplate.get(templateId)!.n;
+  }
+
+  /** Every running instance (through the state index). */
+  running(): AgentInstance[] {
+    return this.q.running.all().map(toInstance);
   }
 
   runningCountOfTemplate(templateId: string): number {

@@ -111,3 +111,17 @@ describe('trigger bursts', () => {
     t.hub.close();
   });
 });
+
+describe('a hub start after a crash', () => {
+  it('marks what was running lost, and leaves the rest', () => {
+    const t = setup();
+    t.svc.createTemplate({ name: 'w', command: 'true', nodeId: 'n1' });
+    const a = t.svc.start({ templateId: 'w', nodeId: 'n1' });
+    const b = t.svc.start({ templateId: 'w', nodeId: 'n1' });
+    t.report(a.id, 'running');
+    expect(t.svc.recover()).toBe(1);
+    expect(t.svc.get(a.id)).toMatchObject({ state: 'lost', error: 'the hub stopped while it ran' });
+    expect(t.svc.get(b.id).state).toBe('pending');
+    t.hub.close();
+  });
+});
