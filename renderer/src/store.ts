@@ -6,6 +6,7 @@
 import { create } from 'zustand';
 import type { HubStatus, NodeStatus } from '../../main/contract';
 import type { ConnectionState } from './transport';
+import { compareNames } from '../../main/util/format';
 
 /** Samples kept per node for the rate sparkline (one per status event, ~2 per second). */
 export const RATE_SAMPLES = 60;
@@ -110,7 +111,7 @@ export function visibleIds(s: Pick<UiState, 'order' | 'nodes' | 'rates' | 'filte
   return ids.sort((a, b) => {
     const va = val(a);
     const vb = val(b);
-    return (va < vb ? -1 : va > vb ? 1 : 0) * dir || s.nodes[a]!.name.localeCompare(s.nodes[b]!.name);
+    return (va < vb ? -1 : va > vb ? 1 : 0) * dir || compareNames(s.nodes[a]!.name, s.nodes[b]!.name);
   });
 }
 

@@ -1,7 +1,7 @@
 /** Nodes overview: one row per node, live, sortable and filterable. */
 import { memo, useMemo, useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
-import { ago, bytes } from '../../../main/util/format';
+import { ago, bytes, count, dateTime } from '../../../main/util/format';
 import { currentRate, useUi, visibleIds, type SortKey } from '../store';
 import { Empty, Progress, Sparkline, StateBadge } from '../components/bits';
 import { AddNodeDialog } from './add-node';
@@ -37,12 +37,12 @@ const Row = memo(function Row({ id }: { id: string }) {
         <StateBadge state={n.state} verifying={n.verifying} />
         {syncing && n.outOfSyncFiles + n.toNodeFiles > 0 ? <Progress value={done} label={`${n.name} sync progress`} /> : null}
       </td>
-      <td title={n.lastSeen ? new Date(n.lastSeen).toLocaleString() : undefined}>{n.state === 'in-sync' || syncing ? 'now' : ago(n.lastSeen)}</td>
-      <td className="num">{n.files.toLocaleString()}</td>
+      <td title={n.lastSeen ? dateTime(n.lastSeen) : undefined}>{n.state === 'in-sync' || syncing ? 'now' : ago(n.lastSeen)}</td>
+      <td className="num">{count(n.files)}</td>
       <td className="num">{bytes(n.bytes)}</td>
-      <td className="num">{n.outOfSyncFiles > 0 ? `${n.outOfSyncFiles.toLocaleString()} · ${bytes(n.outOfSyncBytes)}` : '–'}</td>
-      <td className="num">{n.toNodeFiles > 0 ? `${n.toNodeFiles.toLocaleString()} · ${bytes(n.toNodeBytes)}` : '–'}</td>
-      <td className="num">{n.conflicts > 0 ? <span className="code" title="Conflict copies in the mirror: both versions were kept">{n.conflicts.toLocaleString()}</span> : '–'}</td>
+      <td className="num">{n.outOfSyncFiles > 0 ? `${count(n.outOfSyncFiles)} · ${bytes(n.outOfSyncBytes)}` : '–'}</td>
+      <td className="num">{n.toNodeFiles > 0 ? `${count(n.toNodeFiles)} · ${bytes(n.toNodeBytes)}` : '–'}</td>
+      <td className="num">{n.conflicts > 0 ? <span className="code" title="Conflict copies in the mirror: both versions were kept">{count(n.conflicts)}</span> : '–'}</td>
       <td className="num rate">
         <Sparkline samples={samples ?? []} label={`${n.name} transfer rate`} />
         <span>{r > 0 ? `${bytes(r)}/s` : '–'}</span>
