@@ -84,7 +84,8 @@ describe.skipIf('skip' in launched)(`Agents view over ${SEEDED.toLocaleString()}
     await expect.poll(async () => (await rows().evaluateAll((els) => els.map((e) => e.getAttribute('data-state')))).every((s) => s === 'failed')).toBe(true);
     await expect.poll(count).toBeGreaterThan(0);
     const viaApi = await hub.invoke('agents.list', { nodeId: 'node2', state: 'failed', limit: 5 });
-    await expect.poll(() => rows().first().getAttribute('data-agent-id')).toBe(viaApi.items[0]!.id);
+    // A new filter starts at the top: the first row is the hub's newest match.
+    await expect.poll(() => page.locator('.vbody [role="row"][aria-rowindex="1"]').getAttribute('data-agent-id')).toBe(viaApi.items[0]!.id);
     await page.getByLabel('Filter by node').selectOption('');
     await page.getByLabel('Filter by state').selectOption('');
     await page.getByLabel('Filter by template').selectOption({ label: 'build' });
@@ -95,7 +96,7 @@ describe.skipIf('skip' in launched)(`Agents view over ${SEEDED.toLocaleString()}
   });
 
   it('opens an instance in detail, and shows a state change live', async () => {
-    const first = rows().first();
+    const first = page.locator('.vbody [role="row"][data-state="pending"]').first();
     const id = (await first.getAttribute('data-agent-id'))!;
     await first.click();
     const dialog = page.locator('dialog[open]');

@@ -52,7 +52,8 @@ function useInstances(filter: AgentFilter) {
     } catch (e) {
       if (mine === gen.current) setError(e);
     } finally {
-      loading.current = false;
+      // A load of an earlier filter must not clear the flag of the current one's.
+      if (mine === gen.current) loading.current = false;
     }
   }, [key]);
 
@@ -87,6 +88,11 @@ export function AgentsView({ nodeId }: { nodeId?: string }) {
   const { items, more, done, error } = useInstances(filter);
   const parent = useRef<HTMLDivElement>(null);
   const rows = useVirtualizer({ count: items.length, getScrollElement: () => parent.current, estimateSize: () => ROW_HEIGHT, overscan: 12 });
+  // A new filter starts at the top of its own list.
+  const filterKey = JSON.stringify(filter);
+  useEffect(() => {
+    if (parent.current) parent.current.scrollTop = 0;
+  }, [filterKey]);
   const virtual = rows.getVirtualItems();
   const last = virtual[virtual.length - 1];
   useEffect(() => {
