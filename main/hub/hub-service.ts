@@ -16,7 +16,7 @@ import { AgentStore } from '../store/agent-store';
 import { AgentService } from '../agents/agent-service';
 import type { CachedEntry } from '../sync/types';
 import { FsPool } from '../sync/fs-pool';
-import { scan } from '../sync/scanner';
+import { FULL_RESCAN_MS, scan } from '../sync/scanner';
 import { expectedOf, stampMatches } from '../sync/expect';
 import { orderBatch } from '../sync/plan';
 import { versionOf, type Version } from '../sync/reconcile';
@@ -54,11 +54,6 @@ const STAMP_PAGE = 5000;
 /** Hub-side edits are gathered this long before they are checked. */
 const MIRROR_DEBOUNCE_MS = 50;
 const MIRROR_RECHECK_MS = 1000;
-/**
- * Every mirror is compared with its index this often anyway (stat only): a safety net for
- * events the watcher lost (a full inotify queue, coalescing). CORTEX_RESCAN_MS overrides it.
- */
-const FULL_RESCAN_MS = Number(process.env.CORTEX_RESCAN_MS) > 0 ? Number(process.env.CORTEX_RESCAN_MS) : 15 * 60_000;
 const LOG_RING = 2000;
 const DEFAULT_GRPC_PORT = 7443;
 /** HTTP/2 receive window of the node server (per stream and per connection). */
@@ -304,7 +299,7 @@ export class HubService extends EventEmitter {
         this.markMirrorDirty(id, rt, p);
         continue;
       }
-      const known = this.recordedStamp(id, p);
+      const known = this.recordedStamp(id, p, true);
       let st: fs.Stats | undefined;
       try {
         st = fs.lstatSync(toNative(root, p));
@@ -334,11 +329,20 @@ export class HubService extends EventEmitter {
     rt.recheckTimer.unref();
   }
 
-  /** What the hub last recorded at a mirror path: the session's unrecorded writes first. */
-  private recordedStamp(id: string, p: string): CachedEntry | undefined {
-    const pending = this.runtime.get(id)?.session?.unflushed(p, true);
+  /** Whether the mirror's file system ignores case: probed once, in its staging directory (same file system). */
+  private caseInsensitiveOf(id: string, rt: NodeRuntime): boolean {
+    return (rt.caseInsensitive ??= caseInsensitive(this.stagingOf(id)));
+  }
+
+  /**
+   * What the hub last recorded at a mirror path: the session's unrecorded writes (`orRecent`:
+   * and those it recorded in the last second) first, then `stamps` (a preloaded index) or the
+   * index itself.
+   */
+  private recordedStamp(id: string, p: string, orRecent: boolean, stamps?: Map<string, CachedEntry> | null): CachedEntry | undefined {
+    const pending = this.runtime.get(id)?.session?.unflushed(p, orRecent);
     if (pending !== undefined) return pending ?? undefined;
-    return this.store.stamp(id, p);
+    return stamps ? stamps.get(p) : this.store.stamp(id, p);
   }
 
   /**
@@ -375,16 +379,12 @@ export class HubService extends EventEmitter {
           await new Promise((r) => setImmediate(r));
         }
       }
-      const cached = (p: string) => {
-        const pending = rt.session?.unflushed(p);
-        if (pending !== undefined) return pending ?? undefined;
-        return stamps ? stamps.get(p) : this.store.stamp(id, p);
-      };
+      const cached = (p: string) => this.recordedStamp(id, p, false, stamps);
       const updated: CachedEntry[] = [];
       const deleted: string[] = [];
       for (const subtree of roots) {
         const res = await scan({
-          root, pool: this.pool, subtree, cached, caseInsensitive: rt.caseInsensitive ??= caseInsensitive(this.stagingOf(id)),
+          root, pool: this.pool, subtree, cached, caseInsensitive: this.caseInsensitiveOf(id, rt),
           knownUnder: (st) => (stamps ? stamps.keys() : [st, ...this.store.pathsUnder(id, st)]),
         });
         for (const sk of res.skipped) this.log.warn('mirror.skipped', { node: id, path: sk.path, reason: sk.reason });
@@ -547,6 +547,7 @@ export class HubService extends EventEmitter {
           // The session asks after a failed commit of these paths: they are not its own writes.
           rescan: (paths) => this.scanMirror(id, rt, paths, true),
           written: (paths) => { for (const set of rt.scans) for (const p of paths) set.add(p); },
+          caseInsensitive: this.caseInsensitiveOf(id, rt),
         });
       session = s;
       rt.session = s;

@@ -12,15 +12,15 @@
 import fs from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { performance } from 'node:perf_hooks';
-import { AbortedError, VerifyError, caseInsensitive, fsyncDir, applyDelete, applyDir, applyMeta, applyMove, applySymlink, pullFile, type ApplyContext, type BlockLocation, type PullSource, type PullStats } from '../sync/apply';
+import { AbortedError, VerifyError, fsyncDir, applyDelete, applyDir, applyMeta, applyMove, applySymlink, pullFile, type ApplyContext, type BlockLocation, type PullSource, type PullStats } from '../sync/apply';
 import { BLOCK_SIZE } from '../sync/blocks';
 import { CaseConflict, ChangedMeanwhile, expectedOf, type Expected } from '../sync/expect';
 import { planEntry, type Action } from '../sync/plan';
 import { conflictName, reconcile, versionOf, type Side, type Version } from '../sync/reconcile';
 import { serveBlock } from '../sync/serve-block';
 import { entryProblem } from '../sync/validate';
-import { INDEX_BATCH_ENTRIES, REQUEST_BATCH, RESPONSE_BATCH_BYTES, fromWireEntry, toWireEntry, type BlockRequest, type BlockResponse, type HubMessage, type NodeMessage } from '../sync/wire';
-import { UnsafePathError, toNative } from '../sync/paths';
+import { INDEX_BATCH_ENTRIES, fromWireEntry, requestMessages, responseMessages, toWireEntry, type BlockRequest, type HubMessage, type NodeMessage } from '../sync/wire';
+import { UnsafePathError, ancestorsOf, toNative } from '../sync/paths';
 import type { CachedEntry, Entry } from '../sync/types';
 import type { HubStore } from '../store/hub-store';
 import type { LockRefusalView, PendingFileView } from '../contract';
@@ -85,6 +85,8 @@ export interface SessionHooks {
   rescan(paths: string[]): Promise<void>;
   /** The session wrote these mirror paths: a scan running now must not take them for hub-side edits. */
   written(paths: string[]): void;
+  /** The mirror's file system ignores case (probed once per mirror by the hub). */
+  readonly caseInsensitive: boolean;
 }
 
 export interface FileFailure {
@@ -180,7 +182,7 @@ export class NodeSession {
   ) {
     this.ctx = {
       root: mirrorRoot, stagingDir, pool, deferDirSync: (d) => this.dirsToSync.add(d),
-      caseInsensitive: caseInsensitive(stagingDir),
+      caseInsensitive: hooks.caseInsensitive,
       // A large file cut off by the connection: keep what arrived for the next session.
       keepPartial: (entry, staged) => {
         if (!this.closed) return false;
@@ -357,9 +359,7 @@ export class NodeSession {
         this.log.warn('sync.conflict', { node: this.nodeId, path: e.path, winner: d.winner, copy: copyTo });
         if (d.winner === 'hub') {
           // Ours stays and goes to the node (after the node's version is copied aside, if kept).
-          return copyTo
-            ? { action: e.type === 'symlink' ? { kind: 'symlink' } : { kind: 'pull' }, expected: null, conflict: { loser, copyTo }, sendBack: false }
-            : { ...none, sendBack: true };
+          return copyTo ? keepNodeCopy(e, copyTo) : { ...none, sendBack: true };
         }
         // The node wins: ours steps aside (if kept) and the node's takes its place.
         return copyTo
@@ -377,7 +377,7 @@ export class NodeSession {
     if (e.deleted || e.type === 'dir') return { action: { kind: 'none' }, expected: null, sendBack: true };
     const copyTo = this.freeConflictName(e.path, 'node');
     this.log.warn('sync.conflict', { node: this.nodeId, path: e.path, winner: 'hub', copy: copyTo, reason: 'kept changing on the hub' });
-    return { action: e.type === 'symlink' ? { kind: 'symlink' } : { kind: 'pull' }, expected: null, conflict: { loser: 'node', copyTo }, sendBack: false };
+    return keepNodeCopy(e, copyTo);
   }
 
   /** A conflict name nothing in the mirror uses yet (two conflicts of one path in one second). */
@@ -596,11 +596,7 @@ export class NodeSession {
    * the node has two names this file system cannot tell apart: refused as CASE_CONFLICT.
    */
   private async caseRename(it: Item, err: CaseConflict): Promise<boolean> {
-    const want = it.entry.path.split('/');
-    const have = err.existing.split('/');
-    const i = want.findIndex((seg, k) => seg !== have[k]);
-    const from = have.slice(0, i + 1).join('/');
-    const to = want.slice(0, i + 1).join('/');
+    const { from, to } = err.renameSpan();
     if (this.latest.get(from)?.entry.deleted !== true) return false;
     const old = this.store.file(this.nodeId, from) ?? (await this.lstatEntry(from));
     if (!old) return false;
@@ -620,8 +616,8 @@ export class NodeSession {
 
   /** The running item of the nearest ancestor directory of a path, if any. */
   private runningAncestor(wirePath: string): Item | undefined {
-    for (let i = wirePath.lastIndexOf('/'); i > 0; i = wirePath.lastIndexOf('/', i - 1)) {
-      const it = this.latest.get(wirePath.slice(0, i));
+    for (const dir of ancestorsOf(wirePath)) {
+      const it = this.latest.get(dir);
       if (it?.state === 'running') return it;
     }
     return undefined;
@@ -756,11 +752,7 @@ export class NodeSession {
 
   /** Sends the requests gathered during this turn of the event loop, in few messages. */
   private sendRequests(): void {
-    const all = this.outbox.splice(0);
-    for (let i = 0; i < all.length; i += REQUEST_BATCH) {
-      const items = all.slice(i, i + REQUEST_BATCH);
-      this.send(items.length === 1 ? { request: items[0]! } : { requests: { items } });
-    }
+    for (const msg of requestMessages(this.outbox.splice(0))) this.send(msg);
   }
 
   // ---- hub-side changes, to the node ---------------------------------------------------------
@@ -815,21 +807,12 @@ export class NodeSession {
 
   /** Answers the node's block requests for hub-side changes, from the mirror. */
   onNodeRequests(items: BlockRequest[]): void {
-    let batch: BlockResponse[] = [];
-    let bytes = 0;
-    const flush = () => {
-      if (batch.length) this.send(batch.length === 1 ? { block: batch[0]! } : { blocks: { items: batch } });
-      batch = [];
-      bytes = 0;
-    };
-    for (const r of items) {
+    const serve = (r: BlockRequest) => {
       const { res, changed } = serveBlock(this.ctx.root, r, (p) => this.store.file(this.nodeId, p));
       if (changed) void this.hooks.rescan([String(r.path)]);
-      if (bytes + res.data.length > RESPONSE_BATCH_BYTES) flush();
-      batch.push(res);
-      bytes += res.data.length;
-    }
-    flush();
+      return res;
+    };
+    for (const msg of responseMessages(items, serve)) this.send(msg);
   }
 
   // ---- persistence -------------------------------------------------------------------------
@@ -941,10 +924,12 @@ function lookupWrites(byPath: Map<string, CachedEntry | null>, wirePath: string)
   if (byPath.size === 0) return undefined;
   const own = byPath.get(wirePath);
   if (own !== undefined) return own;
-  for (let i = wirePath.lastIndexOf('/'); i > 0; i = wirePath.lastIndexOf('/', i - 1)) {
-    if (byPath.get(wirePath.slice(0, i)) === null) return null;
-  }
-  return undefined;
+  return ancestorsOf(wirePath).some((dir) => byPath.get(dir) === null) ? null : undefined;
+}
+
+/** The hub's version stays; the node's is pulled beside it as `copyTo` (execute() does it). */
+function keepNodeCopy(e: Entry, copyTo: string): Verdict {
+  return { action: e.type === 'symlink' ? { kind: 'symlink' } : { kind: 'pull' }, expected: null, conflict: { loser: 'node', copyTo }, sendBack: false };
 }
 
 function emptyWrites(): Writes {

@@ -18,10 +18,10 @@ import { caseInsensitive, clearStaging } from '../sync/apply';
 import { FsPool } from '../sync/fs-pool';
 import { coveringRoots, wirePathProblem } from '../sync/paths';
 import { orderBatch } from '../sync/plan';
-import { scan } from '../sync/scanner';
+import { FULL_RESCAN_MS, scan } from '../sync/scanner';
 import { serveBlock } from '../sync/serve-block';
 import type { CachedEntry } from '../sync/types';
-import { INDEX_BATCH_ENTRIES, INDEX_WINDOW, REQUEST_BATCH, RESPONSE_BATCH_BYTES, NodeSyncService, type BlockRequest, type BlockResponse, PROTOCOL_VERSION, channelOptions, fromWireEntry, toWireEntry, type HubMessage, type NodeMessage, type WireFileInfo } from '../sync/wire';
+import { INDEX_BATCH_ENTRIES, INDEX_WINDOW, NodeSyncService, type BlockRequest, type BlockResponse, PROTOCOL_VERSION, channelOptions, fromWireEntry, requestMessages, responseMessages, toWireEntry, type HubMessage, type NodeMessage, type WireFileInfo } from '../sync/wire';
 import { HubBlockUnavailable, HubChanges, SessionEnded } from './hub-changes';
 import { AgentRunner } from './agents';
 import type { Logger } from '../util/log';
@@ -53,7 +53,6 @@ export function defaultStateDir(workspace: string): string {
 }
 
 const WATCH_DEBOUNCE_MS = 10;
-const FULL_RESCAN_MS = Number(process.env.CORTEX_RESCAN_MS) > 0 ? Number(process.env.CORTEX_RESCAN_MS) : 15 * 60_000;
 /** Bytes of hub-side changes requested and not yet received, at most. */
 const MAX_FETCH_IN_FLIGHT = 16 * 1024 * 1024;
 /** Staging inside the workspace, when the state directory is on another file system. */
@@ -402,11 +401,7 @@ export class NodeClient {
       this.fetchOutbox.push({ id, path: p, offset, size, hash });
       if (this.fetchOutbox.length === 1) {
         setImmediate(() => {
-          const all = this.fetchOutbox.splice(0);
-          for (let i = 0; i < all.length; i += REQUEST_BATCH) {
-            const items = all.slice(i, i + REQUEST_BATCH);
-            void this.write(items.length === 1 ? { request: items[0]! } : { requests: { items } }).catch(() => undefined);
-          }
+          for (const msg of requestMessages(this.fetchOutbox.splice(0))) void this.write(msg).catch(() => undefined);
         });
       }
     });
@@ -466,22 +461,7 @@ export class NodeClient {
 
   /** Answers a batch of block requests in as few messages as the size limit allows. */
   private async serveBlocks(requests: BlockRequest[]): Promise<void> {
-    let batch: BlockResponse[] = [];
-    let bytes = 0;
-    const flush = async () => {
-      if (batch.length === 0) return;
-      const items = batch;
-      batch = [];
-      bytes = 0;
-      await this.write(items.length === 1 ? { block: items[0]! } : { blocks: { items } }).catch(() => undefined);
-    };
-    for (const r of requests) {
-      const res = this.readBlock(r);
-      if (bytes + res.data.length > RESPONSE_BATCH_BYTES) await flush();
-      batch.push(res);
-      bytes += res.data.length;
-    }
-    await flush();
+    for (const msg of responseMessages(requests, (r) => this.readBlock(r))) await this.write(msg).catch(() => undefined);
   }
 
   /** Reads one requested block from the workspace, or says why not (serve-block.ts). */

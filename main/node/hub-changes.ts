@@ -221,11 +221,7 @@ export class HubChanges {
    * directory was renamed (the scanner records the new names); undefined when it is no rename.
    */
   private async caseRename(h: Entry, err: CaseConflict, deletions: Set<string>): Promise<CachedEntry | null | undefined> {
-    const want = h.path.split('/');
-    const have = err.existing.split('/');
-    const i = want.findIndex((seg, k) => seg !== have[k]);
-    const from = have.slice(0, i + 1).join('/');
-    const to = want.slice(0, i + 1).join('/');
+    const { from, to } = err.renameSpan();
     const old = this.d.store.get(from);
     if (!deletions.has(from) || !old || old.deleted) return undefined;
     const moved = await applyMove(this.d.ctx, old, to);

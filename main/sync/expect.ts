@@ -49,6 +49,18 @@ export class CaseConflict extends Error {
     super(`"${wirePath}" and "${existing}" would be one file here: this file system ignores case`);
     this.name = 'CaseConflict';
   }
+
+  /**
+   * The name to rename for a case-only rename: the path up to the first segment that differs
+   * in case, as it is on disk (`from`) and as it is wanted (`to`): a file, or a directory on
+   * the way to it.
+   */
+  renameSpan(): { from: string; to: string } {
+    const want = this.wirePath.split('/');
+    const have = this.existing.split('/');
+    const i = want.findIndex((seg, k) => seg !== have[k]);
+    return { from: have.slice(0, i + 1).join('/'), to: want.slice(0, i + 1).join('/') };
+  }
 }
 
 export const CASE_CODE = 'ECORTEXCASE';

@@ -60,6 +60,13 @@ export function coveringRoots(paths: string[]): string[] {
   return roots;
 }
 
+/** The directories a wire path is in, nearest first ("a/b/c" → "a/b", "a"). */
+export function ancestorsOf(wirePath: string): string[] {
+  const out: string[] = [];
+  for (let i = wirePath.lastIndexOf('/'); i > 0; i = wirePath.lastIndexOf('/', i - 1)) out.push(wirePath.slice(0, i));
+  return out;
+}
+
 export function parentWire(wirePath: string): string {
   const i = wirePath.lastIndexOf('/');
   return i < 0 ? '' : wirePath.slice(0, i);

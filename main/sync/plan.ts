@@ -3,6 +3,7 @@
  * The applier (puller.ts, hub sessions) carries them out; tests drive them without a disk.
  */
 import { blockCount, blockHash, blockLength } from './blocks';
+import { ancestorsOf } from './paths';
 import type { CachedEntry, Entry } from './types';
 
 export type Action =
@@ -80,10 +81,7 @@ export function orderBatch<T extends Pick<Entry, 'path' | 'deleted'> & { type?: 
   // only removed once empty, see apply.ts).
   if (dead.length === 0) return live;
   const replaced = new Set(live.filter((e) => e.type !== undefined && e.type !== 'dir').map((e) => e.path));
-  const under = (e: T) => {
-    for (let i = e.path.lastIndexOf('/'); i > 0; i = e.path.lastIndexOf('/', i - 1)) if (replaced.has(e.path.slice(0, i))) return true;
-    return false;
-  };
+  const under = (e: T) => ancestorsOf(e.path).some((dir) => replaced.has(dir));
   if (replaced.size === 0) return [...live, ...dead];
   return [...dead.filter(under), ...live, ...dead.filter((e) => !under(e))];
 }

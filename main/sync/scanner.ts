@@ -61,6 +61,12 @@ async function walkTree(pool: FsPool, root: string, subtree: string, exactCase: 
   };
 }
 
+/**
+ * Hub and node compare their whole tree with the index this often anyway (stat only): a safety
+ * net for events the watcher lost (a full inotify queue, coalescing). CORTEX_RESCAN_MS overrides it.
+ */
+export const FULL_RESCAN_MS = Number(process.env.CORTEX_RESCAN_MS) > 0 ? Number(process.env.CORTEX_RESCAN_MS) : 15 * 60_000;
+
 const MAX_HASH_ATTEMPTS = 3;
 const YIELD_EVERY = 10_000;
 const SMALL_FILE = 256 * 1024;

@@ -68,6 +68,38 @@ export interface BlockResponse {
   error: string;
 }
 
+/** Block requests in as few messages as REQUEST_BATCH allows (one alone goes as `request`). */
+export function requestMessages(items: BlockRequest[]): ({ request: BlockRequest } | { requests: { items: BlockRequest[] } })[] {
+  const out: ({ request: BlockRequest } | { requests: { items: BlockRequest[] } })[] = [];
+  for (let i = 0; i < items.length; i += REQUEST_BATCH) {
+    const batch = items.slice(i, i + REQUEST_BATCH);
+    out.push(batch.length === 1 ? { request: batch[0]! } : { requests: { items: batch } });
+  }
+  return out;
+}
+
+/**
+ * The answers to block requests in as few messages as RESPONSE_BATCH_BYTES allows. Each block
+ * is read (`serve`) only when the messages before it have been taken, so at most one message's
+ * worth of data is held at a time.
+ */
+export function* responseMessages(requests: BlockRequest[], serve: (r: BlockRequest) => BlockResponse): Generator<{ block: BlockResponse } | { blocks: { items: BlockResponse[] } }> {
+  let batch: BlockResponse[] = [];
+  let bytes = 0;
+  const message = () => (batch.length === 1 ? { block: batch[0]! } : { blocks: { items: batch } });
+  for (const r of requests) {
+    const res = serve(r);
+    if (batch.length > 0 && bytes + res.data.length > RESPONSE_BATCH_BYTES) {
+      yield message();
+      batch = [];
+      bytes = 0;
+    }
+    batch.push(res);
+    bytes += res.data.length;
+  }
+  if (batch.length > 0) yield message();
+}
+
 export interface HubMessage {
   msg?: 'welcome' | 'request' | 'requests' | 'ack' | 'refusal' | 'pong' | 'hubIndex' | 'block' | 'blocks' | 'agentStart' | 'agentStop';
   agentStart?: { id: string; command: string; configJson: string };
