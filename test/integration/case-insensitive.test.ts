@@ -79,12 +79,17 @@ describe.skipIf(unavailable !== null)('case-only renames on a case-insensitive w
     if (!process.env.CORTEX_KEEP_TEST_DIRS && dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it('a case-only rename of a file on the hub reaches the node as a rename', async () => {
+  it('a case-only rename of a file on the hub reaches the node under the new name, never as a conflict', async () => {
     fs.renameSync(mirror('docs/Readme.md'), mirror('docs/README.md'));
     await converged('the new case on the node');
     expect(names(path.join(ws, 'docs'))).toEqual(['README.md']);
     expect(fs.readFileSync(path.join(ws, 'docs', 'README.md'), 'utf8')).toBe('read me\n');
-    expect(node.logLines().some((l) => l.msg === 'hub.case_renamed')).toBe(true);
+    // Usually carried out as a rename (hub.case_renamed); when the hub's watcher reports the two
+    // halves in separate batches the node may get the deletion first and fetch the new name
+    // after it: the same end state. What must never happen is a refusal as CASE_CONFLICT.
+    const lines = node.logLines();
+    expect(lines.filter((l) => l.code === 'CASE_CONFLICT' && String(l.path).toLowerCase() === 'docs/readme.md')).toEqual([]);
+    expect(lines.some((l) => l.msg === 'hub.case_renamed' || (l.msg === 'hub.applied' && l.path === 'docs/README.md'))).toBe(true);
   });
 
   it('a case-only rename of a file on the node reaches the hub', async () => {
