@@ -1,6 +1,6 @@
 /** `cortex-hub`: run the hub, or administer it (through a running hub or its data dir). */
 import { parseArgs } from 'node:util';
-import { ContractError } from '../contract';
+import { ContractError, type NodeDetail } from '../contract';
 import { DataDirBusyError, resolveDataDir } from '../hub/data-dir';
 import { runHub } from '../server/run-hub';
 import { VERSION } from '../util/version';
@@ -14,6 +14,10 @@ Usage:
   cortex-hub serve  [--data DIR] [--grpc HOST:PORT] [--ui HOST:PORT] [--advertise HOST[:PORT]] [--log-level LEVEL]
   cortex-hub node add NAME [--json]      register a node; prints its id and join string (token shown once)
   cortex-hub node list [--json]
+  cortex-hub node show ID [--json]       one node: facts, problems (path, direction, code, reason),
+                                         pending both ways, conflicts
+  cortex-hub node rescan ID [--json]     look at the mirror and the node's workspace again, and
+                                         try everything that failed now
   cortex-hub node retire ID [--json]     revoke the node's token; its mirror becomes an orphan
   cortex-hub status [--json]             hub stats and per-node mirror status
   cortex-hub purge [--dry-run] [--json]  remove orphaned mirrors (--dry-run: list what would go)
@@ -42,6 +46,26 @@ hub runs there. Exit status: 0 success, 1 failure, 2 usage error.
 `;
 
 class UsageError extends Error {}
+
+/** `node show`, for people: the node's facts, then each section that has something in it. */
+function nodeShow(d: NodeDetail): string {
+  const n = d.node;
+  const lines = [
+    `${n.name} (${n.id})  ${n.state}  last seen ${ago(n.lastSeen)}`,
+    `mirror ${n.mirror}: ${n.files} files, ${bytes(n.bytes)}`,
+    `to hub: ${n.outOfSyncFiles} (${bytes(n.outOfSyncBytes)})  to node: ${n.toNodeFiles} (${bytes(n.toNodeBytes)})  conflicts: ${n.conflicts}  problems: ${n.problems}`,
+  ];
+  const section = (title: string, total: number, rows: string[][]) => {
+    if (rows.length === 0) return;
+    lines.push('', `${title} (${total}${rows.length < total ? `, first ${rows.length}` : ''}):`, table(rows));
+  };
+  section('Problems', n.problems, d.problems.length ? [['PATH', 'DIRECTION', 'CODE', 'REASON'], ...d.problems.map((p) => [p.path || '(whole node)', p.direction, p.code, p.reason])] : []);
+  section('Pending to hub', n.outOfSyncFiles, d.pending.length ? [['PATH', 'ACTION', 'BYTES', 'STATE'], ...d.pending.map((p) => [p.path, p.action, bytes(p.size), p.state])] : []);
+  section('Pending to node', n.toNodeFiles, d.toNode.length ? [['PATH', 'ACTION', 'BYTES'], ...d.toNode.map((p) => [p.path, p.action, bytes(p.size)])] : []);
+  section('Conflict copies', n.conflicts, d.conflicts.map((c) => [c]));
+  if (n.problems === 0 && n.state === 'in-sync') lines.push('', 'Everything is mirrored, both ways.');
+  return lines.join('\n');
+}
 
 function jsonObject(text: string): Record<string, unknown> {
   let v: unknown;
@@ -134,6 +158,18 @@ async function main(argv: string[]): Promise<number> {
         : table([['ID', 'NAME', 'CREATED', 'LAST SEEN', 'RETIRED'], ...r.map((n) => [n.id, n.name, new Date(n.createdAt).toISOString(), ago(n.lastSeen), n.retiredAt ? new Date(n.retiredAt).toISOString() : '-'])])));
       return 0;
     }
+    case 'node show': {
+      if (!arg) throw new UsageError('usage: cortex-hub node show ID');
+      const r = await withHub(dataDir, (inv) => inv('nodes.detail', { id: arg }));
+      out(json, r, () => nodeShow(r));
+      return 0;
+    }
+    case 'node rescan': {
+      if (!arg) throw new UsageError('usage: cortex-hub node rescan ID');
+      const r = await withHub(dataDir, (inv) => inv('nodes.rescan', { id: arg }));
+      out(json, r, () => `Rescanning the mirror of ${arg}${r.rescanning ? ' and the node\'s workspace' : ' (the node is not connected: its workspace is looked at when it connects)'}; ${r.retried} failed change(s) tried again.`);
+      return 0;
+    }
     case 'node retire': {
       if (!arg) throw new UsageError('usage: cortex-hub node retire ID');
       const r = await withHub(dataDir, (inv) => inv('nodes.retire', { id: arg }));
@@ -144,11 +180,11 @@ async function main(argv: string[]): Promise<number> {
       const r = await withHub(dataDir, (inv) => inv('status', {}));
       out(json, r, () => [
         `hub ${r.version}  up ${Math.round(r.uptimeMs / 1000)}s  grpc ${r.grpc ?? '(not running)'}  hashed since start: ${r.filesHashedSinceStart} files, ${bytes(r.bytesHashedSinceStart)}`,
-        r.nodes.length === 0 ? 'No nodes.' : table([['ID', 'NAME', 'STATE', 'LAST SEEN', 'FILES', 'BYTES', 'TO HUB', 'TO NODE', 'CONFLICTS', 'LOCKED', 'ERRORS'],
+        r.nodes.length === 0 ? 'No nodes.' : table([['ID', 'NAME', 'STATE', 'LAST SEEN', 'FILES', 'BYTES', 'TO HUB', 'TO NODE', 'CONFLICTS', 'LOCKED', 'PROBLEMS'],
           ...r.nodes.map((n) => [n.id, n.name, n.state, ago(n.lastSeen), String(n.files), bytes(n.bytes), `${n.outOfSyncFiles} (${bytes(n.outOfSyncBytes)})`,
             `${n.toNodeFiles} (${bytes(n.toNodeBytes)})`, String(n.conflicts),
             n.locked.length ? `${n.locked.join(' ')} (${n.lockedRefusals} refused)` : (n.lockError ? 'lock file broken' : '-'),
-            n.errors ? `${n.errors}: ${n.lastError?.path} ${n.lastError?.message}` : '0'])]),
+            n.problems ? `${n.problems}: ${n.lastError?.path} ${n.lastError?.message} (cortex-hub node show ${n.id})` : '0'])]),
       ].join('\n'));
       return 0;
     }

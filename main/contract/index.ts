@@ -16,6 +16,21 @@ export interface FileFailureView {
   at: number;
 }
 
+/**
+ * Something that keeps a path from being mirrored, either way, until it is dealt with: what a
+ * person needs to act on it. Pending work is not a problem; a problem is never silent.
+ */
+export interface ProblemView {
+  /** Wire path ('' for the node or mirror as a whole). */
+  path: string;
+  /** to-hub: the node's version cannot reach the mirror; to-node: the hub's cannot reach the node. */
+  direction: 'to-hub' | 'to-node';
+  /** Stable code, e.g. DISK_FULL, PERMISSION_DENIED, UNREADABLE, BAD_NAME, DUPLICATE_CONNECTION. */
+  code: string;
+  reason: string;
+  at: number;
+}
+
 export interface NodeStatus {
   id: string;
   name: string;
@@ -35,6 +50,8 @@ export interface NodeStatus {
   conflicts: number;
   /** Number of paths currently failing (refused or not applied). */
   errors: number;
+  /** Problems that keep something from being mirrored (see NodeDetail.problems); state is `error` while any exists. */
+  problems: number;
   lastError: FileFailureView | null;
   bytesReceived: number;
   bytesReused: number;
@@ -88,6 +105,10 @@ export interface NodeDetail {
   failures: FileFailureView[];
   /** The first PENDING_LIMIT entries not applied yet; `node.outOfSyncFiles` counts them all. */
   pending: PendingFileView[];
+  /** The first PENDING_LIMIT hub-side changes the node has not applied yet; `node.toNodeFiles` counts them all. */
+  toNode: PendingFileView[];
+  /** The first PENDING_LIMIT problems, oldest first; `node.problems` counts them all. */
+  problems: ProblemView[];
   /** The most recent refusals by the immutability lock, newest last. */
   lockRefusals: LockRefusalView[];
   /** Conflict copies in the mirror (the first PENDING_LIMIT, by path); `node.conflicts` counts them all. */
@@ -201,6 +222,7 @@ export const operations = {
   'nodes.list': { input: Empty, output: {} as NodeInfo[] },
   'nodes.add': { input: z.object({ name: z.string().trim().min(1).max(100) }).strict(), output: {} as { node: NodeInfo; join: string } },
   'nodes.retire': { input: z.object({ id: z.string().min(1).max(64) }).strict(), output: {} as NodeInfo },
+  'nodes.rescan': { input: z.object({ id: z.string().min(1).max(64) }).strict(), output: {} as { rescanning: boolean; retried: number } },
   'nodes.detail': { input: z.object({ id: z.string().min(1).max(64) }).strict(), output: {} as NodeDetail },
   'purge.preview': { input: Empty, output: {} as PurgeView },
   'purge.run': { input: Empty, output: {} as PurgeView },

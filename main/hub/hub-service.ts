@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import watcher from '@parcel/watcher';
-import { ContractError, PENDING_LIMIT, type LockRefusalView, SettingsSchema, defaultSettings, type Settings, type Handlers, type HubEvent, type HubStatus, type LogEntryView, type NodeInfo, type NodeStatus, type PurgeView } from '../contract';
+import { ContractError, PENDING_LIMIT, type LockRefusalView, SettingsSchema, defaultSettings, type Settings, type Handlers, type HubEvent, type HubStatus, type LogEntryView, type NodeInfo, type NodeStatus, type ProblemView, type PurgeView } from '../contract';
 import { HubStore, type NodeRecord } from '../store/hub-store';
 import { AgentStore } from '../store/agent-store';
 import { AgentService } from '../agents/agent-service';
@@ -25,13 +25,14 @@ import { caseInsensitive, clearStaging } from '../sync/apply';
 import { LOCK_FILE, MirrorLock } from '../sync/lock';
 import { PartialFiles } from './partials';
 import { encodeJoin } from '../sync/join';
-import { MAX_MESSAGE_BYTES, PROTOCOL_VERSION, TRANSPORT_MAX_BYTES, channelOptions, hubServiceDefinition, type HubMessage, type NodeMessage, type Oversized } from '../sync/wire';
+import { MAX_MESSAGE_BYTES, PROTOCOL_VERSION, SUPERSEDED, TRANSPORT_MAX_BYTES, channelOptions, hubServiceDefinition, type HubMessage, type NodeMessage, type Oversized } from '../sync/wire';
 import { clip } from '../util/text';
 import { createLogger, type LogEntry, type Logger } from '../util/log';
 import { VERSION } from '../util/version';
 import { acquireLock, layout, type Layout } from './data-dir';
 import { executePurge, planPurge, type PurgePlan } from './purge';
-import { NodeSession, type Duplex, type FileFailure } from './session';
+import { NodeSession, type Duplex } from './session';
+import { FailureSet, problemOf } from './failures';
 import { loadOrCreateIdentity, type HubIdentity } from './tls';
 import { raiseServerFlowControlWindow } from './http2-window';
 
@@ -54,14 +55,22 @@ const STAMP_PAGE = 5000;
 /** Hub-side edits are gathered this long before they are checked. */
 const MIRROR_DEBOUNCE_MS = 50;
 const MIRROR_RECHECK_MS = 1000;
+/** A path the session wrote is looked at again when its watcher event has not come within this. */
+const ECHO_WAIT_MS = 1000;
 const LOG_RING = 2000;
 const DEFAULT_GRPC_PORT = 7443;
+/** This many connections of one node replacing each other within the window: two processes share its credentials. */
+const SUPERSEDE_FIGHT = 3;
+const SUPERSEDE_WINDOW_MS = Number(process.env.CORTEX_SUPERSEDE_WINDOW_MS) > 0 ? Number(process.env.CORTEX_SUPERSEDE_WINDOW_MS) : 120_000;
 /** HTTP/2 receive window of the node server (per stream and per connection). */
 const FLOW_CONTROL_WINDOW = 8 * 1024 * 1024;
 
 interface NodeRuntime {
   session: NodeSession | null;
-  failures: Map<string, FileFailure>;
+  /** What could not be applied either way (persisted; retried by the session). */
+  failures: FailureSet;
+  /** Connections of this node replaced by another with its credentials, lately (times and peers). */
+  supersessions: { at: number; replaced: string; by: string }[];
   /** Sessions of this node wait for this before they start. */
   mirrorReady: Promise<void>;
   /** A background verification of the mirror is running. */
@@ -83,6 +92,13 @@ interface NodeRuntime {
   caseInsensitive?: boolean;
   /** Directories to look into once more (recheckLater). */
   recheck: Set<string>;
+  /**
+   * Paths the session wrote whose watcher event has not come yet, with when they were written.
+   * The watcher may fold the "created" of our write and the "deleted" of a hub-side edit right
+   * after it into nothing; a path whose event never comes is looked at again (echoCheck).
+   */
+  awaitingEcho: Map<string, number>;
+  echoTimer: NodeJS.Timeout | null;
   recheckTimer: NodeJS.Timeout | null;
   /** Paths the session wrote while a scan ran: not hub-side edits (checked again later). */
   scans: Set<Set<string>>;
@@ -250,6 +266,7 @@ export class HubService extends EventEmitter {
       for (const ev of events) {
         const rel = path.relative(root, ev.path).split(path.sep).join('/');
         if (rel === '' || rel.startsWith('..')) continue;
+        if (rt.awaitingEcho.delete(rel) && rt.awaitingEcho.size === 0) this.changed();
         if (rel === LOCK_FILE) {
           rt.lock.changed();
           report('changed');
@@ -268,7 +285,9 @@ export class HubService extends EventEmitter {
     rt.watch = null;
     if (rt.dirtyTimer) clearTimeout(rt.dirtyTimer);
     if (rt.recheckTimer) clearTimeout(rt.recheckTimer);
-    rt.dirtyTimer = rt.recheckTimer = null;
+    if (rt.echoTimer) clearInterval(rt.echoTimer);
+    rt.dirtyTimer = rt.recheckTimer = rt.echoTimer = null;
+    rt.awaitingEcho.clear();
     await sub?.unsubscribe().catch(() => undefined);
   }
 
@@ -279,7 +298,7 @@ export class HubService extends EventEmitter {
         rt.dirtyTimer = null;
         const paths = [...rt.dirty];
         rt.dirty.clear();
-        void this.checkMirrorPaths(id, rt, paths);
+        this.checkMirrorPaths(id, rt, paths).catch((e: Error) => this.log.error('mirror.check_failed', { node: id, error: e.message, stack: e.stack }));
       }, MIRROR_DEBOUNCE_MS);
     }
   }
@@ -314,7 +333,41 @@ export class HubService extends EventEmitter {
       if (!same) candidates.push(p);
     }
     this.log.debug('mirror.events', { node: id, paths: paths.slice(0, 20), candidates: candidates.slice(0, 20) });
+    // A change of permissions or space in the mirror may have cured a failure there.
+    s?.mirrorTouched(paths);
     if (candidates.length) await this.scanMirror(id, rt, candidates);
+  }
+
+  /** Expects a watcher event for each of these paths the session just wrote (see awaitingEcho). */
+  private awaitEcho(id: string, rt: NodeRuntime, paths: string[]): void {
+    if (!rt.watch) return;
+    const now = Date.now();
+    for (const p of paths) {
+      // Kept in the order written, so the check below stops at the first one not due.
+      rt.awaitingEcho.delete(p);
+      rt.awaitingEcho.set(p, now);
+    }
+    if (rt.echoTimer) return;
+    rt.echoTimer = setInterval(() => {
+      const due = Date.now() - ECHO_WAIT_MS;
+      const silent: string[] = [];
+      for (const [p, at] of rt.awaitingEcho) {
+        if (at > due) break;
+        silent.push(p);
+        rt.awaitingEcho.delete(p);
+      }
+      if (rt.awaitingEcho.size === 0 && rt.echoTimer) {
+        clearInterval(rt.echoTimer);
+        rt.echoTimer = null;
+      }
+      // Usually still what we wrote (a cheap stat each); otherwise an edit the watcher folded away.
+      if (silent.length && !this.closed && rt.watch) {
+        this.log.debug('mirror.echo_missing', { node: id, paths: silent.length, examples: silent.slice(0, 5) });
+        this.checkMirrorPaths(id, rt, silent).catch((e: Error) => this.log.error('mirror.check_failed', { node: id, error: e.message }));
+      }
+      this.changed();
+    }, ECHO_WAIT_MS / 2);
+    rt.echoTimer.unref();
   }
 
   private recheckLater(id: string, rt: NodeRuntime, dir: string): void {
@@ -526,10 +579,7 @@ export class HubService extends EventEmitter {
       const rt = this.rt(id);
       await rt.mirrorReady;
       if (call.cancelled || this.closed) return;
-      if (rt.session) {
-        this.log.warn('node.replaced', { node: id, reason: 'a new connection arrived for this node' });
-        rt.session.close();
-      }
+      if (rt.session) this.supersede(id, rt, rt.session, peer);
       const rec = this.store.node(id)!;
       const wantFull = rec.indexId !== hello.indexId || rec.ackedSeq === 0;
       fs.mkdirSync(this.mirrorOf(id), { recursive: true, mode: 0o755 });
@@ -541,12 +591,15 @@ export class HubService extends EventEmitter {
         this.store.clearAncestors(id);
         this.log.warn('node.new_index', { node: id, previous: rec.indexId, now: hello.indexId });
       }
-      const s = new NodeSession(id, call, this.store, this.mirrorOf(id), this.stagingOf(id), this.commitPool, this.log.child('session', { node: id }), rt.failures, () => this.sessionChanged(id, s), hello.indexId, wantFull,
+      const s: NodeSession = new NodeSession(id, call, peer, this.store, this.mirrorOf(id), this.stagingOf(id), this.commitPool, this.log.child('session', { node: id }), rt.failures, () => this.sessionChanged(id, s), hello.indexId, wantFull,
         { lockOf: (p) => rt.lock.lockOf(p), get globs() { return rt.lock.globs; }, refused: rt.lockRefused }, rt.partials,
         {
           // The session asks after a failed commit of these paths: they are not its own writes.
           rescan: (paths) => this.scanMirror(id, rt, paths, true),
-          written: (paths) => { for (const set of rt.scans) for (const p of paths) set.add(p); },
+          written: (paths) => {
+            for (const set of rt.scans) for (const p of paths) set.add(p);
+            this.awaitEcho(id, rt, paths);
+          },
           caseInsensitive: this.caseInsensitiveOf(id, rt),
         });
       session = s;
@@ -556,6 +609,8 @@ export class HubService extends EventEmitter {
       this.store.addEvent(id, 'node.connected', { peer, version: hello.version, fullIndex: wantFull });
       s.send({ welcome: { ackedSeq: s.ackedSeq, wantFull, hubVersion: VERSION } });
       s.sendHubChanges();
+      // A reconnect may have cured what failed before (or the node has moved on): try it all now.
+      s.retryDue(true);
       this.log.info('node.connected', { node: id, peer, ackedSeq: s.ackedSeq, wantFull, version: hello.version });
       this.changed();
       for (const m of early.splice(0)) this.onMessage(s, m);
@@ -600,6 +655,39 @@ export class HubService extends EventEmitter {
     call.on('close', () => end('closed'));
   }
 
+  /**
+   * A new connection with a node's credentials replaces the current one, which is ended with
+   * SUPERSEDED (its process logs it and reconnects later). A node that keeps being replaced is
+   * two processes sharing one identity: shown as the node's problem, not a silent stall.
+   */
+  private supersede(id: string, rt: NodeRuntime, old: NodeSession, peer: string): void {
+    const now = Date.now();
+    rt.supersessions = rt.supersessions.filter((x) => now - x.at < SUPERSEDE_WINDOW_MS);
+    rt.supersessions.push({ at: now, replaced: old.peer, by: peer });
+    this.log.warn('node.superseded', { node: id, replaced: old.peer, by: peer, lately: rt.supersessions.length });
+    this.store.addEvent(id, 'node.superseded', { replaced: old.peer, by: peer });
+    old.close();
+    old.end(grpc.status.ABORTED, `${SUPERSEDED}: another connection with this node's credentials (from ${peer}) replaced this one (from ${old.peer}); if two cortex-node processes use the same credentials, stop one`);
+    this.changed();
+  }
+
+  /** Problems of the node as a whole (not of one path): its credentials used from two places, the mirror unreadable, progress not recorded. */
+  private nodeProblems(rt: NodeRuntime | undefined): ProblemView[] {
+    if (!rt) return [];
+    const out: ProblemView[] = [];
+    const now = Date.now();
+    const recent = rt.supersessions.filter((x) => now - x.at < SUPERSEDE_WINDOW_MS);
+    if (recent.length >= SUPERSEDE_FIGHT) {
+      const peers = [...new Set(recent.flatMap((x) => [x.replaced, x.by]))];
+      out.push({ path: '', direction: 'to-hub', code: 'DUPLICATE_CONNECTION', at: recent[recent.length - 1]!.at,
+        reason: `credentials in use from two places: this node connected ${recent.length} times in ${Math.round(SUPERSEDE_WINDOW_MS / 1000)} s, each connection replacing the other (peers ${peers.slice(0, 4).join(', ')}); stop one of the cortex-node processes` });
+    }
+    if (rt.scanError) out.push({ path: '', direction: 'to-node', code: 'MIRROR_SCAN', reason: `the mirror could not be scanned: ${rt.scanError}`, at: this.startedAt });
+    const fe = rt.session?.flushError;
+    if (fe) out.push({ path: '', direction: 'to-hub', code: fe.code, reason: fe.reason, at: fe.at });
+    return out;
+  }
+
   private onMessage(s: NodeSession, m: NodeMessage): void {
     if (s.closed) return;
     try {
@@ -610,7 +698,7 @@ export class HubService extends EventEmitter {
       else if (m.ping) s.send({ pong: { t: m.ping.t } } satisfies HubMessage);
       else if (m.request) s.onNodeRequests([m.request]);
       else if (m.requests) s.onNodeRequests(m.requests.items ?? []);
-      else if (m.hubAck) s.onHubAck(Number(m.hubAck.seq));
+      else if (m.hubAck) s.onHubAck(Number(m.hubAck.seq), Array.isArray(m.hubAck.failed) ? m.hubAck.failed : []);
       else if (m.agentState) {
         const problem = this.agents.nodeReported(s.nodeId, m.agentState);
         if (problem) s.refuse('', 0, 'BAD_AGENT_STATE', problem);
@@ -648,12 +736,17 @@ export class HubService extends EventEmitter {
   private sessionChanged(id: string, s: NodeSession): void {
     this.changed();
     const rt = this.runtime.get(id);
-    if (!rt || rt.session !== s || rt.reachedInSync || !s.inSync) return;
+    if (!rt || rt.session !== s || rt.reachedInSync || !this.settled(rt, s)) return;
     rt.reachedInSync = true;
     const totals = this.totals(id);
     const fields = { files: totals.files, bytes: totals.bytes, bytesReceived: s.counters.bytesReceived, bytesReused: s.counters.bytesReused, ms: Date.now() - s.connectedAt };
     this.log.info('sync.complete', { node: id, ...fields });
     this.store.addEvent(id, 'sync.complete', fields);
+  }
+
+  /** In sync, and every write of ours seen by the mirror's watcher (so no hub-side edit of it can hide). */
+  private settled(rt: NodeRuntime, s: NodeSession): boolean {
+    return s.inSync && rt.awaitingEcho.size === 0;
   }
 
   private changed(): void {
@@ -678,18 +771,19 @@ export class HubService extends EventEmitter {
   nodeStatus(n: NodeRecord): NodeStatus {
     const rt = this.runtime.get(n.id);
     const s = rt?.session ?? null;
-    const failures = rt?.failures ?? new Map<string, FileFailure>();
+    const failures = rt?.failures ?? new FailureSet(n.retiredAt === null ? this.store.failures(n.id) : []);
+    const whole = this.nodeProblems(rt);
     const totals = this.totals(n.id);
     const pending = s?.pending() ?? { files: 0, bytes: 0 };
     const toNode = this.store.hubPending(n.id);
     let state: NodeStatus['state'];
     if (n.retiredAt !== null) state = 'retired';
     else if (!s) state = 'disconnected';
-    else if (rt?.scanError) state = 'error';
+    else if (whole.length > 0 || failures.size > 0) state = 'error';
     else if (s.doneSeq < 0) state = 'connected';
-    else if (!s.inSync) state = 'syncing';
-    else state = failures.size > 0 ? 'error' : 'in-sync';
-    const last = [...failures.values()].pop() ?? null;
+    else state = this.settled(rt!, s) ? 'in-sync' : 'syncing';
+    const lastFailure = failures.last();
+    const last = lastFailure ? { path: lastFailure.path, code: lastFailure.code, message: lastFailure.reason, at: lastFailure.at } : null;
     // A serving hub keeps each lock loaded; a one-shot admin command reads it for this answer.
     let lock: MirrorLock | null = rt?.lock ?? null;
     if (!rt && this.opts.mode === 'admin' && n.retiredAt === null) {
@@ -702,8 +796,9 @@ export class HubService extends EventEmitter {
       files: totals.files, bytes: totals.bytes,
       outOfSyncFiles: pending.files, outOfSyncBytes: pending.bytes,
       toNodeFiles: toNode.files, toNodeBytes: toNode.bytes, conflicts: this.store.conflicts(n.id).length,
-      errors: failures.size + (rt?.scanError ? 1 : 0),
-      lastError: last ?? (rt?.scanError ? { path: '', code: 'MIRROR_SCAN', message: rt.scanError, at: this.startedAt } : null),
+      errors: failures.size + whole.length,
+      problems: failures.size + whole.length,
+      lastError: last ?? (whole[0] ? { path: '', code: whole[0].code, message: whole[0].reason, at: whole[0].at } : null),
       bytesReceived: s?.counters.bytesReceived ?? 0, bytesReused: s?.counters.bytesReused ?? 0,
       mirror: this.mirrorOf(n.id),
       verifying: rt?.verifying ?? false,
@@ -771,6 +866,24 @@ export class HubService extends EventEmitter {
     return toInfo(this.store.node(id)!);
   }
 
+  /**
+   * The operator's rescan: the mirror is compared with its index, the node is asked to look at
+   * its whole workspace, and everything that failed is tried again now.
+   */
+  rescanNode(id: string): { rescanning: boolean; retried: number } {
+    const rec = this.store.node(id);
+    if (!rec) throw new ContractError('NOT_FOUND', `no node with id ${id}`);
+    if (rec.retiredAt !== null) throw new ContractError('CONFLICT', `node ${id} is retired`);
+    if (this.opts.mode !== 'serve') throw new ContractError('UNAVAILABLE', 'no hub is running on this data directory: start one with "cortex-hub serve"');
+    const rt = this.rt(id);
+    if (rt.watch) void this.scanMirror(id, rt, ['']);
+    const s = rt.session;
+    const retried = s && !s.closed ? s.retryDue(true) : 0;
+    s?.send({ rescan: {} });
+    this.log.info('node.rescan', { node: id, connected: !!s, retried });
+    return { rescanning: !!s, retried };
+  }
+
   private connectedIds(): Set<string> {
     return new Set([...this.runtime].filter(([, rt]) => rt.session && !rt.session.closed).map(([id]) => id));
   }
@@ -799,14 +912,21 @@ export class HubService extends EventEmitter {
       'nodes.list': () => this.store.nodes().map(toInfo),
       'nodes.add': ({ name }) => this.addNode(name),
       'nodes.retire': ({ id }) => this.retireNode(id),
+      'nodes.rescan': ({ id }) => this.rescanNode(id),
       'nodes.detail': ({ id }) => {
         const rec = this.store.node(id);
         if (!rec) throw new ContractError('NOT_FOUND', `no node with id ${id}`);
         const rt = this.runtime.get(id);
+        const failures = (rt?.failures ?? new FailureSet(this.store.failures(id))).list();
         return {
           node: this.nodeStatus(rec),
-          failures: [...(rt?.failures.values() ?? [])],
+          failures: failures.slice(0, PENDING_LIMIT).map((f) => ({ path: f.path, code: f.code, message: f.reason, at: f.at })),
+          problems: [...this.nodeProblems(rt), ...failures.map(problemOf)].slice(0, PENDING_LIMIT),
           pending: rt?.session?.pendingItems(PENDING_LIMIT) ?? [],
+          toNode: this.store.hubChangesAfter(id, rec.hubAcked, PENDING_LIMIT).map((c) => {
+            const f = this.store.stamp(id, c.path);
+            return { path: c.path, action: !f ? 'delete' : f.type === 'file' ? 'pull' : f.type === 'dir' ? 'mkdir' : 'symlink', size: f?.type === 'file' ? f.size : 0, state: 'queued' as const };
+          }),
           lockRefusals: [...(rt?.lockRefused.values() ?? [])].slice(-PENDING_LIMIT),
           conflicts: this.store.conflicts(id).slice(0, PENDING_LIMIT),
           events: this.store.events({ nodeId: id, limit: 100 }) as HubEvent[],
@@ -869,9 +989,9 @@ export class HubService extends EventEmitter {
     let rt = this.runtime.get(id);
     if (!rt) {
       rt = {
-        session: null, failures: new Map(), mirrorReady: Promise.resolve(), verifying: false, scanError: null, reachedInSync: false,
+        session: null, failures: new FailureSet(this.store.failures(id)), supersessions: [], mirrorReady: Promise.resolve(), verifying: false, scanError: null, reachedInSync: false,
         lock: new MirrorLock(path.join(this.mirrorOf(id), LOCK_FILE)), lockRefused: new Map(), partials: new PartialFiles(),
-        watch: null, dirty: new Set(), dirtyTimer: null, scanChain: Promise.resolve(), scans: new Set(), recheck: new Set(), recheckTimer: null,
+        watch: null, dirty: new Set(), dirtyTimer: null, awaitingEcho: new Map(), echoTimer: null, scanChain: Promise.resolve(), scans: new Set(), recheck: new Set(), recheckTimer: null,
       };
       this.runtime.set(id, rt);
     }
@@ -903,7 +1023,12 @@ export class HubService extends EventEmitter {
     }
     await this.pool.close();
     // Everything applied is recorded: the next start may trust the index while it verifies.
-    if (this.opts.mode === 'serve') this.store.setMeta('clean_shutdown', '1');
+    try {
+      if (this.opts.mode === 'serve') this.store.setMeta('clean_shutdown', '1');
+    } catch (e) {
+      // The disk is full, say: the next start verifies the mirrors as after a crash.
+      this.log.error('hub.shutdown_unrecorded', { error: (e as Error).message });
+    }
     this.log.info('hub.stopped', { uptimeMs: Date.now() - this.startedAt });
     this.store.close();
     this.releaseLock();

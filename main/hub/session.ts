@@ -14,15 +14,17 @@ import * as grpc from '@grpc/grpc-js';
 import { performance } from 'node:perf_hooks';
 import { AbortedError, VerifyError, fsyncDir, applyDelete, applyDir, applyMeta, applyMove, applySymlink, pullFile, type ApplyContext, type BlockLocation, type PullSource, type PullStats } from '../sync/apply';
 import { BLOCK_SIZE } from '../sync/blocks';
-import { CaseConflict, ChangedMeanwhile, expectedOf, type Expected } from '../sync/expect';
-import { planEntry, type Action } from '../sync/plan';
+import { CaseConflict, ChangedMeanwhile, expectedOf, stampMatches, type Expected } from '../sync/expect';
+import { isBarrier, planEntry, type Action } from '../sync/plan';
 import { conflictName, reconcile, versionOf, type Side, type Version } from '../sync/reconcile';
 import { serveBlock } from '../sync/serve-block';
 import { entryProblem } from '../sync/validate';
-import { INDEX_BATCH_ENTRIES, fromWireEntry, requestMessages, responseMessages, toWireEntry, type BlockRequest, type HubMessage, type NodeMessage } from '../sync/wire';
+import { DEFERRED, INDEX_BATCH_ENTRIES, fromWireEntry, requestMessages, responseMessages, toWireEntry, type BlockRequest, type HubMessage, type NodeMessage } from '../sync/wire';
 import { UnsafePathError, ancestorsOf, toNative } from '../sync/paths';
 import type { CachedEntry, Entry } from '../sync/types';
-import type { HubStore } from '../store/hub-store';
+import type { FailureRecord, HubStore } from '../store/hub-store';
+import { errnoProblem } from '../sync/problems';
+import { FailureSet, type Direction } from './failures';
 import type { LockRefusalView, PendingFileView } from '../contract';
 import { LOCK_FILE } from '../sync/lock';
 import type { FsPool } from '../sync/fs-pool';
@@ -49,6 +51,17 @@ const FLUSH_MS = 25;
 /** Longest the index ingest holds the event loop at a time. */
 const INGEST_SLICE_MS = 4;
 const MAX_FAILURES_KEPT = 500;
+/** Deferred hub changes go to the node again at most this often. */
+const DEFERRED_RESEND_MS = 500;
+/** Failing paths kept per node (persisted), at most. */
+const MAX_FAILURES = 10_000;
+/** A failed flush is tried again after this long, doubling up to the max. */
+const FLUSH_RETRY_MIN_MS = 1000;
+const FLUSH_RETRY_MAX_MS = 30_000;
+/** While something failed for lack of space, free space is checked this often… */
+const SPACE_POLL_MS = 1000;
+/** …and this much more of it is taken as "space was freed": retry at once. */
+const SPACE_FREED_BYTES = 1024 * 1024;
 
 export type Duplex = grpc.ServerDuplexStream<NodeMessage, HubMessage>;
 
@@ -87,13 +100,6 @@ export interface SessionHooks {
   written(paths: string[]): void;
   /** The mirror's file system ignores case (probed once per mirror by the hub). */
   readonly caseInsensitive: boolean;
-}
-
-export interface FileFailure {
-  path: string;
-  code: string;
-  message: string;
-  at: number;
 }
 
 export interface SessionCounters {
@@ -148,7 +154,20 @@ export class NodeSession {
   private hubSent: number;
   private hubAcked: number;
   private sendingHub = false;
+  /** Directories known to be recorded in the mirror index (restoreParents); cleared on any deletion. */
+  private readonly knownDirs = new Set<string>();
+  /** Hub-side changes the node deferred (DEFERRED): sent again once its own changes are settled. */
+  private readonly deferred = new Set<string>();
+  private deferTimer: NodeJS.Timeout | null = null;
+  /** Hub-side changes sent and not acknowledged yet: path → hub sequence number, in order sent. */
+  private readonly hubSentPaths = new Map<string, number>();
   private flushTimer: NodeJS.Timeout | null = null;
+  /** The last flush could not be recorded (cleared by the next that is); retried with backoff. */
+  flushError: { code: string; reason: string; at: number } | null = null;
+  private flushBackoff = 0;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private retryTimerAt: number | null = null;
+  private spaceWatch: NodeJS.Timeout | null = null;
   private flushChain: Promise<void> = Promise.resolve();
   private readonly dirsToSync = new Set<string>();
   private nextRequestId = 1;
@@ -167,12 +186,14 @@ export class NodeSession {
   constructor(
     readonly nodeId: string,
     private readonly call: Duplex,
+    /** The node's address as gRPC sees it (for the operator: who connected from where). */
+    readonly peer: string,
     private readonly store: HubStore,
     mirrorRoot: string,
     stagingDir: string,
     pool: FsPool,
     private readonly log: Logger,
-    private readonly failures: Map<string, FileFailure>,
+    private readonly failures: FailureSet,
     private readonly onChange: () => void,
     indexId: string,
     wantFull: boolean,
@@ -248,8 +269,13 @@ export class NodeSession {
     return this.store.hubPending(this.nodeId);
   }
 
+  /**
+   * Everything the node has is in the mirror and everything the hub changed reached the node:
+   * nothing pending either way, nothing failed, and every result recorded.
+   */
   get inSync(): boolean {
-    return this.doneSeq >= 0 && this.ackedSeq >= this.doneSeq && this.pending().files === 0 && this.toNode().files === 0;
+    return this.doneSeq >= 0 && this.ackedSeq >= this.doneSeq && this.pending().files === 0 && this.toNode().files === 0
+      && this.deferred.size === 0 && this.failures.size === 0 && this.flushError === null;
   }
 
   send(msg: HubMessage): void {
@@ -261,8 +287,34 @@ export class NodeSession {
     const path = clip(fullPath);
     const message = clip(fullMessage);
     this.log.warn('input.rejected', { node: this.nodeId, path, seq, code, reason: message });
-    this.recordFailure(path, code, message);
     this.send({ refusal: { path, seq, code, message } });
+  }
+
+  /**
+   * A node change that could not be applied: refused to the node, kept as a problem (with the
+   * entry, to try again: by itself after a backoff when `retryable`, else on a rescan or a
+   * newer version) and recorded with the flush that acknowledges it, so it outlives a restart.
+   */
+  private failEntry(e: Entry, code: string, reason: string, retryable: boolean, canRetry = true): void {
+    this.refuse(e.path, e.seq, code, reason);
+    if (e.path === '' || clip(e.path) !== e.path) return;
+    if (this.failures.size >= MAX_FAILURES && !this.failures.get('to-hub', e.path)) {
+      // Bounded against a hostile node; the node is in error already and says why.
+      this.log.warn('sync.failures_capped', { node: this.nodeId, path: clip(e.path), kept: MAX_FAILURES });
+      return;
+    }
+    const rec = this.failures.fail('to-hub', e.path, code, clip(reason), retryable, canRetry ? e : null);
+    this.pendingWrites.failures.set(failureKey('to-hub', e.path), rec);
+    this.scheduleRetry();
+    this.scheduleFlush();
+  }
+
+  /** A path applied (or settled) in one direction: its failure there, if any, is over. */
+  private clearFailure(direction: Direction, path: string): void {
+    if (!this.failures.clear(direction, path)) return;
+    this.pendingWrites.failures.set(failureKey(direction, path), null);
+    this.log.info('sync.recovered', { node: this.nodeId, path, direction });
+    this.scheduleFlush();
   }
 
   // ---- incoming ----------------------------------------------------------------------------
@@ -292,8 +344,14 @@ export class NodeSession {
     const until = performance.now() + INGEST_SLICE_MS;
     while (this.ingestHead < this.ingest.length && performance.now() < until && !this.closed) {
       const item = this.ingest[this.ingestHead++]!;
-      if (item.entry !== undefined) this.ingestEntry(item.entry);
-      else if (item.done) this.applyDone(item.done.seq, item.done.full);
+      try {
+        if (item.entry !== undefined) this.ingestEntry(item.entry);
+        else if (item.done) this.applyDone(item.done.seq, item.done.full);
+      } catch (e) {
+        // A bug must not stop the hub: this entry is refused, the others go on.
+        this.log.error('session.error', { node: this.nodeId, error: (e as Error).message, stack: (e as Error).stack });
+        this.refuse(typeof (item.entry as { path?: unknown })?.path === 'string' ? (item.entry as { path: string }).path : '', 0, 'INTERNAL', `the hub failed on this entry: ${(e as Error).message}`);
+      }
     }
     if (this.ingestHead === this.ingest.length) {
       this.ingest.length = 0;
@@ -310,7 +368,13 @@ export class NodeSession {
     // Acknowledgements assume the node's order: every entry must come after the last one.
     const problem = entryProblem(e) ?? (e.seq <= this.lastSeq ? `sequence number ${e.seq} does not follow ${this.lastSeq}` : null);
     if (problem) {
-      this.refuse(e.path, e.seq, problem.startsWith('unsafe path') ? 'UNSAFE_PATH' : problem.startsWith('sequence') ? 'PROTOCOL' : 'BAD_ENTRY', problem);
+      const code = problem.startsWith('unsafe path') ? 'UNSAFE_PATH' : problem.startsWith('sequence') ? 'PROTOCOL' : 'BAD_ENTRY';
+      if (code === 'PROTOCOL') this.refuse(e.path, e.seq, code, problem);
+      else if (e.deleted) {
+        // The node no longer has what it could not send: nothing is missing any more.
+        this.refuse(e.path, e.seq, code, problem);
+        this.clearFailure('to-hub', e.path);
+      } else this.failEntry({ ...e, blocks: Buffer.alloc(0) }, code, problem, false, false);
       return;
     }
     this.lastSeq = e.seq;
@@ -349,6 +413,12 @@ export class NodeSession {
         this.store.setAncestors(this.nodeId, [[e.path, nodeV]]);
         return none;
       case 'toHub':
+        if (local?.type === 'dir' && (e.deleted || e.type !== 'dir') && this.store.hubChangesUnder(this.nodeId, e.path) > 0) {
+          // The node removed or replaced a directory in which the hub made changes the node has
+          // not got yet: the directory with them wins (a node's file or symlink is kept beside it).
+          this.log.warn('sync.conflict', { node: this.nodeId, path: e.path, winner: 'hub', reason: 'changes on the hub inside a directory the node removed or replaced' });
+          return e.deleted ? { ...none, sendBack: true } : keepNodeCopy(e, this.freeConflictName(e.path, 'node'));
+        }
         return { action: planEntry(e, local), expected: expectedOf(local), sendBack: false };
       case 'toNode':
         // The node's version is older than ours (or it deleted what we changed): ours goes back.
@@ -391,6 +461,8 @@ export class NodeSession {
 
   /** Queues mirror paths whose hub-side version must (again) reach the node, and sends. */
   queueForNode(paths: string[]): void {
+    // Hub-side changes (deletions among them) make what was known of directories stale.
+    this.knownDirs.clear();
     const send = paths.filter((p) => p !== LOCK_FILE);
     if (send.length === 0) return;
     this.store.queueHubChanges(this.nodeId, send);
@@ -462,6 +534,10 @@ export class NodeSession {
     for (const r of this.requests.values()) r.reject(new ConnectionLost());
     this.requests.clear();
     for (const it of this.queue) it.abort?.abort();
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.spaceWatch) clearInterval(this.spaceWatch);
+    if (this.deferTimer) clearTimeout(this.deferTimer);
+    this.retryTimer = this.spaceWatch = null;
     void this.drain();
   }
 
@@ -476,7 +552,7 @@ export class NodeSession {
     // A conflict moves things around a path: later changes under it wait for it. Where case is
     // ignored, a path naming the same file as one still in the queue waits for it too.
     const sameFile = this.ctx.caseInsensitive === true && this.sameFileQueued(e.path);
-    const barrier = action.kind === 'delete' || conflict !== undefined || sameFile || (expected?.type === 'dir' && (action.kind === 'pull' || action.kind === 'symlink'));
+    const barrier = isBarrier(e, expected) || conflict !== undefined || sameFile;
     const item: Item = { entry: e, action, barrier, state: 'queued', expected, ...(conflict ? { conflict } : {}) };
     this.queue.push(item);
     if (!this.latest.has(e.path)) this.countFolded(e.path, 1);
@@ -521,7 +597,11 @@ export class NodeSession {
       this.running++;
       const memory = it.action.kind === 'pull' ? pullMemory(it.entry) : 0;
       this.pullMemory += memory;
-      it.settled = this.run(it).finally(() => {
+      it.settled = this.run(it).catch((e: Error) => {
+        // run() handles every failure it knows; anything else is a bug, kept as the path's problem.
+        this.log.error('session.error', { node: this.nodeId, path: it.entry.path, error: e.message, stack: e.stack });
+        this.failEntry(it.entry, 'INTERNAL', `the hub failed applying this change: ${e.message}`, true);
+      }).finally(() => {
         it.state = 'done';
         this.running--;
         this.pullMemory -= memory;
@@ -538,7 +618,7 @@ export class NodeSession {
     for (let attempt = 1; ; attempt++) {
       try {
         await this.execute(it);
-        this.failures.delete(e.path);
+        this.clearFailure('to-hub', e.path);
         return;
       } catch (err) {
         if (err instanceof AbortedError || err instanceof ConnectionLost || this.closed) {
@@ -571,19 +651,17 @@ export class NodeSession {
           await parent.settled;
           continue;
         }
+        if (err instanceof UnsafePathError && attempt <= MAX_REDECIDE && !e.deleted && (await this.parentConflict(e))) continue;
         if (err instanceof BlockUnavailable && (err.reason === 'changed' || err.reason === 'gone')) {
           // The file changed or went away on the node while we pulled it: not a failure, the
-          // node's watcher sends the newer entry (or the deletion), which replaces this one.
+          // node's watcher sends the newer entry (or the deletion), which replaces this one (and
+          // settles an earlier failure of the path: this version is no longer the node's).
           this.log.debug('file.superseded', { node: this.nodeId, path: e.path, seq: e.seq, reason: err.reason });
+          this.clearFailure('to-hub', e.path);
           return;
         }
-        const errno = (err as NodeJS.ErrnoException).code;
-        const code = err instanceof UnsafePathError || errno === 'ELOOP' ? 'UNSAFE_PATH'
-          : err instanceof VerifyError ? 'HASH_MISMATCH'
-            : err instanceof BlockUnavailable ? 'BLOCK_UNAVAILABLE'
-              : err instanceof ChangedMeanwhile ? 'CHANGED_ON_HUB'
-                : err instanceof CaseConflict ? 'CASE_CONFLICT' : 'APPLY_FAILED';
-        this.refuse(e.path, e.seq, code, errno === 'ELOOP' ? `"${e.path}" is a symlink in the mirror, and symlinks are never followed` : (err as Error).message);
+        const f = classify(err, e.path);
+        this.failEntry(e, f.code, f.reason, f.retry);
         return;
       }
     }
@@ -605,6 +683,65 @@ export class NodeSession {
     this.wrote({ del: [from] });
     if (to === it.entry.path) it.expected = expectedOf(moved);
     return true;
+  }
+
+  /**
+   * The node's change lies under a path the mirror holds as a file or symlink (the hub made a
+   * file where the node made a directory): a directory beats a file, so the hub's file steps
+   * aside as a conflict copy, on both sides, and the directory takes its place. True if so.
+   */
+  private async parentConflict(e: Entry): Promise<boolean> {
+    for (const dir of ancestorsOf(e.path).reverse()) {
+      const st = await fs.promises.lstat(toNative(this.ctx.root, dir)).catch(() => undefined);
+      if (!st) return false;
+      if (st.isDirectory()) continue;
+      let ours = this.store.file(this.nodeId, dir);
+      if (!ours || !stampMatches(st, expectedOf(ours))) {
+        await this.hooks.rescan([dir]);
+        ours = this.store.file(this.nodeId, dir);
+      }
+      if (!ours || ours.type === 'dir' || this.closed) return false;
+      const copyTo = this.freeConflictName(dir, 'hub');
+      this.log.warn('sync.conflict', { node: this.nodeId, path: dir, winner: 'node', copy: copyTo, reason: 'the node made a directory where the hub has a file' });
+      const moved = await applyMove(this.ctx, ours, copyTo, expectedOf(ours));
+      const before = this.store.ancestor(this.nodeId, dir);
+      const made = await applyDir(this.ctx, { ...tombstone(dir, 0), deleted: false, type: 'dir', mode: before?.type === 'dir' ? before.mode : 0o755 }, null);
+      this.wrote({ put: [moved, made], forNode: [moved.path, dir], agreed: [[dir, versionOf(made)]] });
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * The parents of a node's path must be directories the hub has recorded. One the hub deleted
+   * on its side while the node changed something inside it comes back (a modification beats a
+   * deletion), is recorded, and goes to the node as the directory it still is there (which
+   * replaces the deletion queued for it). Without this the mirror held a directory its index
+   * did not know, and the node was sent its deletion forever.
+   */
+  private async restoreParents(wirePath: string): Promise<void> {
+    const missing: string[] = [];
+    for (const dir of ancestorsOf(wirePath)) {
+      if (this.knownDirs.has(dir)) break;
+      const w = this.unflushed(dir);
+      const rec = w !== undefined ? w : this.store.stamp(this.nodeId, dir);
+      if (rec?.type === 'dir' && !rec.deleted) {
+        this.knownDirs.add(dir);
+        break;
+      }
+      // A file or symlink in the way: parentConflict() settles it when the commit fails.
+      if (rec) return;
+      missing.push(dir);
+    }
+    if (missing.length === 0) return;
+    const made: CachedEntry[] = [];
+    for (const dir of missing.reverse()) {
+      const before = this.store.ancestor(this.nodeId, dir);
+      made.push(await applyDir(this.ctx, { ...tombstone(dir, 0), deleted: false, type: 'dir', mode: before?.type === 'dir' ? before.mode : 0o755 }, null));
+    }
+    for (const m of made) this.knownDirs.add(m.path);
+    this.log.info('sync.parents_restored', { node: this.nodeId, path: wirePath, dirs: made.map((m) => m.path) });
+    this.wrote({ put: made, forNode: made.map((m) => m.path), agreed: made.map((m): [string, Version] => [m.path, versionOf(m)!]) });
   }
 
   /** A minimal entry for what is on disk at a mirror path (for moving it), if anything. */
@@ -631,6 +768,7 @@ export class NodeSession {
     const e = it.entry;
     const agreed = versionOf(e);
     if (it.action.kind === 'none') return;
+    if (!e.deleted) await this.restoreParents(e.path);
     if (it.conflict?.loser === 'node') {
       // The hub's version stays; the node's is kept beside it, on both sides.
       const copy = { ...e, path: it.conflict.copyTo };
@@ -694,6 +832,7 @@ export class NodeSession {
   /** Adds an operation's results to what the next flush records, and tells running scans. */
   private wrote(w: Partial<Writes>): void {
     const into = this.pendingWrites;
+    if (w.del?.length) this.knownDirs.clear();
     for (const p of w.del ?? []) into.byPath.set(p, null);
     for (const x of w.put ?? []) into.byPath.set(x.path, x);
     if (w.del) into.del.push(...w.del);
@@ -784,6 +923,8 @@ export class NodeSession {
           files.push(toWireEntry(entry));
           bytes += entry.blocks.length + 256;
           this.hubSent = r.seq;
+          this.hubSentPaths.delete(r.path);
+          this.hubSentPaths.set(r.path, r.seq);
         }
         if (files.length) this.send({ hubIndex: { files } });
         if (blocked || rows.length === 0 || files.length === 0) return;
@@ -793,16 +934,68 @@ export class NodeSession {
     }
   }
 
-  /** The node applied (or settled) our changes through `seq`. */
-  onHubAck(seq: number): void {
+  /**
+   * The node settled our changes through `seq`: applied, or deferred to a change of its own
+   * (the hub decides when that arrives), or `failed` (a problem of the path, to-node, queued
+   * again after a backoff; cleared once a later attempt is applied).
+   */
+  onHubAck(seq: number, failed: unknown[] = []): void {
     if (!Number.isSafeInteger(seq) || seq > this.hubSent || seq < this.hubAcked) {
       this.refuse('', seq, 'PROTOCOL', `acknowledgement of hub change ${seq} outside what was sent (${this.hubAcked}..${this.hubSent})`);
       return;
     }
+    const failedPaths = new Map<string, { code: string; reason: string }>();
+    for (const f of failed.slice(0, HUB_WINDOW) as { path?: unknown; code?: unknown; message?: unknown }[]) {
+      const p = typeof f?.path === 'string' ? f.path : '';
+      if (!this.hubSentPaths.has(p)) continue;
+      failedPaths.set(p, { code: clip(typeof f.code === 'string' && /^[A-Z_]{1,40}$/.test(f.code) ? f.code : 'NODE_APPLY_FAILED'), reason: clip(typeof f.message === 'string' ? f.message : '') });
+    }
+    const now = Date.now();
+    for (const [p, sentSeq] of this.hubSentPaths) {
+      if (sentSeq > seq) continue;
+      this.hubSentPaths.delete(p);
+      const why = failedPaths.get(p);
+      if (!why) {
+        this.clearFailure('to-node', p);
+        continue;
+      }
+      if (why.code === DEFERRED) {
+        this.deferred.add(p);
+        continue;
+      }
+      const rec = this.failures.fail('to-node', p, why.code, `the node's workspace: ${why.reason}`, true, null, now);
+      this.pendingWrites.failures.set(failureKey('to-node', p), rec);
+      this.log.warn('sync.node_failed', { node: this.nodeId, path: p, code: why.code, reason: why.reason, attempt: rec.attempts });
+    }
     this.hubAcked = seq;
     this.store.ackHubChanges(this.nodeId, seq);
+    if (this.deferred.size) this.resendDeferredSoon();
+    if (failedPaths.size) {
+      this.scheduleFlush();
+      this.scheduleRetry();
+    }
     this.sendHubChanges();
     this.onChange();
+  }
+
+  /**
+   * Sends deferred paths again once the node's own changes have been settled (nothing of the
+   * node's is waiting here), at most every DEFERRED_RESEND_MS: the node's change may still be
+   * on its way, and the node then defers again.
+   */
+  private resendDeferredSoon(): void {
+    if (this.deferTimer || this.closed) return;
+    this.deferTimer = setTimeout(() => {
+      this.deferTimer = null;
+      if (this.closed || this.deferred.size === 0) return;
+      if (this.pending().files > 0) return this.resendDeferredSoon();
+      const paths = [...this.deferred].filter((p) => !this.hubSentPaths.has(p));
+      for (const p of paths) this.deferred.delete(p);
+      this.log.debug('sync.resend_deferred', { node: this.nodeId, paths: paths.length, examples: paths.slice(0, 5) });
+      this.queueForNode(paths);
+      if (this.deferred.size) this.resendDeferredSoon();
+    }, DEFERRED_RESEND_MS);
+    this.deferTimer.unref();
   }
 
   /** Answers the node's block requests for hub-side changes, from the mirror. */
@@ -833,8 +1026,10 @@ export class NodeSession {
 
   /**
    * Makes applied items durable and acknowledges them: fsync the directories renamed into,
-   * record the new versions, then tell the node. Only items whose effects are in this write
-   * may be acknowledged.
+   * record the new versions (and failures), then tell the node. Only items whose effects are
+   * in this write may be acknowledged. If recording fails (the hub's disk is full, say),
+   * nothing is lost: the writes stay queued, nothing is acknowledged, and the flush is tried
+   * again with backoff while the node shows the problem.
    */
   private async flushNow(): Promise<void> {
     let acked = this.ackedSeq;
@@ -846,13 +1041,33 @@ export class NodeSession {
       popped++;
     }
     const writes = this.pendingWrites;
-    const { put, del, agreed, forNode } = writes;
     const dirs = [...this.dirsToSync];
     this.pendingWrites = emptyWrites();
     // Still visible to unflushed() until they are recorded.
     this.recording = writes;
     this.dirsToSync.clear();
     if (this.queue.length === popped && this.doneSeq > acked && this.fullPass === null) acked = Math.max(acked, this.doneSeq);
+    await Promise.all(dirs.map((d) => fsyncDir(d).catch(() => undefined)));
+    const failed: FailureRecord[] = [];
+    const cleared: { direction: Direction; path: string }[] = [];
+    for (const [key, rec] of writes.failures) {
+      if (rec) failed.push(rec);
+      else cleared.push({ direction: key.slice(0, key.indexOf('\u0000')) as Direction, path: key.slice(key.indexOf('\u0000') + 1) });
+    }
+    try {
+      this.store.recordFlush(this.nodeId, { ...writes, failed, cleared, acked: acked !== this.ackedSeq ? acked : null, indexId: this.indexId });
+    } catch (e) {
+      this.pendingWrites = mergeWrites(writes, this.pendingWrites);
+      this.recording = null;
+      for (const d of dirs) this.dirsToSync.add(d);
+      this.flushFailed(e as Error);
+      return;
+    }
+    if (this.flushError) {
+      this.log.info('session.flush_recovered', { node: this.nodeId, failedFor: Date.now() - this.flushError.at });
+      this.flushError = null;
+      this.flushBackoff = 0;
+    }
     this.cursor = Math.max(0, this.cursor - popped);
     for (const it of this.queue.splice(0, popped)) {
       if (this.latest.get(it.entry.path) === it) {
@@ -860,14 +1075,6 @@ export class NodeSession {
         this.countFolded(it.entry.path, -1);
       }
     }
-    await Promise.all(dirs.map((d) => fsyncDir(d).catch(() => undefined)));
-    this.store.db.transaction(() => {
-      if (del.length) this.store.deletePaths(this.nodeId, del);
-      if (put.length) this.store.putFiles(this.nodeId, put);
-      if (agreed.length) this.store.setAncestors(this.nodeId, agreed);
-      if (forNode.length) this.store.queueHubChanges(this.nodeId, forNode);
-      if (acked !== this.ackedSeq) this.store.setAcked(this.nodeId, acked, this.indexId);
-    })();
     this.recording = null;
     const now = Date.now();
     if (now - this.recentSince > RECENT_MS) {
@@ -882,6 +1089,97 @@ export class NodeSession {
       this.send({ ack: { seq: acked } });
     }
     this.onChange();
+  }
+
+  /** Recording failed: keep everything, say so, and try again later (1 s, doubling to 30 s). */
+  private flushFailed(e: Error): void {
+    const problem = errnoProblem(e, "the hub's database") ?? (/SQLITE_FULL|database or disk is full/i.test(`${(e as NodeJS.ErrnoException).code} ${e.message}`)
+      ? { code: 'DISK_FULL', reason: `the hub's database: no space left on the device (${e.message})`, retry: true }
+      : { code: 'HUB_DATABASE', reason: `the hub could not record progress: ${e.message}`, retry: true });
+    this.flushBackoff = Math.min(FLUSH_RETRY_MAX_MS, Math.max(FLUSH_RETRY_MIN_MS, this.flushBackoff * 2));
+    this.log.error('session.flush_failed', { node: this.nodeId, code: problem.code, error: e.message, retryInMs: this.flushBackoff });
+    this.flushError ??= { code: problem.code, reason: problem.reason, at: Date.now() };
+    // A closed session's leftovers are not retried: its node resends what was not acknowledged.
+    if (!this.closed) {
+      const t = setTimeout(() => void this.flush(), this.flushBackoff);
+      t.unref();
+    }
+    this.onChange();
+  }
+
+  // ---- failures: retried with backoff, and at once when the cause may be gone ---------------
+
+  /** Arms the retry timer for the earliest failure due, and the free-space watch for DISK_FULL. */
+  private scheduleRetry(): void {
+    if (this.closed) return;
+    const next = this.failures.nextRetry();
+    if (next !== null && (this.retryTimerAt === null || next < this.retryTimerAt)) {
+      if (this.retryTimer) clearTimeout(this.retryTimer);
+      this.retryTimerAt = next;
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = null;
+        this.retryTimerAt = null;
+        this.retryDue(false);
+      }, Math.max(0, next - Date.now()));
+      this.retryTimer.unref();
+    }
+    if (!this.spaceWatch && (this.failures.has('DISK_FULL') || this.flushError?.code === 'DISK_FULL')) {
+      // Freed space is noticed within a couple of seconds, not at the end of a backoff.
+      let free = freeBytes(this.ctx.root);
+      this.spaceWatch = setInterval(() => {
+        if (!this.failures.has('DISK_FULL') && this.flushError?.code !== 'DISK_FULL') {
+          clearInterval(this.spaceWatch!);
+          this.spaceWatch = null;
+          return;
+        }
+        const now = freeBytes(this.ctx.root);
+        if (now > free + SPACE_FREED_BYTES) {
+          this.log.info('sync.space_freed', { node: this.nodeId, freeBytes: now });
+          if (this.flushError) void this.flush();
+          this.retryDue(true, 'DISK_FULL');
+        }
+        free = now;
+      }, SPACE_POLL_MS);
+      this.spaceWatch.unref();
+    }
+  }
+
+  /**
+   * Tries failed changes again: those due (or all, `now`; only those with `code` if given).
+   * A node change is decided afresh (the mirror or the node may have moved on); a hub change
+   * is queued for the node again. Returns how many were tried.
+   */
+  retryDue(now: boolean, code?: string): number {
+    if (this.closed) return 0;
+    let n = 0;
+    for (const f of this.failures.due(Date.now(), now)) {
+      if (code && f.code !== code) continue;
+      this.failures.trying(f);
+      n++;
+      if (f.direction === 'to-node') {
+        this.queueForNode([f.path]);
+        continue;
+      }
+      // A newer change of this path is already on its way: it settles (or fails) the path.
+      if (!f.entry || this.latest.has(f.path)) continue;
+      this.log.info('sync.retry', { node: this.nodeId, path: f.path, code: f.code, attempt: f.attempts + 1 });
+      this.decide({ ...f.entry });
+    }
+    if (n) {
+      this.pump();
+      this.onChange();
+    }
+    this.scheduleRetry();
+    return n;
+  }
+
+  /** Something changed at these mirror paths (the watcher): failures at or under them may be gone. */
+  mirrorTouched(paths: string[]): void {
+    if (this.failures.size === 0) return;
+    const hit = this.failures.list().filter((f) => f.direction === 'to-hub' && paths.some((p) => p === '' || f.path === p || f.path.startsWith(`${p}/`) || p.startsWith(`${f.path}/`) || ancestorsOf(f.path).includes(p)));
+    if (hit.length === 0) return;
+    for (const f of hit) if (f.retryAt !== null) f.retryAt = Date.now();
+    this.retryDue(false);
   }
 
   /** Ends the node's stream with a status it can act on (it will reconnect, or not). */
@@ -899,13 +1197,11 @@ export class NodeSession {
     await this.flush();
   }
 
-  private recordFailure(path: string, code: string, message: string): void {
-    this.failures.set(path, { path, code, message, at: Date.now() });
-    if (this.failures.size > MAX_FAILURES_KEPT) this.failures.delete(this.failures.keys().next().value!);
-  }
 }
 
 interface Writes {
+  /** Failures to record (null: cleared), by failureKey. */
+  failures: Map<string, FailureRecord | null>;
   /** The latest write per path (null: deleted), for unflushed(). */
   byPath: Map<string, CachedEntry | null>;
   put: CachedEntry[];
@@ -933,7 +1229,31 @@ function keepNodeCopy(e: Entry, copyTo: string): Verdict {
 }
 
 function emptyWrites(): Writes {
-  return { byPath: new Map(), put: [], del: [], agreed: [], forNode: [] };
+  return { byPath: new Map(), put: [], del: [], agreed: [], forNode: [], failures: new Map() };
+}
+
+/** Writes `a` followed by writes `b`, as one (a later deletion drops an earlier put under it). */
+function mergeWrites(a: Writes, b: Writes): Writes {
+  const gone = new Set(b.del);
+  const keep = (x: CachedEntry) => !gone.has(x.path) && !ancestorsOf(x.path).some((d) => gone.has(d));
+  return {
+    byPath: new Map([...a.byPath, ...b.byPath]),
+    put: [...a.put.filter(keep), ...b.put],
+    del: [...a.del, ...b.del],
+    agreed: [...a.agreed, ...b.agreed],
+    forNode: [...a.forNode, ...b.forNode],
+    failures: new Map([...a.failures, ...b.failures]),
+  };
+}
+
+/** Free bytes for unprivileged writers on the file system holding `dir` (0 if unknown). */
+function freeBytes(dir: string): number {
+  try {
+    const st = fs.statfsSync(dir);
+    return st.bavail * st.bsize;
+  } catch {
+    return 0;
+  }
 }
 
 /** What to do about a node change (judge()). */
@@ -943,6 +1263,22 @@ interface Verdict {
   conflict?: { loser: Side; copyTo: string };
   /** The hub's version must go (back) to the node. */
   sendBack: boolean;
+}
+
+const failureKey = (direction: Direction, path: string) => `${direction}\u0000${path}`;
+
+/** Why a node change could not be applied to the mirror, in words, and whether retrying can help by itself. */
+function classify(err: unknown, wirePath: string): { code: string; reason: string; retry: boolean } {
+  const errno = (err as NodeJS.ErrnoException).code;
+  // Retried too: what is in the way (a file where a directory must be, a symlink) may go.
+  if (err instanceof UnsafePathError || errno === 'ELOOP') {
+    return { code: 'UNSAFE_PATH', reason: errno === 'ELOOP' ? `"${wirePath}" is a symlink in the mirror, and symlinks are never followed` : (err as Error).message, retry: true };
+  }
+  if (err instanceof VerifyError) return { code: 'HASH_MISMATCH', reason: `${(err as Error).message} (fetched again after a while)`, retry: true };
+  if (err instanceof BlockUnavailable) return { code: 'BLOCK_UNAVAILABLE', reason: (err as Error).message, retry: true };
+  if (err instanceof ChangedMeanwhile) return { code: 'CHANGED_ON_HUB', reason: (err as Error).message, retry: true };
+  if (err instanceof CaseConflict) return { code: 'CASE_CONFLICT', reason: (err as Error).message, retry: true };
+  return errnoProblem(err, "the hub's mirror") ?? { code: 'APPLY_FAILED', reason: (err as Error).message, retry: true };
 }
 
 export class BlockUnavailable extends Error {

@@ -21,8 +21,9 @@ import { orderBatch } from '../sync/plan';
 import { FULL_RESCAN_MS, scan } from '../sync/scanner';
 import { serveBlock } from '../sync/serve-block';
 import type { CachedEntry } from '../sync/types';
-import { INDEX_BATCH_ENTRIES, INDEX_WINDOW, NodeSyncService, type BlockRequest, type BlockResponse, PROTOCOL_VERSION, channelOptions, fromWireEntry, requestMessages, responseMessages, toWireEntry, type HubMessage, type NodeMessage, type WireFileInfo } from '../sync/wire';
-import { HubBlockUnavailable, HubChanges, SessionEnded } from './hub-changes';
+import { INDEX_BATCH_ENTRIES, INDEX_WINDOW, NodeSyncService, type BlockRequest, type BlockResponse, PROTOCOL_VERSION, SUPERSEDED, channelOptions, fromWireEntry, requestMessages, responseMessages, toWireEntry, type HubMessage, type NodeMessage, type WireFileInfo } from '../sync/wire';
+import { HubBlockUnavailable, HubChanges, SessionEnded, type BatchResult } from './hub-changes';
+import { clip } from '../util/text';
 import { AgentRunner } from './agents';
 import type { Logger } from '../util/log';
 import { VERSION } from '../util/version';
@@ -69,6 +70,10 @@ function stagingFor(workspace: string, stateDir: string): string {
 }
 const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 30_000;
+/** First wait after the hub said another connection took over this node's identity. */
+const SUPERSEDED_BACKOFF_MS = 2000;
+/** A path written from the hub is scanned again when its watcher event has not come within this. */
+const ECHO_WAIT_MS = 1000;
 
 type Call = grpc.ClientDuplexStream<NodeMessage, HubMessage>;
 
@@ -127,6 +132,9 @@ export class NodeClient {
   private readonly fetches = new Map<number, { resolve: (b: Buffer) => void; reject: (e: Error) => void; size: number }>();
   private fetchOutbox: BlockRequest[] = [];
   /** Resolves when stop() is called. */
+  /** Paths a hub batch wrote whose watcher event has not come yet (awaitEcho). */
+  private readonly awaitingEcho = new Map<string, number>();
+  private echoTimer: NodeJS.Timeout | null = null;
   private stopSignal!: () => void;
   private readonly stopped$ = new Promise<void>((r) => { this.stopSignal = r; });
 
@@ -173,6 +181,7 @@ export class NodeClient {
       for (const ev of events) {
         const rel = path.relative(this.cfg.workspace, ev.path).split(path.sep).join('/');
         if (rel.startsWith('..')) continue;
+        this.awaitingEcho.delete(rel);
         this.markDirty(rel);
       }
     });
@@ -184,6 +193,8 @@ export class NodeClient {
     full.unref();
     void this.stopped$.then(() => clearInterval(full));
     let backoff = BACKOFF_MIN_MS;
+    /** Backoff after being superseded (another process with our credentials took over). */
+    let superseded = 0;
     while (!this.stopped) {
       try {
         await this.session();
@@ -199,6 +210,16 @@ export class NodeClient {
         if (err.code === grpc.status.PERMISSION_DENIED) throw new FatalNodeError(`the hub refused this node: ${err.details}.`, 3);
         if (err.code === grpc.status.FAILED_PRECONDITION) throw new FatalNodeError(`the hub refused this node: ${err.details}.`, 5);
         if (this.stopped) break;
+        if (err.code === grpc.status.ABORTED && String(err.details).startsWith(SUPERSEDED)) {
+          // Another process connected with this node's credentials and took over. Back off for
+          // longer each time: two processes sharing one identity must not fight at full speed.
+          superseded = Math.min(BACKOFF_MAX_MS, Math.max(SUPERSEDED_BACKOFF_MS, superseded * 2));
+          const wait = Math.round(superseded * (0.75 + Math.random() / 2));
+          this.log.error('hub.superseded', { hub: this.cfg.hub, reason: err.details, retryInMs: wait, hint: 'another cortex-node runs with these credentials; stop one of them' });
+          await Promise.race([new Promise((r) => setTimeout(r, wait)), this.stopped$]);
+          continue;
+        }
+        superseded = 0;
         const wait = Math.round(backoff * (0.75 + Math.random() / 2));
         this.log.warn('hub.unreachable', { hub: this.cfg.hub, error: err.details ?? err.message, retryInMs: wait });
         await Promise.race([new Promise((r) => setTimeout(r, wait)), this.stopped$]);
@@ -211,6 +232,7 @@ export class NodeClient {
     this.stopped = true;
     this.agents.stopAll();
     this.stopSignal();
+    if (this.echoTimer) clearInterval(this.echoTimer);
     await this.subscription?.unsubscribe();
     this.call?.cancel();
     await this.scanning.catch(() => undefined);
@@ -362,6 +384,9 @@ export class NodeClient {
       this.agents.start(String(m.agentStart.id), String(m.agentStart.command), String(m.agentStart.configJson || '{}'));
     } else if (m.agentStop) {
       this.agents.stop(String(m.agentStop.id));
+    } else if (m.rescan) {
+      this.log.info('rescan.requested', { by: 'hub' });
+      void this.rescan(['']);
     } else if (m.block) {
       this.onHubBlock(m.block);
     } else if (m.blocks) {
@@ -376,15 +401,20 @@ export class NodeClient {
     if (!call || call !== this.call || !this.connected || files.length === 0) return;
     const entries = files.map(fromWireEntry);
     const last = entries.reduce((m, e) => Math.max(m, Number.isSafeInteger(e.seq) ? e.seq : 0), 0);
+    let r: BatchResult;
     try {
-      const r = await this.hubChanges.apply(entries);
-      this.log.info('hub.changes', { entries: entries.length, ...r, throughSeq: last });
+      r = await this.hubChanges.apply(entries);
+      this.awaitEcho(entries.map((e) => e.path));
+      const { problems, ...counts } = r;
+      this.log.info('hub.changes', { entries: entries.length, ...counts, throughSeq: last, ...(problems.length ? { problems: problems.slice(0, 5) } : {}) });
     } catch (e) {
       if (e instanceof SessionEnded) return;
       throw e;
     }
     if (call !== this.call) return;
-    await this.write({ hubAck: { seq: last } }).catch(() => undefined);
+    // Refused and failed entries are named: the hub keeps them as problems and sends them again.
+    const failed = r.problems.map((f) => ({ ...f, path: clip(f.path), message: clip(f.message) }));
+    await this.write({ hubAck: { seq: last, failed } }).catch(() => undefined);
     void this.sendPending();
   }
 
@@ -419,6 +449,33 @@ export class NodeClient {
     this.fetchWaiters.shift()?.();
     if (b.error) f.reject(new HubBlockUnavailable(b.error));
     else f.resolve(Buffer.from(b.data));
+  }
+
+  /**
+   * Expects a watcher event for each path a hub batch wrote. The watcher may fold the
+   * "created" of our write and the "deleted" of an edit right after it into nothing: a path
+   * whose event never comes is scanned again (a stat), so such an edit is not missed.
+   */
+  private awaitEcho(paths: string[]): void {
+    const now = Date.now();
+    for (const p of paths) {
+      this.awaitingEcho.delete(p);
+      this.awaitingEcho.set(p, now);
+    }
+    if (this.echoTimer) return;
+    this.echoTimer = setInterval(() => {
+      const due = Date.now() - ECHO_WAIT_MS;
+      for (const [p, at] of this.awaitingEcho) {
+        if (at > due) break;
+        this.awaitingEcho.delete(p);
+        this.markDirty(p);
+      }
+      if (this.awaitingEcho.size === 0 && this.echoTimer) {
+        clearInterval(this.echoTimer);
+        this.echoTimer = null;
+      }
+    }, ECHO_WAIT_MS / 2);
+    this.echoTimer.unref();
   }
 
   private async write(msg: NodeMessage): Promise<void> {

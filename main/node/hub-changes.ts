@@ -16,12 +16,14 @@ import { AbortedError, VerifyError, applyDelete, applyDir, applyMeta, applyMove,
 import { BLOCK_SIZE } from '../sync/blocks';
 import { CaseConflict, ChangedMeanwhile, expectedOf } from '../sync/expect';
 import { UnsafePathError, checkNoSymlinkParents, toNative } from '../sync/paths';
-import { planEntry } from '../sync/plan';
+import { isBarrier, planEntry } from '../sync/plan';
 import { sameVersion, versionOf } from '../sync/reconcile';
 import type { CachedEntry, Entry } from '../sync/types';
 import { entryProblem } from '../sync/validate';
 import type { NodeStore } from '../store/node-store';
 import type { Logger } from '../util/log';
+import { errnoProblem } from '../sync/problems';
+import { DEFERRED, type RefusalMsg } from '../sync/wire';
 import { clip } from '../util/text';
 
 /** Pulls of one batch that run at once (small files are bound by round trips). */
@@ -47,6 +49,8 @@ export interface BatchResult {
   refused: number;
   /** Could not be applied for another reason (logged). */
   failed: number;
+  /** What was refused or failed, with why: reported to the hub with the acknowledgement (never taken for applied). */
+  problems: RefusalMsg[];
   /** Bytes fetched from the hub, and bytes reused from the workspace's previous versions. */
   fetchedBytes: number;
   reusedBytes: number;
@@ -83,7 +87,7 @@ export class HubChanges {
    * SessionEnded when the connection goes: the batch is then not acknowledged and comes again.
    */
   async apply(entries: Entry[]): Promise<BatchResult> {
-    const result: BatchResult = { applied: 0, skipped: 0, refused: 0, failed: 0, fetchedBytes: 0, reusedBytes: 0 };
+    const result: BatchResult = { applied: 0, skipped: 0, refused: 0, failed: 0, fetchedBytes: 0, reusedBytes: 0, problems: [] };
     const running = new Set<Promise<void>>();
     let ended: unknown = null;
     /** Paths this batch deletes: a creation in another case of one of them is a case-only rename. */
@@ -101,7 +105,7 @@ export class HubChanges {
       const key = e.path.toLowerCase();
       const sameFile = this.d.ctx.caseInsensitive === true && folded.has(key);
       folded.add(key);
-      const barrier = e.deleted || sameFile || (local?.type === 'dir' && !local.deleted && e.type !== 'dir');
+      const barrier = isBarrier(e, local) || sameFile;
       if (barrier) {
         await Promise.all(running);
         if (ended) break;
@@ -123,14 +127,22 @@ export class HubChanges {
     if (problem) {
       result.refused++;
       log.warn('hub.entry_refused', { path: clip(h.path), seq: h.seq, reason: problem });
+      result.problems.push({ path: h.path, seq: h.seq, code: this.d.reserved(h.path) ? 'RESERVED_PATH' : 'BAD_ENTRY', message: problem });
       return;
     }
     if (h.type === 'file' && !h.deleted) h.mode &= 0o777;
     const local = renamed ?? store.get(h.path);
     if (!renamed && local && local.seq > (h.seenSeq ?? 0)) {
       // Our change is on its way to the hub, which will decide (and keep both if they conflict).
-      result.skipped++;
+      this.deferred(h, result);
       log.debug('hub.change_deferred', { path: h.path, hubSeq: h.seq, localSeq: local.seq, seenSeq: h.seenSeq });
+      return;
+    }
+    if (!renamed && local?.type === 'dir' && !local.deleted && (h.deleted || h.type !== 'dir') && store.newestUnder(h.path) > (h.seenSeq ?? 0)) {
+      // The hub removes or replaces a directory holding changes of ours it has not seen: those
+      // reach it first, and it decides (a directory with new content beats a file).
+      this.deferred(h, result);
+      log.debug('hub.change_deferred', { path: h.path, hubSeq: h.seq, reason: 'changes under it not seen by the hub', seenSeq: h.seenSeq });
       return;
     }
     if (sameVersion(versionOf(local), versionOf(h))) return;
@@ -184,35 +196,50 @@ export class HubChanges {
         const moved = renamed ? undefined : await this.caseRename(h, err, deletions);
         if (moved) return this.one(h, result, deletions, moved);
         if (moved === null) {
-          result.skipped++;
+          this.deferred(h, result);
           return;
         }
         result.refused++;
         this.caseWaiting.set(h.path.toLowerCase(), h);
         log.warn('hub.entry_refused', { path: clip(h.path), seq: h.seq, code: 'CASE_CONFLICT', reason: err.message });
+        result.problems.push({ path: h.path, seq: h.seq, code: 'CASE_CONFLICT', message: err.message });
         return;
       }
       if (err instanceof ChangedMeanwhile || err instanceof AbortedError) {
-        result.skipped++;
+        this.deferred(h, result);
         log.info('hub.change_raced', { path: h.path, hubSeq: h.seq, reason: (err as Error).message });
         this.d.markDirty(h.path);
         return;
       }
       if (err instanceof HubBlockUnavailable) {
         // Changed or gone on the hub meanwhile: its newer entry follows.
-        result.skipped++;
+        this.deferred(h, result);
         log.debug('hub.change_superseded', { path: h.path, hubSeq: h.seq, reason: err.reason });
         return;
       }
       const errno = (err as NodeJS.ErrnoException).code;
       if (err instanceof UnsafePathError || err instanceof VerifyError || errno === 'ELOOP') {
         result.refused++;
-        log.warn('hub.entry_refused', { path: clip(h.path), seq: h.seq, reason: errno === 'ELOOP' ? 'the path is a symlink in the workspace, and symlinks are never followed' : (err as Error).message });
+        const reason = errno === 'ELOOP' ? 'the path is a symlink in the workspace, and symlinks are never followed' : (err as Error).message;
+        log.warn('hub.entry_refused', { path: clip(h.path), seq: h.seq, reason });
+        result.problems.push({ path: h.path, seq: h.seq, code: err instanceof VerifyError ? 'HASH_MISMATCH' : 'UNSAFE_PATH', message: reason });
         return;
       }
       result.failed++;
-      log.error('hub.apply_failed', { path: clip(h.path), seq: h.seq, error: (err as Error).message });
+      const why = errnoProblem(err, 'workspace') ?? { code: 'APPLY_FAILED', reason: (err as Error).message };
+      log.error('hub.apply_failed', { path: clip(h.path), seq: h.seq, code: why.code, error: (err as Error).message });
+      result.problems.push({ path: h.path, seq: h.seq, code: why.code, message: why.reason });
     }
+  }
+
+  /**
+   * Not applied now, for a reason that is not a problem: a change of ours the hub has not seen
+   * yet, or the path changed under us. The hub is told (DEFERRED), so it sends its version
+   * again once it has settled what we send; skipping is never taken for applied.
+   */
+  private deferred(h: Entry, result: BatchResult): void {
+    result.skipped++;
+    result.problems.push({ path: h.path, seq: h.seq, code: DEFERRED, message: 'deferred: the node has a change the hub has not seen, or the path changed meanwhile' });
   }
 
   /**

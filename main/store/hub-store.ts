@@ -3,7 +3,7 @@
  * mirror), a block index for reuse, and the sync/audit event log. All hub SQL lives here.
  */
 import crypto from 'node:crypto';
-import type { CachedEntry, EntryType } from '../sync/types';
+import type { CachedEntry, Entry, EntryType } from '../sync/types';
 import { CONFLICT_MARK, isConflictCopy, type Version } from '../sync/reconcile';
 import { AGENT_SCHEMA } from './agent-store';
 import { openDatabase, type DB, type Migration } from './db';
@@ -77,6 +77,23 @@ const migrations: Migration[] = [
   // Agents (agent-store.ts): templates, and instances looked up by node, session, template and
   // state, newest first; every lookup has its index (tested with EXPLAIN QUERY PLAN).
   (db) => db.exec(AGENT_SCHEMA),
+  // Failures to apply a change, either way (the truth behind a node's `problems`): kept across
+  // restarts, with what to retry (a node entry the hub could not apply) and when.
+  (db) => db.exec(`
+    CREATE TABLE failures (
+      node_id TEXT NOT NULL,
+      direction INTEGER NOT NULL,
+      path TEXT NOT NULL,
+      code TEXT NOT NULL,
+      reason TEXT NOT NULL,
+      first_at INTEGER NOT NULL,
+      at INTEGER NOT NULL,
+      attempts INTEGER NOT NULL,
+      retry_at INTEGER,
+      entry TEXT,
+      PRIMARY KEY (node_id, direction, path)
+    ) WITHOUT ROWID;
+  `),
 ];
 
 export interface NodeRecord {
@@ -106,6 +123,49 @@ interface NodeRow {
   id: string; name: string; token_hash: Buffer; created_at: number; retired_at: number | null;
   last_seen: number | null; index_id: string | null; acked_seq: number; settings: string;
   hub_seq: number; hub_acked: number;
+}
+
+/** A change one side could not apply (see the `failures` table). */
+export interface FailureRecord {
+  direction: 'to-hub' | 'to-node';
+  path: string;
+  code: string;
+  reason: string;
+  firstAt: number;
+  at: number;
+  attempts: number;
+  /** When it is tried again; null: only when something changes (a newer version, a rescan). */
+  retryAt: number | null;
+  /** to-hub: the node's entry to apply again. */
+  entry: Entry | null;
+}
+
+/** What one session flush records (recordFlush). */
+export interface FlushRecord {
+  put: CachedEntry[];
+  del: string[];
+  agreed: [path: string, v: Version | null][];
+  forNode: string[];
+  failed: FailureRecord[];
+  cleared: { direction: FailureRecord['direction']; path: string }[];
+  /** The node's sequence number acknowledged now (null: unchanged), and its index id. */
+  acked: number | null;
+  indexId: string | null;
+}
+
+interface FailureRow {
+  direction: number; path: string; code: string; reason: string; first_at: number; at: number;
+  attempts: number; retry_at: number | null; entry: string | null;
+}
+const DIRECTIONS: FailureRecord['direction'][] = ['to-hub', 'to-node'];
+
+function encodeEntry(e: Entry): string {
+  return JSON.stringify({ ...e, hash: e.hash.toString('base64'), blocks: e.blocks.toString('base64') });
+}
+
+function decodeEntry(text: string): Entry {
+  const o = JSON.parse(text) as Entry & { hash: string; blocks: string };
+  return { ...o, hash: Buffer.from(o.hash, 'base64'), blocks: Buffer.from(o.blocks, 'base64') };
 }
 
 interface AncestorRow { type: number; mode: number; hash: Buffer; target: string; mtime_ms: number }
@@ -179,6 +239,14 @@ export class HubStore {
       deleteAllHubChanges: db.prepare('DELETE FROM hub_changes WHERE node_id = ?'),
       hubPending: db.prepare<[string], { files: number; bytes: number | null }>('SELECT count(*) AS files, sum(f.size) AS bytes FROM hub_changes c LEFT JOIN files f ON f.node_id = c.node_id AND f.path = c.path AND f.type = 0 WHERE c.node_id = ?'),
       conflicts: db.prepare<[string], { path: string }>(`SELECT path FROM files WHERE node_id = ? AND path GLOB '*${CONFLICT_MARK}*' ORDER BY path`),
+      putFailure: db.prepare(`INSERT INTO failures (node_id, direction, path, code, reason, first_at, at, attempts, retry_at, entry)
+        VALUES (@node_id, @direction, @path, @code, @reason, @first_at, @at, @attempts, @retry_at, @entry)
+        ON CONFLICT (node_id, direction, path) DO UPDATE SET code = excluded.code, reason = excluded.reason, at = excluded.at,
+          attempts = excluded.attempts, retry_at = excluded.retry_at, entry = excluded.entry`),
+      deleteFailure: db.prepare('DELETE FROM failures WHERE node_id = ? AND direction = ? AND path = ?'),
+      failures: db.prepare<[string], FailureRow & { node_id: string }>('SELECT * FROM failures WHERE node_id = ? ORDER BY direction, path'),
+      deleteAllFailures: db.prepare('DELETE FROM failures WHERE node_id = ?'),
+      hubChangesUnder: db.prepare<[string, string, string], { n: number }>('SELECT count(*) AS n FROM hub_changes WHERE node_id = ? AND path >= ? AND path < ?'),
       eventsByNode: db.prepare<[string, number], { id: number; at: number; node_id: string | null; kind: string; data: string }>('SELECT * FROM events WHERE node_id = ? ORDER BY id DESC LIMIT ?'),
     };
   }
@@ -236,7 +304,24 @@ export class HubStore {
       this.q.deleteAllBlocks.run(id);
       this.q.deleteAllAncestors.run(id);
       this.q.deleteAllHubChanges.run(id);
+      this.q.deleteAllFailures.run(id);
       this.q.ack.run(0, null, id);
+    })();
+  }
+
+  /**
+   * Records what a session flush applied, in one transaction: versions committed to the mirror
+   * and paths removed, the new agreements, paths whose hub-side version must reach the node,
+   * failures (to retry) and cleared ones, and the node's acknowledged sequence number.
+   */
+  recordFlush(nodeId: string, w: FlushRecord): void {
+    this.db.transaction(() => {
+      if (w.del.length) this.deletePaths(nodeId, w.del);
+      if (w.put.length) this.putFiles(nodeId, w.put);
+      if (w.agreed.length) this.setAncestors(nodeId, w.agreed);
+      if (w.forNode.length) this.queueHubChanges(nodeId, w.forNode);
+      this.writeFailures(nodeId, w.failed, w.cleared);
+      if (w.acked !== null) this.q.ack.run(w.acked, w.indexId, nodeId);
     })();
   }
 
@@ -302,6 +387,35 @@ export class HubStore {
   /** Conflict copies in a node's mirror (through a partial index: cheap however big the mirror). */
   conflicts(nodeId: string): string[] {
     return this.q.conflicts.all(nodeId).map((r) => r.path).filter(isConflictCopy);
+  }
+
+  /** Hub-side changes queued for the node strictly under a directory (the node has not got them). */
+  hubChangesUnder(nodeId: string, dir: string): number {
+    return this.q.hubChangesUnder.get(nodeId, `${dir}/`, `${dir}0`)!.n;
+  }
+
+  // ---- failures (what could not be applied, either way) -----------------------------------
+
+  failures(nodeId: string): FailureRecord[] {
+    return this.q.failures.all(nodeId).map((r) => ({
+      direction: DIRECTIONS[r.direction] ?? 'to-hub', path: r.path, code: r.code, reason: r.reason, firstAt: r.first_at, at: r.at,
+      attempts: r.attempts, retryAt: r.retry_at, entry: r.entry === null ? null : decodeEntry(r.entry),
+    }));
+  }
+
+  /** Records failures and forgets the ones that cleared, in one transaction. */
+  recordFailures(nodeId: string, put: FailureRecord[], cleared: { direction: FailureRecord['direction']; path: string }[]): void {
+    this.db.transaction(() => this.writeFailures(nodeId, put, cleared))();
+  }
+
+  private writeFailures(nodeId: string, put: FailureRecord[], cleared: { direction: FailureRecord['direction']; path: string }[]): void {
+    for (const c of cleared) this.q.deleteFailure.run(nodeId, DIRECTIONS.indexOf(c.direction), c.path);
+    for (const f of put) {
+      this.q.putFailure.run({
+        node_id: nodeId, direction: DIRECTIONS.indexOf(f.direction), path: f.path, code: f.code, reason: f.reason, first_at: f.firstAt, at: f.at,
+        attempts: f.attempts, retry_at: f.retryAt, entry: f.entry ? encodeEntry(f.entry) : null,
+      });
+    }
   }
 
   // ---- mirror index ------------------------------------------------------------------------

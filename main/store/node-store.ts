@@ -39,6 +39,7 @@ export class NodeStore {
       get: db.prepare<[string], FileRow>(`SELECT ${FILE_COLUMNS} FROM files WHERE path = ?`),
       under: db.prepare<[string, string, string], { path: string }>('SELECT path FROM files WHERE path = ? OR (path >= ? AND path < ?)'),
       maxSeq: db.prepare<[], { s: number | null }>('SELECT max(seq) AS s FROM files'),
+      maxSeqUnder: db.prepare<[string, string], { s: number | null }>('SELECT max(seq) AS s FROM files WHERE path >= ? AND path < ? AND from_hub = 0'),
       prune: db.prepare('DELETE FROM files WHERE deleted = 1 AND seq <= ?'),
     };
     let indexId = this.q.getMeta.get('index_id')?.value;
@@ -74,6 +75,11 @@ export class NodeStore {
   pathsUnder(prefix: string): string[] {
     if (prefix === '') return this.q.all.all().map((r) => r.path);
     return this.q.under.all(prefix, `${prefix}/`, `${prefix}0`).map((r) => r.path);
+  }
+
+  /** The newest sequence number of a change of ours (not one applied from the hub) strictly under a directory (0: none). */
+  newestUnder(dir: string): number {
+    return this.q.maxSeqUnder.get(`${dir}/`, `${dir}0`)?.s ?? 0;
   }
 
   /** Entries changed after `seq`, in order, at most `limit`. */

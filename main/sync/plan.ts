@@ -33,6 +33,18 @@ export function planEntry(remote: Entry, local: CachedEntry | undefined): Action
   }
 }
 
+/**
+ * Whether applying `remote` must wait for everything before it and hold back everything after
+ * it (hub and node use the same rule): a deletion, and anything that changes what a path is
+ * (a file or symlink replaced by a directory, a directory by a file...). What goes inside a
+ * path then never lands before the path has become a directory, and a rename's new path may
+ * reuse the old path's blocks before they are deleted.
+ */
+export function isBarrier(remote: Pick<Entry, 'deleted' | 'type'>, local: { type: Entry['type']; deleted?: boolean } | null | undefined): boolean {
+  if (remote.deleted) return true;
+  return !!local && !local.deleted && local.type !== remote.type;
+}
+
 export interface BlockPlan {
   /** Block indices whose bytes the receiver already has somewhere. */
   reuse: number[];

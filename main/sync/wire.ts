@@ -31,6 +31,12 @@ export const NodeSyncService = pkg.cortex.v1.NodeSync;
 /** FileInfo as proto-loader hands it over: an Entry whose type is the proto enum's name. */
 export type WireFileInfo = Omit<Entry, 'type'> & { type: 'FILE' | 'DIR' | 'SYMLINK'; fromHubSeq?: number; seenSeq?: number };
 
+/** Starts the details of the status that ends a node's stream when another connection of the same node replaced it. */
+export const SUPERSEDED = 'SUPERSEDED';
+
+/** The code of a hub change the node did not apply yet for a reason that is no problem (see HubAck.failed). */
+export const DEFERRED = 'DEFERRED';
+
 export interface NodeMessage {
   msg?: 'hello' | 'index' | 'done' | 'block' | 'ping' | 'blocks' | 'request' | 'requests' | 'hubAck' | 'agentState';
   hello?: { nodeId: string; indexId: string; protocol: number; version: string };
@@ -41,8 +47,15 @@ export interface NodeMessage {
   ping?: { t: number };
   request?: BlockRequest;
   requests?: { items: BlockRequest[] };
-  hubAck?: { seq: number };
+  hubAck?: { seq: number; failed?: RefusalMsg[] };
   agentState?: AgentStateMsg;
+}
+
+export interface RefusalMsg {
+  path: string;
+  seq: number;
+  code: string;
+  message: string;
 }
 
 export interface AgentStateMsg {
@@ -101,7 +114,8 @@ export function* responseMessages(requests: BlockRequest[], serve: (r: BlockRequ
 }
 
 export interface HubMessage {
-  msg?: 'welcome' | 'request' | 'requests' | 'ack' | 'refusal' | 'pong' | 'hubIndex' | 'block' | 'blocks' | 'agentStart' | 'agentStop';
+  msg?: 'welcome' | 'request' | 'requests' | 'ack' | 'refusal' | 'pong' | 'hubIndex' | 'block' | 'blocks' | 'agentStart' | 'agentStop' | 'rescan';
+  rescan?: Record<string, never>;
   agentStart?: { id: string; command: string; configJson: string };
   agentStop?: { id: string };
   welcome?: { ackedSeq: number; wantFull: boolean; hubVersion: string };
@@ -111,7 +125,7 @@ export interface HubMessage {
   request?: BlockRequest;
   requests?: { items: BlockRequest[] };
   ack?: { seq: number };
-  refusal?: { path: string; seq: number; code: string; message: string };
+  refusal?: RefusalMsg;
   pong?: { t: number };
 }
 

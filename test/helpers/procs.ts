@@ -77,8 +77,8 @@ export class Hub {
   private constructor(readonly dataDir: string, readonly p: Proc, readonly info: HubJsonInfo) {}
 
   /** Starts `cortex-hub serve`; pass `grpc` to reuse a port (a restart that nodes can find again). */
-  static async start(dataDir: string, opts: { grpc?: string; extra?: string[] } = {}): Promise<Hub> {
-    const p = spawnProc(HUB_BIN, ['serve', '--data', dataDir, '--grpc', opts.grpc ?? '127.0.0.1:0', '--ui', '127.0.0.1:0', '--log-level', 'debug', ...(opts.extra ?? [])]);
+  static async start(dataDir: string, opts: { grpc?: string; extra?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<Hub> {
+    const p = spawnProc(HUB_BIN, ['serve', '--data', dataDir, '--grpc', opts.grpc ?? '127.0.0.1:0', '--ui', '127.0.0.1:0', '--log-level', 'debug', ...(opts.extra ?? [])], opts.env);
     const info = await waitFor('hub.json of the new hub', () => {
       if (p.proc.exitCode !== null) throw new Error(`hub exited: ${p.output()}`);
       const j = JSON.parse(fs.readFileSync(path.join(dataDir, 'hub.json'), 'utf8')) as HubJsonInfo;

@@ -1,7 +1,7 @@
 /** The pure decision logic: what a receiver does with a peer's entry, and which blocks cross the wire. */
 import { describe, expect, it } from 'vitest';
 import { BLOCK_SIZE, fileHashFromBlocks, sha256, symlinkHash } from '../../main/sync/blocks';
-import { orderBatch, planBlocks, planEntry } from '../../main/sync/plan';
+import { isBarrier, orderBatch, planBlocks, planEntry } from '../../main/sync/plan';
 import { stampChanged } from '../../main/sync/scanner';
 import type { CachedEntry, Entry } from '../../main/sync/types';
 
@@ -96,4 +96,22 @@ describe('stampChanged (the persistent hash cache rule)', () => {
     expect(stampChanged({ ...item, ...over }, e)).toBe(true);
   });
   it('a path unknown to the cache is read', () => expect(stampChanged(item, undefined)).toBe(true));
+});
+
+describe('isBarrier (one rule for hub and node)', () => {
+  const f = file('p', blocksOf('a'));
+  it.each<[string, Entry, { type: Entry['type']; deleted?: boolean } | undefined, boolean]>([
+    ['a new file', f, undefined, false],
+    ['a file over a file', f, { type: 'file' }, false],
+    ['a deletion', { ...f, deleted: true }, { type: 'file' }, true],
+    ['a deletion of what is not there', { ...f, deleted: true }, undefined, true],
+    ['a file replacing a directory', f, { type: 'dir' }, true],
+    ['a directory replacing a file (what goes inside must wait)', dir('p'), { type: 'file' }, true],
+    ['a directory replacing a symlink', dir('p'), { type: 'symlink' }, true],
+    ['a symlink replacing a file', link('p', 't'), { type: 'file' }, true],
+    ['a directory over a directory', dir('p'), { type: 'dir' }, false],
+    ['anything over a deleted record', dir('p'), { type: 'file', deleted: true }, false],
+  ])('%s', (_name, remote, local, want) => {
+    expect(isBarrier(remote, local)).toBe(want);
+  });
 });

@@ -1,0 +1,122 @@
+/**
+ * The hub's disk fills up (a real tmpfs): what cannot be written is a problem the operator
+ * sees (DISK_FULL, with its path), never `in-sync`; nothing is lost; once space comes back
+ * (a remount here) everything arrives without anyone restarting anything; and the same holds
+ * across a hub restart in the middle (the failures are on disk, the node is not re-asked).
+ */
+import { execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { NodeStatus } from '../../main/contract';
+import { Hub, Node, diffTrees, snapshot, tempDir, waitConverged } from '../helpers/procs';
+
+const MiB = 1024 * 1024;
+const root = process.getuid?.() === 0;
+if (!root) console.warn('disk-full.test.ts: SKIPPED, needs root to mount a tmpfs (run the suite as root, as .ci/run does)');
+
+describe.skipIf(!root)('disk full on the hub', () => {
+  let dir: string;
+  let data: string;
+  let ws: string;
+  let hub: Hub;
+  let node: Node;
+  let id: string;
+  let join: string;
+  const mount = (size: string, remount = false) => execFileSync('mount', ['-t', 'tmpfs', '-o', `${remount ? 'remount,' : ''}size=${size},mode=0700`, 'tmpfs', data]);
+  const usedBytes = () => {
+    const st = fs.statfsSync(data);
+    return (st.blocks - st.bfree) * st.bsize;
+  };
+  const missing = () => diffTrees(snapshot(ws), snapshot(hub.mirror(id))).filter((l) => l.startsWith('missing in mirror'));
+  /**
+   * Polls status until `done` (or for `ms` when `done` is null); fails at once if it ever says
+   * in-sync while a file the node has is missing from the mirror.
+   */
+  const watchTruth = async (what: string, done: ((n: NodeStatus) => boolean) | null, ms: number): Promise<NodeStatus> => {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const n = await hub.node(id);
+      if (n.state === 'in-sync') {
+        const m = missing();
+        if (m.length) throw new Error(`${what}: status says in-sync while ${m.length} paths are missing, e.g. ${m[0]}`);
+      }
+      if (done?.(n)) return n;
+      if (Date.now() > deadline) {
+        if (done === null) return n;
+        throw new Error(`timed out waiting for ${what}: ${JSON.stringify(n)}`);
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
+  const bigFile = (name: string, seed: number) => {
+    const buf = Buffer.alloc(10 * MiB);
+    for (let off = 0; off < buf.length; off += 32) crypto.createHash('sha256').update(`${seed}:${off}`).digest().copy(buf, off);
+    fs.writeFileSync(path.join(ws, name), buf);
+  };
+
+  beforeAll(async () => {
+    dir = tempDir('disk-full');
+    data = path.join(dir, 'hub-data');
+    ws = path.join(dir, 'ws');
+    fs.mkdirSync(data);
+    mount('64m');
+    fs.mkdirSync(path.join(ws, 'small'), { recursive: true });
+    for (let i = 0; i < 20; i++) fs.writeFileSync(path.join(ws, 'small', `s${i}.txt`), `small file ${i}\n`);
+    for (let i = 0; i < 9; i++) bigFile(`big-${i}.bin`, i);
+    hub = await Hub.start(data);
+    ({ id, join } = await hub.addNode('filling-up'));
+  });
+
+  afterAll(async () => {
+    await node?.kill();
+    await hub?.kill();
+    try {
+      execFileSync('umount', ['-l', data]);
+    } catch { /* not mounted */ }
+    if (!process.env.CORTEX_KEEP_TEST_DIRS) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('shows what did not fit as DISK_FULL problems, never in-sync, and catches up by itself when space comes back', async () => {
+    node = Node.start(join, ws, path.join(dir, 'node-state'));
+    const st = await watchTruth('DISK_FULL problems', (n) => n.problems > 0 && n.state === 'error', 120_000);
+    expect(missing().length).toBeGreaterThan(0);
+    const detail = await hub.invoke('nodes.detail', { id });
+    const full = detail.problems.filter((p) => p.code === 'DISK_FULL');
+    expect(full.length).toBeGreaterThan(0);
+    expect(full[0]).toMatchObject({ direction: 'to-hub' });
+    expect(full[0]!.reason).toMatch(/no space left on the device/);
+    expect(st.problems).toBeGreaterThanOrEqual(full.length);
+    // The hub keeps serving meanwhile, and says the same for a few more seconds.
+    await watchTruth('a few seconds of truth', null, 3000);
+    mount('400m', true);
+    await waitConverged('everything in the mirror after the remount', hub, id, ws, hub.mirror(id), () => false, 120_000);
+    expect((await hub.node(id)).problems).toBe(0);
+  });
+
+  it('keeps the failures across a hub restart and catches up once space is freed', async () => {
+    // Shrink the file system to just above what it holds: the next big files do not fit.
+    const used = usedBytes();
+    mount(`${Math.ceil((used + 6 * MiB) / MiB)}m`, true);
+    for (let i = 9; i < 14; i++) bigFile(`big-${i}.bin`, i);
+    await watchTruth('new DISK_FULL problems', (n) => n.problems > 0, 120_000);
+    const before = (await hub.invoke('nodes.detail', { id })).problems.map((p) => p.path).filter(Boolean).sort();
+    expect(before.length).toBeGreaterThan(0);
+    // Restart the hub (clean stop, same port so the node finds it again).
+    const grpc = hub.info.grpc;
+    await hub.stop();
+    hub = await Hub.start(data, { grpc });
+    // Straight after the restart: the missing files are problems, whatever the node's state.
+    const after = await hub.node(id);
+    expect(after.problems).toBeGreaterThan(0);
+    expect(after.state).not.toBe('in-sync');
+    await watchTruth('the node back, still in error', (n) => n.state === 'error', 60_000);
+    await watchTruth('a few seconds of truth after the restart', null, 3000);
+    mount('600m', true);
+    await waitConverged('everything in the mirror after space came back', hub, id, ws, hub.mirror(id), () => false, 120_000);
+    const detail = await hub.invoke('nodes.detail', { id });
+    expect(detail.problems).toEqual([]);
+    expect(missing()).toEqual([]);
+  });
+});
