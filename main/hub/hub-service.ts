@@ -29,7 +29,7 @@ import { MAX_MESSAGE_BYTES, PROTOCOL_VERSION, TRANSPORT_MAX_BYTES, channelOption
 import { clip } from '../util/text';
 import { createLogger, type LogEntry, type Logger } from '../util/log';
 import { VERSION } from '../util/version';
-import { acquireLock, layout, type Layout } from './data-dir';
+import { acquireLock, layout, tightenDataDir, type Layout } from './data-dir';
 import { executePurge, planPurge, type PurgePlan } from './purge';
 import { NodeSession, type Duplex, type FileFailure } from './session';
 import { loadOrCreateIdentity, type HubIdentity } from './tls';
@@ -154,7 +154,9 @@ export class HubService extends EventEmitter {
     const l = layout(opts.dataDir);
     const release = acquireLock(l);
     try {
-      fs.mkdirSync(l.mirrors, { recursive: true, mode: 0o755 });
+      // DATA is private (data-dir.ts): what an earlier run left looser is tightened first.
+      const tightened = tightenDataDir(l);
+      fs.mkdirSync(l.mirrors, { recursive: true, mode: 0o700 });
       fs.mkdirSync(l.staging, { recursive: true, mode: 0o700 });
       const ring: LogEntry[] = [];
       const hubRef: { hub?: HubService } = {};
@@ -168,6 +170,7 @@ export class HubService extends EventEmitter {
           hubRef.hub?.emit('log', e);
         },
       });
+      if (tightened.length) log.warn('data.tightened', { dir: l.root, count: tightened.length, examples: tightened.slice(0, 10).map((p) => path.relative(l.root, p) || '.') });
       const store = new HubStore(l.db);
       const identity = await loadOrCreateIdentity(l.root);
       const hub = new HubService(opts, identity, release, store, log, ring);
