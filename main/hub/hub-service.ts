@@ -22,6 +22,7 @@ import { orderBatch } from '../sync/plan';
 import { versionOf, type Version } from '../sync/reconcile';
 import { coveringRoots, toNative } from '../sync/paths';
 import { caseInsensitive, clearStaging } from '../sync/apply';
+import { hubSideMode, mirrorMode, writtenAs, type MirrorModes } from '../sync/modes';
 import { LOCK_FILE, MirrorLock } from '../sync/lock';
 import { PartialFiles } from './partials';
 import { encodeJoin } from '../sync/join';
@@ -177,6 +178,7 @@ export class HubService extends EventEmitter {
       hubRef.hub = hub;
       // --log-level wins for this run; otherwise the level the operator chose in the settings.
       if (!opts.logLevel) log.setLevel(hub.settings().logLevel);
+      hub.mirrorModes = hub.settings().mirrorModes;
       if (opts.mode === 'serve') {
         // Read and clear the clean-shutdown mark: if this hub crashes, the next start will know.
         const clean = store.getMeta('clean_shutdown') === '1';
@@ -313,7 +315,7 @@ export class HubService extends EventEmitter {
       // coalesces events per batch, and the "created" it reports late for the files of a new
       // directory can cancel the "deleted" of one of them.
       if (st?.isDirectory()) this.recheckLater(id, rt, p);
-      const same = st === undefined ? !known : !st.isDirectory() && known && stampMatches(st, expectedOf(known)) && (st.mode & 0o777) === known.mode;
+      const same = st === undefined ? !known : !st.isDirectory() && known && stampMatches(st, expectedOf(known)) && writtenAs(st.mode, known.mode);
       if (!same) candidates.push(p);
     }
     this.log.debug('mirror.events', { node: id, paths: paths.slice(0, 20), candidates: candidates.slice(0, 20) });
@@ -389,8 +391,16 @@ export class HubService extends EventEmitter {
         const res = await scan({
           root, pool: this.pool, subtree, cached, caseInsensitive: this.caseInsensitiveOf(id, rt),
           knownUnder: (st) => (stamps ? stamps.keys() : [st, ...this.store.pathsUnder(id, st)]),
+          // A mode as the hub wrote it (the mirror mode rule) is not a hub-side change...
+          sameMode: writtenAs,
         });
         for (const sk of res.skipped) this.log.warn('mirror.skipped', { node: id, path: sk.path, reason: sk.reason });
+        // ...and what a real hub-side change records (and sends to the node) is the node's mode
+        // with the bits changed on the hub's side, never the stripped mode on disk.
+        for (const e of res.updated) {
+          const prev = cached(e.path);
+          if (e.type !== 'symlink') e.mode = hubSideMode(e.mode, prev && !prev.deleted && prev.type === e.type ? prev.mode : undefined, this.mirrorModes);
+        }
         updated.push(...res.updated);
         deleted.push(...res.deleted);
         totals.walked += res.walked;
@@ -551,6 +561,7 @@ export class HubService extends EventEmitter {
           rescan: (paths) => this.scanMirror(id, rt, paths, true),
           written: (paths) => { for (const set of rt.scans) for (const p of paths) set.add(p); },
           caseInsensitive: this.caseInsensitiveOf(id, rt),
+          diskMode: (mode) => mirrorMode(mode, this.mirrorModes),
         });
       session = s;
       rt.session = s;
@@ -850,9 +861,13 @@ export class HubService extends EventEmitter {
     return base;
   }
 
+  /** The mirror mode setting, for every write into a mirror (kept here: read per file). */
+  private mirrorModes: MirrorModes = defaultSettings().mirrorModes;
+
   updateSettings(patch: Partial<Settings>): Settings {
     const next = { ...this.settings(), ...patch };
     this.store.setMeta('settings', JSON.stringify(next));
+    this.mirrorModes = next.mirrorModes;
     if (patch.logLevel) this.log.setLevel(patch.logLevel);
     this.log.info('settings.changed', { changed: patch });
     return next;
