@@ -123,17 +123,24 @@ export function removeHubJson(l: Layout): void {
  * whatever the umask); this tightens what an earlier run, an older version or an operator left
  * looser, at every start. Mirror contents are left alone: they carry the nodes' modes (the
  * mirror mode rule, sync/modes.ts), and the 0700 mirrors folder keeps other users out of them.
- * Symlinks are never followed. Returns the paths whose modes it changed.
+ * Symlinks are never followed. Returns the paths whose modes it changed, and those it could not
+ * change (e.g. owned by another user), with why.
  */
-export function tightenDataDir(l: Layout): string[] {
+export function tightenDataDir(l: Layout): { changed: string[]; failed: { path: string; error: string }[] } {
   const changed: string[] = [];
+  const failed: { path: string; error: string }[] = [];
   const visit = (p: string, descend: boolean) => {
-    if (tighten(p)) changed.push(p);
+    try {
+      if (tighten(p)) changed.push(p);
+    } catch (e) {
+      failed.push({ path: p, error: (e as Error).message });
+    }
     if (!descend) return;
     let entries: fs.Dirent[];
     try {
       entries = fs.readdirSync(p, { withFileTypes: true });
-    } catch {
+    } catch (e) {
+      failed.push({ path: p, error: (e as Error).message });
       return;
     }
     for (const e of entries) {
@@ -143,5 +150,5 @@ export function tightenDataDir(l: Layout): string[] {
     }
   };
   visit(l.root, true);
-  return changed;
+  return { changed, failed };
 }

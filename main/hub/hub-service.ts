@@ -171,7 +171,9 @@ export class HubService extends EventEmitter {
           hubRef.hub?.emit('log', e);
         },
       });
-      if (tightened.length) log.warn('data.tightened', { dir: l.root, count: tightened.length, examples: tightened.slice(0, 10).map((p) => path.relative(l.root, p) || '.') });
+      const rel = (p: string) => path.relative(l.root, p) || '.';
+      if (tightened.changed.length) log.warn('data.tightened', { dir: l.root, count: tightened.changed.length, examples: tightened.changed.slice(0, 10).map(rel) });
+      if (tightened.failed.length) log.warn('data.not_tightened', { dir: l.root, count: tightened.failed.length, examples: tightened.failed.slice(0, 10).map((f) => ({ path: rel(f.path), error: f.error })) });
       const store = new HubStore(l.db);
       const identity = await loadOrCreateIdentity(l.root);
       const hub = new HubService(opts, identity, release, store, log, ring);

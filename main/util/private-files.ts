@@ -9,8 +9,12 @@ import fs from 'node:fs';
 /** Bits that let anyone but the owner in. */
 const GROUP_OTHER = 0o077;
 
-/** Strips group/other bits from what is at `p` (never following a symlink). True when it changed a mode. */
+/**
+ * Strips group/other bits from what is at `p` (never following a symlink). True when it changed
+ * a mode. Windows has no such bits (its ACLs are inherited from the parent folder): nothing to do.
+ */
 export function tighten(p: string): boolean {
+  if (process.platform === 'win32') return false;
   const st = fs.lstatSync(p, { throwIfNoEntry: false });
   if (!st || st.isSymbolicLink() || (st.mode & GROUP_OTHER) === 0) return false;
   fs.chmodSync(p, st.mode & 0o7777 & ~GROUP_OTHER);

@@ -4,6 +4,7 @@
  * with their -wal/-shm, log files including rotated ones, the whole data dir but for mirror
  * contents (which follow the mirror mode rule).
  */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -78,7 +79,8 @@ describe('private files', () => {
     for (const f of [l.db, `${l.db}-wal`, l.hubJson, l.lock, path.join(l.logs, 'hub.log'), path.join(l.logs, 'hub.old.log'), path.join(l.root, 'tls', 'hub-key.pem'), path.join(l.staging, 'n1', 'x.tmp'), path.join(l.mirrors, 'n1', 'sub', 'a.txt')]) fs.writeFileSync(f, 'x', { mode: 0o644 });
     fs.chmodSync(path.join(l.mirrors, 'n1', 'sub'), 0o775);
     fs.symlinkSync(outside, path.join(l.root, 'link'));
-    const changed = tightenDataDir(l);
+    const { changed, failed } = tightenDataDir(l);
+    expect(failed).toEqual([]);
     expect(changed).toContain(l.root);
     expect(changed).toContain(l.mirrors);
     const seen: string[] = [];
@@ -99,6 +101,28 @@ describe('private files', () => {
     expect(mode(path.join(l.mirrors, 'n1', 'sub'))).toBe(0o775);
     expect(mode(path.join(l.mirrors, 'n1', 'sub', 'a.txt'))).toBe(0o644);
     expect(mode(outside)).toBe(0o644);
-    expect(tightenDataDir(l)).toEqual([]);
+    expect(tightenDataDir(l)).toEqual({ changed: [], failed: [] });
+  });
+
+  it('a path it cannot tighten is reported with why, and the rest is still tightened', (ctx) => {
+    const l = layout(path.join(dir, 'data'));
+    fs.mkdirSync(l.logs, { recursive: true, mode: 0o755 });
+    fs.chmodSync(l.root, 0o755);
+    const stuck = path.join(l.root, 'stuck.txt');
+    fs.writeFileSync(stuck, 'x', { mode: 0o644 });
+    // An immutable file: not even root may chmod it (stands for a file owned by another user).
+    const chattr = spawnSync('chattr', ['+i', stuck]);
+    if (chattr.status !== 0) {
+      console.warn(`SKIPPED: chattr +i is not available here (${chattr.error?.message ?? chattr.stderr.toString().trim()}); needs root on ext4/xfs/btrfs`);
+      ctx.skip();
+    }
+    try {
+      const { changed, failed } = tightenDataDir(l);
+      expect(failed).toEqual([{ path: stuck, error: expect.stringMatching(/EPERM/) }]);
+      expect(changed.sort()).toEqual([l.root, l.logs].sort());
+      expect(mode(stuck)).toBe(0o644);
+    } finally {
+      spawnSync('chattr', ['-i', stuck]);
+    }
   });
 });
