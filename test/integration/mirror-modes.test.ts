@@ -92,6 +92,17 @@ describe('modes in mirrors', () => {
     expect(await hub.node(id)).toMatchObject({ state: 'in-sync', toNodeFiles: 0, errors: 0 });
   });
 
+  it('a content edit on the hub reaches the node with the node\'s real mode, not the stripped one', async () => {
+    fs.writeFileSync(mirror('shared/inner.txt'), 'edited in place on the hub\n');
+    expect(o(mode(mirror('shared/inner.txt')))).toBe('0664');
+    await waitFor('the edit on the node', () => fs.readFileSync(inWs('shared/inner.txt'), 'utf8') === 'edited in place on the hub\n', 30_000);
+    await converged('the edit on both sides');
+    expect(o(mode(inWs('shared/inner.txt')))).toBe('0666');
+    expect(o(mode(mirror('shared/inner.txt')))).toBe('0664');
+    expect(o(mode(inWs('shared')))).toBe('1777');
+    expect(await hub.node(id)).toMatchObject({ state: 'in-sync', toNodeFiles: 0, errors: 0 });
+  });
+
   it('the exact setting keeps modes for new writes; what the hub wrote before stays as it was, and nothing flows back', async () => {
     await hub.invoke('settings.set', { mirrorModes: 'exact' });
     fs.writeFileSync(inWs('later.txt'), 'written after the setting changed\n');
