@@ -4,8 +4,8 @@
  * A new file version is assembled in a staging file created exclusively with mode 0600 in a
  * staging directory outside the root (same file system), each block verified against its
  * SHA-256 as it arrives or is copied, the whole file verified against its hash, then given its
- * final mode (in a hub mirror: per the mirror mode rule, modes.ts) and mtime through the open fd, fsynced, renamed into place, and the directory
- * fsynced. Nothing is ever chmod'ed or chown'ed by path before the rename, and no path under
+ * final mode (in a hub mirror: per the mirror mode rule, modes.ts) and mtime through the open
+ * fd, fsynced, renamed into place, and the directory fsynced. Nothing is ever chmod'ed or chown'ed by path before the rename, and no path under
  * the root is written through a symlink (paths.ts).
  */
 import fs from 'node:fs';
