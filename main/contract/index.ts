@@ -152,18 +152,27 @@ export interface LogEntryView {
 export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+export const MIRROR_MODES = ['private', 'exact'] as const;
+export type MirrorModesSetting = (typeof MIRROR_MODES)[number];
+
 /** Hub settings an operator may change from the UI; stored in the hub's database. */
 export const SettingsSchema = z.object({
   /** Lowest level written to the hub's log file. */
   logLevel: z.enum(LOG_LEVELS),
   /** The desktop app shows a notification when a node goes to `error`. */
   notifyOnError: z.boolean(),
+  /**
+   * Modes of files and directories written into mirrors (README, "Two-way mirrors"): `private`
+   * strips world-write on disk (the node's real mode stays in the index and on the node),
+   * `exact` keeps the node's permission bits. Applies to new writes.
+   */
+  mirrorModes: z.enum(MIRROR_MODES),
 }).strict();
 export type Settings = z.infer<typeof SettingsSchema>;
 
 /** A fresh object on every call: no default is ever shared between callers. */
 export function defaultSettings(): Settings {
-  return { logLevel: 'info', notifyOnError: true };
+  return { logLevel: 'info', notifyOnError: true, mirrorModes: 'private' };
 }
 
 // ---- agents ----------------------------------------------------------------------------

@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { tighten } from '../util/private-files';
 
 export interface Layout {
   root: string;
@@ -114,4 +115,40 @@ export function removeHubJson(l: Layout): void {
     const info = JSON.parse(fs.readFileSync(l.hubJson, 'utf8')) as HubJson;
     if (info.pid === process.pid) fs.unlinkSync(l.hubJson);
   } catch { /* nothing to remove */ }
+}
+
+/**
+ * DATA is private: files 0600 and folders 0700 (hub.db and its -wal/-shm, logs, hub.json, the
+ * lock, tls/, staging/, the mirrors folder). What is created is created so (explicit modes,
+ * whatever the umask); this tightens what an earlier run, an older version or an operator left
+ * looser, at every start. Mirror contents are left alone: they carry the nodes' modes (the
+ * mirror mode rule, sync/modes.ts), and the 0700 mirrors folder keeps other users out of them.
+ * Symlinks are never followed. Returns the paths whose modes it changed, and those it could not
+ * change (e.g. owned by another user), with why.
+ */
+export function tightenDataDir(l: Layout): { changed: string[]; failed: { path: string; error: string }[] } {
+  const changed: string[] = [];
+  const failed: { path: string; error: string }[] = [];
+  const visit = (p: string, descend: boolean) => {
+    try {
+      if (tighten(p)) changed.push(p);
+    } catch (e) {
+      failed.push({ path: p, error: (e as Error).message });
+    }
+    if (!descend) return;
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(p, { withFileTypes: true });
+    } catch (e) {
+      failed.push({ path: p, error: (e as Error).message });
+      return;
+    }
+    for (const e of entries) {
+      const child = path.join(p, e.name);
+      // The mirrors folder itself, but not what is in it.
+      visit(child, e.isDirectory() && child !== l.mirrors);
+    }
+  };
+  visit(l.root, true);
+  return { changed, failed };
 }

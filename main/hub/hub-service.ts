@@ -22,6 +22,7 @@ import { orderBatch } from '../sync/plan';
 import { versionOf, type Version } from '../sync/reconcile';
 import { coveringRoots, toNative } from '../sync/paths';
 import { caseInsensitive, clearStaging } from '../sync/apply';
+import { hubSideMode, mirrorMode, writtenAs, type MirrorModes } from '../sync/modes';
 import { LOCK_FILE, MirrorLock } from '../sync/lock';
 import { PartialFiles } from './partials';
 import { encodeJoin } from '../sync/join';
@@ -29,7 +30,7 @@ import { MAX_MESSAGE_BYTES, PROTOCOL_VERSION, SUPERSEDED, TRANSPORT_MAX_BYTES, c
 import { clip } from '../util/text';
 import { createLogger, type LogEntry, type Logger } from '../util/log';
 import { VERSION } from '../util/version';
-import { acquireLock, layout, type Layout } from './data-dir';
+import { acquireLock, layout, tightenDataDir, type Layout } from './data-dir';
 import { executePurge, planPurge, type PurgePlan } from './purge';
 import { NodeSession, type Duplex } from './session';
 import { FailureSet, problemOf } from './failures';
@@ -170,7 +171,9 @@ export class HubService extends EventEmitter {
     const l = layout(opts.dataDir);
     const release = acquireLock(l);
     try {
-      fs.mkdirSync(l.mirrors, { recursive: true, mode: 0o755 });
+      // DATA is private (data-dir.ts): what an earlier run left looser is tightened first.
+      const tightened = tightenDataDir(l);
+      fs.mkdirSync(l.mirrors, { recursive: true, mode: 0o700 });
       fs.mkdirSync(l.staging, { recursive: true, mode: 0o700 });
       const ring: LogEntry[] = [];
       const hubRef: { hub?: HubService } = {};
@@ -184,12 +187,16 @@ export class HubService extends EventEmitter {
           hubRef.hub?.emit('log', e);
         },
       });
+      const rel = (p: string) => path.relative(l.root, p) || '.';
+      if (tightened.changed.length) log.warn('data.tightened', { dir: l.root, count: tightened.changed.length, examples: tightened.changed.slice(0, 10).map(rel) });
+      if (tightened.failed.length) log.warn('data.not_tightened', { dir: l.root, count: tightened.failed.length, examples: tightened.failed.slice(0, 10).map((f) => ({ path: rel(f.path), error: f.error })) });
       const store = new HubStore(l.db);
       const identity = await loadOrCreateIdentity(l.root);
       const hub = new HubService(opts, identity, release, store, log, ring);
       hubRef.hub = hub;
       // --log-level wins for this run; otherwise the level the operator chose in the settings.
       if (!opts.logLevel) log.setLevel(hub.settings().logLevel);
+      hub.mirrorModes = hub.settings().mirrorModes;
       if (opts.mode === 'serve') {
         // Read and clear the clean-shutdown mark: if this hub crashes, the next start will know.
         const clean = store.getMeta('clean_shutdown') === '1';
@@ -329,7 +336,7 @@ export class HubService extends EventEmitter {
       // coalesces events per batch, and the "created" it reports late for the files of a new
       // directory can cancel the "deleted" of one of them.
       if (st?.isDirectory()) this.recheckLater(id, rt, p);
-      const same = st === undefined ? !known : !st.isDirectory() && known && stampMatches(st, expectedOf(known)) && (st.mode & 0o777) === known.mode;
+      const same = st === undefined ? !known : !st.isDirectory() && known && stampMatches(st, expectedOf(known)) && writtenAs(st.mode, known.mode);
       if (!same) candidates.push(p);
     }
     this.log.debug('mirror.events', { node: id, paths: paths.slice(0, 20), candidates: candidates.slice(0, 20) });
@@ -439,8 +446,16 @@ export class HubService extends EventEmitter {
         const res = await scan({
           root, pool: this.pool, subtree, cached, caseInsensitive: this.caseInsensitiveOf(id, rt),
           knownUnder: (st) => (stamps ? stamps.keys() : [st, ...this.store.pathsUnder(id, st)]),
+          // A mode as the hub wrote it (the mirror mode rule) is not a hub-side change...
+          sameMode: writtenAs,
         });
         for (const sk of res.skipped) this.log.warn('mirror.skipped', { node: id, path: sk.path, reason: sk.reason });
+        // ...and what a real hub-side change records (and sends to the node) is the node's mode
+        // with the bits changed on the hub's side, never the stripped mode on disk.
+        for (const e of res.updated) {
+          const prev = cached(e.path);
+          if (e.type !== 'symlink') e.mode = hubSideMode(e.mode, prev && !prev.deleted && prev.type === e.type ? prev.mode : undefined, this.mirrorModes);
+        }
         updated.push(...res.updated);
         deleted.push(...res.deleted);
         totals.walked += res.walked;
@@ -601,6 +616,7 @@ export class HubService extends EventEmitter {
             this.awaitEcho(id, rt, paths);
           },
           caseInsensitive: this.caseInsensitiveOf(id, rt),
+          diskMode: (mode) => mirrorMode(mode, this.mirrorModes),
         });
       session = s;
       rt.session = s;
@@ -967,9 +983,13 @@ export class HubService extends EventEmitter {
     return base;
   }
 
+  /** The mirror mode setting, for every write into a mirror (kept here: read per file). */
+  private mirrorModes: MirrorModes = defaultSettings().mirrorModes;
+
   updateSettings(patch: Partial<Settings>): Settings {
     const next = { ...this.settings(), ...patch };
     this.store.setMeta('settings', JSON.stringify(next));
+    this.mirrorModes = next.mirrorModes;
     if (patch.logLevel) this.log.setLevel(patch.logLevel);
     this.log.info('settings.changed', { changed: patch });
     return next;

@@ -100,6 +100,8 @@ export interface SessionHooks {
   written(paths: string[]): void;
   /** The mirror's file system ignores case (probed once per mirror by the hub). */
   readonly caseInsensitive: boolean;
+  /** The mode a node's entry gets on disk in the mirror (the mirror mode rule, sync/modes.ts). */
+  diskMode(mode: number): number;
 }
 
 export interface SessionCounters {
@@ -203,7 +205,7 @@ export class NodeSession {
   ) {
     this.ctx = {
       root: mirrorRoot, stagingDir, pool, deferDirSync: (d) => this.dirsToSync.add(d),
-      caseInsensitive: hooks.caseInsensitive,
+      caseInsensitive: hooks.caseInsensitive, diskMode: (m) => hooks.diskMode(m),
       // A large file cut off by the connection: keep what arrived for the next session.
       keepPartial: (entry, staged) => {
         if (!this.closed) return false;

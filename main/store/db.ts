@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { privateFile, tighten } from '../util/private-files';
 
 export type DB = Database.Database;
 export type Migration = (db: DB) => void;
@@ -16,7 +17,13 @@ export interface OpenOptions {
 }
 
 export function openDatabase(file: string, migrations: readonly Migration[], opts: OpenOptions = {}): DB {
-  if (!opts.readonly) fs.mkdirSync(path.dirname(file), { recursive: true });
+  if (!opts.readonly) {
+    // Owner-only whatever the umask: the file is made 0600 before SQLite opens it, and SQLite
+    // gives the -wal and -shm files it creates the database file's mode. Older ones are tightened.
+    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    privateFile(file);
+    for (const side of ['-wal', '-shm']) tighten(`${file}${side}`);
+  }
   const nativeBinding = opts.nativeBinding ?? process.env.CORTEX_SQLITE_BINDING;
   const db = new Database(file, { readonly: opts.readonly ?? false, ...(nativeBinding ? { nativeBinding } : {}) });
   db.pragma('busy_timeout = 5000');

@@ -4,8 +4,8 @@
  * A new file version is assembled in a staging file created exclusively with mode 0600 in a
  * staging directory outside the root (same file system), each block verified against its
  * SHA-256 as it arrives or is copied, the whole file verified against its hash, then given its
- * final mode and mtime through the open fd, fsynced, renamed into place, and the directory
- * fsynced. Nothing is ever chmod'ed or chown'ed by path before the rename, and no path under
+ * final mode (in a hub mirror: per the mirror mode rule, modes.ts) and mtime through the open
+ * fd, fsynced, renamed into place, and the directory fsynced. Nothing is ever chmod'ed or chown'ed by path before the rename, and no path under
  * the root is written through a symlink (paths.ts).
  */
 import fs from 'node:fs';
@@ -71,6 +71,12 @@ export interface ApplyContext {
    * is now on disk in another case deletes nothing.
    */
   caseInsensitive?: boolean;
+  /**
+   * When given, the mode an entry gets on disk for its mode (a hub mirror: the mirror mode
+   * rule, modes.ts). The returned stamp then carries the entry's own mode, which is what the
+   * index keeps; without it, the mode on disk.
+   */
+  diskMode?: (mode: number) => number;
 }
 
 /** Whether names in this directory ignore case (probed with a file created in it). */
@@ -91,6 +97,16 @@ const IN_MEMORY_MAX = 1024 * 1024;
 
 function tempName(stagingDir: string): string {
   return path.join(stagingDir, `${crypto.randomBytes(12).toString('hex')}.tmp`);
+}
+
+/** The mode to set on disk for an entry. */
+function onDisk(ctx: ApplyContext, mode: number): number {
+  return ctx.diskMode ? ctx.diskMode(mode) & 0o777 : mode & 0o777;
+}
+
+/** The mode to record for an entry now on disk with `diskMode`. */
+function recorded(ctx: ApplyContext, entryMode: number, diskMode: number): number {
+  return (ctx.diskMode ? entryMode : diskMode) & 0o777;
 }
 
 async function syncDirOf(ctx: ApplyContext, target: string): Promise<void> {
@@ -232,7 +248,7 @@ export async function pullFile(ctx: ApplyContext, entry: Entry, source: PullSour
         written += bytesWritten;
       }
     });
-    await fh.chmod(entry.mode & 0o777);
+    await fh.chmod(onDisk(ctx, entry.mode));
     await fh.utimes(new Date(), new Date(entry.mtimeMs));
     await fh.sync();
     const st = await fh.stat();
@@ -246,7 +262,7 @@ export async function pullFile(ctx: ApplyContext, entry: Entry, source: PullSour
     await fs.promises.rename(tmp, target);
     committed = true;
     await syncDirOf(ctx, target);
-    return { ...entry, size: st.size, mtimeMs: st.mtimeMs, mode: st.mode & 0o777, ino: st.ino, seq: entry.seq };
+    return { ...entry, size: st.size, mtimeMs: st.mtimeMs, mode: recorded(ctx, entry.mode, st.mode), ino: st.ino, seq: entry.seq };
   } catch (e) {
     failure = e;
     throw e;
@@ -276,11 +292,11 @@ async function pullSmallFile(ctx: ApplyContext, pool: FsPool, entry: Entry, sour
     await closeReaders(readers);
   }
   if (signal?.aborted) throw new AbortedError();
-  const st = await pool.commit({ root: ctx.root, stagingDir: ctx.stagingDir, wirePath: entry.path, data, mode: entry.mode, mtimeMs: entry.mtimeMs, syncDir: !ctx.deferDirSync, ...(expected !== undefined ? { expected } : {}), ...(ctx.caseInsensitive ? { caseInsensitive: true } : {}) })
+  const st = await pool.commit({ root: ctx.root, stagingDir: ctx.stagingDir, wirePath: entry.path, data, mode: onDisk(ctx, entry.mode), mtimeMs: entry.mtimeMs, syncDir: !ctx.deferDirSync, ...(expected !== undefined ? { expected } : {}), ...(ctx.caseInsensitive ? { caseInsensitive: true } : {}) })
     .catch((e: NodeJS.ErrnoException) => { throw e.code === CHANGED_CODE ? new ChangedMeanwhile(entry.path) : e; });
   if (st.size !== entry.size) throw new VerifyError(`assembled ${st.size} bytes, expected ${entry.size}`);
   ctx.deferDirSync?.(path.dirname(toNative(ctx.root, entry.path)));
-  return { ...entry, size: st.size, mtimeMs: st.mtimeMs, mode: st.mode, ino: st.ino };
+  return { ...entry, size: st.size, mtimeMs: st.mtimeMs, mode: recorded(ctx, entry.mode, st.mode), ino: st.ino };
 }
 
 /** Creates a directory (or fixes its mode). A file in the way is replaced. */
@@ -306,9 +322,9 @@ export async function applyDir(ctx: ApplyContext, entry: Entry, expected?: Expec
   }
   const fh = await fs.promises.open(target, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW);
   try {
-    await fh.chmod(entry.mode & 0o777);
+    await fh.chmod(onDisk(ctx, entry.mode));
     const st = await fh.stat();
-    return { ...entry, size: 0, mtimeMs: st.mtimeMs, mode: st.mode & 0o777, ino: st.ino };
+    return { ...entry, size: 0, mtimeMs: st.mtimeMs, mode: recorded(ctx, entry.mode, st.mode), ino: st.ino };
   } finally {
     await fh.close();
   }
@@ -368,10 +384,10 @@ export async function applyMeta(ctx: ApplyContext, entry: Entry, expected?: Expe
   const fh = await fs.promises.open(target, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
   try {
     if (expected !== undefined && !stampMatches(await fh.stat(), expected)) throw new ChangedMeanwhile(entry.path);
-    await fh.chmod(entry.mode & 0o777);
+    await fh.chmod(onDisk(ctx, entry.mode));
     if (entry.type === 'file') await fh.utimes(new Date(), new Date(entry.mtimeMs));
     const st = await fh.stat();
-    return { ...entry, size: st.isFile() ? st.size : 0, mtimeMs: st.mtimeMs, mode: st.mode & 0o777, ino: st.ino };
+    return { ...entry, size: st.isFile() ? st.size : 0, mtimeMs: st.mtimeMs, mode: recorded(ctx, entry.mode, st.mode), ino: st.ino };
   } finally {
     await fh.close();
   }

@@ -84,20 +84,48 @@ function newer(node: Version, hub: Version): Side {
 
 export const CONFLICT_MARK = '.sync-conflict-';
 
+/** Longest name (path segment) in bytes that file systems hold (NAME_MAX; paths.ts refuses longer ones). */
+const NAME_MAX = 255;
+
 /**
  * Where the losing version of `wirePath` is kept: beside it, as
  * `name.sync-conflict-YYYYMMDD-HHMMSS-<side>.ext` (UTC; the extension is the last one of the
  * name, none for dotfiles like `.env`).
+ *
+ * The copy's name fits in NAME_MAX bytes: a longer one is shortened by cutting the end of the
+ * stem (at a character boundary, never inside a multi-byte UTF-8 character). The marker stays
+ * whole, so the copy is still recognised as one (isConflictCopy), and so does the extension
+ * unless it leaves no room for the stem, when it is cut along with the rest of the name.
  */
 export function conflictName(wirePath: string, loser: Side, at: Date): string {
   const slash = wirePath.lastIndexOf('/');
   const dir = wirePath.slice(0, slash + 1);
   const base = wirePath.slice(slash + 1);
   const dot = base.lastIndexOf('.');
-  const [stem, ext] = dot > 0 ? [base.slice(0, dot), base.slice(dot)] : [base, ''];
+  let [stem, ext] = dot > 0 ? [base.slice(0, dot), base.slice(dot)] : [base, ''];
   const p = (n: number) => String(n).padStart(2, '0');
   const stamp = `${at.getUTCFullYear()}${p(at.getUTCMonth() + 1)}${p(at.getUTCDate())}-${p(at.getUTCHours())}${p(at.getUTCMinutes())}${p(at.getUTCSeconds())}`;
-  return `${dir}${stem}${CONFLICT_MARK}${stamp}-${loser}${ext}`;
+  const marker = `${CONFLICT_MARK}${stamp}-${loser}`;
+  const room = NAME_MAX - Buffer.byteLength(marker);
+  if (Buffer.byteLength(stem) + Buffer.byteLength(ext) > room) {
+    // The extension stays if the stem keeps at least its first character beside it.
+    const first = String.fromCodePoint(stem.codePointAt(0)!);
+    if (Buffer.byteLength(first) + Buffer.byteLength(ext) > room) [stem, ext] = [base, ''];
+    stem = utf8Prefix(stem, room - Buffer.byteLength(ext));
+  }
+  return `${dir}${stem}${marker}${ext}`;
+}
+
+/** The longest prefix of `s` of at most `maxBytes` UTF-8 bytes that ends on a character boundary. */
+export function utf8Prefix(s: string, maxBytes: number): string {
+  let bytes = 0;
+  let end = 0;
+  for (const ch of s) {
+    bytes += Buffer.byteLength(ch);
+    if (bytes > maxBytes) break;
+    end += ch.length;
+  }
+  return s.slice(0, end);
 }
 
 /** Whether a path is a conflict copy (they sync like any file, but are counted and listed). */

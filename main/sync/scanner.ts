@@ -20,6 +20,8 @@ export interface ScanOptions {
   ignore?: (wirePath: string) => boolean;
   /** The root ignores case: a subtree exists only under its exact name. */
   caseInsensitive?: boolean;
+  /** Whether a mode on disk shows the cached one (default: equal; a hub mirror: modes.ts writtenAs). */
+  sameMode?: (diskMode: number, cachedMode: number) => boolean;
 }
 
 export interface ScanResult {
@@ -34,13 +36,13 @@ export interface ScanResult {
 }
 
 /** Pure: does this walked item differ from its cached stamp in a way that needs new work? */
-export function stampChanged(item: WalkItem, cached: CachedEntry | undefined): boolean {
+export function stampChanged(item: WalkItem, cached: CachedEntry | undefined, sameMode: (diskMode: number, cachedMode: number) => boolean = (d, c) => d === c): boolean {
   if (!cached || cached.deleted || cached.type !== item.type) return true;
   switch (item.type) {
     case 'file':
-      return cached.size !== item.size || cached.mtimeMs !== item.mtimeMs || cached.ino !== item.ino || cached.mode !== item.mode;
+      return cached.size !== item.size || cached.mtimeMs !== item.mtimeMs || cached.ino !== item.ino || !sameMode(item.mode, cached.mode);
     case 'dir':
-      return cached.mode !== item.mode;
+      return !sameMode(item.mode, cached.mode);
     case 'symlink':
       return cached.target !== item.target;
   }
@@ -97,7 +99,7 @@ export async function scan(opts: ScanOptions): Promise<ScanResult> {
     }
     seen.add(item.path);
     const cached = opts.cached(item.path);
-    if (!stampChanged(item, cached)) continue;
+    if (!stampChanged(item, cached, opts.sameMode)) continue;
     if (item.type === 'file') {
       toHash.push(item);
       continue;

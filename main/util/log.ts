@@ -9,6 +9,7 @@
 import path from 'node:path';
 import fs from 'node:fs';
 import electronLog from 'electron-log/node';
+import { tighten } from './private-files';
 
 export type Level = 'error' | 'warn' | 'info' | 'debug';
 export type Fields = Record<string, unknown>;
@@ -55,7 +56,12 @@ export function createLogger(component: string, opts: LogOptions = {}): Logger {
   log.transports.ipc && (log.transports.ipc.level = false);
   log.transports.remote && (log.transports.remote.level = false);
   if (opts.file) {
-    fs.mkdirSync(path.dirname(opts.file), { recursive: true });
+    // Owner-only whatever the umask: new log files are created 0600 (a rotated one keeps its
+    // mode: rotation is a rename), older ones are tightened.
+    fs.mkdirSync(path.dirname(opts.file), { recursive: true, mode: 0o700 });
+    const { dir, name, ext } = path.parse(opts.file);
+    for (const f of [opts.file, path.join(dir, `${name}.old${ext}`)]) tighten(f);
+    log.transports.file.writeOptions = { flag: 'a', mode: 0o600, encoding: 'utf8' };
     log.transports.file.resolvePathFn = () => opts.file!;
     log.transports.file.level = opts.fileLevel ?? 'info';
     log.transports.file.maxSize = opts.maxBytes ?? 10 * 1024 * 1024;

@@ -198,6 +198,11 @@ describe.skipIf('skip' in launched)('desktop UI in Chromium over the WebSocket A
     await page.getByLabel('Log file level').selectOption('debug');
     await page.getByText('Saved.').waitFor();
     expect((await hub.invoke('settings.get', {})).logLevel).toBe('debug');
+    expect(await page.getByLabel('Modes in mirrors').inputValue()).toBe('private');
+    await page.getByLabel('Modes in mirrors').selectOption('exact');
+    await expect.poll(async () => (await hub.invoke('settings.get', {})).mirrorModes).toBe('exact');
+    await page.getByLabel('Modes in mirrors').selectOption('private');
+    await expect.poll(async () => (await hub.invoke('settings.get', {})).mirrorModes).toBe('private');
     await expect.poll(() => page.locator('.facts').innerText()).toContain(hub.info.fingerprint);
     await shot('settings');
   });

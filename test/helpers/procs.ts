@@ -11,6 +11,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { rng } from '../../bench/rng.mjs';
 import type { HubStatus, NodeStatus, OpInput, OpName, OpOutput } from '../../main/contract';
+import { writtenAs } from '../../main/sync/modes';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
 const HUB_BIN = path.join(ROOT, 'bin', 'cortex-hub');
@@ -206,14 +207,19 @@ export function snapshot(root: string): Map<string, TreeItem> {
   return out;
 }
 
-/** Differences between two snapshots, as readable lines (empty when identical). */
+/**
+ * Differences between a workspace (`a`) and its mirror (`b`), as readable lines (empty when
+ * identical). Modes follow the mirror mode rule (main/sync/modes.ts): the mirror may show a
+ * world-writable mode of the node without its world-write bit, as the hub writes it; any other
+ * difference counts.
+ */
 export function diffTrees(a: Map<string, TreeItem>, b: Map<string, TreeItem>, ignore: (p: string) => boolean = () => false): string[] {
   const out: string[] = [];
   for (const [p, x] of a) {
     if (ignore(p)) continue;
     const y = b.get(p);
     if (!y) out.push(`missing in mirror: ${p}`);
-    else if (x.type !== y.type || x.mode !== y.mode || x.size !== y.size || x.digest !== y.digest) {
+    else if (x.type !== y.type || !writtenAs(y.mode, x.mode) || x.size !== y.size || x.digest !== y.digest) {
       out.push(`differs: ${p} ${JSON.stringify(x)} vs ${JSON.stringify(y)}`);
     }
   }

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { BLOCK_SIZE, fileHashFromBlocks, sha256, symlinkHash } from '../../main/sync/blocks';
 import { isBarrier, orderBatch, planBlocks, planEntry } from '../../main/sync/plan';
 import { stampChanged } from '../../main/sync/scanner';
+import { writtenAs } from '../../main/sync/modes';
 import type { CachedEntry, Entry } from '../../main/sync/types';
 
 function blocksOf(...contents: string[]): Buffer {
@@ -96,6 +97,18 @@ describe('stampChanged (the persistent hash cache rule)', () => {
     expect(stampChanged({ ...item, ...over }, e)).toBe(true);
   });
   it('a path unknown to the cache is read', () => expect(stampChanged(item, undefined)).toBe(true));
+  it('in a mirror, a mode the hub wrote under the mirror mode rule is unchanged; any other is a change', () => {
+    const open = cached(file('f', blocksOf('a')), { size: 10, mtimeMs: 5, mode: 0o666, ino: 7 });
+    const dir = { ...open, type: 'dir' as const };
+    for (const [c, kind] of [[open, 'file'], [dir, 'dir']] as const) {
+      const at = (mode: number) => ({ ...item, type: kind, mode });
+      expect(stampChanged(at(0o664), c, writtenAs), kind).toBe(false);
+      expect(stampChanged(at(0o666), c, writtenAs), kind).toBe(false);
+      expect(stampChanged(at(0o644), c, writtenAs), kind).toBe(true);
+      // The default (a node's workspace): the mode must be the recorded one.
+      expect(stampChanged(at(0o664), c), kind).toBe(true);
+    }
+  });
 });
 
 describe('isBarrier (one rule for hub and node)', () => {

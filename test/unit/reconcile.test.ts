@@ -4,7 +4,7 @@
  * mode-only conflicts, symlinks and conflict copy names. No I/O.
  */
 import { describe, expect, it } from 'vitest';
-import { conflictName, isConflictCopy, reconcile, type Decision, type Version } from '../../main/sync/reconcile';
+import { conflictName, isConflictCopy, reconcile, utf8Prefix, type Decision, type Version } from '../../main/sync/reconcile';
 
 const V: Record<string, Version | null> = {
   X: null,
@@ -100,6 +100,48 @@ describe('conflict copies', () => {
     expect(conflictName('deep/.env', 'hub', at)).toBe('deep/.env.sync-conflict-20261105-070309-hub');
     expect(conflictName('Makefile', 'node', at)).toBe('Makefile.sync-conflict-20261105-070309-node');
     expect(conflictName('dir.d/noext', 'node', at)).toBe('dir.d/noext.sync-conflict-20261105-070309-node');
+  });
+
+  it('fit in 255 bytes per name: the stem is cut at a character boundary, the marker stays whole, the extension when it fits', () => {
+    const bytes = (s: string) => Buffer.byteLength(s);
+    const mark = (side: string) => `.sync-conflict-20261105-070309-${side}`;
+    const cases: { what: string; path: string; side: 'node' | 'hub'; want: string }[] = [
+      { what: 'ASCII, 255 bytes', path: `d/${'a'.repeat(251)}.txt`, side: 'node', want: `d/${'a'.repeat(255 - 35 - 4)}${mark('node')}.txt` },
+      { what: 'ASCII, the hub side (one byte shorter marker)', path: `${'a'.repeat(251)}.txt`, side: 'hub', want: `${'a'.repeat(255 - 34 - 4)}${mark('hub')}.txt` },
+      // 3-byte characters: 216 bytes of room leave 72 whole ones, never a torn 73rd.
+      { what: 'multi-byte (3 bytes each)', path: `${'日'.repeat(83)}.md`, side: 'node', want: `${'日'.repeat(72)}${mark('node')}.md` },
+      // 4-byte characters (surrogate pairs in JS): 217 bytes of room leave 54, not 54 and a half.
+      { what: 'multi-byte (4 bytes each, surrogate pairs)', path: `${'🚀'.repeat(62)}.js`, side: 'node', want: `${'🚀'.repeat(54)}${mark('node')}.js` },
+      { what: 'mixed widths cut before the character that would not fit', path: `${'a'.repeat(219)}é${'b'.repeat(34)}`, side: 'node', want: `${'a'.repeat(219)}${mark('node')}` },
+      { what: 'no extension', path: `x/${'n'.repeat(255)}`, side: 'node', want: `x/${'n'.repeat(220)}${mark('node')}` },
+      { what: 'a dotfile (no extension)', path: `.${'e'.repeat(254)}`, side: 'hub', want: `.${'e'.repeat(220)}${mark('hub')}` },
+      { what: 'a long extension that fits', path: `${'s'.repeat(50)}.${'x'.repeat(200)}`, side: 'node', want: `${'s'.repeat(19)}${mark('node')}.${'x'.repeat(200)}` },
+      { what: 'an extension that leaves no room is cut with the name', path: `s.${'x'.repeat(250)}`, side: 'node', want: `s.${'x'.repeat(218)}${mark('node')}` },
+      { what: 'a short name is left alone', path: 'a/b.txt', side: 'node', want: `a/b${mark('node')}.txt` },
+    ];
+    for (const c of cases) {
+      const got = conflictName(c.path, c.side, at);
+      expect(got, c.what).toBe(c.want);
+      const name = got.slice(got.lastIndexOf('/') + 1);
+      expect(bytes(name), c.what).toBeLessThanOrEqual(255);
+      expect(isConflictCopy(got), c.what).toBe(true);
+      // Valid UTF-8 throughout: nothing was torn (a torn character would not survive the round trip).
+      expect(Buffer.from(got, 'utf8').toString('utf8'), c.what).toBe(got);
+    }
+    // Another second gives another name of the same length (the free-name search steps by seconds).
+    const long = `${'a'.repeat(251)}.txt`;
+    const later = conflictName(long, 'node', new Date(at.getTime() + 1000));
+    expect(later).not.toBe(conflictName(long, 'node', at));
+    expect(bytes(later)).toBe(255);
+  });
+
+  it('utf8Prefix never splits a character', () => {
+    expect(utf8Prefix('aé🚀', 1)).toBe('a');
+    expect(utf8Prefix('aé🚀', 2)).toBe('a');
+    expect(utf8Prefix('aé🚀', 3)).toBe('aé');
+    expect(utf8Prefix('aé🚀', 6)).toBe('aé');
+    expect(utf8Prefix('aé🚀', 7)).toBe('aé🚀');
+    expect(utf8Prefix('', 5)).toBe('');
   });
 
   it('are recognised, and ordinary names are not', () => {

@@ -1,6 +1,6 @@
 /** Hub settings and facts about this hub. */
 import { useEffect, useState } from 'react';
-import { LOG_LEVELS, type LogLevel, type Settings } from '../../../main/contract';
+import { LOG_LEVELS, MIRROR_MODES, type LogLevel, type MirrorModesSetting, type Settings } from '../../../main/contract';
 import { api } from '../api';
 import { ErrorNote, Loading } from '../components/bits';
 import { useUi } from '../store';
@@ -36,6 +36,14 @@ export function SettingsView() {
           <select id="log-level" value={settings.logLevel} onChange={(e) => void change({ logLevel: e.target.value as LogLevel })}>
             {LOG_LEVELS.map((l) => <option key={l} value={l}>{l}</option>)}
           </select>
+          <label htmlFor="mirror-modes">Modes in mirrors</label>
+          <select id="mirror-modes" aria-describedby="mirror-modes-help" value={settings.mirrorModes} onChange={(e) => void change({ mirrorModes: e.target.value as MirrorModesSetting })}>
+            {MIRROR_MODES.map((m) => <option key={m} value={m}>{m === 'private' ? 'private: no world-write on the hub' : 'exact: as on the node'}</option>)}
+          </select>
+          <p id="mirror-modes-help" className="sub">
+            Private strips world-write from files and folders written into mirrors, so other users of this machine cannot
+            write into a workspace; the node keeps its own modes either way. Applies to new writes.
+          </p>
           <label className="check">
             <input type="checkbox" checked={settings.notifyOnError} onChange={(e) => void change({ notifyOnError: e.target.checked })} />
             Desktop notification when a node goes to error (desktop app)
