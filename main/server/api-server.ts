@@ -191,11 +191,6 @@ export class ApiServer {
     });
   }
 
-  /** The Host allowlist (for the log and tests). */
-  allowedHosts(): string[] {
-    return [...this.allowed];
-  }
-
   /** [status, reason] when the request must be refused for its origin or token, else null. */
   private refusal(req: http.IncomingMessage, queryToken?: string | null): [number, string] | null {
     const origin = req.headers.origin;
@@ -208,12 +203,14 @@ export class ApiServer {
 
   /** A request Node's parser refused (bad request line, huge headers, timeout): a typed answer, then close. */
   private clientError(err: NodeJS.ErrnoException, socket: Duplex): void {
-    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-    this.opts.log.warn('api.refused', { transport: 'http', status, reason: err.code ?? err.message });
     if (err.code === 'ECONNRESET' || !socket.writable) {
+      // The client went away (a closed tab resets its idle connections): nobody to answer.
+      this.opts.log.debug('api.socket_error', { transport: 'http', error: err.code ?? err.message });
       socket.destroy();
       return;
     }
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    this.opts.log.warn('api.refused', { transport: 'http', status, reason: err.code ?? err.message });
     const message = status === 431 ? 'request headers too large' : status === 408 ? 'request timed out' : `malformed request (${err.code ?? err.message})`;
     answerAndClose(socket, status, refusalBody(status === 408 ? 'UNAVAILABLE' : 'BAD_REQUEST', message));
   }
