@@ -35,6 +35,8 @@ export default defineConfig({
       '/api': {
         target: hub,
         ws: true,
+        // The hub answers only its own Host (the DNS-rebinding defence): name it, not Vite's.
+        changeOrigin: true,
         // The hub accepts only its own origin: present the proxied requests as coming from it.
         configure: (proxy) => {
           proxy.on('proxyReq', (req) => req.setHeader('origin', hub));

@@ -6,7 +6,7 @@
  * `lost`.
  */
 import crypto from 'node:crypto';
-import { ContractError, type AgentInstanceView, type AgentPage, type AgentTemplateView } from '../contract';
+import { ContractError, MAX_CONFIG_BYTES, WebhookBodySchema, issuesText, type AgentInstanceView, type AgentPage, type AgentTemplateView } from '../contract';
 import { AGENT_STATES, FINAL_STATES, type AgentInstance, type AgentState, type AgentStore, type OverlapPolicy } from '../store/agent-store';
 import type { AgentStateMsg, HubMessage } from '../sync/wire';
 import type { Logger } from '../util/log';
@@ -16,7 +16,14 @@ import { CronError, matches, parseCron, type CronSchedule } from './cron';
 /** Instances a `queue` template may have waiting; a trigger beyond this is skipped. */
 export const MAX_QUEUED = 100;
 /** Largest webhook body accepted (the API server refuses bigger ones before parsing). */
-export const WEBHOOK_MAX_BYTES = 64 * 1024;
+export const WEBHOOK_MAX_BYTES = MAX_CONFIG_BYTES;
+
+/**
+ * The one answer to a webhook request for a template that does not exist, has no webhook, or
+ * with a missing or wrong token: the same status and body in every case, so nobody learns
+ * template names without a token. The log says which it was.
+ */
+export const WEBHOOK_REFUSAL = { status: 401, code: 'UNAUTHORIZED', message: 'no agent template with a webhook accepts this token' } as const;
 
 /** An HTTP answer for the API server: status and JSON body. */
 export type WebhookAnswer = [status: number, body: unknown];
@@ -117,35 +124,41 @@ export class AgentService {
 
   /**
    * A webhook request for a template: its own token (not the admin token), a JSON object body
-   * of at most WEBHOOK_MAX_BYTES with optional nodeId, sessionId and config. Every refusal is
-   * logged with its reason.
+   * of at most WEBHOOK_MAX_BYTES with optional nodeId, sessionId and config, within the limits
+   * of agents.start. An unknown template and a wrong token get the same refusal
+   * (WEBHOOK_REFUSAL). `templateId` is null when the path's name did not decode. Every refusal
+   * is logged with its real reason.
    */
-  webhook(templateId: string, token: string | null, body: string): WebhookAnswer {
-    const refuse = (status: number, code: string, message: string): WebhookAnswer => {
-      this.host.log.warn('agent.webhook_refused', { template: clip(templateId), status, reason: message });
+  webhook(templateId: string | null, token: string | null, body: string): WebhookAnswer {
+    const name = templateId === null ? '(undecodable)' : clip(templateId);
+    const refuse = (status: number, code: string, message: string, reason = message): WebhookAnswer => {
+      this.host.log.warn('agent.webhook_refused', { template: name, status, reason });
       return [status, { ok: false, error: { code, message } }];
     };
-    const t = this.store.template(templateId);
-    if (!t || !t.hasWebhook) return refuse(404, 'NOT_FOUND', `no agent template ${clip(templateId)} with a webhook`);
-    if (!token || !this.store.webhookTokenOk(t.id, token)) return refuse(401, 'UNAUTHORIZED', 'missing or wrong webhook token for this template');
+    const t = templateId === null ? undefined : this.store.template(templateId);
+    // Compared even for an unknown template, so the time taken does not tell either.
+    const tokenOk = this.store.webhookTokenOk(t?.id ?? '', token ?? '') && token !== null;
+    if (!t || !t.hasWebhook || !tokenOk) {
+      const reason = templateId === null ? 'the template name in the path is not valid percent-encoding'
+        : !t ? `no agent template ${name}` : !t.hasWebhook ? `template ${t.name} has no webhook` : token === null ? 'no webhook token (Authorization: Bearer …)' : 'wrong webhook token';
+      return refuse(WEBHOOK_REFUSAL.status, WEBHOOK_REFUSAL.code, WEBHOOK_REFUSAL.message, reason);
+    }
     let payload: unknown;
     try {
       payload = JSON.parse(body || '{}');
     } catch (e) {
       return refuse(400, 'BAD_REQUEST', `the body is not JSON: ${(e as Error).message}`);
     }
-    const p = payload as { nodeId?: unknown; sessionId?: unknown; config?: unknown };
     if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return refuse(400, 'BAD_REQUEST', 'the body must be a JSON object');
-    if (p.nodeId !== undefined && typeof p.nodeId !== 'string') return refuse(400, 'BAD_REQUEST', 'nodeId must be a string');
-    if (p.sessionId !== undefined && typeof p.sessionId !== 'string') return refuse(400, 'BAD_REQUEST', 'sessionId must be a string');
-    if (p.config !== undefined && (typeof p.config !== 'object' || p.config === null || Array.isArray(p.config))) return refuse(400, 'BAD_REQUEST', 'config must be a JSON object');
+    const p = WebhookBodySchema.safeParse(payload);
+    if (!p.success) return refuse(400, 'BAD_REQUEST', issuesText(p.error));
     try {
-      const r = this.trigger(t.id, 'webhook', { nodeId: p.nodeId as string | undefined, sessionId: p.sessionId as string | undefined, config: p.config as Record<string, unknown> | undefined });
+      const r = this.trigger(t.id, 'webhook', { nodeId: p.data.nodeId, sessionId: p.data.sessionId, config: p.data.config });
       if ('skipped' in r) return refuse(409, 'CONFLICT', `skipped: ${r.skipped}`);
       return [201, { ok: true, result: r }];
     } catch (e) {
-      const err = e as ContractError;
-      return refuse(err.code === 'NOT_FOUND' ? 404 : err.code === 'CONFLICT' ? 409 : 400, err.code ?? 'BAD_REQUEST', err.message);
+      if (!(e instanceof ContractError)) throw e;
+      return refuse(e.code === 'NOT_FOUND' ? 404 : e.code === 'CONFLICT' ? 409 : 400, e.code, e.message);
     }
   }
 

@@ -4,7 +4,7 @@
  * goes through the contract's dispatch.
  */
 import { ContractError, dispatch, type OpInput, type OpName, type OpOutput } from '../contract';
-import { layout, readHubJson } from '../hub/data-dir';
+import { layout, readHubJson, type HubJson } from '../hub/data-dir';
 import { HubService } from '../hub/hub-service';
 
 export type Invoke = <K extends OpName>(op: K, input: OpInput<K>) => Promise<OpOutput<K>>;
@@ -25,15 +25,16 @@ export async function httpInvoke(url: string, token: string, op: string, input: 
   return body.result;
 }
 
-export async function withHub<T>(dataDir: string, fn: (invoke: Invoke) => Promise<T>): Promise<T> {
+/** Runs `fn` against the hub; `running` is the hub.json of the running hub it goes through, or null (DIR opened directly). */
+export async function withHub<T>(dataDir: string, fn: (invoke: Invoke, running: HubJson | null) => Promise<T>): Promise<T> {
   const running = readHubJson(layout(dataDir));
   if (running) {
-    return fn(((op, input) => httpInvoke(running.ui, running.adminToken, op, input)) as Invoke);
+    return fn(((op, input) => httpInvoke(running.ui, running.adminToken, op, input)) as Invoke, running);
   }
   const hub = await HubService.open({ dataDir, mode: 'admin', consoleLevel: 'error' });
   try {
     const handlers = hub.handlers();
-    return await fn(((op, input) => dispatch(handlers, op, input)) as Invoke);
+    return await fn(((op, input) => dispatch(handlers, op, input)) as Invoke, null);
   } finally {
     await hub.close();
   }

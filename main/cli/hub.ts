@@ -1,8 +1,9 @@
 /** `cortex-hub`: run the hub, or administer it (through a running hub or its data dir). */
 import { parseArgs } from 'node:util';
 import { ContractError, type NodeDetail } from '../contract';
-import { DataDirBusyError, resolveDataDir } from '../hub/data-dir';
+import { DataDirBusyError, layout, resolveDataDir } from '../hub/data-dir';
 import { runHub } from '../server/run-hub';
+import { installSafetyNet } from '../server/safety-net';
 import { VERSION } from '../util/version';
 import { withHub } from './admin-client';
 import { table } from './format';
@@ -30,6 +31,9 @@ Usage:
                                          run an instance of TEMPLATE (id or name) on the node
   cortex-hub agents stop ID [--json]     stop a pending or running instance
   cortex-hub agents show ID [--json]     one instance: state, times, exit code, error
+  cortex-hub token rotate [--json]       a new admin token (DIR/admin-token; the same across restarts
+                                         until rotated): a running hub switches to it at once and
+                                         signs out UIs that use the old one; prints the UI link
 
 Options:
   --data DIR         data directory (default: $CORTEX_HUB_DATA, else the OS app-data folder)
@@ -96,7 +100,8 @@ async function serve(values: Record<string, unknown>): Promise<void> {
     grpc: (values.grpc as string | undefined) ?? '0.0.0.0:7443',
     ui: parseHostPort(values.ui as string | undefined, '127.0.0.1', 7444),
   });
-  process.stderr.write(`cortex-hub ${VERSION} serving\n  nodes (gRPC/TLS): ${running.grpc}\n  UI and admin API: ${running.ui}\n  open the UI with: ${running.uiWithToken}\n  data: ${dataDir}\n  fingerprint: ${running.hub.identity.fingerprint}\n`);
+  installSafetyNet(running.hub.log.child('process'));
+  process.stderr.write(`cortex-hub ${VERSION} serving\n  nodes (gRPC/TLS): ${running.grpc}\n  UI and admin API: ${running.ui}\n  open the UI with: ${running.uiWithToken}\n  admin token: ${layout(dataDir).adminToken} (the same at every start; "cortex-hub token rotate" changes it)\n  data: ${dataDir}\n  fingerprint: ${running.hub.identity.fingerprint}\n`);
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {
       running.hub.log.info('hub.stopping', { signal: sig });
@@ -234,6 +239,16 @@ async function main(argv: string[]): Promise<number> {
         ...(r.error ? [`error: ${r.error}`] : []),
         `config ${JSON.stringify(r.config)}`,
       ].join('\n'));
+      return 0;
+    }
+    case 'token rotate': {
+      const r = await withHub(dataDir, async (inv, running) => {
+        const { token } = await inv('token.rotate', {});
+        return { token, hubRunning: running !== null, uiWithToken: running ? `${running.ui}/#token=${encodeURIComponent(token)}` : null, file: layout(dataDir).adminToken };
+      });
+      out(json, r, () => (r.uiWithToken
+        ? `New admin token (the running hub refuses the old one from now on; open UIs are signed out):\n\n  ${r.token}\n\nOpen the UI with: ${r.uiWithToken}`
+        : `New admin token, in ${r.file} (no hub runs on ${dataDir}; it uses this one from its next start):\n\n  ${r.token}`));
       return 0;
     }
     case 'purge': {

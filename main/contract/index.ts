@@ -221,7 +221,37 @@ export interface AgentPage {
 }
 
 const Id = z.string().min(1).max(64);
-const JsonObject = z.record(z.string(), z.unknown());
+
+/** Largest JSON object (serialized) stored as an agent's config; the webhook's body limit too. */
+export const MAX_CONFIG_BYTES = 64 * 1024;
+/** Deepest nesting of a stored JSON object (serializing deeper ones would overflow the stack). */
+export const MAX_CONFIG_DEPTH = 32;
+
+/** Why a JSON value is too deep or too big to store, or null. Iterative: any depth is safe to ask. */
+export function jsonObjectProblem(v: unknown): string | null {
+  const stack: [unknown, number][] = [[v, 0]];
+  let seen = 0;
+  while (stack.length > 0) {
+    const [x, depth] = stack.pop()!;
+    if (typeof x !== 'object' || x === null) continue;
+    if (depth >= MAX_CONFIG_DEPTH) return `nested deeper than ${MAX_CONFIG_DEPTH} levels`;
+    // Each value costs at least a byte serialized: more values than bytes is too big anyway.
+    for (const child of Object.values(x)) {
+      if (++seen > MAX_CONFIG_BYTES) return `larger than ${MAX_CONFIG_BYTES / 1024} KiB as JSON`;
+      stack.push([child, depth + 1]);
+    }
+  }
+  const size = new TextEncoder().encode(JSON.stringify(v) ?? '').length;
+  return size > MAX_CONFIG_BYTES ? `larger than ${MAX_CONFIG_BYTES / 1024} KiB as JSON (${size} bytes)` : null;
+}
+
+/** A JSON object as stored (agent configs): bounded in size and depth. */
+const JsonObject = z.record(z.string(), z.unknown()).superRefine((v, ctx) => {
+  const problem = jsonObjectProblem(v);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+/** An agent instance's session id (stored; a filter in agents.list). */
+const SessionId = z.string().min(1).max(200);
 
 const Empty = z.object({}).strict();
 const Limit = z.number().int().min(1).max(10_000).optional();
@@ -256,18 +286,33 @@ export const operations = {
   },
   'agents.list': {
     input: z.object({
-      nodeId: Id.optional(), sessionId: z.string().min(1).max(200).optional(), templateId: Id.optional(), state: z.enum(AGENT_STATES).optional(),
+      nodeId: Id.optional(), sessionId: SessionId.optional(), templateId: Id.optional(), state: z.enum(AGENT_STATES).optional(),
       cursor: z.string().max(200).optional(), limit: z.number().int().min(1).max(1000).optional(),
     }).strict(),
     output: {} as AgentPage,
   },
   'agents.get': { input: z.object({ id: Id }).strict(), output: {} as AgentInstanceView },
   'agents.start': {
-    input: z.object({ templateId: Id.or(z.string().min(1).max(100)), nodeId: Id, sessionId: z.string().min(1).max(200).optional(), config: JsonObject.optional() }).strict(),
+    input: z.object({ templateId: Id.or(z.string().min(1).max(100)), nodeId: Id, sessionId: SessionId.optional(), config: JsonObject.optional() }).strict(),
     output: {} as AgentInstanceView,
   },
   'agents.stop': { input: z.object({ id: Id }).strict(), output: {} as AgentInstanceView },
+  /**
+   * A new admin token (kept in DATA, the same across restarts until rotated). A serving hub
+   * switches to it at once and closes WebSockets opened with the old one
+   * (WS_CLOSE_TOKEN_CHANGED).
+   */
+  'token.rotate': { input: Empty, output: {} as { token: string } },
 } as const;
+
+/**
+ * The body of `POST /api/hooks/agents/<template>` (a JSON object; other fields are ignored):
+ * the same limits as agents.start.
+ */
+export const WebhookBodySchema = z.object({ nodeId: Id.optional(), sessionId: SessionId.optional(), config: JsonObject.optional() });
+
+/** The close code of a WebSocket whose admin token is no longer the hub's (4000–4999: the application's own). */
+export const WS_CLOSE_TOKEN_CHANGED = 4001;
 
 export type OpName = keyof typeof operations;
 export type OpInput<K extends OpName> = z.infer<(typeof operations)[K]['input']>;
@@ -309,14 +354,16 @@ export function isOpName(op: unknown): op is OpName {
   return typeof op === 'string' && Object.prototype.hasOwnProperty.call(operations, op);
 }
 
+/** A schema's complaints as one line: `path: message; …`. */
+export function issuesText(error: z.ZodError): string {
+  return error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ');
+}
+
 /** Validates and runs one request: the single entry point every transport calls. */
 export async function dispatch(handlers: Handlers, op: unknown, input: unknown): Promise<unknown> {
   if (!isOpName(op)) throw new ContractError('UNKNOWN_OP', `unknown operation ${JSON.stringify(op)}`);
   const parsed = operations[op].input.safeParse(input ?? {});
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ');
-    throw new ContractError('BAD_REQUEST', `${op}: ${issues}`);
-  }
+  if (!parsed.success) throw new ContractError('BAD_REQUEST', `${op}: ${issuesText(parsed.error)}`);
   const handler = handlers[op] as (i: unknown) => unknown;
   return await handler(parsed.data);
 }

@@ -16,6 +16,7 @@ import type { HubStatus, NodeState } from '../contract';
 import { DataDirBusyError, resolveDataDir } from '../hub/data-dir';
 import { CONTENT_SECURITY_POLICY, contentTypeOf } from '../server/api-server';
 import { DEFAULT_STATIC_DIR, runHub, type RunningHub } from '../server/run-hub';
+import { installSafetyNet } from '../server/safety-net';
 import { APP_INDEX, APP_SCHEME, isAppUrl, rendererFile } from './app-url';
 import { createIpcAdapter, type IpcAdapter } from './ipc';
 import { healthOf, newErrors, type Health } from './health';
@@ -95,7 +96,7 @@ function createWindow(): void {
   });
   win.once('ready-to-show', () => win?.show());
   win.on('closed', () => { win = null; });
-  void win.loadURL(DEV_URL ? `${DEV_URL}/` : APP_INDEX);
+  win.loadURL(DEV_URL ? `${DEV_URL}/` : APP_INDEX).catch((e: Error) => running?.hub.log.error('desktop.load-failed', { error: e.message }));
 }
 
 /** Every web contents: no new windows, no navigation away, no webviews. */
@@ -174,6 +175,8 @@ async function start(): Promise<void> {
     running.hub.log.warn('desktop.grpc-port-fallback', { wanted: 7443, got: running.grpc });
   }
   const hub = running.hub;
+  // The hub runs in this process: a stray error must not quit the app (safety-net.ts says why).
+  installSafetyNet(hub.log.child('process'));
   hub.log.info('desktop.started', { dataDir, grpc: running.grpc, ui: running.ui, electron: process.versions.electron });
   ipc = createIpcAdapter({ handlers: hub.handlers(), events: hub, eventChannel: IPC_CHANNELS.event, isTrustedUrl: isOwnUrl, log: hub.log.child('ipc') });
   ipcMain.handle(IPC_CHANNELS.invoke, (e, op, input) => ipc!.invoke(e, op, input));
@@ -183,7 +186,8 @@ async function start(): Promise<void> {
   tray = new Tray(dot('empty'));
   tray.setContextMenu(Menu.buildFromTemplate([
     { label: 'Open Cortex Hub', click: showWindow },
-    { label: 'Open in browser…', click: () => void shell.openExternal(running!.uiWithToken) },
+    // Read at the click: `token rotate` changes it.
+    { label: 'Open in browser…', click: () => shell.openExternal(running!.uiWithToken).catch((e: Error) => hub.log.warn('desktop.open-browser-failed', { error: e.message })) },
     { type: 'separator' },
     { label: 'Quit', click: () => app.quit() },
   ]));

@@ -2,6 +2,7 @@
  * The hub's data directory: where things live, the single-hub lock, and hub.json (how admin
  * commands find a running hub).
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,6 +16,7 @@ export interface Layout {
   mirrors: string;
   staging: string;
   logs: string;
+  adminToken: string;
 }
 
 /** --data, else CORTEX_HUB_DATA, else the OS app-data folder (the desktop app uses the same). */
@@ -38,6 +40,7 @@ export function layout(root: string): Layout {
     mirrors: path.join(root, 'mirrors'),
     staging: path.join(root, 'staging'),
     logs: path.join(root, 'logs'),
+    adminToken: path.join(root, 'admin-token'),
   };
 }
 
@@ -151,4 +154,77 @@ export function tightenDataDir(l: Layout): { changed: string[]; failed: { path: 
   };
   visit(l.root, true);
   return { changed, failed };
+}
+
+// ---- the admin token ----------------------------------------------------------------------
+
+/** A token as this hub makes them: 32 random bytes, base64url (43 characters). */
+const TOKEN_SHAPE = /^[A-Za-z0-9_-]{43}$/;
+
+function newToken(): string {
+  return crypto.randomBytes(32).toString('base64url');
+}
+
+/** Writes a token file in one step: a private temp file, fsync, rename over the old one. */
+function replaceTokenFile(l: Layout, token: string): void {
+  const tmp = `${l.adminToken}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
+  const fd = fs.openSync(tmp, 'wx', 0o600);
+  try {
+    fs.writeSync(fd, `${token}\n`);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, l.adminToken);
+}
+
+/**
+ * The hub's admin token, kept in DATA/admin-token (0600) so it stays the same across restarts
+ * (saved links and open UIs keep working): read, or made when there is none (created
+ * exclusively: two starters never end with different tokens), or replaced when the file does
+ * not hold a token this hub made (`replaced` says so, for the log).
+ */
+export function loadAdminToken(l: Layout): { token: string; made: 'existing' | 'created' | 'replaced' } {
+  fs.mkdirSync(l.root, { recursive: true, mode: 0o700 });
+  for (let attempt = 0; attempt < 3; attempt++) {
+    let fd: number;
+    try {
+      fd = fs.openSync(l.adminToken, 'r');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      const token = newToken();
+      try {
+        const w = fs.openSync(l.adminToken, 'wx', 0o600);
+        try {
+          fs.writeSync(w, `${token}\n`);
+          fs.fsyncSync(w);
+        } finally {
+          fs.closeSync(w);
+        }
+        return { token, made: 'created' };
+      } catch (e2) {
+        if ((e2 as NodeJS.ErrnoException).code === 'EEXIST') continue; // made meanwhile: read it
+        throw e2;
+      }
+    }
+    try {
+      if ((fs.fstatSync(fd).mode & 0o077) !== 0) fs.fchmodSync(fd, 0o600);
+      const token = fs.readFileSync(fd, 'utf8').trim();
+      if (TOKEN_SHAPE.test(token)) return { token, made: 'existing' };
+    } finally {
+      fs.closeSync(fd);
+    }
+    const token = newToken();
+    replaceTokenFile(l, token);
+    return { token, made: 'replaced' };
+  }
+  throw new Error(`could not read or create ${l.adminToken}`);
+}
+
+/** A new admin token, in place of the old one in DATA/admin-token; returns it. */
+export function rotateAdminToken(l: Layout): string {
+  fs.mkdirSync(l.root, { recursive: true, mode: 0o700 });
+  const token = newToken();
+  replaceTokenFile(l, token);
+  return token;
 }

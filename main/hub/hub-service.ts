@@ -30,7 +30,7 @@ import { MAX_MESSAGE_BYTES, PROTOCOL_VERSION, SUPERSEDED, TRANSPORT_MAX_BYTES, c
 import { clip } from '../util/text';
 import { createLogger, type LogEntry, type Logger } from '../util/log';
 import { VERSION } from '../util/version';
-import { acquireLock, layout, tightenDataDir, type Layout } from './data-dir';
+import { acquireLock, layout, rotateAdminToken, tightenDataDir, type Layout } from './data-dir';
 import { executePurge, planPurge, type PurgePlan } from './purge';
 import { NodeSession, type Duplex } from './session';
 import { FailureSet, problemOf } from './failures';
@@ -965,7 +965,26 @@ export class HubService extends EventEmitter {
       'agents.get': ({ id }) => this.agents.get(id),
       'agents.start': (s) => this.agents.start(s),
       'agents.stop': ({ id }) => this.agents.stop(id),
+      'token.rotate': () => this.rotateAdminToken(),
     };
+  }
+
+  // ---- the admin token ---------------------------------------------------------------------
+
+  private readonly tokenListeners = new Set<(token: string) => void>();
+
+  /** `cb` hears every new admin token at once (the serving API switches to it). */
+  onAdminToken(cb: (token: string) => void): () => void {
+    this.tokenListeners.add(cb);
+    return () => this.tokenListeners.delete(cb);
+  }
+
+  /** A new admin token in DATA/admin-token (the serving API, if any, switches to it at once). */
+  rotateAdminToken(): { token: string } {
+    const token = rotateAdminToken(this.layout);
+    this.log.info('admin.token_rotated', { file: this.layout.adminToken });
+    for (const cb of this.tokenListeners) cb(token);
+    return { token };
   }
 
   // ---- settings ----------------------------------------------------------------------------

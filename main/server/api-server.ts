@@ -8,21 +8,35 @@
  *   GET  /, /assets/…   the renderer's static files (no token needed: nothing secret in them;
  *                       the page asks for the token, or takes it from the URL's #token=…)
  *
- * Requests without the token get 401; requests whose Origin is not this server get 403.
+ * The rules, in the order they are checked (every refusal is logged with its reason):
+ * - a request target that is not a path (`*`, junk) or a malformed request gets 400 (431 for
+ *   huge headers);
+ * - a Host (or absolute-form authority) that is not this hub's address (guards.ts: loopback
+ *   names and the configured address, with the port) gets 421 Misdirected Request, on every
+ *   route including the static files: a DNS-rebinding page never gets an answer;
+ * - requests without the token get 401; requests whose Origin is not this server get 403;
+ * - /api/invoke bodies over 1 MiB get 413; the WebSocket lives at exactly /api/ws;
+ * - every handler catches what it throws and answers the contract's typed error
+ *   (`{ok: false, error: {code, message}}`, 500 INTERNAL for a bug): nothing a client sends
+ *   stops the hub.
  */
 import http from 'node:http';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { WebSocketServer, type WebSocket } from 'ws';
-import { ContractError, EVENT_NAMES, dispatch, type ErrorCode, type EventName, type EventSource, type Handlers } from '../contract';
+import type { Duplex } from 'node:stream';
+import { WebSocket, WebSocketServer, type RawData } from 'ws';
+import { ContractError, EVENT_NAMES, WS_CLOSE_TOKEN_CHANGED, dispatch, type ErrorCode, type EventName, type EventSource, type Handlers } from '../contract';
 import type { Logger } from '../util/log';
+import { clip } from '../util/text';
+import { allowedHosts, decodeSegment, hostAllowed, originAllowed, parseTarget } from './guards';
 
 const MAX_BODY = 1024 * 1024;
 
 export interface ApiServerOptions {
   host: string;
   port: number;
+  /** The admin token at start; `setToken` changes it. */
   token: string;
   handlers: Handlers;
   /** Source of events for WebSocket subscribers. */
@@ -32,9 +46,10 @@ export interface ApiServerOptions {
   staticDir?: string | null;
   /**
    * Agent webhooks, `POST /api/hooks/agents/<template>`: authorized by the template's own
-   * token (Bearer), not the admin token; bodies over `webhookMaxBytes` get 413.
+   * token (Bearer), not the admin token; bodies over `webhookMaxBytes` get 413. The template
+   * name is null when the path's escapes do not decode.
    */
-  webhook?: { handle: (templateId: string, token: string | null, body: string) => [number, unknown]; maxBytes: number };
+  webhook?: { handle: (templateId: string | null, token: string | null, body: string) => [number, unknown]; maxBytes: number };
 }
 
 /** The page may load only its own scripts and styles, and talk only to this server. */
@@ -76,18 +91,45 @@ function tokenOk(given: string | null | undefined, token: string): boolean {
 
 function errorBody(e: unknown): { code: ErrorCode; message: string } {
   if (e instanceof ContractError) return e.toJSON();
-  return { code: 'INTERNAL', message: (e as Error).message ?? String(e) };
+  return { code: 'INTERNAL', message: (e as Error)?.message ?? String(e) };
+}
+
+function refusalBody(code: ErrorCode, message: string): { ok: false; error: { code: ErrorCode; message: string } } {
+  return { ok: false, error: { code, message } };
+}
+
+/**
+ * Answers on a raw socket (an upgrade refused, a request Node could not parse) and closes it.
+ * Destroyed once written: nobody reads such a socket any more, so a half-closed one would
+ * never see its peer's end and would stay open (and keep the server from closing) forever.
+ */
+function answerAndClose(socket: Duplex, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  socket.once('finish', () => socket.destroy());
+  // A peer that never reads does not hold it either.
+  setTimeout(() => socket.destroy(), 10_000).unref();
+  socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\nContent-Type: application/json\r\nCache-Control: no-store\r\n`
+    + `X-Content-Type-Options: nosniff\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`);
 }
 
 const STATUS_OF: Record<ErrorCode, number> = { UNKNOWN_OP: 404, BAD_REQUEST: 400, NOT_FOUND: 404, CONFLICT: 409, UNAUTHORIZED: 401, FORBIDDEN: 403, UNAVAILABLE: 503, INTERNAL: 500 };
+
+type Subscriptions = Map<EventName, (data: unknown) => void>;
 
 export class ApiServer {
   private server: http.Server | null = null;
   private wss: WebSocketServer | null = null;
   private files = new Map<string, string>();
+  private token: string;
+  /** Host header values this server answers to (set once it listens). */
+  private allowed = new Set<string>();
+  /** Each open WebSocket and the admin token it was opened with. */
+  private readonly sockets = new Map<WebSocket, string>();
   url = '';
 
-  constructor(private readonly opts: ApiServerOptions) {}
+  constructor(private readonly opts: ApiServerOptions) {
+    this.token = opts.token;
+  }
 
   async start(): Promise<string> {
     if (this.opts.staticDir) {
@@ -97,17 +139,20 @@ export class ApiServer {
         this.opts.log.warn('ui.missing', { dir: this.opts.staticDir, error: (e as Error).message, hint: 'run "npm run build"; the API works without it' });
       }
     }
-    const server = http.createServer((req, res) => void this.handle(req, res));
+    const server = http.createServer((req, res) => {
+      this.handle(req, res).catch((e: unknown) => this.failed(e, req, res));
+    });
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.clientError(err, socket));
     const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_BODY });
-    server.on('upgrade', (req, socket, head) => {
-      const problem = this.refusal(req, new URL(req.url ?? '/', 'http://x').searchParams.get('token'));
-      if (problem || !req.url?.startsWith('/api/ws')) {
-        const [code, text] = problem ?? [404, 'not found'];
-        this.opts.log.warn('api.refused', { transport: 'ws', status: code, reason: text, origin: req.headers.origin });
-        socket.end(`HTTP/1.1 ${code} ${http.STATUS_CODES[code]}\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n${text}\n`);
-        return;
+    server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+      // Node takes its own error listener off an upgraded socket: a reset would throw.
+      socket.on('error', (e: NodeJS.ErrnoException) => this.opts.log.debug('api.socket_error', { transport: 'ws', error: e.code ?? e.message }));
+      try {
+        this.upgrade(req, socket, head);
+      } catch (e) {
+        this.opts.log.error('api.failed', { transport: 'ws', url: clip(req.url ?? ''), error: (e as Error)?.message ?? String(e), stack: (e as Error)?.stack });
+        socket.destroy();
       }
-      wss.handleUpgrade(req, socket, head, (ws) => this.onSocket(ws));
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -118,74 +163,116 @@ export class ApiServer {
     const addr = server.address() as { address: string; port: number };
     const host = addr.address.includes(':') ? `[${addr.address}]` : addr.address;
     this.url = `http://${host}:${addr.port}`;
+    this.allowed = allowedHosts(this.opts.host, addr.port);
     return this.url;
   }
 
   async close(): Promise<void> {
     for (const c of this.wss?.clients ?? []) c.terminate();
     this.wss?.close();
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
-    this.server?.closeAllConnections?.();
+    const server = this.server;
+    if (!server) return;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    // Requests still in progress (a body that never ends) must not hold the hub's stop.
+    server.closeAllConnections();
+    await closed;
   }
 
-  /** This server's own origin, under the address it listens on or, on loopback, as localhost. */
-  private sameOrigin(origin: string): boolean {
-    if (origin === this.url) return true;
-    const u = new URL(this.url);
-    const loopback = u.hostname === '127.0.0.1' || u.hostname === '[::1]';
-    return loopback && origin === `http://localhost:${u.port}`;
+  /**
+   * Switches to a new admin token at once: requests and WebSocket messages with the old one
+   * are refused from now on, and WebSockets opened with it are closed with
+   * WS_CLOSE_TOKEN_CHANGED (after the replies already queued, such as the one to the rotation
+   * itself), so an open UI knows at once that it is signed out.
+   */
+  setToken(token: string): void {
+    this.token = token;
+    setImmediate(() => {
+      for (const [ws, t] of this.sockets) if (t !== this.token) this.signOut(ws);
+    });
   }
 
-  /** [status, reason] when the request must be refused, else null. */
+  /** [status, reason] when the request must be refused for its origin or token, else null. */
   private refusal(req: http.IncomingMessage, queryToken?: string | null): [number, string] | null {
     const origin = req.headers.origin;
-    if (origin && !this.sameOrigin(origin)) return [403, `origin ${origin} is not allowed`];
+    if (origin && !originAllowed(this.allowed, origin)) return [403, `origin ${clip(origin)} is not allowed`];
     const auth = req.headers.authorization;
     const given = auth?.startsWith('Bearer ') ? auth.slice(7) : queryToken;
-    if (!tokenOk(given, this.opts.token)) return [401, 'missing or wrong admin token'];
+    if (!tokenOk(given, this.token)) return [401, 'missing or wrong admin token'];
     return null;
   }
 
+  /** A request Node's parser refused (bad request line, huge headers, timeout): a typed answer, then close. */
+  private clientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      // The client went away (a closed tab resets its idle connections): nobody to answer.
+      this.opts.log.debug('api.socket_error', { transport: 'http', error: err.code ?? err.message });
+      socket.destroy();
+      return;
+    }
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    this.opts.log.warn('api.refused', { transport: 'http', status, reason: err.code ?? err.message });
+    const message = status === 431 ? 'request headers too large' : status === 408 ? 'request timed out' : `malformed request (${err.code ?? err.message})`;
+    answerAndClose(socket, status, refusalBody(status === 408 ? 'UNAVAILABLE' : 'BAD_REQUEST', message));
+  }
+
+  /** What a handler threw that it did not answer: logged with its stack, a 500 to the client. */
+  private failed(e: unknown, req: http.IncomingMessage, res: http.ServerResponse): void {
+    this.opts.log.error('api.failed', { transport: 'http', method: req.method, url: clip(req.url ?? ''), error: (e as Error)?.message ?? String(e), stack: (e as Error)?.stack });
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    res.writeHead(500, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' });
+    res.end(JSON.stringify(refusalBody('INTERNAL', 'the hub failed to answer this request (see its log)')));
+  }
+
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const send = (status: number, body: unknown) => {
-      res.writeHead(status, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' });
-      res.end(JSON.stringify(body));
+    const send = (status: number, body: unknown, headers: http.OutgoingHttpHeaders = {}) => {
+      const text = JSON.stringify(body);
+      res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff', ...headers });
+      res.end(text);
     };
-    const url = new URL(req.url ?? '/', 'http://x');
-    if (!url.pathname.startsWith('/api/') && (req.method === 'GET' || req.method === 'HEAD')) return this.serveStatic(url.pathname, req, res);
-    const hook = /^\/api\/hooks\/agents\/([^/]{1,100})$/.exec(url.pathname);
+    const refuse = (status: number, code: ErrorCode, message: string, headers?: http.OutgoingHttpHeaders) => {
+      this.opts.log.warn('api.refused', { transport: 'http', status, reason: message, method: clip(req.method ?? ''), origin: clip(req.headers.origin ?? '') });
+      send(status, refusalBody(code, message), headers);
+    };
+    const target = parseTarget(req.url);
+    if ('error' in target) return refuse(400, 'BAD_REQUEST', target.error);
+    const host = target.authority ?? req.headers.host;
+    if (!hostAllowed(this.allowed, host)) return refuse(421, 'FORBIDDEN', `host ${clip(host ?? '(none)')} is not this hub's address; open ${this.url}`);
+    if (!target.path.startsWith('/api/') && (req.method === 'GET' || req.method === 'HEAD')) return this.serveStatic(target.path, req, res);
+    const hook = /^\/api\/hooks\/agents\/([^/]{1,100})$/.exec(target.path);
     if (hook && this.opts.webhook) {
-      if (req.method !== 'POST') return send(405, { ok: false, error: { code: 'BAD_REQUEST', message: 'use POST' } });
+      if (req.method !== 'POST') return refuse(405, 'BAD_REQUEST', 'use POST', { Allow: 'POST' });
       const auth = req.headers.authorization;
-      let text: string;
-      try {
-        text = await readBody(req, this.opts.webhook.maxBytes);
-      } catch (e) {
-        this.opts.log.warn('agent.webhook_refused', { status: 413, reason: (e as Error).message });
-        return send(413, { ok: false, error: { code: 'BAD_REQUEST', message: `request body ${(e as Error).message}` } });
+      const text = await readBody(req, this.opts.webhook.maxBytes);
+      if (typeof text !== 'string') {
+        this.opts.log.warn('agent.webhook_refused', { status: text[0], reason: text[1] });
+        return send(text[0], refusalBody('BAD_REQUEST', text[1]), { Connection: 'close' });
       }
-      const [status, body] = this.opts.webhook.handle(decodeURIComponent(hook[1]!), auth?.startsWith('Bearer ') ? auth.slice(7) : null, text);
+      const [status, body] = this.opts.webhook.handle(decodeSegment(hook[1]!), auth?.startsWith('Bearer ') ? auth.slice(7) : null, text);
       return send(status, body);
     }
-    if (url.pathname !== '/api/invoke') return send(404, { ok: false, error: { code: 'NOT_FOUND', message: `no route ${url.pathname}` } });
-    if (req.method !== 'POST') return send(405, { ok: false, error: { code: 'BAD_REQUEST', message: 'use POST' } });
+    if (target.path !== '/api/invoke') return refuse(404, 'NOT_FOUND', `no route ${clip(target.path)}`);
+    if (req.method !== 'POST') return refuse(405, 'BAD_REQUEST', 'use POST', { Allow: 'POST' });
     const problem = this.refusal(req);
-    if (problem) {
-      this.opts.log.warn('api.refused', { transport: 'http', status: problem[0], reason: problem[1], origin: req.headers.origin });
-      return send(problem[0], { ok: false, error: { code: problem[0] === 401 ? 'UNAUTHORIZED' : 'FORBIDDEN', message: problem[1] } });
-    }
-    let body: { op?: unknown; input?: unknown };
+    if (problem) return refuse(problem[0], problem[0] === 401 ? 'UNAUTHORIZED' : 'FORBIDDEN', problem[1]);
+    const text = await readBody(req);
+    if (typeof text !== 'string') return refuse(text[0], 'BAD_REQUEST', text[1], { Connection: 'close' });
+    let body: unknown;
     try {
-      body = JSON.parse(await readBody(req)) as typeof body;
+      body = JSON.parse(text);
     } catch (e) {
-      return send(400, { ok: false, error: { code: 'BAD_REQUEST', message: `request body: ${(e as Error).message}` } });
+      return refuse(400, 'BAD_REQUEST', `request body: ${(e as Error).message}`);
     }
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) return refuse(400, 'BAD_REQUEST', 'request body must be a JSON object: {"op", "input"}');
+    const { op, input } = body as { op?: unknown; input?: unknown };
     try {
-      const result = await dispatch(this.opts.handlers, body?.op, body?.input);
+      const result = await dispatch(this.opts.handlers, op, input);
       send(200, { ok: true, result });
     } catch (e) {
       const err = errorBody(e);
-      if (err.code === 'INTERNAL') this.opts.log.error('api.failed', { op: body?.op, error: err.message });
+      if (err.code === 'INTERNAL') this.opts.log.error('api.failed', { op: clip(String(op)), error: err.message, stack: (e as Error)?.stack });
       send(STATUS_OF[err.code] ?? 500, { ok: false, error: err });
     }
   }
@@ -215,58 +302,158 @@ export class ApiServer {
     });
   }
 
-  private onSocket(ws: WebSocket): void {
-    const subs = new Map<EventName, (data: unknown) => void>();
-    ws.on('message', (raw) => {
-      let msg: { id?: unknown; op?: unknown; input?: unknown; subscribe?: unknown; unsubscribe?: unknown };
+  /** A WebSocket upgrade: the same checks as HTTP, at exactly /api/ws, the token in the query. */
+  private upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    const refuse = (status: number, code: ErrorCode, message: string) => {
+      this.opts.log.warn('api.refused', { transport: 'ws', status, reason: message, origin: clip(req.headers.origin ?? '') });
+      answerAndClose(socket, status, refusalBody(code, message));
+    };
+    const target = parseTarget(req.url);
+    if ('error' in target) return refuse(400, 'BAD_REQUEST', target.error);
+    const host = target.authority ?? req.headers.host;
+    if (!hostAllowed(this.allowed, host)) return refuse(421, 'FORBIDDEN', `host ${clip(host ?? '(none)')} is not this hub's address; open ${this.url}`);
+    if (target.path !== '/api/ws') return refuse(404, 'NOT_FOUND', `no WebSocket at ${clip(target.path)}: it is /api/ws`);
+    const problem = this.refusal(req, target.query.get('token'));
+    if (problem) return refuse(problem[0], problem[0] === 401 ? 'UNAUTHORIZED' : 'FORBIDDEN', problem[1]);
+    const token = this.token;
+    this.wss!.handleUpgrade(req, socket, head, (ws) => {
       try {
-        msg = JSON.parse(String(raw)) as typeof msg;
-      } catch {
-        ws.send(JSON.stringify({ ok: false, error: { code: 'BAD_REQUEST', message: 'message is not JSON' } }));
-        return;
+        this.onSocket(ws, token);
+      } catch (e) {
+        this.opts.log.error('api.failed', { transport: 'ws', error: (e as Error)?.message ?? String(e), stack: (e as Error)?.stack });
+        ws.terminate();
       }
-      if (msg.subscribe !== undefined || msg.unsubscribe !== undefined) {
-        const name = (msg.subscribe ?? msg.unsubscribe) as EventName;
-        if (!EVENT_NAMES.includes(name)) {
-          ws.send(JSON.stringify({ id: msg.id, ok: false, error: { code: 'BAD_REQUEST', message: `unknown event ${JSON.stringify(name)}` } }));
-          return;
-        }
-        if (msg.subscribe !== undefined && !subs.has(name)) {
-          const cb = (data: unknown) => ws.send(JSON.stringify({ event: name, data }));
-          subs.set(name, cb);
-          this.opts.events.on(name, cb);
-        } else if (msg.unsubscribe !== undefined && subs.has(name)) {
-          this.opts.events.off(name, subs.get(name)!);
-          subs.delete(name);
-        }
-        ws.send(JSON.stringify({ id: msg.id, ok: true }));
-        return;
-      }
-      dispatch(this.opts.handlers, msg.op, msg.input).then(
-        (result) => ws.send(JSON.stringify({ id: msg.id, ok: true, result })),
-        (e) => ws.send(JSON.stringify({ id: msg.id, ok: false, error: errorBody(e) })),
-      );
     });
+  }
+
+  /** Sends when the socket is open; a socket that went away meanwhile is not an error. */
+  private reply(ws: WebSocket, msg: unknown): void {
+    if (ws.readyState !== WebSocket.OPEN) return;
+    let text: string;
+    try {
+      text = JSON.stringify(msg);
+    } catch (e) {
+      this.opts.log.error('api.failed', { transport: 'ws', error: `reply not encodable: ${(e as Error).message}` });
+      text = JSON.stringify(refusalBody('INTERNAL', 'the reply could not be encoded (see the hub log)'));
+    }
+    ws.send(text, (err) => {
+      if (err) this.opts.log.debug('api.ws_send_failed', { error: err.message });
+    });
+  }
+
+  private signOut(ws: WebSocket): void {
+    this.opts.log.info('api.ws_signed_out', { reason: 'the admin token changed' });
+    ws.close(WS_CLOSE_TOKEN_CHANGED, 'the admin token changed');
+  }
+
+  private onSocket(ws: WebSocket, token: string): void {
+    const subs: Subscriptions = new Map();
+    this.sockets.set(ws, token);
+    ws.on('error', (e: Error & { code?: string }) => this.opts.log.warn('api.ws_error', { error: e.message, code: e.code }));
     ws.on('close', () => {
+      this.sockets.delete(ws);
       for (const [name, cb] of subs) this.opts.events.off(name, cb);
+      subs.clear();
     });
+    ws.on('message', (raw) => {
+      try {
+        this.onMessage(ws, subs, raw);
+      } catch (e) {
+        this.opts.log.error('api.failed', { transport: 'ws', error: (e as Error)?.message ?? String(e), stack: (e as Error)?.stack });
+        this.reply(ws, refusalBody('INTERNAL', 'the hub failed to answer this message (see its log)'));
+      }
+    });
+    // Rotated between the check of its token and now.
+    if (token !== this.token) this.signOut(ws);
+  }
+
+  private onMessage(ws: WebSocket, subs: Subscriptions, raw: RawData): void {
+    if (this.sockets.get(ws) !== this.token) {
+      this.reply(ws, refusalBody('UNAUTHORIZED', 'the admin token changed: sign in again'));
+      this.signOut(ws);
+      return;
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(String(raw));
+    } catch {
+      this.reply(ws, refusalBody('BAD_REQUEST', 'message is not JSON'));
+      return;
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      this.reply(ws, refusalBody('BAD_REQUEST', 'a message must be a JSON object: {"id", "op", "input"}, {"subscribe": EVENT} or {"unsubscribe": EVENT}'));
+      return;
+    }
+    const msg = parsed as { id?: unknown; op?: unknown; input?: unknown; subscribe?: unknown; unsubscribe?: unknown };
+    // The id is echoed in the reply: a number or a short string, never a structure to re-encode.
+    const idOk = msg.id === undefined || (typeof msg.id === 'number' && Number.isFinite(msg.id)) || (typeof msg.id === 'string' && msg.id.length <= 200);
+    if (!idOk) {
+      this.reply(ws, refusalBody('BAD_REQUEST', 'id must be a number or a string of at most 200 characters'));
+      return;
+    }
+    if (msg.subscribe !== undefined || msg.unsubscribe !== undefined) {
+      const name = msg.subscribe !== undefined ? msg.subscribe : msg.unsubscribe;
+      if (typeof name !== 'string' || !EVENT_NAMES.includes(name as EventName)) {
+        this.reply(ws, { id: msg.id, ...refusalBody('BAD_REQUEST', `unknown event ${clip(String(JSON.stringify(name)))}; events: ${EVENT_NAMES.join(', ')}`) });
+        return;
+      }
+      const ev = name as EventName;
+      if (msg.subscribe !== undefined && !subs.has(ev)) {
+        const cb = (data: unknown) => this.reply(ws, { event: ev, data });
+        subs.set(ev, cb);
+        this.opts.events.on(ev, cb);
+      } else if (msg.unsubscribe !== undefined && subs.has(ev)) {
+        this.opts.events.off(ev, subs.get(ev)!);
+        subs.delete(ev);
+      }
+      this.reply(ws, { id: msg.id, ok: true });
+      return;
+    }
+    dispatch(this.opts.handlers, msg.op, msg.input).then(
+      (result) => this.reply(ws, { id: msg.id, ok: true, result }),
+      (e: unknown) => {
+        const err = errorBody(e);
+        if (err.code === 'INTERNAL') this.opts.log.error('api.failed', { transport: 'ws', op: clip(String(msg.op)), error: err.message, stack: (e as Error)?.stack });
+        this.reply(ws, { id: msg.id, ok: false, error: err });
+      },
+    ).catch((e: unknown) => this.opts.log.error('api.failed', { transport: 'ws', error: (e as Error)?.message ?? String(e), stack: (e as Error)?.stack }));
   }
 }
 
-function readBody(req: http.IncomingMessage, max = MAX_BODY): Promise<string> {
-  return new Promise((resolve, reject) => {
+/**
+ * The body as text, or [status, reason] when it cannot be had: 413 past `max` bytes (announced
+ * or sent), 400 when the client ends or breaks it early (the answer then goes nowhere, but
+ * the reason is logged).
+ */
+function readBody(req: http.IncomingMessage, max = MAX_BODY): Promise<string | [number, string]> {
+  const tooLarge: [number, string] = [413, `request body larger than ${max >= 1024 * 1024 ? `${max / 1024 / 1024} MiB` : `${max / 1024} KiB`}`];
+  return new Promise((resolve) => {
+    const announced = Number(req.headers['content-length']);
+    if (Number.isFinite(announced) && announced > max) {
+      req.resume();
+      resolve(tooLarge);
+      return;
+    }
     const chunks: Buffer[] = [];
     let size = 0;
+    let done = false;
+    const finish = (v: string | [number, string]) => {
+      if (done) return;
+      done = true;
+      resolve(v);
+    };
     req.on('data', (c: Buffer) => {
+      if (done) return;
       size += c.length;
       if (size > max) {
-        reject(new Error(`larger than ${max >= 1024 * 1024 ? `${max / 1024 / 1024} MiB` : `${max / 1024} KiB`}`));
+        finish(tooLarge);
         req.resume();
         return;
       }
       chunks.push(c);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8') || '{}'));
-    req.on('error', reject);
+    req.on('end', () => finish(Buffer.concat(chunks).toString('utf8') || '{}'));
+    req.on('error', (e) => finish([400, `request body: ${e.message}`]));
+    req.on('close', () => finish([400, 'request body: the client went away before it ended']));
   });
 }

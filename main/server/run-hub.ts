@@ -3,9 +3,8 @@
  * WebSocket API (with the UI) on loopback, and DIR/hub.json. `cortex-hub serve` and the desktop
  * app both run a hub through this, so they behave the same.
  */
-import crypto from 'node:crypto';
 import path from 'node:path';
-import { layout, removeHubJson, writeHubJson } from '../hub/data-dir';
+import { layout, loadAdminToken, removeHubJson, writeHubJson } from '../hub/data-dir';
 import { WEBHOOK_MAX_BYTES } from '../agents/agent-service';
 import { HubService, type HubOptions } from '../hub/hub-service';
 import { VERSION } from '../util/version';
@@ -25,8 +24,9 @@ export interface RunningHub {
   grpc: string;
   /** The UI's URL; `uiWithToken` opens it signed in (the token is in the fragment, never sent). */
   ui: string;
-  uiWithToken: string;
-  adminToken: string;
+  /** Both follow `cortex-hub token rotate` (read them when needed, do not keep a copy). */
+  readonly uiWithToken: string;
+  readonly adminToken: string;
   stop(): Promise<void>;
 }
 
@@ -35,7 +35,18 @@ export const DEFAULT_STATIC_DIR = path.resolve(__dirname, '../../renderer');
 
 export async function runHub(opts: RunHubOptions): Promise<RunningHub> {
   const hub = await HubService.open({ ...opts, mode: 'serve' });
-  const adminToken = crypto.randomBytes(32).toString('base64url');
+  const l = layout(opts.dataDir);
+  let adminToken: string;
+  try {
+    // Stable across restarts: open UIs and saved links keep working until `token rotate`.
+    const t = loadAdminToken(l);
+    adminToken = t.token;
+    if (t.made === 'replaced') hub.log.warn('admin.token_replaced', { file: l.adminToken, reason: 'the file did not hold a token; a new one was made' });
+    else if (t.made === 'created') hub.log.info('admin.token_created', { file: l.adminToken });
+  } catch (e) {
+    await hub.close();
+    throw e;
+  }
   const api = new ApiServer({
     ...opts.ui, token: adminToken, handlers: hub.handlers(), events: hub, log: hub.log.child('api'),
     staticDir: opts.staticDir === undefined ? DEFAULT_STATIC_DIR : opts.staticDir,
@@ -51,15 +62,28 @@ export async function runHub(opts: RunHubOptions): Promise<RunningHub> {
     await hub.close();
     throw e;
   }
-  const l = layout(opts.dataDir);
-  writeHubJson(l, { pid: process.pid, grpc, ui, adminToken, fingerprint: hub.identity.fingerprint, version: VERSION });
+  const hubJson = () => writeHubJson(l, { pid: process.pid, grpc, ui, adminToken, fingerprint: hub.identity.fingerprint, version: VERSION });
+  hubJson();
+  // `token rotate` (through this API, the IPC bridge or any caller of the handlers): the API
+  // refuses the old token at once, and hub.json carries the new one for admin commands.
+  const unlisten = hub.onAdminToken((token) => {
+    adminToken = token;
+    api.setToken(token);
+    try {
+      hubJson();
+    } catch (e) {
+      hub.log.error('hub.json_failed', { file: l.hubJson, error: (e as Error).message });
+    }
+  });
   hub.log.info('hub.started', { dataDir: opts.dataDir, grpc, ui, version: VERSION });
   let stopping: Promise<void> | null = null;
   return {
-    hub, grpc, ui, adminToken,
-    uiWithToken: `${ui}/#token=${encodeURIComponent(adminToken)}`,
+    hub, grpc, ui,
+    get adminToken() { return adminToken; },
+    get uiWithToken() { return `${ui}/#token=${encodeURIComponent(adminToken)}`; },
     stop() {
       stopping ??= (async () => {
+        unlisten();
         removeHubJson(l);
         await api.close();
         await hub.close();

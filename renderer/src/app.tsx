@@ -44,7 +44,7 @@ export function App() {
         </nav>
         <span className="spacer" />
         <span className={`conn conn-${connection}`} role="status">
-          {connection === 'open' ? `hub ${hub?.version ?? ''}` : connection === 'connecting' ? 'connecting…' : 'disconnected, retrying…'}
+          {connection === 'open' ? `hub ${hub?.version ?? ''}` : connection === 'connecting' ? 'connecting…' : connection === 'signed-out' ? 'signed out' : 'disconnected, retrying…'}
         </span>
       </header>
       {connection === 'closed' ? <div className="banner" role="alert">The connection to the hub is lost. Showing the last known state; reconnecting…</div> : null}

@@ -18,7 +18,7 @@ export function Login({ reason, onToken }: { reason: string | null; onToken: (to
     <main className="login">
       <form className="stack narrow" onSubmit={(e) => void submit(e)}>
         <h1>Cortex Hub</h1>
-        <p>This hub needs its admin token. <code>cortex-hub serve</code> prints a link that contains it; it is also <code>adminToken</code> in the data directory's <code>hub.json</code>.</p>
+        <p>This hub needs its admin token. <code>cortex-hub serve</code> prints a link that contains it; it is also in the data directory's <code>admin-token</code> file (and <code>adminToken</code> in its <code>hub.json</code>). It stays the same across restarts; <code>cortex-hub token rotate</code> changes it and prints the new one.</p>
         <label htmlFor="token">Admin token</label>
         <input id="token" type="password" autoFocus required autoComplete="off" value={token} onChange={(e) => setToken(e.target.value)} />
         {problem ? <p className="error-note" role="alert">{problem}</p> : null}

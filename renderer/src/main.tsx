@@ -9,7 +9,7 @@ import { setClient } from './api';
 import { App } from './app';
 import { Login } from './login';
 import { followHash, useUi } from './store';
-import { Client, bridgeTransport, checkToken, webSocketTransport } from './transport';
+import { Client, bridgeTransport, verifyToken, webSocketTransport } from './transport';
 import './styles.css';
 
 declare global {
@@ -18,15 +18,25 @@ declare global {
 
 const TOKEN_KEY = 'cortex-hub-admin-token';
 
-function start(root: Root, client: Client): void {
+/** What the sign-in form says when the hub stopped accepting the token this page had. */
+const SIGNED_OUT = 'Signed out: the admin token changed.';
+
+let followingHash = false;
+
+function start(root: Root, client: Client, onSignedOut?: () => void): void {
   setClient(client);
   client.onState((c) => {
     useUi.getState().setConnection(c);
+    if (c === 'signed-out') {
+      onSignedOut?.();
+      return;
+    }
     // After a reconnect, one fresh snapshot at once instead of waiting for the next change.
     if (c === 'open') client.invoke('status', {}).then((s) => useUi.getState().ingest(s), () => undefined);
   });
   client.subscribe('status', (s) => useUi.getState().ingest(s));
-  followHash();
+  if (!followingHash) followHash();
+  followingHash = true;
   root.render(<StrictMode><App /></StrictMode>);
 }
 
@@ -39,18 +49,36 @@ async function boot(): Promise<void> {
   // A link from `cortex-hub serve` carries the token in the fragment (never sent to a server).
   const fromUrl = /^#token=([^&]+)/.exec(location.hash);
   if (fromUrl) {
-    sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(fromUrl[1]!));
+    let token: string | null = null;
+    try {
+      token = decodeURIComponent(fromUrl[1]!);
+    } catch { /* a mangled link: ask for the token */ }
+    if (token) sessionStorage.setItem(TOKEN_KEY, token);
     history.replaceState(null, '', `${location.pathname}#/nodes`);
   }
-  const connect = (token: string) => {
+  const signIn = (reason: string | null) => root.render(<StrictMode><Login key={Date.now()} reason={reason} onToken={connect} /></StrictMode>);
+  function connect(token: string): void {
     sessionStorage.setItem(TOKEN_KEY, token);
     const wsUrl = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/ws?token=${encodeURIComponent(token)}`;
-    start(root, new Client(webSocketTransport(wsUrl)));
-  };
+    const transport = webSocketTransport(wsUrl, { tokenRefused: async () => { const r = await verifyToken(token); return !r.ok && r.refused; } });
+    start(root, new Client(transport), () => {
+      // At once, and once: no retrying with a token the hub refuses.
+      sessionStorage.removeItem(TOKEN_KEY);
+      signIn(SIGNED_OUT);
+    });
+  }
   const saved = sessionStorage.getItem(TOKEN_KEY);
-  const problem = saved ? await checkToken(saved) : null;
-  if (saved && !problem) connect(saved);
-  else root.render(<StrictMode><Login reason={problem} onToken={connect} /></StrictMode>);
+  const check = saved ? await verifyToken(saved) : null;
+  if (saved && check?.ok) connect(saved);
+  else {
+    if (check && !check.ok && check.refused) sessionStorage.removeItem(TOKEN_KEY);
+    signIn(check && !check.ok ? (check.refused ? SIGNED_OUT : check.message) : null);
+  }
 }
 
-void boot();
+boot().catch((e: unknown) => {
+  const p = document.createElement('p');
+  p.setAttribute('role', 'alert');
+  p.textContent = `The UI failed to start: ${(e as Error)?.message ?? String(e)}`;
+  document.body.append(p);
+});

@@ -3,10 +3,11 @@
  * Electron preload bridge (`window.cortex`) or the hub's WebSocket API (browser). Both carry
  * the same envelopes; neither knows an operation by name.
  */
-import { ContractError, type EventMap, type EventName, type OpInput, type OpName, type OpOutput } from '../../main/contract';
+import { ContractError, WS_CLOSE_TOKEN_CHANGED, type EventMap, type EventName, type OpInput, type OpName, type OpOutput } from '../../main/contract';
 import type { CortexBridge, Envelope } from '../../main/contract/bridge';
 
-export type ConnectionState = 'connecting' | 'open' | 'closed';
+/** `signed-out`: the hub no longer accepts our admin token; the transport has stopped for good. */
+export type ConnectionState = 'connecting' | 'open' | 'closed' | 'signed-out';
 
 /** What a transport does: carry envelopes and events. */
 export interface Transport {
@@ -43,23 +44,32 @@ export function bridgeTransport(bridge: CortexBridge): Transport {
   };
 }
 
+export type TokenCheck = { ok: true } | { ok: false; refused: boolean; message: string };
+
 /**
  * Checks an admin token against the hub over HTTP (a browser hides why a WebSocket was
- * refused): null when it is accepted, else the reason to show.
+ * refused): `refused` when the hub answered 401 (the token is wrong or was rotated), else
+ * the hub could not be asked.
  */
-export async function checkToken(token: string): Promise<string | null> {
+export async function verifyToken(token: string): Promise<TokenCheck> {
   try {
     const res = await fetch('/api/invoke', {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
       body: JSON.stringify({ op: 'status', input: {} }),
     });
-    if (res.ok) return null;
-    if (res.status === 401) return 'The hub did not accept this admin token.';
-    return `The hub answered ${res.status} ${res.statusText}.`;
+    if (res.ok) return { ok: true };
+    if (res.status === 401) return { ok: false, refused: true, message: 'The hub did not accept this admin token.' };
+    return { ok: false, refused: false, message: `The hub answered ${res.status} ${res.statusText}.` };
   } catch (e) {
-    return `Cannot reach the hub: ${(e as Error).message}`;
+    return { ok: false, refused: false, message: `Cannot reach the hub: ${(e as Error).message}` };
   }
+}
+
+/** null when the hub accepts the token, else the reason to show. */
+export async function checkToken(token: string): Promise<string | null> {
+  const r = await verifyToken(token);
+  return r.ok ? null : r.message;
 }
 
 const RECONNECT_MIN_MS = 250;
@@ -69,12 +79,18 @@ const RECONNECT_MAX_MS = 5000;
  * In a browser: one WebSocket to the hub (`/api/ws?token=…`), re-opened with backoff when it
  * drops; subscriptions are renewed on every new socket. Calls made while it is down fail at
  * once with UNAVAILABLE rather than hang.
+ *
+ * When the hub no longer accepts the token it stops for good in state `signed-out`, at once,
+ * instead of retrying forever: the hub closed the socket with WS_CLOSE_TOKEN_CHANGED (rotated
+ * while open), answered UNAUTHORIZED, or, after a drop (a refused upgrade looks like any other
+ * to a page), `tokenRefused` (an HTTP check) says the token is refused.
  */
-export function webSocketTransport(url: string): Transport {
+export function webSocketTransport(url: string, opts: { tokenRefused?: () => Promise<boolean> } = {}): Transport {
   let ws: WebSocket | null = null;
   let state: ConnectionState = 'connecting';
   let nextId = 1;
   let delay = RECONNECT_MIN_MS;
+  let stopped = false;
   const pending = new Map<number, (e: Envelope) => void>();
   const listeners = new Map<string, Set<(d: unknown) => void>>();
   const stateListeners: ((s: ConnectionState) => void)[] = [];
@@ -83,14 +99,29 @@ export function webSocketTransport(url: string): Transport {
     state = s;
     for (const cb of stateListeners) cb(s);
   };
-  const failAll = (message: string) => {
+  const failAll = (code: 'UNAVAILABLE' | 'UNAUTHORIZED', message: string) => {
     for (const [id, resolve] of pending) {
       pending.delete(id);
-      resolve({ ok: false, error: { code: 'UNAVAILABLE', message } });
+      resolve({ ok: false, error: { code, message } });
     }
+  };
+  const signOut = () => {
+    if (stopped) return;
+    stopped = true;
+    const sock = ws;
+    ws = null;
+    failAll('UNAUTHORIZED', 'signed out: the admin token changed');
+    sock?.close();
+    setState('signed-out');
+  };
+  const retry = () => {
+    if (stopped) return;
+    setTimeout(open, delay);
+    delay = Math.min(RECONNECT_MAX_MS, delay * 2);
   };
 
   const open = () => {
+    if (stopped) return;
     setState('connecting');
     const sock = new WebSocket(url);
     ws = sock;
@@ -106,21 +137,33 @@ export function webSocketTransport(url: string): Transport {
       } catch {
         return;
       }
+      if (typeof msg !== 'object' || msg === null) return;
       if (msg.event !== undefined) {
         for (const cb of listeners.get(msg.event) ?? []) cb(msg.data);
         return;
       }
+      const unauthorized = msg.ok === false && (msg.error as { code?: string } | undefined)?.code === 'UNAUTHORIZED';
       const resolve = msg.id === undefined ? undefined : pending.get(msg.id);
-      if (!resolve) return;
-      pending.delete(msg.id!);
-      resolve(msg.ok ? { ok: true, result: msg.result } : { ok: false, error: msg.error ?? { code: 'INTERNAL' as never, message: 'malformed reply' } });
+      if (resolve) {
+        pending.delete(msg.id!);
+        resolve(msg.ok ? { ok: true, result: msg.result } : { ok: false, error: msg.error ?? { code: 'INTERNAL' as never, message: 'malformed reply' } });
+      }
+      if (unauthorized) signOut();
     };
-    sock.onclose = () => {
-      ws = null;
-      failAll('the connection to the hub was lost');
+    sock.onclose = (ev) => {
+      if (ws === sock) ws = null;
+      if (stopped) return;
+      if (ev.code === WS_CLOSE_TOKEN_CHANGED) {
+        signOut();
+        return;
+      }
+      failAll('UNAVAILABLE', 'the connection to the hub was lost');
       setState('closed');
-      setTimeout(open, delay);
-      delay = Math.min(RECONNECT_MAX_MS, delay * 2);
+      if (!opts.tokenRefused) {
+        retry();
+        return;
+      }
+      opts.tokenRefused().then((refused) => (refused ? signOut() : retry()), retry);
     };
   };
   open();

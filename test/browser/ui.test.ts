@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from '../helpers/browser';
-import { Hub, Node, ROOT, generateWorkspace, tempDir, waitFor } from '../helpers/procs';
+import { Hub, Node, ROOT, generateWorkspace, runCli, tempDir, waitFor } from '../helpers/procs';
 
 const SHOTS = path.join(ROOT, 'test-results', 'ui');
 const launched = await launchChromium();
@@ -253,6 +253,67 @@ describe.skipIf('skip' in launched)('browser sign-in', () => {
       await page.getByRole('button', { name: 'Open' }).click();
       await page.getByText('No nodes yet.').waitFor();
       await page.screenshot({ path: path.join(SHOTS, 'overview-empty.png') });
+      await waitFor('no token in the address bar', async () => !page.url().includes('token'));
+    } finally {
+      await page.close();
+      await hub.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe.skipIf('skip' in launched)('browser sign-in when the admin token changes', () => {
+  it('says "signed out" at once and offers the sign-in form, instead of retrying with a dead token; a restart with the same token reconnects', async () => {
+    const dir = tempDir('ui-token');
+    const data = path.join(dir, 'hub');
+    let hub = await Hub.start(data);
+    const port = new URL(hub.info.ui).port;
+    const restart = async () => {
+      hub = await Hub.start(data, { extra: ['--ui', `127.0.0.1:${port}`] });
+    };
+    const page = await (launched as { browser: Browser }).browser.newPage();
+    const wsRefusals = () => hub.logLines().filter((l) => l.msg === 'api.refused' && l.transport === 'ws' && l.status === 401).length;
+    try {
+      await page.goto(`${hub.info.ui}/#token=${encodeURIComponent(hub.info.adminToken)}`);
+      await page.getByText('No nodes yet.').waitFor();
+
+      // 1. Rotated while the page is open: signed out at once (the hub closes its socket).
+      const rotated = await runCli('cortex-hub', ['token', 'rotate', '--json', '--data', data]);
+      expect(rotated.code, rotated.stderr).toBe(0);
+      const fresh = (JSON.parse(rotated.stdout) as { token: string }).token;
+      const t0 = Date.now();
+      await page.getByRole('alert').filter({ hasText: 'Signed out: the admin token changed.' }).waitFor({ timeout: 5000 });
+      expect(Date.now() - t0).toBeLessThan(3000);
+      await page.getByLabel('Admin token').waitFor();
+      await page.screenshot({ path: path.join(SHOTS, 'signed-out.png') });
+      expect(wsRefusals()).toBe(0);
+      await page.getByLabel('Admin token').fill(fresh);
+      await page.getByRole('button', { name: 'Open' }).click();
+      await page.getByText('No nodes yet.').waitFor();
+
+      // 2. A restart keeps the token: the page reconnects by itself, still signed in.
+      expect(await hub.stop()).toBe(0);
+      await page.getByText('The connection to the hub is lost').waitFor();
+      await restart();
+      await page.getByText('The connection to the hub is lost').waitFor({ state: 'detached', timeout: 20_000 });
+      await page.getByText('No nodes yet.').waitFor();
+      expect(await page.getByLabel('Admin token').count()).toBe(0);
+
+      // 3. Rotated while the hub was down: after the restart the upgrade is refused, and the
+      // page finds out why over HTTP and signs out instead of retrying.
+      expect(await hub.stop()).toBe(0);
+      const offline = await runCli('cortex-hub', ['token', 'rotate', '--json', '--data', data]);
+      expect(offline.code, offline.stderr).toBe(0);
+      expect((JSON.parse(offline.stdout) as { hubRunning: boolean }).hubRunning).toBe(false);
+      await restart();
+      await page.getByRole('alert').filter({ hasText: 'Signed out: the admin token changed.' }).waitFor({ timeout: 20_000 });
+      const refusedAtSignOut = wsRefusals();
+      expect(refusedAtSignOut).toBeGreaterThanOrEqual(1);
+      await page.getByLabel('Admin token').fill((JSON.parse(offline.stdout) as { token: string }).token);
+      await page.getByRole('button', { name: 'Open' }).click();
+      await page.getByText('No nodes yet.').waitFor();
+      // No retries with the dead token meanwhile.
+      expect(wsRefusals()).toBe(refusedAtSignOut);
       await waitFor('no token in the address bar', async () => !page.url().includes('token'));
     } finally {
       await page.close();
