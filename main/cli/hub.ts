@@ -7,6 +7,7 @@ import { VERSION } from '../util/version';
 import { withHub } from './admin-client';
 import { table } from './format';
 import { ago, bytes } from '../util/format';
+import { jsonTermSafe, termSafe, termSafeLines } from '../util/terminal';
 
 const HELP = `cortex-hub ${VERSION}: the Cortex Hub server and its admin commands
 
@@ -60,8 +61,9 @@ function positiveInt(text: string, flag: string): number {
   return n;
 }
 
+/** Prints the answer; text from nodes or the database in it cannot drive the terminal (see util/terminal.ts). */
 function out(json: boolean, value: unknown, human: () => string): void {
-  process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${human()}\n`);
+  process.stdout.write(json ? `${jsonTermSafe(JSON.stringify(value, null, 2))}\n` : `${termSafeLines(human())}\n`);
 }
 
 async function serve(values: Record<string, unknown>): Promise<void> {
@@ -125,7 +127,7 @@ async function main(argv: string[]): Promise<number> {
     case 'node add': {
       if (!arg) throw new UsageError('usage: cortex-hub node add NAME');
       const r = await withHub(dataDir, (inv) => inv('nodes.add', { name: arg }));
-      out(json, r, () => `Added node "${r.node.name}" with id ${r.node.id}.\nJoin string (shown once; keep it secret):\n\n  ${r.join}\n\nOn the node: cortex-node --join '${r.join}' --workspace DIR`);
+      out(json, r, () => `Added node "${termSafe(r.node.name)}" with id ${r.node.id}.\nJoin string (shown once; keep it secret):\n\n  ${r.join}\n\nOn the node: cortex-node --join '${r.join}' --workspace DIR`);
       return 0;
     }
     case 'node list': {
@@ -137,7 +139,7 @@ async function main(argv: string[]): Promise<number> {
     case 'node retire': {
       if (!arg) throw new UsageError('usage: cortex-hub node retire ID');
       const r = await withHub(dataDir, (inv) => inv('nodes.retire', { id: arg }));
-      out(json, r, () => `Retired node "${r.name}" (${r.id}); its token is revoked. Its mirror is now an orphan: see "cortex-hub purge --dry-run".`);
+      out(json, r, () => `Retired node "${termSafe(r.name)}" (${r.id}); its token is revoked. Its mirror is now an orphan: see "cortex-hub purge --dry-run".`);
       return 0;
     }
     case 'status': {
@@ -220,11 +222,11 @@ main(process.argv.slice(2)).then(
   (e: unknown) => {
     const err = e as Error;
     if (err instanceof UsageError || (err as NodeJS.ErrnoException).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || (err as NodeJS.ErrnoException).code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
-      process.stderr.write(`cortex-hub: ${err.message}\n`);
+      process.stderr.write(`cortex-hub: ${termSafe(err.message)}\n`);
       process.exitCode = 2;
     } else {
       const prefix = err instanceof ContractError ? `${err.code}: ` : err instanceof DataDirBusyError ? '' : '';
-      process.stderr.write(`cortex-hub: ${prefix}${err.message}\n`);
+      process.stderr.write(`cortex-hub: ${prefix}${termSafe(err.message)}\n`);
       process.exitCode = 1;
     }
   },

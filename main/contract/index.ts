@@ -5,6 +5,9 @@
  * Renderer code may import this file; it imports nothing from the engine.
  */
 import { z } from 'zod';
+import { nodeNameProblem } from './names';
+
+export { NODE_NAME_MAX, nodeNameKey, nodeNameProblem, normalizeNodeName } from './names';
 
 export const NODE_STATES = ['connected', 'syncing', 'in-sync', 'disconnected', 'error', 'retired'] as const;
 export type NodeState = (typeof NODE_STATES)[number];
@@ -193,13 +196,19 @@ export interface AgentPage {
 const Id = z.string().min(1).max(64);
 const JsonObject = z.record(z.string(), z.unknown());
 
+/** A node name (see names.ts): trimmed, printable, at most NODE_NAME_MAX characters. */
+const NodeName = z.string().trim().superRefine((name, ctx) => {
+  const problem = nodeNameProblem(name);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
 const Empty = z.object({}).strict();
 const Limit = z.number().int().min(1).max(10_000).optional();
 
 export const operations = {
   'status': { input: Empty, output: {} as HubStatus },
   'nodes.list': { input: Empty, output: {} as NodeInfo[] },
-  'nodes.add': { input: z.object({ name: z.string().trim().min(1).max(100) }).strict(), output: {} as { node: NodeInfo; join: string } },
+  'nodes.add': { input: z.object({ name: NodeName }).strict(), output: {} as { node: NodeInfo; join: string } },
   'nodes.retire': { input: z.object({ id: z.string().min(1).max(64) }).strict(), output: {} as NodeInfo },
   'nodes.detail': { input: z.object({ id: z.string().min(1).max(64) }).strict(), output: {} as NodeDetail },
   'purge.preview': { input: Empty, output: {} as PurgeView },

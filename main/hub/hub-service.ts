@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import watcher from '@parcel/watcher';
-import { ContractError, PENDING_LIMIT, type LockRefusalView, SettingsSchema, defaultSettings, type Settings, type Handlers, type HubEvent, type HubStatus, type LogEntryView, type NodeInfo, type NodeStatus, type PurgeView } from '../contract';
+import { ContractError, nodeNameKey, nodeNameProblem, normalizeNodeName, PENDING_LIMIT, type LockRefusalView, SettingsSchema, defaultSettings, type Settings, type Handlers, type HubEvent, type HubStatus, type LogEntryView, type NodeInfo, type NodeStatus, type PurgeView } from '../contract';
 import { HubStore, type NodeRecord } from '../store/hub-store';
 import { AgentStore } from '../store/agent-store';
 import { AgentService } from '../agents/agent-service';
@@ -737,7 +737,24 @@ export class HubService extends EventEmitter {
 
   // ---- admin operations --------------------------------------------------------------------
 
-  addNode(name: string): { node: NodeInfo; join: string } {
+  /**
+   * Registers a node. Its name (trimmed, NFC) must be printable (no controls, bidi or invisible
+   * format characters; see contract/names.ts) and unique among active nodes, ignoring case.
+   */
+  addNode(given: string): { node: NodeInfo; join: string } {
+    const name = normalizeNodeName(given);
+    const problem = nodeNameProblem(name);
+    if (problem) {
+      this.log.warn('node.add_refused', { name: clip(given), reason: problem });
+      throw new ContractError('BAD_REQUEST', `nodes.add: ${problem}`);
+    }
+    const key = nodeNameKey(name);
+    const taken = this.store.nodes().find((n) => n.retiredAt === null && nodeNameKey(n.name) === key);
+    if (taken) {
+      const reason = `an active node is already named "${taken.name}" (${taken.id}); names are unique among active nodes, ignoring case: choose another name or retire that node first`;
+      this.log.warn('node.add_refused', { name: clip(given), reason, existing: taken.id });
+      throw new ContractError('CONFLICT', reason);
+    }
     const id = crypto.randomBytes(8).toString('hex');
     const secret = crypto.randomBytes(32).toString('base64url');
     const rec = this.store.addNode(id, name, secret);
