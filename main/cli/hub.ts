@@ -25,7 +25,8 @@ Usage:
   cortex-hub agents list [--node ID] [--session S] [--template T] [--state STATE] [--limit N] [--cursor C] [--json]
   cortex-hub agents start TEMPLATE --node ID [--session S] [--config JSON] [--json]
                                          run an instance of TEMPLATE (id or name) on the node
-  cortex-hub agents stop ID [--json]     stop a pending or running instance
+  cortex-hub agents stop ID [--json]     stop a pending or running instance: SIGTERM to its whole process
+                                         group on the node, SIGKILL to what is left after 5 s
   cortex-hub agents show ID [--json]     one instance: state, times, exit code, error
 
 Options:
