@@ -1,6 +1,7 @@
 /** `cortex-hub`: run the hub, or administer it (through a running hub or its data dir). */
+import readline from 'node:readline/promises';
 import { parseArgs } from 'node:util';
-import { ContractError } from '../contract';
+import { ContractError, type PurgeView } from '../contract';
 import { DataDirBusyError, resolveDataDir } from '../hub/data-dir';
 import { runHub } from '../server/run-hub';
 import { VERSION } from '../util/version';
@@ -17,7 +18,12 @@ Usage:
   cortex-hub node list [--json]
   cortex-hub node retire ID [--json]     revoke the node's token; its mirror becomes an orphan
   cortex-hub status [--json]             hub stats and per-node mirror status
-  cortex-hub purge [--dry-run] [--json]  remove orphaned mirrors (--dry-run: list what would go)
+  cortex-hub purge --dry-run [--json]    list the orphaned mirrors a purge would remove, as a plan
+                                         with a planId (valid for one hour)
+  cortex-hub purge --plan ID [--json]    run that plan: removes only its mirrors still orphaned and
+                                         still the ones previewed (new orphans need a new preview)
+  cortex-hub purge                       on a terminal: preview, ask for confirmation, run that plan
+                                         (elsewhere a usage error: use --dry-run, then --plan)
   cortex-hub agents templates [--json]   agent templates
   cortex-hub agents template-add NAME --command CMD [--node ID] [--cron EXPR] [--overlap skip|queue] [--webhook] [--config JSON]
                                          --node: where cron and webhook triggers run it; --webhook prints
@@ -67,6 +73,23 @@ function out(json: boolean, value: unknown, human: () => string): void {
   process.stdout.write(json ? `${jsonTermSafe(JSON.stringify(value, null, 2))}\n` : `${termSafeLines(human())}\n`);
 }
 
+/** A purge preview (with how to run it) or a purge's result, for people. */
+function purgeText(r: PurgeView, hint = true): string {
+  const lines: string[] = [];
+  if (r.targets.length === 0) lines.push(r.dryRun ? 'No orphaned mirrors to purge.' : `Nothing was removed (plan ${r.planId}).`);
+  else {
+    lines.push(r.dryRun ? `Would remove these orphaned mirrors (plan ${r.planId}):` : `Removed these orphaned mirrors (plan ${r.planId}):`);
+    lines.push(table([['MIRROR', 'REASON', 'FILES', 'BYTES'], ...r.targets.map((t) => [t.id, t.reason, String(t.files), bytes(t.bytes)])]));
+    lines.push(`Total: ${r.files} files, ${bytes(r.bytes)}`);
+  }
+  if (r.skipped.length) {
+    lines.push(r.dryRun ? 'Left out of the plan:' : 'Kept:');
+    lines.push(table(r.skipped.map((k) => [`  ${k.id}`, k.why, k.message])));
+  }
+  if (r.dryRun && r.targets.length && hint) lines.push(`To remove exactly these, before ${new Date(r.expiresAt).toISOString()}: cortex-hub purge --plan ${r.planId}`);
+  return lines.join('\n');
+}
+
 async function serve(values: Record<string, unknown>): Promise<void> {
   const dataDir = resolveDataDir(values.data as string | undefined);
   const running = await runHub({
@@ -104,7 +127,7 @@ async function main(argv: string[]): Promise<number> {
       'log-level': { type: 'string' }, json: { type: 'boolean', default: false }, 'dry-run': { type: 'boolean', default: false },
       node: { type: 'string' }, session: { type: 'string' }, template: { type: 'string' }, state: { type: 'string' }, limit: { type: 'string' },
       cursor: { type: 'string' }, command: { type: 'string' }, cron: { type: 'string' }, overlap: { type: 'string' }, webhook: { type: 'boolean', default: false },
-      config: { type: 'string' },
+      config: { type: 'string' }, plan: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false }, version: { type: 'boolean', default: false },
     },
   });
@@ -205,12 +228,30 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'purge': {
       const dry = values['dry-run'];
-      const r = await withHub(dataDir, (inv) => inv(dry ? 'purge.preview' : 'purge.run', {}));
-      out(json, r, () => {
-        if (r.targets.length === 0) return 'No orphaned mirrors.';
-        const head = dry ? 'Would remove these orphaned mirrors:' : 'Removed these orphaned mirrors:';
-        return `${head}\n${table([['MIRROR', 'REASON', 'FILES', 'BYTES'], ...r.targets.map((t) => [t.id, t.reason, String(t.files), bytes(t.bytes)])])}\nTotal: ${r.files} files, ${bytes(r.bytes)}`;
-      });
+      const planId = values.plan;
+      if (dry && planId !== undefined) throw new UsageError('give --dry-run (make a plan) or --plan ID (run one), not both');
+      if (dry) {
+        const r = await withHub(dataDir, (inv) => inv('purge.preview', {}));
+        out(json, r, () => purgeText(r));
+        return 0;
+      }
+      if (planId !== undefined) {
+        const r = await withHub(dataDir, (inv) => inv('purge.run', { planId }));
+        out(json, r, () => purgeText(r));
+        return 0;
+      }
+      if (json || !process.stdin.isTTY) throw new UsageError('a purge runs a plan: "cortex-hub purge --dry-run" lists what would go and prints its planId, "cortex-hub purge --plan ID" removes exactly that (plain "cortex-hub purge" asks for confirmation, on a terminal only)');
+      const preview = await withHub(dataDir, (inv) => inv('purge.preview', {}));
+      out(false, preview, () => purgeText(preview, false));
+      if (preview.targets.length === 0) return 0;
+      const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
+      const answer = await rl.question(`Delete ${preview.targets.length} mirror${preview.targets.length === 1 ? '' : 's'} (${preview.files} files, ${bytes(preview.bytes)})? Type "yes" to confirm: `).finally(() => rl.close());
+      if (answer.trim().toLowerCase() !== 'yes') {
+        process.stderr.write('cortex-hub: purge cancelled; nothing was removed\n');
+        return 1;
+      }
+      const r = await withHub(dataDir, (inv) => inv('purge.run', { planId: preview.planId }));
+      out(false, r, () => purgeText(r));
       return 0;
     }
     default:

@@ -116,12 +116,37 @@ export interface PurgeTargetView {
   bytes: number;
 }
 
+/** An orphaned mirror a purge leaves in place, and why. */
+export interface PurgeSkipView {
+  id: string;
+  /**
+   * mount-point: it is, or holds, a mount point (never descended into, never removed);
+   * active: its node is active or connected again; replaced: not the directory (or link) the
+   * preview saw; gone: it no longer exists; failed: removing it failed (message says why).
+   */
+  why: 'mount-point' | 'active' | 'replaced' | 'gone' | 'failed';
+  message: string;
+}
+
+/**
+ * A purge plan (preview) or what running one did. A preview stores its plan under `planId`
+ * until `expiresAt`; `purge.run` with that id removes only the plan's mirrors that are still
+ * orphaned and still the same directory (or link), once.
+ */
 export interface PurgeView {
   dryRun: boolean;
+  planId: string;
+  expiresAt: number;
+  /** Preview: what the plan removes. Run: what was removed (files and bytes as removed). */
   targets: PurgeTargetView[];
   files: number;
   bytes: number;
+  /** Preview: orphans left out of the plan. Run: the plan's mirrors left in place. */
+  skipped: PurgeSkipView[];
 }
+
+/** How long a purge preview can be run (purge.run refuses it after). */
+export const PURGE_PLAN_TTL_MS = 60 * 60 * 1000;
 
 export interface LogEntryView {
   t: string;
@@ -212,7 +237,7 @@ export const operations = {
   'nodes.retire': { input: z.object({ id: z.string().min(1).max(64) }).strict(), output: {} as NodeInfo },
   'nodes.detail': { input: z.object({ id: z.string().min(1).max(64) }).strict(), output: {} as NodeDetail },
   'purge.preview': { input: Empty, output: {} as PurgeView },
-  'purge.run': { input: Empty, output: {} as PurgeView },
+  'purge.run': { input: z.object({ planId: z.string().min(1).max(64) }).strict(), output: {} as PurgeView },
   'purge.history': { input: z.object({ limit: Limit }).strict(), output: {} as HubEvent[] },
   'events.list': { input: z.object({ nodeId: z.string().max(64).optional(), kind: z.string().max(64).optional(), limit: Limit }).strict(), output: {} as HubEvent[] },
   'logs.recent': { input: z.object({ level: z.enum(LOG_LEVELS).optional(), node: z.string().max(64).optional(), limit: Limit }).strict(), output: {} as LogEntryView[] },
