@@ -25,6 +25,8 @@ const WINDOWS = process.platform === 'win32';
 interface Running {
   child: ChildProcess;
   stopping: boolean;
+  /** Why it is being stopped, when the hub did not ask (reported as its error). */
+  stopReason: string;
   /** Resolves when the shell has exited (its state is reported). */
   exited: Promise<void>;
   /** Resolves when the group has been signalled to the end (SIGKILL sent or nothing left). */
@@ -86,7 +88,7 @@ export class AgentRunner {
     });
     let markExited!: () => void;
     const exited = new Promise<void>((resolve) => { markExited = resolve; });
-    this.running.set(id, { child, stopping: false, exited, stopped: null });
+    this.running.set(id, { child, stopping: false, stopReason: '', exited, stopped: null });
     child.stderr!.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-STDERR_TAIL); });
     child.once('spawn', () => {
       this.log.info('agent.started', { agent: id, pid: child.pid, pgid: WINDOWS ? null : child.pid });
@@ -104,7 +106,7 @@ export class AgentRunner {
       this.running.delete(id);
       const state = r?.stopping ? 'stopped' : code === 0 ? 'succeeded' : 'failed';
       this.log.info('agent.exited', { agent: id, state, code, signal });
-      this.report({ id, state, hasExitCode: code !== null, exitCode: code ?? 0, signal: signal ?? '', error: state === 'failed' ? stderr.trim() : '' });
+      this.report({ id, state, hasExitCode: code !== null, exitCode: code ?? 0, signal: signal ?? '', error: state === 'failed' ? stderr.trim() : state === 'stopped' ? r!.stopReason : '' });
     });
   }
 
@@ -113,14 +115,15 @@ export class AgentRunner {
    * whatever of the group is left after STOP_GRACE_MS. Resolves once that is done and the
    * shell's exit is reported.
    */
-  stop(id: string, why = 'requested'): Promise<void> {
+  stop(id: string, reason = ''): Promise<void> {
     const r = this.running.get(id);
     if (!r) return Promise.resolve();
     if (r.stopped) return r.stopped;
     r.stopping = true;
+    r.stopReason = reason;
     const pid = r.child.pid;
     if (pid === undefined) return Promise.resolve(); // never spawned: 'error' reports it
-    this.log.info('agent.stopping', { agent: id, pid, why });
+    this.log.info('agent.stopping', { agent: id, pid, why: reason || 'the hub asked' });
     if (WINDOWS) {
       // No process groups: end the tree the shell started, at once (console programs get no gentle signal).
       const kill = spawn('taskkill', ['/pid', String(pid), '/T', '/F'], { stdio: 'ignore', windowsHide: true });
@@ -163,7 +166,7 @@ export class AgentRunner {
 
   /** The node is shutting down: every instance's group is stopped (resolves when all are). */
   stopAll(): Promise<void> {
-    return Promise.all([...this.running.keys()].map((id) => this.stop(id, 'node shutting down'))).then(() => undefined);
+    return Promise.all([...this.running.keys()].map((id) => this.stop(id, 'its node shut down'))).then(() => undefined);
   }
 
   private report(m: AgentStateMsg): void {

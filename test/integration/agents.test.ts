@@ -181,6 +181,7 @@ describe('agents', () => {
       return a.state === 'stopped' || a.state === 'lost' ? a : null;
     });
     expect(settled.finishedAt).not.toBeNull();
+    expect(settled.error).toBe(settled.state === 'stopped' ? 'its node shut down' : 'its node disconnected while it ran');
     node = Node.start(join, ws, node.stateDir);
     await hub.waitState(id, 'in-sync');
   });
