@@ -40,6 +40,13 @@ type GlobToken =
   | { t: 'any' };
 
 const SLASH = 0x2f;
+const K_LIT = 0;
+const K_ONE = 1;
+const K_CLASS = 2;
+const K_STAR = 3;
+const K_ANY = 4;
+const K_DIRS = 5;
+const KIND: Record<GlobToken['t'], number> = { lit: K_LIT, one: K_ONE, class: K_CLASS, star: K_STAR, any: K_ANY, dirs: K_DIRS };
 
 /** Parses a glob (throws LockFileError on a malformed class). */
 function parseGlob(glob: string): GlobToken[] {
@@ -125,55 +132,84 @@ export const globWork = { steps: 0 };
 export function compileGlob(glob: string): GlobMatcher {
   const tokens = parseGlob(glob);
   const m = tokens.length;
+  // Cheap answers first: a glob without wildcards is one path; literal characters at either
+  // end must be the path's own (each consumes exactly one character there).
+  const lits = (list: GlobToken[]) => {
+    let out = '';
+    for (const t of list) {
+      if (t.t !== 'lit') break;
+      out += String.fromCharCode(t.c);
+    }
+    return out;
+  };
+  const prefix = lits(tokens);
+  if (prefix.length === m) return { glob, test: (path) => path === prefix };
+  const suffix = [...lits([...tokens].reverse())].reverse().join('');
+  const minLength = tokens.filter((t) => t.t === 'lit' || t.t === 'one' || t.t === 'class').length;
   const size = 2 * m + 1;
-  const loops = (k: number) => k < m && (tokens[k]!.t === 'star' || tokens[k]!.t === 'dirs' || tokens[k]!.t === 'any');
-  // Generation marks instead of clearing a set per character.
+  // Tokens as numbers and typed arrays: the loop below runs per character of every path checked.
+  const kind = new Uint8Array(m);
+  const lit = new Int32Array(m);
+  const loops = new Uint8Array(m + 1);
+  const classes: ({ negate: boolean; ranges: number[] } | null)[] = [];
+  tokens.forEach((t, k) => {
+    kind[k] = KIND[t.t];
+    if (t.t === 'lit') lit[k] = t.c;
+    loops[k] = t.t === 'star' || t.t === 'dirs' || t.t === 'any' ? 1 : 0;
+    classes.push(t.t === 'class' ? t : null);
+  });
+  // Two state lists, swapped per character; generation marks instead of clearing a set.
   const mark = new Uint32Array(size);
   let gen = 0;
-  let cur: number[] = [];
-  let next: number[] = [];
-  const add = (list: number[], s: number) => {
-    // A star may match nothing: its state reaches the next token's too.
+  let cur = new Int32Array(size);
+  let next = new Int32Array(size);
+  /** Adds state s (and, past stars that may match nothing, the states after them) to list; returns its new length. */
+  const add = (list: Int32Array, n: number, s: number): number => {
     for (;;) {
-      if (mark[s] === gen) return;
+      if (mark[s] === gen) return n;
       mark[s] = gen;
-      list.push(s);
-      if (s >= m || !loops(s)) return;
+      list[n++] = s;
+      if (s >= m || loops[s] === 0) return n;
       s++;
     }
   };
   return {
     glob,
     test(path: string): boolean {
+      if (path.length < minLength || !path.startsWith(prefix) || !path.endsWith(suffix)) return false;
       if (gen > 0xfffffff0) { mark.fill(0); gen = 0; }
       gen++;
-      cur.length = 0;
-      add(cur, 0);
-      for (let i = 0; i < path.length && cur.length > 0; i++) {
+      // The prefix is matched: start after it.
+      let nCur = add(cur, 0, prefix.length);
+      for (let i = prefix.length; i < path.length && nCur > 0; i++) {
         const c = path.charCodeAt(i);
         gen++;
-        next.length = 0;
-        for (const s of cur) {
-          globWork.steps++;
-          if (s > m) {
+        let nNext = 0;
+        globWork.steps += nCur;
+        for (let j = 0; j < nCur; j++) {
+          const st = cur[j]!;
+          if (st > m) {
             // Inside a directory of a `dirs` token: more of its name, or its '/'.
-            add(next, c === SLASH ? s - m - 1 : s);
+            nNext = add(next, nNext, c === SLASH ? st - m - 1 : st);
             continue;
           }
-          if (s === m) continue;
-          const tok = tokens[s]!;
-          switch (tok.t) {
-            case 'lit': if (c === tok.c) add(next, s + 1); break;
-            case 'one': if (c !== SLASH) add(next, s + 1); break;
-            case 'class': if (inClass(tok, c)) add(next, s + 1); break;
-            case 'star': if (c !== SLASH) add(next, s); break;
-            case 'any': add(next, s); break;
-            case 'dirs': add(next, c === SLASH ? s : m + 1 + s); break;
+          if (st === m) continue;
+          switch (kind[st]) {
+            case K_LIT: if (c === lit[st]) nNext = add(next, nNext, st + 1); break;
+            case K_ONE: if (c !== SLASH) nNext = add(next, nNext, st + 1); break;
+            case K_CLASS: if (inClass(classes[st]!, c)) nNext = add(next, nNext, st + 1); break;
+            case K_STAR: if (c !== SLASH) nNext = add(next, nNext, st); break;
+            case K_ANY: nNext = add(next, nNext, st); break;
+            default: nNext = add(next, nNext, c === SLASH ? st : m + 1 + st); break; // K_DIRS
           }
         }
-        [cur, next] = [next, cur];
+        const swap = cur;
+        cur = next;
+        next = swap;
+        nCur = nNext;
       }
-      return cur.includes(m);
+      for (let j = 0; j < nCur; j++) if (cur[j] === m) return true;
+      return false;
     },
   };
 }
