@@ -251,6 +251,11 @@ export class AgentService {
       if (this.store.markRunning(i.id)) {
         this.host.log.info('agent.running', { agent: i.id, node: nodeId });
         this.host.changed(this.store.instance(i.id)!);
+      } else if (FINAL_STATES.includes(i.state)) {
+        // Settled here (lost while its node was away, stopped while it was not connected) but
+        // still running there: nobody would see or stop it, so the node stops its whole group.
+        this.host.log.warn('agent.stop_settled', { agent: i.id, node: nodeId, recorded: i.state });
+        this.host.sendToNode(nodeId, { agentStop: { id: i.id } });
       }
       return null;
     }

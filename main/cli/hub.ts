@@ -1,6 +1,7 @@
 /** `cortex-hub`: run the hub, or administer it (through a running hub or its data dir). */
+import readline from 'node:readline/promises';
 import { parseArgs } from 'node:util';
-import { ContractError, type NodeDetail } from '../contract';
+import { ContractError, type NodeDetail, type PurgeView } from '../contract';
 import { DataDirBusyError, layout, resolveDataDir } from '../hub/data-dir';
 import { runHub } from '../server/run-hub';
 import { installSafetyNet } from '../server/safety-net';
@@ -8,6 +9,7 @@ import { VERSION } from '../util/version';
 import { withHub } from './admin-client';
 import { table } from './format';
 import { ago, bytes } from '../util/format';
+import { jsonTermSafe, termSafe, termSafeLines } from '../util/terminal';
 
 const HELP = `cortex-hub ${VERSION}: the Cortex Hub server and its admin commands
 
@@ -21,7 +23,12 @@ Usage:
                                          try everything that failed now
   cortex-hub node retire ID [--json]     revoke the node's token; its mirror becomes an orphan
   cortex-hub status [--json]             hub stats and per-node mirror status
-  cortex-hub purge [--dry-run] [--json]  remove orphaned mirrors (--dry-run: list what would go)
+  cortex-hub purge --dry-run [--json]    list the orphaned mirrors a purge would remove, as a plan
+                                         with a planId (valid for one hour)
+  cortex-hub purge --plan ID [--json]    run that plan: removes only its mirrors still orphaned and
+                                         still the ones previewed (new orphans need a new preview)
+  cortex-hub purge                       on a terminal: preview, ask for confirmation, run that plan
+                                         (elsewhere a usage error: use --dry-run, then --plan)
   cortex-hub agents templates [--json]   agent templates
   cortex-hub agents template-add NAME --command CMD [--node ID] [--cron EXPR] [--overlap skip|queue] [--webhook] [--config JSON]
                                          --node: where cron and webhook triggers run it; --webhook prints
@@ -29,7 +36,8 @@ Usage:
   cortex-hub agents list [--node ID] [--session S] [--template T] [--state STATE] [--limit N] [--cursor C] [--json]
   cortex-hub agents start TEMPLATE --node ID [--session S] [--config JSON] [--json]
                                          run an instance of TEMPLATE (id or name) on the node
-  cortex-hub agents stop ID [--json]     stop a pending or running instance
+  cortex-hub agents stop ID [--json]     stop a pending or running instance: SIGTERM to its whole process
+                                         group on the node, SIGKILL to what is left after 5 s
   cortex-hub agents show ID [--json]     one instance: state, times, exit code, error
   cortex-hub token rotate [--json]       a new admin token (DIR/admin-token; the same across restarts
                                          until rotated): a running hub switches to it at once and
@@ -88,8 +96,26 @@ function positiveInt(text: string, flag: string): number {
   return n;
 }
 
+/** Prints the answer; text from nodes or the database in it cannot drive the terminal (see util/terminal.ts). */
 function out(json: boolean, value: unknown, human: () => string): void {
-  process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${human()}\n`);
+  process.stdout.write(json ? `${jsonTermSafe(JSON.stringify(value, null, 2))}\n` : `${termSafeLines(human())}\n`);
+}
+
+/** A purge preview (with how to run it) or a purge's result, for people. */
+function purgeText(r: PurgeView, hint = true): string {
+  const lines: string[] = [];
+  if (r.targets.length === 0) lines.push(r.dryRun ? 'No orphaned mirrors to purge.' : `Nothing was removed (plan ${r.planId}).`);
+  else {
+    lines.push(r.dryRun ? `Would remove these orphaned mirrors (plan ${r.planId}):` : `Removed these orphaned mirrors (plan ${r.planId}):`);
+    lines.push(table([['MIRROR', 'REASON', 'FILES', 'BYTES'], ...r.targets.map((t) => [t.id, t.reason, String(t.files), bytes(t.bytes)])]));
+    lines.push(`Total: ${r.files} files, ${bytes(r.bytes)}`);
+  }
+  if (r.skipped.length) {
+    lines.push(r.dryRun ? 'Left out of the plan:' : 'Kept:');
+    lines.push(table(r.skipped.map((k) => [`  ${k.id}`, k.why, k.message])));
+  }
+  if (r.dryRun && r.targets.length && hint) lines.push(`To remove exactly these, before ${new Date(r.expiresAt).toISOString()}: cortex-hub purge --plan ${r.planId}`);
+  return lines.join('\n');
 }
 
 async function serve(values: Record<string, unknown>): Promise<void> {
@@ -130,7 +156,7 @@ async function main(argv: string[]): Promise<number> {
       'log-level': { type: 'string' }, json: { type: 'boolean', default: false }, 'dry-run': { type: 'boolean', default: false },
       node: { type: 'string' }, session: { type: 'string' }, template: { type: 'string' }, state: { type: 'string' }, limit: { type: 'string' },
       cursor: { type: 'string' }, command: { type: 'string' }, cron: { type: 'string' }, overlap: { type: 'string' }, webhook: { type: 'boolean', default: false },
-      config: { type: 'string' },
+      config: { type: 'string' }, plan: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false }, version: { type: 'boolean', default: false },
     },
   });
@@ -154,7 +180,7 @@ async function main(argv: string[]): Promise<number> {
     case 'node add': {
       if (!arg) throw new UsageError('usage: cortex-hub node add NAME');
       const r = await withHub(dataDir, (inv) => inv('nodes.add', { name: arg }));
-      out(json, r, () => `Added node "${r.node.name}" with id ${r.node.id}.\nJoin string (shown once; keep it secret):\n\n  ${r.join}\n\nOn the node: cortex-node --join '${r.join}' --workspace DIR`);
+      out(json, r, () => `Added node "${termSafe(r.node.name)}" with id ${r.node.id}.\nJoin string (shown once; keep it secret):\n\n  ${r.join}\n\nOn the node: cortex-node --join '${r.join}' --workspace DIR`);
       return 0;
     }
     case 'node list': {
@@ -178,7 +204,7 @@ async function main(argv: string[]): Promise<number> {
     case 'node retire': {
       if (!arg) throw new UsageError('usage: cortex-hub node retire ID');
       const r = await withHub(dataDir, (inv) => inv('nodes.retire', { id: arg }));
-      out(json, r, () => `Retired node "${r.name}" (${r.id}); its token is revoked. Its mirror is now an orphan: see "cortex-hub purge --dry-run".`);
+      out(json, r, () => `Retired node "${termSafe(r.name)}" (${r.id}); its token is revoked. Its mirror is now an orphan: see "cortex-hub purge --dry-run".`);
       return 0;
     }
     case 'status': {
@@ -253,12 +279,30 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'purge': {
       const dry = values['dry-run'];
-      const r = await withHub(dataDir, (inv) => inv(dry ? 'purge.preview' : 'purge.run', {}));
-      out(json, r, () => {
-        if (r.targets.length === 0) return 'No orphaned mirrors.';
-        const head = dry ? 'Would remove these orphaned mirrors:' : 'Removed these orphaned mirrors:';
-        return `${head}\n${table([['MIRROR', 'REASON', 'FILES', 'BYTES'], ...r.targets.map((t) => [t.id, t.reason, String(t.files), bytes(t.bytes)])])}\nTotal: ${r.files} files, ${bytes(r.bytes)}`;
-      });
+      const planId = values.plan;
+      if (dry && planId !== undefined) throw new UsageError('give --dry-run (make a plan) or --plan ID (run one), not both');
+      if (dry) {
+        const r = await withHub(dataDir, (inv) => inv('purge.preview', {}));
+        out(json, r, () => purgeText(r));
+        return 0;
+      }
+      if (planId !== undefined) {
+        const r = await withHub(dataDir, (inv) => inv('purge.run', { planId }));
+        out(json, r, () => purgeText(r));
+        return 0;
+      }
+      if (json || !process.stdin.isTTY) throw new UsageError('a purge runs a plan: "cortex-hub purge --dry-run" lists what would go and prints its planId, "cortex-hub purge --plan ID" removes exactly that (plain "cortex-hub purge" asks for confirmation, on a terminal only)');
+      const preview = await withHub(dataDir, (inv) => inv('purge.preview', {}));
+      out(false, preview, () => purgeText(preview, false));
+      if (preview.targets.length === 0) return 0;
+      const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
+      const answer = await rl.question(`Delete ${preview.targets.length} mirror${preview.targets.length === 1 ? '' : 's'} (${preview.files} files, ${bytes(preview.bytes)})? Type "yes" to confirm: `).finally(() => rl.close());
+      if (answer.trim().toLowerCase() !== 'yes') {
+        process.stderr.write('cortex-hub: purge cancelled; nothing was removed\n');
+        return 1;
+      }
+      const r = await withHub(dataDir, (inv) => inv('purge.run', { planId: preview.planId }));
+      out(false, r, () => purgeText(r));
       return 0;
     }
     default:
@@ -271,11 +315,11 @@ main(process.argv.slice(2)).then(
   (e: unknown) => {
     const err = e as Error;
     if (err instanceof UsageError || (err as NodeJS.ErrnoException).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || (err as NodeJS.ErrnoException).code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
-      process.stderr.write(`cortex-hub: ${err.message}\n`);
+      process.stderr.write(`cortex-hub: ${termSafe(err.message)}\n`);
       process.exitCode = 2;
     } else {
       const prefix = err instanceof ContractError ? `${err.code}: ` : err instanceof DataDirBusyError ? '' : '';
-      process.stderr.write(`cortex-hub: ${prefix}${err.message}\n`);
+      process.stderr.write(`cortex-hub: ${prefix}${termSafe(err.message)}\n`);
       process.exitCode = 1;
     }
   },

@@ -84,17 +84,18 @@ async function main(argv: string[]): Promise<number> {
     throw e;
   }
   log.info('node.started', { hub, workspace, stateDir, version: VERSION });
-  let stopping = false;
+  let stopping: Promise<void> | null = null;
   const stop = () => {
     if (stopping) return;
-    stopping = true;
     log.info('node.stopping', {});
-    void client.stop();
+    stopping = client.stop();
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   try {
     await client.run();
+    // The process exits right after: let the stop finish (agents' process groups killed).
+    await (stopping as Promise<void> | null)?.catch((e: Error) => log.warn('node.stop_failed', { error: e.message }));
     return 0;
   } catch (e) {
     if (e instanceof FatalNodeError) {

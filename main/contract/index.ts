@@ -5,6 +5,9 @@
  * Renderer code may import this file; it imports nothing from the engine.
  */
 import { z } from 'zod';
+import { nodeNameProblem } from './names';
+
+export { NODE_NAME_MAX, nodeNameKey, nodeNameProblem, normalizeNodeName } from './names';
 
 export const NODE_STATES = ['connected', 'syncing', 'in-sync', 'disconnected', 'error', 'retired'] as const;
 export type NodeState = (typeof NODE_STATES)[number];
@@ -134,12 +137,37 @@ export interface PurgeTargetView {
   bytes: number;
 }
 
+/** An orphaned mirror a purge leaves in place, and why. */
+export interface PurgeSkipView {
+  id: string;
+  /**
+   * mount-point: it is, or holds, a mount point (never descended into, never removed);
+   * active: its node is active or connected again; replaced: not the directory (or link) the
+   * preview saw; gone: it no longer exists; failed: removing it failed (message says why).
+   */
+  why: 'mount-point' | 'active' | 'replaced' | 'gone' | 'failed';
+  message: string;
+}
+
+/**
+ * A purge plan (preview) or what running one did. A preview stores its plan under `planId`
+ * until `expiresAt`; `purge.run` with that id removes only the plan's mirrors that are still
+ * orphaned and still the same directory (or link), once.
+ */
 export interface PurgeView {
   dryRun: boolean;
+  planId: string;
+  expiresAt: number;
+  /** Preview: what the plan removes. Run: what was removed (files and bytes as removed). */
   targets: PurgeTargetView[];
   files: number;
   bytes: number;
+  /** Preview: orphans left out of the plan. Run: the plan's mirrors left in place. */
+  skipped: PurgeSkipView[];
 }
+
+/** How long a purge preview can be run (purge.run refuses it after). */
+export const PURGE_PLAN_TTL_MS = 60 * 60 * 1000;
 
 export interface LogEntryView {
   t: string;
@@ -253,18 +281,24 @@ const JsonObject = z.record(z.string(), z.unknown()).superRefine((v, ctx) => {
 /** An agent instance's session id (stored; a filter in agents.list). */
 const SessionId = z.string().min(1).max(200);
 
+/** A node name (see names.ts): trimmed, printable, at most NODE_NAME_MAX characters. */
+const NodeName = z.string().trim().superRefine((name, ctx) => {
+  const problem = nodeNameProblem(name);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
 const Empty = z.object({}).strict();
 const Limit = z.number().int().min(1).max(10_000).optional();
 
 export const operations = {
   'status': { input: Empty, output: {} as HubStatus },
   'nodes.list': { input: Empty, output: {} as NodeInfo[] },
-  'nodes.add': { input: z.object({ name: z.string().trim().min(1).max(100) }).strict(), output: {} as { node: NodeInfo; join: string } },
+  'nodes.add': { input: z.object({ name: NodeName }).strict(), output: {} as { node: NodeInfo; join: string } },
   'nodes.retire': { input: z.object({ id: z.string().min(1).max(64) }).strict(), output: {} as NodeInfo },
   'nodes.rescan': { input: z.object({ id: z.string().min(1).max(64) }).strict(), output: {} as { rescanning: boolean; retried: number } },
   'nodes.detail': { input: z.object({ id: z.string().min(1).max(64) }).strict(), output: {} as NodeDetail },
   'purge.preview': { input: Empty, output: {} as PurgeView },
-  'purge.run': { input: Empty, output: {} as PurgeView },
+  'purge.run': { input: z.object({ planId: z.string().min(1).max(64) }).strict(), output: {} as PurgeView },
   'purge.history': { input: z.object({ limit: Limit }).strict(), output: {} as HubEvent[] },
   'events.list': { input: z.object({ nodeId: z.string().max(64).optional(), kind: z.string().max(64).optional(), limit: Limit }).strict(), output: {} as HubEvent[] },
   'logs.recent': { input: z.object({ level: z.enum(LOG_LEVELS).optional(), node: z.string().max(64).optional(), limit: Limit }).strict(), output: {} as LogEntryView[] },

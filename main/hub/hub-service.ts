@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import watcher from '@parcel/watcher';
-import { ContractError, PENDING_LIMIT, type LockRefusalView, SettingsSchema, defaultSettings, type Settings, type Handlers, type HubEvent, type HubStatus, type LogEntryView, type NodeInfo, type NodeStatus, type ProblemView, type PurgeView } from '../contract';
+import { ContractError, nodeNameKey, nodeNameProblem, normalizeNodeName, PENDING_LIMIT, type LockRefusalView, SettingsSchema, defaultSettings, type Settings, type Handlers, type HubEvent, type HubStatus, type LogEntryView, type NodeInfo, type NodeStatus, type ProblemView, PURGE_PLAN_TTL_MS, type PurgeTargetView, type PurgeView } from '../contract';
 import { HubStore, type NodeRecord } from '../store/hub-store';
 import { AgentStore } from '../store/agent-store';
 import { AgentService } from '../agents/agent-service';
@@ -31,7 +31,7 @@ import { clip } from '../util/text';
 import { createLogger, type LogEntry, type Logger } from '../util/log';
 import { VERSION } from '../util/version';
 import { acquireLock, layout, rotateAdminToken, tightenDataDir, type Layout } from './data-dir';
-import { executePurge, planPurge, type PurgePlan } from './purge';
+import { executePurge, mountPointsUnder, noLongerOrphan, planPurge, planRefusal, type PurgeTarget } from './purge';
 import { NodeSession, type Duplex } from './session';
 import { FailureSet, problemOf } from './failures';
 import { loadOrCreateIdentity, type HubIdentity } from './tls';
@@ -63,6 +63,8 @@ const DEFAULT_GRPC_PORT = 7443;
 /** This many connections of one node replacing each other within the window: two processes share its credentials. */
 const SUPERSEDE_FIGHT = 3;
 const SUPERSEDE_WINDOW_MS = Number(process.env.CORTEX_SUPERSEDE_WINDOW_MS) > 0 ? Number(process.env.CORTEX_SUPERSEDE_WINDOW_MS) : 120_000;
+/** Purge plans are forgotten a day after their preview (until then an old one is refused as expired, not unknown). */
+const PURGE_PLANS_KEPT_MS = 24 * 60 * 60 * 1000;
 /** HTTP/2 receive window of the node server (per stream and per connection). */
 const FLOW_CONTROL_WINDOW = 8 * 1024 * 1024;
 
@@ -848,7 +850,24 @@ export class HubService extends EventEmitter {
 
   // ---- admin operations --------------------------------------------------------------------
 
-  addNode(name: string): { node: NodeInfo; join: string } {
+  /**
+   * Registers a node. Its name (trimmed, NFC) must be printable (no controls, bidi or invisible
+   * format characters; see contract/names.ts) and unique among active nodes, ignoring case.
+   */
+  addNode(given: string): { node: NodeInfo; join: string } {
+    const name = normalizeNodeName(given);
+    const problem = nodeNameProblem(name);
+    if (problem) {
+      this.log.warn('node.add_refused', { name: clip(given), reason: problem });
+      throw new ContractError('BAD_REQUEST', `nodes.add: ${problem}`);
+    }
+    const key = nodeNameKey(name);
+    const taken = this.store.nodes().find((n) => n.retiredAt === null && nodeNameKey(n.name) === key);
+    if (taken) {
+      const reason = `an active node is already named "${taken.name}" (${taken.id}); names are unique among active nodes, ignoring case: choose another name or retire that node first`;
+      this.log.warn('node.add_refused', { name: clip(given), reason, existing: taken.id });
+      throw new ContractError('CONFLICT', reason);
+    }
     const id = crypto.randomBytes(8).toString('hex');
     const secret = crypto.randomBytes(32).toString('base64url');
     const rec = this.store.addNode(id, name, secret);
@@ -904,20 +923,45 @@ export class HubService extends EventEmitter {
     return new Set([...this.runtime].filter(([, rt]) => rt.session && !rt.session.closed).map(([id]) => id));
   }
 
+  /**
+   * A purge preview: the orphaned mirrors, stored as a plan (PURGE_PLAN_TTL_MS) that
+   * purge(planId) runs. Mirrors that are or hold a mount point are listed as skipped.
+   */
   purgePreview(): PurgeView {
-    return viewOf(planPurge(this.layout.mirrors, this.store.nodes(), this.connectedIds()), true);
+    const plan = planPurge(this.layout.mirrors, this.store.nodes(), this.connectedIds(), mountPointsUnder(this.layout.mirrors));
+    const now = Date.now();
+    const id = `pp-${crypto.randomBytes(9).toString('base64url')}`;
+    const expiresAt = now + PURGE_PLAN_TTL_MS;
+    this.store.savePurgePlan({ id, createdAt: now, expiresAt, targets: plan.targets }, now - PURGE_PLANS_KEPT_MS);
+    this.log.info('purge.planned', { plan: id, mirrors: plan.targets.map((t) => t.id), files: plan.files, bytes: plan.bytes, skipped: plan.skipped });
+    return { dryRun: true, planId: id, expiresAt, targets: plan.targets.map(targetView), files: plan.files, bytes: plan.bytes, skipped: plan.skipped };
   }
 
-  purge(): PurgeView {
-    const plan = planPurge(this.layout.mirrors, this.store.nodes(), this.connectedIds());
-    executePurge(plan);
-    for (const t of plan.targets) {
+  /**
+   * Runs a preview's plan, once: removes its mirrors that are still orphaned and still what
+   * the preview saw; keeps and reports the others. An unknown, expired or used plan is refused.
+   */
+  purge(planId: string): PurgeView {
+    const rec = this.store.purgePlan(planId);
+    const refusal = planRefusal(rec, planId, Date.now());
+    if (!rec || refusal) {
+      const message = refusal?.message ?? `no purge plan ${planId}`;
+      this.log.warn('purge.refused', { plan: clip(planId), reason: message });
+      throw new ContractError(refusal?.code ?? 'NOT_FOUND', message);
+    }
+    // One run per plan (one process owns DATA at a time, and this is synchronous to the end).
+    this.store.markPurgePlanRun(planId);
+    const nodes = this.store.nodes();
+    const connected = this.connectedIds();
+    const result = executePurge(this.layout.mirrors, rec.targets, (name) => noLongerOrphan(name, nodes, connected), mountPointsUnder(this.layout.mirrors));
+    for (const t of result.removed) {
       fs.rmSync(this.stagingOf(t.id), { recursive: true, force: true });
       if (this.store.node(t.id)) this.store.forgetMirror(t.id);
     }
-    const view = viewOf(plan, false);
-    this.store.addEvent(null, 'purge', { targets: view.targets, files: view.files, bytes: view.bytes });
-    this.log.info('purge.done', { mirrors: plan.targets.map((t) => t.id), files: plan.files, bytes: plan.bytes });
+    const view: PurgeView = { dryRun: false, planId, expiresAt: rec.expiresAt, targets: result.removed.map(targetView), files: result.files, bytes: result.bytes, skipped: result.skipped };
+    this.store.addEvent(null, 'purge', { planId, targets: view.targets, files: view.files, bytes: view.bytes, skipped: view.skipped });
+    this.log.info('purge.done', { plan: planId, mirrors: result.removed.map((t) => t.id), files: result.files, bytes: result.bytes, skipped: result.skipped });
+    if (result.skipped.length) this.log.warn('purge.skipped', { plan: planId, skipped: result.skipped });
     this.changed();
     return view;
   }
@@ -949,7 +993,7 @@ export class HubService extends EventEmitter {
         };
       },
       'purge.preview': () => this.purgePreview(),
-      'purge.run': () => this.purge(),
+      'purge.run': ({ planId }) => this.purge(planId),
       'purge.history': ({ limit }) => this.store.events({ kind: 'purge', limit: limit ?? 50 }) as HubEvent[],
       'events.list': (f) => this.store.events(f) as HubEvent[],
       'logs.recent': ({ level, node, limit }) => {
@@ -1078,6 +1122,6 @@ function toInfo(n: NodeRecord): NodeInfo {
   return { id: n.id, name: n.name, createdAt: n.createdAt, retiredAt: n.retiredAt, lastSeen: n.lastSeen };
 }
 
-function viewOf(plan: PurgePlan, dryRun: boolean): PurgeView {
-  return { dryRun, targets: plan.targets.map((t) => ({ ...t })), files: plan.files, bytes: plan.bytes };
+function targetView(t: PurgeTarget): PurgeTargetView {
+  return { id: t.id, reason: t.reason, kind: t.kind, files: t.files, bytes: t.bytes };
 }

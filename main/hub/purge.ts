@@ -1,34 +1,46 @@
 /**
  * Purge of orphaned mirrors: directories under mirrors/ that belong to no active node.
- * The decision is a pure function; the walk never follows symlinks and never leaves the
- * mirrors root; removal deletes exactly what the preview listed.
+ *
+ * A preview makes a plan: the orphans, each with its identity (device, inode, birth time).
+ * Running the plan removes only those of its targets that are still orphaned and still the
+ * same directory (or link); a new orphan needs a new preview. Decisions are pure functions;
+ * the walk never follows symlinks, never leaves the mirrors root and never descends into a
+ * mount point (a mirror that is or holds one is skipped and reported, never removed).
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import type { PurgeSkipView } from '../contract';
+import type { PurgePlanRecord, PurgePlanTarget } from '../store/hub-store';
 
 export interface MirrorDirEntry {
   name: string;
   kind: 'dir' | 'symlink' | 'other';
 }
 
-export interface PurgeTarget {
-  /** Entry name under mirrors/ (a node id for real mirrors). */
-  id: string;
-  reason: 'retired' | 'unknown';
-  kind: MirrorDirEntry['kind'];
-  files: number;
-  bytes: number;
-}
+export type PurgeTarget = PurgePlanTarget;
 
 export interface PurgePlan {
   mirrorsRoot: string;
   targets: PurgeTarget[];
+  /** Orphans left out of the plan (mount points). */
+  skipped: PurgeSkipView[];
   files: number;
   bytes: number;
 }
 
+export interface PurgeResult {
+  /** Targets removed, with the files and bytes actually removed. */
+  removed: PurgeTarget[];
+  /** Targets left in place, and why. */
+  skipped: PurgeSkipView[];
+  files: number;
+  bytes: number;
+}
+
+type NodeRef = { id: string; retiredAt: number | null };
+
 /** Pure: which entries of mirrors/ are orphans, given the nodes the hub knows. */
-export function purgeCandidates(entries: MirrorDirEntry[], nodes: { id: string; retiredAt: number | null }[], connected: Set<string>): { name: string; reason: PurgeTarget['reason']; kind: MirrorDirEntry['kind'] }[] {
+export function purgeCandidates(entries: MirrorDirEntry[], nodes: NodeRef[], connected: Set<string>): { name: string; reason: PurgeTarget['reason']; kind: MirrorDirEntry['kind'] }[] {
   const byId = new Map(nodes.map((n) => [n.id, n]));
   const out: { name: string; reason: PurgeTarget['reason']; kind: MirrorDirEntry['kind'] }[] = [];
   for (const e of entries) {
@@ -40,9 +52,69 @@ export function purgeCandidates(entries: MirrorDirEntry[], nodes: { id: string; 
   return out.sort((a, b) => a.name.localeCompare(b.name));
 }
 
-function assertRealDir(p: string): void {
-  const st = fs.lstatSync(p);
+/** Pure: why a plan's mirror is no longer an orphan (its node is active or connected), or null. */
+export function noLongerOrphan(name: string, nodes: NodeRef[], connected: Set<string>): string | null {
+  if (connected.has(name)) return `node ${name} is connected again`;
+  const node = nodes.find((n) => n.id === name);
+  if (node && node.retiredAt === null) return `node ${name} is active`;
+  return null;
+}
+
+/** Pure: why a plan cannot run (unknown, expired, already run), as a contract error code and message; or null. */
+export function planRefusal(plan: PurgePlanRecord | undefined, id: string, now: number): { code: 'NOT_FOUND' | 'CONFLICT'; message: string } | null {
+  if (!plan) return { code: 'NOT_FOUND', message: `no purge plan ${id}: make one with a preview ("cortex-hub purge --dry-run", or Preview purge in the UI)` };
+  if (plan.runAt !== null) return { code: 'CONFLICT', message: `purge plan ${id} was already run at ${new Date(plan.runAt).toISOString()}: make a new one with a preview` };
+  if (now >= plan.expiresAt) return { code: 'CONFLICT', message: `purge plan ${id} expired at ${new Date(plan.expiresAt).toISOString()} (plans last one hour): make a new one with a preview` };
+  return null;
+}
+
+// ---- mount points ----------------------------------------------------------------------------
+
+/** `\040`-style octal escapes of /proc/self/mountinfo (space, tab, newline, backslash). */
+function unescapeMountinfo(s: string): string {
+  return s.replace(/\\([0-7]{3})/g, (_m, oct: string) => String.fromCharCode(parseInt(oct, 8)));
+}
+
+/**
+ * Mount points at or below `root` (real paths), from /proc/self/mountinfo: bind mounts of the
+ * same file system included, which a device comparison cannot see. Null where there is no
+ * mountinfo (not Linux): the walks' device check is the only guard there.
+ */
+export function mountPointsUnder(root: string): string[] | null {
+  let text: string;
+  try {
+    text = fs.readFileSync('/proc/self/mountinfo', 'utf8');
+  } catch {
+    return null;
+  }
+  const real = fs.realpathSync(root);
+  const out: string[] = [];
+  for (const line of text.split('\n')) {
+    const mp = line.split(' ')[4];
+    if (!mp) continue;
+    const p = unescapeMountinfo(mp);
+    if (p === real || p.startsWith(`${real}/`)) out.push(p);
+  }
+  return out;
+}
+
+/** Pure: the mount point that `target` is or holds, or null. */
+export function mountIn(target: string, mounts: readonly string[]): string | null {
+  return mounts.find((m) => m === target || m.startsWith(`${target}${path.sep}`)) ?? null;
+}
+
+// ---- walking ---------------------------------------------------------------------------------
+
+class MountPointError extends Error {
+  constructor(readonly at: string) {
+    super(`${at} is a mount point`);
+  }
+}
+
+function assertRealDir(p: string): fs.BigIntStats {
+  const st = fs.lstatSync(p, { bigint: true });
   if (!st.isDirectory()) throw new Error(`${p} is not a real directory (symlink or file): refusing to purge`);
+  return st;
 }
 
 function listMirrorsRoot(root: string): MirrorDirEntry[] {
@@ -54,45 +126,171 @@ function listMirrorsRoot(root: string): MirrorDirEntry[] {
   }));
 }
 
-/** Counts files and bytes under a directory without following symlinks (a symlink counts as one file). */
-function measure(p: string): { files: number; bytes: number } {
+/**
+ * Counts files and bytes under a directory without following symlinks (a symlink counts as
+ * one file) and without entering another file system (throws MountPointError).
+ */
+function measure(p: string, dev: bigint): { files: number; bytes: number } {
   let files = 0;
   let bytes = 0;
   const stack = [p];
   while (stack.length) {
     const cur = stack.pop()!;
-    const st = fs.lstatSync(cur, { throwIfNoEntry: false });
+    const st = fs.lstatSync(cur, { bigint: true, throwIfNoEntry: false });
     if (!st) continue;
     if (st.isDirectory()) {
+      if (st.dev !== dev) throw new MountPointError(cur);
       for (const name of fs.readdirSync(cur)) stack.push(path.join(cur, name));
     } else {
       files++;
-      bytes += st.isFile() ? st.size : 0;
+      bytes += st.isFile() ? Number(st.size) : 0;
     }
   }
   return { files, bytes };
 }
 
-export function planPurge(mirrorsRoot: string, nodes: { id: string; retiredAt: number | null }[], connected: Set<string>): PurgePlan {
-  const targets: PurgeTarget[] = purgeCandidates(listMirrorsRoot(mirrorsRoot), nodes, connected).map((c) => {
-    const m = c.kind === 'dir' ? measure(path.join(mirrorsRoot, c.name)) : { files: 1, bytes: 0 };
-    return { id: c.name, reason: c.reason, kind: c.kind, ...m };
-  });
+/**
+ * Removes a directory tree, depth first, never following a symlink (links are unlinked) and
+ * never entering another file system (throws MountPointError before touching anything in it).
+ * Counts what it removed.
+ */
+function removeTree(top: string, dev: bigint, counts: { files: number; bytes: number }): void {
+  const stack: { p: string; ino: bigint | null }[] = [{ p: top, ino: null }];
+  while (stack.length) {
+    const cur = stack[stack.length - 1]!;
+    if (cur.ino !== null) {
+      // Its entries are gone: the directory itself, if it is still the one we emptied.
+      const st = fs.lstatSync(cur.p, { bigint: true, throwIfNoEntry: false });
+      if (st && (!st.isDirectory() || st.ino !== cur.ino)) throw new Error(`${cur.p} changed while it was being removed`);
+      if (st) fs.rmdirSync(cur.p);
+      stack.pop();
+      continue;
+    }
+    const st = fs.lstatSync(cur.p, { bigint: true, throwIfNoEntry: false });
+    if (!st) {
+      stack.pop();
+      continue;
+    }
+    if (!st.isDirectory()) {
+      fs.unlinkSync(cur.p);
+      counts.files++;
+      counts.bytes += st.isFile() ? Number(st.size) : 0;
+      stack.pop();
+      continue;
+    }
+    if (st.dev !== dev) throw new MountPointError(cur.p);
+    const names = fs.readdirSync(cur.p);
+    // The directory listed must be the one checked (not a symlink swapped in meanwhile).
+    const again = fs.lstatSync(cur.p, { bigint: true });
+    if (!again.isDirectory() || again.ino !== st.ino || again.dev !== st.dev) throw new Error(`${cur.p} changed while it was being removed`);
+    cur.ino = st.ino;
+    for (const name of names) stack.push({ p: path.join(cur.p, name), ino: null });
+  }
+}
+
+function identity(st: fs.BigIntStats): { dev: string; ino: string; birth: string } {
+  return { dev: String(st.dev), ino: String(st.ino), birth: String(st.birthtimeNs) };
+}
+
+function kindOf(st: fs.BigIntStats): MirrorDirEntry['kind'] {
+  return st.isSymbolicLink() ? 'symlink' : st.isDirectory() ? 'dir' : 'other';
+}
+
+/**
+ * The plan a preview shows: every orphan under the mirrors root with its size and identity,
+ * except those that are or hold a mount point (`mounts`: from mountPointsUnder; null where
+ * unknown), which are listed as skipped.
+ */
+export function planPurge(mirrorsRoot: string, nodes: NodeRef[], connected: Set<string>, mounts: readonly string[] | null): PurgePlan {
+  const targets: PurgeTarget[] = [];
+  const skipped: PurgeSkipView[] = [];
+  const realRoot = fs.existsSync(mirrorsRoot) ? fs.realpathSync(mirrorsRoot) : mirrorsRoot;
+  for (const c of purgeCandidates(listMirrorsRoot(mirrorsRoot), nodes, connected)) {
+    const abs = path.join(mirrorsRoot, c.name);
+    const st = fs.lstatSync(abs, { bigint: true, throwIfNoEntry: false });
+    if (!st) continue;
+    const mount = c.kind === 'dir' && mounts ? mountIn(path.join(realRoot, c.name), mounts) : null;
+    if (mount) {
+      skipped.push({ id: c.name, why: 'mount-point', message: mountMessage(c.name, mount, realRoot) });
+      continue;
+    }
+    let m = { files: 1, bytes: 0 };
+    if (c.kind === 'dir') {
+      try {
+        m = measure(abs, st.dev);
+      } catch (e) {
+        if (!(e instanceof MountPointError)) throw e;
+        skipped.push({ id: c.name, why: 'mount-point', message: mountMessage(c.name, e.at, mirrorsRoot) });
+        continue;
+      }
+    }
+    targets.push({ id: c.name, reason: c.reason, kind: kindOf(st), ...m, ...identity(st) });
+  }
   return {
-    mirrorsRoot,
-    targets,
+    mirrorsRoot, targets, skipped,
     files: targets.reduce((s, t) => s + t.files, 0),
     bytes: targets.reduce((s, t) => s + t.bytes, 0),
   };
 }
 
-/** Removes the plan's targets. Each must still be a direct child of the (real) mirrors root. */
-export function executePurge(plan: PurgePlan): void {
-  assertRealDir(plan.mirrorsRoot);
-  for (const t of plan.targets) {
-    if (t.id.includes('/') || t.id.includes(path.sep) || t.id === '..' || t.id === '.') throw new Error(`refusing to purge ${t.id}`);
-    const target = path.join(plan.mirrorsRoot, t.id);
-    // fs.rm never follows symlinks: a symlink is unlinked, a directory's symlinks are unlinked.
-    fs.rmSync(target, { recursive: true, force: true });
+function mountMessage(name: string, mount: string, root: string): string {
+  const rel = path.relative(path.join(root, name), mount);
+  return rel === '' ? `mirrors/${name} is a mount point: not descended into, not removed`
+    : `mirrors/${name} holds a mount point (${rel}): not descended into, not removed`;
+}
+
+/**
+ * Runs a plan: removes each target that `stillOrphan` allows (null) and that is still the
+ * directory or link the preview saw (device, inode, birth time). Each target is a direct child
+ * of the (real) mirrors root; nothing else is touched. A target left in place is reported with
+ * why; one failure does not stop the others.
+ */
+export function executePurge(mirrorsRoot: string, targets: readonly PurgeTarget[], notOrphan: (name: string) => string | null, mounts: readonly string[] | null): PurgeResult {
+  assertRealDir(mirrorsRoot);
+  const realRoot = fs.realpathSync(mirrorsRoot);
+  const removed: PurgeTarget[] = [];
+  const skipped: PurgeSkipView[] = [];
+  for (const t of targets) {
+    if (t.id.includes('/') || t.id.includes(path.sep) || t.id === '..' || t.id === '.' || t.id === '') {
+      skipped.push({ id: t.id, why: 'failed', message: `refusing to purge ${JSON.stringify(t.id)}: not a direct child of the mirrors root` });
+      continue;
+    }
+    const active = notOrphan(t.id);
+    if (active) {
+      skipped.push({ id: t.id, why: 'active', message: `${active}: its mirror is kept` });
+      continue;
+    }
+    const abs = path.join(mirrorsRoot, t.id);
+    const st = fs.lstatSync(abs, { bigint: true, throwIfNoEntry: false });
+    if (!st) {
+      skipped.push({ id: t.id, why: 'gone', message: `mirrors/${t.id} no longer exists` });
+      continue;
+    }
+    // A mount point first: mounting on the directory also changes what lstat sees there.
+    const mount = st.isDirectory() && mounts ? mountIn(path.join(realRoot, t.id), mounts) : null;
+    if (mount) {
+      skipped.push({ id: t.id, why: 'mount-point', message: mountMessage(t.id, mount, realRoot) });
+      continue;
+    }
+    const now = identity(st);
+    if (kindOf(st) !== t.kind || now.dev !== t.dev || now.ino !== t.ino || now.birth !== t.birth) {
+      skipped.push({ id: t.id, why: 'replaced', message: `mirrors/${t.id} is not the ${t.kind === 'dir' ? 'directory' : t.kind === 'symlink' ? 'symlink' : 'file'} the preview listed (replaced since): kept; preview again to purge it` });
+      continue;
+    }
+    const counts = { files: 0, bytes: 0 };
+    try {
+      if (t.kind === 'dir') removeTree(abs, st.dev, counts);
+      else {
+        // A symlink is unlinked, never followed.
+        fs.unlinkSync(abs);
+        counts.files = 1;
+      }
+      removed.push({ ...t, ...counts });
+    } catch (e) {
+      const msg = e instanceof MountPointError ? `${mountMessage(t.id, e.at, mirrorsRoot)}; what was removed before it was found: ${counts.files} files`
+        : `removing mirrors/${t.id} failed: ${(e as Error).message}${counts.files ? ` (${counts.files} files were removed)` : ''}`;
+      skipped.push({ id: t.id, why: e instanceof MountPointError ? 'mount-point' : 'failed', message: msg });
+    }
   }
+  return { removed, skipped, files: removed.reduce((s, r) => s + r.files, 0), bytes: removed.reduce((s, r) => s + r.bytes, 0) };
 }

@@ -230,7 +230,8 @@ export class NodeClient {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.agents.stopAll();
+    // Every agent's whole process group, before the session ends (their `stopped` can still reach the hub).
+    await this.agents.stopAll();
     this.stopSignal();
     if (this.echoTimer) clearInterval(this.echoTimer);
     await this.subscription?.unsubscribe();
@@ -361,7 +362,7 @@ export class NodeClient {
         return;
       }
       this.sentSeq = this.ackedSeq;
-      this.agents.flush();
+      this.agents.connected();
       this.log.info('hub.connected', { hub: this.cfg.hub, ackedSeq: this.ackedSeq, wantFull: m.welcome.wantFull, localSeq: this.store.lastSeq });
       await this.sendPending();
     } else if (m.request) {

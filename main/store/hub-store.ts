@@ -94,7 +94,42 @@ const migrations: Migration[] = [
       PRIMARY KEY (node_id, direction, path)
     ) WITHOUT ROWID;
   `),
+  // Purge plans: what a preview listed (each target with its identity), runnable once until it
+  // expires, so a purge removes what was previewed and nothing else (hub or CLI alike).
+  (db) => db.exec(`
+    CREATE TABLE purge_plans (
+      id TEXT PRIMARY KEY,
+      created_at INTEGER NOT NULL,
+      expires_at INTEGER NOT NULL,
+      targets TEXT NOT NULL,
+      run_at INTEGER
+    ) WITHOUT ROWID;
+    CREATE INDEX purge_plans_by_age ON purge_plans (created_at);
+  `),
 ];
+
+/** One mirror a purge plan removes, and what it was when previewed (so a swapped-in one is not). */
+export interface PurgePlanTarget {
+  /** Entry name under mirrors/ (a node id for real mirrors). */
+  id: string;
+  reason: 'retired' | 'unknown';
+  kind: 'dir' | 'symlink' | 'other';
+  files: number;
+  bytes: number;
+  /** lstat identity at preview time: device, inode, birth time in ns ('0' where the file system has none). */
+  dev: string;
+  ino: string;
+  birth: string;
+}
+
+export interface PurgePlanRecord {
+  id: string;
+  createdAt: number;
+  expiresAt: number;
+  /** When it was run (a plan runs once), or null. */
+  runAt: number | null;
+  targets: PurgePlanTarget[];
+}
 
 export interface NodeRecord {
   id: string;
@@ -248,6 +283,10 @@ export class HubStore {
       deleteAllFailures: db.prepare('DELETE FROM failures WHERE node_id = ?'),
       hubChangesUnder: db.prepare<[string, string, string], { n: number }>('SELECT count(*) AS n FROM hub_changes WHERE node_id = ? AND path >= ? AND path < ?'),
       eventsByNode: db.prepare<[string, number], { id: number; at: number; node_id: string | null; kind: string; data: string }>('SELECT * FROM events WHERE node_id = ? ORDER BY id DESC LIMIT ?'),
+      insertPurgePlan: db.prepare('INSERT INTO purge_plans (id, created_at, expires_at, targets) VALUES (?, ?, ?, ?)'),
+      forgetPurgePlans: db.prepare('DELETE FROM purge_plans WHERE created_at < ?'),
+      purgePlan: db.prepare<[string], { id: string; created_at: number; expires_at: number; targets: string; run_at: number | null }>('SELECT * FROM purge_plans WHERE id = ?'),
+      runPurgePlan: db.prepare('UPDATE purge_plans SET run_at = ? WHERE id = ? AND run_at IS NULL'),
     };
   }
 
@@ -494,6 +533,26 @@ export class HubStore {
 
   setMeta(key: string, value: string): void {
     this.q.setMeta.run(key, value);
+  }
+
+  // ---- purge plans -------------------------------------------------------------------------
+
+  /** Records a purge preview's plan, and forgets plans made before `forgetBefore`. */
+  savePurgePlan(plan: Omit<PurgePlanRecord, 'runAt'>, forgetBefore: number): void {
+    this.db.transaction(() => {
+      this.q.forgetPurgePlans.run(forgetBefore);
+      this.q.insertPurgePlan.run(plan.id, plan.createdAt, plan.expiresAt, JSON.stringify(plan.targets));
+    })();
+  }
+
+  purgePlan(id: string): PurgePlanRecord | undefined {
+    const r = this.q.purgePlan.get(id);
+    return r && { id: r.id, createdAt: r.created_at, expiresAt: r.expires_at, runAt: r.run_at, targets: JSON.parse(r.targets) as PurgePlanTarget[] };
+  }
+
+  /** Marks a plan as run; false when it already was (a plan runs once). */
+  markPurgePlanRun(id: string, at = Date.now()): boolean {
+    return this.q.runPurgePlan.run(at, id).changes > 0;
   }
 
   // ---- events / audit ----------------------------------------------------------------------

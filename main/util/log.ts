@@ -10,6 +10,7 @@ import path from 'node:path';
 import fs from 'node:fs';
 import electronLog from 'electron-log/node';
 import { tighten } from './private-files';
+import { jsonTermSafe, termSafe } from './terminal';
 
 export type Level = 'error' | 'warn' | 'info' | 'debug';
 export type Fields = Record<string, unknown>;
@@ -75,8 +76,9 @@ export function createLogger(component: string, opts: LogOptions = {}): Logger {
   const consoleMax = opts.consoleLevel === false ? -1 : LEVELS.indexOf(opts.consoleLevel ?? 'warn');
   const toConsole = (e: LogEntry) => {
     const { t, level, component, msg, ...fields } = e;
-    const rest = Object.keys(fields).length ? ` ${JSON.stringify(fields, jsonSafe)}` : '';
-    process.stderr.write(`${t} ${level.toUpperCase()} ${component} ${msg}${rest}\n`);
+    // Fields hold paths and names from nodes: nothing in them may drive the terminal.
+    const rest = Object.keys(fields).length ? ` ${jsonTermSafe(JSON.stringify(fields, jsonSafe))}` : '';
+    process.stderr.write(`${t} ${level.toUpperCase()} ${termSafe(component)} ${termSafe(msg)}${rest}\n`);
   };
 
   let fileMax = !opts.file || opts.fileLevel === false ? -1 : LEVELS.indexOf(opts.fileLevel ?? 'info');

@@ -158,7 +158,7 @@ describe.skipIf('skip' in launched)('desktop UI in Chromium over the WebSocket A
     await page.locator('.badge[data-state="retired"]').waitFor();
   });
 
-  it('previews a purge of the retired mirror, purges it on confirmation, and lists it in the history', async () => {
+  it('previews a purge of the retired mirror, purges exactly that plan on confirmation, and lists it in the history', async () => {
     const mirror = hub.mirror(ids.beta!);
     expect(fs.existsSync(mirror)).toBe(true);
     await page.getByRole('link', { name: 'Purges' }).click();
@@ -168,16 +168,25 @@ describe.skipIf('skip' in launched)('desktop UI in Chromium over the WebSocket A
     await target.waitFor();
     expect(await page.locator('.purge-targets tbody tr').count()).toBe(1);
     const previewFiles = await target.locator('td').nth(2).innerText();
+    const planId = await page.locator('[data-plan-id]').innerText();
+    expect(planId).toMatch(/^pp-/);
     await shot('purge-preview');
+    // An orphan that appears after the preview is not in the plan the confirmation runs.
+    const late = path.join(hub.dataDir, 'mirrors', 'appeared-after-preview');
+    fs.mkdirSync(late);
     await page.getByRole('button', { name: /^Purge 1 mirror/ }).click();
     await shot('purge-confirm');
     await page.locator('dialog').getByRole('button', { name: /^Delete/ }).click();
     await page.getByRole('status').filter({ hasText: 'Removed' }).waitFor();
-    // What the preview listed is what went.
+    // What the preview listed is what went, and only that.
     expect(await page.locator(`.result tr[data-mirror="${ids.beta}"] td`).nth(2).innerText()).toBe(previewFiles);
-    await page.locator('.purge-history tbody tr').filter({ hasText: ids.beta! }).waitFor();
+    expect(await page.locator('.result .purge-targets tbody tr').count()).toBe(1);
+    await page.locator('.purge-history tbody tr').filter({ hasText: ids.beta! }).filter({ hasText: planId }).waitFor();
     expect(fs.existsSync(mirror)).toBe(false);
+    expect(fs.existsSync(late)).toBe(true);
     expect(fs.existsSync(hub.mirror(ids.alpha!))).toBe(true);
+    expect((await hub.invoke('purge.history', { limit: 1 }))[0]!.data).toMatchObject({ planId, targets: [expect.objectContaining({ id: ids.beta })] });
+    fs.rmdirSync(late);
     await shot('purges');
   });
 

@@ -125,6 +125,68 @@ describe('agents', () => {
     expect(refusals).toEqual(expect.arrayContaining([401, 413, 400]));
   });
 
+  /** Whether a process runs (a zombie does not: where init reaps no orphans, one stays in /proc). */
+  const alive = (pid: number) => {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+      return !['Z', 'X'].includes(stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3));
+    } catch {
+      return false;
+    }
+  };
+  /** Starts an instance of a template whose shell leaves a grandchild, and returns both. */
+  const startTree = async (template: string, pidFile: string) => {
+    fs.rmSync(path.join(ws, pidFile), { force: true });
+    const a = await cli('start', template, '--node', id) as AgentInstanceView;
+    await state(a.id, 'running');
+    const pid = await waitFor(`${pidFile} written`, () => Number(fs.readFileSync(path.join(ws, pidFile), 'utf8').trim()) || null, 30_000);
+    expect(alive(pid)).toBe(true);
+    return { agent: a.id, pid };
+  };
+
+  it.skipIf(process.platform !== 'linux')('a stop ends the whole process group: the shell\'s own children too', async () => {
+    await cli('template-add', 'tree', '--command', 'sleep 300 & echo $! > tree.pid; wait');
+    const { agent, pid } = await startTree('tree', 'tree.pid');
+    await cli('stop', agent);
+    expect((await state(agent, 'stopped')).exitSignal).toBe('SIGTERM');
+    await waitFor(`grandchild ${pid} gone after the stop`, () => !alive(pid), 10_000);
+  });
+
+  it.skipIf(process.platform !== 'linux')('a child that ignores SIGTERM gets SIGKILL after the grace period, though the shell has exited', async () => {
+    await cli('template-add', 'stubborn', '--command', '(trap "" TERM; exec sleep 300) & echo $! > stubborn.pid; wait');
+    const { agent, pid } = await startTree('stubborn', 'stubborn.pid');
+    await cli('stop', agent);
+    await state(agent, 'stopped');
+    await waitFor(`stubborn ${pid} killed`, () => !alive(pid), 30_000);
+    expect(node.logLines().some((l) => l.msg === 'agent.killed' && l.agent === agent)).toBe(true);
+  });
+
+  it.skipIf(process.platform !== 'linux')('an instance the hub settled as lost while away is stopped, group and all, when its node reconnects', async () => {
+    const { agent, pid } = await startTree('tree', 'tree.pid');
+    const grpc = hub.info.grpc;
+    await hub.stop();
+    hub = await Hub.start(hub.dataDir, { grpc });
+    expect((await state(agent, 'lost')).error).toMatch(/disconnected|hub stopped/);
+    await waitFor(`grandchild ${pid} of the lost instance gone`, () => !alive(pid), 60_000);
+    expect(hub.logLines().some((l) => l.msg === 'agent.stop_settled' && l.agent === agent)).toBe(true);
+  });
+
+  it.skipIf(process.platform !== 'linux')('a node stopped with SIGTERM ends its agents\' process groups before it exits', async () => {
+    await hub.waitState(id, 'in-sync');
+    const { agent, pid } = await startTree('tree', 'tree.pid');
+    expect(await node.stop()).toBe(0);
+    expect(alive(pid)).toBe(false);
+    // Stopped if its report got out before the connection closed, else lost: never running.
+    const settled = await waitFor(`agent ${agent} settled`, async () => {
+      const a = await hub.invoke('agents.get', { id: agent });
+      return a.state === 'stopped' || a.state === 'lost' ? a : null;
+    });
+    expect(settled.finishedAt).not.toBeNull();
+    expect(settled.error).toBe(settled.state === 'stopped' ? 'its node shut down' : 'its node disconnected while it ran');
+    node = Node.start(join, ws, node.stateDir);
+    await hub.waitState(id, 'in-sync');
+  });
+
   it('refuses bad requests with clear errors', async () => {
     const bad = await runCli('cortex-hub', ['agents', 'start', 'no-such-template', '--node', id, '--data', hub.dataDir]);
     expect(bad.code).not.toBe(0);

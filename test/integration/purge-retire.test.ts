@@ -1,12 +1,15 @@
 /**
- * Purge removes exactly what its dry run listed, never an active mirror and never anything
- * outside the mirrors root; retiring a node revokes it. Also the admin CLI's contract.
+ * Purge removes exactly what its preview's plan listed (still orphaned, still the same
+ * directory or link), never an active mirror, never a mount point and never anything outside
+ * the mirrors root; retiring a node revokes it. Also the admin CLI's contract.
  */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PurgeView } from '../../main/contract';
-import { Hub, Node, runCli, snapshot, tempDir, waitFor } from '../helpers/procs';
+import { HubStore } from '../../main/store/hub-store';
+import { Hub, Node, ROOT, runCli, snapshot, tempDir, waitFor } from '../helpers/procs';
 
 describe('purge and retire', () => {
   let dir: string;
@@ -57,7 +60,20 @@ describe('purge and retire', () => {
     expect(hub.logLines().some((l) => l.msg === 'node.refused' && l.node === b.id)).toBe(true);
   });
 
-  it('dry run lists exactly what the purge then removes; active mirrors and outside files survive', async () => {
+  const cli = (...args: string[]) => runCli('cortex-hub', [...args, '--data', data]);
+  const preview = async () => {
+    const r = await cli('purge', '--dry-run', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    return JSON.parse(r.stdout) as PurgeView;
+  };
+  const runPlan = async (planId: string) => {
+    const r = await cli('purge', '--plan', planId, '--json');
+    expect(r.code, r.stderr).toBe(0);
+    return JSON.parse(r.stdout) as PurgeView;
+  };
+  const mirrors = () => fs.readdirSync(path.join(data, 'mirrors')).sort();
+
+  it('a purge removes exactly its preview\'s plan: an orphan made after the preview stays; active mirrors and outside files survive', async () => {
     // An unknown directory, a symlink to outside planted in the retired mirror, and a symlink as a mirror entry.
     fs.mkdirSync(path.join(data, 'mirrors', 'stray', 'x'), { recursive: true });
     fs.writeFileSync(path.join(data, 'mirrors', 'stray', 'x', 'y.bin'), Buffer.alloc(1000));
@@ -65,44 +81,186 @@ describe('purge and retire', () => {
     fs.symlinkSync(outside, path.join(data, 'mirrors', 'evil'));
     const activeBefore = snapshot(hub.mirror(a.id));
 
-    const dry = await runCli('cortex-hub', ['purge', '--dry-run', '--json', '--data', data]);
-    expect(dry.code).toBe(0);
-    const preview = JSON.parse(dry.stdout) as PurgeView;
-    expect(preview.dryRun).toBe(true);
-    expect(preview.targets.map((t) => t.id).sort()).toEqual([b.id, 'evil', 'stray'].sort());
-    const bTarget = preview.targets.find((t) => t.id === b.id)!;
-    expect(bTarget).toMatchObject({ reason: 'retired', files: 21 }); // 20 files + the planted symlink (not followed)
-    expect(preview.targets.find((t) => t.id === 'stray')).toMatchObject({ reason: 'unknown', files: 1, bytes: 1000 });
-    expect(fs.existsSync(hub.mirror(b.id))).toBe(true); // a dry run deletes nothing
+    const plan = await preview();
+    expect(plan).toMatchObject({ dryRun: true, planId: expect.stringMatching(/^pp-/), skipped: [] });
+    expect(plan.expiresAt).toBeGreaterThan(Date.now() + 50 * 60_000);
+    expect(plan.targets.map((t) => t.id).sort()).toEqual([b.id, 'evil', 'stray'].sort());
+    expect(plan.targets.find((t) => t.id === b.id)).toMatchObject({ reason: 'retired', files: 21 }); // 20 files + the planted symlink (not followed)
+    expect(plan.targets.find((t) => t.id === 'stray')).toMatchObject({ reason: 'unknown', files: 1, bytes: 1000 });
+    expect(fs.existsSync(hub.mirror(b.id))).toBe(true); // a preview deletes nothing
+    const human = await cli('purge', '--dry-run');
+    expect(human.stdout).toMatch(/Would remove these orphaned mirrors \(plan pp-[\w-]+\):/);
+    expect(human.stdout).toMatch(/cortex-hub purge --plan pp-[\w-]+/);
 
-    const real = await runCli('cortex-hub', ['purge', '--json', '--data', data]);
-    expect(real.code).toBe(0);
-    const done = JSON.parse(real.stdout) as PurgeView;
-    expect(done.dryRun).toBe(false);
-    expect(done.targets).toEqual(preview.targets);
-    expect(done.files).toBe(preview.files);
-    expect(done.bytes).toBe(preview.bytes);
+    // The finding: a directory made after the preview was removed with the rest.
+    fs.mkdirSync(path.join(data, 'mirrors', 'late'));
+    const done = await runPlan(plan.planId);
+    expect(done).toMatchObject({ dryRun: false, planId: plan.planId, skipped: [] });
+    expect(done.targets).toEqual(plan.targets);
+    expect(done.files).toBe(plan.files);
+    expect(done.bytes).toBe(plan.bytes);
 
-    expect(fs.readdirSync(path.join(data, 'mirrors')).sort()).toEqual([a.id]);
+    expect(mirrors()).toEqual([a.id, 'late'].sort());
     expect(snapshot(hub.mirror(a.id))).toEqual(activeBefore);
     expect(fs.readFileSync(path.join(outside, 'precious.txt'), 'utf8')).toBe('must survive every purge');
     const history = await hub.invoke('purge.history', {});
-    expect(history[0]).toMatchObject({ kind: 'purge', data: { files: preview.files, bytes: preview.bytes } });
-    expect(hub.logLines().some((l) => l.msg === 'purge.done')).toBe(true);
+    expect(history[0]).toMatchObject({ kind: 'purge', data: { planId: plan.planId, files: plan.files, bytes: plan.bytes } });
+    expect(hub.logLines().some((l) => l.msg === 'purge.done' && l.plan === plan.planId)).toBe(true);
     expect((await hub.node(a.id)).state).toBe('in-sync');
+
+    // A plan runs once; the new orphan needs a new preview.
+    const again = await cli('purge', '--plan', plan.planId);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(`CONFLICT: purge plan ${plan.planId} was already run at`);
+    const next = await preview();
+    expect(next.targets.map((t) => t.id)).toEqual(['late']);
+    expect((await runPlan(next.planId)).targets.map((t) => t.id)).toEqual(['late']);
   });
 
-  it('purge works without a running hub, and then nothing is left to purge', async () => {
-    await hub.stop();
+  it('keeps what changed since the preview: a directory swapped in under the same name, a link replaced, one gone', async () => {
+    const m = (n: string) => path.join(data, 'mirrors', n);
+    fs.mkdirSync(m('swap'));
+    fs.writeFileSync(path.join(m('swap'), 'old.txt'), 'previewed');
+    fs.symlinkSync(outside, m('link'));
+    fs.mkdirSync(m('vanish'));
+    fs.mkdirSync(m('plain'));
+    const plan = await preview();
+    expect(plan.targets.map((t) => t.id)).toEqual(['link', 'plain', 'swap', 'vanish']);
+    // Same names, other things (the new directory may even get the old one's inode number).
+    fs.rmSync(m('swap'), { recursive: true });
+    fs.mkdirSync(m('swap'));
+    fs.writeFileSync(path.join(m('swap'), 'new.txt'), 'not previewed');
+    fs.unlinkSync(m('link'));
+    fs.mkdirSync(m('link'));
+    fs.rmdirSync(m('vanish'));
+    const done = await runPlan(plan.planId);
+    expect(done.targets.map((t) => t.id)).toEqual(['plain']);
+    expect(Object.fromEntries(done.skipped.map((k) => [k.id, k.why]))).toEqual({ swap: 'replaced', link: 'replaced', vanish: 'gone' });
+    expect(done.skipped.find((k) => k.id === 'swap')!.message).toMatch(/is not the directory the preview listed/);
+    expect(fs.readFileSync(path.join(m('swap'), 'new.txt'), 'utf8')).toBe('not previewed');
+    expect(fs.statSync(m('link')).isDirectory()).toBe(true);
+    expect(hub.logLines().some((l) => l.msg === 'purge.skipped' && l.plan === plan.planId)).toBe(true);
+    const history = await hub.invoke('purge.history', { limit: 1 });
+    expect(history[0]!.data).toMatchObject({ planId: plan.planId, skipped: expect.arrayContaining([expect.objectContaining({ id: 'swap', why: 'replaced' })]) });
+    const rest = await preview();
+    expect(rest.targets.map((t) => t.id)).toEqual(['link', 'swap']);
+    await runPlan(rest.planId);
+    expect(mirrors()).toEqual([a.id]);
+  });
+
+  it('skips mount points under mirrors/ (a tmpfs, a bind mount inside an orphan, one mounted after the preview) without descending into them; the rest of the plan proceeds', async (ctx) => {
+    const m = (n: string) => path.join(data, 'mirrors', n);
+    const src = path.join(outside, 'bind-src');
+    fs.mkdirSync(src);
+    fs.writeFileSync(path.join(src, 'keep.txt'), 'outside the mirrors root');
+    const mounted: string[] = [];
+    const mount = (args: string[], at: string) => {
+      const r = spawnSync('mount', [...args, at], { encoding: 'utf8' });
+      if (r.status !== 0) return r.stderr || r.error?.message || `exit ${r.status}`;
+      mounted.unshift(at);
+      return null;
+    };
+    try {
+      fs.mkdirSync(m('tmpfs'));
+      const cannot = mount(['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs'], m('tmpfs'));
+      if (cannot) {
+        process.stderr.write(`\n[SKIPPED] mount points under mirrors/: cannot mount (${cannot.trim()}); needs root\n\n`);
+        ctx.skip();
+        return;
+      }
+      fs.writeFileSync(path.join(m('tmpfs'), 'on-tmpfs.txt'), 'on another file system');
+      fs.mkdirSync(path.join(m('holder'), 'inner'), { recursive: true });
+      fs.writeFileSync(path.join(m('holder'), 'own.txt'), 'x');
+      expect(mount(['--bind', src], path.join(m('holder'), 'inner'))).toBeNull();
+      fs.mkdirSync(path.join(m('later'), 'inner'), { recursive: true });
+      fs.mkdirSync(m('plain'));
+      fs.writeFileSync(path.join(m('plain'), 'f.txt'), 'plain');
+
+      const plan = await preview();
+      expect(plan.targets.map((t) => t.id)).toEqual(['later', 'plain']);
+      expect(Object.fromEntries(plan.skipped.map((k) => [k.id, k.why]))).toEqual({ tmpfs: 'mount-point', holder: 'mount-point' });
+      expect(plan.skipped.find((k) => k.id === 'holder')!.message).toBe('mirrors/holder holds a mount point (inner): not descended into, not removed');
+      expect(plan.skipped.find((k) => k.id === 'tmpfs')!.message).toBe('mirrors/tmpfs is a mount point: not descended into, not removed');
+
+      // A same-file-system bind mount made after the preview: not visible to a device check.
+      expect(mount(['--bind', src], path.join(m('later'), 'inner'))).toBeNull();
+      const done = await runPlan(plan.planId);
+      expect(done.targets.map((t) => t.id)).toEqual(['plain']);
+      expect(done.skipped).toEqual([{ id: 'later', why: 'mount-point', message: 'mirrors/later holds a mount point (inner): not descended into, not removed' }]);
+      expect(fs.readFileSync(path.join(src, 'keep.txt'), 'utf8')).toBe('outside the mirrors root');
+      expect(fs.readFileSync(path.join(m('tmpfs'), 'on-tmpfs.txt'), 'utf8')).toBe('on another file system');
+      expect(fs.existsSync(path.join(m('holder'), 'own.txt'))).toBe(true);
+      expect(fs.existsSync(m('plain'))).toBe(false);
+    } finally {
+      for (const at of mounted) spawnSync('umount', [at]);
+    }
+    // Unmounted, they are ordinary orphans again.
+    const rest = await preview();
+    expect(rest.skipped).toEqual([]);
+    await runPlan(rest.planId);
+    expect(mirrors()).toEqual([a.id]);
+    expect(fs.readFileSync(path.join(src, 'keep.txt'), 'utf8')).toBe('outside the mirrors root');
+  });
+
+  it('plans persist (preview on the hub, run without it); a mirror whose node came back is kept; unknown, expired and used plans are refused', async () => {
     fs.mkdirSync(path.join(data, 'mirrors', 'stray2'));
-    const dry = JSON.parse((await runCli('cortex-hub', ['purge', '--dry-run', '--json', '--data', data])).stdout) as PurgeView;
-    expect(dry.targets.map((t) => t.id)).toEqual(['stray2']);
-    const real = await runCli('cortex-hub', ['purge', '--data', data]);
-    expect(real.code).toBe(0);
-    expect(real.stdout).toMatch(/Removed these orphaned mirrors/);
-    const empty = await runCli('cortex-hub', ['purge', '--dry-run', '--data', data]);
-    expect(empty.stdout).toMatch(/No orphaned mirrors/);
+    fs.mkdirSync(path.join(data, 'mirrors', 'back'));
+    const plan = await preview();
+    expect(plan.targets.map((t) => t.id)).toEqual(['back', 'stray2']);
+    await hub.stop();
+    // While the hub is down a node "back" appears (a restored database): its mirror is no orphan now.
+    const store = new HubStore(path.join(data, 'hub.db'));
+    store.addNode('back', 'came back', 'secret');
+    const now = Date.now();
+    store.savePurgePlan({ id: 'pp-old', createdAt: now - 2 * 3600_000, expiresAt: now - 3600_000, targets: [] }, 0);
+    store.close();
+
+    const done = await runPlan(plan.planId);
+    expect(done.targets.map((t) => t.id)).toEqual(['stray2']);
+    expect(done.skipped).toEqual([{ id: 'back', why: 'active', message: 'node back is active: its mirror is kept' }]);
+    expect(mirrors()).toEqual(['back', a.id].sort());
+    const expired = await cli('purge', '--plan', 'pp-old');
+    expect(expired.code).toBe(1);
+    expect(expired.stderr).toMatch(/^cortex-hub: CONFLICT: purge plan pp-old expired at \S+ \(plans last one hour\): make a new one with a preview/);
+    const unknown = await cli('purge', '--plan', 'pp-nope', '--json');
+    expect(unknown.code).toBe(1);
+    expect(unknown.stdout).toBe('');
+    expect(unknown.stderr).toMatch(/^cortex-hub: NOT_FOUND: no purge plan pp-nope: make one with a preview/);
+    const empty = await cli('purge', '--dry-run');
+    expect(empty.stdout).toMatch(/No orphaned mirrors to purge/);
     hub = await Hub.start(data);
+  });
+
+  it('plain "purge" asks for confirmation on a terminal and runs what it showed; without a terminal it is a usage error', async (ctx) => {
+    const noTty = await cli('purge');
+    expect(noTty.code).toBe(2);
+    expect(noTty.stderr).toMatch(/a purge runs a plan: "cortex-hub purge --dry-run" lists what would go and prints its planId, "cortex-hub purge --plan ID" removes exactly that/);
+    const both = await cli('purge', '--dry-run', '--plan', 'x');
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/give --dry-run \(make a plan\) or --plan ID \(run one\), not both/);
+    const help = await runCli('cortex-hub', ['--help']);
+    expect(help.stdout).toMatch(/cortex-hub purge --plan ID/);
+
+    const script = spawnSync('script', ['--version'], { encoding: 'utf8' });
+    if (script.status !== 0) {
+      process.stderr.write('\n[SKIPPED] purge confirmation on a terminal: util-linux "script" (makes a pseudo-terminal) is not installed\n\n');
+      ctx.skip();
+      return;
+    }
+    // A command line for `script -c` (it runs it through the shell).
+    const line = `${process.execPath} ${path.join(ROOT, 'bin', 'cortex-hub')} purge --data '${data}'`;
+    const onTty = (answer: string) => spawnSync('script', ['-qec', line, '/dev/null'], { input: `${answer}\n`, encoding: 'utf8', timeout: 60_000 });
+    fs.mkdirSync(path.join(data, 'mirrors', 'asked'));
+    const no = onTty('no');
+    expect(no.status).toBe(1);
+    expect(no.stdout).toMatch(/Would remove these orphaned mirrors[\s\S]*asked/);
+    expect(no.stdout).toMatch(/purge cancelled; nothing was removed/);
+    expect(fs.existsSync(path.join(data, 'mirrors', 'asked'))).toBe(true);
+    const yes = onTty('yes');
+    expect(yes.status, yes.stdout).toBe(0);
+    expect(yes.stdout).toMatch(/Type "yes" to confirm/);
+    expect(yes.stdout).toMatch(/Removed these orphaned mirrors \(plan pp-[\w-]+\)/);
+    expect(fs.existsSync(path.join(data, 'mirrors', 'asked'))).toBe(false);
   });
 });
 

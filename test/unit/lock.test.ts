@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LOCK_FILE, LockFileError, MirrorLock, compileLocks, globToRegExp, parseLockFile } from '../../main/sync/lock';
+import { rng } from '../../bench/rng.mjs';
+import { LOCK_FILE, LockFileError, MirrorLock, compileGlob, compileLocks, globWork, parseLockFile } from '../../main/sync/lock';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -23,7 +24,7 @@ describe('lock globs', () => {
     ['a+b (1).txt', ['a+b (1).txt'], ['aab (1).txt']],
   ];
   it.each(cases)('%s', (glob, yes, no) => {
-    const re = globToRegExp(glob);
+    const re = compileGlob(glob);
     for (const p of yes) expect(re.test(p), `${glob} should match ${p}`).toBe(true);
     for (const p of no) expect(re.test(p), `${glob} should not match ${p}`).toBe(false);
   });
@@ -44,6 +45,101 @@ describe('lock globs', () => {
     expect(() => parseLockFile('{"immutable": [""]}')).toThrow(LockFileError);
     expect(() => parseLockFile('{"immutable": ["a[b"]}')).toThrow(/without a closing/);
     expect(parseLockFile('{"owner": "ops"}')).toEqual([]);
+  });
+});
+
+/**
+ * The RegExp compilation the lock used before the linear-time matcher: kept here only as the
+ * reference of the glob semantics (it backtracks exponentially on globs like `*a*a*a*b`).
+ */
+function referenceRegExp(glob: string): RegExp {
+  let re = '';
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i]!;
+    if (c === '*') {
+      if (glob[i + 1] === '*') {
+        const segStart = i === 0 || glob[i - 1] === '/';
+        const segEnd = i + 2 === glob.length || glob[i + 2] === '/';
+        if (segStart && segEnd) {
+          if (glob[i + 2] === '/') { re += '(?:[^/]*/)*'; i += 2; } else { re += '.*'; i += 1; }
+          continue;
+        }
+      }
+      re += '[^/]*';
+    } else if (c === '?') {
+      re += '[^/]';
+    } else if (c === '[') {
+      const close = glob.indexOf(']', i + 2);
+      if (close < 0) throw new LockFileError(`glob "${glob}": "[" without a closing "]"`);
+      let body = glob.slice(i + 1, close);
+      const negate = body.startsWith('!');
+      if (negate) body = body.slice(1);
+      re += `[${negate ? '^' : ''}${body.replace(/[\\\]^]/g, (m) => `\\${m}`)}]`;
+      i = close;
+    } else {
+      re += c.replace(/[.+^${}()|\\]/g, (m) => `\\${m}`);
+    }
+  }
+  return new RegExp(`^${re}$`);
+}
+
+describe('linear-time glob matching', () => {
+  it('answers a pathological glob in linear work (a backtracking RegExp took seconds)', () => {
+    const globs = ['*a*a*a*a*a*a*a*a*b', '**/*a*a*a*a*a*a*a*a*a*a*b', '?*?*?*?*?*?*?*?*?*?*b', 'a/**/**/**/**/**/**/**/**/b'];
+    const paths = ['a'.repeat(60), 'a'.repeat(4000), `${'a/'.repeat(40)}c`, 'a'.repeat(59) + 'c'];
+    const started = performance.now();
+    for (const g of globs) {
+      const matcher = compileGlob(g);
+      for (const p of paths) {
+        const before = globWork.steps;
+        expect(matcher.test(p), `${g} vs ${p.slice(0, 20)}…`).toBe(false);
+        // Each character moves each live state once: at most (length + 1) x (2 x tokens + 1).
+        expect(globWork.steps - before).toBeLessThanOrEqual((p.length + 1) * (2 * g.length + 1));
+      }
+    }
+    // The old RegExp needed about 17 s for the first glob against the first path alone.
+    expect(performance.now() - started).toBeLessThan(2000);
+  });
+
+  it('matches a line break in a name like any other character ("**" did not)', () => {
+    expect(compileGlob('docs/**').test('docs/a\nb')).toBe(true);
+    expect(compileGlob('docs/*').test('docs/a\nb')).toBe(true);
+    expect(compileLocks(['docs/**']).lockOf('docs/x\u2028y/z')).toBe('docs/**');
+  });
+
+  it('refuses a class range out of order with a reason', () => {
+    expect(() => compileGlob('v[9-0]')).toThrow(/range "9-0" is out of order/);
+    expect(() => parseLockFile('{"immutable": ["v[z-a]"]}')).toThrow(LockFileError);
+  });
+
+  it('agrees with the old RegExp semantics on random globs and paths', () => {
+    const rand = rng(20261111);
+    const pick = <T,>(xs: readonly T[]) => xs[Math.floor(rand() * xs.length)]!;
+    const globParts = ['a', 'b', '.', '/', '*', '**', '**/', '/**', '?', '[ab]', '[!a]', '[a-c]', '[!]', '[]a]', '[-a]', '[a-]', '[/]', '[!/]', '[\\^]', '\\', '+', '(', ']', '{', 'é', '\u{1F600}'];
+    const pathParts = ['a', 'b', 'c', '/', '.', '-', ']', '^', '\\', '(', '+', 'é', '\u{1F600}', 'ab', 'a/b'];
+    let matched = 0;
+    let compared = 0;
+    for (let round = 0; round < 3000; round++) {
+      const glob = Array.from({ length: 1 + Math.floor(rand() * 6) }, () => pick(globParts)).join('');
+      let reference: RegExp;
+      try {
+        reference = referenceRegExp(glob);
+      } catch {
+        expect(() => compileGlob(glob), glob).toThrow(LockFileError);
+        continue;
+      }
+      const matcher = compileGlob(glob);
+      for (let k = 0; k < 20; k++) {
+        const p = Array.from({ length: Math.floor(rand() * 8) }, () => pick(pathParts)).join('');
+        const want = reference.test(p);
+        expect(matcher.test(p), `${JSON.stringify(glob)} vs ${JSON.stringify(p)}`).toBe(want);
+        compared++;
+        if (want) matched++;
+      }
+    }
+    // Both answers occur often enough for the comparison to mean something.
+    expect(compared).toBeGreaterThan(40_000);
+    expect(matched).toBeGreaterThan(compared / 50);
   });
 });
 

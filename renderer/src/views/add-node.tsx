@@ -1,6 +1,6 @@
 /** Add node: a name in, the join string out (shown once: the hub keeps only the token's hash). */
 import { useState, type FormEvent } from 'react';
-import type { OpOutput } from '../../../main/contract';
+import { nodeNameProblem, normalizeNodeName, type OpOutput } from '../../../main/contract';
 import { api } from '../api';
 import { Dialog, ErrorNote } from '../components/bits';
 
@@ -10,6 +10,9 @@ export function AddNodeDialog({ open, onClose }: { open: boolean; onClose: () =>
   const [error, setError] = useState<unknown>(null);
   const [added, setAdded] = useState<OpOutput<'nodes.add'> | null>(null);
   const [copied, setCopied] = useState(false);
+
+  // The hub checks the name again (and that no active node has it); this says why early.
+  const problem = name.trim() ? nodeNameProblem(normalizeNodeName(name)) : null;
 
   const close = () => {
     setName('');
@@ -60,10 +63,11 @@ export function AddNodeDialog({ open, onClose }: { open: boolean; onClose: () =>
         <form className="stack" onSubmit={(e) => void submit(e)}>
           <label htmlFor="node-name">Name</label>
           <input id="node-name" autoFocus required maxLength={100} value={name} onChange={(e) => setName(e.target.value)} placeholder="e.g. build-box-3" />
+          {problem ? <p className="error-note" role="alert">{problem}</p> : null}
           <ErrorNote error={error} />
           <div className="actions">
             <button type="button" onClick={close}>Cancel</button>
-            <button type="submit" className="primary" disabled={busy || !name.trim()}>{busy ? 'Adding…' : 'Add node'}</button>
+            <button type="submit" className="primary" disabled={busy || !name.trim() || problem !== null}>{busy ? 'Adding…' : 'Add node'}</button>
           </div>
         </form>
       )}

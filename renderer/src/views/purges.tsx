@@ -1,10 +1,11 @@
 /**
  * Purges: preview what would go (mirrors of retired nodes and unknown directories under
- * mirrors/), confirm, see the result, and the history from the audit log.
+ * mirrors/) as a plan, confirm, and the hub runs exactly that plan; see the result (what was
+ * removed, what was kept and why), and the history from the audit log.
  */
 import { useState } from 'react';
 import type { PurgeView } from '../../../main/contract';
-import { ago, bytes } from '../../../main/util/format';
+import { ago, bytes, dateTime } from '../../../main/util/format';
 import { api } from '../api';
 import { Dialog, Empty, ErrorNote, Loading } from '../components/bits';
 import { useLoad } from '../hooks';
@@ -31,16 +32,28 @@ function Targets({ view, caption }: { view: PurgeView; caption: string }) {
   );
 }
 
-/** Same mirrors, files and bytes: the preview the operator confirmed is what was removed. */
-function samePlan(a: PurgeView, b: PurgeView): boolean {
-  const key = (v: PurgeView) => JSON.stringify(v.targets.map((t) => [t.id, t.files, t.bytes]).sort());
-  return key(a) === key(b);
+/** Orphans a preview left out of its plan, or plan targets a purge kept, with why. */
+function Skipped({ view }: { view: PurgeView }) {
+  if (view.skipped.length === 0) return null;
+  return (
+    <table className="list purge-skipped">
+      <caption>{view.dryRun ? 'Left out of the plan' : 'Kept'}</caption>
+      <thead><tr><th>Mirror</th><th>Why</th></tr></thead>
+      <tbody>
+        {view.skipped.map((k) => (
+          <tr key={k.id} data-mirror={k.id} data-why={k.why}>
+            <td className="mono">{k.id}</td>
+            <td>{k.message}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
 }
 
 export function PurgesView() {
   const [preview, setPreview] = useState<PurgeView | null>(null);
   const [result, setResult] = useState<PurgeView | null>(null);
-  const [confirmed, setConfirmed] = useState<PurgeView | null>(null);
   const [confirming, setConfirming] = useState(false);
   const [busy, setBusy] = useState<'preview' | 'purge' | null>(null);
   const [error, setError] = useState<unknown>(null);
@@ -64,8 +77,8 @@ export function PurgesView() {
     setBusy('purge');
     setError(null);
     try {
-      setConfirmed(preview);
-      setResult(await api().invoke('purge.run', {}));
+      // Exactly the plan the operator looked at: mirrors orphaned since are not in it.
+      setResult(await api().invoke('purge.run', { planId: preview!.planId }));
       setPreview(null);
       history.reload();
     } catch (e) {
@@ -86,9 +99,11 @@ export function PurgesView() {
       <ErrorNote error={error} />
 
       {preview ? (
-        preview.targets.length === 0 ? <Empty>Nothing to purge: every mirror belongs to an active node.</Empty> : (
+        preview.targets.length === 0 ? <div className="stack"><Empty>Nothing to purge: every mirror belongs to an active node.</Empty><Skipped view={preview} /></div> : (
           <div className="stack">
             <Targets view={preview} caption="Would be removed" />
+            <Skipped view={preview} />
+            <p className="sub">Plan <span className="mono" data-plan-id={preview.planId}>{preview.planId}</span>, valid until {dateTime(preview.expiresAt)}: a purge removes only these mirrors, and only while they are still orphaned.</p>
             <div className="actions">
               <button type="button" onClick={() => setPreview(null)}>Discard preview</button>
               <button type="button" className="danger" disabled={busy !== null} onClick={() => setConfirming(true)}>Purge {preview.targets.length} mirror{preview.targets.length === 1 ? '' : 's'}…</button>
@@ -100,7 +115,7 @@ export function PurgesView() {
       {result ? (
         <div className="stack result" role="status">
           <Targets view={result} caption={result.targets.length ? 'Removed' : 'Nothing was removed'} />
-          {confirmed && !samePlan(confirmed, result) ? <p className="warn-note">The mirrors changed between the preview and the purge; the table above is what was actually removed.</p> : null}
+          <Skipped view={result} />
         </div>
       ) : null}
 
@@ -110,14 +125,15 @@ export function PurgesView() {
       {history.data && history.data.length === 0 ? <Empty>No purge has run on this hub.</Empty> : null}
       {history.data && history.data.length > 0 ? (
         <table className="list purge-history">
-          <thead><tr><th>When</th><th>Mirrors</th><th className="num">Files</th><th className="num">Bytes</th></tr></thead>
+          <thead><tr><th>When</th><th>Plan</th><th>Mirrors</th><th className="num">Files</th><th className="num">Bytes</th></tr></thead>
           <tbody>
             {history.data.map((e) => {
               const d = e.data as unknown as PurgeView;
               return (
                 <tr key={e.id}>
                   <td title={new Date(e.at).toLocaleString()}>{ago(e.at)}</td>
-                  <td className="mono">{d.targets?.map((t) => t.id).join(', ') || '–'}</td>
+                  <td className="mono">{d.planId ?? '–'}</td>
+                  <td className="mono">{d.targets?.map((t) => t.id).join(', ') || '–'}{d.skipped?.length ? <span className="sub"> (kept {d.skipped.map((k) => k.id).join(', ')})</span> : null}</td>
                   <td className="num">{(d.files ?? 0).toLocaleString()}</td>
                   <td className="num">{bytes(d.bytes ?? 0)}</td>
                 </tr>
