@@ -17,6 +17,7 @@ import { AgentService } from '../agents/agent-service';
 import type { CachedEntry } from '../sync/types';
 import { FsPool } from '../sync/fs-pool';
 import { FULL_RESCAN_MS, scan } from '../sync/scanner';
+import { DirSweep, differingChildren } from '../sync/dir-sweep';
 import { expectedOf, stampMatches } from '../sync/expect';
 import { orderBatch } from '../sync/plan';
 import { versionOf, type Version } from '../sync/reconcile';
@@ -58,6 +59,10 @@ const MIRROR_DEBOUNCE_MS = 50;
 const MIRROR_RECHECK_MS = 1000;
 /** A path the session wrote is looked at again when its watcher event has not come within this. */
 const ECHO_WAIT_MS = 1000;
+/** A quiet mirror's directories are swept this long after activity (sync/dir-sweep.ts)... */
+const SWEEP_TICK_MS = 500;
+/** ...and this often anyway. */
+const SWEEP_IDLE_MS = 10_000;
 const LOG_RING = 2000;
 const DEFAULT_GRPC_PORT = 7443;
 /** This many connections of one node replacing each other within the window: two processes share its credentials. */
@@ -102,6 +107,13 @@ interface NodeRuntime {
    */
   awaitingEcho: Map<string, number>;
   echoTimer: NodeJS.Timeout | null;
+  /** The safety net under the watcher (sync/dir-sweep.ts), and what it has looked at. */
+  sweep: DirSweep | null;
+  /** Counts watcher batches and session writes; a sweep settles the count it started at. */
+  activity: number;
+  sweptActivity: number;
+  sweptAt: number;
+  sweeping: boolean;
   recheckTimer: NodeJS.Timeout | null;
   /** Paths the session wrote while a scan ran: not hub-side edits (checked again later). */
   scans: Set<Set<string>>;
@@ -133,6 +145,7 @@ export class HubService extends EventEmitter {
   private readonly runtime = new Map<string, NodeRuntime>();
   private statusTimer: NodeJS.Timeout | null = null;
   private rescanTimer: NodeJS.Timeout | null = null;
+  private sweepTimer: NodeJS.Timeout | null = null;
   private markListening!: () => void;
   /** Resolves once the node server is bound (or the hub closes). */
   private readonly listening = new Promise<void>((resolve) => { this.markListening = resolve; });
@@ -266,7 +279,9 @@ export class HubService extends EventEmitter {
     rt.lock.load();
     report('start');
     const root = this.mirrorOf(id);
+    rt.sweep = new DirSweep(root);
     rt.watch = watcher.subscribe(root, (err, events) => {
+      rt.activity++;
       if (err) {
         this.log.warn('mirror.watch_error', { node: id, error: err.message });
         this.markMirrorDirty(id, rt, '');
@@ -524,6 +539,8 @@ export class HubService extends EventEmitter {
     rt.scanChain = run.catch(() => undefined);
     await run;
     if (!res) return;
+    // The sweep's baseline is the mirror as just verified: anything after it is looked at.
+    await rt.sweep?.changedDirs(['', ...this.store.dirs(n.id)]).catch(() => undefined);
     this.log.info('mirror.verified', {
       node: n.id, files: res.walked, changed: res.updated, deleted: res.deleted,
       hashedFiles: res.hashedFiles, hashedBytes: res.hashedBytes, ms: Date.now() - t0,
@@ -550,6 +567,10 @@ export class HubService extends EventEmitter {
       for (const [id, rt] of this.runtime) if (rt.watch) void this.scanMirror(id, rt, ['']);
     }, FULL_RESCAN_MS);
     this.rescanTimer.unref();
+    this.sweepTimer = setInterval(() => {
+      for (const [id, rt] of this.runtime) this.sweepMirror(id, rt).catch((e: Error) => this.log.error('mirror.sweep_failed', { node: id, error: e.message }));
+    }, SWEEP_TICK_MS);
+    this.sweepTimer.unref();
     if (process.env.CORTEX_EVENTLOOP_LOG === '1') this.startLoopMonitor();
     this.log.info('hub.listening', { grpc: this.grpcAddress, fingerprint: this.identity.fingerprint });
     this.markListening();
@@ -614,6 +635,7 @@ export class HubService extends EventEmitter {
           // The session asks after a failed commit of these paths: they are not its own writes.
           rescan: (paths) => this.scanMirror(id, rt, paths, true),
           written: (paths) => {
+            rt.activity++;
             for (const set of rt.scans) for (const p of paths) set.add(p);
             this.awaitEcho(id, rt, paths);
           },
@@ -762,9 +784,47 @@ export class HubService extends EventEmitter {
     this.store.addEvent(id, 'sync.complete', fields);
   }
 
-  /** In sync, and every write of ours seen by the mirror's watcher (so no hub-side edit of it can hide). */
+  /**
+   * In sync, every write of ours seen by the mirror's watcher, and a sweep of the mirror's
+   * directories done since the last activity: no hub-side edit the watcher lost can hide.
+   */
   private settled(rt: NodeRuntime, s: NodeSession): boolean {
-    return s.inSync && rt.awaitingEcho.size === 0;
+    return s.inSync && rt.awaitingEcho.size === 0 && rt.sweptActivity === rt.activity;
+  }
+
+  /**
+   * Sweeps a quiet mirror (sync/dir-sweep.ts): after activity, and now and then anyway; what
+   * differs from the index is scanned like a watcher event.
+   */
+  private async sweepMirror(id: string, rt: NodeRuntime): Promise<void> {
+    const s = rt.session;
+    if (!rt.sweep || rt.sweeping || !s || s.closed || !s.inSync || rt.awaitingEcho.size > 0) return;
+    if (rt.sweptActivity === rt.activity && Date.now() - rt.sweptAt < SWEEP_IDLE_MS) return;
+    rt.sweeping = true;
+    const started = rt.activity;
+    try {
+      const dirs = await rt.sweep.changedDirs(['', ...this.store.dirs(id)]);
+      const differing: string[] = [];
+      for (const d of dirs) {
+        const onDisk = await rt.sweep.children(d);
+        const known = this.store.childStamps(id, d);
+        const recorded = new Map<string, CachedEntry>();
+        for (const p of new Set([...onDisk.keys(), ...known.keys()])) {
+          const r = this.recordedStamp(id, p, true, known);
+          if (r) recorded.set(p, r);
+        }
+        differing.push(...differingChildren(onDisk, recorded, writtenAs));
+      }
+      if (differing.length) {
+        this.log.info('mirror.sweep_found', { node: id, paths: differing.length, examples: differing.slice(0, 5), hint: 'edits the watcher did not report' });
+        await this.scanMirror(id, rt, differing);
+      }
+      rt.sweptAt = Date.now();
+      if (rt.activity === started) rt.sweptActivity = started;
+      this.changed();
+    } finally {
+      rt.sweeping = false;
+    }
   }
 
   private changed(): void {
@@ -1074,7 +1134,8 @@ export class HubService extends EventEmitter {
       rt = {
         session: null, failures: new FailureSet(this.store.failures(id)), supersessions: [], mirrorReady: Promise.resolve(), verifying: false, scanError: null, reachedInSync: false,
         lock: new MirrorLock(path.join(this.mirrorOf(id), LOCK_FILE)), lockRefused: new Map(), partials: new PartialFiles(),
-        watch: null, dirty: new Set(), dirtyTimer: null, awaitingEcho: new Map(), echoTimer: null, scanChain: Promise.resolve(), scans: new Set(), recheck: new Set(), recheckTimer: null,
+        watch: null, dirty: new Set(), dirtyTimer: null, awaitingEcho: new Map(), echoTimer: null,
+        sweep: null, activity: 0, sweptActivity: -1, sweptAt: 0, sweeping: false, scanChain: Promise.resolve(), scans: new Set(), recheck: new Set(), recheckTimer: null,
       };
       this.runtime.set(id, rt);
     }
@@ -1087,6 +1148,7 @@ export class HubService extends EventEmitter {
     this.markListening();
     if (this.statusTimer) clearInterval(this.statusTimer);
     if (this.rescanTimer) clearInterval(this.rescanTimer);
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.agents.stopScheduler();
     await Promise.all([...this.runtime.values()].map((rt) => this.unwatchMirror(rt)));
     const sessions = [...this.runtime.values()].map((rt) => rt.session).filter((x): x is NodeSession => x !== null);

@@ -19,6 +19,7 @@ import { FsPool } from '../sync/fs-pool';
 import { coveringRoots, wirePathProblem } from '../sync/paths';
 import { orderBatch } from '../sync/plan';
 import { FULL_RESCAN_MS, scan } from '../sync/scanner';
+import { DirSweep, differingChildren } from '../sync/dir-sweep';
 import { serveBlock } from '../sync/serve-block';
 import type { CachedEntry } from '../sync/types';
 import { INDEX_BATCH_ENTRIES, INDEX_WINDOW, NodeSyncService, type BlockRequest, type BlockResponse, PROTOCOL_VERSION, SUPERSEDED, channelOptions, fromWireEntry, requestMessages, responseMessages, toWireEntry, type HubMessage, type NodeMessage, type WireFileInfo } from '../sync/wire';
@@ -74,6 +75,10 @@ const BACKOFF_MAX_MS = 30_000;
 const SUPERSEDED_BACKOFF_MS = 2000;
 /** A path written from the hub is scanned again when its watcher event has not come within this. */
 const ECHO_WAIT_MS = 1000;
+/** The workspace's directories are swept this long after activity... */
+const SWEEP_TICK_MS = 500;
+/** ...and this often anyway. */
+const SWEEP_IDLE_MS = 10_000;
 
 type Call = grpc.ClientDuplexStream<NodeMessage, HubMessage>;
 
@@ -132,6 +137,13 @@ export class NodeClient {
   private readonly fetches = new Map<number, { resolve: (b: Buffer) => void; reject: (e: Error) => void; size: number }>();
   private fetchOutbox: BlockRequest[] = [];
   /** Resolves when stop() is called. */
+  /** The safety net under the watcher (sync/dir-sweep.ts): activity counted, and what the last sweep settled. */
+  private readonly dirSweep: DirSweep;
+  private activity = 0;
+  private activityAt = 0;
+  private sweptActivity = -1;
+  private sweptAt = 0;
+  private sweeping = false;
   /** Paths a hub batch wrote whose watcher event has not come yet (awaitEcho). */
   private readonly awaitingEcho = new Map<string, number>();
   private echoTimer: NodeJS.Timeout | null = null;
@@ -154,6 +166,7 @@ export class NodeClient {
     const under = (p: string, dir: string) => p === dir || p.startsWith(`${dir}/`);
     this.ignoreState = (p) => (stateWire !== null && under(p, stateWire)) || under(p, WORKSPACE_STAGING);
     this.stagingDir = stagingFor(cfg.workspace, cfg.stateDir);
+    this.dirSweep = new DirSweep(cfg.workspace, this.ignoreState);
     this.caseInsensitive = caseInsensitive(this.stagingDir);
     this.hubChanges = new HubChanges({
       ctx: { root: cfg.workspace, stagingDir: this.stagingDir, pool: this.pool, caseInsensitive: this.caseInsensitive },
@@ -178,6 +191,8 @@ export class NodeClient {
         this.markDirty('');
         return;
       }
+      this.activity++;
+      this.activityAt = Date.now();
       for (const ev of events) {
         const rel = path.relative(this.cfg.workspace, ev.path).split(path.sep).join('/');
         if (rel.startsWith('..')) continue;
@@ -188,10 +203,18 @@ export class NodeClient {
     const leftovers = await clearStaging(this.stagingDir);
     if (leftovers) this.log.info('staging.cleared', { files: leftovers });
     await this.rescan(['']);
+    // The sweep's baseline is what the scan just recorded: anything after it is looked at.
+    await this.dirSweep.changedDirs(['', ...this.store.dirs()]).catch(() => undefined);
     // A safety net for events the watcher lost: the whole workspace is compared (stat only) now and then.
     const full = setInterval(() => void this.rescan(['']), FULL_RESCAN_MS);
     full.unref();
-    void this.stopped$.then(() => clearInterval(full));
+    // ...and, much more often, a sweep of the workspace's directories (sync/dir-sweep.ts).
+    const sweep = setInterval(() => void this.sweepWorkspace(), SWEEP_TICK_MS);
+    sweep.unref();
+    void this.stopped$.then(() => {
+      clearInterval(full);
+      clearInterval(sweep);
+    });
     let backoff = BACKOFF_MIN_MS;
     /** Backoff after being superseded (another process with our credentials took over). */
     let superseded = 0;
@@ -405,6 +428,8 @@ export class NodeClient {
     let r: BatchResult;
     try {
       r = await this.hubChanges.apply(entries);
+      this.activity++;
+      this.activityAt = Date.now();
       this.awaitEcho(entries.map((e) => e.path));
       const { problems, ...counts } = r;
       this.log.info('hub.changes', { entries: entries.length, ...counts, throughSeq: last, ...(problems.length ? { problems: problems.slice(0, 5) } : {}) });
@@ -450,6 +475,35 @@ export class NodeClient {
     this.fetchWaiters.shift()?.();
     if (b.error) f.reject(new HubBlockUnavailable(b.error));
     else f.resolve(Buffer.from(b.data));
+  }
+
+  /**
+   * Looks for edits the watcher lost: the directories whose entries changed since the last
+   * sweep are compared with the index, and what differs is scanned. Runs after activity (a
+   * watcher batch, a hub batch) and now and then anyway; one at a time, beside scans.
+   */
+  private async sweepWorkspace(): Promise<void> {
+    if (this.stopped || this.sweeping) return;
+    if (this.sweptActivity === this.activity && Date.now() - this.sweptAt < SWEEP_IDLE_MS) return;
+    // Only when quiet: what is being scanned or sent right now is not lost.
+    if (this.dirty.size > 0 || this.debounce || this.sending || Date.now() - this.activityAt < SWEEP_TICK_MS) return;
+    this.sweeping = true;
+    const started = this.activity;
+    try {
+      const dirs = await this.dirSweep.changedDirs(['', ...this.store.dirs()]);
+      const differing: string[] = [];
+      for (const d of dirs) differing.push(...differingChildren(await this.dirSweep.children(d), this.store.children(d)));
+      if (differing.length) {
+        this.log.info('scan.sweep_found', { paths: differing.length, examples: differing.slice(0, 5), hint: 'edits the watcher did not report' });
+        for (const p of differing) this.markDirty(p);
+      }
+      this.sweptAt = Date.now();
+      this.sweptActivity = started;
+    } catch (e) {
+      this.log.error('scan.sweep_failed', { error: (e as Error).message });
+    } finally {
+      this.sweeping = false;
+    }
   }
 
   /**

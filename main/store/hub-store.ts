@@ -281,6 +281,8 @@ export class HubStore {
       deleteFailure: db.prepare('DELETE FROM failures WHERE node_id = ? AND direction = ? AND path = ?'),
       failures: db.prepare<[string], FailureRow & { node_id: string }>('SELECT * FROM failures WHERE node_id = ? ORDER BY direction, path'),
       deleteAllFailures: db.prepare('DELETE FROM failures WHERE node_id = ?'),
+      dirs: db.prepare<[string], { path: string }>('SELECT path FROM files WHERE node_id = ? AND type = 1'),
+      stampsBetween: db.prepare<[string, string, string], StampRow>('SELECT path, type, size, mtime_ms, mode, ino, target FROM files WHERE node_id = ? AND path >= ? AND path < ?'),
       hubChangesUnder: db.prepare<[string, string, string], { n: number }>('SELECT count(*) AS n FROM hub_changes WHERE node_id = ? AND path >= ? AND path < ?'),
       eventsByNode: db.prepare<[string, number], { id: number; at: number; node_id: string | null; kind: string; data: string }>('SELECT * FROM events WHERE node_id = ? ORDER BY id DESC LIMIT ?'),
       insertPurgePlan: db.prepare('INSERT INTO purge_plans (id, created_at, expires_at, targets) VALUES (?, ?, ?, ?)'),
@@ -461,6 +463,23 @@ export class HubStore {
 
   paths(nodeId: string): string[] {
     return this.q.paths.all(nodeId).map((r) => r.path);
+  }
+
+  /** Recorded directories of a mirror (through the covering index on type). */
+  dirs(nodeId: string): string[] {
+    return this.q.dirs.all(nodeId).map((r) => r.path);
+  }
+
+  /** Stamps of what is recorded directly in a directory ('' for the root), by path. */
+  childStamps(nodeId: string, dir: string): Map<string, CachedEntry> {
+    const none = Buffer.alloc(0);
+    const [from, to] = dir === '' ? ['', '\u{10FFFF}'] : [`${dir}/`, `${dir}0`];
+    const out = new Map<string, CachedEntry>();
+    for (const r of this.q.stampsBetween.iterate(nodeId, from, to)) {
+      if (r.path.indexOf('/', from.length) !== -1) continue;
+      out.set(r.path, rowToEntry({ ...r, hash: none, block_size: 0, blocks: none, seq: 0, deleted: 0 }));
+    }
+    return out;
   }
 
   /** Recorded paths strictly under a directory (through the primary key's order). */

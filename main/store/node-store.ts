@@ -39,6 +39,8 @@ export class NodeStore {
       get: db.prepare<[string], FileRow>(`SELECT ${FILE_COLUMNS} FROM files WHERE path = ?`),
       under: db.prepare<[string, string, string], { path: string }>('SELECT path FROM files WHERE path = ? OR (path >= ? AND path < ?)'),
       maxSeq: db.prepare<[], { s: number | null }>('SELECT max(seq) AS s FROM files'),
+      dirs: db.prepare<[], { path: string }>('SELECT path FROM files WHERE type = 1 AND deleted = 0'),
+      between: db.prepare<[string, string], FileRow>(`SELECT ${FILE_COLUMNS} FROM files WHERE path >= ? AND path < ?`),
       maxSeqUnder: db.prepare<[string, string], { s: number | null }>('SELECT max(seq) AS s FROM files WHERE path >= ? AND path < ? AND from_hub = 0'),
       prune: db.prepare('DELETE FROM files WHERE deleted = 1 AND seq <= ?'),
     };
@@ -75,6 +77,19 @@ export class NodeStore {
   pathsUnder(prefix: string): string[] {
     if (prefix === '') return this.q.all.all().map((r) => r.path);
     return this.q.under.all(prefix, `${prefix}/`, `${prefix}0`).map((r) => r.path);
+  }
+
+  /** Recorded directories of the workspace. */
+  dirs(): string[] {
+    return this.q.dirs.all().map((r) => r.path);
+  }
+
+  /** What is recorded directly in a directory ('' for the root), by path (tombstones included). */
+  children(dir: string): Map<string, CachedEntry> {
+    const [from, to] = dir === '' ? ['', '\u{10FFFF}'] : [`${dir}/`, `${dir}0`];
+    const out = new Map<string, CachedEntry>();
+    for (const r of this.q.between.iterate(from, to)) if (r.path.indexOf('/', from.length) === -1) out.set(r.path, rowToEntry(r));
+    return out;
   }
 
   /** The newest sequence number of a change of ours (not one applied from the hub) strictly under a directory (0: none). */

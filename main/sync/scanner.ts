@@ -42,7 +42,9 @@ export function stampChanged(item: WalkItem, cached: CachedEntry | undefined, sa
     case 'file':
       return cached.size !== item.size || cached.mtimeMs !== item.mtimeMs || cached.ino !== item.ino || !sameMode(item.mode, cached.mode);
     case 'dir':
-      return !sameMode(item.mode, cached.mode);
+      // A directory made anew at the same path (another inode) is a change too: commits and
+      // deletions check a directory's identity (expect.ts), so a stale inode would block them.
+      return cached.ino !== item.ino || !sameMode(item.mode, cached.mode);
     case 'symlink':
       return cached.target !== item.target;
   }

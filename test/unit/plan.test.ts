@@ -97,6 +97,12 @@ describe('stampChanged (the persistent hash cache rule)', () => {
     expect(stampChanged({ ...item, ...over }, e)).toBe(true);
   });
   it('a path unknown to the cache is read', () => expect(stampChanged(item, undefined)).toBe(true));
+  it('a directory is unchanged whatever its mtime, but one made anew (another inode) is a change', () => {
+    const d = { ...cached(dir('d'), { ino: 7, mode: 0o755, mtimeMs: 1 }) };
+    const at = { path: 'd', type: 'dir' as const, size: 0, mtimeMs: 99, mode: 0o755, ino: 7, target: '' };
+    expect(stampChanged(at, d)).toBe(false);
+    expect(stampChanged({ ...at, ino: 8 }, d)).toBe(true);
+  });
   it('in a mirror, a mode the hub wrote under the mirror mode rule is unchanged; any other is a change', () => {
     const open = cached(file('f', blocksOf('a')), { size: 10, mtimeMs: 5, mode: 0o666, ino: 7 });
     const dir = { ...open, type: 'dir' as const };

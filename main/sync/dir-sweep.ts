@@ -1,0 +1,84 @@
+/**
+ * A safety net under the file-system watcher, for hub mirrors and node workspaces alike.
+ *
+ * @parcel/watcher folds a "created" and a "deleted" of one path within its batch window (50 to
+ * 500 ms) into nothing, and reports a rename over an existing file as "created". So a file
+ * replaced by a rename and then moved or removed right after leaves no event at all: the index
+ * still has the old version, and the status would say in-sync while the trees differ.
+ *
+ * Every such change alters the entries of a directory, which moves that directory's mtime. The
+ * sweep stats every recorded directory (cheap: directories are few next to files), and for one
+ * whose mtime moved since the last sweep compares its entries on disk with the recorded ones:
+ * what differs is handed to the caller's scan. Which paths differ is decided by
+ * `differingChildren`, a pure function over what was read.
+ */
+import fs from 'node:fs';
+import type { WalkItem } from './fs-protocol';
+import { toNative } from './paths';
+import { stampChanged } from './scanner';
+import type { CachedEntry } from './types';
+
+/** A directory entry as lstat saw it (undefined: not on disk). */
+export type Seen = Pick<WalkItem, 'type' | 'size' | 'mtimeMs' | 'mode' | 'ino'>;
+
+/**
+ * Pure: the children of a directory whose entry on disk does not match the record (missing,
+ * new, another type, another stamp). Symlinks are compared by identity (a new link is a new
+ * inode); their targets are the scanner's business.
+ */
+export function differingChildren(onDisk: Map<string, Seen>, recorded: Map<string, CachedEntry>, sameMode?: (diskMode: number, cachedMode: number) => boolean): string[] {
+  const out: string[] = [];
+  for (const [p, seen] of onDisk) {
+    const rec = recorded.get(p);
+    const item: WalkItem = { path: p, target: rec?.target ?? '', ...seen };
+    if (!rec || rec.deleted || (seen.type === 'symlink' ? rec.type !== 'symlink' || rec.ino !== seen.ino : stampChanged(item, rec, sameMode))) out.push(p);
+  }
+  for (const [p, rec] of recorded) if (!rec.deleted && !onDisk.has(p)) out.push(p);
+  return out;
+}
+
+export class DirSweep {
+  /** Directory (wire path, '' for the root) → its mtime at the last sweep. */
+  private seen = new Map<string, number>();
+
+  constructor(
+    private readonly root: string,
+    /** Names the caller never looks at (the node's state and staging directories). */
+    private readonly ignore: (wirePath: string) => boolean = () => false,
+  ) {}
+
+  /**
+   * Stats these directories; returns those whose mtime moved since the last sweep (a directory
+   * seen for the first time only sets the baseline: the scan that recorded it looked inside).
+   */
+  async changedDirs(dirs: Iterable<string>): Promise<string[]> {
+    const next = new Map<string, number>();
+    const out: string[] = [];
+    for (const d of dirs) {
+      const st = await fs.promises.lstat(d === '' ? this.root : toNative(this.root, d)).catch(() => undefined);
+      if (!st?.isDirectory()) continue;
+      next.set(d, st.mtimeMs);
+      const before = this.seen.get(d);
+      if (before !== undefined && before !== st.mtimeMs) out.push(d);
+    }
+    this.seen = next;
+    return out;
+  }
+
+  /** What is on disk directly in a directory, by wire path. */
+  async children(dir: string): Promise<Map<string, Seen>> {
+    const out = new Map<string, Seen>();
+    const native = dir === '' ? this.root : toNative(this.root, dir);
+    const names = await fs.promises.readdir(native).catch(() => [] as string[]);
+    for (const name of names) {
+      const p = dir === '' ? name : `${dir}/${name}`;
+      if (this.ignore(p)) continue;
+      const st = await fs.promises.lstat(`${native}/${name}`).catch(() => undefined);
+      if (!st) continue;
+      const type = st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : st.isFile() ? 'file' : null;
+      // Special files are the scanner's to report; names that are no wire path too.
+      if (type) out.set(p, { type, size: type === 'file' ? st.size : 0, mtimeMs: st.mtimeMs, mode: st.mode & 0o777, ino: st.ino });
+    }
+    return out;
+  }
+}

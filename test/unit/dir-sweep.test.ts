@@ -1,0 +1,57 @@
+/** The sweep under the watcher: which directories moved, and which of their entries differ from the index. */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { DirSweep, differingChildren, type Seen } from '../../main/sync/dir-sweep';
+import type { CachedEntry } from '../../main/sync/types';
+
+const rec = (p: string, over: Partial<CachedEntry> = {}): CachedEntry => ({
+  path: p, type: 'file', size: 3, mtimeMs: 10, mode: 0o644, ino: 1, hash: Buffer.alloc(0), blockSize: 0, blocks: Buffer.alloc(0), target: '', deleted: false, seq: 1, ...over,
+});
+const seen = (over: Partial<Seen> = {}): Seen => ({ type: 'file', size: 3, mtimeMs: 10, mode: 0o644, ino: 1, ...over });
+
+describe('differingChildren', () => {
+  it.each<[string, Map<string, Seen>, Map<string, CachedEntry>, string[]]>([
+    ['the same', new Map([['a', seen()]]), new Map([['a', rec('a')]]), []],
+    ['new on disk', new Map([['a', seen()]]), new Map(), ['a']],
+    ['gone from disk', new Map(), new Map([['a', rec('a')]]), ['a']],
+    ['a tombstone is absent', new Map(), new Map([['a', rec('a', { deleted: true })]]), []],
+    ['replaced by a rename (another inode)', new Map([['a', seen({ ino: 2 })]]), new Map([['a', rec('a')]]), ['a']],
+    ['another size', new Map([['a', seen({ size: 4 })]]), new Map([['a', rec('a')]]), ['a']],
+    ['a file became a directory', new Map([['a', seen({ type: 'dir' })]]), new Map([['a', rec('a')]]), ['a']],
+    ['a directory with new content (mtime) is the same directory', new Map([['d', seen({ type: 'dir', mtimeMs: 99 })]]), new Map([['d', rec('d', { type: 'dir' })]]), []],
+    ['a symlink made anew', new Map([['l', seen({ type: 'symlink', ino: 5 })]]), new Map([['l', rec('l', { type: 'symlink', ino: 4, target: 'x' })]]), ['l']],
+    ['the same symlink', new Map([['l', seen({ type: 'symlink', ino: 4 })]]), new Map([['l', rec('l', { type: 'symlink', ino: 4, target: 'x' })]]), []],
+  ])('%s', (_name, onDisk, recorded, want) => {
+    expect(differingChildren(onDisk, recorded)).toEqual(want);
+  });
+
+  it('takes a mode the hub wrote under the mirror mode rule as the same', () => {
+    const writtenAs = (d: number, c: number) => d === c || d === (c & ~0o002);
+    expect(differingChildren(new Map([['a', seen({ mode: 0o664 })]]), new Map([['a', rec('a', { mode: 0o666 })]]), writtenAs)).toEqual([]);
+  });
+});
+
+describe('DirSweep on a real directory', () => {
+  it('finds a file replaced by a rename and then moved away, which leaves no watcher event', async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'cortex-sweep-'));
+    fs.mkdirSync(path.join(root, 'd'));
+    fs.writeFileSync(path.join(root, 'd', 'f.txt'), 'v1');
+    const st = fs.statSync(path.join(root, 'd', 'f.txt'));
+    const index = new Map([['d/f.txt', rec('d/f.txt', { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino })]]);
+    const sweep = new DirSweep(root);
+    expect(await sweep.changedDirs(['', 'd'])).toEqual([]);
+    // A baseline only: nothing changed, nothing to look at.
+    expect(await sweep.changedDirs(['', 'd'])).toEqual([]);
+    await new Promise((r) => setTimeout(r, 20));
+    fs.writeFileSync(path.join(root, 'tmp'), 'v2');
+    fs.renameSync(path.join(root, 'tmp'), path.join(root, 'd', 'f.txt'));
+    fs.renameSync(path.join(root, 'd', 'f.txt'), path.join(root, 'moved.txt'));
+    const changed = await sweep.changedDirs(['', 'd']);
+    expect(changed.sort()).toEqual(['', 'd']);
+    expect(differingChildren(await sweep.children('d'), index)).toEqual(['d/f.txt']);
+    expect(differingChildren(await sweep.children(''), new Map([['d', rec('d', { type: 'dir', ino: fs.statSync(path.join(root, 'd')).ino, mode: fs.statSync(path.join(root, 'd')).mode & 0o777 })]]))).toEqual(['moved.txt']);
+    fs.rmSync(root, { recursive: true, force: true });
+  });
+});
