@@ -126,6 +126,8 @@ export class NodeClient {
   private readonly fetchWaiters: (() => void)[] = [];
   private readonly fetches = new Map<number, { resolve: (b: Buffer) => void; reject: (e: Error) => void; size: number }>();
   private fetchOutbox: BlockRequest[] = [];
+  /** The current wait for the stream to drain (see drained()). */
+  private drain: { call: Call; promise: Promise<void>; release: () => void } | null = null;
   /** Resolves when stop() is called. */
   private stopSignal!: () => void;
   private readonly stopped$ = new Promise<void>((r) => { this.stopSignal = r; });
@@ -314,6 +316,7 @@ export class NodeClient {
     } finally {
       this.connected = false;
       this.call = null;
+      this.drain?.release();
       for (const w of this.ackWaiters.splice(0)) w();
       for (const f of this.fetches.values()) f.reject(new SessionEnded());
       this.fetches.clear();
@@ -424,7 +427,26 @@ export class NodeClient {
   private async write(msg: NodeMessage): Promise<void> {
     const call = this.call;
     if (!call || !this.connected) throw new Error('not connected');
-    if (!call.write(msg)) await new Promise<void>((resolve) => call.once('drain', resolve));
+    if (!call.write(msg)) await this.drained(call);
+  }
+
+  /**
+   * One wait for the stream's 'drain', shared by every write that waits (block answers, index
+   * batches and fetches all write at once on a big first sync: a listener each piled up past
+   * Node's limit of 10). It also ends with the session, so no writer waits forever.
+   */
+  private drained(call: Call): Promise<void> {
+    if (this.drain?.call !== call) {
+      let release!: () => void;
+      const promise = new Promise<void>((resolve) => { release = resolve; });
+      const onDrain = () => {
+        if (this.drain?.call === call) this.drain = null;
+        release();
+      };
+      call.once('drain', onDrain);
+      this.drain = { call, promise, release: () => { call.off('drain', onDrain); onDrain(); } };
+    }
+    return this.drain.promise;
   }
 
   /** Sends every index entry the hub has not seen, then IndexDone. One sender at a time. */
