@@ -35,6 +35,8 @@ export interface NodeConfig {
   workspace: string;
   stateDir: string;
   log: Logger;
+  /** Called once per run, when the hub first accepts these credentials (Welcome). */
+  onJoined?: () => void;
 }
 
 /** Errors after which retrying cannot help; the CLI exits with `exitCode`. */
@@ -111,6 +113,8 @@ export class NodeClient {
   private ackedSeq = 0;
   private readonly ackWaiters: (() => void)[] = [];
   private connected = false;
+  /** The hub accepted the credentials once in this run. */
+  private joined = false;
   /** Set when a session reached Welcome; resets the reconnect backoff. */
   private welcomed = false;
   private readonly log: Logger;
@@ -143,6 +147,16 @@ export class NodeClient {
     }
     fs.mkdirSync(cfg.stateDir, { recursive: true, mode: 0o700 });
     this.store = new NodeStore(path.join(cfg.stateDir, 'node.db'));
+    // This index belonged to another node (its credentials were removed for new ones): what it
+    // learnt from that node's hub means nothing to this one, which gets a full index.
+    const previousNode = this.store.getMeta('node_id');
+    if (previousNode !== cfg.nodeId) {
+      if (previousNode !== undefined) {
+        this.store.forgetHub();
+        this.log.warn('index.new_node', { previous: previousNode, now: cfg.nodeId });
+      }
+      this.store.setMeta('node_id', cfg.nodeId);
+    }
     const rel = path.relative(cfg.workspace, cfg.stateDir);
     const stateWire = !rel.startsWith('..') && !path.isAbsolute(rel) ? rel.split(path.sep).join('/') : null;
     const under = (p: string, dir: string) => p === dir || p.startsWith(`${dir}/`);
@@ -330,6 +344,10 @@ export class NodeClient {
   private async onHubMessage(m: HubMessage): Promise<void> {
     if (m.welcome) {
       this.connected = true;
+      if (!this.joined) {
+        this.joined = true;
+        this.cfg.onJoined?.();
+      }
       this.welcomed = true;
       this.fullPass = m.welcome.wantFull;
       this.ackedSeq = m.welcome.wantFull ? 0 : Number(m.welcome.ackedSeq);

@@ -130,6 +130,17 @@ export class NodeStore {
     this.q.setMeta.run('index_id', this.indexId);
   }
 
+  /**
+   * For an index that moves to another node (or hub): a new index id (that hub wants a full
+   * index) and no memory of which versions came from the previous hub's changes.
+   */
+  forgetHub(): void {
+    this.db.transaction(() => {
+      this.db.prepare('UPDATE files SET from_hub = 0 WHERE from_hub != 0').run();
+      this.renewIndexId();
+    })();
+  }
+
   getMeta(key: string): string | undefined {
     return this.q.getMeta.get(key)?.value;
   }
