@@ -16,6 +16,26 @@ export interface FileFailureView {
   at: number;
 }
 
+/**
+ * A path that is not where it should be, and why: `to-hub` the node cannot send it (unreadable,
+ * a name that is not valid UTF-8, its state dir full: path ''), `to-node` the hub's change cannot
+ * reach the node. A node with a problem that needs someone is in `error`, never `in-sync`.
+ */
+export interface ProblemView {
+  path: string;
+  direction: 'to-hub' | 'to-node';
+  code: string;
+  reason: string;
+  /** When it was first reported (ms since the epoch). */
+  at: number;
+}
+
+/** A path left out by design (special files; `other`: e.g. a symlink that leads outside the workspace). */
+export interface IgnoredView {
+  path: string;
+  kind: 'fifo' | 'socket' | 'device' | 'other';
+}
+
 export interface NodeStatus {
   id: string;
   name: string;
@@ -33,6 +53,10 @@ export interface NodeStatus {
   toNodeBytes: number;
   /** Conflict copies (`*.sync-conflict-*`) in the mirror: both versions kept, for someone to look at. */
   conflicts: number;
+  /** Paths that cannot be synced, with a reason (NodeDetail.problems lists them). */
+  problems: number;
+  /** Paths left out by design: special files (NodeDetail.ignored lists them). They do not block `in-sync`. */
+  ignored: number;
   /** Number of paths currently failing (refused or not applied). */
   errors: number;
   lastError: FileFailureView | null;
@@ -92,6 +116,10 @@ export interface NodeDetail {
   lockRefusals: LockRefusalView[];
   /** Conflict copies in the mirror (the first PENDING_LIMIT, by path); `node.conflicts` counts them all. */
   conflicts: string[];
+  /** The first PENDING_LIMIT problems, by path; `node.problems` counts them all. */
+  problems: ProblemView[];
+  /** The first PENDING_LIMIT ignored paths, by path; `node.ignored` counts them all. */
+  ignored: IgnoredView[];
   events: HubEvent[];
 }
 

@@ -13,6 +13,8 @@ import watcher from '@parcel/watcher';
 import { ContractError, PENDING_LIMIT, type LockRefusalView, SettingsSchema, defaultSettings, type Settings, type Handlers, type HubEvent, type HubStatus, type LogEntryView, type NodeInfo, type NodeStatus, type PurgeView } from '../contract';
 import { HubStore, type NodeRecord } from '../store/hub-store';
 import { AgentStore } from '../store/agent-store';
+import { ReportStore } from '../store/report-store';
+import { NodeReports } from './node-reports';
 import { AgentService } from '../agents/agent-service';
 import type { CachedEntry } from '../sync/types';
 import { FsPool } from '../sync/fs-pool';
@@ -20,7 +22,7 @@ import { FULL_RESCAN_MS, scan } from '../sync/scanner';
 import { expectedOf, stampMatches } from '../sync/expect';
 import { orderBatch } from '../sync/plan';
 import { versionOf, type Version } from '../sync/reconcile';
-import { coveringRoots, toNative } from '../sync/paths';
+import { coveringRoots, outsideRoot, toNative } from '../sync/paths';
 import { caseInsensitive, clearStaging } from '../sync/apply';
 import { LOCK_FILE, MirrorLock } from '../sync/lock';
 import { PartialFiles } from './partials';
@@ -119,6 +121,8 @@ export class HubService extends EventEmitter {
   private readonly listening = new Promise<void>((resolve) => { this.markListening = resolve; });
   private closed = false;
   readonly agents: AgentService;
+  /** What nodes report they cannot send, and what they ignore (node-reports.ts). */
+  readonly reports: NodeReports;
 
   private constructor(
     readonly opts: HubOptions,
@@ -134,6 +138,7 @@ export class HubService extends EventEmitter {
     this.log = log;
     this.pool = new FsPool();
     this.commitPool = new FsPool(commitWorkers());
+    this.reports = new NodeReports(new ReportStore(store.db));
     this.agents = new AgentService(new AgentStore(store.db), {
       sendToNode: (nodeId, msg) => {
         const s = this.runtime.get(nodeId)?.session;
@@ -249,7 +254,7 @@ export class HubService extends EventEmitter {
       }
       for (const ev of events) {
         const rel = path.relative(root, ev.path).split(path.sep).join('/');
-        if (rel === '' || rel.startsWith('..')) continue;
+        if (rel === '' || outsideRoot(rel, '/')) continue;
         if (rel === LOCK_FILE) {
           rt.lock.changed();
           report('changed');
@@ -614,6 +619,10 @@ export class HubService extends EventEmitter {
       else if (m.agentState) {
         const problem = this.agents.nodeReported(s.nodeId, m.agentState);
         if (problem) s.refuse('', 0, 'BAD_AGENT_STATE', problem);
+      } else if (m.report) {
+        const problem = this.reports.apply(s.nodeId, m.report);
+        if (problem) s.refuse('', 0, 'BAD_REPORT', problem);
+        this.changed();
       }
       else s.refuse('', 0, 'PROTOCOL', `unexpected message ${m.msg ?? '(empty)'}`);
       const now = Date.now();
@@ -682,13 +691,15 @@ export class HubService extends EventEmitter {
     const totals = this.totals(n.id);
     const pending = s?.pending() ?? { files: 0, bytes: 0 };
     const toNode = this.store.hubPending(n.id);
+    const reported = this.reports.counts(n.id);
     let state: NodeStatus['state'];
     if (n.retiredAt !== null) state = 'retired';
     else if (!s) state = 'disconnected';
     else if (rt?.scanError) state = 'error';
     else if (s.doneSeq < 0) state = 'connected';
     else if (!s.inSync) state = 'syncing';
-    else state = failures.size > 0 ? 'error' : 'in-sync';
+    // A path the node cannot send is not in the mirror: never in-sync (a transient one is still syncing).
+    else state = failures.size > 0 || reported.blocking > 0 ? 'error' : reported.problems > 0 ? 'syncing' : 'in-sync';
     const last = [...failures.values()].pop() ?? null;
     // A serving hub keeps each lock loaded; a one-shot admin command reads it for this answer.
     let lock: MirrorLock | null = rt?.lock ?? null;
@@ -702,6 +713,7 @@ export class HubService extends EventEmitter {
       files: totals.files, bytes: totals.bytes,
       outOfSyncFiles: pending.files, outOfSyncBytes: pending.bytes,
       toNodeFiles: toNode.files, toNodeBytes: toNode.bytes, conflicts: this.store.conflicts(n.id).length,
+      problems: reported.problems, ignored: reported.ignored,
       errors: failures.size + (rt?.scanError ? 1 : 0),
       lastError: last ?? (rt?.scanError ? { path: '', code: 'MIRROR_SCAN', message: rt.scanError, at: this.startedAt } : null),
       bytesReceived: s?.counters.bytesReceived ?? 0, bytesReused: s?.counters.bytesReused ?? 0,
@@ -752,6 +764,7 @@ export class HubService extends EventEmitter {
     if (!rec) throw new ContractError('NOT_FOUND', `no node with id ${id}`);
     if (rec.retiredAt !== null) throw new ContractError('CONFLICT', `node ${id} is already retired`);
     this.store.retireNode(id);
+    this.reports.forget(id);
     this.store.addEvent(id, 'node.retired', { name: rec.name });
     this.agents.nodeDisconnected(id);
     const retiring = this.runtime.get(id);
@@ -809,6 +822,8 @@ export class HubService extends EventEmitter {
           pending: rt?.session?.pendingItems(PENDING_LIMIT) ?? [],
           lockRefusals: [...(rt?.lockRefused.values() ?? [])].slice(-PENDING_LIMIT),
           conflicts: this.store.conflicts(id).slice(0, PENDING_LIMIT),
+          problems: this.reports.problems(id, PENDING_LIMIT),
+          ignored: this.reports.ignored(id, PENDING_LIMIT),
           events: this.store.events({ nodeId: id, limit: 100 }) as HubEvent[],
         };
       },

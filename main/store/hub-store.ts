@@ -6,6 +6,7 @@ import crypto from 'node:crypto';
 import type { CachedEntry, EntryType } from '../sync/types';
 import { CONFLICT_MARK, isConflictCopy, type Version } from '../sync/reconcile';
 import { AGENT_SCHEMA } from './agent-store';
+import { REPORT_SCHEMA } from './report-store';
 import { openDatabase, type DB, type Migration } from './db';
 import { FILE_COLUMNS, FILE_COLUMN_DEFS, entryToRow, rowToEntry, type FileRow } from './file-rows';
 
@@ -77,6 +78,8 @@ const migrations: Migration[] = [
   // Agents (agent-store.ts): templates, and instances looked up by node, session, template and
   // state, newest first; every lookup has its index (tested with EXPLAIN QUERY PLAN).
   (db) => db.exec(AGENT_SCHEMA),
+  // What each node reports it cannot send, and the special files it leaves out (report-store.ts).
+  (db) => db.exec(REPORT_SCHEMA),
 ];
 
 export interface NodeRecord {

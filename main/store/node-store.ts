@@ -88,13 +88,20 @@ export class NodeStore {
    */
   record(changes: CachedEntry[]): CachedEntry[] {
     const out: CachedEntry[] = [];
-    this.db.transaction(() => {
-      for (const e of changes) {
-        const stored = { ...e, seq: ++this.seq };
-        this.q.upsert.run({ ...entryToRow(stored), from_hub: e.fromHubSeq ?? 0 });
-        out.push(stored);
-      }
-    })();
+    const before = this.seq;
+    try {
+      this.db.transaction(() => {
+        for (const e of changes) {
+          const stored = { ...e, seq: ++this.seq };
+          this.q.upsert.run({ ...entryToRow(stored), from_hub: e.fromHubSeq ?? 0 });
+          out.push(stored);
+        }
+      })();
+    } catch (e) {
+      // Rolled back (e.g. the disk is full): the numbers were not used.
+      this.seq = before;
+      throw e;
+    }
     return out;
   }
 
