@@ -14,6 +14,9 @@ export const MAX_REPORTED = 100_000;
 const MAX_PATH_BYTES = 4096;
 const MAX_REASON_CHARS = 1000;
 const CODE = /^[A-Z][A-Z0-9_]{0,39}$/;
+/** Per message (a node sends at most REPORT_MESSAGE_ITEMS items and a short clear list). */
+const MAX_CLEAR = 10_000;
+const MAX_ITEMS = 10_000;
 
 export interface ReportCounts {
   problems: number;
@@ -37,6 +40,7 @@ export function parseReport(m: PathReportMsg | undefined): ParsedReport | string
   const problems = m.problems ?? [];
   const ignored = m.ignored ?? [];
   if (!Array.isArray(clear) || !Array.isArray(problems) || !Array.isArray(ignored)) return 'malformed report';
+  if (clear.length > MAX_CLEAR || problems.length + ignored.length > MAX_ITEMS) return `report too long (at most ${MAX_CLEAR} subtrees and ${MAX_ITEMS} paths per message)`;
   const bad = clear.find((c) => !isPath(c));
   if (bad !== undefined) return `report clears an invalid path ${JSON.stringify(clip(String(bad)))}`;
   const out: ParsedReport = { clear: [...clear], problems: [], ignored: [] };

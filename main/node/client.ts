@@ -83,6 +83,7 @@ const DISK_RETRY_MIN_MS = 500;
 const DISK_RETRY_MAX_MS = 30_000;
 /** A report's clear list longer than this is sent as one full report instead. */
 const MAX_CLEAR_BYTES = 256 * 1024;
+const MAX_CLEAR_PATHS = 1000;
 
 /** The node's own database or disk is full (SQLite SQLITE_FULL, ENOSPC, a quota). */
 export function isDiskFull(e: unknown): boolean {
@@ -494,7 +495,7 @@ export class NodeClient {
       while (this.connected && this.reportDirty.size > 0) {
         let clear = coveringRoots([...this.reportDirty]);
         this.reportDirty.clear();
-        if (clear.reduce((n, c) => n + Buffer.byteLength(c) + 8, 0) > MAX_CLEAR_BYTES) clear = [''];
+        if (clear.length > MAX_CLEAR_PATHS || clear.reduce((n, c) => n + Buffer.byteLength(c) + 8, 0) > MAX_CLEAR_BYTES) clear = [''];
         const { problems, ignored } = this.reports.under(clear);
         if (this.nodeProblem && clear.includes('')) problems.unshift(this.nodeProblem);
         const send = problems.map(({ path: p, code, reason }) => ({ path: p, code, reason }));

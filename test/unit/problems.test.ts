@@ -155,14 +155,17 @@ describe('NodeReports in the hub database', () => {
     ['a NUL in a path', { clear: [], problems: [{ path: 'a\0b', code: 'X', reason: '' }], ignored: [] }, /invalid path/],
     ['a huge clear path', { clear: ['x'.repeat(5000)], problems: [], ignored: [] }, /clears an invalid path/],
     ['no lists', { clear: 'x' }, /malformed/],
+    ['too many subtrees', { clear: Array.from({ length: 10_001 }, (_, i) => `d${i}`), problems: [], ignored: [] }, /too long/],
   ])('refuses a report with %s', (_n, m, re) => {
     expect(parseReport(m as never)).toMatch(re);
   });
 
   it(`keeps at most ${MAX_REPORTED} per node`, () => {
     const { hub, reports } = open();
-    const many = Array.from({ length: MAX_REPORTED }, (_, i) => ({ path: `p${i}`, code: 'UNREADABLE', reason: '' }));
-    expect(reports.apply('n', { clear: [''], problems: many, ignored: [] })).toBeNull();
+    for (let i = 0; i < MAX_REPORTED; i += 10_000) {
+      const part = Array.from({ length: 10_000 }, (_, j) => ({ path: `p${i + j}`, code: 'UNREADABLE', reason: '' }));
+      expect(reports.apply('n', { clear: i === 0 ? [''] : [], problems: part, ignored: [] })).toBeNull();
+    }
     expect(reports.apply('n', { clear: [], problems: [{ path: 'one-more', code: 'UNREADABLE', reason: '' }], ignored: [] })).toMatch(/more than/);
     expect(reports.counts('n').problems).toBe(MAX_REPORTED);
     hub.close();
