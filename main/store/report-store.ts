@@ -12,7 +12,7 @@ export const REPORT_SCHEMA = `
     code TEXT NOT NULL,
     reason TEXT NOT NULL,
     at INTEGER NOT NULL,
-    PRIMARY KEY (node_id, path)
+    PRIMARY KEY (node_id, path, code)
   ) WITHOUT ROWID;
   CREATE TABLE node_ignored (
     node_id TEXT NOT NULL,
@@ -49,23 +49,26 @@ export class ReportStore {
       putIgnored: db.prepare('INSERT OR REPLACE INTO node_ignored (node_id, path, kind, at) VALUES (?, ?, ?, ?)'),
       problemCodes: db.prepare<[string], { code: string; n: number }>('SELECT code, count(*) AS n FROM node_problems WHERE node_id = ? GROUP BY code'),
       ignoredCount: db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM node_ignored WHERE node_id = ?'),
-      problems: db.prepare<[string, number], ReportedProblem>('SELECT path, code, reason, at FROM node_problems WHERE node_id = ? ORDER BY path LIMIT ?'),
+      problems: db.prepare<[string, number], ReportedProblem>('SELECT path, code, reason, at FROM node_problems WHERE node_id = ? ORDER BY path, code LIMIT ?'),
       ignored: db.prepare<[string, number], ReportedIgnored>('SELECT path, kind, at FROM node_ignored WHERE node_id = ? ORDER BY path LIMIT ?'),
-      problem: db.prepare<[string, string], ReportedProblem>('SELECT path, code, reason, at FROM node_problems WHERE node_id = ? AND path = ?'),
+      firstSeen: db.prepare<[string, string, string], { at: number }>('SELECT at FROM node_problems WHERE node_id = ? AND path = ? AND code = ?'),
     };
   }
 
   /**
    * Records one report of a node: what it had reported at or under each `clear` subtree ('' =
-   * everything) goes, then these are added. A problem reported again keeps its first time.
+   * everything) goes, then these are added. A problem reported again keeps its first time. A
+   * path may have more than one problem (the workspace root unreadable and the node's own
+   * disk full both have path '').
    */
   applyReport(nodeId: string, clear: string[], problems: Omit<ReportedProblem, 'at'>[], ignored: Omit<ReportedIgnored, 'at'>[], at: number): void {
     this.db.transaction(() => {
       // Still the same problem after the clear and the re-add: keep when it was first seen.
       const since = new Map<string, number>();
+      const key = (p: { path: string; code: string }) => `${p.code}\0${p.path}`;
       for (const p of problems) {
-        const old = this.q.problem.get(nodeId, p.path);
-        if (old && old.code === p.code) since.set(p.path, old.at);
+        const old = this.q.firstSeen.get(nodeId, p.path, p.code);
+        if (old) since.set(key(p), old.at);
       }
       for (const s of clear) {
         if (s === '') {
@@ -76,7 +79,7 @@ export class ReportStore {
           this.q.clearIgnored.run(nodeId, s, `${s}/`, `${s}0`);
         }
       }
-      for (const p of problems) this.q.putProblem.run(nodeId, p.path, p.code, p.reason, since.get(p.path) ?? at);
+      for (const p of problems) this.q.putProblem.run(nodeId, p.path, p.code, p.reason, since.get(key(p)) ?? at);
       for (const i of ignored) this.q.putIgnored.run(nodeId, i.path, i.kind, at);
     })();
   }

@@ -165,8 +165,9 @@ export class PathReports {
   /** Replaces everything at or under these subtrees; returns whether anything changed. */
   replace(subtrees: string[], problems: PathProblem[], ignored: IgnoredPath[]): boolean {
     const before = this.fingerprint(subtrees);
+    const roots = new Set(subtrees);
     for (const m of [this.problems, this.ignored] as Map<string, unknown>[]) {
-      for (const p of [...m.keys()]) if (subtrees.some((s) => covers(s, p))) m.delete(p);
+      for (const p of [...m.keys()]) if (underAny(roots, p)) m.delete(p);
     }
     for (const p of problems) this.problems.set(p.path, p);
     for (const i of ignored) this.ignored.set(i.path, i);
@@ -175,7 +176,8 @@ export class PathReports {
 
   /** Everything at or under these subtrees. */
   under(subtrees: string[]): { problems: PathProblem[]; ignored: IgnoredPath[] } {
-    const inside = (p: string) => subtrees.some((s) => covers(s, p));
+    const roots = new Set(subtrees);
+    const inside = (p: string) => underAny(roots, p);
     return {
       problems: [...this.problems.values()].filter((p) => inside(p.path)),
       ignored: [...this.ignored.values()].filter((i) => inside(i.path)),

@@ -140,6 +140,14 @@ describe('NodeReports in the hub database', () => {
     hub.close();
   });
 
+  it('keeps two problems of one path (the workspace root unreadable and the node\'s disk full are both "")', () => {
+    const { hub, reports } = open();
+    reports.apply('n', { clear: [''], problems: [{ path: '', code: 'UNREADABLE', reason: 'root' }, { path: '', code: 'NODE_DISK_FULL', reason: 'full' }], ignored: [] });
+    expect(reports.problems('n', 10).map((p) => p.code)).toEqual(['NODE_DISK_FULL', 'UNREADABLE']);
+    expect(reports.counts('n').problems).toBe(2);
+    hub.close();
+  });
+
   it('survives reopening the database', () => {
     const { hub, reports } = open();
     reports.apply('n', { clear: [''], problems: [{ path: 'a', code: 'UNREADABLE', reason: 'r' }], ignored: [] });

@@ -64,7 +64,7 @@ export function NodeDetailView({ id }: { id: string }) {
           <caption>Paths that are not mirrored until their cause is fixed (they are retried)</caption>
           <thead><tr><th>Path</th><th>Direction</th><th>Code</th><th>Reason</th><th>Since</th></tr></thead>
           <tbody>{d.problems.map((p) => (
-            <tr key={`${p.direction}:${p.path}`}>
+            <tr key={`${p.direction}:${p.code}:${p.path}`}>
               <td className="mono">{p.path || '(the node itself)'}</td>
               <td>{p.direction === 'to-hub' ? 'node → hub' : 'hub → node'}</td>
               <td><span className="code">{p.code}</span></td>
