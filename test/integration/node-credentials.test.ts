@@ -77,6 +77,19 @@ describe('node credentials', () => {
     expect(node.p.output()).toContain(`--join ${ARGV_WARNING}`);
     expect(node.p.output()).toContain('--join-file FILE or the CORTEX_JOIN environment variable');
     expect(node.logLines().slice(mark).find((l) => l.msg === 'token.in_arguments')).toMatchObject({ level: 'warn', option: '--join' });
+    // The same for --token (here with a workspace that does not exist, so the node stops there).
+    const { token, fp, hub: hubAddr } = decodeJoin(join);
+    const r = await runCli('cortex-node', ['--hub', hubAddr, '--node', id, '--token', token, '--fingerprint', fp, '--workspace', path.join(dir, 'missing'), '--state', path.join(dir, 'token-state')], noEnvJoin);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`--token ${ARGV_WARNING}`);
+  });
+
+  it('--help says how to give the join string without exposing the token', async () => {
+    const r = await runCli('cortex-node', ['--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('--join-file FILE');
+    expect(r.stdout).toContain('CORTEX_JOIN');
+    expect(r.stdout).toContain('STATE/credentials.json (mode 0600');
   });
 
   it('with no join string and nothing stored, the node says how to give one', async () => {
