@@ -180,7 +180,7 @@ async function main(argv: string[]): Promise<number> {
     case 'node add': {
       if (!arg) throw new UsageError('usage: cortex-hub node add NAME');
       const r = await withHub(dataDir, (inv) => inv('nodes.add', { name: arg }));
-      out(json, r, () => `Added node "${termSafe(r.node.name)}" with id ${r.node.id}.\nJoin string (shown once; keep it secret):\n\n  ${r.join}\n\nOn the node: cortex-node --join '${r.join}' --workspace DIR`);
+      out(json, r, () => `Added node "${termSafe(r.node.name)}" with id ${r.node.id}.\nJoin string (shown once; keep it secret):\n\n  ${r.join}\n\nOn the node (the environment keeps the token out of the process list; --join-file FILE works too):\n\n  CORTEX_JOIN='${r.join}' cortex-node --workspace DIR`);
       return 0;
     }
     case 'node list': {
@@ -211,11 +211,11 @@ async function main(argv: string[]): Promise<number> {
       const r = await withHub(dataDir, (inv) => inv('status', {}));
       out(json, r, () => [
         `hub ${r.version}  up ${Math.round(r.uptimeMs / 1000)}s  grpc ${r.grpc ?? '(not running)'}  hashed since start: ${r.filesHashedSinceStart} files, ${bytes(r.bytesHashedSinceStart)}`,
-        r.nodes.length === 0 ? 'No nodes.' : table([['ID', 'NAME', 'STATE', 'LAST SEEN', 'FILES', 'BYTES', 'TO HUB', 'TO NODE', 'CONFLICTS', 'LOCKED', 'PROBLEMS'],
+        r.nodes.length === 0 ? 'No nodes.' : table([['ID', 'NAME', 'STATE', 'LAST SEEN', 'FILES', 'BYTES', 'TO HUB', 'TO NODE', 'CONFLICTS', 'PROBLEMS', 'IGNORED', 'LOCKED', 'LAST PROBLEM'],
           ...r.nodes.map((n) => [n.id, n.name, n.state, ago(n.lastSeen), String(n.files), bytes(n.bytes), `${n.outOfSyncFiles} (${bytes(n.outOfSyncBytes)})`,
-            `${n.toNodeFiles} (${bytes(n.toNodeBytes)})`, String(n.conflicts),
+            `${n.toNodeFiles} (${bytes(n.toNodeBytes)})`, String(n.conflicts), String(n.problems), String(n.ignored),
             n.locked.length ? `${n.locked.join(' ')} (${n.lockedRefusals} refused)` : (n.lockError ? 'lock file broken' : '-'),
-            n.problems ? `${n.problems}: ${n.lastError?.path} ${n.lastError?.message} (cortex-hub node show ${n.id})` : '0'])]),
+            n.problems ? `${n.lastError?.path || '(node)'} ${n.lastError?.message ?? ''} (cortex-hub node show ${n.id})` : '-'])]),
       ].join('\n'));
       return 0;
     }

@@ -20,18 +20,25 @@ export interface FileFailureView {
 }
 
 /**
- * Something that keeps a path from being mirrored, either way, until it is dealt with: what a
- * person needs to act on it. Pending work is not a problem; a problem is never silent.
+ * Something that keeps a path from being mirrored, either way, until it is dealt with, and why:
+ * `to-hub` the node's version cannot reach the mirror (unreadable on the node, a name that is not
+ * valid UTF-8, the hub's disk full...), `to-node` the hub's change cannot reach the node. Path ''
+ * is the node or mirror as a whole. Pending work is not a problem; a problem is never silent: a
+ * node with one that needs someone is in `error`, never `in-sync`.
  */
 export interface ProblemView {
-  /** Wire path ('' for the node or mirror as a whole). */
   path: string;
-  /** to-hub: the node's version cannot reach the mirror; to-node: the hub's cannot reach the node. */
   direction: 'to-hub' | 'to-node';
-  /** Stable code, e.g. DISK_FULL, PERMISSION_DENIED, UNREADABLE, BAD_NAME, DUPLICATE_CONNECTION. */
   code: string;
   reason: string;
+  /** When it was first reported (ms since the epoch). */
   at: number;
+}
+
+/** A path left out by design (special files; `other`: e.g. a symlink that leads outside the workspace). */
+export interface IgnoredView {
+  path: string;
+  kind: 'fifo' | 'socket' | 'device' | 'other';
 }
 
 export interface NodeStatus {
@@ -51,10 +58,16 @@ export interface NodeStatus {
   toNodeBytes: number;
   /** Conflict copies (`*.sync-conflict-*`) in the mirror: both versions kept, for someone to look at. */
   conflicts: number;
-  /** Number of paths currently failing (refused or not applied). */
-  errors: number;
-  /** Problems that keep something from being mirrored (see NodeDetail.problems); state is `error` while any exists. */
+  /**
+   * Problems that keep something from being mirrored, either way, with a reason (the hub's failed
+   * applies, what the node cannot send, the node as a whole): NodeDetail.problems lists them; the
+   * state is `error` while one needs the operator.
+   */
   problems: number;
+  /** Paths left out by design: special files (NodeDetail.ignored lists them). They do not block `in-sync`. */
+  ignored: number;
+  /** The same count as `problems` (kept for scripts written before it). */
+  errors: number;
   lastError: FileFailureView | null;
   bytesReceived: number;
   bytesReused: number;
@@ -110,12 +123,14 @@ export interface NodeDetail {
   pending: PendingFileView[];
   /** The first PENDING_LIMIT hub-side changes the node has not applied yet; `node.toNodeFiles` counts them all. */
   toNode: PendingFileView[];
-  /** The first PENDING_LIMIT problems, oldest first; `node.problems` counts them all. */
-  problems: ProblemView[];
   /** The most recent refusals by the immutability lock, newest last. */
   lockRefusals: LockRefusalView[];
   /** Conflict copies in the mirror (the first PENDING_LIMIT, by path); `node.conflicts` counts them all. */
   conflicts: string[];
+  /** The first PENDING_LIMIT problems (the node's as a whole first, then by source); `node.problems` counts them all. */
+  problems: ProblemView[];
+  /** The first PENDING_LIMIT ignored paths, by path; `node.ignored` counts them all. */
+  ignored: IgnoredView[];
   events: HubEvent[];
 }
 

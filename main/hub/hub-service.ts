@@ -13,6 +13,8 @@ import watcher from '@parcel/watcher';
 import { ContractError, nodeNameKey, nodeNameProblem, normalizeNodeName, PENDING_LIMIT, type LockRefusalView, SettingsSchema, defaultSettings, type Settings, type Handlers, type HubEvent, type HubStatus, type LogEntryView, type NodeInfo, type NodeStatus, type ProblemView, PURGE_PLAN_TTL_MS, type PurgeTargetView, type PurgeView } from '../contract';
 import { HubStore, type NodeRecord } from '../store/hub-store';
 import { AgentStore } from '../store/agent-store';
+import { ReportStore } from '../store/report-store';
+import { NodeReports } from './node-reports';
 import { AgentService } from '../agents/agent-service';
 import type { CachedEntry } from '../sync/types';
 import { FsPool } from '../sync/fs-pool';
@@ -21,7 +23,7 @@ import { DirSweep, differingChildren } from '../sync/dir-sweep';
 import { expectedOf, stampMatches } from '../sync/expect';
 import { orderBatch } from '../sync/plan';
 import { versionOf, type Version } from '../sync/reconcile';
-import { coveringRoots, toNative } from '../sync/paths';
+import { coveringRoots, outsideRoot, toNative } from '../sync/paths';
 import { caseInsensitive, clearStaging } from '../sync/apply';
 import { hubSideMode, mirrorMode, writtenAs, type MirrorModes } from '../sync/modes';
 import { LOCK_FILE, MirrorLock } from '../sync/lock';
@@ -151,6 +153,8 @@ export class HubService extends EventEmitter {
   private readonly listening = new Promise<void>((resolve) => { this.markListening = resolve; });
   private closed = false;
   readonly agents: AgentService;
+  /** What nodes report they cannot send, and what they ignore (node-reports.ts). */
+  readonly reports: NodeReports;
 
   private constructor(
     readonly opts: HubOptions,
@@ -166,6 +170,7 @@ export class HubService extends EventEmitter {
     this.log = log;
     this.pool = new FsPool();
     this.commitPool = new FsPool(commitWorkers());
+    this.reports = new NodeReports(new ReportStore(store.db));
     this.agents = new AgentService(new AgentStore(store.db), {
       sendToNode: (nodeId, msg) => {
         const s = this.runtime.get(nodeId)?.session;
@@ -289,7 +294,7 @@ export class HubService extends EventEmitter {
       }
       for (const ev of events) {
         const rel = path.relative(root, ev.path).split(path.sep).join('/');
-        if (rel === '' || rel.startsWith('..')) continue;
+        if (rel === '' || outsideRoot(rel, '/')) continue;
         if (rt.awaitingEcho.delete(rel) && rt.awaitingEcho.size === 0) this.changed();
         if (rel === LOCK_FILE) {
           rt.lock.changed();
@@ -742,6 +747,10 @@ export class HubService extends EventEmitter {
       else if (m.agentState) {
         const problem = this.agents.nodeReported(s.nodeId, m.agentState);
         if (problem) s.refuse('', 0, 'BAD_AGENT_STATE', problem);
+      } else if (m.report) {
+        const problem = this.reports.apply(s.nodeId, m.report);
+        if (problem) s.refuse('', 0, 'BAD_REPORT', problem);
+        this.changed();
       }
       else s.refuse('', 0, 'PROTOCOL', `unexpected message ${m.msg ?? '(empty)'}`);
       const now = Date.now();
@@ -854,12 +863,14 @@ export class HubService extends EventEmitter {
     const totals = this.totals(n.id);
     const pending = s?.pending() ?? { files: 0, bytes: 0 };
     const toNode = this.store.hubPending(n.id);
+    const reported = this.reports.counts(n.id);
     let state: NodeStatus['state'];
     if (n.retiredAt !== null) state = 'retired';
     else if (!s) state = 'disconnected';
-    else if (whole.length > 0 || failures.size > 0) state = 'error';
+    else if (whole.length > 0 || failures.size > 0 || reported.blocking > 0) state = 'error';
     else if (s.doneSeq < 0) state = 'connected';
-    else state = this.settled(rt!, s) ? 'in-sync' : 'syncing';
+    // A path the node cannot send is not in the mirror: never in-sync (a transient one is still syncing).
+    else state = this.settled(rt!, s) && reported.problems === 0 ? 'in-sync' : 'syncing';
     const lastFailure = failures.last();
     const last = lastFailure ? { path: lastFailure.path, code: lastFailure.code, message: lastFailure.reason, at: lastFailure.at } : null;
     // A serving hub keeps each lock loaded; a one-shot admin command reads it for this answer.
@@ -874,8 +885,9 @@ export class HubService extends EventEmitter {
       files: totals.files, bytes: totals.bytes,
       outOfSyncFiles: pending.files, outOfSyncBytes: pending.bytes,
       toNodeFiles: toNode.files, toNodeBytes: toNode.bytes, conflicts: this.store.conflicts(n.id).length,
-      errors: failures.size + whole.length,
-      problems: failures.size + whole.length,
+      errors: failures.size + whole.length + reported.problems,
+      problems: failures.size + whole.length + reported.problems,
+      ignored: reported.ignored,
       lastError: last ?? (whole[0] ? { path: '', code: whole[0].code, message: whole[0].reason, at: whole[0].at } : null),
       bytesReceived: s?.counters.bytesReceived ?? 0, bytesReused: s?.counters.bytesReused ?? 0,
       mirror: this.mirrorOf(n.id),
@@ -942,6 +954,7 @@ export class HubService extends EventEmitter {
     if (!rec) throw new ContractError('NOT_FOUND', `no node with id ${id}`);
     if (rec.retiredAt !== null) throw new ContractError('CONFLICT', `node ${id} is already retired`);
     this.store.retireNode(id);
+    this.reports.forget(id);
     this.store.addEvent(id, 'node.retired', { name: rec.name });
     this.agents.nodeDisconnected(id);
     const retiring = this.runtime.get(id);
@@ -1041,7 +1054,7 @@ export class HubService extends EventEmitter {
         return {
           node: this.nodeStatus(rec),
           failures: failures.slice(0, PENDING_LIMIT).map((f) => ({ path: f.path, code: f.code, message: f.reason, at: f.at })),
-          problems: [...this.nodeProblems(rt), ...failures.map(problemOf)].slice(0, PENDING_LIMIT),
+          problems: [...this.nodeProblems(rt), ...failures.map(problemOf), ...this.reports.problems(id, PENDING_LIMIT)].slice(0, PENDING_LIMIT),
           pending: rt?.session?.pendingItems(PENDING_LIMIT) ?? [],
           toNode: this.store.hubChangesAfter(id, rec.hubAcked, PENDING_LIMIT).map((c) => {
             const f = this.store.stamp(id, c.path);
@@ -1049,6 +1062,7 @@ export class HubService extends EventEmitter {
           }),
           lockRefusals: [...(rt?.lockRefused.values() ?? [])].slice(-PENDING_LIMIT),
           conflicts: this.store.conflicts(id).slice(0, PENDING_LIMIT),
+          ignored: this.reports.ignored(id, PENDING_LIMIT),
           events: this.store.events({ nodeId: id, limit: 100 }) as HubEvent[],
         };
       },

@@ -18,7 +18,7 @@ import { CaseConflict, ChangedMeanwhile, expectedOf, stampMatches, type Expected
 import { isBarrier, planEntry, type Action } from '../sync/plan';
 import { conflictName, reconcile, versionOf, type Side, type Version } from '../sync/reconcile';
 import { serveBlock } from '../sync/serve-block';
-import { entryProblem } from '../sync/validate';
+import { entryProblem, refusalCode } from '../sync/validate';
 import { DEFERRED, INDEX_BATCH_ENTRIES, fromWireEntry, requestMessages, responseMessages, toWireEntry, type BlockRequest, type HubMessage, type NodeMessage } from '../sync/wire';
 import { UnsafePathError, ancestorsOf, toNative } from '../sync/paths';
 import type { CachedEntry, Entry } from '../sync/types';
@@ -370,7 +370,7 @@ export class NodeSession {
     // Acknowledgements assume the node's order: every entry must come after the last one.
     const problem = entryProblem(e) ?? (e.seq <= this.lastSeq ? `sequence number ${e.seq} does not follow ${this.lastSeq}` : null);
     if (problem) {
-      const code = problem.startsWith('unsafe path') ? 'UNSAFE_PATH' : problem.startsWith('sequence') ? 'PROTOCOL' : 'BAD_ENTRY';
+      const code = refusalCode(problem);
       if (code === 'PROTOCOL') this.refuse(e.path, e.seq, code, problem);
       else if (e.deleted) {
         // The node no longer has what it could not send: nothing is missing any more.

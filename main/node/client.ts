@@ -16,13 +16,14 @@ import watcher from '@parcel/watcher';
 import { NodeStore } from '../store/node-store';
 import { caseInsensitive, clearStaging } from '../sync/apply';
 import { FsPool } from '../sync/fs-pool';
-import { coveringRoots, wirePathProblem } from '../sync/paths';
+import { coveringRoots, outsideRoot } from '../sync/paths';
+import { PROBLEM_CODES, PathReports, covers, retried, scannablePath, type PathProblem } from '../sync/problems';
 import { orderBatch } from '../sync/plan';
 import { FULL_RESCAN_MS, scan } from '../sync/scanner';
 import { DirSweep, differingChildren } from '../sync/dir-sweep';
 import { serveBlock } from '../sync/serve-block';
 import type { CachedEntry } from '../sync/types';
-import { INDEX_BATCH_ENTRIES, INDEX_WINDOW, NodeSyncService, type BlockRequest, type BlockResponse, PROTOCOL_VERSION, SUPERSEDED, channelOptions, fromWireEntry, requestMessages, responseMessages, toWireEntry, type HubMessage, type NodeMessage, type WireFileInfo } from '../sync/wire';
+import { INDEX_BATCH_ENTRIES, INDEX_WINDOW, NodeSyncService, type BlockRequest, type BlockResponse, PROTOCOL_VERSION, SUPERSEDED, channelOptions, fromWireEntry, reportMessages, requestMessages, responseMessages, toWireEntry, type HubMessage, type NodeMessage, type WireFileInfo } from '../sync/wire';
 import { HubBlockUnavailable, HubChanges, SessionEnded, type BatchResult } from './hub-changes';
 import { clip } from '../util/text';
 import { AgentRunner } from './agents';
@@ -37,6 +38,8 @@ export interface NodeConfig {
   workspace: string;
   stateDir: string;
   log: Logger;
+  /** Called once per run, when the hub first accepts these credentials (Welcome). */
+  onJoined?: () => void;
 }
 
 /** Errors after which retrying cannot help; the CLI exits with `exitCode`. */
@@ -79,6 +82,25 @@ const ECHO_WAIT_MS = 1000;
 const SWEEP_TICK_MS = 500;
 /** ...and this often anyway. */
 const SWEEP_IDLE_MS = 10_000;
+/**
+ * Paths that could not be read are looked at again this often (besides their watcher events
+ * and the full rescan): a permission change is not always seen by the watcher.
+ * CORTEX_PROBLEM_RETRY_MS overrides it.
+ */
+const PROBLEM_RETRY_MS = Number(process.env.CORTEX_PROBLEM_RETRY_MS) > 0 ? Number(process.env.CORTEX_PROBLEM_RETRY_MS) : 30_000;
+/** The node's own state dir full: retried with backoff from the first to the second. */
+const DISK_RETRY_MIN_MS = 500;
+const DISK_RETRY_MAX_MS = 30_000;
+/** A report's clear list longer than this is sent as one full report instead. */
+const MAX_CLEAR_BYTES = 256 * 1024;
+const MAX_CLEAR_PATHS = 1000;
+
+/** The node's own database or disk is full (SQLite SQLITE_FULL, ENOSPC, a quota). */
+export function isDiskFull(e: unknown): boolean {
+  const err = e as { code?: unknown; message?: unknown };
+  const code = typeof err?.code === 'string' ? err.code : '';
+  return code === 'SQLITE_FULL' || code === 'ENOSPC' || code === 'EDQUOT' || /database or disk is full|no space left on device/i.test(String(err?.message ?? ''));
+}
 
 type Call = grpc.ClientDuplexStream<NodeMessage, HubMessage>;
 
@@ -121,6 +143,8 @@ export class NodeClient {
   private ackedSeq = 0;
   private readonly ackWaiters: (() => void)[] = [];
   private connected = false;
+  /** The hub accepted the credentials once in this run. */
+  private joined = false;
   /** Set when a session reached Welcome; resets the reconnect backoff. */
   private welcomed = false;
   private readonly log: Logger;
@@ -136,6 +160,17 @@ export class NodeClient {
   private readonly fetchWaiters: (() => void)[] = [];
   private readonly fetches = new Map<number, { resolve: (b: Buffer) => void; reject: (e: Error) => void; size: number }>();
   private fetchOutbox: BlockRequest[] = [];
+  /** What the node cannot send or ignores, by path, as the scans found it; sent to the hub. */
+  private readonly reports = new PathReports();
+  /** Subtrees whose report changed since it was last sent ('' = all). */
+  private readonly reportDirty = new Set<string>();
+  private reporting = false;
+  private problemRetry: NodeJS.Timeout | null = null;
+  /** The node's own failure (its state dir full), reported with path ''. */
+  private nodeProblem: PathProblem | null = null;
+  private diskRetry: { timer: NodeJS.Timeout | null; waitMs: number; subtrees: Set<string> } = { timer: null, waitMs: DISK_RETRY_MIN_MS, subtrees: new Set() };
+  /** The current wait for the stream to drain (see drained()). */
+  private drain: { call: Call; promise: Promise<void>; release: () => void } | null = null;
   /** Resolves when stop() is called. */
   /** The safety net under the watcher (sync/dir-sweep.ts): activity counted, and what the last sweep settled. */
   private readonly dirSweep: DirSweep;
@@ -161,8 +196,18 @@ export class NodeClient {
     }
     fs.mkdirSync(cfg.stateDir, { recursive: true, mode: 0o700 });
     this.store = new NodeStore(path.join(cfg.stateDir, 'node.db'));
+    // This index belonged to another node (its credentials were removed for new ones): what it
+    // learnt from that node's hub means nothing to this one, which gets a full index.
+    const previousNode = this.store.getMeta('node_id');
+    if (previousNode !== cfg.nodeId) {
+      if (previousNode !== undefined) {
+        this.store.forgetHub();
+        this.log.warn('index.new_node', { previous: previousNode, now: cfg.nodeId });
+      }
+      this.store.setMeta('node_id', cfg.nodeId);
+    }
     const rel = path.relative(cfg.workspace, cfg.stateDir);
-    const stateWire = !rel.startsWith('..') && !path.isAbsolute(rel) ? rel.split(path.sep).join('/') : null;
+    const stateWire = !outsideRoot(rel) ? rel.split(path.sep).join('/') : null;
     const under = (p: string, dir: string) => p === dir || p.startsWith(`${dir}/`);
     this.ignoreState = (p) => (stateWire !== null && under(p, stateWire)) || under(p, WORKSPACE_STAGING);
     this.stagingDir = stagingFor(cfg.workspace, cfg.stateDir);
@@ -185,21 +230,7 @@ export class NodeClient {
 
   /** Runs until stop(); throws FatalNodeError when retrying cannot help. */
   async run(): Promise<void> {
-    this.subscription = await watcher.subscribe(this.cfg.workspace, (err, events) => {
-      if (err) {
-        this.log.warn('watch.error', { error: err.message });
-        this.markDirty('');
-        return;
-      }
-      this.activity++;
-      this.activityAt = Date.now();
-      for (const ev of events) {
-        const rel = path.relative(this.cfg.workspace, ev.path).split(path.sep).join('/');
-        if (rel.startsWith('..')) continue;
-        this.awaitingEcho.delete(rel);
-        this.markDirty(rel);
-      }
-    });
+    this.subscription = await this.watch();
     const leftovers = await clearStaging(this.stagingDir);
     if (leftovers) this.log.info('staging.cleared', { files: leftovers });
     await this.rescan(['']);
@@ -251,8 +282,48 @@ export class NodeClient {
     }
   }
 
+  private watch(): Promise<watcher.AsyncSubscription> {
+    return watcher.subscribe(this.cfg.workspace, (err, events) => {
+      if (err) {
+        this.log.warn('watch.error', { error: err.message });
+        this.markDirty('');
+        return;
+      }
+      this.activity++;
+      this.activityAt = Date.now();
+      for (const ev of events) {
+        const rel = path.relative(this.cfg.workspace, ev.path).split(path.sep).join('/');
+        if (outsideRoot(rel, '/')) continue;
+        this.awaitingEcho.delete(rel);
+        this.markDirty(rel);
+      }
+    });
+  }
+
+  /**
+   * The watcher cannot watch inside a directory it could not read, and does not start when
+   * the directory becomes readable: a new subscription does (rare: after such a directory's
+   * problem went away). @parcel/watcher shares one watcher per directory among subscriptions,
+   * so the old one must go first; a full (stat-only) scan then catches what changed meanwhile.
+   */
+  private async renewWatch(dirs: string[]): Promise<void> {
+    if (this.stopped) return;
+    try {
+      await this.subscription?.unsubscribe();
+      this.subscription = null;
+      if (this.stopped) return;
+      this.subscription = await this.watch();
+      this.log.info('watch.renewed', { readable: dirs.slice(0, 10) });
+    } catch (e) {
+      this.log.warn('watch.renew_failed', { error: (e as Error).message });
+    }
+    this.markDirty('');
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
+    if (this.problemRetry) clearTimeout(this.problemRetry);
+    if (this.diskRetry.timer) clearTimeout(this.diskRetry.timer);
     // Every agent's whole process group, before the session ends (their `stopped` can still reach the hub).
     await this.agents.stopAll();
     this.stopSignal();
@@ -266,7 +337,9 @@ export class NodeClient {
 
   // ---- scanning ----------------------------------------------------------------------------
 
-  private markDirty(wire: string): void {
+  private markDirty(changed: string): void {
+    // A name that is not valid UTF-8 arrives with U+FFFD: its directory is what can be scanned.
+    const wire = scannablePath(changed);
     if (this.ignoreState(wire)) return;
     this.dirty.add(wire);
     if (!this.debounce) {
@@ -281,7 +354,7 @@ export class NodeClient {
 
   /** Queues a scan of these subtrees ('' = everything); see serial(). */
   private rescan(subtrees: string[]): Promise<void> {
-    return this.serial(() => this.doScan(subtrees), (e) => this.log.error('scan.failed', { subtrees, error: e.message }));
+    return this.serial(() => this.doScan(subtrees), (e) => this.storeFailed(e, 'scan.failed', { subtrees }));
   }
 
   /**
@@ -296,19 +369,22 @@ export class NodeClient {
   /**
    * Scans the subtrees and records all their changes as one batch, so that the two halves of
    * a rename get sequence numbers in the order the hub can use (creation before deletion).
+   * What cannot be sent is a problem, what is left out by design is ignored: both go to the hub.
    */
   private async doScan(subtrees: string[]): Promise<void> {
     if (this.stopped) return;
     const t0 = Date.now();
     const full = subtrees.includes('');
+    const roots = full ? [''] : coveringRoots(subtrees);
     const cache = full ? this.store.all() : null;
     const updated: CachedEntry[] = [];
     const deleted: CachedEntry[] = [];
+    const problems: PathProblem[] = [];
+    const ignored: { path: string; kind: 'fifo' | 'socket' | 'device' | 'other' }[] = [];
     let walked = 0;
     let hashedFiles = 0;
     let hashedBytes = 0;
-    for (const subtree of full ? [''] : subtrees) {
-      if (subtree && wirePathProblem(subtree)) continue;
+    for (const subtree of roots) {
       const res = await scan({
         root: this.cfg.workspace,
         pool: this.pool,
@@ -318,8 +394,15 @@ export class NodeClient {
         ignore: this.ignoreState,
         caseInsensitive: this.caseInsensitive,
       });
-      for (const s of res.skipped) this.log.warn('scan.skipped', { path: s.path, reason: s.reason });
+      // Each new problem is a warning once; one already known is only debug (it is retried).
+      for (const p of res.problems) {
+        const known = this.reports.problems.get(p.path);
+        this.log[known?.code === p.code ? 'debug' : 'warn']('scan.problem', { path: p.path, code: p.code, reason: p.reason });
+      }
+      for (const i of res.ignored) this.log[this.reports.ignored.has(i.path) ? 'debug' : 'info']('scan.ignored', { path: i.path, kind: i.kind, reason: i.reason });
       updated.push(...res.updated);
+      problems.push(...res.problems);
+      ignored.push(...res.ignored.map((i) => ({ path: i.path, kind: i.kind })));
       for (const p of res.deleted) {
         const prev = cache ? cache.get(p) : this.store.get(p);
         if (prev) deleted.push({ ...prev, deleted: true });
@@ -328,13 +411,152 @@ export class NodeClient {
       hashedFiles += res.hashedFiles;
       hashedBytes += res.hashedBytes;
     }
+    const wasUnreadable = [...this.reports.problems.values()].filter((p) => p.code === PROBLEM_CODES.UNREADABLE && roots.some((r) => covers(r, p.path)));
+    if (this.reports.replace(roots, problems, ignored)) {
+      for (const r of roots) this.reportDirty.add(r);
+    }
+    // A directory that could not be read and now can: the watcher must start watching inside it.
+    const nowReadable = wasUnreadable.filter((p) => !this.reports.problems.has(p.path) && (p.path === '' || this.store.get(p.path)?.type === 'dir' || updated.some((e) => e.path === p.path && e.type === 'dir')));
+    if (nowReadable.length) void this.renewWatch(nowReadable.map((p) => p.path));
+    this.scheduleProblemRetry();
     if (updated.length || deleted.length) {
-      this.store.record(orderBatch([...updated, ...deleted]));
+      try {
+        this.store.record(orderBatch([...updated, ...deleted]));
+      } catch (e) {
+        if (!isDiskFull(e)) throw e;
+        // Nothing of this scan was recorded: the same subtrees are scanned again once there is room.
+        this.diskFull(e as Error, roots);
+        void this.sendReports();
+        return;
+      }
+      // Only a write tells that there is room again.
+      this.diskRetried(roots);
+      this.diskRecovered();
+    } else {
+      // Nothing to write: these subtrees no longer wait, and a probe will tell when there is room.
+      this.diskRetried(roots);
+      this.scheduleDiskRetry();
     }
     if (full || hashedFiles > 0) {
-      this.log.info('scan.done', { subtrees, walked, changed: updated.length, deleted: deleted.length, hashedFiles, hashedBytes, ms: Date.now() - t0 });
+      this.log.info('scan.done', { subtrees: roots.slice(0, 20), walked, changed: updated.length, deleted: deleted.length, hashedFiles, hashedBytes, problems: problems.length, ignored: ignored.length, ms: Date.now() - t0 });
     }
+    void this.sendReports();
     void this.sendPending();
+  }
+
+  /** Paths that could not be read are looked at again later (see PROBLEM_RETRY_MS). */
+  private scheduleProblemRetry(): void {
+    if (this.problemRetry || this.stopped) return;
+    if (![...this.reports.problems.values()].some((p) => retried(p.code))) return;
+    this.problemRetry = setTimeout(() => {
+      this.problemRetry = null;
+      const paths = [...this.reports.problems.values()].filter((p) => retried(p.code)).map((p) => p.path);
+      if (paths.length) void this.rescan(coveringRoots(paths));
+    }, PROBLEM_RETRY_MS);
+    this.problemRetry.unref();
+  }
+
+  // ---- the node's own failures (its state dir full) ----------------------------------------
+
+  /**
+   * The node's database could not be written (its disk is full): reported to the hub as a
+   * problem while it lasts, retried with backoff, and what was not recorded is scanned again.
+   */
+  private diskFull(e: Error, subtrees: string[]): void {
+    for (const s of subtrees) this.diskRetry.subtrees.add(s);
+    if (!this.nodeProblem) {
+      this.nodeProblem = { path: '', code: PROBLEM_CODES.NODE_DISK_FULL, reason: `the node cannot write its state dir ${this.cfg.stateDir} (${e.message}); changes wait until there is room again` };
+      this.reportDirty.add('');
+      this.log.error('state.disk_full', { stateDir: this.cfg.stateDir, error: e.message });
+    }
+    this.scheduleDiskRetry();
+  }
+
+  /** While the state dir is full: try again later, with backoff (a rescan of what failed, or a probe write). */
+  private scheduleDiskRetry(): void {
+    if (!this.nodeProblem || this.diskRetry.timer || this.stopped) return;
+    const wait = this.diskRetry.waitMs;
+    this.diskRetry.waitMs = Math.min(wait * 2, DISK_RETRY_MAX_MS);
+    this.log.debug('state.retry', { inMs: wait });
+    this.diskRetry.timer = setTimeout(() => {
+      this.diskRetry.timer = null;
+      const subtreesToRetry = [...this.diskRetry.subtrees];
+      if (subtreesToRetry.length) {
+        void this.rescan(coveringRoots(subtreesToRetry)).then(() => this.scheduleDiskRetry());
+        return;
+      }
+      void this.serial(async () => {
+        try {
+          this.store.setMeta('write_probe', String(Date.now()));
+        } catch (err) {
+          if (!isDiskFull(err)) throw err;
+          this.scheduleDiskRetry();
+          return;
+        }
+        this.diskRecovered();
+        void this.sendReports();
+      }, (err) => this.log.error('state.probe_failed', { error: err.message }));
+    }, wait);
+    this.diskRetry.timer.unref();
+  }
+
+  private diskRetried(roots: string[]): void {
+    for (const s of [...this.diskRetry.subtrees]) if (roots.some((r) => covers(r, s))) this.diskRetry.subtrees.delete(s);
+  }
+
+  /**
+   * A write of the node's database succeeded: the disk-full problem (if any) is over, and what
+   * failed to be recorded meanwhile is scanned again.
+   */
+  private diskRecovered(): void {
+    const missed = [...this.diskRetry.subtrees];
+    this.diskRetry.subtrees.clear();
+    this.diskRetry.waitMs = DISK_RETRY_MIN_MS;
+    if (this.diskRetry.timer) clearTimeout(this.diskRetry.timer);
+    this.diskRetry.timer = null;
+    if (missed.length) void this.rescan(coveringRoots(missed));
+    if (!this.nodeProblem) return;
+    this.log.info('state.disk_recovered', { stateDir: this.cfg.stateDir });
+    this.nodeProblem = null;
+    this.reportDirty.add('');
+  }
+
+  /** Any failure of the node's own work: a full state dir is reported and retried, the rest logged. */
+  private storeFailed(e: Error, msg: string, fields: Record<string, unknown> = {}): void {
+    this.log.error(msg, { ...fields, error: e.message });
+    if (isDiskFull(e)) {
+      this.diskFull(e, []);
+      void this.sendReports();
+    }
+  }
+
+  /**
+   * Sends what changed in the report (problems and ignored paths) to the hub, one report at a
+   * time: each replaces what the hub has at or under its subtrees.
+   */
+  private async sendReports(): Promise<void> {
+    if (this.reporting || !this.connected || this.reportDirty.size === 0) return;
+    this.reporting = true;
+    try {
+      while (this.connected && this.reportDirty.size > 0) {
+        let clear = coveringRoots([...this.reportDirty]);
+        this.reportDirty.clear();
+        if (clear.length > MAX_CLEAR_PATHS || clear.reduce((n, c) => n + Buffer.byteLength(c) + 8, 0) > MAX_CLEAR_BYTES) clear = [''];
+        const { problems, ignored } = this.reports.under(clear);
+        if (this.nodeProblem && clear.includes('')) problems.unshift(this.nodeProblem);
+        const send = problems.map(({ path: p, code, reason }) => ({ path: p, code, reason }));
+        for (const report of reportMessages(clear, send, ignored.map(({ path: p, kind }) => ({ path: p, kind })))) {
+          await this.write({ report });
+        }
+        this.log.debug('report.sent', { clear: clear.slice(0, 10), problems: problems.length, ignored: ignored.length });
+      }
+    } catch (e) {
+      // The connection went: the next Welcome sends the whole report.
+      this.log.debug('report.interrupted', { error: (e as Error).message });
+    } finally {
+      this.reporting = false;
+    }
+    if (this.connected && this.reportDirty.size > 0) void this.sendReports();
   }
 
   // ---- session -----------------------------------------------------------------------------
@@ -352,7 +574,7 @@ export class NodeClient {
     try {
       // A session only ends by an error or the end of the stream; run() decides what follows.
       await new Promise<void>((_resolve, reject) => {
-        call.on('data', (m: HubMessage) => this.onHubMessage(m).catch((e: Error) => this.log.error('session.error', { error: e.message })));
+        call.on('data', (m: HubMessage) => this.onHubMessage(m).catch((e: Error) => this.storeFailed(e, 'session.error')));
         call.on('error', (e) => reject(e));
         call.on('end', () => reject(Object.assign(new Error('the hub closed the stream'), { code: grpc.status.UNAVAILABLE })));
         call.write({ hello: { nodeId: this.cfg.nodeId, indexId: this.store.indexId, protocol: PROTOCOL_VERSION, version: VERSION } } satisfies NodeMessage);
@@ -360,6 +582,7 @@ export class NodeClient {
     } finally {
       this.connected = false;
       this.call = null;
+      this.drain?.release();
       for (const w of this.ackWaiters.splice(0)) w();
       for (const f of this.fetches.values()) f.reject(new SessionEnded());
       this.fetches.clear();
@@ -373,6 +596,10 @@ export class NodeClient {
   private async onHubMessage(m: HubMessage): Promise<void> {
     if (m.welcome) {
       this.connected = true;
+      if (!this.joined) {
+        this.joined = true;
+        this.cfg.onJoined?.();
+      }
       this.welcomed = true;
       this.fullPass = m.welcome.wantFull;
       this.ackedSeq = m.welcome.wantFull ? 0 : Number(m.welcome.ackedSeq);
@@ -387,6 +614,9 @@ export class NodeClient {
       this.sentSeq = this.ackedSeq;
       this.agents.connected();
       this.log.info('hub.connected', { hub: this.cfg.hub, ackedSeq: this.ackedSeq, wantFull: m.welcome.wantFull, localSeq: this.store.lastSeq });
+      // The whole report first: the hub knows what is missing before it could call this node in-sync.
+      this.reportDirty.add('');
+      await this.sendReports();
       await this.sendPending();
     } else if (m.request) {
       await this.serveBlocks([m.request]);
@@ -403,7 +633,7 @@ export class NodeClient {
     } else if (m.hubIndex) {
       const call = this.call;
       const files = m.hubIndex.files ?? [];
-      void this.serial(() => this.applyHubBatch(call, files), (e) => this.log.error('hub.batch_failed', { error: e.message }));
+      void this.serial(() => this.applyHubBatch(call, files), (e) => this.storeFailed(e, 'hub.batch_failed'));
     } else if (m.agentStart) {
       this.agents.start(String(m.agentStart.id), String(m.agentStart.command), String(m.agentStart.configJson || '{}'));
     } else if (m.agentStop) {
@@ -536,7 +766,26 @@ export class NodeClient {
   private async write(msg: NodeMessage): Promise<void> {
     const call = this.call;
     if (!call || !this.connected) throw new Error('not connected');
-    if (!call.write(msg)) await new Promise<void>((resolve) => call.once('drain', resolve));
+    if (!call.write(msg)) await this.drained(call);
+  }
+
+  /**
+   * One wait for the stream's 'drain', shared by every write that waits (block answers, index
+   * batches and fetches all write at once on a big first sync: a listener each piled up past
+   * Node's limit of 10). It also ends with the session, so no writer waits forever.
+   */
+  private drained(call: Call): Promise<void> {
+    if (this.drain?.call !== call) {
+      let release!: () => void;
+      const promise = new Promise<void>((resolve) => { release = resolve; });
+      const onDrain = () => {
+        if (this.drain?.call === call) this.drain = null;
+        release();
+      };
+      call.once('drain', onDrain);
+      this.drain = { call, promise, release: () => { call.off('drain', onDrain); onDrain(); } };
+    }
+    return this.drain.promise;
   }
 
   /** Sends every index entry the hub has not seen, then IndexDone. One sender at a time. */

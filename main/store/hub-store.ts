@@ -6,6 +6,7 @@ import crypto from 'node:crypto';
 import type { CachedEntry, Entry, EntryType } from '../sync/types';
 import { CONFLICT_MARK, isConflictCopy, type Version } from '../sync/reconcile';
 import { AGENT_SCHEMA } from './agent-store';
+import { REPORT_SCHEMA } from './report-store';
 import { openDatabase, type DB, type Migration } from './db';
 import { FILE_COLUMNS, FILE_COLUMN_DEFS, entryToRow, rowToEntry, type FileRow } from './file-rows';
 
@@ -106,6 +107,8 @@ const migrations: Migration[] = [
     ) WITHOUT ROWID;
     CREATE INDEX purge_plans_by_age ON purge_plans (created_at);
   `),
+  // What each node reports it cannot send, and the special files it leaves out (report-store.ts).
+  (db) => db.exec(REPORT_SCHEMA),
 ];
 
 /** One mirror a purge plan removes, and what it was when previewed (so a swapped-in one is not). */

@@ -109,13 +109,20 @@ export class NodeStore {
    */
   record(changes: CachedEntry[]): CachedEntry[] {
     const out: CachedEntry[] = [];
-    this.db.transaction(() => {
-      for (const e of changes) {
-        const stored = { ...e, seq: ++this.seq };
-        this.q.upsert.run({ ...entryToRow(stored), from_hub: e.fromHubSeq ?? 0 });
-        out.push(stored);
-      }
-    })();
+    const before = this.seq;
+    try {
+      this.db.transaction(() => {
+        for (const e of changes) {
+          const stored = { ...e, seq: ++this.seq };
+          this.q.upsert.run({ ...entryToRow(stored), from_hub: e.fromHubSeq ?? 0 });
+          out.push(stored);
+        }
+      })();
+    } catch (e) {
+      // Rolled back (e.g. the disk is full): the numbers were not used.
+      this.seq = before;
+      throw e;
+    }
     return out;
   }
 
@@ -149,6 +156,17 @@ export class NodeStore {
   renewIndexId(): void {
     this.indexId = crypto.randomBytes(12).toString('hex');
     this.q.setMeta.run('index_id', this.indexId);
+  }
+
+  /**
+   * For an index that moves to another node (or hub): a new index id (that hub wants a full
+   * index) and no memory of which versions came from the previous hub's changes.
+   */
+  forgetHub(): void {
+    this.db.transaction(() => {
+      this.db.prepare('UPDATE files SET from_hub = 0 WHERE from_hub != 0').run();
+      this.renewIndexId();
+    })();
   }
 
   getMeta(key: string): string | undefined {

@@ -6,7 +6,7 @@ import { Worker } from 'node:worker_threads';
 import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs';
-import type { CommitRequest, CommitResult, HashResult, WalkItem, WorkerRequest, WorkerResponse } from './fs-protocol';
+import type { CommitRequest, CommitResult, HashResult, WalkResult, WorkerRequest, WorkerResponse } from './fs-protocol';
 import { UnsafePathError } from './paths';
 import { CASE_CODE, CaseConflict } from './expect';
 
@@ -67,7 +67,7 @@ export class FsPool {
   }
 
   /** Everything under root/subtree (shallow: only the entries of root itself). */
-  async walk(root: string, subtree = '', shallow = false, exactCase = false): Promise<{ items: WalkItem[]; skipped: { path: string; reason: string }[] }> {
+  async walk(root: string, subtree = '', shallow = false, exactCase = false): Promise<WalkResult> {
     const res = await this.run({ id: 0, op: 'walk', root, subtree, shallow, exactCase });
     if (!res.ok) throw Object.assign(new Error(res.error), { code: res.code });
     return res.walk!;

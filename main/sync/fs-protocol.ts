@@ -1,6 +1,7 @@
 /** Messages between the fs pool and its workers. */
 import type { EntryType } from './types';
 import type { Expected } from './expect';
+import type { IgnoredPath, PathProblem } from './problems';
 
 export interface WalkItem {
   path: string;
@@ -10,6 +11,13 @@ export interface WalkItem {
   mode: number;
   ino: number;
   target: string;
+}
+
+/** What a walk found: entries to compare, paths it could not read, special files it leaves out. */
+export interface WalkResult {
+  items: WalkItem[];
+  problems: PathProblem[];
+  ignored: IgnoredPath[];
 }
 
 export type HashResult =
@@ -53,5 +61,5 @@ export type WorkerRequest =
 export type CommitOutcome = { ok: true; commit: CommitResult } | { ok: false; error: string; code?: string; unsafe?: boolean; variant?: string };
 
 export type WorkerResponse =
-  | { id: number; ok: true; walk?: { items: WalkItem[]; skipped: { path: string; reason: string }[] }; hash?: HashResult; many?: ({ ok: true; hash: HashResult } | { ok: false; error: string; code?: string })[]; commit?: CommitResult; commits?: CommitOutcome[] }
+  | { id: number; ok: true; walk?: WalkResult; hash?: HashResult; many?: ({ ok: true; hash: HashResult } | { ok: false; error: string; code?: string })[]; commit?: CommitResult; commits?: CommitOutcome[] }
   | { id: number; ok: false; error: string; code?: string; unsafe?: boolean; variant?: string };

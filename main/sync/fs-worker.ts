@@ -6,49 +6,84 @@ import { parentPort } from 'node:worker_threads';
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import type { CommitRequest, CommitResult, HashResult, WalkItem, WorkerRequest, WorkerResponse } from './fs-protocol';
+import type { CommitRequest, CommitResult, HashResult, WalkItem, WalkResult, WorkerRequest, WorkerResponse } from './fs-protocol';
+import { badNameProblem, isValidUtf8, readProblem, specialKind, type IgnoredPath, type PathProblem } from './problems';
 import { UnsafePathError, ensureSafeParentsSync } from './paths';
 import { CASE_CODE, CHANGED_CODE, caseVariantSync, stampMatches } from './expect';
 
-function walk(root: string, subtree: string, shallow: boolean, exactCase = false): { items: WalkItem[]; skipped: { path: string; reason: string }[] } {
+function walk(root: string, subtree: string, shallow: boolean, exactCase = false): WalkResult {
   const items: WalkItem[] = [];
-  const skipped: { path: string; reason: string }[] = [];
+  const problems: PathProblem[] = [];
+  const ignored: IgnoredPath[] = [];
   const visit = (wire: string, st: fs.Stats): boolean => {
     const base = { path: wire, size: 0, mtimeMs: st.mtimeMs, mode: st.mode & 0o777, ino: st.ino, target: '' };
     if (st.isFile()) items.push({ ...base, type: 'file', size: st.size });
     else if (st.isDirectory()) { items.push({ ...base, type: 'dir' }); return true; }
     else if (st.isSymbolicLink()) {
       try { items.push({ ...base, type: 'symlink', target: fs.readlinkSync(path.join(root, wire)) }); }
-      catch (e) { skipped.push({ path: wire, reason: (e as Error).message }); }
-    } else skipped.push({ path: wire, reason: 'not a regular file, directory or symlink' });
+      catch (e) { if (!gone(e)) problems.push(readProblem(wire, e)); }
+    } else ignored.push({ path: wire, kind: specialKind(st), reason: 'not a regular file, directory or symlink' });
     return false;
   };
   const descend = (wireDir: string) => {
+    const native = wireDir ? path.join(root, wireDir) : root;
     let names: string[];
     try {
-      names = fs.readdirSync(wireDir ? path.join(root, wireDir) : root);
+      names = fs.readdirSync(native);
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code !== 'ENOENT' && code !== 'ENOTDIR') skipped.push({ path: wireDir, reason: (e as Error).message });
+      if (!gone(e)) problems.push(readProblem(wireDir, e, 'dir'));
       return;
     }
+    // A name that is not valid UTF-8 comes back with U+FFFD in place of its bad bytes (and no
+    // such file exists): list the directory's raw names to tell the real ones from the bad.
+    if (names.some((n) => n.includes('\uFFFD'))) names = goodNames(native, wireDir, problems);
     for (const name of names) {
       const wire = wireDir ? `${wireDir}/${name}` : name;
       let st: fs.Stats;
-      try { st = fs.lstatSync(path.join(root, wire)); } catch { continue; }
+      try {
+        st = fs.lstatSync(path.join(root, wire));
+      } catch (e) {
+        if (!gone(e)) problems.push(readProblem(wire, e));
+        continue;
+      }
       if (visit(wire, st) && !shallow) descend(wire);
     }
   };
   if (subtree) {
     let st: fs.Stats | undefined;
-    try { st = fs.lstatSync(path.join(root, subtree)); } catch { /* gone */ }
+    try {
+      st = fs.lstatSync(path.join(root, subtree));
+    } catch (e) {
+      if (!gone(e)) problems.push(readProblem(subtree, e));
+    }
     // On a case-insensitive file system "README.md" finds "Readme.md": not this subtree.
     if (st && exactCase && caseVariantSync(root, subtree) !== null) st = undefined;
     if (st && visit(subtree, st)) descend(subtree);
   } else {
     descend('');
   }
-  return { items, skipped };
+  return { items, problems, ignored };
+}
+
+/** Gone between the listing and the look (or never a directory): nothing to report. */
+function gone(e: unknown): boolean {
+  const code = (e as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+/** The names in a directory that are valid UTF-8; each other one is reported as a problem. */
+function goodNames(native: string, wireDir: string, problems: PathProblem[]): string[] {
+  const good: string[] = [];
+  for (const raw of fs.readdirSync(native, { encoding: 'buffer' })) {
+    if (isValidUtf8(raw)) {
+      good.push(raw.toString('utf8'));
+      continue;
+    }
+    const full = Buffer.concat([Buffer.from(`${native}${path.sep}`), raw]);
+    const st = fs.lstatSync(full, { throwIfNoEntry: false });
+    if (st) problems.push(badNameProblem(wireDir, raw, st.isDirectory()));
+  }
+  return good;
 }
 
 function hashFile(file: string, blockSize: number): HashResult {

@@ -19,18 +19,47 @@ export class UnsafePathError extends Error {
 const MAX_PATH_BYTES = 4096;
 const MAX_SEGMENT_BYTES = 255;
 
-/** Returns null when `p` is a safe relative wire path, else the reason it is not. */
-export function wirePathProblem(p: string): string | null {
+/**
+ * Returns null when `p` is a safe relative wire path that this platform's file systems can hold
+ * as it is, else the reason it is not. On POSIX only `/` and NUL are special in a name, so a
+ * backslash or a `C:` prefix are ordinary characters there; Windows reads them as a separator
+ * and a drive (see hostNameProblem).
+ */
+export function wirePathProblem(p: string, platform: NodeJS.Platform = process.platform): string | null {
+  return safePathProblem(p) ?? hostNameProblem(p, platform);
+}
+
+/** Why `p` could name a location outside a root on any platform (or is malformed), or null. */
+export function safePathProblem(p: string): string | null {
   if (typeof p !== 'string' || p.length === 0) return 'empty path';
   if (p.includes('\0')) return 'contains a NUL byte';
   if (Buffer.byteLength(p) > MAX_PATH_BYTES) return 'longer than 4096 bytes';
-  if (p.includes('\\')) return 'contains a backslash';
   if (p.startsWith('/')) return 'is absolute';
-  if (/^[A-Za-z]:/.test(p)) return 'starts with a drive letter';
   for (const seg of p.split('/')) {
     if (seg === '') return 'has an empty segment';
     if (seg === '.' || seg === '..') return `has a "${seg}" segment`;
     if (Buffer.byteLength(seg) > MAX_SEGMENT_BYTES) return 'has a segment longer than 255 bytes';
+  }
+  return null;
+}
+
+const WINDOWS_RESERVED = /^(con|prn|aux|nul|com[0-9\u00b9\u00b2\u00b3]|lpt[0-9\u00b9\u00b2\u00b3])(\..*)?$/i;
+
+/**
+ * Why a name that is safe and legal on POSIX cannot be held by this platform's file systems
+ * (Windows: separators, drive prefixes and streams, reserved characters and device names,
+ * trailing dots and spaces), or null. Such a name is never refused as unsafe: it is a problem
+ * of the side that cannot hold it.
+ */
+export function hostNameProblem(p: string, platform: NodeJS.Platform = process.platform): string | null {
+  if (platform !== 'win32') return null;
+  if (p.includes('\\')) return 'contains a backslash (a path separator on Windows)';
+  if (/^[A-Za-z]:/.test(p)) return 'starts with a drive letter';
+  for (const seg of p.split('/')) {
+    const bad = /[<>:"|?*\x00-\x1f]/.exec(seg);
+    if (bad) return `has a character Windows does not allow in a name (${JSON.stringify(bad[0])})`;
+    if (/[ .]$/.test(seg)) return 'has a name that ends in a space or a dot (Windows drops them)';
+    if (WINDOWS_RESERVED.test(seg)) return `has a name Windows reserves for a device (${JSON.stringify(seg)})`;
   }
   return null;
 }
@@ -46,8 +75,16 @@ export function toNative(root: string, wirePath: string): string {
   assertWirePath(wirePath);
   const native = path.join(root, ...wirePath.split('/'));
   const rel = path.relative(root, native);
-  if (rel.startsWith('..') || path.isAbsolute(rel)) throw new UnsafePathError(wirePath, 'escapes the root');
+  if (outsideRoot(rel)) throw new UnsafePathError(wirePath, 'escapes the root');
   return native;
+}
+
+/**
+ * A relative path (from path.relative) leads outside its base: ".." or "../…", or absolute.
+ * Not merely a name that starts with two dots ("..hidden", "..\\x" on POSIX are names).
+ */
+export function outsideRoot(rel: string, sep: string = path.sep): boolean {
+  return rel === '..' || rel.startsWith(`..${sep}`) || path.isAbsolute(rel);
 }
 
 
@@ -159,10 +196,11 @@ export function ensureSafeParentsSync(root: string, wirePath: string, mode = 0o7
  * A symlink is synced only when its target is relative and, resolved lexically from the
  * link's own directory, stays inside the root. Anything else is skipped with a warning.
  */
-export function symlinkTargetProblem(linkWirePath: string, target: string): string | null {
+export function symlinkTargetProblem(linkWirePath: string, target: string, platform: NodeJS.Platform = process.platform): string | null {
   if (target.length === 0) return 'empty symlink target';
   if (target.includes('\0')) return 'symlink target contains a NUL byte';
-  if (target.startsWith('/') || target.includes('\\') || /^[A-Za-z]:/.test(target)) return 'symlink target is absolute';
+  // On POSIX a backslash or "C:" is part of a name; on Windows they make the target absolute.
+  if (target.startsWith('/') || (platform === 'win32' && (target.includes('\\') || /^[A-Za-z]:/.test(target)))) return 'symlink target is absolute';
   // Lexical checks are not enough once links chain: "a -> sub/b/.." escapes if sub/b is itself
   // a link to "..". So ".." may only lead the target (climbing real directories, since nothing
   // is ever created through a symlink), never follow a name that could be a link.

@@ -5,8 +5,9 @@
 import path from 'node:path';
 import { BLOCK_SIZE, symlinkHash } from './blocks';
 import type { FsPool } from './fs-pool';
-import type { HashResult, WalkItem } from './fs-protocol';
-import { symlinkTargetProblem } from './paths';
+import type { HashResult, WalkItem, WalkResult } from './fs-protocol';
+import { symlinkTargetProblem, wirePathProblem } from './paths';
+import { PROBLEM_CODES, readProblem, underAny, type IgnoredPath, type PathProblem } from './problems';
 import type { CachedEntry } from './types';
 
 export interface ScanOptions {
@@ -29,6 +30,14 @@ export interface ScanResult {
   updated: CachedEntry[];
   /** Paths in the cache that are gone from disk. */
   deleted: string[];
+  /**
+   * Paths that could not be read or carried (problems.ts): each keeps its previous cache entry,
+   * and so does everything under it (an unreadable directory is not a deletion).
+   */
+  problems: PathProblem[];
+  /** Special files (and symlinks leading outside the root): left out by design. */
+  ignored: IgnoredPath[];
+  /** Problems and ignored paths together, with their reasons, for a log line. */
   skipped: { path: string; reason: string }[];
   walked: number;
   hashedFiles: number;
@@ -54,14 +63,15 @@ export function stampChanged(item: WalkItem, cached: CachedEntry | undefined, sa
  * Walks a subtree; the whole tree is walked one top-level directory per task, so that every
  * worker of the pool helps (a restart's verification of a big mirror is mostly this walk).
  */
-async function walkTree(pool: FsPool, root: string, subtree: string, exactCase: boolean): Promise<{ items: WalkItem[]; skipped: { path: string; reason: string }[] }> {
+async function walkTree(pool: FsPool, root: string, subtree: string, exactCase: boolean): Promise<WalkResult> {
   if (subtree !== '') return pool.walk(root, subtree, false, exactCase);
   const top = await pool.walk(root, '', true);
   const dirs = top.items.filter((i) => i.type === 'dir');
   const parts = await Promise.all(dirs.map((d) => pool.walk(root, d.path)));
   return {
     items: [...top.items.filter((i) => i.type !== 'dir'), ...parts.flatMap((p) => p.items)],
-    skipped: [...top.skipped, ...parts.flatMap((p) => p.skipped)],
+    problems: [...top.problems, ...parts.flatMap((p) => p.problems)],
+    ignored: [...top.ignored, ...parts.flatMap((p) => p.ignored)],
   };
 }
 
@@ -79,29 +89,38 @@ const BATCH_BYTES = 8 * 1024 * 1024;
 
 export async function scan(opts: ScanOptions): Promise<ScanResult> {
   const subtree = opts.subtree ?? '';
-  const { items, skipped } = await walkTree(opts.pool, opts.root, subtree, opts.caseInsensitive ?? false);
-  const result: ScanResult = { updated: [], deleted: [], skipped: [...skipped], walked: items.length, hashedFiles: 0, hashedBytes: 0 };
+  const walked = await walkTree(opts.pool, opts.root, subtree, opts.caseInsensitive ?? false);
+  const { items } = walked;
+  const result: ScanResult = { updated: [], deleted: [], problems: [], ignored: [], skipped: [], walked: items.length, hashedFiles: 0, hashedBytes: 0 };
   const seen = new Set<string>();
   const toHash: WalkItem[] = [];
   const ignoredDirs: string[] = [];
+  const excluded = (p: string) => opts.ignore?.(p) || ignoredDirs.some((d) => p.startsWith(`${d}/`));
   for (let i = 0; i < items.length; i++) {
     // Yield now and then: a 100k-entry compare should not hold the event loop in one go.
     if (i > 0 && i % YIELD_EVERY === 0) await new Promise((r) => setImmediate(r));
     const item = items[i]!;
-    if (opts.ignore?.(item.path) || ignoredDirs.some((d) => item.path.startsWith(`${d}/`))) {
+    if (excluded(item.path)) {
       if (item.type === 'dir') ignoredDirs.push(item.path);
       continue;
     }
     if (item.type === 'symlink') {
       const problem = symlinkTargetProblem(item.path, item.target);
       if (problem) {
-        result.skipped.push({ path: item.path, reason: problem });
+        result.ignored.push({ path: item.path, kind: 'other', reason: problem });
         continue;
       }
     }
     seen.add(item.path);
     const cached = opts.cached(item.path);
     if (!stampChanged(item, cached, opts.sameMode)) continue;
+    // On POSIX every name a walk returns is carried, but for a path past the wire's limits
+    // (checked only for what is new: what is in the cache passed already).
+    const unsafe = wirePathProblem(item.path);
+    if (unsafe) {
+      result.problems.push({ path: item.path, code: unsafe.includes('longer') ? PROBLEM_CODES.TOO_LONG : PROBLEM_CODES.BAD_NAME, reason: `the path cannot be synced: it ${unsafe}` });
+      continue;
+    }
     if (item.type === 'file') {
       toHash.push(item);
       continue;
@@ -124,7 +143,7 @@ export async function scan(opts: ScanOptions): Promise<ScanResult> {
   const reject = (item: WalkItem, e: Error) => {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ELOOP') seen.delete(item.path);
-    else result.skipped.push({ path: item.path, reason: e.message });
+    else result.problems.push(readProblem(item.path, e));
   };
   const native = (item: WalkItem) => path.join(opts.root, ...item.path.split('/'));
   /** One file on its own, retried while it keeps changing under us. */
@@ -142,7 +161,7 @@ export async function scan(opts: ScanOptions): Promise<ScanResult> {
         return;
       }
     }
-    result.skipped.push({ path: item.path, reason: 'file kept changing while it was hashed; will retry on the next change' });
+    result.problems.push({ path: item.path, code: PROBLEM_CODES.CHANGING, reason: 'the file kept changing while it was read; it is read again at its next change' });
   };
   // Small files travel to the workers in batches: one message per batch, not per file.
   const small = toHash.filter((i) => i.size <= SMALL_FILE);
@@ -168,14 +187,17 @@ export async function scan(opts: ScanOptions): Promise<ScanResult> {
     }),
   ]);
 
+  for (const p of walked.problems) if (!excluded(p.path)) result.problems.push(p);
+  for (const x of walked.ignored) if (!excluded(x.path)) result.ignored.push(x);
+  // What could not be read keeps its previous cache entry, and so does all it holds.
+  const kept = new Set(result.problems.map((p) => p.path));
   for (const p of opts.knownUnder(subtree)) {
     const cached = opts.cached(p);
-    if (cached && !cached.deleted && !seen.has(p)) result.deleted.push(p);
+    if (cached && !cached.deleted && !seen.has(p) && !underAny(kept, p)) result.deleted.push(p);
   }
-  // Skipped paths that exist keep their previous cache entry rather than being deleted.
-  for (const s of result.skipped) {
-    const i = result.deleted.indexOf(s.path);
-    if (i >= 0) result.deleted.splice(i, 1);
-  }
+  result.skipped = [
+    ...result.problems.map((p) => ({ path: p.path, reason: `${p.code}: ${p.reason}` })),
+    ...result.ignored.map((x) => ({ path: x.path, reason: `ignored (${x.kind}): ${x.reason ?? ''}` })),
+  ];
   return result;
 }

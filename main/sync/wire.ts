@@ -38,7 +38,7 @@ export const SUPERSEDED = 'SUPERSEDED';
 export const DEFERRED = 'DEFERRED';
 
 export interface NodeMessage {
-  msg?: 'hello' | 'index' | 'done' | 'block' | 'ping' | 'blocks' | 'request' | 'requests' | 'hubAck' | 'agentState';
+  msg?: 'hello' | 'index' | 'done' | 'block' | 'ping' | 'blocks' | 'request' | 'requests' | 'hubAck' | 'agentState' | 'report';
   hello?: { nodeId: string; indexId: string; protocol: number; version: string };
   index?: { files: WireFileInfo[] };
   done?: { seq: number; full: boolean };
@@ -49,6 +49,39 @@ export interface NodeMessage {
   requests?: { items: BlockRequest[] };
   hubAck?: { seq: number; failed?: RefusalMsg[] };
   agentState?: AgentStateMsg;
+  report?: PathReportMsg;
+}
+
+/** Paths the node cannot send and paths it ignores (cortex.proto PathReport for the semantics). */
+export interface PathReportMsg {
+  clear: string[];
+  problems: { path: string; code: string; reason: string }[];
+  ignored: { path: string; kind: string }[];
+}
+
+/** A report message stays well under MAX_MESSAGE_BYTES (paths may be 4 KiB each). */
+export const REPORT_MESSAGE_BYTES = 1024 * 1024;
+export const REPORT_MESSAGE_ITEMS = 1000;
+
+/**
+ * A report as messages: the first clears the subtrees, the rest only add. Always at least one
+ * message (a report with nothing in it is what clears problems that went away).
+ */
+export function reportMessages(clear: string[], problems: PathReportMsg['problems'], ignored: PathReportMsg['ignored']): PathReportMsg[] {
+  const out: PathReportMsg[] = [{ clear, problems: [], ignored: [] }];
+  let bytes = 0;
+  const room = (size: number) => {
+    const last = out[out.length - 1]!;
+    if (last.problems.length + last.ignored.length >= REPORT_MESSAGE_ITEMS || bytes + size > REPORT_MESSAGE_BYTES) {
+      out.push({ clear: [], problems: [], ignored: [] });
+      bytes = 0;
+    }
+    bytes += size;
+    return out[out.length - 1]!;
+  };
+  for (const p of problems) room(Buffer.byteLength(p.path) + Buffer.byteLength(p.reason) + p.code.length + 16).problems.push(p);
+  for (const i of ignored) room(Buffer.byteLength(i.path) + i.kind.length + 16).ignored.push(i);
+  return out;
 }
 
 export interface RefusalMsg {

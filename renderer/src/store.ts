@@ -26,7 +26,7 @@ export type View =
   | { name: 'logs' }
   | { name: 'settings' };
 
-export type SortKey = 'name' | 'state' | 'lastSeen' | 'files' | 'bytes' | 'outOfSyncFiles' | 'toNodeFiles' | 'conflicts' | 'rate';
+export type SortKey = 'name' | 'state' | 'lastSeen' | 'files' | 'bytes' | 'outOfSyncFiles' | 'toNodeFiles' | 'conflicts' | 'problems' | 'rate';
 
 export interface UiState {
   connection: ConnectionState;

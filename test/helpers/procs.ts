@@ -43,8 +43,10 @@ export interface Proc {
   kill(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-function spawnProc(bin: string, args: string[], env: NodeJS.ProcessEnv = {}): Proc {
-  const proc = spawn(process.execPath, [bin, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/** `wrapper`: a command that runs the process (e.g. setpriv … to drop privileges). */
+function spawnProc(bin: string, args: string[], env: NodeJS.ProcessEnv = {}, wrapper: string[] = []): Proc {
+  const argv = [...wrapper, process.execPath, bin, ...args];
+  const proc = spawn(argv[0]!, argv.slice(1), { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
   proc.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
@@ -142,8 +144,14 @@ export class Hub {
 export class Node {
   constructor(readonly p: Proc, readonly stateDir: string) {}
 
+  /** The join string goes in CORTEX_JOIN, never in the arguments (where every local user could read it). */
   static start(join: string, workspace: string, stateDir: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}): Node {
-    return new Node(spawnProc(NODE_BIN, ['--join', join, '--workspace', workspace, '--state', stateDir, '--log-level', 'debug', ...extra], env), stateDir);
+    return new Node(spawnProc(NODE_BIN, ['--workspace', workspace, '--state', stateDir, '--log-level', 'debug', ...extra], { CORTEX_JOIN: join, ...env }), stateDir);
+  }
+
+  /** A node started with exactly these arguments and environment (nothing added but the binary). */
+  static startWith(args: string[], stateDir: string, env: NodeJS.ProcessEnv = {}, wrapper: string[] = []): Node {
+    return new Node(spawnProc(NODE_BIN, args, env, wrapper), stateDir);
   }
 
   logLines(): Record<string, unknown>[] {

@@ -36,7 +36,7 @@ describe('a hostile hub', () => {
     [fileEntry('../escape.txt', good, 1), 'dot-dot'],
     [fileEntry('/abs.txt', good, 2), 'absolute'],
     [fileEntry('a/../../x.txt', good, 3), 'dot-dot inside'],
-    [fileEntry('C:/win.txt', good, 4), 'drive letter'],
+    [fileEntry('a/./dot.txt', good, 4), 'a "." segment'],
     [fileEntry('nul\0byte', good, 5), 'NUL'],
     [fileEntry('link/pwned.txt', good, 6), 'through a symlink planted in the workspace'],
     [deletedEntry('link/victim.txt', 7), 'a deletion through that symlink (a no-op: not in the index)'],

@@ -235,10 +235,6 @@ describe('hostile node input', () => {
       [fileEntry(tmpVictim, c, seq()), 'UNSAFE_PATH', /absolute/],
       [fileEntry(`${MARK}-nul\0.txt`, c, seq()), 'UNSAFE_PATH', /NUL/],
       [fileEntry(`ok/${MARK}-nul\0/../../x`, c, seq()), 'UNSAFE_PATH', /NUL/],
-      [fileEntry(`..\\${MARK}-backslash.txt`, c, seq()), 'UNSAFE_PATH', /backslash/],
-      [fileEntry(`a\\..\\..\\${MARK}-backslash2.txt`, c, seq()), 'UNSAFE_PATH', /backslash/],
-      [fileEntry(`C:/${MARK}-drive.txt`, c, seq()), 'UNSAFE_PATH', /drive letter/],
-      [fileEntry(`c:${MARK}-drive-relative.txt`, c, seq()), 'UNSAFE_PATH', /drive letter/],
       [fileEntry('', c, seq()), 'UNSAFE_PATH', /empty path/],
       [fileEntry(`${MARK}-long/${'a/'.repeat(2100)}x`, c, seq()), 'UNSAFE_PATH', /longer than 4096/],
       [fileEntry(`${MARK}-${'s'.repeat(300)}`, c, seq()), 'UNSAFE_PATH', /longer than 255/],
@@ -252,7 +248,6 @@ describe('hostile node input', () => {
       [symlinkEntry(`${MARK}-link-up`, '../../../outside', seq()), 'BAD_ENTRY', /outside the root/],
       [symlinkEntry(`sub/${MARK}-link-up2`, '../..', seq()), 'BAD_ENTRY', /outside the root/],
       [symlinkEntry(`${MARK}-link-abs`, outside, seq()), 'BAD_ENTRY', /absolute/],
-      [symlinkEntry(`${MARK}-link-drive`, 'C:/Windows', seq()), 'BAD_ENTRY', /absolute/],
       [symlinkEntry(`${MARK}-link-nul`, 'a\0b', seq()), 'BAD_ENTRY', /NUL/],
       [symlinkEntry(`${MARK}-link-empty`, '', seq()), 'BAD_ENTRY', /empty symlink target/],
       [symlinkEntry(`${MARK}-link-hash`, 'inside', seq(), { hash: sha256(Buffer.from('elsewhere')) }), 'BAD_ENTRY', /hash/],
@@ -265,10 +260,19 @@ describe('hostile node input', () => {
       [fileEntry(`${MARK}-huge.bin`, c, seq(), { size: 2 ** 60 }), 'BAD_ENTRY', /size/],
       [fileEntry(`${MARK}-type.bin`, c, seq(), { type: 7 }), 'BAD_ENTRY', /unknown entry type/],
     ];
+    // On a POSIX hub a backslash or a drive prefix is an ordinary character: these are names
+    // inside the mirror, written there under their literal name, never a way out of it.
+    const legalHere: WireFile[] = [
+      fileEntry('..\\posix-backslash.txt', c, seq()),
+      fileEntry('a\\..\\..\\posix-backslash2.txt', c, seq()),
+      fileEntry('C:/posix-drive.txt', c, seq()),
+      fileEntry('c:posix-drive-relative.txt', c, seq()),
+    ];
+    const driveLink = symlinkEntry('posix-link-drive', 'C:/Windows', seq());
     const legit = Buffer.from('a legitimate file of the hostile node\n');
     const legitSeq = seq();
-    s.serve({ 'legit-1.txt': legit });
-    s.send({ index: { files: [...bad.map(([e]) => e), fileEntry('legit-1.txt', legit, legitSeq)] } });
+    s.serve({ 'legit-1.txt': legit, ...Object.fromEntries(legalHere.map((e) => [e.path, c])) });
+    s.send({ index: { files: [...bad.map(([e]) => e), ...legalHere, driveLink, fileEntry('legit-1.txt', legit, legitSeq)] } });
     s.send({ done: { seq: legitSeq, full: false } });
 
     for (const [e, code, why] of bad) {
@@ -281,8 +285,10 @@ describe('hostile node input', () => {
     await waitFor('legit-1.txt in the hostile mirror', () => fs.existsSync(path.join(hostileMirror(), 'legit-1.txt')), 30_000);
     expect(fs.readFileSync(path.join(hostileMirror(), 'legit-1.txt'))).toEqual(legit);
     await s.ackThrough(legitSeq);
+    for (const e of legalHere) expect(fs.readFileSync(path.join(hostileMirror(), ...e.path.split('/')))).toEqual(c);
+    expect(fs.readlinkSync(path.join(hostileMirror(), driveLink.path))).toBe('C:/Windows');
     // Nothing refused was ever fetched, and nothing landed anywhere.
-    expect(s.requests().map((r) => r.path)).toEqual(['legit-1.txt']);
+    expect(s.requests().map((r) => r.path).sort()).toEqual([...legalHere.map((e) => e.path), 'legit-1.txt'].sort());
     expect(s.closed).toBeNull();
     assertNothingEscaped(base);
     const st = await hub.node(hostileId);

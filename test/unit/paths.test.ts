@@ -2,22 +2,50 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { UnsafePathError, checkNoSymlinkParents, coveringRoots, ensureParents, symlinkTargetProblem, toNative, wirePathProblem } from '../../main/sync/paths';
+import { UnsafePathError, checkNoSymlinkParents, coveringRoots, ensureParents, hostNameProblem, safePathProblem, symlinkTargetProblem, toNative, wirePathProblem } from '../../main/sync/paths';
 
 describe('wire path safety', () => {
   it.each([
     ['a.txt'], ['dir/sub/file.bin'], ['naïve/日本語/émoji 🚀.txt'], ['..hidden'], ['a..b/c'], ['.env'],
   ])('accepts %j', (p) => {
     expect(wirePathProblem(p)).toBeNull();
+    // A name that merely starts with two dots is inside the root.
+    expect(toNative('/root', p)).toBe(path.join('/root', ...p.split('/')));
   });
 
   it.each([
     ['', 'empty'], ['../x', '".." segment'], ['a/../../x', '".." segment'], ['a/./b', '"." segment'], ['/etc/passwd', 'absolute'],
-    ['a\0b', 'NUL'], ['..\\x', 'backslash'], ['C:/x', 'drive letter'], ['c:x', 'drive letter'], ['a//b', 'empty segment'],
+    ['a\0b', 'NUL'], ['a//b', 'empty segment'],
     ['a/', 'empty segment'], ['x'.repeat(256), 'longer than 255'], [`${'a/'.repeat(2100)}a`, 'longer than 4096'],
   ])('refuses %j (%s)', (p, reason) => {
     expect(wirePathProblem(p)).toContain(reason);
     expect(() => toNative('/root', p)).toThrow(UnsafePathError);
+  });
+
+  // On POSIX only "/" and NUL are special in a name: these are ordinary names, mirrored as they are.
+  it.each([['back\\slash.txt'], ['..\\x'], ['C:notes.txt'], ['c:x'], ['C:/x'], ['a:b/c<d>|e?*"'], ['trailing. '], ['CON'], ['nul.txt']])('on POSIX accepts %j', (p) => {
+    expect(wirePathProblem(p, 'linux')).toBeNull();
+    expect(wirePathProblem(p, 'darwin')).toBeNull();
+    if (process.platform !== 'win32') expect(toNative('/root', p)).toBe(path.join('/root', ...p.split('/')));
+  });
+
+  // Windows reads them as a separator, a drive, a stream or a device: a problem of a Windows side, not an unsafe path.
+  it.each([
+    ['back\\slash.txt', 'backslash'], ['..\\x', 'backslash'], ['C:notes.txt', 'drive letter'], ['c:x', 'drive letter'], ['C:/x', 'drive letter'],
+    ['a/file:stream', 'not allow'], ['a/b<c', 'not allow'], ['q?', 'not allow'], ['tab\there', 'not allow'], ['dir/name.', 'ends in a space or a dot'],
+    ['name ', 'ends in a space or a dot'], ['CON', 'reserves for a device'], ['sub/nul.txt', 'reserves for a device'], ['COM1', 'reserves for a device'],
+  ])('on Windows refuses %j (%s) as a name it cannot hold', (p, reason) => {
+    expect(safePathProblem(p)).toBeNull();
+    expect(hostNameProblem(p, 'win32')).toContain(reason);
+    expect(wirePathProblem(p, 'win32')).toContain(reason);
+    expect(hostNameProblem(p, 'linux')).toBeNull();
+  });
+
+  it('symlink targets with a backslash or drive prefix are names on POSIX, absolute on Windows', () => {
+    expect(symlinkTargetProblem('link', 'a\\b', 'linux')).toBeNull();
+    expect(symlinkTargetProblem('link', 'C:x', 'linux')).toBeNull();
+    expect(symlinkTargetProblem('link', 'a\\b', 'win32')).toContain('absolute');
+    expect(symlinkTargetProblem('link', 'C:x', 'win32')).toContain('absolute');
   });
 
   it('maps to a native path under the root', () => {

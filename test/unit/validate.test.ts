@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BLOCK_SIZE, fileHashFromBlocks, sha256, symlinkHash } from '../../main/sync/blocks';
-import { entryProblem } from '../../main/sync/validate';
+import { entryProblem, refusalCode } from '../../main/sync/validate';
 import type { Entry } from '../../main/sync/types';
 
 const blocks = Buffer.concat([sha256(Buffer.from('x')), sha256(Buffer.from('y'))]);
@@ -29,5 +29,24 @@ describe('entryProblem (what a peer may announce)', () => {
     ['an unknown type', { type: 'fifo' as never }, /unknown entry type/],
   ])('refuses %s', (_name, over, re) => {
     expect(entryProblem({ ...good, ...over })).toMatch(re);
+  });
+});
+
+describe('names one side cannot hold', () => {
+  it.each([['back\\slash.txt'], ['C:notes.txt'], ['dir/a:b']])('a POSIX hub takes %j as it is', (p) => {
+    expect(entryProblem({ ...good, path: p }, 'linux')).toBeNull();
+  });
+
+  it.each([['back\\slash.txt', 'backslash'], ['C:notes.txt', 'drive letter'], ['dir/a:b', 'not allow']])('a Windows hub refuses %j as NAME_NOT_SUPPORTED, not as unsafe', (p, reason) => {
+    const problem = entryProblem({ ...good, path: p }, 'win32');
+    expect(problem).toContain(`name not supported on Windows: the name`);
+    expect(problem).toContain(reason);
+    expect(refusalCode(problem!)).toBe('NAME_NOT_SUPPORTED');
+  });
+
+  it('keeps the other refusal codes', () => {
+    expect(refusalCode(entryProblem({ ...good, path: '../x' }, 'win32')!)).toBe('UNSAFE_PATH');
+    expect(refusalCode(entryProblem({ ...good, size: 5 })!)).toBe('BAD_ENTRY');
+    expect(refusalCode('sequence number 3 does not follow 4')).toBe('PROTOCOL');
   });
 });

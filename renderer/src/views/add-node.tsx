@@ -53,7 +53,8 @@ export function AddNodeDialog({ open, onClose }: { open: boolean; onClose: () =>
           <label htmlFor="join-string">Join string</label>
           <textarea id="join-string" className="mono" readOnly rows={3} value={added.join} onFocus={(e) => e.currentTarget.select()} />
           <label htmlFor="join-command">Command</label>
-          <textarea id="join-command" className="mono" readOnly rows={2} value={`cortex-node --join '${added.join}' --workspace DIR`} onFocus={(e) => e.currentTarget.select()} />
+          <textarea id="join-command" className="mono" readOnly rows={2} value={`CORTEX_JOIN='${added.join}' cortex-node --workspace DIR`} onFocus={(e) => e.currentTarget.select()} />
+          <p className="sub">The environment keeps the token out of the process list (<code>--join-file FILE</code> works too). After its first connection the node remembers it: later runs need only <code>--workspace</code>.</p>
           <div className="actions">
             <button type="button" onClick={() => void copy()}>{copied ? 'Copied' : 'Copy join string'}</button>
             <button type="button" className="primary" onClick={close}>Done</button>

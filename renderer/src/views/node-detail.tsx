@@ -50,12 +50,39 @@ export function NodeDetailView({ id }: { id: string }) {
         <dt>Pending to hub</dt><dd>{files(node.outOfSyncFiles)} · {bytes(node.outOfSyncBytes)}</dd>
         <dt>Pending to node</dt><dd>{files(node.toNodeFiles)} · {bytes(node.toNodeBytes)} (changed on the hub's side)</dd>
         <dt>Conflicts</dt><dd>{node.conflicts.toLocaleString()} conflict {node.conflicts === 1 ? 'copy' : 'copies'}</dd>
+        <dt>Problems</dt><dd>{node.problems.toLocaleString()} {node.problems === 1 ? 'path' : 'paths'} that cannot be synced · {node.ignored.toLocaleString()} ignored</dd>
         <dt>Received</dt><dd>{bytes(node.bytesReceived)} (plus {bytes(node.bytesReused)} reused from the mirror) this session</dd>
         <dt>Last seen</dt><dd>{node.state === 'disconnected' || node.state === 'retired' ? ago(node.lastSeen) : 'connected now'}</dd>
         <dt>Added</dt><dd>{new Date(node.createdAt).toLocaleString()}</dd>
         {node.retiredAt ? (<><dt>Retired</dt><dd>{new Date(node.retiredAt).toLocaleString()}</dd></>) : null}
       </dl>
       <ErrorNote error={detail.error} />
+
+      <h2>Problems{d && node.problems > d.problems.length ? ` (first ${d.problems.length} of ${node.problems.toLocaleString()})` : ''}</h2>
+      {!d ? <Loading what="problems" /> : d.problems.length === 0 ? <Empty>No problems: every path the node has can be mirrored.</Empty> : (
+        <table className="list problems">
+          <caption>Paths that are not mirrored until their cause is fixed (they are retried)</caption>
+          <thead><tr><th>Path</th><th>Direction</th><th>Code</th><th>Reason</th><th>Since</th></tr></thead>
+          <tbody>{d.problems.map((p) => (
+            <tr key={`${p.direction}:${p.code}:${p.path}`}>
+              <td className="mono">{p.path || '(the node itself)'}</td>
+              <td>{p.direction === 'to-hub' ? 'node → hub' : 'hub → node'}</td>
+              <td><span className="code">{p.code}</span></td>
+              <td>{p.reason}</td>
+              <td title={new Date(p.at).toLocaleString()}>{ago(p.at)}</td>
+            </tr>
+          ))}</tbody>
+        </table>
+      )}
+
+      <h2>Ignored{d && node.ignored > d.ignored.length ? ` (first ${d.ignored.length} of ${node.ignored.toLocaleString()})` : ''}</h2>
+      {!d ? <Loading what="ignored paths" /> : d.ignored.length === 0 ? <Empty>Nothing ignored.</Empty> : (
+        <table className="list ignored">
+          <caption>Left out by design: special files (FIFOs, sockets, devices) and symlinks that lead outside the workspace; they do not keep the node from being in sync</caption>
+          <thead><tr><th>Path</th><th>Kind</th></tr></thead>
+          <tbody>{d.ignored.map((i) => <tr key={i.path}><td className="mono">{i.path}</td><td>{i.kind}</td></tr>)}</tbody>
+        </table>
+      )}
 
       <h2>Failed files</h2>
       {!d ? <Loading what="failures" /> : d.failures.length === 0 ? <Empty>No failures.</Empty> : (

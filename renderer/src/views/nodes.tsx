@@ -15,6 +15,7 @@ const COLUMNS: { key: SortKey; label: string; numeric?: boolean }[] = [
   { key: 'outOfSyncFiles', label: 'To hub', numeric: true },
   { key: 'toNodeFiles', label: 'To node', numeric: true },
   { key: 'conflicts', label: 'Conflicts', numeric: true },
+  { key: 'problems', label: 'Problems', numeric: true },
   { key: 'rate', label: 'Transfer', numeric: true },
 ];
 
@@ -43,6 +44,7 @@ const Row = memo(function Row({ id }: { id: string }) {
       <td className="num">{n.outOfSyncFiles > 0 ? `${count(n.outOfSyncFiles)} · ${bytes(n.outOfSyncBytes)}` : '–'}</td>
       <td className="num">{n.toNodeFiles > 0 ? `${count(n.toNodeFiles)} · ${bytes(n.toNodeBytes)}` : '–'}</td>
       <td className="num">{n.conflicts > 0 ? <span className="code" title="Conflict copies in the mirror: both versions were kept">{count(n.conflicts)}</span> : '–'}</td>
+      <td className="num problems">{n.problems > 0 ? <span className="code" title={`Paths that cannot be synced (see the node's detail)${n.ignored ? `; ${count(n.ignored)} special files ignored` : ''}`}>{count(n.problems)}</span> : '–'}</td>
       <td className="num rate">
         <Sparkline samples={samples ?? []} label={`${n.name} transfer rate`} />
         <span>{r > 0 ? `${bytes(r)}/s` : '–'}</span>
