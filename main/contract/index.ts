@@ -118,7 +118,6 @@ export interface PendingFileView {
 
 export interface NodeDetail {
   node: NodeStatus;
-  failures: FileFailureView[];
   /** The first PENDING_LIMIT entries not applied yet; `node.outOfSyncFiles` counts them all. */
   pending: PendingFileView[];
   /** The first PENDING_LIMIT hub-side changes the node has not applied yet; `node.toNodeFiles` counts them all. */

@@ -1053,7 +1053,6 @@ export class HubService extends EventEmitter {
         const failures = (rt?.failures ?? new FailureSet(this.store.failures(id))).list();
         return {
           node: this.nodeStatus(rec),
-          failures: failures.slice(0, PENDING_LIMIT).map((f) => ({ path: f.path, code: f.code, message: f.reason, at: f.at })),
           problems: [...this.nodeProblems(rt), ...failures.map(problemOf), ...this.reports.problems(id, PENDING_LIMIT)].slice(0, PENDING_LIMIT),
           pending: rt?.session?.pendingItems(PENDING_LIMIT) ?? [],
           toNode: this.store.hubChangesAfter(id, rec.hubAcked, PENDING_LIMIT).map((c) => {

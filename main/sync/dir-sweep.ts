@@ -48,8 +48,9 @@ export class DirSweep {
   ) {}
 
   /**
-   * Stats these directories; returns those whose mtime moved since the last sweep (a directory
-   * seen for the first time only sets the baseline: the scan that recorded it looked inside).
+   * Stats these directories; returns those whose mtime moved since the last sweep, and those
+   * not seen before (made since, by sync itself perhaps: an edit inside may already be lost).
+   * The first call is the baseline: take it right after a scan recorded the tree.
    */
   async changedDirs(dirs: Iterable<string>): Promise<string[]> {
     const next = new Map<string, number>();
@@ -58,8 +59,7 @@ export class DirSweep {
       const st = await fs.promises.lstat(d === '' ? this.root : toNative(this.root, d)).catch(() => undefined);
       if (!st?.isDirectory()) continue;
       next.set(d, st.mtimeMs);
-      const before = this.seen.get(d);
-      if (before !== undefined && before !== st.mtimeMs) out.push(d);
+      if (this.seen.get(d) !== st.mtimeMs) out.push(d);
     }
     this.seen = next;
     return out;

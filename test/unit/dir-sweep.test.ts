@@ -41,17 +41,21 @@ describe('DirSweep on a real directory', () => {
     const st = fs.statSync(path.join(root, 'd', 'f.txt'));
     const index = new Map([['d/f.txt', rec('d/f.txt', { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino })]]);
     const sweep = new DirSweep(root);
+    // The first call is the baseline (everything is new to it); then nothing moved.
+    expect((await sweep.changedDirs(['', 'd'])).sort()).toEqual(['', 'd']);
     expect(await sweep.changedDirs(['', 'd'])).toEqual([]);
-    // A baseline only: nothing changed, nothing to look at.
-    expect(await sweep.changedDirs(['', 'd'])).toEqual([]);
+    // A directory made since is looked into at once.
+    fs.mkdirSync(path.join(root, 'e'));
+    expect(await sweep.changedDirs(['', 'd', 'e'])).toEqual(['', 'e']);
     await new Promise((r) => setTimeout(r, 20));
     fs.writeFileSync(path.join(root, 'tmp'), 'v2');
     fs.renameSync(path.join(root, 'tmp'), path.join(root, 'd', 'f.txt'));
     fs.renameSync(path.join(root, 'd', 'f.txt'), path.join(root, 'moved.txt'));
-    const changed = await sweep.changedDirs(['', 'd']);
+    const changed = await sweep.changedDirs(['', 'd', 'e']);
     expect(changed.sort()).toEqual(['', 'd']);
     expect(differingChildren(await sweep.children('d'), index)).toEqual(['d/f.txt']);
-    expect(differingChildren(await sweep.children(''), new Map([['d', rec('d', { type: 'dir', ino: fs.statSync(path.join(root, 'd')).ino, mode: fs.statSync(path.join(root, 'd')).mode & 0o777 })]]))).toEqual(['moved.txt']);
+    const dirRec = (p: string) => rec(p, { type: 'dir', ino: fs.statSync(path.join(root, p)).ino, mode: fs.statSync(path.join(root, p)).mode & 0o777 });
+    expect(differingChildren(await sweep.children(''), new Map([['d', dirRec('d')], ['e', dirRec('e')]]))).toEqual(['moved.txt']);
     fs.rmSync(root, { recursive: true, force: true });
   });
 });

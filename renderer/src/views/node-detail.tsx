@@ -1,4 +1,4 @@
-/** One node: its mirror, what is pending or failing and why, recent events; retire. */
+/** One node: its mirror, what is pending either way or failing and why, recent events; rescan, retire. */
 import { useState } from 'react';
 import { ago, bytes } from '../../../main/util/format';
 import { api } from '../api';
@@ -16,6 +16,7 @@ export function NodeDetailView({ id }: { id: string }) {
   const detail = useLoad(() => api().invoke('nodes.detail', { id }), [id], 2000);
   const [confirming, setConfirming] = useState(false);
   const [retireError, setRetireError] = useState<unknown>(null);
+  const [rescan, setRescan] = useState<{ text: string } | { error: unknown } | null>(null);
   const node = live ?? detail.data?.node;
 
   if (!node) {
@@ -33,7 +34,20 @@ export function NodeDetailView({ id }: { id: string }) {
     }
   };
 
+  const rescanNow = async () => {
+    try {
+      const r = await api().invoke('nodes.rescan', { id });
+      setRescan({ text: `Rescanning${r.rescanning ? ' the mirror and the workspace' : ' the mirror (the workspace when the node connects)'}; ${r.retried} failed ${r.retried === 1 ? 'change' : 'changes'} tried again.` });
+      detail.reload();
+    } catch (e) {
+      setRescan({ error: e });
+    }
+  };
+
   const d = detail.data;
+  // Another process used this node's credentials lately: say so, loudly.
+  const duplicate = d?.problems.find((p) => p.code === 'DUPLICATE_CONNECTION');
+  const superseded = d?.events.find((e) => e.kind === 'node.superseded' && Date.now() - e.at < 10 * 60_000);
   return (
     <section aria-labelledby="node-title">
       <nav className="crumbs"><a href="#/nodes" onClick={(e) => { e.preventDefault(); go({ name: 'nodes' }); }}>Nodes</a> / {node.name}</nav>
@@ -41,8 +55,13 @@ export function NodeDetailView({ id }: { id: string }) {
         <h1 id="node-title">{node.name}</h1>
         <StateBadge state={node.state} verifying={node.verifying} />
         <span className="spacer" />
+        {node.state !== 'retired' ? <button type="button" onClick={() => void rescanNow()} title="Look at the mirror and the node's workspace again, and try everything that failed now">Rescan</button> : null}
         {node.state !== 'retired' ? <button type="button" className="danger" onClick={() => setConfirming(true)}>Retire node…</button> : null}
       </div>
+      {rescan && 'text' in rescan ? <p role="status">{rescan.text}</p> : null}
+      {rescan && 'error' in rescan ? <ErrorNote error={rescan.error} /> : null}
+      {duplicate ? <p className="warn-note" role="alert">{duplicate.reason}</p>
+        : superseded ? <p className="warn-note" role="alert">A connection with this node's credentials from {String(superseded.data.by)} replaced the one from {String(superseded.data.replaced)} {ago(superseded.at)}. If that was not a restart of the node, two processes share its credentials.</p> : null}
       <dl className="facts">
         <dt>Id</dt><dd className="mono">{node.id}</dd>
         <dt>Mirror</dt><dd className="mono">{node.mirror}</dd>
@@ -84,14 +103,6 @@ export function NodeDetailView({ id }: { id: string }) {
         </table>
       )}
 
-      <h2>Failed files</h2>
-      {!d ? <Loading what="failures" /> : d.failures.length === 0 ? <Empty>No failures.</Empty> : (
-        <table className="list">
-          <thead><tr><th>Path</th><th>Reason</th><th>When</th></tr></thead>
-          <tbody>{d.failures.map((f) => <tr key={f.path}><td className="mono">{f.path || '(mirror)'}</td><td><span className="code">{f.code}</span> {f.message}</td><td>{ago(f.at)}</td></tr>)}</tbody>
-        </table>
-      )}
-
       <h2>Conflicts{d && node.conflicts > d.conflicts.length ? ` (first ${d.conflicts.length} of ${node.conflicts.toLocaleString()})` : ''}</h2>
       {!d ? <Loading what="conflicts" /> : d.conflicts.length === 0 ? <Empty>No conflicts. When the node and the hub change a file at the same time, the newer version stays and the other is kept beside it as <code>name.sync-conflict-DATE-TIME-SIDE.ext</code>, on both sides.</Empty> : (
         <table className="list conflicts">
@@ -119,6 +130,14 @@ export function NodeDetailView({ id }: { id: string }) {
         <table className="list">
           <thead><tr><th>Path</th><th>Action</th><th className="num">Bytes</th><th>State</th></tr></thead>
           <tbody>{d.pending.map((p) => <tr key={p.path}><td className="mono">{p.path}</td><td>{p.action}</td><td className="num">{p.size ? bytes(p.size) : '–'}</td><td>{p.state}</td></tr>)}</tbody>
+        </table>
+      )}
+
+      <h2>Pending to node{d && node.toNodeFiles > d.toNode.length ? ` (first ${d.toNode.length} of ${node.toNodeFiles.toLocaleString()})` : ''}</h2>
+      {!d ? <Loading what="pending changes" /> : d.toNode.length === 0 ? <Empty>Nothing pending: every change made on the hub's side has reached the node.</Empty> : (
+        <table className="list to-node">
+          <thead><tr><th>Path</th><th>Action</th><th className="num">Bytes</th></tr></thead>
+          <tbody>{d.toNode.map((p) => <tr key={p.path}><td className="mono">{p.path}</td><td>{p.action}</td><td className="num">{p.size ? bytes(p.size) : '–'}</td></tr>)}</tbody>
         </table>
       )}
 
