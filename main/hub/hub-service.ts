@@ -654,8 +654,6 @@ export class HubService extends EventEmitter {
       this.store.addEvent(id, 'node.connected', { peer, version: hello.version, fullIndex: wantFull });
       s.send({ welcome: { ackedSeq: s.ackedSeq, wantFull, hubVersion: VERSION } });
       s.sendHubChanges();
-      // A reconnect may have cured what failed before (or the node has moved on): try it all now.
-      s.retryDue(true);
       this.log.info('node.connected', { node: id, peer, ackedSeq: s.ackedSeq, wantFull, version: hello.version });
       this.changed();
       for (const m of early.splice(0)) this.onMessage(s, m);
@@ -986,7 +984,7 @@ export class HubService extends EventEmitter {
     const rt = this.rt(id);
     if (rt.watch) void this.scanMirror(id, rt, ['']);
     const s = rt.session;
-    const retried = s && !s.closed ? s.retryDue(true) : 0;
+    const retried = s && !s.closed ? s.retryDue('all') : 0;
     s?.send({ rescan: {} });
     this.log.info('node.rescan', { node: id, connected: !!s, retried });
     return { rescanning: !!s, retried };

@@ -16,11 +16,11 @@ import { AbortedError, VerifyError, fsyncDir, applyDelete, applyDir, applyMeta, 
 import { BLOCK_SIZE } from '../sync/blocks';
 import { CaseConflict, ChangedMeanwhile, expectedOf, stampMatches, type Expected } from '../sync/expect';
 import { isBarrier, planEntry, type Action } from '../sync/plan';
-import { conflictName, reconcile, versionOf, type Side, type Version } from '../sync/reconcile';
+import { conflictName, reconcile, sameVersion, versionOf, type Side, type Version } from '../sync/reconcile';
 import { serveBlock } from '../sync/serve-block';
 import { entryProblem, refusalCode } from '../sync/validate';
 import { DEFERRED, INDEX_BATCH_ENTRIES, fromWireEntry, requestMessages, responseMessages, toWireEntry, type BlockRequest, type HubMessage, type NodeMessage } from '../sync/wire';
-import { UnsafePathError, ancestorsOf, toNative } from '../sync/paths';
+import { UnsafePathError, ancestorsOf, checkNoSymlinkParents, toNative } from '../sync/paths';
 import type { CachedEntry, Entry } from '../sync/types';
 import type { FailureRecord, HubStore } from '../store/hub-store';
 import { errnoProblem } from '../sync/problems';
@@ -514,6 +514,9 @@ export class NodeSession {
         this.decide(tombstone(p, seq));
       }
     }
+    // The node's index is in: what failed before is tried again now (its newer versions, if any,
+    // are already queued and take precedence).
+    if (this.doneSeq < 0) this.retryDue('retryable');
     this.doneSeq = Math.max(this.doneSeq, seq);
     this.scheduleFlush();
   }
@@ -688,25 +691,30 @@ export class NodeSession {
   }
 
   /**
-   * The node's change lies under a path the mirror holds as a file or symlink (the hub made a
-   * file where the node made a directory): a directory beats a file, so the hub's file steps
-   * aside as a conflict copy, on both sides, and the directory takes its place. True if so.
+   * The node's change lies under a path the mirror holds as a regular file (the hub made a file
+   * where the node made a directory): a directory beats a file, so the hub's file steps aside as
+   * a conflict copy, on both sides, and the directory takes its place. True if so.
    */
   private async parentConflict(e: Entry): Promise<boolean> {
     for (const dir of ancestorsOf(e.path).reverse()) {
       const st = await fs.promises.lstat(toNative(this.ctx.root, dir)).catch(() => undefined);
       if (!st) return false;
       if (st.isDirectory()) continue;
+      // Only a regular file steps aside; a symlink in the way is refused (UNSAFE_PATH), never touched.
+      if (!st.isFile()) return false;
       let ours = this.store.file(this.nodeId, dir);
       if (!ours || !stampMatches(st, expectedOf(ours))) {
         await this.hooks.rescan([dir]);
         ours = this.store.file(this.nodeId, dir);
       }
       if (!ours || ours.type === 'dir' || this.closed) return false;
+      // The node's own last version of it (the agreed one): the node contradicts itself (a
+      // file, and something inside it). Refused; only a file made on the hub's side steps aside.
+      const before = this.store.ancestor(this.nodeId, dir);
+      if (sameVersion(before, versionOf(ours))) return false;
       const copyTo = this.freeConflictName(dir, 'hub');
       this.log.warn('sync.conflict', { node: this.nodeId, path: dir, winner: 'node', copy: copyTo, reason: 'the node made a directory where the hub has a file' });
       const moved = await applyMove(this.ctx, ours, copyTo, expectedOf(ours));
-      const before = this.store.ancestor(this.nodeId, dir);
       const made = await applyDir(this.ctx, { ...tombstone(dir, 0), deleted: false, type: 'dir', mode: before?.type === 'dir' ? before.mode : 0o755 }, null);
       this.wrote({ put: [moved, made], forNode: [moved.path, dir], agreed: [[dir, versionOf(made)]] });
       return true;
@@ -725,14 +733,20 @@ export class NodeSession {
     const missing: string[] = [];
     for (const dir of ancestorsOf(wirePath)) {
       if (this.knownDirs.has(dir)) break;
+      // The node's own entry for this directory is being applied: it records it.
+      const coming = this.latest.get(dir)?.entry;
+      if (coming && !coming.deleted && coming.type === 'dir') break;
       const w = this.unflushed(dir);
       const rec = w !== undefined ? w : this.store.stamp(this.nodeId, dir);
       if (rec?.type === 'dir' && !rec.deleted) {
         this.knownDirs.add(dir);
         break;
       }
-      // A file or symlink in the way: parentConflict() settles it when the commit fails.
+      // A file or symlink in the way, recorded or not: parentConflict() settles it when the
+      // commit fails, or the change is refused (a symlink is never touched).
       if (rec) return;
+      const st = await fs.promises.lstat(toNative(this.ctx.root, dir)).catch(() => undefined);
+      if (st && !st.isDirectory()) return;
       missing.push(dir);
     }
     if (missing.length === 0) return;
@@ -795,6 +809,10 @@ export class NodeSession {
     const replacesDir = it.expected?.type === 'dir' && e.type !== 'dir' ? [e.path] : [];
     switch (it.action.kind) {
       case 'pull': {
+        // A retry (of a change acknowledged long ago) may meet a path that still cannot take it:
+        // found before any byte is asked for. (First tries leave this to the commit: a stat per
+        // parent of every file would cost the initial sync.)
+        if (e.seq <= this.ackedSeq) await checkNoSymlinkParents(this.ctx.root, e.path);
         it.abort = new AbortController();
         const stats: PullStats = { fetchedBytes: 0, reusedBytes: 0 };
         const committed = await pullFile(this.ctx, e, this.source(e), it.abort.signal, stats, expected);
@@ -1034,13 +1052,21 @@ export class NodeSession {
    * again with backoff while the node shows the problem.
    */
   private async flushNow(): Promise<void> {
+    // Acknowledged: the node's sequence up to the first of its changes not settled yet. A retry
+    // of an earlier failure (its seq acknowledged long ago) never holds later changes back.
     let acked = this.ackedSeq;
-    let popped = 0;
-    while (popped < this.queue.length && this.queue[popped]!.state === 'done') {
-      const it = this.queue[popped]!;
-      if (it.interrupted) break;
+    let waiting = false;
+    const settled = new Set<Item>();
+    for (const it of this.queue) {
+      const retry = it.entry.seq <= this.ackedSeq;
+      if (it.state !== 'done' || it.interrupted) {
+        if (!retry) waiting = true;
+        continue;
+      }
+      // Done after one still waiting: stays queued until it can be acknowledged in order.
+      if (waiting && !retry) continue;
+      settled.add(it);
       acked = Math.max(acked, it.entry.seq);
-      popped++;
     }
     const writes = this.pendingWrites;
     const dirs = [...this.dirsToSync];
@@ -1048,8 +1074,15 @@ export class NodeSession {
     // Still visible to unflushed() until they are recorded.
     this.recording = writes;
     this.dirsToSync.clear();
-    if (this.queue.length === popped && this.doneSeq > acked && this.fullPass === null) acked = Math.max(acked, this.doneSeq);
+    if (!waiting && this.doneSeq > acked && this.fullPass === null) acked = Math.max(acked, this.doneSeq);
     await Promise.all(dirs.map((d) => fsyncDir(d).catch(() => undefined)));
+    // A path whose failing version reached the mirror some other way is no longer a problem.
+    for (const x of writes.put) {
+      const f = this.failures.get('to-hub', x.path);
+      if (f?.entry && !writes.failures.has(failureKey('to-hub', x.path)) && sameVersion(versionOf(f.entry), versionOf(x)) && this.failures.clear('to-hub', x.path)) {
+        writes.failures.set(failureKey('to-hub', x.path), null);
+      }
+    }
     const failed: FailureRecord[] = [];
     const cleared: { direction: Direction; path: string }[] = [];
     for (const [key, rec] of writes.failures) {
@@ -1070,13 +1103,20 @@ export class NodeSession {
       this.flushError = null;
       this.flushBackoff = 0;
     }
-    this.cursor = Math.max(0, this.cursor - popped);
-    for (const it of this.queue.splice(0, popped)) {
+    // What was settled leaves the queue (in place; pump() finds its place again from the start).
+    let kept = 0;
+    for (const it of this.queue) {
+      if (!settled.has(it)) {
+        this.queue[kept++] = it;
+        continue;
+      }
       if (this.latest.get(it.entry.path) === it) {
         this.latest.delete(it.entry.path);
         this.countFolded(it.entry.path, -1);
       }
     }
+    this.queue.length = kept;
+    this.cursor = 0;
     this.recording = null;
     const now = Date.now();
     if (now - this.recentSince > RECENT_MS) {
@@ -1121,7 +1161,7 @@ export class NodeSession {
       this.retryTimer = setTimeout(() => {
         this.retryTimer = null;
         this.retryTimerAt = null;
-        this.retryDue(false);
+        this.retryDue('due');
       }, Math.max(0, next - Date.now()));
       this.retryTimer.unref();
     }
@@ -1138,7 +1178,7 @@ export class NodeSession {
         if (now > free + SPACE_FREED_BYTES) {
           this.log.info('sync.space_freed', { node: this.nodeId, freeBytes: now });
           if (this.flushError) void this.flush();
-          this.retryDue(true, 'DISK_FULL');
+          this.retryDue('retryable', 'DISK_FULL');
         }
         free = now;
       }, SPACE_POLL_MS);
@@ -1147,14 +1187,16 @@ export class NodeSession {
   }
 
   /**
-   * Tries failed changes again: those due (or all, `now`; only those with `code` if given).
-   * A node change is decided afresh (the mirror or the node may have moved on); a hub change
-   * is queued for the node again. Returns how many were tried.
+   * Tries failed changes again: those due by their backoff; `retryable`: every one that retries
+   * by itself, now (the node reconnected, space was freed); `all`: everything, the ones that
+   * wait for someone too (the operator's rescan). Only those with `code`, if given. A node change
+   * is decided afresh (the mirror or the node may have moved on); a hub change is queued for the
+   * node again. Returns how many were tried.
    */
-  retryDue(now: boolean, code?: string): number {
+  retryDue(which: 'due' | 'retryable' | 'all', code?: string): number {
     if (this.closed) return 0;
     let n = 0;
-    for (const f of this.failures.due(Date.now(), now)) {
+    for (const f of this.failures.due(which === 'retryable' ? Number.POSITIVE_INFINITY : Date.now(), which === 'all')) {
       if (code && f.code !== code) continue;
       this.failures.trying(f);
       n++;
@@ -1181,7 +1223,7 @@ export class NodeSession {
     const hit = this.failures.list().filter((f) => f.direction === 'to-hub' && paths.some((p) => p === '' || f.path === p || f.path.startsWith(`${p}/`) || p.startsWith(`${f.path}/`) || ancestorsOf(f.path).includes(p)));
     if (hit.length === 0) return;
     for (const f of hit) if (f.retryAt !== null) f.retryAt = Date.now();
-    this.retryDue(false);
+    this.retryDue('due');
   }
 
   /** Ends the node's stream with a status it can act on (it will reconnect, or not). */
@@ -1272,9 +1314,11 @@ const failureKey = (direction: Direction, path: string) => `${direction}\u0000${
 /** Why a node change could not be applied to the mirror, in words, and whether retrying can help by itself. */
 function classify(err: unknown, wirePath: string): { code: string; reason: string; retry: boolean } {
   const errno = (err as NodeJS.ErrnoException).code;
-  // Retried too: what is in the way (a file where a directory must be, a symlink) may go.
+  // A symlink or the node's own file in the way (a file made on the hub's side steps aside:
+  // parentConflict): for the operator to look at, or for the node's next version; a rescan
+  // retries it.
   if (err instanceof UnsafePathError || errno === 'ELOOP') {
-    return { code: 'UNSAFE_PATH', reason: errno === 'ELOOP' ? `"${wirePath}" is a symlink in the mirror, and symlinks are never followed` : (err as Error).message, retry: true };
+    return { code: 'UNSAFE_PATH', reason: errno === 'ELOOP' ? `"${wirePath}" is a symlink in the mirror, and symlinks are never followed` : (err as Error).message, retry: false };
   }
   if (err instanceof VerifyError) return { code: 'HASH_MISMATCH', reason: `${(err as Error).message} (fetched again after a while)`, retry: true };
   if (err instanceof BlockUnavailable) return { code: 'BLOCK_UNAVAILABLE', reason: (err as Error).message, retry: true };

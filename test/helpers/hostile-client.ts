@@ -141,6 +141,8 @@ export class HostileSession {
   private waiters = new Set<() => void>();
   private readonly served = new Map<string, Buffer>();
   private readonly answered = new Set<number>();
+  /** Paths this session sent in its index (requests for others are answered "gone"). */
+  private readonly sent = new Set<string>();
 
   private constructor(private readonly client: grpc.Client, private readonly call: Call) {
     call.on('data', (m: InMessage) => {
@@ -193,6 +195,7 @@ export class HostileSession {
   }
 
   send(m: OutMessage): void {
+    for (const f of (m as { index?: { files?: { path?: unknown }[] } }).index?.files ?? []) if (typeof f?.path === 'string') this.sent.add(f.path);
     if (!this.closed) this.call.write(m);
   }
 
@@ -281,8 +284,15 @@ export class HostileSession {
   }
 
   private serveOne(r: BlockRequest): void {
-    const content = this.served.get(r.path);
     const key = Number(r.id);
+    if (!this.sent.has(r.path) && !this.answered.has(key)) {
+      // The hub retries changes an earlier session of this node sent (and it failed to apply):
+      // this session has no such file, and says so, as an honest node would.
+      this.answered.add(key);
+      this.answer(r, Buffer.alloc(0), 'gone');
+      return;
+    }
+    const content = this.served.get(r.path);
     if (!content || this.answered.has(key)) return;
     this.answered.add(key);
     const offset = Number(r.offset);
