@@ -783,7 +783,10 @@ export class HubService extends EventEmitter {
   private sessionChanged(id: string, s: NodeSession): void {
     this.changed();
     const rt = this.runtime.get(id);
-    if (!rt || rt.session !== s || rt.reachedInSync || !this.settled(rt, s)) return;
+    if (!rt || rt.session !== s) return;
+    // Quiet now: the sweep that in-sync waits for runs at once, not at the next tick.
+    if (s.inSync && rt.sweptActivity !== rt.activity) this.sweepMirror(id, rt).catch((e: Error) => this.log.error('mirror.sweep_failed', { node: id, error: e.message }));
+    if (rt.reachedInSync || !this.settled(rt, s) || this.reports.counts(id).problems > 0) return;
     rt.reachedInSync = true;
     const totals = this.totals(id);
     const fields = { files: totals.files, bytes: totals.bytes, bytesReceived: s.counters.bytesReceived, bytesReused: s.counters.bytesReused, ms: Date.now() - s.connectedAt };
@@ -828,7 +831,7 @@ export class HubService extends EventEmitter {
       }
       rt.sweptAt = Date.now();
       if (rt.activity === started) rt.sweptActivity = started;
-      this.changed();
+      if (rt.session === s) this.sessionChanged(id, s);
     } finally {
       rt.sweeping = false;
     }
