@@ -40,6 +40,7 @@ export function differingChildren(onDisk: Map<string, Seen>, recorded: Map<strin
 export class DirSweep {
   /** Directory (wire path, '' for the root) → its mtime at the last sweep. */
   private seen = new Map<string, number>();
+  private based = false;
 
   constructor(
     private readonly root: string,
@@ -50,7 +51,9 @@ export class DirSweep {
   /**
    * Stats these directories; returns those whose mtime moved since the last sweep, and those
    * not seen before (made since, by sync itself perhaps: an edit inside may already be lost).
-   * The first call is the baseline: take it right after a scan recorded the tree.
+   * The first call only takes the baseline (returns nothing): make it right after a scan
+   * recorded the tree. (Comparing every directory then would be a full scan: seconds on a big
+   * mirror, which a restart must not wait for.)
    */
   async changedDirs(dirs: Iterable<string>): Promise<string[]> {
     const next = new Map<string, number>();
@@ -62,6 +65,10 @@ export class DirSweep {
       if (this.seen.get(d) !== st.mtimeMs) out.push(d);
     }
     this.seen = next;
+    if (!this.based) {
+      this.based = true;
+      return [];
+    }
     return out;
   }
 

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NodeStatus } from '../../main/contract';
-import { Hub, Node, diffTrees, snapshot, tempDir, waitConverged } from '../helpers/procs';
+import { Hub, Node, diffTrees, runCli, snapshot, tempDir, waitConverged } from '../helpers/procs';
 
 const MiB = 1024 * 1024;
 const root = process.getuid?.() === 0;
@@ -88,6 +88,15 @@ describe.skipIf(!root)('disk full on the hub', () => {
     expect(full[0]).toMatchObject({ direction: 'to-hub' });
     expect(full[0]!.reason).toMatch(/no space left on the device/);
     expect(st.problems).toBeGreaterThanOrEqual(full.length);
+    // The same, on the command line (through the running hub).
+    const show = await runCli('cortex-hub', ['node', 'show', id, '--data', data, '--json']);
+    expect(show.code).toBe(0);
+    const shown = JSON.parse(show.stdout) as { node: NodeStatus; problems: { code: string; path: string }[] };
+    expect(shown.node.state).toBe('error');
+    expect(shown.problems.some((p) => p.code === 'DISK_FULL' && p.path !== '')).toBe(true);
+    const human = await runCli('cortex-hub', ['node', 'show', id, '--data', data]);
+    expect(human.stdout).toMatch(/^Problems \(\d+/m);
+    expect(human.stdout).toMatch(/DISK_FULL/);
     // The hub keeps serving meanwhile, and says the same for a few more seconds.
     await watchTruth('a few seconds of truth', null, 3000);
     mount('400m', true);
