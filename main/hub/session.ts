@@ -156,6 +156,8 @@ export class NodeSession {
   private hubSent: number;
   private hubAcked: number;
   private sendingHub = false;
+  /** Parent conflicts being settled, by each ancestor of the change that found it (parentConflict). */
+  private readonly resolvingParent = new Map<string, Promise<boolean>>();
   /** Directories known to be recorded in the mirror index (restoreParents); cleared on any deletion. */
   private readonly knownDirs = new Set<string>();
   /** Hub-side changes the node deferred (DEFERRED): sent again once its own changes are settled. */
@@ -695,7 +697,21 @@ export class NodeSession {
    * where the node made a directory): a directory beats a file, so the hub's file steps aside as
    * a conflict copy, on both sides, and the directory takes its place. True if so.
    */
-  private async parentConflict(e: Entry): Promise<boolean> {
+  private parentConflict(e: Entry): Promise<boolean> {
+    // Several changes under one such file fail at once: one of them moves it, the others wait.
+    const outermost = ancestorsOf(e.path).reverse();
+    for (const dir of outermost) {
+      const busy = this.resolvingParent.get(dir);
+      if (busy) return busy.then(() => true);
+    }
+    const run = this.resolveParent(e).finally(() => {
+      for (const dir of outermost) if (this.resolvingParent.get(dir) === run) this.resolvingParent.delete(dir);
+    });
+    for (const dir of outermost) this.resolvingParent.set(dir, run);
+    return run;
+  }
+
+  private async resolveParent(e: Entry): Promise<boolean> {
     for (const dir of ancestorsOf(e.path).reverse()) {
       const st = await fs.promises.lstat(toNative(this.ctx.root, dir)).catch(() => undefined);
       if (!st) return false;
@@ -1219,11 +1235,18 @@ export class NodeSession {
 
   /** Something changed at these mirror paths (the watcher): failures at or under them may be gone. */
   mirrorTouched(paths: string[]): void {
-    if (this.failures.size === 0) return;
-    const hit = this.failures.list().filter((f) => f.direction === 'to-hub' && paths.some((p) => p === '' || f.path === p || f.path.startsWith(`${p}/`) || p.startsWith(`${f.path}/`) || ancestorsOf(f.path).includes(p)));
-    if (hit.length === 0) return;
-    for (const f of hit) if (f.retryAt !== null) f.retryAt = Date.now();
-    this.retryDue('due');
+    if (this.failures.size === 0 || this.closed) return;
+    const hit = this.failures.list().filter((f) => f.direction === 'to-hub' && f.entry && paths.some((p) => p === '' || f.path === p || f.path.startsWith(`${p}/`) || p.startsWith(`${f.path}/`) || ancestorsOf(f.path).includes(p)));
+    // Also what waits for someone (a file in the way that has just changed, say).
+    for (const f of hit) {
+      if (this.latest.has(f.path)) continue;
+      this.failures.trying(f);
+      this.decide({ ...f.entry! });
+    }
+    if (hit.length) {
+      this.pump();
+      this.scheduleRetry();
+    }
   }
 
   /** Ends the node's stream with a status it can act on (it will reconnect, or not). */
