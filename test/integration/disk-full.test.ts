@@ -102,7 +102,7 @@ describe.skipIf(!root)('disk full on the hub', () => {
     mount('400m', true);
     await waitConverged('everything in the mirror after the remount', hub, id, ws, hub.mirror(id), () => false, 120_000);
     expect((await hub.node(id)).problems).toBe(0);
-  });
+  }, 300_000);
 
   it('keeps the failures across a hub restart and catches up once space is freed', async () => {
     // Shrink the file system to just above what it holds: the next big files do not fit.
@@ -127,5 +127,5 @@ describe.skipIf(!root)('disk full on the hub', () => {
     const detail = await hub.invoke('nodes.detail', { id });
     expect(detail.problems).toEqual([]);
     expect(missing()).toEqual([]);
-  });
+  }, 300_000);
 });
