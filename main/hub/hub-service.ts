@@ -942,7 +942,9 @@ export class HubService extends EventEmitter {
       throw new ContractError('CONFLICT', reason);
     }
     const id = crypto.randomBytes(8).toString('hex');
-    const secret = crypto.randomBytes(32).toString('base64url');
+    // Never starting with '-': `cortex-node --token X` would take it for an option (1 in 64 did).
+    let secret: string;
+    do secret = crypto.randomBytes(32).toString('base64url'); while (secret.startsWith('-'));
     const rec = this.store.addNode(id, name, secret);
     this.store.addEvent(id, 'node.added', { name });
     this.log.info('node.added', { node: id, name });

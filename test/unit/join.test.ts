@@ -20,3 +20,22 @@ describe('join strings', () => {
     expect(() => decodeJoin(s)).toThrow(re);
   });
 });
+
+describe('node tokens', () => {
+  it('never start with "-" (cortex-node --token X would read it as an option; 1 in 64 did)', async () => {
+    const fs = await import('node:fs');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const { HubService } = await import('../../main/hub/hub-service');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cortex-tokens-'));
+    const hub = await HubService.open({ dataDir: dir, mode: 'admin', consoleLevel: false });
+    try {
+      const tokens = Array.from({ length: 400 }, (_, i) => decodeJoin(hub.addNode(`node ${i}`).join).token);
+      expect(tokens.filter((t) => t.startsWith('-'))).toEqual([]);
+      expect(new Set(tokens).size).toBe(400);
+    } finally {
+      await hub.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
