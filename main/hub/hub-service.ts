@@ -20,6 +20,7 @@ import type { CachedEntry } from '../sync/types';
 import { FsPool } from '../sync/fs-pool';
 import { FULL_RESCAN_MS, scan } from '../sync/scanner';
 import { DirSweep, differingChildren } from '../sync/dir-sweep';
+import { Echoes } from '../sync/echo';
 import { expectedOf, stampMatches } from '../sync/expect';
 import { orderBatch } from '../sync/plan';
 import { versionOf, type Version } from '../sync/reconcile';
@@ -59,8 +60,6 @@ const STAMP_PAGE = 5000;
 /** Hub-side edits are gathered this long before they are checked. */
 const MIRROR_DEBOUNCE_MS = 50;
 const MIRROR_RECHECK_MS = 1000;
-/** A path the session wrote is looked at again when its watcher event has not come within this. */
-const ECHO_WAIT_MS = 1000;
 /** A quiet mirror's directories are swept this long after activity (sync/dir-sweep.ts)... */
 const SWEEP_TICK_MS = 500;
 /** ...and this often anyway. */
@@ -107,8 +106,7 @@ interface NodeRuntime {
    * The watcher may fold the "created" of our write and the "deleted" of a hub-side edit right
    * after it into nothing; a path whose event never comes is looked at again (echoCheck).
    */
-  awaitingEcho: Map<string, number>;
-  echoTimer: NodeJS.Timeout | null;
+  echoes: Echoes;
   /** The safety net under the watcher (sync/dir-sweep.ts), and what it has looked at. */
   sweep: DirSweep | null;
   /** Counts watcher batches and session writes; a sweep settles the count it started at. */
@@ -295,7 +293,7 @@ export class HubService extends EventEmitter {
       for (const ev of events) {
         const rel = path.relative(root, ev.path).split(path.sep).join('/');
         if (rel === '' || outsideRoot(rel, '/')) continue;
-        if (rt.awaitingEcho.delete(rel) && rt.awaitingEcho.size === 0) this.changed();
+        if (rt.echoes.seen(rel)) this.changed();
         if (rel === LOCK_FILE) {
           rt.lock.changed();
           report('changed');
@@ -314,9 +312,8 @@ export class HubService extends EventEmitter {
     rt.watch = null;
     if (rt.dirtyTimer) clearTimeout(rt.dirtyTimer);
     if (rt.recheckTimer) clearTimeout(rt.recheckTimer);
-    if (rt.echoTimer) clearInterval(rt.echoTimer);
-    rt.dirtyTimer = rt.recheckTimer = rt.echoTimer = null;
-    rt.awaitingEcho.clear();
+    rt.dirtyTimer = rt.recheckTimer = null;
+    rt.echoes.clear();
     await sub?.unsubscribe().catch(() => undefined);
   }
 
@@ -367,36 +364,12 @@ export class HubService extends EventEmitter {
     if (candidates.length) await this.scanMirror(id, rt, candidates);
   }
 
-  /** Expects a watcher event for each of these paths the session just wrote (see awaitingEcho). */
-  private awaitEcho(id: string, rt: NodeRuntime, paths: string[]): void {
-    if (!rt.watch) return;
-    const now = Date.now();
-    for (const p of paths) {
-      // Kept in the order written, so the check below stops at the first one not due.
-      rt.awaitingEcho.delete(p);
-      rt.awaitingEcho.set(p, now);
-    }
-    if (rt.echoTimer) return;
-    rt.echoTimer = setInterval(() => {
-      const due = Date.now() - ECHO_WAIT_MS;
-      const silent: string[] = [];
-      for (const [p, at] of rt.awaitingEcho) {
-        if (at > due) break;
-        silent.push(p);
-        rt.awaitingEcho.delete(p);
-      }
-      if (rt.awaitingEcho.size === 0 && rt.echoTimer) {
-        clearInterval(rt.echoTimer);
-        rt.echoTimer = null;
-      }
-      // Usually still what we wrote (a cheap stat each); otherwise an edit the watcher folded away.
-      if (silent.length && !this.closed && rt.watch) {
-        this.log.debug('mirror.echo_missing', { node: id, paths: silent.length, examples: silent.slice(0, 5) });
-        this.checkMirrorPaths(id, rt, silent).catch((e: Error) => this.log.error('mirror.check_failed', { node: id, error: e.message }));
-      }
-      this.changed();
-    }, ECHO_WAIT_MS / 2);
-    rt.echoTimer.unref();
+  /** Paths the session wrote whose watcher event never came: usually still what it wrote. */
+  private echoMissing(id: string, rt: NodeRuntime, silent: string[]): void {
+    this.changed();
+    if (this.closed || !rt.watch) return;
+    this.log.debug('mirror.echo_missing', { node: id, paths: silent.length, examples: silent.slice(0, 5) });
+    this.checkMirrorPaths(id, rt, silent).catch((e: Error) => this.log.error('mirror.check_failed', { node: id, error: e.message }));
   }
 
   private recheckLater(id: string, rt: NodeRuntime, dir: string): void {
@@ -642,7 +615,7 @@ export class HubService extends EventEmitter {
           written: (paths) => {
             rt.activity++;
             for (const set of rt.scans) for (const p of paths) set.add(p);
-            this.awaitEcho(id, rt, paths);
+            if (rt.watch) rt.echoes.expect(paths);
           },
           caseInsensitive: this.caseInsensitiveOf(id, rt),
           diskMode: (mode) => mirrorMode(mode, this.mirrorModes),
@@ -799,7 +772,7 @@ export class HubService extends EventEmitter {
    * directories done since the last activity: no hub-side edit the watcher lost can hide.
    */
   private settled(rt: NodeRuntime, s: NodeSession): boolean {
-    return s.inSync && rt.awaitingEcho.size === 0 && rt.sweptActivity === rt.activity;
+    return s.inSync && rt.echoes.size === 0 && rt.sweptActivity === rt.activity;
   }
 
   /**
@@ -808,7 +781,7 @@ export class HubService extends EventEmitter {
    */
   private async sweepMirror(id: string, rt: NodeRuntime): Promise<void> {
     const s = rt.session;
-    if (!rt.sweep || rt.sweeping || !s || s.closed || !s.inSync || rt.awaitingEcho.size > 0) return;
+    if (!rt.sweep || rt.sweeping || !s || s.closed || !s.inSync || rt.echoes.size > 0) return;
     if (rt.sweptActivity === rt.activity && Date.now() - rt.sweptAt < SWEEP_IDLE_MS) return;
     rt.sweeping = true;
     const started = rt.activity;
@@ -1150,7 +1123,7 @@ export class HubService extends EventEmitter {
       rt = {
         session: null, failures: new FailureSet(this.store.failures(id)), supersessions: [], mirrorReady: Promise.resolve(), verifying: false, scanError: null, reachedInSync: false,
         lock: new MirrorLock(path.join(this.mirrorOf(id), LOCK_FILE)), lockRefused: new Map(), partials: new PartialFiles(),
-        watch: null, dirty: new Set(), dirtyTimer: null, awaitingEcho: new Map(), echoTimer: null,
+        watch: null, dirty: new Set(), dirtyTimer: null, echoes: new Echoes((silent) => this.echoMissing(id, this.runtime.get(id)!, silent)),
         sweep: null, activity: 0, sweptActivity: -1, sweptAt: 0, sweeping: false, scanChain: Promise.resolve(), scans: new Set(), recheck: new Set(), recheckTimer: null,
       };
       this.runtime.set(id, rt);

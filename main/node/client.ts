@@ -21,6 +21,7 @@ import { PROBLEM_CODES, PathReports, covers, retried, scannablePath, type PathPr
 import { orderBatch } from '../sync/plan';
 import { FULL_RESCAN_MS, scan } from '../sync/scanner';
 import { DirSweep, differingChildren } from '../sync/dir-sweep';
+import { Echoes } from '../sync/echo';
 import { serveBlock } from '../sync/serve-block';
 import type { CachedEntry } from '../sync/types';
 import { INDEX_BATCH_ENTRIES, INDEX_WINDOW, NodeSyncService, type BlockRequest, type BlockResponse, PROTOCOL_VERSION, SUPERSEDED, channelOptions, fromWireEntry, reportMessages, requestMessages, responseMessages, toWireEntry, type HubMessage, type NodeMessage, type WireFileInfo } from '../sync/wire';
@@ -76,8 +77,6 @@ const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 30_000;
 /** First wait after the hub said another connection took over this node's identity. */
 const SUPERSEDED_BACKOFF_MS = 2000;
-/** A path written from the hub is scanned again when its watcher event has not come within this. */
-const ECHO_WAIT_MS = 1000;
 /** The workspace's directories are swept this long after activity... */
 const SWEEP_TICK_MS = 500;
 /** ...and this often anyway. */
@@ -179,9 +178,8 @@ export class NodeClient {
   private sweptActivity = -1;
   private sweptAt = 0;
   private sweeping = false;
-  /** Paths a hub batch wrote whose watcher event has not come yet (awaitEcho). */
-  private readonly awaitingEcho = new Map<string, number>();
-  private echoTimer: NodeJS.Timeout | null = null;
+  /** Paths a hub batch wrote whose watcher event has not come yet: scanned again when it never does. */
+  private readonly echoes = new Echoes((silent) => { for (const p of silent) this.markDirty(p); });
   private stopSignal!: () => void;
   private readonly stopped$ = new Promise<void>((r) => { this.stopSignal = r; });
 
@@ -294,7 +292,7 @@ export class NodeClient {
       for (const ev of events) {
         const rel = path.relative(this.cfg.workspace, ev.path).split(path.sep).join('/');
         if (outsideRoot(rel, '/')) continue;
-        this.awaitingEcho.delete(rel);
+        this.echoes.seen(rel);
         this.markDirty(rel);
       }
     });
@@ -327,7 +325,7 @@ export class NodeClient {
     // Every agent's whole process group, before the session ends (their `stopped` can still reach the hub).
     await this.agents.stopAll();
     this.stopSignal();
-    if (this.echoTimer) clearInterval(this.echoTimer);
+    this.echoes.clear();
     await this.subscription?.unsubscribe();
     this.call?.cancel();
     await this.scanning.catch(() => undefined);
@@ -660,7 +658,7 @@ export class NodeClient {
       r = await this.hubChanges.apply(entries);
       this.activity++;
       this.activityAt = Date.now();
-      this.awaitEcho(entries.map((e) => e.path));
+      this.echoes.expect(entries.map((e) => e.path));
       const { problems, ...counts } = r;
       this.log.info('hub.changes', { entries: entries.length, ...counts, throughSeq: last, ...(problems.length ? { problems: problems.slice(0, 5) } : {}) });
     } catch (e) {
@@ -734,33 +732,6 @@ export class NodeClient {
     } finally {
       this.sweeping = false;
     }
-  }
-
-  /**
-   * Expects a watcher event for each path a hub batch wrote. The watcher may fold the
-   * "created" of our write and the "deleted" of an edit right after it into nothing: a path
-   * whose event never comes is scanned again (a stat), so such an edit is not missed.
-   */
-  private awaitEcho(paths: string[]): void {
-    const now = Date.now();
-    for (const p of paths) {
-      this.awaitingEcho.delete(p);
-      this.awaitingEcho.set(p, now);
-    }
-    if (this.echoTimer) return;
-    this.echoTimer = setInterval(() => {
-      const due = Date.now() - ECHO_WAIT_MS;
-      for (const [p, at] of this.awaitingEcho) {
-        if (at > due) break;
-        this.awaitingEcho.delete(p);
-        this.markDirty(p);
-      }
-      if (this.awaitingEcho.size === 0 && this.echoTimer) {
-        clearInterval(this.echoTimer);
-        this.echoTimer = null;
-      }
-    }, ECHO_WAIT_MS / 2);
-    this.echoTimer.unref();
   }
 
   private async write(msg: NodeMessage): Promise<void> {

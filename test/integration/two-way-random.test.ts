@@ -231,7 +231,7 @@ describe('randomized two-way rounds', () => {
           if (st.state === 'in-sync' && diff.length > 0) {
             // Confirmed only if it still holds a while later: a snapshot races the last commit, and
             // an edit made right after a write of sync's own is seen within the echo check (1-1.5 s,
-            // see awaitEcho in hub-service.ts and node/client.ts) plus a scan.
+            // see sync/echo.ts) plus a scan.
             await new Promise((r) => setTimeout(r, 3000));
             const again = diffTrees(snapshot(ws), snapshot(mirror()), ignore);
             if ((await hub.node(id)).state === 'in-sync' && again.length > 0) inSyncWhileDiffering = again;
