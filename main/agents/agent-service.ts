@@ -6,7 +6,8 @@
  * `lost`.
  */
 import crypto from 'node:crypto';
-import { ContractError, MAX_CONFIG_BYTES, WebhookBodySchema, issuesText, type AgentInstanceView, type AgentPage, type AgentTemplateView } from '../contract';
+import { ContractError, MAX_CONFIG_BYTES, WebhookBodySchema, issuesText, type AgentInstanceView, type AgentPage, type AgentTemplateView, type ErrorCode } from '../contract';
+import { errorEnvelope, okEnvelope } from '../contract/envelope';
 import { AGENT_STATES, FINAL_STATES, type AgentInstance, type AgentState, type AgentStore, type OverlapPolicy } from '../store/agent-store';
 import type { AgentStateMsg, HubMessage } from '../sync/wire';
 import type { Logger } from '../util/log';
@@ -131,9 +132,9 @@ export class AgentService {
    */
   webhook(templateId: string | null, token: string | null, body: string): WebhookAnswer {
     const name = templateId === null ? '(undecodable)' : clip(templateId);
-    const refuse = (status: number, code: string, message: string, reason = message): WebhookAnswer => {
+    const refuse = (status: number, code: ErrorCode, message: string, reason = message): WebhookAnswer => {
       this.host.log.warn('agent.webhook_refused', { template: name, status, reason });
-      return [status, { ok: false, error: { code, message } }];
+      return [status, errorEnvelope(code, message)];
     };
     const t = templateId === null ? undefined : this.store.template(templateId);
     // Compared even for an unknown template, so the time taken does not tell either.
@@ -155,7 +156,7 @@ export class AgentService {
     try {
       const r = this.trigger(t.id, 'webhook', { nodeId: p.data.nodeId, sessionId: p.data.sessionId, config: p.data.config });
       if ('skipped' in r) return refuse(409, 'CONFLICT', `skipped: ${r.skipped}`);
-      return [201, { ok: true, result: r }];
+      return [201, okEnvelope(r)];
     } catch (e) {
       if (!(e instanceof ContractError)) throw e;
       return refuse(e.code === 'NOT_FOUND' ? 404 : e.code === 'CONFLICT' ? 409 : 400, e.code, e.message);

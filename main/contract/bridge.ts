@@ -3,7 +3,9 @@
  * exposes (`window.cortex`) and the IPC channels behind it. Generic: no operation by name.
  * Plain constants and types only, so the sandboxed preload can bundle it.
  */
-import type { ErrorCode } from './index';
+import type { Envelope } from './envelope';
+
+export type { Envelope } from './envelope';
 
 export const IPC_CHANNELS = {
   /** invoke(op, input) → Envelope */
@@ -14,9 +16,6 @@ export const IPC_CHANNELS = {
   /** main → renderer: (event name, data) */
   event: 'cortex:event',
 } as const;
-
-/** A result or a typed error; IPC would mangle a thrown error's fields, so it is returned. */
-export type Envelope = { ok: true; result: unknown } | { ok: false; error: { code: ErrorCode; message: string } };
 
 export interface CortexBridge {
   invoke(op: string, input?: unknown): Promise<Envelope>;

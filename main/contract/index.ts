@@ -5,9 +5,11 @@
  * Renderer code may import this file; it imports nothing from the engine.
  */
 import { z } from 'zod';
+import { ContractError } from './envelope';
 import { nodeNameProblem } from './names';
 
 export { NODE_NAME_MAX, nodeNameKey, nodeNameProblem, normalizeNodeName } from './names';
+export { ContractError, ERROR_CODES, type ErrorCode } from './envelope';
 
 export const NODE_STATES = ['connected', 'syncing', 'in-sync', 'disconnected', 'error', 'retired'] as const;
 export type NodeState = (typeof NODE_STATES)[number];
@@ -381,20 +383,6 @@ export interface EventSource {
   off(name: EventName, cb: (data: unknown) => void): unknown;
 }
 export const EVENT_NAMES: EventName[] = ['status', 'log', 'agent'];
-
-/** UNAVAILABLE: the transport is down (the renderer's own code; the hub never sends it). */
-export type ErrorCode = 'UNKNOWN_OP' | 'BAD_REQUEST' | 'NOT_FOUND' | 'CONFLICT' | 'UNAUTHORIZED' | 'FORBIDDEN' | 'UNAVAILABLE' | 'INTERNAL';
-
-/** The typed error every transport returns. */
-export class ContractError extends Error {
-  constructor(readonly code: ErrorCode, message: string) {
-    super(message);
-    this.name = 'ContractError';
-  }
-  toJSON(): { code: ErrorCode; message: string } {
-    return { code: this.code, message: this.message };
-  }
-}
 
 export type Handlers = { [K in OpName]: (input: OpInput<K>) => OpOutput<K> | Promise<OpOutput<K>> };
 

@@ -4,7 +4,7 @@
  * envelopes. Only types come from electron, so this runs (and is tested) under plain Node.
  */
 import { ContractError, EVENT_NAMES, dispatch, type EventName, type EventSource, type Handlers } from '../contract';
-import type { Envelope } from '../contract/bridge';
+import { errorEnvelope, okEnvelope, wireError, type Envelope } from '../contract/envelope';
 import type { Logger } from '../util/log';
 
 /** The parts of an IPC event this adapter reads (a subset of Electron's IpcMainEvent). */
@@ -51,17 +51,18 @@ export function createIpcAdapter(opts: IpcAdapterOptions) {
       const why = refusal(e);
       if (why) {
         opts.log.warn('ipc.refused', { op: typeof op === 'string' ? op.slice(0, 64) : typeof op, reason: why });
-        return { ok: false, error: { code: 'FORBIDDEN', message: `IPC refused: ${why}` } };
+        return errorEnvelope('FORBIDDEN', `IPC refused: ${why}`);
       }
       try {
-        return { ok: true, result: await dispatch(opts.handlers, op, input) };
+        return okEnvelope(await dispatch(opts.handlers, op, input));
       } catch (err) {
+        const { code, message } = wireError(err);
         if (err instanceof ContractError) {
-          if (err.code === 'BAD_REQUEST' || err.code === 'UNKNOWN_OP') opts.log.warn('ipc.rejected', { code: err.code, error: err.message });
-          return { ok: false, error: err.toJSON() };
+          if (code === 'BAD_REQUEST' || code === 'UNKNOWN_OP') opts.log.warn('ipc.rejected', { code, error: message });
+        } else {
+          opts.log.error('ipc.failed', { op: String(op), error: message });
         }
-        opts.log.error('ipc.failed', { op: String(op), error: (err as Error).message });
-        return { ok: false, error: { code: 'INTERNAL', message: (err as Error).message ?? String(err) } };
+        return errorEnvelope(code, message);
       }
     },
 

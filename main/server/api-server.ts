@@ -26,7 +26,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
-import { ContractError, EVENT_NAMES, WS_CLOSE_TOKEN_CHANGED, dispatch, type ErrorCode, type EventName, type EventSource, type Handlers } from '../contract';
+import { EVENT_NAMES, WS_CLOSE_TOKEN_CHANGED, dispatch, type ErrorCode, type EventName, type EventSource, type Handlers } from '../contract';
+import { errorEnvelope, okEnvelope, wireError } from '../contract/envelope';
 import type { Logger } from '../util/log';
 import { clip } from '../util/text';
 import { allowedHosts, decodeSegment, hostAllowed, originAllowed, parseTarget } from './guards';
@@ -87,15 +88,6 @@ function tokenOk(given: string | null | undefined, token: string): boolean {
   const a = crypto.createHash('sha256').update(given).digest();
   const b = crypto.createHash('sha256').update(token).digest();
   return crypto.timingSafeEqual(a, b);
-}
-
-function errorBody(e: unknown): { code: ErrorCode; message: string } {
-  if (e instanceof ContractError) return e.toJSON();
-  return { code: 'INTERNAL', message: (e as Error)?.message ?? String(e) };
-}
-
-function refusalBody(code: ErrorCode, message: string): { ok: false; error: { code: ErrorCode; message: string } } {
-  return { ok: false, error: { code, message } };
 }
 
 /**
@@ -212,7 +204,7 @@ export class ApiServer {
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
     this.opts.log.warn('api.refused', { transport: 'http', status, reason: err.code ?? err.message });
     const message = status === 431 ? 'request headers too large' : status === 408 ? 'request timed out' : `malformed request (${err.code ?? err.message})`;
-    answerAndClose(socket, status, refusalBody(status === 408 ? 'UNAVAILABLE' : 'BAD_REQUEST', message));
+    answerAndClose(socket, status, errorEnvelope(status === 408 ? 'UNAVAILABLE' : 'BAD_REQUEST', message));
   }
 
   /** What a handler threw that it did not answer: logged with its stack, a 500 to the client. */
@@ -223,7 +215,7 @@ export class ApiServer {
       return;
     }
     res.writeHead(500, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' });
-    res.end(JSON.stringify(refusalBody('INTERNAL', 'the hub failed to answer this request (see its log)')));
+    res.end(JSON.stringify(errorEnvelope('INTERNAL', 'the hub failed to answer this request (see its log)')));
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -234,7 +226,7 @@ export class ApiServer {
     };
     const refuse = (status: number, code: ErrorCode, message: string, headers?: http.OutgoingHttpHeaders) => {
       this.opts.log.warn('api.refused', { transport: 'http', status, reason: message, method: clip(req.method ?? ''), origin: clip(req.headers.origin ?? '') });
-      send(status, refusalBody(code, message), headers);
+      send(status, errorEnvelope(code, message), headers);
     };
     const target = parseTarget(req.url);
     if ('error' in target) return refuse(400, 'BAD_REQUEST', target.error);
@@ -248,7 +240,7 @@ export class ApiServer {
       const text = await readBody(req, this.opts.webhook.maxBytes);
       if (typeof text !== 'string') {
         this.opts.log.warn('agent.webhook_refused', { status: text[0], reason: text[1] });
-        return send(text[0], refusalBody('BAD_REQUEST', text[1]), { Connection: 'close' });
+        return send(text[0], errorEnvelope('BAD_REQUEST', text[1]), { Connection: 'close' });
       }
       const [status, body] = this.opts.webhook.handle(decodeSegment(hook[1]!), auth?.startsWith('Bearer ') ? auth.slice(7) : null, text);
       return send(status, body);
@@ -269,11 +261,11 @@ export class ApiServer {
     const { op, input } = body as { op?: unknown; input?: unknown };
     try {
       const result = await dispatch(this.opts.handlers, op, input);
-      send(200, { ok: true, result });
+      send(200, okEnvelope(result));
     } catch (e) {
-      const err = errorBody(e);
+      const err = wireError(e);
       if (err.code === 'INTERNAL') this.opts.log.error('api.failed', { op: clip(String(op)), error: err.message, stack: (e as Error)?.stack });
-      send(STATUS_OF[err.code] ?? 500, { ok: false, error: err });
+      send(STATUS_OF[err.code] ?? 500, errorEnvelope(err.code, err.message));
     }
   }
 
@@ -306,7 +298,7 @@ export class ApiServer {
   private upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
     const refuse = (status: number, code: ErrorCode, message: string) => {
       this.opts.log.warn('api.refused', { transport: 'ws', status, reason: message, origin: clip(req.headers.origin ?? '') });
-      answerAndClose(socket, status, refusalBody(code, message));
+      answerAndClose(socket, status, errorEnvelope(code, message));
     };
     const target = parseTarget(req.url);
     if ('error' in target) return refuse(400, 'BAD_REQUEST', target.error);
@@ -334,7 +326,7 @@ export class ApiServer {
       text = JSON.stringify(msg);
     } catch (e) {
       this.opts.log.error('api.failed', { transport: 'ws', error: `reply not encodable: ${(e as Error).message}` });
-      text = JSON.stringify(refusalBody('INTERNAL', 'the reply could not be encoded (see the hub log)'));
+      text = JSON.stringify(errorEnvelope('INTERNAL', 'the reply could not be encoded (see the hub log)'));
     }
     ws.send(text, (err) => {
       if (err) this.opts.log.debug('api.ws_send_failed', { error: err.message });
@@ -360,7 +352,7 @@ export class ApiServer {
         this.onMessage(ws, subs, raw);
       } catch (e) {
         this.opts.log.error('api.failed', { transport: 'ws', error: (e as Error)?.message ?? String(e), stack: (e as Error)?.stack });
-        this.reply(ws, refusalBody('INTERNAL', 'the hub failed to answer this message (see its log)'));
+        this.reply(ws, errorEnvelope('INTERNAL', 'the hub failed to answer this message (see its log)'));
       }
     });
     // Rotated between the check of its token and now.
@@ -369,7 +361,7 @@ export class ApiServer {
 
   private onMessage(ws: WebSocket, subs: Subscriptions, raw: RawData): void {
     if (this.sockets.get(ws) !== this.token) {
-      this.reply(ws, refusalBody('UNAUTHORIZED', 'the admin token changed: sign in again'));
+      this.reply(ws, errorEnvelope('UNAUTHORIZED', 'the admin token changed: sign in again'));
       this.signOut(ws);
       return;
     }
@@ -377,24 +369,24 @@ export class ApiServer {
     try {
       parsed = JSON.parse(String(raw));
     } catch {
-      this.reply(ws, refusalBody('BAD_REQUEST', 'message is not JSON'));
+      this.reply(ws, errorEnvelope('BAD_REQUEST', 'message is not JSON'));
       return;
     }
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-      this.reply(ws, refusalBody('BAD_REQUEST', 'a message must be a JSON object: {"id", "op", "input"}, {"subscribe": EVENT} or {"unsubscribe": EVENT}'));
+      this.reply(ws, errorEnvelope('BAD_REQUEST', 'a message must be a JSON object: {"id", "op", "input"}, {"subscribe": EVENT} or {"unsubscribe": EVENT}'));
       return;
     }
     const msg = parsed as { id?: unknown; op?: unknown; input?: unknown; subscribe?: unknown; unsubscribe?: unknown };
     // The id is echoed in the reply: a number or a short string, never a structure to re-encode.
     const idOk = msg.id === undefined || (typeof msg.id === 'number' && Number.isFinite(msg.id)) || (typeof msg.id === 'string' && msg.id.length <= 200);
     if (!idOk) {
-      this.reply(ws, refusalBody('BAD_REQUEST', 'id must be a number or a string of at most 200 characters'));
+      this.reply(ws, errorEnvelope('BAD_REQUEST', 'id must be a number or a string of at most 200 characters'));
       return;
     }
     if (msg.subscribe !== undefined || msg.unsubscribe !== undefined) {
       const name = msg.subscribe !== undefined ? msg.subscribe : msg.unsubscribe;
       if (typeof name !== 'string' || !EVENT_NAMES.includes(name as EventName)) {
-        this.reply(ws, { id: msg.id, ...refusalBody('BAD_REQUEST', `unknown event ${clip(String(JSON.stringify(name)))}; events: ${EVENT_NAMES.join(', ')}`) });
+        this.reply(ws, { id: msg.id, ...errorEnvelope('BAD_REQUEST', `unknown event ${clip(String(JSON.stringify(name)))}; events: ${EVENT_NAMES.join(', ')}`) });
         return;
       }
       const ev = name as EventName;
@@ -410,11 +402,11 @@ export class ApiServer {
       return;
     }
     dispatch(this.opts.handlers, msg.op, msg.input).then(
-      (result) => this.reply(ws, { id: msg.id, ok: true, result }),
+      (result) => this.reply(ws, { id: msg.id, ...okEnvelope(result) }),
       (e: unknown) => {
-        const err = errorBody(e);
+        const err = wireError(e);
         if (err.code === 'INTERNAL') this.opts.log.error('api.failed', { transport: 'ws', op: clip(String(msg.op)), error: err.message, stack: (e as Error)?.stack });
-        this.reply(ws, { id: msg.id, ok: false, error: err });
+        this.reply(ws, { id: msg.id, ...errorEnvelope(err.code, err.message) });
       },
     ).catch((e: unknown) => this.opts.log.error('api.failed', { transport: 'ws', error: (e as Error)?.message ?? String(e), stack: (e as Error)?.stack }));
   }

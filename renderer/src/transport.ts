@@ -3,8 +3,9 @@
  * Electron preload bridge (`window.cortex`) or the hub's WebSocket API (browser). Both carry
  * the same envelopes; neither knows an operation by name.
  */
-import { ContractError, WS_CLOSE_TOKEN_CHANGED, type EventMap, type EventName, type OpInput, type OpName, type OpOutput } from '../../main/contract';
-import type { CortexBridge, Envelope } from '../../main/contract/bridge';
+import { WS_CLOSE_TOKEN_CHANGED, type EventMap, type EventName, type OpInput, type OpName, type OpOutput } from '../../main/contract';
+import type { CortexBridge } from '../../main/contract/bridge';
+import { decodeEnvelope, errorEnvelope, unwrap, type Envelope } from '../../main/contract/envelope';
 
 /** `signed-out`: the hub no longer accepts our admin token; the transport has stopped for good. */
 export type ConnectionState = 'connecting' | 'open' | 'closed' | 'signed-out';
@@ -21,9 +22,7 @@ export class Client {
   constructor(private readonly transport: Transport) {}
 
   async invoke<K extends OpName>(op: K, input: OpInput<K>): Promise<OpOutput<K>> {
-    const env = await this.transport.invoke(op, input);
-    if (!env.ok) throw new ContractError(env.error.code, env.error.message);
-    return env.result as OpOutput<K>;
+    return unwrap<OpOutput<K>>(await this.transport.invoke(op, input));
   }
 
   subscribe<E extends EventName>(event: E, cb: (data: EventMap[E]) => void): () => void {
@@ -38,7 +37,7 @@ export class Client {
 /** Inside Electron: the preload's bridge; IPC never drops while the window lives. */
 export function bridgeTransport(bridge: CortexBridge): Transport {
   return {
-    invoke: (op, input) => bridge.invoke(op, input),
+    invoke: async (op, input) => decodeEnvelope(await bridge.invoke(op, input)),
     subscribe: (event, cb) => bridge.subscribe(event, cb),
     onState: (cb) => cb('open'),
   };
@@ -102,7 +101,7 @@ export function webSocketTransport(url: string, opts: { tokenRefused?: () => Pro
   const failAll = (code: 'UNAVAILABLE' | 'UNAUTHORIZED', message: string) => {
     for (const [id, resolve] of pending) {
       pending.delete(id);
-      resolve({ ok: false, error: { code, message } });
+      resolve(errorEnvelope(code, message));
     }
   };
   const signOut = () => {
@@ -142,11 +141,12 @@ export function webSocketTransport(url: string, opts: { tokenRefused?: () => Pro
         for (const cb of listeners.get(msg.event) ?? []) cb(msg.data);
         return;
       }
-      const unauthorized = msg.ok === false && (msg.error as { code?: string } | undefined)?.code === 'UNAUTHORIZED';
+      const env = decodeEnvelope(msg);
+      const unauthorized = !env.ok && env.error.code === 'UNAUTHORIZED';
       const resolve = msg.id === undefined ? undefined : pending.get(msg.id);
       if (resolve) {
         pending.delete(msg.id!);
-        resolve(msg.ok ? { ok: true, result: msg.result } : { ok: false, error: msg.error ?? { code: 'INTERNAL' as never, message: 'malformed reply' } });
+        resolve(env);
       }
       if (unauthorized) signOut();
     };
@@ -171,7 +171,7 @@ export function webSocketTransport(url: string, opts: { tokenRefused?: () => Pro
   return {
     invoke(op, input) {
       if (!ws || ws.readyState !== WebSocket.OPEN) {
-        return Promise.resolve({ ok: false, error: { code: 'UNAVAILABLE', message: 'not connected to the hub' } });
+        return Promise.resolve(errorEnvelope('UNAVAILABLE', 'not connected to the hub'));
       }
       const id = nextId++;
       const sock = ws;
