@@ -10,6 +10,7 @@ import { nodeNameProblem } from './names';
 
 export { NODE_NAME_MAX, nodeNameKey, nodeNameProblem, normalizeNodeName } from './names';
 export { ContractError, ERROR_CODES, type ErrorCode } from './envelope';
+export { WS_CLOSE_TOKEN_CHANGED } from './ws';
 
 export const NODE_STATES = ['connected', 'syncing', 'in-sync', 'disconnected', 'error', 'retired'] as const;
 export type NodeState = (typeof NODE_STATES)[number];
@@ -360,9 +361,6 @@ export const operations = {
  * the same limits as agents.start.
  */
 export const WebhookBodySchema = z.object({ nodeId: Id.optional(), sessionId: SessionId.optional(), config: JsonObject.optional() });
-
-/** The close code of a WebSocket whose admin token is no longer the hub's (4000–4999: the application's own). */
-export const WS_CLOSE_TOKEN_CHANGED = 4001;
 
 export type OpName = keyof typeof operations;
 export type OpInput<K extends OpName> = z.infer<(typeof operations)[K]['input']>;

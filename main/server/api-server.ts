@@ -4,6 +4,7 @@
  *
  *   POST /api/invoke   {"op": "...", "input": {...}}  → {"ok": true, "result": ...} | {"ok": false, "error": {code, message}}
  *   GET  /api/ws?token=…  WebSocket: {"id", "op", "input"} → {"id", "ok", ...}; {"subscribe": "status"} → {"event", "data"}
+ *                       (the envelope: contract/envelope.ts; the WebSocket messages: contract/ws.ts)
  *
  *   GET  /, /assets/…   the renderer's static files (no token needed: nothing secret in them;
  *                       the page asks for the token, or takes it from the URL's #token=…)
@@ -26,8 +27,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
-import { EVENT_NAMES, WS_CLOSE_TOKEN_CHANGED, dispatch, type ErrorCode, type EventName, type EventSource, type Handlers } from '../contract';
+import { EVENT_NAMES, dispatch, type ErrorCode, type EventMap, type EventName, type EventSource, type Handlers } from '../contract';
 import { errorEnvelope, okEnvelope, wireError } from '../contract/envelope';
+import { WS_CLOSE_TOKEN_CHANGED, WS_PATH, wsEvent, wsReply, type WsId, type WsServerMessage } from '../contract/ws';
 import type { Logger } from '../util/log';
 import { clip } from '../util/text';
 import { allowedHosts, decodeSegment, hostAllowed, originAllowed, parseTarget } from './guards';
@@ -304,7 +306,7 @@ export class ApiServer {
     if ('error' in target) return refuse(400, 'BAD_REQUEST', target.error);
     const host = target.authority ?? req.headers.host;
     if (!hostAllowed(this.allowed, host)) return refuse(421, 'FORBIDDEN', `host ${clip(host ?? '(none)')} is not this hub's address; open ${this.url}`);
-    if (target.path !== '/api/ws') return refuse(404, 'NOT_FOUND', `no WebSocket at ${clip(target.path)}: it is /api/ws`);
+    if (target.path !== WS_PATH) return refuse(404, 'NOT_FOUND', `no WebSocket at ${clip(target.path)}: it is ${WS_PATH}`);
     const problem = this.refusal(req, target.query.get('token'));
     if (problem) return refuse(problem[0], problem[0] === 401 ? 'UNAUTHORIZED' : 'FORBIDDEN', problem[1]);
     const token = this.token;
@@ -319,7 +321,7 @@ export class ApiServer {
   }
 
   /** Sends when the socket is open; a socket that went away meanwhile is not an error. */
-  private reply(ws: WebSocket, msg: unknown): void {
+  private reply(ws: WebSocket, msg: WsServerMessage): void {
     if (ws.readyState !== WebSocket.OPEN) return;
     let text: string;
     try {
@@ -383,30 +385,31 @@ export class ApiServer {
       this.reply(ws, errorEnvelope('BAD_REQUEST', 'id must be a number or a string of at most 200 characters'));
       return;
     }
+    const id = msg.id as WsId | undefined;
     if (msg.subscribe !== undefined || msg.unsubscribe !== undefined) {
       const name = msg.subscribe !== undefined ? msg.subscribe : msg.unsubscribe;
       if (typeof name !== 'string' || !EVENT_NAMES.includes(name as EventName)) {
-        this.reply(ws, { id: msg.id, ...errorEnvelope('BAD_REQUEST', `unknown event ${clip(String(JSON.stringify(name)))}; events: ${EVENT_NAMES.join(', ')}`) });
+        this.reply(ws, wsReply(id, errorEnvelope('BAD_REQUEST', `unknown event ${clip(String(JSON.stringify(name)))}; events: ${EVENT_NAMES.join(', ')}`)));
         return;
       }
       const ev = name as EventName;
       if (msg.subscribe !== undefined && !subs.has(ev)) {
-        const cb = (data: unknown) => this.reply(ws, { event: ev, data });
+        const cb = (data: unknown) => this.reply(ws, wsEvent(ev, data as EventMap[typeof ev]));
         subs.set(ev, cb);
         this.opts.events.on(ev, cb);
       } else if (msg.unsubscribe !== undefined && subs.has(ev)) {
         this.opts.events.off(ev, subs.get(ev)!);
         subs.delete(ev);
       }
-      this.reply(ws, { id: msg.id, ok: true });
+      this.reply(ws, wsReply(id, okEnvelope(undefined)));
       return;
     }
     dispatch(this.opts.handlers, msg.op, msg.input).then(
-      (result) => this.reply(ws, { id: msg.id, ...okEnvelope(result) }),
+      (result) => this.reply(ws, wsReply(id, okEnvelope(result))),
       (e: unknown) => {
         const err = wireError(e);
         if (err.code === 'INTERNAL') this.opts.log.error('api.failed', { transport: 'ws', op: clip(String(msg.op)), error: err.message, stack: (e as Error)?.stack });
-        this.reply(ws, { id: msg.id, ...errorEnvelope(err.code, err.message) });
+        this.reply(ws, wsReply(id, errorEnvelope(err.code, err.message)));
       },
     ).catch((e: unknown) => this.opts.log.error('api.failed', { transport: 'ws', error: (e as Error)?.message ?? String(e), stack: (e as Error)?.stack }));
   }

@@ -5,6 +5,7 @@
 import { StrictMode } from 'react';
 import { createRoot, type Root } from 'react-dom/client';
 import type { CortexBridge } from '../../main/contract/bridge';
+import { wsUrl } from '../../main/contract/ws';
 import { setClient } from './api';
 import { App } from './app';
 import { Login } from './login';
@@ -59,8 +60,7 @@ async function boot(): Promise<void> {
   const signIn = (reason: string | null) => root.render(<StrictMode><Login key={Date.now()} reason={reason} onToken={connect} /></StrictMode>);
   function connect(token: string): void {
     sessionStorage.setItem(TOKEN_KEY, token);
-    const wsUrl = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/ws?token=${encodeURIComponent(token)}`;
-    const transport = webSocketTransport(wsUrl, { tokenRefused: async () => { const r = await verifyToken(token); return !r.ok && r.refused; } });
+    const transport = webSocketTransport(wsUrl(location.origin, token), { tokenRefused: async () => { const r = await verifyToken(token); return !r.ok && r.refused; } });
     start(root, new Client(transport), () => {
       // At once, and once: no retrying with a token the hub refuses.
       sessionStorage.removeItem(TOKEN_KEY);

@@ -3,9 +3,10 @@
  * Electron preload bridge (`window.cortex`) or the hub's WebSocket API (browser). Both carry
  * the same envelopes; neither knows an operation by name.
  */
-import { WS_CLOSE_TOKEN_CHANGED, type EventMap, type EventName, type OpInput, type OpName, type OpOutput } from '../../main/contract';
+import type { EventMap, EventName, OpInput, OpName, OpOutput } from '../../main/contract';
 import type { CortexBridge } from '../../main/contract/bridge';
 import { decodeEnvelope, errorEnvelope, unwrap, type Envelope } from '../../main/contract/envelope';
+import { WS_CLOSE_TOKEN_CHANGED, decodeWsServerMessage, type WsClientMessage } from '../../main/contract/ws';
 
 /** `signed-out`: the hub no longer accepts our admin token; the transport has stopped for good. */
 export type ConnectionState = 'connecting' | 'open' | 'closed' | 'signed-out';
@@ -93,6 +94,7 @@ export function webSocketTransport(url: string, opts: { tokenRefused?: () => Pro
   const pending = new Map<number, (e: Envelope) => void>();
   const listeners = new Map<string, Set<(d: unknown) => void>>();
   const stateListeners: ((s: ConnectionState) => void)[] = [];
+  const send = (sock: WebSocket, msg: WsClientMessage) => sock.send(JSON.stringify(msg));
 
   const setState = (s: ConnectionState) => {
     state = s;
@@ -126,29 +128,23 @@ export function webSocketTransport(url: string, opts: { tokenRefused?: () => Pro
     ws = sock;
     sock.onopen = () => {
       delay = RECONNECT_MIN_MS;
-      for (const name of listeners.keys()) sock.send(JSON.stringify({ subscribe: name }));
+      for (const name of listeners.keys()) send(sock, { subscribe: name as EventName });
       setState('open');
     };
     sock.onmessage = (m) => {
-      let msg: { id?: number; ok?: boolean; result?: unknown; error?: { code: never; message: string }; event?: string; data?: unknown };
-      try {
-        msg = JSON.parse(String(m.data)) as typeof msg;
-      } catch {
-        return;
-      }
-      if (typeof msg !== 'object' || msg === null) return;
-      if (msg.event !== undefined) {
+      const msg = decodeWsServerMessage(String(m.data));
+      if (!msg) return;
+      if ('event' in msg) {
         for (const cb of listeners.get(msg.event) ?? []) cb(msg.data);
         return;
       }
-      const env = decodeEnvelope(msg);
-      const unauthorized = !env.ok && env.error.code === 'UNAUTHORIZED';
-      const resolve = msg.id === undefined ? undefined : pending.get(msg.id);
+      const { id, envelope } = msg;
+      const resolve = typeof id === 'number' ? pending.get(id) : undefined;
       if (resolve) {
-        pending.delete(msg.id!);
-        resolve(env);
+        pending.delete(id as number);
+        resolve(envelope);
       }
-      if (unauthorized) signOut();
+      if (!envelope.ok && envelope.error.code === 'UNAUTHORIZED') signOut();
     };
     sock.onclose = (ev) => {
       if (ws === sock) ws = null;
@@ -177,7 +173,7 @@ export function webSocketTransport(url: string, opts: { tokenRefused?: () => Pro
       const sock = ws;
       return new Promise((resolve) => {
         pending.set(id, resolve);
-        sock.send(JSON.stringify({ id, op, input }));
+        send(sock, { id, op, input });
       });
     },
     subscribe(event, cb) {
@@ -185,14 +181,14 @@ export function webSocketTransport(url: string, opts: { tokenRefused?: () => Pro
       if (!set) {
         set = new Set();
         listeners.set(event, set);
-        if (ws?.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ subscribe: event }));
+        if (ws?.readyState === WebSocket.OPEN) send(ws, { subscribe: event as EventName });
       }
       set.add(cb);
       return () => {
         set.delete(cb);
         if (set.size === 0) {
           listeners.delete(event);
-          if (ws?.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ unsubscribe: event }));
+          if (ws?.readyState === WebSocket.OPEN) send(ws, { unsubscribe: event as EventName });
         }
       };
     },
