@@ -3,33 +3,18 @@
  * or, when no hub runs on the data directory, by opening it directly. Either way the request
  * goes through the contract's dispatch.
  */
-import { ContractError, dispatch, type OpInput, type OpName, type OpOutput } from '../contract';
+import { dispatch, type OpInput, type OpName, type OpOutput } from '../contract';
+import { httpInvoke } from '../contract/http';
 import { layout, readHubJson, type HubJson } from '../hub/data-dir';
 import { HubService } from '../hub/hub-service';
 
 export type Invoke = <K extends OpName>(op: K, input: OpInput<K>) => Promise<OpOutput<K>>;
 
-export async function httpInvoke(url: string, token: string, op: string, input: unknown): Promise<unknown> {
-  let res: Response;
-  try {
-    res = await fetch(`${url}/api/invoke`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
-      body: JSON.stringify({ op, input }),
-    });
-  } catch (e) {
-    throw new Error(`cannot reach the running hub at ${url}: ${(e as Error).message}`);
-  }
-  const body = (await res.json()) as { ok: boolean; result?: unknown; error?: { code: string; message: string } };
-  if (!body.ok) throw new ContractError((body.error?.code ?? 'INTERNAL') as never, body.error?.message ?? `HTTP ${res.status}`);
-  return body.result;
-}
-
 /** Runs `fn` against the hub; `running` is the hub.json of the running hub it goes through, or null (DIR opened directly). */
 export async function withHub<T>(dataDir: string, fn: (invoke: Invoke, running: HubJson | null) => Promise<T>): Promise<T> {
   const running = readHubJson(layout(dataDir));
   if (running) {
-    return fn(((op, input) => httpInvoke(running.ui, running.adminToken, op, input)) as Invoke, running);
+    return fn((op, input) => httpInvoke(running.ui, running.adminToken, op, input), running);
   }
   const hub = await HubService.open({ dataDir, mode: 'admin', consoleLevel: 'error' });
   try {

@@ -29,6 +29,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { EVENT_NAMES, dispatch, type ErrorCode, type EventMap, type EventName, type EventSource, type Handlers } from '../contract';
 import { errorEnvelope, okEnvelope, wireError } from '../contract/envelope';
+import { INVOKE_PATH } from '../contract/http';
 import { WS_CLOSE_TOKEN_CHANGED, WS_PATH, wsEvent, wsReply, type WsId, type WsServerMessage } from '../contract/ws';
 import type { Logger } from '../util/log';
 import { clip } from '../util/text';
@@ -247,7 +248,7 @@ export class ApiServer {
       const [status, body] = this.opts.webhook.handle(decodeSegment(hook[1]!), auth?.startsWith('Bearer ') ? auth.slice(7) : null, text);
       return send(status, body);
     }
-    if (target.path !== '/api/invoke') return refuse(404, 'NOT_FOUND', `no route ${clip(target.path)}`);
+    if (target.path !== INVOKE_PATH) return refuse(404, 'NOT_FOUND', `no route ${clip(target.path)}`);
     if (req.method !== 'POST') return refuse(405, 'BAD_REQUEST', 'use POST', { Allow: 'POST' });
     const problem = this.refusal(req);
     if (problem) return refuse(problem[0], problem[0] === 401 ? 'UNAUTHORIZED' : 'FORBIDDEN', problem[1]);

@@ -6,6 +6,7 @@
 import type { EventMap, EventName, OpInput, OpName, OpOutput } from '../../main/contract';
 import type { CortexBridge } from '../../main/contract/bridge';
 import { decodeEnvelope, errorEnvelope, unwrap, type Envelope } from '../../main/contract/envelope';
+import { HubUnreachableError, postInvoke } from '../../main/contract/http';
 import { WS_CLOSE_TOKEN_CHANGED, decodeWsServerMessage, type WsClientMessage } from '../../main/contract/ws';
 
 /** `signed-out`: the hub no longer accepts our admin token; the transport has stopped for good. */
@@ -53,16 +54,12 @@ export type TokenCheck = { ok: true } | { ok: false; refused: boolean; message: 
  */
 export async function verifyToken(token: string): Promise<TokenCheck> {
   try {
-    const res = await fetch('/api/invoke', {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
-      body: JSON.stringify({ op: 'status', input: {} }),
-    });
-    if (res.ok) return { ok: true };
+    const res = await postInvoke('', token, 'status', {});
+    if (res.status >= 200 && res.status < 300) return { ok: true };
     if (res.status === 401) return { ok: false, refused: true, message: 'The hub did not accept this admin token.' };
     return { ok: false, refused: false, message: `The hub answered ${res.status} ${res.statusText}.` };
   } catch (e) {
-    return { ok: false, refused: false, message: `Cannot reach the hub: ${(e as Error).message}` };
+    return { ok: false, refused: false, message: `Cannot reach the hub: ${e instanceof HubUnreachableError ? e.detail : (e as Error).message}` };
   }
 }
 
