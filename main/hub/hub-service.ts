@@ -27,7 +27,7 @@ import { versionOf, type Version } from '../sync/reconcile';
 import { coveringRoots, outsideRoot, toNative } from '../sync/paths';
 import { caseInsensitive, clearStaging } from '../sync/apply';
 import { hubSideMode, mirrorMode, writtenAs, type MirrorModes } from '../sync/modes';
-import { LOCK_FILE, MirrorLock } from '../sync/lock';
+import { LOCK_FILE, MirrorLock } from './lock';
 import { PartialFiles } from './partials';
 import { encodeJoin } from '../sync/join';
 import { MAX_MESSAGE_BYTES, PROTOCOL_VERSION, SUPERSEDED, TRANSPORT_MAX_BYTES, channelOptions, hubServiceDefinition, type HubMessage, type NodeMessage, type Oversized } from '../sync/wire';
