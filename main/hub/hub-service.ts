@@ -10,10 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import watcher from '@parcel/watcher';
-import { ContractError, nodeNameKey, nodeNameProblem, normalizeNodeName, PENDING_LIMIT, type LockRefusalView, SettingsSchema, defaultSettings, type Settings, type Handlers, type HubEvent, type HubStatus, type LogEntryView, type NodeInfo, type NodeStatus, type ProblemView, PURGE_PLAN_TTL_MS, type PurgeTargetView, type PurgeView } from '../contract';
+import { ContractError, nodeNameKey, nodeNameProblem, normalizeNodeName, PENDING_LIMIT, type LockRefusalView, SettingsSchema, defaultSettings, type Settings, type Handlers, type HubStatus, type LogEntryView, type NodeInfo, type NodeStatus, type ProblemView, PURGE_PLAN_TTL_MS, type PurgeTargetView, type PurgeView } from '../contract';
 import { HubStore, type NodeRecord } from '../store/hub-store';
-import { AgentStore } from '../store/agent-store';
-import { ReportStore } from '../store/report-store';
 import { NodeReports } from './node-reports';
 import { AgentService } from '../agents/agent-service';
 import type { CachedEntry } from '../sync/types';
@@ -168,8 +166,8 @@ export class HubService extends EventEmitter {
     this.log = log;
     this.pool = new FsPool();
     this.commitPool = new FsPool(commitWorkers());
-    this.reports = new NodeReports(new ReportStore(store.db));
-    this.agents = new AgentService(new AgentStore(store.db), {
+    this.reports = new NodeReports(store.reports);
+    this.agents = new AgentService(store.agents, {
       sendToNode: (nodeId, msg) => {
         const s = this.runtime.get(nodeId)?.session;
         if (!s || s.closed) return false;
@@ -474,11 +472,11 @@ export class HubService extends EventEmitter {
   /** Records hub-side changes in the mirror index and queues them for the node. */
   private recordHubChanges(id: string, updated: CachedEntry[], deleted: string[], asAgreed: boolean): void {
     const ordered = orderBatch([...updated.map((e) => ({ path: e.path, type: e.type, deleted: false })), ...deleted.map((p) => ({ path: p, deleted: true }))]);
-    this.store.db.transaction(() => {
-      this.store.deletePaths(id, deleted);
-      this.store.putFiles(id, updated.map((e) => ({ ...e, seq: 0 })));
-      if (asAgreed) this.store.setAncestors(id, [...updated.map((e): [string, Version | null] => [e.path, versionOf(e)]), ...deleted.map((p): [string, null] => [p, null])]);
-    })();
+    this.store.recordMirrorChanges(id, {
+      del: deleted,
+      put: updated.map((e) => ({ ...e, seq: 0 })),
+      agreed: asAgreed ? [...updated.map((e): [string, Version | null] => [e.path, versionOf(e)]), ...deleted.map((p): [string, null] => [p, null])] : [],
+    });
     const session = this.runtime.get(id)?.session;
     const paths = ordered.map((x) => x.path);
     if (session) session.queueForNode(paths);
@@ -1038,13 +1036,13 @@ export class HubService extends EventEmitter {
           lockRefusals: [...(rt?.lockRefused.values() ?? [])].slice(-PENDING_LIMIT),
           conflicts: this.store.conflicts(id).slice(0, PENDING_LIMIT),
           ignored: this.reports.ignored(id, PENDING_LIMIT),
-          events: this.store.events({ nodeId: id, limit: 100 }) as HubEvent[],
+          events: this.store.events({ nodeId: id, limit: 100 }),
         };
       },
       'purge.preview': () => this.purgePreview(),
       'purge.run': ({ planId }) => this.purge(planId),
-      'purge.history': ({ limit }) => this.store.events({ kind: 'purge', limit: limit ?? 50 }) as HubEvent[],
-      'events.list': (f) => this.store.events(f) as HubEvent[],
+      'purge.history': ({ limit }) => this.store.events({ kind: 'purge', limit: limit ?? 50 }),
+      'events.list': (f) => this.store.events(f),
       'logs.recent': ({ level, node, limit }) => {
         const order = ['error', 'warn', 'info', 'debug'];
         const max = level ? order.indexOf(level) : 3;
