@@ -94,7 +94,7 @@ export class HubService extends EventEmitter<HubEvents> {
     store: HubStore,
     log: Logger,
     /** The newest log entries (logs.recent). */
-    readonly logRing: LogEntry[],
+    readonly logRing: readonly LogEntry[],
   ) {
     super();
     this.layout = layout(opts.dataDir);
