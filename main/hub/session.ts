@@ -26,7 +26,7 @@ import type { FailureRecord, HubStore } from '../store/hub-store';
 import { errnoProblem } from '../sync/problems';
 import { FailureSet, type Direction } from './failures';
 import type { LockRefusalView, PendingFileView } from '../contract';
-import { LOCK_FILE } from '../sync/lock';
+import { LOCK_FILE } from './lock';
 import type { FsPool } from '../sync/fs-pool';
 import type { PartialFiles } from './partials';
 import type { Logger } from '../util/log';

@@ -1,7 +1,16 @@
 /** Row ↔ entry mapping for the `files` tables of both databases. */
 import type { CachedEntry, EntryType } from '../sync/types';
 
-const TYPES: EntryType[] = ['file', 'dir', 'symlink'];
+/** Entry types as stored: the index is the `type` column's value (every table that keeps one). */
+const TYPES: readonly EntryType[] = ['file', 'dir', 'symlink'];
+
+export function typeOfCode(code: number): EntryType {
+  return TYPES[code] ?? 'file';
+}
+
+export function codeOfType(type: EntryType): number {
+  return TYPES.indexOf(type);
+}
 
 export interface FileRow {
   path: string;
@@ -20,14 +29,14 @@ export interface FileRow {
 
 export function rowToEntry(r: FileRow): CachedEntry {
   return {
-    path: r.path, type: TYPES[r.type] ?? 'file', size: r.size, mtimeMs: r.mtime_ms, mode: r.mode, ino: r.ino,
+    path: r.path, type: typeOfCode(r.type), size: r.size, mtimeMs: r.mtime_ms, mode: r.mode, ino: r.ino,
     hash: r.hash, blockSize: r.block_size, blocks: r.blocks, target: r.target, seq: r.seq, deleted: r.deleted !== 0,
   };
 }
 
 export function entryToRow(e: CachedEntry): FileRow {
   return {
-    path: e.path, type: TYPES.indexOf(e.type), size: e.size, mtime_ms: e.mtimeMs, mode: e.mode, ino: e.ino,
+    path: e.path, type: codeOfType(e.type), size: e.size, mtime_ms: e.mtimeMs, mode: e.mode, ino: e.ino,
     hash: e.hash, block_size: e.blockSize, blocks: e.blocks, target: e.target, seq: e.seq, deleted: e.deleted ? 1 : 0,
   };
 }

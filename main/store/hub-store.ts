@@ -3,12 +3,12 @@
  * mirror), a block index for reuse, and the sync/audit event log. All hub SQL lives here.
  */
 import crypto from 'node:crypto';
-import type { CachedEntry, Entry, EntryType } from '../sync/types';
+import type { CachedEntry, Entry } from '../sync/types';
 import { CONFLICT_MARK, isConflictCopy, type Version } from '../sync/reconcile';
-import { AGENT_SCHEMA } from './agent-store';
-import { REPORT_SCHEMA } from './report-store';
+import { AGENT_SCHEMA, AgentStore } from './agent-store';
+import { REPORT_SCHEMA, ReportStore } from './report-store';
 import { openDatabase, type DB, type Migration } from './db';
-import { FILE_COLUMNS, FILE_COLUMN_DEFS, entryToRow, rowToEntry, type FileRow } from './file-rows';
+import { FILE_COLUMNS, FILE_COLUMN_DEFS, codeOfType, entryToRow, rowToEntry, typeOfCode, type FileRow } from './file-rows';
 
 const migrations: Migration[] = [
   (db) => db.exec(`
@@ -207,7 +207,6 @@ function decodeEntry(text: string): Entry {
 }
 
 interface AncestorRow { type: number; mode: number; hash: Buffer; target: string; mtime_ms: number }
-const TYPES: EntryType[] = ['file', 'dir', 'symlink'];
 
 type StampRow = Pick<FileRow, 'path' | 'type' | 'size' | 'mtime_ms' | 'mode' | 'ino' | 'target'>;
 
@@ -227,13 +226,30 @@ export function hashToken(secret: string): Buffer {
 export const SESSION_EVENT_KINDS: readonly string[] = ['node.connected', 'node.disconnected', 'sync.complete'];
 export const SESSION_EVENTS_KEPT = 20_000;
 
+/** What a scan of a mirror found changed on the hub's side (recordMirrorChanges). */
+export interface MirrorChanges {
+  put: CachedEntry[];
+  del: string[];
+  /** Agreements to record with them (a verification after a crash takes its findings as agreed). */
+  agreed: [path: string, v: Version | null][];
+}
+
+type EventRow = { id: number; at: number; node_id: string | null; kind: string; data: string };
+
 export class HubStore {
-  readonly db: DB;
+  /** Private: every write that must be atomic is one method here, never a caller's transaction. */
+  private readonly db: DB;
   private readonly q;
+  /** The agents' tables (agent-store.ts), on this database. */
+  readonly agents: AgentStore;
+  /** What nodes report they cannot send or leave out (report-store.ts), on this database. */
+  readonly reports: ReportStore;
 
   constructor(file: string) {
     this.db = openDatabase(file, migrations);
     const db = this.db;
+    this.agents = new AgentStore(db);
+    this.reports = new ReportStore(db);
     this.q = {
       insertNode: db.prepare('INSERT INTO nodes (id, name, token_hash, created_at, settings) VALUES (?, ?, ?, ?, ?)'),
       node: db.prepare<[string], NodeRow>('SELECT * FROM nodes WHERE id = ?'),
@@ -261,8 +277,8 @@ export class HubStore {
       getMeta: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
       setMeta: db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)'),
       addEvent: db.prepare('INSERT INTO events (at, node_id, kind, data) VALUES (?, ?, ?, ?)'),
-      eventsAll: db.prepare<[number], { id: number; at: number; node_id: string | null; kind: string; data: string }>('SELECT * FROM events ORDER BY id DESC LIMIT ?'),
-      eventsByKind: db.prepare<[string, number], { id: number; at: number; node_id: string | null; kind: string; data: string }>('SELECT * FROM events WHERE kind = ? ORDER BY id DESC LIMIT ?'),
+      eventsAll: db.prepare<[number], EventRow>('SELECT * FROM events ORDER BY id DESC LIMIT ?'),
+      eventsByKind: db.prepare<[string, number], EventRow>('SELECT * FROM events WHERE kind = ? ORDER BY id DESC LIMIT ?'),
       ancestor: db.prepare<[string, string], AncestorRow>('SELECT type, mode, hash, target, mtime_ms FROM ancestors WHERE node_id = ? AND path = ?'),
       putAncestor: db.prepare('INSERT OR REPLACE INTO ancestors (node_id, path, type, mode, hash, target, mtime_ms) VALUES (?, ?, ?, ?, ?, ?, ?)'),
       deleteAncestor: db.prepare('DELETE FROM ancestors WHERE node_id = ? AND path = ?'),
@@ -287,7 +303,8 @@ export class HubStore {
       dirs: db.prepare<[string], { path: string }>('SELECT path FROM files WHERE node_id = ? AND type = 1'),
       stampsBetween: db.prepare<[string, string, string], StampRow>('SELECT path, type, size, mtime_ms, mode, ino, target FROM files WHERE node_id = ? AND path >= ? AND path < ?'),
       hubChangesUnder: db.prepare<[string, string, string], { n: number }>('SELECT count(*) AS n FROM hub_changes WHERE node_id = ? AND path >= ? AND path < ?'),
-      eventsByNode: db.prepare<[string, number], { id: number; at: number; node_id: string | null; kind: string; data: string }>('SELECT * FROM events WHERE node_id = ? ORDER BY id DESC LIMIT ?'),
+      eventsByNode: db.prepare<[string, number], EventRow>('SELECT * FROM events WHERE node_id = ? ORDER BY id DESC LIMIT ?'),
+      eventsByNodeKind: db.prepare<[string, string, number], EventRow>('SELECT * FROM events WHERE node_id = ? AND kind = ? ORDER BY id DESC LIMIT ?'),
       insertPurgePlan: db.prepare('INSERT INTO purge_plans (id, created_at, expires_at, targets) VALUES (?, ?, ?, ?)'),
       forgetPurgePlans: db.prepare('DELETE FROM purge_plans WHERE created_at < ?'),
       purgePlan: db.prepare<[string], { id: string; created_at: number; expires_at: number; targets: string; run_at: number | null }>('SELECT * FROM purge_plans WHERE id = ?'),
@@ -369,12 +386,24 @@ export class HubStore {
     })();
   }
 
+  /**
+   * Records what a scan of the mirror found changed on the hub's side, in one transaction:
+   * the paths removed, the versions found, and (when given) the agreements that go with them.
+   */
+  recordMirrorChanges(nodeId: string, c: MirrorChanges): void {
+    this.db.transaction(() => {
+      this.deletePaths(nodeId, c.del);
+      this.putFiles(nodeId, c.put);
+      if (c.agreed.length) this.setAncestors(nodeId, c.agreed);
+    })();
+  }
+
   // ---- two-way: ancestors and the hub's own changes ---------------------------------------
 
   /** The last version of a path both sides agreed on (null: none, or absent on both). */
   ancestor(nodeId: string, path: string): Version | null {
     const r = this.q.ancestor.get(nodeId, path);
-    return r ? { type: TYPES[r.type] ?? 'file', mode: r.mode, hash: r.hash.toString('hex'), target: r.target, mtimeMs: r.mtime_ms } : null;
+    return r ? { type: typeOfCode(r.type), mode: r.mode, hash: r.hash.toString('hex'), target: r.target, mtimeMs: r.mtime_ms } : null;
   }
 
   /** Records agreements; null for a path agreed absent (its subtree goes too). */
@@ -382,7 +411,7 @@ export class HubStore {
     this.db.transaction(() => {
       for (const [p, v] of agreed) {
         if (v) {
-          this.q.putAncestor.run(nodeId, p, TYPES.indexOf(v.type), v.mode, Buffer.from(v.hash, 'hex'), v.target, v.mtimeMs);
+          this.q.putAncestor.run(nodeId, p, codeOfType(v.type), v.mode, Buffer.from(v.hash, 'hex'), v.target, v.mtimeMs);
           continue;
         }
         this.q.deleteAncestor.run(nodeId, p);
@@ -600,7 +629,8 @@ export class HubStore {
 
   events(filter: { nodeId?: string; kind?: string; limit?: number } = {}): EventRecord[] {
     const limit = Math.min(Math.max(filter.limit ?? 100, 1), 10_000);
-    const rows = filter.nodeId ? this.q.eventsByNode.all(filter.nodeId, limit)
+    const rows = filter.nodeId && filter.kind ? this.q.eventsByNodeKind.all(filter.nodeId, filter.kind, limit)
+      : filter.nodeId ? this.q.eventsByNode.all(filter.nodeId, limit)
       : filter.kind ? this.q.eventsByKind.all(filter.kind, limit)
         : this.q.eventsAll.all(limit);
     return rows.map((r) => ({ id: r.id, at: r.at, nodeId: r.node_id, kind: r.kind, data: JSON.parse(r.data) as Record<string, unknown> }));

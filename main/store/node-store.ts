@@ -21,7 +21,7 @@ const migrations: Migration[] = [
 ];
 
 export class NodeStore {
-  readonly db: DB;
+  private readonly db: DB;
   /** Identifies this index to the hub; a new one makes the hub ask for a full index. */
   indexId: string;
   private seq: number;

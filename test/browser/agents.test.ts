@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
+import Database from 'better-sqlite3';
 import { AgentStore } from '../../main/store/agent-store';
 import { HubStore } from '../../main/store/hub-store';
 import { launchChromium } from '../helpers/browser';
@@ -37,18 +38,21 @@ describe.skipIf('skip' in launched)(`Agents view over ${SEEDED.toLocaleString()}
     // Seed the hub's own database, then serve it.
     fs.mkdirSync(data, { recursive: true });
     const store = new HubStore(path.join(data, 'hub.db'));
-    const agents = new AgentStore(store.db);
+    // Seeded in one transaction on a connection of the test's own (the store keeps its own private).
+    const db = new Database(path.join(data, 'hub.db'));
+    const agents = new AgentStore(db);
     for (let i = 0; i < 5; i++) {
       nodeIds.push(`node${i}`);
       store.addNode(`node${i}`, `worker-${i}`, 'secret');
     }
     templateIds = ['lint', 'test', 'build'].map((name) => agents.createTemplate({ name, command: 'true' }).id);
-    store.db.transaction(() => {
+    db.transaction(() => {
       for (let k = 0; k < SEEDED; k++) {
         const i = agents.createInstance({ templateId: templateIds[k % 3]!, nodeId: nodeIds[k % 5]!, sessionId: `s-${Math.floor(k / 10)}`, trigger: 'cron' });
         if (k % 7 === 0) agents.finish(i.id, k % 2 ? 'failed' : 'succeeded', { exitCode: k % 2 });
       }
     })();
+    db.close();
     store.close();
     hub = await Hub.start(data);
     page = await launched.browser!.newPage({ viewport: { width: 1280, height: 800 } });

@@ -3,17 +3,19 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AgentStore, listQuery, type InstanceFilter } from '../../main/store/agent-store';
+import Database from 'better-sqlite3';
+import { listQuery, type InstanceFilter } from '../../main/store/agent-store';
 import { HubStore } from '../../main/store/hub-store';
 
 const dirs: string[] = [];
 function open() {
   const d = fs.mkdtempSync(path.join(os.tmpdir(), 'cortex-agents-'));
   dirs.push(d);
-  const hub = new HubStore(path.join(d, 'hub.db'));
+  const file = path.join(d, 'hub.db');
+  const hub = new HubStore(file);
   hub.addNode('n1', 'one', 'x');
   hub.addNode('n2', 'two', 'x');
-  return { hub, agents: new AgentStore(hub.db) };
+  return { hub, file, agents: hub.agents };
 }
 afterEach(() => {
   for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
@@ -21,10 +23,12 @@ afterEach(() => {
 
 describe('AgentStore', () => {
   it('serves every lookup by node, session, template and state from an index (EXPLAIN QUERY PLAN)', () => {
-    const { hub, agents } = open();
+    const { hub, file, agents } = open();
     const t = agents.createTemplate({ name: 'lint', command: 'npm run lint' });
     for (let i = 0; i < 50; i++) agents.createInstance({ templateId: t.id, nodeId: i % 2 ? 'n1' : 'n2', sessionId: `s${i % 5}`, trigger: 'manual' });
-    hub.db.exec('ANALYZE');
+    // A second connection to the file asks SQLite for its plans (the store keeps its own private).
+    const db = new Database(file);
+    db.exec('ANALYZE');
     const filters: [string, Omit<InstanceFilter, 'limit'>][] = [
       ['node', { nodeId: 'n1' }], ['session', { sessionId: 's1' }], ['template', { templateId: t.id }], ['state', { state: 'pending' }],
       ['none (newest first)', {}], ['node, next page', { nodeId: 'n1', before: { createdAt: Date.now(), id: 'zz' } }],
@@ -32,13 +36,14 @@ describe('AgentStore', () => {
     ];
     for (const [what, f] of filters) {
       const { sql, args } = listQuery({ ...f, limit: 100 });
-      const plan = (hub.db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...args) as { detail: string }[]).map((r) => r.detail).join(' | ');
+      const plan = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...args) as { detail: string }[]).map((r) => r.detail).join(' | ');
       expect(plan, what).toMatch(/USING (COVERING )?INDEX agent_instances_by_/);
       expect(plan, what).not.toMatch(/SCAN agent_instances(?! USING)/);
       expect(plan, what).not.toContain('TEMP B-TREE');
     }
-    const active = (hub.db.prepare("EXPLAIN QUERY PLAN SELECT * FROM agent_instances WHERE mesh_node_id = ? AND state IN ('pending', 'running') ORDER BY created_at, id").all('n1') as { detail: string }[]).map((r) => r.detail).join(' ');
+    const active = (db.prepare("EXPLAIN QUERY PLAN SELECT * FROM agent_instances WHERE mesh_node_id = ? AND state IN ('pending', 'running') ORDER BY created_at, id").all('n1') as { detail: string }[]).map((r) => r.detail).join(' ');
     expect(active).toContain('agent_instances_by_node');
+    db.close();
     hub.close();
   });
 

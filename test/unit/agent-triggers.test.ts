@@ -8,7 +8,6 @@ import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AgentService, MAX_QUEUED } from '../../main/agents/agent-service';
 import { CronError, nextFire, parseCron } from '../../main/agents/cron';
-import { AgentStore } from '../../main/store/agent-store';
 import { HubStore } from '../../main/store/hub-store';
 import type { HubMessage } from '../../main/sync/wire';
 import { createLogger } from '../../main/util/log';
@@ -25,7 +24,7 @@ function setup() {
   const hub = new HubStore(path.join(d, 'hub.db'));
   hub.addNode('n1', 'one', 'x');
   const sent: HubMessage[] = [];
-  const svc = new AgentService(new AgentStore(hub.db), {
+  const svc = new AgentService(hub.agents, {
     sendToNode: (_n, m) => { sent.push(m); return true; },
     nodeState: (n) => (hub.node(n) ? 'active' : undefined),
     changed: () => undefined,

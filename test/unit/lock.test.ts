@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { rng } from '../../bench/rng.mjs';
-import { LOCK_FILE, LockFileError, MirrorLock, compileGlob, compileLocks, globWork, parseLockFile } from '../../main/sync/lock';
+import { LOCK_FILE, LockFileError, MirrorLock, compileGlob, compileLocks, globWork, parseLockFile } from '../../main/hub/lock';
 
 const dirs: string[] = [];
 afterEach(() => {

@@ -10,7 +10,6 @@ import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { NodeReports, MAX_REPORTED, parseReport } from '../../main/hub/node-reports';
 import { HubStore } from '../../main/store/hub-store';
-import { ReportStore } from '../../main/store/report-store';
 import { FsPool } from '../../main/sync/fs-pool';
 import { PathReports, escapeName, isValidUtf8, needsOperator, scannablePath, underAny } from '../../main/sync/problems';
 import { scan } from '../../main/sync/scanner';
@@ -107,10 +106,11 @@ describe('report messages', () => {
 
 describe('NodeReports in the hub database', () => {
   const open = () => {
-    const hub = new HubStore(path.join(tmp(), 'hub.db'));
+    const file = path.join(tmp(), 'hub.db');
+    const hub = new HubStore(file);
     hub.addNode('n', 'n', 'x');
     hub.addNode('m', 'm', 'x');
-    return { hub, reports: new NodeReports(new ReportStore(hub.db)) };
+    return { hub, file, reports: new NodeReports(hub.reports) };
   };
 
   it('replaces what a node reported at or under each cleared subtree; counts what blocks in-sync', () => {
@@ -149,12 +149,11 @@ describe('NodeReports in the hub database', () => {
   });
 
   it('survives reopening the database', () => {
-    const { hub, reports } = open();
+    const { hub, file, reports } = open();
     reports.apply('n', { clear: [''], problems: [{ path: 'a', code: 'UNREADABLE', reason: 'r' }], ignored: [] });
-    const file = hub.db.name;
     hub.close();
     const again = new HubStore(file);
-    expect(new NodeReports(new ReportStore(again.db)).counts('n')).toEqual({ problems: 1, blocking: 1, ignored: 0 });
+    expect(new NodeReports(again.reports).counts('n')).toEqual({ problems: 1, blocking: 1, ignored: 0 });
     again.close();
   });
 

@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HubStore } from '../../main/store/hub-store';
 import { NodeStore } from '../../main/store/node-store';
@@ -18,6 +19,11 @@ afterEach(() => {
   for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 });
 
+/** A second connection to a store's file, to look at what its SQL did (the store keeps its own private). */
+function peek(file: string): Database.Database {
+  return new Database(file, { readonly: true });
+}
+
 const entry = (p: string, over: Partial<CachedEntry> = {}): CachedEntry => ({
   path: p, type: 'file', size: 3, mtimeMs: 1.5, mode: 0o644, ino: 9, hash: Buffer.alloc(32, 1), blockSize: 131072,
   blocks: Buffer.alloc(32, 2), target: '', deleted: false, seq: 1, ...over,
@@ -27,15 +33,19 @@ describe('HubStore', () => {
   it('migrates to the current schema in WAL mode and reopens without re-migrating', () => {
     const f = path.join(tmp(), 'hub.db');
     const s = new HubStore(f);
-    expect(s.db.pragma('journal_mode', { simple: true })).toBe('wal');
-    const v = s.db.pragma('user_version', { simple: true });
+    const first = peek(f);
+    expect(first.pragma('journal_mode', { simple: true })).toBe('wal');
+    const v = first.pragma('user_version', { simple: true });
+    first.close();
     expect(v).toBeGreaterThan(0);
     s.addNode('n1', 'one', 'secret');
     s.close();
     const again = new HubStore(f);
-    expect(again.db.pragma('user_version', { simple: true })).toBe(v);
+    const second = peek(f);
+    expect(second.pragma('user_version', { simple: true })).toBe(v);
     expect(again.node('n1')?.name).toBe('one');
-    expect(integrityCheck(again.db)).toBe('ok');
+    expect(integrityCheck(second)).toBe('ok');
+    second.close();
     again.close();
   });
 
@@ -68,10 +78,28 @@ describe('HubStore', () => {
     s.close();
   });
 
-  it('stores only a hash of the token and verifies it; retired nodes never verify', () => {
+  it('lists events of one kind of one node when asked for both', () => {
     const s = new HubStore(path.join(tmp(), 'hub.db'));
+    s.addEvent('n', 'node.added', { name: 'n' });
+    s.addEvent('n', 'node.connected', { i: 1 });
+    s.addEvent('m', 'node.connected', { i: 2 });
+    s.addEvent('n', 'node.disconnected', { i: 3 });
+    s.addEvent('n', 'node.connected', { i: 4 });
+    expect(s.events({ nodeId: 'n', kind: 'node.connected' }).map((e) => [e.nodeId, e.kind, e.data])).toEqual([
+      ['n', 'node.connected', { i: 4 }], ['n', 'node.connected', { i: 1 }],
+    ]);
+    expect(s.events({ nodeId: 'n', kind: 'node.connected', limit: 1 }).map((e) => e.data)).toEqual([{ i: 4 }]);
+    expect(s.events({ nodeId: 'm', kind: 'node.added' })).toEqual([]);
+    s.close();
+  });
+
+  it('stores only a hash of the token and verifies it; retired nodes never verify', () => {
+    const f = path.join(tmp(), 'hub.db');
+    const s = new HubStore(f);
     s.addNode('a', 'a', 'right');
-    const raw = s.db.prepare('SELECT token_hash FROM nodes').get() as { token_hash: Buffer };
+    const db = peek(f);
+    const raw = db.prepare('SELECT token_hash FROM nodes').get() as { token_hash: Buffer };
+    db.close();
     expect(raw.token_hash.toString('utf8')).not.toContain('right');
     expect(s.verifyToken('a', 'right')).toBe('ok');
     expect(s.verifyToken('a', 'wrong')).toBe('bad-token');
@@ -83,8 +111,11 @@ describe('HubStore', () => {
   });
 
   it('counts a mirror through a covering index, not the file rows', () => {
-    const s = new HubStore(path.join(tmp(), 'hub.db'));
-    const plan = s.db.prepare('EXPLAIN QUERY PLAN SELECT count(*) AS files, sum(size) AS bytes FROM files WHERE node_id = ? AND type = 0').all('n') as { detail: string }[];
+    const f = path.join(tmp(), 'hub.db');
+    const s = new HubStore(f);
+    const db = peek(f);
+    const plan = db.prepare('EXPLAIN QUERY PLAN SELECT count(*) AS files, sum(size) AS bytes FROM files WHERE node_id = ? AND type = 0').all('n') as { detail: string }[];
+    db.close();
     expect(plan.map((p) => p.detail).join(' ')).toMatch(/COVERING INDEX files_sizes/);
     s.close();
   });

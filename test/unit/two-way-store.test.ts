@@ -59,11 +59,15 @@ describe('HubStore two-way state', () => {
   });
 
   it('finds conflict copies through a partial index, however big the mirror', () => {
-    const s = new HubStore(path.join(tmp(), 'hub.db'));
+    const f = path.join(tmp(), 'hub.db');
+    const s = new HubStore(f);
     s.addNode('n', 'n', 'x');
     s.putFiles('n', [entry('a.md'), entry('a.sync-conflict-20260101-101010-hub.md'), entry('x/b.sync-conflict-20260101-101010-node'), entry('not.sync-conflict-later.md')]);
     expect(s.conflicts('n')).toEqual(['a.sync-conflict-20260101-101010-hub.md', 'x/b.sync-conflict-20260101-101010-node']);
-    const plan = s.db.prepare("EXPLAIN QUERY PLAN SELECT path FROM files WHERE node_id = ? AND path GLOB '*.sync-conflict-*' ORDER BY path").all('n') as { detail: string }[];
+    // A second connection to the file: the store keeps its own private.
+    const db = new Database(f, { readonly: true });
+    const plan = db.prepare("EXPLAIN QUERY PLAN SELECT path FROM files WHERE node_id = ? AND path GLOB '*.sync-conflict-*' ORDER BY path").all('n') as { detail: string }[];
+    db.close();
     expect(plan.map((r) => r.detail).join(' ')).toContain('files_conflicts');
     s.close();
   });

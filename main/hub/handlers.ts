@@ -1,0 +1,42 @@
+/**
+ * The contract's handler table: each operation the UI, the CLI and the API may call, mapped
+ * to the HubService (or its agents) that does it. Transports reach it through dispatch().
+ */
+import { ContractError, LOG_LEVELS, type Handlers, type LogEntryView, type LogLevel } from '../contract';
+import type { LogEntry } from '../util/log';
+import type { HubService } from './hub-service';
+
+/** The newest `limit` log entries at `level` or more severe, of one node if given. */
+export function recentLogs(ring: readonly LogEntry[], f: { level?: LogLevel; node?: string; limit?: number }): LogEntryView[] {
+  const max = f.level ? LOG_LEVELS.indexOf(f.level) : LOG_LEVELS.length - 1;
+  return ring.filter((e) => LOG_LEVELS.indexOf(e.level) <= max && (!f.node || e.node === f.node)).slice(-(f.limit ?? 200));
+}
+
+export function handlers(hub: HubService): Handlers {
+  return {
+    'status': () => hub.status(),
+    'nodes.list': () => hub.nodes(),
+    'nodes.add': ({ name }) => hub.addNode(name),
+    'nodes.retire': ({ id }) => hub.retireNode(id),
+    'nodes.rescan': ({ id }) => hub.rescanNode(id),
+    'nodes.detail': ({ id }) => {
+      const rec = hub.store.node(id);
+      if (!rec) throw new ContractError('NOT_FOUND', `no node with id ${id}`);
+      return hub.statusBoard.detail(rec);
+    },
+    'purge.preview': () => hub.purgePreview(),
+    'purge.run': ({ planId }) => hub.purge(planId),
+    'purge.history': ({ limit }) => hub.store.events({ kind: 'purge', limit: limit ?? 50 }),
+    'events.list': (f) => hub.store.events(f),
+    'logs.recent': (f) => recentLogs(hub.logRing, f),
+    'settings.get': () => hub.settings(),
+    'settings.set': (patch) => hub.updateSettings(patch),
+    'agents.templates': () => hub.agents.templates(),
+    'agents.createTemplate': (t) => hub.agents.createTemplate(t),
+    'agents.list': (f) => hub.agents.list(f),
+    'agents.get': ({ id }) => hub.agents.get(id),
+    'agents.start': (s) => hub.agents.start(s),
+    'agents.stop': ({ id }) => hub.agents.stop(id),
+    'token.rotate': () => hub.rotateAdminToken(),
+  };
+}

@@ -1,0 +1,468 @@
+/**
+ * One node's mirror on the hub (Syncthing's "folder"): its watcher, the scans that find edits
+ * made on the hub's side (dirty marks, rechecks, write echoes, the sweep under the watcher),
+ * the case probe, its immutability lock and its verification at start-up. What a scan finds
+ * is recorded in the mirror index and queued for the node; the node's session writes into it.
+ *
+ * Over 400 lines for one role: the watcher, the scans, the sweep and the verification all
+ * read and move the same private state (activity, echoes, the scan chain), which is what keeps
+ * a hub-side edit from being taken for the session's own write or lost between them.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import watcher from '@parcel/watcher';
+import type { LockRefusalView } from '../contract';
+import type { HubStore } from '../store/hub-store';
+import type { CachedEntry } from '../sync/types';
+import type { FsPool } from '../sync/fs-pool';
+import { scan } from '../sync/scanner';
+import { DirSweep, differingChildren } from '../sync/dir-sweep';
+import { Echoes } from '../sync/echo';
+import { expectedOf, stampMatches } from '../sync/expect';
+import { orderBatch } from '../sync/plan';
+import { versionOf, type Version } from '../sync/reconcile';
+import { coveringRoots, outsideRoot, toNative } from '../sync/paths';
+import { caseInsensitive, clearStaging } from '../sync/apply';
+import { hubSideMode, writtenAs, type MirrorModes } from '../sync/modes';
+import type { Logger } from '../util/log';
+import { LOCK_FILE, MirrorLock } from './lock';
+import type { NodeSession } from './session';
+
+const STAMP_PAGE = 5000;
+/** Hub-side edits are gathered this long before they are checked. */
+const MIRROR_DEBOUNCE_MS = 50;
+const MIRROR_RECHECK_MS = 1000;
+/** ...and this often anyway (the tick is HubService's SWEEP_TICK_MS; sync/dir-sweep.ts). */
+const SWEEP_IDLE_MS = 10_000;
+
+export interface MirrorDeps {
+  id: string;
+  /** The mirror's directory, and its staging directory (same file system, never inside it). */
+  root: string;
+  staging: string;
+  store: HubStore;
+  pool: FsPool;
+  log: Logger;
+  /** The node's current session, if any. */
+  session(): NodeSession | null;
+  /** Something the status shows changed. */
+  changed(): void;
+  /** The hub is closing. */
+  closed(): boolean;
+  /** The mirror mode setting (read per change). */
+  modes(): MirrorModes;
+  /** A sweep ended while `s` was the node's session (it may be settled now). */
+  swept(s: NodeSession): void;
+}
+
+export interface ScanTotals { walked: number; updated: number; deleted: number; hashedFiles: number; hashedBytes: number; examples: string[] }
+
+export class Mirror {
+  readonly id: string;
+  /** The mirror's immutability lock, re-read only when the watcher sees `.metadata.json` change. */
+  readonly lock: MirrorLock;
+  readonly lockRefused = new Map<string, LockRefusalView>();
+  /** Sessions of this node wait for this before they start. */
+  ready: Promise<void> = Promise.resolve();
+  /** A background verification of the mirror is running. */
+  verifying = false;
+  scanError: string | null = null;
+  /** The mirror's watcher: hub-side edits, and `.metadata.json` (the lock). */
+  private watch: Promise<watcher.AsyncSubscription | null> | null = null;
+  /** Mirror paths the watcher reported, to check at the next debounce. */
+  private readonly dirty = new Set<string>();
+  private dirtyTimer: NodeJS.Timeout | null = null;
+  /** Mirror scans run one at a time per node. */
+  private scanChain: Promise<void> = Promise.resolve();
+  /** The mirror's file system ignores case (probed on first use). */
+  private caseInsensitive?: boolean;
+  /** Directories to look into once more (recheckLater). */
+  private readonly recheck = new Set<string>();
+  private recheckTimer: NodeJS.Timeout | null = null;
+  /**
+   * Paths the session wrote whose watcher event has not come yet, with when they were written.
+   * The watcher may fold the "created" of our write and the "deleted" of a hub-side edit right
+   * after it into nothing; a path whose event never comes is looked at again (echoCheck).
+   */
+  private readonly echoes = new Echoes((silent) => this.echoMissing(silent));
+  /** The safety net under the watcher (sync/dir-sweep.ts), and what it has looked at. */
+  private sweeper: DirSweep | null = null;
+  /** Counts watcher batches and session writes; a sweep settles the count it started at. */
+  private activity = 0;
+  private sweptActivity = -1;
+  private sweptAt = 0;
+  private sweeping = false;
+  /** Paths the session wrote while a scan ran: not hub-side edits (checked again later). */
+  private readonly scans = new Set<Set<string>>();
+
+  constructor(private readonly deps: MirrorDeps) {
+    this.id = deps.id;
+    this.lock = new MirrorLock(path.join(deps.root, LOCK_FILE));
+  }
+
+  private get log(): Logger {
+    return this.deps.log;
+  }
+
+  /** The watcher runs (the mirror is served). */
+  get watching(): boolean {
+    return this.watch !== null;
+  }
+
+  /** Every write of ours seen by the watcher, and a sweep of the directories done since the last activity. */
+  get caughtUp(): boolean {
+    return this.echoes.size === 0 && this.sweptActivity === this.activity;
+  }
+
+  /**
+   * The start of a serving hub: once it listens, staging leftovers are cleared, the mirror is
+   * watched and verified against its index (stat only; only changed files are re-hashed).
+   *
+   * After a crash the index may lag behind the mirror, so a node waits for its mirror's
+   * verification before it may sync. After a clean shutdown the index matched the mirror when
+   * the hub stopped: nodes may sync at once while the verification runs beside them
+   * (`verifying` in status); if it finds the mirror changed while the hub was down, the node's
+   * session is ended and it resyncs with a full index.
+   */
+  verifyAtStart(listening: Promise<void>, cleanShutdown: boolean): void {
+    const fail = (e: Error) => {
+      this.scanError = e.message;
+      this.log.error('mirror.verify_failed', { node: this.id, error: e.message });
+    };
+    const prepared = listening.then(() => (this.deps.closed() ? false : this.prepare())).then((exists) => {
+      return exists ? this.startWatching().then(() => true) : false;
+    });
+    const verified = prepared.then((exists) => (exists ? this.verify(cleanShutdown) : undefined)).catch(fail);
+    if (!cleanShutdown) {
+      this.ready = verified;
+      return;
+    }
+    // Sessions wait only for the staging clean-up; a failure is reported once, by `verified`.
+    this.ready = prepared.then(() => undefined, () => undefined);
+    this.verifying = true;
+    void verified.finally(() => {
+      this.verifying = false;
+      this.deps.changed();
+    });
+  }
+
+  /**
+   * Loads the mirror's lock and watches the mirror for changes made on the hub's side (agents,
+   * operators). The lock file is read again only when the watcher reports it. Idempotent.
+   */
+  startWatching(): Promise<unknown> {
+    if (this.watch || this.deps.closed()) return this.watch ?? Promise.resolve();
+    const id = this.id;
+    const report = (why: string) => {
+      this.log.info('lock.loaded', { node: id, why, globs: this.lock.globs, reads: this.lock.reads, ...(this.lock.error ? { error: this.lock.error } : {}) });
+      if (this.lock.error) this.log.warn('lock.unusable', { node: id, error: this.lock.error, kept: this.lock.globs });
+      this.deps.changed();
+    };
+    this.lock.load();
+    report('start');
+    const root = this.deps.root;
+    this.sweeper = new DirSweep(root);
+    this.watch = watcher.subscribe(root, (err, events) => {
+      this.activity++;
+      if (err) {
+        this.log.warn('mirror.watch_error', { node: id, error: err.message });
+        this.markDirty('');
+        return;
+      }
+      for (const ev of events) {
+        const rel = path.relative(root, ev.path).split(path.sep).join('/');
+        if (rel === '' || outsideRoot(rel, '/')) continue;
+        if (this.echoes.seen(rel)) this.deps.changed();
+        if (rel === LOCK_FILE) {
+          this.lock.changed();
+          report('changed');
+        }
+        this.markDirty(rel);
+      }
+    }).catch((e: Error) => {
+      this.log.warn('mirror.watch_failed', { node: id, error: e.message });
+      return null;
+    });
+    return this.watch;
+  }
+
+  async stopWatching(): Promise<void> {
+    const sub = await this.watch;
+    this.watch = null;
+    if (this.dirtyTimer) clearTimeout(this.dirtyTimer);
+    if (this.recheckTimer) clearTimeout(this.recheckTimer);
+    this.dirtyTimer = this.recheckTimer = null;
+    this.echoes.clear();
+    await sub?.unsubscribe().catch(() => undefined);
+  }
+
+  /** The session wrote these paths: its own work, not hub-side edits (their watcher events are expected). */
+  written(paths: string[]): void {
+    this.activity++;
+    for (const set of this.scans) for (const p of paths) set.add(p);
+    if (this.watch) this.echoes.expect(paths);
+  }
+
+  /** The whole mirror is looked at again (if it is watched). */
+  rescan(): void {
+    if (this.watch) void this.scan(['']);
+  }
+
+  private markDirty(rel: string): void {
+    this.dirty.add(rel);
+    if (!this.dirtyTimer) {
+      this.dirtyTimer = setTimeout(() => {
+        this.dirtyTimer = null;
+        const paths = [...this.dirty];
+        this.dirty.clear();
+        this.checkPaths(paths).catch((e: Error) => this.log.error('mirror.check_failed', { node: this.id, error: e.message, stack: e.stack }));
+      }, MIRROR_DEBOUNCE_MS);
+    }
+  }
+
+  /**
+   * Watcher events, filtered cheaply before any scan: most are the session's own commits, whose
+   * stamps (recorded, or about to be) match what is on disk. A path the session is writing
+   * right now is looked at again at the next debounce.
+   */
+  private async checkPaths(paths: string[]): Promise<void> {
+    if (paths.includes('')) return this.scan(['']);
+    const root = this.deps.root;
+    const s = this.deps.session();
+    const candidates: string[] = [];
+    for (const p of paths) {
+      if (s?.applying(p)) {
+        this.markDirty(p);
+        continue;
+      }
+      const known = this.recordedStamp(p, true);
+      let st: fs.Stats | undefined;
+      try {
+        st = fs.lstatSync(toNative(root, p));
+      } catch {
+        st = undefined;
+      }
+      // A directory is always looked into, and once more a little later: the watcher
+      // coalesces events per batch, and the "created" it reports late for the files of a new
+      // directory can cancel the "deleted" of one of them.
+      if (st?.isDirectory()) this.recheckLater(p);
+      const same = st === undefined ? !known : !st.isDirectory() && known && stampMatches(st, expectedOf(known)) && writtenAs(st.mode, known.mode);
+      if (!same) candidates.push(p);
+    }
+    this.log.debug('mirror.events', { node: this.id, paths: paths.slice(0, 20), candidates: candidates.slice(0, 20) });
+    // A change of permissions or space in the mirror may have cured a failure there.
+    s?.mirrorTouched(paths);
+    if (candidates.length) await this.scan(candidates);
+  }
+
+  /** Paths the session wrote whose watcher event never came: usually still what it wrote. */
+  private echoMissing(silent: string[]): void {
+    this.deps.changed();
+    if (this.deps.closed() || !this.watch) return;
+    this.log.debug('mirror.echo_missing', { node: this.id, paths: silent.length, examples: silent.slice(0, 5) });
+    this.checkPaths(silent).catch((e: Error) => this.log.error('mirror.check_failed', { node: this.id, error: e.message }));
+  }
+
+  private recheckLater(dir: string): void {
+    this.recheck.add(dir);
+    if (this.recheckTimer) return;
+    this.recheckTimer = setTimeout(() => {
+      this.recheckTimer = null;
+      const dirs = [...this.recheck];
+      this.recheck.clear();
+      if (!this.deps.closed() && this.watch) void this.scan(dirs);
+    }, MIRROR_RECHECK_MS);
+    this.recheckTimer.unref();
+  }
+
+  /** Whether the mirror's file system ignores case: probed once, in its staging directory (same file system). */
+  ignoresCase(): boolean {
+    return (this.caseInsensitive ??= caseInsensitive(this.deps.staging));
+  }
+
+  /**
+   * What the hub last recorded at a mirror path: the session's unrecorded writes (`orRecent`:
+   * and those it recorded in the last second) first, then `stamps` (a preloaded index) or the
+   * index itself.
+   */
+  private recordedStamp(p: string, orRecent: boolean, stamps?: Map<string, CachedEntry> | null): CachedEntry | undefined {
+    const pending = this.deps.session()?.unflushed(p, orRecent);
+    if (pending !== undefined) return pending ?? undefined;
+    return stamps ? stamps.get(p) : this.deps.store.stamp(this.id, p);
+  }
+
+  /**
+   * Scans mirror subtrees ('' for all) and records what changed on the hub's side: the mirror
+   * index is updated and the paths are queued for the node, in an order it can apply
+   * (creations parents first, deletions children first). One scan per node at a time.
+   */
+  scan(subtrees: string[], forSession = false): Promise<void> {
+    this.scanChain = this.scanChain.then(async () => { await this.scanNow(subtrees, false, forSession); }).catch((e: Error) => {
+      this.log.error('mirror.scan_failed', { node: this.id, error: e.message });
+    });
+    return this.scanChain;
+  }
+
+  private async scanNow(subtrees: string[], asAgreed = false, forSession = false): Promise<ScanTotals> {
+    const totals: ScanTotals = { walked: 0, updated: 0, deleted: 0, hashedFiles: 0, hashedBytes: 0, examples: [] };
+    const { id, store } = this.deps;
+    if (this.deps.closed() || store.node(id)?.retiredAt !== null) return totals;
+    const root = this.deps.root;
+    const written = new Set<string>();
+    this.scans.add(written);
+    try {
+      const roots = coveringRoots(subtrees);
+      const full = roots.includes('');
+      // A whole mirror is compared against stamps loaded in pages (no hashes or block lists),
+      // yielding between pages: nodes may be syncing meanwhile.
+      let stamps: Map<string, CachedEntry> | null = null;
+      if (full) {
+        stamps = new Map();
+        for (let after = ''; ;) {
+          const page = store.stampsAfter(id, after, STAMP_PAGE);
+          for (const e of page) stamps.set(e.path, e);
+          if (page.length < STAMP_PAGE) break;
+          after = page[page.length - 1]!.path;
+          await new Promise((r) => setImmediate(r));
+        }
+      }
+      const cached = (p: string) => this.recordedStamp(p, false, stamps);
+      const updated: CachedEntry[] = [];
+      const deleted: string[] = [];
+      for (const subtree of roots) {
+        const res = await scan({
+          root, pool: this.deps.pool, subtree, cached, caseInsensitive: this.ignoresCase(),
+          knownUnder: (st) => (stamps ? stamps.keys() : [st, ...store.pathsUnder(id, st)]),
+          // A mode as the hub wrote it (the mirror mode rule) is not a hub-side change...
+          sameMode: writtenAs,
+        });
+        for (const sk of res.skipped) this.log.warn('mirror.skipped', { node: id, path: sk.path, reason: sk.reason });
+        // ...and what a real hub-side change records (and sends to the node) is the node's mode
+        // with the bits changed on the hub's side, never the stripped mode on disk.
+        for (const e of res.updated) {
+          const prev = cached(e.path);
+          if (e.type !== 'symlink') e.mode = hubSideMode(e.mode, prev && !prev.deleted && prev.type === e.type ? prev.mode : undefined, this.deps.modes());
+        }
+        updated.push(...res.updated);
+        deleted.push(...res.deleted);
+        totals.walked += res.walked;
+        totals.hashedFiles += res.hashedFiles;
+        totals.hashedBytes += res.hashedBytes;
+      }
+      // What the session wrote during the scan is its own work, not a hub-side edit; it is
+      // looked at again once recorded, in case someone changed it right after.
+      const ours = (p: string) => written.has(p) || (!forSession && this.deps.session()?.applying(p) === true);
+      const up = updated.filter((e) => !ours(e.path));
+      const del = deleted.filter((p) => !ours(p));
+      for (const p of [...updated.map((e) => e.path), ...deleted].filter(ours)) this.markDirty(p);
+      if (up.length || del.length) this.recordHubChanges(up, del, asAgreed);
+      Object.assign(totals, { updated: up.length, deleted: del.length, examples: [...up.map((e) => e.path), ...del].slice(0, 10) });
+      return totals;
+    } finally {
+      this.scans.delete(written);
+    }
+  }
+
+  /** Records hub-side changes in the mirror index and queues them for the node. */
+  private recordHubChanges(updated: CachedEntry[], deleted: string[], asAgreed: boolean): void {
+    const { id, store } = this.deps;
+    const ordered = orderBatch([...updated.map((e) => ({ path: e.path, type: e.type, deleted: false })), ...deleted.map((p) => ({ path: p, deleted: true }))]);
+    store.recordMirrorChanges(id, {
+      del: deleted,
+      put: updated.map((e) => ({ ...e, seq: 0 })),
+      agreed: asAgreed ? [...updated.map((e): [string, Version | null] => [e.path, versionOf(e)]), ...deleted.map((p): [string, null] => [p, null])] : [],
+    });
+    const session = this.deps.session();
+    const paths = ordered.map((x) => x.path);
+    if (session) session.queueForNode(paths);
+    else store.queueHubChanges(id, paths.filter((p) => p !== LOCK_FILE));
+    this.log.info('mirror.changed', { node: id, changed: updated.length, deleted: deleted.length, examples: paths.slice(0, 5) });
+    this.deps.changed();
+  }
+
+  /** Clears staging leftovers; forgets the index of a mirror that is gone. False if it is. */
+  private async prepare(): Promise<boolean> {
+    const { id, store, root } = this.deps;
+    const leftovers = await clearStaging(this.deps.staging);
+    if (leftovers) this.log.info('staging.cleared', { node: id, files: leftovers });
+    if (fs.existsSync(root)) return true;
+    const known = store.totals(id).files;
+    if (known > 0) {
+      store.forgetMirror(id);
+      this.log.warn('mirror.missing', { node: id, mirror: root, forgotten: known });
+    }
+    return false;
+  }
+
+  /**
+   * Compares the mirror with its index (stat only; only changed files are re-hashed). What
+   * differs is recorded and goes to the node like any hub-side edit.
+   *
+   * After a clean shutdown a difference can only be an edit made while the hub was down. After
+   * a crash it is almost always a commit of the node's version that was renamed into place but
+   * not recorded yet: it is then taken as agreed (the ancestor), so the node's next change of
+   * that path is not mistaken for a conflict. (Only an edit on the hub's side during the
+   * downtime of a path the node also changed would then go without a conflict copy.)
+   */
+  private async verify(cleanShutdown: boolean): Promise<void> {
+    const t0 = Date.now();
+    let res: ScanTotals | undefined;
+    const run = this.scanChain.then(async () => { res = await this.scanNow([''], !cleanShutdown); });
+    this.scanChain = run.catch(() => undefined);
+    await run;
+    if (!res) return;
+    // The sweep's baseline is the mirror as just verified: anything after it is looked at.
+    await this.sweeper?.changedDirs(['', ...this.deps.store.dirs(this.id)]).catch(() => undefined);
+    this.log.info('mirror.verified', {
+      node: this.id, files: res.walked, changed: res.updated, deleted: res.deleted,
+      hashedFiles: res.hashedFiles, hashedBytes: res.hashedBytes, ms: Date.now() - t0,
+      ...(res.updated + res.deleted > 0 ? { examples: res.examples } : {}),
+    });
+  }
+
+  /** Sweeps now if there was activity since the last sweep (the in-sync the status waits for). */
+  sweepIfActive(): void {
+    if (this.sweptActivity !== this.activity) this.sweep();
+  }
+
+  /** Sweeps the mirror if it is quiet and due (a failure is logged). */
+  sweep(): void {
+    this.sweepNow().catch((e: Error) => this.log.error('mirror.sweep_failed', { node: this.id, error: e.message }));
+  }
+
+  /**
+   * Sweeps a quiet mirror (sync/dir-sweep.ts): after activity, and now and then anyway; what
+   * differs from the index is scanned like a watcher event.
+   */
+  private async sweepNow(): Promise<void> {
+    const { id, store } = this.deps;
+    const s = this.deps.session();
+    if (!this.sweeper || this.sweeping || !s || s.closed || !s.inSync || this.echoes.size > 0) return;
+    if (this.sweptActivity === this.activity && Date.now() - this.sweptAt < SWEEP_IDLE_MS) return;
+    this.sweeping = true;
+    const started = this.activity;
+    try {
+      const dirs = await this.sweeper.changedDirs(['', ...store.dirs(id)]);
+      const differing: string[] = [];
+      for (const d of dirs) {
+        const onDisk = await this.sweeper.children(d);
+        const known = store.childStamps(id, d);
+        const recorded = new Map<string, CachedEntry>();
+        for (const p of new Set([...onDisk.keys(), ...known.keys()])) {
+          const r = this.recordedStamp(p, true, known);
+          if (r) recorded.set(p, r);
+        }
+        differing.push(...differingChildren(onDisk, recorded, writtenAs));
+      }
+      if (differing.length) {
+        this.log.info('mirror.sweep_found', { node: id, paths: differing.length, examples: differing.slice(0, 5), hint: 'edits the watcher did not report' });
+        await this.scan(differing);
+      }
+      this.sweptAt = Date.now();
+      if (this.activity === started) this.sweptActivity = started;
+      if (this.deps.session() === s) this.deps.swept(s);
+    } finally {
+      this.sweeping = false;
+    }
+  }
+}

@@ -1,0 +1,193 @@
+/**
+ * The status the UI and `cortex-hub status` show: per node (state, counts, problems, the node
+ * detail) and for the hub. The decisions are pure functions over what the runtime holds; the
+ * StatusBoard gathers the facts, caches the mirror totals and says when a snapshot is due.
+ */
+import path from 'node:path';
+import { PENDING_LIMIT, type HubStatus, type NodeDetail, type NodeStatus, type ProblemView } from '../contract';
+import type { HubStore, NodeRecord } from '../store/hub-store';
+import type { FsPool } from '../sync/fs-pool';
+import { VERSION } from '../util/version';
+import { FailureSet, problemOf } from './failures';
+import { LOCK_FILE, MirrorLock } from './lock';
+import type { Mirror } from './mirror';
+import type { NodeReports } from './node-reports';
+import type { NodeRuntime, NodeRuntimes } from './node-runtime';
+import type { NodeSession } from './session';
+
+/** Status snapshots to subscribers: at most this often… */
+export const STATUS_MS = 500;
+/** …and at least this often. */
+const STATUS_HEARTBEAT_MS = 5000;
+/** This many connections of one node replacing each other within the window: two processes share its credentials. */
+const SUPERSEDE_FIGHT = 3;
+export const SUPERSEDE_WINDOW_MS = Number(process.env.CORTEX_SUPERSEDE_WINDOW_MS) > 0 ? Number(process.env.CORTEX_SUPERSEDE_WINDOW_MS) : 120_000;
+
+/**
+ * In sync, every write of ours seen by the mirror's watcher, and a sweep of the mirror's
+ * directories done since the last activity: no hub-side edit the watcher lost can hide.
+ */
+export function settled(mirror: Mirror, s: NodeSession): boolean {
+  return s.inSync && mirror.caughtUp;
+}
+
+/** Problems of the node as a whole (not of one path): its credentials used from two places, the mirror unreadable, progress not recorded. */
+export function nodeProblems(rt: NodeRuntime | undefined, now: number, startedAt: number): ProblemView[] {
+  if (!rt) return [];
+  const out: ProblemView[] = [];
+  const recent = rt.supersessions.filter((x) => now - x.at < SUPERSEDE_WINDOW_MS);
+  if (recent.length >= SUPERSEDE_FIGHT) {
+    const peers = [...new Set(recent.flatMap((x) => [x.replaced, x.by]))];
+    out.push({ path: '', direction: 'to-hub', code: 'DUPLICATE_CONNECTION', at: recent[recent.length - 1]!.at,
+      reason: `credentials in use from two places: this node connected ${recent.length} times in ${Math.round(SUPERSEDE_WINDOW_MS / 1000)} s, each connection replacing the other (peers ${peers.slice(0, 4).join(', ')}); stop one of the cortex-node processes` });
+  }
+  if (rt.mirror.scanError) out.push({ path: '', direction: 'to-node', code: 'MIRROR_SCAN', reason: `the mirror could not be scanned: ${rt.mirror.scanError}`, at: startedAt });
+  const fe = rt.session?.flushError;
+  if (fe) out.push({ path: '', direction: 'to-hub', code: fe.code, reason: fe.reason, at: fe.at });
+  return out;
+}
+
+/** What a node's state is read from. */
+export interface StateFacts {
+  retired: boolean;
+  connected: boolean;
+  /** Problems that make it an error: of the node as a whole, failures, reports that block in-sync. */
+  errors: number;
+  /** The node has sent its first index. */
+  indexed: boolean;
+  /** In sync and the mirror caught up (settled). */
+  settled: boolean;
+  /** Paths the node reports it cannot send (transient ones included). */
+  reportedProblems: number;
+}
+
+export function nodeState(f: StateFacts): NodeStatus['state'] {
+  if (f.retired) return 'retired';
+  if (!f.connected) return 'disconnected';
+  if (f.errors > 0) return 'error';
+  if (!f.indexed) return 'connected';
+  // A path the node cannot send is not in the mirror: never in-sync (a transient one is still syncing).
+  return f.settled && f.reportedProblems === 0 ? 'in-sync' : 'syncing';
+}
+
+export interface StatusDeps {
+  store: HubStore;
+  runtimes: NodeRuntimes;
+  reports: NodeReports;
+  pool: FsPool;
+  fingerprint: string;
+  startedAt: number;
+  mode: 'serve' | 'admin';
+  /** host:port the node server is bound to, or null. */
+  grpcAddress(): string | null;
+  mirrorOf(id: string): string;
+}
+
+export class StatusBoard {
+  private dirty = true;
+  private lastEmit = 0;
+  private readonly totalsCache = new Map<string, { files: number; bytes: number }>();
+
+  constructor(private readonly deps: StatusDeps) {}
+
+  /** Something shown changed: the next snapshot is due, and totals are counted again. */
+  changed(): void {
+    this.dirty = true;
+    this.totalsCache.clear();
+  }
+
+  /**
+   * Whether to push a snapshot now: at most every STATUS_MS (the caller's tick) when something
+   * changed, and at least every STATUS_HEARTBEAT_MS anyway (uptime, last seen and rates move with time).
+   */
+  takeDue(now = Date.now()): boolean {
+    if (!this.dirty && now - this.lastEmit < STATUS_HEARTBEAT_MS) return false;
+    this.dirty = false;
+    this.lastEmit = now;
+    return true;
+  }
+
+  /** Files and bytes recorded for a node's mirror, recounted only after something changed. */
+  totals(nodeId: string): { files: number; bytes: number } {
+    let t = this.totalsCache.get(nodeId);
+    if (!t) {
+      t = this.deps.store.totals(nodeId);
+      this.totalsCache.set(nodeId, t);
+    }
+    return t;
+  }
+
+  status(): HubStatus {
+    return {
+      version: VERSION,
+      uptimeMs: Date.now() - this.deps.startedAt,
+      bytesHashedSinceStart: this.deps.pool.bytesHashed,
+      filesHashedSinceStart: this.deps.pool.filesHashed,
+      grpc: this.deps.grpcAddress(),
+      fingerprint: this.deps.fingerprint,
+      nodes: this.deps.store.nodes().map((n) => this.nodeStatus(n)),
+    };
+  }
+
+  nodeStatus(n: NodeRecord): NodeStatus {
+    const { store, reports } = this.deps;
+    const rt = this.deps.runtimes.get(n.id);
+    const s = rt?.session ?? null;
+    const failures = rt?.failures ?? new FailureSet(n.retiredAt === null ? store.failures(n.id) : []);
+    const whole = nodeProblems(rt, Date.now(), this.deps.startedAt);
+    const totals = this.totals(n.id);
+    const pending = s?.pending() ?? { files: 0, bytes: 0 };
+    const toNode = store.hubPending(n.id);
+    const reported = reports.counts(n.id);
+    const state = nodeState({
+      retired: n.retiredAt !== null, connected: s !== null, errors: whole.length + failures.size + reported.blocking,
+      indexed: s !== null && s.doneSeq >= 0, settled: rt !== undefined && s !== null && settled(rt.mirror, s), reportedProblems: reported.problems,
+    });
+    const lastFailure = failures.last();
+    const last = lastFailure ? { path: lastFailure.path, code: lastFailure.code, message: lastFailure.reason, at: lastFailure.at } : null;
+    // A serving hub keeps each lock loaded; a one-shot admin command reads it for this answer.
+    let lock: MirrorLock | null = rt?.mirror.lock ?? null;
+    if (!rt && this.deps.mode === 'admin' && n.retiredAt === null) {
+      lock = new MirrorLock(path.join(this.deps.mirrorOf(n.id), LOCK_FILE));
+      lock.load();
+    }
+    return {
+      id: n.id, name: n.name, state, createdAt: n.createdAt, retiredAt: n.retiredAt,
+      lastSeen: s ? Date.now() : n.lastSeen,
+      files: totals.files, bytes: totals.bytes,
+      outOfSyncFiles: pending.files, outOfSyncBytes: pending.bytes,
+      toNodeFiles: toNode.files, toNodeBytes: toNode.bytes, conflicts: store.conflicts(n.id).length,
+      errors: failures.size + whole.length + reported.problems,
+      problems: failures.size + whole.length + reported.problems,
+      ignored: reported.ignored,
+      lastError: last ?? (whole[0] ? { path: '', code: whole[0].code, message: whole[0].reason, at: whole[0].at } : null),
+      bytesReceived: s?.counters.bytesReceived ?? 0, bytesReused: s?.counters.bytesReused ?? 0,
+      mirror: this.deps.mirrorOf(n.id),
+      verifying: rt?.mirror.verifying ?? false,
+      locked: lock?.globs ?? [],
+      lockedRefusals: rt?.mirror.lockRefused.size ?? 0,
+      lockError: lock?.error ?? null,
+    };
+  }
+
+  /** The node detail (`nodes.detail`): its status, problems, pending both ways, conflicts, ignored and events. */
+  detail(rec: NodeRecord): NodeDetail {
+    const { store, reports } = this.deps;
+    const id = rec.id;
+    const rt = this.deps.runtimes.get(id);
+    const failures = (rt?.failures ?? new FailureSet(store.failures(id))).list();
+    return {
+      node: this.nodeStatus(rec),
+      problems: [...nodeProblems(rt, Date.now(), this.deps.startedAt), ...failures.map(problemOf), ...reports.problems(id, PENDING_LIMIT)].slice(0, PENDING_LIMIT),
+      pending: rt?.session?.pendingItems(PENDING_LIMIT) ?? [],
+      toNode: store.hubChangesAfter(id, rec.hubAcked, PENDING_LIMIT).map((c) => {
+        const f = store.stamp(id, c.path);
+        return { path: c.path, action: !f ? 'delete' : f.type === 'file' ? 'pull' : f.type === 'dir' ? 'mkdir' : 'symlink', size: f?.type === 'file' ? f.size : 0, state: 'queued' as const };
+      }),
+      lockRefusals: [...(rt?.mirror.lockRefused.values() ?? [])].slice(-PENDING_LIMIT),
+      conflicts: store.conflicts(id).slice(0, PENDING_LIMIT),
+      ignored: reports.ignored(id, PENDING_LIMIT),
+      events: store.events({ nodeId: id, limit: 100 }),
+    };
+  }
+}
