@@ -14,6 +14,7 @@ import * as grpc from '@grpc/grpc-js';
 import { performance } from 'node:perf_hooks';
 import { AbortedError, VerifyError, fsyncDir, applyDelete, applyDir, applyMeta, applyMove, applySymlink, pullFile, type ApplyContext, type BlockLocation, type PullSource, type PullStats } from '../sync/apply';
 import { BLOCK_SIZE } from '../sync/blocks';
+import { BlockFetcher, BlockUnavailable, PeerGone } from '../sync/block-fetcher';
 import { CaseConflict, ChangedMeanwhile, expectedOf, stampMatches, type Expected } from '../sync/expect';
 import { isBarrier, planEntry, type Action } from '../sync/plan';
 import { conflictName, reconcile, sameVersion, versionOf, type Side, type Version } from '../sync/reconcile';
@@ -118,13 +119,6 @@ export interface SessionLock {
   refused: Map<string, LockRefusalView>;
 }
 
-export class ConnectionLost extends Error {
-  constructor() {
-    super('node connection lost');
-    this.name = 'ConnectionLost';
-  }
-}
-
 export class NodeSession {
   readonly connectedAt = Date.now();
   readonly counters: SessionCounters = { bytesReceived: 0, bytesReused: 0 };
@@ -174,12 +168,9 @@ export class NodeSession {
   private spaceWatch: NodeJS.Timeout | null = null;
   private flushChain: Promise<void> = Promise.resolve();
   private readonly dirsToSync = new Set<string>();
-  private nextRequestId = 1;
   private progressNotifiedAt = 0;
-  private bytesInFlight = 0;
-  private readonly budgetWaiters: (() => void)[] = [];
-  private readonly outbox: BlockRequest[] = [];
-  private readonly requests = new Map<number, { resolve: (b: Buffer) => void; reject: (e: Error) => void }>();
+  /** Blocks of node files, requested from the node (sync/block-fetcher.ts). */
+  private readonly blocks: BlockFetcher;
   private fullPass: Set<string> | null = null;
   private readonly ingest: { entry?: unknown; done?: { seq: number; full: boolean } }[] = [];
   private ingestHead = 0;
@@ -205,6 +196,11 @@ export class NodeSession {
     private readonly partials: PartialFiles,
     private readonly hooks: SessionHooks,
   ) {
+    this.blocks = new BlockFetcher({
+      peer: 'node',
+      maxBytes: MAX_BYTES_IN_FLIGHT,
+      send: (requests) => { for (const msg of requestMessages(requests)) this.send(msg); },
+    });
     this.ctx = {
       root: mirrorRoot, stagingDir, pool, deferDirSync: (d) => this.dirsToSync.add(d),
       caseInsensitive: hooks.caseInsensitive, diskMode: (m) => hooks.diskMode(m),
@@ -524,22 +520,13 @@ export class NodeSession {
   }
 
   onBlock(id: number, data: Buffer, error: string): void {
-    const r = this.requests.get(id);
-    if (!r) {
-      this.refuse('', 0, 'PROTOCOL', `block response ${id} answers no request`);
-      return;
-    }
-    this.requests.delete(id);
-    if (error) r.reject(new BlockUnavailable(error));
-    else r.resolve(data);
+    if (!this.blocks.onResponse(id, data, error)) this.refuse('', 0, 'PROTOCOL', `block response ${id} answers no request`);
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const w of this.budgetWaiters.splice(0)) w();
-    for (const r of this.requests.values()) r.reject(new ConnectionLost());
-    this.requests.clear();
+    this.blocks.close();
     for (const it of this.queue) it.abort?.abort();
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.spaceWatch) clearInterval(this.spaceWatch);
@@ -628,7 +615,7 @@ export class NodeSession {
         this.clearFailure('to-hub', e.path);
         return;
       } catch (err) {
-        if (err instanceof AbortedError || err instanceof ConnectionLost || this.closed) {
+        if (err instanceof AbortedError || err instanceof PeerGone || this.closed) {
           // Left unacknowledged when the connection dropped: the node sends it again on resume.
           if (!(err instanceof AbortedError)) it.interrupted = true;
           return;
@@ -899,35 +886,15 @@ export class NodeSession {
   }
 
   private async fetch(path: string, offset: number, size: number, hash: Buffer): Promise<Buffer> {
-    while (this.bytesInFlight + size > MAX_BYTES_IN_FLIGHT && this.bytesInFlight > 0) {
-      await new Promise<void>((resolve) => this.budgetWaiters.push(resolve));
+    const data = await this.blocks.fetch(path, offset, size, hash);
+    // Counted as it arrives, so status shows a large file's progress while it transfers.
+    this.counters.bytesReceived += data.length;
+    const now = Date.now();
+    if (now - this.progressNotifiedAt >= 250) {
+      this.progressNotifiedAt = now;
+      this.onChange();
     }
-    if (this.closed) throw new ConnectionLost();
-    const id = this.nextRequestId++;
-    this.bytesInFlight += size;
-    try {
-      const data = await new Promise<Buffer>((resolve, reject) => {
-        this.requests.set(id, { resolve, reject });
-        this.outbox.push({ id, path, offset, size, hash });
-        if (this.outbox.length === 1) setImmediate(() => this.sendRequests());
-      });
-      // Counted as it arrives, so status shows a large file's progress while it transfers.
-      this.counters.bytesReceived += data.length;
-      const now = Date.now();
-      if (now - this.progressNotifiedAt >= 250) {
-        this.progressNotifiedAt = now;
-        this.onChange();
-      }
-      return data;
-    } finally {
-      this.bytesInFlight -= size;
-      this.budgetWaiters.shift()?.();
-    }
-  }
-
-  /** Sends the requests gathered during this turn of the event loop, in few messages. */
-  private sendRequests(): void {
-    for (const msg of requestMessages(this.outbox.splice(0))) this.send(msg);
+    return data;
   }
 
   // ---- hub-side changes, to the node ---------------------------------------------------------
@@ -1348,11 +1315,4 @@ function classify(err: unknown, wirePath: string): { code: string; reason: strin
   if (err instanceof ChangedMeanwhile) return { code: 'CHANGED_ON_HUB', reason: (err as Error).message, retry: true };
   if (err instanceof CaseConflict) return { code: 'CASE_CONFLICT', reason: (err as Error).message, retry: true };
   return errnoProblem(err, "the hub's mirror") ?? { code: 'APPLY_FAILED', reason: (err as Error).message, retry: true };
-}
-
-export class BlockUnavailable extends Error {
-  constructor(readonly reason: string) {
-    super(`node could not supply the block: ${reason}`);
-    this.name = 'BlockUnavailable';
-  }
 }

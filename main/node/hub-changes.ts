@@ -14,6 +14,7 @@
  */
 import { AbortedError, VerifyError, applyDelete, applyDir, applyMeta, applyMove, applySymlink, pullFile, type ApplyContext, type BlockLocation } from '../sync/apply';
 import { BLOCK_SIZE } from '../sync/blocks';
+import { BlockUnavailable, PeerGone } from '../sync/block-fetcher';
 import { CaseConflict, ChangedMeanwhile, expectedOf } from '../sync/expect';
 import { UnsafePathError, checkNoSymlinkParents, toNative } from '../sync/paths';
 import { isBarrier, planEntry } from '../sync/plan';
@@ -35,7 +36,7 @@ export interface HubChangeDeps {
   log: Logger;
   /** Paths the node never takes from the hub (its own state and staging directories). */
   reserved: (wirePath: string) => boolean;
-  /** Fetches a block of the hub's version of a path; rejects with ConnectionLost when the session ends. */
+  /** Fetches a block of the hub's version of a path; rejects with BlockUnavailable, or PeerGone when the session ends (sync/block-fetcher.ts). */
   fetch(path: string, offset: number, size: number, hash: Buffer): Promise<Buffer>;
   /** The workspace changed under us: have the scanner look at this path. */
   markDirty(wirePath: string): void;
@@ -56,21 +57,6 @@ export interface BatchResult {
   reusedBytes: number;
 }
 
-/** The block could not be served by the hub (changed or gone there): a newer entry follows. */
-export class HubBlockUnavailable extends Error {
-  constructor(readonly reason: string) {
-    super(`the hub could not supply the block: ${reason}`);
-    this.name = 'HubBlockUnavailable';
-  }
-}
-
-export class SessionEnded extends Error {
-  constructor() {
-    super('hub session ended');
-    this.name = 'SessionEnded';
-  }
-}
-
 export class HubChanges {
   /**
    * Hub paths refused because another case of them is on disk (case-insensitive workspaces),
@@ -84,7 +70,7 @@ export class HubChanges {
   /**
    * Applies one batch in order: up to CONCURRENCY at once, with deletions and replacements of
    * directories run alone (after what came before, before what follows). Rejects with
-   * SessionEnded when the connection goes: the batch is then not acknowledged and comes again.
+   * PeerGone when the connection goes: the batch is then not acknowledged and comes again.
    */
   async apply(entries: Entry[]): Promise<BatchResult> {
     const result: BatchResult = { applied: 0, skipped: 0, refused: 0, failed: 0, fetchedBytes: 0, reusedBytes: 0, problems: [] };
@@ -189,7 +175,7 @@ export class HubChanges {
       result.applied++;
       log.debug('hub.applied', { path: h.path, hubSeq: h.seq, action: action.kind });
     } catch (err) {
-      if (err instanceof SessionEnded) throw err;
+      if (err instanceof PeerGone) throw err;
       if (err instanceof CaseConflict) {
         // The workspace ignores case. Renamed by the hub (it deletes the old name in this very
         // batch): take the new case and go on; otherwise two names this disk cannot hold apart.
@@ -211,7 +197,7 @@ export class HubChanges {
         this.d.markDirty(h.path);
         return;
       }
-      if (err instanceof HubBlockUnavailable) {
+      if (err instanceof BlockUnavailable) {
         // Changed or gone on the hub meanwhile: its newer entry follows.
         this.deferred(h, result);
         log.debug('hub.change_superseded', { path: h.path, hubSeq: h.seq, reason: err.reason });
