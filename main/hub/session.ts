@@ -12,8 +12,9 @@
 import fs from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { performance } from 'node:perf_hooks';
-import { AbortedError, VerifyError, fsyncDir, applyDelete, applyDir, applyMeta, applyMove, applySymlink, pullFile, type ApplyContext, type BlockLocation, type PullSource, type PullStats } from '../sync/apply';
-import { BLOCK_SIZE } from '../sync/blocks';
+import { AbortedError, fsyncDir, applyDir, applyMove, applySymlink, pullFile, type ApplyContext, type BlockLocation, type PullSource, type PullStats } from '../sync/apply';
+import { applyAction, applyProblem } from '../sync/apply-action';
+import { BLOCK_SIZE, blockIndex } from '../sync/blocks';
 import { BlockFetcher, BlockUnavailable, PeerGone } from '../sync/block-fetcher';
 import { CaseConflict, ChangedMeanwhile, expectedOf, stampMatches, type Expected } from '../sync/expect';
 import { isBarrier, planEntry, type Action } from '../sync/plan';
@@ -543,10 +544,7 @@ export class NodeSession {
       if (prev.state === 'queued') prev.state = 'done';
       else prev.abort?.abort();
     }
-    // A conflict moves things around a path: later changes under it wait for it. Where case is
-    // ignored, a path naming the same file as one still in the queue waits for it too.
-    const sameFile = this.ctx.caseInsensitive === true && this.sameFileQueued(e.path);
-    const barrier = isBarrier(e, expected) || conflict !== undefined || sameFile;
+    const barrier = isBarrier(e, expected, { conflict: conflict !== undefined, sameFileQueued: this.ctx.caseInsensitive === true && this.sameFileQueued(e.path) });
     const item: Item = { entry: e, action, barrier, state: 'queued', expected, ...(conflict ? { conflict } : {}) };
     this.queue.push(item);
     if (!this.latest.has(e.path)) this.countFolded(e.path, 1);
@@ -654,7 +652,7 @@ export class NodeSession {
           this.clearFailure('to-hub', e.path);
           return;
         }
-        const f = classify(err, e.path);
+        const f = applyProblem(err, e.path, 'hub');
         this.failEntry(e, f.code, f.reason, f.retry);
         return;
       }
@@ -810,46 +808,38 @@ export class NodeSession {
     }
     // A directory replaced by something else takes its recorded subtree with it.
     const replacesDir = it.expected?.type === 'dir' && e.type !== 'dir' ? [e.path] : [];
-    switch (it.action.kind) {
-      case 'pull': {
-        // A retry (of a change acknowledged long ago) may meet a path that still cannot take it:
-        // found before any byte is asked for. (First tries leave this to the commit: a stat per
-        // parent of every file would cost the initial sync.)
-        if (e.seq <= this.ackedSeq) await checkNoSymlinkParents(this.ctx.root, e.path);
-        it.abort = new AbortController();
-        const stats: PullStats = { fetchedBytes: 0, reusedBytes: 0 };
-        const committed = await pullFile(this.ctx, e, this.source(e), it.abort.signal, stats, expected);
-        this.partials.drop(e);
-        this.counters.bytesReused += stats.reusedBytes;
-        this.wrote({ del: replacesDir, put: [committed], agreed: [[e.path, agreed]] });
-        this.log.debug('file.committed', { node: this.nodeId, path: e.path, size: e.size, fetched: stats.fetchedBytes, reused: stats.reusedBytes });
-        return;
-      }
-      case 'mkdir':
-      case 'symlink':
-      case 'meta': {
-        const apply = it.action.kind === 'mkdir' ? applyDir : it.action.kind === 'symlink' ? applySymlink : applyMeta;
-        const done = await apply(this.ctx, e, expected);
-        this.wrote({ del: replacesDir, put: [done], agreed: [[e.path, agreed]] });
-        return;
-      }
-      case 'delete': {
-        const waiting = this.caseWaiting.get(e.path.toLowerCase());
-        const ours = waiting && waiting.path !== e.path ? this.store.file(this.nodeId, e.path) : undefined;
-        if (waiting && ours) {
-          // The second half of a case-only rename whose first half was refused: rename, then apply it.
-          this.caseWaiting.delete(e.path.toLowerCase());
-          await applyMove(this.ctx, ours, waiting.path, expected);
-          this.log.info('sync.case_renamed', { node: this.nodeId, from: e.path, to: waiting.path });
-          this.wrote({ del: [e.path], agreed: [[e.path, null]] });
-          this.decide(waiting);
-          return;
-        }
-        await applyDelete(this.ctx, e.path, expected);
+    if (it.action.kind === 'delete') {
+      const waiting = this.caseWaiting.get(e.path.toLowerCase());
+      const ours = waiting && waiting.path !== e.path ? this.store.file(this.nodeId, e.path) : undefined;
+      if (waiting && ours) {
+        // The second half of a case-only rename whose first half was refused: rename, then apply it.
+        this.caseWaiting.delete(e.path.toLowerCase());
+        await applyMove(this.ctx, ours, waiting.path, expected);
+        this.log.info('sync.case_renamed', { node: this.nodeId, from: e.path, to: waiting.path });
         this.wrote({ del: [e.path], agreed: [[e.path, null]] });
+        this.decide(waiting);
         return;
       }
     }
+    const stats: PullStats = { fetchedBytes: 0, reusedBytes: 0 };
+    if (it.action.kind === 'pull') {
+      // A retry (of a change acknowledged long ago) may meet a path that still cannot take it:
+      // found before any byte is asked for. (First tries leave this to the commit: a stat per
+      // parent of every file would cost the initial sync.)
+      if (e.seq <= this.ackedSeq) await checkNoSymlinkParents(this.ctx.root, e.path);
+      it.abort = new AbortController();
+    }
+    const done = await applyAction(this.ctx, it.action, e, expected, { source: () => this.source(e), signal: it.abort?.signal, stats });
+    if (!done) {
+      this.wrote({ del: [e.path], agreed: [[e.path, null]] });
+      return;
+    }
+    if (it.action.kind === 'pull') {
+      this.partials.drop(e);
+      this.counters.bytesReused += stats.reusedBytes;
+    }
+    this.wrote({ del: replacesDir, put: [done], agreed: [[e.path, agreed]] });
+    if (it.action.kind === 'pull') this.log.debug('file.committed', { node: this.nodeId, path: e.path, size: e.size, fetched: stats.fetchedBytes, reused: stats.reusedBytes });
   }
 
   /** Adds an operation's results to what the next flush records, and tells running scans. */
@@ -870,11 +860,7 @@ export class NodeSession {
     const partial = this.partials.of(e);
     let inPartial: Map<string, number[]> | null = null;
     if (partial) {
-      inPartial = new Map();
-      for (let i = 0; i * 32 < e.blocks.length; i++) {
-        const h = e.blocks.subarray(i * 32, i * 32 + 32).toString('hex');
-        inPartial.set(h, [...(inPartial.get(h) ?? []), i]);
-      }
+      inPartial = blockIndex(e.blocks);
     }
     return {
       findLocal: (hash: Buffer): BlockLocation[] => [
@@ -1301,18 +1287,3 @@ interface Verdict {
 
 const failureKey = (direction: Direction, path: string) => `${direction}\u0000${path}`;
 
-/** Why a node change could not be applied to the mirror, in words, and whether retrying can help by itself. */
-function classify(err: unknown, wirePath: string): { code: string; reason: string; retry: boolean } {
-  const errno = (err as NodeJS.ErrnoException).code;
-  // A symlink or the node's own file in the way (a file made on the hub's side steps aside:
-  // parentConflict): for the operator to look at, or for the node's next version; a rescan
-  // retries it.
-  if (err instanceof UnsafePathError || errno === 'ELOOP') {
-    return { code: 'UNSAFE_PATH', reason: errno === 'ELOOP' ? `"${wirePath}" is a symlink in the mirror, and symlinks are never followed` : (err as Error).message, retry: false };
-  }
-  if (err instanceof VerifyError) return { code: 'HASH_MISMATCH', reason: `${(err as Error).message} (fetched again after a while)`, retry: true };
-  if (err instanceof BlockUnavailable) return { code: 'BLOCK_UNAVAILABLE', reason: (err as Error).message, retry: true };
-  if (err instanceof ChangedMeanwhile) return { code: 'CHANGED_ON_HUB', reason: (err as Error).message, retry: true };
-  if (err instanceof CaseConflict) return { code: 'CASE_CONFLICT', reason: (err as Error).message, retry: true };
-  return errnoProblem(err, "the hub's mirror") ?? { code: 'APPLY_FAILED', reason: (err as Error).message, retry: true };
-}

@@ -19,7 +19,7 @@ import { FsPool } from '../sync/fs-pool';
 import { coveringRoots, outsideRoot } from '../sync/paths';
 import { PROBLEM_CODES, PathReports, covers, retried, scannablePath, type PathProblem } from '../sync/problems';
 import { orderBatch } from '../sync/plan';
-import { FULL_RESCAN_MS, scan } from '../sync/scanner';
+import { FULL_RESCAN_MS, scanAll } from '../sync/scanner';
 import { DirSweep, differingChildren } from '../sync/dir-sweep';
 import { Echoes } from '../sync/echo';
 import { serveBlock } from '../sync/serve-block';
@@ -382,39 +382,26 @@ export class NodeClient {
     const full = subtrees.includes('');
     const roots = full ? [''] : coveringRoots(subtrees);
     const cache = full ? this.store.all() : null;
-    const updated: CachedEntry[] = [];
+    const res = await scanAll(roots, {
+      root: this.cfg.workspace,
+      pool: this.pool,
+      cached: (p) => (cache ? cache.get(p) : this.store.get(p)),
+      knownUnder: (s) => (cache ? cache.keys() : this.store.pathsUnder(s)),
+      ignore: this.ignoreState,
+      caseInsensitive: this.caseInsensitive,
+    });
+    // Each new problem is a warning once; one already known is only debug (it is retried).
+    for (const p of res.problems) {
+      const known = this.reports.problems.get(p.path);
+      this.log[known?.code === p.code ? 'debug' : 'warn']('scan.problem', { path: p.path, code: p.code, reason: p.reason });
+    }
+    for (const i of res.ignored) this.log[this.reports.ignored.has(i.path) ? 'debug' : 'info']('scan.ignored', { path: i.path, kind: i.kind, reason: i.reason });
+    const { updated, problems, walked, hashedFiles, hashedBytes } = res;
+    const ignored = res.ignored.map((i) => ({ path: i.path, kind: i.kind }));
     const deleted: CachedEntry[] = [];
-    const problems: PathProblem[] = [];
-    const ignored: { path: string; kind: 'fifo' | 'socket' | 'device' | 'other' }[] = [];
-    let walked = 0;
-    let hashedFiles = 0;
-    let hashedBytes = 0;
-    for (const subtree of roots) {
-      const res = await scan({
-        root: this.cfg.workspace,
-        pool: this.pool,
-        subtree,
-        cached: (p) => (cache ? cache.get(p) : this.store.get(p)),
-        knownUnder: (s) => (cache ? cache.keys() : this.store.pathsUnder(s)),
-        ignore: this.ignoreState,
-        caseInsensitive: this.caseInsensitive,
-      });
-      // Each new problem is a warning once; one already known is only debug (it is retried).
-      for (const p of res.problems) {
-        const known = this.reports.problems.get(p.path);
-        this.log[known?.code === p.code ? 'debug' : 'warn']('scan.problem', { path: p.path, code: p.code, reason: p.reason });
-      }
-      for (const i of res.ignored) this.log[this.reports.ignored.has(i.path) ? 'debug' : 'info']('scan.ignored', { path: i.path, kind: i.kind, reason: i.reason });
-      updated.push(...res.updated);
-      problems.push(...res.problems);
-      ignored.push(...res.ignored.map((i) => ({ path: i.path, kind: i.kind })));
-      for (const p of res.deleted) {
-        const prev = cache ? cache.get(p) : this.store.get(p);
-        if (prev) deleted.push({ ...prev, deleted: true });
-      }
-      walked += res.walked;
-      hashedFiles += res.hashedFiles;
-      hashedBytes += res.hashedBytes;
+    for (const p of res.deleted) {
+      const prev = cache ? cache.get(p) : this.store.get(p);
+      if (prev) deleted.push({ ...prev, deleted: true });
     }
     const wasUnreadable = [...this.reports.problems.values()].filter((p) => p.code === PROBLEM_CODES.UNREADABLE && roots.some((r) => covers(r, p.path)));
     if (this.reports.replace(roots, problems, ignored)) {

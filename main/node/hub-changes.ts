@@ -12,18 +12,18 @@
  * What was applied is recorded in the node's index with the hub's sequence number
  * (`fromHubSeq`), and so reaches the hub as "the node now has your version": the agreement.
  */
-import { AbortedError, VerifyError, applyDelete, applyDir, applyMeta, applyMove, applySymlink, pullFile, type ApplyContext, type BlockLocation } from '../sync/apply';
-import { BLOCK_SIZE } from '../sync/blocks';
+import { AbortedError, applyMove, type ApplyContext, type BlockLocation } from '../sync/apply';
+import { applyAction, applyProblem } from '../sync/apply-action';
+import { BLOCK_SIZE, blockIndex } from '../sync/blocks';
 import { BlockUnavailable, PeerGone } from '../sync/block-fetcher';
 import { CaseConflict, ChangedMeanwhile, expectedOf } from '../sync/expect';
-import { UnsafePathError, checkNoSymlinkParents, toNative } from '../sync/paths';
+import { checkNoSymlinkParents, toNative } from '../sync/paths';
 import { isBarrier, planEntry } from '../sync/plan';
 import { sameVersion, versionOf } from '../sync/reconcile';
 import type { CachedEntry, Entry } from '../sync/types';
 import { entryProblem } from '../sync/validate';
 import type { NodeStore } from '../store/node-store';
 import type { Logger } from '../util/log';
-import { errnoProblem } from '../sync/problems';
 import { DEFERRED, type RefusalMsg } from '../sync/wire';
 import { clip } from '../util/text';
 
@@ -89,9 +89,8 @@ export class HubChanges {
       if (ended) break;
       const local = this.d.store.get(e.path);
       const key = e.path.toLowerCase();
-      const sameFile = this.d.ctx.caseInsensitive === true && folded.has(key);
+      const barrier = isBarrier(e, local, { sameFileQueued: this.d.ctx.caseInsensitive === true && folded.has(key) });
       folded.add(key);
-      const barrier = isBarrier(e, local) || sameFile;
       if (barrier) {
         await Promise.all(running);
         if (ended) break;
@@ -147,30 +146,11 @@ export class HubChanges {
     try {
       // Before any byte is fetched: never through a symlink or a file in the workspace.
       await checkNoSymlinkParents(this.d.ctx.root, h.path);
-      let done: CachedEntry | null = null;
-      switch (action.kind) {
-        case 'none':
-          return;
-        case 'pull': {
-          const stats = { fetchedBytes: 0, reusedBytes: 0 };
-          done = await pullFile(this.d.ctx, h, this.source(h, live), undefined, stats, expected);
-          result.fetchedBytes += stats.fetchedBytes;
-          result.reusedBytes += stats.reusedBytes;
-          break;
-        }
-        case 'mkdir':
-          done = await applyDir(this.d.ctx, h, expected);
-          break;
-        case 'symlink':
-          done = await applySymlink(this.d.ctx, h, expected);
-          break;
-        case 'meta':
-          done = await applyMeta(this.d.ctx, h, expected);
-          break;
-        case 'delete':
-          await applyDelete(this.d.ctx, h.path, expected);
-          break;
-      }
+      if (action.kind === 'none') return;
+      const stats = { fetchedBytes: 0, reusedBytes: 0 };
+      const done = await applyAction(this.d.ctx, action, h, expected, { source: () => this.source(h, live), stats });
+      result.fetchedBytes += stats.fetchedBytes;
+      result.reusedBytes += stats.reusedBytes;
       this.record(h, live, done);
       result.applied++;
       log.debug('hub.applied', { path: h.path, hubSeq: h.seq, action: action.kind });
@@ -203,16 +183,14 @@ export class HubChanges {
         log.debug('hub.change_superseded', { path: h.path, hubSeq: h.seq, reason: err.reason });
         return;
       }
-      const errno = (err as NodeJS.ErrnoException).code;
-      if (err instanceof UnsafePathError || err instanceof VerifyError || errno === 'ELOOP') {
+      const why = applyProblem(err, h.path, 'node');
+      if (why.refused) {
         result.refused++;
-        const reason = errno === 'ELOOP' ? 'the path is a symlink in the workspace, and symlinks are never followed' : (err as Error).message;
-        log.warn('hub.entry_refused', { path: clip(h.path), seq: h.seq, reason });
-        result.problems.push({ path: h.path, seq: h.seq, code: err instanceof VerifyError ? 'HASH_MISMATCH' : 'UNSAFE_PATH', message: reason });
+        log.warn('hub.entry_refused', { path: clip(h.path), seq: h.seq, reason: why.reason });
+        result.problems.push({ path: h.path, seq: h.seq, code: why.code, message: why.reason });
         return;
       }
       result.failed++;
-      const why = errnoProblem(err, 'workspace') ?? { code: 'APPLY_FAILED', reason: (err as Error).message };
       log.error('hub.apply_failed', { path: clip(h.path), seq: h.seq, code: why.code, error: (err as Error).message });
       result.problems.push({ path: h.path, seq: h.seq, code: why.code, message: why.reason });
     }
@@ -263,17 +241,11 @@ export class HubChanges {
 
   /** Blocks already in the workspace version of this path (an edit in place moves few bytes). */
   private source(h: Entry, local: CachedEntry | undefined) {
-    const have = new Map<string, number>();
-    if (local?.type === 'file') {
-      for (let i = 0; i * 32 < local.blocks.length; i++) {
-        const k = local.blocks.subarray(i * 32, i * 32 + 32).toString('hex');
-        if (!have.has(k)) have.set(k, i);
-      }
-    }
+    const have = local?.type === 'file' ? blockIndex(local.blocks) : new Map<string, number[]>();
     const file = local ? toNative(this.d.ctx.root, local.path) : '';
     return {
       findLocal: (hash: Buffer): BlockLocation[] => {
-        const i = have.get(hash.toString('hex'));
+        const i = have.get(hash.toString('hex'))?.[0];
         return i === undefined ? [] : [{ file, offset: i * BLOCK_SIZE }];
       },
       fetch: (offset: number, size: number, hash: Buffer) => this.d.fetch(h.path, offset, size, hash),
