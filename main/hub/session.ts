@@ -17,8 +17,9 @@ import { applyAction, applyProblem } from '../sync/apply-action';
 import { BLOCK_SIZE, blockIndex } from '../sync/blocks';
 import { BlockFetcher, BlockUnavailable, PeerGone } from '../sync/block-fetcher';
 import { CaseConflict, ChangedMeanwhile, expectedOf, stampMatches, type Expected } from '../sync/expect';
-import { isBarrier, planEntry, type Action } from '../sync/plan';
-import { conflictName, reconcile, sameVersion, versionOf, type Side, type Version } from '../sync/reconcile';
+import { isBarrier, type Action } from '../sync/plan';
+import { sameVersion, versionOf, type Side, type Version } from '../sync/reconcile';
+import { freeConflictName, judge, keepAside, type Verdict } from './judge';
 import { serveBlock } from '../sync/serve-block';
 import { entryProblem, refusalCode } from '../sync/validate';
 import { DEFERRED, INDEX_BATCH_ENTRIES, fromWireEntry, requestMessages, responseMessages, toWireEntry, type BlockRequest, type HubMessage, type NodeMessage } from '../sync/wire';
@@ -386,78 +387,29 @@ export class NodeSession {
       this.refuseLocked(e, glob);
       return;
     }
-    this.decide(e);
+    this.judgeAndEnqueue(e);
   }
 
   /**
-   * The three-way decision for a node change (reconcile.ts) against what the mirror has and
-   * the last version both agreed on, and the work it takes. The hub alone decides conflicts;
-   * what it sends back tells the node which of its changes were taken into account (seenSeq).
+   * Judges a node change (judge.ts) and queues the work it takes. What it sends back tells the
+   * node which of its changes were taken into account (seenSeq).
    */
-  private decide(e: Entry): void {
-    const v = this.judge(e);
+  private judgeAndEnqueue(e: Entry): void {
+    const v = this.verdict(e);
     this.enqueue(e, v.action, v.expected, v.conflict);
     if (v.sendBack) this.queueForNode([e.path]);
   }
 
-  private judge(e: Entry): Verdict {
-    const local = this.store.file(this.nodeId, e.path);
-    const nodeV = versionOf(e);
-    // The node applied one of our changes: that version is now on both sides.
-    if (e.fromHubSeq) this.store.setAncestors(this.nodeId, [[e.path, nodeV]]);
-    const d = reconcile(this.store.ancestor(this.nodeId, e.path), nodeV, versionOf(local));
-    const none: Verdict = { action: { kind: 'none' }, expected: null, sendBack: false };
-    switch (d.kind) {
-      case 'none':
-        return none;
-      case 'agree':
-        this.store.setAncestors(this.nodeId, [[e.path, nodeV]]);
-        return none;
-      case 'toHub':
-        if (local?.type === 'dir' && (e.deleted || e.type !== 'dir') && this.store.hubChangesUnder(this.nodeId, e.path) > 0) {
-          // The node removed or replaced a directory in which the hub made changes the node has
-          // not got yet: the directory with them wins (a node's file or symlink is kept beside it).
-          this.log.warn('sync.conflict', { node: this.nodeId, path: e.path, winner: 'hub', reason: 'changes on the hub inside a directory the node removed or replaced' });
-          return e.deleted ? { ...none, sendBack: true } : keepNodeCopy(e, this.freeConflictName(e.path, 'node'));
-        }
-        return { action: planEntry(e, local), expected: expectedOf(local), sendBack: false };
-      case 'toNode':
-        // The node's version is older than ours (or it deleted what we changed): ours goes back.
-        return { ...none, sendBack: true };
-      case 'conflict': {
-        const loser: Side = d.winner === 'hub' ? 'node' : 'hub';
-        const copyTo = d.copyLoser ? this.freeConflictName(e.path, loser) : null;
-        this.log.warn('sync.conflict', { node: this.nodeId, path: e.path, winner: d.winner, copy: copyTo });
-        if (d.winner === 'hub') {
-          // Ours stays and goes to the node (after the node's version is copied aside, if kept).
-          return copyTo ? keepNodeCopy(e, copyTo) : { ...none, sendBack: true };
-        }
-        // The node wins: ours steps aside (if kept) and the node's takes its place.
-        return copyTo
-          ? { action: planEntry(e, undefined), expected: expectedOf(local), conflict: { loser, copyTo }, sendBack: false }
-          : { action: planEntry(e, local), expected: expectedOf(local), sendBack: false };
-      }
-    }
-  }
-
-  /**
-   * The path keeps changing on the hub's side under every attempt: the hub's version stays
-   * and the node's is kept beside it (a deletion or a directory has nothing to lose).
-   */
-  private keepAside(e: Entry): Verdict {
-    if (e.deleted || e.type === 'dir') return { action: { kind: 'none' }, expected: null, sendBack: true };
-    const copyTo = this.freeConflictName(e.path, 'node');
-    this.log.warn('sync.conflict', { node: this.nodeId, path: e.path, winner: 'hub', copy: copyTo, reason: 'kept changing on the hub' });
-    return keepNodeCopy(e, copyTo);
-  }
-
-  /** A conflict name nothing in the mirror uses yet (two conflicts of one path in one second). */
-  private freeConflictName(wirePath: string, loser: Side): string {
+  /** The pure verdict on a node change (`aside`: the hub's version stays, judge.ts keepAside), its agreements recorded and its conflict logged. */
+  private verdict(e: Entry, aside = false): Verdict {
+    const taken = (p: string) => Boolean(this.store.file(this.nodeId, p)) || this.latest.has(p);
     const now = Date.now();
-    for (let i = 0; ; i++) {
-      const name = conflictName(wirePath, loser, new Date(now + i * 1000));
-      if (!this.store.file(this.nodeId, name) && !this.latest.has(name)) return name;
-    }
+    const v = aside
+      ? keepAside({ entry: e, now, taken })
+      : judge({ entry: e, local: this.store.file(this.nodeId, e.path), ancestor: this.store.ancestor(this.nodeId, e.path), now, taken, hubChangesUnder: (dir) => this.store.hubChangesUnder(this.nodeId, dir) });
+    if (v.agreed.length) this.store.setAncestors(this.nodeId, v.agreed);
+    if (v.logged) this.log.warn('sync.conflict', { node: this.nodeId, path: e.path, ...v.logged });
+    return v;
   }
 
   /** Queues mirror paths whose hub-side version must (again) reach the node, and sends. */
@@ -510,7 +462,7 @@ export class NodeSession {
       // Locked paths stay (the lock file too: it exists only on the hub).
       const stale = this.store.paths(this.nodeId).filter((p) => !seen.has(p) && !this.lock.lockOf(p));
       for (const p of stale.sort((a, b) => b.length - a.length)) {
-        this.decide(tombstone(p, seq));
+        this.judgeAndEnqueue(tombstone(p, seq));
       }
     }
     // The node's index is in: what failed before is tried again now (its newer versions, if any,
@@ -627,7 +579,7 @@ export class NodeSession {
             it.interrupted = true;
             return;
           }
-          const v = attempt < MAX_REDECIDE ? this.judge(e) : this.keepAside(e);
+          const v = this.verdict(e, attempt >= MAX_REDECIDE);
           if (v.sendBack) this.queueForNode([e.path]);
           it.action = v.action;
           it.expected = v.expected;
@@ -713,7 +665,7 @@ export class NodeSession {
       // file, and something inside it). Refused; only a file made on the hub's side steps aside.
       const before = this.store.ancestor(this.nodeId, dir);
       if (sameVersion(before, versionOf(ours))) return false;
-      const copyTo = this.freeConflictName(dir, 'hub');
+      const copyTo = freeConflictName({ now: Date.now(), taken: (p) => Boolean(this.store.file(this.nodeId, p)) || this.latest.has(p) }, dir, 'hub');
       this.log.warn('sync.conflict', { node: this.nodeId, path: dir, winner: 'node', copy: copyTo, reason: 'the node made a directory where the hub has a file' });
       const moved = await applyMove(this.ctx, ours, copyTo, expectedOf(ours));
       const made = await applyDir(this.ctx, { ...tombstone(dir, 0), deleted: false, type: 'dir', mode: before?.type === 'dir' ? before.mode : 0o755 }, null);
@@ -817,7 +769,7 @@ export class NodeSession {
         await applyMove(this.ctx, ours, waiting.path, expected);
         this.log.info('sync.case_renamed', { node: this.nodeId, from: e.path, to: waiting.path });
         this.wrote({ del: [e.path], agreed: [[e.path, null]] });
-        this.decide(waiting);
+        this.judgeAndEnqueue(waiting);
         return;
       }
     }
@@ -1176,7 +1128,7 @@ export class NodeSession {
       // A newer change of this path is already on its way: it settles (or fails) the path.
       if (!f.entry || this.latest.has(f.path)) continue;
       this.log.info('sync.retry', { node: this.nodeId, path: f.path, code: f.code, attempt: f.attempts + 1 });
-      this.decide({ ...f.entry });
+      this.judgeAndEnqueue({ ...f.entry });
     }
     if (n) {
       this.pump();
@@ -1194,7 +1146,7 @@ export class NodeSession {
     for (const f of hit) {
       if (this.latest.has(f.path)) continue;
       this.failures.trying(f);
-      this.decide({ ...f.entry! });
+      this.judgeAndEnqueue({ ...f.entry! });
     }
     if (hit.length) {
       this.pump();
@@ -1243,11 +1195,6 @@ function lookupWrites(byPath: Map<string, CachedEntry | null>, wirePath: string)
   return ancestorsOf(wirePath).some((dir) => byPath.get(dir) === null) ? null : undefined;
 }
 
-/** The hub's version stays; the node's is pulled beside it as `copyTo` (execute() does it). */
-function keepNodeCopy(e: Entry, copyTo: string): Verdict {
-  return { action: e.type === 'symlink' ? { kind: 'symlink' } : { kind: 'pull' }, expected: null, conflict: { loser: 'node', copyTo }, sendBack: false };
-}
-
 function emptyWrites(): Writes {
   return { byPath: new Map(), put: [], del: [], agreed: [], forNode: [], failures: new Map() };
 }
@@ -1274,15 +1221,6 @@ function freeBytes(dir: string): number {
   } catch {
     return 0;
   }
-}
-
-/** What to do about a node change (judge()). */
-interface Verdict {
-  action: Action;
-  expected: Expected;
-  conflict?: { loser: Side; copyTo: string };
-  /** The hub's version must go (back) to the node. */
-  sendBack: boolean;
 }
 
 const failureKey = (direction: Direction, path: string) => `${direction}\u0000${path}`;
