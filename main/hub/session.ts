@@ -16,10 +16,10 @@ import { AbortedError, fsyncDir, applyDir, applyMove, applySymlink, pullFile, ty
 import { applyAction, applyProblem } from '../sync/apply-action';
 import { BLOCK_SIZE, blockIndex } from '../sync/blocks';
 import { BlockFetcher, BlockUnavailable, PeerGone } from '../sync/block-fetcher';
-import { CaseConflict, ChangedMeanwhile, expectedOf, stampMatches, type Expected } from '../sync/expect';
-import { isBarrier, type Action } from '../sync/plan';
-import { sameVersion, versionOf, type Side, type Version } from '../sync/reconcile';
+import { CaseConflict, ChangedMeanwhile, expectedOf, stampMatches } from '../sync/expect';
+import { sameVersion, versionOf, type Version } from '../sync/reconcile';
 import { freeConflictName, judge, keepAside, type Verdict } from './judge';
+import { ApplyQueue, type QueueItem } from './apply-queue';
 import { serveBlock } from '../sync/serve-block';
 import { entryProblem, refusalCode } from '../sync/validate';
 import { DEFERRED, INDEX_BATCH_ENTRIES, fromWireEntry, requestMessages, responseMessages, toWireEntry, type BlockRequest, type HubMessage, type NodeMessage } from '../sync/wire';
@@ -35,21 +35,8 @@ import type { PartialFiles } from './partials';
 import type { Logger } from '../util/log';
 import { clip } from '../util/text';
 
-/**
- * Files pulled at once: many, so small files are not bound by round trips. (256 was ~10 %
- * faster on 1 KiB files but raised the hub's event-loop lag p99 from ~20 to ~26 ms.)...
- */
-const FILE_CONCURRENCY = 64;
-/** ...while the bytes requested and not yet received stay bounded... */
+/** Bytes requested from the node and not yet received, at most (sync/block-fetcher.ts). */
 const MAX_BYTES_IN_FLIGHT = 16 * 1024 * 1024;
-/**
- * ...and so does the memory of running pulls: a file of up to 1 MiB is held whole until it
- * is committed, a bigger one streams to staging through a window of about 2 MiB.
- */
-const MAX_PULL_MEMORY = 64 * 1024 * 1024;
-const pullMemory = (e: Entry) => Math.min(e.size, 2 * 1024 * 1024);
-/** Cheap operations (mkdir, symlink, metadata) may run more at once, but not unboundedly. */
-const OP_CONCURRENCY = 64;
 const FLUSH_MS = 25;
 /** Longest the index ingest holds the event loop at a time. */
 const INGEST_SLICE_MS = 4;
@@ -68,21 +55,6 @@ const SPACE_FREED_BYTES = 1024 * 1024;
 
 export type Duplex = grpc.ServerDuplexStream<NodeMessage, HubMessage>;
 
-interface Item {
-  entry: Entry;
-  action: Action;
-  barrier: boolean;
-  state: 'queued' | 'running' | 'done';
-  abort?: AbortController;
-  /** Stopped by a lost connection: not applied, so never acknowledged. */
-  interrupted?: boolean;
-  /** What the mirror showed when this was decided; the commit checks it is still so (expect.ts). */
-  expected: Expected;
-  /** A conflict: the losing side's version is kept at `copyTo`. */
-  conflict?: { loser: Side; copyTo: string };
-  /** Resolves when the item has run. */
-  settled?: Promise<void>;
-}
 
 /** How long recorded writes stay in unflushed()'s view (the watcher reports them within this). */
 const RECENT_MS = 1000;
@@ -130,18 +102,10 @@ export class NodeSession {
   /** Highest sequence number accepted from the node in this session. */
   private lastSeq: number;
   closed = false;
-  private readonly queue: Item[] = [];
-  private readonly latest = new Map<string, Item>();
+  /** Node changes in the order they are applied (apply-queue.ts). */
+  private readonly queue: ApplyQueue;
   /** Node changes refused for a name on disk in another case, by lower-cased path (see execute's delete). */
   private readonly caseWaiting = new Map<string, Entry>();
-  /** How many paths in `latest` fold to each lower-case path (case-insensitive mirrors only). */
-  private readonly foldedLatest = new Map<string, number>();
-  private running = 0;
-  /** What running pulls may hold in memory (see MAX_PULL_MEMORY). */
-  private pullMemory = 0;
-  /** Index of the first queue item that may still be waiting to start. */
-  private cursor = 0;
-  private barrierRunning = false;
   private pendingWrites: Writes = emptyWrites();
   /** The writes a flush is recording right now. */
   private recording: Writes | null = null;
@@ -214,6 +178,18 @@ export class NodeSession {
         return true;
       },
     };
+    this.queue = new ApplyQueue({
+      caseInsensitive: hooks.caseInsensitive === true,
+      run: (it) => this.run(it).catch((e: Error) => {
+        // run() handles every failure it knows; anything else is a bug, kept as the path's problem.
+        this.log.error('session.error', { node: this.nodeId, path: it.entry.path, error: e.message, stack: e.stack });
+        this.failEntry(it.entry, 'INTERNAL', `the hub failed applying this change: ${e.message}`, true);
+      }),
+      ran: () => {
+        this.scheduleFlush();
+        this.onChange();
+      },
+    });
     this.ackedSeq = wantFull ? 0 : store.node(nodeId)!.ackedSeq;
     this.lastSeq = this.ackedSeq;
     if (wantFull) {
@@ -226,25 +202,13 @@ export class NodeSession {
 
   /** Entries not applied yet (including those still being ingested), and the bytes to pull. */
   pending(): { files: number; bytes: number } {
-    let files = this.ingest.length - this.ingestHead;
-    let bytes = 0;
-    for (const it of this.queue) {
-      if (it.state === 'done') continue;
-      files++;
-      if (it.action.kind === 'pull') bytes += it.entry.size;
-    }
-    return { files, bytes };
+    const queued = this.queue.pending();
+    return { files: this.ingest.length - this.ingestHead + queued.files, bytes: queued.bytes };
   }
 
   /** The first `limit` entries not applied yet, in the order they will be applied. */
   pendingItems(limit: number): PendingFileView[] {
-    const out: PendingFileView[] = [];
-    for (const it of this.queue) {
-      if (out.length >= limit) break;
-      if (it.state === 'done') continue;
-      out.push({ path: it.entry.path, action: it.action.kind, size: it.action.kind === 'pull' ? it.entry.size : 0, state: it.state });
-    }
-    return out;
+    return this.queue.pendingItems(limit);
   }
 
   /**
@@ -263,7 +227,7 @@ export class NodeSession {
 
   /** A node change of this path is being applied right now (its result is not known yet). */
   applying(wirePath: string): boolean {
-    return this.latest.get(wirePath)?.state === 'running';
+    return this.queue.latest(wirePath)?.state === 'running';
   }
 
   /** Changes made on the hub's side that the node has not applied yet. */
@@ -359,7 +323,7 @@ export class NodeSession {
       this.ingest.length = 0;
       this.ingestHead = 0;
     }
-    this.pump();
+    this.queue.pump();
     this.onChange();
     if (this.ingestHead < this.ingest.length && !this.closed) setImmediate(() => this.drain1());
     else this.draining = false;
@@ -396,13 +360,13 @@ export class NodeSession {
    */
   private judgeAndEnqueue(e: Entry): void {
     const v = this.verdict(e);
-    this.enqueue(e, v.action, v.expected, v.conflict);
+    this.queue.enqueue(e, v.action, v.expected, v.conflict);
     if (v.sendBack) this.queueForNode([e.path]);
   }
 
   /** The pure verdict on a node change (`aside`: the hub's version stays, judge.ts keepAside), its agreements recorded and its conflict logged. */
   private verdict(e: Entry, aside = false): Verdict {
-    const taken = (p: string) => Boolean(this.store.file(this.nodeId, p)) || this.latest.has(p);
+    const taken = (p: string) => Boolean(this.store.file(this.nodeId, p)) || this.queue.has(p);
     const now = Date.now();
     const v = aside
       ? keepAside({ entry: e, now, taken })
@@ -480,7 +444,7 @@ export class NodeSession {
     if (this.closed) return;
     this.closed = true;
     this.blocks.close();
-    for (const it of this.queue) it.abort?.abort();
+    this.queue.stop();
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.spaceWatch) clearInterval(this.spaceWatch);
     if (this.deferTimer) clearTimeout(this.deferTimer);
@@ -490,74 +454,7 @@ export class NodeSession {
 
   // ---- queue -------------------------------------------------------------------------------
 
-  private enqueue(e: Entry, action: Action, expected: Expected, conflict?: Item['conflict']): void {
-    const prev = this.latest.get(e.path);
-    if (prev && prev.state !== 'done') {
-      if (prev.state === 'queued') prev.state = 'done';
-      else prev.abort?.abort();
-    }
-    const barrier = isBarrier(e, expected, { conflict: conflict !== undefined, sameFileQueued: this.ctx.caseInsensitive === true && this.sameFileQueued(e.path) });
-    const item: Item = { entry: e, action, barrier, state: 'queued', expected, ...(conflict ? { conflict } : {}) };
-    this.queue.push(item);
-    if (!this.latest.has(e.path)) this.countFolded(e.path, 1);
-    this.latest.set(e.path, item);
-  }
-
-  /** Another path that differs from this one only in case has work queued, running or unrecorded. */
-  private sameFileQueued(wirePath: string): boolean {
-    const n = this.foldedLatest.get(wirePath.toLowerCase()) ?? 0;
-    return n > (this.latest.has(wirePath) ? 1 : 0);
-  }
-
-  /** Keeps foldedLatest in step with latest (case-insensitive mirrors only). */
-  private countFolded(wirePath: string, by: 1 | -1): void {
-    if (!this.ctx.caseInsensitive) return;
-    const key = wirePath.toLowerCase();
-    const n = (this.foldedLatest.get(key) ?? 0) + by;
-    if (n > 0) this.foldedLatest.set(key, n);
-    else this.foldedLatest.delete(key);
-  }
-
-  /** Starts queued items in order, within the concurrency limits. O(started), not O(queue). */
-  private pump(): void {
-    if (this.closed) return;
-    while (this.cursor < this.queue.length) {
-      const it = this.queue[this.cursor]!;
-      if (it.state !== 'queued') {
-        this.cursor++;
-        continue;
-      }
-      if (this.barrierRunning) return;
-      if (it.barrier) {
-        if (this.running > 0) return;
-        this.barrierRunning = true;
-      } else if (this.running >= (it.action.kind === 'pull' ? FILE_CONCURRENCY : OP_CONCURRENCY)) {
-        return;
-      } else if (it.action.kind === 'pull' && this.running > 0 && this.pullMemory + pullMemory(it.entry) > MAX_PULL_MEMORY) {
-        return;
-      }
-      this.cursor++;
-      it.state = 'running';
-      this.running++;
-      const memory = it.action.kind === 'pull' ? pullMemory(it.entry) : 0;
-      this.pullMemory += memory;
-      it.settled = this.run(it).catch((e: Error) => {
-        // run() handles every failure it knows; anything else is a bug, kept as the path's problem.
-        this.log.error('session.error', { node: this.nodeId, path: it.entry.path, error: e.message, stack: e.stack });
-        this.failEntry(it.entry, 'INTERNAL', `the hub failed applying this change: ${e.message}`, true);
-      }).finally(() => {
-        it.state = 'done';
-        this.running--;
-        this.pullMemory -= memory;
-        if (it.barrier) this.barrierRunning = false;
-        this.scheduleFlush();
-        this.pump();
-        this.onChange();
-      });
-    }
-  }
-
-  private async run(it: Item): Promise<void> {
+  private async run(it: QueueItem): Promise<void> {
     const e = it.entry;
     for (let attempt = 1; ; attempt++) {
       try {
@@ -589,7 +486,7 @@ export class NodeSession {
         }
         if (err instanceof CaseConflict && attempt <= MAX_REDECIDE && (await this.caseRename(it, err))) continue;
         if (err instanceof CaseConflict) this.caseWaiting.set(e.path.toLowerCase(), e);
-        const parent = err instanceof UnsafePathError && attempt <= MAX_REDECIDE ? this.runningAncestor(e.path) : undefined;
+        const parent = err instanceof UnsafePathError && attempt <= MAX_REDECIDE ? this.queue.runningAncestor(ancestorsOf(e.path)) : undefined;
         if (parent) {
           // A parent is being turned into a directory right now (a conflict decided late): wait.
           await parent.settled;
@@ -617,9 +514,9 @@ export class NodeSession {
    * its way), the name on disk is renamed to the new case and the item runs again. Otherwise
    * the node has two names this file system cannot tell apart: refused as CASE_CONFLICT.
    */
-  private async caseRename(it: Item, err: CaseConflict): Promise<boolean> {
+  private async caseRename(it: QueueItem, err: CaseConflict): Promise<boolean> {
     const { from, to } = err.renameSpan();
-    if (this.latest.get(from)?.entry.deleted !== true) return false;
+    if (this.queue.latest(from)?.entry.deleted !== true) return false;
     const old = this.store.file(this.nodeId, from) ?? (await this.lstatEntry(from));
     if (!old) return false;
     const moved = await applyMove(this.ctx, old, to);
@@ -665,7 +562,7 @@ export class NodeSession {
       // file, and something inside it). Refused; only a file made on the hub's side steps aside.
       const before = this.store.ancestor(this.nodeId, dir);
       if (sameVersion(before, versionOf(ours))) return false;
-      const copyTo = freeConflictName({ now: Date.now(), taken: (p) => Boolean(this.store.file(this.nodeId, p)) || this.latest.has(p) }, dir, 'hub');
+      const copyTo = freeConflictName({ now: Date.now(), taken: (p) => Boolean(this.store.file(this.nodeId, p)) || this.queue.has(p) }, dir, 'hub');
       this.log.warn('sync.conflict', { node: this.nodeId, path: dir, winner: 'node', copy: copyTo, reason: 'the node made a directory where the hub has a file' });
       const moved = await applyMove(this.ctx, ours, copyTo, expectedOf(ours));
       const made = await applyDir(this.ctx, { ...tombstone(dir, 0), deleted: false, type: 'dir', mode: before?.type === 'dir' ? before.mode : 0o755 }, null);
@@ -687,7 +584,7 @@ export class NodeSession {
     for (const dir of ancestorsOf(wirePath)) {
       if (this.knownDirs.has(dir)) break;
       // The node's own entry for this directory is being applied: it records it.
-      const coming = this.latest.get(dir)?.entry;
+      const coming = this.queue.latest(dir)?.entry;
       if (coming && !coming.deleted && coming.type === 'dir') break;
       const w = this.unflushed(dir);
       const rec = w !== undefined ? w : this.store.stamp(this.nodeId, dir);
@@ -720,20 +617,11 @@ export class NodeSession {
     return { ...tombstone(wirePath, 0), deleted: false, type: st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'file', size: st.isFile() ? st.size : 0, mtimeMs: st.mtimeMs, mode: st.mode & 0o777, ino: st.ino };
   }
 
-  /** The running item of the nearest ancestor directory of a path, if any. */
-  private runningAncestor(wirePath: string): Item | undefined {
-    for (const dir of ancestorsOf(wirePath)) {
-      const it = this.latest.get(dir);
-      if (it?.state === 'running') return it;
-    }
-    return undefined;
-  }
-
   /**
    * Carries out an item's decision. Results go to pendingWrites only after the last await: a
    * flush may swap pendingWrites while an operation runs.
    */
-  private async execute(it: Item): Promise<void> {
+  private async execute(it: QueueItem): Promise<void> {
     const e = it.entry;
     const agreed = versionOf(e);
     if (it.action.kind === 'none') return;
@@ -855,7 +743,7 @@ export class NodeSession {
         let blocked = false;
         for (const r of rows) {
           // Busy: node work on it is queued, running, or not recorded yet.
-          if (this.latest.has(r.path) || this.unflushed(r.path) !== undefined || bytes > MAX_HUB_BATCH_BYTES) {
+          if (this.queue.has(r.path) || this.unflushed(r.path) !== undefined || bytes > MAX_HUB_BATCH_BYTES) {
             blocked = true;
             break;
           }
@@ -975,20 +863,8 @@ export class NodeSession {
   private async flushNow(): Promise<void> {
     // Acknowledged: the node's sequence up to the first of its changes not settled yet. A retry
     // of an earlier failure (its seq acknowledged long ago) never holds later changes back.
-    let acked = this.ackedSeq;
-    let waiting = false;
-    const settled = new Set<Item>();
-    for (const it of this.queue) {
-      const retry = it.entry.seq <= this.ackedSeq;
-      if (it.state !== 'done' || it.interrupted) {
-        if (!retry) waiting = true;
-        continue;
-      }
-      // Done after one still waiting: stays queued until it can be acknowledged in order.
-      if (waiting && !retry) continue;
-      settled.add(it);
-      acked = Math.max(acked, it.entry.seq);
-    }
+    const { waiting, settled, ...through } = this.queue.acknowledgeable(this.ackedSeq);
+    let acked = through.acked;
     const writes = this.pendingWrites;
     const dirs = [...this.dirsToSync];
     this.pendingWrites = emptyWrites();
@@ -1024,20 +900,7 @@ export class NodeSession {
       this.flushError = null;
       this.flushBackoff = 0;
     }
-    // What was settled leaves the queue (in place; pump() finds its place again from the start).
-    let kept = 0;
-    for (const it of this.queue) {
-      if (!settled.has(it)) {
-        this.queue[kept++] = it;
-        continue;
-      }
-      if (this.latest.get(it.entry.path) === it) {
-        this.latest.delete(it.entry.path);
-        this.countFolded(it.entry.path, -1);
-      }
-    }
-    this.queue.length = kept;
-    this.cursor = 0;
+    this.queue.forget(settled);
     this.recording = null;
     const now = Date.now();
     if (now - this.recentSince > RECENT_MS) {
@@ -1126,12 +989,12 @@ export class NodeSession {
         continue;
       }
       // A newer change of this path is already on its way: it settles (or fails) the path.
-      if (!f.entry || this.latest.has(f.path)) continue;
+      if (!f.entry || this.queue.has(f.path)) continue;
       this.log.info('sync.retry', { node: this.nodeId, path: f.path, code: f.code, attempt: f.attempts + 1 });
       this.judgeAndEnqueue({ ...f.entry });
     }
     if (n) {
-      this.pump();
+      this.queue.pump();
       this.onChange();
     }
     this.scheduleRetry();
@@ -1144,12 +1007,12 @@ export class NodeSession {
     const hit = this.failures.list().filter((f) => f.direction === 'to-hub' && f.entry && paths.some((p) => p === '' || f.path === p || f.path.startsWith(`${p}/`) || p.startsWith(`${f.path}/`) || ancestorsOf(f.path).includes(p)));
     // Also what waits for someone (a file in the way that has just changed, say).
     for (const f of hit) {
-      if (this.latest.has(f.path)) continue;
+      if (this.queue.has(f.path)) continue;
       this.failures.trying(f);
       this.judgeAndEnqueue({ ...f.entry! });
     }
     if (hit.length) {
-      this.pump();
+      this.queue.pump();
       this.scheduleRetry();
     }
   }
@@ -1165,7 +1028,7 @@ export class NodeSession {
 
   /** After close(): waits for running operations to settle and records what they completed. */
   async drain(): Promise<void> {
-    while (this.running > 0) await new Promise((r) => setTimeout(r, 5));
+    while (this.queue.running > 0) await new Promise((r) => setTimeout(r, 5));
     await this.flush();
   }
 
