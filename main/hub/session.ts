@@ -20,12 +20,14 @@ import { CaseConflict, ChangedMeanwhile, expectedOf, stampMatches } from '../syn
 import { sameVersion, versionOf, type Version } from '../sync/reconcile';
 import { freeConflictName, judge, keepAside, type Verdict } from './judge';
 import { ApplyQueue, type QueueItem } from './apply-queue';
+import { HubChangeSender } from './hub-change-sender';
+import { WriteJournal, failureChanges, failureKey, type Writes } from './write-journal';
 import { serveBlock } from '../sync/serve-block';
 import { entryProblem, refusalCode } from '../sync/validate';
-import { DEFERRED, INDEX_BATCH_ENTRIES, fromWireEntry, requestMessages, responseMessages, toWireEntry, type BlockRequest, type HubMessage, type NodeMessage } from '../sync/wire';
+import { fromWireEntry, requestMessages, responseMessages, type BlockRequest, type HubMessage, type NodeMessage } from '../sync/wire';
 import { UnsafePathError, ancestorsOf, checkNoSymlinkParents, toNative } from '../sync/paths';
-import type { CachedEntry, Entry } from '../sync/types';
-import type { FailureRecord, HubStore } from '../store/hub-store';
+import { tombstone, type CachedEntry, type Entry } from '../sync/types';
+import type { HubStore } from '../store/hub-store';
 import { errnoProblem } from '../sync/problems';
 import { FailureSet, type Direction } from './failures';
 import type { LockRefusalView, PendingFileView } from '../contract';
@@ -41,8 +43,6 @@ const FLUSH_MS = 25;
 /** Longest the index ingest holds the event loop at a time. */
 const INGEST_SLICE_MS = 4;
 const MAX_FAILURES_KEPT = 500;
-/** Deferred hub changes go to the node again at most this often. */
-const DEFERRED_RESEND_MS = 500;
 /** Failing paths kept per node (persisted), at most. */
 const MAX_FAILURES = 10_000;
 /** A failed flush is tried again after this long, doubling up to the max. */
@@ -56,16 +56,9 @@ const SPACE_FREED_BYTES = 1024 * 1024;
 export type Duplex = grpc.ServerDuplexStream<NodeMessage, HubMessage>;
 
 
-/** How long recorded writes stay in unflushed()'s view (the watcher reports them within this). */
-const RECENT_MS = 1000;
-
-/** A hub index message stays well under the message limit (block lists of big files). */
-const MAX_HUB_BATCH_BYTES = 2 * 1024 * 1024;
 
 /** How often a change that lost a race with an edit on the hub's side is decided again. */
 const MAX_REDECIDE = 3;
-/** Hub-side changes sent and not yet acknowledged by the node, at most. */
-const HUB_WINDOW = 2000;
 
 /** What the session needs from the hub around it (hub-service.ts). */
 export interface SessionHooks {
@@ -106,25 +99,14 @@ export class NodeSession {
   private readonly queue: ApplyQueue;
   /** Node changes refused for a name on disk in another case, by lower-cased path (see execute's delete). */
   private readonly caseWaiting = new Map<string, Entry>();
-  private pendingWrites: Writes = emptyWrites();
-  /** The writes a flush is recording right now. */
-  private recording: Writes | null = null;
-  /** Writes recorded lately, newest first: two generations of about RECENT_MS each. */
-  private recentlyRecorded: Map<string, CachedEntry | null>[] = [new Map(), new Map()];
-  private recentSince = Date.now();
-  /** Hub-side changes: sent through this hub sequence number in this session, acknowledged through. */
-  private hubSent: number;
-  private hubAcked: number;
-  private sendingHub = false;
+  /** What this session wrote and has not recorded yet (write-journal.ts). */
+  private readonly journal = new WriteJournal();
+  /** Hub-side changes, to the node (hub-change-sender.ts). */
+  private readonly toNodeSender: HubChangeSender;
   /** Parent conflicts being settled, by each ancestor of the change that found it (parentConflict). */
   private readonly resolvingParent = new Map<string, Promise<boolean>>();
   /** Directories known to be recorded in the mirror index (restoreParents); cleared on any deletion. */
   private readonly knownDirs = new Set<string>();
-  /** Hub-side changes the node deferred (DEFERRED): sent again once its own changes are settled. */
-  private readonly deferred = new Set<string>();
-  private deferTimer: NodeJS.Timeout | null = null;
-  /** Hub-side changes sent and not acknowledged yet: path → hub sequence number, in order sent. */
-  private readonly hubSentPaths = new Map<string, number>();
   private flushTimer: NodeJS.Timeout | null = null;
   /** The last flush could not be recorded (cleared by the next that is); retried with backoff. */
   flushError: { code: string; reason: string; at: number } | null = null;
@@ -197,7 +179,22 @@ export class NodeSession {
       store.setAcked(nodeId, 0, indexId);
     }
     this.indexId = indexId;
-    this.hubAcked = this.hubSent = store.node(nodeId)!.hubAcked;
+    this.toNodeSender = new HubChangeSender({
+      nodeId, store, log, failures, journal: this.journal,
+      send: (msg) => this.send(msg),
+      refuse: (path, seq, code, message) => this.refuse(path, seq, code, message),
+      closed: () => this.closed,
+      busy: (p) => this.queue.has(p) || this.unflushed(p) !== undefined,
+      seenSeq: () => this.lastSeq,
+      nodePending: () => this.pending().files,
+      staleDirs: () => this.knownDirs.clear(),
+      clearFailure: (direction, path) => this.clearFailure(direction, path),
+      failed: () => {
+        this.scheduleFlush();
+        this.scheduleRetry();
+      },
+      changed: () => this.onChange(),
+    }, store.node(nodeId)!.hubAcked);
   }
 
   /** Entries not applied yet (including those still being ingested), and the bytes to pull. */
@@ -218,11 +215,7 @@ export class NodeSession {
    * its own commits from edits on its side without a database lookup per watcher event.
    */
   unflushed(wirePath: string, orRecent = false): CachedEntry | null | undefined {
-    for (const m of [this.pendingWrites.byPath, this.recording?.byPath, ...(orRecent ? this.recentlyRecorded : [])]) {
-      const w = m && lookupWrites(m, wirePath);
-      if (w !== undefined) return w;
-    }
-    return undefined;
+    return this.journal.unflushed(wirePath, orRecent);
   }
 
   /** A node change of this path is being applied right now (its result is not known yet). */
@@ -241,7 +234,7 @@ export class NodeSession {
    */
   get inSync(): boolean {
     return this.doneSeq >= 0 && this.ackedSeq >= this.doneSeq && this.pending().files === 0 && this.toNode().files === 0
-      && this.deferred.size === 0 && this.failures.size === 0 && this.flushError === null;
+      && this.toNodeSender.deferredCount === 0 && this.failures.size === 0 && this.flushError === null;
   }
 
   send(msg: HubMessage): void {
@@ -270,7 +263,7 @@ export class NodeSession {
       return;
     }
     const rec = this.failures.fail('to-hub', e.path, code, clip(reason), retryable, canRetry ? e : null);
-    this.pendingWrites.failures.set(failureKey('to-hub', e.path), rec);
+    this.journal.failure('to-hub', e.path, rec);
     this.scheduleRetry();
     this.scheduleFlush();
   }
@@ -278,7 +271,7 @@ export class NodeSession {
   /** A path applied (or settled) in one direction: its failure there, if any, is over. */
   private clearFailure(direction: Direction, path: string): void {
     if (!this.failures.clear(direction, path)) return;
-    this.pendingWrites.failures.set(failureKey(direction, path), null);
+    this.journal.failure(direction, path, null);
     this.log.info('sync.recovered', { node: this.nodeId, path, direction });
     this.scheduleFlush();
   }
@@ -378,12 +371,7 @@ export class NodeSession {
 
   /** Queues mirror paths whose hub-side version must (again) reach the node, and sends. */
   queueForNode(paths: string[]): void {
-    // Hub-side changes (deletions among them) make what was known of directories stale.
-    this.knownDirs.clear();
-    const send = paths.filter((p) => p !== LOCK_FILE);
-    if (send.length === 0) return;
-    this.store.queueHubChanges(this.nodeId, send);
-    this.sendHubChanges();
+    this.toNodeSender.queue(paths);
   }
 
   /**
@@ -447,7 +435,7 @@ export class NodeSession {
     this.queue.stop();
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.spaceWatch) clearInterval(this.spaceWatch);
-    if (this.deferTimer) clearTimeout(this.deferTimer);
+    this.toNodeSender.stop();
     this.retryTimer = this.spaceWatch = null;
     void this.drain();
   }
@@ -618,8 +606,8 @@ export class NodeSession {
   }
 
   /**
-   * Carries out an item's decision. Results go to pendingWrites only after the last await: a
-   * flush may swap pendingWrites while an operation runs.
+   * Carries out an item's decision. Results go to the journal only after the last await: a
+   * flush may take the journal's writes while an operation runs.
    */
   private async execute(it: QueueItem): Promise<void> {
     const e = it.entry;
@@ -684,14 +672,8 @@ export class NodeSession {
 
   /** Adds an operation's results to what the next flush records, and tells running scans. */
   private wrote(w: Partial<Writes>): void {
-    const into = this.pendingWrites;
     if (w.del?.length) this.knownDirs.clear();
-    for (const p of w.del ?? []) into.byPath.set(p, null);
-    for (const x of w.put ?? []) into.byPath.set(x.path, x);
-    if (w.del) into.del.push(...w.del);
-    if (w.put) into.put.push(...w.put);
-    if (w.agreed) into.agreed.push(...w.agreed);
-    if (w.forNode) into.forNode.push(...w.forNode);
+    this.journal.add(w);
     this.hooks.written([...(w.del ?? []), ...(w.put ?? []).map((x) => x.path)]);
   }
 
@@ -725,106 +707,14 @@ export class NodeSession {
 
   // ---- hub-side changes, to the node ---------------------------------------------------------
 
-  /**
-   * Sends queued hub-side changes in the hub's order, within HUB_WINDOW unacknowledged ones.
-   * Stops at a path that still has node work in progress: what is sent must already reflect
-   * every node change up to `seenSeq`, which is how the node knows it may apply it.
-   */
+  /** Sends queued hub-side changes the node may take now (hub-change-sender.ts). */
   sendHubChanges(): void {
-    if (this.closed || this.sendingHub) return;
-    this.sendingHub = true;
-    try {
-      for (;;) {
-        const room = HUB_WINDOW - (this.hubSent - this.hubAcked);
-        if (room <= 0) return;
-        const rows = this.store.hubChangesAfter(this.nodeId, this.hubSent, Math.min(INDEX_BATCH_ENTRIES, room));
-        const files = [];
-        let bytes = 0;
-        let blocked = false;
-        for (const r of rows) {
-          // Busy: node work on it is queued, running, or not recorded yet.
-          if (this.queue.has(r.path) || this.unflushed(r.path) !== undefined || bytes > MAX_HUB_BATCH_BYTES) {
-            blocked = true;
-            break;
-          }
-          const rec = this.store.file(this.nodeId, r.path);
-          const entry: Entry = rec ? { ...rec, seq: r.seq, seenSeq: this.lastSeq } : { ...tombstone(r.path, r.seq), seenSeq: this.lastSeq };
-          files.push(toWireEntry(entry));
-          bytes += entry.blocks.length + 256;
-          this.hubSent = r.seq;
-          this.hubSentPaths.delete(r.path);
-          this.hubSentPaths.set(r.path, r.seq);
-        }
-        if (files.length) this.send({ hubIndex: { files } });
-        if (blocked || rows.length === 0 || files.length === 0) return;
-      }
-    } finally {
-      this.sendingHub = false;
-    }
+    this.toNodeSender.send();
   }
 
-  /**
-   * The node settled our changes through `seq`: applied, or deferred to a change of its own
-   * (the hub decides when that arrives), or `failed` (a problem of the path, to-node, queued
-   * again after a backoff; cleared once a later attempt is applied).
-   */
+  /** The node settled our changes through `seq` (hub-change-sender.ts). */
   onHubAck(seq: number, failed: unknown[] = []): void {
-    if (!Number.isSafeInteger(seq) || seq > this.hubSent || seq < this.hubAcked) {
-      this.refuse('', seq, 'PROTOCOL', `acknowledgement of hub change ${seq} outside what was sent (${this.hubAcked}..${this.hubSent})`);
-      return;
-    }
-    const failedPaths = new Map<string, { code: string; reason: string }>();
-    for (const f of failed.slice(0, HUB_WINDOW) as { path?: unknown; code?: unknown; message?: unknown }[]) {
-      const p = typeof f?.path === 'string' ? f.path : '';
-      if (!this.hubSentPaths.has(p)) continue;
-      failedPaths.set(p, { code: clip(typeof f.code === 'string' && /^[A-Z_]{1,40}$/.test(f.code) ? f.code : 'NODE_APPLY_FAILED'), reason: clip(typeof f.message === 'string' ? f.message : '') });
-    }
-    const now = Date.now();
-    for (const [p, sentSeq] of this.hubSentPaths) {
-      if (sentSeq > seq) continue;
-      this.hubSentPaths.delete(p);
-      const why = failedPaths.get(p);
-      if (!why) {
-        this.clearFailure('to-node', p);
-        continue;
-      }
-      if (why.code === DEFERRED) {
-        this.deferred.add(p);
-        continue;
-      }
-      const rec = this.failures.fail('to-node', p, why.code, `the node's workspace: ${why.reason}`, true, null, now);
-      this.pendingWrites.failures.set(failureKey('to-node', p), rec);
-      this.log.warn('sync.node_failed', { node: this.nodeId, path: p, code: why.code, reason: why.reason, attempt: rec.attempts });
-    }
-    this.hubAcked = seq;
-    this.store.ackHubChanges(this.nodeId, seq);
-    if (this.deferred.size) this.resendDeferredSoon();
-    if (failedPaths.size) {
-      this.scheduleFlush();
-      this.scheduleRetry();
-    }
-    this.sendHubChanges();
-    this.onChange();
-  }
-
-  /**
-   * Sends deferred paths again once the node's own changes have been settled (nothing of the
-   * node's is waiting here), at most every DEFERRED_RESEND_MS: the node's change may still be
-   * on its way, and the node then defers again.
-   */
-  private resendDeferredSoon(): void {
-    if (this.deferTimer || this.closed) return;
-    this.deferTimer = setTimeout(() => {
-      this.deferTimer = null;
-      if (this.closed || this.deferred.size === 0) return;
-      if (this.pending().files > 0) return this.resendDeferredSoon();
-      const paths = [...this.deferred].filter((p) => !this.hubSentPaths.has(p));
-      for (const p of paths) this.deferred.delete(p);
-      this.log.debug('sync.resend_deferred', { node: this.nodeId, paths: paths.length, examples: paths.slice(0, 5) });
-      this.queueForNode(paths);
-      if (this.deferred.size) this.resendDeferredSoon();
-    }, DEFERRED_RESEND_MS);
-    this.deferTimer.unref();
+    this.toNodeSender.onAck(seq, failed);
   }
 
   /** Answers the node's block requests for hub-side changes, from the mirror. */
@@ -865,11 +755,9 @@ export class NodeSession {
     // of an earlier failure (its seq acknowledged long ago) never holds later changes back.
     const { waiting, settled, ...through } = this.queue.acknowledgeable(this.ackedSeq);
     let acked = through.acked;
-    const writes = this.pendingWrites;
-    const dirs = [...this.dirsToSync];
-    this.pendingWrites = emptyWrites();
     // Still visible to unflushed() until they are recorded.
-    this.recording = writes;
+    const writes = this.journal.take();
+    const dirs = [...this.dirsToSync];
     this.dirsToSync.clear();
     if (!waiting && this.doneSeq > acked && this.fullPass === null) acked = Math.max(acked, this.doneSeq);
     await Promise.all(dirs.map((d) => fsyncDir(d).catch(() => undefined)));
@@ -880,17 +768,11 @@ export class NodeSession {
         writes.failures.set(failureKey('to-hub', x.path), null);
       }
     }
-    const failed: FailureRecord[] = [];
-    const cleared: { direction: Direction; path: string }[] = [];
-    for (const [key, rec] of writes.failures) {
-      if (rec) failed.push(rec);
-      else cleared.push({ direction: key.slice(0, key.indexOf('\u0000')) as Direction, path: key.slice(key.indexOf('\u0000') + 1) });
-    }
+    const { failed, cleared } = failureChanges(writes);
     try {
       this.store.recordFlush(this.nodeId, { ...writes, failed, cleared, acked: acked !== this.ackedSeq ? acked : null, indexId: this.indexId });
     } catch (e) {
-      this.pendingWrites = mergeWrites(writes, this.pendingWrites);
-      this.recording = null;
+      this.journal.notRecorded(writes);
       for (const d of dirs) this.dirsToSync.add(d);
       this.flushFailed(e as Error);
       return;
@@ -901,13 +783,7 @@ export class NodeSession {
       this.flushBackoff = 0;
     }
     this.queue.forget(settled);
-    this.recording = null;
-    const now = Date.now();
-    if (now - this.recentSince > RECENT_MS) {
-      this.recentlyRecorded = [new Map(), this.recentlyRecorded[0]!];
-      this.recentSince = now;
-    }
-    for (const [p, w] of writes.byPath) this.recentlyRecorded[0]!.set(p, w);
+    this.journal.recorded(writes);
     // Paths that were busy may now be sent to the node (and conflict copies must be).
     this.sendHubChanges();
     if (acked !== this.ackedSeq) {
@@ -1034,47 +910,6 @@ export class NodeSession {
 
 }
 
-interface Writes {
-  /** Failures to record (null: cleared), by failureKey. */
-  failures: Map<string, FailureRecord | null>;
-  /** The latest write per path (null: deleted), for unflushed(). */
-  byPath: Map<string, CachedEntry | null>;
-  put: CachedEntry[];
-  del: string[];
-  /** New agreements (ancestors) once these writes are recorded. */
-  agreed: [string, Version | null][];
-  /** Mirror paths whose hub-side version the node must get (conflict copies, a winning version). */
-  forNode: string[];
-}
-
-function tombstone(path: string, seq: number): Entry {
-  return { path, type: 'file', size: 0, mtimeMs: 0, mode: 0, hash: Buffer.alloc(0), blockSize: 0, blocks: Buffer.alloc(0), target: '', deleted: true, seq };
-}
-
-function lookupWrites(byPath: Map<string, CachedEntry | null>, wirePath: string): CachedEntry | null | undefined {
-  if (byPath.size === 0) return undefined;
-  const own = byPath.get(wirePath);
-  if (own !== undefined) return own;
-  return ancestorsOf(wirePath).some((dir) => byPath.get(dir) === null) ? null : undefined;
-}
-
-function emptyWrites(): Writes {
-  return { byPath: new Map(), put: [], del: [], agreed: [], forNode: [], failures: new Map() };
-}
-
-/** Writes `a` followed by writes `b`, as one (a later deletion drops an earlier put under it). */
-function mergeWrites(a: Writes, b: Writes): Writes {
-  const gone = new Set(b.del);
-  const keep = (x: CachedEntry) => !gone.has(x.path) && !ancestorsOf(x.path).some((d) => gone.has(d));
-  return {
-    byPath: new Map([...a.byPath, ...b.byPath]),
-    put: [...a.put.filter(keep), ...b.put],
-    del: [...a.del, ...b.del],
-    agreed: [...a.agreed, ...b.agreed],
-    forNode: [...a.forNode, ...b.forNode],
-    failures: new Map([...a.failures, ...b.failures]),
-  };
-}
 
 /** Free bytes for unprivileged writers on the file system holding `dir` (0 if unknown). */
 function freeBytes(dir: string): number {
@@ -1086,5 +921,4 @@ function freeBytes(dir: string): number {
   }
 }
 
-const failureKey = (direction: Direction, path: string) => `${direction}\u0000${path}`;
 
