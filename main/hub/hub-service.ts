@@ -607,9 +607,11 @@ export class HubService extends EventEmitter {
         this.store.clearAncestors(id);
         this.log.warn('node.new_index', { node: id, previous: rec.indexId, now: hello.indexId });
       }
-      const s: NodeSession = new NodeSession(id, call, peer, this.store, this.mirrorOf(id), this.stagingOf(id), this.commitPool, this.log.child('session', { node: id }), rt.failures, () => this.sessionChanged(id, s), hello.indexId, wantFull,
-        { lockOf: (p) => rt.lock.lockOf(p), get globs() { return rt.lock.globs; }, refused: rt.lockRefused }, rt.partials,
-        {
+      const s: NodeSession = new NodeSession({
+        nodeId: id, call, peer, store: this.store, mirrorRoot: this.mirrorOf(id), stagingDir: this.stagingOf(id), pool: this.commitPool,
+        log: this.log.child('session', { node: id }), failures: rt.failures, onChange: () => this.sessionChanged(id, s), indexId: hello.indexId, wantFull,
+        lock: { lockOf: (p) => rt.lock.lockOf(p), get globs() { return rt.lock.globs; }, refused: rt.lockRefused }, partials: rt.partials,
+        hooks: {
           // The session asks after a failed commit of these paths: they are not its own writes.
           rescan: (paths) => this.scanMirror(id, rt, paths, true),
           written: (paths) => {
@@ -619,7 +621,8 @@ export class HubService extends EventEmitter {
           },
           caseInsensitive: this.caseInsensitiveOf(id, rt),
           diskMode: (mode) => mirrorMode(mode, this.mirrorModes),
-        });
+        },
+      });
       session = s;
       rt.session = s;
       rt.reachedInSync = false;
