@@ -1,33 +1,33 @@
 /**
- * One connected node: ingests its index, pulls what the mirror lacks (block reuse, verified,
- * atomic commit), records progress, and acknowledges applied sequence numbers.
+ * One connected node: wires the steps of its sync together and answers for it (status, the
+ * hub's calls). Each step has its own file:
  *
- * Items are applied in the node's sequence order with up to FILE_CONCURRENCY pulls at once.
- * The queue stays bounded because the node keeps at most INDEX_WINDOW unacknowledged entries
- * in flight (wire.ts); the stream itself is never paused, so block responses always get in.
- * Anything that removes a directory or a file (deletions, a file replacing a directory) is a
- * barrier: it waits for running work and blocks later work, so a rename's new path can reuse
- * the old path's blocks before they are deleted.
+ *   ingest (ingest.ts) → judge (judge.ts, pure) → enqueue (apply-queue.ts) → apply
+ *   (mirror-apply.ts, blocks from the node through sync/block-fetcher.ts) → journal
+ *   (write-journal.ts) → flush (session-flush.ts: record, then acknowledge to the node)
+ *
+ * and beside them the hub-side changes going to the node (hub-change-sender.ts) and the retries
+ * of what failed (retries.ts). The queue stays bounded because the node keeps at most
+ * INDEX_WINDOW unacknowledged entries in flight (wire.ts); the stream itself is never paused,
+ * so block responses always get in.
  */
 import * as grpc from '@grpc/grpc-js';
-import { performance } from 'node:perf_hooks';
 import type { ApplyContext } from '../sync/apply';
 import { BlockFetcher } from '../sync/block-fetcher';
 import { judge, keepAside, type Verdict } from './judge';
 import { ApplyQueue } from './apply-queue';
 import { HubChangeSender } from './hub-change-sender';
+import { IndexIngest } from './ingest';
 import { MirrorApplier } from './mirror-apply';
 import { Retries } from './retries';
 import { SessionFlush } from './session-flush';
 import { WriteJournal } from './write-journal';
 import { serveBlock } from '../sync/serve-block';
-import { entryProblem, refusalCode } from '../sync/validate';
-import { fromWireEntry, requestMessages, responseMessages, type BlockRequest, type HubMessage, type NodeMessage } from '../sync/wire';
-import { tombstone, type CachedEntry, type Entry } from '../sync/types';
+import { requestMessages, responseMessages, type BlockRequest, type HubMessage, type NodeMessage } from '../sync/wire';
+import type { CachedEntry, Entry } from '../sync/types';
 import type { HubStore } from '../store/hub-store';
 import { FailureSet, type Direction } from './failures';
 import type { LockRefusalView, PendingFileView } from '../contract';
-import { LOCK_FILE } from '../sync/lock';
 import type { FsPool } from '../sync/fs-pool';
 import type { PartialFiles } from './partials';
 import type { Logger } from '../util/log';
@@ -35,16 +35,10 @@ import { clip } from '../util/text';
 
 /** Bytes requested from the node and not yet received, at most (sync/block-fetcher.ts). */
 const MAX_BYTES_IN_FLIGHT = 16 * 1024 * 1024;
-/** Longest the index ingest holds the event loop at a time. */
-const INGEST_SLICE_MS = 4;
-const MAX_FAILURES_KEPT = 500;
 /** Failing paths kept per node (persisted), at most. */
 const MAX_FAILURES = 10_000;
 
 export type Duplex = grpc.ServerDuplexStream<NodeMessage, HubMessage>;
-
-
-
 
 /** What the session needs from the hub around it (hub-service.ts). */
 export interface SessionHooks {
@@ -101,8 +95,6 @@ export class NodeSession {
   /** Node's latest IndexDone: its index is complete up to this seq. -1 until the first. */
   doneSeq = -1;
   ackedSeq: number;
-  /** Highest sequence number accepted from the node in this session. */
-  private lastSeq: number;
   closed = false;
   /** Node changes in the order they are applied (apply-queue.ts). */
   private readonly queue: ApplyQueue;
@@ -118,10 +110,8 @@ export class NodeSession {
   private readonly blocks: BlockFetcher;
   /** Carries out queued node changes in the mirror (mirror-apply.ts). */
   private readonly applier: MirrorApplier;
-  private fullPass: Set<string> | null = null;
-  private readonly ingest: { entry?: unknown; done?: { seq: number; full: boolean } }[] = [];
-  private ingestHead = 0;
-  private draining = false;
+  /** Takes the node's index in (ingest.ts). */
+  private readonly ingest: IndexIngest;
   private readonly ctx: ApplyContext;
 
   readonly nodeId: string;
@@ -132,7 +122,6 @@ export class NodeSession {
   private readonly log: Logger;
   private readonly failures: FailureSet;
   private readonly onChange: () => void;
-  private readonly lock: SessionLock;
   private readonly partials: PartialFiles;
   private readonly hooks: SessionHooks;
 
@@ -145,7 +134,6 @@ export class NodeSession {
     this.log = log;
     this.failures = failures;
     this.onChange = deps.onChange;
-    this.lock = deps.lock;
     this.partials = partials;
     this.hooks = hooks;
     this.blocks = new BlockFetcher({
@@ -188,17 +176,26 @@ export class NodeSession {
       changed: () => this.onChange(),
     });
     this.ackedSeq = wantFull ? 0 : store.node(nodeId)!.ackedSeq;
-    this.lastSeq = this.ackedSeq;
-    if (wantFull) {
-      this.fullPass = new Set();
-      store.setAcked(nodeId, 0, indexId);
-    }
+    if (wantFull) store.setAcked(nodeId, 0, indexId);
+    this.ingest = new IndexIngest({
+      nodeId, store, log, lock: deps.lock,
+      closed: () => this.closed,
+      send: (msg) => this.send(msg),
+      refuse: (path, seq, code, message) => this.refuse(path, seq, code, message),
+      failEntry: (e, code, reason, retryable, canRetry) => this.failEntry(e, code, reason, retryable, canRetry),
+      clearFailure: (direction, path) => this.clearFailure(direction, path),
+      judgeAndEnqueue: (e) => this.judgeAndEnqueue(e),
+      queueForNode: (paths) => this.queueForNode(paths),
+      pump: () => this.queue.pump(),
+      indexDone: (seq) => this.indexDone(seq),
+      changed: () => this.onChange(),
+    }, this.ackedSeq, wantFull);
     this.flusher = new SessionFlush({
       nodeId, indexId, store, log, failures, queue: this.queue, journal: this.journal,
       closed: () => this.closed,
       ackedSeq: () => this.ackedSeq,
       doneSeq: () => this.doneSeq,
-      fullPassOpen: () => this.fullPass !== null,
+      fullPassOpen: () => this.ingest.fullPassOpen,
       acknowledge: (seq) => {
         this.ackedSeq = seq;
         this.send({ ack: { seq } });
@@ -221,7 +218,7 @@ export class NodeSession {
       refuse: (path, seq, code, message) => this.refuse(path, seq, code, message),
       closed: () => this.closed,
       busy: (p) => this.queue.has(p) || this.unflushed(p) !== undefined,
-      seenSeq: () => this.lastSeq,
+      seenSeq: () => this.ingest.lastSeq,
       nodePending: () => this.pending().files,
       staleDirs: () => this.applier.staleDirs(),
       clearFailure: (direction, path) => this.clearFailure(direction, path),
@@ -236,7 +233,7 @@ export class NodeSession {
   /** Entries not applied yet (including those still being ingested), and the bytes to pull. */
   pending(): { files: number; bytes: number } {
     const queued = this.queue.pending();
-    return { files: this.ingest.length - this.ingestHead + queued.files, bytes: queued.bytes };
+    return { files: this.ingest.waiting + queued.files, bytes: queued.bytes };
   }
 
   /** The first `limit` entries not applied yet, in the order they will be applied. */
@@ -312,75 +309,13 @@ export class NodeSession {
     this.scheduleFlush();
   }
 
-  // ---- incoming ----------------------------------------------------------------------------
-
-  /**
-   * Index entries and IndexDone markers are ingested in order, in slices of a few
-   * milliseconds, so a 1000-entry batch (validation, a lookup and a plan per entry) never
-   * holds the event loop for long.
-   */
+  /** Index entries and IndexDone markers from the node, taken in order (ingest.ts). */
   onIndex(files: unknown[]): void {
-    for (const w of files) this.ingest.push({ entry: w });
-    this.drainSoon();
+    this.ingest.onIndex(files);
   }
 
   onDone(seq: number, full: boolean): void {
-    this.ingest.push({ done: { seq, full } });
-    this.drainSoon();
-  }
-
-  private drainSoon(): void {
-    if (this.draining || this.closed) return;
-    this.draining = true;
-    setImmediate(() => this.drain1());
-  }
-
-  private drain1(): void {
-    const until = performance.now() + INGEST_SLICE_MS;
-    while (this.ingestHead < this.ingest.length && performance.now() < until && !this.closed) {
-      const item = this.ingest[this.ingestHead++]!;
-      try {
-        if (item.entry !== undefined) this.ingestEntry(item.entry);
-        else if (item.done) this.applyDone(item.done.seq, item.done.full);
-      } catch (e) {
-        // A bug must not stop the hub: this entry is refused, the others go on.
-        this.log.error('session.error', { node: this.nodeId, error: (e as Error).message, stack: (e as Error).stack });
-        this.refuse(typeof (item.entry as { path?: unknown })?.path === 'string' ? (item.entry as { path: string }).path : '', 0, 'INTERNAL', `the hub failed on this entry: ${(e as Error).message}`);
-      }
-    }
-    if (this.ingestHead === this.ingest.length) {
-      this.ingest.length = 0;
-      this.ingestHead = 0;
-    }
-    this.queue.pump();
-    this.onChange();
-    if (this.ingestHead < this.ingest.length && !this.closed) setImmediate(() => this.drain1());
-    else this.draining = false;
-  }
-
-  private ingestEntry(w: unknown): void {
-    const e = fromWireEntry(w as never);
-    // Acknowledgements assume the node's order: every entry must come after the last one.
-    const problem = entryProblem(e) ?? (e.seq <= this.lastSeq ? `sequence number ${e.seq} does not follow ${this.lastSeq}` : null);
-    if (problem) {
-      const code = refusalCode(problem);
-      if (code === 'PROTOCOL') this.refuse(e.path, e.seq, code, problem);
-      else if (e.deleted) {
-        // The node no longer has what it could not send: nothing is missing any more.
-        this.refuse(e.path, e.seq, code, problem);
-        this.clearFailure('to-hub', e.path);
-      } else this.failEntry({ ...e, blocks: Buffer.alloc(0) }, code, problem, false, false);
-      return;
-    }
-    this.lastSeq = e.seq;
-    if (e.type === 'file' && !e.deleted) e.mode &= 0o777;
-    this.fullPass?.add(e.path);
-    const glob = this.lockedBy(e);
-    if (glob) {
-      this.refuseLocked(e, glob);
-      return;
-    }
-    this.judgeAndEnqueue(e);
+    this.ingest.onDone(seq, full);
   }
 
   /**
@@ -410,49 +345,8 @@ export class NodeSession {
     this.toNodeSender.queue(paths);
   }
 
-  /**
-   * The lock glob that forbids this change, if any: the path itself, or (for a deletion or a
-   * directory replaced by something else) a recorded path below it.
-   */
-  private lockedBy(e: Entry): string | null {
-    const own = this.lock.lockOf(e.path);
-    if (own) return own;
-    // Without globs only the root lock file is locked, and no subtree can hold it: no lookup
-    // per entry (this runs for every entry a node sends).
-    if (this.lock.globs.length === 0 || (!e.deleted && e.type === 'dir')) return null;
-    for (const p of this.store.pathsUnder(this.nodeId, e.path)) {
-      const g = this.lock.lockOf(p);
-      if (g) return g;
-    }
-    return null;
-  }
-
-  private refuseLocked(e: Entry, glob: string): void {
-    const message = glob === LOCK_FILE
-      ? `"${clip(e.path)}" is the mirror's lock file, which only the hub side may change`
-      : `"${clip(e.path)}" is immutable on the hub (locked by "${clip(glob)}" in ${LOCK_FILE}); the hub's version stays`;
-    this.log.warn('input.rejected', { node: this.nodeId, path: clip(e.path), seq: e.seq, code: 'LOCKED', lock: glob, reason: message });
-    this.lock.refused.delete(e.path);
-    this.lock.refused.set(e.path, { path: clip(e.path), glob, at: Date.now() });
-    if (this.lock.refused.size > MAX_FAILURES_KEPT) this.lock.refused.delete(this.lock.refused.keys().next().value!);
-    this.send({ refusal: { path: clip(e.path), seq: e.seq, code: 'LOCKED', message } });
-    // The hub's version goes back to the node. A locked path the hub does not have is left to
-    // the node (refused, counted, logged): deleting the node's new file would lose it.
-    if (glob !== LOCK_FILE && (this.store.file(this.nodeId, e.path) || e.deleted)) this.queueForNode([e.path]);
-    this.onChange();
-  }
-
-  private applyDone(seq: number, full: boolean): void {
-    if (full && this.fullPass) {
-      // Paths the mirror has but the node's full index does not mention are gone on the node.
-      const seen = this.fullPass;
-      this.fullPass = null;
-      // Locked paths stay (the lock file too: it exists only on the hub).
-      const stale = this.store.paths(this.nodeId).filter((p) => !seen.has(p) && !this.lock.lockOf(p));
-      for (const p of stale.sort((a, b) => b.length - a.length)) {
-        this.judgeAndEnqueue(tombstone(p, seq));
-      }
-    }
+  /** The node's index is complete up to `seq` (its IndexDone, taken in order). */
+  private indexDone(seq: number): void {
     // The node's index is in: what failed before is tried again now (its newer versions, if any,
     // are already queued and take precedence).
     if (this.doneSeq < 0) this.retryDue('retryable');
