@@ -163,15 +163,18 @@ export class NodeServer {
         this.store.clearAncestors(id);
         this.log.warn('node.new_index', { node: id, previous: rec.indexId, now: hello.indexId });
       }
-      const s: NodeSession = new NodeSession(id, call, peer, this.store, this.mirrorOf(id), this.stagingOf(id), this.commitPool, this.log.child('session', { node: id }), rt.failures, () => this.sessionChanged(id, s), hello.indexId, wantFull,
-        { lockOf: (p) => mirror.lock.lockOf(p), get globs() { return mirror.lock.globs; }, refused: mirror.lockRefused }, rt.partials,
-        {
+      const s: NodeSession = new NodeSession({
+        nodeId: id, call, peer, store: this.store, mirrorRoot: this.mirrorOf(id), stagingDir: this.stagingOf(id), pool: this.commitPool,
+        log: this.log.child('session', { node: id }), failures: rt.failures, onChange: () => this.sessionChanged(id, s), indexId: hello.indexId, wantFull,
+        lock: { lockOf: (p) => mirror.lock.lockOf(p), get globs() { return mirror.lock.globs; }, refused: mirror.lockRefused }, partials: rt.partials,
+        hooks: {
           // The session asks after a failed commit of these paths: they are not its own writes.
           rescan: (paths) => mirror.scan(paths, true),
           written: (paths) => mirror.written(paths),
           caseInsensitive: mirror.ignoresCase(),
           diskMode: (mode) => mirrorMode(mode, this.deps.modes()),
-        });
+        },
+      });
       session = s;
       rt.session = s;
       rt.reachedInSync = false;

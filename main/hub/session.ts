@@ -1,96 +1,44 @@
 /**
- * One connected node: ingests its index, pulls what the mirror lacks (block reuse, verified,
- * atomic commit), records progress, and acknowledges applied sequence numbers.
+ * One connected node: wires the steps of its sync together and answers for it (status, the
+ * hub's calls). Each step has its own file:
  *
- * Items are applied in the node's sequence order with up to FILE_CONCURRENCY pulls at once.
- * The queue stays bounded because the node keeps at most INDEX_WINDOW unacknowledged entries
- * in flight (wire.ts); the stream itself is never paused, so block responses always get in.
- * Anything that removes a directory or a file (deletions, a file replacing a directory) is a
- * barrier: it waits for running work and blocks later work, so a rename's new path can reuse
- * the old path's blocks before they are deleted.
+ *   ingest (ingest.ts) → judge (judge.ts, pure) → enqueue (apply-queue.ts) → apply
+ *   (mirror-apply.ts, blocks from the node through sync/block-fetcher.ts) → journal
+ *   (write-journal.ts) → flush (session-flush.ts: record, then acknowledge to the node)
+ *
+ * and beside them the hub-side changes going to the node (hub-change-sender.ts) and the retries
+ * of what failed (retries.ts). The queue stays bounded because the node keeps at most
+ * INDEX_WINDOW unacknowledged entries in flight (wire.ts); the stream itself is never paused,
+ * so block responses always get in.
  */
-import fs from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
-import { performance } from 'node:perf_hooks';
-import { AbortedError, VerifyError, fsyncDir, applyDelete, applyDir, applyMeta, applyMove, applySymlink, pullFile, type ApplyContext, type BlockLocation, type PullSource, type PullStats } from '../sync/apply';
-import { BLOCK_SIZE } from '../sync/blocks';
-import { CaseConflict, ChangedMeanwhile, expectedOf, stampMatches, type Expected } from '../sync/expect';
-import { isBarrier, planEntry, type Action } from '../sync/plan';
-import { conflictName, reconcile, sameVersion, versionOf, type Side, type Version } from '../sync/reconcile';
+import type { ApplyContext } from '../sync/apply';
+import { BlockFetcher } from '../sync/block-fetcher';
+import { judge, keepAside, type Verdict } from './judge';
+import { ApplyQueue } from './apply-queue';
+import { HubChangeSender } from './hub-change-sender';
+import { IndexIngest } from './ingest';
+import { MirrorApplier } from './mirror-apply';
+import { Retries } from './retries';
+import { SessionFlush } from './session-flush';
+import { WriteJournal } from './write-journal';
 import { serveBlock } from '../sync/serve-block';
-import { entryProblem, refusalCode } from '../sync/validate';
-import { DEFERRED, INDEX_BATCH_ENTRIES, fromWireEntry, requestMessages, responseMessages, toWireEntry, type BlockRequest, type HubMessage, type NodeMessage } from '../sync/wire';
-import { UnsafePathError, ancestorsOf, checkNoSymlinkParents, toNative } from '../sync/paths';
+import { requestMessages, responseMessages, type BlockRequest, type HubMessage, type NodeMessage } from '../sync/wire';
 import type { CachedEntry, Entry } from '../sync/types';
-import type { FailureRecord, HubStore } from '../store/hub-store';
-import { errnoProblem } from '../sync/problems';
+import type { HubStore } from '../store/hub-store';
 import { FailureSet, type Direction } from './failures';
 import type { LockRefusalView, PendingFileView } from '../contract';
-import { LOCK_FILE } from './lock';
 import type { FsPool } from '../sync/fs-pool';
 import type { PartialFiles } from './partials';
 import type { Logger } from '../util/log';
 import { clip } from '../util/text';
 
-/**
- * Files pulled at once: many, so small files are not bound by round trips. (256 was ~10 %
- * faster on 1 KiB files but raised the hub's event-loop lag p99 from ~20 to ~26 ms.)...
- */
-const FILE_CONCURRENCY = 64;
-/** ...while the bytes requested and not yet received stay bounded... */
+/** Bytes requested from the node and not yet received, at most (sync/block-fetcher.ts). */
 const MAX_BYTES_IN_FLIGHT = 16 * 1024 * 1024;
-/**
- * ...and so does the memory of running pulls: a file of up to 1 MiB is held whole until it
- * is committed, a bigger one streams to staging through a window of about 2 MiB.
- */
-const MAX_PULL_MEMORY = 64 * 1024 * 1024;
-const pullMemory = (e: Entry) => Math.min(e.size, 2 * 1024 * 1024);
-/** Cheap operations (mkdir, symlink, metadata) may run more at once, but not unboundedly. */
-const OP_CONCURRENCY = 64;
-const FLUSH_MS = 25;
-/** Longest the index ingest holds the event loop at a time. */
-const INGEST_SLICE_MS = 4;
-const MAX_FAILURES_KEPT = 500;
-/** Deferred hub changes go to the node again at most this often. */
-const DEFERRED_RESEND_MS = 500;
 /** Failing paths kept per node (persisted), at most. */
 const MAX_FAILURES = 10_000;
-/** A failed flush is tried again after this long, doubling up to the max. */
-const FLUSH_RETRY_MIN_MS = 1000;
-const FLUSH_RETRY_MAX_MS = 30_000;
-/** While something failed for lack of space, free space is checked this often… */
-const SPACE_POLL_MS = 1000;
-/** …and this much more of it is taken as "space was freed": retry at once. */
-const SPACE_FREED_BYTES = 1024 * 1024;
 
 export type Duplex = grpc.ServerDuplexStream<NodeMessage, HubMessage>;
-
-interface Item {
-  entry: Entry;
-  action: Action;
-  barrier: boolean;
-  state: 'queued' | 'running' | 'done';
-  abort?: AbortController;
-  /** Stopped by a lost connection: not applied, so never acknowledged. */
-  interrupted?: boolean;
-  /** What the mirror showed when this was decided; the commit checks it is still so (expect.ts). */
-  expected: Expected;
-  /** A conflict: the losing side's version is kept at `copyTo`. */
-  conflict?: { loser: Side; copyTo: string };
-  /** Resolves when the item has run. */
-  settled?: Promise<void>;
-}
-
-/** How long recorded writes stay in unflushed()'s view (the watcher reports them within this). */
-const RECENT_MS = 1000;
-
-/** A hub index message stays well under the message limit (block lists of big files). */
-const MAX_HUB_BATCH_BYTES = 2 * 1024 * 1024;
-
-/** How often a change that lost a race with an edit on the hub's side is decided again. */
-const MAX_REDECIDE = 3;
-/** Hub-side changes sent and not yet acknowledged by the node, at most. */
-const HUB_WINDOW = 2000;
 
 /** What the session needs from the hub around it (hub-service.ts). */
 export interface SessionHooks {
@@ -118,11 +66,27 @@ export interface SessionLock {
   refused: Map<string, LockRefusalView>;
 }
 
-export class ConnectionLost extends Error {
-  constructor() {
-    super('node connection lost');
-    this.name = 'ConnectionLost';
-  }
+/** What a session is made of (hub-service.ts acceptSession). */
+export interface NodeSessionDeps {
+  nodeId: string;
+  call: Duplex;
+  /** The node's address as gRPC sees it (for the operator: who connected from where). */
+  peer: string;
+  store: HubStore;
+  mirrorRoot: string;
+  stagingDir: string;
+  pool: FsPool;
+  log: Logger;
+  failures: FailureSet;
+  /** Something the status shows changed. */
+  onChange: () => void;
+  /** The node's index id (Hello). */
+  indexId: string;
+  /** The node sends its whole index: paths it does not mention are gone there. */
+  wantFull: boolean;
+  lock: SessionLock;
+  partials: PartialFiles;
+  hooks: SessionHooks;
 }
 
 export class NodeSession {
@@ -131,82 +95,54 @@ export class NodeSession {
   /** Node's latest IndexDone: its index is complete up to this seq. -1 until the first. */
   doneSeq = -1;
   ackedSeq: number;
-  /** Highest sequence number accepted from the node in this session. */
-  private lastSeq: number;
   closed = false;
-  private readonly queue: Item[] = [];
-  private readonly latest = new Map<string, Item>();
-  /** Node changes refused for a name on disk in another case, by lower-cased path (see execute's delete). */
-  private readonly caseWaiting = new Map<string, Entry>();
-  /** How many paths in `latest` fold to each lower-case path (case-insensitive mirrors only). */
-  private readonly foldedLatest = new Map<string, number>();
-  private running = 0;
-  /** What running pulls may hold in memory (see MAX_PULL_MEMORY). */
-  private pullMemory = 0;
-  /** Index of the first queue item that may still be waiting to start. */
-  private cursor = 0;
-  private barrierRunning = false;
-  private pendingWrites: Writes = emptyWrites();
-  /** The writes a flush is recording right now. */
-  private recording: Writes | null = null;
-  /** Writes recorded lately, newest first: two generations of about RECENT_MS each. */
-  private recentlyRecorded: Map<string, CachedEntry | null>[] = [new Map(), new Map()];
-  private recentSince = Date.now();
-  /** Hub-side changes: sent through this hub sequence number in this session, acknowledged through. */
-  private hubSent: number;
-  private hubAcked: number;
-  private sendingHub = false;
-  /** Parent conflicts being settled, by each ancestor of the change that found it (parentConflict). */
-  private readonly resolvingParent = new Map<string, Promise<boolean>>();
-  /** Directories known to be recorded in the mirror index (restoreParents); cleared on any deletion. */
-  private readonly knownDirs = new Set<string>();
-  /** Hub-side changes the node deferred (DEFERRED): sent again once its own changes are settled. */
-  private readonly deferred = new Set<string>();
-  private deferTimer: NodeJS.Timeout | null = null;
-  /** Hub-side changes sent and not acknowledged yet: path → hub sequence number, in order sent. */
-  private readonly hubSentPaths = new Map<string, number>();
-  private flushTimer: NodeJS.Timeout | null = null;
-  /** The last flush could not be recorded (cleared by the next that is); retried with backoff. */
-  flushError: { code: string; reason: string; at: number } | null = null;
-  private flushBackoff = 0;
-  private retryTimer: NodeJS.Timeout | null = null;
-  private retryTimerAt: number | null = null;
-  private spaceWatch: NodeJS.Timeout | null = null;
-  private flushChain: Promise<void> = Promise.resolve();
-  private readonly dirsToSync = new Set<string>();
-  private nextRequestId = 1;
-  private progressNotifiedAt = 0;
-  private bytesInFlight = 0;
-  private readonly budgetWaiters: (() => void)[] = [];
-  private readonly outbox: BlockRequest[] = [];
-  private readonly requests = new Map<number, { resolve: (b: Buffer) => void; reject: (e: Error) => void }>();
-  private fullPass: Set<string> | null = null;
-  private readonly ingest: { entry?: unknown; done?: { seq: number; full: boolean } }[] = [];
-  private ingestHead = 0;
-  private draining = false;
+  /** Node changes in the order they are applied (apply-queue.ts). */
+  private readonly queue: ApplyQueue;
+  /** What this session wrote and has not recorded yet (write-journal.ts). */
+  private readonly journal = new WriteJournal();
+  /** Hub-side changes, to the node (hub-change-sender.ts). */
+  private readonly toNodeSender: HubChangeSender;
+  /** Records what was applied and acknowledges it (session-flush.ts). */
+  private readonly flusher: SessionFlush;
+  /** Tries failed changes again (retries.ts). */
+  private readonly retries: Retries;
+  /** Blocks of node files, requested from the node (sync/block-fetcher.ts). */
+  private readonly blocks: BlockFetcher;
+  /** Carries out queued node changes in the mirror (mirror-apply.ts). */
+  private readonly applier: MirrorApplier;
+  /** Takes the node's index in (ingest.ts). */
+  private readonly ingest: IndexIngest;
   private readonly ctx: ApplyContext;
-  private readonly indexId: string;
 
-  constructor(
-    readonly nodeId: string,
-    private readonly call: Duplex,
-    /** The node's address as gRPC sees it (for the operator: who connected from where). */
-    readonly peer: string,
-    private readonly store: HubStore,
-    mirrorRoot: string,
-    stagingDir: string,
-    pool: FsPool,
-    private readonly log: Logger,
-    private readonly failures: FailureSet,
-    private readonly onChange: () => void,
-    indexId: string,
-    wantFull: boolean,
-    private readonly lock: SessionLock,
-    private readonly partials: PartialFiles,
-    private readonly hooks: SessionHooks,
-  ) {
+  readonly nodeId: string;
+  /** The node's address as gRPC sees it (for the operator: who connected from where). */
+  readonly peer: string;
+  private readonly call: Duplex;
+  private readonly store: HubStore;
+  private readonly log: Logger;
+  private readonly failures: FailureSet;
+  private readonly onChange: () => void;
+  private readonly partials: PartialFiles;
+  private readonly hooks: SessionHooks;
+
+  constructor(deps: NodeSessionDeps) {
+    const { nodeId, store, log, failures, hooks, partials, indexId, wantFull } = deps;
+    this.nodeId = nodeId;
+    this.peer = deps.peer;
+    this.call = deps.call;
+    this.store = store;
+    this.log = log;
+    this.failures = failures;
+    this.onChange = deps.onChange;
+    this.partials = partials;
+    this.hooks = hooks;
+    this.blocks = new BlockFetcher({
+      peer: 'node',
+      maxBytes: MAX_BYTES_IN_FLIGHT,
+      send: (requests) => { for (const msg of requestMessages(requests)) this.send(msg); },
+    });
     this.ctx = {
-      root: mirrorRoot, stagingDir, pool, deferDirSync: (d) => this.dirsToSync.add(d),
+      root: deps.mirrorRoot, stagingDir: deps.stagingDir, pool: deps.pool, deferDirSync: (d) => this.flusher.deferDirSync(d),
       caseInsensitive: hooks.caseInsensitive, diskMode: (m) => hooks.diskMode(m),
       // A large file cut off by the connection: keep what arrived for the next session.
       keepPartial: (entry, staged) => {
@@ -216,37 +152,93 @@ export class NodeSession {
         return true;
       },
     };
+    this.queue = new ApplyQueue({
+      caseInsensitive: hooks.caseInsensitive === true,
+      run: (it) => this.applier.run(it).catch((e: Error) => {
+        // run() handles every failure it knows; anything else is a bug, kept as the path's problem.
+        this.log.error('session.error', { node: this.nodeId, path: it.entry.path, error: e.message, stack: e.stack });
+        this.failEntry(it.entry, 'INTERNAL', `the hub failed applying this change: ${e.message}`, true);
+      }),
+      ran: () => {
+        this.scheduleFlush();
+        this.onChange();
+      },
+    });
+    this.applier = new MirrorApplier({
+      nodeId, ctx: this.ctx, store, log, queue: this.queue, journal: this.journal, partials, blocks: this.blocks, counters: this.counters, hooks,
+      closed: () => this.closed,
+      ackedSeq: () => this.ackedSeq,
+      verdict: (e, aside) => this.verdict(e, aside),
+      judgeAndEnqueue: (e) => this.judgeAndEnqueue(e),
+      queueForNode: (paths) => this.queueForNode(paths),
+      failEntry: (e, code, reason, retryable) => this.failEntry(e, code, reason, retryable),
+      clearFailure: (direction, path) => this.clearFailure(direction, path),
+      changed: () => this.onChange(),
+    });
     this.ackedSeq = wantFull ? 0 : store.node(nodeId)!.ackedSeq;
-    this.lastSeq = this.ackedSeq;
-    if (wantFull) {
-      this.fullPass = new Set();
-      store.setAcked(nodeId, 0, indexId);
-    }
-    this.indexId = indexId;
-    this.hubAcked = this.hubSent = store.node(nodeId)!.hubAcked;
+    if (wantFull) store.setAcked(nodeId, 0, indexId);
+    this.ingest = new IndexIngest({
+      nodeId, store, log, lock: deps.lock,
+      closed: () => this.closed,
+      send: (msg) => this.send(msg),
+      refuse: (path, seq, code, message) => this.refuse(path, seq, code, message),
+      failEntry: (e, code, reason, retryable, canRetry) => this.failEntry(e, code, reason, retryable, canRetry),
+      clearFailure: (direction, path) => this.clearFailure(direction, path),
+      judgeAndEnqueue: (e) => this.judgeAndEnqueue(e),
+      queueForNode: (paths) => this.queueForNode(paths),
+      pump: () => this.queue.pump(),
+      indexDone: (seq) => this.indexDone(seq),
+      changed: () => this.onChange(),
+    }, this.ackedSeq, wantFull);
+    this.flusher = new SessionFlush({
+      nodeId, indexId, store, log, failures, queue: this.queue, journal: this.journal,
+      closed: () => this.closed,
+      ackedSeq: () => this.ackedSeq,
+      doneSeq: () => this.doneSeq,
+      fullPassOpen: () => this.ingest.fullPassOpen,
+      acknowledge: (seq) => {
+        this.ackedSeq = seq;
+        this.send({ ack: { seq } });
+      },
+      sendHubChanges: () => this.sendHubChanges(),
+      changed: () => this.onChange(),
+    });
+    this.retries = new Retries({
+      nodeId, root: deps.mirrorRoot, log, failures, queue: this.queue,
+      closed: () => this.closed,
+      flushErrorCode: () => this.flusher.error?.code,
+      flush: () => void this.flusher.flush(),
+      judgeAndEnqueue: (e) => this.judgeAndEnqueue(e),
+      queueForNode: (paths) => this.queueForNode(paths),
+      changed: () => this.onChange(),
+    });
+    this.toNodeSender = new HubChangeSender({
+      nodeId, store, log, failures, journal: this.journal,
+      send: (msg) => this.send(msg),
+      refuse: (path, seq, code, message) => this.refuse(path, seq, code, message),
+      closed: () => this.closed,
+      busy: (p) => this.queue.has(p) || this.unflushed(p) !== undefined,
+      seenSeq: () => this.ingest.lastSeq,
+      nodePending: () => this.pending().files,
+      staleDirs: () => this.applier.staleDirs(),
+      clearFailure: (direction, path) => this.clearFailure(direction, path),
+      failed: () => {
+        this.scheduleFlush();
+        this.scheduleRetry();
+      },
+      changed: () => this.onChange(),
+    }, store.node(nodeId)!.hubAcked);
   }
 
   /** Entries not applied yet (including those still being ingested), and the bytes to pull. */
   pending(): { files: number; bytes: number } {
-    let files = this.ingest.length - this.ingestHead;
-    let bytes = 0;
-    for (const it of this.queue) {
-      if (it.state === 'done') continue;
-      files++;
-      if (it.action.kind === 'pull') bytes += it.entry.size;
-    }
-    return { files, bytes };
+    const queued = this.queue.pending();
+    return { files: this.ingest.waiting + queued.files, bytes: queued.bytes };
   }
 
   /** The first `limit` entries not applied yet, in the order they will be applied. */
   pendingItems(limit: number): PendingFileView[] {
-    const out: PendingFileView[] = [];
-    for (const it of this.queue) {
-      if (out.length >= limit) break;
-      if (it.state === 'done') continue;
-      out.push({ path: it.entry.path, action: it.action.kind, size: it.action.kind === 'pull' ? it.entry.size : 0, state: it.state });
-    }
-    return out;
+    return this.queue.pendingItems(limit);
   }
 
   /**
@@ -256,16 +248,12 @@ export class NodeSession {
    * its own commits from edits on its side without a database lookup per watcher event.
    */
   unflushed(wirePath: string, orRecent = false): CachedEntry | null | undefined {
-    for (const m of [this.pendingWrites.byPath, this.recording?.byPath, ...(orRecent ? this.recentlyRecorded : [])]) {
-      const w = m && lookupWrites(m, wirePath);
-      if (w !== undefined) return w;
-    }
-    return undefined;
+    return this.journal.unflushed(wirePath, orRecent);
   }
 
   /** A node change of this path is being applied right now (its result is not known yet). */
   applying(wirePath: string): boolean {
-    return this.latest.get(wirePath)?.state === 'running';
+    return this.queue.latest(wirePath)?.state === 'running';
   }
 
   /** Changes made on the hub's side that the node has not applied yet. */
@@ -279,7 +267,7 @@ export class NodeSession {
    */
   get inSync(): boolean {
     return this.doneSeq >= 0 && this.ackedSeq >= this.doneSeq && this.pending().files === 0 && this.toNode().files === 0
-      && this.deferred.size === 0 && this.failures.size === 0 && this.flushError === null;
+      && this.toNodeSender.deferredCount === 0 && this.failures.size === 0 && this.flushError === null;
   }
 
   send(msg: HubMessage): void {
@@ -308,7 +296,7 @@ export class NodeSession {
       return;
     }
     const rec = this.failures.fail('to-hub', e.path, code, clip(reason), retryable, canRetry ? e : null);
-    this.pendingWrites.failures.set(failureKey('to-hub', e.path), rec);
+    this.journal.failure('to-hub', e.path, rec);
     this.scheduleRetry();
     this.scheduleFlush();
   }
@@ -316,206 +304,49 @@ export class NodeSession {
   /** A path applied (or settled) in one direction: its failure there, if any, is over. */
   private clearFailure(direction: Direction, path: string): void {
     if (!this.failures.clear(direction, path)) return;
-    this.pendingWrites.failures.set(failureKey(direction, path), null);
+    this.journal.failure(direction, path, null);
     this.log.info('sync.recovered', { node: this.nodeId, path, direction });
     this.scheduleFlush();
   }
 
-  // ---- incoming ----------------------------------------------------------------------------
-
-  /**
-   * Index entries and IndexDone markers are ingested in order, in slices of a few
-   * milliseconds, so a 1000-entry batch (validation, a lookup and a plan per entry) never
-   * holds the event loop for long.
-   */
+  /** Index entries and IndexDone markers from the node, taken in order (ingest.ts). */
   onIndex(files: unknown[]): void {
-    for (const w of files) this.ingest.push({ entry: w });
-    this.drainSoon();
+    this.ingest.onIndex(files);
   }
 
   onDone(seq: number, full: boolean): void {
-    this.ingest.push({ done: { seq, full } });
-    this.drainSoon();
-  }
-
-  private drainSoon(): void {
-    if (this.draining || this.closed) return;
-    this.draining = true;
-    setImmediate(() => this.drain1());
-  }
-
-  private drain1(): void {
-    const until = performance.now() + INGEST_SLICE_MS;
-    while (this.ingestHead < this.ingest.length && performance.now() < until && !this.closed) {
-      const item = this.ingest[this.ingestHead++]!;
-      try {
-        if (item.entry !== undefined) this.ingestEntry(item.entry);
-        else if (item.done) this.applyDone(item.done.seq, item.done.full);
-      } catch (e) {
-        // A bug must not stop the hub: this entry is refused, the others go on.
-        this.log.error('session.error', { node: this.nodeId, error: (e as Error).message, stack: (e as Error).stack });
-        this.refuse(typeof (item.entry as { path?: unknown })?.path === 'string' ? (item.entry as { path: string }).path : '', 0, 'INTERNAL', `the hub failed on this entry: ${(e as Error).message}`);
-      }
-    }
-    if (this.ingestHead === this.ingest.length) {
-      this.ingest.length = 0;
-      this.ingestHead = 0;
-    }
-    this.pump();
-    this.onChange();
-    if (this.ingestHead < this.ingest.length && !this.closed) setImmediate(() => this.drain1());
-    else this.draining = false;
-  }
-
-  private ingestEntry(w: unknown): void {
-    const e = fromWireEntry(w as never);
-    // Acknowledgements assume the node's order: every entry must come after the last one.
-    const problem = entryProblem(e) ?? (e.seq <= this.lastSeq ? `sequence number ${e.seq} does not follow ${this.lastSeq}` : null);
-    if (problem) {
-      const code = refusalCode(problem);
-      if (code === 'PROTOCOL') this.refuse(e.path, e.seq, code, problem);
-      else if (e.deleted) {
-        // The node no longer has what it could not send: nothing is missing any more.
-        this.refuse(e.path, e.seq, code, problem);
-        this.clearFailure('to-hub', e.path);
-      } else this.failEntry({ ...e, blocks: Buffer.alloc(0) }, code, problem, false, false);
-      return;
-    }
-    this.lastSeq = e.seq;
-    if (e.type === 'file' && !e.deleted) e.mode &= 0o777;
-    this.fullPass?.add(e.path);
-    const glob = this.lockedBy(e);
-    if (glob) {
-      this.refuseLocked(e, glob);
-      return;
-    }
-    this.decide(e);
+    this.ingest.onDone(seq, full);
   }
 
   /**
-   * The three-way decision for a node change (reconcile.ts) against what the mirror has and
-   * the last version both agreed on, and the work it takes. The hub alone decides conflicts;
-   * what it sends back tells the node which of its changes were taken into account (seenSeq).
+   * Judges a node change (judge.ts) and queues the work it takes. What it sends back tells the
+   * node which of its changes were taken into account (seenSeq).
    */
-  private decide(e: Entry): void {
-    const v = this.judge(e);
-    this.enqueue(e, v.action, v.expected, v.conflict);
+  private judgeAndEnqueue(e: Entry): void {
+    const v = this.verdict(e);
+    this.queue.enqueue(e, v.action, v.expected, v.conflict);
     if (v.sendBack) this.queueForNode([e.path]);
   }
 
-  private judge(e: Entry): Verdict {
-    const local = this.store.file(this.nodeId, e.path);
-    const nodeV = versionOf(e);
-    // The node applied one of our changes: that version is now on both sides.
-    if (e.fromHubSeq) this.store.setAncestors(this.nodeId, [[e.path, nodeV]]);
-    const d = reconcile(this.store.ancestor(this.nodeId, e.path), nodeV, versionOf(local));
-    const none: Verdict = { action: { kind: 'none' }, expected: null, sendBack: false };
-    switch (d.kind) {
-      case 'none':
-        return none;
-      case 'agree':
-        this.store.setAncestors(this.nodeId, [[e.path, nodeV]]);
-        return none;
-      case 'toHub':
-        if (local?.type === 'dir' && (e.deleted || e.type !== 'dir') && this.store.hubChangesUnder(this.nodeId, e.path) > 0) {
-          // The node removed or replaced a directory in which the hub made changes the node has
-          // not got yet: the directory with them wins (a node's file or symlink is kept beside it).
-          this.log.warn('sync.conflict', { node: this.nodeId, path: e.path, winner: 'hub', reason: 'changes on the hub inside a directory the node removed or replaced' });
-          return e.deleted ? { ...none, sendBack: true } : keepNodeCopy(e, this.freeConflictName(e.path, 'node'));
-        }
-        return { action: planEntry(e, local), expected: expectedOf(local), sendBack: false };
-      case 'toNode':
-        // The node's version is older than ours (or it deleted what we changed): ours goes back.
-        return { ...none, sendBack: true };
-      case 'conflict': {
-        const loser: Side = d.winner === 'hub' ? 'node' : 'hub';
-        const copyTo = d.copyLoser ? this.freeConflictName(e.path, loser) : null;
-        this.log.warn('sync.conflict', { node: this.nodeId, path: e.path, winner: d.winner, copy: copyTo });
-        if (d.winner === 'hub') {
-          // Ours stays and goes to the node (after the node's version is copied aside, if kept).
-          return copyTo ? keepNodeCopy(e, copyTo) : { ...none, sendBack: true };
-        }
-        // The node wins: ours steps aside (if kept) and the node's takes its place.
-        return copyTo
-          ? { action: planEntry(e, undefined), expected: expectedOf(local), conflict: { loser, copyTo }, sendBack: false }
-          : { action: planEntry(e, local), expected: expectedOf(local), sendBack: false };
-      }
-    }
-  }
-
-  /**
-   * The path keeps changing on the hub's side under every attempt: the hub's version stays
-   * and the node's is kept beside it (a deletion or a directory has nothing to lose).
-   */
-  private keepAside(e: Entry): Verdict {
-    if (e.deleted || e.type === 'dir') return { action: { kind: 'none' }, expected: null, sendBack: true };
-    const copyTo = this.freeConflictName(e.path, 'node');
-    this.log.warn('sync.conflict', { node: this.nodeId, path: e.path, winner: 'hub', copy: copyTo, reason: 'kept changing on the hub' });
-    return keepNodeCopy(e, copyTo);
-  }
-
-  /** A conflict name nothing in the mirror uses yet (two conflicts of one path in one second). */
-  private freeConflictName(wirePath: string, loser: Side): string {
+  /** The pure verdict on a node change (`aside`: the hub's version stays, judge.ts keepAside), its agreements recorded and its conflict logged. */
+  private verdict(e: Entry, aside = false): Verdict {
+    const taken = (p: string) => Boolean(this.store.file(this.nodeId, p)) || this.queue.has(p);
     const now = Date.now();
-    for (let i = 0; ; i++) {
-      const name = conflictName(wirePath, loser, new Date(now + i * 1000));
-      if (!this.store.file(this.nodeId, name) && !this.latest.has(name)) return name;
-    }
+    const v = aside
+      ? keepAside({ entry: e, now, taken })
+      : judge({ entry: e, local: this.store.file(this.nodeId, e.path), ancestor: this.store.ancestor(this.nodeId, e.path), now, taken, hubChangesUnder: (dir) => this.store.hubChangesUnder(this.nodeId, dir) });
+    if (v.agreed.length) this.store.setAncestors(this.nodeId, v.agreed);
+    if (v.logged) this.log.warn('sync.conflict', { node: this.nodeId, path: e.path, ...v.logged });
+    return v;
   }
 
   /** Queues mirror paths whose hub-side version must (again) reach the node, and sends. */
   queueForNode(paths: string[]): void {
-    // Hub-side changes (deletions among them) make what was known of directories stale.
-    this.knownDirs.clear();
-    const send = paths.filter((p) => p !== LOCK_FILE);
-    if (send.length === 0) return;
-    this.store.queueHubChanges(this.nodeId, send);
-    this.sendHubChanges();
+    this.toNodeSender.queue(paths);
   }
 
-  /**
-   * The lock glob that forbids this change, if any: the path itself, or (for a deletion or a
-   * directory replaced by something else) a recorded path below it.
-   */
-  private lockedBy(e: Entry): string | null {
-    const own = this.lock.lockOf(e.path);
-    if (own) return own;
-    // Without globs only the root lock file is locked, and no subtree can hold it: no lookup
-    // per entry (this runs for every entry a node sends).
-    if (this.lock.globs.length === 0 || (!e.deleted && e.type === 'dir')) return null;
-    for (const p of this.store.pathsUnder(this.nodeId, e.path)) {
-      const g = this.lock.lockOf(p);
-      if (g) return g;
-    }
-    return null;
-  }
-
-  private refuseLocked(e: Entry, glob: string): void {
-    const message = glob === LOCK_FILE
-      ? `"${clip(e.path)}" is the mirror's lock file, which only the hub side may change`
-      : `"${clip(e.path)}" is immutable on the hub (locked by "${clip(glob)}" in ${LOCK_FILE}); the hub's version stays`;
-    this.log.warn('input.rejected', { node: this.nodeId, path: clip(e.path), seq: e.seq, code: 'LOCKED', lock: glob, reason: message });
-    this.lock.refused.delete(e.path);
-    this.lock.refused.set(e.path, { path: clip(e.path), glob, at: Date.now() });
-    if (this.lock.refused.size > MAX_FAILURES_KEPT) this.lock.refused.delete(this.lock.refused.keys().next().value!);
-    this.send({ refusal: { path: clip(e.path), seq: e.seq, code: 'LOCKED', message } });
-    // The hub's version goes back to the node. A locked path the hub does not have is left to
-    // the node (refused, counted, logged): deleting the node's new file would lose it.
-    if (glob !== LOCK_FILE && (this.store.file(this.nodeId, e.path) || e.deleted)) this.queueForNode([e.path]);
-    this.onChange();
-  }
-
-  private applyDone(seq: number, full: boolean): void {
-    if (full && this.fullPass) {
-      // Paths the mirror has but the node's full index does not mention are gone on the node.
-      const seen = this.fullPass;
-      this.fullPass = null;
-      // Locked paths stay (the lock file too: it exists only on the hub).
-      const stale = this.store.paths(this.nodeId).filter((p) => !seen.has(p) && !this.lock.lockOf(p));
-      for (const p of stale.sort((a, b) => b.length - a.length)) {
-        this.decide(tombstone(p, seq));
-      }
-    }
+  /** The node's index is complete up to `seq` (its IndexDone, taken in order). */
+  private indexDone(seq: number): void {
     // The node's index is in: what failed before is tried again now (its newer versions, if any,
     // are already queued and take precedence).
     if (this.doneSeq < 0) this.retryDue('retryable');
@@ -524,514 +355,29 @@ export class NodeSession {
   }
 
   onBlock(id: number, data: Buffer, error: string): void {
-    const r = this.requests.get(id);
-    if (!r) {
-      this.refuse('', 0, 'PROTOCOL', `block response ${id} answers no request`);
-      return;
-    }
-    this.requests.delete(id);
-    if (error) r.reject(new BlockUnavailable(error));
-    else r.resolve(data);
+    if (!this.blocks.onResponse(id, data, error)) this.refuse('', 0, 'PROTOCOL', `block response ${id} answers no request`);
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const w of this.budgetWaiters.splice(0)) w();
-    for (const r of this.requests.values()) r.reject(new ConnectionLost());
-    this.requests.clear();
-    for (const it of this.queue) it.abort?.abort();
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    if (this.spaceWatch) clearInterval(this.spaceWatch);
-    if (this.deferTimer) clearTimeout(this.deferTimer);
-    this.retryTimer = this.spaceWatch = null;
+    this.blocks.close();
+    this.queue.stop();
+    this.retries.stop();
+    this.toNodeSender.stop();
     void this.drain();
-  }
-
-  // ---- queue -------------------------------------------------------------------------------
-
-  private enqueue(e: Entry, action: Action, expected: Expected, conflict?: Item['conflict']): void {
-    const prev = this.latest.get(e.path);
-    if (prev && prev.state !== 'done') {
-      if (prev.state === 'queued') prev.state = 'done';
-      else prev.abort?.abort();
-    }
-    // A conflict moves things around a path: later changes under it wait for it. Where case is
-    // ignored, a path naming the same file as one still in the queue waits for it too.
-    const sameFile = this.ctx.caseInsensitive === true && this.sameFileQueued(e.path);
-    const barrier = isBarrier(e, expected) || conflict !== undefined || sameFile;
-    const item: Item = { entry: e, action, barrier, state: 'queued', expected, ...(conflict ? { conflict } : {}) };
-    this.queue.push(item);
-    if (!this.latest.has(e.path)) this.countFolded(e.path, 1);
-    this.latest.set(e.path, item);
-  }
-
-  /** Another path that differs from this one only in case has work queued, running or unrecorded. */
-  private sameFileQueued(wirePath: string): boolean {
-    const n = this.foldedLatest.get(wirePath.toLowerCase()) ?? 0;
-    return n > (this.latest.has(wirePath) ? 1 : 0);
-  }
-
-  /** Keeps foldedLatest in step with latest (case-insensitive mirrors only). */
-  private countFolded(wirePath: string, by: 1 | -1): void {
-    if (!this.ctx.caseInsensitive) return;
-    const key = wirePath.toLowerCase();
-    const n = (this.foldedLatest.get(key) ?? 0) + by;
-    if (n > 0) this.foldedLatest.set(key, n);
-    else this.foldedLatest.delete(key);
-  }
-
-  /** Starts queued items in order, within the concurrency limits. O(started), not O(queue). */
-  private pump(): void {
-    if (this.closed) return;
-    while (this.cursor < this.queue.length) {
-      const it = this.queue[this.cursor]!;
-      if (it.state !== 'queued') {
-        this.cursor++;
-        continue;
-      }
-      if (this.barrierRunning) return;
-      if (it.barrier) {
-        if (this.running > 0) return;
-        this.barrierRunning = true;
-      } else if (this.running >= (it.action.kind === 'pull' ? FILE_CONCURRENCY : OP_CONCURRENCY)) {
-        return;
-      } else if (it.action.kind === 'pull' && this.running > 0 && this.pullMemory + pullMemory(it.entry) > MAX_PULL_MEMORY) {
-        return;
-      }
-      this.cursor++;
-      it.state = 'running';
-      this.running++;
-      const memory = it.action.kind === 'pull' ? pullMemory(it.entry) : 0;
-      this.pullMemory += memory;
-      it.settled = this.run(it).catch((e: Error) => {
-        // run() handles every failure it knows; anything else is a bug, kept as the path's problem.
-        this.log.error('session.error', { node: this.nodeId, path: it.entry.path, error: e.message, stack: e.stack });
-        this.failEntry(it.entry, 'INTERNAL', `the hub failed applying this change: ${e.message}`, true);
-      }).finally(() => {
-        it.state = 'done';
-        this.running--;
-        this.pullMemory -= memory;
-        if (it.barrier) this.barrierRunning = false;
-        this.scheduleFlush();
-        this.pump();
-        this.onChange();
-      });
-    }
-  }
-
-  private async run(it: Item): Promise<void> {
-    const e = it.entry;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.execute(it);
-        this.clearFailure('to-hub', e.path);
-        return;
-      } catch (err) {
-        if (err instanceof AbortedError || err instanceof ConnectionLost || this.closed) {
-          // Left unacknowledged when the connection dropped: the node sends it again on resume.
-          if (!(err instanceof AbortedError)) it.interrupted = true;
-          return;
-        }
-        if (err instanceof ChangedMeanwhile && !(it.conflict?.loser === 'node')) {
-          // Something on the hub's side changed the path after we decided: record that change
-          // and decide again (now possibly a conflict), rather than overwrite it.
-          this.log.info('sync.raced', { node: this.nodeId, path: e.path, attempt });
-          await this.hooks.rescan([e.path, ...(it.conflict ? [it.conflict.copyTo] : [])]);
-          if (this.closed) {
-            it.interrupted = true;
-            return;
-          }
-          const v = attempt < MAX_REDECIDE ? this.judge(e) : this.keepAside(e);
-          if (v.sendBack) this.queueForNode([e.path]);
-          it.action = v.action;
-          it.expected = v.expected;
-          delete it.conflict;
-          if (v.conflict) it.conflict = v.conflict;
-          continue;
-        }
-        if (err instanceof CaseConflict && attempt <= MAX_REDECIDE && (await this.caseRename(it, err))) continue;
-        if (err instanceof CaseConflict) this.caseWaiting.set(e.path.toLowerCase(), e);
-        const parent = err instanceof UnsafePathError && attempt <= MAX_REDECIDE ? this.runningAncestor(e.path) : undefined;
-        if (parent) {
-          // A parent is being turned into a directory right now (a conflict decided late): wait.
-          await parent.settled;
-          continue;
-        }
-        if (err instanceof UnsafePathError && attempt <= MAX_REDECIDE && !e.deleted && (await this.parentConflict(e))) continue;
-        if (err instanceof BlockUnavailable && (err.reason === 'changed' || err.reason === 'gone')) {
-          // The file changed or went away on the node while we pulled it: not a failure, the
-          // node's watcher sends the newer entry (or the deletion), which replaces this one (and
-          // settles an earlier failure of the path: this version is no longer the node's).
-          this.log.debug('file.superseded', { node: this.nodeId, path: e.path, seq: e.seq, reason: err.reason });
-          this.clearFailure('to-hub', e.path);
-          return;
-        }
-        const f = classify(err, e.path);
-        this.failEntry(e, f.code, f.reason, f.retry);
-        return;
-      }
-    }
-  }
-
-  /**
-   * The mirror ignores case and already has this path in another case. When the node deletes
-   * that other name in the same breath (a case-only rename, of the file or of a directory on
-   * its way), the name on disk is renamed to the new case and the item runs again. Otherwise
-   * the node has two names this file system cannot tell apart: refused as CASE_CONFLICT.
-   */
-  private async caseRename(it: Item, err: CaseConflict): Promise<boolean> {
-    const { from, to } = err.renameSpan();
-    if (this.latest.get(from)?.entry.deleted !== true) return false;
-    const old = this.store.file(this.nodeId, from) ?? (await this.lstatEntry(from));
-    if (!old) return false;
-    const moved = await applyMove(this.ctx, old, to);
-    this.log.info('sync.case_renamed', { node: this.nodeId, from, to });
-    this.wrote({ del: [from] });
-    if (to === it.entry.path) it.expected = expectedOf(moved);
-    return true;
-  }
-
-  /**
-   * The node's change lies under a path the mirror holds as a regular file (the hub made a file
-   * where the node made a directory): a directory beats a file, so the hub's file steps aside as
-   * a conflict copy, on both sides, and the directory takes its place. True if so.
-   */
-  private parentConflict(e: Entry): Promise<boolean> {
-    // Several changes under one such file fail at once: one of them moves it, the others wait.
-    const outermost = ancestorsOf(e.path).reverse();
-    for (const dir of outermost) {
-      const busy = this.resolvingParent.get(dir);
-      if (busy) return busy.then(() => true);
-    }
-    const run = this.resolveParent(e).finally(() => {
-      for (const dir of outermost) if (this.resolvingParent.get(dir) === run) this.resolvingParent.delete(dir);
-    });
-    for (const dir of outermost) this.resolvingParent.set(dir, run);
-    return run;
-  }
-
-  private async resolveParent(e: Entry): Promise<boolean> {
-    for (const dir of ancestorsOf(e.path).reverse()) {
-      const st = await fs.promises.lstat(toNative(this.ctx.root, dir)).catch(() => undefined);
-      if (!st) return false;
-      if (st.isDirectory()) continue;
-      // Only a regular file steps aside; a symlink in the way is refused (UNSAFE_PATH), never touched.
-      if (!st.isFile()) return false;
-      let ours = this.store.file(this.nodeId, dir);
-      if (!ours || !stampMatches(st, expectedOf(ours))) {
-        await this.hooks.rescan([dir]);
-        ours = this.store.file(this.nodeId, dir);
-      }
-      if (!ours || ours.type === 'dir' || this.closed) return false;
-      // The node's own last version of it (the agreed one): the node contradicts itself (a
-      // file, and something inside it). Refused; only a file made on the hub's side steps aside.
-      const before = this.store.ancestor(this.nodeId, dir);
-      if (sameVersion(before, versionOf(ours))) return false;
-      const copyTo = this.freeConflictName(dir, 'hub');
-      this.log.warn('sync.conflict', { node: this.nodeId, path: dir, winner: 'node', copy: copyTo, reason: 'the node made a directory where the hub has a file' });
-      const moved = await applyMove(this.ctx, ours, copyTo, expectedOf(ours));
-      const made = await applyDir(this.ctx, { ...tombstone(dir, 0), deleted: false, type: 'dir', mode: before?.type === 'dir' ? before.mode : 0o755 }, null);
-      this.wrote({ put: [moved, made], forNode: [moved.path, dir], agreed: [[dir, versionOf(made)]] });
-      return true;
-    }
-    return false;
-  }
-
-  /**
-   * The parents of a node's path must be directories the hub has recorded. One the hub deleted
-   * on its side while the node changed something inside it comes back (a modification beats a
-   * deletion), is recorded, and goes to the node as the directory it still is there (which
-   * replaces the deletion queued for it). Without this the mirror held a directory its index
-   * did not know, and the node was sent its deletion forever.
-   */
-  private async restoreParents(wirePath: string): Promise<void> {
-    const missing: string[] = [];
-    for (const dir of ancestorsOf(wirePath)) {
-      if (this.knownDirs.has(dir)) break;
-      // The node's own entry for this directory is being applied: it records it.
-      const coming = this.latest.get(dir)?.entry;
-      if (coming && !coming.deleted && coming.type === 'dir') break;
-      const w = this.unflushed(dir);
-      const rec = w !== undefined ? w : this.store.stamp(this.nodeId, dir);
-      if (rec?.type === 'dir' && !rec.deleted) {
-        this.knownDirs.add(dir);
-        break;
-      }
-      // A file or symlink in the way, recorded or not: parentConflict() settles it when the
-      // commit fails, or the change is refused (a symlink is never touched).
-      if (rec) return;
-      const st = await fs.promises.lstat(toNative(this.ctx.root, dir)).catch(() => undefined);
-      if (st && !st.isDirectory()) return;
-      missing.push(dir);
-    }
-    if (missing.length === 0) return;
-    const made: CachedEntry[] = [];
-    for (const dir of missing.reverse()) {
-      const before = this.store.ancestor(this.nodeId, dir);
-      made.push(await applyDir(this.ctx, { ...tombstone(dir, 0), deleted: false, type: 'dir', mode: before?.type === 'dir' ? before.mode : 0o755 }, null));
-    }
-    for (const m of made) this.knownDirs.add(m.path);
-    this.log.info('sync.parents_restored', { node: this.nodeId, path: wirePath, dirs: made.map((m) => m.path) });
-    this.wrote({ put: made, forNode: made.map((m) => m.path), agreed: made.map((m): [string, Version] => [m.path, versionOf(m)!]) });
-  }
-
-  /** A minimal entry for what is on disk at a mirror path (for moving it), if anything. */
-  private async lstatEntry(wirePath: string): Promise<CachedEntry | undefined> {
-    const st = await fs.promises.lstat(toNative(this.ctx.root, wirePath)).catch(() => undefined);
-    if (!st) return undefined;
-    return { ...tombstone(wirePath, 0), deleted: false, type: st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'file', size: st.isFile() ? st.size : 0, mtimeMs: st.mtimeMs, mode: st.mode & 0o777, ino: st.ino };
-  }
-
-  /** The running item of the nearest ancestor directory of a path, if any. */
-  private runningAncestor(wirePath: string): Item | undefined {
-    for (const dir of ancestorsOf(wirePath)) {
-      const it = this.latest.get(dir);
-      if (it?.state === 'running') return it;
-    }
-    return undefined;
-  }
-
-  /**
-   * Carries out an item's decision. Results go to pendingWrites only after the last await: a
-   * flush may swap pendingWrites while an operation runs.
-   */
-  private async execute(it: Item): Promise<void> {
-    const e = it.entry;
-    const agreed = versionOf(e);
-    if (it.action.kind === 'none') return;
-    if (!e.deleted) await this.restoreParents(e.path);
-    if (it.conflict?.loser === 'node') {
-      // The hub's version stays; the node's is kept beside it, on both sides.
-      const copy = { ...e, path: it.conflict.copyTo };
-      it.abort = new AbortController();
-      const done = e.type === 'symlink' ? await applySymlink(this.ctx, copy, null) : await pullFile(this.ctx, copy, this.source(e), it.abort.signal, undefined, null);
-      // A directory that won goes to the node whole: what it holds may have been refused there.
-      const ours = this.store.file(this.nodeId, e.path);
-      this.wrote({ put: [done], forNode: [copy.path, e.path, ...(ours?.type === 'dir' ? this.store.pathsUnder(this.nodeId, e.path) : [])] });
-      return;
-    }
-    let expected = it.expected;
-    if (it.conflict?.loser === 'hub') {
-      // The node's version wins: ours moves aside first (only if it is still what we decided on).
-      const ours = this.store.file(this.nodeId, e.path);
-      if (ours) {
-        const moved = await applyMove(this.ctx, ours, it.conflict.copyTo, expected);
-        this.wrote({ put: [moved], del: [e.path], forNode: [moved.path] });
-      }
-      expected = null;
-    }
-    // A directory replaced by something else takes its recorded subtree with it.
-    const replacesDir = it.expected?.type === 'dir' && e.type !== 'dir' ? [e.path] : [];
-    switch (it.action.kind) {
-      case 'pull': {
-        // A retry (of a change acknowledged long ago) may meet a path that still cannot take it:
-        // found before any byte is asked for. (First tries leave this to the commit: a stat per
-        // parent of every file would cost the initial sync.)
-        if (e.seq <= this.ackedSeq) await checkNoSymlinkParents(this.ctx.root, e.path);
-        it.abort = new AbortController();
-        const stats: PullStats = { fetchedBytes: 0, reusedBytes: 0 };
-        const committed = await pullFile(this.ctx, e, this.source(e), it.abort.signal, stats, expected);
-        this.partials.drop(e);
-        this.counters.bytesReused += stats.reusedBytes;
-        this.wrote({ del: replacesDir, put: [committed], agreed: [[e.path, agreed]] });
-        this.log.debug('file.committed', { node: this.nodeId, path: e.path, size: e.size, fetched: stats.fetchedBytes, reused: stats.reusedBytes });
-        return;
-      }
-      case 'mkdir':
-      case 'symlink':
-      case 'meta': {
-        const apply = it.action.kind === 'mkdir' ? applyDir : it.action.kind === 'symlink' ? applySymlink : applyMeta;
-        const done = await apply(this.ctx, e, expected);
-        this.wrote({ del: replacesDir, put: [done], agreed: [[e.path, agreed]] });
-        return;
-      }
-      case 'delete': {
-        const waiting = this.caseWaiting.get(e.path.toLowerCase());
-        const ours = waiting && waiting.path !== e.path ? this.store.file(this.nodeId, e.path) : undefined;
-        if (waiting && ours) {
-          // The second half of a case-only rename whose first half was refused: rename, then apply it.
-          this.caseWaiting.delete(e.path.toLowerCase());
-          await applyMove(this.ctx, ours, waiting.path, expected);
-          this.log.info('sync.case_renamed', { node: this.nodeId, from: e.path, to: waiting.path });
-          this.wrote({ del: [e.path], agreed: [[e.path, null]] });
-          this.decide(waiting);
-          return;
-        }
-        await applyDelete(this.ctx, e.path, expected);
-        this.wrote({ del: [e.path], agreed: [[e.path, null]] });
-        return;
-      }
-    }
-  }
-
-  /** Adds an operation's results to what the next flush records, and tells running scans. */
-  private wrote(w: Partial<Writes>): void {
-    const into = this.pendingWrites;
-    if (w.del?.length) this.knownDirs.clear();
-    for (const p of w.del ?? []) into.byPath.set(p, null);
-    for (const x of w.put ?? []) into.byPath.set(x.path, x);
-    if (w.del) into.del.push(...w.del);
-    if (w.put) into.put.push(...w.put);
-    if (w.agreed) into.agreed.push(...w.agreed);
-    if (w.forNode) into.forNode.push(...w.forNode);
-    this.hooks.written([...(w.del ?? []), ...(w.put ?? []).map((x) => x.path)]);
-  }
-
-  private source(e: Entry): PullSource {
-    // Blocks of an earlier, interrupted pull of this very version, by hash (verified on read).
-    const partial = this.partials.of(e);
-    let inPartial: Map<string, number[]> | null = null;
-    if (partial) {
-      inPartial = new Map();
-      for (let i = 0; i * 32 < e.blocks.length; i++) {
-        const h = e.blocks.subarray(i * 32, i * 32 + 32).toString('hex');
-        inPartial.set(h, [...(inPartial.get(h) ?? []), i]);
-      }
-    }
-    return {
-      findLocal: (hash: Buffer): BlockLocation[] => [
-        ...(inPartial?.get(hash.toString('hex')) ?? []).map((i) => ({ file: partial!, offset: i * e.blockSize })),
-        ...this.store.findBlock(this.nodeId, hash).map((b) => ({ file: toNative(this.ctx.root, b.path), offset: b.idx * BLOCK_SIZE })),
-      ],
-      fetch: (offset, size, hash) => this.fetch(e.path, offset, size, hash),
-    };
-  }
-
-  private async fetch(path: string, offset: number, size: number, hash: Buffer): Promise<Buffer> {
-    while (this.bytesInFlight + size > MAX_BYTES_IN_FLIGHT && this.bytesInFlight > 0) {
-      await new Promise<void>((resolve) => this.budgetWaiters.push(resolve));
-    }
-    if (this.closed) throw new ConnectionLost();
-    const id = this.nextRequestId++;
-    this.bytesInFlight += size;
-    try {
-      const data = await new Promise<Buffer>((resolve, reject) => {
-        this.requests.set(id, { resolve, reject });
-        this.outbox.push({ id, path, offset, size, hash });
-        if (this.outbox.length === 1) setImmediate(() => this.sendRequests());
-      });
-      // Counted as it arrives, so status shows a large file's progress while it transfers.
-      this.counters.bytesReceived += data.length;
-      const now = Date.now();
-      if (now - this.progressNotifiedAt >= 250) {
-        this.progressNotifiedAt = now;
-        this.onChange();
-      }
-      return data;
-    } finally {
-      this.bytesInFlight -= size;
-      this.budgetWaiters.shift()?.();
-    }
-  }
-
-  /** Sends the requests gathered during this turn of the event loop, in few messages. */
-  private sendRequests(): void {
-    for (const msg of requestMessages(this.outbox.splice(0))) this.send(msg);
   }
 
   // ---- hub-side changes, to the node ---------------------------------------------------------
 
-  /**
-   * Sends queued hub-side changes in the hub's order, within HUB_WINDOW unacknowledged ones.
-   * Stops at a path that still has node work in progress: what is sent must already reflect
-   * every node change up to `seenSeq`, which is how the node knows it may apply it.
-   */
+  /** Sends queued hub-side changes the node may take now (hub-change-sender.ts). */
   sendHubChanges(): void {
-    if (this.closed || this.sendingHub) return;
-    this.sendingHub = true;
-    try {
-      for (;;) {
-        const room = HUB_WINDOW - (this.hubSent - this.hubAcked);
-        if (room <= 0) return;
-        const rows = this.store.hubChangesAfter(this.nodeId, this.hubSent, Math.min(INDEX_BATCH_ENTRIES, room));
-        const files = [];
-        let bytes = 0;
-        let blocked = false;
-        for (const r of rows) {
-          // Busy: node work on it is queued, running, or not recorded yet.
-          if (this.latest.has(r.path) || this.unflushed(r.path) !== undefined || bytes > MAX_HUB_BATCH_BYTES) {
-            blocked = true;
-            break;
-          }
-          const rec = this.store.file(this.nodeId, r.path);
-          const entry: Entry = rec ? { ...rec, seq: r.seq, seenSeq: this.lastSeq } : { ...tombstone(r.path, r.seq), seenSeq: this.lastSeq };
-          files.push(toWireEntry(entry));
-          bytes += entry.blocks.length + 256;
-          this.hubSent = r.seq;
-          this.hubSentPaths.delete(r.path);
-          this.hubSentPaths.set(r.path, r.seq);
-        }
-        if (files.length) this.send({ hubIndex: { files } });
-        if (blocked || rows.length === 0 || files.length === 0) return;
-      }
-    } finally {
-      this.sendingHub = false;
-    }
+    this.toNodeSender.send();
   }
 
-  /**
-   * The node settled our changes through `seq`: applied, or deferred to a change of its own
-   * (the hub decides when that arrives), or `failed` (a problem of the path, to-node, queued
-   * again after a backoff; cleared once a later attempt is applied).
-   */
+  /** The node settled our changes through `seq` (hub-change-sender.ts). */
   onHubAck(seq: number, failed: unknown[] = []): void {
-    if (!Number.isSafeInteger(seq) || seq > this.hubSent || seq < this.hubAcked) {
-      this.refuse('', seq, 'PROTOCOL', `acknowledgement of hub change ${seq} outside what was sent (${this.hubAcked}..${this.hubSent})`);
-      return;
-    }
-    const failedPaths = new Map<string, { code: string; reason: string }>();
-    for (const f of failed.slice(0, HUB_WINDOW) as { path?: unknown; code?: unknown; message?: unknown }[]) {
-      const p = typeof f?.path === 'string' ? f.path : '';
-      if (!this.hubSentPaths.has(p)) continue;
-      failedPaths.set(p, { code: clip(typeof f.code === 'string' && /^[A-Z_]{1,40}$/.test(f.code) ? f.code : 'NODE_APPLY_FAILED'), reason: clip(typeof f.message === 'string' ? f.message : '') });
-    }
-    const now = Date.now();
-    for (const [p, sentSeq] of this.hubSentPaths) {
-      if (sentSeq > seq) continue;
-      this.hubSentPaths.delete(p);
-      const why = failedPaths.get(p);
-      if (!why) {
-        this.clearFailure('to-node', p);
-        continue;
-      }
-      if (why.code === DEFERRED) {
-        this.deferred.add(p);
-        continue;
-      }
-      const rec = this.failures.fail('to-node', p, why.code, `the node's workspace: ${why.reason}`, true, null, now);
-      this.pendingWrites.failures.set(failureKey('to-node', p), rec);
-      this.log.warn('sync.node_failed', { node: this.nodeId, path: p, code: why.code, reason: why.reason, attempt: rec.attempts });
-    }
-    this.hubAcked = seq;
-    this.store.ackHubChanges(this.nodeId, seq);
-    if (this.deferred.size) this.resendDeferredSoon();
-    if (failedPaths.size) {
-      this.scheduleFlush();
-      this.scheduleRetry();
-    }
-    this.sendHubChanges();
-    this.onChange();
-  }
-
-  /**
-   * Sends deferred paths again once the node's own changes have been settled (nothing of the
-   * node's is waiting here), at most every DEFERRED_RESEND_MS: the node's change may still be
-   * on its way, and the node then defers again.
-   */
-  private resendDeferredSoon(): void {
-    if (this.deferTimer || this.closed) return;
-    this.deferTimer = setTimeout(() => {
-      this.deferTimer = null;
-      if (this.closed || this.deferred.size === 0) return;
-      if (this.pending().files > 0) return this.resendDeferredSoon();
-      const paths = [...this.deferred].filter((p) => !this.hubSentPaths.has(p));
-      for (const p of paths) this.deferred.delete(p);
-      this.log.debug('sync.resend_deferred', { node: this.nodeId, paths: paths.length, examples: paths.slice(0, 5) });
-      this.queueForNode(paths);
-      if (this.deferred.size) this.resendDeferredSoon();
-    }, DEFERRED_RESEND_MS);
-    this.deferTimer.unref();
+    this.toNodeSender.onAck(seq, failed);
   }
 
   /** Answers the node's block requests for hub-side changes, from the mirror. */
@@ -1044,209 +390,27 @@ export class NodeSession {
     for (const msg of responseMessages(items, serve)) this.send(msg);
   }
 
-  // ---- persistence -------------------------------------------------------------------------
+  /** The last flush could not be recorded (cleared by the next that is); retried with backoff. */
+  get flushError(): { code: string; reason: string; at: number } | null {
+    return this.flusher.error;
+  }
 
   private scheduleFlush(): void {
-    if (!this.flushTimer) this.flushTimer = setTimeout(() => void this.flush(), FLUSH_MS);
+    this.flusher.schedule();
   }
 
-  /** Queues a flush after any running one; flushes never overlap. */
-  private flush(): Promise<void> {
-    if (this.flushTimer) clearTimeout(this.flushTimer);
-    this.flushTimer = null;
-    this.flushChain = this.flushChain.then(() => this.flushNow()).catch((e: Error) => {
-      this.log.error('session.flush_failed', { node: this.nodeId, error: e.message });
-    });
-    return this.flushChain;
-  }
-
-  /**
-   * Makes applied items durable and acknowledges them: fsync the directories renamed into,
-   * record the new versions (and failures), then tell the node. Only items whose effects are
-   * in this write may be acknowledged. If recording fails (the hub's disk is full, say),
-   * nothing is lost: the writes stay queued, nothing is acknowledged, and the flush is tried
-   * again with backoff while the node shows the problem.
-   */
-  private async flushNow(): Promise<void> {
-    // Acknowledged: the node's sequence up to the first of its changes not settled yet. A retry
-    // of an earlier failure (its seq acknowledged long ago) never holds later changes back.
-    let acked = this.ackedSeq;
-    let waiting = false;
-    const settled = new Set<Item>();
-    for (const it of this.queue) {
-      const retry = it.entry.seq <= this.ackedSeq;
-      if (it.state !== 'done' || it.interrupted) {
-        if (!retry) waiting = true;
-        continue;
-      }
-      // Done after one still waiting: stays queued until it can be acknowledged in order.
-      if (waiting && !retry) continue;
-      settled.add(it);
-      acked = Math.max(acked, it.entry.seq);
-    }
-    const writes = this.pendingWrites;
-    const dirs = [...this.dirsToSync];
-    this.pendingWrites = emptyWrites();
-    // Still visible to unflushed() until they are recorded.
-    this.recording = writes;
-    this.dirsToSync.clear();
-    if (!waiting && this.doneSeq > acked && this.fullPass === null) acked = Math.max(acked, this.doneSeq);
-    await Promise.all(dirs.map((d) => fsyncDir(d).catch(() => undefined)));
-    // A path whose failing version reached the mirror some other way is no longer a problem.
-    for (const x of writes.put) {
-      const f = this.failures.get('to-hub', x.path);
-      if (f?.entry && !writes.failures.has(failureKey('to-hub', x.path)) && sameVersion(versionOf(f.entry), versionOf(x)) && this.failures.clear('to-hub', x.path)) {
-        writes.failures.set(failureKey('to-hub', x.path), null);
-      }
-    }
-    const failed: FailureRecord[] = [];
-    const cleared: { direction: Direction; path: string }[] = [];
-    for (const [key, rec] of writes.failures) {
-      if (rec) failed.push(rec);
-      else cleared.push({ direction: key.slice(0, key.indexOf('\u0000')) as Direction, path: key.slice(key.indexOf('\u0000') + 1) });
-    }
-    try {
-      this.store.recordFlush(this.nodeId, { ...writes, failed, cleared, acked: acked !== this.ackedSeq ? acked : null, indexId: this.indexId });
-    } catch (e) {
-      this.pendingWrites = mergeWrites(writes, this.pendingWrites);
-      this.recording = null;
-      for (const d of dirs) this.dirsToSync.add(d);
-      this.flushFailed(e as Error);
-      return;
-    }
-    if (this.flushError) {
-      this.log.info('session.flush_recovered', { node: this.nodeId, failedFor: Date.now() - this.flushError.at });
-      this.flushError = null;
-      this.flushBackoff = 0;
-    }
-    // What was settled leaves the queue (in place; pump() finds its place again from the start).
-    let kept = 0;
-    for (const it of this.queue) {
-      if (!settled.has(it)) {
-        this.queue[kept++] = it;
-        continue;
-      }
-      if (this.latest.get(it.entry.path) === it) {
-        this.latest.delete(it.entry.path);
-        this.countFolded(it.entry.path, -1);
-      }
-    }
-    this.queue.length = kept;
-    this.cursor = 0;
-    this.recording = null;
-    const now = Date.now();
-    if (now - this.recentSince > RECENT_MS) {
-      this.recentlyRecorded = [new Map(), this.recentlyRecorded[0]!];
-      this.recentSince = now;
-    }
-    for (const [p, w] of writes.byPath) this.recentlyRecorded[0]!.set(p, w);
-    // Paths that were busy may now be sent to the node (and conflict copies must be).
-    this.sendHubChanges();
-    if (acked !== this.ackedSeq) {
-      this.ackedSeq = acked;
-      this.send({ ack: { seq: acked } });
-    }
-    this.onChange();
-  }
-
-  /** Recording failed: keep everything, say so, and try again later (1 s, doubling to 30 s). */
-  private flushFailed(e: Error): void {
-    const problem = errnoProblem(e, "the hub's database") ?? (/SQLITE_FULL|database or disk is full/i.test(`${(e as NodeJS.ErrnoException).code} ${e.message}`)
-      ? { code: 'DISK_FULL', reason: `the hub's database: no space left on the device (${e.message})`, retry: true }
-      : { code: 'HUB_DATABASE', reason: `the hub could not record progress: ${e.message}`, retry: true });
-    this.flushBackoff = Math.min(FLUSH_RETRY_MAX_MS, Math.max(FLUSH_RETRY_MIN_MS, this.flushBackoff * 2));
-    this.log.error('session.flush_failed', { node: this.nodeId, code: problem.code, error: e.message, retryInMs: this.flushBackoff });
-    this.flushError ??= { code: problem.code, reason: problem.reason, at: Date.now() };
-    // A closed session's leftovers are not retried: its node resends what was not acknowledged.
-    if (!this.closed) {
-      const t = setTimeout(() => void this.flush(), this.flushBackoff);
-      t.unref();
-    }
-    this.onChange();
-  }
-
-  // ---- failures: retried with backoff, and at once when the cause may be gone ---------------
-
-  /** Arms the retry timer for the earliest failure due, and the free-space watch for DISK_FULL. */
   private scheduleRetry(): void {
-    if (this.closed) return;
-    const next = this.failures.nextRetry();
-    if (next !== null && (this.retryTimerAt === null || next < this.retryTimerAt)) {
-      if (this.retryTimer) clearTimeout(this.retryTimer);
-      this.retryTimerAt = next;
-      this.retryTimer = setTimeout(() => {
-        this.retryTimer = null;
-        this.retryTimerAt = null;
-        this.retryDue('due');
-      }, Math.max(0, next - Date.now()));
-      this.retryTimer.unref();
-    }
-    if (!this.spaceWatch && (this.failures.has('DISK_FULL') || this.flushError?.code === 'DISK_FULL')) {
-      // Freed space is noticed within a couple of seconds, not at the end of a backoff.
-      let free = freeBytes(this.ctx.root);
-      this.spaceWatch = setInterval(() => {
-        if (!this.failures.has('DISK_FULL') && this.flushError?.code !== 'DISK_FULL') {
-          clearInterval(this.spaceWatch!);
-          this.spaceWatch = null;
-          return;
-        }
-        const now = freeBytes(this.ctx.root);
-        if (now > free + SPACE_FREED_BYTES) {
-          this.log.info('sync.space_freed', { node: this.nodeId, freeBytes: now });
-          if (this.flushError) void this.flush();
-          this.retryDue('retryable', 'DISK_FULL');
-        }
-        free = now;
-      }, SPACE_POLL_MS);
-      this.spaceWatch.unref();
-    }
+    this.retries.schedule();
   }
 
-  /**
-   * Tries failed changes again: those due by their backoff; `retryable`: every one that retries
-   * by itself, now (the node reconnected, space was freed); `all`: everything, the ones that
-   * wait for someone too (the operator's rescan). Only those with `code`, if given. A node change
-   * is decided afresh (the mirror or the node may have moved on); a hub change is queued for the
-   * node again. Returns how many were tried.
-   */
+  /** Tries failed changes again now (retries.ts retryDue). Returns how many were tried. */
   retryDue(which: 'due' | 'retryable' | 'all', code?: string): number {
-    if (this.closed) return 0;
-    let n = 0;
-    for (const f of this.failures.due(which === 'retryable' ? Number.POSITIVE_INFINITY : Date.now(), which === 'all')) {
-      if (code && f.code !== code) continue;
-      this.failures.trying(f);
-      n++;
-      if (f.direction === 'to-node') {
-        this.queueForNode([f.path]);
-        continue;
-      }
-      // A newer change of this path is already on its way: it settles (or fails) the path.
-      if (!f.entry || this.latest.has(f.path)) continue;
-      this.log.info('sync.retry', { node: this.nodeId, path: f.path, code: f.code, attempt: f.attempts + 1 });
-      this.decide({ ...f.entry });
-    }
-    if (n) {
-      this.pump();
-      this.onChange();
-    }
-    this.scheduleRetry();
-    return n;
+    return this.retries.retryDue(which, code);
   }
 
   /** Something changed at these mirror paths (the watcher): failures at or under them may be gone. */
   mirrorTouched(paths: string[]): void {
-    if (this.failures.size === 0 || this.closed) return;
-    const hit = this.failures.list().filter((f) => f.direction === 'to-hub' && f.entry && paths.some((p) => p === '' || f.path === p || f.path.startsWith(`${p}/`) || p.startsWith(`${f.path}/`) || ancestorsOf(f.path).includes(p)));
-    // Also what waits for someone (a file in the way that has just changed, say).
-    for (const f of hit) {
-      if (this.latest.has(f.path)) continue;
-      this.failures.trying(f);
-      this.decide({ ...f.entry! });
-    }
-    if (hit.length) {
-      this.pump();
-      this.scheduleRetry();
-    }
+    this.retries.mirrorTouched(paths);
   }
 
   /** Ends the node's stream with a status it can act on (it will reconnect, or not). */
@@ -1260,99 +424,7 @@ export class NodeSession {
 
   /** After close(): waits for running operations to settle and records what they completed. */
   async drain(): Promise<void> {
-    while (this.running > 0) await new Promise((r) => setTimeout(r, 5));
-    await this.flush();
-  }
-
-}
-
-interface Writes {
-  /** Failures to record (null: cleared), by failureKey. */
-  failures: Map<string, FailureRecord | null>;
-  /** The latest write per path (null: deleted), for unflushed(). */
-  byPath: Map<string, CachedEntry | null>;
-  put: CachedEntry[];
-  del: string[];
-  /** New agreements (ancestors) once these writes are recorded. */
-  agreed: [string, Version | null][];
-  /** Mirror paths whose hub-side version the node must get (conflict copies, a winning version). */
-  forNode: string[];
-}
-
-function tombstone(path: string, seq: number): Entry {
-  return { path, type: 'file', size: 0, mtimeMs: 0, mode: 0, hash: Buffer.alloc(0), blockSize: 0, blocks: Buffer.alloc(0), target: '', deleted: true, seq };
-}
-
-function lookupWrites(byPath: Map<string, CachedEntry | null>, wirePath: string): CachedEntry | null | undefined {
-  if (byPath.size === 0) return undefined;
-  const own = byPath.get(wirePath);
-  if (own !== undefined) return own;
-  return ancestorsOf(wirePath).some((dir) => byPath.get(dir) === null) ? null : undefined;
-}
-
-/** The hub's version stays; the node's is pulled beside it as `copyTo` (execute() does it). */
-function keepNodeCopy(e: Entry, copyTo: string): Verdict {
-  return { action: e.type === 'symlink' ? { kind: 'symlink' } : { kind: 'pull' }, expected: null, conflict: { loser: 'node', copyTo }, sendBack: false };
-}
-
-function emptyWrites(): Writes {
-  return { byPath: new Map(), put: [], del: [], agreed: [], forNode: [], failures: new Map() };
-}
-
-/** Writes `a` followed by writes `b`, as one (a later deletion drops an earlier put under it). */
-function mergeWrites(a: Writes, b: Writes): Writes {
-  const gone = new Set(b.del);
-  const keep = (x: CachedEntry) => !gone.has(x.path) && !ancestorsOf(x.path).some((d) => gone.has(d));
-  return {
-    byPath: new Map([...a.byPath, ...b.byPath]),
-    put: [...a.put.filter(keep), ...b.put],
-    del: [...a.del, ...b.del],
-    agreed: [...a.agreed, ...b.agreed],
-    forNode: [...a.forNode, ...b.forNode],
-    failures: new Map([...a.failures, ...b.failures]),
-  };
-}
-
-/** Free bytes for unprivileged writers on the file system holding `dir` (0 if unknown). */
-function freeBytes(dir: string): number {
-  try {
-    const st = fs.statfsSync(dir);
-    return st.bavail * st.bsize;
-  } catch {
-    return 0;
-  }
-}
-
-/** What to do about a node change (judge()). */
-interface Verdict {
-  action: Action;
-  expected: Expected;
-  conflict?: { loser: Side; copyTo: string };
-  /** The hub's version must go (back) to the node. */
-  sendBack: boolean;
-}
-
-const failureKey = (direction: Direction, path: string) => `${direction}\u0000${path}`;
-
-/** Why a node change could not be applied to the mirror, in words, and whether retrying can help by itself. */
-function classify(err: unknown, wirePath: string): { code: string; reason: string; retry: boolean } {
-  const errno = (err as NodeJS.ErrnoException).code;
-  // A symlink or the node's own file in the way (a file made on the hub's side steps aside:
-  // parentConflict): for the operator to look at, or for the node's next version; a rescan
-  // retries it.
-  if (err instanceof UnsafePathError || errno === 'ELOOP') {
-    return { code: 'UNSAFE_PATH', reason: errno === 'ELOOP' ? `"${wirePath}" is a symlink in the mirror, and symlinks are never followed` : (err as Error).message, retry: false };
-  }
-  if (err instanceof VerifyError) return { code: 'HASH_MISMATCH', reason: `${(err as Error).message} (fetched again after a while)`, retry: true };
-  if (err instanceof BlockUnavailable) return { code: 'BLOCK_UNAVAILABLE', reason: (err as Error).message, retry: true };
-  if (err instanceof ChangedMeanwhile) return { code: 'CHANGED_ON_HUB', reason: (err as Error).message, retry: true };
-  if (err instanceof CaseConflict) return { code: 'CASE_CONFLICT', reason: (err as Error).message, retry: true };
-  return errnoProblem(err, "the hub's mirror") ?? { code: 'APPLY_FAILED', reason: (err as Error).message, retry: true };
-}
-
-export class BlockUnavailable extends Error {
-  constructor(readonly reason: string) {
-    super(`node could not supply the block: ${reason}`);
-    this.name = 'BlockUnavailable';
+    while (this.queue.running > 0) await new Promise((r) => setTimeout(r, 5));
+    await this.flusher.flush();
   }
 }

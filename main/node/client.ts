@@ -19,13 +19,14 @@ import { FsPool } from '../sync/fs-pool';
 import { coveringRoots, outsideRoot } from '../sync/paths';
 import { PROBLEM_CODES, PathReports, covers, retried, scannablePath, type PathProblem } from '../sync/problems';
 import { orderBatch } from '../sync/plan';
-import { FULL_RESCAN_MS, scan } from '../sync/scanner';
+import { FULL_RESCAN_MS, scanAll } from '../sync/scanner';
 import { DirSweep, differingChildren } from '../sync/dir-sweep';
 import { Echoes } from '../sync/echo';
 import { serveBlock } from '../sync/serve-block';
 import type { CachedEntry } from '../sync/types';
 import { INDEX_BATCH_ENTRIES, INDEX_WINDOW, NodeSyncService, type BlockRequest, type BlockResponse, PROTOCOL_VERSION, SUPERSEDED, channelOptions, fromWireEntry, reportMessages, requestMessages, responseMessages, toWireEntry, type HubMessage, type NodeMessage, type WireFileInfo } from '../sync/wire';
-import { HubBlockUnavailable, HubChanges, SessionEnded, type BatchResult } from './hub-changes';
+import { HubChanges, type BatchResult } from './hub-changes';
+import { BlockFetcher, PeerGone } from '../sync/block-fetcher';
 import { clip } from '../util/text';
 import { AgentRunner } from './agents';
 import type { Logger } from '../util/log';
@@ -103,6 +104,13 @@ export function isDiskFull(e: unknown): boolean {
 
 type Call = grpc.ClientDuplexStream<NodeMessage, HubMessage>;
 
+/** A fetcher for no session: every fetch fails with PeerGone (as between sessions). */
+function closedFetcher(): BlockFetcher {
+  const f = new BlockFetcher({ peer: 'the hub', maxBytes: MAX_FETCH_IN_FLIGHT, send: () => undefined });
+  f.close();
+  return f;
+}
+
 function splitHostPort(hostPort: string): { host: string; port: number } {
   const i = hostPort.lastIndexOf(':');
   return { host: hostPort.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(hostPort.slice(i + 1)) };
@@ -153,12 +161,11 @@ export class NodeClient {
   private readonly caseInsensitive: boolean;
   private readonly hubChanges: HubChanges;
   private readonly agents: AgentRunner;
-  /** Hub-side changes are applied one batch at a time, never beside a scan (see serial()). */
-  private nextFetchId = 1;
-  private fetchBytes = 0;
-  private readonly fetchWaiters: (() => void)[] = [];
-  private readonly fetches = new Map<number, { resolve: (b: Buffer) => void; reject: (e: Error) => void; size: number }>();
-  private fetchOutbox: BlockRequest[] = [];
+  /**
+   * Blocks of hub-side changes, requested from the hub (sync/block-fetcher.ts): one fetcher per
+   * session, made at Welcome and closed when the session ends (a closed one fails every fetch).
+   */
+  private fetcher = closedFetcher();
   /** What the node cannot send or ignores, by path, as the scans found it; sent to the hub. */
   private readonly reports = new PathReports();
   /** Subtrees whose report changed since it was last sent ('' = all). */
@@ -216,7 +223,7 @@ export class NodeClient {
       store: this.store,
       log: this.log,
       reserved: this.ignoreState,
-      fetch: (p, offset, size, hash) => this.fetchFromHub(p, offset, size, hash),
+      fetch: (p, offset, size, hash) => this.fetcher.fetch(p, offset, size, hash),
       markDirty: (p) => this.markDirty(p),
     });
     this.agents = new AgentRunner(cfg.workspace, this.log, (m) => {
@@ -375,39 +382,26 @@ export class NodeClient {
     const full = subtrees.includes('');
     const roots = full ? [''] : coveringRoots(subtrees);
     const cache = full ? this.store.all() : null;
-    const updated: CachedEntry[] = [];
+    const res = await scanAll(roots, {
+      root: this.cfg.workspace,
+      pool: this.pool,
+      cached: (p) => (cache ? cache.get(p) : this.store.get(p)),
+      knownUnder: (s) => (cache ? cache.keys() : this.store.pathsUnder(s)),
+      ignore: this.ignoreState,
+      caseInsensitive: this.caseInsensitive,
+    });
+    // Each new problem is a warning once; one already known is only debug (it is retried).
+    for (const p of res.problems) {
+      const known = this.reports.problems.get(p.path);
+      this.log[known?.code === p.code ? 'debug' : 'warn']('scan.problem', { path: p.path, code: p.code, reason: p.reason });
+    }
+    for (const i of res.ignored) this.log[this.reports.ignored.has(i.path) ? 'debug' : 'info']('scan.ignored', { path: i.path, kind: i.kind, reason: i.reason });
+    const { updated, problems, walked, hashedFiles, hashedBytes } = res;
+    const ignored = res.ignored.map((i) => ({ path: i.path, kind: i.kind }));
     const deleted: CachedEntry[] = [];
-    const problems: PathProblem[] = [];
-    const ignored: { path: string; kind: 'fifo' | 'socket' | 'device' | 'other' }[] = [];
-    let walked = 0;
-    let hashedFiles = 0;
-    let hashedBytes = 0;
-    for (const subtree of roots) {
-      const res = await scan({
-        root: this.cfg.workspace,
-        pool: this.pool,
-        subtree,
-        cached: (p) => (cache ? cache.get(p) : this.store.get(p)),
-        knownUnder: (s) => (cache ? cache.keys() : this.store.pathsUnder(s)),
-        ignore: this.ignoreState,
-        caseInsensitive: this.caseInsensitive,
-      });
-      // Each new problem is a warning once; one already known is only debug (it is retried).
-      for (const p of res.problems) {
-        const known = this.reports.problems.get(p.path);
-        this.log[known?.code === p.code ? 'debug' : 'warn']('scan.problem', { path: p.path, code: p.code, reason: p.reason });
-      }
-      for (const i of res.ignored) this.log[this.reports.ignored.has(i.path) ? 'debug' : 'info']('scan.ignored', { path: i.path, kind: i.kind, reason: i.reason });
-      updated.push(...res.updated);
-      problems.push(...res.problems);
-      ignored.push(...res.ignored.map((i) => ({ path: i.path, kind: i.kind })));
-      for (const p of res.deleted) {
-        const prev = cache ? cache.get(p) : this.store.get(p);
-        if (prev) deleted.push({ ...prev, deleted: true });
-      }
-      walked += res.walked;
-      hashedFiles += res.hashedFiles;
-      hashedBytes += res.hashedBytes;
+    for (const p of res.deleted) {
+      const prev = cache ? cache.get(p) : this.store.get(p);
+      if (prev) deleted.push({ ...prev, deleted: true });
     }
     const wasUnreadable = [...this.reports.problems.values()].filter((p) => p.code === PROBLEM_CODES.UNREADABLE && roots.some((r) => covers(r, p.path)));
     if (this.reports.replace(roots, problems, ignored)) {
@@ -582,11 +576,7 @@ export class NodeClient {
       this.call = null;
       this.drain?.release();
       for (const w of this.ackWaiters.splice(0)) w();
-      for (const f of this.fetches.values()) f.reject(new SessionEnded());
-      this.fetches.clear();
-      this.fetchOutbox = [];
-      this.fetchBytes = 0;
-      for (const w of this.fetchWaiters.splice(0)) w();
+      this.fetcher.close();
       client.close();
     }
   }
@@ -594,6 +584,11 @@ export class NodeClient {
   private async onHubMessage(m: HubMessage): Promise<void> {
     if (m.welcome) {
       this.connected = true;
+      this.fetcher = new BlockFetcher({
+        peer: 'the hub',
+        maxBytes: MAX_FETCH_IN_FLIGHT,
+        send: (requests) => { for (const msg of requestMessages(requests)) void this.write(msg).catch(() => undefined); },
+      });
       if (!this.joined) {
         this.joined = true;
         this.cfg.onJoined?.();
@@ -662,7 +657,7 @@ export class NodeClient {
       const { problems, ...counts } = r;
       this.log.info('hub.changes', { entries: entries.length, ...counts, throughSeq: last, ...(problems.length ? { problems: problems.slice(0, 5) } : {}) });
     } catch (e) {
-      if (e instanceof SessionEnded) return;
+      if (e instanceof PeerGone) return;
       throw e;
     }
     if (call !== this.call) return;
@@ -672,37 +667,11 @@ export class NodeClient {
     void this.sendPending();
   }
 
-  /** Fetches a block of a hub-side change, within MAX_FETCH_IN_FLIGHT bytes. */
-  private async fetchFromHub(p: string, offset: number, size: number, hash: Buffer): Promise<Buffer> {
-    while (this.fetchBytes + size > MAX_FETCH_IN_FLIGHT && this.fetchBytes > 0 && this.connected) {
-      await new Promise<void>((r) => this.fetchWaiters.push(r));
-    }
-    if (!this.connected) throw new SessionEnded();
-    const id = this.nextFetchId++;
-    this.fetchBytes += size;
-    return new Promise<Buffer>((resolve, reject) => {
-      this.fetches.set(id, { resolve, reject, size });
-      this.fetchOutbox.push({ id, path: p, offset, size, hash });
-      if (this.fetchOutbox.length === 1) {
-        setImmediate(() => {
-          for (const msg of requestMessages(this.fetchOutbox.splice(0))) void this.write(msg).catch(() => undefined);
-        });
-      }
-    });
-  }
-
   private onHubBlock(b: BlockResponse): void {
     const id = Number(b.id);
-    const f = this.fetches.get(id);
-    if (!f) {
+    if (!this.fetcher.onResponse(id, b.error ? Buffer.alloc(0) : Buffer.from(b.data), b.error)) {
       this.log.warn('hub.protocol', { reason: `block response ${id} answers no request` });
-      return;
     }
-    this.fetches.delete(id);
-    this.fetchBytes -= f.size;
-    this.fetchWaiters.shift()?.();
-    if (b.error) f.reject(new HubBlockUnavailable(b.error));
-    else f.resolve(Buffer.from(b.data));
   }
 
   /**

@@ -12,17 +12,18 @@
  * What was applied is recorded in the node's index with the hub's sequence number
  * (`fromHubSeq`), and so reaches the hub as "the node now has your version": the agreement.
  */
-import { AbortedError, VerifyError, applyDelete, applyDir, applyMeta, applyMove, applySymlink, pullFile, type ApplyContext, type BlockLocation } from '../sync/apply';
-import { BLOCK_SIZE } from '../sync/blocks';
+import { AbortedError, applyMove, type ApplyContext, type BlockLocation } from '../sync/apply';
+import { applyAction, applyProblem } from '../sync/apply-action';
+import { BLOCK_SIZE, blockIndex } from '../sync/blocks';
+import { BlockUnavailable, PeerGone } from '../sync/block-fetcher';
 import { CaseConflict, ChangedMeanwhile, expectedOf } from '../sync/expect';
-import { UnsafePathError, checkNoSymlinkParents, toNative } from '../sync/paths';
+import { checkNoSymlinkParents, toNative } from '../sync/paths';
 import { isBarrier, planEntry } from '../sync/plan';
 import { sameVersion, versionOf } from '../sync/reconcile';
 import type { CachedEntry, Entry } from '../sync/types';
 import { entryProblem } from '../sync/validate';
 import type { NodeStore } from '../store/node-store';
 import type { Logger } from '../util/log';
-import { errnoProblem } from '../sync/problems';
 import { DEFERRED, type RefusalMsg } from '../sync/wire';
 import { clip } from '../util/text';
 
@@ -35,7 +36,7 @@ export interface HubChangeDeps {
   log: Logger;
   /** Paths the node never takes from the hub (its own state and staging directories). */
   reserved: (wirePath: string) => boolean;
-  /** Fetches a block of the hub's version of a path; rejects with ConnectionLost when the session ends. */
+  /** Fetches a block of the hub's version of a path; rejects with BlockUnavailable, or PeerGone when the session ends (sync/block-fetcher.ts). */
   fetch(path: string, offset: number, size: number, hash: Buffer): Promise<Buffer>;
   /** The workspace changed under us: have the scanner look at this path. */
   markDirty(wirePath: string): void;
@@ -56,21 +57,6 @@ export interface BatchResult {
   reusedBytes: number;
 }
 
-/** The block could not be served by the hub (changed or gone there): a newer entry follows. */
-export class HubBlockUnavailable extends Error {
-  constructor(readonly reason: string) {
-    super(`the hub could not supply the block: ${reason}`);
-    this.name = 'HubBlockUnavailable';
-  }
-}
-
-export class SessionEnded extends Error {
-  constructor() {
-    super('hub session ended');
-    this.name = 'SessionEnded';
-  }
-}
-
 export class HubChanges {
   /**
    * Hub paths refused because another case of them is on disk (case-insensitive workspaces),
@@ -84,7 +70,7 @@ export class HubChanges {
   /**
    * Applies one batch in order: up to CONCURRENCY at once, with deletions and replacements of
    * directories run alone (after what came before, before what follows). Rejects with
-   * SessionEnded when the connection goes: the batch is then not acknowledged and comes again.
+   * PeerGone when the connection goes: the batch is then not acknowledged and comes again.
    */
   async apply(entries: Entry[]): Promise<BatchResult> {
     const result: BatchResult = { applied: 0, skipped: 0, refused: 0, failed: 0, fetchedBytes: 0, reusedBytes: 0, problems: [] };
@@ -103,9 +89,8 @@ export class HubChanges {
       if (ended) break;
       const local = this.d.store.get(e.path);
       const key = e.path.toLowerCase();
-      const sameFile = this.d.ctx.caseInsensitive === true && folded.has(key);
+      const barrier = isBarrier(e, local, { sameFileQueued: this.d.ctx.caseInsensitive === true && folded.has(key) });
       folded.add(key);
-      const barrier = isBarrier(e, local) || sameFile;
       if (barrier) {
         await Promise.all(running);
         if (ended) break;
@@ -161,35 +146,16 @@ export class HubChanges {
     try {
       // Before any byte is fetched: never through a symlink or a file in the workspace.
       await checkNoSymlinkParents(this.d.ctx.root, h.path);
-      let done: CachedEntry | null = null;
-      switch (action.kind) {
-        case 'none':
-          return;
-        case 'pull': {
-          const stats = { fetchedBytes: 0, reusedBytes: 0 };
-          done = await pullFile(this.d.ctx, h, this.source(h, live), undefined, stats, expected);
-          result.fetchedBytes += stats.fetchedBytes;
-          result.reusedBytes += stats.reusedBytes;
-          break;
-        }
-        case 'mkdir':
-          done = await applyDir(this.d.ctx, h, expected);
-          break;
-        case 'symlink':
-          done = await applySymlink(this.d.ctx, h, expected);
-          break;
-        case 'meta':
-          done = await applyMeta(this.d.ctx, h, expected);
-          break;
-        case 'delete':
-          await applyDelete(this.d.ctx, h.path, expected);
-          break;
-      }
+      if (action.kind === 'none') return;
+      const stats = { fetchedBytes: 0, reusedBytes: 0 };
+      const done = await applyAction(this.d.ctx, action, h, expected, { source: () => this.source(h, live), stats });
+      result.fetchedBytes += stats.fetchedBytes;
+      result.reusedBytes += stats.reusedBytes;
       this.record(h, live, done);
       result.applied++;
       log.debug('hub.applied', { path: h.path, hubSeq: h.seq, action: action.kind });
     } catch (err) {
-      if (err instanceof SessionEnded) throw err;
+      if (err instanceof PeerGone) throw err;
       if (err instanceof CaseConflict) {
         // The workspace ignores case. Renamed by the hub (it deletes the old name in this very
         // batch): take the new case and go on; otherwise two names this disk cannot hold apart.
@@ -211,22 +177,20 @@ export class HubChanges {
         this.d.markDirty(h.path);
         return;
       }
-      if (err instanceof HubBlockUnavailable) {
+      if (err instanceof BlockUnavailable) {
         // Changed or gone on the hub meanwhile: its newer entry follows.
         this.deferred(h, result);
         log.debug('hub.change_superseded', { path: h.path, hubSeq: h.seq, reason: err.reason });
         return;
       }
-      const errno = (err as NodeJS.ErrnoException).code;
-      if (err instanceof UnsafePathError || err instanceof VerifyError || errno === 'ELOOP') {
+      const why = applyProblem(err, h.path, 'node');
+      if (why.refused) {
         result.refused++;
-        const reason = errno === 'ELOOP' ? 'the path is a symlink in the workspace, and symlinks are never followed' : (err as Error).message;
-        log.warn('hub.entry_refused', { path: clip(h.path), seq: h.seq, reason });
-        result.problems.push({ path: h.path, seq: h.seq, code: err instanceof VerifyError ? 'HASH_MISMATCH' : 'UNSAFE_PATH', message: reason });
+        log.warn('hub.entry_refused', { path: clip(h.path), seq: h.seq, reason: why.reason });
+        result.problems.push({ path: h.path, seq: h.seq, code: why.code, message: why.reason });
         return;
       }
       result.failed++;
-      const why = errnoProblem(err, 'workspace') ?? { code: 'APPLY_FAILED', reason: (err as Error).message };
       log.error('hub.apply_failed', { path: clip(h.path), seq: h.seq, code: why.code, error: (err as Error).message });
       result.problems.push({ path: h.path, seq: h.seq, code: why.code, message: why.reason });
     }
@@ -277,17 +241,11 @@ export class HubChanges {
 
   /** Blocks already in the workspace version of this path (an edit in place moves few bytes). */
   private source(h: Entry, local: CachedEntry | undefined) {
-    const have = new Map<string, number>();
-    if (local?.type === 'file') {
-      for (let i = 0; i * 32 < local.blocks.length; i++) {
-        const k = local.blocks.subarray(i * 32, i * 32 + 32).toString('hex');
-        if (!have.has(k)) have.set(k, i);
-      }
-    }
+    const have = local?.type === 'file' ? blockIndex(local.blocks) : new Map<string, number[]>();
     const file = local ? toNative(this.d.ctx.root, local.path) : '';
     return {
       findLocal: (hash: Buffer): BlockLocation[] => {
-        const i = have.get(hash.toString('hex'));
+        const i = have.get(hash.toString('hex'))?.[0];
         return i === undefined ? [] : [{ file, offset: i * BLOCK_SIZE }];
       },
       fetch: (offset: number, size: number, hash: Buffer) => this.d.fetch(h.path, offset, size, hash),

@@ -23,6 +23,18 @@ export function blockHash(blocks: Buffer, i: number): Buffer {
   return blocks.subarray(i * HASH_LEN, (i + 1) * HASH_LEN);
 }
 
+/** Where each block hash occurs in a block list: hex hash → block indices, in order. */
+export function blockIndex(blocks: Buffer): Map<string, number[]> {
+  const at = new Map<string, number[]>();
+  for (let i = 0; i * HASH_LEN < blocks.length; i++) {
+    const key = blockHash(blocks, i).toString('hex');
+    const list = at.get(key);
+    if (list) list.push(i);
+    else at.set(key, [i]);
+  }
+  return at;
+}
+
 export function blockLength(size: number, blockSize: number, i: number): number {
   return Math.min(blockSize, size - i * blockSize);
 }

@@ -35,13 +35,19 @@ export function planEntry(remote: Entry, local: CachedEntry | undefined): Action
 
 /**
  * Whether applying `remote` must wait for everything before it and hold back everything after
- * it (hub and node use the same rule): a deletion, and anything that changes what a path is
+ * it (hub and node use this one rule): a deletion, and anything that changes what a path is
  * (a file or symlink replaced by a directory, a directory by a file...). What goes inside a
  * path then never lands before the path has become a directory, and a rename's new path may
- * reuse the old path's blocks before they are deleted.
+ * reuse the old path's blocks before they are deleted. Also a conflict (it moves things around
+ * the path: later changes under it wait for it), and, where case is ignored, a path naming the
+ * same file as another with work queued before it (the two never run side by side).
  */
-export function isBarrier(remote: Pick<Entry, 'deleted' | 'type'>, local: { type: Entry['type']; deleted?: boolean } | null | undefined): boolean {
-  if (remote.deleted) return true;
+export function isBarrier(
+  remote: Pick<Entry, 'deleted' | 'type'>,
+  local: { type: Entry['type']; deleted?: boolean } | null | undefined,
+  also: { conflict?: boolean; sameFileQueued?: boolean } = {},
+): boolean {
+  if (remote.deleted || also.conflict || also.sameFileQueued) return true;
   return !!local && !local.deleted && local.type !== remote.type;
 }
 

@@ -87,6 +87,26 @@ const SMALL_FILE = 256 * 1024;
 const BATCH_FILES = 256;
 const BATCH_BYTES = 8 * 1024 * 1024;
 
+/**
+ * Scans each of `roots` (subtrees that do not overlap: paths.ts coveringRoots) one after the
+ * other, and returns their results as one. Hub mirrors and node workspaces both scan this way.
+ */
+export async function scanAll(roots: string[], opts: Omit<ScanOptions, 'subtree'>): Promise<ScanResult> {
+  const all: ScanResult = { updated: [], deleted: [], problems: [], ignored: [], skipped: [], walked: 0, hashedFiles: 0, hashedBytes: 0 };
+  for (const subtree of roots) {
+    const res = await scan({ ...opts, subtree });
+    all.updated.push(...res.updated);
+    all.deleted.push(...res.deleted);
+    all.problems.push(...res.problems);
+    all.ignored.push(...res.ignored);
+    all.skipped.push(...res.skipped);
+    all.walked += res.walked;
+    all.hashedFiles += res.hashedFiles;
+    all.hashedBytes += res.hashedBytes;
+  }
+  return all;
+}
+
 export async function scan(opts: ScanOptions): Promise<ScanResult> {
   const subtree = opts.subtree ?? '';
   const walked = await walkTree(opts.pool, opts.root, subtree, opts.caseInsensitive ?? false);

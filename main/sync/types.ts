@@ -34,3 +34,8 @@ export interface DiskStamp {
 }
 
 export type CachedEntry = Entry & DiskStamp;
+
+/** An entry saying `path` is gone (a deletion), with this sequence number. */
+export function tombstone(path: string, seq: number): Entry {
+  return { path, type: 'file', size: 0, mtimeMs: 0, mode: 0, hash: Buffer.alloc(0), blockSize: 0, blocks: Buffer.alloc(0), target: '', deleted: true, seq };
+}

@@ -1,0 +1,181 @@
+/**
+ * The hub→node half of a session: sends the changes made on the hub's side of the mirror (the
+ * store's queue of hub changes) in the hub's order, within HUB_WINDOW unacknowledged ones, and
+ * settles the node's acknowledgements: applied, failed (a to-node problem, retried), or
+ * deferred to a change of the node's own (sent again once the node's changes are settled).
+ */
+import type { HubStore } from '../store/hub-store';
+import { LOCK_FILE } from './lock';
+import { tombstone, type Entry } from '../sync/types';
+import { DEFERRED, INDEX_BATCH_ENTRIES, toWireEntry, type HubMessage } from '../sync/wire';
+import type { Logger } from '../util/log';
+import { clip } from '../util/text';
+import type { Direction, FailureSet } from './failures';
+import type { WriteJournal } from './write-journal';
+
+/** Deferred hub changes go to the node again at most this often. */
+const DEFERRED_RESEND_MS = 500;
+/** A hub index message stays well under the message limit (block lists of big files). */
+const MAX_HUB_BATCH_BYTES = 2 * 1024 * 1024;
+/** Hub-side changes sent and not yet acknowledged by the node, at most. */
+const HUB_WINDOW = 2000;
+
+export interface HubChangeSenderDeps {
+  nodeId: string;
+  store: HubStore;
+  log: Logger;
+  failures: FailureSet;
+  journal: WriteJournal;
+  send(msg: HubMessage): void;
+  refuse(path: string, seq: number, code: string, message: string): void;
+  closed(): boolean;
+  /** Node work on this path is queued, running, or not recorded yet: the hub's version waits. */
+  busy(wirePath: string): boolean;
+  /** The node's highest sequence number taken in: every entry sent reflects it (seenSeq). */
+  seenSeq(): number;
+  /** Node changes not applied yet. */
+  nodePending(): number;
+  /** Hub-side changes are queued: what the session knew of the mirror's directories is stale. */
+  staleDirs(): void;
+  clearFailure(direction: Direction, path: string): void;
+  /** Failures were added: flush and retry them. */
+  failed(): void;
+  changed(): void;
+}
+
+export class HubChangeSender {
+  /** Sent through this hub sequence number in this session, acknowledged through. */
+  private sent: number;
+  private acked: number;
+  private sending = false;
+  /** Hub-side changes the node deferred (DEFERRED): sent again once its own changes are settled. */
+  private readonly deferred = new Set<string>();
+  private deferTimer: NodeJS.Timeout | null = null;
+  /** Sent and not acknowledged yet: path → hub sequence number, in order sent. */
+  private readonly sentPaths = new Map<string, number>();
+
+  constructor(private readonly d: HubChangeSenderDeps, hubAcked: number) {
+    this.acked = this.sent = hubAcked;
+  }
+
+  /** Changes the node deferred and has not been sent again yet. */
+  get deferredCount(): number {
+    return this.deferred.size;
+  }
+
+  /** Queues mirror paths whose hub-side version must (again) reach the node, and sends. */
+  queue(paths: string[]): void {
+    // Hub-side changes (deletions among them) make what was known of directories stale.
+    this.d.staleDirs();
+    const send = paths.filter((p) => p !== LOCK_FILE);
+    if (send.length === 0) return;
+    this.d.store.queueHubChanges(this.d.nodeId, send);
+    this.send();
+  }
+
+  /**
+   * Sends queued hub-side changes in the hub's order, within HUB_WINDOW unacknowledged ones.
+   * Stops at a path that still has node work in progress: what is sent must already reflect
+   * every node change up to `seenSeq`, which is how the node knows it may apply it.
+   */
+  send(): void {
+    const { d } = this;
+    if (d.closed() || this.sending) return;
+    this.sending = true;
+    try {
+      for (;;) {
+        const room = HUB_WINDOW - (this.sent - this.acked);
+        if (room <= 0) return;
+        const rows = d.store.hubChangesAfter(d.nodeId, this.sent, Math.min(INDEX_BATCH_ENTRIES, room));
+        const files = [];
+        let bytes = 0;
+        let blocked = false;
+        for (const r of rows) {
+          // Busy: node work on it is queued, running, or not recorded yet.
+          if (d.busy(r.path) || bytes > MAX_HUB_BATCH_BYTES) {
+            blocked = true;
+            break;
+          }
+          const rec = d.store.file(d.nodeId, r.path);
+          const entry: Entry = rec ? { ...rec, seq: r.seq, seenSeq: d.seenSeq() } : { ...tombstone(r.path, r.seq), seenSeq: d.seenSeq() };
+          files.push(toWireEntry(entry));
+          bytes += entry.blocks.length + 256;
+          this.sent = r.seq;
+          this.sentPaths.delete(r.path);
+          this.sentPaths.set(r.path, r.seq);
+        }
+        if (files.length) d.send({ hubIndex: { files } });
+        if (blocked || rows.length === 0 || files.length === 0) return;
+      }
+    } finally {
+      this.sending = false;
+    }
+  }
+
+  /**
+   * The node settled our changes through `seq`: applied, or deferred to a change of its own
+   * (the hub decides when that arrives), or `failed` (a problem of the path, to-node, queued
+   * again after a backoff; cleared once a later attempt is applied).
+   */
+  onAck(seq: number, failed: unknown[] = []): void {
+    const { d } = this;
+    if (!Number.isSafeInteger(seq) || seq > this.sent || seq < this.acked) {
+      d.refuse('', seq, 'PROTOCOL', `acknowledgement of hub change ${seq} outside what was sent (${this.acked}..${this.sent})`);
+      return;
+    }
+    const failedPaths = new Map<string, { code: string; reason: string }>();
+    for (const f of failed.slice(0, HUB_WINDOW) as { path?: unknown; code?: unknown; message?: unknown }[]) {
+      const p = typeof f?.path === 'string' ? f.path : '';
+      if (!this.sentPaths.has(p)) continue;
+      failedPaths.set(p, { code: clip(typeof f.code === 'string' && /^[A-Z_]{1,40}$/.test(f.code) ? f.code : 'NODE_APPLY_FAILED'), reason: clip(typeof f.message === 'string' ? f.message : '') });
+    }
+    const now = Date.now();
+    for (const [p, sentSeq] of this.sentPaths) {
+      if (sentSeq > seq) continue;
+      this.sentPaths.delete(p);
+      const why = failedPaths.get(p);
+      if (!why) {
+        d.clearFailure('to-node', p);
+        continue;
+      }
+      if (why.code === DEFERRED) {
+        this.deferred.add(p);
+        continue;
+      }
+      const rec = d.failures.fail('to-node', p, why.code, `the node's workspace: ${why.reason}`, true, null, now);
+      d.journal.failure('to-node', p, rec);
+      d.log.warn('sync.node_failed', { node: d.nodeId, path: p, code: why.code, reason: why.reason, attempt: rec.attempts });
+    }
+    this.acked = seq;
+    d.store.ackHubChanges(d.nodeId, seq);
+    if (this.deferred.size) this.resendDeferredSoon();
+    if (failedPaths.size) d.failed();
+    this.send();
+    d.changed();
+  }
+
+  /** The session ended: nothing is sent again. */
+  stop(): void {
+    if (this.deferTimer) clearTimeout(this.deferTimer);
+  }
+
+  /**
+   * Sends deferred paths again once the node's own changes have been settled (nothing of the
+   * node's is waiting here), at most every DEFERRED_RESEND_MS: the node's change may still be
+   * on its way, and the node then defers again.
+   */
+  private resendDeferredSoon(): void {
+    if (this.deferTimer || this.d.closed()) return;
+    this.deferTimer = setTimeout(() => {
+      this.deferTimer = null;
+      if (this.d.closed() || this.deferred.size === 0) return;
+      if (this.d.nodePending() > 0) return this.resendDeferredSoon();
+      const paths = [...this.deferred].filter((p) => !this.sentPaths.has(p));
+      for (const p of paths) this.deferred.delete(p);
+      this.d.log.debug('sync.resend_deferred', { node: this.d.nodeId, paths: paths.length, examples: paths.slice(0, 5) });
+      this.queue(paths);
+      if (this.deferred.size) this.resendDeferredSoon();
+    }, DEFERRED_RESEND_MS);
+    this.deferTimer.unref();
+  }
+}

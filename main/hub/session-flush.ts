@@ -1,0 +1,137 @@
+/**
+ * The flush step of a node session: makes applied items durable and acknowledges them, as one
+ * group commit per FLUSH_MS at most (fsync the directories renamed into, record the journal's
+ * writes and failures in one store call, then acknowledge to the node), never two at once. A
+ * flush that cannot record (the hub's disk is full, say) loses nothing: it is tried again with
+ * backoff, and the session shows why meanwhile.
+ */
+import type { HubStore } from '../store/hub-store';
+import { fsyncDir } from '../sync/apply';
+import { errnoProblem } from '../sync/problems';
+import { sameVersion, versionOf } from '../sync/reconcile';
+import type { Logger } from '../util/log';
+import type { ApplyQueue } from './apply-queue';
+import type { FailureSet } from './failures';
+import { failureChanges, failureKey, type WriteJournal } from './write-journal';
+
+const FLUSH_MS = 25;
+/** A failed flush is tried again after this long, doubling up to the max. */
+const FLUSH_RETRY_MIN_MS = 1000;
+const FLUSH_RETRY_MAX_MS = 30_000;
+
+export interface SessionFlushDeps {
+  nodeId: string;
+  indexId: string;
+  store: HubStore;
+  log: Logger;
+  failures: FailureSet;
+  queue: ApplyQueue;
+  journal: WriteJournal;
+  closed(): boolean;
+  /** The node's sequence acknowledged so far. */
+  ackedSeq(): number;
+  /** The node's latest IndexDone, and whether a full pass is still being taken in. */
+  doneSeq(): number;
+  fullPassOpen(): boolean;
+  /** Recorded through `seq`: tell the node. */
+  acknowledge(seq: number): void;
+  /** Paths that were busy may now go to the node. */
+  sendHubChanges(): void;
+  changed(): void;
+}
+
+export class SessionFlush {
+  /** The last flush could not be recorded (cleared by the next that is); retried with backoff. */
+  error: { code: string; reason: string; at: number } | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private backoff = 0;
+  private chain: Promise<void> = Promise.resolve();
+  private readonly dirsToSync = new Set<string>();
+
+  constructor(private readonly d: SessionFlushDeps) {}
+
+  /** A directory renamed into: fsynced by the next flush, before anything in it is recorded. */
+  deferDirSync(dir: string): void {
+    this.dirsToSync.add(dir);
+  }
+
+  schedule(): void {
+    if (!this.timer) this.timer = setTimeout(() => void this.flush(), FLUSH_MS);
+  }
+
+  /** Queues a flush after any running one; flushes never overlap. */
+  flush(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.chain = this.chain.then(() => this.flushNow()).catch((e: Error) => {
+      this.d.log.error('session.flush_failed', { node: this.d.nodeId, error: e.message });
+    });
+    return this.chain;
+  }
+
+  /**
+   * Makes applied items durable and acknowledges them: fsync the directories renamed into,
+   * record the new versions (and failures), then tell the node. Only items whose effects are
+   * in this write may be acknowledged. If recording fails (the hub's disk is full, say),
+   * nothing is lost: the writes stay queued, nothing is acknowledged, and the flush is tried
+   * again with backoff while the node shows the problem.
+   */
+  private async flushNow(): Promise<void> {
+    const { d } = this;
+    // Acknowledged: the node's sequence up to the first of its changes not settled yet. A retry
+    // of an earlier failure (its seq acknowledged long ago) never holds later changes back.
+    const ackedBefore = d.ackedSeq();
+    const { waiting, settled, ...through } = d.queue.acknowledgeable(ackedBefore);
+    let acked = through.acked;
+    // Still visible to unflushed() until they are recorded.
+    const writes = d.journal.take();
+    const dirs = [...this.dirsToSync];
+    this.dirsToSync.clear();
+    if (!waiting && d.doneSeq() > acked && !d.fullPassOpen()) acked = Math.max(acked, d.doneSeq());
+    await Promise.all(dirs.map((dir) => fsyncDir(dir).catch(() => undefined)));
+    // A path whose failing version reached the mirror some other way is no longer a problem.
+    for (const x of writes.put) {
+      const f = d.failures.get('to-hub', x.path);
+      if (f?.entry && !writes.failures.has(failureKey('to-hub', x.path)) && sameVersion(versionOf(f.entry), versionOf(x)) && d.failures.clear('to-hub', x.path)) {
+        writes.failures.set(failureKey('to-hub', x.path), null);
+      }
+    }
+    const { failed, cleared } = failureChanges(writes);
+    try {
+      d.store.recordFlush(d.nodeId, { ...writes, failed, cleared, acked: acked !== d.ackedSeq() ? acked : null, indexId: d.indexId });
+    } catch (e) {
+      d.journal.notRecorded(writes);
+      for (const dir of dirs) this.dirsToSync.add(dir);
+      this.failed(e as Error);
+      return;
+    }
+    if (this.error) {
+      d.log.info('session.flush_recovered', { node: d.nodeId, failedFor: Date.now() - this.error.at });
+      this.error = null;
+      this.backoff = 0;
+    }
+    d.queue.forget(settled);
+    d.journal.recorded(writes);
+    // Paths that were busy may now be sent to the node (and conflict copies must be).
+    d.sendHubChanges();
+    if (acked !== d.ackedSeq()) d.acknowledge(acked);
+    d.changed();
+  }
+
+  /** Recording failed: keep everything, say so, and try again later (1 s, doubling to 30 s). */
+  private failed(e: Error): void {
+    const { d } = this;
+    const problem = errnoProblem(e, "the hub's database") ?? (/SQLITE_FULL|database or disk is full/i.test(`${(e as NodeJS.ErrnoException).code} ${e.message}`)
+      ? { code: 'DISK_FULL', reason: `the hub's database: no space left on the device (${e.message})`, retry: true }
+      : { code: 'HUB_DATABASE', reason: `the hub could not record progress: ${e.message}`, retry: true });
+    this.backoff = Math.min(FLUSH_RETRY_MAX_MS, Math.max(FLUSH_RETRY_MIN_MS, this.backoff * 2));
+    d.log.error('session.flush_failed', { node: d.nodeId, code: problem.code, error: e.message, retryInMs: this.backoff });
+    this.error ??= { code: problem.code, reason: problem.reason, at: Date.now() };
+    // A closed session's leftovers are not retried: its node resends what was not acknowledged.
+    if (!d.closed()) {
+      const t = setTimeout(() => void this.flush(), this.backoff);
+      t.unref();
+    }
+    d.changed();
+  }
+}

@@ -1,0 +1,187 @@
+/**
+ * The order in which a session applies a node's changes (hub/apply-queue.ts), with the work in
+ * memory (each item's run() waits until the test finishes it): barriers wait for what runs and
+ * hold back what follows, limits hold, a newer change of a path replaces the queued one, two
+ * names of one file never run side by side where case is ignored, and a flush acknowledges in
+ * the node's order. No disk.
+ */
+import { describe, expect, it } from 'vitest';
+import { ApplyQueue, type QueueItem } from '../../main/hub/apply-queue';
+import type { Action } from '../../main/sync/plan';
+import type { Entry } from '../../main/sync/types';
+
+let seq = 0;
+function entry(path: string, extra: Partial<Entry> = {}): Entry {
+  return { path, type: 'file', size: 10, mtimeMs: 1, mode: 0o644, hash: Buffer.alloc(32), blockSize: 131072, blocks: Buffer.alloc(32), target: '', deleted: false, seq: ++seq, ...extra };
+}
+const turn = () => new Promise((r) => setImmediate(r));
+
+function setup(opts: { caseInsensitive?: boolean; limits?: { files: number; ops: number; pullMemory: number } } = {}) {
+  const started: string[] = [];
+  const finish = new Map<string, () => void>();
+  const q = new ApplyQueue({
+    caseInsensitive: opts.caseInsensitive ?? false,
+    run: (it: QueueItem) => {
+      started.push(it.entry.path);
+      return new Promise<void>((r) => finish.set(it.entry.path, r));
+    },
+    ran: () => undefined,
+    ...(opts.limits ? { limits: opts.limits } : {}),
+  });
+  const add = (path: string, action: Action = { kind: 'pull' }, extra: Partial<Entry> = {}, expected: QueueItem['expected'] = null, conflict?: QueueItem['conflict']) =>
+    q.enqueue(entry(path, extra), action, expected, conflict);
+  /** Lets `path`'s run end, and what follows start. */
+  const done = async (path: string) => {
+    finish.get(path)!();
+    await turn();
+  };
+  return { q, started, add, done };
+}
+
+describe('ApplyQueue', () => {
+  it('runs independent changes side by side, in order', () => {
+    const { q, started, add } = setup();
+    add('a');
+    add('b', { kind: 'mkdir' }, { type: 'dir' });
+    add('c');
+    q.pump();
+    expect(started).toEqual(['a', 'b', 'c']);
+    expect(q.running).toBe(3);
+  });
+
+  it('runs a deletion alone: after what came before, before what follows', async () => {
+    const { q, started, add, done } = setup();
+    add('a');
+    add('b');
+    add('old', { kind: 'delete' }, { deleted: true }, { type: 'file', size: 10, mtimeMs: 1, ino: 1 });
+    add('c');
+    q.pump();
+    expect(started).toEqual(['a', 'b']);
+    await done('a');
+    expect(started).toEqual(['a', 'b']);
+    await done('b');
+    expect(started).toEqual(['a', 'b', 'old']);
+    expect(q.running).toBe(1);
+    await done('old');
+    expect(started).toEqual(['a', 'b', 'old', 'c']);
+  });
+
+  it('runs a change of what a path is (a file replacing a directory) and a conflict alone', async () => {
+    const { q, started, add, done } = setup();
+    add('a');
+    add('d', { kind: 'pull' }, {}, { type: 'dir', size: 0, mtimeMs: 1, ino: 2 });
+    add('x', { kind: 'pull' }, {}, null, { loser: 'hub', copyTo: 'x.sync-conflict' });
+    add('b');
+    q.pump();
+    expect(started).toEqual(['a']);
+    await done('a');
+    expect(started).toEqual(['a', 'd']);
+    await done('d');
+    expect(started).toEqual(['a', 'd', 'x']);
+    await done('x');
+    expect(started).toEqual(['a', 'd', 'x', 'b']);
+  });
+
+  it('keeps within its limits: pulls, other operations, and pull memory', async () => {
+    const { q, started, add, done } = setup({ limits: { files: 2, ops: 3, pullMemory: 25 } });
+    add('p1');
+    add('p2');
+    add('p3');
+    q.pump();
+    expect(started).toEqual(['p1', 'p2']);
+    await done('p1');
+    expect(started).toEqual(['p1', 'p2', 'p3']);
+    // 10 + 10 running; one more 10-byte pull would hold 30 > 25.
+    add('p4');
+    await done('p2');
+    expect(started).toEqual(['p1', 'p2', 'p3', 'p4']);
+    add('p5');
+    q.pump();
+    expect(started).toHaveLength(4);
+  });
+
+  it('replaces a queued change of a path by its newer one, and aborts a running one', async () => {
+    const { q, started, add, done } = setup({ limits: { files: 1, ops: 1, pullMemory: 100 } });
+    const first = add('a');
+    add('b');
+    add('b');
+    q.pump();
+    expect(started).toEqual(['a']);
+    const newer = add('a');
+    expect(first.abort).toBeUndefined();
+    first.abort = new AbortController();
+    add('a');
+    expect(first.abort.signal.aborted).toBe(false);
+    expect(newer.state).toBe('done');
+    await done('a');
+    // One of the two b's runs; the newest a runs after it.
+    expect(started).toEqual(['a', 'b']);
+    await done('b');
+    expect(started).toEqual(['a', 'b', 'a']);
+    expect(q.latest('a')!.state).toBe('running');
+  });
+
+  it('aborts the running change of a path when a newer one comes', () => {
+    const { q, add } = setup();
+    const running = add('a');
+    q.pump();
+    running.abort = new AbortController();
+    add('a');
+    expect(running.abort.signal.aborted).toBe(true);
+  });
+
+  it('never runs two names of one file side by side where case is ignored', async () => {
+    const { q, started, add, done } = setup({ caseInsensitive: true });
+    add('Readme.md');
+    add('README.md');
+    add('other');
+    q.pump();
+    expect(started).toEqual(['Readme.md']);
+    await done('Readme.md');
+    expect(started).toEqual(['Readme.md', 'README.md']);
+    const sensitive = setup();
+    sensitive.add('Readme.md');
+    sensitive.add('README.md');
+    sensitive.q.pump();
+    expect(sensitive.started).toEqual(['Readme.md', 'README.md']);
+  });
+
+  it('finds the running item of an ancestor directory', () => {
+    const { q, add } = setup();
+    add('top', { kind: 'mkdir' }, { type: 'dir' });
+    expect(q.runningAncestor(['top/sub', 'top'])).toBeUndefined();
+    q.pump();
+    expect(q.runningAncestor(['top/sub', 'top'])!.entry.path).toBe('top');
+  });
+
+  it('acknowledges in the node order: what is done after one still running waits', async () => {
+    const { q, add, done } = setup();
+    const a = add('a');
+    const b = add('b');
+    const c = add('c');
+    q.pump();
+    await done('a');
+    await done('c');
+    const r = q.acknowledgeable(0);
+    expect(r).toEqual({ acked: a.entry.seq, waiting: true, settled: new Set([a]) });
+    q.forget(r.settled);
+    expect(q.has('a')).toBe(false);
+    expect(q.has('c')).toBe(true);
+    expect(q.pending()).toEqual({ files: 1, bytes: 10 });
+    expect(q.pendingItems(10)).toEqual([{ path: 'b', action: 'pull', size: 10, state: 'running' }]);
+    await done('b');
+    expect(q.acknowledgeable(a.entry.seq)).toEqual({ acked: c.entry.seq, waiting: false, settled: new Set([b, c]) });
+  });
+
+  it('starts nothing once stopped, and aborts what runs', () => {
+    const { q, started, add } = setup();
+    const a = add('a');
+    q.pump();
+    a.abort = new AbortController();
+    add('b');
+    q.stop();
+    q.pump();
+    expect(started).toEqual(['a']);
+    expect(a.abort.signal.aborted).toBe(true);
+  });
+});
