@@ -15,7 +15,7 @@ import type { LockRefusalView } from '../contract';
 import type { HubStore } from '../store/hub-store';
 import type { CachedEntry } from '../sync/types';
 import type { FsPool } from '../sync/fs-pool';
-import { scan } from '../sync/scanner';
+import { scanAll } from '../sync/scanner';
 import { DirSweep, differingChildren } from '../sync/dir-sweep';
 import { Echoes } from '../sync/echo';
 import { expectedOf, stampMatches } from '../sync/expect';
@@ -327,28 +327,23 @@ export class Mirror {
         }
       }
       const cached = (p: string) => this.recordedStamp(p, false, stamps);
-      const updated: CachedEntry[] = [];
-      const deleted: string[] = [];
-      for (const subtree of roots) {
-        const res = await scan({
-          root, pool: this.deps.pool, subtree, cached, caseInsensitive: this.ignoresCase(),
-          knownUnder: (st) => (stamps ? stamps.keys() : [st, ...store.pathsUnder(id, st)]),
-          // A mode as the hub wrote it (the mirror mode rule) is not a hub-side change...
-          sameMode: writtenAs,
-        });
-        for (const sk of res.skipped) this.log.warn('mirror.skipped', { node: id, path: sk.path, reason: sk.reason });
-        // ...and what a real hub-side change records (and sends to the node) is the node's mode
-        // with the bits changed on the hub's side, never the stripped mode on disk.
-        for (const e of res.updated) {
-          const prev = cached(e.path);
-          if (e.type !== 'symlink') e.mode = hubSideMode(e.mode, prev && !prev.deleted && prev.type === e.type ? prev.mode : undefined, this.deps.modes());
-        }
-        updated.push(...res.updated);
-        deleted.push(...res.deleted);
-        totals.walked += res.walked;
-        totals.hashedFiles += res.hashedFiles;
-        totals.hashedBytes += res.hashedBytes;
+      const res = await scanAll(roots, {
+        root, pool: this.deps.pool, cached, caseInsensitive: this.ignoresCase(),
+        knownUnder: (st) => (stamps ? stamps.keys() : [st, ...store.pathsUnder(id, st)]),
+        // A mode as the hub wrote it (the mirror mode rule) is not a hub-side change...
+        sameMode: writtenAs,
+      });
+      for (const sk of res.skipped) this.log.warn('mirror.skipped', { node: id, path: sk.path, reason: sk.reason });
+      // ...and what a real hub-side change records (and sends to the node) is the node's mode
+      // with the bits changed on the hub's side, never the stripped mode on disk.
+      for (const e of res.updated) {
+        const prev = cached(e.path);
+        if (e.type !== 'symlink') e.mode = hubSideMode(e.mode, prev && !prev.deleted && prev.type === e.type ? prev.mode : undefined, this.deps.modes());
       }
+      const { updated, deleted } = res;
+      totals.walked = res.walked;
+      totals.hashedFiles = res.hashedFiles;
+      totals.hashedBytes = res.hashedBytes;
       // What the session wrote during the scan is its own work, not a hub-side edit; it is
       // looked at again once recorded, in case someone changed it right after.
       const ours = (p: string) => written.has(p) || (!forSession && this.deps.session()?.applying(p) === true);

@@ -5,6 +5,7 @@
 import crypto from 'node:crypto';
 import type { CachedEntry, Entry } from '../sync/types';
 import { CONFLICT_MARK, isConflictCopy, type Version } from '../sync/reconcile';
+import { HASH_LEN, blockHash } from '../sync/blocks';
 import { AGENT_SCHEMA, AgentStore } from './agent-store';
 import { REPORT_SCHEMA, ReportStore } from './report-store';
 import { openDatabase, type DB, type Migration } from './db';
@@ -557,7 +558,7 @@ export class HubStore {
         this.q.deleteBlocks.run(nodeId, e.path);
         this.q.upsertFile.run({ node_id: nodeId, ...entryToRow(e) });
         if (e.blocks.length < 64) continue;
-        for (let i = 0; i * 32 < e.blocks.length; i++) this.q.insertBlock.run(nodeId, e.blocks.subarray(i * 32, i * 32 + 32), e.path, i);
+        for (let i = 0; i * HASH_LEN < e.blocks.length; i++) this.q.insertBlock.run(nodeId, blockHash(e.blocks, i), e.path, i);
       }
     })();
   }
