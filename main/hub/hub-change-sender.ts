@@ -69,7 +69,7 @@ export class HubChangeSender {
     this.d.staleDirs();
     const send = paths.filter((p) => p !== LOCK_FILE);
     if (send.length === 0) return;
-    this.d.store.queueHubChanges(this.d.nodeId, send);
+    this.d.store.hubChanges.queue(this.d.nodeId, send);
     this.send();
   }
 
@@ -86,7 +86,7 @@ export class HubChangeSender {
       for (;;) {
         const room = HUB_WINDOW - (this.sent - this.acked);
         if (room <= 0) return;
-        const rows = d.store.hubChangesAfter(d.nodeId, this.sent, Math.min(INDEX_BATCH_ENTRIES, room));
+        const rows = d.store.hubChanges.after(d.nodeId, this.sent, Math.min(INDEX_BATCH_ENTRIES, room));
         const files = [];
         let bytes = 0;
         let blocked = false;
@@ -96,7 +96,7 @@ export class HubChangeSender {
             blocked = true;
             break;
           }
-          const rec = d.store.file(d.nodeId, r.path);
+          const rec = d.store.index.file(d.nodeId, r.path);
           const entry: Entry = rec ? { ...rec, seq: r.seq, seenSeq: d.seenSeq() } : { ...tombstone(r.path, r.seq), seenSeq: d.seenSeq() };
           files.push(toWireEntry(entry));
           bytes += entry.blocks.length + 256;
@@ -147,7 +147,7 @@ export class HubChangeSender {
       d.log.warn('sync.node_failed', { node: d.nodeId, path: p, code: why.code, reason: why.reason, attempt: rec.attempts });
     }
     this.acked = seq;
-    d.store.ackHubChanges(d.nodeId, seq);
+    d.store.hubChanges.ack(d.nodeId, seq);
     if (this.deferred.size) this.resendDeferredSoon();
     if (failedPaths.size) d.failed();
     this.send();

@@ -265,7 +265,7 @@ export class HubService extends EventEmitter<HubEvents> {
     let secret: string;
     do secret = crypto.randomBytes(32).toString('base64url'); while (secret.startsWith('-'));
     const rec = this.store.addNode(id, name, secret);
-    this.store.addEvent(id, 'node.added', { name });
+    this.store.events.add(id, 'node.added', { name });
     this.log.info('node.added', { node: id, name });
     this.changed();
     return { node: toInfo(rec), join: encodeJoin({ hub: this.nodeServer.advertised(), node: id, token: secret, fp: this.identity.fingerprint }) };
@@ -277,7 +277,7 @@ export class HubService extends EventEmitter<HubEvents> {
     if (rec.retiredAt !== null) throw new ContractError('CONFLICT', `node ${id} is already retired`);
     this.store.retireNode(id);
     this.reports.forget(id);
-    this.store.addEvent(id, 'node.retired', { name: rec.name });
+    this.store.events.add(id, 'node.retired', { name: rec.name });
     this.agents.nodeDisconnected(id);
     const retiring = this.runtimes.get(id);
     if (retiring) {
@@ -323,7 +323,7 @@ export class HubService extends EventEmitter<HubEvents> {
     const now = Date.now();
     const id = `pp-${crypto.randomBytes(9).toString('base64url')}`;
     const expiresAt = now + PURGE_PLAN_TTL_MS;
-    this.store.savePurgePlan({ id, createdAt: now, expiresAt, targets: plan.targets }, now - PURGE_PLANS_KEPT_MS);
+    this.store.purgePlans.save({ id, createdAt: now, expiresAt, targets: plan.targets }, now - PURGE_PLANS_KEPT_MS);
     this.log.info('purge.planned', { plan: id, mirrors: plan.targets.map((t) => t.id), files: plan.files, bytes: plan.bytes, skipped: plan.skipped });
     return { dryRun: true, planId: id, expiresAt, targets: plan.targets.map(targetView), files: plan.files, bytes: plan.bytes, skipped: plan.skipped };
   }
@@ -333,7 +333,7 @@ export class HubService extends EventEmitter<HubEvents> {
    * the preview saw; keeps and reports the others. An unknown, expired or used plan is refused.
    */
   purge(planId: string): PurgeView {
-    const rec = this.store.purgePlan(planId);
+    const rec = this.store.purgePlans.get(planId);
     const refusal = planRefusal(rec, planId, Date.now());
     if (!rec || refusal) {
       const message = refusal?.message ?? `no purge plan ${planId}`;
@@ -341,7 +341,7 @@ export class HubService extends EventEmitter<HubEvents> {
       throw new ContractError(refusal?.code ?? 'NOT_FOUND', message);
     }
     // One run per plan (one process owns DATA at a time, and this is synchronous to the end).
-    this.store.markPurgePlanRun(planId);
+    this.store.purgePlans.markRun(planId);
     const nodes = this.store.nodes();
     const connected = this.runtimes.connectedIds();
     const result = executePurge(this.layout.mirrors, rec.targets, (name) => noLongerOrphan(name, nodes, connected), mountPointsUnder(this.layout.mirrors));
@@ -350,7 +350,7 @@ export class HubService extends EventEmitter<HubEvents> {
       if (this.store.node(t.id)) this.store.forgetMirror(t.id);
     }
     const view: PurgeView = { dryRun: false, planId, expiresAt: rec.expiresAt, targets: result.removed.map(targetView), files: result.files, bytes: result.bytes, skipped: result.skipped };
-    this.store.addEvent(null, 'purge', { planId, targets: view.targets, files: view.files, bytes: view.bytes, skipped: view.skipped });
+    this.store.events.add(null, 'purge', { planId, targets: view.targets, files: view.files, bytes: view.bytes, skipped: view.skipped });
     this.log.info('purge.done', { plan: planId, mirrors: result.removed.map((t) => t.id), files: result.files, bytes: result.bytes, skipped: result.skipped });
     if (result.skipped.length) this.log.warn('purge.skipped', { plan: planId, skipped: result.skipped });
     this.changed();

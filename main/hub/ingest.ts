@@ -143,7 +143,7 @@ export class IndexIngest {
     // Without globs only the root lock file is locked, and no subtree can hold it: no lookup
     // per entry (this runs for every entry a node sends).
     if (this.d.lock.globs.length === 0 || (!e.deleted && e.type === 'dir')) return null;
-    for (const p of this.d.store.pathsUnder(this.d.nodeId, e.path)) {
+    for (const p of this.d.store.index.pathsUnder(this.d.nodeId, e.path)) {
       const g = this.d.lock.lockOf(p);
       if (g) return g;
     }
@@ -161,7 +161,7 @@ export class IndexIngest {
     this.d.send({ refusal: { path: clip(e.path), seq: e.seq, code: 'LOCKED', message } });
     // The hub's version goes back to the node. A locked path the hub does not have is left to
     // the node (refused, counted, logged): deleting the node's new file would lose it.
-    if (glob !== LOCK_FILE && (this.d.store.file(this.d.nodeId, e.path) || e.deleted)) this.d.queueForNode([e.path]);
+    if (glob !== LOCK_FILE && (this.d.store.index.file(this.d.nodeId, e.path) || e.deleted)) this.d.queueForNode([e.path]);
     this.d.changed();
   }
 
@@ -171,7 +171,7 @@ export class IndexIngest {
       const seen = this.fullPass;
       this.fullPass = null;
       // Locked paths stay (the lock file too: it exists only on the hub).
-      const stale = this.d.store.paths(this.d.nodeId).filter((p) => !seen.has(p) && !this.d.lock.lockOf(p));
+      const stale = this.d.store.index.paths(this.d.nodeId).filter((p) => !seen.has(p) && !this.d.lock.lockOf(p));
       for (const p of stale.sort((a, b) => b.length - a.length)) {
         this.d.judgeAndEnqueue(tombstone(p, seq));
       }

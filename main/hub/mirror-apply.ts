@@ -134,7 +134,7 @@ export class MirrorApplier {
   private async caseRename(it: QueueItem, err: CaseConflict): Promise<boolean> {
     const { from, to } = err.renameSpan();
     if (this.d.queue.latest(from)?.entry.deleted !== true) return false;
-    const old = this.d.store.file(this.d.nodeId, from) ?? (await this.lstatEntry(from));
+    const old = this.d.store.index.file(this.d.nodeId, from) ?? (await this.lstatEntry(from));
     if (!old) return false;
     const moved = await applyMove(this.d.ctx, old, to);
     this.d.log.info('sync.case_renamed', { node: this.d.nodeId, from, to });
@@ -169,17 +169,17 @@ export class MirrorApplier {
       if (st.isDirectory()) continue;
       // Only a regular file steps aside; a symlink in the way is refused (UNSAFE_PATH), never touched.
       if (!st.isFile()) return false;
-      let ours = this.d.store.file(this.d.nodeId, dir);
+      let ours = this.d.store.index.file(this.d.nodeId, dir);
       if (!ours || !stampMatches(st, expectedOf(ours))) {
         await this.d.hooks.rescan([dir]);
-        ours = this.d.store.file(this.d.nodeId, dir);
+        ours = this.d.store.index.file(this.d.nodeId, dir);
       }
       if (!ours || ours.type === 'dir' || this.d.closed()) return false;
       // The node's own last version of it (the agreed one): the node contradicts itself (a
       // file, and something inside it). Refused; only a file made on the hub's side steps aside.
-      const before = this.d.store.ancestor(this.d.nodeId, dir);
+      const before = this.d.store.ancestors.get(this.d.nodeId, dir);
       if (sameVersion(before, versionOf(ours))) return false;
-      const copyTo = freeConflictName({ now: Date.now(), taken: (p) => Boolean(this.d.store.file(this.d.nodeId, p)) || this.d.queue.has(p) }, dir, 'hub');
+      const copyTo = freeConflictName({ now: Date.now(), taken: (p) => Boolean(this.d.store.index.file(this.d.nodeId, p)) || this.d.queue.has(p) }, dir, 'hub');
       this.d.log.warn('sync.conflict', { node: this.d.nodeId, path: dir, winner: 'node', copy: copyTo, reason: 'the node made a directory where the hub has a file' });
       const moved = await applyMove(this.d.ctx, ours, copyTo, expectedOf(ours));
       const made = await applyDir(this.d.ctx, { ...tombstone(dir, 0), deleted: false, type: 'dir', mode: before?.type === 'dir' ? before.mode : 0o755 }, null);
@@ -204,7 +204,7 @@ export class MirrorApplier {
       const coming = this.d.queue.latest(dir)?.entry;
       if (coming && !coming.deleted && coming.type === 'dir') break;
       const w = this.d.journal.unflushed(dir);
-      const rec = w !== undefined ? w : this.d.store.stamp(this.d.nodeId, dir);
+      const rec = w !== undefined ? w : this.d.store.index.stamp(this.d.nodeId, dir);
       if (rec?.type === 'dir' && !rec.deleted) {
         this.knownDirs.add(dir);
         break;
@@ -219,7 +219,7 @@ export class MirrorApplier {
     if (missing.length === 0) return;
     const made: CachedEntry[] = [];
     for (const dir of missing.reverse()) {
-      const before = this.d.store.ancestor(this.d.nodeId, dir);
+      const before = this.d.store.ancestors.get(this.d.nodeId, dir);
       made.push(await applyDir(this.d.ctx, { ...tombstone(dir, 0), deleted: false, type: 'dir', mode: before?.type === 'dir' ? before.mode : 0o755 }, null));
     }
     for (const m of made) this.knownDirs.add(m.path);
@@ -249,14 +249,14 @@ export class MirrorApplier {
       it.abort = new AbortController();
       const done = e.type === 'symlink' ? await applySymlink(this.d.ctx, copy, null) : await pullFile(this.d.ctx, copy, this.source(e), it.abort.signal, undefined, null);
       // A directory that won goes to the node whole: what it holds may have been refused there.
-      const ours = this.d.store.file(this.d.nodeId, e.path);
-      this.wrote({ put: [done], forNode: [copy.path, e.path, ...(ours?.type === 'dir' ? this.d.store.pathsUnder(this.d.nodeId, e.path) : [])] });
+      const ours = this.d.store.index.file(this.d.nodeId, e.path);
+      this.wrote({ put: [done], forNode: [copy.path, e.path, ...(ours?.type === 'dir' ? this.d.store.index.pathsUnder(this.d.nodeId, e.path) : [])] });
       return;
     }
     let expected = it.expected;
     if (it.conflict?.loser === 'hub') {
       // The node's version wins: ours moves aside first (only if it is still what we decided on).
-      const ours = this.d.store.file(this.d.nodeId, e.path);
+      const ours = this.d.store.index.file(this.d.nodeId, e.path);
       if (ours) {
         const moved = await applyMove(this.d.ctx, ours, it.conflict.copyTo, expected);
         this.wrote({ put: [moved], del: [e.path], forNode: [moved.path] });
@@ -267,7 +267,7 @@ export class MirrorApplier {
     const replacesDir = it.expected?.type === 'dir' && e.type !== 'dir' ? [e.path] : [];
     if (it.action.kind === 'delete') {
       const waiting = this.caseWaiting.get(e.path.toLowerCase());
-      const ours = waiting && waiting.path !== e.path ? this.d.store.file(this.d.nodeId, e.path) : undefined;
+      const ours = waiting && waiting.path !== e.path ? this.d.store.index.file(this.d.nodeId, e.path) : undefined;
       if (waiting && ours) {
         // The second half of a case-only rename whose first half was refused: rename, then apply it.
         this.caseWaiting.delete(e.path.toLowerCase());
@@ -316,7 +316,7 @@ export class MirrorApplier {
     return {
       findLocal: (hash: Buffer): BlockLocation[] => [
         ...(inPartial?.get(hash.toString('hex')) ?? []).map((i) => ({ file: partial!, offset: i * e.blockSize })),
-        ...this.d.store.findBlock(this.d.nodeId, hash).map((b) => ({ file: toNative(this.d.ctx.root, b.path), offset: b.idx * BLOCK_SIZE })),
+        ...this.d.store.index.findBlock(this.d.nodeId, hash).map((b) => ({ file: toNative(this.d.ctx.root, b.path), offset: b.idx * BLOCK_SIZE })),
       ],
       fetch: (offset, size, hash) => this.fetch(e.path, offset, size, hash),
     };

@@ -288,7 +288,7 @@ export class Mirror {
   private recordedStamp(p: string, orRecent: boolean, stamps?: Map<string, CachedEntry> | null): CachedEntry | undefined {
     const pending = this.deps.session()?.unflushed(p, orRecent);
     if (pending !== undefined) return pending ?? undefined;
-    return stamps ? stamps.get(p) : this.deps.store.stamp(this.id, p);
+    return stamps ? stamps.get(p) : this.deps.store.index.stamp(this.id, p);
   }
 
   /**
@@ -319,7 +319,7 @@ export class Mirror {
       if (full) {
         stamps = new Map();
         for (let after = ''; ;) {
-          const page = store.stampsAfter(id, after, STAMP_PAGE);
+          const page = store.index.stampsAfter(id, after, STAMP_PAGE);
           for (const e of page) stamps.set(e.path, e);
           if (page.length < STAMP_PAGE) break;
           after = page[page.length - 1]!.path;
@@ -329,7 +329,7 @@ export class Mirror {
       const cached = (p: string) => this.recordedStamp(p, false, stamps);
       const res = await scanAll(roots, {
         root, pool: this.deps.pool, cached, caseInsensitive: this.ignoresCase(),
-        knownUnder: (st) => (stamps ? stamps.keys() : [st, ...store.pathsUnder(id, st)]),
+        knownUnder: (st) => (stamps ? stamps.keys() : [st, ...store.index.pathsUnder(id, st)]),
         // A mode as the hub wrote it (the mirror mode rule) is not a hub-side change...
         sameMode: writtenAs,
       });
@@ -370,7 +370,7 @@ export class Mirror {
     const session = this.deps.session();
     const paths = ordered.map((x) => x.path);
     if (session) session.queueForNode(paths);
-    else store.queueHubChanges(id, paths.filter((p) => p !== LOCK_FILE));
+    else store.hubChanges.queue(id, paths.filter((p) => p !== LOCK_FILE));
     this.log.info('mirror.changed', { node: id, changed: updated.length, deleted: deleted.length, examples: paths.slice(0, 5) });
     this.deps.changed();
   }
@@ -381,7 +381,7 @@ export class Mirror {
     const leftovers = await clearStaging(this.deps.staging);
     if (leftovers) this.log.info('staging.cleared', { node: id, files: leftovers });
     if (fs.existsSync(root)) return true;
-    const known = store.totals(id).files;
+    const known = store.index.totals(id).files;
     if (known > 0) {
       store.forgetMirror(id);
       this.log.warn('mirror.missing', { node: id, mirror: root, forgotten: known });
@@ -407,7 +407,7 @@ export class Mirror {
     await run;
     if (!res) return;
     // The sweep's baseline is the mirror as just verified: anything after it is looked at.
-    await this.sweeper?.changedDirs(['', ...this.deps.store.dirs(this.id)]).catch(() => undefined);
+    await this.sweeper?.changedDirs(['', ...this.deps.store.index.dirs(this.id)]).catch(() => undefined);
     this.log.info('mirror.verified', {
       node: this.id, files: res.walked, changed: res.updated, deleted: res.deleted,
       hashedFiles: res.hashedFiles, hashedBytes: res.hashedBytes, ms: Date.now() - t0,
@@ -437,11 +437,11 @@ export class Mirror {
     this.sweeping = true;
     const started = this.activity;
     try {
-      const dirs = await this.sweeper.changedDirs(['', ...store.dirs(id)]);
+      const dirs = await this.sweeper.changedDirs(['', ...store.index.dirs(id)]);
       const differing: string[] = [];
       for (const d of dirs) {
         const onDisk = await this.sweeper.children(d);
-        const known = store.childStamps(id, d);
+        const known = store.index.childStamps(id, d);
         const recorded = new Map<string, CachedEntry>();
         for (const p of new Set([...onDisk.keys(), ...known.keys()])) {
           const r = this.recordedStamp(p, true, known);

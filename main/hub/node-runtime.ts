@@ -40,7 +40,7 @@ export class NodeRuntimes {
     let rt = this.byId.get(id);
     if (!rt) {
       const made: NodeRuntime = {
-        session: null, failures: new FailureSet(this.store.failures(id)), supersessions: [], reachedInSync: false, partials: new PartialFiles(),
+        session: null, failures: new FailureSet(this.store.failures.list(id)), supersessions: [], reachedInSync: false, partials: new PartialFiles(),
         mirror: new Mirror({ ...this.mirrorDeps(id), session: () => made.session }),
       };
       rt = made;

@@ -160,7 +160,7 @@ export class NodeServer {
       // A different index on the node (reinstalled, or its database renewed): what it agreed
       // on before cannot be trusted, so nothing is taken for a deletion; both sides keep all.
       if (rec.indexId !== null && rec.indexId !== hello.indexId) {
-        this.store.clearAncestors(id);
+        this.store.ancestors.clear(id);
         this.log.warn('node.new_index', { node: id, previous: rec.indexId, now: hello.indexId });
       }
       const s: NodeSession = new NodeSession({
@@ -179,7 +179,7 @@ export class NodeServer {
       rt.session = s;
       rt.reachedInSync = false;
       this.store.markSeen(id);
-      this.store.addEvent(id, 'node.connected', { peer, version: hello.version, fullIndex: wantFull });
+      this.store.events.add(id, 'node.connected', { peer, version: hello.version, fullIndex: wantFull });
       s.send({ welcome: { ackedSeq: s.ackedSeq, wantFull, hubVersion: VERSION } });
       s.sendHubChanges();
       this.log.info('node.connected', { node: id, peer, ackedSeq: s.ackedSeq, wantFull, version: hello.version });
@@ -216,7 +216,7 @@ export class NodeServer {
       this.store.markSeen(session.nodeId);
       this.log.info('node.disconnected', { node: session.nodeId, reason: why });
       this.deps.agents.nodeDisconnected(session.nodeId);
-      this.store.addEvent(session.nodeId, 'node.disconnected', { reason: clip(why) });
+      this.store.events.add(session.nodeId, 'node.disconnected', { reason: clip(why) });
       this.changed();
     };
     call.on('end', () => { end('stream ended'); call.end(); });
@@ -236,7 +236,7 @@ export class NodeServer {
     rt.supersessions = rt.supersessions.filter((x) => now - x.at < SUPERSEDE_WINDOW_MS);
     rt.supersessions.push({ at: now, replaced: old.peer, by: peer });
     this.log.warn('node.superseded', { node: id, replaced: old.peer, by: peer, lately: rt.supersessions.length });
-    this.store.addEvent(id, 'node.superseded', { replaced: old.peer, by: peer });
+    this.store.events.add(id, 'node.superseded', { replaced: old.peer, by: peer });
     old.close();
     old.end(grpc.status.ABORTED, `${SUPERSEDED}: another connection with this node's credentials (from ${peer}) replaced this one (from ${old.peer}); if two cortex-node processes use the same credentials, stop one`);
     this.changed();
@@ -285,6 +285,6 @@ export class NodeServer {
     const totals = this.deps.status.totals(id);
     const fields = { files: totals.files, bytes: totals.bytes, bytesReceived: s.counters.bytesReceived, bytesReused: s.counters.bytesReused, ms: Date.now() - s.connectedAt };
     this.log.info('sync.complete', { node: id, ...fields });
-    this.store.addEvent(id, 'sync.complete', fields);
+    this.store.events.add(id, 'sync.complete', fields);
   }
 }

@@ -111,7 +111,7 @@ export class StatusBoard {
   totals(nodeId: string): { files: number; bytes: number } {
     let t = this.totalsCache.get(nodeId);
     if (!t) {
-      t = this.deps.store.totals(nodeId);
+      t = this.deps.store.index.totals(nodeId);
       this.totalsCache.set(nodeId, t);
     }
     return t;
@@ -133,11 +133,11 @@ export class StatusBoard {
     const { store, reports } = this.deps;
     const rt = this.deps.runtimes.get(n.id);
     const s = rt?.session ?? null;
-    const failures = rt?.failures ?? new FailureSet(n.retiredAt === null ? store.failures(n.id) : []);
+    const failures = rt?.failures ?? new FailureSet(n.retiredAt === null ? store.failures.list(n.id) : []);
     const whole = nodeProblems(rt, Date.now(), this.deps.startedAt);
     const totals = this.totals(n.id);
     const pending = s?.pending() ?? { files: 0, bytes: 0 };
-    const toNode = store.hubPending(n.id);
+    const toNode = store.hubChanges.pending(n.id);
     const reported = reports.counts(n.id);
     const state = nodeState({
       retired: n.retiredAt !== null, connected: s !== null, errors: whole.length + failures.size + reported.blocking,
@@ -156,7 +156,7 @@ export class StatusBoard {
       lastSeen: s ? Date.now() : n.lastSeen,
       files: totals.files, bytes: totals.bytes,
       outOfSyncFiles: pending.files, outOfSyncBytes: pending.bytes,
-      toNodeFiles: toNode.files, toNodeBytes: toNode.bytes, conflicts: store.conflicts(n.id).length,
+      toNodeFiles: toNode.files, toNodeBytes: toNode.bytes, conflicts: store.index.conflicts(n.id).length,
       errors: failures.size + whole.length + reported.problems,
       problems: failures.size + whole.length + reported.problems,
       ignored: reported.ignored,
@@ -175,19 +175,19 @@ export class StatusBoard {
     const { store, reports } = this.deps;
     const id = rec.id;
     const rt = this.deps.runtimes.get(id);
-    const failures = (rt?.failures ?? new FailureSet(store.failures(id))).list();
+    const failures = (rt?.failures ?? new FailureSet(store.failures.list(id))).list();
     return {
       node: this.nodeStatus(rec),
       problems: [...nodeProblems(rt, Date.now(), this.deps.startedAt), ...failures.map(problemOf), ...reports.problems(id, PENDING_LIMIT)].slice(0, PENDING_LIMIT),
       pending: rt?.session?.pendingItems(PENDING_LIMIT) ?? [],
-      toNode: store.hubChangesAfter(id, rec.hubAcked, PENDING_LIMIT).map((c) => {
-        const f = store.stamp(id, c.path);
+      toNode: store.hubChanges.after(id, rec.hubAcked, PENDING_LIMIT).map((c) => {
+        const f = store.index.stamp(id, c.path);
         return { path: c.path, action: !f ? 'delete' : f.type === 'file' ? 'pull' : f.type === 'dir' ? 'mkdir' : 'symlink', size: f?.type === 'file' ? f.size : 0, state: 'queued' as const };
       }),
       lockRefusals: [...(rt?.mirror.lockRefused.values() ?? [])].slice(-PENDING_LIMIT),
-      conflicts: store.conflicts(id).slice(0, PENDING_LIMIT),
+      conflicts: store.index.conflicts(id).slice(0, PENDING_LIMIT),
       ignored: reports.ignored(id, PENDING_LIMIT),
-      events: store.events({ nodeId: id, limit: 100 }),
+      events: store.events.list({ nodeId: id, limit: 100 }),
     };
   }
 }

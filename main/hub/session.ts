@@ -258,7 +258,7 @@ export class NodeSession {
 
   /** Changes made on the hub's side that the node has not applied yet. */
   toNode(): { files: number; bytes: number } {
-    return this.store.hubPending(this.nodeId);
+    return this.store.hubChanges.pending(this.nodeId);
   }
 
   /**
@@ -330,12 +330,12 @@ export class NodeSession {
 
   /** The pure verdict on a node change (`aside`: the hub's version stays, judge.ts keepAside), its agreements recorded and its conflict logged. */
   private verdict(e: Entry, aside = false): Verdict {
-    const taken = (p: string) => Boolean(this.store.file(this.nodeId, p)) || this.queue.has(p);
+    const taken = (p: string) => Boolean(this.store.index.file(this.nodeId, p)) || this.queue.has(p);
     const now = Date.now();
     const v = aside
       ? keepAside({ entry: e, now, taken })
-      : judge({ entry: e, local: this.store.file(this.nodeId, e.path), ancestor: this.store.ancestor(this.nodeId, e.path), now, taken, hubChangesUnder: (dir) => this.store.hubChangesUnder(this.nodeId, dir) });
-    if (v.agreed.length) this.store.setAncestors(this.nodeId, v.agreed);
+      : judge({ entry: e, local: this.store.index.file(this.nodeId, e.path), ancestor: this.store.ancestors.get(this.nodeId, e.path), now, taken, hubChangesUnder: (dir) => this.store.hubChanges.countUnder(this.nodeId, dir) });
+    if (v.agreed.length) this.store.ancestors.set(this.nodeId, v.agreed);
     if (v.logged) this.log.warn('sync.conflict', { node: this.nodeId, path: e.path, ...v.logged });
     return v;
   }
@@ -383,7 +383,7 @@ export class NodeSession {
   /** Answers the node's block requests for hub-side changes, from the mirror. */
   onNodeRequests(items: BlockRequest[]): void {
     const serve = (r: BlockRequest) => {
-      const { res, changed } = serveBlock(this.ctx.root, r, (p) => this.store.file(this.nodeId, p));
+      const { res, changed } = serveBlock(this.ctx.root, r, (p) => this.store.index.file(this.nodeId, p));
       if (changed) void this.hooks.rescan([String(r.path)]);
       return res;
     };

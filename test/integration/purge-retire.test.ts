@@ -212,7 +212,7 @@ describe('purge and retire', () => {
     const store = new HubStore(path.join(data, 'hub.db'));
     store.addNode('back', 'came back', 'secret');
     const now = Date.now();
-    store.savePurgePlan({ id: 'pp-old', createdAt: now - 2 * 3600_000, expiresAt: now - 3600_000, targets: [] }, 0);
+    store.purgePlans.save({ id: 'pp-old', createdAt: now - 2 * 3600_000, expiresAt: now - 3600_000, targets: [] }, 0);
     store.close();
 
     const done = await runPlan(plan.planId);

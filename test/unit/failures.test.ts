@@ -61,7 +61,7 @@ describe('FailureSet', () => {
     store.recordFlush('n', { put: [], del: [], agreed: [], forNode: [], failed: [rec, other], cleared: [], acked: 7, indexId: 'idx' });
     store.close();
     const again = new HubStore(path.join(dir, 'hub.db'));
-    const loaded = new FailureSet(again.failures('n'));
+    const loaded = new FailureSet(again.failures.list('n'));
     expect(loaded.size).toBe(2);
     const back = loaded.get('to-hub', 'big.bin')!;
     expect(back).toMatchObject({ code: 'DISK_FULL', attempts: 1, retryAt: rec.retryAt });
@@ -69,9 +69,9 @@ describe('FailureSet', () => {
     expect(back.entry!.hash.equals(entry('x').hash)).toBe(true);
     expect(again.node('n')!.ackedSeq).toBe(7);
     again.recordFlush('n', { put: [], del: [], agreed: [], forNode: [], failed: [], cleared: [{ direction: 'to-node', path: 'x' }], acked: null, indexId: 'idx' });
-    expect(again.failures('n').map((f) => f.path)).toEqual(['big.bin']);
+    expect(again.failures.list('n').map((f) => f.path)).toEqual(['big.bin']);
     again.forgetMirror('n');
-    expect(again.failures('n')).toEqual([]);
+    expect(again.failures.list('n')).toEqual([]);
     again.close();
     fs.rmSync(dir, { recursive: true, force: true });
   });

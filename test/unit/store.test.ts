@@ -65,31 +65,31 @@ describe('HubStore', () => {
 
   it('keeps audit events for good and only the newest session events', () => {
     const s = new HubStore(path.join(tmp(), 'hub.db'));
-    s.addEvent('n', 'node.added', { name: 'n' });
-    for (let i = 0; i < 30; i++) s.addEvent('n', i % 2 ? 'node.connected' : 'node.disconnected', { i });
-    s.addEvent(null, 'purge', { files: 1 });
-    expect(s.pruneSessionEvents(10)).toBe(20);
-    const kinds = s.events({ limit: 100 }).map((e) => e.kind);
+    s.events.add('n', 'node.added', { name: 'n' });
+    for (let i = 0; i < 30; i++) s.events.add('n', i % 2 ? 'node.connected' : 'node.disconnected', { i });
+    s.events.add(null, 'purge', { files: 1 });
+    expect(s.events.pruneSession(10)).toBe(20);
+    const kinds = s.events.list({ limit: 100 }).map((e) => e.kind);
     expect(kinds.filter((k) => k.startsWith('node.') && k !== 'node.added')).toHaveLength(10);
     expect(kinds).toContain('node.added');
     expect(kinds).toContain('purge');
     // The ten kept are the newest.
-    expect(s.events({ nodeId: 'n', limit: 1 })[0]!.data).toEqual({ i: 29 });
+    expect(s.events.list({ nodeId: 'n', limit: 1 })[0]!.data).toEqual({ i: 29 });
     s.close();
   });
 
   it('lists events of one kind of one node when asked for both', () => {
     const s = new HubStore(path.join(tmp(), 'hub.db'));
-    s.addEvent('n', 'node.added', { name: 'n' });
-    s.addEvent('n', 'node.connected', { i: 1 });
-    s.addEvent('m', 'node.connected', { i: 2 });
-    s.addEvent('n', 'node.disconnected', { i: 3 });
-    s.addEvent('n', 'node.connected', { i: 4 });
-    expect(s.events({ nodeId: 'n', kind: 'node.connected' }).map((e) => [e.nodeId, e.kind, e.data])).toEqual([
+    s.events.add('n', 'node.added', { name: 'n' });
+    s.events.add('n', 'node.connected', { i: 1 });
+    s.events.add('m', 'node.connected', { i: 2 });
+    s.events.add('n', 'node.disconnected', { i: 3 });
+    s.events.add('n', 'node.connected', { i: 4 });
+    expect(s.events.list({ nodeId: 'n', kind: 'node.connected' }).map((e) => [e.nodeId, e.kind, e.data])).toEqual([
       ['n', 'node.connected', { i: 4 }], ['n', 'node.connected', { i: 1 }],
     ]);
-    expect(s.events({ nodeId: 'n', kind: 'node.connected', limit: 1 }).map((e) => e.data)).toEqual([{ i: 4 }]);
-    expect(s.events({ nodeId: 'm', kind: 'node.added' })).toEqual([]);
+    expect(s.events.list({ nodeId: 'n', kind: 'node.connected', limit: 1 }).map((e) => e.data)).toEqual([{ i: 4 }]);
+    expect(s.events.list({ nodeId: 'm', kind: 'node.added' })).toEqual([]);
     s.close();
   });
 
@@ -125,16 +125,16 @@ describe('HubStore', () => {
     s.addNode('n', 'n', 't');
     // Two-block files (block 2 then block 3); one-block files get no block rows.
     const two = Buffer.concat([Buffer.alloc(32, 2), Buffer.alloc(32, 3)]);
-    s.putFiles('n', [entry('d', { type: 'dir', blocks: Buffer.alloc(0) }), entry('d/x', { blocks: two }), entry('d/y/z', { blocks: two }), entry('dx', { blocks: two }), entry('small')]);
-    expect(s.totals('n')).toEqual({ files: 4, bytes: 12 });
-    expect(s.findBlock('n', Buffer.alloc(32, 2)).map((b) => b.path).sort()).toEqual(['d/x', 'd/y/z', 'dx']);
-    expect(s.findBlock('n', Buffer.alloc(32, 3)).map((b) => [b.path, b.idx]).sort()).toEqual([['d/x', 1], ['d/y/z', 1], ['dx', 1]]);
-    s.deletePaths('n', ['d']);
-    expect(s.paths('n')).toEqual(['dx', 'small']);
-    expect(s.findBlock('n', Buffer.alloc(32, 2)).map((b) => b.path)).toEqual(['dx']);
+    s.index.putFiles('n', [entry('d', { type: 'dir', blocks: Buffer.alloc(0) }), entry('d/x', { blocks: two }), entry('d/y/z', { blocks: two }), entry('dx', { blocks: two }), entry('small')]);
+    expect(s.index.totals('n')).toEqual({ files: 4, bytes: 12 });
+    expect(s.index.findBlock('n', Buffer.alloc(32, 2)).map((b) => b.path).sort()).toEqual(['d/x', 'd/y/z', 'dx']);
+    expect(s.index.findBlock('n', Buffer.alloc(32, 3)).map((b) => [b.path, b.idx]).sort()).toEqual([['d/x', 1], ['d/y/z', 1], ['dx', 1]]);
+    s.index.deletePaths('n', ['d']);
+    expect(s.index.paths('n')).toEqual(['dx', 'small']);
+    expect(s.index.findBlock('n', Buffer.alloc(32, 2)).map((b) => b.path)).toEqual(['dx']);
     // A file shrinking to one block loses its block rows.
-    s.putFiles('n', [entry('dx')]);
-    expect(s.findBlock('n', Buffer.alloc(32, 2))).toEqual([]);
+    s.index.putFiles('n', [entry('dx')]);
+    expect(s.index.findBlock('n', Buffer.alloc(32, 2))).toEqual([]);
     s.close();
   });
 });

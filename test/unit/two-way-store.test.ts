@@ -29,31 +29,31 @@ describe('HubStore two-way state', () => {
     s.addNode('n', 'n', 'x');
     s.addNode('m', 'm', 'x');
     const v = { type: 'file' as const, hash: 'ab'.repeat(32), mode: 0o644, mtimeMs: 5, target: '' };
-    s.setAncestors('n', [['d', { ...v, type: 'dir', hash: '' }], ['d/a', v], ['d/b/c', v], ['e', v]]);
-    s.setAncestors('m', [['d/a', v]]);
-    expect(s.ancestor('n', 'd/a')).toEqual(v);
-    s.setAncestors('n', [['d', null]]);
-    expect([s.ancestor('n', 'd'), s.ancestor('n', 'd/a'), s.ancestor('n', 'd/b/c')]).toEqual([null, null, null]);
-    expect(s.ancestor('n', 'e')).toEqual(v);
-    expect(s.ancestor('m', 'd/a')).toEqual(v);
-    s.clearAncestors('n');
-    expect(s.ancestor('n', 'e')).toBeNull();
+    s.ancestors.set('n', [['d', { ...v, type: 'dir', hash: '' }], ['d/a', v], ['d/b/c', v], ['e', v]]);
+    s.ancestors.set('m', [['d/a', v]]);
+    expect(s.ancestors.get('n', 'd/a')).toEqual(v);
+    s.ancestors.set('n', [['d', null]]);
+    expect([s.ancestors.get('n', 'd'), s.ancestors.get('n', 'd/a'), s.ancestors.get('n', 'd/b/c')]).toEqual([null, null, null]);
+    expect(s.ancestors.get('n', 'e')).toEqual(v);
+    expect(s.ancestors.get('m', 'd/a')).toEqual(v);
+    s.ancestors.clear('n');
+    expect(s.ancestors.get('n', 'e')).toBeNull();
     s.close();
   });
 
   it('queues hub-side changes in order, once per path, and forgets them when acknowledged', () => {
     const s = new HubStore(path.join(tmp(), 'hub.db'));
     s.addNode('n', 'n', 'x');
-    s.putFiles('n', [entry('a', { size: 10 }), entry('b', { size: 20 })]);
-    s.queueHubChanges('n', ['a', 'b', 'gone']);
-    s.queueHubChanges('n', ['a']);
-    expect(s.hubChangesAfter('n', 0, 10)).toEqual([{ seq: 2, path: 'b' }, { seq: 3, path: 'gone' }, { seq: 4, path: 'a' }]);
-    expect(s.hubPending('n')).toEqual({ files: 3, bytes: 30 });
-    s.ackHubChanges('n', 3);
-    expect(s.hubChangesAfter('n', 0, 10)).toEqual([{ seq: 4, path: 'a' }]);
+    s.index.putFiles('n', [entry('a', { size: 10 }), entry('b', { size: 20 })]);
+    s.hubChanges.queue('n', ['a', 'b', 'gone']);
+    s.hubChanges.queue('n', ['a']);
+    expect(s.hubChanges.after('n', 0, 10)).toEqual([{ seq: 2, path: 'b' }, { seq: 3, path: 'gone' }, { seq: 4, path: 'a' }]);
+    expect(s.hubChanges.pending('n')).toEqual({ files: 3, bytes: 30 });
+    s.hubChanges.ack('n', 3);
+    expect(s.hubChanges.after('n', 0, 10)).toEqual([{ seq: 4, path: 'a' }]);
     expect(s.node('n')).toMatchObject({ hubSeq: 4, hubAcked: 3 });
     // An older acknowledgement never moves it back.
-    s.ackHubChanges('n', 1);
+    s.hubChanges.ack('n', 1);
     expect(s.node('n')!.hubAcked).toBe(3);
     s.close();
   });
@@ -62,8 +62,8 @@ describe('HubStore two-way state', () => {
     const f = path.join(tmp(), 'hub.db');
     const s = new HubStore(f);
     s.addNode('n', 'n', 'x');
-    s.putFiles('n', [entry('a.md'), entry('a.sync-conflict-20260101-101010-hub.md'), entry('x/b.sync-conflict-20260101-101010-node'), entry('not.sync-conflict-later.md')]);
-    expect(s.conflicts('n')).toEqual(['a.sync-conflict-20260101-101010-hub.md', 'x/b.sync-conflict-20260101-101010-node']);
+    s.index.putFiles('n', [entry('a.md'), entry('a.sync-conflict-20260101-101010-hub.md'), entry('x/b.sync-conflict-20260101-101010-node'), entry('not.sync-conflict-later.md')]);
+    expect(s.index.conflicts('n')).toEqual(['a.sync-conflict-20260101-101010-hub.md', 'x/b.sync-conflict-20260101-101010-node']);
     // A second connection to the file: the store keeps its own private.
     const db = new Database(f, { readonly: true });
     const plan = db.prepare("EXPLAIN QUERY PLAN SELECT path FROM files WHERE node_id = ? AND path GLOB '*.sync-conflict-*' ORDER BY path").all('n') as { detail: string }[];
@@ -76,14 +76,14 @@ describe('HubStore two-way state', () => {
     const f = path.join(tmp(), 'hub.db');
     const s = new HubStore(f);
     s.addNode('n', 'n', 'x');
-    s.putFiles('n', [entry('old.txt')]);
+    s.index.putFiles('n', [entry('old.txt')]);
     s.close();
     // Back to schema 2: what an earlier version left behind.
     const db = new Database(f);
     db.exec('DROP TABLE failures; DROP TABLE purge_plans; DROP TABLE node_problems; DROP TABLE node_ignored; DROP TABLE agent_instances; DROP TABLE agent_templates; DROP TABLE ancestors; DROP TABLE hub_changes; DROP INDEX files_conflicts; ALTER TABLE nodes DROP COLUMN hub_seq; ALTER TABLE nodes DROP COLUMN hub_acked; PRAGMA user_version = 2');
     db.close();
     const again = new HubStore(f);
-    expect(again.ancestor('n', 'old.txt')).toMatchObject({ type: 'file', hash: '01'.repeat(32), mode: 0o644 });
+    expect(again.ancestors.get('n', 'old.txt')).toMatchObject({ type: 'file', hash: '01'.repeat(32), mode: 0o644 });
     expect(again.node('n')).toMatchObject({ hubSeq: 0, hubAcked: 0 });
     again.close();
   });

@@ -1,0 +1,66 @@
+/**
+ * The hub→node queue (table `hub_changes`, and the `hub_seq` / `hub_acked` counters of the node's
+ * row): paths changed on the hub's side of a mirror that the node has not applied yet, in the
+ * hub's own sequence. A part of HubStore, on its connection.
+ */
+import type { DB } from './db';
+
+export class HubChangeQueue {
+  private readonly q;
+
+  constructor(private readonly db: DB) {
+    this.q = {
+      bumpHubSeq: db.prepare<[string], { hub_seq: number }>('UPDATE nodes SET hub_seq = hub_seq + 1 WHERE id = ? RETURNING hub_seq'),
+      unqueueHubChange: db.prepare('DELETE FROM hub_changes WHERE node_id = ? AND path = ?'),
+      queueHubChange: db.prepare('INSERT INTO hub_changes (node_id, seq, path) VALUES (?, ?, ?)'),
+      hubChangesAfter: db.prepare<[string, number, number], { seq: number; path: string }>('SELECT seq, path FROM hub_changes WHERE node_id = ? AND seq > ? ORDER BY seq LIMIT ?'),
+      hubAck: db.prepare('UPDATE nodes SET hub_acked = max(hub_acked, ?) WHERE id = ?'),
+      pruneHubChanges: db.prepare('DELETE FROM hub_changes WHERE node_id = ? AND seq <= ?'),
+      deleteAllHubChanges: db.prepare('DELETE FROM hub_changes WHERE node_id = ?'),
+      hubPending: db.prepare<[string], { files: number; bytes: number | null }>('SELECT count(*) AS files, sum(f.size) AS bytes FROM hub_changes c LEFT JOIN files f ON f.node_id = c.node_id AND f.path = c.path AND f.type = 0 WHERE c.node_id = ?'),
+      hubChangesUnder: db.prepare<[string, string, string], { n: number }>('SELECT count(*) AS n FROM hub_changes WHERE node_id = ? AND path >= ? AND path < ?'),
+    };
+  }
+
+  /**
+   * Queues paths changed on the hub's side for the node, each with the next hub sequence
+   * number (a path already queued moves to the end: only its latest state is sent).
+   */
+  queue(nodeId: string, paths: Iterable<string>): void {
+    this.db.transaction(() => {
+      for (const p of paths) {
+        this.q.unqueueHubChange.run(nodeId, p);
+        const { hub_seq } = this.q.bumpHubSeq.get(nodeId)!;
+        this.q.queueHubChange.run(nodeId, hub_seq, p);
+      }
+    })();
+  }
+
+  after(nodeId: string, seq: number, limit: number): { seq: number; path: string }[] {
+    return this.q.hubChangesAfter.all(nodeId, seq, limit);
+  }
+
+  /** The node has applied (or settled) the hub's changes through `seq`: they are done. */
+  ack(nodeId: string, seq: number): void {
+    this.db.transaction(() => {
+      this.q.hubAck.run(seq, nodeId);
+      this.q.pruneHubChanges.run(nodeId, seq);
+    })();
+  }
+
+  /** Hub-side changes the node has not applied yet, and the bytes of their files. */
+  pending(nodeId: string): { files: number; bytes: number } {
+    const r = this.q.hubPending.get(nodeId)!;
+    return { files: r.files, bytes: r.bytes ?? 0 };
+  }
+
+  /** Hub-side changes queued for the node strictly under a directory (the node has not got them). */
+  countUnder(nodeId: string, dir: string): number {
+    return this.q.hubChangesUnder.get(nodeId, `${dir}/`, `${dir}0`)!.n;
+  }
+
+  /** Forgets the node's whole queue (HubStore.forgetMirror runs it in its transaction). */
+  forget(nodeId: string): void {
+    this.q.deleteAllHubChanges.run(nodeId);
+  }
+}
