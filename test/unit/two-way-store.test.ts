@@ -72,6 +72,25 @@ describe('HubStore two-way state', () => {
     s.close();
   });
 
+  it('a flush and a mirror scan each record all their parts or none (one transaction across the store\'s parts)', () => {
+    const s = new HubStore(path.join(tmp(), 'hub.db'));
+    s.addNode('n', 'n', 'x');
+    s.index.putFiles('n', [entry('old')]);
+    const v = { type: 'file' as const, mode: 0o644, hash: '01'.repeat(32), target: '', mtimeMs: 1.5 };
+    const failure = { direction: 'to-hub' as const, path: 'f', code: 'EIO', reason: 'io', firstAt: 1, at: 1, attempts: 1, retryAt: null, entry: null };
+    // The last part of the flush fails (a hub change queued for a node the store does not know):
+    // the index, agreements and failures written before it are rolled back with it.
+    expect(() => s.recordFlush('ghost', { put: [entry('a')], del: [], agreed: [['a', v]], forNode: ['a'], failed: [failure], cleared: [], acked: 1, indexId: 'i' })).toThrow();
+    expect([s.index.file('ghost', 'a'), s.ancestors.get('ghost', 'a'), s.failures.list('ghost')]).toEqual([undefined, null, []]);
+    // The scan's agreement breaks a NOT NULL column: the removal and the new version go back too.
+    expect(() => s.recordMirrorChanges('n', { del: ['old'], put: [entry('new')], agreed: [['new', { ...v, mode: null as unknown as number }]] })).toThrow(/NOT NULL/);
+    expect([s.index.paths('n'), s.ancestors.get('n', 'new')]).toEqual([['old'], null]);
+    // And when nothing fails, every part is written.
+    s.recordMirrorChanges('n', { del: ['old'], put: [entry('new')], agreed: [['new', v]] });
+    expect([s.index.paths('n'), s.ancestors.get('n', 'new')]).toEqual([['new'], v]);
+    s.close();
+  });
+
   it('a database from before two-way sync takes what it recorded as agreed', () => {
     const f = path.join(tmp(), 'hub.db');
     const s = new HubStore(f);
