@@ -1,6 +1,6 @@
 /**
  * Agent templates and instances in the hub's database (the schema is migration 4 of
- * hub-store.ts). Instances pile up (cron, webhooks): every lookup the UI, the CLI and the
+ * hub-migrations.ts). Instances pile up (cron, webhooks): every lookup the UI, the CLI and the
  * lifecycle make (by node, session, template, state; newest first, paged by keyset) is served
  * by an index. JSON columns are written from a fresh value per row and parsed into a fresh
  * object per read: no row ever shares an object with another.

@@ -1,6 +1,6 @@
 /**
  * What each node reports it cannot send (problems) and leaves out by design (ignored), kept in
- * the hub's database so it survives a hub restart (the schema is a migration of hub-store.ts).
+ * the hub's database so it survives a hub restart (the schema is a migration in hub-migrations.ts).
  * One source of the problems a node detail lists; others (the hub's own failures) keep theirs.
  */
 import type { DB } from './db';
