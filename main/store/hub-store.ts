@@ -118,7 +118,6 @@ export class HubStore {
       retire: db.prepare('UPDATE nodes SET retired_at = ? WHERE id = ? AND retired_at IS NULL'),
       seen: db.prepare('UPDATE nodes SET last_seen = ? WHERE id = ?'),
       ack: db.prepare('UPDATE nodes SET acked_seq = ?, index_id = ? WHERE id = ?'),
-      deleteNode: db.prepare('DELETE FROM nodes WHERE id = ?'),
       getMeta: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
       setMeta: db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)'),
     };
