@@ -20,7 +20,7 @@ import { coveringRoots, outsideRoot } from '../sync/paths';
 import { PROBLEM_CODES, PathReports, covers, retried, scannablePath, type PathProblem } from '../sync/problems';
 import { orderBatch } from '../sync/plan';
 import { FULL_RESCAN_MS, scanAll } from '../sync/scanner';
-import { DirSweep, differingChildren } from '../sync/dir-sweep';
+import { DirSweep, SWEEP_IDLE_MS, SWEEP_TICK_MS, differingChildren } from '../sync/dir-sweep';
 import { Echoes } from '../sync/echo';
 import { serveBlock } from '../sync/serve-block';
 import type { CachedEntry } from '../sync/types';
@@ -78,10 +78,6 @@ const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 30_000;
 /** First wait after the hub said another connection took over this node's identity. */
 const SUPERSEDED_BACKOFF_MS = 2000;
-/** The workspace's directories are swept this long after activity... */
-const SWEEP_TICK_MS = 500;
-/** ...and this often anyway. */
-const SWEEP_IDLE_MS = 10_000;
 /**
  * Paths that could not be read are looked at again this often (besides their watcher events
  * and the full rescan): a permission change is not always seen by the watcher.
