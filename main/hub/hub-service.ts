@@ -20,6 +20,7 @@ import { NodeReports } from './node-reports';
 import { AgentService } from '../agents/agent-service';
 import { FsPool } from '../sync/fs-pool';
 import { FULL_RESCAN_MS } from '../sync/scanner';
+import { SWEEP_TICK_MS } from '../sync/dir-sweep';
 import type { MirrorModes } from '../sync/modes';
 import { encodeJoin } from '../sync/join';
 import { clip } from '../util/text';
@@ -42,8 +43,6 @@ export interface HubOptions {
   logLevel?: 'error' | 'warn' | 'info' | 'debug';
 }
 
-/** A quiet mirror's directories are swept this long after activity (Mirror.sweep, sync/dir-sweep.ts)... */
-const SWEEP_TICK_MS = 500;
 const LOG_RING = 2000;
 /** Purge plans are forgotten a day after their preview (until then an old one is refused as expired, not unknown). */
 const PURGE_PLANS_KEPT_MS = 24 * 60 * 60 * 1000;

@@ -16,7 +16,7 @@ import type { HubStore } from '../store/hub-store';
 import type { CachedEntry } from '../sync/types';
 import type { FsPool } from '../sync/fs-pool';
 import { scanAll } from '../sync/scanner';
-import { DirSweep, differingChildren } from '../sync/dir-sweep';
+import { DirSweep, SWEEP_IDLE_MS, differingChildren } from '../sync/dir-sweep';
 import { Echoes } from '../sync/echo';
 import { expectedOf, stampMatches } from '../sync/expect';
 import { orderBatch } from '../sync/plan';
@@ -32,8 +32,6 @@ const STAMP_PAGE = 5000;
 /** Hub-side edits are gathered this long before they are checked. */
 const MIRROR_DEBOUNCE_MS = 50;
 const MIRROR_RECHECK_MS = 1000;
-/** ...and this often anyway (the tick is HubService's SWEEP_TICK_MS; sync/dir-sweep.ts). */
-const SWEEP_IDLE_MS = 10_000;
 
 export interface MirrorDeps {
   id: string;

@@ -21,6 +21,11 @@ import type { CachedEntry } from './types';
 /** A directory entry as lstat saw it (undefined: not on disk). */
 export type Seen = Pick<WalkItem, 'type' | 'size' | 'mtimeMs' | 'mode' | 'ino'>;
 
+/** A quiet tree's directories (a hub mirror, a node workspace) are swept this long after activity... */
+export const SWEEP_TICK_MS = 500;
+/** ...and this often anyway. */
+export const SWEEP_IDLE_MS = 10_000;
+
 /**
  * Pure: the children of a directory whose entry on disk does not match the record (missing,
  * new, another type, another stamp). Symlinks are compared by identity (a new link is a new

@@ -1,0 +1,105 @@
+/**
+ * The node's index, sent to the hub: from what the hub acknowledged (Welcome) the entries it
+ * has not seen, in batches under a window of unacknowledged entries (flow control), each pass
+ * closed by IndexDone; acknowledgements open the window again and let tombstones be pruned.
+ */
+import type { NodeStore } from '../store/node-store';
+import { INDEX_BATCH_ENTRIES, INDEX_WINDOW, toWireEntry, type NodeMessage } from '../sync/wire';
+import type { Logger } from '../util/log';
+
+export interface IndexSenderDeps {
+  store: NodeStore;
+  log: Logger;
+  /** A session is open past Welcome. */
+  connected(): boolean;
+  /** Writes to the hub (rejects when the session goes). */
+  write(msg: NodeMessage): Promise<void>;
+}
+
+export class IndexSender {
+  private sentSeq = 0;
+  private ackedSeq = 0;
+  private fullPass = false;
+  private sending = false;
+  private readonly ackWaiters: (() => void)[] = [];
+
+  constructor(private readonly d: IndexSenderDeps) {}
+
+  /** Entries are being sent right now. */
+  get busy(): boolean {
+    return this.sending;
+  }
+
+  /** What the hub has acknowledged. */
+  get acked(): number {
+    return this.ackedSeq;
+  }
+
+  /**
+   * The hub's Welcome: what it has (or that it wants a full index). Returns false when the hub
+   * has less than the node pruned: the index gets a new id and the session must be ended (the
+   * hub then asks for a full index, the only way to tell it about those deletions).
+   */
+  welcome(wantFull: boolean, ackedSeq: number): boolean {
+    const { store, log } = this.d;
+    this.fullPass = wantFull;
+    this.ackedSeq = wantFull ? 0 : ackedSeq;
+    if (!wantFull && this.ackedSeq < store.prunedTo) {
+      // The hub has less than we pruned (its database went back in time): only a full
+      // index can tell it about those deletions. A new index id makes it ask for one.
+      log.warn('index.behind_pruned', { ackedSeq: this.ackedSeq, prunedTo: store.prunedTo });
+      store.renewIndexId();
+      return false;
+    }
+    this.sentSeq = this.ackedSeq;
+    return true;
+  }
+
+  /** The hub acknowledged everything through `seq`. */
+  ack(seq: number): void {
+    const { store, log } = this.d;
+    this.ackedSeq = seq;
+    for (const w of this.ackWaiters.splice(0)) w();
+    const pruned = store.pruneTombstones(this.ackedSeq);
+    if (pruned) log.debug('index.pruned', { tombstones: pruned, upTo: this.ackedSeq });
+    if (this.ackedSeq >= store.lastSeq) log.info('sync.complete', { seq: this.ackedSeq });
+  }
+
+  /** The session ended: a sender waiting for an acknowledgement stops waiting. */
+  ended(): void {
+    for (const w of this.ackWaiters.splice(0)) w();
+  }
+
+  /** Sends every index entry the hub has not seen, then IndexDone. One sender at a time. */
+  async sendPending(): Promise<void> {
+    const { d } = this;
+    if (this.sending || !d.connected()) return;
+    this.sending = true;
+    try {
+      while (d.connected()) {
+        // Flow control: wait for acknowledgements rather than piling entries up at the hub.
+        while (d.connected() && this.sentSeq - this.ackedSeq >= INDEX_WINDOW) {
+          await new Promise<void>((resolve) => this.ackWaiters.push(resolve));
+        }
+        const batch = d.store.since(this.sentSeq, Math.min(INDEX_BATCH_ENTRIES, INDEX_WINDOW - (this.sentSeq - this.ackedSeq)));
+        if (batch.length === 0) {
+          // Numbers up to lastSeq not returned belonged to pruned tombstones: the hub may
+          // acknowledge through them (so a reconnect never looks behind what was pruned).
+          this.sentSeq = Math.max(this.sentSeq, d.store.lastSeq);
+          break;
+        }
+        await d.write({ index: { files: batch.map(toWireEntry) } });
+        this.sentSeq = batch[batch.length - 1]!.seq;
+      }
+      if (d.connected()) {
+        await d.write({ done: { seq: this.sentSeq, full: this.fullPass } });
+        this.fullPass = false;
+      }
+    } catch (e) {
+      d.log.debug('send.interrupted', { error: (e as Error).message });
+    } finally {
+      this.sending = false;
+    }
+    if (d.connected() && d.store.lastSeq > this.sentSeq) void this.sendPending();
+  }
+}

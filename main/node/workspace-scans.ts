@@ -1,0 +1,267 @@
+/**
+ * What the node finds on its workspace: the file-system watcher (and renewing it when a
+ * directory becomes readable), dirty marks gathered into scans, the scans themselves (recorded
+ * in the node's index as one batch each, their problems and ignored paths reported), the full
+ * rescan now and then and the sweep under the watcher (sync/dir-sweep.ts). Scans and hub-side
+ * batches run one at a time, in order (serial()).
+ */
+import path from 'node:path';
+import watcher from '@parcel/watcher';
+import type { NodeStore } from '../store/node-store';
+import type { FsPool } from '../sync/fs-pool';
+import { coveringRoots, outsideRoot } from '../sync/paths';
+import { PROBLEM_CODES, covers, scannablePath } from '../sync/problems';
+import { orderBatch } from '../sync/plan';
+import { FULL_RESCAN_MS, scanAll } from '../sync/scanner';
+import { DirSweep, SWEEP_IDLE_MS, SWEEP_TICK_MS, differingChildren } from '../sync/dir-sweep';
+import { Echoes } from '../sync/echo';
+import type { CachedEntry } from '../sync/types';
+import type { Logger } from '../util/log';
+import type { ReportSender } from './report-sender';
+import { isDiskFull, type DiskRetry, type ProblemRetry } from './retries';
+
+const WATCH_DEBOUNCE_MS = 10;
+
+export interface WorkspaceScansDeps {
+  workspace: string;
+  store: NodeStore;
+  pool: FsPool;
+  log: Logger;
+  /** Paths the node never syncs (its own state and staging directories). */
+  ignore: (wirePath: string) => boolean;
+  /** The workspace's file system ignores case (macOS, Windows): see expect.ts CaseConflict. */
+  caseInsensitive: boolean;
+  reports: ReportSender;
+  problemRetry: ProblemRetry;
+  disk: DiskRetry;
+  /** Sends the index entries the hub has not seen (IndexSender.sendPending). */
+  sendPending(): Promise<void>;
+  /** Index entries are being sent right now (the sweep waits for quiet). */
+  sending(): boolean;
+  stopped(): boolean;
+}
+
+export class WorkspaceScans {
+  private subscription: watcher.AsyncSubscription | null = null;
+  private scanning: Promise<void> = Promise.resolve();
+  private readonly dirty = new Set<string>();
+  private debounce: NodeJS.Timeout | null = null;
+  private readonly timers: NodeJS.Timeout[] = [];
+  /** The safety net under the watcher (sync/dir-sweep.ts): activity counted, and what the last sweep settled. */
+  private readonly dirSweep: DirSweep;
+  private activity = 0;
+  private activityAt = 0;
+  private sweptActivity = -1;
+  private sweptAt = 0;
+  private sweeping = false;
+  /** Paths a hub batch wrote whose watcher event has not come yet: scanned again when it never does. */
+  private readonly echoes = new Echoes((silent) => { for (const p of silent) this.markDirty(p); });
+
+  constructor(private readonly d: WorkspaceScansDeps) {
+    this.dirSweep = new DirSweep(d.workspace, d.ignore);
+  }
+
+  /** Starts watching the workspace. */
+  async watch(): Promise<void> {
+    this.subscription = await this.subscribe();
+  }
+
+  /**
+   * Starts the safety nets under the watcher, after the first scan: the sweep's baseline is
+   * what that scan recorded (anything after it is looked at).
+   */
+  async startSafetyNets(): Promise<void> {
+    await this.dirSweep.changedDirs(['', ...this.d.store.dirs()]).catch(() => undefined);
+    if (this.d.stopped()) return;
+    // A safety net for events the watcher lost: the whole workspace is compared (stat only) now and then.
+    const full = setInterval(() => void this.rescan(['']), FULL_RESCAN_MS);
+    full.unref();
+    // ...and, much more often, a sweep of the workspace's directories (sync/dir-sweep.ts).
+    const sweep = setInterval(() => void this.sweep(), SWEEP_TICK_MS);
+    sweep.unref();
+    this.timers.push(full, sweep);
+  }
+
+  /** Stops the timers and the watcher; see idle() for the scan under way. */
+  async stop(): Promise<void> {
+    for (const t of this.timers.splice(0)) clearInterval(t);
+    this.echoes.clear();
+    await this.subscription?.unsubscribe();
+  }
+
+  /** Resolves when the scan or hub batch under way (and those queued) ended. */
+  idle(): Promise<void> {
+    return this.scanning.catch(() => undefined);
+  }
+
+  /** A hub batch wrote these paths: their watcher events are echoes of ours, and the sweep has activity to look at. */
+  wrote(paths: string[]): void {
+    this.activity++;
+    this.activityAt = Date.now();
+    this.echoes.expect(paths);
+  }
+
+  private subscribe(): Promise<watcher.AsyncSubscription> {
+    const { d } = this;
+    return watcher.subscribe(d.workspace, (err, events) => {
+      if (err) {
+        d.log.warn('watch.error', { error: err.message });
+        this.markDirty('');
+        return;
+      }
+      this.activity++;
+      this.activityAt = Date.now();
+      for (const ev of events) {
+        const rel = path.relative(d.workspace, ev.path).split(path.sep).join('/');
+        if (outsideRoot(rel, '/')) continue;
+        this.echoes.seen(rel);
+        this.markDirty(rel);
+      }
+    });
+  }
+
+  /**
+   * The watcher cannot watch inside a directory it could not read, and does not start when
+   * the directory becomes readable: a new subscription does (rare: after such a directory's
+   * problem went away). @parcel/watcher shares one watcher per directory among subscriptions,
+   * so the old one must go first; a full (stat-only) scan then catches what changed meanwhile.
+   */
+  private async renewWatch(dirs: string[]): Promise<void> {
+    if (this.d.stopped()) return;
+    try {
+      await this.subscription?.unsubscribe();
+      this.subscription = null;
+      if (this.d.stopped()) return;
+      this.subscription = await this.subscribe();
+      this.d.log.info('watch.renewed', { readable: dirs.slice(0, 10) });
+    } catch (e) {
+      this.d.log.warn('watch.renew_failed', { error: (e as Error).message });
+    }
+    this.markDirty('');
+  }
+
+  /** This path may have changed: it is scanned soon (marks are gathered for WATCH_DEBOUNCE_MS). */
+  markDirty(changed: string): void {
+    // A name that is not valid UTF-8 arrives with U+FFFD: its directory is what can be scanned.
+    const wire = scannablePath(changed);
+    if (this.d.ignore(wire)) return;
+    this.dirty.add(wire);
+    if (!this.debounce) {
+      this.debounce = setTimeout(() => {
+        this.debounce = null;
+        const paths = [...this.dirty];
+        this.dirty.clear();
+        void this.rescan(coveringRoots(paths));
+      }, WATCH_DEBOUNCE_MS);
+    }
+  }
+
+  /** Queues a scan of these subtrees ('' = everything); see serial(). */
+  rescan(subtrees: string[]): Promise<void> {
+    return this.serial(() => this.scan(subtrees), (e) => this.d.disk.storeFailed(e, 'scan.failed', { subtrees }));
+  }
+
+  /**
+   * Scans and hub-side batches run one at a time, in order: a scan never sees a commit of ours
+   * that is not recorded yet (it would take it for a local edit and send it back).
+   */
+  serial(fn: () => Promise<void>, onError: (e: Error) => void): Promise<void> {
+    this.scanning = this.scanning.then(fn).catch(onError);
+    return this.scanning;
+  }
+
+  /**
+   * Scans the subtrees and records all their changes as one batch, so that the two halves of
+   * a rename get sequence numbers in the order the hub can use (creation before deletion).
+   * What cannot be sent is a problem, what is left out by design is ignored: both go to the hub.
+   */
+  private async scan(subtrees: string[]): Promise<void> {
+    const { d } = this;
+    if (d.stopped()) return;
+    const t0 = Date.now();
+    const full = subtrees.includes('');
+    const roots = full ? [''] : coveringRoots(subtrees);
+    const cache = full ? d.store.all() : null;
+    const res = await scanAll(roots, {
+      root: d.workspace,
+      pool: d.pool,
+      cached: (p) => (cache ? cache.get(p) : d.store.get(p)),
+      knownUnder: (s) => (cache ? cache.keys() : d.store.pathsUnder(s)),
+      ignore: d.ignore,
+      caseInsensitive: d.caseInsensitive,
+    });
+    const known = d.reports.found;
+    // Each new problem is a warning once; one already known is only debug (it is retried).
+    for (const p of res.problems) {
+      const before = known.problems.get(p.path);
+      d.log[before?.code === p.code ? 'debug' : 'warn']('scan.problem', { path: p.path, code: p.code, reason: p.reason });
+    }
+    for (const i of res.ignored) d.log[known.ignored.has(i.path) ? 'debug' : 'info']('scan.ignored', { path: i.path, kind: i.kind, reason: i.reason });
+    const { updated, problems, walked, hashedFiles, hashedBytes } = res;
+    const ignored = res.ignored.map((i) => ({ path: i.path, kind: i.kind }));
+    const deleted: CachedEntry[] = [];
+    for (const p of res.deleted) {
+      const prev = cache ? cache.get(p) : d.store.get(p);
+      if (prev) deleted.push({ ...prev, deleted: true });
+    }
+    const wasUnreadable = [...known.problems.values()].filter((p) => p.code === PROBLEM_CODES.UNREADABLE && roots.some((r) => covers(r, p.path)));
+    d.reports.replace(roots, problems, ignored);
+    // A directory that could not be read and now can: the watcher must start watching inside it.
+    const nowReadable = wasUnreadable.filter((p) => !known.problems.has(p.path) && (p.path === '' || d.store.get(p.path)?.type === 'dir' || updated.some((e) => e.path === p.path && e.type === 'dir')));
+    if (nowReadable.length) void this.renewWatch(nowReadable.map((p) => p.path));
+    d.problemRetry.schedule();
+    if (updated.length || deleted.length) {
+      try {
+        d.store.record(orderBatch([...updated, ...deleted]));
+      } catch (e) {
+        if (!isDiskFull(e)) throw e;
+        // Nothing of this scan was recorded: the same subtrees are scanned again once there is room.
+        d.disk.full(e as Error, roots);
+        void d.reports.send();
+        return;
+      }
+      // Only a write tells that there is room again.
+      d.disk.retried(roots);
+      d.disk.recovered();
+    } else {
+      // Nothing to write: these subtrees no longer wait, and a probe will tell when there is room.
+      d.disk.retried(roots);
+      d.disk.schedule();
+    }
+    if (full || hashedFiles > 0) {
+      d.log.info('scan.done', { subtrees: roots.slice(0, 20), walked, changed: updated.length, deleted: deleted.length, hashedFiles, hashedBytes, problems: problems.length, ignored: ignored.length, ms: Date.now() - t0 });
+    }
+    void d.reports.send();
+    void d.sendPending();
+  }
+
+  /**
+   * Looks for edits the watcher lost: the directories whose entries changed since the last
+   * sweep are compared with the index, and what differs is scanned. Runs after activity (a
+   * watcher batch, a hub batch) and now and then anyway; one at a time, beside scans.
+   */
+  private async sweep(): Promise<void> {
+    const { d } = this;
+    if (d.stopped() || this.sweeping) return;
+    if (this.sweptActivity === this.activity && Date.now() - this.sweptAt < SWEEP_IDLE_MS) return;
+    // Only when quiet: what is being scanned or sent right now is not lost.
+    if (this.dirty.size > 0 || this.debounce || d.sending() || Date.now() - this.activityAt < SWEEP_TICK_MS) return;
+    this.sweeping = true;
+    const started = this.activity;
+    try {
+      const dirs = await this.dirSweep.changedDirs(['', ...d.store.dirs()]);
+      const differing: string[] = [];
+      for (const dir of dirs) differing.push(...differingChildren(await this.dirSweep.children(dir), d.store.children(dir)));
+      if (differing.length) {
+        d.log.info('scan.sweep_found', { paths: differing.length, examples: differing.slice(0, 5), hint: 'edits the watcher did not report' });
+        for (const p of differing) this.markDirty(p);
+      }
+      this.sweptAt = Date.now();
+      this.sweptActivity = started;
+    } catch (e) {
+      d.log.error('scan.sweep_failed', { error: (e as Error).message });
+    } finally {
+      this.sweeping = false;
+    }
+  }
+}
