@@ -14,8 +14,8 @@
 import path from 'node:path';
 import fs from 'node:fs';
 import {
-  Hub, PRECREATE_DIRS, compareTrees, copyDirSkeleton, listFiles, generateTree, goal, hashTreeNode, hashTreeSha256sum, logSince, main, param, flag,
-  progress, round, startPair, syncDisks, walkStatTree,
+  Hub, compareTrees, listFiles, generateTree, goal, hashTreeNode, hashTreeSha256sum, logSince, main, param, flag,
+  progress, round, startPair, syncDisks, waitInSync, waitNode, walkStatTree,
 } from './lib.mjs';
 
 await main('restart', async ({ workDir }) => {
@@ -25,7 +25,7 @@ await main('restart', async ({ workDir }) => {
   const rounds = param('BENCH_RESTART_ROUNDS', 1, { scaled: false });
   const pollMs = param('BENCH_POLL_MS', 10, { scaled: false });
   const setupBatch = param('BENCH_RESTART_SETUP_BATCH', 0, { scaled: false, min: 0 });
-  const params = { files, minSize, maxSize, rounds, pollMs, setupBatch, precreateDirs: PRECREATE_DIRS };
+  const params = { files, minSize, maxSize, rounds, pollMs, setupBatch };
 
   const ws = path.join(workDir, 'workspace');
   const pending = path.join(workDir, 'pending');
@@ -55,15 +55,14 @@ await main('restart', async ({ workDir }) => {
       expected += batch.reduce((a, b) => a + b.n, 0);
       const tb = Date.now();
       for (const { d } of batch) {
-        if (PRECREATE_DIRS) copyDirSkeleton(path.join(pending, d), path.join(mirror, d));
         fs.renameSync(path.join(pending, d), path.join(ws, d));
       }
-      await hub.waitNode(id, `${expected} files mirrored`, (n) => n.state === 'in-sync' && n.files >= expected, { everyMs: 500, timeoutMs: 1_800_000, check: () => node.check() });
+      await waitNode(hub, id, `${expected} files mirrored`, (n) => n.state === 'in-sync' && n.files >= expected, { everyMs: 500, timeoutMs: 1_800_000, check: () => node.check() });
       batches.push({ dirs: batch.map((b) => b.d), files: batch.reduce((a, b) => a + b.n, 0), ms: Date.now() - tb });
       progress(`setup: ${expected}/${files} files mirrored`);
     }
   }
-  const status0 = (await hub.node(id)).node;
+  const status0 = await hub.node(id);
   if (status0.files !== files) throw new Error(`expected ${files} files in the mirror, the hub records ${status0.files}`);
   const setupMs = Date.now() - t0setup;
   progress(`setup done in ${setupMs} ms`);
@@ -110,7 +109,7 @@ await main('restart', async ({ workDir }) => {
     // Status is polled only once the hub has logged the node's reconnection, so that the
     // polling does not slow the hub's start-up (a status call with 100k files costs ~10 ms).
     const gate = () => hub.logLines().some((l) => l.msg === 'node.connected' && l.node === id && Date.parse(l.t) >= t0);
-    const ready = await hub.waitInSync(id, { everyMs: pollMs, timeoutMs: 600_000, check: () => node.check(), gate });
+    const ready = await waitInSync(hub, id, { everyMs: pollMs, timeoutMs: 600_000, check: () => node.check(), gate });
     const ms = ready.at - t0;
     const st = ready.hub;
     const hubLog = hub.logLines().filter((l) => Date.parse(l.t) >= t0 - 5);

@@ -13,7 +13,7 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { Hub, goal, main, param, percentile, productInfo, progress, round } from './lib.mjs';
-import { launchChromium } from './chromium.mjs';
+import { launchChromium } from '../harness/chromium.mjs';
 
 await main('ui-agents', async ({ workDir }) => {
   const n = param('BENCH_UI_AGENTS', 1_000_000);

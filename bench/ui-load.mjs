@@ -22,7 +22,7 @@ import path from 'node:path';
 import {
   Hub, eventLoopSummary, goal, main, param, percentile, procCpuMs, progress, round, startProc, waitEventLoopLine, waitFor,
 } from './lib.mjs';
-import { launchChromium } from './chromium.mjs';
+import { launchChromium } from '../harness/chromium.mjs';
 
 
 await main('ui-load', async ({ workDir }) => {
@@ -45,7 +45,7 @@ await main('ui-load', async ({ workDir }) => {
     if (!sim.running()) throw new Error(`sim-nodes exited: ${sim.output()}`);
     const s = await hub.status();
     return s.nodes.filter((n) => n.state === 'in-sync' || n.state === 'syncing').length === nodes;
-  }, { timeoutMs: 300_000, everyMs: 500 });
+  }, 300_000, 500);
   progress(`${nodes} nodes connected, changing at ${rateHz} Hz each`);
 
   const launched = await launchChromium();
