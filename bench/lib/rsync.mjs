@@ -60,7 +60,7 @@ export async function startRsyncDaemon(dir) {
     port,
     moduleRoot,
     url: (sub) => `rsync://127.0.0.1:${port}/bench/${sub}/`,
-    stop: () => p.stop('SIGTERM'),
+    stop: () => p.kill('SIGTERM'),
   };
 }
 

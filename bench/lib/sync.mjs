@@ -124,16 +124,16 @@ export function eventLoopLines(hub) {
  * Returns p99Ms null (with a note) when the hub wrote no hub.eventloop lines.
  *
  * Node 20's monitorEventLoopDelay() histogram holds the whole timer interval, not only the
- * delay beyond it: an idle loop sampled at 5 ms reads p50 ~5 ms. When the hub logged a window
- * that ended before `from` (idle, before the sync), its p50 is taken as that floor and
- * subtracted: `lag*` fields are the corrected values, the others are as logged.
+ * delay beyond it: an idle loop sampled at 5 ms reads p50 ~5 ms. The p50 of the last window the
+ * hub logged by `idleBefore` (default `from`: the caller knows the hub was idle then) is taken
+ * as that floor and subtracted: `lag*` fields are the corrected values, the others as logged.
  */
-export function eventLoopSummary(hub, from, to, windowMs = 5000) {
+export function eventLoopSummary(hub, from, to, windowMs = 5000, idleBefore = from) {
   const lines = eventLoopLines(hub);
   if (lines.length === 0) {
     return { p99Ms: null, lagP99Ms: null, note: 'the hub wrote no hub.eventloop lines (CORTEX_EVENTLOOP_LOG=1 not supported by this build?)' };
   }
-  const idle = lines.filter((l) => l.at <= from).pop() ?? null;
+  const idle = lines.filter((l) => l.at <= idleBefore).pop() ?? null;
   const floorMs = idle ? round(idle.p50Ms, 2) : null;
   const windows = lines.filter((l) => l.at > from && l.at - windowMs < to).map((l) => ({
     endsAtMs: l.at - from, p50Ms: round(l.p50Ms, 2), p99Ms: round(l.p99Ms, 2), maxMs: round(l.maxMs, 2),
