@@ -16,7 +16,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {
   GiB, MiB, flag, generateBigFile, goal, logSince, main, param, progress, round, runRsync, sha256File,
-  startPair, startRsyncDaemon, syncDisks,
+  startPair, startRsyncDaemon, syncDisks, waitNode,
 } from './lib.mjs';
 
 await main('delta', async ({ workDir }) => {
@@ -54,7 +54,7 @@ await main('delta', async ({ workDir }) => {
   for (let r = 0; r < rounds; r++) {
     // Later rounds move the change by a few blocks so that each one is a fresh difference.
     const offset = Math.min(size - change, Math.max(0, offset0 + r * 3 * change));
-    const before = (await hub.node(id)).node;
+    const before = await hub.node(id);
     const connectsBefore = hub.logLines().filter((l) => l.msg === 'node.connected').length;
     const ino0 = fs.statSync(mirrorFile).ino;
     syncDisks();
@@ -69,7 +69,7 @@ await main('delta', async ({ workDir }) => {
     const replaced = () => {
       try { return fs.statSync(mirrorFile).ino !== ino0; } catch { return false; }
     };
-    const ready = await hub.waitNode(id, 'the update to reach the mirror and the node to be in-sync',
+    const ready = await waitNode(hub, id, 'the update to reach the mirror and the node to be in-sync',
       (n) => replaced() && n.state === 'in-sync',
       { everyMs: 10, timeoutMs: 600_000, check: () => node.check(), gate: replaced, gateEveryMs: 5 });
     const ms = ready.at - t0;

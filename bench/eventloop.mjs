@@ -12,14 +12,14 @@
  */
 import path from 'node:path';
 import {
-  GiB, PRECREATE_DIRS, eventLoopLines, eventLoopSummary, generateTree, goal, main, param, progress, startPair,
+  GiB, eventLoopLines, eventLoopSummary, generateTree, goal, main, param, progress, startPair,
   syncDisks, waitEventLoopLine,
 } from './lib.mjs';
 
 await main('eventloop', async ({ workDir }) => {
   const files = param('BENCH_SYNC_BIG_FILES', 10_000);
   const totalBytes = param('BENCH_SYNC_BIG_BYTES', GiB);
-  const params = { files, totalBytes, precreateDirs: PRECREATE_DIRS };
+  const params = { files, totalBytes };
   const src = path.join(workDir, 'src');
   progress(`generating ${files} files, ${totalBytes} bytes`);
   const tree = generateTree(src, { files, totalBytes, seed: 21 });
@@ -29,12 +29,11 @@ await main('eventloop', async ({ workDir }) => {
   progress('starting the hub; the node starts after its first (idle) event-loop report');
   const pair = await startPair(workDir, src, { hubEnv: { CORTEX_EVENTLOOP_LOG: '1' }, waitIdleEventLoop: true });
   const { hub, node } = pair;
-  const supported = eventLoopLines(hub).length > 0;
-  const idle = supported ? eventLoopLines(hub)[0] : null;
+  const idle = eventLoopLines(hub)[0] ?? null;
   const syncMs = pair.syncMs;
   progress(`in-sync after ${syncMs} ms; waiting for the report covering the end of the sync`);
-  if (supported) await waitEventLoopLine(hub, pair.inSyncAt, 7000);
-  const lag = eventLoopSummary(hub, node.spawnedAt, pair.inSyncAt);
+  await waitEventLoopLine(hub, pair.inSyncAt, 7000);
+  const lag = eventLoopSummary(hub, node.startedAt, pair.inSyncAt);
   await node.stop();
   await hub.stop();
   return {

@@ -16,7 +16,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import {
-  GiB, PRECREATE_DIRS, compareTrees, copyDirSkeleton, eventLoopSummary, flag, generateTree, goal, listFiles,
+  GiB, compareTrees, eventLoopSummary, flag, generateTree, goal, listFiles,
   logSince, main, param, progress, round, runRsync, startPair, startRsyncDaemon, syncDisks, waitEventLoopLine,
 } from './lib.mjs';
 
@@ -30,7 +30,7 @@ async function runOurs(name, src, dir, verify) {
   const pair = await startPair(dir, src, { hubEnv: { CORTEX_EVENTLOOP_LOG: '1' }, waitIdleEventLoop: true });
   const { hub, node, id } = pair;
   try {
-    const t0 = node.spawnedAt;
+    const t0 = node.startedAt;
     progress(`[${name}] in-sync after ${pair.syncMs} ms; waiting for the hub's next event-loop report`);
     await waitEventLoopLine(hub, pair.inSyncAt, 7000);
     const lag = eventLoopSummary(hub, t0, pair.inSyncAt);
@@ -75,7 +75,7 @@ await main('initial-sync', async ({ workDir }) => {
   const repeat = param('BENCH_REPEAT', 1, { scaled: false });
   const withFsync = flag('BENCH_RSYNC_FSYNC', true);
   const verify = flag('BENCH_VERIFY', true);
-  const params = { cases, big: defs.big, small: defs.small, repeat, rsyncFsync: withFsync, precreateDirs: PRECREATE_DIRS };
+  const params = { cases, big: defs.big, small: defs.small, repeat, rsyncFsync: withFsync };
 
   const daemon = await startRsyncDaemon(workDir);
   const out = {};
@@ -109,7 +109,6 @@ await main('initial-sync', async ({ workDir }) => {
       for (const [label, args, list] of variants) {
         syncDisks();
         const sub = `${name}-${label}-${r}`;
-        if (PRECREATE_DIRS) copyDirSkeleton(src, path.join(daemon.moduleRoot, sub));
         progress(`[${name}] run ${r + 1}/${repeat}: ${label} (rsync ${args.join(' ')})`);
         const res = await runRsync(args, src, daemon.url(sub));
         const copied = listFiles(path.join(daemon.moduleRoot, sub)).length;

@@ -16,7 +16,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { flag, generateTree, goal, main, param, percentile, progress, rng, round, sleep, startPair } from './lib.mjs';
+import { flag, generateTree, goal, main, param, percentile, progress, rng, round, sleep, startPair, waitInSync } from './lib.mjs';
 
 await main('latency', async ({ workDir }) => {
   const writes = param('BENCH_LATENCY_WRITES', 200, { min: 20 });
@@ -91,7 +91,7 @@ await main('latency', async ({ workDir }) => {
   } finally {
     for (const w of watchers) w.close();
   }
-  const final = await hub.waitInSync(id, { everyMs: 50, timeoutMs: 60_000, check: () => node.check() });
+  const final = await waitInSync(hub, id, { everyMs: 50, timeoutMs: 60_000, check: () => node.check() });
   await node.stop();
   await hub.stop();
 

@@ -25,7 +25,7 @@ let current = null;
 const docs = {};
 
 // On a signal: end the running benchmark (it deletes its own work dir), delete the finished
-// ones' work dirs and the product snapshot, then exit. Replaces lib.mjs's handlers.
+// ones' work dirs and the product snapshot, then exit. Replaces the handlers of lib/run.mjs.
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   process.removeAllListeners(sig);
   process.on(sig, () => {

@@ -15,21 +15,26 @@
  * Goals: frame time p95 <= 16 ms (judged as "within one vsync period, 16.7 ms": the interval
  * between frames cannot be shorter than the display's period) and hub lag p99 <= 20 ms.
  *
- * Env: BENCH_UI_NODES (100, scaled), BENCH_UI_RATE_HZ (10), BENCH_UI_SECONDS (20).
+ * The vsync period and the hub's event-loop floor come from an idle baseline in the same run:
+ * the same page and hub before any node connects, for BENCH_UI_IDLE_SECONDS.
+ *
+ * Env: BENCH_UI_NODES (100, scaled), BENCH_UI_RATE_HZ (10), BENCH_UI_SECONDS (20),
+ * BENCH_UI_IDLE_SECONDS (5).
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  Hub, eventLoopSummary, goal, main, param, percentile, procCpuMs, progress, round, startProc, waitEventLoopLine, waitFor,
+  Hub, eventLoopSummary, goal, main, param, percentile, procCpuMs, productInfo, progress, round, startProc, waitEventLoopLine, waitFor,
 } from './lib.mjs';
-import { launchChromium } from './chromium.mjs';
+import { launchChromium } from '../harness/chromium.mjs';
 
 
 await main('ui-load', async ({ workDir }) => {
   const nodes = param('BENCH_UI_NODES', 100);
   const rateHz = param('BENCH_UI_RATE_HZ', 10, { scaled: false });
   const seconds = param('BENCH_UI_SECONDS', 20, { scaled: false });
-  const params = { nodes, rateHz, seconds };
+  const idleSeconds = param('BENCH_UI_IDLE_SECONDS', 5, { scaled: false });
+  const params = { nodes, rateHz, seconds, idleSeconds };
 
   const hub = await Hub.start(path.join(workDir, 'hub'), { env: { CORTEX_EVENTLOOP_LOG: '1' } });
   progress(`adding ${nodes} nodes`);
@@ -39,15 +44,7 @@ await main('ui-load', async ({ workDir }) => {
     specNodes.push({ join, workspace: path.join(workDir, 'ws', String(i)), state: path.join(workDir, 'state', String(i)) });
   }
   const specFile = path.join(workDir, 'sim.json');
-  fs.writeFileSync(specFile, JSON.stringify({ product: process.env.BENCH_PRODUCT_ROOT ?? path.resolve(path.dirname(new URL(import.meta.url).pathname), '..'), rateHz, nodes: specNodes }));
-  const sim = startProc(process.execPath, [path.join(path.dirname(new URL(import.meta.url).pathname), 'sim-nodes.mjs'), specFile]);
-  await waitFor('every simulated node in-sync', async () => {
-    if (!sim.running()) throw new Error(`sim-nodes exited: ${sim.output()}`);
-    const s = await hub.status();
-    return s.nodes.filter((n) => n.state === 'in-sync' || n.state === 'syncing').length === nodes;
-  }, { timeoutMs: 300_000, everyMs: 500 });
-  progress(`${nodes} nodes connected, changing at ${rateHz} Hz each`);
-
+  fs.writeFileSync(specFile, JSON.stringify({ product: productInfo().measured, rateHz, nodes: specNodes }));
   const launched = await launchChromium();
   if ('skip' in launched) throw new Error(launched.skip);
   const { browser } = launched;
@@ -95,26 +92,45 @@ await main('ui-load', async ({ workDir }) => {
   });
   await page.goto(`${hub.info.ui}/#token=${encodeURIComponent(hub.info.adminToken)}`);
   await page.locator('tbody tr').nth(nodes - 1).waitFor({ timeout: 60_000 });
+
+  // Idle baseline in the same run: the same page and hub before any node connects (no status
+  // updates): the display's vsync period, and the hub's event-loop floor.
+  const measure = async (ms) => {
+    await page.evaluate(() => { Object.assign(window.__bench, { frames: [], loaf: [], updates: [], measuring: true }); });
+    await new Promise((r) => setTimeout(r, ms));
+    return page.evaluate(() => { window.__bench.measuring = false; return window.__bench; });
+  };
+  progress(`idle baseline for ${idleSeconds} s`);
+  const idle = await measure(idleSeconds * 1000);
+  await waitEventLoopLine(hub, Date.now(), 7000);
+  const idleUntil = Date.now();
+
+  const sim = startProc(process.execPath, [path.join(path.dirname(new URL(import.meta.url).pathname), 'sim-nodes.mjs'), specFile]);
+  await waitFor('every simulated node in-sync', async () => {
+    if (!sim.running()) throw new Error(`sim-nodes exited: ${sim.output()}`);
+    const s = await hub.status();
+    return s.nodes.filter((n) => n.state === 'in-sync' || n.state === 'syncing').length === nodes;
+  }, 300_000, 500);
+  progress(`${nodes} nodes connected, changing at ${rateHz} Hz each`);
+
   const rows = await page.locator('tbody tr').count();
   progress(`overview shows ${rows} rows; measuring for ${seconds} s`);
 
   await waitEventLoopLine(hub, Date.now(), 7000);
   const cpu0 = { hub: procCpuMs(hub.p.proc.pid), sim: procCpuMs(sim.proc.pid) };
   const from = Date.now();
-  await page.evaluate(() => { window.__bench.measuring = true; });
-  await new Promise((r) => setTimeout(r, seconds * 1000));
-  const m = await page.evaluate(() => { window.__bench.measuring = false; return window.__bench; });
+  const m = await measure(seconds * 1000);
   const to = Date.now();
   // The load was real: CPU the hub and the simulated nodes used while measured (of 1000 ms/s per core).
   const cpu = { hubMsPerS: round((procCpuMs(hub.p.proc.pid) - cpu0.hub) / seconds, 0), simNodesMsPerS: round((procCpuMs(sim.proc.pid) - cpu0.sim) / seconds, 0) };
   await waitEventLoopLine(hub, to, 7000);
-  const lag = eventLoopSummary(hub, from, to);
+  const lag = eventLoopSummary(hub, from, to, 5000, idleUntil);
   const status = await hub.status();
   await browser.close();
-  await sim.stop();
+  await sim.kill();
   await hub.stop();
 
-  const vsync = percentile(m.frames, 50);
+  const vsync = percentile(idle.frames, 50);
   const frames = {
     count: m.frames.length,
     p50Ms: round(percentile(m.frames, 50), 2), p95Ms: round(percentile(m.frames, 95), 2), p99Ms: round(percentile(m.frames, 99), 2),
@@ -134,11 +150,11 @@ await main('ui-load', async ({ workDir }) => {
   for (const n of status.nodes) states[n.state] = (states[n.state] ?? 0) + 1;
   return {
     params,
-    results: { framesP95Ms: frames.p95Ms, vsyncMs: round(vsync, 2), hubLagP99Ms: lag.lagP99Ms, updateRenderedP95Ms: updates.renderedP95Ms, rows },
+    results: { framesP95Ms: frames.p95Ms, idleFramesP95Ms: round(percentile(idle.frames, 95), 2), vsyncMs: round(vsync, 2), hubLagP99Ms: lag.lagP99Ms, updateRenderedP95Ms: updates.renderedP95Ms, rows },
     goals: {
       framesP95: goal('<= 16 ms (one vsync period: 16.7 ms at 60 Hz)', frames.p95Ms, frames.p95Ms !== null && frames.p95Ms <= Math.max(16, vsync + 0.5)),
       hubEventLoopP99: goal('<= 20 ms (idle floor subtracted)', lag.lagP99Ms, lag.lagP99Ms !== null && lag.lagP99Ms <= 20),
     },
-    frames, updates, longFrames, hubEventLoop: lag, cpu, nodeStatesAtEnd: states,
+    frames, idleFrames: { count: idle.frames.length, p50Ms: round(vsync, 2), p95Ms: round(percentile(idle.frames, 95), 2) }, updates, longFrames, hubEventLoop: lag, cpu, nodeStatesAtEnd: states,
   };
 });

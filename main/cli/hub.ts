@@ -47,15 +47,40 @@ Options:
   --data DIR         data directory (default: $CORTEX_HUB_DATA, else the OS app-data folder)
   --grpc HOST:PORT   node protocol listener (default 0.0.0.0:7443; port 0 picks a free port)
   --ui HOST:PORT     UI and admin API listener (default 127.0.0.1:7444; port 0 picks a free port)
-  --advertise HOST   address written into join strings (default: this machine's address)
+  --advertise HOST[:PORT]
+                     address written into join strings (default: this machine's host name;
+                     the gRPC port when no port is given)
   --log-level LEVEL  error | warn | info | debug (file log; default: the UI setting, else info)
   --json             print one JSON document on stdout
   -h, --help         show this help
   --version          print the version
 
+Environment:
+  CORTEX_HUB_DATA        the data directory when --data is not given
+  CORTEX_COMMIT_WORKERS  threads that commit files to mirrors (1-64; default: cores + 1, 2 to 8)
+  CORTEX_RESCAN_MS       full rescan of each mirror this often (stat only; default 15 minutes)
+  CORTEX_EVENTLOOP_LOG   1: log the hub's event-loop lag every 5 s (hub.eventloop)
+
 Admin commands use the running hub found through DIR/hub.json, or open DIR directly when no
 hub runs there. Exit status: 0 success, 1 failure, 2 usage error.
 `;
+
+/**
+ * \`cortex-hub COMMAND --help\`: the usage lines of that command (with their continuation
+ * lines), then the options; the whole help for an unknown command.
+ */
+function helpFor(command: string | undefined): string {
+  const [head, rest] = HELP.split('\nUsage:\n');
+  const [usage, tail] = rest!.split('\n\nOptions:\n');
+  const entries: string[][] = [];
+  for (const line of usage!.split('\n')) {
+    if (line.startsWith('  cortex-hub ')) entries.push([line]);
+    else entries[entries.length - 1]?.push(line);
+  }
+  const mine = entries.filter((e) => e[0]!.split(/\s+/)[2] === command);
+  if (!command || mine.length === 0) return HELP;
+  return `${head}\nUsage:\n${mine.map((e) => e.join('\n')).join('\n')}\n\nOptions:\n${tail}`;
+}
 
 class UsageError extends Error {}
 
@@ -165,7 +190,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (values.help || positionals.length === 0) {
-    process.stdout.write(HELP);
+    process.stdout.write(helpFor(positionals[0]));
     return values.help ? 0 : 2;
   }
   if (values['log-level'] && !['error', 'warn', 'info', 'debug'].includes(values['log-level'])) throw new UsageError(`--log-level must be error, warn, info or debug`);

@@ -39,6 +39,7 @@ Visible to other local users (each prints a warning):
 Environment:
   CORTEX_JOIN         the join string (when neither --join-file nor --join is given)
   CORTEX_NODE_STATE   base of the default state dir
+  CORTEX_RESCAN_MS    full rescan of the workspace this often (stat only; default 15 minutes)
 
 Exit status: 0 stopped by a signal, 1 failure, 2 usage error, unreadable workspace or a join
 string for another node, 3 token refused or revoked, 4 hub certificate does not match the pin,

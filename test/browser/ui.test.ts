@@ -195,11 +195,15 @@ describe.skipIf('skip' in launched)('desktop UI in Chromium over the WebSocket A
     await page.locator('table.logs tbody tr').first().waitFor();
     await expect.poll(() => page.locator('table.logs').innerText()).toContain('purge.done');
     await shot('logs');
-    await page.getByLabel('Level').selectOption('error');
+    // A warning to show (a refused second "alpha"): the filter must show it, and only warnings
+    // and worse; an empty table would prove nothing.
+    await expect(hub.invoke('nodes.add', { name: 'alpha' })).rejects.toThrow(/alpha/);
+    await page.getByLabel('Level').selectOption('warn');
     await expect.poll(async () => {
       const levels = await page.locator('table.logs .level').allInnerTexts();
-      return levels.every((l) => l === 'error');
-    }).toBe(true);
+      const shown = await page.locator('table.logs').innerText().catch(() => '');
+      return shown.includes('node.add_refused') && levels.every((l) => l === 'warn' || l === 'error') ? 'the warning, and nothing milder' : `levels shown: ${JSON.stringify([...new Set(levels)])}`;
+    }).toBe('the warning, and nothing milder');
   });
 
   it('changes a setting and shows the hub facts', async () => {

@@ -2,15 +2,16 @@
  * The desktop app end to end (Playwright's Electron driver, under Xvfb when there is no
  * display): it starts, shows the overview over the preload bridge, the page has no Node
  * (`require`, `process`), navigation away and window.open are blocked, and quitting stops
- * the hub cleanly. Skips with the reason printed where Electron (its binary, or better-sqlite3
- * built for it) or a display is missing; the browser tests cover the same UI without Electron.
+ * the hub cleanly. Skips with the reason printed where the Electron binary or a display is
+ * missing (the browser tests cover the same UI without Electron); where Electron is installed,
+ * a better-sqlite3 that cannot be built for it is a failure, not a skip (`npm start` needs it).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { _electron, type ElectronApplication, type Page } from 'playwright-core';
-import { ROOT, tempDir, waitFor } from '../helpers/procs';
+import { ROOT, readJsonLines, tempDir, waitFor } from '../helpers/procs';
 
 function electronBinary(): string | { skip: string } {
   try {
@@ -30,11 +31,11 @@ function display(): { env: Record<string, string>; xvfb?: ChildProcess } | { ski
   return { env: { DISPLAY: `:${n}` }, xvfb };
 }
 
-function prerequisites(): { binary: string; env: Record<string, string>; xvfb?: ChildProcess } | { skip: string } {
+function prerequisites(): { binary: string; env: Record<string, string>; xvfb?: ChildProcess } | { skip: string } | { broken: string } {
   const binary = electronBinary();
   if (typeof binary !== 'string') return binary;
   const built = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'electron-sqlite.mjs')], { encoding: 'utf8' });
-  if (built.status !== 0) return { skip: `better-sqlite3 could not be built for Electron: ${built.stderr.trim().split('\n').pop()}` };
+  if (built.status !== 0) return { broken: `better-sqlite3 could not be built for the installed Electron (scripts/electron-sqlite.mjs exited with ${built.status}): ${built.stderr.trim()}` };
   const d = display();
   if ('skip' in d) return d;
   return { binary, ...d };
@@ -43,14 +44,18 @@ function prerequisites(): { binary: string; env: Record<string, string>; xvfb?: 
 const pre = prerequisites();
 if ('skip' in pre) process.stderr.write(`\n[SKIPPED] Electron end-to-end test: ${pre.skip}\n\n`);
 
-describe.skipIf('skip' in pre)('the desktop app under Electron', () => {
+it.runIf('broken' in pre)('builds better-sqlite3 for the installed Electron', () => {
+  expect.fail((pre as { broken: string }).broken);
+});
+
+describe.skipIf('skip' in pre || 'broken' in pre)('the desktop app under Electron', () => {
   let dir = '';
   let app: ElectronApplication;
   let page: Page;
 
   afterAll(async () => {
     await app?.close().catch(() => undefined);
-    if (!('skip' in pre)) pre.xvfb?.kill();
+    if ('xvfb' in pre) pre.xvfb?.kill();
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
@@ -80,10 +85,13 @@ describe.skipIf('skip' in pre)('the desktop app under Electron', () => {
   });
 
   it('blocks navigation away and new windows', async () => {
+    // The main process refuses the navigation and logs it: wait for that, not for a while.
+    const denied = (msg: string) => readJsonLines(path.join(dir, 'hub', 'logs', 'hub.log')).find((l) => l.msg === msg && l.url === 'https://example.com/');
     await page.evaluate(() => { location.href = 'https://example.com/'; });
-    await new Promise((r) => setTimeout(r, 500));
+    await waitFor('the navigation to be denied', () => denied('desktop.navigation-denied'), 15_000);
     expect(page.url()).toBe('app://cortex/index.html');
     expect(await page.evaluate(() => window.open('https://example.com/') === null)).toBe(true);
+    await waitFor('the new window to be denied', () => denied('desktop.window-open-denied'), 15_000);
     expect(app.windows()).toHaveLength(1);
   });
 

@@ -65,9 +65,17 @@ describe('flow control toward a slow hub', () => {
       expect(received.length).toBe(WINDOW);
       expect(received).toEqual(Array.from({ length: WINDOW }, (_, i) => i + 1));
       expect(dones).toBe(0);
-      // Each acknowledgement opens the window by exactly what it acknowledges.
-      current!.write({ ack: { seq: WINDOW } });
-      await waitFor('the next window', () => received.length >= 2 * WINDOW, 30_000);
+      // Each acknowledgement opens the window by exactly what it acknowledges: no less (the
+      // wait), no more (the bounded wait after it, as above).
+      const opens = async (ack: number, total: number) => {
+        current!.write({ ack: { seq: ack } });
+        await waitFor(`entries through ${total} after the ack of ${ack}`, () => received.length >= total, 30_000);
+        await new Promise((r) => setTimeout(r, 1000));
+        expect(received, `what the ack of ${ack} opened`).toEqual(Array.from({ length: total }, (_, i) => i + 1));
+      };
+      await opens(WINDOW, 2 * WINDOW);
+      await opens(WINDOW + 50, 2 * WINDOW + 50);
+      expect(dones).toBe(0);
       current!.write({ ack: { seq: FILES + 10 } });
       await waitFor('the rest of the index and IndexDone', () => received.length >= FILES && dones > 0, 30_000);
       expect(new Set(received).size).toBe(received.length);

@@ -257,7 +257,7 @@ describe('hostile node input', () => {
       [fileEntry(`${MARK}-block-size.bin`, c, seq(), { blockSize: 4096 }), 'BAD_ENTRY', /block size/],
       [fileEntry(`${MARK}-mode.bin`, c, seq(), { mode: 0o170777 }), 'BAD_ENTRY', /mode/],
       [fileEntry(`${MARK}-mtime.bin`, c, seq(), { mtimeMs: Number.NaN }), 'BAD_ENTRY', /mtime/],
-      [fileEntry(`${MARK}-huge.bin`, c, seq(), { size: 2 ** 60 }), 'BAD_ENTRY', /size/],
+      [fileEntry(`${MARK}-huge.bin`, c, seq(), { size: 2 ** 60 }), 'BAD_ENTRY', /^invalid size$/],
       [fileEntry(`${MARK}-type.bin`, c, seq(), { type: 7 }), 'BAD_ENTRY', /unknown entry type/],
     ];
     // On a POSIX hub a backslash or a drive prefix is an ordinary character: these are names
@@ -443,14 +443,18 @@ describe('hostile node input', () => {
     await rejectionLogged(r5, mark);
     expect(fs.readFileSync(path.join(m, victim)).equals(v1)).toBe(true);
 
-    // 5. Protocol misuse: a block answer to no request, a second Hello, an empty message.
+    // 5. Protocol misuse: a block answer to no request, a second Hello, an empty message;
+    //    each is logged with its own reason (a mark of their own: nothing earlier counts).
+    const protocolMark = hub.logLines().length;
     s.send({ block: { id: 987_654_321, data: Buffer.from('unasked'), error: '' } });
     await s.next('a PROTOCOL refusal of the unasked block', (x) => x.refusal?.code === 'PROTOCOL' && /987654321/.test(x.refusal.message));
     s.send({ hello: { nodeId: honestId, indexId: 'x', protocol: PROTOCOL_VERSION, version: 'hostile-test' } });
     await s.next('a PROTOCOL refusal of the second Hello', (x) => x.refusal?.code === 'PROTOCOL' && /hello/.test(x.refusal.message));
     s.send({});
     await s.next('a PROTOCOL refusal of the empty message', (x) => x.refusal?.code === 'PROTOCOL' && /empty/.test(x.refusal.message));
-    await waitFor('PROTOCOL rejections in the hub log', () => logSince(mark).filter((l) => l.msg === 'input.rejected' && l.node === hostileId && l.code === 'PROTOCOL').length >= 3, 15_000);
+    const protocolReasons = () => logSince(protocolMark).filter((l) => l.msg === 'input.rejected' && l.node === hostileId && l.code === 'PROTOCOL').map((l) => String(l.reason));
+    await waitFor('three PROTOCOL rejections in the hub log', () => protocolReasons().length >= 3, 15_000);
+    expect(protocolReasons().sort()).toEqual(['block response 987654321 answers no request', 'unexpected message (empty)', 'unexpected message hello']);
 
     expect(s.closed).toBeNull();
     assertNoStagingLeftovers();

@@ -31,12 +31,18 @@ describe('two-way crash safety under SIGKILL', () => {
     const rand = rng(7);
     /** Digest of every whole version either side ever wrote. */
     const written = new Set<string>();
-    const put = (root: string, rel: string, buf: Buffer) => {
+    /** The versions of each path written in the last round that wrote it: what must survive. */
+    const lastWrites = new Map<string, { round: number; digests: Set<string> }>();
+    const put = (root: string, rel: string, buf: Buffer, round: number) => {
       const tmp = path.join(scratch, crypto.randomBytes(6).toString('hex'));
       fs.writeFileSync(tmp, buf);
       fs.mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
       fs.renameSync(tmp, path.join(root, rel));
-      written.add(crypto.createHash('sha256').update(buf).digest('hex'));
+      const digest = crypto.createHash('sha256').update(buf).digest('hex');
+      written.add(digest);
+      const last = lastWrites.get(rel);
+      if (last?.round === round) last.digests.add(digest);
+      else lastWrites.set(rel, { round, digests: new Set([digest]) });
     };
     const big = (tag: string) => {
       const seed = crypto.createHash('sha256').update(tag).digest();
@@ -49,9 +55,9 @@ describe('two-way crash safety under SIGKILL', () => {
       for (let i = 0; i < SMALL; i++) {
         if (round > 0 && rand() < 0.6) continue;
         const shared = i % 5 === 0;
-        put(root, shared ? `shared/s${i}.txt` : `${side}/d${i % 7}/f${i}.txt`, Buffer.from(`${side} round ${round} file ${i} `.repeat(1 + (i % 40))));
+        put(root, shared ? `shared/s${i}.txt` : `${side}/d${i % 7}/f${i}.txt`, Buffer.from(`${side} round ${round} file ${i} `.repeat(1 + (i % 40))), round);
       }
-      put(root, `${side}/big.bin`, big(`${side} ${round}`));
+      put(root, `${side}/big.bin`, big(`${side} ${round}`), round);
     };
     const checkWhole = (root: string, label: string) => {
       if (!fs.existsSync(root)) return;
@@ -95,6 +101,20 @@ describe('two-way crash safety under SIGKILL', () => {
     }
     checkWhole(ws, 'node');
     checkWhole(mirror, 'hub');
+    // The final writes survived. A path only one side writes holds its last version; of a
+    // shared path, a version from the last round that wrote it is at the path or in one of its
+    // conflict copies (both sides wrote it: one version may legitimately supersede the other).
+    const final = snapshot(ws);
+    const lost: string[] = [];
+    for (const [rel, { round, digests }] of lastWrites) {
+      const kept = [final.get(rel)?.digest];
+      if (rel.startsWith('shared/')) {
+        const stem = path.basename(rel, path.extname(rel));
+        for (const [p, item] of final) if (path.dirname(p) === path.dirname(rel) && path.basename(p).startsWith(`${stem}.sync-conflict-`)) kept.push(item.digest);
+      }
+      if (!kept.some((d) => d !== undefined && digests.has(d))) lost.push(`${rel} (written last in round ${round})`);
+    }
+    expect(lost, `final writes lost: ${lost.join('; ')}`).toEqual([]);
     expect(fs.readdirSync(path.join(data, 'staging', id)).filter((n) => n.endsWith('.tmp'))).toEqual([]);
     expect(fs.readdirSync(path.join(state, 'staging')).filter((n) => n.endsWith('.tmp'))).toEqual([]);
     expect(kinds).toContain('both');

@@ -7,8 +7,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { VerifyError, applyDelete, applyDir, applyMove, pullFile, type PullSource } from '../../main/sync/apply';
 import { ChangedMeanwhile } from '../../main/sync/expect';
 import { FsPool } from '../../main/sync/fs-pool';
-import { BLOCK_SIZE, fileHashFromBlocks, sha256 } from '../../main/sync/blocks';
+import { BLOCK_SIZE } from '../../main/sync/blocks';
 import type { Entry } from '../../main/sync/types';
+import { entryOf } from '../helpers/entries';
 
 const dirs: string[] = [];
 function ctx() {
@@ -24,10 +25,7 @@ afterEach(() => {
 });
 
 function entryFor(p: string, data: Buffer, mode = 0o640): Entry {
-  const blocks: Buffer[] = [];
-  for (let off = 0; off < data.length; off += BLOCK_SIZE) blocks.push(sha256(data.subarray(off, off + BLOCK_SIZE)));
-  const b = Buffer.concat(blocks);
-  return { path: p, type: 'file', size: data.length, mtimeMs: 1_600_000_000_000, mode, hash: fileHashFromBlocks(b), blockSize: BLOCK_SIZE, blocks: b, target: '', deleted: false, seq: 1 };
+  return entryOf(p, data, { mode });
 }
 
 function remote(data: Buffer, tamper?: (off: number, b: Buffer) => Buffer): PullSource & { fetched: number } {

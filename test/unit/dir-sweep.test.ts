@@ -5,10 +5,9 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DirSweep, differingChildren, type Seen } from '../../main/sync/dir-sweep';
 import type { CachedEntry } from '../../main/sync/types';
+import { cachedEntry } from '../helpers/entries';
 
-const rec = (p: string, over: Partial<CachedEntry> = {}): CachedEntry => ({
-  path: p, type: 'file', size: 3, mtimeMs: 10, mode: 0o644, ino: 1, hash: Buffer.alloc(0), blockSize: 0, blocks: Buffer.alloc(0), target: '', deleted: false, seq: 1, ...over,
-});
+const rec = (p: string, over: Partial<CachedEntry> = {}): CachedEntry => cachedEntry(p, { mtimeMs: 10, ino: 1, hash: Buffer.alloc(0), blockSize: 0, blocks: Buffer.alloc(0), ...over });
 const seen = (over: Partial<Seen> = {}): Seen => ({ type: 'file', size: 3, mtimeMs: 10, mode: 0o644, ino: 1, ...over });
 
 describe('differingChildren', () => {

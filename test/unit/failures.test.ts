@@ -7,8 +7,9 @@ import { FailureSet, RETRY_MAX_MS, RETRY_MIN_MS, retryAt } from '../../main/hub/
 import { HubStore } from '../../main/store/hub-store';
 import { errnoProblem } from '../../main/sync/problems';
 import type { Entry } from '../../main/sync/types';
+import { fileEntry } from '../helpers/entries';
 
-const entry = (p: string): Entry => ({ path: p, type: 'file', size: 3, mtimeMs: 5, mode: 0o644, hash: Buffer.alloc(32, 1), blockSize: 131072, blocks: Buffer.alloc(32, 2), target: '', deleted: false, seq: 9 });
+const entry = (p: string): Entry => fileEntry(p, { mtimeMs: 5, seq: 9 });
 
 describe('retryAt', () => {
   it('doubles from RETRY_MIN_MS up to RETRY_MAX_MS, and never retries by itself what cannot help', () => {

@@ -9,10 +9,10 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { HubChanges } from '../../main/node/hub-changes';
 import { NodeStore } from '../../main/store/node-store';
-import { BLOCK_SIZE, fileHashFromBlocks, sha256 } from '../../main/sync/blocks';
 import { FsPool } from '../../main/sync/fs-pool';
 import type { CachedEntry, Entry } from '../../main/sync/types';
 import { createLogger, type LogEntry } from '../../main/util/log';
+import { entryOf } from '../helpers/entries';
 
 let pool: FsPool;
 beforeAll(() => { pool = new FsPool(1); });
@@ -23,10 +23,7 @@ afterEach(() => {
 });
 
 function fileEntry(p: string, data: Buffer, seq: number, seenSeq: number): Entry {
-  const blocks: Buffer[] = [];
-  for (let off = 0; off < data.length; off += BLOCK_SIZE) blocks.push(sha256(data.subarray(off, off + BLOCK_SIZE)));
-  const b = Buffer.concat(blocks);
-  return { path: p, type: 'file', size: data.length, mtimeMs: 1_700_000_000_000, mode: 0o644, hash: fileHashFromBlocks(b), blockSize: BLOCK_SIZE, blocks: b, target: '', deleted: false, seq, seenSeq };
+  return entryOf(p, data, { mtimeMs: 1_700_000_000_000, seq, seenSeq });
 }
 
 function setup() {

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { rng } from '../../bench/rng.mjs';
+import { rng } from '../../harness/rng.mjs';
 import { LOCK_FILE, LockFileError, MirrorLock, compileGlob, compileLocks, globWork, parseLockFile } from '../../main/hub/lock';
 
 const dirs: string[] = [];

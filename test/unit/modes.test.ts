@@ -9,10 +9,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { applyDir, applyMeta, pullFile, type ApplyContext } from '../../main/sync/apply';
-import { BLOCK_SIZE, fileHashFromBlocks, sha256 } from '../../main/sync/blocks';
+import { BLOCK_SIZE } from '../../main/sync/blocks';
 import { FsPool } from '../../main/sync/fs-pool';
 import { hubSideMode, mirrorMode, writtenAs } from '../../main/sync/modes';
 import type { Entry } from '../../main/sync/types';
+import { entryOf } from '../helpers/entries';
 
 const o = (n: number) => n.toString(8).padStart(4, '0');
 
@@ -97,12 +98,7 @@ describe('applying into a mirror (ApplyContext.diskMode)', () => {
     fs.mkdirSync(path.join(base, 'mirror'));
     return { root: path.join(base, 'mirror'), stagingDir: path.join(base, 'staging'), diskMode: (m) => mirrorMode(m, 'private'), ...(pool ? { pool } : {}) };
   };
-  const fileEntry = (p: string, data: Buffer, mode: number): Entry => {
-    const blocks: Buffer[] = [];
-    for (let off = 0; off < data.length; off += BLOCK_SIZE) blocks.push(sha256(data.subarray(off, off + BLOCK_SIZE)));
-    const b = Buffer.concat(blocks);
-    return { path: p, type: 'file', size: data.length, mtimeMs: 1_600_000_000_000, mode, hash: fileHashFromBlocks(b), blockSize: BLOCK_SIZE, blocks: b, target: '', deleted: false, seq: 1 };
-  };
+  const fileEntry = (p: string, data: Buffer, mode: number): Entry => entryOf(p, data, { mode });
   const source = (data: Buffer) => ({ findLocal: () => [], fetch: async (off: number, size: number) => data.subarray(off, off + size) });
   const diskMode = (c: ApplyContext, p: string) => fs.statSync(path.join(c.root, p)).mode & 0o7777;
 

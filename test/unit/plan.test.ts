@@ -1,26 +1,26 @@
 /** The pure decision logic: what a receiver does with a peer's entry, and which blocks cross the wire. */
 import { describe, expect, it } from 'vitest';
-import { BLOCK_SIZE, fileHashFromBlocks, sha256, symlinkHash } from '../../main/sync/blocks';
+import { BLOCK_SIZE, fileHashFromBlocks, sha256 } from '../../main/sync/blocks';
 import { isBarrier, orderBatch, planBlocks, planEntry } from '../../main/sync/plan';
 import { stampChanged } from '../../main/sync/scanner';
 import { writtenAs } from '../../main/sync/modes';
 import type { CachedEntry, Entry } from '../../main/sync/types';
+import { dirEntry, fileEntry, linkEntry } from '../helpers/entries';
 
 function blocksOf(...contents: string[]): Buffer {
   return Buffer.concat(contents.map((c) => sha256(Buffer.from(c))));
 }
 
 function file(path: string, blocks: Buffer, over: Partial<Entry> = {}): Entry {
-  const n = blocks.length / 32;
-  return { path, type: 'file', size: n * BLOCK_SIZE, mtimeMs: 1000, mode: 0o644, hash: fileHashFromBlocks(blocks), blockSize: BLOCK_SIZE, blocks, target: '', deleted: false, seq: 1, ...over };
+  return fileEntry(path, { size: (blocks.length / 32) * BLOCK_SIZE, mtimeMs: 1000, hash: fileHashFromBlocks(blocks), blocks, ...over });
 }
 
 function cached(e: Entry, over: Partial<CachedEntry> = {}): CachedEntry {
   return { ...e, ino: 1, ...over };
 }
 
-const dir = (path: string, mode = 0o755): Entry => ({ path, type: 'dir', size: 0, mtimeMs: 1, mode, hash: Buffer.alloc(0), blockSize: 0, blocks: Buffer.alloc(0), target: '', deleted: false, seq: 1 });
-const link = (path: string, target: string): Entry => ({ ...dir(path), type: 'symlink', mode: 0o777, target, hash: symlinkHash(target) });
+const dir = (path: string, mode = 0o755): Entry => dirEntry(path, mode);
+const link = linkEntry;
 
 describe('planEntry', () => {
   const a = file('f', blocksOf('a', 'b'));

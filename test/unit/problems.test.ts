@@ -5,9 +5,8 @@
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { NodeReports, MAX_REPORTED, parseReport } from '../../main/hub/node-reports';
 import { HubStore } from '../../main/store/hub-store';
 import { FsPool } from '../../main/sync/fs-pool';
@@ -15,16 +14,9 @@ import { PathReports, escapeName, isValidUtf8, needsOperator, scannablePath, und
 import { scan } from '../../main/sync/scanner';
 import type { CachedEntry } from '../../main/sync/types';
 import { REPORT_MESSAGE_ITEMS, reportMessages } from '../../main/sync/wire';
+import { cachedEntry, tempDirs } from '../helpers/entries';
 
-const dirs: string[] = [];
-function tmp(): string {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'cortex-problems-'));
-  dirs.push(d);
-  return d;
-}
-afterEach(() => {
-  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
-});
+const tmp = tempDirs('problems');
 
 describe('names that are not valid UTF-8', () => {
   it.each<[string, number[], boolean]>([
@@ -183,9 +175,7 @@ describe('scan with paths it cannot read (run as root: modes do not stop root, s
   const pool = new FsPool(1);
   afterAll(() => pool.close());
 
-  const entry = (p: string, type: CachedEntry['type'] = 'file'): CachedEntry => ({
-    path: p, type, size: 1, mtimeMs: 1, mode: 0o644, ino: 1, hash: Buffer.alloc(32), blockSize: 131072, blocks: Buffer.alloc(32), target: '', deleted: false, seq: 1,
-  });
+  const entry = (p: string, type: CachedEntry['type'] = 'file'): CachedEntry => cachedEntry(p, { type, size: 1, mtimeMs: 1, ino: 1, hash: Buffer.alloc(32), blocks: Buffer.alloc(32) });
 
   it('lists bad names and special files, mirrors a backslash name, and deletes nothing under a problem', async () => {
     const root = tmp();

@@ -1,33 +1,19 @@
 /** Real SQLite in temp dirs: migrations, fresh JSON per row, tokens, the mirror index. */
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { HubStore } from '../../main/store/hub-store';
 import { NodeStore } from '../../main/store/node-store';
 import { integrityCheck } from '../../main/store/db';
-import type { CachedEntry } from '../../main/sync/types';
-
-const dirs: string[] = [];
-function tmp(): string {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'cortex-store-'));
-  dirs.push(d);
-  return d;
-}
-afterEach(() => {
-  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
-});
+import { cachedEntry, tempDirs } from '../helpers/entries';
 
 /** A second connection to a store's file, to look at what its SQL did (the store keeps its own private). */
 function peek(file: string): Database.Database {
   return new Database(file, { readonly: true });
 }
 
-const entry = (p: string, over: Partial<CachedEntry> = {}): CachedEntry => ({
-  path: p, type: 'file', size: 3, mtimeMs: 1.5, mode: 0o644, ino: 9, hash: Buffer.alloc(32, 1), blockSize: 131072,
-  blocks: Buffer.alloc(32, 2), target: '', deleted: false, seq: 1, ...over,
-});
+const tmp = tempDirs('store');
+const entry = cachedEntry;
 
 describe('HubStore', () => {
   it('migrates to the current schema in WAL mode and reopens without re-migrating', () => {

@@ -1,27 +1,13 @@
 /** Two-way state in real SQLite: ancestors, the hub's own change queue, conflict copies, the node's from-hub marks. */
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { HubStore } from '../../main/store/hub-store';
 import { NodeStore } from '../../main/store/node-store';
-import type { CachedEntry } from '../../main/sync/types';
+import { cachedEntry, tempDirs } from '../helpers/entries';
 
-const dirs: string[] = [];
-function tmp(): string {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'cortex-2way-store-'));
-  dirs.push(d);
-  return d;
-}
-afterEach(() => {
-  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
-});
-
-const entry = (p: string, over: Partial<CachedEntry> = {}): CachedEntry => ({
-  path: p, type: 'file', size: 3, mtimeMs: 1.5, mode: 0o644, ino: 9, hash: Buffer.alloc(32, 1), blockSize: 131072,
-  blocks: Buffer.alloc(32, 2), target: '', deleted: false, seq: 1, ...over,
-});
+const tmp = tempDirs('2way-store');
+const entry = cachedEntry;
 
 describe('HubStore two-way state', () => {
   it('keeps ancestors per node; an absent agreement removes the subtree', () => {

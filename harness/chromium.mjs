@@ -1,4 +1,4 @@
-// A real Chromium for the browser tests (test/helpers/browser.ts) and bench/ui-load.mjs:
+// A real Chromium for the browser tests (test/helpers/browser.ts) and the UI benchmarks (bench/ui-load.mjs, bench/ui-agents.mjs):
 // $CORTEX_CHROMIUM or Debian's /usr/bin/chromium where it exists (CI installs it), else
 // Playwright's own browser if one was downloaded; otherwise the reason, so a caller can skip
 // (tests) or fail (benchmarks) saying why.

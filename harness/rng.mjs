@@ -1,5 +1,5 @@
-// Deterministic PRNG (mulberry32) for generated trees: shared by the benchmarks (lib.mjs) and
-// the tests' workspace generator (test/helpers/procs.ts), so both build trees the same way.
+// Deterministic PRNG (mulberry32) for generated trees: shared by the benchmarks (bench/lib/trees.mjs)
+// and the tests' workspace generator (test/helpers/trees.ts), so both build trees the same way.
 
 /**
  * @param {number} seed
