@@ -7,20 +7,20 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { readJsonLines, settings, startBin } from './procs.mjs';
 import { FatalWait, waitFor } from './wait.mjs';
+import { httpInvoke } from '../dist/main/contract/http.js';
 
 /**
- * One operation of the hub's contract over its HTTP API (POST /api/invoke with the admin
- * token): the harness's only HTTP call, so that a shared client can replace it in one place.
+ * One operation of the hub's contract over its HTTP API, through the product's own client
+ * (main/contract/http.ts, built into dist/: run `npm run build` first). Errors keep the
+ * operation's name in front, as tests and benches print them.
  */
 export async function invokeHub(info, op, input = {}) {
-  const res = await fetch(`${info.ui}/api/invoke`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${info.adminToken}` },
-    body: JSON.stringify({ op, input }),
-  });
-  const body = await res.json();
-  if (!body.ok) throw new Error(`${op}: ${body.error?.message}`);
-  return body.result;
+  try {
+    return await httpInvoke(info.ui, info.adminToken, op, input);
+  } catch (e) {
+    if (e instanceof Error) e.message = `${op}: ${e.message}`;
+    throw e;
+  }
 }
 
 export class Hub {
