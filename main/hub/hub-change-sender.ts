@@ -65,11 +65,15 @@ export class HubChangeSender {
 
   /** Queues mirror paths whose hub-side version must (again) reach the node, and sends. */
   queue(paths: string[]): void {
+    const send = paths.filter((p) => p !== LOCK_FILE);
+    if (send.length) this.d.store.hubChanges.queue(this.d.nodeId, send);
+    this.queued();
+  }
+
+  /** Hub-side changes were queued (here, or with a mirror scan's record): send them. */
+  queued(): void {
     // Hub-side changes (deletions among them) make what was known of directories stale.
     this.d.staleDirs();
-    const send = paths.filter((p) => p !== LOCK_FILE);
-    if (send.length === 0) return;
-    this.d.store.hubChanges.queue(this.d.nodeId, send);
     this.send();
   }
 

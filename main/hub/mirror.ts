@@ -20,7 +20,6 @@ import { DirSweep, SWEEP_IDLE_MS, differingChildren } from '../sync/dir-sweep';
 import { Echoes } from '../sync/echo';
 import { expectedOf, stampMatches } from '../sync/expect';
 import { orderBatch } from '../sync/plan';
-import { versionOf, type Version } from '../sync/reconcile';
 import { coveringRoots, outsideRoot, toNative } from '../sync/paths';
 import { caseInsensitive, clearStaging } from '../sync/apply';
 import { hubSideMode, writtenAs, type MirrorModes } from '../sync/modes';
@@ -130,7 +129,7 @@ export class Mirror {
     const prepared = listening.then(() => (this.deps.closed() ? false : this.prepare())).then((exists) => {
       return exists ? this.startWatching().then(() => true) : false;
     });
-    const verified = prepared.then((exists) => (exists ? this.verify(cleanShutdown) : undefined)).catch(fail);
+    const verified = prepared.then((exists) => (exists ? this.verify() : undefined)).catch(fail);
     if (!cleanShutdown) {
       this.ready = verified;
       return;
@@ -295,13 +294,13 @@ export class Mirror {
    * (creations parents first, deletions children first). One scan per node at a time.
    */
   scan(subtrees: string[], forSession = false): Promise<void> {
-    this.scanChain = this.scanChain.then(async () => { await this.scanNow(subtrees, false, forSession); }).catch((e: Error) => {
+    this.scanChain = this.scanChain.then(async () => { await this.scanNow(subtrees, forSession); }).catch((e: Error) => {
       this.log.error('mirror.scan_failed', { node: this.id, error: e.message });
     });
     return this.scanChain;
   }
 
-  private async scanNow(subtrees: string[], asAgreed = false, forSession = false): Promise<ScanTotals> {
+  private async scanNow(subtrees: string[], forSession = false): Promise<ScanTotals> {
     const totals: ScanTotals = { walked: 0, updated: 0, deleted: 0, hashedFiles: 0, hashedBytes: 0, examples: [] };
     const { id, store } = this.deps;
     if (this.deps.closed() || store.node(id)?.retiredAt !== null) return totals;
@@ -348,7 +347,7 @@ export class Mirror {
       const up = updated.filter((e) => !ours(e.path));
       const del = deleted.filter((p) => !ours(p));
       for (const p of [...updated.map((e) => e.path), ...deleted].filter(ours)) this.markDirty(p);
-      if (up.length || del.length) this.recordHubChanges(up, del, asAgreed);
+      if (up.length || del.length) this.recordHubChanges(up, del);
       Object.assign(totals, { updated: up.length, deleted: del.length, examples: [...up.map((e) => e.path), ...del].slice(0, 10) });
       return totals;
     } finally {
@@ -357,18 +356,12 @@ export class Mirror {
   }
 
   /** Records hub-side changes in the mirror index and queues them for the node. */
-  private recordHubChanges(updated: CachedEntry[], deleted: string[], asAgreed: boolean): void {
+  private recordHubChanges(updated: CachedEntry[], deleted: string[]): void {
     const { id, store } = this.deps;
     const ordered = orderBatch([...updated.map((e) => ({ path: e.path, type: e.type, deleted: false })), ...deleted.map((p) => ({ path: p, deleted: true }))]);
-    store.recordMirrorChanges(id, {
-      del: deleted,
-      put: updated.map((e) => ({ ...e, seq: 0 })),
-      agreed: asAgreed ? [...updated.map((e): [string, Version | null] => [e.path, versionOf(e)]), ...deleted.map((p): [string, null] => [p, null])] : [],
-    });
-    const session = this.deps.session();
     const paths = ordered.map((x) => x.path);
-    if (session) session.queueForNode(paths);
-    else store.hubChanges.queue(id, paths.filter((p) => p !== LOCK_FILE));
+    store.recordMirrorChanges(id, { del: deleted, put: updated.map((e) => ({ ...e, seq: 0 })), forNode: paths.filter((p) => p !== LOCK_FILE) });
+    this.deps.session()?.hubChangesQueued();
     this.log.info('mirror.changed', { node: id, changed: updated.length, deleted: deleted.length, examples: paths.slice(0, 5) });
     this.deps.changed();
   }
@@ -391,16 +384,18 @@ export class Mirror {
    * Compares the mirror with its index (stat only; only changed files are re-hashed). What
    * differs is recorded and goes to the node like any hub-side edit.
    *
-   * After a clean shutdown a difference can only be an edit made while the hub was down. After
-   * a crash it is almost always a commit of the node's version that was renamed into place but
-   * not recorded yet: it is then taken as agreed (the ancestor), so the node's next change of
-   * that path is not mistaken for a conflict. (Only an edit on the hub's side during the
-   * downtime of a path the node also changed would then go without a conflict copy.)
+   * After a clean shutdown a difference is an edit made while the hub was down. After a crash
+   * it may also be a commit of the node's version renamed into place but not recorded yet; it
+   * is still taken as a hub-side change, never as agreed: the node re-sends what the hub had
+   * not acknowledged, and the same version on both sides is then an agreement, while a newer
+   * one on the node is a conflict that keeps both. Taking the difference as agreed (as before)
+   * let a node's change overwrite a hub-side edit made just before the crash or during the
+   * downtime, with no conflict copy (found by two-way-crash.test.ts).
    */
-  private async verify(cleanShutdown: boolean): Promise<void> {
+  private async verify(): Promise<void> {
     const t0 = Date.now();
     let res: ScanTotals | undefined;
-    const run = this.scanChain.then(async () => { res = await this.scanNow([''], !cleanShutdown); });
+    const run = this.scanChain.then(async () => { res = await this.scanNow(['']); });
     this.scanChain = run.catch(() => undefined);
     await run;
     if (!res) return;

@@ -345,6 +345,11 @@ export class NodeSession {
     this.toNodeSender.queue(paths);
   }
 
+  /** A mirror scan recorded hub-side changes and queued them for the node (HubStore.recordMirrorChanges). */
+  hubChangesQueued(): void {
+    this.toNodeSender.queued();
+  }
+
   /** The node's index is complete up to `seq` (its IndexDone, taken in order). */
   private indexDone(seq: number): void {
     // The node's index is in: what failed before is tried again now (its newer versions, if any,

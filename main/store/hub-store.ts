@@ -62,8 +62,8 @@ export interface FlushRecord {
 export interface MirrorChanges {
   put: CachedEntry[];
   del: string[];
-  /** Agreements to record with them (a verification after a crash takes its findings as agreed). */
-  agreed: [path: string, v: Version | null][];
+  /** Paths queued for the node with them (hub_changes), in the order it can apply them. */
+  forNode: string[];
 }
 
 function toNode(r: NodeRow): NodeRecord {
@@ -208,13 +208,14 @@ export class HubStore {
 
   /**
    * Records what a scan of the mirror found changed on the hub's side, in one transaction:
-   * the paths removed, the versions found, and (when given) the agreements that go with them.
+   * the paths removed, the versions found, and the same paths queued for the node (a crash
+   * between the two would leave an edit recorded that never reaches the node).
    */
   recordMirrorChanges(nodeId: string, c: MirrorChanges): void {
     this.db.transaction(() => {
       this.index.deletePaths(nodeId, c.del);
       this.index.putFiles(nodeId, c.put);
-      if (c.agreed.length) this.ancestors.set(nodeId, c.agreed);
+      this.hubChanges.queue(nodeId, c.forNode);
     })();
   }
 }

@@ -3,7 +3,8 @@
  * the node; edits on both sides converge to byte-identical trees; conflicting edits keep both
  * versions (conflict copies, on both sides, counted in status and listed in the node detail);
  * a deletion never beats a modification; a directory beats a file; a restart in the middle
- * loses nothing and re-hashes only what changed.
+ * loses nothing and re-hashes only what changed; edits made while a crashed hub was down are
+ * never taken for agreed.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -193,5 +194,25 @@ describe('two-way mirror', () => {
     const scans = node.logLines().filter((l) => l.msg === 'scan.done');
     expect(scans.pop()).toMatchObject({ hashedFiles: 0 });
     expect(same()).toEqual([]);
+  });
+
+  it('an edit in the mirror made while a crashed hub is down, of a file the node changes too, keeps both versions', async () => {
+    put(ws, 'crash/both.md', 'both v1\n');
+    put(ws, 'crash/hub-only.md', 'hub-only v1\n');
+    await converged('the files on both sides');
+    await hub.kill();
+    // While the hub is down (after a crash, not a clean stop): an edit on each side of one file
+    // (the node's is newer, so it wins) and a hub-side edit of another.
+    const now = Date.now();
+    put(mirror(), 'crash/both.md', 'both: hub edit while it was down\n', new Date(now));
+    put(ws, 'crash/both.md', 'both: node edit, newer\n', new Date(now + 60_000));
+    put(mirror(), 'crash/hub-only.md', 'hub-only: hub edit while it was down\n');
+    hub = await Hub.start(hub.dataDir, { grpc: hub.info.grpc });
+    await converged('both edits on both sides');
+    expect(read(ws, 'crash/both.md')).toBe('both: node edit, newer\n');
+    expect(read(ws, 'crash/hub-only.md')).toBe('hub-only: hub edit while it was down\n');
+    const copies = conflictCopies(ws).filter((p) => p.startsWith('crash/'));
+    expect(copies.map((p) => read(ws, p))).toEqual(['both: hub edit while it was down\n']);
+    expect(conflictCopies(mirror()).filter((p) => p.startsWith('crash/'))).toEqual(copies);
   });
 });

@@ -68,12 +68,13 @@ describe('HubStore two-way state', () => {
     // the index, agreements and failures written before it are rolled back with it.
     expect(() => s.recordFlush('ghost', { put: [entry('a')], del: [], agreed: [['a', v]], forNode: ['a'], failed: [failure], cleared: [], acked: 1, indexId: 'i' })).toThrow();
     expect([s.index.file('ghost', 'a'), s.ancestors.get('ghost', 'a'), s.failures.list('ghost')]).toEqual([undefined, null, []]);
-    // The scan's agreement breaks a NOT NULL column: the removal and the new version go back too.
-    expect(() => s.recordMirrorChanges('n', { del: ['old'], put: [entry('new')], agreed: [['new', { ...v, mode: null as unknown as number }]] })).toThrow(/NOT NULL/);
-    expect([s.index.paths('n'), s.ancestors.get('n', 'new')]).toEqual([['old'], null]);
-    // And when nothing fails, every part is written.
-    s.recordMirrorChanges('n', { del: ['old'], put: [entry('new')], agreed: [['new', v]] });
-    expect([s.index.paths('n'), s.ancestors.get('n', 'new')]).toEqual([['new'], v]);
+    // A scan's queueing for the node fails (a node the store does not know): its index changes go back too.
+    s.index.putFiles('ghost', [entry('old')]);
+    expect(() => s.recordMirrorChanges('ghost', { del: ['old'], put: [entry('new')], forNode: ['old', 'new'] })).toThrow();
+    expect(s.index.paths('ghost')).toEqual(['old']);
+    // And when nothing fails, every part is written: the index and the queue for the node.
+    s.recordMirrorChanges('n', { del: ['old'], put: [entry('new')], forNode: ['old', 'new'] });
+    expect([s.index.paths('n'), s.hubChanges.after('n', 0, 10).map((c) => c.path)]).toEqual([['new'], ['old', 'new']]);
     s.close();
   });
 
