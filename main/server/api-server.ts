@@ -20,6 +20,9 @@
  * - every handler catches what it throws and answers the contract's typed error
  *   (`{ok: false, error: {code, message}}`, 500 INTERNAL for a bug): nothing a client sends
  *   stops the hub.
+ *
+ * Over 400 lines: these checks are one ordered chain over the same request and socket, kept
+ * together so that their order can be read (and reviewed) in one place.
  */
 import http from 'node:http';
 import crypto from 'node:crypto';

@@ -3,7 +3,7 @@
  * process): an error nothing caught is logged at error level with its stack, and the process
  * keeps serving. Every handler answers its own errors (api-server.ts, the gRPC sessions, the
  * IPC adapter); this is for the bug that slips past them, so it never turns into a remote
- * "stop the hub" button (DESIGN.md invariant 7).
+ * "stop the hub" button (the design invariant "bad input never stops the hub").
  *
  * Both kinds are survived, and the choice for `uncaughtException` is deliberate. Node's advice
  * is to exit after one, because a synchronous throw may have unwound a function halfway. Here:

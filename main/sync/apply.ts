@@ -7,6 +7,9 @@
  * final mode (in a hub mirror: per the mirror mode rule, modes.ts) and mtime through the open
  * fd, fsynced, renamed into place, and the directory fsynced. Nothing is ever chmod'ed or chown'ed by path before the rename, and no path under
  * the root is written through a symlink (paths.ts).
+ *
+ * A little over 400 lines: the commit, the deletion and the directory and symlink steps share
+ * the path checks and the staging rules above; apply-action.ts chooses between them.
  */
 import fs from 'node:fs';
 import path from 'node:path';

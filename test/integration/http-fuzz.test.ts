@@ -1,5 +1,5 @@
 /**
- * Nothing a client sends to the UI/API port stops the hub (DESIGN.md invariant 7): against a
+ * Nothing a client sends to the UI/API port stops the hub (the design invariant "bad input never stops the hub"): against a
  * real `cortex-hub serve` with a real `cortex-node` connected, raw TCP requests (malformed
  * request lines, odd targets, bad escapes on every route, huge headers, bad Host headers, bad
  * WebSocket upgrades), junk WebSocket frames and `null`/non-object/deeply nested JSON messages

@@ -1,7 +1,9 @@
 /**
- * The house rules DESIGN.md sets, checked on the sources: only the desktop shell and the
- * preload import `electron`; the renderer reaches the engine only through the contract (and the
- * pure formatting helpers); the contract imports nothing of the engine; no import cycles.
+ * The house rules, checked on the sources: only the desktop shell and the preload import
+ * `electron`; the renderer reaches the engine only through the contract (and the pure
+ * formatting helpers); the contract imports nothing of the engine; each room of main/ imports
+ * only the rooms below it (sync/ is shared by hub and node and knows neither; hub/ and node/
+ * never import each other); an engine file over 400 lines says why at its top; no import cycles.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -53,6 +55,39 @@ describe('architecture', () => {
       .map((i) => resolve(f, i.spec))
       .filter((t): t is string => t !== null && !t.startsWith(path.join('main', 'contract')))
       .map((t) => `${f} → ${t}`));
+    expect(offenders).toEqual([]);
+  });
+
+  it('each room of main/ imports only the rooms it builds on', () => {
+    // Type imports count too: a room that names another's types depends on its shape.
+    const rooms: Record<string, string[]> = {
+      contract: [],
+      util: [],
+      sync: ['util'],
+      store: ['contract', 'sync', 'util'],
+      agents: ['contract', 'store', 'sync', 'util'],
+      hub: ['agents', 'contract', 'store', 'sync', 'util'],
+      node: ['store', 'sync', 'util'],
+      server: ['agents', 'contract', 'hub', 'util'],
+      desktop: ['contract', 'hub', 'server', 'util'],
+      cli: ['contract', 'hub', 'node', 'server', 'sync', 'util'],
+    };
+    const roomOf = (f: string) => f.split(path.sep)[1]!;
+    const files = sources('main');
+    expect([...new Set(files.map(roomOf))].filter((r) => !(r in rooms))).toEqual([]);
+    const offenders = files.flatMap((f) => imports(f)
+      .map((i) => resolve(f, i.spec))
+      .filter((t): t is string => t !== null && roomOf(t) !== roomOf(f) && !rooms[roomOf(f)]!.includes(roomOf(t)))
+      .map((t) => `${f} → ${t}`));
+    expect(offenders).toEqual([]);
+  });
+
+  it('an engine file over 400 lines says at its top why it is not split', () => {
+    const offenders = sources('main').filter((f) => {
+      const src = fs.readFileSync(path.join(ROOT, f), 'utf8');
+      const head = /^\/\*\*[\s\S]*?\*\//.exec(src)?.[0] ?? '';
+      return src.split('\n').length > 400 && !/\b400 lines\b/.test(head);
+    });
     expect(offenders).toEqual([]);
   });
 
