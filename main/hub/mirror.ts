@@ -16,7 +16,7 @@ import type { HubStore } from '../store/hub-store';
 import type { CachedEntry } from '../sync/types';
 import type { FsPool } from '../sync/fs-pool';
 import { scanAll } from '../sync/scanner';
-import { DirSweep, SWEEP_IDLE_MS, differingChildren } from '../sync/dir-sweep';
+import { DirSweep, SweepPace } from '../sync/dir-sweep';
 import { Echoes } from '../sync/echo';
 import { expectedOf, stampMatches } from '../sync/expect';
 import { orderBatch } from '../sync/plan';
@@ -85,10 +85,7 @@ export class Mirror {
   /** The safety net under the watcher (sync/dir-sweep.ts), and what it has looked at. */
   private sweeper: DirSweep | null = null;
   /** Counts watcher batches and session writes; a sweep settles the count it started at. */
-  private activity = 0;
-  private sweptActivity = -1;
-  private sweptAt = 0;
-  private sweeping = false;
+  private readonly pace = new SweepPace();
   /** Paths the session wrote while a scan ran: not hub-side edits (checked again later). */
   private readonly scans = new Set<Set<string>>();
 
@@ -108,7 +105,7 @@ export class Mirror {
 
   /** Every write of ours seen by the watcher, and a sweep of the directories done since the last activity. */
   get caughtUp(): boolean {
-    return this.echoes.size === 0 && this.sweptActivity === this.activity;
+    return this.echoes.size === 0 && this.pace.settled;
   }
 
   /**
@@ -160,7 +157,7 @@ export class Mirror {
     const root = this.deps.root;
     this.sweeper = new DirSweep(root);
     this.watch = watcher.subscribe(root, (err, events) => {
-      this.activity++;
+      this.pace.touch();
       if (err) {
         this.log.warn('mirror.watch_error', { node: id, error: err.message });
         this.markDirty('');
@@ -195,7 +192,7 @@ export class Mirror {
 
   /** The session wrote these paths: its own work, not hub-side edits (their watcher events are expected). */
   written(paths: string[]): void {
-    this.activity++;
+    this.pace.touch();
     for (const set of this.scans) for (const p of paths) set.add(p);
     if (this.watch) this.echoes.expect(paths);
   }
@@ -410,7 +407,7 @@ export class Mirror {
 
   /** Sweeps now if there was activity since the last sweep (the in-sync the status waits for). */
   sweepIfActive(): void {
-    if (this.sweptActivity !== this.activity) this.sweep();
+    if (!this.pace.settled) this.sweep();
   }
 
   /** Sweeps the mirror if it is quiet and due (a failure is logged). */
@@ -425,32 +422,23 @@ export class Mirror {
   private async sweepNow(): Promise<void> {
     const { id, store } = this.deps;
     const s = this.deps.session();
-    if (!this.sweeper || this.sweeping || !s || s.closed || !s.inSync || this.echoes.size > 0) return;
-    if (this.sweptActivity === this.activity && Date.now() - this.sweptAt < SWEEP_IDLE_MS) return;
-    this.sweeping = true;
-    const started = this.activity;
-    try {
-      const dirs = await this.sweeper.changedDirs(['', ...store.index.dirs(id)]);
-      const differing: string[] = [];
-      for (const d of dirs) {
-        const onDisk = await this.sweeper.children(d);
-        const known = store.index.childStamps(id, d);
+    const sweeper = this.sweeper;
+    if (!sweeper || !s || s.closed || !s.inSync || this.echoes.size > 0) return;
+    const ran = await this.pace.run(async () => {
+      const differing = await sweeper.differing(['', ...store.index.dirs(id)], (dir, onDisk) => {
+        const known = store.index.childStamps(id, dir);
         const recorded = new Map<string, CachedEntry>();
         for (const p of new Set([...onDisk.keys(), ...known.keys()])) {
           const r = this.recordedStamp(p, true, known);
           if (r) recorded.set(p, r);
         }
-        differing.push(...differingChildren(onDisk, recorded, writtenAs));
-      }
+        return recorded;
+      }, writtenAs);
       if (differing.length) {
         this.log.info('mirror.sweep_found', { node: id, paths: differing.length, examples: differing.slice(0, 5), hint: 'edits the watcher did not report' });
         await this.scan(differing);
       }
-      this.sweptAt = Date.now();
-      if (this.activity === started) this.sweptActivity = started;
-      if (this.deps.session() === s) this.deps.swept(s);
-    } finally {
-      this.sweeping = false;
-    }
+    });
+    if (ran && this.deps.session() === s) this.deps.swept(s);
   }
 }

@@ -13,7 +13,7 @@ import { coveringRoots, outsideRoot } from '../sync/paths';
 import { PROBLEM_CODES, covers, scannablePath } from '../sync/problems';
 import { orderBatch } from '../sync/plan';
 import { FULL_RESCAN_MS, scanAll } from '../sync/scanner';
-import { DirSweep, SWEEP_IDLE_MS, SWEEP_TICK_MS, differingChildren } from '../sync/dir-sweep';
+import { DirSweep, SWEEP_TICK_MS, SweepPace } from '../sync/dir-sweep';
 import { Echoes } from '../sync/echo';
 import type { CachedEntry } from '../sync/types';
 import type { Logger } from '../util/log';
@@ -47,13 +47,9 @@ export class WorkspaceScans {
   private readonly dirty = new Set<string>();
   private debounce: NodeJS.Timeout | null = null;
   private readonly timers: NodeJS.Timeout[] = [];
-  /** The safety net under the watcher (sync/dir-sweep.ts): activity counted, and what the last sweep settled. */
+  /** The safety net under the watcher (sync/dir-sweep.ts), and when it is due. */
   private readonly dirSweep: DirSweep;
-  private activity = 0;
-  private activityAt = 0;
-  private sweptActivity = -1;
-  private sweptAt = 0;
-  private sweeping = false;
+  private readonly pace = new SweepPace();
   /** Paths a hub batch wrote whose watcher event has not come yet: scanned again when it never does. */
   private readonly echoes = new Echoes((silent) => { for (const p of silent) this.markDirty(p); });
 
@@ -96,8 +92,7 @@ export class WorkspaceScans {
 
   /** A hub batch wrote these paths: their watcher events are echoes of ours, and the sweep has activity to look at. */
   wrote(paths: string[]): void {
-    this.activity++;
-    this.activityAt = Date.now();
+    this.pace.touch();
     this.echoes.expect(paths);
   }
 
@@ -109,8 +104,7 @@ export class WorkspaceScans {
         this.markDirty('');
         return;
       }
-      this.activity++;
-      this.activityAt = Date.now();
+      this.pace.touch();
       for (const ev of events) {
         const rel = path.relative(d.workspace, ev.path).split(path.sep).join('/');
         if (outsideRoot(rel, '/')) continue;
@@ -242,26 +236,14 @@ export class WorkspaceScans {
    */
   private async sweep(): Promise<void> {
     const { d } = this;
-    if (d.stopped() || this.sweeping) return;
-    if (this.sweptActivity === this.activity && Date.now() - this.sweptAt < SWEEP_IDLE_MS) return;
     // Only when quiet: what is being scanned or sent right now is not lost.
-    if (this.dirty.size > 0 || this.debounce || d.sending() || Date.now() - this.activityAt < SWEEP_TICK_MS) return;
-    this.sweeping = true;
-    const started = this.activity;
-    try {
-      const dirs = await this.dirSweep.changedDirs(['', ...d.store.dirs()]);
-      const differing: string[] = [];
-      for (const dir of dirs) differing.push(...differingChildren(await this.dirSweep.children(dir), d.store.children(dir)));
+    if (d.stopped() || this.dirty.size > 0 || this.debounce || d.sending() || this.pace.quietFor() < SWEEP_TICK_MS) return;
+    await this.pace.run(async () => {
+      const differing = await this.dirSweep.differing(['', ...d.store.dirs()], (dir) => d.store.children(dir));
       if (differing.length) {
         d.log.info('scan.sweep_found', { paths: differing.length, examples: differing.slice(0, 5), hint: 'edits the watcher did not report' });
         for (const p of differing) this.markDirty(p);
       }
-      this.sweptAt = Date.now();
-      this.sweptActivity = started;
-    } catch (e) {
-      d.log.error('scan.sweep_failed', { error: (e as Error).message });
-    } finally {
-      this.sweeping = false;
-    }
+    }).catch((e: Error) => d.log.error('scan.sweep_failed', { error: e.message }));
   }
 }

@@ -10,7 +10,8 @@
  * sweep stats every recorded directory (cheap: directories are few next to files), and for one
  * whose mtime moved since the last sweep compares its entries on disk with the recorded ones:
  * what differs is handed to the caller's scan. Which paths differ is decided by
- * `differingChildren`, a pure function over what was read.
+ * `differingChildren`, a pure function over what was read; when a sweep is due, and what it
+ * settled, by `SweepPace`.
  */
 import fs from 'node:fs';
 import type { WalkItem } from './fs-protocol';
@@ -40,6 +41,52 @@ export function differingChildren(onDisk: Map<string, Seen>, recorded: Map<strin
   }
   for (const [p, rec] of recorded) if (!rec.deleted && !onDisk.has(p)) out.push(p);
   return out;
+}
+
+/**
+ * When a sweep is due and what it settled, for hub mirrors and node workspaces alike: activity
+ * (watcher batches, sync's own writes) is counted; a sweep runs after activity, or every
+ * SWEEP_IDLE_MS anyway, one at a time, and settles the activity it started at only if nothing
+ * happened while it ran.
+ */
+export class SweepPace {
+  private activity = 0;
+  private lastActivityAt = 0;
+  private settledActivity = -1;
+  private sweptAt = 0;
+  private running = false;
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  touch(): void {
+    this.activity++;
+    this.lastActivityAt = this.now();
+  }
+
+  /** A sweep settled all activity so far. */
+  get settled(): boolean {
+    return this.settledActivity === this.activity;
+  }
+
+  /** Milliseconds since the last activity. */
+  quietFor(): number {
+    return this.now() - this.lastActivityAt;
+  }
+
+  /** Runs `sweep` unless one is running, or nothing happened since the last one and it is recent. True if it ran. */
+  async run(sweep: () => Promise<void>): Promise<boolean> {
+    if (this.running || (this.settled && this.now() - this.sweptAt < SWEEP_IDLE_MS)) return false;
+    this.running = true;
+    const started = this.activity;
+    try {
+      await sweep();
+      this.sweptAt = this.now();
+      this.settledActivity = started;
+      return true;
+    } finally {
+      this.running = false;
+    }
+  }
 }
 
 export class DirSweep {
@@ -73,6 +120,19 @@ export class DirSweep {
     if (!this.based) {
       this.based = true;
       return [];
+    }
+    return out;
+  }
+
+  /**
+   * The paths in the directories (of `dirs`) changed since the last call whose entries on disk
+   * differ from the record `recordedIn(dir)` returns (differingChildren).
+   */
+  async differing(dirs: Iterable<string>, recordedIn: (dir: string, onDisk: Map<string, Seen>) => Map<string, CachedEntry>, sameMode?: (diskMode: number, cachedMode: number) => boolean): Promise<string[]> {
+    const out: string[] = [];
+    for (const dir of await this.changedDirs(dirs)) {
+      const onDisk = await this.children(dir);
+      out.push(...differingChildren(onDisk, recordedIn(dir, onDisk), sameMode));
     }
     return out;
   }

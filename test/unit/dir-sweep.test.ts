@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DirSweep, differingChildren, type Seen } from '../../main/sync/dir-sweep';
+import { DirSweep, SWEEP_IDLE_MS, SweepPace, differingChildren, type Seen } from '../../main/sync/dir-sweep';
 import type { CachedEntry } from '../../main/sync/types';
 import { cachedEntry } from '../helpers/entries';
 
@@ -56,5 +56,44 @@ describe('DirSweep on a real directory', () => {
     const dirRec = (p: string) => rec(p, { type: 'dir', ino: fs.statSync(path.join(root, p)).ino, mode: fs.statSync(path.join(root, p)).mode & 0o777 });
     expect(differingChildren(await sweep.children(''), new Map([['d', dirRec('d')], ['e', dirRec('e')]]))).toEqual(['moved.txt']);
     fs.rmSync(root, { recursive: true, force: true });
+  });
+});
+
+describe('SweepPace', () => {
+  it('sweeps after activity, every SWEEP_IDLE_MS anyway, one at a time, and settles only what nothing touched meanwhile', async () => {
+    let now = 1_000_000;
+    const pace = new SweepPace(() => now);
+    let sweeps = 0;
+    const sweep = async () => { sweeps++; };
+    expect(await pace.run(sweep)).toBe(true);
+    expect(pace.settled).toBe(true);
+    // Nothing happened and the last sweep is recent: not due.
+    now += SWEEP_IDLE_MS - 1;
+    expect(await pace.run(sweep)).toBe(false);
+    // ...until the idle period passed.
+    now += 1;
+    expect(await pace.run(sweep)).toBe(true);
+    // Activity makes it due at once, and unsettled until a sweep ran.
+    pace.touch();
+    expect(pace.settled).toBe(false);
+    expect(pace.quietFor()).toBe(0);
+    now += 7;
+    expect(pace.quietFor()).toBe(7);
+    // Activity while a sweep runs is not settled by it; a second sweep meanwhile does not start.
+    let release!: () => void;
+    const running = pace.run(() => new Promise<void>((r) => { release = r; }));
+    expect(await pace.run(sweep)).toBe(false);
+    pace.touch();
+    release();
+    expect(await running).toBe(true);
+    expect(pace.settled).toBe(false);
+    expect(await pace.run(sweep)).toBe(true);
+    expect(pace.settled).toBe(true);
+    expect(sweeps).toBe(3);
+    // A sweep that throws settles nothing and lets the next one run.
+    pace.touch();
+    await expect(pace.run(async () => { throw new Error('EIO'); })).rejects.toThrow('EIO');
+    expect(pace.settled).toBe(false);
+    expect(await pace.run(sweep)).toBe(true);
   });
 });
