@@ -11,7 +11,7 @@ import type { Page } from 'playwright-core';
 import Database from 'better-sqlite3';
 import { AgentStore } from '../../main/store/agent-store';
 import { HubStore } from '../../main/store/hub-store';
-import { launchChromium } from '../helpers/browser';
+import { browserOf, launchChromium } from '../helpers/browser';
 import { Hub, ROOT, tempDir } from '../helpers/procs';
 
 const SEEDED = Number(process.env.CORTEX_TEST_AGENTS ?? 100_000);
@@ -55,7 +55,7 @@ describe.skipIf('skip' in launched)(`Agents view over ${SEEDED.toLocaleString()}
     db.close();
     store.close();
     hub = await Hub.start(data);
-    page = await launched.browser!.newPage({ viewport: { width: 1280, height: 800 } });
+    page = await browserOf(launched).newPage({ viewport: { width: 1280, height: 800 } });
     await page.goto(`${hub.info.ui}/#token=${encodeURIComponent(hub.info.adminToken)}`);
     await page.getByRole('link', { name: 'Agents' }).click();
     await rows().first().waitFor();

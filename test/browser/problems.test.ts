@@ -6,8 +6,8 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
-import { launchChromium } from '../helpers/browser';
+import type { Page } from 'playwright-core';
+import { browserOf, launchChromium } from '../helpers/browser';
 import { Hub, Node, ROOT, tempDir, waitFor } from '../helpers/procs';
 
 const SHOTS = path.join(ROOT, 'test-results', 'ui');
@@ -36,7 +36,7 @@ describe.skipIf('skip' in launched)('problems and ignored paths in the UI', () =
     id = added.id;
     node = Node.start(added.join, ws, path.join(dir, 'state'));
     await waitFor('the problem at the hub', async () => (await hub.node(id)).problems === 1);
-    page = await (launched as { browser: Browser }).browser.newPage({ viewport: { width: 1280, height: 800 } });
+    page = await browserOf(launched).newPage({ viewport: { width: 1280, height: 800 } });
     await page.goto(`${hub.info.ui}/#token=${encodeURIComponent(hub.info.adminToken)}`);
   });
 

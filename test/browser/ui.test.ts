@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium } from '../helpers/browser';
+import { browserOf, launchChromium } from '../helpers/browser';
 import { Hub, Node, ROOT, generateWorkspace, runCli, tempDir, waitFor } from '../helpers/procs';
 
 const SHOTS = path.join(ROOT, 'test-results', 'ui');
@@ -59,7 +59,7 @@ describe.skipIf('skip' in launched)('desktop UI in Chromium over the WebSocket A
       ids[name] = id;
       startNode(name, join);
     }
-    browser = (launched as { browser: Browser }).browser;
+    browser = browserOf(launched);
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     page.on('pageerror', (e) => pageErrors.push(`pageerror: ${e.message}`));
     page.on('console', (m) => { if (m.type() === 'error') pageErrors.push(`console: ${m.text()}`); });
@@ -255,7 +255,7 @@ describe.skipIf('skip' in launched)('browser sign-in', () => {
   it('asks for the token, refuses a wrong one, accepts the right one', async () => {
     const dir = tempDir('ui-login');
     const hub = await Hub.start(path.join(dir, 'hub'));
-    const page = await (launched as { browser: Browser }).browser.newPage();
+    const page = await browserOf(launched).newPage();
     try {
       await page.goto(hub.info.ui);
       await page.getByLabel('Admin token').fill('not-the-token');
@@ -284,7 +284,7 @@ describe.skipIf('skip' in launched)('browser sign-in when the admin token change
     const restart = async () => {
       hub = await Hub.start(data, { extra: ['--ui', `127.0.0.1:${port}`] });
     };
-    const page = await (launched as { browser: Browser }).browser.newPage();
+    const page = await browserOf(launched).newPage();
     const wsRefusals = () => hub.logLines().filter((l) => l.msg === 'api.refused' && l.transport === 'ws' && l.status === 401).length;
     try {
       await page.goto(`${hub.info.ui}/#token=${encodeURIComponent(hub.info.adminToken)}`);
