@@ -63,8 +63,8 @@ export function snapshotProduct(dest) {
 
 /**
  * Builds a committed revision (BENCH_GIT_REV, e.g. HEAD) in `dest`, independent of the work
- * tree: `git archive` of the sources, node_modules linked, `tsc` and the asset copy, as
- * `npm run build` does. Returns `dest`, described by bench-product.json like a snapshot.
+ * tree: `git archive` of the sources, node_modules linked, and that revision's `npm run build`
+ * (UI included). Returns `dest`, described by bench-product.json like a snapshot.
  */
 export function buildRevision(rev, dest) {
   const run = (cmd, args, cwd) => {
@@ -79,8 +79,8 @@ export function buildRevision(rev, dest) {
   run('tar', ['-xf', tar, '-C', dest], ROOT);
   fs.rmSync(tar);
   fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dest, 'node_modules'));
-  run(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], dest);
-  run(process.execPath, ['scripts/copy-assets.mjs'], dest);
+  // The revision's own build, UI included (the UI benchmarks load the renderer it serves).
+  run('npm', ['run', '--silent', 'build'], dest);
   checkBuilt(dest);
   const info = {
     source: `${ROOT} @ ${rev}`, snapshotAt: new Date().toISOString(), commit,

@@ -58,6 +58,7 @@ export async function main(name, body) {
     removeTree(workDir);
   }
   doc.workDirKept = keep;
-  process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
-  process.exitCode = code;
+  // Exit once the document is out: a failure may leave handles open (a browser, a socket) that
+  // would otherwise keep this process, and run-all waiting for it, alive.
+  process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`, () => process.exit(code));
 }
