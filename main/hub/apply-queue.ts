@@ -212,10 +212,17 @@ export class ApplyQueue {
     this.cursor = 0;
   }
 
-  /** The connection went: running items are aborted and nothing more starts. */
+  /**
+   * The connection went: running items are aborted, and count as interrupted (never
+   * acknowledged: the node sends them again on resume), whatever their run reports; nothing
+   * more starts.
+   */
   stop(): void {
     this.stopped = true;
-    for (const it of this.items) it.abort?.abort();
+    for (const it of this.items) {
+      if (it.state === 'running') it.interrupted = true;
+      it.abort?.abort();
+    }
   }
 
   /** Another path that differs from this one only in case has work queued, running or unrecorded. */

@@ -88,6 +88,7 @@ export class SessionFlush {
     const dirs = [...this.dirsToSync];
     this.dirsToSync.clear();
     if (!waiting && d.doneSeq() > acked && !d.fullPassOpen()) acked = Math.max(acked, d.doneSeq());
+    if (acked !== ackedBefore) d.log.debug('flush.acks', { node: d.nodeId, from: ackedBefore, to: acked, byQueue: through.acked, waiting, doneSeq: d.doneSeq(), settled: settled.size });
     await Promise.all(dirs.map((dir) => fsyncDir(dir).catch(() => undefined)));
     // A path whose failing version reached the mirror some other way is no longer a problem.
     for (const x of writes.put) {

@@ -21,7 +21,9 @@ function sha(buf: Buffer): string {
 
 describe('crash safety under SIGKILL', () => {
   const dir = tempDir('crash');
-  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  afterAll(() => {
+    if (!process.env.CORTEX_KEEP_TEST_DIRS) fs.rmSync(dir, { recursive: true, force: true });
+  });
 
   it(`${ROUNDS} random SIGKILLs of hub and/or node during transfers never leave a partial or mixed file`, async () => {
     const ws = path.join(dir, 'ws');
@@ -99,7 +101,11 @@ describe('crash safety under SIGKILL', () => {
     }
 
     await hub.waitState(id, 'in-sync', 180_000);
-    await waitFor('mirror identical to the workspace', () => diffTrees(snapshot(ws), snapshot(mirror)).length === 0, 60_000, 250);
+    try {
+      await waitFor('mirror identical to the workspace', () => diffTrees(snapshot(ws), snapshot(mirror)).length === 0, 60_000, 250);
+    } catch (e) {
+      throw new Error(`${(e as Error).message}, though the node is in-sync: ${JSON.stringify(diffTrees(snapshot(ws), snapshot(mirror)).slice(0, 10))}`);
+    }
     expect(diffTrees(snapshot(ws), snapshot(mirror))).toEqual([]);
     expect(fs.readdirSync(path.join(data, 'staging', id)).filter((n) => n.endsWith('.tmp'))).toEqual([]);
     expect(kinds).toContain('both');

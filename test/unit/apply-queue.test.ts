@@ -184,4 +184,18 @@ describe('ApplyQueue', () => {
     expect(started).toEqual(['a']);
     expect(a.abort.signal.aborted).toBe(true);
   });
+
+  it('never acknowledges a change that was running when the connection went, even if its run ends as if done', async () => {
+    const { q, add, done } = setup();
+    const a = add('a');
+    add('b');
+    q.pump();
+    await done('b');
+    // The connection goes while 'a' runs: its run ends (aborted), and a flush comes after.
+    q.stop();
+    await done('a');
+    const { acked, waiting } = q.acknowledgeable(0);
+    expect(waiting).toBe(true);
+    expect(acked).toBeLessThan(a.entry.seq);
+  });
 });
