@@ -247,6 +247,7 @@ export class MirrorApplier {
       // The hub's version stays; the node's is kept beside it, on both sides.
       const copy = { ...e, path: it.conflict.copyTo };
       it.abort = new AbortController();
+      if (e.type === 'file') this.d.journal.intend(copy.path, e.hash);
       const done = e.type === 'symlink' ? await applySymlink(this.d.ctx, copy, null) : await pullFile(this.d.ctx, copy, this.source(e), it.abort.signal, undefined, null);
       // A directory that won goes to the node whole: what it holds may have been refused there.
       const ours = this.d.store.index.file(this.d.nodeId, e.path);
@@ -258,6 +259,7 @@ export class MirrorApplier {
       // The node's version wins: ours moves aside first (only if it is still what we decided on).
       const ours = this.d.store.index.file(this.d.nodeId, e.path);
       if (ours) {
+        if (ours.type === 'file') this.d.journal.intend(it.conflict.copyTo, ours.hash);
         const moved = await applyMove(this.d.ctx, ours, it.conflict.copyTo, expected);
         this.wrote({ put: [moved], del: [e.path], forNode: [moved.path] });
       }
@@ -285,6 +287,7 @@ export class MirrorApplier {
       // parent of every file would cost the initial sync.)
       if (e.seq <= this.d.ackedSeq()) await checkNoSymlinkParents(this.d.ctx.root, e.path);
       it.abort = new AbortController();
+      this.d.journal.intend(e.path, e.hash);
     }
     const done = await applyAction(this.d.ctx, it.action, e, expected, { source: () => this.source(e), signal: it.abort?.signal, stats });
     if (!done) {

@@ -20,10 +20,12 @@ import { DirSweep, SweepPace } from '../sync/dir-sweep';
 import { Echoes } from '../sync/echo';
 import { expectedOf, stampMatches } from '../sync/expect';
 import { orderBatch } from '../sync/plan';
+import { versionOf, type Version } from '../sync/reconcile';
 import { coveringRoots, outsideRoot, toNative } from '../sync/paths';
 import { caseInsensitive, clearStaging } from '../sync/apply';
 import { hubSideMode, writtenAs, type MirrorModes } from '../sync/modes';
 import type { Logger } from '../util/log';
+import { CommitIntents } from './commit-intents';
 import { LOCK_FILE, MirrorLock } from './lock';
 import type { NodeSession } from './session';
 
@@ -61,6 +63,10 @@ export class Mirror {
   readonly lockRefused = new Map<string, LockRefusalView>();
   /** Sessions of this node wait for this before they start. */
   ready: Promise<void> = Promise.resolve();
+  /** The session's commits of node versions, noted before their rename (commit-intents.ts). */
+  readonly intents: CommitIntents;
+  /** Those an earlier run noted and did not record: for the verification at start. */
+  private earlierCommits = new Map<string, Set<string>>();
   /** A background verification of the mirror is running. */
   verifying = false;
   scanError: string | null = null;
@@ -92,6 +98,7 @@ export class Mirror {
   constructor(private readonly deps: MirrorDeps) {
     this.id = deps.id;
     this.lock = new MirrorLock(path.join(deps.root, LOCK_FILE));
+    this.intents = new CommitIntents(deps.staging);
   }
 
   private get log(): Logger {
@@ -297,7 +304,7 @@ export class Mirror {
     return this.scanChain;
   }
 
-  private async scanNow(subtrees: string[], forSession = false): Promise<ScanTotals> {
+  private async scanNow(subtrees: string[], forSession = false, ownCommit?: (e: CachedEntry) => boolean): Promise<ScanTotals> {
     const totals: ScanTotals = { walked: 0, updated: 0, deleted: 0, hashedFiles: 0, hashedBytes: 0, examples: [] };
     const { id, store } = this.deps;
     if (this.deps.closed() || store.node(id)?.retiredAt !== null) return totals;
@@ -344,7 +351,7 @@ export class Mirror {
       const up = updated.filter((e) => !ours(e.path));
       const del = deleted.filter((p) => !ours(p));
       for (const p of [...updated.map((e) => e.path), ...deleted].filter(ours)) this.markDirty(p);
-      if (up.length || del.length) this.recordHubChanges(up, del);
+      if (up.length || del.length) this.recordHubChanges(up, del, ownCommit ? up.filter(ownCommit) : []);
       Object.assign(totals, { updated: up.length, deleted: del.length, examples: [...up.map((e) => e.path), ...del].slice(0, 10) });
       return totals;
     } finally {
@@ -352,12 +359,17 @@ export class Mirror {
     }
   }
 
-  /** Records hub-side changes in the mirror index and queues them for the node. */
-  private recordHubChanges(updated: CachedEntry[], deleted: string[]): void {
+  /**
+   * Records hub-side changes in the mirror index and queues them for the node; `agreed` are
+   * among them the hub's own commits of node versions (the verification after a crash).
+   */
+  private recordHubChanges(updated: CachedEntry[], deleted: string[], agreed: CachedEntry[] = []): void {
     const { id, store } = this.deps;
     const ordered = orderBatch([...updated.map((e) => ({ path: e.path, type: e.type, deleted: false })), ...deleted.map((p) => ({ path: p, deleted: true }))]);
     const paths = ordered.map((x) => x.path);
-    store.recordMirrorChanges(id, { del: deleted, put: updated.map((e) => ({ ...e, seq: 0 })), forNode: paths.filter((p) => p !== LOCK_FILE) });
+    store.recordMirrorChanges(id, { del: deleted, put: updated.map((e) => ({ ...e, seq: 0 })), forNode: paths.filter((p) => p !== LOCK_FILE),
+      agreed: agreed.map((e): [string, Version | null] => [e.path, versionOf(e)]),
+    });
     this.deps.session()?.hubChangesQueued();
     this.log.info('mirror.changed', { node: id, changed: updated.length, deleted: deleted.length, examples: paths.slice(0, 5) });
     this.deps.changed();
@@ -368,6 +380,7 @@ export class Mirror {
     const { id, store, root } = this.deps;
     const leftovers = await clearStaging(this.deps.staging);
     if (leftovers) this.log.info('staging.cleared', { node: id, files: leftovers });
+    this.earlierCommits = this.intents.takeEarlier();
     if (fs.existsSync(root)) return true;
     const known = store.index.totals(id).files;
     if (known > 0) {
@@ -381,18 +394,22 @@ export class Mirror {
    * Compares the mirror with its index (stat only; only changed files are re-hashed). What
    * differs is recorded and goes to the node like any hub-side edit.
    *
-   * After a clean shutdown a difference is an edit made while the hub was down. After a crash
-   * it may also be a commit of the node's version renamed into place but not recorded yet; it
-   * is still taken as a hub-side change, never as agreed: the node re-sends what the hub had
-   * not acknowledged, and the same version on both sides is then an agreement, while a newer
-   * one on the node is a conflict that keeps both. Taking the difference as agreed (as before)
-   * let a node's change overwrite a hub-side edit made just before the crash or during the
-   * downtime, with no conflict copy (found by two-way-crash.test.ts).
+   * A difference is an edit made on the hub's side while the hub was down or just before it
+   * crashed, or, after a crash, the hub's own commit of a node version that was renamed into
+   * place but not recorded. The latter were noted before their rename (commit-intents.ts):
+   * such a file, at the noted path with the noted hash, is recorded as agreed (the node has
+   * that version, and its next change is no conflict); every other difference is a hub-side
+   * change, and a node change of the same file then keeps both. (Taking every difference after
+   * a crash as agreed, as before, let a node's change overwrite such a hub-side edit without a
+   * conflict copy: two-way.test.ts and two-way-crash.test.ts.)
    */
   private async verify(): Promise<void> {
     const t0 = Date.now();
     let res: ScanTotals | undefined;
-    const run = this.scanChain.then(async () => { res = await this.scanNow(['']); });
+    const earlier = this.earlierCommits;
+    this.earlierCommits = new Map();
+    const ownCommit = (e: CachedEntry) => e.type === 'file' && earlier.get(e.path)?.has(e.hash.toString('hex')) === true;
+    const run = this.scanChain.then(async () => { res = await this.scanNow([''], false, ownCommit); });
     this.scanChain = run.catch(() => undefined);
     await run;
     if (!res) return;

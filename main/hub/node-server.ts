@@ -166,7 +166,7 @@ export class NodeServer {
       const s: NodeSession = new NodeSession({
         nodeId: id, call, peer, store: this.store, mirrorRoot: this.mirrorOf(id), stagingDir: this.stagingOf(id), pool: this.commitPool,
         log: this.log.child('session', { node: id }), failures: rt.failures, onChange: () => this.sessionChanged(id, s), indexId: hello.indexId, wantFull,
-        lock: { lockOf: (p) => mirror.lock.lockOf(p), get globs() { return mirror.lock.globs; }, refused: mirror.lockRefused }, partials: rt.partials,
+        lock: { lockOf: (p) => mirror.lock.lockOf(p), get globs() { return mirror.lock.globs; }, refused: mirror.lockRefused }, partials: rt.partials, intents: mirror.intents,
         hooks: {
           // The session asks after a failed commit of these paths: they are not its own writes.
           rescan: (paths) => mirror.scan(paths, true),

@@ -25,6 +25,7 @@ import { MirrorApplier } from './mirror-apply';
 import { Retries } from './retries';
 import { SessionFlush } from './session-flush';
 import { WriteJournal } from './write-journal';
+import type { CommitIntents } from './commit-intents';
 import { serveBlock } from '../sync/serve-block';
 import { requestMessages, responseMessages, type BlockRequest, type HubMessage, type NodeMessage } from '../sync/wire';
 import type { CachedEntry, Entry } from '../sync/types';
@@ -89,6 +90,8 @@ export interface NodeSessionDeps {
   wantFull: boolean;
   lock: SessionLock;
   partials: PartialFiles;
+  /** The mirror's commit intents (commit-intents.ts), noted before each commit of a node version. */
+  intents: CommitIntents;
   hooks: SessionHooks;
 }
 
@@ -102,7 +105,7 @@ export class NodeSession {
   /** Node changes in the order they are applied (apply-queue.ts). */
   private readonly queue: ApplyQueue;
   /** What this session wrote and has not recorded yet (write-journal.ts). */
-  private readonly journal = new WriteJournal();
+  private readonly journal: WriteJournal;
   /** Hub-side changes, to the node (hub-change-sender.ts). */
   private readonly toNodeSender: HubChangeSender;
   /** Records what was applied and acknowledges it (session-flush.ts). */
@@ -132,6 +135,7 @@ export class NodeSession {
     const { nodeId, store, log, failures, hooks, partials, indexId, wantFull } = deps;
     this.nodeId = nodeId;
     this.peer = deps.peer;
+    this.journal = new WriteJournal(deps.intents);
     this.call = deps.call;
     this.store = store;
     this.log = log;

@@ -5,11 +5,14 @@
  * unflushed(), and if recording fails they go back in front of what came meanwhile
  * (notRecorded()). Writes recorded lately stay visible a little longer, which is when the
  * mirror watcher reports them: the hub tells its own commits from edits on its side this way.
+ * Commits of node versions are noted on disk before their rename (commit-intents.ts), for the
+ * verification after a crash.
  */
 import type { FailureRecord } from '../store/hub-store';
 import { ancestorsOf } from '../sync/paths';
 import type { Version } from '../sync/reconcile';
 import type { CachedEntry } from '../sync/types';
+import type { CommitIntents } from './commit-intents';
 import type { Direction } from './failures';
 
 /** How long recorded writes stay in unflushed()'s view (the watcher reports them within this). */
@@ -35,6 +38,13 @@ export class WriteJournal {
   /** Writes recorded lately, newest first: two generations of about RECENT_MS each. */
   private recent: Map<string, CachedEntry | null>[] = [new Map(), new Map()];
   private recentSince = Date.now();
+
+  constructor(private readonly intents: CommitIntents | null = null) {}
+
+  /** A node version is about to be renamed into the mirror at this path (noted on disk first). */
+  intend(wirePath: string, hash: Buffer): void {
+    this.intents?.note(wirePath, hash);
+  }
 
   /** Adds an operation's results to what the next flush records. */
   add(w: Partial<Writes>): void {
@@ -81,6 +91,7 @@ export class WriteJournal {
       this.recentSince = now;
     }
     for (const [p, w] of writes.byPath) this.recent[0]!.set(p, w);
+    this.intents?.recorded(writes.byPath.keys());
   }
 
   /** The flush could not record them: they go back, before what was written meanwhile. */

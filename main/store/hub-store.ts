@@ -64,6 +64,8 @@ export interface MirrorChanges {
   del: string[];
   /** Paths queued for the node with them (hub_changes), in the order it can apply them. */
   forNode: string[];
+  /** Agreements that go with them (the hub's own unrecorded commits found after a crash). */
+  agreed?: [path: string, v: Version | null][];
 }
 
 function toNode(r: NodeRow): NodeRecord {
@@ -216,6 +218,7 @@ export class HubStore {
       this.index.deletePaths(nodeId, c.del);
       this.index.putFiles(nodeId, c.put);
       this.hubChanges.queue(nodeId, c.forNode);
+      if (c.agreed?.length) this.ancestors.set(nodeId, c.agreed);
     })();
   }
 }

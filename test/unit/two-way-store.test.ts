@@ -73,8 +73,8 @@ describe('HubStore two-way state', () => {
     expect(() => s.recordMirrorChanges('ghost', { del: ['old'], put: [entry('new')], forNode: ['old', 'new'] })).toThrow();
     expect(s.index.paths('ghost')).toEqual(['old']);
     // And when nothing fails, every part is written: the index and the queue for the node.
-    s.recordMirrorChanges('n', { del: ['old'], put: [entry('new')], forNode: ['old', 'new'] });
-    expect([s.index.paths('n'), s.hubChanges.after('n', 0, 10).map((c) => c.path)]).toEqual([['new'], ['old', 'new']]);
+    s.recordMirrorChanges('n', { del: ['old'], put: [entry('new')], forNode: ['old', 'new'], agreed: [['new', v]] });
+    expect([s.index.paths('n'), s.hubChanges.after('n', 0, 10).map((c) => c.path), s.ancestors.get('n', 'new')]).toEqual([['new'], ['old', 'new'], v]);
     s.close();
   });
 
