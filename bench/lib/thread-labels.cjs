@@ -2,7 +2,8 @@
  * Preloaded (`node --require`) into the product's processes by the benchmarks that report CPU
  * per thread (lib/procstat.mjs). Node 20 names every thread "node" in /proc/PID/task/TID/comm,
  * so this notes which thread is which in CORTEX_BENCH_THREADS_DIR/threads-PID.jsonl: the main
- * thread; the threads that exist before any JS runs (V8's platform workers: GC, compilation);
+ * thread; the threads that exist before any JS runs ("v8-platform": V8's platform workers for
+ * GC and compilation, and Node's own helper threads);
  * the libuv pool (created by the first async fs call, made here); and each worker_thread (it
  * runs this preload too: the product's only workers are the fs pool's, main/sync/fs-pool.ts).
  * A few syscalls at start; nothing else in the product changes.
@@ -21,7 +22,10 @@ if (dir) {
       const before = tasks();
       note('main', [process.pid]);
       note('v8-platform', before.filter((t) => t !== process.pid));
-      fs.stat(__filename, () => note('libuv-pool', tasks().filter((t) => !before.includes(t))));
+      // The pool's threads are created inside this first async call, before it returns (read
+      // the list now: by the callback, the product's own start-up may have added threads).
+      fs.stat(__filename, () => {});
+      note('libuv-pool', tasks().filter((t) => !before.includes(t)));
     } else {
       note('fs-worker', [Number(fs.readlinkSync('/proc/thread-self').split('/').pop())]);
     }
