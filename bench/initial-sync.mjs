@@ -16,8 +16,8 @@
 import os from 'node:os';
 import path from 'node:path';
 import {
-  GiB, compareTrees, eventLoopSummary, flag, generateTree, goal, listFiles,
-  logSince, main, param, progress, round, runRsync, startPair, startRsyncDaemon, syncDisks, waitEventLoopLine,
+  GiB, compareTrees, eventLoopSummary, flag, generateTree, goal, labelThreads, listFiles,
+  logSince, main, procFigures, param, progress, round, runRsync, startPair, startRsyncDaemon, syncDisks, waitEventLoopLine,
 } from './lib.mjs';
 
 const median = (xs) => {
@@ -55,6 +55,8 @@ async function runOurs(name, src, dir, verify) {
         transferMs: connected ? pair.inSyncAt - Date.parse(connected.t) : null,
       },
       cpu: { ...pair.cpu, loadAvg1m: round(os.loadavg()[0], 2) },
+      // RSS at in-sync and peak; CPU per thread: the hub's from the node's spawn to in-sync, the node's since its spawn.
+      procs: pair.procs,
       hubEventLoop: lag,
       mirrorIdentical: check ? check.ok : null,
     };
@@ -65,6 +67,7 @@ async function runOurs(name, src, dir, verify) {
 }
 
 await main('initial-sync', async ({ workDir }) => {
+  labelThreads(path.join(workDir, 'threads'));
   const cases = (process.env.BENCH_SYNC_CASES || 'big,small').split(',').map((s) => s.trim()).filter(Boolean);
   const minSize = param('BENCH_FILE_MIN', 512, { scaled: false, min: 0 });
   const maxSize = param('BENCH_FILE_MAX', 1536, { scaled: false, min: minSize });
@@ -138,6 +141,9 @@ await main('initial-sync', async ({ workDir }) => {
         rsyncMiBps: round(tree.bytes / 1048576 / (rsyncMs / 1000), 1),
         hubEventLoopP99Ms: okRuns[0]?.hubEventLoop.p99Ms ?? null,
         hubEventLoopLagP99Ms: okRuns[0]?.hubEventLoop.lagP99Ms ?? null,
+        // Of the first run: RSS (MiB) peak and at in-sync, CPU ms per thread group (main, fs-worker, libuv-pool, v8-platform, other, exited).
+        hub: procFigures(okRuns[0]?.procs?.hub),
+        node: procFigures(okRuns[0]?.procs?.node),
       },
     };
     progress(`[${name}] ours ${oursMs} ms, rsync ${rsyncMs} ms${withFsync ? `, rsync --fsync ${rsyncFsyncMs} ms` : ''}`);

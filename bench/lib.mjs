@@ -10,6 +10,7 @@
  *   lib/sync.mjs     waiting for a node's state, a synced pair, event-loop lag, CPU time
  *   lib/trees.mjs    generated trees, hashing and walking baselines, comparison
  *   lib/rsync.mjs    the rsync daemon baseline
+ *   lib/procstat.mjs RSS and CPU per thread of a product process (/proc), thread labels
  */
 export { Hub, Node } from '../harness/hub.mjs';
 export { ROOT, killAll, readJsonLines, startProc } from '../harness/procs.mjs';
@@ -19,6 +20,7 @@ export { GiB, KiB, LOG_LEVEL, MiB, SCALE, STALL_MS, flag, param } from './lib/pa
 export { buildRevision, checkBuilt, productInfo, removeTree, snapshotProduct } from './lib/product.mjs';
 export { environment, goal, logSince, percentile, progress, round } from './lib/report.mjs';
 export { main } from './lib/run.mjs';
-export { eventLoopLines, eventLoopSummary, procCpuMs, startPair, syncDisks, waitEventLoopLine, waitInSync, waitNode } from './lib/sync.mjs';
+export { eventLoopLines, eventLoopSummary, procCpuMs, procFacts, startPair, syncDisks, waitEventLoopLine, waitInSync, waitNode } from './lib/sync.mjs';
 export { compareTrees, generateBigFile, generateTree, hashTreeNode, hashTreeSha256sum, listFiles, sha256File, walkStatTree } from './lib/trees.mjs';
+export { cpuBetween, cpuSnapshot, labelThreads, memory, procFigures } from './lib/procstat.mjs';
 export { RSYNC, freePort, runRsync, startRsyncDaemon } from './lib/rsync.mjs';

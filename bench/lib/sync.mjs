@@ -9,6 +9,7 @@ import path from 'node:path';
 import { Hub, Node } from '../../harness/hub.mjs';
 import { FatalWait, sleep, waitFor } from '../../harness/wait.mjs';
 import { STALL_MS } from './params.mjs';
+import { cpuBetween, cpuSnapshot, memory } from './procstat.mjs';
 import { round } from './report.mjs';
 
 /**
@@ -96,6 +97,7 @@ export async function startPair(dir, workspace, { hubEnv = {}, name = 'bench', p
   // the 5 s windows start with the sync and the idle floor is known.
   if (waitIdleEventLoop) await waitEventLoopLine(hub, 0, 8000);
   const hubCpu0 = procCpuMs(hub.p.proc.pid);
+  const hubThreads0 = cpuSnapshot(hub.p.proc.pid);
   const node = Node.start(join, workspace, path.join(dir, 'node-state'));
   let r;
   try {
@@ -108,10 +110,20 @@ export async function startPair(dir, workspace, { hubEnv = {}, name = 'bench', p
     throw e;
   }
   const hubCpu1 = procCpuMs(hub.p.proc.pid);
+  const procs = procFacts(hub, node, hubThreads0, null);
   // CPU the two processes used during the sync (the node's since its start): with 2 cores, a
   // sum near 2 x syncMs means CPU-bound.
   const cpu = { hubMs: hubCpu0 === null || hubCpu1 === null ? null : hubCpu1 - hubCpu0, nodeMs: procCpuMs(node.p.proc.pid) };
-  return { hub, node, id, join, inSyncAt: r.at, status: r.node, syncMs: r.at - node.startedAt, cpu };
+  return { hub, node, id, join, inSyncAt: r.at, status: r.node, syncMs: r.at - node.startedAt, cpu, procs };
+}
+
+/**
+ * RSS (now and peak) of the hub and the node, and their CPU per thread since the snapshots
+ * given (null: since the process started): { hub: { mem, cpu }, node: { mem, cpu } }.
+ */
+export function procFacts(hub, node, hubBefore, nodeBefore) {
+  const one = (pid, before) => ({ mem: memory(pid), cpu: cpuBetween(pid, before, cpuSnapshot(pid)) });
+  return { hub: one(hub.p.proc.pid, hubBefore), node: one(node.p.proc.pid, nodeBefore) };
 }
 
 /** The hub.eventloop log lines (CORTEX_EVENTLOOP_LOG=1) with their time as epoch ms. */
