@@ -23,9 +23,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  GiB, compareTrees, cpuSnapshot, eventLoopSummary, flag, generateTree, goal, labelThreads, listFiles,
-  logSince, main, param, procFacts, procFigures, progress, round, runRsync, startPair, startRsyncDaemon,
-  syncDisks, waitEventLoopLine, waitFor, waitNode,
+  compareTrees, cpuSnapshot, eventLoopSummary, generateTree, goal, labelThreads, listFiles, logSince, main, procFacts,
+  progress, round, rsyncBaseline, runCases, startPair, startRsyncDaemon, syncDisks, syncTreeCases, throughputResults,
+  waitEventLoopLine, waitFor, waitNode,
 } from './lib.mjs';
 
 const TREE = 'from-hub';
@@ -104,24 +104,16 @@ async function runOurs(name, src, dir, { verify, write, expectFiles }) {
 
 await main('initial-sync-to-node', async ({ workDir }) => {
   labelThreads(path.join(workDir, 'threads'));
-  const cases = (process.env.BENCH_SYNC_CASES || 'big,small').split(',').map((s) => s.trim()).filter(Boolean);
-  const minSize = param('BENCH_FILE_MIN', 512, { scaled: false, min: 0 });
-  const maxSize = param('BENCH_FILE_MAX', 1536, { scaled: false, min: minSize });
-  const defs = {
-    big: { files: param('BENCH_SYNC_BIG_FILES', 10_000), totalBytes: param('BENCH_SYNC_BIG_BYTES', GiB), goal: 1.0 },
-    small: { files: param('BENCH_SYNC_SMALL_FILES', 100_000), minSize, maxSize, goal: 2.0 },
-  };
-  const withFsync = flag('BENCH_RSYNC_FSYNC', true);
-  const verify = flag('BENCH_VERIFY', true);
+  const { cases, trees: defs, withFsync, verify } = syncTreeCases();
+  /** The issue's goals: ours / rsync -a at most this. */
+  const goals = { big: 1.0, small: 2.0 };
   const write = process.env.BENCH_TO_NODE_WRITE || 'rename';
   if (!['rename', 'copy'].includes(write)) throw new Error(`BENCH_TO_NODE_WRITE must be rename or copy, got ${write}`);
-  for (const name of cases) if (!defs[name]) throw new Error(`unknown case ${name} (BENCH_SYNC_CASES: big, small)`);
-  const params = { cases, big: defs.big, small: defs.small, rsyncFsync: withFsync, write };
+  const params = { cases, big: defs.big, small: defs.small, rsyncFsync: withFsync, write, goalsVsRsync: goals };
 
   const daemon = await startRsyncDaemon(workDir);
-  const out = {};
   const runCase = async (name) => {
-    const { goal: _g, ...def } = defs[name];
+    const def = defs[name];
     const caseDir = path.join(workDir, name);
     const src = path.join(caseDir, 'src');
     progress(`[${name}] generating ${def.files} files in ${src}`);
@@ -132,15 +124,7 @@ await main('initial-sync-to-node', async ({ workDir }) => {
     const rs = {};
     const variants = [['rsync', ['-a']]];
     if (withFsync) variants.push(['rsyncFsync', ['-a', '--fsync']]);
-    for (const [label, args] of variants) {
-      syncDisks();
-      progress(`[${name}] ${label} (rsync ${args.join(' ')})`);
-      const res = await runRsync(args, src, daemon.url(`${name}-${label}`));
-      const copied = listFiles(path.join(daemon.moduleRoot, `${name}-${label}`)).length;
-      if (copied !== tree.files) throw new Error(`${label} copied ${copied} files, expected ${tree.files}`);
-      rs[label] = res;
-      progress(`[${name}] ${label}: ${res.ms} ms`);
-    }
+    for (const [label, args] of variants) rs[label] = await rsyncBaseline(daemon, name, label, args, src, `${name}-${label}`, tree.files);
 
     progress(`[${name}] cortex-hub mirror → cortex-node`);
     let ours;
@@ -160,39 +144,19 @@ await main('initial-sync-to-node', async ({ workDir }) => {
       ours,
       rsync: rs.rsync,
       rsyncFsync: rs.rsyncFsync ?? null,
-      results: {
-        oursMs,
-        rsyncMs,
-        rsyncFsyncMs,
-        ratioOursToRsync: oursMs === null ? null : round(oursMs / rsyncMs, 2),
-        ratioOursToRsyncFsync: oursMs !== null && rsyncFsyncMs ? round(oursMs / rsyncFsyncMs, 2) : null,
-        oursMiBps: oursMs === null ? null : round(tree.bytes / 1048576 / (oursMs / 1000), 1),
-        oursFilesPerS: oursMs === null ? null : Math.round(tree.files / (oursMs / 1000)),
-        rsyncMiBps: round(tree.bytes / 1048576 / (rsyncMs / 1000), 1),
-        hubEventLoopP99Ms: ours.hubEventLoop?.p99Ms ?? null,
-        hubEventLoopLagP99Ms: ours.hubEventLoop?.lagP99Ms ?? null,
-        // RSS (MiB) peak and at the end; CPU ms per thread group over the timed interval.
-        hub: procFigures(ours.procs?.hub),
-        node: procFigures(ours.procs?.node),
-      },
+      // Lag, RSS and CPU over the timed interval.
+      results: throughputResults(tree, oursMs, rsyncMs, rsyncFsyncMs, ours),
     };
   };
-  for (const name of cases) {
-    try {
-      out[name] = await runCase(name);
-    } catch (e) {
-      progress(`[${name}] FAILED: ${e.message}`);
-      out[name] = { error: e.message };
-    }
-  }
+  const out = await runCases(cases, runCase);
   await daemon.stop();
 
-  const goals = {};
+  const met = {};
   for (const name of cases) {
     const r = out[name].results;
-    const target = `ours / rsync -a <= ${defs[name].goal.toFixed(1)}`;
-    goals[`${name}.vsRsync`] = r?.ratioOursToRsync != null ? goal(target, r.ratioOursToRsync, r.ratioOursToRsync <= defs[name].goal) : { target, actual: null, met: false, error: out[name].error };
+    const target = `ours / rsync -a <= ${goals[name].toFixed(1)}`;
+    met[`${name}.vsRsync`] = r?.ratioOursToRsync != null ? goal(target, r.ratioOursToRsync, r.ratioOursToRsync <= goals[name]) : { target, actual: null, met: false, error: out[name].error };
   }
   const failed = cases.filter((c) => out[c].error);
-  return { params, cases: out, goals, ...(failed.length ? { error: failed.map((c) => `${c}: ${out[c].error}`).join('; ') } : {}) };
+  return { params, cases: out, goals: met, ...(failed.length ? { error: failed.map((c) => `${c}: ${out[c].error}`).join('; ') } : {}) };
 });

@@ -16,8 +16,8 @@
 import os from 'node:os';
 import path from 'node:path';
 import {
-  GiB, compareTrees, eventLoopSummary, flag, generateTree, goal, labelThreads, listFiles,
-  logSince, main, procFigures, param, progress, round, runRsync, startPair, startRsyncDaemon, syncDisks, waitEventLoopLine,
+  compareTrees, eventLoopSummary, generateTree, goal, labelThreads, logSince, main, param, progress, round,
+  rsyncBaseline, runCases, startPair, startRsyncDaemon, syncDisks, syncTreeCases, throughputResults, waitEventLoopLine,
 } from './lib.mjs';
 
 const median = (xs) => {
@@ -68,21 +68,11 @@ async function runOurs(name, src, dir, verify) {
 
 await main('initial-sync', async ({ workDir }) => {
   labelThreads(path.join(workDir, 'threads'));
-  const cases = (process.env.BENCH_SYNC_CASES || 'big,small').split(',').map((s) => s.trim()).filter(Boolean);
-  const minSize = param('BENCH_FILE_MIN', 512, { scaled: false, min: 0 });
-  const maxSize = param('BENCH_FILE_MAX', 1536, { scaled: false, min: minSize });
-  const defs = {
-    big: { files: param('BENCH_SYNC_BIG_FILES', 10_000), totalBytes: param('BENCH_SYNC_BIG_BYTES', GiB) },
-    small: { files: param('BENCH_SYNC_SMALL_FILES', 100_000), minSize, maxSize },
-  };
+  const { cases, trees: defs, withFsync, verify } = syncTreeCases();
   const repeat = param('BENCH_REPEAT', 1, { scaled: false });
-  const withFsync = flag('BENCH_RSYNC_FSYNC', true);
-  const verify = flag('BENCH_VERIFY', true);
   const params = { cases, big: defs.big, small: defs.small, repeat, rsyncFsync: withFsync };
 
   const daemon = await startRsyncDaemon(workDir);
-  const out = {};
-  for (const name of cases) if (!defs[name]) throw new Error(`unknown case ${name} (BENCH_SYNC_CASES: big, small)`);
   const runCase = async (name) => {
     const def = defs[name];
     const caseDir = path.join(workDir, name);
@@ -110,14 +100,7 @@ await main('initial-sync', async ({ workDir }) => {
       const variants = [['rsync', ['-a'], rsync]];
       if (withFsync) variants.push(['rsync-fsync', ['-a', '--fsync'], rsyncFsync]);
       for (const [label, args, list] of variants) {
-        syncDisks();
-        const sub = `${name}-${label}-${r}`;
-        progress(`[${name}] run ${r + 1}/${repeat}: ${label} (rsync ${args.join(' ')})`);
-        const res = await runRsync(args, src, daemon.url(sub));
-        const copied = listFiles(path.join(daemon.moduleRoot, sub)).length;
-        if (copied !== tree.files) throw new Error(`${label} copied ${copied} files, expected ${tree.files}`);
-        list.push(res);
-        progress(`[${name}] ${label}: ${res.ms} ms`);
+        list.push(await rsyncBaseline(daemon, name, `${label}, run ${r + 1}/${repeat}`, args, src, `${name}-${label}-${r}`, tree.files));
       }
     }
     const okRuns = ours.filter((x) => x.ms !== null);
@@ -130,34 +113,13 @@ await main('initial-sync', async ({ workDir }) => {
       ours,
       rsync,
       rsyncFsync: withFsync ? rsyncFsync : null,
-      results: {
-        oursMs,
-        rsyncMs,
-        rsyncFsyncMs,
-        ratioOursToRsync: oursMs === null ? null : round(oursMs / rsyncMs, 2),
-        ratioOursToRsyncFsync: oursMs !== null && rsyncFsyncMs ? round(oursMs / rsyncFsyncMs, 2) : null,
-        oursMiBps: oursMs === null ? null : round(tree.bytes / 1048576 / (oursMs / 1000), 1),
-        oursFilesPerS: oursMs === null ? null : Math.round(tree.files / (oursMs / 1000)),
-        rsyncMiBps: round(tree.bytes / 1048576 / (rsyncMs / 1000), 1),
-        hubEventLoopP99Ms: okRuns[0]?.hubEventLoop.p99Ms ?? null,
-        hubEventLoopLagP99Ms: okRuns[0]?.hubEventLoop.lagP99Ms ?? null,
-        // Of the first run: RSS (MiB) peak and at in-sync, CPU ms per thread group (main, fs-worker, libuv-pool, v8-platform, other, exited).
-        hub: procFigures(okRuns[0]?.procs?.hub),
-        node: procFigures(okRuns[0]?.procs?.node),
-      },
+      // Lag, RSS and CPU of the first run.
+      results: throughputResults(tree, oursMs, rsyncMs, rsyncFsyncMs, okRuns[0]),
     };
     progress(`[${name}] ours ${oursMs} ms, rsync ${rsyncMs} ms${withFsync ? `, rsync --fsync ${rsyncFsyncMs} ms` : ''}`);
     return doc;
   };
-  for (const name of cases) {
-    try {
-      out[name] = await runCase(name);
-    } catch (e) {
-      // One case failing (e.g. a stalled sync) does not lose the other's numbers.
-      progress(`[${name}] FAILED: ${e.message}`);
-      out[name] = { error: e.message };
-    }
-  }
+  const out = await runCases(cases, runCase);
   await daemon.stop();
 
   const goals = {};

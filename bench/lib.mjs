@@ -11,6 +11,7 @@
  *   lib/trees.mjs    generated trees, hashing and walking baselines, comparison
  *   lib/rsync.mjs    the rsync daemon baseline
  *   lib/procstat.mjs RSS and CPU per thread of a product process (/proc), thread labels
+ *   lib/throughput.mjs the initial-sync benches' trees, rsync baseline, figures, cases
  */
 export { Hub, Node } from '../harness/hub.mjs';
 export { ROOT, killAll, readJsonLines, startProc } from '../harness/procs.mjs';
@@ -24,3 +25,4 @@ export { eventLoopLines, eventLoopSummary, procCpuMs, procFacts, startPair, sync
 export { compareTrees, generateBigFile, generateTree, hashTreeNode, hashTreeSha256sum, listFiles, sha256File, walkStatTree } from './lib/trees.mjs';
 export { cpuBetween, cpuSnapshot, labelThreads, memory, procFigures } from './lib/procstat.mjs';
 export { RSYNC, freePort, runRsync, startRsyncDaemon } from './lib/rsync.mjs';
+export { rsyncBaseline, runCases, syncTreeCases, throughputResults } from './lib/throughput.mjs';
