@@ -210,8 +210,9 @@ export class HubStore {
 
   /**
    * Records what a scan of the mirror found changed on the hub's side, in one transaction:
-   * the paths removed, the versions found, and the same paths queued for the node (a crash
-   * between the two would leave an edit recorded that never reaches the node).
+   * the paths removed, the versions found, the same paths queued for the node (a crash
+   * between the two would leave an edit recorded that never reaches the node), and the
+   * agreements that go with them (the hub's own unrecorded commits found after a crash).
    */
   recordMirrorChanges(nodeId: string, c: MirrorChanges): void {
     this.db.transaction(() => {
