@@ -322,6 +322,11 @@ export class MirrorApplier {
         ...this.d.store.index.findBlock(this.d.nodeId, hash).map((b) => ({ file: toNative(this.d.ctx.root, b.path), offset: b.idx * BLOCK_SIZE })),
       ],
       fetch: (offset, size, hash) => this.fetch(e.path, offset, size, hash),
+      // The mirror's version of this path: the new one's blocks may be in it at other offsets.
+      old: () => {
+        const ours = this.d.store.index.file(this.d.nodeId, e.path);
+        return ours?.type === 'file' && !ours.deleted ? { file: toNative(this.d.ctx.root, ours.path), blocks: ours.blocks } : undefined;
+      },
     };
   }
 

@@ -141,7 +141,7 @@ export class NodeServer {
     const onHello = async (first: NodeMessage) => {
       const hello = first.hello;
       if (!hello || first.msg !== 'hello') return fail(grpc.status.INVALID_ARGUMENT, 'the first message must be Hello');
-      if (hello.protocol !== PROTOCOL_VERSION) return fail(grpc.status.FAILED_PRECONDITION, `protocol ${hello.protocol} not supported (hub speaks ${PROTOCOL_VERSION}); upgrade cortex-node`);
+      if (hello.protocol !== PROTOCOL_VERSION) return fail(grpc.status.FAILED_PRECONDITION, `protocol ${hello.protocol} not supported (hub speaks ${PROTOCOL_VERSION}); upgrade ${hello.protocol < PROTOCOL_VERSION ? 'cortex-node' : 'cortex-hub'}`);
       const verdict = typeof hello.nodeId === 'string' && hello.nodeId.length <= 64 ? this.store.verifyToken(hello.nodeId, secret) : 'unknown';
       if (verdict === 'retired') return fail(grpc.status.PERMISSION_DENIED, `node ${hello.nodeId} has been retired; its token is revoked`, { node: hello.nodeId });
       if (verdict !== 'ok') return fail(grpc.status.UNAUTHENTICATED, 'unknown node or wrong token', { node: hello.nodeId });
@@ -180,7 +180,7 @@ export class NodeServer {
       rt.reachedInSync = false;
       this.store.markSeen(id);
       this.store.events.add(id, 'node.connected', { peer, version: hello.version, fullIndex: wantFull });
-      s.send({ welcome: { ackedSeq: s.ackedSeq, wantFull, hubVersion: VERSION } });
+      s.send({ welcome: { ackedSeq: s.ackedSeq, wantFull, hubVersion: VERSION, protocol: PROTOCOL_VERSION } });
       s.sendHubChanges();
       this.log.info('node.connected', { node: id, peer, ackedSeq: s.ackedSeq, wantFull, version: hello.version });
       this.changed();

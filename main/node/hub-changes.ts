@@ -249,6 +249,8 @@ export class HubChanges {
         return i === undefined ? [] : [{ file, offset: i * BLOCK_SIZE }];
       },
       fetch: (offset: number, size: number, hash: Buffer) => this.d.fetch(h.path, offset, size, hash),
+      // The workspace's version of this path: the hub's blocks may be in it at other offsets.
+      old: () => (local?.type === 'file' && !local.deleted ? { file, blocks: local.blocks } : undefined),
     };
   }
 }

@@ -14,7 +14,7 @@ import { clip } from '../util/text';
 import type { Logger } from '../util/log';
 import { VERSION } from '../util/version';
 import type { AgentRunner } from './agents';
-import type { NodeConfig } from './config';
+import { FatalNodeError, type NodeConfig } from './config';
 import type { BatchResult, HubChanges } from './hub-changes';
 import type { IndexSender } from './index-sender';
 import { pinnedCredentials } from './pinned-tls';
@@ -25,6 +25,12 @@ import type { WorkspaceScans } from './workspace-scans';
 const MAX_FETCH_IN_FLIGHT = 16 * 1024 * 1024;
 
 type Call = grpc.ClientDuplexStream<NodeMessage, HubMessage>;
+
+/** Why this node cannot talk to a hub of protocol `hub` (null: it can). A hub before 3 sends none (0). */
+export function protocolRefusal(hub: number): string | null {
+  if (hub === PROTOCOL_VERSION) return null;
+  return `the hub speaks protocol ${hub || 'older than 3'}, this node speaks ${PROTOCOL_VERSION}: upgrade ${hub < PROTOCOL_VERSION ? 'cortex-hub' : 'cortex-node'}`;
+}
 
 /** A fetcher for no session: every fetch fails with PeerGone (as between sessions). */
 function closedFetcher(): BlockFetcher {
@@ -104,7 +110,16 @@ export class HubLink {
     try {
       // A session only ends by an error or the end of the stream; run() decides what follows.
       await new Promise<void>((_resolve, reject) => {
-        call.on('data', (m: HubMessage) => this.onHubMessage(m).catch((e: Error) => this.d.storeFailed(e, 'session.error')));
+        call.on('data', (m: HubMessage) => {
+          // A hub of another protocol version: nothing it says can be trusted to mean the same.
+          const refusal = m.welcome ? protocolRefusal(Number(m.welcome.protocol ?? 0)) : null;
+          if (refusal) {
+            call.cancel();
+            reject(new FatalNodeError(refusal, 5));
+            return;
+          }
+          this.onHubMessage(m).catch((e: Error) => this.d.storeFailed(e, 'session.error'));
+        });
         call.on('error', (e) => reject(e));
         call.on('end', () => reject(Object.assign(new Error('the hub closed the stream'), { code: grpc.status.UNAVAILABLE })));
         call.write({ hello: { nodeId: cfg.nodeId, indexId: store.indexId, protocol: PROTOCOL_VERSION, version: VERSION } } satisfies NodeMessage);

@@ -28,12 +28,12 @@ interface FailureRow {
 const DIRECTIONS: FailureRecord['direction'][] = ['to-hub', 'to-node'];
 
 function encodeEntry(e: Entry): string {
-  return JSON.stringify({ ...e, hash: e.hash.toString('base64'), blocks: e.blocks.toString('base64') });
+  return JSON.stringify({ ...e, hash: e.hash.toString('base64'), blocks: e.blocks.toString('base64'), weak: e.weak?.toString('base64') ?? '' });
 }
 
 function decodeEntry(text: string): Entry {
-  const o = JSON.parse(text) as Entry & { hash: string; blocks: string };
-  return { ...o, hash: Buffer.from(o.hash, 'base64'), blocks: Buffer.from(o.blocks, 'base64') };
+  const o = JSON.parse(text) as Entry & { hash: string; blocks: string; weak?: string };
+  return { ...o, hash: Buffer.from(o.hash, 'base64'), blocks: Buffer.from(o.blocks, 'base64'), weak: Buffer.from(o.weak ?? '', 'base64') };
 }
 
 export class FailureStore {

@@ -22,6 +22,8 @@ export interface FileRow {
   hash: Buffer;
   block_size: number;
   blocks: Buffer;
+  /** Weak hash per block (blocks.ts); empty when unknown. Absent in stamp-only rows. */
+  weak?: Buffer;
   target: string;
   seq: number;
   deleted: number;
@@ -30,18 +32,27 @@ export interface FileRow {
 export function rowToEntry(r: FileRow): CachedEntry {
   return {
     path: r.path, type: typeOfCode(r.type), size: r.size, mtimeMs: r.mtime_ms, mode: r.mode, ino: r.ino,
-    hash: r.hash, blockSize: r.block_size, blocks: r.blocks, target: r.target, seq: r.seq, deleted: r.deleted !== 0,
+    hash: r.hash, blockSize: r.block_size, blocks: r.blocks, ...(r.weak?.length ? { weak: r.weak } : {}), target: r.target, seq: r.seq, deleted: r.deleted !== 0,
   };
 }
 
 export function entryToRow(e: CachedEntry): FileRow {
   return {
     path: e.path, type: codeOfType(e.type), size: e.size, mtime_ms: e.mtimeMs, mode: e.mode, ino: e.ino,
-    hash: e.hash, block_size: e.blockSize, blocks: e.blocks, target: e.target, seq: e.seq, deleted: e.deleted ? 1 : 0,
+    hash: e.hash, block_size: e.blockSize, blocks: e.blocks, weak: e.weak ?? NO_WEAK, target: e.target, seq: e.seq, deleted: e.deleted ? 1 : 0,
   };
 }
 
-export const FILE_COLUMNS = 'path, type, size, mtime_ms, mode, ino, hash, block_size, blocks, target, seq, deleted';
+const NO_WEAK = Buffer.alloc(0);
+
+/** The columns of FileRow (`weak` was added by a later migration of each database: WEAK_COLUMN). */
+export const FILE_COLUMNS = 'path, type, size, mtime_ms, mode, ino, hash, block_size, blocks, target, seq, deleted, weak';
+/**
+ * The migration that adds the weak hashes (protocol 3) to a `files` table. Versions recorded
+ * before it have none (empty): they are sent and kept without, and their receivers do not
+ * search for shifted blocks until the file is hashed again; never a wrong block.
+ */
+export const WEAK_COLUMN = "ALTER TABLE files ADD COLUMN weak BLOB NOT NULL DEFAULT x''";
 export const FILE_COLUMN_DEFS = `
   path TEXT NOT NULL,
   type INTEGER NOT NULL,

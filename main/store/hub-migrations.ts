@@ -7,7 +7,7 @@ import { CONFLICT_MARK } from '../sync/reconcile';
 import { AGENT_SCHEMA } from './agent-store';
 import { REPORT_SCHEMA } from './report-store';
 import type { Migration } from './db';
-import { FILE_COLUMN_DEFS } from './file-rows';
+import { FILE_COLUMN_DEFS, WEAK_COLUMN } from './file-rows';
 
 export const HUB_MIGRATIONS: readonly Migration[] = [
   (db) => db.exec(`
@@ -108,4 +108,6 @@ export const HUB_MIGRATIONS: readonly Migration[] = [
   `),
   // What each node reports it cannot send, and the special files it leaves out (report-store.ts).
   (db) => db.exec(REPORT_SCHEMA),
+  // Weak hashes per block of the mirror's files (protocol 3, shifted content: blocks.ts).
+  (db) => db.exec(WEAK_COLUMN),
 ];

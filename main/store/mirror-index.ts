@@ -20,7 +20,7 @@ export class MirrorIndex {
       stampsAfter: db.prepare<[string, string, number], StampRow>('SELECT path, type, size, mtime_ms, mode, ino, target FROM files WHERE node_id = ? AND path > ? ORDER BY path LIMIT ?'),
       file: db.prepare<[string, string], FileRow>(`SELECT ${FILE_COLUMNS} FROM files WHERE node_id = ? AND path = ?`),
       stamp: db.prepare<[string, string], StampRow>('SELECT path, type, size, mtime_ms, mode, ino, target FROM files WHERE node_id = ? AND path = ?'),
-      upsertFile: db.prepare(`INSERT OR REPLACE INTO files (node_id, ${FILE_COLUMNS}) VALUES (@node_id, @path, @type, @size, @mtime_ms, @mode, @ino, @hash, @block_size, @blocks, @target, @seq, 0)`),
+      upsertFile: db.prepare(`INSERT OR REPLACE INTO files (node_id, ${FILE_COLUMNS}) VALUES (@node_id, @path, @type, @size, @mtime_ms, @mode, @ino, @hash, @block_size, @blocks, @target, @seq, 0, @weak)`),
       deleteFile: db.prepare('DELETE FROM files WHERE node_id = ? AND path = ?'),
       deleteFilesUnder: db.prepare("DELETE FROM files WHERE node_id = ? AND path >= ? AND path < ?"),
       pathsUnder: db.prepare<[string, string, string], { path: string }>('SELECT path FROM files WHERE node_id = ? AND path >= ? AND path < ? ORDER BY path'),

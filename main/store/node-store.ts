@@ -5,7 +5,7 @@
 import crypto from 'node:crypto';
 import type { CachedEntry } from '../sync/types';
 import { openDatabase, type DB, type Migration } from './db';
-import { FILE_COLUMNS, FILE_COLUMN_DEFS, entryToRow, rowToEntry, type FileRow } from './file-rows';
+import { FILE_COLUMNS, FILE_COLUMN_DEFS, WEAK_COLUMN, entryToRow, rowToEntry, type FileRow } from './file-rows';
 
 const migrations: Migration[] = [
   (db) => db.exec(`
@@ -18,6 +18,8 @@ const migrations: Migration[] = [
   // Two-way: a version the node applied from the hub carries the hub's sequence number, so the
   // hub can tell "the node took our change" from "the node changed it too".
   (db) => db.exec('ALTER TABLE files ADD COLUMN from_hub INTEGER NOT NULL DEFAULT 0'),
+  // Weak hashes per block (protocol 3, shifted content: blocks.ts).
+  (db) => db.exec(WEAK_COLUMN),
 ];
 
 export class NodeStore {
@@ -35,7 +37,7 @@ export class NodeStore {
       setMeta: db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)'),
       all: db.prepare<[], FileRow>(`SELECT ${FILE_COLUMNS} FROM files`),
       since: db.prepare<[number, number], FileRow & { from_hub: number }>(`SELECT ${FILE_COLUMNS}, from_hub FROM files WHERE seq > ? ORDER BY seq LIMIT ?`),
-      upsert: db.prepare(`INSERT OR REPLACE INTO files (${FILE_COLUMNS}, from_hub) VALUES (@path, @type, @size, @mtime_ms, @mode, @ino, @hash, @block_size, @blocks, @target, @seq, @deleted, @from_hub)`),
+      upsert: db.prepare(`INSERT OR REPLACE INTO files (${FILE_COLUMNS}, from_hub) VALUES (@path, @type, @size, @mtime_ms, @mode, @ino, @hash, @block_size, @blocks, @target, @seq, @deleted, @weak, @from_hub)`),
       get: db.prepare<[string], FileRow>(`SELECT ${FILE_COLUMNS} FROM files WHERE path = ?`),
       under: db.prepare<[string, string, string], { path: string }>('SELECT path FROM files WHERE path = ? OR (path >= ? AND path < ?)'),
       maxSeq: db.prepare<[], { s: number | null }>('SELECT max(seq) AS s FROM files'),

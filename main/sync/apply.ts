@@ -14,7 +14,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { blockCount, blockHash, blockLength, fileHashFromBlocks, sha256 } from './blocks';
+import { WEAK_LEN, blockCount, blockHash, blockLength, fileHashFromBlocks, sha256 } from './blocks';
 import type { FsPool } from './fs-pool';
 import { checkNoSymlinkParents, ensureParents, toNative } from './paths';
 import { CHANGED_CODE, CaseConflict, ChangedMeanwhile, caseVariantSync, stampMatches, type Expected } from './expect';
@@ -45,11 +45,19 @@ export interface PullSource {
   findLocal(hash: Buffer): BlockLocation[];
   /** Fetches a block from the peer. */
   fetch(offset: number, size: number, hash: Buffer): Promise<Buffer>;
+  /**
+   * The local version this one replaces, if any: its file and its recorded block list (empty
+   * when unknown). A large file's blocks not found by hash are looked for in it at any offset
+   * (shifted content; blocks.ts findShifted), in a worker.
+   */
+  old?(): { file: string; blocks: Buffer } | undefined;
 }
 
 export interface PullStats {
   fetchedBytes: number;
   reusedBytes: number;
+  /** Of reusedBytes, those found at another offset of the old version (shifted content). */
+  shiftedBytes?: number;
 }
 
 export interface ApplyContext {
@@ -203,12 +211,16 @@ async function readLocalBlock(source: PullSource, readers: Readers, len: number,
 }
 
 /** Gets one block, locally if possible, else from the peer; verified either way. */
-async function getBlock(entry: Entry, i: number, source: PullSource, readers: Readers, signal?: AbortSignal, stats?: PullStats): Promise<Buffer> {
+async function getBlock(entry: Entry, i: number, source: PullSource, readers: Readers, signal?: AbortSignal, stats?: PullStats, shifted?: Shifted): Promise<Buffer> {
   const len = blockLength(entry.size, entry.blockSize, i);
   const h = blockHash(entry.blocks, i);
-  const local = await readLocalBlock(source, readers, len, h);
+  const at = shifted?.at.get(i);
+  const local = at !== undefined
+    ? await readLocalBlock({ findLocal: () => [{ file: shifted!.file, offset: at }], fetch: source.fetch }, readers, len, h)
+    : await readLocalBlock(source, readers, len, h);
   if (local) {
     if (stats) stats.reusedBytes += len;
+    if (stats && at !== undefined) stats.shiftedBytes = (stats.shiftedBytes ?? 0) + len;
     return local;
   }
   const data = await source.fetch(i * entry.blockSize, len, h);
@@ -217,6 +229,37 @@ async function getBlock(entry: Entry, i: number, source: PullSource, readers: Re
   if (!sha256(data).equals(h)) throw new VerifyError(`block ${i} of ${entry.path}: bytes do not match their hash`);
   if (stats) stats.fetchedBytes += len;
   return data;
+}
+
+/** Blocks found at other offsets of the old version: block index → offset in `file`. */
+interface Shifted {
+  file: string;
+  at: Map<number, number>;
+}
+
+/**
+ * Looks for the blocks of a large file that no local place has by hash in the old version at
+ * any offset (in a worker of the pool). Only when there is an old version, the entry has weak
+ * hashes and a block is missing; a failed search finds nothing (the blocks are fetched).
+ */
+async function findShiftedBlocks(ctx: ApplyContext, entry: Entry, source: PullSource): Promise<Shifted | undefined> {
+  if (!ctx.pool || !source.old || !entry.weak?.length) return undefined;
+  const n = blockCount(entry.size, entry.blockSize);
+  if (entry.weak.length !== n * WEAK_LEN) return undefined;
+  const old = source.old();
+  if (!old) return undefined;
+  const need = new Uint8Array(n);
+  let missing = 0;
+  for (let i = 0; i < n; i++) {
+    if (source.findLocal(blockHash(entry.blocks, i)).length === 0) {
+      need[i] = 1;
+      missing++;
+    }
+  }
+  if (missing === 0) return undefined;
+  const at = await ctx.pool.search({ file: old.file, oldBlocks: old.blocks, size: entry.size, blockSize: entry.blockSize, blocks: entry.blocks, weak: entry.weak, need })
+    .catch(() => new Map<number, number>());
+  return at.size ? { file: old.file, at } : undefined;
 }
 
 /** Runs `fn` for every block index, FETCH_WINDOW at a time; stops when `signal` aborts. */
@@ -243,8 +286,9 @@ export async function pullFile(ctx: ApplyContext, entry: Entry, source: PullSour
   let committed = false;
   let failure: unknown = null;
   try {
+    const shifted = await findShiftedBlocks(ctx, entry, source);
     await forEachBlock(entry, signal, async (i) => {
-      const data = await getBlock(entry, i, source, readers, signal, stats);
+      const data = await getBlock(entry, i, source, readers, signal, stats, shifted);
       let written = 0;
       while (written < data.length) {
         const { bytesWritten } = await fh.write(data, written, data.length - written, i * entry.blockSize + written);

@@ -6,7 +6,7 @@ import { Worker } from 'node:worker_threads';
 import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs';
-import type { CommitRequest, CommitResult, HashResult, WalkResult, WorkerRequest, WorkerResponse } from './fs-protocol';
+import type { CommitRequest, CommitResult, HashResult, SearchRequest, WalkResult, WorkerRequest, WorkerResponse } from './fs-protocol';
 import { UnsafePathError } from './paths';
 import { CASE_CODE, CaseConflict } from './expect';
 
@@ -84,10 +84,18 @@ export class FsPool {
     if (!h.changed) {
       h.blocks = Buffer.from(h.blocks.buffer, h.blocks.byteOffset, h.blocks.byteLength);
       h.hash = Buffer.from(h.hash.buffer, h.hash.byteOffset, h.hash.byteLength);
+      h.weak = Buffer.from(h.weak.buffer, h.weak.byteOffset, h.weak.byteLength);
       this.bytesHashed += h.size;
       this.filesHashed += 1;
     }
     return h;
+  }
+
+  /** Block index → offset in `req.file` of the wanted blocks found there (fs-worker.ts search). */
+  async search(req: SearchRequest): Promise<Map<number, number>> {
+    const res = await this.run({ id: 0, op: 'search', search: req });
+    if (!res.ok) throw Object.assign(new Error(`${req.file}: ${res.error}`), { code: res.code });
+    return new Map(res.found ?? []);
   }
 
   /** Hashes many (small) files in one worker message; one result per file, in order. */

@@ -22,7 +22,22 @@ export interface WalkResult {
 
 export type HashResult =
   | { changed: true }
-  | { changed: false; size: number; mtimeMs: number; mode: number; ino: number; hash: Buffer; blocks: Buffer };
+  | { changed: false; size: number; mtimeMs: number; mode: number; ino: number; hash: Buffer; blocks: Buffer; weak: Buffer };
+
+/** Look for a file's blocks at any offset of an old local version of it (fs-worker.ts search). */
+export interface SearchRequest {
+  /** The old version. */
+  file: string;
+  /** Its SHA-256 per aligned block when known (narrows the search), else empty. */
+  oldBlocks: Uint8Array;
+  /** The wanted version: size, block size, SHA-256 and weak hash per block. */
+  size: number;
+  blockSize: number;
+  blocks: Uint8Array;
+  weak: Uint8Array;
+  /** 1 for each block to look for. */
+  need: Uint8Array;
+}
 
 /** A complete, verified small file to write atomically under root (see apply.ts for the steps). */
 export interface CommitRequest {
@@ -53,6 +68,7 @@ export type WorkerRequest =
   /** exactCase: the root ignores case; a subtree only exists under its exact name (case-insensitive file systems). */
   | { id: number; op: 'walk'; root: string; subtree: string; shallow: boolean; exactCase: boolean }
   | { id: number; op: 'hash'; file: string; blockSize: number }
+  | { id: number; op: 'search'; search: SearchRequest }
   | { id: number; op: 'hashMany'; files: string[]; blockSize: number }
   | { id: number; op: 'commit'; commit: CommitRequest }
   /** Several independent commits, one after the other (a backlog of small files). */
@@ -61,5 +77,5 @@ export type WorkerRequest =
 export type CommitOutcome = { ok: true; commit: CommitResult } | { ok: false; error: string; code?: string; unsafe?: boolean; variant?: string };
 
 export type WorkerResponse =
-  | { id: number; ok: true; walk?: WalkResult; hash?: HashResult; many?: ({ ok: true; hash: HashResult } | { ok: false; error: string; code?: string })[]; commit?: CommitResult; commits?: CommitOutcome[] }
+  | { id: number; ok: true; walk?: WalkResult; hash?: HashResult; many?: ({ ok: true; hash: HashResult } | { ok: false; error: string; code?: string })[]; commit?: CommitResult; commits?: CommitOutcome[]; found?: [number, number][] }
   | { id: number; ok: false; error: string; code?: string; unsafe?: boolean; variant?: string };

@@ -6,10 +6,11 @@ import { parentPort } from 'node:worker_threads';
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import type { CommitRequest, CommitResult, HashResult, WalkItem, WalkResult, WorkerRequest, WorkerResponse } from './fs-protocol';
+import type { CommitRequest, CommitResult, HashResult, SearchRequest, WalkItem, WalkResult, WorkerRequest, WorkerResponse } from './fs-protocol';
 import { badNameProblem, isValidUtf8, readProblem, specialKind, type IgnoredPath, type PathProblem } from './problems';
 import { UnsafePathError, ensureSafeParentsSync } from './paths';
 import { CASE_CODE, CHANGED_CODE, caseVariantSync, stampMatches } from './expect';
+import { WEAK_LEN, blockWeak, findShifted, hasWeak, searchRanges } from './blocks';
 
 function walk(root: string, subtree: string, shallow: boolean, exactCase = false): WalkResult {
   const items: WalkItem[] = [];
@@ -93,6 +94,7 @@ function hashFile(file: string, blockSize: number): HashResult {
     if (!before.isFile()) throw new Error('not a regular file');
     const n = before.size === 0 ? 0 : Math.ceil(before.size / blockSize);
     const blocks = Buffer.alloc(n * 32);
+    const weak = Buffer.alloc(hasWeak(before.size) ? n * WEAK_LEN : 0);
     const chunkBlocks = Math.max(1, Math.floor((4 * 1024 * 1024) / blockSize));
     const buf = Buffer.allocUnsafe(chunkBlocks * blockSize);
     let pos = 0;
@@ -107,14 +109,16 @@ function hashFile(file: string, blockSize: number): HashResult {
       }
       if (got < want) return { changed: true };
       for (let off = 0; off < got; off += blockSize, i++) {
-        crypto.createHash('sha256').update(buf.subarray(off, Math.min(off + blockSize, got))).digest().copy(blocks, i * 32);
+        const len = Math.min(blockSize, got - off);
+        crypto.createHash('sha256').update(buf.subarray(off, off + len)).digest().copy(blocks, i * 32);
+        if (weak.length) weak.writeUInt32BE(blockWeak(buf, off, len), i * WEAK_LEN);
       }
       pos += got;
     }
     const after = fs.fstatSync(fd);
     if (after.size !== before.size || after.mtimeMs !== before.mtimeMs) return { changed: true };
     const hash = crypto.createHash('sha256').update(blocks).digest();
-    return { changed: false, size: before.size, mtimeMs: before.mtimeMs, mode: before.mode & 0o777, ino: before.ino, hash, blocks };
+    return { changed: false, size: before.size, mtimeMs: before.mtimeMs, mode: before.mode & 0o777, ino: before.ino, hash, blocks, weak };
   } finally {
     fs.closeSync(fd);
   }
@@ -180,10 +184,41 @@ function commit(c: CommitRequest): CommitResult {
   }
 }
 
+/**
+ * Looks for the wanted blocks in an old local version at any offset (blocks.ts findShifted).
+ * Returns [block index, offset in the old file] pairs, each confirmed by SHA-256 when found.
+ */
+function search(r: SearchRequest): [number, number][] {
+  const fd = fs.openSync(r.file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) return [];
+    const old = {
+      size: st.size,
+      read(pos: number, len: number): Buffer {
+        const buf = Buffer.allocUnsafe(len);
+        let got = 0;
+        while (got < len) {
+          const n = fs.readSync(fd, buf, got, len - got, pos + got);
+          if (n === 0) break;
+          got += n;
+        }
+        return buf.subarray(0, got);
+      },
+    };
+    const want = { size: r.size, blockSize: r.blockSize, blocks: Buffer.from(r.blocks), weak: Buffer.from(r.weak) };
+    const ranges = searchRanges(st.size, r.blockSize, Buffer.from(r.oldBlocks), want.blocks);
+    return [...findShifted(old, want, (i) => r.need[i] === 1, ranges)];
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 parentPort!.on('message', (req: WorkerRequest) => {
   let res: WorkerResponse;
   try {
     if (req.op === 'walk') res = { id: req.id, ok: true, walk: walk(req.root, req.subtree, req.shallow, req.exactCase) };
+    else if (req.op === 'search') res = { id: req.id, ok: true, found: search(req.search) };
     else if (req.op === 'hash') res = { id: req.id, ok: true, hash: hashFile(req.file, req.blockSize) };
     else if (req.op === 'hashMany') {
       res = {
@@ -211,6 +246,6 @@ parentPort!.on('message', (req: WorkerRequest) => {
     res = { id: req.id, ok: false, error: (e as Error).message, code: (e as NodeJS.ErrnoException).code, unsafe: e instanceof UnsafePathError, variant: (e as { variant?: string }).variant };
   }
   const transfer: ArrayBuffer[] = [];
-  if (res.ok && res.hash && !res.hash.changed) transfer.push(res.hash.blocks.buffer as ArrayBuffer);
+  if (res.ok && res.hash && !res.hash.changed) transfer.push(res.hash.blocks.buffer as ArrayBuffer, ...(res.hash.weak.length ? [res.hash.weak.buffer as ArrayBuffer] : []));
   parentPort!.postMessage(res, transfer);
 });

@@ -157,7 +157,7 @@ export async function scan(opts: ScanOptions): Promise<ScanResult> {
     result.hashedBytes += h.size;
     result.updated.push({
       path: item.path, type: 'file', size: h.size, mtimeMs: h.mtimeMs, mode: h.mode, ino: h.ino,
-      hash: h.hash, blockSize: BLOCK_SIZE, blocks: h.blocks, target: '', deleted: false, seq: 0,
+      hash: h.hash, blockSize: BLOCK_SIZE, blocks: h.blocks, weak: h.weak, target: '', deleted: false, seq: 0,
     });
   };
   const reject = (item: WalkItem, e: Error) => {

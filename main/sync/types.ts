@@ -14,6 +14,12 @@ export interface Entry {
   blockSize: number;
   /** Concatenated 32-byte SHA-256 block hashes. */
   blocks: Buffer;
+  /**
+   * Files larger than WEAK_MIN_SIZE: the 4-byte weak hash of each block (blocks.ts), so a
+   * receiver can find the blocks at other offsets of its old version. Empty or absent: unknown
+   * (hashed before weak hashes existed): no search, never a wrong block.
+   */
+  weak?: Buffer;
   /** Symlink target (relative, inside the root). */
   target: string;
   deleted: boolean;

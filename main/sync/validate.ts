@@ -1,5 +1,5 @@
 /** Validation of entries received from a peer. Pure: no disk, no network. */
-import { BLOCK_SIZE, HASH_LEN, blockCount, fileHashFromBlocks, symlinkHash } from './blocks';
+import { BLOCK_SIZE, HASH_LEN, WEAK_LEN, blockCount, fileHashFromBlocks, symlinkHash } from './blocks';
 import { hostNameProblem, safePathProblem, symlinkTargetProblem } from './paths';
 import type { Entry } from './types';
 
@@ -45,6 +45,7 @@ export function entryProblem(e: Entry, platform: NodeJS.Platform = process.platf
       if (e.blockSize !== BLOCK_SIZE) return `unsupported block size ${e.blockSize}`;
       if (e.blocks.length !== blockCount(e.size, e.blockSize) * HASH_LEN) return 'block list does not match the file size';
       if (e.hash.length !== HASH_LEN || !e.hash.equals(fileHashFromBlocks(e.blocks))) return 'file hash does not match its block list';
+      if (e.weak?.length && e.weak.length !== blockCount(e.size, e.blockSize) * WEAK_LEN) return 'weak hash list does not match the file size';
       return null;
     }
     default:

@@ -4,7 +4,11 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { Entry, EntryType } from './types';
 
-export const PROTOCOL_VERSION = 2;
+/**
+ * 3: FileInfo.weak (weak hashes per block, for shifted content) and Welcome.protocol; each side
+ * refuses a peer that speaks another version (node-server.ts, hub-link.ts).
+ */
+export const PROTOCOL_VERSION = 3;
 /** Largest message either side accepts: a full index batch or one block plus framing. */
 export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 export const INDEX_BATCH_ENTRIES = 1000;
@@ -151,7 +155,7 @@ export interface HubMessage {
   rescan?: Record<string, never>;
   agentStart?: { id: string; command: string; configJson: string };
   agentStop?: { id: string };
-  welcome?: { ackedSeq: number; wantFull: boolean; hubVersion: string };
+  welcome?: { ackedSeq: number; wantFull: boolean; hubVersion: string; protocol: number };
   hubIndex?: { files: WireFileInfo[] };
   block?: BlockResponse;
   blocks?: { items: BlockResponse[] };
@@ -168,7 +172,7 @@ const FROM_WIRE: Record<string, EntryType> = { FILE: 'file', DIR: 'dir', SYMLINK
 export function toWireEntry(e: Entry): WireFileInfo {
   return {
     path: e.path, type: TO_WIRE[e.type], size: e.size, mtimeMs: e.mtimeMs, mode: e.mode, hash: e.hash,
-    blockSize: e.blockSize, blocks: e.blocks, target: e.target, deleted: e.deleted, seq: e.seq,
+    blockSize: e.blockSize, blocks: e.blocks, weak: e.weak ?? Buffer.alloc(0), target: e.target, deleted: e.deleted, seq: e.seq,
     fromHubSeq: e.fromHubSeq ?? 0, seenSeq: e.seenSeq ?? 0,
   };
 }
@@ -178,7 +182,7 @@ export function fromWireEntry(w: WireFileInfo): Entry {
   return {
     path: String(w.path ?? ''), type: FROM_WIRE[w.type] ?? ('invalid' as EntryType), size: Number(w.size ?? 0),
     mtimeMs: Number(w.mtimeMs ?? 0), mode: Number(w.mode ?? 0), hash: Buffer.from(w.hash ?? []),
-    blockSize: Number(w.blockSize ?? 0), blocks: Buffer.from(w.blocks ?? []), target: String(w.target ?? ''),
+    blockSize: Number(w.blockSize ?? 0), blocks: Buffer.from(w.blocks ?? []), weak: Buffer.from(w.weak ?? []), target: String(w.target ?? ''),
     deleted: Boolean(w.deleted), seq: Number(w.seq ?? 0), fromHubSeq: Number(w.fromHubSeq ?? 0), seenSeq: Number(w.seenSeq ?? 0),
   };
 }

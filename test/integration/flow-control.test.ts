@@ -9,7 +9,7 @@ import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadOrCreateIdentity } from '../../main/hub/tls';
 import { encodeJoin } from '../../main/sync/join';
-import { NodeSyncService, type HubMessage, type NodeMessage } from '../../main/sync/wire';
+import { NodeSyncService, PROTOCOL_VERSION, type HubMessage, type NodeMessage } from '../../main/sync/wire';
 import { Node, tempDir, waitFor } from '../helpers/procs';
 
 const WINDOW = 200;
@@ -34,7 +34,7 @@ describe('flow control toward a slow hub', () => {
         call.on('data', (m: NodeMessage) => {
           if (m.hello) {
             current = call;
-            call.write({ welcome: { ackedSeq: 0, wantFull: true, hubVersion: 'slow-hub' } });
+            call.write({ welcome: { ackedSeq: 0, wantFull: true, hubVersion: 'slow-hub', protocol: PROTOCOL_VERSION } });
           }
           else if (m.index) for (const f of m.index.files) received.push(Number(f.seq));
           else if (m.done) dones++;

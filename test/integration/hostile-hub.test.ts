@@ -11,7 +11,7 @@ import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadOrCreateIdentity } from '../../main/hub/tls';
 import { encodeJoin } from '../../main/sync/join';
-import { NodeSyncService, channelOptions } from '../../main/sync/wire';
+import { NodeSyncService, PROTOCOL_VERSION, channelOptions } from '../../main/sync/wire';
 import { BLOCK, deletedEntry, dirEntry, fileEntry, symlinkEntry, type WireFile } from '../helpers/hostile-client';
 import { Node, snapshot, tempDir, waitFor } from '../helpers/procs';
 
@@ -74,7 +74,7 @@ describe('a hostile hub', () => {
         call.on('data', (m: Record<string, any>) => {
           if (m.hello && !welcomed) {
             welcomed = true;
-            call.write({ welcome: { ackedSeq: 0, wantFull: true, hubVersion: 'hostile' } });
+            call.write({ welcome: { ackedSeq: 0, wantFull: true, hubVersion: 'hostile', protocol: PROTOCOL_VERSION } });
           } else if (m.done && !nodeDone) {
             nodeDone = true;
             // seenSeq far ahead: the node must apply (not defer) everything it accepts.
