@@ -211,16 +211,13 @@ async function readLocalBlock(source: PullSource, readers: Readers, len: number,
 }
 
 /** Gets one block, locally if possible, else from the peer; verified either way. */
-async function getBlock(entry: Entry, i: number, source: PullSource, readers: Readers, signal?: AbortSignal, stats?: PullStats, shifted?: Shifted): Promise<Buffer> {
+async function getBlock(entry: Entry, i: number, source: PullSource, readers: Readers, signal?: AbortSignal, stats?: PullStats, places?: Places): Promise<Buffer> {
   const len = blockLength(entry.size, entry.blockSize, i);
   const h = blockHash(entry.blocks, i);
-  const at = shifted?.at.get(i);
-  const local = at !== undefined
-    ? await readLocalBlock({ findLocal: () => [{ file: shifted!.file, offset: at }], fetch: source.fetch }, readers, len, h)
-    : await readLocalBlock(source, readers, len, h);
+  const local = places ? await readAt(places.of[i]!, readers, len, h) : await readLocalBlock(source, readers, len, h);
   if (local) {
     if (stats) stats.reusedBytes += len;
-    if (stats && at !== undefined) stats.shiftedBytes = (stats.shiftedBytes ?? 0) + len;
+    if (stats && places?.shifted.has(i)) stats.shiftedBytes = (stats.shiftedBytes ?? 0) + len;
     return local;
   }
   const data = await source.fetch(i * entry.blockSize, len, h);
@@ -231,35 +228,50 @@ async function getBlock(entry: Entry, i: number, source: PullSource, readers: Re
   return data;
 }
 
-/** Blocks found at other offsets of the old version: block index → offset in `file`. */
-interface Shifted {
-  file: string;
-  at: Map<number, number>;
+function readAt(places: BlockLocation[], readers: Readers, len: number, h: Buffer): Promise<Buffer | null> {
+  return readLocalBlock({ findLocal: () => places, fetch: () => Promise.reject(new Error('no fetch here')) }, readers, len, h);
 }
 
+/** The local places of every block of a file, looked up once; `shifted`: those the search found. */
+interface Places {
+  of: BlockLocation[][];
+  shifted: Set<number>;
+}
+
+/** Blocks looked up per turn of the event loop (on the hub a lookup is a SQLite query). */
+const LOOKUP_SLICE = 512;
+
 /**
- * Looks for the blocks of a large file that no local place has by hash in the old version at
- * any offset (in a worker of the pool). Only when there is an old version, the entry has weak
- * hashes and a block is missing; a failed search finds nothing (the blocks are fetched).
+ * For a large file with an old local version and weak hashes: every block's local places, with
+ * the blocks no place has by hash looked for in the old version at any offset (in a worker of
+ * the pool; shifted content). Undefined when there is nothing to search (then each block is
+ * looked up as it is needed). A failed search finds nothing: those blocks are fetched.
  */
-async function findShiftedBlocks(ctx: ApplyContext, entry: Entry, source: PullSource): Promise<Shifted | undefined> {
+async function findPlaces(ctx: ApplyContext, entry: Entry, source: PullSource): Promise<Places | undefined> {
   if (!ctx.pool || !source.old || !entry.weak?.length) return undefined;
   const n = blockCount(entry.size, entry.blockSize);
   if (entry.weak.length !== n * WEAK_LEN) return undefined;
   const old = source.old();
   if (!old) return undefined;
+  const places: Places = { of: new Array<BlockLocation[]>(n), shifted: new Set() };
   const need = new Uint8Array(n);
   let missing = 0;
   for (let i = 0; i < n; i++) {
-    if (source.findLocal(blockHash(entry.blocks, i)).length === 0) {
+    if (i > 0 && i % LOOKUP_SLICE === 0) await new Promise<void>((r) => setImmediate(r));
+    places.of[i] = source.findLocal(blockHash(entry.blocks, i));
+    if (places.of[i]!.length === 0) {
       need[i] = 1;
       missing++;
     }
   }
-  if (missing === 0) return undefined;
-  const at = await ctx.pool.search({ file: old.file, oldBlocks: old.blocks, size: entry.size, blockSize: entry.blockSize, blocks: entry.blocks, weak: entry.weak, need })
+  if (missing === 0) return places;
+  const found = await ctx.pool.search({ file: old.file, oldBlocks: old.blocks, size: entry.size, blockSize: entry.blockSize, blocks: entry.blocks, weak: entry.weak, need })
     .catch(() => new Map<number, number>());
-  return at.size ? { file: old.file, at } : undefined;
+  for (const [i, offset] of found) {
+    places.of[i] = [{ file: old.file, offset }];
+    places.shifted.add(i);
+  }
+  return places;
 }
 
 /** Runs `fn` for every block index, FETCH_WINDOW at a time; stops when `signal` aborts. */
@@ -286,9 +298,9 @@ export async function pullFile(ctx: ApplyContext, entry: Entry, source: PullSour
   let committed = false;
   let failure: unknown = null;
   try {
-    const shifted = await findShiftedBlocks(ctx, entry, source);
+    const places = await findPlaces(ctx, entry, source);
     await forEachBlock(entry, signal, async (i) => {
-      const data = await getBlock(entry, i, source, readers, signal, stats, shifted);
+      const data = await getBlock(entry, i, source, readers, signal, stats, places);
       let written = 0;
       while (written < data.length) {
         const { bytesWritten } = await fh.write(data, written, data.length - written, i * entry.blockSize + written);

@@ -138,6 +138,13 @@ export function searchRanges(oldSize: number, blockSize: number, oldBlocks: Buff
   return out;
 }
 
+/**
+ * The search gives up after rolling over this many bytes without a match (~0.2 s): an old
+ * version with nothing in common (a file rewritten whole) costs no more, and a shifted block
+ * beyond that much replaced content is fetched instead.
+ */
+export const SEARCH_UNMATCHED_MAX = 64 * 1024 * 1024;
+
 /** Bytes read from the old version at a time (plus one block of overlap). */
 const SEARCH_CHUNK = 8 * 1024 * 1024;
 
@@ -145,10 +152,10 @@ const SEARCH_CHUNK = 8 * 1024 * 1024;
  * Finds blocks of `want` (those `need(i)` says are missing) at any offset of `old`, within
  * `ranges` (searchRanges). Returns block index → offset in the old version; every offset is
  * confirmed by the SHA-256 of the block's bytes there. Bounded: after a match the search jumps
- * a block ahead (as rsync does), it stops once every needed block is found, and after
- * 2 × blocks + 64 SHA-256 checks of weak matches that were not the block (low-entropy data
- * can make the weak hash match almost everywhere): what it found so far is returned, the rest
- * is fetched.
+ * a block ahead (as rsync does), it stops once every needed block is found, after
+ * 2 × blocks + 64 SHA-256 checks (low-entropy data can make the weak hash match almost
+ * everywhere), and after SEARCH_UNMATCHED_MAX bytes rolled over without a match: what it
+ * found so far is returned, the rest is fetched.
  */
 export function findShifted(old: OldVersion, want: WantedFile, need: (i: number) => boolean, ranges: [number, number][]): Map<number, number> {
   const found = new Map<number, number>();
@@ -199,6 +206,7 @@ export function findShifted(old: OldVersion, want: WantedFile, need: (i: number)
     }
   }
   const keep = Math.max(want.blockSize, WEAK_WINDOW + 1);
+  let sinceMatch = 0;
   for (const [first, end0] of ranges) {
     const end = Math.min(end0, old.size - WEAK_WINDOW + 1);
     let p = first;
@@ -220,6 +228,7 @@ export function findShifted(old: OldVersion, want: WantedFile, need: (i: number)
         const matched = check(candidates, buf, base, p);
         if (matched < 0) return found;
         if (matched > 0) {
+          sinceMatch = 0;
           p += matched;
           weak = -1;
           continue;
@@ -228,6 +237,7 @@ export function findShifted(old: OldVersion, want: WantedFile, need: (i: number)
       if (p + 1 >= end) break;
       weak = rollWeak(weak, buf[p - base]!, buf[p - base + WEAK_WINDOW]!, WEAK_WINDOW);
       p++;
+      if (++sinceMatch > SEARCH_UNMATCHED_MAX) return found;
     }
   }
   return found;

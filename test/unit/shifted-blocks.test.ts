@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { pullFile, type BlockLocation } from '../../main/sync/apply';
 import {
   BLOCK_SIZE, HASH_LEN, WEAK_LEN, WEAK_WINDOW, blockCount, blockHash, blockLength, blockWeak, fileHashFromBlocks,
-  findShifted, rollWeak, searchRanges, sha256, weakHash, type WantedFile,
+  SEARCH_UNMATCHED_MAX, findShifted, rollWeak, searchRanges, sha256, weakHash, type WantedFile,
 } from '../../main/sync/blocks';
 import { FsPool } from '../../main/sync/fs-pool';
 import type { Entry } from '../../main/sync/types';
@@ -142,6 +142,15 @@ describe('finding the sender\'s blocks in an old version', () => {
     expect([...found.keys()]).toEqual([blockCount(now.length, BLOCK_SIZE) - 1]);
   });
 
+  it('gives up after SEARCH_UNMATCHED_MAX bytes without a match (a file rewritten whole costs no more)', () => {
+    const block = seeded(61, BLOCK_SIZE);
+    const now = Buffer.concat([block, Buffer.from('tail')]);
+    const near = Buffer.concat([seeded(62, 1000), block]);
+    expect(search(near, now).get(0)).toBe(1000);
+    const far = Buffer.concat([seeded(62, SEARCH_UNMATCHED_MAX + 1000), block]);
+    expect(search(far, now).has(0)).toBe(false);
+  });
+
   it('looks only where the old version\'s own blocks do not already supply the new ones', () => {
     // 1 block changed in place in a 20-block file: only around block 9 is worth rolling over.
     const now = Buffer.from(old);
@@ -187,6 +196,42 @@ describe('pullFile with an old version', () => {
       expect(fs.readFileSync(path.join(root, 'f.bin')).equals(now)).toBe(true);
       expect(fetched).toEqual([0]);
       expect(stats.fetchedBytes).toBe(BLOCK_SIZE);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('an edit in place: each block is looked up once (on the hub a lookup is a query), only the changed one fetched', async () => {
+    const root = path.join(base, 'root3');
+    fs.mkdirSync(root);
+    const oldData = seeded(51, 16 * BLOCK_SIZE + 7);
+    fs.writeFileSync(path.join(root, 'h.bin'), oldData);
+    const now = Buffer.from(oldData);
+    seeded(52, 1000).copy(now, 5 * BLOCK_SIZE + 17);
+    const w = wanted(now);
+    const old = wanted(oldData);
+    const entry: Entry = { path: 'h.bin', type: 'file', size: now.length, mtimeMs: 1_700_000_000_000, mode: 0o644, hash: fileHashFromBlocks(w.blocks), blockSize: BLOCK_SIZE, blocks: w.blocks, weak: w.weak, target: '', deleted: false, seq: 1 };
+    const byHash = new Map<string, number>();
+    for (let i = 0; i * HASH_LEN < old.blocks.length; i++) byHash.set(blockHash(old.blocks, i).toString('hex'), i);
+    let lookups = 0;
+    const fetched: number[] = [];
+    const pool = new FsPool(1);
+    try {
+      await pullFile({ root, stagingDir: path.join(base, 'staging3'), pool }, entry, {
+        findLocal: (h): BlockLocation[] => {
+          lookups++;
+          const i = byHash.get(h.toString('hex'));
+          return i === undefined ? [] : [{ file: path.join(root, 'h.bin'), offset: i * BLOCK_SIZE }];
+        },
+        fetch: async (offset, size) => {
+          fetched.push(offset / BLOCK_SIZE);
+          return now.subarray(offset, offset + size);
+        },
+        old: () => ({ file: path.join(root, 'h.bin'), blocks: old.blocks }),
+      });
+      expect(fs.readFileSync(path.join(root, 'h.bin')).equals(now)).toBe(true);
+      expect(fetched).toEqual([5]);
+      expect(lookups).toBe(blockCount(now.length, BLOCK_SIZE));
     } finally {
       await pool.close();
     }
