@@ -13,6 +13,9 @@ describe('entryProblem (what a peer may announce)', () => {
     expect(entryProblem({ ...good, type: 'dir', size: 0, blocks: Buffer.alloc(0), hash: Buffer.alloc(0), blockSize: 0 })).toBeNull();
     expect(entryProblem({ ...good, type: 'symlink', target: 'x', hash: symlinkHash('x') })).toBeNull();
     expect(entryProblem({ ...good, path: 'gone', deleted: true })).toBeNull();
+    // Weak hashes: one per block, or none (hashed before protocol 3).
+    expect(entryProblem({ ...good, weak: Buffer.alloc(8) })).toBeNull();
+    expect(entryProblem({ ...good, weak: Buffer.alloc(0) })).toBeNull();
   });
 
   it.each<[string, Partial<Entry>, RegExp]>([
@@ -22,6 +25,8 @@ describe('entryProblem (what a peer may announce)', () => {
     ['a size smaller than its blocks', { size: 5 }, /block list/],
     ['a wrong file hash', { hash: sha256(Buffer.from('nope')) }, /hash does not match/],
     ['a foreign block size', { blockSize: 4096 }, /block size/],
+    ['weak hashes for fewer blocks than it has', { weak: Buffer.alloc(4) }, /^weak hash list does not match the file size$/],
+    ['weak hashes that are not 4 bytes each', { weak: Buffer.alloc(9) }, /^weak hash list does not match the file size$/],
     // The exact refusal: 'size' alone also matches the block-list refusal, which these hit too.
     ['a negative size', { size: -1 }, /^invalid size$/],
     ['an absurd size', { size: 2 ** 60 }, /^invalid size$/],
