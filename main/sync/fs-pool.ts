@@ -178,6 +178,11 @@ export class FsPool {
   async close(): Promise<void> {
     this.closed = true;
     for (const t of this.queue.splice(0)) t.reject(new Error('fs pool closed'));
+    // Idle workers end their barrier helpers first (a busy one's helper ends with the process).
+    await Promise.all(this.idle.map((w) => new Promise<void>((resolve) => {
+      w.once('message', () => resolve());
+      w.postMessage({ id: 0, op: 'close' } satisfies WorkerRequest);
+    })));
     await Promise.all(this.all.map((w) => w.terminate()));
   }
 

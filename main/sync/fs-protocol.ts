@@ -76,7 +76,9 @@ export type WorkerRequest =
   | { id: number; op: 'hashMany'; files: string[]; blockSize: number }
   | { id: number; op: 'commit'; commit: CommitRequest }
   /** Several independent commits, made durable together (group-commit.ts). */
-  | { id: number; op: 'commitMany'; commits: CommitRequest[] };
+  | { id: number; op: 'commitMany'; commits: CommitRequest[] }
+  /** The pool closes: end the worker's helper processes (barrier.ts). */
+  | { id: number; op: 'close' };
 
 export type CommitOutcome = { ok: true; commit: CommitResult } | { ok: false; error: string; code?: string; unsafe?: boolean; variant?: string };
 

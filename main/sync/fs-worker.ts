@@ -146,6 +146,9 @@ parentPort!.on('message', (req: WorkerRequest) => {
     else if (req.op === 'commitMany') {
       const { outcomes, notes } = committer.commit(req.commits);
       res = { id: req.id, ok: true, commits: outcomes, ...(notes.length > 0 ? { notes } : {}) };
+    } else if (req.op === 'close') {
+      committer.close();
+      res = { id: req.id, ok: true };
     } else {
       const r = committer.commit([req.commit]).outcomes[0]!;
       res = r.ok ? { id: req.id, ok: true, commit: r.commit } : { id: req.id, ...r };

@@ -26,7 +26,7 @@ import crypto from 'node:crypto';
 import type { BarrierNote, CommitOutcome, CommitRequest, CommitResult } from './fs-protocol';
 import { UnsafePathError, ensureSafeParentsSync } from './paths';
 import { CASE_CODE, CHANGED_CODE, caseVariantSync, stampMatches } from './expect';
-import { SYNC_FS_COMMAND, barrierUnsupported, syncFileSystem, testPause } from './barrier';
+import { SYNC_FS_COMMAND, SyncFsBarrier, barrierUnsupported, testPause } from './barrier';
 
 /**
  * From this many files a batch takes the barrier: one `sync -f` (~6 ms, spawn included) against
@@ -55,10 +55,17 @@ export class GroupCommitter {
   /** null: not tried yet; true: it works; a string: why there is none. */
   private barrier: true | string | null;
   private failures = 0;
+  private readonly syncer: SyncFsBarrier | null;
 
   /** `command`: the barrier's argv, the directory appended (barrier.ts); null: none. */
-  constructor(private readonly command: readonly string[] | null = SYNC_FS_COMMAND) {
+  constructor(command: readonly string[] | null = SYNC_FS_COMMAND) {
     this.barrier = command === null ? 'no barrier configured' : barrierUnsupported();
+    this.syncer = command === null ? null : new SyncFsBarrier(command);
+  }
+
+  /** Ends the barrier's helper process (a new one starts if needed). */
+  close(): void {
+    this.syncer?.close();
   }
 
   /** Why there is no barrier (null: there is one, or it was not tried yet). */
@@ -160,7 +167,7 @@ export class GroupCommitter {
 
   private run(dirs: string[], files: number, notes: BarrierNote[]): boolean {
     try {
-      for (const dir of dirs) syncFileSystem(dir, this.command!);
+      for (const dir of dirs) this.syncer!.sync(dir);
       this.barrier = true;
       this.failures = 0;
       return true;

@@ -5,11 +5,18 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { GROUP_MIN_FILES, GroupCommitter } from '../../main/sync/group-commit';
 import { FsPool } from '../../main/sync/fs-pool';
+import { SyncFsBarrier } from '../../main/sync/barrier';
 import type { CommitRequest } from '../../main/sync/fs-protocol';
 import { CHANGED_CODE, expectedOf } from '../../main/sync/expect';
 import type { Logger, Fields } from '../../main/util/log';
 
 const dirs: string[] = [];
+const committers: { close(): void }[] = [];
+/** A committer (or barrier) closed after the test: its helper process ends. */
+function made<T extends { close(): void }>(x: T): T {
+  committers.push(x);
+  return x;
+}
 function place() {
   const base = fs.mkdtempSync(path.join(os.tmpdir(), 'cortex-group-'));
   dirs.push(base);
@@ -18,6 +25,7 @@ function place() {
   return { base, root, stagingDir: path.join(base, 'staging') };
 }
 afterEach(() => {
+  for (const c of committers.splice(0)) c.close();
   for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 });
 
@@ -62,7 +70,7 @@ describe.runIf(process.platform === 'linux')('group commit', () => {
   it('a batch takes the barrier (sync -f): every file lands with its mode and mtime, renames durable, staging empty', () => {
     const p = place();
     const paths = names(40);
-    const r = new GroupCommitter().commit(paths.map((w) => req(p, w)));
+    const r = made(new GroupCommitter()).commit(paths.map((w) => req(p, w)));
     expect(r.way).toBe('barrier');
     expect(r.notes).toEqual([]);
     for (const o of r.outcomes) expect(o.ok && o.commit.dirSynced).toBe(true);
@@ -75,7 +83,7 @@ describe.runIf(process.platform === 'linux')('group commit', () => {
     const { base } = p;
     const b = flakyBarrier(base, 100);
     const paths = Array.from({ length: 20 }, (_, i) => `d${i}/f.txt`);
-    const r = new GroupCommitter(b.command).commit(paths.map((w) => req(p, w)));
+    const r = made(new GroupCommitter(b.command)).commit(paths.map((w) => req(p, w)));
     expect(r.way).toBe('barrier');
     expect(b.calls()).toBe(2);
     for (const o of r.outcomes) expect(o.ok && o.commit.dirSynced).toBe(true);
@@ -89,7 +97,7 @@ describe.runIf(process.platform === 'linux')('group commit', () => {
     // The committer expects nothing there (a new file), but an edit made it meanwhile.
     const stale = expectedOf(undefined);
     const paths = names(12);
-    const r = new GroupCommitter().commit(paths.map((w) => req(p, w, w === 'd/f3.txt' ? { expected: stale } : {})));
+    const r = made(new GroupCommitter()).commit(paths.map((w) => req(p, w, w === 'd/f3.txt' ? { expected: stale } : {})));
     expect(r.way).toBe('barrier');
     r.outcomes.forEach((o, i) => expect(o.ok, paths[i]).toBe(i !== 3));
     expect(r.outcomes[3]).toMatchObject({ ok: false, code: CHANGED_CODE });
@@ -100,23 +108,23 @@ describe.runIf(process.platform === 'linux')('group commit', () => {
 
   it('no barrier (the command is missing): told once why, then every batch is fsynced file by file', () => {
     const p = place();
-    const c = new GroupCommitter(['/nonexistent/cortex-sync', '-f']);
+    const c = made(new GroupCommitter(['/nonexistent/cortex-sync', '-f']));
     const first = c.commit(names(10).map((w) => req(p, w, { syncDir: w.endsWith('1.txt') })));
     expect(first.way).toBe('fsync');
-    expect(first.notes).toEqual([{ kind: 'unavailable', reason: expect.stringMatching(/cortex-sync.*ENOENT/), files: 10 }]);
+    expect(first.notes).toEqual([{ kind: 'unavailable', reason: expect.stringMatching(/cortex-sync.*not found/), files: 10 }]);
     // Without a barrier only the directories of commits that ask for it are fsynced here.
     first.outcomes.forEach((o, i) => expect(o.ok && o.commit.dirSynced).toBe(i === 1));
     const second = c.commit(names(10, 'e/g').map((w) => req(p, w)));
     expect(second.way).toBe('fsync');
     expect(second.notes).toEqual([]);
-    expect(c.unavailable).toMatch(/ENOENT/);
+    expect(c.unavailable).toMatch(/not found/);
     landed(p.root, [...names(10), ...names(10, 'e/g')]);
   });
 
   it(`fewer than ${GROUP_MIN_FILES} files are fsynced one by one, without trying the barrier`, () => {
     const p = place();
     const b = flakyBarrier(p.base, 100);
-    const r = new GroupCommitter(b.command).commit(names(GROUP_MIN_FILES - 1).map((w) => req(p, w)));
+    const r = made(new GroupCommitter(b.command)).commit(names(GROUP_MIN_FILES - 1).map((w) => req(p, w)));
     expect(r.way).toBe('fsync');
     expect(fs.existsSync(path.join(p.base, 'calls'))).toBe(false);
     landed(p.root, names(GROUP_MIN_FILES - 1));
@@ -125,7 +133,7 @@ describe.runIf(process.platform === 'linux')('group commit', () => {
   it('a barrier failing mid-run: that batch falls back (said each time); three in a row: unavailable', () => {
     const p = place();
     const b = flakyBarrier(p.base, 1);
-    const c = new GroupCommitter(b.command);
+    const c = made(new GroupCommitter(b.command));
     const batch = (k: number) => c.commit(names(10, `b${k}/f`).map((w) => req(p, w)));
     expect(batch(0)).toMatchObject({ way: 'barrier', notes: [] });
     const failed = { kind: 'failed', reason: expect.stringContaining('simulated I/O error'), files: 10 };
@@ -135,6 +143,17 @@ describe.runIf(process.platform === 'linux')('group commit', () => {
     expect(batch(4)).toMatchObject({ way: 'fsync', notes: [] });
     expect(b.calls()).toBe(4);
     for (let k = 0; k <= 4; k++) landed(p.root, names(10, `b${k}/f`));
+  });
+
+  it('a barrier helper that dies fails that barrier; the next one starts a new helper', () => {
+    const p = place();
+    const b = made(new SyncFsBarrier());
+    b.sync(p.root);
+    const first = b.pid!;
+    process.kill(first, 'SIGKILL');
+    expect(() => b.sync(p.root)).toThrow(/helper exited|EPIPE/);
+    b.sync(p.root);
+    expect(b.pid).not.toBe(first);
   });
 
   it('the pool says once, as a warning, that there is no barrier, and commits everything anyway', async () => {
@@ -152,6 +171,6 @@ describe.runIf(process.platform === 'linux')('group commit', () => {
       await pool.close();
     }
     const said = log.lines.filter((l) => l.msg.startsWith('commit.barrier'));
-    expect(said).toEqual([{ level: 'warn', msg: 'commit.barrier_unavailable', fields: { reason: expect.stringMatching(/ENOENT/), fallback: expect.stringContaining('fsync') } }]);
+    expect(said).toEqual([{ level: 'warn', msg: 'commit.barrier_unavailable', fields: { reason: expect.stringMatching(/not found/), fallback: expect.stringContaining('fsync') } }]);
   });
 });
