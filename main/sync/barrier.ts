@@ -5,7 +5,7 @@
  *
  * How syncfs is reached: coreutils' `sync -f DIR`, run by a small helper shell that each commit
  * worker starts once and talks to through two FIFOs (one line per barrier: the directory in,
- * the exit status out, read with blocking calls, so only that worker waits). Chosen over an
+ * the exit status out, with blocking calls, so only that worker waits). Chosen over an
  * N-API addon of our own, which would need a compiler at `npm ci`, the Electron ABI question
  * and electron-builder changes; and over spawnSync('sync') per barrier, measured here at ~190
  * MiB RSS: spawnSync cost ~4.9 ms of CPU in our process (fork of a large process) + ~5 ms in
@@ -32,16 +32,12 @@ export function barrierUnsupported(platform: NodeJS.Platform = process.platform)
   return platform === 'linux' ? null : `syncfs(2) is Linux-only (this is ${platform})`;
 }
 
-/** How long the helper may take to start. */
-const START_MS = 10_000;
 /**
- * The helper: opens the FIFOs (requests in, answers out), says it is ready, then for each
- * directory read runs the command on it and answers one line: its exit status and its stderr.
+ * The helper: for each directory on its stdin, runs the command on it and answers one line on
+ * its stdout, the exit status and the command's output. It ends when its stdin ends, which
+ * happens when our process goes, however it goes (we hold the only writer).
  */
-const HELPER = 'set -f; exec 3<"$1" 4>"$2"; shift 2; echo ready >&4; '
-  + 'while IFS= read -r d <&3; do r=$("$@" "$d" 2>&1); s=$?; echo "$s" $r >&4; done';
-
-const sleep = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+const HELPER = 'set -f; while IFS= read -r d; do r=$("$@" "$d" </dev/null 2>&1); s=$?; echo "$s" $r; done';
 
 /** The barrier of one commit worker: its helper, started at the first call. */
 export class SyncFsBarrier {
@@ -87,51 +83,37 @@ export class SyncFsBarrier {
     this.child = null;
   }
 
+  /**
+   * Starts the helper on two FIFOs whose ends it inherits, so that nothing here can block on
+   * an open and a helper never outlives us: its requests have one writer (ours, O_RDWR, so
+   * opening it never waits), its answers one reader (ours: a read sees the end if it dies).
+   */
   private start(): void {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cortex-barrier-'));
+    const theirs: number[] = [];
     try {
       const [requests, answers] = [path.join(dir, 'requests'), path.join(dir, 'answers')];
       const made = spawnSync('mkfifo', ['-m', '600', requests, answers], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
       if (made.error || made.status !== 0) throw new Error(`mkfifo: ${made.error?.message ?? made.stderr.trim()}`);
-      const child = spawn('sh', ['-c', HELPER, 'sh', requests, answers, ...this.command], { stdio: 'ignore' });
+      // Linux: an O_RDWR open of a FIFO never waits; with it open, the other opens do not either.
+      this.toHelper = fs.openSync(requests, fs.constants.O_RDWR);
+      theirs.push(fs.openSync(requests, fs.constants.O_RDONLY));
+      const hold = fs.openSync(answers, fs.constants.O_RDWR);
+      try {
+        theirs.push(fs.openSync(answers, fs.constants.O_WRONLY));
+        this.fromHelper = fs.openSync(answers, fs.constants.O_RDONLY);
+      } finally {
+        fs.closeSync(hold);
+      }
+      const child = spawn('sh', ['-c', HELPER, 'sh', ...this.command], { stdio: [theirs[0]!, theirs[1]!, 'ignore'] });
       child.on('error', () => undefined);
       child.unref();
       this.child = child;
-      const deadline = Date.now() + START_MS;
-      // Non-blocking opens, so a helper that never comes cannot hang the worker.
-      while (this.toHelper === null) {
-        try {
-          this.toHelper = fs.openSync(requests, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
-        } catch (e) {
-          if ((e as NodeJS.ErrnoException).code !== 'ENXIO' || Date.now() > deadline) throw new Error(`the barrier helper did not start: ${(e as Error).message}`);
-          sleep(1);
-        }
-      }
-      const probe = fs.openSync(answers, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-      try {
-        let got = '';
-        while (!got.includes('\n')) {
-          try {
-            const n = fs.readSync(probe, this.buf);
-            if (n > 0) got += this.buf.toString('utf8', 0, n);
-          } catch (e) {
-            if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
-          }
-          if (!got.includes('\n') && Date.now() > deadline) throw new Error('the barrier helper did not start');
-          if (!got.includes('\n')) sleep(1);
-        }
-        if (got !== 'ready\n') throw new Error(`the barrier helper said ${JSON.stringify(got)}`);
-        // It holds the answers open for writing: a blocking open returns at once, and reads
-        // then wait for the answer (or see the end when the helper is gone).
-        this.fromHelper = fs.openSync(answers, fs.constants.O_RDONLY);
-      } finally {
-        fs.closeSync(probe);
-      }
     } catch (e) {
       this.close();
       throw e;
     } finally {
-      // Both ends are open (or it failed): the names are not needed any more.
+      for (const fd of theirs) fs.closeSync(fd);
       fs.rmSync(dir, { recursive: true, force: true });
     }
   }
