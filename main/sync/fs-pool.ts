@@ -181,6 +181,7 @@ export class FsPool {
     // Idle workers end their barrier helpers first (a busy one's helper ends with the process).
     await Promise.all(this.idle.map((w) => new Promise<void>((resolve) => {
       w.once('message', () => resolve());
+      w.once('exit', () => resolve());
       w.postMessage({ id: 0, op: 'close' } satisfies WorkerRequest);
     })));
     await Promise.all(this.all.map((w) => w.terminate()));
