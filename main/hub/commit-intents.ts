@@ -9,8 +9,12 @@
  * hub's side just before the crash or while it was down (hub-side changes: a node change of
  * the same file then keeps both). This file tells the two apart by path and hash. An append is
  * one write(2), in the page cache before the rename it precedes, so a killed process keeps it;
- * after a power loss an intent may be lost, and its commit then only counts as a hub-side edit
- * (at worst a conflict copy of the node's own version: nothing is lost).
+ * a small file committed in a group (sync/group-commit.ts) is noted before it is queued, so the
+ * group's first barrier (syncfs of the staging file system, where this file lives) makes its
+ * intent durable too. Otherwise, after a power loss an intent may be lost, and its commit then
+ * only counts as a hub-side edit (at worst a conflict copy of the node's own version: nothing
+ * is lost). Appends stay one per file: ~4 µs of CPU each (20k notes), about 1 % of the hub's
+ * CPU per small file, not worth moving into the commit workers' batches.
  */
 import fs from 'node:fs';
 import path from 'node:path';

@@ -100,7 +100,7 @@ export class HubService extends EventEmitter<HubEvents> {
     this.store = store;
     this.log = log;
     this.pool = new FsPool();
-    this.commitPool = new FsPool(commitWorkers());
+    this.commitPool = new FsPool(commitWorkers(), { log });
     this.reports = new NodeReports(store.reports);
     this.runtimes = new NodeRuntimes(store, (id) => ({
       id, root: this.mirrorOf(id), staging: this.stagingOf(id), store, pool: this.pool, log,

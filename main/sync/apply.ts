@@ -5,8 +5,10 @@
  * staging directory outside the root (same file system), each block verified against its
  * SHA-256 as it arrives or is copied, the whole file verified against its hash, then given its
  * final mode (in a hub mirror: per the mirror mode rule, modes.ts) and mtime through the open
- * fd, fsynced, renamed into place, and the directory fsynced. Nothing is ever chmod'ed or chown'ed by path before the rename, and no path under
- * the root is written through a symlink (paths.ts).
+ * fd, fsynced, renamed into place, and the directory fsynced. Small files are committed by a
+ * worker, many at once as a group: one barrier instead of an fsync per file and directory
+ * (group-commit.ts). Nothing is ever chmod'ed or chown'ed by path before the rename, and no
+ * path under the root is written through a symlink (paths.ts).
  *
  * A little over 400 lines: the commit, the deletion and the directory and symlink steps share
  * the path checks and the staging rules above; apply-action.ts chooses between them.
@@ -337,7 +339,7 @@ export async function pullFile(ctx: ApplyContext, entry: Entry, source: PullSour
 /**
  * A file of up to IN_MEMORY_MAX bytes: get and verify its blocks into one buffer, then a worker
  * commits it with synchronous calls in one message (far cheaper than a dozen promise round
- * trips per file on the event loop).
+ * trips per file on the event loop), with others queued meanwhile as one group commit.
  */
 async function pullSmallFile(ctx: ApplyContext, pool: FsPool, entry: Entry, source: PullSource, signal?: AbortSignal, stats?: PullStats, expected?: Expected): Promise<CachedEntry> {
   const readers: Readers = new Map();
@@ -354,7 +356,8 @@ async function pullSmallFile(ctx: ApplyContext, pool: FsPool, entry: Entry, sour
   const st = await pool.commit({ root: ctx.root, stagingDir: ctx.stagingDir, wirePath: entry.path, data, mode: onDisk(ctx, entry.mode), mtimeMs: entry.mtimeMs, syncDir: !ctx.deferDirSync, ...(expected !== undefined ? { expected } : {}), ...(ctx.caseInsensitive ? { caseInsensitive: true } : {}) })
     .catch((e: NodeJS.ErrnoException) => { throw e.code === CHANGED_CODE ? new ChangedMeanwhile(entry.path) : e; });
   if (st.size !== entry.size) throw new VerifyError(`assembled ${st.size} bytes, expected ${entry.size}`);
-  ctx.deferDirSync?.(path.dirname(toNative(ctx.root, entry.path)));
+  // Committed as part of a group, its rename is durable already; else the caller's batch does it.
+  if (!st.dirSynced) ctx.deferDirSync?.(path.dirname(toNative(ctx.root, entry.path)));
   return { ...entry, size: st.size, mtimeMs: st.mtimeMs, mode: recorded(ctx, entry.mode, st.mode), ino: st.ino };
 }
 

@@ -1,14 +1,17 @@
 /**
- * A small pool of worker threads for walking and hashing, so that neither stalls the event
- * loop of the hub (which also serves the UI) or of the node. Counts what it hashed.
+ * A small pool of worker threads for walking, hashing and committing small files, so that none
+ * of it stalls the event loop of the hub (which also serves the UI) or of the node. Counts what
+ * it hashed; logs what its workers say about group commit's barrier.
  */
 import { Worker } from 'node:worker_threads';
 import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs';
-import type { CommitRequest, CommitResult, HashResult, SearchRequest, WalkResult, WorkerRequest, WorkerResponse } from './fs-protocol';
+import type { BarrierNote, CommitRequest, CommitResult, HashResult, SearchRequest, WalkResult, WorkerOptions, WorkerRequest, WorkerResponse } from './fs-protocol';
 import { UnsafePathError } from './paths';
 import { CASE_CODE, CaseConflict } from './expect';
+import { SYNC_FS_COMMAND, barrierUnsupported } from './barrier';
+import type { Logger } from '../util/log';
 
 /**
  * The compiled worker; when this module runs from TypeScript sources (tests), use the build.
@@ -24,13 +27,24 @@ function workerFile(): string {
 }
 
 /**
- * A backlog of small commits goes to a worker in one message: fewer thread wake-ups and
- * messages (the hub's main thread spent a third less CPU on 20k small files). Only files
- * that together stay under COMMIT_BATCH_BYTES are grouped: batching 100 KiB files raised the
- * hub's event-loop lag p99 from 13 to 23 ms (16 completions landing in one turn), with no gain.
+ * A backlog of small commits goes to a worker in one message, which commits them as a group
+ * (group-commit.ts: one barrier for the batch's bytes, one for its renames): fewer thread
+ * wake-ups and messages, and the barrier's cost shared. A batch is what is queued when a
+ * worker is free (no timer: a lone change leaves at once), up to COMMIT_BATCH files and
+ * COMMIT_BATCH_BYTES. Its completions are handed out RESOLVE_PER_TURN per event-loop turn:
+ * 16 completions of 100 KiB files landing in one turn had raised the hub's event-loop lag p99
+ * from 13 to 23 ms.
  */
-const COMMIT_BATCH = 16;
-const COMMIT_BATCH_BYTES = 64 * 1024;
+const COMMIT_BATCH = 128;
+const COMMIT_BATCH_BYTES = 4 * 1024 * 1024;
+const RESOLVE_PER_TURN = 16;
+
+export interface FsPoolOptions {
+  /** Where group commit's fallback to per-file fsync is said (warn). */
+  log?: Logger;
+  /** Group commit's barrier command (barrier.ts); null: none, every file fsynced. */
+  barrierCommand?: readonly string[] | null;
+}
 
 interface Task {
   req: WorkerRequest;
@@ -50,14 +64,18 @@ export class FsPool {
   filesHashed = 0;
 
   private readonly file: string;
+  private readonly workerOptions: WorkerOptions;
+  /** Reasons already logged that there is no barrier (each worker finds out for itself). */
+  private readonly saidUnavailable = new Set<string>();
 
   /** Workers start on demand, up to `size`; one that dies is replaced by the next task. */
-  constructor(private readonly size = Math.max(1, Math.min(4, os.availableParallelism()))) {
+  constructor(private readonly size = Math.max(1, Math.min(4, os.availableParallelism())), private readonly options: FsPoolOptions = {}) {
     this.file = workerFile();
+    this.workerOptions = { barrierCommand: options.barrierCommand === undefined ? SYNC_FS_COMMAND : options.barrierCommand };
   }
 
   private spawn(): Worker {
-    const w = new Worker(this.file);
+    const w = new Worker(this.file, { workerData: this.workerOptions });
     w.unref();
     w.on('message', (res: WorkerResponse) => this.done(w, res));
     w.on('error', (e) => this.failWorker(w, e));
@@ -109,10 +127,16 @@ export class FsPool {
   }
 
   /**
-   * Writes a small verified file atomically (fs-worker.ts `commit`). When commits queue up,
-   * a free worker takes up to COMMIT_BATCH of them in one message (see pump).
+   * Writes a small verified file atomically; resolves once it is in place and durable (or,
+   * with `syncDir` false and no barrier, durable but for its directory: `dirSynced`). When
+   * commits queue up, a free worker takes up to COMMIT_BATCH of them in one message and
+   * commits them as a group (group-commit.ts).
    */
   async commit(c: CommitRequest): Promise<CommitResult> {
+    if (this.saidUnavailable.size === 0 && this.workerOptions.barrierCommand !== null) {
+      const why = barrierUnsupported();
+      if (why) this.noted([{ kind: 'unavailable', reason: why, files: 0 }]);
+    }
     const res = await this.run({ id: 0, op: 'commit', commit: c });
     if (!res.ok) {
       if (res.unsafe) throw new UnsafePathError(c.wirePath, res.error.replace(/^unsafe path "[^"]*": /, ''));
@@ -138,17 +162,36 @@ export class FsPool {
     const commits = batch.map((t) => (t.req as Extract<WorkerRequest, { op: 'commit' }>).commit);
     return {
       req: { id: first.req.id, op: 'commitMany', commits },
-      resolve: (res) => batch.forEach((t, i) => {
+      resolve: (res) => inTurns(batch.map((t, i) => () => {
         const r = res.ok ? res.commits![i]! : res;
         t.resolve(r.ok ? { id: t.req.id, ok: true, commit: r.commit } : { id: t.req.id, ok: false, error: r.error, code: r.code, unsafe: r.unsafe, variant: r.variant });
-      }),
+      })),
       reject: (e) => batch.forEach((t) => t.reject(e)),
     };
+  }
+
+  /** Says what a worker found about the barrier: its absence once per reason, each fallback. */
+  private noted(notes: BarrierNote[]): void {
+    for (const n of notes) {
+      if (n.kind === 'unavailable') {
+        if (this.saidUnavailable.has(n.reason)) continue;
+        this.saidUnavailable.add(n.reason);
+        this.options.log?.warn('commit.barrier_unavailable', { reason: n.reason, fallback: 'fsync of every file and directory (slower, as durable)' });
+      } else {
+        this.options.log?.warn('commit.barrier_failed', { reason: n.reason, files: n.files, fallback: 'this batch fsynced file by file' });
+      }
+    }
   }
 
   async close(): Promise<void> {
     this.closed = true;
     for (const t of this.queue.splice(0)) t.reject(new Error('fs pool closed'));
+    // Idle workers end their barrier helpers first (a busy one's helper ends with the process).
+    await Promise.all(this.idle.map((w) => new Promise<void>((resolve) => {
+      w.once('message', () => resolve());
+      w.once('exit', () => resolve());
+      w.postMessage({ id: 0, op: 'close' } satisfies WorkerRequest);
+    })));
     await Promise.all(this.all.map((w) => w.terminate()));
   }
 
@@ -179,6 +222,7 @@ export class FsPool {
     this.running.delete(w);
     w.unref();
     this.idle.push(w);
+    if (res.ok && res.notes) this.noted(res.notes);
     t?.resolve(res);
     this.pump();
   }
@@ -193,4 +237,10 @@ export class FsPool {
     t?.reject(e);
     if (!this.closed) this.pump();
   }
+}
+
+/** Runs `fns` RESOLVE_PER_TURN per event-loop turn, the first ones now. */
+function inTurns(fns: (() => void)[]): void {
+  for (const f of fns.slice(0, RESOLVE_PER_TURN)) f();
+  if (fns.length > RESOLVE_PER_TURN) setImmediate(() => inTurns(fns.slice(RESOLVE_PER_TURN)));
 }

@@ -47,7 +47,10 @@ export interface CommitRequest {
   data: Uint8Array;
   mode: number;
   mtimeMs: number;
-  /** fsync the directory after the rename (false: the caller batches it). */
+  /**
+   * fsync the directory after the rename (false: the caller batches it). A batch that takes
+   * group commit's barrier makes its renames durable either way (CommitResult.dirSynced).
+   */
   syncDir: boolean;
   /** Commit only if the target still shows this (expect.ts); absent: no check. */
   expected?: Expected;
@@ -62,6 +65,23 @@ export interface CommitResult {
   ino: number;
   /** The target was a directory and had to be removed first. */
   replacedDir: boolean;
+  /** The rename is durable already (its directory fsynced, or a barrier): nothing left to the caller. */
+  dirSynced: boolean;
+}
+
+/** What a worker has to say about group commit's barrier (group-commit.ts), logged by the pool. */
+export interface BarrierNote {
+  /** unavailable: no barrier from now on (per-file fsync); failed: this batch fell back to it. */
+  kind: 'unavailable' | 'failed';
+  reason: string;
+  /** Files in the batch that fell back. */
+  files: number;
+}
+
+/** What a worker is started with (workerData). */
+export interface WorkerOptions {
+  /** Group commit's barrier command, the directory appended (barrier.ts); null: none, per-file fsync. */
+  barrierCommand: readonly string[] | null;
 }
 
 export type WorkerRequest =
@@ -71,11 +91,13 @@ export type WorkerRequest =
   | { id: number; op: 'search'; search: SearchRequest }
   | { id: number; op: 'hashMany'; files: string[]; blockSize: number }
   | { id: number; op: 'commit'; commit: CommitRequest }
-  /** Several independent commits, one after the other (a backlog of small files). */
-  | { id: number; op: 'commitMany'; commits: CommitRequest[] };
+  /** Several independent commits, made durable together (group-commit.ts). */
+  | { id: number; op: 'commitMany'; commits: CommitRequest[] }
+  /** The pool closes: end the worker's helper processes (barrier.ts). */
+  | { id: number; op: 'close' };
 
 export type CommitOutcome = { ok: true; commit: CommitResult } | { ok: false; error: string; code?: string; unsafe?: boolean; variant?: string };
 
 export type WorkerResponse =
-  | { id: number; ok: true; walk?: WalkResult; hash?: HashResult; many?: ({ ok: true; hash: HashResult } | { ok: false; error: string; code?: string })[]; commit?: CommitResult; commits?: CommitOutcome[]; found?: [number, number][] }
+  | { id: number; ok: true; walk?: WalkResult; hash?: HashResult; many?: ({ ok: true; hash: HashResult } | { ok: false; error: string; code?: string })[]; commit?: CommitResult; commits?: CommitOutcome[]; notes?: BarrierNote[]; found?: [number, number][] }
   | { id: number; ok: false; error: string; code?: string; unsafe?: boolean; variant?: string };

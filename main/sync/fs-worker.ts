@@ -1,16 +1,19 @@
 /**
- * Worker thread for the heavy file-system work of the sync core: walking a tree and hashing
- * files block by block. Runs synchronous calls so it is fast, off the event loop of its parent.
+ * Worker thread for the heavy file-system work of the sync core: walking a tree, hashing
+ * files block by block, and committing small files (group-commit.ts). Runs synchronous calls
+ * so it is fast, off the event loop of its parent.
  */
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import type { CommitRequest, CommitResult, HashResult, SearchRequest, WalkItem, WalkResult, WorkerRequest, WorkerResponse } from './fs-protocol';
+import type { HashResult, SearchRequest, WalkItem, WalkResult, WorkerOptions, WorkerRequest, WorkerResponse } from './fs-protocol';
 import { badNameProblem, isValidUtf8, readProblem, specialKind, type IgnoredPath, type PathProblem } from './problems';
-import { UnsafePathError, ensureSafeParentsSync } from './paths';
-import { CASE_CODE, CHANGED_CODE, caseVariantSync, stampMatches } from './expect';
+import { UnsafePathError } from './paths';
+import { caseVariantSync } from './expect';
 import { WEAK_LEN, blockWeak, findShifted, hasWeak, searchRanges } from './blocks';
+import { GroupCommitter } from './group-commit';
+import { SYNC_FS_COMMAND } from './barrier';
 
 function walk(root: string, subtree: string, shallow: boolean, exactCase = false): WalkResult {
   const items: WalkItem[] = [];
@@ -124,65 +127,9 @@ function hashFile(file: string, blockSize: number): HashResult {
   }
 }
 
-/**
- * The atomic commit of a small, already verified file, with synchronous calls (one message
- * instead of a dozen promise round trips): exclusive 0600 staging file, data, final mode and
- * mtime through the fd, fsync, rename into place, fsync of the directory.
- */
-function commit(c: CommitRequest): CommitResult {
-  const tmp = path.join(c.stagingDir, `${crypto.randomBytes(12).toString('hex')}.tmp`);
-  const create = () => fs.openSync(tmp, fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_WRONLY, 0o600);
-  let fd: number;
-  try {
-    fd = create();
-  } catch (e) {
-    // The staging directory is made when missing, not checked on every commit.
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-    fs.mkdirSync(c.stagingDir, { recursive: true, mode: 0o700 });
-    fd = create();
-  }
-  // Workers share the process's fd table: closing an fd twice could close another thread's file.
-  let open = true;
-  let renamed = false;
-  try {
-    let off = 0;
-    while (off < c.data.length) off += fs.writeSync(fd, c.data, off, c.data.length - off, off);
-    fs.fchmodSync(fd, c.mode & 0o777);
-    fs.futimesSync(fd, new Date(), new Date(c.mtimeMs));
-    fs.fsyncSync(fd);
-    const st = fs.fstatSync(fd);
-    open = false;
-    fs.closeSync(fd);
-    const target = ensureSafeParentsSync(c.root, c.wirePath);
-    const existing = fs.lstatSync(target, { throwIfNoEntry: false });
-    const variant = existing && c.caseInsensitive ? caseVariantSync(c.root, c.wirePath) : null;
-    if (variant !== null) throw Object.assign(new Error(`${c.wirePath}: "${variant}" is there, and this file system ignores case`), { code: CASE_CODE, variant });
-    if (c.expected !== undefined && !stampMatches(existing, c.expected)) {
-      throw Object.assign(new Error(`${c.wirePath} changed on disk since it was last scanned`), { code: CHANGED_CODE });
-    }
-    const replacedDir = Boolean(existing?.isDirectory());
-    if (replacedDir) {
-      // Only an empty directory gives way (apply.ts removeAt): anything left in it was not decided on.
-      try {
-        fs.rmdirSync(target);
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code === 'ENOTEMPTY' || code === 'EEXIST') throw Object.assign(new Error(`${c.wirePath} is a directory that is not empty`), { code: CHANGED_CODE });
-        throw e;
-      }
-    }
-    fs.renameSync(tmp, target);
-    renamed = true;
-    if (c.syncDir) {
-      const dfd = fs.openSync(path.dirname(target), fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
-      try { fs.fsyncSync(dfd); } finally { fs.closeSync(dfd); }
-    }
-    return { size: st.size, mtimeMs: st.mtimeMs, mode: st.mode & 0o777, ino: st.ino, replacedDir };
-  } finally {
-    if (open) fs.closeSync(fd);
-    if (!renamed) fs.rmSync(tmp, { force: true });
-  }
-}
+/** Small files' commits, one by one or as a group (group-commit.ts). */
+const options = workerData as WorkerOptions | undefined;
+const committer = new GroupCommitter(options ? options.barrierCommand : SYNC_FS_COMMAND);
 
 /**
  * Looks for the wanted blocks in an old local version at any offset (blocks.ts findShifted).
@@ -232,16 +179,15 @@ parentPort!.on('message', (req: WorkerRequest) => {
       };
     }
     else if (req.op === 'commitMany') {
-      res = {
-        id: req.id, ok: true, commits: req.commits.map((c) => {
-          try {
-            return { ok: true as const, commit: commit(c) };
-          } catch (e) {
-            return { ok: false as const, error: (e as Error).message, code: (e as NodeJS.ErrnoException).code, unsafe: e instanceof UnsafePathError, variant: (e as { variant?: string }).variant };
-          }
-        }),
-      };
-    } else res = { id: req.id, ok: true, commit: commit(req.commit) };
+      const { outcomes, notes } = committer.commit(req.commits);
+      res = { id: req.id, ok: true, commits: outcomes, ...(notes.length > 0 ? { notes } : {}) };
+    } else if (req.op === 'close') {
+      committer.close();
+      res = { id: req.id, ok: true };
+    } else {
+      const r = committer.commit([req.commit]).outcomes[0]!;
+      res = r.ok ? { id: req.id, ok: true, commit: r.commit } : { id: req.id, ...r };
+    }
   } catch (e) {
     res = { id: req.id, ok: false, error: (e as Error).message, code: (e as NodeJS.ErrnoException).code, unsafe: e instanceof UnsafePathError, variant: (e as { variant?: string }).variant };
   }
