@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import { AbortedError, applyDir, applyMove, applySymlink, pullFile, type ApplyContext, type BlockLocation, type PullSource, type PullStats } from '../sync/apply';
 import { applyAction, applyProblem } from '../sync/apply-action';
 import { BlockUnavailable, PeerGone, type BlockFetcher } from '../sync/block-fetcher';
-import { BLOCK_SIZE, blockIndex } from '../sync/blocks';
+import { BLOCK_SIZE, HASH_LEN, blockIndex } from '../sync/blocks';
 import { CaseConflict, ChangedMeanwhile, expectedOf, stampMatches } from '../sync/expect';
 import { UnsafePathError, ancestorsOf, checkNoSymlinkParents, toNative } from '../sync/paths';
 import { sameVersion, versionOf, type Version } from '../sync/reconcile';
@@ -316,11 +316,17 @@ export class MirrorApplier {
     if (partial) {
       inPartial = blockIndex(e.blocks);
     }
+    // A file of one block: the mirror index keeps no block rows of such files (mirror-index.ts
+    // putFiles), so a lookup per small file would almost never find its one block; it is fetched.
+    const lookUp = e.blocks.length > HASH_LEN;
     return {
-      findLocal: (hash: Buffer): BlockLocation[] => [
-        ...(inPartial?.get(hash.toString('hex')) ?? []).map((i) => ({ file: partial!, offset: i * e.blockSize })),
-        ...this.d.store.index.findBlock(this.d.nodeId, hash).map((b) => ({ file: toNative(this.d.ctx.root, b.path), offset: b.idx * BLOCK_SIZE })),
-      ],
+      findLocal: (hash: Buffer): BlockLocation[] => {
+        if (!lookUp && !inPartial) return [];
+        return [
+          ...(inPartial?.get(hash.toString('hex')) ?? []).map((i) => ({ file: partial!, offset: i * e.blockSize })),
+          ...(lookUp ? this.d.store.index.findBlock(this.d.nodeId, hash).map((b) => ({ file: toNative(this.d.ctx.root, b.path), offset: b.idx * BLOCK_SIZE })) : []),
+        ];
+      },
       fetch: (offset, size, hash) => this.fetch(e.path, offset, size, hash),
     };
   }
