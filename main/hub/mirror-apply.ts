@@ -227,6 +227,12 @@ export class MirrorApplier {
     this.wrote({ put: made, forNode: made.map((m) => m.path), agreed: made.map((m): [string, Version] => [m.path, versionOf(m)!]) });
   }
 
+  /** The path's directory is the root, or known to be recorded (restoreParents would do nothing). */
+  private parentKnown(wirePath: string): boolean {
+    const slash = wirePath.lastIndexOf('/');
+    return slash < 0 || this.knownDirs.has(wirePath.slice(0, slash));
+  }
+
   /** A minimal entry for what is on disk at a mirror path (for moving it), if anything. */
   private async lstatEntry(wirePath: string): Promise<CachedEntry | undefined> {
     const st = await fs.promises.lstat(toNative(this.d.ctx.root, wirePath)).catch(() => undefined);
@@ -242,7 +248,8 @@ export class MirrorApplier {
     const e = it.entry;
     const agreed = versionOf(e);
     if (it.action.kind === 'none') return;
-    if (!e.deleted) await this.restoreParents(e.path);
+    // Most files land in a directory known to be recorded: no async step for them.
+    if (!e.deleted && !this.parentKnown(e.path)) await this.restoreParents(e.path);
     if (it.conflict?.loser === 'node') {
       // The hub's version stays; the node's is kept beside it, on both sides.
       const copy = { ...e, path: it.conflict.copyTo };
