@@ -45,6 +45,8 @@ export interface QueueItem {
   conflict?: { loser: Side; copyTo: string };
   /** Resolves when the item has run. */
   settled?: Promise<void>;
+  /** Enqueued after an item of a higher sequence number (a retry, a change decided again). */
+  outOfOrder?: boolean;
 }
 
 export interface ApplyQueueOptions {
@@ -70,6 +72,13 @@ export class ApplyQueue {
   private cursor = 0;
   private barrierRunning = false;
   private stopped = false;
+  /** The highest sequence number enqueued so far. */
+  private maxSeq = -Infinity;
+  /**
+   * Items in `items` enqueued below `maxSeq`. While there are none, the items are in the node's
+   * order, and acknowledgeable() stops at the first one still waiting (O(settled), not O(queue)).
+   */
+  private outOfOrder = 0;
   private readonly limits: { files: number; ops: number; pullMemory: number };
 
   constructor(private readonly o: ApplyQueueOptions) {
@@ -79,6 +88,13 @@ export class ApplyQueue {
   /** Items running now. */
   get running(): number {
     return this.runningCount;
+  }
+
+  /** Something runs, or waits to start. */
+  get busy(): boolean {
+    if (this.runningCount > 0) return true;
+    for (let i = this.cursor; i < this.items.length; i++) if (this.items[i]!.state === 'queued') return true;
+    return false;
   }
 
   /** The newest item of a path not yet recorded by a flush (queued, running or done). */
@@ -100,6 +116,10 @@ export class ApplyQueue {
     }
     const barrier = isBarrier(e, expected, { conflict: conflict !== undefined, sameFileQueued: this.o.caseInsensitive && this.sameFileQueued(e.path) });
     const item: QueueItem = { entry: e, action, barrier, state: 'queued', expected, ...(conflict ? { conflict } : {}) };
+    if (e.seq < this.maxSeq) {
+      item.outOfOrder = true;
+      this.outOfOrder++;
+    } else this.maxSeq = e.seq;
     this.items.push(item);
     if (!this.latestByPath.has(e.path)) this.countFolded(e.path, 1);
     this.latestByPath.set(e.path, item);
@@ -184,7 +204,12 @@ export class ApplyQueue {
     for (const it of this.items) {
       const retry = it.entry.seq <= ackedSeq;
       if (it.state !== 'done' || it.interrupted) {
-        if (!retry) waiting = true;
+        if (!retry) {
+          waiting = true;
+          // In the node's order, everything after it has a higher number: none is a retry, so
+          // none can be settled now. Stopping here keeps a flush O(settled), not O(queue).
+          if (this.outOfOrder === 0) break;
+        }
         continue;
       }
       // Done after one still waiting: stays queued until it can be acknowledged in order.
@@ -195,21 +220,40 @@ export class ApplyQueue {
     return { acked, waiting, settled };
   }
 
-  /** What a flush recorded leaves the queue (in place; pump() finds its place again from the start). */
+  /** What a flush recorded leaves the queue (in place; pump() goes on from where it was). */
   forget(settled: Set<QueueItem>): void {
+    // Usually what was settled is the start of the queue: cut it off, without a pass over the rest.
+    let prefix = 0;
+    while (prefix < this.items.length && settled.has(this.items[prefix]!)) prefix++;
+    if (prefix === settled.size) {
+      for (let i = 0; i < prefix; i++) this.drop(this.items[i]!);
+      this.items.splice(0, prefix);
+      this.cursor = Math.max(0, this.cursor - prefix);
+      return;
+    }
     let kept = 0;
-    for (const it of this.items) {
+    let cursor = 0;
+    for (let i = 0; i < this.items.length; i++) {
+      const it = this.items[i]!;
       if (!settled.has(it)) {
+        if (i < this.cursor) cursor++;
         this.items[kept++] = it;
         continue;
       }
-      if (this.latestByPath.get(it.entry.path) === it) {
-        this.latestByPath.delete(it.entry.path);
-        this.countFolded(it.entry.path, -1);
-      }
+      this.drop(it);
     }
     this.items.length = kept;
-    this.cursor = 0;
+    // Items before the cursor never wait to start again (states only move forward).
+    this.cursor = cursor;
+  }
+
+  /** An item leaves the queue. */
+  private drop(it: QueueItem): void {
+    if (it.outOfOrder) this.outOfOrder--;
+    if (this.latestByPath.get(it.entry.path) === it) {
+      this.latestByPath.delete(it.entry.path);
+      this.countFolded(it.entry.path, -1);
+    }
   }
 
   /**

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import { AbortedError, applyDir, applyMove, applySymlink, pullFile, type ApplyContext, type BlockLocation, type PullSource, type PullStats } from '../sync/apply';
 import { applyAction, applyProblem } from '../sync/apply-action';
 import { BlockUnavailable, PeerGone, type BlockFetcher } from '../sync/block-fetcher';
-import { BLOCK_SIZE, blockIndex } from '../sync/blocks';
+import { BLOCK_SIZE, HASH_LEN, blockIndex } from '../sync/blocks';
 import { CaseConflict, ChangedMeanwhile, expectedOf, stampMatches } from '../sync/expect';
 import { UnsafePathError, ancestorsOf, checkNoSymlinkParents, toNative } from '../sync/paths';
 import { sameVersion, versionOf, type Version } from '../sync/reconcile';
@@ -227,6 +227,12 @@ export class MirrorApplier {
     this.wrote({ put: made, forNode: made.map((m) => m.path), agreed: made.map((m): [string, Version] => [m.path, versionOf(m)!]) });
   }
 
+  /** The path's directory is the root, or known to be recorded (restoreParents would do nothing). */
+  private parentKnown(wirePath: string): boolean {
+    const slash = wirePath.lastIndexOf('/');
+    return slash < 0 || this.knownDirs.has(wirePath.slice(0, slash));
+  }
+
   /** A minimal entry for what is on disk at a mirror path (for moving it), if anything. */
   private async lstatEntry(wirePath: string): Promise<CachedEntry | undefined> {
     const st = await fs.promises.lstat(toNative(this.d.ctx.root, wirePath)).catch(() => undefined);
@@ -242,7 +248,8 @@ export class MirrorApplier {
     const e = it.entry;
     const agreed = versionOf(e);
     if (it.action.kind === 'none') return;
-    if (!e.deleted) await this.restoreParents(e.path);
+    // Most files land in a directory known to be recorded: no async step for them.
+    if (!e.deleted && !this.parentKnown(e.path)) await this.restoreParents(e.path);
     if (it.conflict?.loser === 'node') {
       // The hub's version stays; the node's is kept beside it, on both sides.
       const copy = { ...e, path: it.conflict.copyTo };
@@ -316,11 +323,17 @@ export class MirrorApplier {
     if (partial) {
       inPartial = blockIndex(e.blocks);
     }
+    // A file of one block: the mirror index keeps no block rows of such files (mirror-index.ts
+    // putFiles), so a lookup per small file would almost never find its one block; it is fetched.
+    const lookUp = e.blocks.length > HASH_LEN;
     return {
-      findLocal: (hash: Buffer): BlockLocation[] => [
-        ...(inPartial?.get(hash.toString('hex')) ?? []).map((i) => ({ file: partial!, offset: i * e.blockSize })),
-        ...this.d.store.index.findBlock(this.d.nodeId, hash).map((b) => ({ file: toNative(this.d.ctx.root, b.path), offset: b.idx * BLOCK_SIZE })),
-      ],
+      findLocal: (hash: Buffer): BlockLocation[] => {
+        if (!lookUp && !inPartial) return [];
+        return [
+          ...(inPartial?.get(hash.toString('hex')) ?? []).map((i) => ({ file: partial!, offset: i * e.blockSize })),
+          ...(lookUp ? this.d.store.index.findBlock(this.d.nodeId, hash).map((b) => ({ file: toNative(this.d.ctx.root, b.path), offset: b.idx * BLOCK_SIZE })) : []),
+        ];
+      },
       fetch: (offset, size, hash) => this.fetch(e.path, offset, size, hash),
       // The mirror's version of this path: the new one's blocks may be in it at other offsets.
       old: () => {

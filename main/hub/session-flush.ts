@@ -1,9 +1,12 @@
 /**
  * The flush step of a node session: makes applied items durable and acknowledges them, as one
- * group commit per FLUSH_MS at most (fsync the directories renamed into, record the journal's
- * writes and failures in one store call, then acknowledge to the node), never two at once. A
- * flush that cannot record (the hub's disk is full, say) loses nothing: it is tried again with
- * backoff, and the session shows why meanwhile.
+ * group commit at a time (fsync the directories renamed into, record the journal's writes and
+ * failures in one store call, then acknowledge to the node), never two at once. When nothing
+ * else is being applied a flush follows at once (a single change is not held back); while
+ * changes are being applied, results are gathered for up to FLUSH_BUSY_MS or FLUSH_BATCH writes,
+ * so the per-flush work (a transaction, the directory fsyncs, an acknowledgement) is shared by
+ * many files. A flush that cannot record (the hub's disk is full, say) loses nothing: it is
+ * tried again with backoff, and the session shows why meanwhile.
  */
 import type { HubStore } from '../store/hub-store';
 import { fsyncDir } from '../sync/apply';
@@ -14,7 +17,10 @@ import type { ApplyQueue } from './apply-queue';
 import type { FailureSet } from './failures';
 import { failureChanges, failureKey, type WriteJournal } from './write-journal';
 
-const FLUSH_MS = 25;
+/** Longest a result waits for its flush while other changes are being applied. */
+const FLUSH_BUSY_MS = 50;
+/** ...or until this many writes are waiting (one transaction stays short: event-loop lag). */
+const FLUSH_BATCH = 512;
 /** A failed flush is tried again after this long, doubling up to the max. */
 const FLUSH_RETRY_MIN_MS = 1000;
 const FLUSH_RETRY_MAX_MS = 30_000;
@@ -28,6 +34,8 @@ export interface SessionFlushDeps {
   queue: ApplyQueue;
   journal: WriteJournal;
   closed(): boolean;
+  /** Node changes are being applied or wait to be: results are gathered for a while. */
+  busy(): boolean;
   /** The node's sequence acknowledged so far. */
   ackedSeq(): number;
   /** The node's latest IndexDone, and whether a full pass is still being taken in. */
@@ -44,6 +52,7 @@ export class SessionFlush {
   /** The last flush could not be recorded (cleared by the next that is); retried with backoff. */
   error: { code: string; reason: string; at: number } | null = null;
   private timer: NodeJS.Timeout | null = null;
+  private immediate: NodeJS.Immediate | null = null;
   private backoff = 0;
   private chain: Promise<void> = Promise.resolve();
   private readonly dirsToSync = new Set<string>();
@@ -55,14 +64,30 @@ export class SessionFlush {
     this.dirsToSync.add(dir);
   }
 
+  /**
+   * Something waits to be recorded: flushed in the next turn of the event loop when nothing
+   * else is being applied (or FLUSH_BATCH writes wait), else within FLUSH_BUSY_MS.
+   */
   schedule(): void {
-    if (!this.timer) this.timer = setTimeout(() => void this.flush(), FLUSH_MS);
+    if (this.immediate) return;
+    if (!this.d.busy() || this.d.journal.size >= FLUSH_BATCH) {
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = null;
+      this.immediate = setImmediate(() => {
+        this.immediate = null;
+        void this.flush();
+      });
+      return;
+    }
+    this.timer ??= setTimeout(() => void this.flush(), FLUSH_BUSY_MS);
   }
 
   /** Queues a flush after any running one; flushes never overlap. */
   flush(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    if (this.immediate) clearImmediate(this.immediate);
+    this.immediate = null;
     this.chain = this.chain.then(() => this.flushNow()).catch((e: Error) => {
       this.d.log.error('session.flush_failed', { node: this.d.nodeId, error: e.message });
     });

@@ -200,6 +200,7 @@ export class NodeSession {
     this.flusher = new SessionFlush({
       nodeId, indexId, store, log, failures, queue: this.queue, journal: this.journal,
       closed: () => this.closed,
+      busy: () => this.queue.busy || this.ingest.waiting > 0,
       ackedSeq: () => this.ackedSeq,
       doneSeq: () => this.doneSeq,
       fullPassOpen: () => this.ingest.fullPassOpen,

@@ -46,6 +46,11 @@ export class WriteJournal {
     this.intents?.note(wirePath, hash);
   }
 
+  /** Writes and failures waiting for the next flush. */
+  get size(): number {
+    return this.pending.put.length + this.pending.del.length + this.pending.failures.size;
+  }
+
   /** Adds an operation's results to what the next flush records. */
   add(w: Partial<Writes>): void {
     const into = this.pending;

@@ -242,12 +242,17 @@ export class HubLink {
 
   /** Answers a batch of block requests in as few messages as the size limit allows. */
   private async serveBlocks(requests: BlockRequest[]): Promise<void> {
-    for (const msg of responseMessages(requests, (r) => this.readBlock(r))) await this.write(msg).catch(() => undefined);
+    // Directories checked once per message's worth of requests (serve-block.ts).
+    let dirsChecked = new Set<string>();
+    for (const msg of responseMessages(requests, (r) => this.readBlock(r, dirsChecked))) {
+      await this.write(msg).catch(() => undefined);
+      dirsChecked = new Set();
+    }
   }
 
   /** Reads one requested block from the workspace, or says why not (serve-block.ts). */
-  private readBlock(r: BlockRequest): BlockResponse {
-    const { res, changed } = serveBlock(this.d.cfg.workspace, r, (p) => this.d.store.get(p));
+  private readBlock(r: BlockRequest, dirsChecked: Set<string>): BlockResponse {
+    const { res, changed } = serveBlock(this.d.cfg.workspace, r, (p) => this.d.store.get(p), dirsChecked);
     if (changed) this.d.scans.markDirty(r.path);
     return res;
   }

@@ -15,6 +15,7 @@ import { orderBatch } from '../sync/plan';
 import { FULL_RESCAN_MS, scanAll } from '../sync/scanner';
 import { DirSweep, SWEEP_TICK_MS, SweepPace } from '../sync/dir-sweep';
 import { Echoes } from '../sync/echo';
+import { HotDirs } from './hot-dirs';
 import type { CachedEntry } from '../sync/types';
 import type { Logger } from '../util/log';
 import type { ReportSender } from './report-sender';
@@ -52,9 +53,12 @@ export class WorkspaceScans {
   private readonly pace = new SweepPace();
   /** Paths a hub batch wrote whose watcher event has not come yet: scanned again when it never does. */
   private readonly echoes = new Echoes((silent) => { for (const p of silent) this.markDirty(p); });
+  /** Directories being edited now, heard without the watcher's 50 ms debounce (hot-dirs.ts). */
+  private readonly hotDirs: HotDirs;
 
   constructor(private readonly d: WorkspaceScansDeps) {
     this.dirSweep = new DirSweep(d.workspace, d.ignore);
+    this.hotDirs = new HotDirs({ root: d.workspace, changed: (p) => this.markDirty(p), echo: (p) => this.echoes.expecting(p) });
   }
 
   /** Starts watching the workspace. */
@@ -82,6 +86,7 @@ export class WorkspaceScans {
   async stop(): Promise<void> {
     for (const t of this.timers.splice(0)) clearInterval(t);
     this.echoes.clear();
+    this.hotDirs.close();
     await this.subscription?.unsubscribe();
   }
 
@@ -108,6 +113,8 @@ export class WorkspaceScans {
       for (const ev of events) {
         const rel = path.relative(d.workspace, ev.path).split(path.sep).join('/');
         if (outsideRoot(rel, '/')) continue;
+        // An edit of someone's (not our own write's echo): its directory is watched closely for a while.
+        if (!this.echoes.expecting(rel) && !d.ignore(scannablePath(rel))) this.hotDirs.edited(rel);
         this.echoes.seen(rel);
         this.markDirty(rel);
       }

@@ -43,7 +43,7 @@ export function entryToRow(e: CachedEntry): FileRow {
   };
 }
 
-const NO_WEAK = Buffer.alloc(0);
+export const NO_WEAK = Buffer.alloc(0);
 
 /** The columns of FileRow (`weak` was added by a later migration of each database: WEAK_COLUMN). */
 export const FILE_COLUMNS = 'path, type, size, mtime_ms, mode, ino, hash, block_size, blocks, target, seq, deleted, weak';

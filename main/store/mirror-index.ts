@@ -7,7 +7,7 @@ import type { CachedEntry } from '../sync/types';
 import { CONFLICT_MARK, isConflictCopy } from '../sync/reconcile';
 import { HASH_LEN, blockHash } from '../sync/blocks';
 import type { DB } from './db';
-import { FILE_COLUMNS, entryToRow, rowToEntry, type FileRow } from './file-rows';
+import { FILE_COLUMNS, NO_WEAK, codeOfType, rowToEntry, type FileRow } from './file-rows';
 
 type StampRow = Pick<FileRow, 'path' | 'type' | 'size' | 'mtime_ms' | 'mode' | 'ino' | 'target'>;
 
@@ -20,7 +20,8 @@ export class MirrorIndex {
       stampsAfter: db.prepare<[string, string, number], StampRow>('SELECT path, type, size, mtime_ms, mode, ino, target FROM files WHERE node_id = ? AND path > ? ORDER BY path LIMIT ?'),
       file: db.prepare<[string, string], FileRow>(`SELECT ${FILE_COLUMNS} FROM files WHERE node_id = ? AND path = ?`),
       stamp: db.prepare<[string, string], StampRow>('SELECT path, type, size, mtime_ms, mode, ino, target FROM files WHERE node_id = ? AND path = ?'),
-      upsertFile: db.prepare(`INSERT OR REPLACE INTO files (node_id, ${FILE_COLUMNS}) VALUES (@node_id, @path, @type, @size, @mtime_ms, @mode, @ino, @hash, @block_size, @blocks, @target, @seq, 0, @weak)`),
+      // Positional parameters: no object per row, no binding by name (this runs for every file recorded).
+      upsertFile: db.prepare(`INSERT OR REPLACE INTO files (node_id, ${FILE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)`),
       deleteFile: db.prepare('DELETE FROM files WHERE node_id = ? AND path = ?'),
       deleteFilesUnder: db.prepare("DELETE FROM files WHERE node_id = ? AND path >= ? AND path < ?"),
       pathsUnder: db.prepare<[string, string, string], { path: string }>('SELECT path FROM files WHERE node_id = ? AND path >= ? AND path < ? ORDER BY path'),
@@ -104,7 +105,7 @@ export class MirrorIndex {
     this.db.transaction(() => {
       for (const e of entries) {
         this.q.deleteBlocks.run(nodeId, e.path);
-        this.q.upsertFile.run({ node_id: nodeId, ...entryToRow(e) });
+        this.q.upsertFile.run(nodeId, e.path, codeOfType(e.type), e.size, e.mtimeMs, e.mode, e.ino, e.hash, e.blockSize, e.blocks, e.target, e.seq, e.weak ?? NO_WEAK);
         if (e.blocks.length < 64) continue;
         for (let i = 0; i * HASH_LEN < e.blocks.length; i++) this.q.insertBlock.run(nodeId, blockHash(e.blocks, i), e.path, i);
       }

@@ -38,6 +38,11 @@ export class Echoes {
     this.timer.unref();
   }
 
+  /** This path was written by sync and its watcher event has not come yet. */
+  expecting(path: string): boolean {
+    return this.waiting.has(path);
+  }
+
   /** The watcher reported this path; true when that was the last one waited for. */
   seen(path: string): boolean {
     return this.waiting.delete(path) && this.waiting.size === 0;

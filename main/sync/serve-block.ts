@@ -9,7 +9,7 @@
  */
 import fs from 'node:fs';
 import { BLOCK_SIZE } from './blocks';
-import { checkNoSymlinkParentsSync, wirePathProblem } from './paths';
+import { checkNoSymlinkParentsSync, toNative, wirePathProblem } from './paths';
 import type { CachedEntry } from './types';
 import type { BlockRequest, BlockResponse } from './wire';
 
@@ -19,7 +19,12 @@ export interface Served {
   changed: boolean;
 }
 
-export function serveBlock(root: string, r: BlockRequest, recorded: (wirePath: string) => CachedEntry | undefined): Served {
+/**
+ * `dirsChecked`: the directories (wire paths) already found to be real directories while
+ * answering the same batch of requests, so that a batch of many small files in few directories
+ * costs one lstat per directory level, not one per file and level. Filled here.
+ */
+export function serveBlock(root: string, r: BlockRequest, recorded: (wirePath: string) => CachedEntry | undefined, dirsChecked?: Set<string>): Served {
   const refuse = (error: string, changed = false): Served => ({ res: { id: r.id, data: Buffer.alloc(0), error }, changed });
   const problem = wirePathProblem(r.path);
   if (problem) return refuse(`refused: unsafe path (${problem})`);
@@ -30,7 +35,12 @@ export function serveBlock(root: string, r: BlockRequest, recorded: (wirePath: s
   if (!entry || entry.deleted || entry.type !== 'file') return refuse('gone');
   let fd = -1;
   try {
-    fd = fs.openSync(checkNoSymlinkParentsSync(root, r.path), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    const slash = r.path.lastIndexOf('/');
+    const dir = slash < 0 ? '' : r.path.slice(0, slash);
+    const known = dir === '' || dirsChecked?.has(dir) === true;
+    fd = fs.openSync(known ? toNative(root, r.path) : checkNoSymlinkParentsSync(root, r.path), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    // Opened through directories that were all real directories when checked.
+    if (!known) dirsChecked?.add(dir);
     const st = fs.fstatSync(fd);
     if (st.size !== entry.size || st.mtimeMs !== entry.mtimeMs) return refuse('changed', true);
     const buf = Buffer.allocUnsafe(size);

@@ -173,6 +173,38 @@ describe('ApplyQueue', () => {
     expect(q.acknowledgeable(a.entry.seq)).toEqual({ acked: c.entry.seq, waiting: false, settled: new Set([b, c]) });
   });
 
+  it('settles a retry queued behind a change still running, and keeps starting what waits after a flush', async () => {
+    const { q, started, add, done } = setup({ limits: { files: 2, ops: 2, pullMemory: 1 << 30 } });
+    const a = add('a');
+    const b = add('b');
+    const c = add('c');
+    // A retry of an earlier failure: its number was acknowledged long ago.
+    const retry = q.enqueue(entry('old', { seq: 1 }), { kind: 'pull' }, null);
+    q.pump();
+    expect(started).toEqual(['a', 'b']);
+    await done('b');
+    expect(started).toEqual(['a', 'b', 'c']);
+    await done('c');
+    expect(started).toEqual(['a', 'b', 'c', 'old']);
+    await done('old');
+    const r = q.acknowledgeable(a.entry.seq - 1);
+    // 'a' still runs: b and c wait for it, the retry does not.
+    expect(r).toEqual({ acked: a.entry.seq - 1, waiting: true, settled: new Set([retry]) });
+    q.forget(r.settled);
+    expect(q.has('old')).toBe(false);
+    const d = add('d');
+    q.pump();
+    expect(started).toEqual(['a', 'b', 'c', 'old', 'd']);
+    await done('a');
+    await done('d');
+    const all = q.acknowledgeable(a.entry.seq - 1);
+    expect(all).toEqual({ acked: d.entry.seq, waiting: false, settled: new Set([a, b, c, d]) });
+    q.forget(all.settled);
+    add('e');
+    q.pump();
+    expect(started.at(-1)).toBe('e');
+  });
+
   it('starts nothing once stopped, and aborts what runs', () => {
     const { q, started, add } = setup();
     const a = add('a');

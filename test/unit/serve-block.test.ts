@@ -1,0 +1,61 @@
+/**
+ * Answering block requests from a local root (sync/serve-block.ts), on a real temp dir: a
+ * recorded file is served, a changed one is not, a path through a symlink is refused, and the
+ * directories of one batch are checked once (not once per file).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { serveBlock } from '../../main/sync/serve-block';
+import type { CachedEntry } from '../../main/sync/types';
+
+let root: string;
+let outside: string;
+const records = new Map<string, CachedEntry>();
+
+function put(wirePath: string, content: string): void {
+  const native = path.join(root, ...wirePath.split('/'));
+  fs.mkdirSync(path.dirname(native), { recursive: true });
+  fs.writeFileSync(native, content);
+  const st = fs.statSync(native);
+  records.set(wirePath, { path: wirePath, type: 'file', size: st.size, mtimeMs: st.mtimeMs, mode: 0o644, ino: st.ino, hash: Buffer.alloc(32), blockSize: 131072, blocks: Buffer.alloc(32), target: '', seq: 1, deleted: false });
+}
+const request = (wirePath: string, id = 1) => ({ id, path: wirePath, offset: 0, size: records.get(wirePath)?.size ?? 1, hash: Buffer.alloc(32) });
+const serve = (wirePath: string, dirs?: Set<string>) => serveBlock(root, request(wirePath), (p) => records.get(p), dirs);
+
+beforeEach(() => {
+  root = fs.mkdtempSync(path.join(os.tmpdir(), 'cortex-serve-'));
+  outside = fs.mkdtempSync(path.join(os.tmpdir(), 'cortex-serve-out-'));
+  records.clear();
+});
+afterEach(() => {
+  vi.restoreAllMocks();
+  fs.rmSync(root, { recursive: true, force: true });
+  fs.rmSync(outside, { recursive: true, force: true });
+});
+
+describe('serveBlock', () => {
+  it('serves a recorded file, and says when it changed', () => {
+    put('d/a', 'hello');
+    expect(serve('d/a').res).toEqual({ id: 1, data: Buffer.from('hello'), error: '' });
+    fs.writeFileSync(path.join(root, 'd', 'a'), 'hello, longer');
+    expect(serve('d/a')).toMatchObject({ res: { error: 'changed' }, changed: true });
+  });
+
+  it('never serves through a symlinked directory', () => {
+    put('d/a', 'hello');
+    fs.renameSync(path.join(root, 'd'), path.join(outside, 'd'));
+    fs.symlinkSync(path.join(outside, 'd'), path.join(root, 'd'));
+    expect(serve('d/a', new Set()).res.error).toMatch(/symlink/);
+  });
+
+  it('checks the directories of a batch once', () => {
+    for (let i = 0; i < 20; i++) put(`top/sub/f${i}`, `content ${i}`);
+    const lstat = vi.spyOn(fs, 'lstatSync');
+    const dirs = new Set<string>();
+    for (let i = 0; i < 20; i++) expect(serve(`top/sub/f${i}`, dirs).res.data.toString()).toBe(`content ${i}`);
+    // top and top/sub, for the first file only.
+    expect(lstat).toHaveBeenCalledTimes(2);
+  });
+});
