@@ -43,7 +43,7 @@ const SUPERSEDED_BACKOFF_MS = 2000;
 
 export class NodeClient {
   readonly store: NodeStore;
-  readonly pool = new FsPool();
+  readonly pool: FsPool;
   private stopped = false;
   private readonly log: Logger;
   private readonly stagingDir: string;
@@ -60,6 +60,7 @@ export class NodeClient {
 
   constructor(private readonly cfg: NodeConfig) {
     this.log = cfg.log;
+    this.pool = cfg.pool ?? new FsPool();
     try {
       const st = fs.statSync(cfg.workspace);
       if (!st.isDirectory()) throw new Error('not a directory');
@@ -172,7 +173,7 @@ export class NodeClient {
     await this.scans.stop();
     this.link.cancel();
     await this.scans.idle();
-    await this.pool.close();
+    if (!this.cfg.pool) await this.pool.close();
     this.store.close();
   }
 }
