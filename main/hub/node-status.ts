@@ -7,6 +7,7 @@ import path from 'node:path';
 import { PENDING_LIMIT, type HubStatus, type NodeDetail, type NodeStatus, type ProblemView } from '../contract';
 import type { HubStore, NodeRecord } from '../store/hub-store';
 import type { FsPool } from '../sync/fs-pool';
+import { diffStatus, fullStatusDiff, type StatusDiff } from '../contract/ws';
 import { VERSION } from '../util/version';
 import { FailureSet, problemOf } from './failures';
 import { LOCK_FILE, MirrorLock } from './lock';
@@ -15,8 +16,8 @@ import type { NodeReports } from './node-reports';
 import type { NodeRuntime, NodeRuntimes } from './node-runtime';
 import type { NodeSession } from './session';
 
-/** Status snapshots to subscribers: at most this often… */
-export const STATUS_MS = 500;
+/** Status messages to subscribers: at most this often… */
+export const STATUS_MS = 250;
 /** …and at least this often. */
 const STATUS_HEARTBEAT_MS = 5000;
 /** This many connections of one node replacing each other within the window: two processes share its credentials. */
@@ -83,28 +84,51 @@ export interface StatusDeps {
   mirrorOf(id: string): string;
 }
 
+/** Nodes recomputed per tick of the stream at most; the others stay due for the next ticks (a tick costs the same however many nodes change). */
+export const STREAM_NODES_PER_TICK = 250;
+
+/** The second of `ms` (a connected node's "last seen" is now, to the second: it changes once a second, not on every snapshot). */
+const second = (ms: number) => Math.floor(ms / 1000) * 1000;
+
+/**
+ * Gathers the status. Each node's status is kept until something about it changes (`changed(id)`,
+ * or `changed()` for all), or it is STATUS_HEARTBEAT_MS old (counters and time-bound problems
+ * that nothing announces): `status()` recomputes only those nodes, so a snapshot of 1,000 quiet
+ * nodes costs one pass over kept objects, not 1,000 × a few queries.
+ *
+ * The stream (`streamTick`, `streamFull`): numbered messages of contract/ws.ts (a full status,
+ * then diffs against the last one sent), at most one per tick, recomputing at most
+ * STREAM_NODES_PER_TICK due nodes per tick so that many busy nodes delay their rows a little
+ * instead of stalling the hub's event loop.
+ */
 export class StatusBoard {
   private dirty = true;
   private lastEmit = 0;
   private readonly totalsCache = new Map<string, { files: number; bytes: number }>();
+  /** Each node's last computed status and when it was computed. */
+  private readonly kept = new Map<string, { status: NodeStatus; at: number }>();
+  /** Nodes whose kept status is out of date, oldest first. */
+  private readonly due = new Set<string>();
+  /** The node records in the store's order (null: read them again). */
+  private records: NodeRecord[] | null = null;
+  private streamLast: HubStatus | null = null;
+  private streamAt = 0;
+  private streamSeq = 0;
 
   constructor(private readonly deps: StatusDeps) {}
 
-  /** Something shown changed: the next snapshot is due, and totals are counted again. */
-  changed(): void {
+  /** Something shown changed, for one node or (no id) for any: its status is recomputed and totals counted again. */
+  changed(nodeId?: string): void {
     this.dirty = true;
-    this.totalsCache.clear();
-  }
-
-  /**
-   * Whether to push a snapshot now: at most every STATUS_MS (the caller's tick) when something
-   * changed, and at least every STATUS_HEARTBEAT_MS anyway (uptime, last seen and rates move with time).
-   */
-  takeDue(now = Date.now()): boolean {
-    if (!this.dirty && now - this.lastEmit < STATUS_HEARTBEAT_MS) return false;
-    this.dirty = false;
-    this.lastEmit = now;
-    return true;
+    if (nodeId === undefined) {
+      this.records = null;
+      this.kept.clear();
+      this.due.clear();
+      this.totalsCache.clear();
+    } else {
+      this.due.add(nodeId);
+      this.totalsCache.delete(nodeId);
+    }
   }
 
   /** Files and bytes recorded for a node's mirror, recounted only after something changed. */
@@ -117,16 +141,85 @@ export class StatusBoard {
     return t;
   }
 
-  status(): HubStatus {
+  /** Recomputes up to `limit` due nodes (every node without a kept status in any case); the records in order. */
+  private refresh(limit: number, now: number): NodeRecord[] {
+    const records = this.records ??= this.deps.store.nodes();
+    for (const r of records) {
+      const k = this.kept.get(r.id);
+      if (!k) this.kept.set(r.id, { status: this.nodeStatus(r), at: now });
+      else if (now - k.at >= STATUS_HEARTBEAT_MS) this.due.add(r.id);
+    }
+    let n = 0;
+    for (const id of this.due) {
+      if (n++ >= limit) break;
+      this.due.delete(id);
+      const rec = this.deps.store.node(id);
+      if (rec) this.kept.set(id, { status: this.nodeStatus(rec), at: now });
+    }
+    return records;
+  }
+
+  /** The hub's status from the kept node statuses (a connected node's lastSeen moved on to this second). */
+  private assemble(records: NodeRecord[], now: number): HubStatus {
+    const sec = second(now);
+    const nodes: NodeStatus[] = [];
+    for (const r of records) {
+      const k = this.kept.get(r.id);
+      if (!k) continue;
+      if (k.status.state !== 'disconnected' && k.status.state !== 'retired' && k.status.lastSeen !== sec) k.status = { ...k.status, lastSeen: sec };
+      nodes.push(k.status);
+    }
     return {
       version: VERSION,
-      uptimeMs: Date.now() - this.deps.startedAt,
+      uptimeMs: now - this.deps.startedAt,
       bytesHashedSinceStart: this.deps.pool.bytesHashed,
       filesHashedSinceStart: this.deps.pool.filesHashed,
       grpc: this.deps.grpcAddress(),
       fingerprint: this.deps.fingerprint,
-      nodes: this.deps.store.nodes().map((n) => this.nodeStatus(n)),
+      nodes,
     };
+  }
+
+  /** The status now: every due node recomputed. */
+  status(): HubStatus {
+    const now = Date.now();
+    return this.assemble(this.refresh(Infinity, now), now);
+  }
+
+  /**
+   * The stream's next message, or null when none is due: something changed since the last one
+   * (or nodes are still due), or STATUS_HEARTBEAT_MS passed (uptime, last seen, rates move with time).
+   */
+  streamTick(now = Date.now(), limit = STREAM_NODES_PER_TICK): StatusDiff | null {
+    if (this.streamLast && !this.dirty && this.due.size === 0 && now - this.lastEmit < STATUS_HEARTBEAT_MS) return null;
+    this.dirty = false;
+    const next = this.assemble(this.refresh(limit, now), now);
+    const { diff, changes } = diffStatus(this.streamLast, next, this.streamSeq + 1);
+    if (!changes && now - this.lastEmit < STATUS_HEARTBEAT_MS) return null;
+    this.streamSeq = diff.seq;
+    this.streamLast = next;
+    this.streamAt = now;
+    this.lastEmit = now;
+    return diff;
+  }
+
+  /** The status the stream's last message gave (what subscribers to full snapshots get). */
+  streamStatus(): HubStatus | null {
+    return this.streamLast;
+  }
+
+  /**
+   * A full message at the stream's current number (what a client starts from, or resyncs with).
+   * When the stream's status is older than a tick, the stream moves on first: `emit` gets that
+   * message for the subscribers, so that they and this client stay on one numbering.
+   */
+  streamFull(emit: (d: StatusDiff) => void, now = Date.now()): StatusDiff {
+    if (!this.streamLast || now - this.streamAt >= STATUS_MS) {
+      this.dirty = true;
+      const d = this.streamTick(now, Infinity);
+      if (d) emit(d);
+    }
+    return fullStatusDiff(this.streamLast!, this.streamSeq);
   }
 
   nodeStatus(n: NodeRecord): NodeStatus {
@@ -153,7 +246,7 @@ export class StatusBoard {
     }
     return {
       id: n.id, name: n.name, state, createdAt: n.createdAt, retiredAt: n.retiredAt,
-      lastSeen: s ? Date.now() : n.lastSeen,
+      lastSeen: s ? second(Date.now()) : n.lastSeen,
       files: totals.files, bytes: totals.bytes,
       outOfSyncFiles: pending.files, outOfSyncBytes: pending.bytes,
       toNodeFiles: toNode.files, toNodeBytes: toNode.bytes, conflicts: store.index.conflicts(n.id).length,
