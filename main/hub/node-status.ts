@@ -84,22 +84,28 @@ export interface StatusDeps {
   mirrorOf(id: string): string;
 }
 
-/** Nodes recomputed per tick of the stream at most; the others stay due for the next ticks (a tick costs the same however many nodes change). */
-export const STREAM_NODES_PER_TICK = 250;
+/**
+ * Nodes recomputed per `status()` call or stream tick at most, the oldest first; the others stay
+ * due for the next ones. A call costs the same however many nodes change (each recomputation is
+ * a few small queries, ~50-80 µs): with more busy nodes than this, a busy node's status is up to
+ * (busy nodes / this) calls or ticks old instead of the hub's event loop stalling for all of them.
+ */
+export const NODES_PER_REFRESH = 250;
 
-/** The second of `ms` (a connected node's "last seen" is now, to the second: it changes once a second, not on every snapshot). */
-const second = (ms: number) => Math.floor(ms / 1000) * 1000;
+/** A connected node's "last seen" is now: to the second in `status`, to STREAM_SEEN_MS in the stream (its rows say "now" anyway). */
+const STREAM_SEEN_MS = 10_000;
+const bucket = (ms: number, of: number) => Math.floor(ms / of) * of;
+const second = (ms: number) => bucket(ms, 1000);
+const connectedState = (st: NodeStatus['state']) => st !== 'disconnected' && st !== 'retired';
 
 /**
  * Gathers the status. Each node's status is kept until something about it changes (`changed(id)`,
  * or `changed()` for all), or it is STATUS_HEARTBEAT_MS old (counters and time-bound problems
- * that nothing announces): `status()` recomputes only those nodes, so a snapshot of 1,000 quiet
- * nodes costs one pass over kept objects, not 1,000 × a few queries.
+ * that nothing announces): a snapshot of 1,000 quiet nodes costs one pass over kept objects, not
+ * 1,000 × a few queries, and at most NODES_PER_REFRESH nodes are recomputed per snapshot.
  *
  * The stream (`streamTick`, `streamFull`): numbered messages of contract/ws.ts (a full status,
- * then diffs against the last one sent), at most one per tick, recomputing at most
- * STREAM_NODES_PER_TICK due nodes per tick so that many busy nodes delay their rows a little
- * instead of stalling the hub's event loop.
+ * then diffs against the last one sent), at most one per tick.
  */
 export class StatusBoard {
   private dirty = true;
@@ -111,6 +117,8 @@ export class StatusBoard {
   private readonly due = new Set<string>();
   /** The node records in the store's order (null: read them again). */
   private records: NodeRecord[] | null = null;
+  /** What the stream last sent of each node (kept status, lastSeen to STREAM_SEEN_MS). */
+  private readonly streamed = new Map<string, { from: NodeStatus; sent: NodeStatus }>();
   private streamLast: HubStatus | null = null;
   private streamAt = 0;
   private streamSeq = 0;
@@ -123,6 +131,7 @@ export class StatusBoard {
     if (nodeId === undefined) {
       this.records = null;
       this.kept.clear();
+      this.streamed.clear();
       this.due.clear();
       this.totalsCache.clear();
     } else {
@@ -144,7 +153,9 @@ export class StatusBoard {
   /** Recomputes up to `limit` due nodes (every node without a kept status in any case); the records in order. */
   private refresh(limit: number, now: number): NodeRecord[] {
     const records = this.records ??= this.deps.store.nodes();
+    const byId = new Map<string, NodeRecord>();
     for (const r of records) {
+      byId.set(r.id, r);
       const k = this.kept.get(r.id);
       if (!k) this.kept.set(r.id, { status: this.nodeStatus(r), at: now });
       else if (now - k.at >= STATUS_HEARTBEAT_MS) this.due.add(r.id);
@@ -153,22 +164,17 @@ export class StatusBoard {
     for (const id of this.due) {
       if (n++ >= limit) break;
       this.due.delete(id);
-      const rec = this.deps.store.node(id);
+      const cached = byId.get(id);
+      if (!cached) continue;
+      // A connected node's record changes only with changed() (retired) or its lastSeen, which
+      // its status does not read while connected: the record is read again only for the others.
+      const rec = this.deps.runtimes.get(id)?.session ? cached : this.deps.store.node(id);
       if (rec) this.kept.set(id, { status: this.nodeStatus(rec), at: now });
     }
     return records;
   }
 
-  /** The hub's status from the kept node statuses (a connected node's lastSeen moved on to this second). */
-  private assemble(records: NodeRecord[], now: number): HubStatus {
-    const sec = second(now);
-    const nodes: NodeStatus[] = [];
-    for (const r of records) {
-      const k = this.kept.get(r.id);
-      if (!k) continue;
-      if (k.status.state !== 'disconnected' && k.status.state !== 'retired' && k.status.lastSeen !== sec) k.status = { ...k.status, lastSeen: sec };
-      nodes.push(k.status);
-    }
+  private hubFields(now: number): Omit<HubStatus, 'nodes'> {
     return {
       version: VERSION,
       uptimeMs: now - this.deps.startedAt,
@@ -176,24 +182,48 @@ export class StatusBoard {
       filesHashedSinceStart: this.deps.pool.filesHashed,
       grpc: this.deps.grpcAddress(),
       fingerprint: this.deps.fingerprint,
-      nodes,
     };
   }
 
-  /** The status now: every due node recomputed. */
-  status(): HubStatus {
-    const now = Date.now();
-    return this.assemble(this.refresh(Infinity, now), now);
+  /** The status now: up to NODES_PER_REFRESH due nodes recomputed, a connected node's lastSeen this second. */
+  status(now = Date.now()): HubStatus {
+    const nodes: NodeStatus[] = [];
+    const sec = second(now);
+    for (const r of this.refresh(NODES_PER_REFRESH, now)) {
+      const st = this.kept.get(r.id)?.status;
+      if (st) nodes.push(connectedState(st.state) && st.lastSeen !== sec ? { ...st, lastSeen: sec } : st);
+    }
+    return { ...this.hubFields(now), nodes };
+  }
+
+  /** The stream's status: the kept statuses, each the same object as last sent while it did not change. */
+  private streamStatusNow(limit: number, now: number): HubStatus {
+    const nodes: NodeStatus[] = [];
+    const seen = bucket(now, STREAM_SEEN_MS);
+    for (const r of this.refresh(limit, now)) {
+      const st = this.kept.get(r.id)?.status;
+      if (!st) continue;
+      const prev = this.streamed.get(r.id);
+      const lastSeen = connectedState(st.state) ? seen : st.lastSeen;
+      if (prev && prev.from === st && prev.sent.lastSeen === lastSeen) {
+        nodes.push(prev.sent);
+        continue;
+      }
+      const sent = st.lastSeen === lastSeen ? st : { ...st, lastSeen };
+      this.streamed.set(r.id, { from: st, sent });
+      nodes.push(sent);
+    }
+    return { ...this.hubFields(now), nodes };
   }
 
   /**
    * The stream's next message, or null when none is due: something changed since the last one
-   * (or nodes are still due), or STATUS_HEARTBEAT_MS passed (uptime, last seen, rates move with time).
+   * (or nodes are still due), or STATUS_HEARTBEAT_MS passed (uptime and rates move with time).
    */
-  streamTick(now = Date.now(), limit = STREAM_NODES_PER_TICK): StatusDiff | null {
+  streamTick(now = Date.now(), limit = NODES_PER_REFRESH): StatusDiff | null {
     if (this.streamLast && !this.dirty && this.due.size === 0 && now - this.lastEmit < STATUS_HEARTBEAT_MS) return null;
     this.dirty = false;
-    const next = this.assemble(this.refresh(limit, now), now);
+    const next = this.streamStatusNow(limit, now);
     const { diff, changes } = diffStatus(this.streamLast, next, this.streamSeq + 1);
     if (!changes && now - this.lastEmit < STATUS_HEARTBEAT_MS) return null;
     this.streamSeq = diff.seq;
@@ -216,7 +246,7 @@ export class StatusBoard {
   streamFull(emit: (d: StatusDiff) => void, now = Date.now()): StatusDiff {
     if (!this.streamLast || now - this.streamAt >= STATUS_MS) {
       this.dirty = true;
-      const d = this.streamTick(now, Infinity);
+      const d = this.streamTick(now);
       if (d) emit(d);
     }
     return fullStatusDiff(this.streamLast!, this.streamSeq);
