@@ -144,15 +144,17 @@ let lastVisible: { order: string[]; filter: string; sort: UiState['sort']; keys:
 
 /**
  * visibleIds, the same array again while nothing it depends on changed (the order, the filter,
- * the sort, and each node's sort value, name and state): a status message that changes only
+ * the sort, and each node's sort value, name, and state when filtering): a status message that changes only
  * counters neither re-sorts 1,000 names nor re-renders the table, only the rows that changed.
  */
 export function visibleIdsCached(s: Pick<UiState, 'order' | 'nodes' | 'rates' | 'filter' | 'sort'>): string[] {
   const { key } = s.sort;
+  const f = s.filter.trim() !== '';
   const keys = s.order.map((id) => {
     const n = s.nodes[id]!;
     const v = key === 'rate' ? currentRate(s.rates[id]?.samples) : key === 'lastSeen' ? n.lastSeen ?? 0 : n[key];
-    return `${v}\u0000${n.name}\u0000${n.state}`;
+    // The name breaks ties; the state matters to the filter only.
+    return f ? `${v}\u0000${n.name}\u0000${n.state}` : `${v}\u0000${n.name}`;
   });
   const l = lastVisible;
   if (l && l.order === s.order && l.filter === s.filter && l.sort === s.sort && l.keys.every((k, i) => k === keys[i])) return l.ids;

@@ -121,6 +121,12 @@ describe('the status stream in the store', () => {
     expect(ids).toEqual(['a', 'b']);
     const counters = merge(st, status([node('b', { outOfSyncFiles: 5 }), node('a')]), 250);
     expect(visibleIdsCached({ ...base, ...counters })).toBe(ids);
+    // A state change re-sorts nothing by name, unless a filter (which matches states) is set.
+    const flipped = merge(counters, status([node('b', { outOfSyncFiles: 5, state: 'syncing' }), node('a')]), 300);
+    expect(visibleIdsCached({ ...base, ...flipped })).toBe(ids);
+    const filtered = { ...base, filter: 'in-sync' };
+    expect(visibleIdsCached({ ...filtered, ...counters })).toEqual(['a', 'b']);
+    expect(visibleIdsCached({ ...filtered, ...flipped })).toEqual(['a']);
     const byFiles = { ...base, ...counters, sort: { key: 'files' as const, dir: -1 as const } };
     const f1 = visibleIdsCached(byFiles);
     const moreFiles = merge(counters, status([node('b', { outOfSyncFiles: 5 }), node('a', { files: 9 })]), 500);

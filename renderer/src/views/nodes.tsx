@@ -1,5 +1,5 @@
 /** Nodes overview: one row per node, live, sortable and filterable. */
-import { memo, useLayoutEffect, useMemo, useRef, useState } from 'react';
+import { memo, useLayoutEffect, useRef, useState } from 'react';
 import { useWindowVirtualizer } from '@tanstack/react-virtual';
 import { useShallow } from 'zustand/react/shallow';
 import { ago, bytes, count, dateTime } from '../../../main/util/format';
@@ -60,11 +60,8 @@ const Row = memo(function Row({ id, index, measure }: { id: string; index?: numb
   );
 });
 
-export function NodesView() {
-  const { order, filter, sort, setFilter, sortBy } = useUi(useShallow((s) => ({ order: s.order, filter: s.filter, sort: s.sort, setFilter: s.setFilter, sortBy: s.sortBy })));
-  // Re-sorted when a sort-relevant value changes; rows themselves re-render on their own.
-  const ids = useUi(visibleIdsCached);
-  const [adding, setAdding] = useState(false);
+/** How many nodes, in sync, needing attention: its own component, so that a state change re-renders only it (and the row). */
+function Summary() {
   const counts = useUi(useShallow((s) => {
     const c = { total: s.order.length, inSync: 0, problems: 0 };
     for (const id of s.order) {
@@ -74,13 +71,19 @@ export function NodesView() {
     }
     return c;
   }));
-  const summary = useMemo(() => `${counts.total} nodes · ${counts.inSync} in sync${counts.problems ? ` · ${counts.problems} need attention` : ''}`, [counts]);
+  return <span className="sub">{`${counts.total} nodes · ${counts.inSync} in sync${counts.problems ? ` · ${counts.problems} need attention` : ''}`}</span>;
+}
 
+export function NodesView() {
+  const { order, filter, sort, setFilter, sortBy } = useUi(useShallow((s) => ({ order: s.order, filter: s.filter, sort: s.sort, setFilter: s.setFilter, sortBy: s.sortBy })));
+  // Re-sorted when a sort-relevant value changes; rows themselves re-render on their own.
+  const ids = useUi(visibleIdsCached);
+  const [adding, setAdding] = useState(false);
   return (
     <section aria-labelledby="nodes-title">
       <div className="toolbar">
         <h1 id="nodes-title">Nodes</h1>
-        <span className="sub">{summary}</span>
+        <Summary />
         <span className="spacer" />
         <input type="search" placeholder="Filter by name, id or state" aria-label="Filter nodes" value={filter} onChange={(e) => setFilter(e.target.value)} />
         <button type="button" className="primary" onClick={() => setAdding(true)}>Add node</button>
