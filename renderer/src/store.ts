@@ -87,7 +87,7 @@ export function merge(state: Pick<UiState, 'order' | 'nodes' | 'rates'>, status:
   for (const n of status.nodes) {
     order.push(n.id);
     const old = state.nodes[n.id];
-    nodes[n.id] = old && sameNode(old, n) ? old : n;
+    nodes[n.id] = old && (old === n || sameNode(old, n)) ? old : n;
     rates[n.id] = nextRate(state.rates[n.id], n.bytesReceived, now);
   }
   const sameOrder = order.length === state.order.length && order.every((id, i) => id === state.order[i]);
