@@ -303,7 +303,7 @@ export class HubService extends EventEmitter<HubEvents> {
       rt.session = null;
       s.end(grpc.status.PERMISSION_DENIED, `node ${id} has been retired; its token is revoked`);
     }
-    this.changed();
+    this.changed(id);
     return toInfo(this.store.node(id)!);
   }
 

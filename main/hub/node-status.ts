@@ -125,14 +125,13 @@ export class StatusBoard {
 
   constructor(private readonly deps: StatusDeps) {}
 
-  /** Something shown changed, for one node or (no id) for any: its status is recomputed and totals counted again. */
+  /** Something shown changed, for one node or (no id) for any node: its status is due, its totals counted again. */
   changed(nodeId?: string): void {
     this.dirty = true;
     if (nodeId === undefined) {
+      // Every node due (a new one is computed at once), NODES_PER_REFRESH at a time like any.
       this.records = null;
-      this.kept.clear();
-      this.streamed.clear();
-      this.due.clear();
+      for (const id of this.kept.keys()) this.due.add(id);
       this.totalsCache.clear();
     } else {
       this.due.add(nodeId);

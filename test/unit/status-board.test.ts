@@ -55,6 +55,12 @@ describe('StatusBoard', () => {
     const second = b.status();
     expect(counted()).toBe(n + 1 + n);
     expect(second.nodes.every((x) => x.files === (x.id === 'n7' ? 2 : 1))).toBe(true);
+    // Anything may have changed (a node added, say): the new node at once, the others NODES_PER_REFRESH at a time.
+    store.addNode('late', 'late node', 'secret');
+    b.changed();
+    const withNew = b.status();
+    expect(withNew.nodes.map((x) => x.id)).toContain('late');
+    expect(counted()).toBe(2 * n + 1 + 1 + NODES_PER_REFRESH);
     store.close();
   });
 
