@@ -82,15 +82,22 @@ export interface StatusDeps {
   /** host:port the node server is bound to, or null. */
   grpcAddress(): string | null;
   mirrorOf(id: string): string;
+  /** Time one snapshot may spend recomputing due nodes (REFRESH_BUDGET_MS unless given). */
+  refreshBudgetMs?: number;
 }
 
 /**
- * Nodes recomputed per `status()` call or stream tick at most, the oldest first; the others stay
+ * Nodes recomputed per `status()` call or stream tick at most (see also REFRESH_BUDGET_MS), the oldest first; the others stay
  * due for the next ones. A call costs the same however many nodes change (each recomputation is
  * a few small queries, ~50-80 µs): with more busy nodes than this, a busy node's status is up to
  * (busy nodes / this) calls or ticks old instead of the hub's event loop stalling for all of them.
  */
 export const NODES_PER_REFRESH = 250;
+/**
+ * …and at most this long (checked every few nodes, at least a few recomputed): on a loaded
+ * machine a snapshot does fewer instead of holding the event loop longer.
+ */
+export const REFRESH_BUDGET_MS = 8;
 
 /** A connected node's "last seen" is now: to the second in `status`, to STREAM_SEEN_MS in the stream (its rows say "now" anyway). */
 const STREAM_SEEN_MS = 10_000;
@@ -160,8 +167,11 @@ export class StatusBoard {
       else if (now - k.at >= STATUS_HEARTBEAT_MS) this.due.add(r.id);
     }
     let n = 0;
+    const started = performance.now();
+    const budget = this.deps.refreshBudgetMs ?? REFRESH_BUDGET_MS;
     for (const id of this.due) {
-      if (n++ >= limit) break;
+      if (n >= limit || (n % 8 === 0 && n > 0 && performance.now() - started > budget)) break;
+      n++;
       this.due.delete(id);
       const cached = byId.get(id);
       if (!cached) continue;

@@ -15,7 +15,7 @@ import { cachedEntry, tempDirs } from '../helpers/entries';
 
 const tmp = tempDirs('status-board');
 
-function board(nodes: number): { store: HubStore; b: StatusBoard; counted: () => number } {
+function board(nodes: number, refreshBudgetMs = Infinity): { store: HubStore; b: StatusBoard; counted: () => number } {
   const store = new HubStore(path.join(tmp(), 'hub.db'));
   for (let i = 0; i < nodes; i++) store.addNode(`n${i}`, `node ${i}`, 'secret');
   // The real store, its per-node totals query counted: one per node status computed.
@@ -25,7 +25,7 @@ function board(nodes: number): { store: HubStore; b: StatusBoard; counted: () =>
   const runtimes = new NodeRuntimes(store, () => { throw new Error('no runtime in this test'); });
   const b = new StatusBoard({
     store, runtimes, reports: new NodeReports(store.reports), pool: { bytesHashed: 0, filesHashed: 0 } as FsPool, fingerprint: 'fp', startedAt: 0,
-    mode: 'serve', grpcAddress: () => null, mirrorOf: (id) => `/m/${id}`,
+    mode: 'serve', grpcAddress: () => null, mirrorOf: (id) => `/m/${id}`, refreshBudgetMs,
   });
   return { store, b, counted: () => totals };
 }
@@ -61,6 +61,19 @@ describe('StatusBoard', () => {
     const withNew = b.status();
     expect(withNew.nodes.map((x) => x.id)).toContain('late');
     expect(counted()).toBe(2 * n + 1 + 1 + NODES_PER_REFRESH);
+    store.close();
+  });
+
+  it('stops recomputing when its time budget is spent, and goes on in the next snapshot', () => {
+    const { store, b, counted } = board(40, 0);
+    b.status();
+    expect(counted()).toBe(40);
+    for (let i = 0; i < 40; i++) b.changed(`n${i}`);
+    // A budget of 0: the first few nodes only (checked every 8), the rest in the next snapshots.
+    b.status();
+    expect(counted()).toBe(48);
+    for (let i = 0; i < 4; i++) b.status();
+    expect(counted()).toBe(80);
     store.close();
   });
 
