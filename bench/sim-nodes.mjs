@@ -20,6 +20,10 @@ const require = createRequire(path.join(spec.product, 'package.json'));
 const { NodeClient } = require('./dist/main/node/client.js');
 const { decodeJoin } = require('./dist/main/sync/join.js');
 const { createLogger } = require('./dist/main/util/log.js');
+const { FsPool } = require('./dist/main/sync/fs-pool.js');
+
+// One hashing pool for all the clients (one each would be 1,000 worker threads at 1,000 nodes).
+const pool = new FsPool(2);
 
 const clients = [];
 const timers = [];
@@ -29,7 +33,7 @@ for (const n of spec.nodes) {
   for (let i = 0; i < 4; i++) fs.writeFileSync(path.join(n.workspace, `f${i}.txt`), `node file ${i}\n`.repeat(20));
   const j = decodeJoin(n.join);
   const log = createLogger('node', { file: path.join(n.state, 'node.log'), fileLevel: 'warn', consoleLevel: false });
-  const c = new NodeClient({ hub: j.hub, nodeId: j.node, token: j.token, fingerprint: j.fp, workspace: n.workspace, stateDir: n.state, log });
+  const c = new NodeClient({ hub: j.hub, nodeId: j.node, token: j.token, fingerprint: j.fp, workspace: n.workspace, stateDir: n.state, log, pool });
   clients.push(c);
   c.run().catch((e) => process.stderr.write(`node ${j.node}: ${e.message}\n`));
 }
@@ -54,5 +58,6 @@ process.on('SIGTERM', async () => {
   for (const t of timers) clearInterval(t);
   process.stderr.write(`sim-nodes: ${changes} changes made\n`);
   await Promise.all(clients.map((c) => c.stop().catch(() => undefined)));
+  await pool.close();
   process.exit(0);
 });

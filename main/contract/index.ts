@@ -13,8 +13,9 @@ export { NODE_NAME_MAX, nodeNameKey, nodeNameProblem, normalizeNodeName } from '
 export { ContractError, ERROR_CODES, type ErrorCode } from './envelope';
 export { WS_CLOSE_TOKEN_CHANGED } from './ws';
 
-export const NODE_STATES = ['connected', 'syncing', 'in-sync', 'disconnected', 'error', 'retired'] as const;
-export type NodeState = (typeof NODE_STATES)[number];
+export { NODE_STATES, type NodeState } from './states';
+import type { NodeState } from './states';
+import type { StatusDiff } from './ws';
 
 export interface FileFailureView {
   path: string;
@@ -310,6 +311,8 @@ const Limit = z.number().int().min(1).max(10_000).optional();
 
 export const operations = {
   'status': { input: Empty, output: {} as HubStatus },
+  /** The status as a full message of the `status.diff` stream (contract/ws.ts): what a client starts from, or resyncs with. */
+  'status.snapshot': { input: Empty, output: {} as StatusDiff },
   'nodes.list': { input: Empty, output: {} as NodeInfo[] },
   'nodes.add': { input: z.object({ name: NodeName }).strict(), output: {} as { node: NodeInfo; join: string } },
   'nodes.retire': { input: z.object({ id: z.string().min(1).max(64) }).strict(), output: {} as NodeInfo },
@@ -370,6 +373,8 @@ export type OpOutput<K extends OpName> = (typeof operations)[K]['output'];
 /** Events pushed to subscribers. */
 export interface EventMap {
   'status': HubStatus;
+  /** The status as numbered diffs (contract/ws.ts: StatusDiff), coalesced by the hub. */
+  'status.diff': StatusDiff;
   'log': LogEntryView;
   /** An agent instance was created or changed state. */
   'agent': AgentInstanceView;
@@ -381,7 +386,7 @@ export interface EventSource {
   on(name: EventName, cb: (data: unknown) => void): unknown;
   off(name: EventName, cb: (data: unknown) => void): unknown;
 }
-export const EVENT_NAMES: EventName[] = ['status', 'log', 'agent'];
+export const EVENT_NAMES: EventName[] = ['status', 'status.diff', 'log', 'agent'];
 
 export type Handlers = { [K in OpName]: (input: OpInput<K>) => OpOutput<K> | Promise<OpOutput<K>> };
 

@@ -15,6 +15,7 @@ export function recentLogs(ring: readonly LogEntry[], f: { level?: LogLevel; nod
 export function handlers(hub: HubService): Handlers {
   return {
     'status': () => hub.status(),
+    'status.snapshot': () => hub.statusSnapshot(),
     'nodes.list': () => hub.nodes(),
     'nodes.add': ({ name }) => hub.addNode(name),
     'nodes.retire': ({ id }) => hub.retireNode(id),

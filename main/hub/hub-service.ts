@@ -15,6 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { ContractError, nodeNameKey, nodeNameProblem, normalizeNodeName, SettingsSchema, defaultSettings, type Settings, type EventMap, type EventName, type Handlers, type HubStatus, type NodeInfo, PURGE_PLAN_TTL_MS, type PurgeTargetView, type PurgeView } from '../contract';
+import type { StatusDiff } from '../contract/ws';
 import { HubStore, type NodeRecord } from '../store/hub-store';
 import { NodeReports } from './node-reports';
 import { AgentService } from '../agents/agent-service';
@@ -104,7 +105,7 @@ export class HubService extends EventEmitter<HubEvents> {
     this.reports = new NodeReports(store.reports);
     this.runtimes = new NodeRuntimes(store, (id) => ({
       id, root: this.mirrorOf(id), staging: this.stagingOf(id), store, pool: this.pool, log,
-      changed: () => this.changed(), closed: () => this.closed, modes: () => this.mirrorModes,
+      changed: () => this.changed(id), closed: () => this.closed, modes: () => this.mirrorModes,
       swept: (s) => this.nodeServer.sessionChanged(id, s),
     }));
     this.statusBoard = new StatusBoard({
@@ -224,19 +225,30 @@ export class HubService extends EventEmitter<HubEvents> {
 
   // ---- status ------------------------------------------------------------------------------
 
-  private changed(): void {
-    this.statusBoard.changed();
+  /** Something shown changed: for one node, or (no id) for any. */
+  private changed(nodeId?: string): void {
+    this.statusBoard.changed(nodeId);
   }
 
-  /** Pushes a snapshot to subscribers when one is due (StatusBoard.takeDue). */
+  /** Sends the status stream's next message to subscribers when one is due (StatusBoard.streamTick). */
   private emitStatus(): void {
-    if (this.listenerCount('status') === 0) return;
-    if (!this.statusBoard.takeDue()) return;
-    this.emit('status', this.status());
+    if (this.listenerCount('status.diff') === 0 && this.listenerCount('status') === 0) return;
+    const d = this.statusBoard.streamTick();
+    if (d) this.streamed(d);
+  }
+
+  private streamed(d: StatusDiff): void {
+    this.emit('status.diff', d);
+    if (this.listenerCount('status') > 0) this.emit('status', this.statusBoard.streamStatus()!);
   }
 
   status(): HubStatus {
     return this.statusBoard.status();
+  }
+
+  /** The status stream's full message at its current number (`status.snapshot`). */
+  statusSnapshot(): StatusDiff {
+    return this.statusBoard.streamFull((d) => this.streamed(d));
   }
 
   // ---- admin operations --------------------------------------------------------------------
@@ -291,7 +303,7 @@ export class HubService extends EventEmitter<HubEvents> {
       rt.session = null;
       s.end(grpc.status.PERMISSION_DENIED, `node ${id} has been retired; its token is revoked`);
     }
-    this.changed();
+    this.changed(id);
     return toInfo(this.store.node(id)!);
   }
 

@@ -120,8 +120,9 @@ export class NodeServer {
     return this.deps.stagingOf(id);
   }
 
-  private changed(): void {
-    this.deps.status.changed();
+  /** Something shown changed: for one node, or (no id) for any. */
+  private changed(nodeId?: string): void {
+    this.deps.status.changed(nodeId);
   }
 
   private acceptSession(call: Duplex): void {
@@ -183,7 +184,7 @@ export class NodeServer {
       s.send({ welcome: { ackedSeq: s.ackedSeq, wantFull, hubVersion: VERSION, protocol: PROTOCOL_VERSION } });
       s.sendHubChanges();
       this.log.info('node.connected', { node: id, peer, ackedSeq: s.ackedSeq, wantFull, version: hello.version });
-      this.changed();
+      this.changed(id);
       for (const m of early.splice(0)) this.onMessage(s, m);
       call.resume();
       this.deps.agents.nodeConnected(id);
@@ -217,7 +218,7 @@ export class NodeServer {
       this.log.info('node.disconnected', { node: session.nodeId, reason: why });
       this.deps.agents.nodeDisconnected(session.nodeId);
       this.store.events.add(session.nodeId, 'node.disconnected', { reason: clip(why) });
-      this.changed();
+      this.changed(session.nodeId);
     };
     call.on('end', () => { end('stream ended'); call.end(); });
     call.on('cancelled', () => end(`cancelled (the node went away, or sent a message over the ${TRANSPORT_MAX_BYTES}-byte transport limit)`));
@@ -239,7 +240,7 @@ export class NodeServer {
     this.store.events.add(id, 'node.superseded', { replaced: old.peer, by: peer });
     old.close();
     old.end(grpc.status.ABORTED, `${SUPERSEDED}: another connection with this node's credentials (from ${peer}) replaced this one (from ${old.peer}); if two cortex-node processes use the same credentials, stop one`);
-    this.changed();
+    this.changed(id);
   }
 
   private onMessage(s: NodeSession, m: NodeMessage): void {
@@ -259,7 +260,7 @@ export class NodeServer {
       } else if (m.report) {
         const problem = this.deps.reports.apply(s.nodeId, m.report);
         if (problem) s.refuse('', 0, 'BAD_REPORT', problem);
-        this.changed();
+        this.changed(s.nodeId);
       }
       else s.refuse('', 0, 'PROTOCOL', `unexpected message ${m.msg ?? '(empty)'}`);
       const now = Date.now();
@@ -275,7 +276,7 @@ export class NodeServer {
 
   /** A session applied something (or its mirror was swept): record the moment it first reaches in-sync. */
   sessionChanged(id: string, s: NodeSession): void {
-    this.changed();
+    this.changed(id);
     const rt = this.deps.runtimes.get(id);
     if (!rt || rt.session !== s) return;
     // Quiet now: the sweep that in-sync waits for runs at once, not at the next tick.

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { PENDING_LIMIT, type HubStatus, type NodeDetail, type NodeStatus, type ProblemView } from '../contract';
 import type { HubStore, NodeRecord } from '../store/hub-store';
 import type { FsPool } from '../sync/fs-pool';
+import { diffStatus, fullStatusDiff, type StatusDiff } from '../contract/ws';
 import { VERSION } from '../util/version';
 import { FailureSet, problemOf } from './failures';
 import { LOCK_FILE, MirrorLock } from './lock';
@@ -15,8 +16,8 @@ import type { NodeReports } from './node-reports';
 import type { NodeRuntime, NodeRuntimes } from './node-runtime';
 import type { NodeSession } from './session';
 
-/** Status snapshots to subscribers: at most this often… */
-export const STATUS_MS = 500;
+/** Status messages to subscribers: at most this often… */
+export const STATUS_MS = 250;
 /** …and at least this often. */
 const STATUS_HEARTBEAT_MS = 5000;
 /** This many connections of one node replacing each other within the window: two processes share its credentials. */
@@ -81,30 +82,68 @@ export interface StatusDeps {
   /** host:port the node server is bound to, or null. */
   grpcAddress(): string | null;
   mirrorOf(id: string): string;
+  /** Time one snapshot may spend recomputing due nodes (REFRESH_BUDGET_MS unless given). */
+  refreshBudgetMs?: number;
 }
 
+/**
+ * Nodes recomputed per `status()` call or stream tick at most (see also REFRESH_BUDGET_MS), the oldest first; the others stay
+ * due for the next ones. A call costs the same however many nodes change (each recomputation is
+ * a few small queries, ~50-80 µs): with more busy nodes than this, a busy node's status is up to
+ * (busy nodes / this) calls or ticks old instead of the hub's event loop stalling for all of them.
+ */
+export const NODES_PER_REFRESH = 250;
+/**
+ * …and at most this long (checked every few nodes, at least a few recomputed): on a loaded
+ * machine a snapshot does fewer instead of holding the event loop longer.
+ */
+export const REFRESH_BUDGET_MS = 8;
+
+/** A connected node's "last seen" is now: to the second in `status`, to STREAM_SEEN_MS in the stream (its rows say "now" anyway). */
+const STREAM_SEEN_MS = 10_000;
+const bucket = (ms: number, of: number) => Math.floor(ms / of) * of;
+const second = (ms: number) => bucket(ms, 1000);
+const connectedState = (st: NodeStatus['state']) => st !== 'disconnected' && st !== 'retired';
+
+/**
+ * Gathers the status. Each node's status is kept until something about it changes (`changed(id)`,
+ * or `changed()` for all), or it is STATUS_HEARTBEAT_MS old (counters and time-bound problems
+ * that nothing announces): a snapshot of 1,000 quiet nodes costs one pass over kept objects, not
+ * 1,000 × a few queries, and at most NODES_PER_REFRESH nodes are recomputed per snapshot.
+ *
+ * The stream (`streamTick`, `streamFull`): numbered messages of contract/ws.ts (a full status,
+ * then diffs against the last one sent), at most one per tick.
+ */
 export class StatusBoard {
   private dirty = true;
   private lastEmit = 0;
   private readonly totalsCache = new Map<string, { files: number; bytes: number }>();
+  /** Each node's last computed status and when it was computed. */
+  private readonly kept = new Map<string, { status: NodeStatus; at: number }>();
+  /** Nodes whose kept status is out of date, oldest first. */
+  private readonly due = new Set<string>();
+  /** The node records in the store's order (null: read them again). */
+  private records: NodeRecord[] | null = null;
+  /** What the stream last sent of each node (kept status, lastSeen to STREAM_SEEN_MS). */
+  private readonly streamed = new Map<string, { from: NodeStatus; sent: NodeStatus }>();
+  private streamLast: HubStatus | null = null;
+  private streamAt = 0;
+  private streamSeq = 0;
 
   constructor(private readonly deps: StatusDeps) {}
 
-  /** Something shown changed: the next snapshot is due, and totals are counted again. */
-  changed(): void {
+  /** Something shown changed, for one node or (no id) for any node: its status is due, its totals counted again. */
+  changed(nodeId?: string): void {
     this.dirty = true;
-    this.totalsCache.clear();
-  }
-
-  /**
-   * Whether to push a snapshot now: at most every STATUS_MS (the caller's tick) when something
-   * changed, and at least every STATUS_HEARTBEAT_MS anyway (uptime, last seen and rates move with time).
-   */
-  takeDue(now = Date.now()): boolean {
-    if (!this.dirty && now - this.lastEmit < STATUS_HEARTBEAT_MS) return false;
-    this.dirty = false;
-    this.lastEmit = now;
-    return true;
+    if (nodeId === undefined) {
+      // Every node due (a new one is computed at once), NODES_PER_REFRESH at a time like any.
+      this.records = null;
+      for (const id of this.kept.keys()) this.due.add(id);
+      this.totalsCache.clear();
+    } else {
+      this.due.add(nodeId);
+      this.totalsCache.delete(nodeId);
+    }
   }
 
   /** Files and bytes recorded for a node's mirror, recounted only after something changed. */
@@ -117,16 +156,109 @@ export class StatusBoard {
     return t;
   }
 
-  status(): HubStatus {
+  /** Recomputes up to `limit` due nodes (every node without a kept status in any case); the records in order. */
+  private refresh(limit: number, now: number): NodeRecord[] {
+    const records = this.records ??= this.deps.store.nodes();
+    const byId = new Map<string, NodeRecord>();
+    for (const r of records) {
+      byId.set(r.id, r);
+      const k = this.kept.get(r.id);
+      if (!k) this.kept.set(r.id, { status: this.nodeStatus(r), at: now });
+      else if (now - k.at >= STATUS_HEARTBEAT_MS) this.due.add(r.id);
+    }
+    let n = 0;
+    const started = performance.now();
+    const budget = this.deps.refreshBudgetMs ?? REFRESH_BUDGET_MS;
+    for (const id of this.due) {
+      if (n >= limit || (n % 8 === 0 && n > 0 && performance.now() - started > budget)) break;
+      n++;
+      this.due.delete(id);
+      const cached = byId.get(id);
+      if (!cached) continue;
+      // A connected node's record changes only with changed() (retired) or its lastSeen, which
+      // its status does not read while connected: the record is read again only for the others.
+      const rec = this.deps.runtimes.get(id)?.session ? cached : this.deps.store.node(id);
+      if (rec) this.kept.set(id, { status: this.nodeStatus(rec), at: now });
+    }
+    return records;
+  }
+
+  private hubFields(now: number): Omit<HubStatus, 'nodes'> {
     return {
       version: VERSION,
-      uptimeMs: Date.now() - this.deps.startedAt,
+      uptimeMs: now - this.deps.startedAt,
       bytesHashedSinceStart: this.deps.pool.bytesHashed,
       filesHashedSinceStart: this.deps.pool.filesHashed,
       grpc: this.deps.grpcAddress(),
       fingerprint: this.deps.fingerprint,
-      nodes: this.deps.store.nodes().map((n) => this.nodeStatus(n)),
     };
+  }
+
+  /** The status now: up to NODES_PER_REFRESH due nodes recomputed, a connected node's lastSeen this second. */
+  status(now = Date.now()): HubStatus {
+    const nodes: NodeStatus[] = [];
+    const sec = second(now);
+    for (const r of this.refresh(NODES_PER_REFRESH, now)) {
+      const st = this.kept.get(r.id)?.status;
+      if (st) nodes.push(connectedState(st.state) && st.lastSeen !== sec ? { ...st, lastSeen: sec } : st);
+    }
+    return { ...this.hubFields(now), nodes };
+  }
+
+  /** The stream's status: the kept statuses, each the same object as last sent while it did not change. */
+  private streamStatusNow(limit: number, now: number): HubStatus {
+    const nodes: NodeStatus[] = [];
+    const seen = bucket(now, STREAM_SEEN_MS);
+    for (const r of this.refresh(limit, now)) {
+      const st = this.kept.get(r.id)?.status;
+      if (!st) continue;
+      const prev = this.streamed.get(r.id);
+      const lastSeen = connectedState(st.state) ? seen : st.lastSeen;
+      if (prev && prev.from === st && prev.sent.lastSeen === lastSeen) {
+        nodes.push(prev.sent);
+        continue;
+      }
+      const sent = st.lastSeen === lastSeen ? st : { ...st, lastSeen };
+      this.streamed.set(r.id, { from: st, sent });
+      nodes.push(sent);
+    }
+    return { ...this.hubFields(now), nodes };
+  }
+
+  /**
+   * The stream's next message, or null when none is due: something changed since the last one
+   * (or nodes are still due), or STATUS_HEARTBEAT_MS passed (uptime and rates move with time).
+   */
+  streamTick(now = Date.now(), limit = NODES_PER_REFRESH): StatusDiff | null {
+    if (this.streamLast && !this.dirty && this.due.size === 0 && now - this.lastEmit < STATUS_HEARTBEAT_MS) return null;
+    this.dirty = false;
+    const next = this.streamStatusNow(limit, now);
+    const { diff, changes } = diffStatus(this.streamLast, next, this.streamSeq + 1);
+    if (!changes && now - this.lastEmit < STATUS_HEARTBEAT_MS) return null;
+    this.streamSeq = diff.seq;
+    this.streamLast = next;
+    this.streamAt = now;
+    this.lastEmit = now;
+    return diff;
+  }
+
+  /** The status the stream's last message gave (what subscribers to full snapshots get). */
+  streamStatus(): HubStatus | null {
+    return this.streamLast;
+  }
+
+  /**
+   * A full message at the stream's current number (what a client starts from, or resyncs with).
+   * When the stream's status is older than a tick, the stream moves on first: `emit` gets that
+   * message for the subscribers, so that they and this client stay on one numbering.
+   */
+  streamFull(emit: (d: StatusDiff) => void, now = Date.now()): StatusDiff {
+    if (!this.streamLast || now - this.streamAt >= STATUS_MS) {
+      this.dirty = true;
+      const d = this.streamTick(now);
+      if (d) emit(d);
+    }
+    return fullStatusDiff(this.streamLast!, this.streamSeq);
   }
 
   nodeStatus(n: NodeRecord): NodeStatus {
@@ -153,7 +285,7 @@ export class StatusBoard {
     }
     return {
       id: n.id, name: n.name, state, createdAt: n.createdAt, retiredAt: n.retiredAt,
-      lastSeen: s ? Date.now() : n.lastSeen,
+      lastSeen: s ? second(Date.now()) : n.lastSeen,
       files: totals.files, bytes: totals.bytes,
       outOfSyncFiles: pending.files, outOfSyncBytes: pending.bytes,
       toNodeFiles: toNode.files, toNodeBytes: toNode.bytes, conflicts: store.index.conflicts(n.id).length,

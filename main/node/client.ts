@@ -60,7 +60,7 @@ export class NodeClient {
 
   constructor(private readonly cfg: NodeConfig) {
     this.log = cfg.log;
-    this.pool = new FsPool(undefined, { log: cfg.log });
+    this.pool = cfg.pool ?? new FsPool(undefined, { log: cfg.log });
     try {
       const st = fs.statSync(cfg.workspace);
       if (!st.isDirectory()) throw new Error('not a directory');
@@ -173,7 +173,7 @@ export class NodeClient {
     await this.scans.stop();
     this.link.cancel();
     await this.scans.idle();
-    await this.pool.close();
+    if (!this.cfg.pool) await this.pool.close();
     this.store.close();
   }
 }

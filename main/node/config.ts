@@ -7,6 +7,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { FsPool } from '../sync/fs-pool';
 import { outsideRoot } from '../sync/paths';
 import type { Logger } from '../util/log';
 
@@ -20,6 +21,12 @@ export interface NodeConfig {
   log: Logger;
   /** Called once per run, when the hub first accepts these credentials (Welcome). */
   onJoined?: () => void;
+  /**
+   * The hashing/commit worker pool to use instead of one of its own (bench/sim-nodes.mjs runs
+   * many clients in one process: one pool each would be a worker thread each). The client
+   * closes only a pool it made.
+   */
+  pool?: FsPool;
 }
 
 /** Errors after which retrying cannot help; the CLI exits with `exitCode`. */

@@ -32,10 +32,23 @@ function start(root: Root, client: Client, onSignedOut?: () => void): void {
       onSignedOut?.();
       return;
     }
-    // After a reconnect, one fresh snapshot at once instead of waiting for the next change.
-    if (c === 'open') client.invoke('status', {}).then((s) => useUi.getState().ingest(s), () => undefined);
+    // On every (re)connection: a full status to apply the hub's diffs to.
+    if (c === 'open') resync();
   });
-  client.subscribe('status', (s) => useUi.getState().ingest(s));
+  // The status as numbered diffs; a message that cannot be applied (one missed, or refused as
+  // invalid) asks for a full one, once at a time; diffs until it arrives are ignored.
+  let resyncing = false;
+  function resync(): void {
+    if (resyncing) return;
+    resyncing = true;
+    client.invoke('status.snapshot', {}).then(
+      (full) => { resyncing = false; useUi.getState().ingestStream(full); },
+      () => { resyncing = false; },
+    );
+  }
+  client.subscribe('status.diff', (d) => {
+    if (!useUi.getState().ingestStream(d)) resync();
+  });
   if (!followingHash) followHash();
   followingHash = true;
   root.render(<StrictMode><App /></StrictMode>);

@@ -5,6 +5,7 @@
  */
 import { create } from 'zustand';
 import type { HubStatus, NodeStatus } from '../../main/contract';
+import { applyStatusDiff, decodeStatusDiff, type StatusCopy } from '../../main/contract/ws';
 import type { ConnectionState } from './transport';
 import { compareNames } from '../../main/util/format';
 
@@ -35,11 +36,15 @@ export interface UiState {
   order: string[];
   nodes: Record<string, NodeStatus>;
   rates: Record<string, NodeRate>;
+  /** The status stream as applied so far (the last message's number and the status it gives). */
+  stream: StatusCopy | null;
   view: View;
   filter: string;
   sort: { key: SortKey; dir: 1 | -1 };
   setConnection(c: ConnectionState): void;
   ingest(status: HubStatus, now?: number): void;
+  /** Applies a message of the status stream (`status.diff`, `status.snapshot`); false: a full one is needed (missed or refused). */
+  ingestStream(data: unknown, now?: number): boolean;
   go(view: View): void;
   setFilter(f: string): void;
   sortBy(key: SortKey): void;
@@ -82,11 +87,31 @@ export function merge(state: Pick<UiState, 'order' | 'nodes' | 'rates'>, status:
   for (const n of status.nodes) {
     order.push(n.id);
     const old = state.nodes[n.id];
-    nodes[n.id] = old && sameNode(old, n) ? old : n;
+    nodes[n.id] = old && (old === n || sameNode(old, n)) ? old : n;
     rates[n.id] = nextRate(state.rates[n.id], n.bytesReceived, now);
   }
   const sameOrder = order.length === state.order.length && order.every((id, i) => id === state.order[i]);
   return { order: sameOrder ? state.order : order, nodes, rates };
+}
+
+export type StreamState = Pick<UiState, 'hub' | 'order' | 'nodes' | 'rates' | 'stream'>;
+
+/**
+ * One message of the hub's status stream, validated, applied to the state: the next state (the
+ * same object for a message older than what was applied), or `resync` when it cannot be applied
+ * (a number missed, no full status yet, or refused as invalid: the hub is asked for a full one).
+ */
+export function applyStream(s: StreamState, data: unknown, now: number): StreamState | 'resync' {
+  const decoded = decodeStatusDiff(data);
+  if (!decoded.ok) {
+    console.warn(decoded.reason);
+    return 'resync';
+  }
+  const copy = applyStatusDiff(s.stream, decoded.diff);
+  if (copy === 'resync') return 'resync';
+  if (copy === s.stream) return s;
+  const { nodes: _nodes, ...hub } = copy.status;
+  return { hub, ...merge(s, copy.status, now), stream: copy };
 }
 
 export function currentRate(samples: number[] | undefined): number {
@@ -115,6 +140,29 @@ export function visibleIds(s: Pick<UiState, 'order' | 'nodes' | 'rates' | 'filte
   });
 }
 
+let lastVisible: { order: string[]; filter: string; sort: UiState['sort']; keys: string[]; ids: string[] } | null = null;
+
+/**
+ * visibleIds, the same array again while nothing it depends on changed (the order, the filter,
+ * the sort, and each node's sort value, name, and state when filtering): a status message that changes only
+ * counters neither re-sorts 1,000 names nor re-renders the table, only the rows that changed.
+ */
+export function visibleIdsCached(s: Pick<UiState, 'order' | 'nodes' | 'rates' | 'filter' | 'sort'>): string[] {
+  const { key } = s.sort;
+  const f = s.filter.trim() !== '';
+  const keys = s.order.map((id) => {
+    const n = s.nodes[id]!;
+    const v = key === 'rate' ? currentRate(s.rates[id]?.samples) : key === 'lastSeen' ? n.lastSeen ?? 0 : n[key];
+    // The name breaks ties; the state matters to the filter only.
+    return f ? `${v}\u0000${n.name}\u0000${n.state}` : `${v}\u0000${n.name}`;
+  });
+  const l = lastVisible;
+  if (l && l.order === s.order && l.filter === s.filter && l.sort === s.sort && l.keys.every((k, i) => k === keys[i])) return l.ids;
+  const ids = visibleIds(s);
+  lastVisible = { order: s.order, filter: s.filter, sort: s.sort, keys, ids };
+  return ids;
+}
+
 function viewFromHash(hash: string): View {
   const [name, id] = hash.replace(/^#\/?/, '').split('/');
   if (name === 'node' && id) return { name: 'node', id: decodeURIComponent(id) };
@@ -126,12 +174,13 @@ export function hashOf(view: View): string {
   return view.name === 'node' ? `#/node/${encodeURIComponent(view.id)}` : `#/${view.name}`;
 }
 
-export const useUi = create<UiState>()((set) => ({
+export const useUi = create<UiState>()((set, get) => ({
   connection: 'connecting',
   hub: null,
   order: [],
   nodes: {},
   rates: {},
+  stream: null,
   view: viewFromHash(typeof location === 'undefined' ? '' : location.hash),
   filter: '',
   sort: { key: 'name', dir: 1 },
@@ -140,6 +189,12 @@ export const useUi = create<UiState>()((set) => ({
     const { nodes: _ignored, ...hub } = status;
     return { hub, ...merge(s, status, now) };
   }),
+  ingestStream: (data, now = Date.now()) => {
+    const next = applyStream(get(), data, now);
+    if (next === 'resync') return false;
+    set(next);
+    return true;
+  },
   go: (view) => {
     if (typeof history !== 'undefined') history.pushState(null, '', hashOf(view));
     set({ view });

@@ -10,6 +10,7 @@ import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IPC_CHANNELS, type Envelope } from '../../main/contract/bridge';
 import type { HubStatus } from '../../main/contract';
+import { applyStatusDiff, decodeStatusDiff, type StatusCopy, type StatusDiff } from '../../main/contract/ws';
 import { createIpcAdapter, type IpcSenderEvent } from '../../main/desktop/ipc';
 import { APP_INDEX, isAppUrl } from '../../main/desktop/app-url';
 import { runHub, type RunningHub } from '../../main/server/run-hub';
@@ -127,6 +128,50 @@ describe('the WebSocket and HTTP adapter', () => {
       expect(c.events.length).toBe(seen);
     } finally {
       c.close();
+    }
+  });
+
+  it('streams the status as numbered diffs to WebSocket and IPC subscribers alike; a full one on demand', async () => {
+    const c = await wsClient();
+    const ipc = createIpcAdapter({ handlers: running.hub.handlers(), events: running.hub, eventChannel: IPC_CHANNELS.event, isTrustedUrl: isAppUrl, log: running.hub.log.child('ipc') });
+    const page = ipcEvent(APP_INDEX, { id: 9 });
+    try {
+      expect(await c.call({ subscribe: 'status.diff' })).toMatchObject({ ok: true });
+      ipc.subscribe(page.event, 'status.diff');
+      // Where a client starts: a full status at the stream's current number.
+      const start = (await c.call({ op: 'status.snapshot' })) as { ok: boolean; result: StatusDiff };
+      const full = decodeStatusDiff(start.result);
+      expect(full.ok && full.diff.full).toBe(true);
+      let copy = applyStatusDiff(null, start.result) as StatusCopy;
+      await c.call({ op: 'nodes.add', input: { name: 'diff-watcher' } });
+      const has = (x: StatusCopy) => x.status.nodes.some((n) => n.name === 'diff-watcher');
+      await waitFor('a diff naming the new node', () => c.events.some((e) => e.event === 'status.diff' && (e.data as StatusDiff).nodes.some((n) => n.name === 'diff-watcher')), 5000);
+      // Applied in order from the full one, the diffs give the new node; no number is skipped.
+      for (const e of c.events.filter((x) => x.event === 'status.diff')) {
+        const d = decodeStatusDiff(e.data);
+        if (!d.ok) throw new Error(d.reason);
+        const next = applyStatusDiff(copy, d.diff);
+        if (next === 'resync') throw new Error(`diff ${d.diff.seq} does not follow ${copy.seq}`);
+        copy = next;
+      }
+      expect(has(copy)).toBe(true);
+      // The diff naming it is small: the node whole, the others not at all.
+      const added = c.events.map((e) => e.data as StatusDiff).find((d) => d.nodes.some((n) => n.name === 'diff-watcher'))!;
+      expect(added.full).toBe(false);
+      expect(added.nodes.length).toBeLessThan(copy.status.nodes.length);
+      // The IPC page got the same numbered messages.
+      await waitFor('the same diff over IPC', () => page.sent.some((m) => m.channel === IPC_CHANNELS.event && m.args[0] === 'status.diff' && (m.args[1] as StatusDiff).seq === added.seq), 5000);
+      const viaIpc = page.sent.find((m) => m.args[0] === 'status.diff' && (m.args[1] as StatusDiff).seq === added.seq)!.args[1];
+      expect(viaIpc).toEqual(added);
+      // A full one on demand (as after a missed diff), over IPC too, at the number reached.
+      const again = await ipc.invoke(page.event, 'status.snapshot', {});
+      expect(again).toMatchObject({ ok: true, result: { full: true } });
+      const resynced = applyStatusDiff(null, (again as { result: StatusDiff }).result) as StatusCopy;
+      expect(resynced.seq).toBeGreaterThanOrEqual(added.seq);
+      expect(has(resynced)).toBe(true);
+    } finally {
+      c.close();
+      page.destroy();
     }
   });
 

@@ -1,7 +1,9 @@
 /** The renderer's state logic, without a browser: structural sharing, rates, sorting. */
 import { describe, expect, it } from 'vitest';
 import type { HubStatus, NodeStatus } from '../../main/contract';
-import { RATE_SAMPLES, merge, nextRate, visibleIds, type UiState } from '../../renderer/src/store';
+import { RATE_SAMPLES, applyStream, merge, nextRate, visibleIds, visibleIdsCached, type StreamState, type UiState } from '../../renderer/src/store';
+import { diffStatus, fullStatusDiff } from '../../main/contract/ws';
+import { mutate, node as fullNode, rng, status as hubStatus } from '../helpers/status';
 
 const node = (id: string, over: Partial<NodeStatus> = {}): NodeStatus => ({
   id, name: id, state: 'in-sync', createdAt: 0, retiredAt: null, lastSeen: 1000, files: 1, bytes: 10, outOfSyncFiles: 0, outOfSyncBytes: 0,
@@ -56,5 +58,79 @@ describe('the overview order', () => {
     expect(view({ filter: 'ERR' })).toEqual(['alpha']);
     expect(view({ filter: 'disconn' })).toEqual(['mid']);
     expect(view({ filter: 'nothing' })).toEqual([]);
+  });
+});
+
+describe('the status stream in the store', () => {
+  const start: StreamState = { hub: null, order: [], nodes: {}, rates: {}, stream: null };
+  /** What ingesting the full status gives (the store's `ingest`). */
+  const fromFull = (s: StreamState, st: HubStatus, now: number): StreamState => {
+    const { nodes: _n, ...hub } = st;
+    return { hub, ...merge(s, st, now), stream: s.stream };
+  };
+  const wire = (d: unknown) => JSON.parse(JSON.stringify(d)) as unknown;
+  const same = (a: StreamState, b: StreamState) => expect({ hub: a.hub, order: a.order, nodes: a.nodes, rates: a.rates }).toEqual({ hub: b.hub, order: b.order, nodes: b.nodes, rates: b.rates });
+
+  it('applies seeded random sequences of diffs to the same state as the full snapshots', () => {
+    for (let seed = 1; seed <= 30; seed++) {
+      const rand = rng(seed);
+      let ids = 0;
+      const nextId = () => `n${++ids}`;
+      let cur = hubStatus(Array.from({ length: 1 + Math.floor(rand() * 8) }, () => fullNode(nextId())));
+      let now = 1000;
+      let full = fromFull(start, cur, now);
+      let diffs = applyStream(start, wire(fullStatusDiff(cur, 1)), now) as StreamState;
+      same(diffs, full);
+      for (let seq = 2; seq < 50; seq++) {
+        const next = mutate(cur, rand, nextId);
+        now += 250;
+        full = fromFull(full, next, now);
+        const applied = applyStream(diffs, wire(diffStatus(cur, next, seq).diff), now);
+        expect(applied, `seed ${seed} message ${seq}`).not.toBe('resync');
+        diffs = applied as StreamState;
+        same(diffs, full);
+        cur = next;
+      }
+    }
+  });
+
+  it('asks for a full status after a missed or invalid message, and recovers with it', () => {
+    const rand = rng(7);
+    let ids = 0;
+    const nextId = () => `n${++ids}`;
+    const s1b = hubStatus([fullNode(nextId()), fullNode(nextId()), fullNode(nextId())]);
+    const s2 = mutate(s1b, rand, nextId);
+    const s3 = mutate(s2, rand, nextId);
+    const a = applyStream(start, wire(fullStatusDiff(s1b, 1)), 0) as StreamState;
+    // Message 2 lost.
+    expect(applyStream(a, wire(diffStatus(s2, s3, 3).diff), 250)).toBe('resync');
+    // Invalid (a hostile or broken peer): refused, not applied.
+    expect(applyStream(a, { seq: 2, full: false, hub: {}, nodes: [{ id: '__proto__', files: 1 }], removed: [], order: null }, 250)).toBe('resync');
+    expect(applyStream(a, 'junk', 250)).toBe('resync');
+    // The full status at 3 (status.snapshot's answer) recovers; an old diff is then ignored.
+    const b = applyStream(a, wire(fullStatusDiff(s3, 3)), 500) as StreamState;
+    same(b, fromFull(a, s3, 500));
+    expect(b.stream?.seq).toBe(3);
+    expect(applyStream(b, wire(diffStatus(s1b, s2, 2).diff), 600)).toBe(b);
+  });
+
+  it('keeps the sorted ids while nothing they depend on changed', () => {
+    const st = merge(empty, status([node('b'), node('a')]), 0);
+    const base = { ...st, filter: '', sort: { key: 'name' as const, dir: 1 as const } };
+    const ids = visibleIdsCached(base);
+    expect(ids).toEqual(['a', 'b']);
+    const counters = merge(st, status([node('b', { outOfSyncFiles: 5 }), node('a')]), 250);
+    expect(visibleIdsCached({ ...base, ...counters })).toBe(ids);
+    // A state change re-sorts nothing by name, unless a filter (which matches states) is set.
+    const flipped = merge(counters, status([node('b', { outOfSyncFiles: 5, state: 'syncing' }), node('a')]), 300);
+    expect(visibleIdsCached({ ...base, ...flipped })).toBe(ids);
+    const filtered = { ...base, filter: 'in-sync' };
+    expect(visibleIdsCached({ ...filtered, ...counters })).toEqual(['a', 'b']);
+    expect(visibleIdsCached({ ...filtered, ...flipped })).toEqual(['a']);
+    const byFiles = { ...base, ...counters, sort: { key: 'files' as const, dir: -1 as const } };
+    const f1 = visibleIdsCached(byFiles);
+    const moreFiles = merge(counters, status([node('b', { outOfSyncFiles: 5 }), node('a', { files: 9 })]), 500);
+    expect(visibleIdsCached({ ...byFiles, ...moreFiles })).not.toBe(f1);
+    expect(visibleIdsCached({ ...byFiles, ...moreFiles })).toEqual(['a', 'b']);
   });
 });

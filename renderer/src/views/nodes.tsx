@@ -1,8 +1,9 @@
 /** Nodes overview: one row per node, live, sortable and filterable. */
-import { memo, useMemo, useState } from 'react';
+import { memo, useLayoutEffect, useRef, useState } from 'react';
+import { useWindowVirtualizer } from '@tanstack/react-virtual';
 import { useShallow } from 'zustand/react/shallow';
 import { ago, bytes, count, dateTime } from '../../../main/util/format';
-import { currentRate, useUi, visibleIds, type SortKey } from '../store';
+import { currentRate, useUi, visibleIdsCached, type SortKey } from '../store';
 import { Empty, Progress, Sparkline, StateBadge } from '../components/bits';
 import { AddNodeDialog } from './add-node';
 
@@ -19,7 +20,12 @@ const COLUMNS: { key: SortKey; label: string; numeric?: boolean }[] = [
   { key: 'rate', label: 'Transfer', numeric: true },
 ];
 
-const Row = memo(function Row({ id }: { id: string }) {
+/** More rows than this: only those near the viewport are in the DOM (1,000 rows do not fit in a frame). */
+export const VIRTUAL_ROWS_FROM = 60;
+/** A row's height before it is measured (name and id on two lines). */
+const ROW_ESTIMATE = 50;
+
+const Row = memo(function Row({ id, index, measure }: { id: string; index?: number; measure?: (el: HTMLTableRowElement | null) => void }) {
   const n = useUi((s) => s.nodes[id]!);
   const samples = useUi((s) => s.rates[id]?.samples);
   const go = useUi((s) => s.go);
@@ -29,7 +35,7 @@ const Row = memo(function Row({ id }: { id: string }) {
   const done = n.bytes + pendingBytes > 0 ? n.bytes / (n.bytes + pendingBytes) : 0;
   const r = currentRate(samples);
   return (
-    <tr data-node-id={n.id} data-node-name={n.name} data-state={n.state}>
+    <tr ref={measure} data-index={index} data-node-id={n.id} data-node-name={n.name} data-state={n.state}>
       <td>
         <a href={`#/node/${encodeURIComponent(n.id)}`} onClick={(e) => { e.preventDefault(); go({ name: 'node', id: n.id }); }}>{n.name}</a>
         <div className="sub mono">{n.id}</div>
@@ -54,11 +60,8 @@ const Row = memo(function Row({ id }: { id: string }) {
   );
 });
 
-export function NodesView() {
-  const { order, filter, sort, setFilter, sortBy } = useUi(useShallow((s) => ({ order: s.order, filter: s.filter, sort: s.sort, setFilter: s.setFilter, sortBy: s.sortBy })));
-  // Re-sorted when a sort-relevant value changes; rows themselves re-render on their own.
-  const ids = useUi(useShallow((s) => visibleIds(s)));
-  const [adding, setAdding] = useState(false);
+/** How many nodes, in sync, needing attention: its own component, so that a state change re-renders only it (and the row). */
+function Summary() {
   const counts = useUi(useShallow((s) => {
     const c = { total: s.order.length, inSync: 0, problems: 0 };
     for (const id of s.order) {
@@ -68,13 +71,19 @@ export function NodesView() {
     }
     return c;
   }));
-  const summary = useMemo(() => `${counts.total} nodes · ${counts.inSync} in sync${counts.problems ? ` · ${counts.problems} need attention` : ''}`, [counts]);
+  return <span className="sub">{`${counts.total} nodes · ${counts.inSync} in sync${counts.problems ? ` · ${counts.problems} need attention` : ''}`}</span>;
+}
 
+export function NodesView() {
+  const { order, filter, sort, setFilter, sortBy } = useUi(useShallow((s) => ({ order: s.order, filter: s.filter, sort: s.sort, setFilter: s.setFilter, sortBy: s.sortBy })));
+  // Re-sorted when a sort-relevant value changes; rows themselves re-render on their own.
+  const ids = useUi(visibleIdsCached);
+  const [adding, setAdding] = useState(false);
   return (
     <section aria-labelledby="nodes-title">
       <div className="toolbar">
         <h1 id="nodes-title">Nodes</h1>
-        <span className="sub">{summary}</span>
+        <Summary />
         <span className="spacer" />
         <input type="search" placeholder="Filter by name, id or state" aria-label="Filter nodes" value={filter} onChange={(e) => setFilter(e.target.value)} />
         <button type="button" className="primary" onClick={() => setAdding(true)}>Add node</button>
@@ -88,7 +97,7 @@ export function NodesView() {
       ) : ids.length === 0 ? (
         <Empty>No node matches “{filter}”.</Empty>
       ) : (
-        <table className="nodes">
+        <table className="nodes" data-rows={ids.length}>
           <thead>
             <tr>
               {COLUMNS.map((c) => (
@@ -101,12 +110,30 @@ export function NodesView() {
               <th>First error</th>
             </tr>
           </thead>
-          <tbody>
-            {ids.map((id) => <Row key={id} id={id} />)}
-          </tbody>
+          {ids.length > VIRTUAL_ROWS_FROM ? <VirtualRows ids={ids} /> : <tbody>{ids.map((id) => <Row key={id} id={id} />)}</tbody>}
         </table>
       )}
       <AddNodeDialog open={adding} onClose={() => setAdding(false)} />
     </section>
+  );
+}
+
+/** The rows near the viewport (the window scrolls), with spacer rows for the others. */
+function VirtualRows({ ids }: { ids: string[] }) {
+  const body = useRef<HTMLTableSectionElement>(null);
+  const [margin, setMargin] = useState(0);
+  useLayoutEffect(() => {
+    if (body.current) setMargin(body.current.getBoundingClientRect().top + window.scrollY);
+  }, []);
+  const v = useWindowVirtualizer({ count: ids.length, estimateSize: () => ROW_ESTIMATE, overscan: 8, scrollMargin: margin, getItemKey: (i) => ids[i]! });
+  const items = v.getVirtualItems();
+  const top = items.length ? items[0]!.start - margin : 0;
+  const bottom = items.length ? v.getTotalSize() - (items[items.length - 1]!.end - margin) : 0;
+  return (
+    <tbody ref={body}>
+      {top > 0 ? <tr className="spacer" aria-hidden="true" style={{ height: top }} /> : null}
+      {items.map((it) => <Row key={it.key} id={ids[it.index]!} index={it.index} measure={v.measureElement} />)}
+      {bottom > 0 ? <tr className="spacer" aria-hidden="true" style={{ height: bottom }} /> : null}
+    </tbody>
   );
 }
