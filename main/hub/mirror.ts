@@ -328,31 +328,43 @@ export class Mirror {
         }
       }
       const cached = (p: string) => this.recordedStamp(p, false, stamps);
-      const res = await scanAll(roots, {
-        root, pool: this.deps.pool, cached, caseInsensitive: this.ignoresCase(),
-        knownUnder: (st) => (stamps ? stamps.keys() : [st, ...store.index.pathsUnder(id, st)]),
-        // A mode as the hub wrote it (the mirror mode rule) is not a hub-side change...
-        sameMode: writtenAs,
-      });
-      for (const sk of res.skipped) this.log.warn('mirror.skipped', { node: id, path: sk.path, reason: sk.reason });
-      // ...and what a real hub-side change records (and sends to the node) is the node's mode
-      // with the bits changed on the hub's side, never the stripped mode on disk.
-      for (const e of res.updated) {
-        const prev = cached(e.path);
-        if (e.type !== 'symlink') e.mode = hubSideMode(e.mode, prev && !prev.deleted && prev.type === e.type ? prev.mode : undefined, this.deps.modes());
-      }
-      const { updated, deleted } = res;
-      totals.walked = res.walked;
-      totals.hashedFiles = res.hashedFiles;
-      totals.hashedBytes = res.hashedBytes;
       // What the session wrote during the scan is its own work, not a hub-side edit; it is
       // looked at again once recorded, in case someone changed it right after.
       const ours = (p: string) => written.has(p) || (!forSession && this.deps.session()?.applying(p) === true);
-      const up = updated.filter((e) => !ours(e.path));
-      const del = deleted.filter((p) => !ours(p));
-      for (const p of [...updated.map((e) => e.path), ...deleted].filter(ours)) this.markDirty(p);
-      if (up.length || del.length) this.recordHubChanges(up, del, ownCommit ? up.filter(ownCommit) : []);
-      Object.assign(totals, { updated: up.length, deleted: del.length, examples: [...up.map((e) => e.path), ...del].slice(0, 10) });
+      const examples: string[] = [];
+      /** Records what the scan found (a page of it, or the rest at its end) and queues it for the node. */
+      const found = (updated: CachedEntry[], deleted: string[]) => {
+        // A mode as the hub wrote it (the mirror mode rule) is not a hub-side change (sameMode
+        // below), and what a real hub-side change records (and sends to the node) is the node's
+        // mode with the bits changed on the hub's side, never the stripped mode on disk.
+        for (const e of updated) {
+          const prev = cached(e.path);
+          if (e.type !== 'symlink') e.mode = hubSideMode(e.mode, prev && !prev.deleted && prev.type === e.type ? prev.mode : undefined, this.deps.modes());
+        }
+        const up = updated.filter((e) => !ours(e.path));
+        const del = deleted.filter((p) => !ours(p));
+        for (const p of [...updated.map((e) => e.path), ...deleted].filter(ours)) this.markDirty(p);
+        if (up.length || del.length) this.recordHubChanges(up, del, ownCommit ? up.filter(ownCommit) : []);
+        totals.updated += up.length;
+        totals.deleted += del.length;
+        if (examples.length < 10) examples.push(...[...up.map((e) => e.path), ...del].slice(0, 10 - examples.length));
+      };
+      const res = await scanAll(roots, {
+        root, pool: this.deps.pool, cached, caseInsensitive: this.ignoresCase(),
+        knownUnder: (st) => (stamps ? stamps.keys() : [st, ...store.index.pathsUnder(id, st)]),
+        sameMode: writtenAs,
+        // A new tree goes to the node page by page as it is hashed (each page one transaction),
+        // not once the whole tree is: the first files leave at once, and the event loop runs
+        // between pages.
+        pages: { take: (page) => found(page, []) },
+      });
+      for (const sk of res.skipped) this.log.warn('mirror.skipped', { node: id, path: sk.path, reason: sk.reason });
+      found(res.updated, res.deleted);
+      totals.walked = res.walked;
+      totals.hashedFiles = res.hashedFiles;
+      totals.hashedBytes = res.hashedBytes;
+      totals.examples = examples;
+      if (totals.updated || totals.deleted) this.log.info('mirror.changed', { node: id, changed: totals.updated, deleted: totals.deleted, examples: examples.slice(0, 5) });
       return totals;
     } finally {
       this.scans.delete(written);
@@ -360,8 +372,9 @@ export class Mirror {
   }
 
   /**
-   * Records hub-side changes in the mirror index and queues them for the node; `agreed` are
-   * among them the hub's own commits of node versions (the verification after a crash).
+   * Records hub-side changes in the mirror index and queues them for the node, in one
+   * transaction; `agreed` are among them the hub's own commits of node versions (the
+   * verification after a crash).
    */
   private recordHubChanges(updated: CachedEntry[], deleted: string[], agreed: CachedEntry[] = []): void {
     const { id, store } = this.deps;
@@ -371,7 +384,6 @@ export class Mirror {
       agreed: agreed.map((e): [string, Version | null] => [e.path, versionOf(e)]),
     });
     this.deps.session()?.hubChangesQueued();
-    this.log.info('mirror.changed', { node: id, changed: updated.length, deleted: deleted.length, examples: paths.slice(0, 5) });
     this.deps.changed();
   }
 
