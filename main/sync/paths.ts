@@ -90,9 +90,14 @@ export function outsideRoot(rel: string, sep: string = path.sep): boolean {
 
 /** The fewest subtrees covering all these wire paths ('' covers everything): what to rescan. */
 export function coveringRoots(paths: string[]): string[] {
+  // Sorted, a path comes after every directory it is under: a look at its own ancestors
+  // (not at every root so far) tells whether one of them is already a root.
   const roots: string[] = [];
+  const taken = new Set<string>();
   for (const p of [...new Set(paths)].sort()) {
-    if (!roots.some((r) => r === '' || p === r || p.startsWith(`${r}/`))) roots.push(p);
+    if (taken.has('') || taken.has(p) || ancestorsOf(p).some((a) => taken.has(a))) continue;
+    roots.push(p);
+    taken.add(p);
   }
   return roots;
 }

@@ -82,5 +82,13 @@ describe('coveringRoots', () => {
   it('keeps the fewest subtrees that cover every changed path', () => {
     expect(coveringRoots(['a/b/c', 'a/b', 'a/bc', 'x', 'a/b/d', 'x'])).toEqual(['a/b', 'a/bc', 'x']);
     expect(coveringRoots(['a', ''])).toEqual(['']);
+    // "a-b" sorts between "a" and "a/c": a path is matched against all its ancestors.
+    expect(coveringRoots(['a/c', 'a-b', 'a', 'a-b/x/y', 'b/c/d', 'b/c'])).toEqual(['a', 'a-b', 'b/c']);
+  });
+
+  it('takes thousands of paths in one pass (each is checked against its own ancestors)', () => {
+    const paths = Array.from({ length: 20_000 }, (_, i) => `d${i % 200}/f${i}`);
+    expect(coveringRoots(paths)).toHaveLength(20_000);
+    expect(coveringRoots([...paths, 'd7'])).toHaveLength(20_000 - 100 + 1);
   });
 });
