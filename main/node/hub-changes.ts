@@ -96,8 +96,9 @@ export class HubChanges {
     };
     const running = new Set<Promise<void>>();
     let ended: unknown = null;
-    const start = (e: Entry) => {
-      const p: Promise<void> = this.one(e, batch).catch((err) => { ended = err; }).finally(() => running.delete(p));
+    /** `known`: the entry's local record, just looked up (saves a second lookup per file). */
+    const start = (e: Entry, known?: CachedEntry | null) => {
+      const p: Promise<void> = this.one(e, batch, undefined, known).catch((err) => { ended = err; }).finally(() => running.delete(p));
       running.add(p);
       return p;
     };
@@ -120,7 +121,8 @@ export class HubChanges {
           continue;
         }
         while (running.size >= CONCURRENCY) await Promise.race(running);
-        start(e);
+        // Only a barrier (run alone) or a case-only rename changes another path's record.
+        start(e, this.d.ctx.caseInsensitive ? undefined : local ?? null);
       }
       await Promise.all(running);
     } finally {
@@ -181,7 +183,7 @@ export class HubChanges {
   }
 
   /** `renamed`: the workspace's file at this path, just given this path's case (caseRename). */
-  private async one(h: Entry, batch: Batch, renamed?: CachedEntry): Promise<void> {
+  private async one(h: Entry, batch: Batch, renamed?: CachedEntry, known?: CachedEntry | null): Promise<void> {
     const { store, log } = this.d;
     const { result } = batch;
     const problem = entryProblem(h) ?? (this.d.reserved(h.path) ? 'the path is reserved for the node\'s own state' : null);
@@ -192,7 +194,7 @@ export class HubChanges {
       return;
     }
     if (h.type === 'file' && !h.deleted) h.mode &= 0o777;
-    const local = renamed ?? this.local(h.path, batch);
+    const local = renamed ?? (known !== undefined ? known ?? undefined : this.local(h.path, batch));
     if (!renamed && local && local.seq > (h.seenSeq ?? 0)) {
       // Our change is on its way to the hub, which will decide (and keep both if they conflict).
       this.deferred(h, result);
