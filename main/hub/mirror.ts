@@ -314,17 +314,31 @@ export class Mirror {
     try {
       const roots = coveringRoots(subtrees);
       const full = roots.includes('');
-      // A whole mirror is compared against stamps loaded in pages (no hashes or block lists),
-      // yielding between pages: nodes may be syncing meanwhile.
-      let stamps: Map<string, CachedEntry> | null = null;
+      // What is scanned is compared against stamps loaded in pages (no hashes or block lists),
+      // yielding between pages: nodes may be syncing meanwhile. For subtrees, what is recorded
+      // under each (in one range of the index's order), not one lookup per path walked (a new
+      // tree of 20k files: ~0.5 s of the main thread before anything could be sent).
+      const stamps = new Map<string, CachedEntry>();
       if (full) {
-        stamps = new Map();
         for (let after = ''; ;) {
           const page = store.index.stampsAfter(id, after, STAMP_PAGE);
           for (const e of page) stamps.set(e.path, e);
           if (page.length < STAMP_PAGE) break;
           after = page[page.length - 1]!.path;
           await new Promise((r) => setImmediate(r));
+        }
+      } else {
+        for (const st of roots) {
+          const own = store.index.stamp(id, st);
+          if (own) stamps.set(st, own);
+          for (let after = `${st}/`, left = store.index.pathsUnder(id, st).length; left > 0;) {
+            const page = store.index.stampsAfter(id, after, Math.min(STAMP_PAGE, left));
+            for (const e of page) stamps.set(e.path, e);
+            if (page.length === 0) break;
+            left -= page.length;
+            after = page[page.length - 1]!.path;
+            if (left > 0) await new Promise((r) => setImmediate(r));
+          }
         }
       }
       const cached = (p: string) => this.recordedStamp(p, false, stamps);
@@ -351,7 +365,7 @@ export class Mirror {
       };
       const res = await scanAll(roots, {
         root, pool: this.deps.pool, cached, caseInsensitive: this.ignoresCase(),
-        knownUnder: (st) => (stamps ? stamps.keys() : [st, ...store.index.pathsUnder(id, st)]),
+        knownUnder: (st) => (full ? stamps.keys() : [st, ...store.index.pathsUnder(id, st)]),
         sameMode: writtenAs,
         // A new tree goes to the node page by page as it is hashed (each page one transaction),
         // not once the whole tree is: the first files leave at once, and the event loop runs
