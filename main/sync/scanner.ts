@@ -69,16 +69,17 @@ export function stampChanged(item: WalkItem, cached: CachedEntry | undefined, sa
 }
 
 /**
- * Walks a subtree; the whole tree is walked one top-level directory per task, so that every
- * worker of the pool helps (a restart's verification of a big mirror is mostly this walk).
+ * Walks a subtree one directory under it per task, so that every worker of the pool helps (a
+ * restart's verification of a big mirror is mostly this walk).
  */
 async function walkTree(pool: FsPool, root: string, subtree: string, exactCase: boolean): Promise<WalkResult> {
-  if (subtree !== '') return pool.walk(root, subtree, false, exactCase);
-  const top = await pool.walk(root, '', true);
-  const dirs = top.items.filter((i) => i.type === 'dir');
+  // A subtree too: a new tree of 20k files came back in one message that took the hub's
+  // event loop tens of milliseconds to take in; one message per directory under it does not.
+  const top = await pool.walk(root, subtree, true, subtree !== '' && exactCase);
+  const dirs = top.items.filter((i) => i.type === 'dir' && i.path !== subtree);
   const parts = await Promise.all(dirs.map((d) => pool.walk(root, d.path)));
   return {
-    items: [...top.items.filter((i) => i.type !== 'dir'), ...parts.flatMap((p) => p.items)],
+    items: [...top.items.filter((i) => i.type !== 'dir' || i.path === subtree), ...parts.flatMap((p) => p.items)],
     problems: [...top.problems, ...parts.flatMap((p) => p.problems)],
     ignored: [...top.ignored, ...parts.flatMap((p) => p.ignored)],
   };

@@ -73,4 +73,25 @@ describe('scan in pages', () => {
     expect(res.deleted).toEqual(['d0/old.txt']);
     expect(res.updated.length).toBe(304);
   });
+
+  it('walks a subtree one directory under it per worker task, and finds each entry once', async () => {
+    const root = tree(40);
+    fs.mkdirSync(path.join(root, 'sub'));
+    for (const d of ['d0', 'd1', 'd2', 'd3']) fs.renameSync(path.join(root, d), path.join(root, 'sub', d));
+    fs.writeFileSync(path.join(root, 'sub', 'top.txt'), 'top');
+    const walks: string[] = [];
+    const counting = {
+      walk: (r: string, subtree: string, shallow?: boolean, exactCase?: boolean) => { walks.push(subtree); return pool.walk(r, subtree, shallow, exactCase); },
+      hash: pool.hash.bind(pool),
+      hashMany: pool.hashMany.bind(pool),
+    } as unknown as FsPool;
+    const res = await scan({ root, pool: counting, subtree: 'sub', cached: () => undefined, knownUnder: () => [] });
+    expect(walks.sort()).toEqual(['sub', 'sub/d0', 'sub/d1', 'sub/d2', 'sub/d3']);
+    const paths = res.updated.map((e) => e.path);
+    expect(paths.length).toBe(new Set(paths).size);
+    expect(paths.length).toBe(1 + 4 + 40 + 1);
+    expect(paths).toContain('sub');
+    expect(paths).toContain('sub/top.txt');
+    expect(res.walked).toBe(46);
+  });
 });
