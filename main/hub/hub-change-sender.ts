@@ -86,7 +86,8 @@ export class HubChangeSender {
   queued(): void {
     // Hub-side changes (deletions among them) make what was known of directories stale.
     this.d.staleDirs();
-    this.send();
+    // In the next turn: the page of a scan that queued them was one turn of work already.
+    this.sendSoon();
   }
 
   /**
@@ -181,7 +182,7 @@ export class HubChangeSender {
     d.store.hubChanges.ack(d.nodeId, seq);
     if (this.deferred.size) this.resendDeferredSoon();
     if (failedPaths.size) d.failed();
-    this.send();
+    this.sendSoon();
     d.changed();
   }
 
