@@ -1,0 +1,50 @@
+/**
+ * The hub's scan of hub-side changes on a real mirror, a real hub database and real hashing
+ * workers (the node's session is a stand-in that counts what it is told): a new tree is
+ * recorded and queued for the node page by page, not once it is all hashed.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Mirror } from '../../main/hub/mirror';
+import type { NodeSession } from '../../main/hub/session';
+import { HubStore } from '../../main/store/hub-store';
+import { FsPool } from '../../main/sync/fs-pool';
+import { createLogger } from '../../main/util/log';
+import { tempDirs } from '../helpers/entries';
+
+const tmp = tempDirs('mirror-scan');
+const pool = new FsPool(1);
+afterAll(() => pool.close());
+
+describe('Mirror scan', () => {
+  it('queues a new tree for the node page by page as it is hashed, directories before their files', async () => {
+    const base = tmp();
+    const root = path.join(base, 'mirror');
+    for (let d = 0; d < 5; d++) fs.mkdirSync(path.join(root, 'new', `d${d}`), { recursive: true });
+    for (let i = 0; i < 1200; i++) fs.writeFileSync(path.join(root, 'new', `d${i % 5}`, `f${i}.txt`), `file ${i}\n`);
+    const store = new HubStore(path.join(base, 'hub.db'));
+    store.addNode('n', 'n', 'x');
+    /** How many changes were queued each time the session was told. */
+    const queuedAt: number[] = [];
+    const session = {
+      applying: () => false,
+      unflushed: () => undefined,
+      hubChangesQueued: () => { queuedAt.push(store.hubChanges.after('n', 0, 1_000_000).length); },
+    } as unknown as NodeSession;
+    const mirror = new Mirror({
+      id: 'n', root, staging: path.join(base, 'staging'), store, pool, log: createLogger('hub', { consoleLevel: false }),
+      session: () => session, changed: () => undefined, closed: () => false, modes: () => 'private', swept: () => undefined,
+    });
+    await mirror.scan(['new']);
+    const queued = store.hubChanges.after('n', 0, 1_000_000).map((c) => c.path);
+    expect(queued.length).toBe(1 + 5 + 1200);
+    // Told once per page: the first files were queued long before the last were hashed.
+    expect(queuedAt.length).toBeGreaterThanOrEqual(5);
+    expect(queuedAt.at(-1)).toBe(queued.length);
+    expect(queuedAt.every((n, i) => i === 0 || n > queuedAt[i - 1]!)).toBe(true);
+    expect(queued.slice(0, 6)).toEqual(['new', 'new/d0', 'new/d1', 'new/d2', 'new/d3', 'new/d4']);
+    expect(store.index.totals('n').files).toBe(1200);
+    store.close();
+  }, 30_000);
+});
