@@ -30,6 +30,8 @@ import { LOCK_FILE, MirrorLock } from './lock';
 import type { NodeSession } from './session';
 
 const STAMP_PAGE = 5000;
+/** Hub-side changes recorded (and queued for the node) per transaction. */
+const RECORD_PAGE = 1000;
 /** Hub-side edits are gathered this long before they are checked. */
 const MIRROR_DEBOUNCE_MS = 50;
 const MIRROR_RECHECK_MS = 1000;
@@ -347,7 +349,7 @@ export class Mirror {
       const ours = (p: string) => written.has(p) || (!forSession && this.deps.session()?.applying(p) === true);
       const examples: string[] = [];
       /** Records what the scan found (a page of it, or the rest at its end) and queues it for the node. */
-      const found = (updated: CachedEntry[], deleted: string[]) => {
+      const found = async (updated: CachedEntry[], deleted: string[]) => {
         // A mode as the hub wrote it (the mirror mode rule) is not a hub-side change (sameMode
         // below), and what a real hub-side change records (and sends to the node) is the node's
         // mode with the bits changed on the hub's side, never the stripped mode on disk.
@@ -355,13 +357,10 @@ export class Mirror {
           const prev = cached(e.path);
           if (e.type !== 'symlink') e.mode = hubSideMode(e.mode, prev && !prev.deleted && prev.type === e.type ? prev.mode : undefined, this.deps.modes());
         }
-        const up = updated.filter((e) => !ours(e.path));
-        const del = deleted.filter((p) => !ours(p));
-        for (const p of [...updated.map((e) => e.path), ...deleted].filter(ours)) this.markDirty(p);
-        if (up.length || del.length) this.recordHubChanges(up, del, ownCommit ? up.filter(ownCommit) : []);
-        totals.updated += up.length;
-        totals.deleted += del.length;
-        if (examples.length < 10) examples.push(...[...up.map((e) => e.path), ...del].slice(0, 10 - examples.length));
+        const done = await this.recordHubChanges(updated, deleted, ours, ownCommit);
+        totals.updated += done.updated;
+        totals.deleted += done.deleted;
+        if (examples.length < 10) examples.push(...done.paths.slice(0, 10 - examples.length));
       };
       const res = await scanAll(roots, {
         root, pool: this.deps.pool, cached, caseInsensitive: this.ignoresCase(),
@@ -369,11 +368,12 @@ export class Mirror {
         sameMode: writtenAs,
         // A new tree goes to the node page by page as it is hashed (each page one transaction),
         // not once the whole tree is: the first files leave at once, and the event loop runs
-        // between pages.
-        pages: { take: (page) => found(page, []) },
+        // between pages. One subtree only: the deletions of another (a rename's other half, in
+        // another case perhaps) must not come after what is new here.
+        ...(roots.length === 1 ? { pages: { take: (page: CachedEntry[]) => found(page, []) } } : {}),
       });
       for (const sk of res.skipped) this.log.warn('mirror.skipped', { node: id, path: sk.path, reason: sk.reason });
-      found(res.updated, res.deleted);
+      await found(res.updated, res.deleted);
       totals.walked = res.walked;
       totals.hashedFiles = res.hashedFiles;
       totals.hashedBytes = res.hashedBytes;
@@ -386,19 +386,40 @@ export class Mirror {
   }
 
   /**
-   * Records hub-side changes in the mirror index and queues them for the node, in one
-   * transaction; `agreed` are among them the hub's own commits of node versions (the
-   * verification after a crash).
+   * Records hub-side changes in the mirror index and queues them for the node, in the order
+   * the node can apply them, RECORD_PAGE at a time (one transaction each, a turn of the event
+   * loop between them: a renamed tree of 20k files is not one 300 ms transaction). Paths the
+   * session wrote meanwhile (`ours`, asked right before each page) are its own work, looked at
+   * again later. `ownCommit` tells among them the hub's own commits of node versions (the
+   * verification after a crash), recorded as agreed. A crash between pages leaves the index
+   * behind the mirror, which the verification at start catches up on.
    */
-  private recordHubChanges(updated: CachedEntry[], deleted: string[], agreed: CachedEntry[] = []): void {
+  private async recordHubChanges(updated: CachedEntry[], deleted: string[], ours: (p: string) => boolean, ownCommit?: (e: CachedEntry) => boolean): Promise<{ updated: number; deleted: number; paths: string[] }> {
     const { id, store } = this.deps;
+    const done = { updated: 0, deleted: 0, paths: [] as string[] };
+    const puts = new Map(updated.map((e) => [e.path, e]));
     const ordered = orderBatch([...updated.map((e) => ({ path: e.path, type: e.type, deleted: false })), ...deleted.map((p) => ({ path: p, deleted: true }))]);
-    const paths = ordered.map((x) => x.path);
-    store.recordMirrorChanges(id, { del: deleted, put: updated.map((e) => ({ ...e, seq: 0 })), forNode: paths.filter((p) => p !== LOCK_FILE),
-      agreed: agreed.map((e): [string, Version | null] => [e.path, versionOf(e)]),
-    });
-    this.deps.session()?.hubChangesQueued();
-    this.deps.changed();
+    for (let i = 0; i < ordered.length; i += RECORD_PAGE) {
+      if (i > 0) await new Promise((r) => setImmediate(r));
+      const page = ordered.slice(i, i + RECORD_PAGE).filter((x) => {
+        if (!ours(x.path)) return true;
+        this.markDirty(x.path);
+        return false;
+      });
+      if (page.length === 0) continue;
+      const put = page.flatMap((x) => (x.deleted ? [] : [puts.get(x.path)!]));
+      const del = page.filter((x) => x.deleted).map((x) => x.path);
+      store.recordMirrorChanges(id, {
+        del, put: put.map((e) => ({ ...e, seq: 0 })), forNode: page.map((x) => x.path).filter((p) => p !== LOCK_FILE),
+        agreed: (ownCommit ? put.filter(ownCommit) : []).map((e): [string, Version | null] => [e.path, versionOf(e)]),
+      });
+      done.updated += put.length;
+      done.deleted += del.length;
+      if (done.paths.length < 10) done.paths.push(...page.slice(0, 10 - done.paths.length).map((x) => x.path));
+      this.deps.session()?.hubChangesQueued();
+      this.deps.changed();
+    }
+    return done;
   }
 
   /** Clears staging leftovers; forgets the index of a mirror that is gone. False if it is. */

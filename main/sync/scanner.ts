@@ -30,6 +30,8 @@ export interface ScanOptions {
    * deleted (known before anything is hashed): every parent then is either unchanged or in the
    * first page, so each page can be applied as it comes. A scan that deletes something returns
    * everything at the end, as without `pages`. The event loop gets a turn after each page.
+   * Each subtree of a scanAll decides alone: with several, what one deletes would come after
+   * what another handed over (give pages to a scan of one subtree).
    */
   pages?: { take: (updated: CachedEntry[]) => void | Promise<void> };
 }

@@ -47,4 +47,36 @@ describe('Mirror scan', () => {
     expect(store.index.totals('n').files).toBe(1200);
     store.close();
   }, 30_000);
+
+  it('records a renamed tree (deletions among the changes) in pages of transactions, in the order the node applies them', async () => {
+    const base = tmp();
+    const root = path.join(base, 'mirror');
+    fs.mkdirSync(path.join(root, 'old'), { recursive: true });
+    for (let i = 0; i < 2100; i++) fs.writeFileSync(path.join(root, 'old', `f${i}.txt`), `file ${i}\n`);
+    const store = new HubStore(path.join(base, 'hub.db'));
+    store.addNode('n', 'n', 'x');
+    let told = 0;
+    const session = { applying: () => false, unflushed: () => undefined, hubChangesQueued: () => { told++; } } as unknown as NodeSession;
+    const mirror = new Mirror({
+      id: 'n', root, staging: path.join(base, 'staging'), store, pool, log: createLogger('hub', { consoleLevel: false }),
+      session: () => session, changed: () => undefined, closed: () => false, modes: () => 'private', swept: () => undefined,
+    });
+    await mirror.scan(['old']);
+    store.hubChanges.ack('n', store.node('n')!.hubSeq);
+    told = 0;
+    fs.renameSync(path.join(root, 'old'), path.join(root, 'new'));
+    await mirror.scan(['old', 'new']);
+    const queued = store.hubChanges.after('n', 0, 1_000_000).map((c) => c.path);
+    expect(queued.length).toBe(2 * 2101);
+    // One transaction (and one word to the session) per 1000 changes.
+    expect(told).toBe(5);
+    // Creations parents first, then deletions children first.
+    expect(queued[0]).toBe('new');
+    expect(queued.slice(1, 2101).every((p) => p.startsWith('new/'))).toBe(true);
+    expect(queued.slice(2101, 4201).every((p) => p.startsWith('old/'))).toBe(true);
+    expect(queued.at(-1)).toBe('old');
+    expect(store.index.pathsUnder('n', 'old')).toEqual([]);
+    expect(store.index.totals('n').files).toBe(2100);
+    store.close();
+  }, 60_000);
 });
