@@ -21,7 +21,7 @@ import { Echoes } from '../sync/echo';
 import { expectedOf, stampMatches } from '../sync/expect';
 import { orderBatch } from '../sync/plan';
 import { versionOf, type Version } from '../sync/reconcile';
-import { coveringRoots, outsideRoot, toNative } from '../sync/paths';
+import { coveringRoots, outsideRoot, scanRoots, toNative } from '../sync/paths';
 import { caseInsensitive, clearStaging } from '../sync/apply';
 import { hubSideMode, writtenAs, type MirrorModes } from '../sync/modes';
 import type { Logger } from '../util/log';
@@ -35,6 +35,8 @@ const RECORD_PAGE = 1000;
 /** Hub-side edits are gathered this long before they are checked. */
 const MIRROR_DEBOUNCE_MS = 50;
 const MIRROR_RECHECK_MS = 1000;
+/** Changed entries of one directory from which the directory is scanned rather than each (sync/paths.ts scanRoots). */
+const SCAN_PARENT_AT = 32;
 
 export interface MirrorDeps {
   id: string;
@@ -233,7 +235,15 @@ export class Mirror {
     const root = this.deps.root;
     const s = this.deps.session();
     const candidates: string[] = [];
-    for (const p of paths) {
+    // Thousands of events (an agent writing a tree file by file): a turn of the event loop
+    // every few milliseconds.
+    let since = Date.now();
+    for (let i = 0; i < paths.length; i++) {
+      const p = paths[i]!;
+      if ((i & 63) === 63 && Date.now() - since > 8) {
+        await new Promise((r) => setImmediate(r));
+        since = Date.now();
+      }
       if (s?.applying(p)) {
         this.markDirty(p);
         continue;
@@ -255,7 +265,7 @@ export class Mirror {
     this.log.debug('mirror.events', { node: this.id, paths: paths.slice(0, 20), candidates: candidates.slice(0, 20) });
     // A change of permissions or space in the mirror may have cured a failure there.
     s?.mirrorTouched(paths);
-    if (candidates.length) await this.scan(candidates);
+    if (candidates.length) await this.scan(scanRoots(candidates, SCAN_PARENT_AT));
   }
 
   /** Paths the session wrote whose watcher event never came: usually still what it wrote. */

@@ -102,6 +102,24 @@ export function coveringRoots(paths: string[]): string[] {
   return roots;
 }
 
+/**
+ * Subtrees to scan for these changed paths: where at least `perDir` of them share a parent
+ * directory (not the root), that directory instead of each of them (one walk of it, rather
+ * than a walk and a hash message per file: an agent writing thousands of files into one
+ * directory). Scanning more than what changed is always right; the scan skips what did not.
+ */
+export function scanRoots(paths: string[], perDir: number): string[] {
+  const byParent = new Map<string, number>();
+  for (const p of paths) {
+    const parent = parentWire(p);
+    if (parent !== '') byParent.set(parent, (byParent.get(parent) ?? 0) + 1);
+  }
+  return coveringRoots(paths.map((p) => {
+    const parent = parentWire(p);
+    return parent !== '' && byParent.get(parent)! >= perDir ? parent : p;
+  }));
+}
+
 /** The directories a wire path is in, nearest first ("a/b/c" → "a/b", "a"). */
 export function ancestorsOf(wirePath: string): string[] {
   const out: string[] = [];

@@ -12,6 +12,7 @@ import { HubStore } from '../../main/store/hub-store';
 import { FsPool } from '../../main/sync/fs-pool';
 import { createLogger } from '../../main/util/log';
 import { tempDirs } from '../helpers/entries';
+import { waitFor } from '../helpers/procs';
 
 const tmp = tempDirs('mirror-scan');
 const pool = new FsPool(1);
@@ -78,5 +79,38 @@ describe('Mirror scan', () => {
     expect(store.index.pathsUnder('n', 'old')).toEqual([]);
     expect(store.index.totals('n').files).toBe(2100);
     store.close();
+  }, 60_000);
+
+  it('scans a directory once when an agent writes many files into it, not each file on its own', async () => {
+    const base = tmp();
+    const root = path.join(base, 'mirror');
+    fs.mkdirSync(path.join(root, 'out'), { recursive: true });
+    const store = new HubStore(path.join(base, 'hub.db'));
+    store.addNode('n', 'n', 'x');
+    const walks: string[] = [];
+    const counting = {
+      walk: (r: string, subtree: string, shallow?: boolean, exactCase?: boolean) => { walks.push(subtree); return pool.walk(r, subtree, shallow, exactCase); },
+      hash: pool.hash.bind(pool),
+      hashMany: pool.hashMany.bind(pool),
+    } as unknown as FsPool;
+    const session = { applying: () => false, unflushed: () => undefined, hubChangesQueued: () => undefined, mirrorTouched: () => undefined } as unknown as NodeSession;
+    const mirror = new Mirror({
+      id: 'n', root, staging: path.join(base, 'staging'), store, pool: counting, log: createLogger('hub', { consoleLevel: false }),
+      session: () => session, changed: () => undefined, closed: () => false, modes: () => 'private', swept: () => undefined,
+    });
+    await mirror.scan(['out']);
+    await mirror.startWatching();
+    try {
+      walks.length = 0;
+      for (let i = 0; i < 100; i++) fs.writeFileSync(path.join(root, 'out', `f${i}.txt`), `agent output ${i}\n`);
+      await waitFor('the 100 files queued for the node', () => store.hubChanges.after('n', 0, 1000).filter((c) => c.path.startsWith('out/')).length === 100, 30_000, 20);
+      // The directory is walked for the events of a debounce window that hold 32 or more of
+      // its files (a window with fewer, e.g. a late tail, still looks at each on its own).
+      expect(walks).toContain('out');
+      expect(walks.filter((w) => w.startsWith('out/')).length).toBeLessThan(100);
+    } finally {
+      await mirror.stopWatching();
+      store.close();
+    }
   }, 60_000);
 });

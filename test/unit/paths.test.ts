@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { UnsafePathError, checkNoSymlinkParents, coveringRoots, ensureParents, hostNameProblem, safePathProblem, symlinkTargetProblem, toNative, wirePathProblem } from '../../main/sync/paths';
+import { UnsafePathError, checkNoSymlinkParents, coveringRoots, scanRoots, ensureParents, hostNameProblem, safePathProblem, symlinkTargetProblem, toNative, wirePathProblem } from '../../main/sync/paths';
 
 describe('wire path safety', () => {
   it.each([
@@ -77,6 +77,17 @@ describe('wire path safety', () => {
   });
 });
 
+
+describe('scanRoots', () => {
+  it('scans a directory where many of its entries changed, each path elsewhere, never the whole root for top-level files', () => {
+    const many = Array.from({ length: 20 }, (_, i) => `out/run/f${i}`);
+    expect(scanRoots([...many, 'docs/a.md', 'top1', 'top2'], 16)).toEqual(['docs/a.md', 'out/run', 'top1', 'top2']);
+    expect(scanRoots(many.slice(0, 15), 16)).toEqual(many.slice(0, 15).sort());
+    expect(scanRoots(Array.from({ length: 30 }, (_, i) => `t${i}`), 16)).toHaveLength(30);
+    // A parent that is itself among the paths covers its files either way.
+    expect(scanRoots(['out', 'out/x', 'out/y'], 16)).toEqual(['out']);
+  });
+});
 
 describe('coveringRoots', () => {
   it('keeps the fewest subtrees that cover every changed path', () => {
