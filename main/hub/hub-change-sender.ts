@@ -140,7 +140,13 @@ export class HubChangeSender {
     if (this.nextBatch) return;
     this.nextBatch = setImmediate(() => {
       this.nextBatch = null;
-      this.send();
+      try {
+        this.send();
+      } catch (e) {
+        // As a failure while handling the node's message would be (node-server.ts onMessage).
+        this.d.log.error('session.error', { node: this.d.nodeId, error: (e as Error).message });
+        this.d.refuse('', 0, 'INTERNAL', (e as Error).message);
+      }
     });
   }
 

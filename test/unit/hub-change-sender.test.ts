@@ -16,7 +16,7 @@ import { cachedEntry, tempDirs } from '../helpers/entries';
 const tmp = tempDirs('hub-sender');
 const turn = () => new Promise((r) => setImmediate(r));
 
-function setup(files: { path: string; size: number }[]) {
+function setup(files: { path: string; size: number }[], over: { send?: (m: HubMessage) => void; refused?: string[] } = {}) {
   const store = new HubStore(path.join(tmp(), 'hub.db'));
   store.addNode('n', 'n', 'x');
   store.index.putFiles('n', files.map((f) => cachedEntry(f.path, { size: f.size })));
@@ -25,8 +25,11 @@ function setup(files: { path: string; size: number }[]) {
   const sender = new HubChangeSender({
     nodeId: 'n', store, log: createLogger('hub', { consoleLevel: false }),
     failures: {} as FailureSet, journal: {} as WriteJournal,
-    send: (m) => sent.push(m),
-    refuse: (_p, _s, code, message) => { throw new Error(`${code}: ${message}`); },
+    send: over.send ?? ((m) => sent.push(m)),
+    refuse: (_p, _s, code, message) => {
+      if (!over.refused) throw new Error(`${code}: ${message}`);
+      over.refused.push(`${code}: ${message}`);
+    },
     closed: () => false, busy: () => false, seenSeq: () => 0, nodePending: () => 0,
     staleDirs: () => undefined, clearFailure: () => undefined, failed: () => undefined, changed: () => undefined,
   }, 0);
@@ -64,6 +67,21 @@ describe('HubChangeSender', () => {
     const per = Math.floor(MAX_HUB_BATCH_FILE_BYTES / big);
     expect(t.batches().map((b) => b.length)).toEqual([per, per, per, 20 - 3 * per]);
     for (const b of t.batches()) expect(b.reduce((a, f) => a + Number(f.size), 0)).toBeLessThanOrEqual(MAX_HUB_BATCH_FILE_BYTES);
+    t.sender.stop();
+    t.store.close();
+  });
+
+  it('a batch sent in a later turn that fails ends in a refusal of the session, never an uncaught exception', async () => {
+    const refused: string[] = [];
+    let calls = 0;
+    const t = setup(Array.from({ length: HUB_BATCH_ENTRIES + 1 }, (_, i) => ({ path: `f${i}`, size: 1 })), {
+      refused,
+      send: () => { if (++calls > 1) throw new Error('stream closed'); },
+    });
+    t.sender.send();
+    for (let i = 0; i < 5; i++) await turn();
+    expect(calls).toBe(2);
+    expect(refused).toEqual(['INTERNAL: stream closed']);
     t.sender.stop();
     t.store.close();
   });
