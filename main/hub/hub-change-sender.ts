@@ -7,7 +7,7 @@
 import type { HubStore } from '../store/hub-store';
 import { LOCK_FILE } from './lock';
 import { tombstone, type Entry } from '../sync/types';
-import { DEFERRED, INDEX_BATCH_ENTRIES, toWireEntry, type HubMessage } from '../sync/wire';
+import { DEFERRED, toWireEntry, type HubMessage } from '../sync/wire';
 import type { Logger } from '../util/log';
 import { clip } from '../util/text';
 import type { Direction, FailureSet } from './failures';
@@ -15,10 +15,21 @@ import type { WriteJournal } from './write-journal';
 
 /** Deferred hub changes go to the node again at most this often. */
 const DEFERRED_RESEND_MS = 500;
-/** A hub index message stays well under the message limit (block lists of big files). */
-const MAX_HUB_BATCH_BYTES = 2 * 1024 * 1024;
-/** Hub-side changes sent and not yet acknowledged by the node, at most. */
-const HUB_WINDOW = 2000;
+/**
+ * A batch (one hub index message, one batch the node applies and acknowledges) holds at most
+ * this many changes, this many bytes of message (block lists of big files) and this many
+ * bytes of file content. One batch is built per turn of the event loop (~25 µs per change:
+ * its index row and wire form), so 500 keep the turn near 12 ms; the content cap lets the
+ * node acknowledge big files often.
+ */
+export const HUB_BATCH_ENTRIES = 500;
+export const MAX_HUB_BATCH_BYTES = 2 * 1024 * 1024;
+export const MAX_HUB_BATCH_FILE_BYTES = 32 * 1024 * 1024;
+/**
+ * Hub-side changes sent and not yet acknowledged by the node, at most: several batches, so the
+ * next ones are on their way (and queued at the node) while it applies one.
+ */
+export const HUB_WINDOW = 2000;
 
 export interface HubChangeSenderDeps {
   nodeId: string;
@@ -51,6 +62,7 @@ export class HubChangeSender {
   /** Hub-side changes the node deferred (DEFERRED): sent again once its own changes are settled. */
   private readonly deferred = new Set<string>();
   private deferTimer: NodeJS.Timeout | null = null;
+  private nextBatch: NodeJS.Immediate | null = null;
   /** Sent and not acknowledged yet: path → hub sequence number, in order sent. */
   private readonly sentPaths = new Map<string, number>();
 
@@ -74,46 +86,68 @@ export class HubChangeSender {
   queued(): void {
     // Hub-side changes (deletions among them) make what was known of directories stale.
     this.d.staleDirs();
-    this.send();
+    // In the next turn: the page of a scan that queued them was one turn of work already.
+    this.sendSoon();
   }
 
   /**
-   * Sends queued hub-side changes in the hub's order, within HUB_WINDOW unacknowledged ones.
-   * Stops at a path that still has node work in progress: what is sent must already reflect
-   * every node change up to `seenSeq`, which is how the node knows it may apply it.
+   * Sends queued hub-side changes in the hub's order, within HUB_WINDOW unacknowledged ones:
+   * one batch now, the next in a later turn of the event loop (sendSoon), until the window is
+   * full or the queue empty. Stops at a path that still has node work in progress: what is
+   * sent must already reflect every node change up to `seenSeq`, which is how the node knows
+   * it may apply it.
    */
   send(): void {
     const { d } = this;
     if (d.closed() || this.sending) return;
     this.sending = true;
+    let more = false;
     try {
-      for (;;) {
-        const room = HUB_WINDOW - (this.sent - this.acked);
-        if (room <= 0) return;
-        const rows = d.store.hubChanges.after(d.nodeId, this.sent, Math.min(INDEX_BATCH_ENTRIES, room));
-        const files = [];
-        let bytes = 0;
-        let blocked = false;
-        for (const r of rows) {
-          // Busy: node work on it is queued, running, or not recorded yet.
-          if (d.busy(r.path) || bytes > MAX_HUB_BATCH_BYTES) {
-            blocked = true;
-            break;
-          }
-          const rec = d.store.index.file(d.nodeId, r.path);
-          const entry: Entry = rec ? { ...rec, seq: r.seq, seenSeq: d.seenSeq() } : { ...tombstone(r.path, r.seq), seenSeq: d.seenSeq() };
-          files.push(toWireEntry(entry));
-          bytes += entry.blocks.length + 256;
-          this.sent = r.seq;
-          this.sentPaths.delete(r.path);
-          this.sentPaths.set(r.path, r.seq);
+      const room = HUB_WINDOW - (this.sent - this.acked);
+      if (room <= 0) return;
+      const rows = d.store.hubChanges.after(d.nodeId, this.sent, Math.min(HUB_BATCH_ENTRIES, room));
+      const files = [];
+      let bytes = 0;
+      let fileBytes = 0;
+      let busy = false;
+      for (const r of rows) {
+        // Busy: node work on it is queued, running, or not recorded yet.
+        if (d.busy(r.path)) {
+          busy = true;
+          break;
         }
-        if (files.length) d.send({ hubIndex: { files } });
-        if (blocked || rows.length === 0 || files.length === 0) return;
+        const rec = d.store.index.file(d.nodeId, r.path);
+        const size = rec && rec.type === 'file' ? rec.size : 0;
+        if (files.length > 0 && (bytes >= MAX_HUB_BATCH_BYTES || fileBytes + size > MAX_HUB_BATCH_FILE_BYTES)) break;
+        const entry: Entry = rec ? { ...rec, seq: r.seq, seenSeq: d.seenSeq() } : { ...tombstone(r.path, r.seq), seenSeq: d.seenSeq() };
+        files.push(toWireEntry(entry));
+        bytes += entry.blocks.length + 256;
+        fileBytes += size;
+        this.sent = r.seq;
+        this.sentPaths.delete(r.path);
+        this.sentPaths.set(r.path, r.seq);
       }
+      if (files.length) d.send({ hubIndex: { files } });
+      more = !busy && files.length > 0;
     } finally {
       this.sending = false;
     }
+    if (more) this.sendSoon();
+  }
+
+  /** The next batch, in the next turn of the event loop (other work runs between batches). */
+  private sendSoon(): void {
+    if (this.nextBatch) return;
+    this.nextBatch = setImmediate(() => {
+      this.nextBatch = null;
+      try {
+        this.send();
+      } catch (e) {
+        // As a failure while handling the node's message would be (node-server.ts onMessage).
+        this.d.log.error('session.error', { node: this.d.nodeId, error: (e as Error).message });
+        this.d.refuse('', 0, 'INTERNAL', (e as Error).message);
+      }
+    });
   }
 
   /**
@@ -154,13 +188,15 @@ export class HubChangeSender {
     d.store.hubChanges.ack(d.nodeId, seq);
     if (this.deferred.size) this.resendDeferredSoon();
     if (failedPaths.size) d.failed();
-    this.send();
+    this.sendSoon();
     d.changed();
   }
 
   /** The session ended: nothing is sent again. */
   stop(): void {
     if (this.deferTimer) clearTimeout(this.deferTimer);
+    if (this.nextBatch) clearImmediate(this.nextBatch);
+    this.nextBatch = null;
   }
 
   /**

@@ -57,6 +57,23 @@ export interface BatchResult {
   reusedBytes: number;
 }
 
+/**
+ * One batch being applied: what it has applied and not recorded yet (recorded in one store
+ * transaction at the batch's barriers and at its end, never per file), and the parent
+ * directories it already found to be real directories.
+ */
+interface Batch {
+  result: BatchResult;
+  /** Paths this batch deletes: a creation in another case of one of them is a case-only rename. */
+  deletions: Set<string>;
+  /** Applied, to record: the hub entry and what goes into the index for it. */
+  toRecord: { h: Entry; changes: CachedEntry[] }[];
+  /** Paths among toRecord (a lookup of one first records them). */
+  unrecorded: Set<string>;
+  /** Parent directories (wire paths) checked in this batch, and whether they were sound (no symlink, no file on the way). */
+  checkedDirs: Map<string, Promise<boolean>>;
+}
+
 export class HubChanges {
   /**
    * Hub paths refused because another case of them is on disk (case-insensitive workspaces),
@@ -74,40 +91,101 @@ export class HubChanges {
    */
   async apply(entries: Entry[]): Promise<BatchResult> {
     const result: BatchResult = { applied: 0, skipped: 0, refused: 0, failed: 0, fetchedBytes: 0, reusedBytes: 0, problems: [] };
+    const batch: Batch = {
+      result, deletions: new Set(entries.filter((e) => e.deleted).map((e) => e.path)), toRecord: [], unrecorded: new Set(), checkedDirs: new Map(),
+    };
     const running = new Set<Promise<void>>();
     let ended: unknown = null;
-    /** Paths this batch deletes: a creation in another case of one of them is a case-only rename. */
-    const deletions = new Set(entries.filter((e) => e.deleted).map((e) => e.path));
-    const start = (e: Entry) => {
-      const p: Promise<void> = this.one(e, result, deletions).catch((err) => { ended = err; }).finally(() => running.delete(p));
+    /** `known`: the entry's local record, just looked up (saves a second lookup per file). */
+    const start = (e: Entry, known?: CachedEntry | null) => {
+      const p: Promise<void> = this.one(e, batch, undefined, known).catch((err) => { ended = err; }).finally(() => running.delete(p));
       running.add(p);
       return p;
     };
     /** Where case is ignored, two paths of one batch may name one file: those never run side by side. */
     const folded = new Set<string>();
-    for (const e of entries) {
-      if (ended) break;
-      const local = this.d.store.get(e.path);
-      const key = e.path.toLowerCase();
-      const barrier = isBarrier(e, local, { sameFileQueued: this.d.ctx.caseInsensitive === true && folded.has(key) });
-      folded.add(key);
-      if (barrier) {
-        await Promise.all(running);
+    try {
+      for (const e of entries) {
         if (ended) break;
-        await start(e);
-        continue;
+        const local = this.local(e.path, batch);
+        const key = e.path.toLowerCase();
+        const barrier = isBarrier(e, local, { sameFileQueued: this.d.ctx.caseInsensitive === true && folded.has(key) });
+        folded.add(key);
+        if (barrier) {
+          await Promise.all(running);
+          if (ended) break;
+          // What came before is recorded, and directories are checked again after it.
+          this.flush(batch);
+          batch.checkedDirs.clear();
+          await start(e);
+          continue;
+        }
+        while (running.size >= CONCURRENCY) await Promise.race(running);
+        // Only a barrier (run alone) or a case-only rename changes another path's record.
+        start(e, this.d.ctx.caseInsensitive ? undefined : local ?? null);
       }
-      while (running.size >= CONCURRENCY) await Promise.race(running);
-      start(e);
+      await Promise.all(running);
+    } finally {
+      this.flush(batch);
     }
-    await Promise.all(running);
     if (ended) throw ended;
     return result;
   }
 
+  /** The workspace's recorded entry at a path; records the batch's applied entries first if it is among them. */
+  private local(path: string, batch: Batch): CachedEntry | undefined {
+    if (batch.unrecorded.has(path)) this.flush(batch);
+    return this.d.store.get(path);
+  }
+
+  /**
+   * Records what the batch applied so far, in one transaction. If that fails (a full state
+   * directory), those entries are reported failed, like any file that could not be applied,
+   * and the hub sends them again.
+   */
+  private flush(batch: Batch): void {
+    if (batch.toRecord.length === 0) return;
+    const done = batch.toRecord;
+    batch.toRecord = [];
+    batch.unrecorded.clear();
+    try {
+      this.d.store.record(done.flatMap((x) => x.changes));
+    } catch (err) {
+      const { result } = batch;
+      for (const { h } of done) {
+        const why = applyProblem(err, h.path, 'node');
+        result.applied--;
+        result.failed++;
+        result.problems.push({ path: h.path, seq: h.seq, code: why.code, message: why.reason });
+      }
+      this.d.log.error('hub.record_failed', { files: done.length, examples: done.slice(0, 5).map((x) => clip(x.h.path)), error: (err as Error).message });
+    }
+  }
+
+  /**
+   * Before any byte is fetched: never through a symlink or a file in the workspace. A parent
+   * directory found sound is not looked at again in this batch (until its next barrier); the
+   * commit itself checks the parents again anyway (fs-worker.ts, apply.ts).
+   */
+  private async checkParents(wirePath: string, batch: Batch): Promise<void> {
+    const slash = wirePath.lastIndexOf('/');
+    if (slash <= 0) return;
+    const dir = wirePath.slice(0, slash);
+    const sound = batch.checkedDirs.get(dir);
+    if (sound === undefined) {
+      const check = checkNoSymlinkParents(this.d.ctx.root, wirePath);
+      batch.checkedDirs.set(dir, check.then(() => true, () => false));
+      await check;
+    } else if (!(await sound)) {
+      // Refused in this path's own words.
+      await checkNoSymlinkParents(this.d.ctx.root, wirePath);
+    }
+  }
+
   /** `renamed`: the workspace's file at this path, just given this path's case (caseRename). */
-  private async one(h: Entry, result: BatchResult, deletions: Set<string>, renamed?: CachedEntry): Promise<void> {
+  private async one(h: Entry, batch: Batch, renamed?: CachedEntry, known?: CachedEntry | null): Promise<void> {
     const { store, log } = this.d;
+    const { result } = batch;
     const problem = entryProblem(h) ?? (this.d.reserved(h.path) ? 'the path is reserved for the node\'s own state' : null);
     if (problem) {
       result.refused++;
@@ -116,7 +194,7 @@ export class HubChanges {
       return;
     }
     if (h.type === 'file' && !h.deleted) h.mode &= 0o777;
-    const local = renamed ?? store.get(h.path);
+    const local = renamed ?? (known !== undefined ? known ?? undefined : this.local(h.path, batch));
     if (!renamed && local && local.seq > (h.seenSeq ?? 0)) {
       // Our change is on its way to the hub, which will decide (and keep both if they conflict).
       this.deferred(h, result);
@@ -137,21 +215,20 @@ export class HubChanges {
       this.caseWaiting.delete(h.path.toLowerCase());
       const moved = await applyMove(this.d.ctx, local, waiting.path, expectedOf(local));
       this.d.log.info('hub.case_renamed', { from: h.path, to: waiting.path });
-      this.record(h, local, null);
-      return this.one(waiting, result, deletions, moved);
+      this.record(h, local, null, batch);
+      return this.one(waiting, batch, moved);
     }
     const live = local && !local.deleted ? local : undefined;
     const expected = expectedOf(live);
     const action = planEntry(h, live);
     try {
-      // Before any byte is fetched: never through a symlink or a file in the workspace.
-      await checkNoSymlinkParents(this.d.ctx.root, h.path);
+      await this.checkParents(h.path, batch);
       if (action.kind === 'none') return;
       const stats = { fetchedBytes: 0, reusedBytes: 0 };
       const done = await applyAction(this.d.ctx, action, h, expected, { source: () => this.source(h, live), stats });
       result.fetchedBytes += stats.fetchedBytes;
       result.reusedBytes += stats.reusedBytes;
-      this.record(h, live, done);
+      this.record(h, live, done, batch);
       result.applied++;
       log.debug('hub.applied', { path: h.path, hubSeq: h.seq, action: action.kind });
     } catch (err) {
@@ -159,8 +236,8 @@ export class HubChanges {
       if (err instanceof CaseConflict) {
         // The workspace ignores case. Renamed by the hub (it deletes the old name in this very
         // batch): take the new case and go on; otherwise two names this disk cannot hold apart.
-        const moved = renamed ? undefined : await this.caseRename(h, err, deletions);
-        if (moved) return this.one(h, result, deletions, moved);
+        const moved = renamed ? undefined : await this.caseRename(h, err, batch);
+        if (moved) return this.one(h, batch, moved);
         if (moved === null) {
           this.deferred(h, result);
           return;
@@ -211,31 +288,39 @@ export class HubChanges {
    * same batch (a case-only rename). Returns the file now at `h.path`; null when a parent
    * directory was renamed (the scanner records the new names); undefined when it is no rename.
    */
-  private async caseRename(h: Entry, err: CaseConflict, deletions: Set<string>): Promise<CachedEntry | null | undefined> {
+  private async caseRename(h: Entry, err: CaseConflict, batch: Batch): Promise<CachedEntry | null | undefined> {
     const { from, to } = err.renameSpan();
-    const old = this.d.store.get(from);
-    if (!deletions.has(from) || !old || old.deleted) return undefined;
+    const old = this.local(from, batch);
+    if (!batch.deletions.has(from) || !old || old.deleted) return undefined;
     const moved = await applyMove(this.d.ctx, old, to);
     this.d.log.info('hub.case_renamed', { from, to });
     // The old name's records go (its deletion in this batch then finds nothing to do).
-    this.record({ ...h, path: from }, old, null);
+    this.record({ ...h, path: from }, old, null, batch);
     if (to === h.path) return moved;
     this.d.markDirty(to);
     return null;
   }
 
-  /** Records what was applied (with the hub's sequence number), replacing a directory's subtree. */
-  private record(h: Entry, previous: CachedEntry | undefined, done: CachedEntry | null): void {
+  /**
+   * Records what was applied (with the hub's sequence number): a new version with the batch's
+   * others (flush); a deletion or a directory replaced, with its subtree, at once (after what
+   * the batch applied before it).
+   */
+  private record(h: Entry, previous: CachedEntry | undefined, done: CachedEntry | null, batch: Batch): void {
     const { store } = this.d;
-    const gone: CachedEntry[] = [];
-    if (previous && (done === null || (previous.type === 'dir' && done.type !== 'dir'))) {
-      for (const p of store.pathsUnder(h.path).filter((x) => x !== h.path).sort().reverse()) {
-        const e = store.get(p);
-        if (e && !e.deleted) gone.push({ ...e, deleted: true });
-      }
-      if (done === null) gone.push({ ...previous, deleted: true, fromHubSeq: h.seq });
-    }
     const put = done ? [{ ...done, seenSeq: 0, fromHubSeq: h.seq }] : [];
+    if (!(previous && (done === null || (previous.type === 'dir' && done.type !== 'dir')))) {
+      batch.toRecord.push({ h, changes: put });
+      batch.unrecorded.add(h.path);
+      return;
+    }
+    this.flush(batch);
+    const gone: CachedEntry[] = [];
+    for (const p of store.pathsUnder(h.path).filter((x) => x !== h.path).sort().reverse()) {
+      const e = store.get(p);
+      if (e && !e.deleted) gone.push({ ...e, deleted: true });
+    }
+    if (done === null) gone.push({ ...previous, deleted: true, fromHubSeq: h.seq });
     store.record([...gone, ...put]);
   }
 

@@ -90,11 +90,34 @@ export function outsideRoot(rel: string, sep: string = path.sep): boolean {
 
 /** The fewest subtrees covering all these wire paths ('' covers everything): what to rescan. */
 export function coveringRoots(paths: string[]): string[] {
+  // Sorted, a path comes after every directory it is under: a look at its own ancestors
+  // (not at every root so far) tells whether one of them is already a root.
   const roots: string[] = [];
+  const taken = new Set<string>();
   for (const p of [...new Set(paths)].sort()) {
-    if (!roots.some((r) => r === '' || p === r || p.startsWith(`${r}/`))) roots.push(p);
+    if (taken.has('') || taken.has(p) || ancestorsOf(p).some((a) => taken.has(a))) continue;
+    roots.push(p);
+    taken.add(p);
   }
   return roots;
+}
+
+/**
+ * Subtrees to scan for these changed paths: where at least `perDir` of them share a parent
+ * directory (not the root), that directory instead of each of them (one walk of it, rather
+ * than a walk and a hash message per file: an agent writing thousands of files into one
+ * directory). Scanning more than what changed is always right; the scan skips what did not.
+ */
+export function scanRoots(paths: string[], perDir: number): string[] {
+  const byParent = new Map<string, number>();
+  for (const p of paths) {
+    const parent = parentWire(p);
+    if (parent !== '') byParent.set(parent, (byParent.get(parent) ?? 0) + 1);
+  }
+  return coveringRoots(paths.map((p) => {
+    const parent = parentWire(p);
+    return parent !== '' && byParent.get(parent)! >= perDir ? parent : p;
+  }));
 }
 
 /** The directories a wire path is in, nearest first ("a/b/c" → "a/b", "a"). */

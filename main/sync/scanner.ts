@@ -23,6 +23,17 @@ export interface ScanOptions {
   caseInsensitive?: boolean;
   /** Whether a mode on disk shows the cached one (default: equal; a hub mirror: modes.ts writtenAs). */
   sameMode?: (diskMode: number, cachedMode: number) => boolean;
+  /**
+   * When given, new and changed entries are handed over in pages as they are hashed (`take`,
+   * one page at a time, in order) instead of in `updated` at the end: first the directories and
+   * symlinks, then files as their hashing batches come back. Only for a scan that finds nothing
+   * deleted (known before anything is hashed): every parent then is either unchanged or in the
+   * first page, so each page can be applied as it comes. A scan that deletes something returns
+   * everything at the end, as without `pages`. The event loop gets a turn after each page.
+   * Each subtree of a scanAll decides alone: with several, what one deletes would come after
+   * what another handed over (give pages to a scan of one subtree).
+   */
+  pages?: { take: (updated: CachedEntry[]) => void | Promise<void> };
 }
 
 export interface ScanResult {
@@ -60,16 +71,17 @@ export function stampChanged(item: WalkItem, cached: CachedEntry | undefined, sa
 }
 
 /**
- * Walks a subtree; the whole tree is walked one top-level directory per task, so that every
- * worker of the pool helps (a restart's verification of a big mirror is mostly this walk).
+ * Walks a subtree one directory under it per task, so that every worker of the pool helps (a
+ * restart's verification of a big mirror is mostly this walk).
  */
 async function walkTree(pool: FsPool, root: string, subtree: string, exactCase: boolean): Promise<WalkResult> {
-  if (subtree !== '') return pool.walk(root, subtree, false, exactCase);
-  const top = await pool.walk(root, '', true);
-  const dirs = top.items.filter((i) => i.type === 'dir');
+  // A subtree too: a new tree of 20k files came back in one message that took the hub's
+  // event loop tens of milliseconds to take in; one message per directory under it does not.
+  const top = await pool.walk(root, subtree, true, subtree !== '' && exactCase);
+  const dirs = top.items.filter((i) => i.type === 'dir' && i.path !== subtree);
   const parts = await Promise.all(dirs.map((d) => pool.walk(root, d.path)));
   return {
-    items: [...top.items.filter((i) => i.type !== 'dir'), ...parts.flatMap((p) => p.items)],
+    items: [...top.items.filter((i) => i.type !== 'dir' || i.path === subtree), ...parts.flatMap((p) => p.items)],
     problems: [...top.problems, ...parts.flatMap((p) => p.problems)],
     ignored: [...top.ignored, ...parts.flatMap((p) => p.ignored)],
   };
@@ -82,10 +94,24 @@ async function walkTree(pool: FsPool, root: string, subtree: string, exactCase: 
 export const FULL_RESCAN_MS = Number(process.env.CORTEX_RESCAN_MS) > 0 ? Number(process.env.CORTEX_RESCAN_MS) : 15 * 60_000;
 
 const MAX_HASH_ATTEMPTS = 3;
-const YIELD_EVERY = 10_000;
+/** The compare loops hold the event loop at most this long at a time. */
+const SLICE_MS = 8;
 const SMALL_FILE = 256 * 1024;
 const BATCH_FILES = 256;
 const BATCH_BYTES = 8 * 1024 * 1024;
+/** A page (ScanOptions.pages) is handed over at this many files or bytes, or when hashing is done. */
+const PAGE_FILES = 256;
+const PAGE_BYTES = 32 * 1024 * 1024;
+
+/** Yields to the event loop when the current slice is over SLICE_MS. */
+function slicer(): () => Promise<void> | undefined {
+  let since = Date.now();
+  let n = 0;
+  return () => {
+    if ((++n & 63) !== 0 || Date.now() - since < SLICE_MS) return undefined;
+    return new Promise<void>((r) => setImmediate(() => { since = Date.now(); r(); }));
+  };
+}
 
 /**
  * Scans each of `roots` (subtrees that do not overlap: paths.ts coveringRoots) one after the
@@ -116,9 +142,11 @@ export async function scan(opts: ScanOptions): Promise<ScanResult> {
   const toHash: WalkItem[] = [];
   const ignoredDirs: string[] = [];
   const excluded = (p: string) => opts.ignore?.(p) || ignoredDirs.some((d) => p.startsWith(`${d}/`));
+  // Yield now and then: a 100k-entry compare should not hold the event loop in one go.
+  const pause = slicer();
   for (let i = 0; i < items.length; i++) {
-    // Yield now and then: a 100k-entry compare should not hold the event loop in one go.
-    if (i > 0 && i % YIELD_EVERY === 0) await new Promise((r) => setImmediate(r));
+    const due = pause();
+    if (due) await due;
     const item = items[i]!;
     if (excluded(item.path)) {
       if (item.type === 'dir') ignoredDirs.push(item.path);
@@ -152,13 +180,57 @@ export async function scan(opts: ScanOptions): Promise<ScanResult> {
     });
   }
 
+  // Pages: only when nothing known is gone (then nothing must be deleted before what is new).
+  let paged = false;
+  if (opts.pages) {
+    const kept = new Set([...result.problems, ...walked.problems.filter((p) => !excluded(p.path))].map((p) => p.path));
+    paged = true;
+    for (const p of opts.knownUnder(subtree)) {
+      const due = pause();
+      if (due) await due;
+      const cached = opts.cached(p);
+      if (cached && !cached.deleted && !seen.has(p) && !underAny(kept, p)) {
+        paged = false;
+        break;
+      }
+    }
+  }
+  /** Handed over and not yet in a page; the pages go one after the other. */
+  let page: CachedEntry[] = [];
+  let pageBytes = 0;
+  let taking: Promise<void> = Promise.resolve();
+  let takeFailed: { error: unknown } | null = null;
+  const turnPage = () => {
+    if (page.length === 0) return taking;
+    const full = page;
+    page = [];
+    pageBytes = 0;
+    taking = taking.then(async () => {
+      if (takeFailed) return;
+      await opts.pages!.take(full);
+      await new Promise((r) => setImmediate(r));
+    }).catch((error: unknown) => { takeFailed ??= { error }; });
+    return taking;
+  };
+  if (paged) {
+    page = result.updated;
+    result.updated = [];
+    void turnPage();
+  }
   const accept = (item: WalkItem, h: Extract<HashResult, { changed: false }>) => {
     result.hashedFiles++;
     result.hashedBytes += h.size;
-    result.updated.push({
+    const e: CachedEntry = {
       path: item.path, type: 'file', size: h.size, mtimeMs: h.mtimeMs, mode: h.mode, ino: h.ino,
       hash: h.hash, blockSize: BLOCK_SIZE, blocks: h.blocks, weak: h.weak, target: '', deleted: false, seq: 0,
-    });
+    };
+    if (!paged) {
+      result.updated.push(e);
+      return;
+    }
+    page.push(e);
+    pageBytes += h.size;
+    if (page.length >= PAGE_FILES || pageBytes >= PAGE_BYTES) void turnPage();
   };
   const reject = (item: WalkItem, e: Error) => {
     const code = (e as NodeJS.ErrnoException).code;
@@ -206,6 +278,10 @@ export async function scan(opts: ScanOptions): Promise<ScanResult> {
       }));
     }),
   ]);
+  if (paged) {
+    await turnPage();
+    if (takeFailed) throw (takeFailed as { error: unknown }).error;
+  }
 
   for (const p of walked.problems) if (!excluded(p.path)) result.problems.push(p);
   for (const x of walked.ignored) if (!excluded(x.path)) result.ignored.push(x);

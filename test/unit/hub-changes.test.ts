@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { HubChanges } from '../../main/node/hub-changes';
 import { NodeStore } from '../../main/store/node-store';
 import { FsPool } from '../../main/sync/fs-pool';
@@ -132,6 +132,46 @@ describe('HubChanges', () => {
     expect(r).toMatchObject({ applied: 1, refused: 3 });
     expect(fs.readdirSync(t.ws)).toEqual(['ok.txt']);
     expect(t.logs.filter((l) => l.msg === 'hub.entry_refused').map((l) => l.path).sort()).toEqual(['../up.txt', '.state/db', 'bad.txt']);
+    t.store.close();
+  });
+
+  it('records a batch of new files in one store transaction, not one per file, and checks a parent directory once', async () => {
+    const t = setup();
+    const entries: Entry[] = [{ ...fileEntry('d', Buffer.alloc(0), 1, 0), type: 'dir', size: 0, blockSize: 0, blocks: Buffer.alloc(0), hash: Buffer.alloc(0), mode: 0o755 }];
+    for (let i = 0; i < 40; i++) {
+      const p = `d/f${i}.txt`;
+      t.hub.set(p, Buffer.from(`file ${i}`));
+      entries.push(fileEntry(p, t.hub.get(p)!, 2 + i, 0));
+    }
+    const records: number[] = [];
+    const record = t.store.record.bind(t.store);
+    t.store.record = (changes) => { records.push(changes.length); return record(changes); };
+    const parent = path.join(t.ws, 'd');
+    const lstat = vi.spyOn(fs.promises, 'lstat');
+    try {
+      const r = await t.hc.apply(entries);
+      expect(r).toMatchObject({ applied: 41, failed: 0 });
+      expect(lstat.mock.calls.filter(([p]) => p === parent).length).toBeLessThanOrEqual(2);
+    } finally {
+      lstat.mockRestore();
+    }
+    expect(records).toEqual([41]);
+    expect(t.store.since(0, 100).filter((e) => e.fromHubSeq).length).toBe(41);
+    expect(t.read('d/f39.txt')).toBe('file 39');
+    t.store.close();
+  });
+
+  it('reports the files of a batch it could not record as failed, never as applied', async () => {
+    const t = setup();
+    const entries = ['a.txt', 'b.txt'].map((p, i) => {
+      t.hub.set(p, Buffer.from(`hub ${p}`));
+      return fileEntry(p, t.hub.get(p)!, 1 + i, 0);
+    });
+    t.store.record = () => { throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' }); };
+    const r = await t.hc.apply(entries);
+    expect(r).toMatchObject({ applied: 0, failed: 2 });
+    expect(r.problems.map((p) => p.path).sort()).toEqual(['a.txt', 'b.txt']);
+    expect(r.problems.every((p) => p.code !== 'DEFERRED')).toBe(true);
     t.store.close();
   });
 });

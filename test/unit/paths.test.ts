@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { UnsafePathError, checkNoSymlinkParents, coveringRoots, ensureParents, hostNameProblem, safePathProblem, symlinkTargetProblem, toNative, wirePathProblem } from '../../main/sync/paths';
+import { UnsafePathError, checkNoSymlinkParents, coveringRoots, scanRoots, ensureParents, hostNameProblem, safePathProblem, symlinkTargetProblem, toNative, wirePathProblem } from '../../main/sync/paths';
 
 describe('wire path safety', () => {
   it.each([
@@ -78,9 +78,28 @@ describe('wire path safety', () => {
 });
 
 
+describe('scanRoots', () => {
+  it('scans a directory where many of its entries changed, each path elsewhere, never the whole root for top-level files', () => {
+    const many = Array.from({ length: 20 }, (_, i) => `out/run/f${i}`);
+    expect(scanRoots([...many, 'docs/a.md', 'top1', 'top2'], 16)).toEqual(['docs/a.md', 'out/run', 'top1', 'top2']);
+    expect(scanRoots(many.slice(0, 15), 16)).toEqual(many.slice(0, 15).sort());
+    expect(scanRoots(Array.from({ length: 30 }, (_, i) => `t${i}`), 16)).toHaveLength(30);
+    // A parent that is itself among the paths covers its files either way.
+    expect(scanRoots(['out', 'out/x', 'out/y'], 16)).toEqual(['out']);
+  });
+});
+
 describe('coveringRoots', () => {
   it('keeps the fewest subtrees that cover every changed path', () => {
     expect(coveringRoots(['a/b/c', 'a/b', 'a/bc', 'x', 'a/b/d', 'x'])).toEqual(['a/b', 'a/bc', 'x']);
     expect(coveringRoots(['a', ''])).toEqual(['']);
+    // "a-b" sorts between "a" and "a/c": a path is matched against all its ancestors.
+    expect(coveringRoots(['a/c', 'a-b', 'a', 'a-b/x/y', 'b/c/d', 'b/c'])).toEqual(['a', 'a-b', 'b/c']);
+  });
+
+  it('takes thousands of paths in one pass (each is checked against its own ancestors)', () => {
+    const paths = Array.from({ length: 20_000 }, (_, i) => `d${i % 200}/f${i}`);
+    expect(coveringRoots(paths)).toHaveLength(20_000);
+    expect(coveringRoots([...paths, 'd7'])).toHaveLength(20_000 - 100 + 1);
   });
 });

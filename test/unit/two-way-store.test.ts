@@ -1,7 +1,7 @@
 /** Two-way state in real SQLite: ancestors, the hub's own change queue, conflict copies, the node's from-hub marks. */
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { HubStore } from '../../main/store/hub-store';
 import { NodeStore } from '../../main/store/node-store';
 import { cachedEntry, tempDirs } from '../helpers/entries';
@@ -41,6 +41,41 @@ describe('HubStore two-way state', () => {
     // An older acknowledgement never moves it back.
     s.hubChanges.ack('n', 1);
     expect(s.node('n')!.hubAcked).toBe(3);
+    s.close();
+  });
+
+  it('counts what is pending for the node once, not at every status, and again after each queue or acknowledgement', () => {
+    const s = new HubStore(path.join(tmp(), 'hub.db'));
+    s.addNode('n', 'n', 'x');
+    s.index.putFiles('n', [entry('a', { size: 10 }), entry('b', { size: 20 })]);
+    const stmt = (s.hubChanges as unknown as { q: { hubPending: { get: (id: string) => unknown } } }).q.hubPending;
+    const get = stmt.get.bind(stmt);
+    let counts = 0;
+    stmt.get = (id) => { counts++; return get(id); };
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      s.hubChanges.queue('n', ['a']);
+      for (let i = 0; i < 50; i++) expect(s.hubChanges.pending('n')).toEqual({ files: 1, bytes: 10 });
+      expect(counts).toBe(1);
+      s.hubChanges.queue('n', ['b']);
+      expect(s.hubChanges.pending('n')).toEqual({ files: 2, bytes: 30 });
+      s.hubChanges.ack('n', 1);
+      expect(s.hubChanges.pending('n')).toEqual({ files: 1, bytes: 20 });
+      s.forgetMirror('n');
+      expect(s.hubChanges.pending('n')).toEqual({ files: 0, bytes: 0 });
+      expect(counts).toBe(4);
+      // A file's size changed without a queue: shown once the count is a second old.
+      s.index.putFiles('n', [entry('b', { size: 25 })]);
+      s.hubChanges.queue('n', ['b']);
+      s.index.putFiles('n', [entry('b', { size: 26 })]);
+      expect(s.hubChanges.pending('n')).toEqual({ files: 1, bytes: 26 });
+      s.index.putFiles('n', [entry('b', { size: 27 })]);
+      expect(s.hubChanges.pending('n')).toEqual({ files: 1, bytes: 26 });
+      vi.advanceTimersByTime(1000);
+      expect(s.hubChanges.pending('n')).toEqual({ files: 1, bytes: 27 });
+    } finally {
+      vi.useRealTimers();
+    }
     s.close();
   });
 

@@ -1,0 +1,88 @@
+/**
+ * The hub→node sender on a real hub database: batches of bounded count and bytes, several in
+ * flight before the first is acknowledged (the node applies one while the next are on their
+ * way), never more than the window, one batch per turn of the event loop.
+ */
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { HUB_BATCH_ENTRIES, HUB_WINDOW, HubChangeSender, MAX_HUB_BATCH_FILE_BYTES } from '../../main/hub/hub-change-sender';
+import type { FailureSet } from '../../main/hub/failures';
+import type { WriteJournal } from '../../main/hub/write-journal';
+import { HubStore } from '../../main/store/hub-store';
+import type { HubMessage } from '../../main/sync/wire';
+import { createLogger } from '../../main/util/log';
+import { cachedEntry, tempDirs } from '../helpers/entries';
+
+const tmp = tempDirs('hub-sender');
+const turn = () => new Promise((r) => setImmediate(r));
+
+function setup(files: { path: string; size: number }[], over: { send?: (m: HubMessage) => void; refused?: string[] } = {}) {
+  const store = new HubStore(path.join(tmp(), 'hub.db'));
+  store.addNode('n', 'n', 'x');
+  store.index.putFiles('n', files.map((f) => cachedEntry(f.path, { size: f.size })));
+  store.hubChanges.queue('n', files.map((f) => f.path));
+  const sent: HubMessage[] = [];
+  const sender = new HubChangeSender({
+    nodeId: 'n', store, log: createLogger('hub', { consoleLevel: false }),
+    failures: {} as FailureSet, journal: {} as WriteJournal,
+    send: over.send ?? ((m) => sent.push(m)),
+    refuse: (_p, _s, code, message) => {
+      if (!over.refused) throw new Error(`${code}: ${message}`);
+      over.refused.push(`${code}: ${message}`);
+    },
+    closed: () => false, busy: () => false, seenSeq: () => 0, nodePending: () => 0,
+    staleDirs: () => undefined, clearFailure: () => undefined, failed: () => undefined, changed: () => undefined,
+  }, 0);
+  const batches = () => sent.map((m) => m.hubIndex!.files!);
+  const lastSeq = () => Number(batches().at(-1)!.at(-1)!.seq);
+  return { store, sender, sent, batches, lastSeq };
+}
+
+describe('HubChangeSender', () => {
+  it('sends one batch per turn, several before any acknowledgement, and stops at the window until the node acknowledges', async () => {
+    const n = HUB_WINDOW + HUB_BATCH_ENTRIES + 10;
+    const t = setup(Array.from({ length: n }, (_, i) => ({ path: `f${String(i).padStart(5, '0')}`, size: 10 })));
+    t.sender.send();
+    // The first batch at once, the next ones in later turns.
+    expect(t.batches().map((b) => b.length)).toEqual([HUB_BATCH_ENTRIES]);
+    for (let i = 0; i < 10; i++) await turn();
+    expect(t.batches().map((b) => b.length)).toEqual(Array(HUB_WINDOW / HUB_BATCH_ENTRIES).fill(HUB_BATCH_ENTRIES));
+    // The node acknowledges the first batch: one more batch fills the window again.
+    t.sender.onAck(HUB_BATCH_ENTRIES);
+    for (let i = 0; i < 10; i++) await turn();
+    expect(t.batches().reduce((a, b) => a + b.length, 0)).toBe(HUB_WINDOW + HUB_BATCH_ENTRIES);
+    t.sender.onAck(t.lastSeq());
+    for (let i = 0; i < 10; i++) await turn();
+    expect(t.batches().reduce((a, b) => a + b.length, 0)).toBe(n);
+    expect(t.batches().flat().map((f) => f.path)).toEqual(Array.from({ length: n }, (_, i) => `f${String(i).padStart(5, '0')}`));
+    t.sender.stop();
+    t.store.close();
+  });
+
+  it('cuts batches by the bytes of their files too, and goes on with the next batch', async () => {
+    const big = 5 * 1024 * 1024;
+    const t = setup(Array.from({ length: 20 }, (_, i) => ({ path: `big${String(i).padStart(2, '0')}`, size: big })));
+    t.sender.send();
+    for (let i = 0; i < 10; i++) await turn();
+    const per = Math.floor(MAX_HUB_BATCH_FILE_BYTES / big);
+    expect(t.batches().map((b) => b.length)).toEqual([per, per, per, 20 - 3 * per]);
+    for (const b of t.batches()) expect(b.reduce((a, f) => a + Number(f.size), 0)).toBeLessThanOrEqual(MAX_HUB_BATCH_FILE_BYTES);
+    t.sender.stop();
+    t.store.close();
+  });
+
+  it('a batch sent in a later turn that fails ends in a refusal of the session, never an uncaught exception', async () => {
+    const refused: string[] = [];
+    let calls = 0;
+    const t = setup(Array.from({ length: HUB_BATCH_ENTRIES + 1 }, (_, i) => ({ path: `f${i}`, size: 1 })), {
+      refused,
+      send: () => { if (++calls > 1) throw new Error('stream closed'); },
+    });
+    t.sender.send();
+    for (let i = 0; i < 5; i++) await turn();
+    expect(calls).toBe(2);
+    expect(refused).toEqual(['INTERNAL: stream closed']);
+    t.sender.stop();
+    t.store.close();
+  });
+});
