@@ -13,7 +13,7 @@ import path from 'node:path';
 import watcher from '@parcel/watcher';
 import type { LockRefusalView } from '../contract';
 import type { HubStore } from '../store/hub-store';
-import type { CachedEntry } from '../sync/types';
+import type { CachedEntry, Stamp } from '../sync/types';
 import type { FsPool } from '../sync/fs-pool';
 import { scanAll } from '../sync/scanner';
 import { DirSweep, SweepPace } from '../sync/dir-sweep';
@@ -286,7 +286,7 @@ export class Mirror {
    * and those it recorded in the last second) first, then `stamps` (a preloaded index) or the
    * index itself.
    */
-  private recordedStamp(p: string, orRecent: boolean, stamps?: Map<string, CachedEntry> | null): CachedEntry | undefined {
+  private recordedStamp(p: string, orRecent: boolean, stamps?: Map<string, Stamp> | null): Stamp | undefined {
     const pending = this.deps.session()?.unflushed(p, orRecent);
     if (pending !== undefined) return pending ?? undefined;
     return stamps ? stamps.get(p) : this.deps.store.index.stamp(this.id, p);
@@ -316,15 +316,12 @@ export class Mirror {
       const full = roots.includes('');
       // A whole mirror is compared against stamps loaded in pages (no hashes or block lists),
       // yielding between pages: nodes may be syncing meanwhile.
-      let stamps: Map<string, CachedEntry> | null = null;
+      let stamps: Map<string, Stamp> | null = null;
       if (full) {
         stamps = new Map();
-        for (let after = ''; ;) {
-          const page = store.index.stampsAfter(id, after, STAMP_PAGE);
-          for (const e of page) stamps.set(e.path, e);
-          if (page.length < STAMP_PAGE) break;
-          after = page[page.length - 1]!.path;
-          await new Promise((r) => setImmediate(r));
+        for (let after: string | null = ''; after !== null;) {
+          after = store.index.stampPage(id, after, STAMP_PAGE, stamps);
+          if (after !== null) await new Promise((r) => setImmediate(r));
         }
       }
       const cached = (p: string) => this.recordedStamp(p, false, stamps);
@@ -444,7 +441,7 @@ export class Mirror {
     const ran = await this.pace.run(async () => {
       const differing = await sweeper.differing(['', ...store.index.dirs(id)], (dir, onDisk) => {
         const known = store.index.childStamps(id, dir);
-        const recorded = new Map<string, CachedEntry>();
+        const recorded = new Map<string, Stamp>();
         for (const p of new Set([...onDisk.keys(), ...known.keys()])) {
           const r = this.recordedStamp(p, true, known);
           if (r) recorded.set(p, r);

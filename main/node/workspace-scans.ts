@@ -15,7 +15,7 @@ import { orderBatch } from '../sync/plan';
 import { FULL_RESCAN_MS, scanAll } from '../sync/scanner';
 import { DirSweep, SWEEP_TICK_MS, SweepPace } from '../sync/dir-sweep';
 import { Echoes } from '../sync/echo';
-import type { CachedEntry } from '../sync/types';
+import type { CachedEntry, Stamp } from '../sync/types';
 import type { Logger } from '../util/log';
 import type { ReportSender } from './report-sender';
 import { isDiskFull, type DiskRetry, type ProblemRetry } from './retries';
@@ -175,7 +175,9 @@ export class WorkspaceScans {
     const t0 = Date.now();
     const full = subtrees.includes('');
     const roots = full ? [''] : coveringRoots(subtrees);
-    const cache = full ? d.store.all() : null;
+    // A whole workspace is compared with every path's stamp (no hashes or block lists: see stamps()).
+    const cache = full ? d.store.stamps() : null;
+    let early = 0;
     const res = await scanAll(roots, {
       root: d.workspace,
       pool: d.pool,
@@ -183,6 +185,11 @@ export class WorkspaceScans {
       knownUnder: (s) => (cache ? cache.keys() : d.store.pathsUnder(s)),
       ignore: d.ignore,
       caseInsensitive: d.caseInsensitive,
+      handOver: (batch) => {
+        const n = this.recordEarly(batch, cache);
+        early += n;
+        return n > 0;
+      },
     });
     const known = d.reports.found;
     // Each new problem is a warning once; one already known is only debug (it is retried).
@@ -192,10 +199,15 @@ export class WorkspaceScans {
     }
     for (const i of res.ignored) d.log[known.ignored.has(i.path) ? 'debug' : 'info']('scan.ignored', { path: i.path, kind: i.kind, reason: i.reason });
     const { updated, problems, walked, hashedFiles, hashedBytes } = res;
+    if (early > 0) {
+      // Recorded while hashing: there was room then.
+      d.disk.retried(roots);
+      d.disk.recovered();
+    }
     const ignored = res.ignored.map((i) => ({ path: i.path, kind: i.kind }));
     const deleted: CachedEntry[] = [];
     for (const p of res.deleted) {
-      const prev = cache ? cache.get(p) : d.store.get(p);
+      const prev = d.store.get(p);
       if (prev) deleted.push({ ...prev, deleted: true });
     }
     const wasUnreadable = [...known.problems.values()].filter((p) => p.code === PROBLEM_CODES.UNREADABLE && roots.some((r) => covers(r, p.path)));
@@ -223,10 +235,33 @@ export class WorkspaceScans {
       d.disk.schedule();
     }
     if (full || hashedFiles > 0) {
-      d.log.info('scan.done', { subtrees: roots.slice(0, 20), walked, changed: updated.length, deleted: deleted.length, hashedFiles, hashedBytes, problems: problems.length, ignored: ignored.length, ms: Date.now() - t0 });
+      d.log.info('scan.done', { subtrees: roots.slice(0, 20), walked, changed: early + updated.length, deleted: deleted.length, hashedFiles, hashedBytes, problems: problems.length, ignored: ignored.length, ms: Date.now() - t0 });
     }
     void d.reports.send();
     void d.sendPending();
+  }
+
+  /**
+   * Records a batch the scan hands over while it runs (scanner.ts handOver): new directories
+   * and symlinks first, then hashed files, each after its parent; deletions wait for the end
+   * of the scan (a rename's new path is recorded before its old one goes). A batch holding a
+   * path that was a directory is refused (its old children's deletions must come first: the
+   * rest of the scan is then recorded at its end as one batch), and so is one that cannot be
+   * written (a full disk: the end of the scan handles it). Returns how many were recorded.
+   */
+  private recordEarly(batch: CachedEntry[], stamps: Map<string, Stamp> | null): number {
+    const { d } = this;
+    for (const e of batch) {
+      const prev = stamps ? stamps.get(e.path) : d.store.get(e.path);
+      if (prev && !prev.deleted && prev.type === 'dir' && e.type !== 'dir') return 0;
+    }
+    try {
+      d.store.record(orderBatch(batch));
+    } catch (e) {
+      if (isDiskFull(e)) return 0;
+      throw e;
+    }
+    return batch.length;
   }
 
   /**

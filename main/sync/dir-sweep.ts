@@ -17,7 +17,7 @@ import fs from 'node:fs';
 import type { WalkItem } from './fs-protocol';
 import { toNative } from './paths';
 import { stampChanged } from './scanner';
-import type { CachedEntry } from './types';
+import type { Stamp } from './types';
 
 /** A directory entry as lstat saw it (undefined: not on disk). */
 export type Seen = Pick<WalkItem, 'type' | 'size' | 'mtimeMs' | 'mode' | 'ino'>;
@@ -32,7 +32,7 @@ export const SWEEP_IDLE_MS = 10_000;
  * new, another type, another stamp). Symlinks are compared by identity (a new link is a new
  * inode); their targets are the scanner's business.
  */
-export function differingChildren(onDisk: Map<string, Seen>, recorded: Map<string, CachedEntry>, sameMode?: (diskMode: number, cachedMode: number) => boolean): string[] {
+export function differingChildren(onDisk: Map<string, Seen>, recorded: Map<string, Stamp>, sameMode?: (diskMode: number, cachedMode: number) => boolean): string[] {
   const out: string[] = [];
   for (const [p, seen] of onDisk) {
     const rec = recorded.get(p);
@@ -128,7 +128,7 @@ export class DirSweep {
    * The paths in the directories (of `dirs`) changed since the last call whose entries on disk
    * differ from the record `recordedIn(dir)` returns (differingChildren).
    */
-  async differing(dirs: Iterable<string>, recordedIn: (dir: string, onDisk: Map<string, Seen>) => Map<string, CachedEntry>, sameMode?: (diskMode: number, cachedMode: number) => boolean): Promise<string[]> {
+  async differing(dirs: Iterable<string>, recordedIn: (dir: string, onDisk: Map<string, Seen>) => Map<string, Stamp>, sameMode?: (diskMode: number, cachedMode: number) => boolean): Promise<string[]> {
     const out: string[] = [];
     for (const dir of await this.changedDirs(dirs)) {
       const onDisk = await this.children(dir);

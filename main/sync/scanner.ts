@@ -8,14 +8,14 @@ import type { FsPool } from './fs-pool';
 import type { HashResult, WalkItem, WalkResult } from './fs-protocol';
 import { symlinkTargetProblem, wirePathProblem } from './paths';
 import { PROBLEM_CODES, readProblem, underAny, type IgnoredPath, type PathProblem } from './problems';
-import type { CachedEntry } from './types';
+import type { CachedEntry, Stamp } from './types';
 
 export interface ScanOptions {
   root: string;
   pool: FsPool;
   /** Wire path of the subtree to rescan; '' for the whole tree. */
   subtree?: string;
-  cached: (wirePath: string) => CachedEntry | undefined;
+  cached: (wirePath: string) => Stamp | undefined;
   /** Cached paths at or under the subtree (to find deletions). */
   knownUnder: (subtree: string) => Iterable<string>;
   ignore?: (wirePath: string) => boolean;
@@ -23,7 +23,18 @@ export interface ScanOptions {
   caseInsensitive?: boolean;
   /** Whether a mode on disk shows the cached one (default: equal; a hub mirror: modes.ts writtenAs). */
   sameMode?: (diskMode: number, cachedMode: number) => boolean;
+  /**
+   * Takes new and changed entries while the scan runs, so that a scan of a big tree holds one
+   * batch at a time, not every new entry: first the directories and symlinks found by the walk
+   * (parents before children), then the hashed files in batches of at most HANDOVER_ENTRIES as
+   * they are hashed. What it takes (returns true) is not in `updated`; once it refuses a batch
+   * (false), that batch and everything after it are in `updated`, as without it.
+   */
+  handOver?: (entries: CachedEntry[]) => boolean;
 }
+
+/** Hashed files handed over at a time (ScanOptions.handOver). */
+export const HANDOVER_ENTRIES = 1000;
 
 export interface ScanResult {
   /** New or changed entries, freshly stamped and hashed (seq still 0). */
@@ -45,7 +56,7 @@ export interface ScanResult {
 }
 
 /** Pure: does this walked item differ from its cached stamp in a way that needs new work? */
-export function stampChanged(item: WalkItem, cached: CachedEntry | undefined, sameMode: (diskMode: number, cachedMode: number) => boolean = (d, c) => d === c): boolean {
+export function stampChanged(item: WalkItem, cached: Stamp | undefined, sameMode: (diskMode: number, cachedMode: number) => boolean = (d, c) => d === c): boolean {
   if (!cached || cached.deleted || cached.type !== item.type) return true;
   switch (item.type) {
     case 'file':
@@ -152,13 +163,29 @@ export async function scan(opts: ScanOptions): Promise<ScanResult> {
     });
   }
 
+  // Directories and symlinks go first (the files' parents), then files in batches (handOver).
+  let handing = opts.handOver !== undefined;
+  const hand = (batch: CachedEntry[]): boolean => (handing &&= opts.handOver!(batch));
+  if (result.updated.length > 0 && hand(result.updated)) result.updated = [];
+  let hashed: CachedEntry[] = [];
+  const handHashed = () => {
+    const batch = hashed;
+    hashed = [];
+    if (!hand(batch)) result.updated.push(...batch);
+  };
   const accept = (item: WalkItem, h: Extract<HashResult, { changed: false }>) => {
     result.hashedFiles++;
     result.hashedBytes += h.size;
-    result.updated.push({
+    const e: CachedEntry = {
       path: item.path, type: 'file', size: h.size, mtimeMs: h.mtimeMs, mode: h.mode, ino: h.ino,
       hash: h.hash, blockSize: BLOCK_SIZE, blocks: h.blocks, target: '', deleted: false, seq: 0,
-    });
+    };
+    if (!handing) {
+      result.updated.push(e);
+      return;
+    }
+    hashed.push(e);
+    if (hashed.length >= HANDOVER_ENTRIES) handHashed();
   };
   const reject = (item: WalkItem, e: Error) => {
     const code = (e as NodeJS.ErrnoException).code;
@@ -206,6 +233,8 @@ export async function scan(opts: ScanOptions): Promise<ScanResult> {
       }));
     }),
   ]);
+
+  if (hashed.length > 0) handHashed();
 
   for (const p of walked.problems) if (!excluded(p.path)) result.problems.push(p);
   for (const x of walked.ignored) if (!excluded(x.path)) result.ignored.push(x);
