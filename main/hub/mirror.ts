@@ -319,18 +319,21 @@ export class Mirror {
       const roots = coveringRoots(subtrees);
       const full = roots.includes('');
       // A whole mirror is compared against stamps loaded in pages (no hashes or block lists),
-      // yielding between pages: nodes may be syncing meanwhile.
+      // yielding between pages (nodes may be syncing meanwhile), while the workers walk it.
       let stamps: Map<string, Stamp> | null = null;
+      let loaded: Promise<void> | undefined;
       if (full) {
-        stamps = new Map();
-        for (let after: string | null = ''; after !== null;) {
-          after = store.index.stampPage(id, after, STAMP_PAGE, stamps);
-          if (after !== null) await new Promise((r) => setImmediate(r));
-        }
+        const into = (stamps = new Map());
+        loaded = (async () => {
+          for (let after: string | null = ''; after !== null;) {
+            await new Promise((r) => setImmediate(r));
+            after = store.index.stampPage(id, after, STAMP_PAGE, into);
+          }
+        })();
       }
       const cached = (p: string) => this.recordedStamp(p, false, stamps);
       const res = await scanAll(roots, {
-        root, pool: this.deps.pool, cached, caseInsensitive: this.ignoresCase(),
+        root, pool: this.deps.pool, cached, caseInsensitive: this.ignoresCase(), ready: loaded,
         knownUnder: (st) => (stamps ? stamps.keys() : [st, ...store.index.pathsUnder(id, st)]),
         // A mode as the hub wrote it (the mirror mode rule) is not a hub-side change...
         sameMode: writtenAs,

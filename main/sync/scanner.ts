@@ -31,6 +31,8 @@ export interface ScanOptions {
    * (false), that batch and everything after it are in `updated`, as without it.
    */
   handOver?: (entries: CachedEntry[]) => boolean;
+  /** Resolves once `cached` and `knownUnder` can answer (an index loaded while the walk runs). */
+  ready?: Promise<unknown>;
 }
 
 /** Hashed files handed over at a time (ScanOptions.handOver). */
@@ -120,7 +122,7 @@ export async function scanAll(roots: string[], opts: Omit<ScanOptions, 'subtree'
 
 export async function scan(opts: ScanOptions): Promise<ScanResult> {
   const subtree = opts.subtree ?? '';
-  const walked = await walkTree(opts.pool, opts.root, subtree, opts.caseInsensitive ?? false);
+  const [walked] = await Promise.all([walkTree(opts.pool, opts.root, subtree, opts.caseInsensitive ?? false), opts.ready]);
   const { items } = walked;
   const result: ScanResult = { updated: [], deleted: [], problems: [], ignored: [], skipped: [], walked: items.length, hashedFiles: 0, hashedBytes: 0 };
   const seen = new Set<string>();
@@ -241,8 +243,9 @@ export async function scan(opts: ScanOptions): Promise<ScanResult> {
   // What could not be read keeps its previous cache entry, and so does all it holds.
   const kept = new Set(result.problems.map((p) => p.path));
   for (const p of opts.knownUnder(subtree)) {
+    if (seen.has(p)) continue;
     const cached = opts.cached(p);
-    if (cached && !cached.deleted && !seen.has(p) && !underAny(kept, p)) result.deleted.push(p);
+    if (cached && !cached.deleted && !underAny(kept, p)) result.deleted.push(p);
   }
   result.skipped = [
     ...result.problems.map((p) => ({ path: p.path, reason: `${p.code}: ${p.reason}` })),
