@@ -99,6 +99,17 @@ const YIELD_EVERY = 10_000;
 const SMALL_FILE = 256 * 1024;
 const BATCH_FILES = 256;
 const BATCH_BYTES = 8 * 1024 * 1024;
+/** Hash tasks (a batch of small files, or one bigger file) sent to the pool at a time. */
+export const HASH_IN_FLIGHT = 8;
+
+/** Runs the tasks in order, at most `limit` at a time. */
+async function inFlight(tasks: (() => Promise<void>)[], limit: number): Promise<void> {
+  let next = 0;
+  const runner = async () => {
+    while (next < tasks.length) await tasks[next++]!();
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, runner));
+}
 
 /**
  * Scans each of `roots` (subtrees that do not overlap: paths.ts coveringRoots) one after the
@@ -223,9 +234,11 @@ export async function scan(opts: ScanOptions): Promise<ScanResult> {
     batches[batches.length - 1]!.push(small[i]!);
     bytes += small[i]!.size;
   }
-  await Promise.all([
-    ...toHash.filter((i) => i.size > SMALL_FILE).map((item) => hashOne(item, MAX_HASH_ATTEMPTS)),
-    ...batches.map(async (batch) => {
+  // A bounded number in flight: all at once, 100k files' paths, messages and results were
+  // alive together while the workers got through them.
+  await inFlight([
+    ...toHash.filter((i) => i.size > SMALL_FILE).map((item) => () => hashOne(item, MAX_HASH_ATTEMPTS)),
+    ...batches.map((batch) => async () => {
       const results = await opts.pool.hashMany(batch.map(native), BLOCK_SIZE);
       await Promise.all(results.map(async (h, i) => {
         const item = batch[i]!;
@@ -234,7 +247,7 @@ export async function scan(opts: ScanOptions): Promise<ScanResult> {
         else accept(item, h);
       }));
     }),
-  ]);
+  ], HASH_IN_FLIGHT);
 
   if (hashed.length > 0) handHashed();
 

@@ -13,7 +13,7 @@ import { DiskRetry, ProblemRetry } from '../../main/node/retries';
 import { WorkspaceScans } from '../../main/node/workspace-scans';
 import { NodeStore } from '../../main/store/node-store';
 import { FsPool } from '../../main/sync/fs-pool';
-import { HANDOVER_ENTRIES } from '../../main/sync/scanner';
+import { HANDOVER_ENTRIES, HASH_IN_FLIGHT } from '../../main/sync/scanner';
 import type { CachedEntry } from '../../main/sync/types';
 import { createLogger } from '../../main/util/log';
 
@@ -43,7 +43,7 @@ function setup() {
     workspace: ws, store, pool, log, ignore: () => false, caseInsensitive: false, reports, problemRetry, disk,
     sendPending: async () => undefined, sending: () => false, stopped: () => false,
   });
-  return { ws, store, scans, batches };
+  return { ws, store, pool, scans, batches };
 }
 
 describe('WorkspaceScans', () => {
@@ -69,6 +69,30 @@ describe('WorkspaceScans', () => {
     const before = t.store.lastSeq;
     await t.scans.rescan(['']);
     expect(t.store.lastSeq).toBe(before);
+  });
+
+  it('sends the pool a bounded number of hash batches at a time, not every batch of the scan at once', async () => {
+    const t = setup();
+    // 256 small files per batch (scanner.ts BATCH_FILES): three times as many batches as may be in flight.
+    const files = 256 * HASH_IN_FLIGHT * 3;
+    for (let i = 0; i < files; i++) {
+      const d = path.join(t.ws, `d${i % 13}`);
+      fs.mkdirSync(d, { recursive: true });
+      fs.writeFileSync(path.join(d, `f${i}`), `${i}`);
+    }
+    let now = 0;
+    let most = 0;
+    let calls = 0;
+    const hashMany = t.pool.hashMany.bind(t.pool);
+    t.pool.hashMany = async (...args: Parameters<typeof hashMany>) => {
+      calls++;
+      most = Math.max(most, ++now);
+      try { return await hashMany(...args); } finally { now--; }
+    };
+    await t.scans.rescan(['']);
+    expect(calls).toBeGreaterThanOrEqual(HASH_IN_FLIGHT * 3);
+    expect(most).toBeLessThanOrEqual(HASH_IN_FLIGHT);
+    expect([...t.store.all().values()].filter((e) => e.type === 'file')).toHaveLength(files);
   });
 
   it('records the deletions under a directory replaced by a file before the file', async () => {
