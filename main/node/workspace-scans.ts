@@ -185,7 +185,10 @@ export class WorkspaceScans {
       knownUnder: (s) => (cache ? cache.keys() : d.store.pathsUnder(s)),
       ignore: d.ignore,
       caseInsensitive: d.caseInsensitive,
-      handOver: (batch) => {
+      // Only a whole-tree scan (a first scan, the full rescan) holds enough to be worth it, and
+      // not while the state dir is known to be full: such a scan records all at its end, as
+      // the disk-full retries expect (node-problems.test.ts).
+      handOver: !full || d.disk.nodeProblem ? undefined : (batch) => {
         const n = this.recordEarly(batch, cache);
         early += n;
         return n > 0;
@@ -199,11 +202,6 @@ export class WorkspaceScans {
     }
     for (const i of res.ignored) d.log[known.ignored.has(i.path) ? 'debug' : 'info']('scan.ignored', { path: i.path, kind: i.kind, reason: i.reason });
     const { updated, problems, walked, hashedFiles, hashedBytes } = res;
-    if (early > 0) {
-      // Recorded while hashing: there was room then.
-      d.disk.retried(roots);
-      d.disk.recovered();
-    }
     const ignored = res.ignored.map((i) => ({ path: i.path, kind: i.kind }));
     const deleted: CachedEntry[] = [];
     for (const p of res.deleted) {
@@ -227,6 +225,10 @@ export class WorkspaceScans {
         return;
       }
       // Only a write tells that there is room again.
+      d.disk.retried(roots);
+      d.disk.recovered();
+    } else if (early > 0) {
+      // All of it was recorded while hashing (a scan whose last batch failed is handled above).
       d.disk.retried(roots);
       d.disk.recovered();
     } else {
