@@ -219,9 +219,11 @@ export class WorkspaceScans {
         d.store.record(orderBatch([...updated, ...deleted]));
       } catch (e) {
         if (!isDiskFull(e)) throw e;
-        // Nothing of this scan was recorded: the same subtrees are scanned again once there is room.
+        // The end of this scan was not recorded: the same subtrees are scanned again once there is room.
         d.disk.full(e as Error, roots);
         void d.reports.send();
+        // What was recorded while hashing goes to the hub all the same.
+        if (early > 0) void d.sendPending();
         return;
       }
       // Only a write tells that there is room again.
