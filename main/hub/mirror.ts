@@ -13,7 +13,7 @@ import path from 'node:path';
 import watcher from '@parcel/watcher';
 import type { LockRefusalView } from '../contract';
 import type { HubStore } from '../store/hub-store';
-import type { CachedEntry } from '../sync/types';
+import type { CachedEntry, Stamp } from '../sync/types';
 import type { FsPool } from '../sync/fs-pool';
 import { scanAll } from '../sync/scanner';
 import { DirSweep, SweepPace } from '../sync/dir-sweep';
@@ -134,8 +134,12 @@ export class Mirror {
       this.scanError = e.message;
       this.log.error('mirror.verify_failed', { node: this.id, error: e.message });
     };
+    // The watcher's first look at a big mirror takes about a second (its own thread, ~1 s for
+    // 100k files): it starts now, beside the hub's own start-up, so that it is watching by the
+    // time the verification walks the mirror (what changes after the walk is the watcher's).
+    const early = !this.deps.closed() && fs.existsSync(this.deps.root) ? this.startWatching() : Promise.resolve();
     const prepared = listening.then(() => (this.deps.closed() ? false : this.prepare())).then((exists) => {
-      return exists ? this.startWatching().then(() => true) : false;
+      return exists ? early.then(() => this.startWatching()).then(() => true) : false;
     });
     const verified = prepared.then((exists) => (exists ? this.verify() : undefined)).catch(fail);
     if (!cleanShutdown) {
@@ -298,7 +302,7 @@ export class Mirror {
    * and those it recorded in the last second) first, then `stamps` (a preloaded index) or the
    * index itself.
    */
-  private recordedStamp(p: string, orRecent: boolean, stamps?: Map<string, CachedEntry> | null): CachedEntry | undefined {
+  private recordedStamp(p: string, orRecent: boolean, stamps?: Map<string, Stamp> | null): Stamp | undefined {
     const pending = this.deps.session()?.unflushed(p, orRecent);
     if (pending !== undefined) return pending ?? undefined;
     return stamps ? stamps.get(p) : this.deps.store.index.stamp(this.id, p);
@@ -326,29 +330,29 @@ export class Mirror {
     try {
       const roots = coveringRoots(subtrees);
       const full = roots.includes('');
-      // What is scanned is compared against stamps loaded in pages (no hashes or block lists),
-      // yielding between pages: nodes may be syncing meanwhile. For subtrees, what is recorded
-      // under each (in one range of the index's order), not one lookup per path walked (a new
-      // tree of 20k files: ~0.5 s of the main thread before anything could be sent).
-      const stamps = new Map<string, CachedEntry>();
+      // What is scanned is compared against stamps (no hashes or block lists) loaded in pages,
+      // yielding between pages (nodes may be syncing meanwhile): a whole mirror's while the
+      // workers walk it; for subtrees, what is recorded under each (one range of the index's
+      // order), not one lookup per path walked (a new tree of 20k files: ~0.5 s of the main
+      // thread before anything could be sent).
+      const stamps = new Map<string, Stamp>();
+      let loaded: Promise<void> | undefined;
       if (full) {
-        for (let after = ''; ;) {
-          const page = store.index.stampsAfter(id, after, STAMP_PAGE);
-          for (const e of page) stamps.set(e.path, e);
-          if (page.length < STAMP_PAGE) break;
-          after = page[page.length - 1]!.path;
-          await new Promise((r) => setImmediate(r));
-        }
+        loaded = (async () => {
+          for (let after: string | null = ''; after !== null;) {
+            await new Promise((r) => setImmediate(r));
+            after = store.index.stampPage(id, after, STAMP_PAGE, stamps);
+          }
+        })();
       } else {
         for (const st of roots) {
           const own = store.index.stamp(id, st);
           if (own) stamps.set(st, own);
-          for (let after = `${st}/`, left = store.index.pathsUnder(id, st).length; left > 0;) {
-            const page = store.index.stampsAfter(id, after, Math.min(STAMP_PAGE, left));
-            for (const e of page) stamps.set(e.path, e);
-            if (page.length === 0) break;
-            left -= page.length;
-            after = page[page.length - 1]!.path;
+          for (let after: string | null = `${st}/`, left = store.index.pathsUnder(id, st).length; left > 0 && after !== null;) {
+            const before = stamps.size;
+            after = store.index.stampPage(id, after, Math.min(STAMP_PAGE, left), stamps);
+            if (stamps.size === before) break;
+            left -= stamps.size - before;
             if (left > 0) await new Promise((r) => setImmediate(r));
           }
         }
@@ -373,7 +377,7 @@ export class Mirror {
         if (examples.length < 10) examples.push(...done.paths.slice(0, 10 - examples.length));
       };
       const res = await scanAll(roots, {
-        root, pool: this.deps.pool, cached, caseInsensitive: this.ignoresCase(),
+        root, pool: this.deps.pool, cached, caseInsensitive: this.ignoresCase(), ready: loaded,
         knownUnder: (st) => (full ? stamps.keys() : [st, ...store.index.pathsUnder(id, st)]),
         sameMode: writtenAs,
         // A new tree goes to the node page by page as it is hashed (each page one transaction),
@@ -501,7 +505,7 @@ export class Mirror {
     const ran = await this.pace.run(async () => {
       const differing = await sweeper.differing(['', ...store.index.dirs(id)], (dir, onDisk) => {
         const known = store.index.childStamps(id, dir);
-        const recorded = new Map<string, CachedEntry>();
+        const recorded = new Map<string, Stamp>();
         for (const p of new Set([...onDisk.keys(), ...known.keys()])) {
           const r = this.recordedStamp(p, true, known);
           if (r) recorded.set(p, r);

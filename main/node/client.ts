@@ -30,13 +30,12 @@ import { HubChanges } from './hub-changes';
 import { HubLink } from './hub-link';
 import { IndexSender } from './index-sender';
 import { ReportSender } from './report-sender';
-import { DiskRetry, ProblemRetry } from './retries';
+import { DiskRetry, ProblemRetry, ReconnectBackoff } from './retries';
 import { WorkspaceScans } from './workspace-scans';
 import type { Logger } from '../util/log';
 
 export { FatalNodeError, defaultStateDir, type NodeConfig } from './config';
 
-const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 30_000;
 /** First wait after the hub said another connection took over this node's identity. */
 const SUPERSEDED_BACKOFF_MS = 2000;
@@ -130,7 +129,7 @@ export class NodeClient {
     if (leftovers) this.log.info('staging.cleared', { files: leftovers });
     await this.scans.rescan(['']);
     await this.scans.startSafetyNets();
-    let backoff = BACKOFF_MIN_MS;
+    const backoff = new ReconnectBackoff();
     /** Backoff after being superseded (another process with our credentials took over). */
     let superseded = 0;
     while (!this.stopped) {
@@ -139,7 +138,7 @@ export class NodeClient {
       } catch (e) {
         if (e instanceof FatalNodeError) throw e;
         // A session that got as far as Welcome was a success: start backing off afresh.
-        if (this.link.takeWelcomed()) backoff = BACKOFF_MIN_MS;
+        if (this.link.takeWelcomed()) backoff.welcomed();
         const err = e as grpc.ServiceError;
         if (err.code === grpc.status.UNAUTHENTICATED) throw new FatalNodeError(`the hub refused this node's token: ${err.details}. Ask the operator for a new join string ("cortex-hub node add").`, 3);
         if (err.code === grpc.status.PERMISSION_DENIED) throw new FatalNodeError(`the hub refused this node: ${err.details}.`, 3);
@@ -155,10 +154,10 @@ export class NodeClient {
           continue;
         }
         superseded = 0;
-        const wait = Math.round(backoff * (0.75 + Math.random() / 2));
-        this.log.warn('hub.unreachable', { hub: this.cfg.hub, error: err.details ?? err.message, retryInMs: wait });
+        const { waitMs: wait, attempt, fast } = backoff.next();
+        // Right after a lost session the node retries every ~100 ms: one warning, then every 10th.
+        this.log[fast && attempt % 10 !== 1 ? 'debug' : 'warn']('hub.unreachable', { hub: this.cfg.hub, error: err.details ?? err.message, retryInMs: wait, attempt });
         await Promise.race([new Promise((r) => setTimeout(r, wait)), this.stopped$]);
-        backoff = Math.min(backoff * 1.5, BACKOFF_MAX_MS);
       }
     }
   }

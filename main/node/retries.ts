@@ -163,3 +163,38 @@ export class DiskRetry {
     if (this.timer) clearTimeout(this.timer);
   }
 }
+
+/** Reconnect waits grow from the first to the second (× 1.5 per failed attempt, ±25 % jitter). */
+const RECONNECT_MIN_MS = 100;
+const RECONNECT_MAX_MS = 30_000;
+/**
+ * After losing a session that worked (the hub restarted, or the network blinked), the node
+ * tries again every RECONNECT_MIN_MS for this long before backing off: a hub restart takes a
+ * second or two, and a wait grown to 500 ms by then was most of a restart's time to in-sync.
+ */
+export const RECONNECT_FAST_MS = 10_000;
+
+/** When to try the hub again after a failed or lost session. */
+export class ReconnectBackoff {
+  private backoff = RECONNECT_MIN_MS;
+  private fastUntil = 0;
+  private attempts = 0;
+
+  constructor(private readonly now: () => number = Date.now, private readonly random: () => number = Math.random) {}
+
+  /** A session reached Welcome and has ended: start afresh, fast for RECONNECT_FAST_MS. */
+  welcomed(): void {
+    this.backoff = RECONNECT_MIN_MS;
+    this.fastUntil = this.now() + RECONNECT_FAST_MS;
+    this.attempts = 0;
+  }
+
+  /** The wait before the next attempt, and whether it is one of the fast ones after a lost session. */
+  next(): { waitMs: number; attempt: number; fast: boolean } {
+    this.attempts++;
+    const fast = this.now() < this.fastUntil;
+    const base = fast ? RECONNECT_MIN_MS : this.backoff;
+    if (!fast) this.backoff = Math.min(this.backoff * 1.5, RECONNECT_MAX_MS);
+    return { waitMs: Math.round(base * (0.75 + this.random() / 2)), attempt: this.attempts, fast };
+  }
+}

@@ -16,7 +16,7 @@ import { FULL_RESCAN_MS, scanAll } from '../sync/scanner';
 import { DirSweep, SWEEP_TICK_MS, SweepPace } from '../sync/dir-sweep';
 import { Echoes } from '../sync/echo';
 import { HotDirs } from './hot-dirs';
-import type { CachedEntry } from '../sync/types';
+import type { CachedEntry, Stamp } from '../sync/types';
 import type { Logger } from '../util/log';
 import type { ReportSender } from './report-sender';
 import { isDiskFull, type DiskRetry, type ProblemRetry } from './retries';
@@ -182,7 +182,9 @@ export class WorkspaceScans {
     const t0 = Date.now();
     const full = subtrees.includes('');
     const roots = full ? [''] : coveringRoots(subtrees);
-    const cache = full ? d.store.all() : null;
+    // A whole workspace is compared with every path's stamp (no hashes or block lists: see stamps()).
+    const cache = full ? d.store.stamps() : null;
+    let early = 0;
     const res = await scanAll(roots, {
       root: d.workspace,
       pool: d.pool,
@@ -190,6 +192,14 @@ export class WorkspaceScans {
       knownUnder: (s) => (cache ? cache.keys() : d.store.pathsUnder(s)),
       ignore: d.ignore,
       caseInsensitive: d.caseInsensitive,
+      // Only a whole-tree scan (a first scan, the full rescan) holds enough to be worth it, and
+      // not while the state dir is known to be full: such a scan records all at its end, as
+      // the disk-full retries expect (node-problems.test.ts).
+      handOver: !full || d.disk.nodeProblem ? undefined : (batch) => {
+        const n = this.recordEarly(batch, cache);
+        early += n;
+        return n > 0;
+      },
     });
     const known = d.reports.found;
     // Each new problem is a warning once; one already known is only debug (it is retried).
@@ -202,7 +212,7 @@ export class WorkspaceScans {
     const ignored = res.ignored.map((i) => ({ path: i.path, kind: i.kind }));
     const deleted: CachedEntry[] = [];
     for (const p of res.deleted) {
-      const prev = cache ? cache.get(p) : d.store.get(p);
+      const prev = d.store.get(p);
       if (prev) deleted.push({ ...prev, deleted: true });
     }
     const wasUnreadable = [...known.problems.values()].filter((p) => p.code === PROBLEM_CODES.UNREADABLE && roots.some((r) => covers(r, p.path)));
@@ -216,12 +226,18 @@ export class WorkspaceScans {
         d.store.record(orderBatch([...updated, ...deleted]));
       } catch (e) {
         if (!isDiskFull(e)) throw e;
-        // Nothing of this scan was recorded: the same subtrees are scanned again once there is room.
+        // The end of this scan was not recorded: the same subtrees are scanned again once there is room.
         d.disk.full(e as Error, roots);
         void d.reports.send();
+        // What was recorded while hashing goes to the hub all the same.
+        if (early > 0) void d.sendPending();
         return;
       }
       // Only a write tells that there is room again.
+      d.disk.retried(roots);
+      d.disk.recovered();
+    } else if (early > 0) {
+      // All of it was recorded while hashing (a scan whose last batch failed is handled above).
       d.disk.retried(roots);
       d.disk.recovered();
     } else {
@@ -230,10 +246,33 @@ export class WorkspaceScans {
       d.disk.schedule();
     }
     if (full || hashedFiles > 0) {
-      d.log.info('scan.done', { subtrees: roots.slice(0, 20), walked, changed: updated.length, deleted: deleted.length, hashedFiles, hashedBytes, problems: problems.length, ignored: ignored.length, ms: Date.now() - t0 });
+      d.log.info('scan.done', { subtrees: roots.slice(0, 20), walked, changed: early + updated.length, deleted: deleted.length, hashedFiles, hashedBytes, problems: problems.length, ignored: ignored.length, ms: Date.now() - t0 });
     }
     void d.reports.send();
     void d.sendPending();
+  }
+
+  /**
+   * Records a batch the scan hands over while it runs (scanner.ts handOver): new directories
+   * and symlinks first, then hashed files, each after its parent; deletions wait for the end
+   * of the scan (a rename's new path is recorded before its old one goes). A batch holding a
+   * path that was a directory is refused (its old children's deletions must come first: the
+   * rest of the scan is then recorded at its end as one batch), and so is one that cannot be
+   * written (a full disk: the end of the scan handles it). Returns how many were recorded.
+   */
+  private recordEarly(batch: CachedEntry[], stamps: Map<string, Stamp> | null): number {
+    const { d } = this;
+    for (const e of batch) {
+      const prev = stamps ? stamps.get(e.path) : d.store.get(e.path);
+      if (prev && !prev.deleted && prev.type === 'dir' && e.type !== 'dir') return 0;
+    }
+    try {
+      d.store.record(orderBatch(batch));
+    } catch (e) {
+      if (isDiskFull(e)) return 0;
+      throw e;
+    }
+    return batch.length;
   }
 
   /**

@@ -1,5 +1,5 @@
 /** Row ↔ entry mapping for the `files` tables of both databases. */
-import type { CachedEntry, EntryType } from '../sync/types';
+import type { CachedEntry, EntryType, Stamp } from '../sync/types';
 
 /** Entry types as stored: the index is the `type` column's value (every table that keeps one). */
 const TYPES: readonly EntryType[] = ['file', 'dir', 'symlink'];
@@ -42,6 +42,16 @@ export function entryToRow(e: CachedEntry): FileRow {
     hash: e.hash, block_size: e.blockSize, blocks: e.blocks, weak: e.weak ?? NO_WEAK, target: e.target, seq: e.seq, deleted: e.deleted ? 1 : 0,
   };
 }
+
+/** The columns of a stamp (types.ts Stamp), for raw rows read with stampOfRaw. */
+export const STAMP_COLUMNS = 'path, type, size, mtime_ms, mode, ino, target, deleted';
+export type StampRaw = [path: string, type: number, size: number, mtimeMs: number, mode: number, ino: number, target: string, deleted: number];
+
+/** A stamp from a raw row of STAMP_COLUMNS: one small object, no row object and no hash buffers. */
+export function stampOfRaw(r: StampRaw): Stamp {
+  return { type: typeOfCode(r[1]), size: r[2], mtimeMs: r[3], mode: r[4], ino: r[5], target: r[6], deleted: r[7] !== 0 };
+}
+
 
 export const NO_WEAK = Buffer.alloc(0);
 

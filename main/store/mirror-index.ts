@@ -3,11 +3,11 @@
  * version, the persistent hash cache the scanner checks stamps against, the block rows block
  * reuse looks up, and the conflict copies. A part of HubStore, on its connection.
  */
-import type { CachedEntry } from '../sync/types';
+import type { CachedEntry, Stamp } from '../sync/types';
 import { CONFLICT_MARK, isConflictCopy } from '../sync/reconcile';
 import { HASH_LEN, blockHash } from '../sync/blocks';
 import type { DB } from './db';
-import { FILE_COLUMNS, NO_WEAK, codeOfType, rowToEntry, type FileRow } from './file-rows';
+import { FILE_COLUMNS, NO_WEAK, STAMP_COLUMNS, codeOfType, rowToEntry, stampOfRaw, type FileRow, type StampRaw } from './file-rows';
 
 type StampRow = Pick<FileRow, 'path' | 'type' | 'size' | 'mtime_ms' | 'mode' | 'ino' | 'target'>;
 
@@ -17,7 +17,7 @@ export class MirrorIndex {
   constructor(private readonly db: DB) {
     this.q = {
       paths: db.prepare<[string], { path: string }>('SELECT path FROM files WHERE node_id = ?'),
-      stampsAfter: db.prepare<[string, string, number], StampRow>('SELECT path, type, size, mtime_ms, mode, ino, target FROM files WHERE node_id = ? AND path > ? ORDER BY path LIMIT ?'),
+      stampsAfter: db.prepare<[string, string, number], StampRaw>(`SELECT ${STAMP_COLUMNS} FROM files WHERE node_id = ? AND path > ? ORDER BY path LIMIT ?`).raw(true),
       file: db.prepare<[string, string], FileRow>(`SELECT ${FILE_COLUMNS} FROM files WHERE node_id = ? AND path = ?`),
       stamp: db.prepare<[string, string], StampRow>('SELECT path, type, size, mtime_ms, mode, ino, target FROM files WHERE node_id = ? AND path = ?'),
       // Positional parameters: no object per row, no binding by name (this runs for every file recorded).
@@ -65,12 +65,20 @@ export class MirrorIndex {
   }
 
   /**
-   * What the scanner needs to tell a changed file from an unchanged one (no hashes or block
-   * lists), in pages ordered by path so a caller can yield between them.
+   * What the scanner needs to tell a changed file from an unchanged one (types.ts Stamp: no
+   * hashes or block lists, one small object per path), in pages ordered by path so a caller
+   * can yield between them: up to `limit` paths after `afterPath` go into `into`. Returns the
+   * last path of a full page (where the next page starts), or null after the last page.
    */
-  stampsAfter(nodeId: string, afterPath: string, limit: number): CachedEntry[] {
-    const none = Buffer.alloc(0);
-    return this.q.stampsAfter.all(nodeId, afterPath, limit).map((r) => rowToEntry({ ...r, hash: none, block_size: 0, blocks: none, seq: 0, deleted: 0 }));
+  stampPage(nodeId: string, afterPath: string, limit: number, into: Map<string, Stamp>): string | null {
+    let last: string | null = null;
+    let n = 0;
+    for (const r of this.q.stampsAfter.iterate(nodeId, afterPath, limit)) {
+      into.set(r[0], stampOfRaw(r));
+      last = r[0];
+      n++;
+    }
+    return n < limit ? null : last;
   }
 
   /** A path's recorded stamp only (no hashes or block lists): enough to tell whether it changed on disk. */

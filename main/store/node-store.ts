@@ -3,9 +3,9 @@
  * per change, tombstones for deletions, and the identity of this index.
  */
 import crypto from 'node:crypto';
-import type { CachedEntry } from '../sync/types';
+import type { CachedEntry, Stamp } from '../sync/types';
 import { openDatabase, type DB, type Migration } from './db';
-import { FILE_COLUMNS, FILE_COLUMN_DEFS, WEAK_COLUMN, entryToRow, rowToEntry, type FileRow } from './file-rows';
+import { FILE_COLUMNS, FILE_COLUMN_DEFS, STAMP_COLUMNS, WEAK_COLUMN, entryToRow, rowToEntry, stampOfRaw, type FileRow, type StampRaw } from './file-rows';
 
 const migrations: Migration[] = [
   (db) => db.exec(`
@@ -36,6 +36,8 @@ export class NodeStore {
       getMeta: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
       setMeta: db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)'),
       all: db.prepare<[], FileRow>(`SELECT ${FILE_COLUMNS} FROM files`),
+      stamps: db.prepare<[], StampRaw>(`SELECT ${STAMP_COLUMNS} FROM files`).raw(true),
+      paths: db.prepare<[], string>('SELECT path FROM files').pluck(true),
       since: db.prepare<[number, number], FileRow & { from_hub: number }>(`SELECT ${FILE_COLUMNS}, from_hub FROM files WHERE seq > ? ORDER BY seq LIMIT ?`),
       upsert: db.prepare(`INSERT OR REPLACE INTO files (${FILE_COLUMNS}, from_hub) VALUES (@path, @type, @size, @mtime_ms, @mode, @ino, @hash, @block_size, @blocks, @target, @seq, @deleted, @weak, @from_hub)`),
       get: db.prepare<[string], FileRow>(`SELECT ${FILE_COLUMNS} FROM files WHERE path = ?`),
@@ -70,6 +72,16 @@ export class NodeStore {
     return m;
   }
 
+  /**
+   * Every path's stamp (tombstones included), for a scan of the whole workspace: what the
+   * scanner compares with, without the hashes and block lists of all() (two buffers per path).
+   */
+  stamps(): Map<string, Stamp> {
+    const m = new Map<string, Stamp>();
+    for (const r of this.q.stamps.iterate()) m.set(r[0], stampOfRaw(r));
+    return m;
+  }
+
   get(path: string): CachedEntry | undefined {
     const r = this.q.get.get(path);
     return r && rowToEntry(r);
@@ -77,7 +89,7 @@ export class NodeStore {
 
   /** Paths at or under `prefix` ('' for all). */
   pathsUnder(prefix: string): string[] {
-    if (prefix === '') return this.q.all.all().map((r) => r.path);
+    if (prefix === '') return this.q.paths.all();
     return this.q.under.all(prefix, `${prefix}/`, `${prefix}0`).map((r) => r.path);
   }
 

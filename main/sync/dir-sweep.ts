@@ -17,7 +17,7 @@ import fs from 'node:fs';
 import type { WalkItem } from './fs-protocol';
 import { toNative } from './paths';
 import { stampChanged } from './scanner';
-import type { CachedEntry } from './types';
+import type { Stamp } from './types';
 
 /** A directory entry as lstat saw it (undefined: not on disk). */
 export type Seen = Pick<WalkItem, 'type' | 'size' | 'mtimeMs' | 'mode' | 'ino'>;
@@ -26,13 +26,15 @@ export type Seen = Pick<WalkItem, 'type' | 'size' | 'mtimeMs' | 'mode' | 'ino'>;
 export const SWEEP_TICK_MS = 500;
 /** ...and this often anyway. */
 export const SWEEP_IDLE_MS = 10_000;
+/** Directories looked at at once by a sweep. */
+const LSTAT_BATCH = 64;
 
 /**
  * Pure: the children of a directory whose entry on disk does not match the record (missing,
  * new, another type, another stamp). Symlinks are compared by identity (a new link is a new
  * inode); their targets are the scanner's business.
  */
-export function differingChildren(onDisk: Map<string, Seen>, recorded: Map<string, CachedEntry>, sameMode?: (diskMode: number, cachedMode: number) => boolean): string[] {
+export function differingChildren(onDisk: Map<string, Seen>, recorded: Map<string, Stamp>, sameMode?: (diskMode: number, cachedMode: number) => boolean): string[] {
   const out: string[] = [];
   for (const [p, seen] of onDisk) {
     const rec = recorded.get(p);
@@ -110,11 +112,17 @@ export class DirSweep {
   async changedDirs(dirs: Iterable<string>): Promise<string[]> {
     const next = new Map<string, number>();
     const out: string[] = [];
-    for (const d of dirs) {
-      const st = await fs.promises.lstat(d === '' ? this.root : toNative(this.root, d)).catch(() => undefined);
-      if (!st?.isDirectory()) continue;
-      next.set(d, st.mtimeMs);
-      if (this.seen.get(d) !== st.mtimeMs) out.push(d);
+    const list = [...dirs];
+    // Many at once (one at a time, 1000 directories took a few hundred ms of a restart).
+    for (let i = 0; i < list.length; i += LSTAT_BATCH) {
+      const part = list.slice(i, i + LSTAT_BATCH);
+      const stats = await Promise.all(part.map((d) => fs.promises.lstat(d === '' ? this.root : toNative(this.root, d)).catch(() => undefined)));
+      part.forEach((d, j) => {
+        const st = stats[j];
+        if (!st?.isDirectory()) return;
+        next.set(d, st.mtimeMs);
+        if (this.seen.get(d) !== st.mtimeMs) out.push(d);
+      });
     }
     this.seen = next;
     if (!this.based) {
@@ -128,7 +136,7 @@ export class DirSweep {
    * The paths in the directories (of `dirs`) changed since the last call whose entries on disk
    * differ from the record `recordedIn(dir)` returns (differingChildren).
    */
-  async differing(dirs: Iterable<string>, recordedIn: (dir: string, onDisk: Map<string, Seen>) => Map<string, CachedEntry>, sameMode?: (diskMode: number, cachedMode: number) => boolean): Promise<string[]> {
+  async differing(dirs: Iterable<string>, recordedIn: (dir: string, onDisk: Map<string, Seen>) => Map<string, Stamp>, sameMode?: (diskMode: number, cachedMode: number) => boolean): Promise<string[]> {
     const out: string[] = [];
     for (const dir of await this.changedDirs(dirs)) {
       const onDisk = await this.children(dir);

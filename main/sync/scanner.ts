@@ -8,14 +8,14 @@ import type { FsPool } from './fs-pool';
 import type { HashResult, WalkItem, WalkResult } from './fs-protocol';
 import { symlinkTargetProblem, wirePathProblem } from './paths';
 import { PROBLEM_CODES, readProblem, underAny, type IgnoredPath, type PathProblem } from './problems';
-import type { CachedEntry } from './types';
+import type { CachedEntry, Stamp } from './types';
 
 export interface ScanOptions {
   root: string;
   pool: FsPool;
   /** Wire path of the subtree to rescan; '' for the whole tree. */
   subtree?: string;
-  cached: (wirePath: string) => CachedEntry | undefined;
+  cached: (wirePath: string) => Stamp | undefined;
   /** Cached paths at or under the subtree (to find deletions). */
   knownUnder: (subtree: string) => Iterable<string>;
   ignore?: (wirePath: string) => boolean;
@@ -34,7 +34,20 @@ export interface ScanOptions {
    * what another handed over (give pages to a scan of one subtree).
    */
   pages?: { take: (updated: CachedEntry[]) => void | Promise<void> };
+  /**
+   * (Not with `pages`: the hub's scans page, the node's hand over.) Takes new and changed entries while the scan runs, so that a scan of a big tree holds one
+   * batch at a time, not every new entry: first the directories and symlinks found by the walk
+   * (parents before children), then the hashed files in batches of at most HANDOVER_ENTRIES as
+   * they are hashed. What it takes (returns true) is not in `updated`; once it refuses a batch
+   * (false), that batch and everything after it are in `updated`, as without it.
+   */
+  handOver?: (entries: CachedEntry[]) => boolean;
+  /** Resolves once `cached` and `knownUnder` can answer (an index loaded while the walk runs). */
+  ready?: Promise<unknown>;
 }
+
+/** Hashed files handed over at a time (ScanOptions.handOver). */
+export const HANDOVER_ENTRIES = 1000;
 
 export interface ScanResult {
   /** New or changed entries, freshly stamped and hashed (seq still 0). */
@@ -56,7 +69,7 @@ export interface ScanResult {
 }
 
 /** Pure: does this walked item differ from its cached stamp in a way that needs new work? */
-export function stampChanged(item: WalkItem, cached: CachedEntry | undefined, sameMode: (diskMode: number, cachedMode: number) => boolean = (d, c) => d === c): boolean {
+export function stampChanged(item: WalkItem, cached: Stamp | undefined, sameMode: (diskMode: number, cachedMode: number) => boolean = (d, c) => d === c): boolean {
   if (!cached || cached.deleted || cached.type !== item.type) return true;
   switch (item.type) {
     case 'file':
@@ -113,6 +126,18 @@ function slicer(): () => Promise<void> | undefined {
   };
 }
 
+/** Hash tasks (a batch of small files, or one bigger file) sent to the pool at a time. */
+export const HASH_IN_FLIGHT = 8;
+
+/** Runs the tasks in order, at most `limit` at a time. */
+async function inFlight(tasks: (() => Promise<void>)[], limit: number): Promise<void> {
+  let next = 0;
+  const runner = async () => {
+    while (next < tasks.length) await tasks[next++]!();
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, runner));
+}
+
 /**
  * Scans each of `roots` (subtrees that do not overlap: paths.ts coveringRoots) one after the
  * other, and returns their results as one. Hub mirrors and node workspaces both scan this way.
@@ -135,7 +160,7 @@ export async function scanAll(roots: string[], opts: Omit<ScanOptions, 'subtree'
 
 export async function scan(opts: ScanOptions): Promise<ScanResult> {
   const subtree = opts.subtree ?? '';
-  const walked = await walkTree(opts.pool, opts.root, subtree, opts.caseInsensitive ?? false);
+  const [walked] = await Promise.all([walkTree(opts.pool, opts.root, subtree, opts.caseInsensitive ?? false), opts.ready]);
   const { items } = walked;
   const result: ScanResult = { updated: [], deleted: [], problems: [], ignored: [], skipped: [], walked: items.length, hashedFiles: 0, hashedBytes: 0 };
   const seen = new Set<string>();
@@ -217,6 +242,16 @@ export async function scan(opts: ScanOptions): Promise<ScanResult> {
     result.updated = [];
     void turnPage();
   }
+  // Directories and symlinks go first (the files' parents), then files in batches (handOver).
+  let handing = opts.handOver !== undefined;
+  const hand = (batch: CachedEntry[]): boolean => (handing &&= opts.handOver!(batch));
+  if (result.updated.length > 0 && hand(result.updated)) result.updated = [];
+  let hashed: CachedEntry[] = [];
+  const handHashed = () => {
+    const batch = hashed;
+    hashed = [];
+    if (!hand(batch)) result.updated.push(...batch);
+  };
   const accept = (item: WalkItem, h: Extract<HashResult, { changed: false }>) => {
     result.hashedFiles++;
     result.hashedBytes += h.size;
@@ -224,13 +259,16 @@ export async function scan(opts: ScanOptions): Promise<ScanResult> {
       path: item.path, type: 'file', size: h.size, mtimeMs: h.mtimeMs, mode: h.mode, ino: h.ino,
       hash: h.hash, blockSize: BLOCK_SIZE, blocks: h.blocks, weak: h.weak, target: '', deleted: false, seq: 0,
     };
-    if (!paged) {
+    if (paged) {
+      page.push(e);
+      pageBytes += h.size;
+      if (page.length >= PAGE_FILES || pageBytes >= PAGE_BYTES) void turnPage();
+    } else if (handing) {
+      hashed.push(e);
+      if (hashed.length >= HANDOVER_ENTRIES) handHashed();
+    } else {
       result.updated.push(e);
-      return;
     }
-    page.push(e);
-    pageBytes += h.size;
-    if (page.length >= PAGE_FILES || pageBytes >= PAGE_BYTES) void turnPage();
   };
   const reject = (item: WalkItem, e: Error) => {
     const code = (e as NodeJS.ErrnoException).code;
@@ -266,9 +304,11 @@ export async function scan(opts: ScanOptions): Promise<ScanResult> {
     batches[batches.length - 1]!.push(small[i]!);
     bytes += small[i]!.size;
   }
-  await Promise.all([
-    ...toHash.filter((i) => i.size > SMALL_FILE).map((item) => hashOne(item, MAX_HASH_ATTEMPTS)),
-    ...batches.map(async (batch) => {
+  // A bounded number in flight: all at once, 100k files' paths, messages and results were
+  // alive together while the workers got through them.
+  await inFlight([
+    ...toHash.filter((i) => i.size > SMALL_FILE).map((item) => () => hashOne(item, MAX_HASH_ATTEMPTS)),
+    ...batches.map((batch) => async () => {
       const results = await opts.pool.hashMany(batch.map(native), BLOCK_SIZE);
       await Promise.all(results.map(async (h, i) => {
         const item = batch[i]!;
@@ -277,19 +317,21 @@ export async function scan(opts: ScanOptions): Promise<ScanResult> {
         else accept(item, h);
       }));
     }),
-  ]);
+  ], HASH_IN_FLIGHT);
   if (paged) {
     await turnPage();
     if (takeFailed) throw (takeFailed as { error: unknown }).error;
   }
+  if (hashed.length > 0) handHashed();
 
   for (const p of walked.problems) if (!excluded(p.path)) result.problems.push(p);
   for (const x of walked.ignored) if (!excluded(x.path)) result.ignored.push(x);
   // What could not be read keeps its previous cache entry, and so does all it holds.
   const kept = new Set(result.problems.map((p) => p.path));
   for (const p of opts.knownUnder(subtree)) {
+    if (seen.has(p)) continue;
     const cached = opts.cached(p);
-    if (cached && !cached.deleted && !seen.has(p) && !underAny(kept, p)) result.deleted.push(p);
+    if (cached && !cached.deleted && !underAny(kept, p)) result.deleted.push(p);
   }
   result.skipped = [
     ...result.problems.map((p) => ({ path: p.path, reason: `${p.code}: ${p.reason}` })),

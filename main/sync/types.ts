@@ -41,6 +41,12 @@ export interface DiskStamp {
 
 export type CachedEntry = Entry & DiskStamp;
 
+/**
+ * What a scan compares a walked entry with (scanner.ts stampChanged): a recorded entry without
+ * its hashes and block list. Whole-tree scans hold one per path, so it stays this small.
+ */
+export type Stamp = Pick<CachedEntry, 'type' | 'size' | 'mtimeMs' | 'mode' | 'ino' | 'target' | 'deleted'>;
+
 /** An entry saying `path` is gone (a deletion), with this sequence number. */
 export function tombstone(path: string, seq: number): Entry {
   return { path, type: 'file', size: 0, mtimeMs: 0, mode: 0, hash: Buffer.alloc(0), blockSize: 0, blocks: Buffer.alloc(0), target: '', deleted: true, seq };
