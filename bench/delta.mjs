@@ -13,6 +13,7 @@
  * scaled); BENCH_DELTA_OFFSET (default: the middle, (size - change) / 2); BENCH_DELTA_ROUNDS
  * (1: updates measured, each at a different offset around the middle);
  * BENCH_DELTA_INSERT_FILE_BYTES (64 MiB, not scaled; 0: no insertion case); BENCH_RSYNC (1);
+ * BENCH_DELTA_RSYNC_FSYNC (1: also `rsync -a --fsync` of each update, into a second copy);
  * BENCH_VERIFY (1).
  */
 import crypto from 'node:crypto';
@@ -30,8 +31,9 @@ await main('delta', async ({ workDir }) => {
   const rounds = param('BENCH_DELTA_ROUNDS', 1, { scaled: false });
   const insertSize = param('BENCH_DELTA_INSERT_FILE_BYTES', 64 * MiB, { scaled: false, min: 0 });
   const withRsync = flag('BENCH_RSYNC', true);
+  const withFsync = withRsync && flag('BENCH_DELTA_RSYNC_FSYNC', true);
   const verify = flag('BENCH_VERIFY', true);
-  const params = { size, change, offset: offset0, rounds, insertSize, rsync: withRsync };
+  const params = { size, change, offset: offset0, rounds, insertSize, rsync: withRsync, rsyncFsync: withFsync };
 
   const ws = path.join(workDir, 'workspace');
   const file = path.join(ws, 'big.bin');
@@ -48,6 +50,8 @@ await main('delta', async ({ workDir }) => {
     syncDisks();
     progress('rsync: initial copy');
     rsyncInitial = await runRsync(['-a'], ws, daemon.url('delta'));
+    // A second copy for `rsync -a --fsync` of each update (the hub fsyncs what it commits).
+    if (withFsync) await runRsync(['-a'], ws, daemon.url('delta-fsync'));
   }
 
   syncDisks();
@@ -71,8 +75,26 @@ await main('delta', async ({ workDir }) => {
     const ms = ready.at - t0;
     const connectsAfter = hub.logLines().filter((l) => l.msg === 'node.connected').length;
     const scan = logSince(node.logLines(), 'scan.done', t0 - 1).find((l) => l.hashedFiles > 0) ?? null;
+    // Where the time went (ms since the end of the write), from the logs' timestamps (ms
+    // resolution); the hub's file.committed line is logged at debug (BENCH_LOG_LEVEL=debug).
+    const at = (l) => (l ? Date.parse(l.t) - t0 : null);
+    const wire = path.relative(ws, wsPath).split(path.sep).join('/');
+    const commit = logSince(hub.logLines(), 'file.committed', t0 - 1).find((l) => l.path === wire) ?? null;
+    const acked = logSince(node.logLines(), 'sync.complete', t0 - 1)[0] ?? null;
+    const breakdown = {
+      nodeScanStart: scan ? at(scan) - scan.ms : null,
+      nodeScanDone: at(scan),
+      hubBuildStart: commit?.buildMs != null ? at(commit) - commit.buildMs - commit.syncMs : null,
+      hubBuildMs: commit?.buildMs ?? null,
+      hubFsyncMs: commit?.syncMs ?? null,
+      hubCommitted: at(commit),
+      hubCopiedBytes: commit?.copied ?? null,
+      nodeAcked: at(acked),
+      inSync: ms,
+    };
     const upd = {
       inSyncMs: ms,
+      breakdown,
       bytesReceived: ready.node.bytesReceived - before.bytesReceived,
       bytesReused: ready.node.bytesReused - before.bytesReused,
       sameSession: connectsAfter === connectsBefore,
@@ -88,6 +110,11 @@ await main('delta', async ({ workDir }) => {
       syncDisks();
       progress('rsync: the same update');
       upd.rsync = await runRsync(['-a'], ws, daemon.url('delta'));
+      if (withFsync) {
+        syncDisks();
+        progress('rsync --fsync: the same update');
+        upd.rsyncFsync = await runRsync(['-a', '--fsync'], ws, daemon.url('delta-fsync'));
+      }
     }
     return upd;
   };
@@ -148,6 +175,9 @@ await main('delta', async ({ workDir }) => {
       rsyncBytesSent: u0.rsync?.stats.totalBytesSent ?? null,
       rsyncMs: u0.rsync?.ms ?? null,
       ratioTimeOursToRsync: timeRatio,
+      rsyncFsyncMs: u0.rsyncFsync?.ms ?? null,
+      ratioTimeOursToRsyncFsync: u0.rsyncFsync ? round(u0.inSyncMs / u0.rsyncFsync.ms, 2) : null,
+      breakdown: u0.breakdown,
       insertion: insertion && {
         bytesReceived: insertion.bytesReceived,
         inSyncMs: insertion.inSyncMs,

@@ -306,7 +306,7 @@ export class MirrorApplier {
       this.d.counters.bytesReused += stats.reusedBytes;
     }
     this.wrote({ del: replacesDir, put: [done], agreed: [[e.path, agreed]] });
-    if (it.action.kind === 'pull') this.d.log.debug('file.committed', { node: this.d.nodeId, path: e.path, size: e.size, fetched: stats.fetchedBytes, reused: stats.reusedBytes });
+    if (it.action.kind === 'pull') this.d.log.debug('file.committed', { node: this.d.nodeId, path: e.path, size: e.size, fetched: stats.fetchedBytes, reused: stats.reusedBytes, copied: stats.copiedBytes ?? 0, buildMs: stats.buildMs, syncMs: stats.syncMs });
   }
 
   /** Adds an operation's results to what the next flush records, and tells running scans. */
@@ -338,7 +338,7 @@ export class MirrorApplier {
       // The mirror's version of this path: the new one's blocks may be in it at other offsets.
       old: () => {
         const ours = this.d.store.index.file(this.d.nodeId, e.path);
-        return ours?.type === 'file' && !ours.deleted ? { file: toNative(this.d.ctx.root, ours.path), blocks: ours.blocks } : undefined;
+        return ours?.type === 'file' && !ours.deleted ? { file: toNative(this.d.ctx.root, ours.path), blocks: ours.blocks, stamp: { size: ours.size, mtimeMs: ours.mtimeMs, ino: ours.ino } } : undefined;
       },
     };
   }

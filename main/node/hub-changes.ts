@@ -335,7 +335,7 @@ export class HubChanges {
       },
       fetch: (offset: number, size: number, hash: Buffer) => this.d.fetch(h.path, offset, size, hash),
       // The workspace's version of this path: the hub's blocks may be in it at other offsets.
-      old: () => (local?.type === 'file' && !local.deleted ? { file, blocks: local.blocks } : undefined),
+      old: () => (local?.type === 'file' && !local.deleted ? { file, blocks: local.blocks, stamp: { size: local.size, mtimeMs: local.mtimeMs, ino: local.ino } } : undefined),
     };
   }
 }

@@ -16,7 +16,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { WEAK_LEN, blockCount, blockHash, blockLength, fileHashFromBlocks, sha256 } from './blocks';
+import { BLOCK_SIZE, HASH_LEN, WEAK_LEN, blockCount, blockHash, blockLength, fileHashFromBlocks, sha256 } from './blocks';
 import type { FsPool } from './fs-pool';
 import { checkNoSymlinkParents, ensureParents, toNative } from './paths';
 import { CHANGED_CODE, CaseConflict, ChangedMeanwhile, caseVariantSync, stampMatches, type Expected } from './expect';
@@ -52,7 +52,20 @@ export interface PullSource {
    * when unknown). A large file's blocks not found by hash are looked for in it at any offset
    * (shifted content; blocks.ts findShifted), in a worker.
    */
-  old?(): { file: string; blocks: Buffer } | undefined;
+  old?(): OldVersion | undefined;
+}
+
+/** The local version a new one replaces, as recorded when it was last hashed. */
+export interface OldVersion {
+  file: string;
+  /** Its SHA-256 per BLOCK_SIZE block, as recorded (empty when unknown). */
+  blocks: Buffer;
+  /**
+   * Its stamp when `blocks` was recorded. When given and the file still shows it (checked
+   * before and after the copy), the blocks the new version has at the same offsets are
+   * copied in the kernel without being read back (buildFromOld).
+   */
+  stamp?: { size: number; mtimeMs: number; ino: number };
 }
 
 export interface PullStats {
@@ -60,6 +73,14 @@ export interface PullStats {
   reusedBytes: number;
   /** Of reusedBytes, those found at another offset of the old version (shifted content). */
   shiftedBytes?: number;
+  /**
+   * Of reusedBytes, those copied from the old version in the kernel (fs.copyFile, i.e.
+   * copy_file_range or a reflink), trusted by its stamp rather than read and hashed.
+   */
+  copiedBytes?: number;
+  /** Milliseconds spent building the staging file (blocks got and written) and in its fsync. */
+  buildMs?: number;
+  syncMs?: number;
 }
 
 export interface ApplyContext {
@@ -278,16 +299,97 @@ async function findPlaces(ctx: ApplyContext, entry: Entry, source: PullSource): 
 
 /** Runs `fn` for every block index, FETCH_WINDOW at a time; stops when `signal` aborts. */
 async function forEachBlock(entry: Entry, signal: AbortSignal | undefined, fn: (i: number) => Promise<void>): Promise<void> {
-  const n = blockCount(entry.size, entry.blockSize);
+  await forEachOf(Array.from({ length: blockCount(entry.size, entry.blockSize) }, (_, i) => i), signal, fn);
+}
+
+/** Runs `fn` for each of `indices`, FETCH_WINDOW at a time; stops when `signal` aborts. */
+async function forEachOf(indices: number[], signal: AbortSignal | undefined, fn: (i: number) => Promise<void>): Promise<void> {
   let next = 0;
   const lane = async () => {
-    while (next < n) {
+    while (next < indices.length) {
       if (signal?.aborted) throw new AbortedError();
-      await fn(next++);
+      await fn(indices[next++]!);
     }
   };
-  await Promise.all(Array.from({ length: Math.min(FETCH_WINDOW, n) }, lane));
+  await Promise.all(Array.from({ length: Math.min(FETCH_WINDOW, indices.length) }, lane));
   if (signal?.aborted) throw new AbortedError();
+}
+
+async function writeAt(fh: fs.promises.FileHandle, data: Buffer, pos: number): Promise<void> {
+  let written = 0;
+  while (written < data.length) {
+    const { bytesWritten } = await fh.write(data, written, data.length - written, pos + written);
+    written += bytesWritten;
+  }
+}
+
+/** Where an open fd can be reopened by path as the very same file (Linux). */
+const FD_DIR = '/proc/self/fd';
+const canReopenFds = process.platform === 'linux' && fs.existsSync(FD_DIR);
+
+/**
+ * Builds the staging file (`fh`, at `tmp`, empty) from the old version when most of the new
+ * one is at the same offsets there: the old file is copied in the kernel (fs.copyFile:
+ * copy_file_range, or a reflink where the file system has them; its bytes never pass through
+ * JavaScript), then only the other blocks are got (fetched, or read from local places, each
+ * verified by SHA-256) and written at their offsets, and the file cut to its size. The blocks
+ * copied are not read back: they are trusted to be what the old version's record says because
+ * the old file still shows the stamp it had when it was hashed, before the copy and after it
+ * (the rule by which a restart does not re-hash a file either). The copy reads the file
+ * opened here (through its fd), so a rename in the meantime cannot substitute another file.
+ * The other blocks are fetched while the copy runs, each written once it is done.
+ *
+ * Returns false, with the staging file to be emptied and built the verified way, when there
+ * is no recorded stamp, the old file does not show it (before or after), or too little of it
+ * is in place; the blocks fetched meanwhile are then fetched again (rare: the old file changed
+ * since it was recorded).
+ */
+async function buildFromOld(entry: Entry, source: PullSource, fh: fs.promises.FileHandle, tmp: string, readers: Readers, signal?: AbortSignal, stats?: PullStats): Promise<boolean> {
+  if (!canReopenFds || !source.old || entry.blockSize !== BLOCK_SIZE) return false;
+  const old = source.old();
+  const stamp = old?.stamp;
+  if (!old || !stamp) return false;
+  const oldN = blockCount(stamp.size, BLOCK_SIZE);
+  if (old.blocks.length !== oldN * HASH_LEN) return false;
+  const n = blockCount(entry.size, entry.blockSize);
+  const rest: number[] = [];
+  let inPlace = 0;
+  for (let i = 0; i < n; i++) {
+    const len = blockLength(entry.size, entry.blockSize, i);
+    if (i < oldN && blockLength(stamp.size, BLOCK_SIZE, i) === len && blockHash(old.blocks, i).equals(blockHash(entry.blocks, i))) inPlace += len;
+    else rest.push(i);
+  }
+  // Mostly other content: copying the old file would write more than it saves.
+  if (inPlace * 2 < entry.size) return false;
+  const expected: Expected = { type: 'file', ...stamp };
+  const src = await fs.promises.open(old.file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW).catch(() => null);
+  if (!src) return false;
+  try {
+    if (!stampMatches(await src.stat(), expected)) return false;
+    const copy = fs.promises.copyFile(`${FD_DIR}/${src.fd}`, tmp, fs.constants.COPYFILE_FICLONE);
+    copy.catch(() => undefined);
+    try {
+      await forEachOf(rest, signal, async (i) => {
+        const data = await getBlock(entry, i, source, readers, signal, stats);
+        await copy;
+        await writeAt(fh, data, i * entry.blockSize);
+      });
+    } catch (e) {
+      // The copy writes into the staging file: let it end before the file is kept or removed.
+      await copy.catch(() => undefined);
+      throw e;
+    }
+    await copy;
+    await fh.truncate(entry.size);
+    if (!stampMatches(await src.stat(), expected)) return false;
+    if (stats) {
+      stats.reusedBytes += inPlace;
+      stats.copiedBytes = (stats.copiedBytes ?? 0) + inPlace;
+    }
+    return true;
+  } finally {
+    await src.close();
+  }
 }
 
 /** Builds, verifies and commits a new version of a file. Returns the committed stamp. */
@@ -300,18 +402,22 @@ export async function pullFile(ctx: ApplyContext, entry: Entry, source: PullSour
   let committed = false;
   let failure: unknown = null;
   try {
-    const places = await findPlaces(ctx, entry, source);
-    await forEachBlock(entry, signal, async (i) => {
-      const data = await getBlock(entry, i, source, readers, signal, stats, places);
-      let written = 0;
-      while (written < data.length) {
-        const { bytesWritten } = await fh.write(data, written, data.length - written, i * entry.blockSize + written);
-        written += bytesWritten;
-      }
-    });
+    const t0 = Date.now();
+    if (!(await buildFromOld(entry, source, fh, tmp, readers, signal, stats))) {
+      await fh.truncate(0);
+      const places = await findPlaces(ctx, entry, source);
+      await forEachBlock(entry, signal, async (i) => {
+        await writeAt(fh, await getBlock(entry, i, source, readers, signal, stats, places), i * entry.blockSize);
+      });
+    }
     await fh.chmod(onDisk(ctx, entry.mode));
     await fh.utimes(new Date(), new Date(entry.mtimeMs));
+    const t1 = Date.now();
     await fh.sync();
+    if (stats) {
+      stats.buildMs = t1 - t0;
+      stats.syncMs = Date.now() - t1;
+    }
     const st = await fh.stat();
     if (st.size !== entry.size) throw new VerifyError(`assembled ${st.size} bytes, expected ${entry.size}`);
     await fh.close();

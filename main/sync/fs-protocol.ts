@@ -24,6 +24,12 @@ export type HashResult =
   | { changed: true }
   | { changed: false; size: number; mtimeMs: number; mode: number; ino: number; hash: Buffer; blocks: Buffer; weak: Buffer };
 
+/** Blocks [first, first + count) of a file (clipped to its size). */
+export interface BlockRange {
+  first: number;
+  count: number;
+}
+
 /** Look for a file's blocks at any offset of an old local version of it (fs-worker.ts search). */
 export interface SearchRequest {
   /** The old version. */
@@ -87,7 +93,8 @@ export interface WorkerOptions {
 export type WorkerRequest =
   /** exactCase: the root ignores case; a subtree only exists under its exact name (case-insensitive file systems). */
   | { id: number; op: 'walk'; root: string; subtree: string; shallow: boolean; exactCase: boolean }
-  | { id: number; op: 'hash'; file: string; blockSize: number }
+  /** range: only these blocks (a part of a large file hashed by several workers; fs-pool.ts hash). */
+  | { id: number; op: 'hash'; file: string; blockSize: number; range?: BlockRange }
   | { id: number; op: 'search'; search: SearchRequest }
   | { id: number; op: 'hashMany'; files: string[]; blockSize: number }
   | { id: number; op: 'commit'; commit: CommitRequest }

@@ -7,7 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import type { HashResult, SearchRequest, WalkItem, WalkResult, WorkerOptions, WorkerRequest, WorkerResponse } from './fs-protocol';
+import type { BlockRange, HashResult, SearchRequest, WalkItem, WalkResult, WorkerOptions, WorkerRequest, WorkerResponse } from './fs-protocol';
 import { badNameProblem, isValidUtf8, readProblem, specialKind, type IgnoredPath, type PathProblem } from './problems';
 import { UnsafePathError } from './paths';
 import { caseVariantSync } from './expect';
@@ -101,20 +101,27 @@ function readBuffer(size: number): Buffer {
   return scratch;
 }
 
-function hashFile(file: string, blockSize: number): HashResult {
+/**
+ * SHA-256 (and weak hash) of each block of a file, or of the blocks in `range` only (then
+ * `blocks`/`weak` hold just those and `hash` means nothing: the pool joins the parts).
+ */
+function hashFile(file: string, blockSize: number, range?: BlockRange): HashResult {
   const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
   try {
     const before = fs.fstatSync(fd);
     if (!before.isFile()) throw new Error('not a regular file');
-    const n = before.size === 0 ? 0 : Math.ceil(before.size / blockSize);
+    const total = before.size === 0 ? 0 : Math.ceil(before.size / blockSize);
+    const first = range ? Math.min(range.first, total) : 0;
+    const n = range ? Math.min(range.count, total - first) : total;
+    const end = Math.min(before.size, (first + n) * blockSize);
     const blocks = Buffer.alloc(n * 32);
     const weak = Buffer.alloc(hasWeak(before.size) ? n * WEAK_LEN : 0);
     const chunkBlocks = Math.max(1, Math.floor((4 * 1024 * 1024) / blockSize));
     const buf = readBuffer(chunkBlocks * blockSize);
-    let pos = 0;
+    let pos = first * blockSize;
     let i = 0;
-    while (pos < before.size) {
-      const want = Math.min(buf.length, before.size - pos);
+    while (pos < end) {
+      const want = Math.min(buf.length, end - pos);
       let got = 0;
       while (got < want) {
         const r = fs.readSync(fd, buf, got, want - got, pos + got);
@@ -177,7 +184,7 @@ parentPort!.on('message', (req: WorkerRequest) => {
   try {
     if (req.op === 'walk') res = { id: req.id, ok: true, walk: walk(req.root, req.subtree, req.shallow, req.exactCase) };
     else if (req.op === 'search') res = { id: req.id, ok: true, found: search(req.search) };
-    else if (req.op === 'hash') res = { id: req.id, ok: true, hash: hashFile(req.file, req.blockSize) };
+    else if (req.op === 'hash') res = { id: req.id, ok: true, hash: hashFile(req.file, req.blockSize, req.range) };
     else if (req.op === 'hashMany') {
       res = {
         id: req.id, ok: true, many: req.files.map((f) => {

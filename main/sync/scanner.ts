@@ -281,7 +281,7 @@ export async function scan(opts: ScanOptions): Promise<ScanResult> {
     for (let attempt = 0; attempt < attemptsLeft; attempt++) {
       let h: HashResult;
       try {
-        h = await opts.pool.hash(native(item), BLOCK_SIZE);
+        h = await opts.pool.hash(native(item), BLOCK_SIZE, item.size);
       } catch (e) {
         reject(item, e as Error);
         return;
