@@ -34,6 +34,10 @@ async function runOurs(name, src, dir, verify) {
     progress(`[${name}] in-sync after ${pair.syncMs} ms; waiting for the hub's next event-loop report`);
     await waitEventLoopLine(hub, pair.inSyncAt, 7000);
     const lag = eventLoopSummary(hub, t0, pair.inSyncAt);
+    // How the hub's commits were grouped (hub.commits lines, every 5 s with the event-loop ones).
+    const groups = { groups: 0, files: 0, alone: 0, belowGroupMin: 0 };
+    for (const l of hub.logLines()) if (l.msg === 'hub.commits') for (const k of Object.keys(groups)) groups[k] += l[k] ?? 0;
+    const commitGroups = groups.groups ? { ...groups, meanFiles: round(groups.files / groups.groups, 1), belowGroupMinShare: round(groups.belowGroupMin / groups.files, 3) } : null;
     const nodeLog = node.logLines();
     const scanDone = logSince(nodeLog, 'scan.done', t0)[0] ?? null;
     const connected = logSince(nodeLog, 'hub.connected', t0)[0] ?? null;
@@ -58,6 +62,7 @@ async function runOurs(name, src, dir, verify) {
       // RSS at in-sync and peak; CPU per thread: the hub's from the node's spawn to in-sync, the node's since its spawn.
       procs: pair.procs,
       hubEventLoop: lag,
+      commitGroups,
       mirrorIdentical: check ? check.ok : null,
     };
   } finally {

@@ -212,13 +212,18 @@ export class HubService extends EventEmitter<HubEvents> {
     return address;
   }
 
-  /** Logs the event loop's delay every 5 s (msg hub.eventloop): what the lag benchmark reads. */
+  /**
+   * Logs the event loop's delay every 5 s (msg hub.eventloop): what the lag benchmark reads;
+   * and how commits were grouped in that time (msg hub.commits, when there were any).
+   */
   private startLoopMonitor(): void {
     const h: IntervalHistogram = monitorEventLoopDelay({ resolution: 5 });
     h.enable();
     const t = setInterval(() => {
       this.log.info('hub.eventloop', { p50Ms: h.percentile(50) / 1e6, p99Ms: h.percentile(99) / 1e6, maxMs: h.max / 1e6 });
       h.reset();
+      const c = this.commitPool.takeCommitStats();
+      if (c.groups > 0) this.log.info('hub.commits', c);
     }, 5000);
     t.unref();
   }

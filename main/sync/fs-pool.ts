@@ -11,6 +11,7 @@ import type { BarrierNote, CommitRequest, CommitResult, HashResult, SearchReques
 import { UnsafePathError } from './paths';
 import { CASE_CODE, CaseConflict } from './expect';
 import { SYNC_FS_COMMAND, barrierUnsupported } from './barrier';
+import { GROUP_MIN_FILES } from './group-commit';
 import type { Logger } from '../util/log';
 import { blockCount, fileHashFromBlocks } from './blocks';
 
@@ -66,6 +67,8 @@ export class FsPool {
   private readonly idle: Worker[] = [];
   private readonly all: Worker[] = [];
   private readonly queue: Task[] = [];
+  /** Commit messages sent to workers and the files in them since takeCommitStats(). */
+  private commitStats = { groups: 0, files: 0, alone: 0, belowGroupMin: 0 };
   private readonly running = new Map<Worker, Task>();
   private nextId = 1;
   private closed = false;
@@ -187,6 +190,17 @@ export class FsPool {
     return res.commit!;
   }
 
+  /**
+   * How commits went to the workers since the last call: messages (`groups`), the files in them,
+   * the files that went alone, and those in messages too small for the barrier (GROUP_MIN_FILES:
+   * each of them pays a per-file fsync); the counts start again.
+   */
+  takeCommitStats(): { groups: number; files: number; alone: number; belowGroupMin: number } {
+    const s = this.commitStats;
+    this.commitStats = { groups: 0, files: 0, alone: 0, belowGroupMin: 0 };
+    return s;
+  }
+
   /** Takes queued commits (after `first`) to send along with it, up to the batch limits. */
   private batchWith(first: Task): Task {
     if (first.req.op !== 'commit') return first;
@@ -253,6 +267,12 @@ export class FsPool {
       w.ref();
       // A commit's data moves to the worker (its buffer becomes unusable here) instead of being copied.
       const commits = t.req.op === 'commit' ? [t.req.commit] : t.req.op === 'commitMany' ? t.req.commits : [];
+      if (commits.length > 0) {
+        this.commitStats.groups++;
+        this.commitStats.files += commits.length;
+        if (commits.length === 1) this.commitStats.alone++;
+        if (commits.length < GROUP_MIN_FILES) this.commitStats.belowGroupMin += commits.length;
+      }
       const transfer = [...new Set(commits.filter((c) => c.data.byteLength === c.data.buffer.byteLength).map((c) => c.data.buffer as ArrayBuffer))];
       w.postMessage(t.req, transfer);
     }

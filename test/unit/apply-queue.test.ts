@@ -6,7 +6,7 @@
  * the node's order. No disk.
  */
 import { describe, expect, it } from 'vitest';
-import { ApplyQueue, type QueueItem } from '../../main/hub/apply-queue';
+import { ApplyQueue, type ApplyQueueLimits, type QueueItem } from '../../main/hub/apply-queue';
 import type { Action } from '../../main/sync/plan';
 import type { Entry } from '../../main/sync/types';
 
@@ -16,7 +16,7 @@ function entry(path: string, extra: Partial<Entry> = {}): Entry {
 }
 const turn = () => new Promise((r) => setImmediate(r));
 
-function setup(opts: { caseInsensitive?: boolean; limits?: { files: number; ops: number; pullMemory: number } } = {}) {
+function setup(opts: { caseInsensitive?: boolean; limits?: ApplyQueueLimits } = {}) {
   const started: string[] = [];
   const finish = new Map<string, () => void>();
   const q = new ApplyQueue({
@@ -98,6 +98,28 @@ describe('ApplyQueue', () => {
     add('p5');
     q.pump();
     expect(started).toHaveLength(4);
+  });
+
+  it('lets more small pulls run at once than big ones, within the pull memory', async () => {
+    const { q, started, add, done } = setup({ limits: { files: 2, smallFiles: 4, smallSize: 10, ops: 4, pullMemory: 100 } });
+    for (const p of ['s1', 's2', 's3', 's4', 's5']) add(p);
+    q.pump();
+    // Four 10-byte pulls run (more than `files`), the fifth waits for the small-file window.
+    expect(started).toEqual(['s1', 's2', 's3', 's4']);
+    add('big', { kind: 'pull' }, { size: 11 });
+    await done('s1');
+    expect(started).toEqual(['s1', 's2', 's3', 's4', 's5']);
+    // A bigger pull keeps to `files`: it starts only when fewer than two run.
+    await done('s2');
+    await done('s3');
+    expect(started).toHaveLength(5);
+    await done('s4');
+    expect(started).toEqual(['s1', 's2', 's3', 's4', 's5', 'big']);
+    // Small pulls still keep within the pull memory.
+    const m = setup({ limits: { files: 1, smallFiles: 8, smallSize: 10, ops: 1, pullMemory: 25 } });
+    for (const p of ['a', 'b', 'c']) m.add(p);
+    m.q.pump();
+    expect(m.started).toEqual(['a', 'b']);
   });
 
   it('replaces a queued change of a path by its newer one, and aborts a running one', async () => {

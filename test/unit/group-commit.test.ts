@@ -173,4 +173,17 @@ describe.runIf(process.platform === 'linux')('group commit', () => {
     const said = log.lines.filter((l) => l.msg.startsWith('commit.barrier'));
     expect(said).toEqual([{ level: 'warn', msg: 'commit.barrier_unavailable', fields: { reason: expect.stringMatching(/not found/), fallback: expect.stringContaining('fsync') } }]);
   });
+
+  it('the pool counts how its commits were grouped (what the hub logs as hub.commits)', async () => {
+    const p = place();
+    const pool = new FsPool(1);
+    try {
+      await Promise.all(names(30).map((w) => pool.commit(req(p, w))));
+      // The idle worker takes the first commit alone; the other 29 queue up meanwhile and go as one group.
+      expect(pool.takeCommitStats()).toEqual({ groups: 2, files: 30, alone: 1, belowGroupMin: 1 });
+      expect(pool.takeCommitStats()).toEqual({ groups: 0, files: 0, alone: 0, belowGroupMin: 0 });
+    } finally {
+      await pool.close();
+    }
+  });
 });
