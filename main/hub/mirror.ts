@@ -16,7 +16,7 @@ import type { HubStore } from '../store/hub-store';
 import type { CachedEntry, Stamp } from '../sync/types';
 import type { FsPool } from '../sync/fs-pool';
 import { scanAll } from '../sync/scanner';
-import { DirSweep, SweepPace } from '../sync/dir-sweep';
+import { DirSweep, SWEEP_MIN_GAP_MS, SweepPace } from '../sync/dir-sweep';
 import { Echoes } from '../sync/echo';
 import { expectedOf, stampMatches } from '../sync/expect';
 import { orderBatch } from '../sync/plan';
@@ -95,7 +95,7 @@ export class Mirror {
   /** The safety net under the watcher (sync/dir-sweep.ts), and what it has looked at. */
   private sweeper: DirSweep | null = null;
   /** Counts watcher batches and session writes; a sweep settles the count it started at. */
-  private readonly pace = new SweepPace();
+  private readonly pace = new SweepPace(Date.now, SWEEP_MIN_GAP_MS);
   /** Paths the session wrote while a scan ran: not hub-side edits (checked again later). */
   private readonly scans = new Set<Set<string>>();
 

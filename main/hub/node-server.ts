@@ -20,6 +20,7 @@ import type { NodeReports } from './node-reports';
 import type { NodeRuntime, NodeRuntimes } from './node-runtime';
 import { SUPERSEDE_WINDOW_MS, settled, type StatusBoard } from './node-status';
 import { NodeSession, type Duplex } from './session';
+import { FlushGroup } from './session-flush';
 import type { HubIdentity } from './tls';
 
 const HELLO_TIMEOUT_MS = 10_000;
@@ -55,11 +56,14 @@ export class NodeServer {
   private readonly store: HubStore;
   private readonly log: Logger;
   private readonly commitPool: FsPool;
+  /** The sessions' flushes of one turn share a transaction. */
+  private readonly flushGroup: FlushGroup;
 
   constructor(private readonly deps: NodeServerDeps) {
     this.store = deps.store;
     this.log = deps.log;
     this.commitPool = deps.commitPool;
+    this.flushGroup = new FlushGroup(deps.store);
   }
 
   /** Binds the node server (TLS with the hub's identity); returns host:port bound. */
@@ -165,7 +169,7 @@ export class NodeServer {
         this.log.warn('node.new_index', { node: id, previous: rec.indexId, now: hello.indexId });
       }
       const s: NodeSession = new NodeSession({
-        nodeId: id, call, peer, store: this.store, mirrorRoot: this.mirrorOf(id), stagingDir: this.stagingOf(id), pool: this.commitPool,
+        nodeId: id, call, peer, store: this.store, mirrorRoot: this.mirrorOf(id), stagingDir: this.stagingOf(id), pool: this.commitPool, flushGroup: this.flushGroup,
         log: this.log.child('session', { node: id }), failures: rt.failures, onChange: () => this.sessionChanged(id, s), indexId: hello.indexId, wantFull,
         lock: { lockOf: (p) => mirror.lock.lockOf(p), get globs() { return mirror.lock.globs; }, refused: mirror.lockRefused }, partials: rt.partials, intents: mirror.intents,
         hooks: {

@@ -8,7 +8,7 @@
  * many files. A flush that cannot record (the hub's disk is full, say) loses nothing: it is
  * tried again with backoff, and the session shows why meanwhile.
  */
-import type { HubStore } from '../store/hub-store';
+import type { FlushRecord, HubStore } from '../store/hub-store';
 import { fsyncDir } from '../sync/apply';
 import { errnoProblem } from '../sync/problems';
 import { sameVersion, versionOf } from '../sync/reconcile';
@@ -25,10 +25,60 @@ const FLUSH_BATCH = 512;
 const FLUSH_RETRY_MIN_MS = 1000;
 const FLUSH_RETRY_MAX_MS = 30_000;
 
+/**
+ * One transaction for the flushes of all sessions in a turn of the event loop: with many nodes
+ * connected, each session's flush is small and its own transaction (its COMMIT, a WAL append)
+ * cost more than its rows. A flush hands its record here; the records handed in during one turn
+ * are written together right after it (setImmediate, no timer: a lone flush waits for nothing
+ * but the turn), and each flush goes on (acknowledges) only once its record is written. If the
+ * shared transaction fails, each record is tried alone, so one node's failure (its disk full,
+ * a bug in its record) holds no other node back and is reported to its own session.
+ */
+export class FlushGroup {
+  private waiting: { nodeId: string; w: FlushRecord; done: (e: Error | null) => void }[] = [];
+  private scheduled: NodeJS.Immediate | null = null;
+
+  constructor(private readonly store: Pick<HubStore, 'recordFlush' | 'recordFlushes'>) {}
+
+  /** Resolves once `w` is written (with the others of this turn), rejects if it cannot be. */
+  record(nodeId: string, w: FlushRecord): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ nodeId, w, done: (e) => (e ? reject(e) : resolve()) });
+      this.scheduled ??= setImmediate(() => this.write());
+    });
+  }
+
+  private write(): void {
+    this.scheduled = null;
+    const batch = this.waiting;
+    this.waiting = [];
+    if (batch.length > 1) {
+      try {
+        this.store.recordFlushes(batch.map(({ nodeId, w }) => ({ nodeId, w })));
+        for (const b of batch) b.done(null);
+        return;
+      } catch {
+        // Rolled back as a whole: each alone below.
+      }
+    }
+    for (const b of batch) {
+      try {
+        this.store.recordFlush(b.nodeId, b.w);
+      } catch (e) {
+        b.done(e as Error);
+        continue;
+      }
+      b.done(null);
+    }
+  }
+}
+
 export interface SessionFlushDeps {
   nodeId: string;
   indexId: string;
   store: HubStore;
+  /** Records shared with the other sessions' flushes (one transaction a turn); else recorded alone. */
+  group?: FlushGroup;
   log: Logger;
   failures: FailureSet;
   queue: ApplyQueue;
@@ -124,7 +174,9 @@ export class SessionFlush {
     }
     const { failed, cleared } = failureChanges(writes);
     try {
-      d.store.recordFlush(d.nodeId, { ...writes, failed, cleared, acked: acked !== d.ackedSeq() ? acked : null, indexId: d.indexId });
+      const record = { ...writes, failed, cleared, acked: acked !== d.ackedSeq() ? acked : null, indexId: d.indexId };
+      if (d.group) await d.group.record(d.nodeId, record);
+      else d.store.recordFlush(d.nodeId, record);
     } catch (e) {
       d.journal.notRecorded(writes);
       for (const dir of dirs) this.dirsToSync.add(dir);

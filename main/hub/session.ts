@@ -23,7 +23,7 @@ import { HubChangeSender } from './hub-change-sender';
 import { IndexIngest } from './ingest';
 import { MirrorApplier } from './mirror-apply';
 import { Retries } from './retries';
-import { SessionFlush } from './session-flush';
+import { type FlushGroup, SessionFlush } from './session-flush';
 import { WriteJournal } from './write-journal';
 import type { CommitIntents } from './commit-intents';
 import { serveBlock } from '../sync/serve-block';
@@ -93,6 +93,8 @@ export interface NodeSessionDeps {
   /** The mirror's commit intents (commit-intents.ts), noted before each commit of a node version. */
   intents: CommitIntents;
   hooks: SessionHooks;
+  /** Shares one transaction a turn among the sessions' flushes (session-flush.ts). */
+  flushGroup?: FlushGroup;
 }
 
 export class NodeSession {
@@ -198,7 +200,7 @@ export class NodeSession {
       changed: () => this.onChange(),
     }, this.ackedSeq, wantFull);
     this.flusher = new SessionFlush({
-      nodeId, indexId, store, log, failures, queue: this.queue, journal: this.journal,
+      nodeId, indexId, store, group: deps.flushGroup, log, failures, queue: this.queue, journal: this.journal,
       closed: () => this.closed,
       busy: () => this.queue.busy || this.ingest.waiting > 0,
       ackedSeq: () => this.ackedSeq,
@@ -274,7 +276,7 @@ export class NodeSession {
    * nothing pending either way, nothing failed, and every result recorded.
    */
   get inSync(): boolean {
-    return this.doneSeq >= 0 && this.ackedSeq >= this.doneSeq && this.pending().files === 0 && this.toNode().files === 0
+    return this.doneSeq >= 0 && this.ackedSeq >= this.doneSeq && this.pending().files === 0 && this.store.hubChanges.count(this.nodeId) === 0
       && this.toNodeSender.deferredCount === 0 && this.failures.size === 0 && this.flushError === null;
   }
 

@@ -11,12 +11,19 @@ const PENDING_FRESH_MS = 1000;
 export class HubChangeQueue {
   private readonly q;
   /**
+   * Each node's queue length, kept in memory once read (the in-sync check asks after every
+   * change of a session: no SQL count each time). Updated by every write here; a write that
+   * throws, or a transaction around it that throws (HubStore calls `invalidate`), drops the
+   * node's entry so that the next `count` reads it again.
+   */
+  private readonly counts = new Map<string, number>();
+  /**
    * pending() per node, as last counted: the count joins every queued row with its file, and the
    * status asks for it at every change (it was the hub's top function during a 20k-file burst).
    * Queueing, acknowledging and forgetting drop it (the number of files is then exact); the
    * bytes of a queued file that changes otherwise show within PENDING_FRESH_MS.
    */
-  private readonly counted = new Map<string, { files: number; bytes: number; at: number }>();
+  private readonly pendingCache = new Map<string, { files: number; bytes: number; at: number }>();
 
   constructor(private readonly db: DB) {
     this.q = {
@@ -29,7 +36,36 @@ export class HubChangeQueue {
       deleteAllHubChanges: db.prepare('DELETE FROM hub_changes WHERE node_id = ?'),
       hubPending: db.prepare<[string], { files: number; bytes: number | null }>('SELECT count(*) AS files, sum(f.size) AS bytes FROM hub_changes c LEFT JOIN files f ON f.node_id = c.node_id AND f.path = c.path AND f.type = 0 WHERE c.node_id = ?'),
       hubChangesUnder: db.prepare<[string, string, string], { n: number }>('SELECT count(*) AS n FROM hub_changes WHERE node_id = ? AND path >= ? AND path < ?'),
+      hubCount: db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM hub_changes WHERE node_id = ?'),
     };
+  }
+
+  /** Runs a write that changes the node's queue length by what it returns (its entry dropped if it throws). */
+  private counted(nodeId: string, write: () => number): void {
+    try {
+      const delta = write();
+      const n = this.counts.get(nodeId);
+      if (n !== undefined) this.counts.set(nodeId, n + delta);
+    } catch (e) {
+      this.counts.delete(nodeId);
+      throw e;
+    }
+  }
+
+  /** A transaction that wrote to the node's queue was rolled back: its length is read again. */
+  invalidate(nodeId: string): void {
+    this.counts.delete(nodeId);
+    this.pendingCache.delete(nodeId);
+  }
+
+  /** How many hub-side changes the node has not applied yet (in memory after the first read). */
+  count(nodeId: string): number {
+    let n = this.counts.get(nodeId);
+    if (n === undefined) {
+      n = this.q.hubCount.get(nodeId)!.n;
+      this.counts.set(nodeId, n);
+    }
+    return n;
   }
 
   /**
@@ -37,14 +73,16 @@ export class HubChangeQueue {
    * number (a path already queued moves to the end: only its latest state is sent).
    */
   queue(nodeId: string, paths: Iterable<string>): void {
-    this.counted.delete(nodeId);
-    this.db.transaction(() => {
+    this.pendingCache.delete(nodeId);
+    this.counted(nodeId, () => this.db.transaction(() => {
+      let delta = 0;
       for (const p of paths) {
-        this.q.unqueueHubChange.run(nodeId, p);
+        delta -= this.q.unqueueHubChange.run(nodeId, p).changes;
         const { hub_seq } = this.q.bumpHubSeq.get(nodeId)!;
-        this.q.queueHubChange.run(nodeId, hub_seq, p);
+        delta += this.q.queueHubChange.run(nodeId, hub_seq, p).changes;
       }
-    })();
+      return delta;
+    })());
   }
 
   after(nodeId: string, seq: number, limit: number): { seq: number; path: string }[] {
@@ -53,21 +91,22 @@ export class HubChangeQueue {
 
   /** The node has applied (or settled) the hub's changes through `seq`: they are done. */
   ack(nodeId: string, seq: number): void {
-    this.counted.delete(nodeId);
-    this.db.transaction(() => {
+    this.pendingCache.delete(nodeId);
+    this.counted(nodeId, () => this.db.transaction(() => {
       this.q.hubAck.run(seq, nodeId);
-      this.q.pruneHubChanges.run(nodeId, seq);
-    })();
+      return -this.q.pruneHubChanges.run(nodeId, seq).changes;
+    })());
   }
 
   /** Hub-side changes the node has not applied yet, and the bytes of their files. */
   pending(nodeId: string): { files: number; bytes: number } {
+    if (this.count(nodeId) === 0) return { files: 0, bytes: 0 };
     const now = Date.now();
-    const c = this.counted.get(nodeId);
+    const c = this.pendingCache.get(nodeId);
     if (c && now - c.at < PENDING_FRESH_MS && !this.db.inTransaction) return { files: c.files, bytes: c.bytes };
     const r = this.q.hubPending.get(nodeId)!;
     const fresh = { files: r.files, bytes: r.bytes ?? 0 };
-    if (!this.db.inTransaction) this.counted.set(nodeId, { ...fresh, at: now });
+    if (!this.db.inTransaction) this.pendingCache.set(nodeId, { ...fresh, at: now });
     return fresh;
   }
 
@@ -78,7 +117,7 @@ export class HubChangeQueue {
 
   /** Forgets the node's whole queue (HubStore.forgetMirror runs it in its transaction). */
   forget(nodeId: string): void {
-    this.counted.delete(nodeId);
-    this.q.deleteAllHubChanges.run(nodeId);
+    this.pendingCache.delete(nodeId);
+    this.counted(nodeId, () => -this.q.deleteAllHubChanges.run(nodeId).changes);
   }
 }

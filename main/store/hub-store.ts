@@ -183,13 +183,23 @@ export class HubStore {
 
   /** Forgets a node's mirror index (after its mirror was purged). The node row stays for audit. */
   forgetMirror(id: string): void {
-    this.db.transaction(() => {
+    this.counting(id, () => this.db.transaction(() => {
       this.index.forget(id);
       this.ancestors.clear(id);
       this.hubChanges.forget(id);
       this.failures.forget(id);
       this.q.ack.run(0, null, id);
-    })();
+    })());
+  }
+
+  /** A transaction that may write the node's hub-change queue: if it rolls back, the queue's length in memory is dropped. */
+  private counting(nodeId: string, write: () => void): void {
+    try {
+      write();
+    } catch (e) {
+      this.hubChanges.invalidate(nodeId);
+      throw e;
+    }
   }
 
   /**
@@ -198,14 +208,28 @@ export class HubStore {
    * failures (to retry) and cleared ones, and the node's acknowledged sequence number.
    */
   recordFlush(nodeId: string, w: FlushRecord): void {
-    this.db.transaction(() => {
-      if (w.del.length) this.index.deletePaths(nodeId, w.del);
-      if (w.put.length) this.index.putFiles(nodeId, w.put);
-      if (w.agreed.length) this.ancestors.set(nodeId, w.agreed);
-      if (w.forNode.length) this.hubChanges.queue(nodeId, w.forNode);
-      this.failures.record(nodeId, w.failed, w.cleared);
-      if (w.acked !== null) this.q.ack.run(w.acked, w.indexId, nodeId);
-    })();
+    this.counting(nodeId, () => this.db.transaction(() => this.flushRows(nodeId, w))());
+  }
+
+  /** The flushes of several sessions in one transaction (FlushGroup): all are recorded or none. */
+  recordFlushes(flushes: { nodeId: string; w: FlushRecord }[]): void {
+    try {
+      this.db.transaction(() => {
+        for (const { nodeId, w } of flushes) this.flushRows(nodeId, w);
+      })();
+    } catch (e) {
+      for (const { nodeId } of flushes) this.hubChanges.invalidate(nodeId);
+      throw e;
+    }
+  }
+
+  private flushRows(nodeId: string, w: FlushRecord): void {
+    if (w.del.length) this.index.deletePaths(nodeId, w.del);
+    if (w.put.length) this.index.putFiles(nodeId, w.put);
+    if (w.agreed.length) this.ancestors.set(nodeId, w.agreed);
+    if (w.forNode.length) this.hubChanges.queue(nodeId, w.forNode);
+    this.failures.record(nodeId, w.failed, w.cleared);
+    if (w.acked !== null) this.q.ack.run(w.acked, w.indexId, nodeId);
   }
 
   /**
@@ -215,11 +239,11 @@ export class HubStore {
    * agreements that go with them (the hub's own unrecorded commits found after a crash).
    */
   recordMirrorChanges(nodeId: string, c: MirrorChanges): void {
-    this.db.transaction(() => {
+    this.counting(nodeId, () => this.db.transaction(() => {
       this.index.deletePaths(nodeId, c.del);
       this.index.putFiles(nodeId, c.put);
       this.hubChanges.queue(nodeId, c.forNode);
       if (c.agreed?.length) this.ancestors.set(nodeId, c.agreed);
-    })();
+    })());
   }
 }

@@ -28,6 +28,12 @@ export const SWEEP_TICK_MS = 500;
 export const SWEEP_IDLE_MS = 10_000;
 /** Directories looked at at once by a sweep. */
 const LSTAT_BATCH = 64;
+/**
+ * A hub mirror's sweeps start at least this far apart (`SweepPace` minGapMs): a node that
+ * changes something ten times a second would otherwise have its mirror swept after each change
+ * (the hub sweeps at once when a session goes quiet); it is swept by the next tick instead.
+ */
+export const SWEEP_MIN_GAP_MS = SWEEP_TICK_MS - 100;
 
 /**
  * Pure: the children of a directory whose entry on disk does not match the record (missing,
@@ -56,9 +62,11 @@ export class SweepPace {
   private lastActivityAt = 0;
   private settledActivity = -1;
   private sweptAt = 0;
+  private startedAt = -Infinity;
   private running = false;
 
-  constructor(private readonly now: () => number = Date.now) {}
+  /** `minGapMs`: a sweep starts no sooner than this after the last one started. */
+  constructor(private readonly now: () => number = Date.now, private readonly minGapMs = 0) {}
 
   touch(): void {
     this.activity++;
@@ -75,10 +83,15 @@ export class SweepPace {
     return this.now() - this.lastActivityAt;
   }
 
-  /** Runs `sweep` unless one is running, or nothing happened since the last one and it is recent. True if it ran. */
+  /**
+   * Runs `sweep` unless one is running, or nothing happened since the last one and it is recent,
+   * or the last one started less than minGapMs ago. True if it ran.
+   */
   async run(sweep: () => Promise<void>): Promise<boolean> {
-    if (this.running || (this.settled && this.now() - this.sweptAt < SWEEP_IDLE_MS)) return false;
+    const now = this.now();
+    if (this.running || (this.settled && now - this.sweptAt < SWEEP_IDLE_MS) || now - this.startedAt < this.minGapMs) return false;
     this.running = true;
+    this.startedAt = now;
     const started = this.activity;
     try {
       await sweep();

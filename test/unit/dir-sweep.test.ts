@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DirSweep, SWEEP_IDLE_MS, SweepPace, differingChildren, type Seen } from '../../main/sync/dir-sweep';
+import { DirSweep, SWEEP_IDLE_MS, SWEEP_MIN_GAP_MS, SweepPace, differingChildren, type Seen } from '../../main/sync/dir-sweep';
 import type { CachedEntry } from '../../main/sync/types';
 import { cachedEntry } from '../helpers/entries';
 
@@ -60,6 +60,28 @@ describe('DirSweep on a real directory', () => {
 });
 
 describe('SweepPace', () => {
+  it('with a minimum gap, a busy tree is swept at most once per gap (the next tick), a quiet one at once', async () => {
+    let now = 1_000_000;
+    const pace = new SweepPace(() => now, SWEEP_MIN_GAP_MS);
+    let sweeps = 0;
+    const sweep = async () => { sweeps++; };
+    // Activity after a long quiet: swept at once.
+    pace.touch();
+    expect(await pace.run(sweep)).toBe(true);
+    // Activity again soon after (ten changes a second): not swept each time...
+    for (let i = 0; i < 3; i++) {
+      now += 100;
+      pace.touch();
+      expect(await pace.run(sweep)).toBe(false);
+      expect(pace.settled).toBe(false);
+    }
+    // ...but once the gap has passed since the last sweep started.
+    now += SWEEP_MIN_GAP_MS - 300;
+    expect(await pace.run(sweep)).toBe(true);
+    expect(pace.settled).toBe(true);
+    expect(sweeps).toBe(2);
+  });
+
   it('sweeps after activity, every SWEEP_IDLE_MS anyway, one at a time, and settles only what nothing touched meanwhile', async () => {
     let now = 1_000_000;
     const pace = new SweepPace(() => now);

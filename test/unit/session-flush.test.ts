@@ -8,7 +8,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ApplyQueue } from '../../main/hub/apply-queue';
 import { FailureSet } from '../../main/hub/failures';
-import { SessionFlush } from '../../main/hub/session-flush';
+import { FlushGroup, SessionFlush } from '../../main/hub/session-flush';
 import { WriteJournal } from '../../main/hub/write-journal';
 import type { FlushRecord, HubStore } from '../../main/store/hub-store';
 import type { CachedEntry } from '../../main/sync/types';
@@ -95,5 +95,74 @@ describe('SessionFlush', () => {
     await turn();
     expect(flushes).toHaveLength(1);
     expect(flushes[0]!.put.length).toBeGreaterThanOrEqual(512);
+  });
+
+  /** Sessions sharing a FlushGroup over a recorder store; `events` orders transactions and acknowledgements. */
+  function shared(failing: string[] = []) {
+    const events: string[] = [];
+    const store = {
+      recordFlushes: (fs: { nodeId: string; w: FlushRecord }[]) => {
+        if (fs.some((f) => failing.includes(f.nodeId))) throw new Error('rolled back');
+        events.push(`tx ${fs.map((f) => `${f.nodeId}:${f.w.put.map((x) => x.path).join('+')}@${f.w.acked}`).join(' ')}`);
+      },
+      recordFlush: (nodeId: string, w: FlushRecord) => {
+        if (failing.includes(nodeId)) throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+        events.push(`alone ${nodeId}:${w.put.map((x) => x.path).join('+')}@${w.acked}`);
+      },
+    } as unknown as HubStore;
+    const group = new FlushGroup(store);
+    const log = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined } as unknown as Logger;
+    const session = (nodeId: string) => {
+      const queue = new ApplyQueue({ caseInsensitive: false, run: () => Promise.resolve(), ran: () => undefined });
+      const journal = new WriteJournal();
+      let acked = 0;
+      const flush = new SessionFlush({
+        nodeId, indexId: 'i', store, group, log, failures: new FailureSet(), queue, journal,
+        closed: () => false,
+        busy: () => false,
+        ackedSeq: () => acked,
+        // The node's index is done through 5: a flush acknowledges it.
+        doneSeq: () => 5,
+        fullPassOpen: () => false,
+        acknowledge: (seq) => {
+          acked = seq;
+          events.push(`ack ${nodeId} ${seq}`);
+        },
+        sendHubChanges: () => undefined,
+        changed: () => undefined,
+      });
+      return {
+        flush,
+        wrote: (path: string) => {
+          journal.add({ put: [stamp(path)] });
+          flush.schedule();
+        },
+      };
+    };
+    return { events, session };
+  }
+
+  it('records the flushes of several sessions in one transaction, and acknowledges each only after it', async () => {
+    const { events, session } = shared();
+    const a = session('a');
+    const b = session('b');
+    a.wrote('x');
+    b.wrote('y');
+    a.wrote('z');
+    await vi.waitFor(() => expect(events).toHaveLength(3));
+    expect(events[0]).toBe('tx a:x+z@5 b:y@5');
+    expect(events.slice(1).sort()).toEqual(['ack a 5', 'ack b 5']);
+  });
+
+  it("a shared transaction that fails is retried per session: one node's failure holds no other back", async () => {
+    const { events, session } = shared(['bad']);
+    const good = session('good');
+    const bad = session('bad');
+    good.wrote('x');
+    bad.wrote('y');
+    await vi.waitFor(() => expect(events).toEqual(['alone good:x@5', 'ack good 5']));
+    await vi.waitFor(() => expect(bad.flush.error?.code).toBe('DISK_FULL'));
+    // Nothing of the failed node is acknowledged.
+    expect(events).toEqual(['alone good:x@5', 'ack good 5']);
   });
 });

@@ -61,9 +61,11 @@ describe('HubStore two-way state', () => {
       expect(s.hubChanges.pending('n')).toEqual({ files: 2, bytes: 30 });
       s.hubChanges.ack('n', 1);
       expect(s.hubChanges.pending('n')).toEqual({ files: 1, bytes: 20 });
+      expect(counts).toBe(3);
+      // An empty queue is known from the queue's length kept in memory: nothing to join.
       s.forgetMirror('n');
       expect(s.hubChanges.pending('n')).toEqual({ files: 0, bytes: 0 });
-      expect(counts).toBe(4);
+      expect(counts).toBe(3);
       // A file's size changed without a queue: shown once the count is a second old.
       s.index.putFiles('n', [entry('b', { size: 25 })]);
       s.hubChanges.queue('n', ['b']);
@@ -127,6 +129,41 @@ describe('HubStore two-way state', () => {
     expect(again.ancestors.get('n', 'old.txt')).toMatchObject({ type: 'file', hash: '01'.repeat(32), mode: 0o644 });
     expect(again.node('n')).toMatchObject({ hubSeq: 0, hubAcked: 0 });
     again.close();
+  });
+  it("keeps each node's queue length in memory, agreeing with SQL under seeded random queue/ack/forget/flush sequences, rolled-back ones too", () => {
+    const file = path.join(tmp(), 'hub.db');
+    const s = new HubStore(file);
+    const sql = new Database(file, { readonly: true });
+    const count = (n: string) => (sql.prepare('SELECT count(*) AS n FROM hub_changes WHERE node_id = ?').get(n) as { n: number }).n;
+    const nodes = ['n', 'm'];
+    for (const n of nodes) s.addNode(n, n, 'x');
+    let seed = 13;
+    const rnd = (k: number) => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed % k; };
+    const paths = () => Array.from({ length: rnd(6) }, () => `p${rnd(10)}`);
+    const bad = { direction: 'to-hub' as const, path: 'f', code: null as unknown as string, reason: 'io', firstAt: 1, at: 1, attempts: 1, retryAt: null, entry: null };
+    const flush = { put: [], del: [], agreed: [], failed: [], cleared: [], acked: null, indexId: null };
+    let rolledBack = 0;
+    for (let i = 0; i < 600; i++) {
+      const n = nodes[rnd(2)]!;
+      const op = rnd(7);
+      if (op === 0 || op === 1) s.hubChanges.queue(n, paths());
+      else if (op === 2) s.hubChanges.ack(n, rnd(s.node(n)!.hubSeq + 2));
+      else if (op === 3 && rnd(4) === 0) s.forgetMirror(n);
+      else if (op === 4) s.recordFlush(n, { ...flush, forNode: paths() });
+      else if (op === 5) s.recordMirrorChanges(n, { put: [], del: [], forNode: paths() });
+      else if (op === 6) {
+        // The queueing is written, then the failures' part throws: the whole flush rolls back.
+        const before = count(n);
+        expect(() => s.recordFlush(n, { ...flush, forNode: ['p1', 'new'], failed: [bad] })).toThrow();
+        expect(count(n)).toBe(before);
+        rolledBack++;
+      }
+      for (const k of nodes) expect(s.hubChanges.count(k), `step ${i}, node ${k}`).toBe(count(k));
+      expect(s.hubChanges.pending(n).files).toBe(count(n));
+    }
+    expect(rolledBack).toBeGreaterThan(20);
+    sql.close();
+    s.close();
   });
 });
 
