@@ -64,7 +64,7 @@ function gate() {
   };
 }
 
-function setup(hold?: (p: string) => Promise<void>) {
+function setup(hold?: (p: string) => Promise<void>, fetched: string[] = []) {
   const base = fs.mkdtempSync(path.join(os.tmpdir(), 'cortex-hub-changes-'));
   dirs.push(base);
   const ws = path.join(base, 'ws');
@@ -80,6 +80,7 @@ function setup(hold?: (p: string) => Promise<void>) {
     reserved: (p) => p.startsWith('.state'),
     fetch: async (p, offset, size) => {
       await hold?.(p);
+      fetched.push(p);
       return Buffer.from(hub.get(p)!.subarray(offset, offset + size));
     },
     markDirty: (p) => dirty.push(p),
@@ -266,6 +267,38 @@ describe('HubChanges', () => {
     expect(g.max() * size).toBeLessThanOrEqual(WINDOW_BYTES);
     expect(g.max()).toBeGreaterThan(16);
     expect(fs.readFileSync(path.join(t.ws, 'f159.bin')).equals(t.hub.get('f159.bin')!)).toBe(true);
+    t.store.close();
+  });
+
+  it('takes a small file\'s content sent inline only when its size and hash match the entry; else it fetches it', async () => {
+    const fetched: string[] = [];
+    const t = setup(undefined, fetched);
+    const inline = new Map<Entry, Buffer>();
+    const entries: Entry[] = [];
+    const add = (p: string, text: string, sent: Buffer) => {
+      t.hub.set(p, Buffer.from(text));
+      const e = fileEntry(p, t.hub.get(p)!, entries.length + 1, 0);
+      entries.push(e);
+      inline.set(e, sent);
+    };
+    add('good.txt', 'the hub version', Buffer.from('the hub version'));
+    add('lie.txt', 'the hub version', Buffer.from('not the version'));
+    add('short.txt', 'the hub version', Buffer.from('the hub'));
+    add('long.txt', 'the hub version', Buffer.from('the hub version and more'));
+    const r = await t.hc.apply(entries, inline);
+    expect(r).toMatchObject({ applied: 4, refused: 0, failed: 0 });
+    expect(fetched.sort()).toEqual(['lie.txt', 'long.txt', 'short.txt']);
+    for (const p of ['good.txt', 'lie.txt', 'short.txt', 'long.txt']) expect(t.read(p)).toBe('the hub version');
+    t.store.close();
+  });
+
+  it('never writes inline content that does not match, even when the fetched bytes do not match either', async () => {
+    const t = setup();
+    t.hub.set('a.txt', Buffer.from('what the hub serves'));
+    const e = fileEntry('a.txt', Buffer.from('what the entry says'), 1, 0);
+    const r = await t.hc.apply([e], new Map([[e, Buffer.from('what the hub inlines')]]));
+    expect(r).toMatchObject({ applied: 0, refused: 1 });
+    expect(fs.existsSync(path.join(t.ws, 'a.txt'))).toBe(false);
     t.store.close();
   });
 });
