@@ -6,7 +6,7 @@
  */
 import type { HubStore } from '../store/hub-store';
 import { LOCK_FILE } from './lock';
-import { tombstone, type Entry } from '../sync/types';
+import { tombstone, type CachedEntry, type Entry } from '../sync/types';
 import { DEFERRED, toWireEntry, type HubMessage } from '../sync/wire';
 import type { Logger } from '../util/log';
 import { clip } from '../util/text';
@@ -30,6 +30,12 @@ export const MAX_HUB_BATCH_FILE_BYTES = 32 * 1024 * 1024;
  * next ones are on their way (and queued at the node) while it applies one.
  */
 export const HUB_WINDOW = 2000;
+/**
+ * Files of at most this size (one block) go with their content inline (FileInfo.content), up
+ * to MAX_HUB_BATCH_INLINE bytes per batch: the node then needs no block round trip for them.
+ */
+export const INLINE_MAX = 128 * 1024;
+export const MAX_HUB_BATCH_INLINE = 1024 * 1024;
 
 export interface HubChangeSenderDeps {
   nodeId: string;
@@ -42,6 +48,11 @@ export interface HubChangeSenderDeps {
   closed(): boolean;
   /** Node work on this path is queued, running, or not recorded yet: the hub's version waits. */
   busy(wirePath: string): boolean;
+  /**
+   * The mirror's content of a small file as its record says (null: not readable as recorded,
+   * the node then fetches it). Absent: nothing is sent inline.
+   */
+  content?(rec: CachedEntry): Buffer | null;
   /** The node's highest sequence number taken in: every entry sent reflects it (seenSeq). */
   seenSeq(): number;
   /** Node changes not applied yet. */
@@ -109,6 +120,7 @@ export class HubChangeSender {
       const files = [];
       let bytes = 0;
       let fileBytes = 0;
+      let inline = 0;
       let busy = false;
       for (const r of rows) {
         // Busy: node work on it is queued, running, or not recorded yet.
@@ -120,8 +132,17 @@ export class HubChangeSender {
         const size = rec && rec.type === 'file' ? rec.size : 0;
         if (files.length > 0 && (bytes >= MAX_HUB_BATCH_BYTES || fileBytes + size > MAX_HUB_BATCH_FILE_BYTES)) break;
         const entry: Entry = rec ? { ...rec, seq: r.seq, seenSeq: d.seenSeq() } : { ...tombstone(r.path, r.seq), seenSeq: d.seenSeq() };
-        files.push(toWireEntry(entry));
-        bytes += entry.blocks.length + 256;
+        const wire = toWireEntry(entry);
+        if (rec && rec.type === 'file' && !rec.deleted && size > 0 && size <= INLINE_MAX && inline + size <= MAX_HUB_BATCH_INLINE && d.content) {
+          const content = d.content(rec);
+          if (content) {
+            wire.content = content;
+            inline += content.length;
+            bytes += content.length;
+          }
+        }
+        files.push(wire);
+        bytes += entry.blocks.length + entry.path.length + 256;
         fileBytes += size;
         this.sent = r.seq;
         this.sentPaths.delete(r.path);

@@ -229,6 +229,7 @@ export class NodeSession {
       closed: () => this.closed,
       busy: (p) => this.queue.has(p) || this.unflushed(p) !== undefined,
       seenSeq: () => this.ingest.lastSeq,
+      content: (rec) => this.inlineContent(rec),
       nodePending: () => this.pending().files,
       staleDirs: () => this.applier.staleDirs(),
       clearFailure: (direction, path) => this.clearFailure(direction, path),
@@ -394,6 +395,19 @@ export class NodeSession {
   onHubAck(seq: number, failed: unknown[] = []): void {
     this.toNodeSender.onAck(seq, failed);
   }
+
+  /**
+   * A small file's content for the node, read from the mirror as a block request would be
+   * (serve-block.ts: only as recorded, never through a symlink); null when it cannot be. The
+   * directories found sound are remembered for the rest of this turn (one batch).
+   */
+  private inlineContent(rec: CachedEntry): Buffer | null {
+    if (!this.inlineDirs.clear) this.inlineDirs.clear = setImmediate(() => { this.inlineDirs.checked.clear(); this.inlineDirs.clear = null; });
+    const { res } = serveBlock(this.ctx.root, { id: 0, path: rec.path, offset: 0, size: rec.size, hash: Buffer.alloc(0) }, () => rec, this.inlineDirs.checked);
+    return res.error ? null : res.data;
+  }
+
+  private readonly inlineDirs: { checked: Set<string>; clear: NodeJS.Immediate | null } = { checked: new Set(), clear: null };
 
   /** Answers the node's block requests for hub-side changes, from the mirror. */
   onNodeRequests(items: BlockRequest[]): void {

@@ -10,6 +10,7 @@ import type { NodeStore } from '../store/node-store';
 import { BlockFetcher, PeerGone } from '../sync/block-fetcher';
 import { serveBlock } from '../sync/serve-block';
 import { NodeSyncService, PROTOCOL_VERSION, channelOptions, fromWireEntry, requestMessages, responseMessages, type BlockRequest, type BlockResponse, type HubMessage, type NodeMessage, type WireFileInfo } from '../sync/wire';
+import type { Entry } from '../sync/types';
 import { clip } from '../util/text';
 import type { Logger } from '../util/log';
 import { VERSION } from '../util/version';
@@ -189,10 +190,13 @@ export class HubLink {
     const { d } = this;
     if (!call || call !== this.call || !this.connected || files.length === 0) return;
     const entries = files.map(fromWireEntry);
+    // Small files' content sent along (protocol 3): checked against the entry before any use.
+    const inline = new Map<Entry, Buffer>();
+    files.forEach((f, i) => { if (f.content && f.content.length > 0) inline.set(entries[i]!, Buffer.from(f.content)); });
     const last = entries.reduce((m, e) => Math.max(m, Number.isSafeInteger(e.seq) ? e.seq : 0), 0);
     let r: BatchResult;
     try {
-      r = await d.hubChanges.apply(entries);
+      r = await d.hubChanges.apply(entries, inline);
       d.scans.wrote(entries.map((e) => e.path));
       const { problems, ...counts } = r;
       d.log.info('hub.changes', { entries: entries.length, ...counts, throughSeq: last, ...(problems.length ? { problems: problems.slice(0, 5) } : {}) });

@@ -33,7 +33,7 @@ const pkg = grpc.loadPackageDefinition(def) as unknown as {
 export const NodeSyncService = pkg.cortex.v1.NodeSync;
 
 /** FileInfo as proto-loader hands it over: an Entry whose type is the proto enum's name. */
-export type WireFileInfo = Omit<Entry, 'type'> & { type: 'FILE' | 'DIR' | 'SYMLINK'; fromHubSeq?: number; seenSeq?: number };
+export type WireFileInfo = Omit<Entry, 'type'> & { type: 'FILE' | 'DIR' | 'SYMLINK'; fromHubSeq?: number; seenSeq?: number; content?: Buffer };
 
 /** Starts the details of the status that ends a node's stream when another connection of the same node replaced it. */
 export const SUPERSEDED = 'SUPERSEDED';

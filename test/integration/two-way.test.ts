@@ -76,6 +76,9 @@ describe('two-way mirror', () => {
     // The node's applied versions came back as agreements, not as changes to pull again.
     expect(conflictCopies(ws)).toEqual([]);
     expect(hub.logLines().filter((l) => l.msg === 'sync.conflict')).toEqual([]);
+    // The small files came inline with the hub's changes (no block round trip for them).
+    const inline = node.logLines().filter((l) => l.msg === 'hub.changes').reduce((n, l) => n + Number(l.inlineBytes ?? 0), 0);
+    expect(inline).toBeGreaterThanOrEqual('app v2 by an agent on the hub\n'.length + '{"ok":true}\n'.length);
   });
 
   it('an in-place edit on the hub moves only the changed blocks to the node', async () => {

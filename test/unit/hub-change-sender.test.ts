@@ -5,10 +5,11 @@
  */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { HUB_BATCH_ENTRIES, HUB_WINDOW, HubChangeSender, MAX_HUB_BATCH_FILE_BYTES } from '../../main/hub/hub-change-sender';
+import { HUB_BATCH_ENTRIES, HUB_WINDOW, HubChangeSender, INLINE_MAX, MAX_HUB_BATCH_FILE_BYTES, MAX_HUB_BATCH_INLINE } from '../../main/hub/hub-change-sender';
 import type { FailureSet } from '../../main/hub/failures';
 import type { WriteJournal } from '../../main/hub/write-journal';
 import { HubStore } from '../../main/store/hub-store';
+import type { CachedEntry } from '../../main/sync/types';
 import type { HubMessage } from '../../main/sync/wire';
 import { createLogger } from '../../main/util/log';
 import { cachedEntry, tempDirs } from '../helpers/entries';
@@ -16,7 +17,7 @@ import { cachedEntry, tempDirs } from '../helpers/entries';
 const tmp = tempDirs('hub-sender');
 const turn = () => new Promise((r) => setImmediate(r));
 
-function setup(files: { path: string; size: number }[], over: { send?: (m: HubMessage) => void; refused?: string[] } = {}) {
+function setup(files: { path: string; size: number }[], over: { send?: (m: HubMessage) => void; refused?: string[]; content?: (rec: CachedEntry) => Buffer | null } = {}) {
   const store = new HubStore(path.join(tmp(), 'hub.db'));
   store.addNode('n', 'n', 'x');
   store.index.putFiles('n', files.map((f) => cachedEntry(f.path, { size: f.size })));
@@ -32,6 +33,7 @@ function setup(files: { path: string; size: number }[], over: { send?: (m: HubMe
     },
     closed: () => false, busy: () => false, seenSeq: () => 0, nodePending: () => 0,
     staleDirs: () => undefined, clearFailure: () => undefined, failed: () => undefined, changed: () => undefined,
+    ...(over.content ? { content: over.content } : {}),
   }, 0);
   const batches = () => sent.map((m) => m.hubIndex!.files!);
   const lastSeq = () => Number(batches().at(-1)!.at(-1)!.seq);
@@ -82,6 +84,29 @@ describe('HubChangeSender', () => {
     for (let i = 0; i < 5; i++) await turn();
     expect(calls).toBe(2);
     expect(refused).toEqual(['INTERNAL: stream closed']);
+    t.sender.stop();
+    t.store.close();
+  });
+
+  it('sends small files\' content inline (at most MAX_HUB_BATCH_INLINE bytes a batch), never a bigger file\'s or one it could not read', async () => {
+    const small = 100 * 1024;
+    const files = [
+      ...Array.from({ length: 15 }, (_, i) => ({ path: `s${String(i).padStart(2, '0')}`, size: small })),
+      { path: 'unreadable', size: 10 },
+      { path: 'zbig', size: INLINE_MAX + 1 },
+    ];
+    const asked: string[] = [];
+    const t = setup(files, { content: (rec) => { asked.push(rec.path); return rec.path === 'unreadable' ? null : Buffer.alloc(rec.size, 7); } });
+    t.sender.send();
+    for (let i = 0; i < 10; i++) await turn();
+    const sent = t.batches().flat();
+    expect(sent.map((f) => f.path)).toEqual(files.map((f) => f.path));
+    expect(asked).not.toContain('zbig');
+    for (const b of t.batches()) expect(b.reduce((a, f) => a + (f.content?.length ?? 0), 0)).toBeLessThanOrEqual(MAX_HUB_BATCH_INLINE);
+    const withContent = sent.filter((f) => f.content);
+    expect(withContent.length).toBe(Math.floor(MAX_HUB_BATCH_INLINE / small));
+    expect(withContent.every((f) => f.content!.length === Number(f.size))).toBe(true);
+    expect(sent.find((f) => f.path === 'unreadable')!.content).toBeUndefined();
     t.sender.stop();
     t.store.close();
   });

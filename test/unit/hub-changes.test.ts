@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { HubChanges } from '../../main/node/hub-changes';
+import { HubChanges, WINDOW_BYTES, WINDOW_FILES } from '../../main/node/hub-changes';
 import { NodeStore } from '../../main/store/node-store';
 import { FsPool } from '../../main/sync/fs-pool';
 import type { CachedEntry, Entry } from '../../main/sync/types';
@@ -26,7 +26,45 @@ function fileEntry(p: string, data: Buffer, seq: number, seenSeq: number): Entry
   return entryOf(p, data, { mtimeMs: 1_700_000_000_000, seq, seenSeq });
 }
 
-function setup() {
+/**
+ * Holds the hub's answers back until the batch stops asking (no new fetch for many event-loop
+ * turns), then lets them all go: how many files the node has in flight at once (`max`).
+ */
+function gate() {
+  let waiting: (() => void)[] = [];
+  const paths = new Set<string>();
+  let max = 0;
+  let quiet = 0;
+  let watching = false;
+  const release = () => {
+    const w = waiting;
+    waiting = [];
+    paths.clear();
+    w.forEach((f) => f());
+  };
+  const watch = () => {
+    if (waiting.length === 0) watching = false;
+    else if (++quiet >= 50) {
+      watching = false;
+      release();
+    } else setImmediate(watch);
+  };
+  return {
+    max: () => max,
+    hold: (p: string) => new Promise<void>((resolve) => {
+      waiting.push(resolve);
+      paths.add(p);
+      max = Math.max(max, paths.size);
+      quiet = 0;
+      if (!watching) {
+        watching = true;
+        setImmediate(watch);
+      }
+    }),
+  };
+}
+
+function setup(hold?: (p: string) => Promise<void>, fetched: string[] = []) {
   const base = fs.mkdtempSync(path.join(os.tmpdir(), 'cortex-hub-changes-'));
   dirs.push(base);
   const ws = path.join(base, 'ws');
@@ -40,7 +78,11 @@ function setup() {
     store,
     log: createLogger('node', { consoleLevel: false, file: path.join(base, 'node.log'), fileLevel: 'debug', sink: (e) => logs.push(e) }),
     reserved: (p) => p.startsWith('.state'),
-    fetch: async (p, offset, size) => Buffer.from(hub.get(p)!.subarray(offset, offset + size)),
+    fetch: async (p, offset, size) => {
+      await hold?.(p);
+      fetched.push(p);
+      return Buffer.from(hub.get(p)!.subarray(offset, offset + size));
+    },
     markDirty: (p) => dirty.push(p),
   });
   /** Writes a workspace file and records it the way the scanner would. */
@@ -172,6 +214,91 @@ describe('HubChanges', () => {
     expect(r).toMatchObject({ applied: 0, failed: 2 });
     expect(r.problems.map((p) => p.path).sort()).toEqual(['a.txt', 'b.txt']);
     expect(r.problems.every((p) => p.code !== 'DEFERRED')).toBe(true);
+    t.store.close();
+  });
+
+  it('applies a batch\'s small files many at once, so their commits queue up as large group commits', async () => {
+    const g = gate();
+    const t = setup(g.hold);
+    const entries: Entry[] = [];
+    for (let i = 0; i < 100; i++) {
+      const p = `f${i}.txt`;
+      t.hub.set(p, Buffer.from(`small file ${i}`));
+      entries.push(fileEntry(p, t.hub.get(p)!, 1 + i, 0));
+    }
+    // Commits waiting at once for the pool: what a free worker takes as one group.
+    let waiting = 0;
+    let most = 0;
+    const commit = pool.commit.bind(pool);
+    const spy = vi.spyOn(pool, 'commit').mockImplementation(async (c) => {
+      most = Math.max(most, ++waiting);
+      try {
+        return await commit(c);
+      } finally {
+        waiting--;
+      }
+    });
+    try {
+      const r = await t.hc.apply(entries);
+      expect(r).toMatchObject({ applied: 100, failed: 0 });
+    } finally {
+      spy.mockRestore();
+    }
+    expect(WINDOW_FILES).toBeGreaterThanOrEqual(100);
+    expect(g.max()).toBeGreaterThan(16);
+    expect(most).toBeGreaterThan(16);
+    expect(t.read('f99.txt')).toBe('small file 99');
+    t.store.close();
+  });
+
+  it('holds at most WINDOW_BYTES of files in flight at once', async () => {
+    const g = gate();
+    const t = setup(g.hold);
+    const size = 128 * 1024;
+    const entries: Entry[] = [];
+    for (let i = 0; i < 160; i++) {
+      const p = `f${i}.bin`;
+      t.hub.set(p, Buffer.alloc(size, i));
+      entries.push(fileEntry(p, t.hub.get(p)!, 1 + i, 0));
+    }
+    const r = await t.hc.apply(entries);
+    expect(r).toMatchObject({ applied: 160, failed: 0 });
+    expect(160 * size).toBeGreaterThan(WINDOW_BYTES);
+    expect(g.max() * size).toBeLessThanOrEqual(WINDOW_BYTES);
+    expect(g.max()).toBeGreaterThan(16);
+    expect(fs.readFileSync(path.join(t.ws, 'f159.bin')).equals(t.hub.get('f159.bin')!)).toBe(true);
+    t.store.close();
+  });
+
+  it('takes a small file\'s content sent inline only when its size and hash match the entry; else it fetches it', async () => {
+    const fetched: string[] = [];
+    const t = setup(undefined, fetched);
+    const inline = new Map<Entry, Buffer>();
+    const entries: Entry[] = [];
+    const add = (p: string, text: string, sent: Buffer) => {
+      t.hub.set(p, Buffer.from(text));
+      const e = fileEntry(p, t.hub.get(p)!, entries.length + 1, 0);
+      entries.push(e);
+      inline.set(e, sent);
+    };
+    add('good.txt', 'the hub version', Buffer.from('the hub version'));
+    add('lie.txt', 'the hub version', Buffer.from('not the version'));
+    add('short.txt', 'the hub version', Buffer.from('the hub'));
+    add('long.txt', 'the hub version', Buffer.from('the hub version and more'));
+    const r = await t.hc.apply(entries, inline);
+    expect(r).toMatchObject({ applied: 4, refused: 0, failed: 0 });
+    expect(fetched.sort()).toEqual(['lie.txt', 'long.txt', 'short.txt']);
+    for (const p of ['good.txt', 'lie.txt', 'short.txt', 'long.txt']) expect(t.read(p)).toBe('the hub version');
+    t.store.close();
+  });
+
+  it('never writes inline content that does not match, even when the fetched bytes do not match either', async () => {
+    const t = setup();
+    t.hub.set('a.txt', Buffer.from('what the hub serves'));
+    const e = fileEntry('a.txt', Buffer.from('what the entry says'), 1, 0);
+    const r = await t.hc.apply([e], new Map([[e, Buffer.from('what the hub inlines')]]));
+    expect(r).toMatchObject({ applied: 0, refused: 1 });
+    expect(fs.existsSync(path.join(t.ws, 'a.txt'))).toBe(false);
     t.store.close();
   });
 });
