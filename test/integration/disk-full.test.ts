@@ -50,10 +50,11 @@ describe.skipIf(!root)('disk full on the hub', () => {
       await new Promise((r) => setTimeout(r, 200));
     }
   };
+  /** 10 MiB that no other file shares a block with: AES-CTR keyed by `seed` (fast even on a loaded machine). */
   const bigFile = (name: string, seed: number) => {
-    const buf = Buffer.alloc(10 * MiB);
-    for (let off = 0; off < buf.length; off += 32) crypto.createHash('sha256').update(`${seed}:${off}`).digest().copy(buf, off);
-    fs.writeFileSync(path.join(ws, name), buf);
+    const key = crypto.createHash('sha256').update(`disk-full ${seed}`).digest();
+    const cipher = crypto.createCipheriv('aes-256-ctr', key, Buffer.alloc(16));
+    fs.writeFileSync(path.join(ws, name), Buffer.concat([cipher.update(Buffer.alloc(10 * MiB)), cipher.final()]));
   };
 
   beforeAll(async () => {
