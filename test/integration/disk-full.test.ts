@@ -132,3 +132,41 @@ describe.skipIf(!root)('disk full on the hub', () => {
     expect(missing()).toEqual([]);
   }, 300_000);
 });
+
+describe.skipIf(!root)('a hub restarting on a disk filled by staging leftovers', () => {
+  it('clears the staging leftovers before its first write, starts and answers', async () => {
+    const dir = tempDir('disk-full-start');
+    const data = path.join(dir, 'hub-data');
+    fs.mkdirSync(data);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16m,mode=0700', 'tmpfs', data]);
+    let hub: Hub | undefined;
+    try {
+      hub = await Hub.start(data);
+      const { id } = await hub.addNode('cut-off');
+      await hub.stop();
+      // What a stop leaves behind: the partial of a large pull cut short, that filled the disk.
+      const staged = path.join(data, 'staging', id);
+      fs.mkdirSync(staged, { recursive: true });
+      const fd = fs.openSync(path.join(staged, 'cut-short.tmp'), 'w');
+      try {
+        for (;;) fs.writeSync(fd, Buffer.alloc(64 * 1024, 7));
+      } catch (e) {
+        expect((e as NodeJS.ErrnoException).code).toBe('ENOSPC');
+      } finally {
+        fs.closeSync(fd);
+      }
+      // The stop freed the pages of the lock and hub.json: room for those two again, no more.
+      const full = path.join(staged, 'cut-short.tmp');
+      fs.truncateSync(full, fs.statSync(full).size - 8192);
+      hub = await Hub.start(data);
+      expect((await hub.node(id)).name).toBe('cut-off');
+      expect(fs.readdirSync(staged).filter((n) => n.endsWith('.tmp'))).toEqual([]);
+    } finally {
+      await hub?.kill();
+      try {
+        execFileSync('umount', ['-l', data]);
+      } catch { /* not mounted */ }
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
