@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NodeStatus } from '../../main/contract';
-import { Hub, Node, diffTrees, runCli, snapshot, tempDir, waitConverged } from '../helpers/procs';
+import { Hub, Node, diffTrees, runCli, snapshot, tempDir, waitConverged, waitFor } from '../helpers/procs';
 
 const MiB = 1024 * 1024;
 const root = process.getuid?.() === 0;
@@ -112,6 +112,11 @@ describe.skipIf(!root)('disk full on the hub', () => {
     const used = usedBytes();
     mount(`${Math.ceil((used + 6 * MiB) / MiB)}m`, true);
     for (let i = 9; i < 14; i++) bigFile(`big-${i}.bin`, i);
+    // Until the node has told the hub of the new files, in-sync is the truth of what it knows.
+    await waitFor('the hub to hear of the new files', async () => {
+      const n = await hub.node(id);
+      return n.state !== 'in-sync' || n.problems > 0;
+    }, 60_000);
     await watchTruth('new DISK_FULL problems', (n) => n.problems > 0, 120_000);
     const before = (await hub.invoke('nodes.detail', { id })).problems.map((p) => p.path).filter(Boolean).sort();
     expect(before.length).toBeGreaterThan(0);
