@@ -16,6 +16,18 @@ export class HubUnreachableError extends Error {
   }
 }
 
+/**
+ * Why a request got no reply: fetch says only "fetch failed", the cause says what happened
+ * (refused, reset, closed by the other side), with its code when it has one.
+ */
+function describeFailure(e: unknown): string {
+  const msg = (e as Error)?.message ?? String(e);
+  const cause = (e as { cause?: { message?: string; code?: string } } | null)?.cause;
+  if (!cause || typeof cause !== 'object') return msg;
+  const why = [cause.code, cause.message].filter((x) => typeof x === 'string' && x !== '' && !msg.includes(x)).join(': ');
+  return why ? `${msg} (${why})` : msg;
+}
+
 /** What the hub answered: the HTTP status and the envelope, decoded. */
 export interface InvokeReply {
   status: number;
@@ -46,7 +58,7 @@ export async function postInvoke(baseUrl: string, token: string, op: string, inp
     });
     text = await res.text();
   } catch (e) {
-    throw new HubUnreachableError(baseUrl, (e as Error)?.message ?? String(e));
+    throw new HubUnreachableError(baseUrl, describeFailure(e));
   }
   let body: unknown;
   try {

@@ -140,6 +140,9 @@ export class HubService extends EventEmitter<HubEvents> {
       const tightened = tightenDataDir(l);
       fs.mkdirSync(l.mirrors, { recursive: true, mode: 0o700 });
       fs.mkdirSync(l.staging, { recursive: true, mode: 0o700 });
+      // Staging leftovers (partials a stop cut short) are garbage at start; they go before the
+      // first write (log, database, hub.json), which a disk they filled would refuse.
+      clearStagingLeftovers(l.staging);
       const ring: LogEntry[] = [];
       const hubRef: { hub?: HubService } = {};
       const log = createLogger('hub', {
@@ -470,4 +473,13 @@ function toInfo(n: NodeRecord): NodeInfo {
 
 function targetView(t: PurgeTarget): PurgeTargetView {
   return { id: t.id, reason: t.reason, kind: t.kind, files: t.files, bytes: t.bytes };
+}
+
+/** Removes every node's staging leftovers (*.tmp), as each mirror's start-up would, only earlier. */
+function clearStagingLeftovers(staging: string): void {
+  for (const d of fs.readdirSync(staging, { withFileTypes: true })) {
+    if (!d.isDirectory()) continue;
+    const dir = path.join(staging, d.name);
+    for (const name of fs.readdirSync(dir)) if (name.endsWith('.tmp')) fs.rmSync(path.join(dir, name), { force: true, recursive: true });
+  }
 }

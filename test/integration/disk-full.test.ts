@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NodeStatus } from '../../main/contract';
-import { Hub, Node, diffTrees, runCli, snapshot, tempDir, waitConverged } from '../helpers/procs';
+import { Hub, Node, diffTrees, runCli, snapshot, tempDir, waitConverged, waitFor } from '../helpers/procs';
 
 const MiB = 1024 * 1024;
 const root = process.getuid?.() === 0;
@@ -50,10 +50,11 @@ describe.skipIf(!root)('disk full on the hub', () => {
       await new Promise((r) => setTimeout(r, 200));
     }
   };
+  /** 10 MiB that no other file shares a block with: AES-CTR keyed by `seed` (fast even on a loaded machine). */
   const bigFile = (name: string, seed: number) => {
-    const buf = Buffer.alloc(10 * MiB);
-    for (let off = 0; off < buf.length; off += 32) crypto.createHash('sha256').update(`${seed}:${off}`).digest().copy(buf, off);
-    fs.writeFileSync(path.join(ws, name), buf);
+    const key = crypto.createHash('sha256').update(`disk-full ${seed}`).digest();
+    const cipher = crypto.createCipheriv('aes-256-ctr', key, Buffer.alloc(16));
+    fs.writeFileSync(path.join(ws, name), Buffer.concat([cipher.update(Buffer.alloc(10 * MiB)), cipher.final()]));
   };
 
   beforeAll(async () => {
@@ -111,6 +112,11 @@ describe.skipIf(!root)('disk full on the hub', () => {
     const used = usedBytes();
     mount(`${Math.ceil((used + 6 * MiB) / MiB)}m`, true);
     for (let i = 9; i < 14; i++) bigFile(`big-${i}.bin`, i);
+    // Until the node has told the hub of the new files, in-sync is the truth of what it knows.
+    await waitFor('the hub to hear of the new files', async () => {
+      const n = await hub.node(id);
+      return n.state !== 'in-sync' || n.problems > 0;
+    }, 60_000);
     await watchTruth('new DISK_FULL problems', (n) => n.problems > 0, 120_000);
     const before = (await hub.invoke('nodes.detail', { id })).problems.map((p) => p.path).filter(Boolean).sort();
     expect(before.length).toBeGreaterThan(0);
@@ -130,4 +136,42 @@ describe.skipIf(!root)('disk full on the hub', () => {
     expect(detail.problems).toEqual([]);
     expect(missing()).toEqual([]);
   }, 300_000);
+});
+
+describe.skipIf(!root)('a hub restarting on a disk filled by staging leftovers', () => {
+  it('clears the staging leftovers before its first write, starts and answers', async () => {
+    const dir = tempDir('disk-full-start');
+    const data = path.join(dir, 'hub-data');
+    fs.mkdirSync(data);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16m,mode=0700', 'tmpfs', data]);
+    let hub: Hub | undefined;
+    try {
+      hub = await Hub.start(data);
+      const { id } = await hub.addNode('cut-off');
+      await hub.stop();
+      // What a stop leaves behind: the partial of a large pull cut short, that filled the disk.
+      const staged = path.join(data, 'staging', id);
+      fs.mkdirSync(staged, { recursive: true });
+      const fd = fs.openSync(path.join(staged, 'cut-short.tmp'), 'w');
+      try {
+        for (;;) fs.writeSync(fd, Buffer.alloc(64 * 1024, 7));
+      } catch (e) {
+        expect((e as NodeJS.ErrnoException).code).toBe('ENOSPC');
+      } finally {
+        fs.closeSync(fd);
+      }
+      // The stop freed the pages of the lock and hub.json: room for those two again, no more.
+      const full = path.join(staged, 'cut-short.tmp');
+      fs.truncateSync(full, fs.statSync(full).size - 8192);
+      hub = await Hub.start(data);
+      expect((await hub.node(id)).name).toBe('cut-off');
+      expect(fs.readdirSync(staged).filter((n) => n.endsWith('.tmp'))).toEqual([]);
+    } finally {
+      await hub?.kill();
+      try {
+        execFileSync('umount', ['-l', data]);
+      } catch { /* not mounted */ }
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
