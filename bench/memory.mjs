@@ -22,6 +22,8 @@ import { configure, settings } from '../harness/procs.mjs';
 import { Hub, generateTree, goal, main, memory, param, progress, round, startPair, syncDisks, waitFor, waitInSync } from './lib.mjs';
 
 const MEM_DIR_ENV = 'CORTEX_BENCH_MEM_DIR';
+/** How long the processes are left alone before "after" is sampled (BENCH_MEMORY_SETTLE_MS). */
+let SETTLE_MS = 1500;
 
 function smapsRollup(pid) {
   try {
@@ -70,14 +72,25 @@ function isolates(dir, pid, since = 0) {
 }
 
 /** RSS, smaps and the isolates' heaps of one process, and what is left of RSS for native memory. */
+/** User + system CPU of `pid` so far (all its threads), in seconds. */
+function cpuSeconds(pid) {
+  try {
+    const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return round((Number(f[11]) + Number(f[12])) / 100, 2);
+  } catch {
+    return null;
+  }
+}
+
 function facts(dir, pid, since) {
   const mem = memory(pid);
+  const cpuS = cpuSeconds(pid);
   const smaps = smapsRollup(pid);
   const iso = isolates(dir, pid, since);
   const main = iso?.threads.main;
   const heaps = iso && main ? round(main.heapPhysicalMiB + iso.workersHeapPhysicalMiB, 1) : null;
   return {
-    ...mem, smaps, isolates: iso,
+    ...mem, cpuS, smaps, isolates: iso,
     /** RSS minus every isolate's V8 heap (physical): native memory, stacks, the binary. */
     nonHeapRssMiB: heaps === null || mem.rssMiB === null ? null : round(mem.rssMiB - heaps, 1),
   };
@@ -87,6 +100,7 @@ await main('memory', async ({ workDir }) => {
   const files = param('BENCH_MEMORY_FILES', 100_000);
   const minSize = param('BENCH_FILE_MIN', 512, { scaled: false, min: 0 });
   const maxSize = param('BENCH_FILE_MAX', 1536, { scaled: false, min: minSize });
+  SETTLE_MS = param('BENCH_MEMORY_SETTLE_MS', 1500, { scaled: false, min: 0 });
   const memDir = path.join(workDir, 'mem');
   fs.mkdirSync(memDir, { recursive: true });
   process.env[MEM_DIR_ENV] = memDir;
@@ -110,7 +124,7 @@ await main('memory', async ({ workDir }) => {
   let { hub } = pair;
   const { node, id } = pair;
   // Let the last commits and the index acknowledgements settle, then sample once more.
-  await new Promise((r) => setTimeout(r, 1500));
+  await new Promise((r) => setTimeout(r, SETTLE_MS));
   const afterSync = { hub: facts(memDir, hub.p.proc.pid, 0), node: facts(memDir, node.p.proc.pid, 0) };
   progress(`after the initial sync (${pair.syncMs} ms): hub ${afterSync.hub.peakRssMiB}/${afterSync.hub.rssMiB} MiB, node ${afterSync.node.peakRssMiB}/${afterSync.node.rssMiB} MiB`);
 
@@ -123,7 +137,7 @@ await main('memory', async ({ workDir }) => {
   const gate = () => hub.logLines().some((l) => l.msg === 'node.connected' && l.node === id && Date.parse(l.t) >= t0);
   await waitInSync(hub, id, { everyMs: 20, check: () => node.check(), gate });
   await waitFor('mirror.verified', () => hub.logLines().find((l) => l.msg === 'mirror.verified' && l.node === id && Date.parse(l.t) >= t0 - 5), 600_000, 20);
-  await new Promise((r) => setTimeout(r, 1500));
+  await new Promise((r) => setTimeout(r, SETTLE_MS));
   const afterRestart = { hub: facts(memDir, hub.p.proc.pid, t0), node: facts(memDir, node.p.proc.pid, tNode) };
   progress(`after the restart: hub ${afterRestart.hub.peakRssMiB}/${afterRestart.hub.rssMiB} MiB, node ${afterRestart.node.rssMiB} MiB`);
   await node.stop();

@@ -6,6 +6,7 @@ import { DataDirBusyError, layout, resolveDataDir } from '../hub/data-dir';
 import { runHub } from '../server/run-hub';
 import { installSafetyNet } from '../server/safety-net';
 import { VERSION } from '../util/version';
+import { trimHeapWhenIdle } from '../util/heap-trim';
 import { withHub } from './admin-client';
 import { table } from './format';
 import { ago, bytes } from '../util/format';
@@ -152,6 +153,8 @@ async function serve(values: Record<string, unknown>): Promise<void> {
     ui: parseHostPort(values.ui as string | undefined, '127.0.0.1', 7444),
   });
   installSafetyNet(running.hub.log.child('process'));
+  // After a burst (an initial sync, the verification at start), the heap's pages go back.
+  const stopTrim = trimHeapWhenIdle({ onTrim: (before, after) => running.hub.log.debug('heap.trimmed', { beforeMiB: Math.round(before / 2 ** 20), afterMiB: Math.round(after / 2 ** 20) }) });
   process.stderr.write(`cortex-hub ${VERSION} serving\n  nodes (gRPC/TLS): ${running.grpc}\n  UI and admin API: ${running.ui}\n  open the UI with: ${running.uiWithToken}\n  admin token: ${layout(dataDir).adminToken} (the same at every start; "cortex-hub token rotate" changes it)\n  data: ${dataDir}\n  fingerprint: ${running.hub.identity.fingerprint}\n`);
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {
@@ -161,6 +164,7 @@ async function serve(values: Record<string, unknown>): Promise<void> {
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
+  stopTrim();
   await running.stop();
 }
 

@@ -7,6 +7,7 @@ import { CredentialsError, credentialsFile, loadCredentials, looseMode, markRevo
 import { JoinStringError, decodeJoin, type JoinInfo } from '../sync/join';
 import { createLogger, type Logger } from '../util/log';
 import { VERSION } from '../util/version';
+import { trimHeapWhenIdle } from '../util/heap-trim';
 
 const HELP = `cortex-node ${VERSION}: keep a workspace mirrored on a Cortex Hub
 
@@ -194,6 +195,8 @@ async function main(argv: string[]): Promise<number> {
     throw e;
   }
   log.info('node.started', { hub: effective.hub, workspace, stateDir, credentials: source, version: VERSION });
+  // After a burst (the first scan, a full rescan), the heap's pages go back.
+  trimHeapWhenIdle({ onTrim: (before, after) => log.debug('heap.trimmed', { beforeMiB: Math.round(before / 2 ** 20), afterMiB: Math.round(after / 2 ** 20) }) });
   let stopping: Promise<void> | null = null;
   const stop = () => {
     if (stopping) return;

@@ -17,6 +17,7 @@ import { DataDirBusyError, resolveDataDir } from '../hub/data-dir';
 import { CONTENT_SECURITY_POLICY, contentTypeOf } from '../server/api-server';
 import { DEFAULT_STATIC_DIR, runHub, type RunningHub } from '../server/run-hub';
 import { installSafetyNet } from '../server/safety-net';
+import { trimHeapWhenIdle } from '../util/heap-trim';
 import { APP_INDEX, APP_SCHEME, isAppUrl, rendererFile } from './app-url';
 import { createIpcAdapter, type IpcAdapter } from './ipc';
 import { healthOf, newErrors, type Health } from './health';
@@ -177,6 +178,7 @@ async function start(): Promise<void> {
   const hub = running.hub;
   // The hub runs in this process: a stray error must not quit the app (safety-net.ts says why).
   installSafetyNet(hub.log.child('process'));
+  trimHeapWhenIdle({ onTrim: (before, after) => hub.log.debug('heap.trimmed', { beforeMiB: Math.round(before / 2 ** 20), afterMiB: Math.round(after / 2 ** 20) }) });
   hub.log.info('desktop.started', { dataDir, grpc: running.grpc, ui: running.ui, electron: process.versions.electron });
   ipc = createIpcAdapter({ handlers: hub.handlers(), events: hub, eventChannel: IPC_CHANNELS.event, isTrustedUrl: isOwnUrl, log: hub.log.child('ipc') });
   ipcMain.handle(IPC_CHANNELS.invoke, (e, op, input) => ipc!.invoke(e, op, input));

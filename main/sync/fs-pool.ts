@@ -48,7 +48,20 @@ export interface FsPoolOptions {
   log?: Logger;
   /** Group commit's barrier command (barrier.ts); null: none, every file fsynced. */
   barrierCommand?: readonly string[] | null;
+  /** A worker idle this long ends (default IDLE_WORKER_MS; 0: never); see retire(). */
+  idleMs?: number;
 }
+
+/**
+ * A worker that has walked or hashed tens of thousands of files keeps a V8 heap of ~40-50 MiB
+ * (mostly garbage V8 has no reason to collect while the thread sleeps); a fresh one ~5-6 MiB.
+ * So a worker idle for IDLE_WORKER_MS ends; one is started again in its place at once, fresh,
+ * if none is left (a lone change then finds a worker ready, its start not on its path), and
+ * more on demand. Each worker's young generation is also capped (WORKER_YOUNG_MB; Node's
+ * default lets it reach 48 MiB), so that its heap grows less between collections.
+ */
+export const IDLE_WORKER_MS = 5_000;
+const WORKER_YOUNG_MB = 8;
 
 /**
  * A file of at least this size is hashed by all the pool's workers at once, each a range of
@@ -70,6 +83,12 @@ export class FsPool {
   /** Commit messages sent to workers and the files in them since takeCommitStats(). */
   private commitStats = { groups: 0, files: 0, alone: 0, belowGroupMin: 0 };
   private readonly running = new Map<Worker, Task>();
+  /** Idle workers that have run a task since they started: when each ends if still idle. */
+  private readonly idleTimers = new Map<Worker, NodeJS.Timeout>();
+  /** Workers ending because they were idle (their answer to 'close' is not a task's). */
+  private readonly retiring = new Set<Worker>();
+  /** Workers started since this pool was created (replacements included). */
+  workersStarted = 0;
   private nextId = 1;
   private closed = false;
   /** Totals since this pool was created: what `bytesHashedSinceStart` reports. */
@@ -90,7 +109,8 @@ export class FsPool {
   }
 
   private spawn(): Worker {
-    const w = new Worker(this.file, { workerData: this.workerOptions });
+    const w = new Worker(this.file, { workerData: this.workerOptions, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB } });
+    this.workersStarted++;
     w.unref();
     w.on('message', (res: WorkerResponse) => this.done(w, res));
     w.on('error', (e) => this.failWorker(w, e));
@@ -238,8 +258,38 @@ export class FsPool {
     }
   }
 
+  /** Workers alive now (idle or busy; not those ending). */
+  get workers(): number {
+    return this.all.length;
+  }
+
+  /**
+   * Ends `w`, idle for IDLE_WORKER_MS after a task; if it was the last one, starts a fresh one
+   * in its place (idle, cheap, and ready for the next change).
+   */
+  private retire(w: Worker): void {
+    this.idleTimers.delete(w);
+    const j = this.idle.indexOf(w);
+    if (this.closed || j < 0) return;
+    this.idle.splice(j, 1);
+    this.all.splice(this.all.indexOf(w), 1);
+    this.retiring.add(w);
+    const end = (): void => {
+      if (!this.retiring.delete(w)) return;
+      void w.terminate();
+    };
+    // Its barrier helper ends first (as in close()); then the thread.
+    w.once('message', end);
+    w.once('exit', end);
+    w.postMessage({ id: 0, op: 'close' } satisfies WorkerRequest);
+    if (this.all.length === 0) this.idle.push(this.spawn());
+  }
+
   async close(): Promise<void> {
     this.closed = true;
+    for (const t of this.idleTimers.values()) clearTimeout(t);
+    this.idleTimers.clear();
+    await Promise.all([...this.retiring].map((w) => w.terminate()));
     for (const t of this.queue.splice(0)) t.reject(new Error('fs pool closed'));
     // Idle workers end their barrier helpers first (a busy one's helper ends with the process).
     await Promise.all(this.idle.map((w) => new Promise<void>((resolve) => {
@@ -262,6 +312,8 @@ export class FsPool {
   private pump(): void {
     while (this.queue.length > 0 && (this.idle.length > 0 || this.all.length < this.size)) {
       const w = this.idle.pop() ?? this.spawn();
+      clearTimeout(this.idleTimers.get(w));
+      this.idleTimers.delete(w);
       const t = this.batchWith(this.queue.shift()!);
       this.running.set(w, t);
       w.ref();
@@ -279,16 +331,22 @@ export class FsPool {
   }
 
   private done(w: Worker, res: WorkerResponse): void {
+    if (this.retiring.has(w)) return;
     const t = this.running.get(w);
     this.running.delete(w);
     w.unref();
     this.idle.push(w);
+    const idleMs = this.options.idleMs ?? IDLE_WORKER_MS;
+    if (idleMs > 0 && !this.closed) this.idleTimers.set(w, setTimeout(() => this.retire(w), idleMs).unref());
     if (res.ok && res.notes) this.noted(res.notes);
     t?.resolve(res);
     this.pump();
   }
 
   private failWorker(w: Worker, e: Error): void {
+    this.retiring.delete(w);
+    clearTimeout(this.idleTimers.get(w));
+    this.idleTimers.delete(w);
     const t = this.running.get(w);
     this.running.delete(w);
     const i = this.all.indexOf(w);
