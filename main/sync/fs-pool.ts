@@ -226,6 +226,11 @@ export class FsPool {
 
   async close(): Promise<void> {
     this.closed = true;
+    // The workers are unref'd: while the process waits for their goodbyes, nothing else may
+    // keep it alive (a hub's last step, its servers closed), and it would end there, before
+    // what comes after the close (the hub's clean-shutdown mark: the next start would then
+    // verify as after a crash, with every node waiting for it).
+    for (const w of this.all) w.ref();
     for (const t of this.queue.splice(0)) t.reject(new Error('fs pool closed'));
     // Idle workers end their barrier helpers first (a busy one's helper ends with the process).
     await Promise.all(this.idle.map((w) => new Promise<void>((resolve) => {

@@ -203,6 +203,8 @@ describe('two-way mirror', () => {
     for (const p of files) put(mirror(), p, 'v1\n');
     await converged('the files to rewrite');
     await hub.stop();
+    // A clean stop is recorded (its last step ran): the next start lets the node sync while it verifies.
+    expect(hub.logLines().some((l) => l.msg === 'hub.stopped')).toBe(true);
     let next = 0;
     const edit = () => {
       if (next < files.length) fs.writeFileSync(mirror(files[next]!), `v2 of ${files[next++]} (a longer version)\n`);
