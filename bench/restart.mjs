@@ -17,6 +17,7 @@ import {
   Hub, compareTrees, generateTree, goal, hashTreeNode, hashTreeSha256sum, logSince, main, param, flag,
   progress, round, startPair, syncDisks, waitFor, waitInSync, walkStatTree,
 } from './lib.mjs';
+import { configure, settings } from '../harness/procs.mjs';
 
 await main('restart', async ({ workDir }) => {
   const files = param('BENCH_RESTART_FILES', 100_000);
@@ -78,7 +79,15 @@ await main('restart', async ({ workDir }) => {
     const stopMs = Date.now() - s0;
     syncDisks();
     progress(`hub stopped in ${stopMs} ms (exit ${JSON.stringify(stopped)}); starting it again on ${grpc}`);
-    hub = await Hub.start(hub.dataDir, { grpc, pollMs: 5 });
+    // BENCH_RESTART_PROF=dir: a CPU profile of the restarted hub (written when it stops).
+    const prof = process.env.BENCH_RESTART_PROF;
+    const args = settings.nodeArgs;
+    if (prof) configure({ nodeArgs: [...args, '--cpu-prof', `--cpu-prof-dir=${prof}`] });
+    try {
+      hub = await Hub.start(hub.dataDir, { grpc, pollMs: 5 });
+    } finally {
+      configure({ nodeArgs: args });
+    }
     const t0 = hub.startedAt;
     const hubJsonMs = Date.now() - t0;
     // The node was started by startPair; its reconnect backoff is part of what a user waits for.
@@ -113,8 +122,9 @@ await main('restart', async ({ workDir }) => {
       breakdown: {
         hubJsonWrittenMs: hubJsonMs,
         hubListeningMs: at('hub.listening'),
+        watcherReadyMs: at('mirror.watching'),
         mirrorVerifiedMs: at('mirror.verified'),
-        mirrorVerify: verified && { files: verified.files, changed: verified.changed, deleted: verified.deleted, hashedFiles: verified.hashedFiles, hashedBytes: verified.hashedBytes, ms: verified.ms },
+        mirrorVerify: verified && { files: verified.files, changed: verified.changed, deleted: verified.deleted, hashedFiles: verified.hashedFiles, hashedBytes: verified.hashedBytes, ms: verified.ms, walkAfterMs: verified.walkAfterMs ?? null },
         nodeConnectedMs: at('node.connected'),
         nodeWantFull: hubLog.find((x) => x.msg === 'node.connected' && x.node === id)?.wantFull ?? null,
         nodeReconnectAttemptsWhileDown: retries.length,

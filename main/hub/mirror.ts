@@ -138,10 +138,16 @@ export class Mirror {
     // 100k files): it starts now, beside the hub's own start-up, so that it is watching by the
     // time the verification walks the mirror (what changes after the walk is the watcher's).
     const early = !this.deps.closed() && fs.existsSync(this.deps.root) ? this.startWatching() : Promise.resolve();
-    const prepared = listening.then(() => (this.deps.closed() ? false : this.prepare())).then((exists) => {
-      return exists ? early.then(() => this.startWatching()).then(() => true) : false;
-    });
-    const verified = prepared.then((exists) => (exists ? this.verify() : undefined)).catch(fail);
+    const exists = listening.then(() => (this.deps.closed() ? false : this.prepare()));
+    // The verification starts as soon as the hub listens: it reads the index's stamps while
+    // the watcher still crawls the mirror (on its own thread), but walks the mirror only once
+    // the watcher is watching. The order is what keeps an edit made during the start-up from
+    // being lost: one made before the walk reaches it is found by the walk, one made after
+    // the watcher started is the watcher's; a walk beside the crawl could read a directory
+    // before its edit and the watcher watch it only after.
+    const watching = exists.then((yes) => (yes ? early.then(() => this.startWatching()).then(() => true) : false));
+    const prepared = exists.then((yes) => (yes ? watching : false));
+    const verified = exists.then((yes) => (yes ? this.verify(watching) : undefined)).catch(fail);
     if (!cleanShutdown) {
       this.ready = verified;
       return;
@@ -171,6 +177,7 @@ export class Mirror {
     report('start');
     const root = this.deps.root;
     this.sweeper = new DirSweep(root);
+    const t0 = Date.now();
     this.watch = watcher.subscribe(root, (err, events) => {
       this.pace.touch();
       if (err) {
@@ -188,7 +195,11 @@ export class Mirror {
         }
         this.markDirty(rel);
       }
-    }).catch((e: Error) => {
+    }).then((sub) => {
+      // (The watcher's first look at the mirror: ~1 s per 100k files, on its own thread.)
+      this.log.info('mirror.watching', { node: id, ms: Date.now() - t0 });
+      return sub;
+    }, (e: Error) => {
       this.log.warn('mirror.watch_failed', { node: id, error: e.message });
       return null;
     });
@@ -320,7 +331,7 @@ export class Mirror {
     return this.scanChain;
   }
 
-  private async scanNow(subtrees: string[], forSession = false, ownCommit?: (e: CachedEntry) => boolean): Promise<ScanTotals> {
+  private async scanNow(subtrees: string[], forSession = false, ownCommit?: (e: CachedEntry) => boolean, walkAfter?: Promise<unknown>): Promise<ScanTotals> {
     const totals: ScanTotals = { walked: 0, updated: 0, deleted: 0, hashedFiles: 0, hashedBytes: 0, examples: [] };
     const { id, store } = this.deps;
     if (this.deps.closed() || store.node(id)?.retiredAt !== null) return totals;
@@ -376,6 +387,12 @@ export class Mirror {
         totals.deleted += done.deleted;
         if (examples.length < 10) examples.push(...done.paths.slice(0, 10 - examples.length));
       };
+      // (The verification at start: the index is read while the watcher starts; the walk waits for it.)
+      if (walkAfter) {
+        void loaded?.catch(() => undefined); // (its failure is scanAll's, once it waits for it)
+        await walkAfter;
+      }
+      if (this.deps.closed()) return totals;
       const res = await scanAll(roots, {
         root, pool: this.deps.pool, cached, caseInsensitive: this.ignoresCase(), ready: loaded,
         knownUnder: (st) => (full ? stamps.keys() : [st, ...store.index.pathsUnder(id, st)]),
@@ -464,13 +481,15 @@ export class Mirror {
    * a crash as agreed, as before, let a node's change overwrite such a hub-side edit without a
    * conflict copy: two-way.test.ts and two-way-crash.test.ts.)
    */
-  private async verify(): Promise<void> {
+  private async verify(watching: Promise<unknown>): Promise<void> {
     const t0 = Date.now();
     let res: ScanTotals | undefined;
     const earlier = this.earlierCommits;
     this.earlierCommits = new Map();
     const ownCommit = (e: CachedEntry) => e.type === 'file' && earlier.get(e.path)?.has(e.hash.toString('hex')) === true;
-    const run = this.scanChain.then(async () => { res = await this.scanNow([''], false, ownCommit); });
+    let watchedAt = t0;
+    void watching.then(() => { watchedAt = Date.now(); }, () => undefined);
+    const run = this.scanChain.then(async () => { res = await this.scanNow([''], false, ownCommit, watching); });
     this.scanChain = run.catch(() => undefined);
     await run;
     if (!res) return;
@@ -478,7 +497,7 @@ export class Mirror {
     await this.sweeper?.changedDirs(['', ...this.deps.store.index.dirs(this.id)]).catch(() => undefined);
     this.log.info('mirror.verified', {
       node: this.id, files: res.walked, changed: res.updated, deleted: res.deleted,
-      hashedFiles: res.hashedFiles, hashedBytes: res.hashedBytes, ms: Date.now() - t0,
+      hashedFiles: res.hashedFiles, hashedBytes: res.hashedBytes, ms: Date.now() - t0, walkAfterMs: watchedAt - t0,
       ...(res.updated + res.deleted > 0 ? { examples: res.examples } : {}),
     });
   }

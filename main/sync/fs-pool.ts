@@ -287,6 +287,11 @@ export class FsPool {
 
   async close(): Promise<void> {
     this.closed = true;
+    // The workers are unref'd: while the process waits for their goodbyes, nothing else may
+    // keep it alive (a hub's last step, its servers closed), and it would end there, before
+    // what comes after the close (the hub's clean-shutdown mark: the next start would then
+    // verify as after a crash, with every node waiting for it).
+    for (const w of [...this.all, ...this.retiring]) w.ref();
     for (const t of this.idleTimers.values()) clearTimeout(t);
     this.idleTimers.clear();
     await Promise.all([...this.retiring].map((w) => w.terminate()));

@@ -199,6 +199,45 @@ describe('two-way mirror', () => {
     expect(same()).toEqual([]);
   });
 
+  it('edits in the mirror made while the hub is down and all through its start-up (before, during and after its verification) are all found', async () => {
+    // Files rewritten in place (same inode, directory untouched: only the verification's walk
+    // or the watcher can see them, not the sweep of directories), one after another.
+    const files = Array.from({ length: 400 }, (_, i) => `startup/d${i % 8}/f${i}.txt`);
+    for (const p of files) put(mirror(), p, 'v1\n');
+    await converged('the files to rewrite');
+    await hub.stop();
+    // A clean stop is recorded (its last step ran): the next start lets the node sync while it verifies.
+    expect(hub.logLines().some((l) => l.msg === 'hub.stopped')).toBe(true);
+    let next = 0;
+    const edit = () => {
+      if (next < files.length) fs.writeFileSync(mirror(files[next]!), `v2 of ${files[next++]} (a longer version)\n`);
+    };
+    for (let i = 0; i < 20; i++) edit(); // while the hub is down
+    const starting = Hub.start(hub.dataDir, { grpc: hub.info.grpc, pollMs: 5 });
+    let started = false;
+    void starting.then(() => { started = true; }, () => undefined);
+    // During its start-up: one file every few milliseconds until it listens...
+    while (!started && next < files.length) {
+      edit();
+      await new Promise((r) => setTimeout(r, 3));
+    }
+    hub = await starting;
+    // ...and until its mirror is verified (the walk and the watcher's start), then a few after.
+    let after = 0;
+    while (after < 20 && next < files.length) {
+      edit();
+      if (hub.logLines().some((l) => l.msg === 'mirror.verified')) after++;
+      await new Promise((r) => setTimeout(r, 3));
+    }
+    const edited = files.slice(0, next);
+    expect(edited.length).toBeGreaterThan(40);
+    await converged('every edit made while the hub was down or starting');
+    for (const p of edited) expect(read(ws, p)).toBe(`v2 of ${p} (a longer version)\n`);
+    // Only the edited files were hashed again.
+    const verified = hub.logLines().filter((l) => l.msg === 'mirror.verified').pop()!;
+    expect(Number(verified.hashedFiles)).toBeLessThanOrEqual(edited.length);
+  });
+
   it('an edit in the mirror made while a crashed hub is down, of a file the node changes too, keeps both versions', async () => {
     put(ws, 'crash/both.md', 'both v1\n');
     put(ws, 'crash/hub-only.md', 'hub-only v1\n');
