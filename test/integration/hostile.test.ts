@@ -303,13 +303,14 @@ describe('hostile node input', () => {
     const s = await joinHostile();
     const m = hostileMirror();
     const planted = ['evil', 'evil-rel', 'trap'];
+    let through: WireFile[] = [];
     try {
       // A symlink an attacker managed to place in the mirror (the hub itself never makes one like it).
       fs.symlinkSync(outside, path.join(m, 'evil'));
       fs.symlinkSync('../../../outside', path.join(m, 'evil-rel'));
       expect(fs.realpathSync(path.join(m, 'evil-rel'))).toBe(fs.realpathSync(outside));
       const c = Buffer.from('pwned\n');
-      const through: WireFile[] = [
+      through = [
         fileEntry(`evil/${MARK}-pwned.txt`, c, seq()),
         fileEntry(`evil/sub/${MARK}-pwned-deep.txt`, c, seq()),
         fileEntry(`evil-rel/${MARK}-pwned-rel.txt`, c, seq()),
@@ -366,16 +367,35 @@ describe('hostile node input', () => {
       }
       expect(s.closed).toBeNull();
       assertNothingEscaped(base);
-      // The hostile node withdraws what it sent (deletions, refused too while the plants are
-      // there). Otherwise its refused entries stay the hub's retryable failures and, once the
-      // plants are removed below, are rightly written into the now plain mirror (under load,
-      // while later scenarios run and find names that should never appear).
-      const withdrawn = through.map((e) => deletedEntry(e.path, seq()));
-      s.send({ index: { files: withdrawn } });
-      for (const e of withdrawn) await s.outcome(e.seq);
     } finally {
       for (const p of planted) fs.rmSync(path.join(m, p), { force: true });
     }
+    // With the plants gone, evil/… and trap/… are ordinary paths of the mirror again, and the
+    // refused entries, kept by the hub as failures to retry, may now rightly be applied there
+    // (its watch sees the plants go: sync.parents_restored, sync.recovered). The hostile node
+    // withdraws everything it sent (deletions, deepest first: now they apply), and the scenario
+    // waits until the hub has settled all of it: no problem left for that node and none of those
+    // paths in its mirror. Otherwise a retry of this scenario lands in a later one, which finds
+    // a name that must never appear.
+    const withdrawn = [...through.map((e) => e.path), 'evil/sub', `evil-rel/${MARK}-pwned-dir`, 'trap/keep.txt', 'evil', 'evil-rel', 'trap']
+      .map((p) => deletedEntry(p, seq()));
+    s.send({ index: { files: withdrawn } });
+    await s.ackThrough(withdrawn[withdrawn.length - 1]!.seq);
+    const under = (p: string) => planted.some((x) => p === x || p.startsWith(`${x}/`));
+    // What of them the hub still has to do: a problem it keeps (to retry), a change not applied
+    // yet, anything under those paths in the mirror.
+    const unsettled = async () => {
+      const d = await hub.invoke('nodes.detail', { id: hostileId });
+      return {
+        problems: d.problems.filter((x) => under(x.path)).map((x) => `${x.path}: ${x.code} ${x.reason}`),
+        pending: d.pending.filter((x) => under(x.path)).map((x) => x.path),
+        inMirror: walk(m).filter(under),
+      };
+    };
+    const settled = { problems: [], pending: [], inMirror: [] };
+    await waitFor('the hub to settle the withdrawn entries', async () => JSON.stringify(await unsettled()) === JSON.stringify(settled), 30_000).catch(() => undefined);
+    expect(await unsettled()).toEqual(settled);
+    assertNothingEscaped(base);
     await honestStillSyncs('planted-symlink');
     s.close();
   });
