@@ -25,4 +25,4 @@ export { eventLoopLines, eventLoopSummary, procCpuMs, procFacts, startPair, sync
 export { compareTrees, generateBigFile, generateTree, hashTreeNode, hashTreeSha256sum, listFiles, sha256File, walkStatTree } from './lib/trees.mjs';
 export { cpuBetween, cpuSnapshot, labelThreads, memory, procFigures } from './lib/procstat.mjs';
 export { RSYNC, freePort, runRsync, startRsyncDaemon } from './lib/rsync.mjs';
-export { rsyncBaseline, runCases, syncTreeCases, throughputResults } from './lib/throughput.mjs';
+export { GOALS_VS_RSYNC, goalVsRsync, rsyncBaseline, runCases, syncTreeCases, throughputResults } from './lib/throughput.mjs';

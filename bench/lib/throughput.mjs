@@ -16,6 +16,16 @@ import { listFiles } from './trees.mjs';
  * The cases (BENCH_SYNC_CASES: big, small) and their trees: "big" is 1 GiB in 10k files,
  * "small" 100k files of BENCH_FILE_MIN..MAX bytes (all scaled by BENCH_SCALE).
  */
+/** Issue 13's goals for both directions: ours / `rsync -a` at most this, per tree. */
+export const GOALS_VS_RSYNC = { big: 1.0, small: 2.0 };
+
+/** The goal of one case against `rsync -a`, as `{ target, actual, met }`. */
+export function goalVsRsync(name, r, error) {
+  const target = `ours / rsync -a <= ${GOALS_VS_RSYNC[name].toFixed(1)}`;
+  const actual = r?.ratioOursToRsync ?? null;
+  return actual !== null ? { target, actual, met: actual <= GOALS_VS_RSYNC[name] } : { target, actual: null, met: false, error };
+}
+
 export function syncTreeCases() {
   const cases = (process.env.BENCH_SYNC_CASES || 'big,small').split(',').map((s) => s.trim()).filter(Boolean);
   const minSize = param('BENCH_FILE_MIN', 512, { scaled: false, min: 0 });
