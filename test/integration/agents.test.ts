@@ -158,7 +158,8 @@ describe('agents', () => {
     await cli('stop', agent);
     await state(agent, 'stopped');
     await waitFor(`stubborn ${pid} killed`, () => !alive(pid), 30_000);
-    expect(node.logLines().some((l) => l.msg === 'agent.killed' && l.agent === agent)).toBe(true);
+    // The kill comes before its log line reaches the file: wait for the line, not only the death.
+    await waitFor('agent.killed in the node log', () => node.logLines().some((l) => l.msg === 'agent.killed' && l.agent === agent), 10_000);
   });
 
   it.skipIf(process.platform !== 'linux')('an instance the hub settled as lost while away is stopped, group and all, when its node reconnects', async () => {
