@@ -54,6 +54,12 @@ export interface QueueItem {
   conflict?: { loser: Side; copyTo: string };
   /** Resolves when the item has run. */
   settled?: Promise<void>;
+  /**
+   * The older change of this path that was running when this one came (aborted, but its
+   * commit may be past the point an abort can stop): this one starts after it has settled, so
+   * two versions of one path never commit side by side (the older could land last).
+   */
+  after?: Promise<void>;
   /** Enqueued after an item of a higher sequence number (a retry, a change decided again). */
   outOfOrder?: boolean;
 }
@@ -138,12 +144,16 @@ export class ApplyQueue {
   /** Queues a change; a queued one of the same path is dropped, a running one aborted. */
   enqueue(e: Entry, action: Action, expected: Expected, conflict?: QueueItem['conflict']): QueueItem {
     const prev = this.latestByPath.get(e.path);
+    let after: Promise<void> | undefined;
     if (prev && prev.state !== 'done') {
       if (prev.state === 'queued') prev.state = 'done';
-      else prev.abort?.abort();
+      else {
+        prev.abort?.abort();
+        after = prev.settled;
+      }
     }
     const barrier = isBarrier(e, expected, { conflict: conflict !== undefined, sameFileQueued: this.o.caseInsensitive && this.sameFileQueued(e.path) });
-    const item: QueueItem = { entry: e, action, barrier, state: 'queued', expected, ...(conflict ? { conflict } : {}) };
+    const item: QueueItem = { entry: e, action, barrier, state: 'queued', expected, ...(conflict ? { conflict } : {}), ...(after ? { after } : {}) };
     if (e.seq < this.maxSeq) {
       item.outOfOrder = true;
       this.outOfOrder++;
@@ -177,7 +187,11 @@ export class ApplyQueue {
       this.runningCount++;
       const memory = it.action.kind === 'pull' ? pullMemory(it.entry) : 0;
       this.memory += memory;
-      it.settled = this.o.run(it).finally(() => {
+      // After the older change of its path, if one still runs; not at all if a newer change came
+      // meanwhile or the connection went (then it is interrupted, like what was running).
+      const run = () => (this.stopped || this.latestByPath.get(it.entry.path) !== it ? Promise.resolve() : this.o.run(it));
+      it.settled = (it.after ? it.after.then(run) : run()).finally(() => {
+        delete it.after;
         it.state = 'done';
         this.runningCount--;
         this.memory -= memory;
