@@ -93,6 +93,8 @@ export class ApplyQueue {
   /** How many paths in `latestByPath` fold to each lower-case path (case-insensitive mirrors only). */
   private readonly folded = new Map<string, number>();
   private runningCount = 0;
+  /** Paths with an item running (or started and waiting for an older one of its path), how many. */
+  private readonly runningPaths = new Map<string, number>();
   /** What running pulls may hold in memory (see MAX_PULL_MEMORY). */
   private memory = 0;
   /** Index of the first item that may still be waiting to start. */
@@ -136,6 +138,15 @@ export class ApplyQueue {
     return this.latestByPath.get(wirePath);
   }
 
+  /**
+   * Some change of this path is running: its commit may be on disk before its result is known.
+   * Not only the newest one: an older one, aborted by a newer change still queued, may be
+   * committing yet (its write is the session's, never an edit on the hub's side).
+   */
+  runs(wirePath: string): boolean {
+    return this.runningPaths.has(wirePath);
+  }
+
   /** Node work on this path is queued, running, or done and not recorded yet. */
   has(wirePath: string): boolean {
     return this.latestByPath.has(wirePath);
@@ -146,8 +157,11 @@ export class ApplyQueue {
     const prev = this.latestByPath.get(e.path);
     let after: Promise<void> | undefined;
     if (prev && prev.state !== 'done') {
-      if (prev.state === 'queued') prev.state = 'done';
-      else {
+      if (prev.state === 'queued') {
+        prev.state = 'done';
+        // It never runs, but what it waited for may still be running.
+        after = prev.after;
+      } else {
         prev.abort?.abort();
         after = prev.settled;
       }
@@ -185,6 +199,8 @@ export class ApplyQueue {
       this.cursor++;
       it.state = 'running';
       this.runningCount++;
+      const p = it.entry.path;
+      this.runningPaths.set(p, (this.runningPaths.get(p) ?? 0) + 1);
       const memory = it.action.kind === 'pull' ? pullMemory(it.entry) : 0;
       this.memory += memory;
       // After the older change of its path, if one still runs; not at all if a newer change came
@@ -192,6 +208,9 @@ export class ApplyQueue {
       const run = () => (this.stopped || this.latestByPath.get(it.entry.path) !== it ? Promise.resolve() : this.o.run(it));
       it.settled = (it.after ? it.after.then(run) : run()).finally(() => {
         delete it.after;
+        const left = (this.runningPaths.get(p) ?? 1) - 1;
+        if (left > 0) this.runningPaths.set(p, left);
+        else this.runningPaths.delete(p);
         it.state = 'done';
         this.runningCount--;
         this.memory -= memory;

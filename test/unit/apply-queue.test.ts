@@ -169,6 +169,29 @@ describe('ApplyQueue', () => {
     expect(q.latest('a')!.state).toBe('running');
   });
 
+  it('says a path runs while an older change of it runs, even with the newer one only queued; a newest one replacing a queued one still waits for it', async () => {
+    const { q, started, add, done } = setup({ limits: { files: 2, ops: 2, pullMemory: 100 } });
+    add('a');
+    add('b');
+    q.pump();
+    expect(q.runs('a')).toBe(true);
+    add('a');
+    add('a');
+    q.pump();
+    // The older a still commits: its path runs, whatever the newest one's state.
+    expect(q.latest('a')!.state).toBe('queued');
+    expect(q.runs('a')).toBe(true);
+    await done('b');
+    // The newest a started (a slot is free) but waits for the older one.
+    expect(q.latest('a')!.state).toBe('running');
+    expect(started).toEqual(['a', 'b']);
+    await done('a');
+    expect(started).toEqual(['a', 'b', 'a']);
+    await done('a');
+    expect(q.runs('a')).toBe(false);
+    expect(q.runs('b')).toBe(false);
+  });
+
   it('never runs a change of a path superseded while it waited for the older one, nor once stopped', async () => {
     const { q, started, add, done } = setup();
     add('a');
