@@ -54,6 +54,12 @@ export interface QueueItem {
   conflict?: { loser: Side; copyTo: string };
   /** Resolves when the item has run. */
   settled?: Promise<void>;
+  /**
+   * The older change of this path that was running when this one came (aborted, but its
+   * commit may be past the point an abort can stop): this one starts after it has settled, so
+   * two versions of one path never commit side by side (the older could land last).
+   */
+  after?: Promise<void>;
   /** Enqueued after an item of a higher sequence number (a retry, a change decided again). */
   outOfOrder?: boolean;
 }
@@ -87,6 +93,8 @@ export class ApplyQueue {
   /** How many paths in `latestByPath` fold to each lower-case path (case-insensitive mirrors only). */
   private readonly folded = new Map<string, number>();
   private runningCount = 0;
+  /** Paths with an item running (or started and waiting for an older one of its path), how many. */
+  private readonly runningPaths = new Map<string, number>();
   /** What running pulls may hold in memory (see MAX_PULL_MEMORY). */
   private memory = 0;
   /** Index of the first item that may still be waiting to start. */
@@ -130,6 +138,15 @@ export class ApplyQueue {
     return this.latestByPath.get(wirePath);
   }
 
+  /**
+   * Some change of this path is running: its commit may be on disk before its result is known.
+   * Not only the newest one: an older one, aborted by a newer change still queued, may be
+   * committing yet (its write is the session's, never an edit on the hub's side).
+   */
+  runs(wirePath: string): boolean {
+    return this.runningPaths.has(wirePath);
+  }
+
   /** Node work on this path is queued, running, or done and not recorded yet. */
   has(wirePath: string): boolean {
     return this.latestByPath.has(wirePath);
@@ -138,12 +155,19 @@ export class ApplyQueue {
   /** Queues a change; a queued one of the same path is dropped, a running one aborted. */
   enqueue(e: Entry, action: Action, expected: Expected, conflict?: QueueItem['conflict']): QueueItem {
     const prev = this.latestByPath.get(e.path);
+    let after: Promise<void> | undefined;
     if (prev && prev.state !== 'done') {
-      if (prev.state === 'queued') prev.state = 'done';
-      else prev.abort?.abort();
+      if (prev.state === 'queued') {
+        prev.state = 'done';
+        // It never runs, but what it waited for may still be running.
+        after = prev.after;
+      } else {
+        prev.abort?.abort();
+        after = prev.settled;
+      }
     }
     const barrier = isBarrier(e, expected, { conflict: conflict !== undefined, sameFileQueued: this.o.caseInsensitive && this.sameFileQueued(e.path) });
-    const item: QueueItem = { entry: e, action, barrier, state: 'queued', expected, ...(conflict ? { conflict } : {}) };
+    const item: QueueItem = { entry: e, action, barrier, state: 'queued', expected, ...(conflict ? { conflict } : {}), ...(after ? { after } : {}) };
     if (e.seq < this.maxSeq) {
       item.outOfOrder = true;
       this.outOfOrder++;
@@ -175,9 +199,18 @@ export class ApplyQueue {
       this.cursor++;
       it.state = 'running';
       this.runningCount++;
+      const p = it.entry.path;
+      this.runningPaths.set(p, (this.runningPaths.get(p) ?? 0) + 1);
       const memory = it.action.kind === 'pull' ? pullMemory(it.entry) : 0;
       this.memory += memory;
-      it.settled = this.o.run(it).finally(() => {
+      // After the older change of its path, if one still runs; not at all if a newer change came
+      // meanwhile or the connection went (then it is interrupted, like what was running).
+      const run = () => (this.stopped || this.latestByPath.get(it.entry.path) !== it ? Promise.resolve() : this.o.run(it));
+      it.settled = (it.after ? it.after.then(run) : run()).finally(() => {
+        delete it.after;
+        const left = (this.runningPaths.get(p) ?? 1) - 1;
+        if (left > 0) this.runningPaths.set(p, left);
+        else this.runningPaths.delete(p);
         it.state = 'done';
         this.runningCount--;
         this.memory -= memory;

@@ -368,7 +368,9 @@ export class Mirror {
           }
         }
       }
-      const cached = (p: string) => this.recordedStamp(p, false, stamps);
+      // (Or recorded lately: a write pending when the stamps were loaded may be recorded, and
+      // gone from the pending view, by the time its path is compared.)
+      const cached = (p: string) => this.recordedStamp(p, true, stamps);
       // What the session wrote during the scan is its own work, not a hub-side edit; it is
       // looked at again once recorded, in case someone changed it right after.
       const ours = (p: string) => written.has(p) || (!forSession && this.deps.session()?.applying(p) === true);

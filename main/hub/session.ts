@@ -264,7 +264,7 @@ export class NodeSession {
 
   /** A node change of this path is being applied right now (its result is not known yet). */
   applying(wirePath: string): boolean {
-    return this.queue.latest(wirePath)?.state === 'running';
+    return this.queue.runs(wirePath);
   }
 
   /** Changes made on the hub's side that the node has not applied yet. */

@@ -589,6 +589,44 @@ describe('hostile node input', () => {
     s.close();
   });
 
+  it('two versions of many new files back to back (empty, then filled): the mirror ends with the newer, never the older', async () => {
+    // A node that sees a file its writer has created but not yet filled sends that empty
+    // version, then the filled one: the older commit, too far along to be aborted, must never
+    // land after the newer one nor be taken for an edit on the hub's side.
+    const s = await joinHostile();
+    const m = hostileMirror();
+    const mark = hub.logLines().length;
+    const N = 2000;
+    const empty = Buffer.alloc(0);
+    const dirSeq = seq();
+    s.send({ index: { files: [dirEntry('pairs', dirSeq)] } });
+    await s.ackThrough(dirSeq);
+    const filled = new Map<string, Buffer>();
+    const first: WireFile[] = [];
+    const second: WireFile[] = [];
+    for (let i = 0; i < N; i++) {
+      const name = `pairs/f-${i}.txt`;
+      filled.set(name, Buffer.from(`filled ${i} ${crypto.randomBytes(8).toString('hex')}\n`));
+      first.push(fileEntry(name, empty, seq(), { mtimeMs: 1_700_000_000_000 }));
+    }
+    for (const [name, c] of filled) second.push(fileEntry(name, c, seq(), { mtimeMs: 1_700_000_000_001 }));
+    s.serve(Object.fromEntries(filled));
+    s.send({ index: { files: first } });
+    // The filled versions come while the empty ones are being committed.
+    await waitFor('the first empty versions in the mirror', () => first.some((e) => fs.existsSync(path.join(m, e.path))), 30_000);
+    s.send({ index: { files: second } });
+    const last = second[second.length - 1]!.seq;
+    s.send({ done: { seq: last, full: false } });
+    await s.ackThrough(last, 60_000);
+    const wrong = () => [...filled].filter(([name, c]) => !fs.existsSync(path.join(m, name)) || !fs.readFileSync(path.join(m, name)).equals(c)).map(([name]) => name);
+    await waitFor('every file filled in the mirror', () => wrong().length === 0, 30_000).catch(() => undefined);
+    expect(wrong().map((name) => `${name}: ${fs.existsSync(path.join(m, name)) ? fs.statSync(path.join(m, name)).size : 'missing'} bytes`)).toEqual([]);
+    // None of the hub's own commits was taken for an edit on its side (a real node would then
+    // get the empty version back, over its filled file).
+    expect(logSince(mark).filter((l) => l.msg === 'mirror.changed' && l.node === hostileId).map((l) => ({ changed: l.changed, examples: l.examples }))).toEqual([]);
+    s.close();
+  });
+
   it('an oversized message ends only the sender\'s stream with RESOURCE_EXHAUSTED, is logged, and the node can reconnect', async () => {
     const base = baseline();
     // (a) An IndexBatch over the 4 MiB limit: one entry with a 5 MiB block list.

@@ -152,6 +152,69 @@ describe('ApplyQueue', () => {
     expect(running.abort.signal.aborted).toBe(true);
   });
 
+  it('starts a newer change of a path only once its aborted older one has settled (its commit may land still)', async () => {
+    const { q, started, add, done } = setup();
+    const older = add('a');
+    q.pump();
+    older.abort = new AbortController();
+    add('a');
+    add('b');
+    q.pump();
+    expect(older.abort.signal.aborted).toBe(true);
+    // b runs beside it; the newer a waits for the older one, which a commit in a worker may
+    // still finish (and it would land after the newer one's).
+    expect(started).toEqual(['a', 'b']);
+    await done('a');
+    expect(started).toEqual(['a', 'b', 'a']);
+    expect(q.latest('a')!.state).toBe('running');
+  });
+
+  it('says a path runs while an older change of it runs, even with the newer one only queued; a newest one replacing a queued one still waits for it', async () => {
+    const { q, started, add, done } = setup({ limits: { files: 2, ops: 2, pullMemory: 100 } });
+    add('a');
+    add('b');
+    q.pump();
+    expect(q.runs('a')).toBe(true);
+    add('a');
+    add('a');
+    q.pump();
+    // The older a still commits: its path runs, whatever the newest one's state.
+    expect(q.latest('a')!.state).toBe('queued');
+    expect(q.runs('a')).toBe(true);
+    await done('b');
+    // The newest a started (a slot is free) but waits for the older one.
+    expect(q.latest('a')!.state).toBe('running');
+    expect(started).toEqual(['a', 'b']);
+    await done('a');
+    expect(started).toEqual(['a', 'b', 'a']);
+    await done('a');
+    expect(q.runs('a')).toBe(false);
+    expect(q.runs('b')).toBe(false);
+  });
+
+  it('never runs a change of a path superseded while it waited for the older one, nor once stopped', async () => {
+    const { q, started, add, done } = setup();
+    add('a');
+    q.pump();
+    const waiting = add('a');
+    q.pump();
+    add('a');
+    q.pump();
+    await done('a');
+    // The middle one never ran; the newest runs once the first has settled (the middle one too).
+    expect(waiting.state).toBe('done');
+    expect(started).toEqual(['a', 'a']);
+    const m = setup();
+    m.add('x');
+    m.q.pump();
+    const w = m.add('x');
+    m.q.pump();
+    m.q.stop();
+    await m.done('x');
+    expect(m.started).toEqual(['x']);
+    expect(w.interrupted).toBe(true);
+  });
+
   it('never runs two names of one file side by side where case is ignored', async () => {
     const { q, started, add, done } = setup({ caseInsensitive: true });
     add('Readme.md');
