@@ -84,13 +84,18 @@ describe('two-way mirror', () => {
   it('an in-place edit on the hub moves only the changed blocks to the node', async () => {
     const before = fs.readFileSync(mirror('agent/out/model.bin'));
     before.fill(9, 1024 * 1024, 1024 * 1024 + 10);
+    const mark = node.logLines().length;
     put(mirror(), 'agent/out/model.bin', before);
     await converged('the edited model on the node');
     expect(fs.readFileSync(inWs('agent/out/model.bin')).equals(before)).toBe(true);
-    const batch = node.logLines().filter((l) => l.msg === 'hub.changes').pop()!;
+    // A later batch may carry the path again with nothing left to apply (a needless resend seen
+    // once in CI, not yet explained: issue 13's note): add up what every batch since the edit moved.
+    const batches = node.logLines().slice(mark).filter((l) => l.msg === 'hub.changes');
+    const sum = (k: string) => batches.reduce((n, l) => n + Number(l[k] ?? 0), 0);
+    expect(sum('applied')).toBeGreaterThanOrEqual(1);
     // One 128 KiB block crossed the wire; the other 3 MiB came from the node's own copy.
-    expect(batch).toMatchObject({ applied: 1, fetchedBytes: 128 * 1024 });
-    expect(Number(batch.reusedBytes)).toBeGreaterThan(3 * 1024 * 1024 - 128 * 1024);
+    expect(sum('fetchedBytes')).toBe(128 * 1024);
+    expect(sum('reusedBytes')).toBeGreaterThan(3 * 1024 * 1024 - 128 * 1024);
   });
 
   it('edits on both sides of different files converge', async () => {
