@@ -14,6 +14,7 @@ import { caseVariantSync } from './expect';
 import { WEAK_LEN, blockWeak, findShifted, hasWeak, searchRanges } from './blocks';
 import { GroupCommitter } from './group-commit';
 import { SYNC_FS_COMMAND } from './barrier';
+import { readFullySync } from './read-fully';
 
 function walk(root: string, subtree: string, shallow: boolean, exactCase = false): WalkResult {
   const items: WalkItem[] = [];
@@ -122,12 +123,7 @@ function hashFile(file: string, blockSize: number, range?: BlockRange): HashResu
     let i = 0;
     while (pos < end) {
       const want = Math.min(buf.length, end - pos);
-      let got = 0;
-      while (got < want) {
-        const r = fs.readSync(fd, buf, got, want - got, pos + got);
-        if (r === 0) break;
-        got += r;
-      }
+      const got = readFullySync(fd, buf, want, pos);
       if (got < want) return { changed: true };
       for (let off = 0; off < got; off += blockSize, i++) {
         const len = Math.min(blockSize, got - off);
@@ -162,13 +158,7 @@ function search(r: SearchRequest): [number, number][] {
       size: st.size,
       read(pos: number, len: number): Buffer {
         const buf = Buffer.allocUnsafe(len);
-        let got = 0;
-        while (got < len) {
-          const n = fs.readSync(fd, buf, got, len - got, pos + got);
-          if (n === 0) break;
-          got += n;
-        }
-        return buf.subarray(0, got);
+        return buf.subarray(0, readFullySync(fd, buf, len, pos));
       },
     };
     const want = { size: r.size, blockSize: r.blockSize, blocks: Buffer.from(r.blocks), weak: Buffer.from(r.weak) };

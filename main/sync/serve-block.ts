@@ -12,6 +12,7 @@ import { BLOCK_SIZE } from './blocks';
 import { checkNoSymlinkParentsSync, toNative, wirePathProblem } from './paths';
 import type { CachedEntry } from './types';
 import type { BlockRequest, BlockResponse } from './wire';
+import { readFullySync } from './read-fully';
 
 export interface Served {
   res: BlockResponse;
@@ -44,13 +45,7 @@ export function serveBlock(root: string, r: BlockRequest, recorded: (wirePath: s
     const st = fs.fstatSync(fd);
     if (st.size !== entry.size || st.mtimeMs !== entry.mtimeMs) return refuse('changed', true);
     const buf = Buffer.allocUnsafe(size);
-    let got = 0;
-    while (got < size) {
-      const n = fs.readSync(fd, buf, got, size - got, offset + got);
-      if (n === 0) break;
-      got += n;
-    }
-    if (got < size) return refuse('changed', true);
+    if (readFullySync(fd, buf, size, offset) < size) return refuse('changed', true);
     return { res: { id: r.id, data: buf, error: '' }, changed: false };
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
