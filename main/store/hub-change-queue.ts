@@ -18,12 +18,12 @@ export class HubChangeQueue {
    */
   private readonly counts = new Map<string, number>();
   /**
-   * pending() per node, as last counted: the count joins every queued row with its file, and the
-   * status asks for it at every change (it was the hub's top function during a 20k-file burst).
-   * Queueing, acknowledging and forgetting drop it (the number of files is then exact); the
-   * bytes of a queued file that changes otherwise show within PENDING_FRESH_MS.
+   * The bytes of pending() per node, as last summed: the sum joins every queued row with its
+   * file, and the status asks for it at every change (it was the hub's top function during a
+   * 20k-file burst). Queueing, acknowledging and forgetting drop it; the bytes of a queued file
+   * that changes otherwise show within PENDING_FRESH_MS. (The number of files is `counts`.)
    */
-  private readonly pendingCache = new Map<string, { files: number; bytes: number; at: number }>();
+  private readonly pendingCache = new Map<string, { bytes: number; at: number }>();
 
   constructor(private readonly db: DB) {
     this.q = {
@@ -103,11 +103,10 @@ export class HubChangeQueue {
     if (this.count(nodeId) === 0) return { files: 0, bytes: 0 };
     const now = Date.now();
     const c = this.pendingCache.get(nodeId);
-    if (c && now - c.at < PENDING_FRESH_MS && !this.db.inTransaction) return { files: c.files, bytes: c.bytes };
+    if (c && now - c.at < PENDING_FRESH_MS && !this.db.inTransaction) return { files: this.count(nodeId), bytes: c.bytes };
     const r = this.q.hubPending.get(nodeId)!;
-    const fresh = { files: r.files, bytes: r.bytes ?? 0 };
-    if (!this.db.inTransaction) this.pendingCache.set(nodeId, { ...fresh, at: now });
-    return fresh;
+    if (!this.db.inTransaction) this.pendingCache.set(nodeId, { bytes: r.bytes ?? 0, at: now });
+    return { files: r.files, bytes: r.bytes ?? 0 };
   }
 
   /** Hub-side changes queued for the node strictly under a directory (the node has not got them). */
