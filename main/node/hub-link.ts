@@ -67,6 +67,8 @@ export class HubLink {
    * session, made at Welcome and closed when the session ends (a closed one fails every fetch).
    */
   private fetcher = closedFetcher();
+  /** cancel() was called: the node stops, and no session starts any more. */
+  private cancelled = false;
 
   constructor(private readonly d: HubLinkDeps) {}
 
@@ -94,8 +96,13 @@ export class HubLink {
     return true;
   }
 
-  /** Ends the session under way (stop()). */
+  /**
+   * Ends the session under way and refuses every later one (stop()). A session that is still
+   * fetching the hub's certificate has no stream to cancel yet: it checks this flag before it
+   * opens one, or it would serve the hub on a store that stop() is closing.
+   */
   cancel(): void {
+    this.cancelled = true;
     this.call?.cancel();
   }
 
@@ -103,6 +110,7 @@ export class HubLink {
   async session(): Promise<void> {
     const { cfg, store } = this.d;
     const creds = await pinnedCredentials(cfg.hub, cfg.fingerprint);
+    if (this.cancelled) throw Object.assign(new Error('the node is stopping'), { code: grpc.status.CANCELLED });
     const client = new NodeSyncService(cfg.hub, creds, { ...channelOptions, 'grpc.ssl_target_name_override': 'cortex-hub' }) as unknown as grpc.Client & { session(md: grpc.Metadata): Call };
     const md = new grpc.Metadata();
     md.set('authorization', `Bearer ${cfg.token}`);
