@@ -88,6 +88,12 @@ interface Batch {
   inline: ReadonlyMap<Entry, Buffer>;
   /** Parent directories (wire paths) checked in this batch, and whether they were sound (no symlink, no file on the way). */
   checkedDirs: Map<string, Promise<boolean>>;
+  /**
+   * Case-only renames carried out in this batch, by the lower-cased old name: entries that run
+   * side by side (a renamed directory and the files in it) all find the same rename to make,
+   * and only the first makes it.
+   */
+  caseMoves: Map<string, Promise<CachedEntry | null | undefined>>;
 }
 
 export class HubChanges {
@@ -110,8 +116,10 @@ export class HubChanges {
   async apply(entries: Entry[], inline: ReadonlyMap<Entry, Buffer> = new Map()): Promise<BatchResult> {
     const result: BatchResult = { applied: 0, skipped: 0, refused: 0, failed: 0, fetchedBytes: 0, reusedBytes: 0, inlineBytes: 0, problems: [] };
     const batch: Batch = {
-      result, deletions: new Set(entries.filter((e) => e.deleted).map((e) => e.path)), toRecord: [], unrecorded: new Set(), checkedDirs: new Map(), inline,
+      result, deletions: new Set(entries.filter((e) => e.deleted).map((e) => e.path)), toRecord: [], unrecorded: new Set(), checkedDirs: new Map(), caseMoves: new Map(), inline,
     };
+    /** Entries whose turn ended normally (applied, skipped, refused or failed, and counted so). */
+    const handled = new Set<Entry>();
     const running = new Set<Promise<void>>();
     /** The sizes of the files running (weight). */
     let bytes = 0;
@@ -120,7 +128,7 @@ export class HubChanges {
     const start = (e: Entry, known?: CachedEntry | null) => {
       const w = weight(e);
       bytes += w;
-      const p: Promise<void> = this.one(e, batch, undefined, known).catch((err) => { ended = err; }).finally(() => {
+      const p: Promise<void> = this.one(e, batch, undefined, known).then(() => { handled.add(e); }, (err) => { ended = err; }).finally(() => {
         running.delete(p);
         bytes -= w;
       });
@@ -150,12 +158,31 @@ export class HubChanges {
         // Only a barrier (run alone) or a case-only rename changes another path's record.
         start(e, this.d.ctx.caseInsensitive ? undefined : local ?? null);
       }
-      await Promise.all(running);
+    } catch (err) {
+      ended ??= err;
     } finally {
+      // Whatever ended the loop, what runs is settled and recorded before the batch is answered.
+      await Promise.all(running);
       this.flush(batch);
     }
-    if (ended) throw ended;
+    if (ended instanceof PeerGone) throw ended;
+    if (ended) this.unhandled(entries.filter((e) => !handled.has(e)), ended, result);
     return result;
+  }
+
+  /**
+   * Something no entry's own handling expected ended the batch: the entries it had not settled
+   * are reported failed with that error (the hub keeps them as problems and sends them again),
+   * so the batch is still answered. An unanswered batch would hold the hub's changes for this
+   * node until the session ends.
+   */
+  private unhandled(entries: Entry[], err: unknown, result: BatchResult): void {
+    for (const e of entries) {
+      const why = applyProblem(err, e.path, 'node');
+      result.failed++;
+      result.problems.push({ path: e.path, seq: e.seq, code: why.code, message: why.reason });
+    }
+    this.d.log.error('hub.batch_failed', { entries: entries.length, examples: entries.slice(0, 5).map((e) => clip(e.path)), error: (err as Error).message });
   }
 
   /** The workspace's recorded entry at a path; records the batch's applied entries first if it is among them. */
@@ -262,7 +289,16 @@ export class HubChanges {
       if (err instanceof CaseConflict) {
         // The workspace ignores case. Renamed by the hub (it deletes the old name in this very
         // batch): take the new case and go on; otherwise two names this disk cannot hold apart.
-        const moved = renamed ? undefined : await this.caseRename(h, err, batch);
+        let moved: CachedEntry | null | undefined;
+        try {
+          moved = renamed ? undefined : await this.caseRename(h, err, batch);
+        } catch (moveErr) {
+          // The rename found the disk other than expected: like any change under us.
+          this.deferred(h, result);
+          log.info('hub.change_raced', { path: h.path, hubSeq: h.seq, reason: (moveErr as Error).message });
+          this.d.markDirty(h.path);
+          return;
+        }
         if (moved) return this.one(h, batch, moved);
         if (moved === null) {
           this.deferred(h, result);
@@ -316,6 +352,22 @@ export class HubChanges {
    */
   private async caseRename(h: Entry, err: CaseConflict, batch: Batch): Promise<CachedEntry | null | undefined> {
     const { from, to } = err.renameSpan();
+    const key = from.toLowerCase();
+    const under = batch.caseMoves.get(key);
+    if (under) {
+      // Another entry of this batch (the directory, or a file in it) made this rename, or
+      // found it is none (then this entry is no rename either).
+      if ((await under) === undefined) return undefined;
+      this.d.markDirty(h.path);
+      return null;
+    }
+    const move = this.caseMove(h, from, to, batch);
+    batch.caseMoves.set(key, move);
+    return move;
+  }
+
+  /** caseRename's rename itself, made once per batch and old name. */
+  private async caseMove(h: Entry, from: string, to: string, batch: Batch): Promise<CachedEntry | null | undefined> {
     const old = this.local(from, batch);
     if (!batch.deletions.has(from) || !old || old.deleted) return undefined;
     const moved = await applyMove(this.d.ctx, old, to);

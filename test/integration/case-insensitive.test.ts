@@ -106,6 +106,21 @@ describe.skipIf(unavailable !== null)('case-only renames on a case-insensitive w
     expect(fs.readFileSync(path.join(ws, 'Docs', 'README.md'), 'utf8')).toBe('read me\n');
   });
 
+  it('a case-only rename on the hub of a directory holding many files: every file finds the rename once, the batch is answered', async () => {
+    // The directory and its files run side by side in one batch: each finds that "many" must
+    // become "Many". Only one may rename it; a second rename used to fail the whole batch, which
+    // then was never answered (the node stayed `syncing` with 41 changes pending, forever).
+    fs.mkdirSync(mirror('many'));
+    for (let i = 0; i < 40; i++) fs.writeFileSync(mirror(`many/f${i}.txt`), `file ${i}\n`);
+    await converged('the directory on the node');
+    fs.renameSync(mirror('many'), mirror('Many'));
+    await converged('the renamed directory on the node');
+    expect(names(ws).filter((n) => !n.startsWith('.'))).toEqual(['Docs', 'Many', 'src']);
+    expect(names(path.join(ws, 'Many'))).toHaveLength(40);
+    expect(fs.readFileSync(path.join(ws, 'Many', 'f39.txt'), 'utf8')).toBe('file 39\n');
+    expect(node.logLines().filter((l) => l.msg === 'hub.batch_failed')).toEqual([]);
+  });
+
   it('two names the workspace cannot hold apart: one is refused with CASE_CONFLICT, nothing is lost', async () => {
     fs.mkdirSync(mirror('notes'));
     fs.writeFileSync(mirror('notes/Plan.txt'), 'upper\n');

@@ -217,6 +217,28 @@ describe('HubChanges', () => {
     t.store.close();
   });
 
+  it('answers a batch that something unexpected ended: what it settled stays, the rest is reported failed with the error', async () => {
+    const t = setup();
+    const entries = ['a.txt', 'b.txt', 'c.txt'].map((p, i) => {
+      t.hub.set(p, Buffer.from(`hub ${p}`));
+      return fileEntry(p, t.hub.get(p)!, 1 + i, 0);
+    });
+    const get = t.store.get.bind(t.store);
+    t.store.get = (p: string) => {
+      if (p === 'b.txt') throw new Error('the index could not be read');
+      return get(p);
+    };
+    const r = await t.hc.apply(entries);
+    expect(r).toMatchObject({ applied: 1, failed: 2 });
+    expect(r.problems.map((p) => [p.path, p.message])).toEqual([['b.txt', expect.stringContaining('the index could not be read')], ['c.txt', expect.stringContaining('the index could not be read')]]);
+    expect(r.problems.every((p) => p.code !== 'DEFERRED')).toBe(true);
+    // What it applied is on disk and recorded with the hub's sequence number.
+    expect(t.read('a.txt')).toBe('hub a.txt');
+    expect(t.store.since(0, 10).map((e) => [e.path, e.fromHubSeq])).toEqual([['a.txt', 1]]);
+    expect(t.logs.some((l) => l.msg === 'hub.batch_failed' && l.entries === 2)).toBe(true);
+    t.store.close();
+  });
+
   it('applies a batch\'s small files many at once, so their commits queue up as large group commits', async () => {
     const g = gate();
     const t = setup(g.hold);
