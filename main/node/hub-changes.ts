@@ -11,6 +11,10 @@
  *
  * What was applied is recorded in the node's index with the hub's sequence number
  * (`fromHubSeq`), and so reaches the hub as "the node now has your version": the agreement.
+ *
+ * A little over 400 lines: the window, one entry's steps and the case-only renames of
+ * case-insensitive workspaces all work on one batch's state (what to record, the directories
+ * checked, the renames made); split apart, each would pass that state to the others.
  */
 import { AbortedError, applyMove, type ApplyContext, type BlockLocation } from '../sync/apply';
 import { applyAction, applyProblem } from '../sync/apply-action';
