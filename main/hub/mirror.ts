@@ -188,6 +188,8 @@ export class Mirror {
       for (const ev of events) {
         const rel = path.relative(root, ev.path).split(path.sep).join('/');
         if (rel === '' || outsideRoot(rel, '/')) continue;
+        // An edit of someone's (not an echo of the session's writes): its directory is swept closely.
+        if (!this.echoes.expecting(rel)) this.sweeper?.touched(rel);
         if (this.echoes.seen(rel)) this.deps.changed();
         if (rel === LOCK_FILE) {
           this.lock.changed();

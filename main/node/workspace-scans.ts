@@ -113,8 +113,12 @@ export class WorkspaceScans {
       for (const ev of events) {
         const rel = path.relative(d.workspace, ev.path).split(path.sep).join('/');
         if (outsideRoot(rel, '/')) continue;
-        // An edit of someone's (not our own write's echo): its directory is watched closely for a while.
-        if (!this.echoes.expecting(rel) && !d.ignore(scannablePath(rel))) this.hotDirs.edited(rel);
+        // An edit of someone's (not our own write's echo): its directory is watched closely for a
+        // while, and swept entry by entry (dir-sweep.ts touched: the watcher can lose an event).
+        if (!this.echoes.expecting(rel) && !d.ignore(scannablePath(rel))) {
+          this.hotDirs.edited(rel);
+          this.dirSweep.touched(rel);
+        }
         this.echoes.seen(rel);
         this.markDirty(rel);
       }

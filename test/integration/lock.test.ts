@@ -50,8 +50,12 @@ describe('immutability lock', () => {
     const readsBefore = lockLines().length;
     fs.writeFileSync(mirror('.metadata.json'), JSON.stringify({ immutable: ['docs/**'] }));
     await waitFor('the lock in status', async () => (await hub.node(id)).locked.includes('docs/**'), 10_000);
-    // Each read of the lock file is logged (what the next test counts): this one too.
-    expect(lockLines().slice(readsBefore)).toEqual([expect.objectContaining({ why: 'changed', globs: ['docs/**'] })]);
+    // Each read of the lock file is logged (what the next test counts): this one too. The write
+    // (truncate, then write) may be heard twice when the machine is busy: a read of the empty
+    // file in between says why it is unusable and keeps the lock it had.
+    const reads = lockLines().slice(readsBefore);
+    expect(reads.at(-1)).toEqual(expect.objectContaining({ why: 'changed', globs: ['docs/**'] }));
+    for (const r of reads.slice(0, -1)) expect(r).toEqual(expect.objectContaining({ why: 'changed', globs: [], error: expect.stringContaining('not valid JSON') }));
   });
 
   it('refuses node edits, deletions and a deleted parent directory under a locked path; other changes flow', async () => {

@@ -57,6 +57,33 @@ describe('DirSweep on a real directory', () => {
     expect(differingChildren(await sweep.children(''), new Map([['d', dirRec('d')], ['e', dirRec('e')]]))).toEqual(['moved.txt']);
     fs.rmSync(root, { recursive: true, force: true });
   });
+
+  it('compares a directory someone edited in at the next two sweeps, though an edit in place moves no mtime (a watcher event lost)', async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'cortex-sweep-'));
+    fs.mkdirSync(path.join(root, 'd'));
+    const index = new Map<string, CachedEntry>();
+    for (const n of ['a.txt', 'b.txt']) {
+      fs.writeFileSync(path.join(root, 'd', n), 'v1');
+      const st = fs.statSync(path.join(root, 'd', n));
+      index.set(`d/${n}`, rec(`d/${n}`, { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, mode: st.mode & 0o777 }));
+    }
+    const sweep = new DirSweep(root);
+    const recordedIn = (dir: string) => new Map([...index].filter(([p]) => p.startsWith(`${dir}/`)));
+    expect(await sweep.differing(['', 'd'], recordedIn)).toEqual([]);
+    const mtime = fs.statSync(path.join(root, 'd')).mtimeMs;
+    // Rewritten in place: the same inode, the directory untouched.
+    fs.writeFileSync(path.join(root, 'd', 'b.txt'), 'v2, longer');
+    expect(fs.statSync(path.join(root, 'd')).mtimeMs).toBe(mtime);
+    // No event for b.txt (lost): a sweep by directory mtimes alone does not see it...
+    expect(await sweep.differing(['', 'd'], recordedIn)).toEqual([]);
+    // ...but the watcher did report another edit in that directory: compared entry by entry.
+    sweep.touched('d/a.txt');
+    expect(await sweep.differing(['', 'd'], recordedIn)).toEqual(['d/b.txt']);
+    // Once more at the next sweep (the loss may come after a sweep in the middle of a burst), then not.
+    expect(await sweep.differing(['', 'd'], recordedIn)).toEqual(['d/b.txt']);
+    expect(await sweep.differing(['', 'd'], recordedIn)).toEqual([]);
+    fs.rmSync(root, { recursive: true, force: true });
+  });
 });
 
 describe('SweepPace', () => {
