@@ -5,7 +5,8 @@
  * workspace is empty, as a hub-side agent's output would. Measures the time from the tree's
  * appearance until the node's workspace has every file and the hub says the node is `in-sync`
  * with nothing left to send (`toNodeFiles` 0). Baseline in the same run, on the same tree:
- * `rsync -a` (and `rsync -a --fsync`) to a loopback rsync daemon, as in initial-sync.mjs.
+ * `rsync -a` (and `rsync -a --fsync`) to a loopback rsync daemon, and the floors of a durable
+ * copy (lib/floors.mjs), as in initial-sync.mjs.
  * Also reports hub and node RSS (peak, at the end) and their CPU per thread over the interval,
  * and the hub's event-loop lag.
  *
@@ -23,7 +24,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  compareTrees, cpuSnapshot, eventLoopSummary, generateTree, labelThreads, listFiles, logSince, main, procFacts,
+  compareTrees, cpuSnapshot, eventLoopSummary, floorBaselines, floorsLine, generateTree, labelThreads, listFiles, logSince, main, procFacts,
   GOALS_VS_RSYNC, goalVsRsync, progress, round, rsyncBaseline, runCases, startPair, startRsyncDaemon, syncDisks, syncTreeCases, throughputResults,
   waitEventLoopLine, waitFor, waitNode,
 } from './lib.mjs';
@@ -123,6 +124,7 @@ await main('initial-sync-to-node', async ({ workDir }) => {
     const variants = [['rsync', ['-a']]];
     if (withFsync) variants.push(['rsyncFsync', ['-a', '--fsync']]);
     for (const [label, args] of variants) rs[label] = await rsyncBaseline(daemon, name, label, args, src, `${name}-${label}`, tree.files);
+    const floors = await floorBaselines(name, 'floors', src, path.join(caseDir, 'floor'));
 
     progress(`[${name}] cortex-hub mirror → cortex-node`);
     let ours;
@@ -135,15 +137,17 @@ await main('initial-sync-to-node', async ({ workDir }) => {
     const rsyncMs = rs.rsync.ms;
     const rsyncFsyncMs = rs.rsyncFsync?.ms ?? null;
     const oursMs = ours.ms;
-    progress(`[${name}] ours ${oursMs} ms, rsync ${rsyncMs} ms${withFsync ? `, rsync --fsync ${rsyncFsyncMs} ms` : ''}`);
+    const results = throughputResults(tree, oursMs, rsyncMs, rsyncFsyncMs, ours, floors);
+    progress(`[${name}] ours ${oursMs} ms, rsync ${rsyncMs} ms${withFsync ? `, rsync --fsync ${rsyncFsyncMs} ms` : ''}${floorsLine(results.floors)}`);
     return {
       ...(ours.error ? { error: ours.error } : {}),
       tree: { files: tree.files, bytes: tree.bytes, dirs: tree.dirs, generateMs: tree.ms },
       ours,
       rsync: rs.rsync,
       rsyncFsync: rs.rsyncFsync ?? null,
+      floors,
       // Lag, RSS and CPU over the timed interval.
-      results: throughputResults(tree, oursMs, rsyncMs, rsyncFsyncMs, ours),
+      results,
     };
   };
   const out = await runCases(cases, runCase);

@@ -4,7 +4,8 @@
  * (b) "small": 100k files of ~1 KiB. Measures the time from the node's spawn (it scans and
  * hashes its workspace, connects, sends its index, serves blocks) until the hub reports the
  * node `in-sync`. Baseline in the same run, on the same source tree: `rsync -a` to a loopback
- * rsync daemon (and `rsync -a --fsync`, since the hub fsyncs every file it commits).
+ * rsync daemon (and `rsync -a --fsync`, since the hub fsyncs every file it commits), and the
+ * floors of a durable copy (lib/floors.mjs: a group-commit writer alone, SHA-256 of the tree).
  * Goal: not slower than rsync -a. Also records the hub's event-loop lag during each sync
  * (hub started with CORTEX_EVENTLOOP_LOG=1; null with a note if the hub does not log it).
  *
@@ -16,7 +17,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import {
-  compareTrees, eventLoopSummary, generateTree, goal, labelThreads, logSince, main, param, progress, round,
+  compareTrees, eventLoopSummary, floorBaselines, floorsLine, generateTree, goal, labelThreads, logSince, main, medianFloors, param, progress, round,
   goalVsRsync, rsyncBaseline, runCases, startPair, startRsyncDaemon, syncDisks, syncTreeCases, throughputResults, waitEventLoopLine,
 } from './lib.mjs';
 
@@ -89,6 +90,7 @@ await main('initial-sync', async ({ workDir }) => {
     const ours = [];
     const rsync = [];
     const rsyncFsync = [];
+    const floors = [];
     for (let r = 0; r < repeat; r++) {
       // ---- ours
       syncDisks();
@@ -107,6 +109,9 @@ await main('initial-sync', async ({ workDir }) => {
       for (const [label, args, list] of variants) {
         list.push(await rsyncBaseline(daemon, name, `${label}, run ${r + 1}/${repeat}`, args, src, `${name}-${label}-${r}`, tree.files));
       }
+
+      // ---- the floors of a durable copy (no product code)
+      floors.push(await floorBaselines(name, `run ${r + 1}/${repeat}`, src, path.join(caseDir, `floor-${r}`)));
     }
     const okRuns = ours.filter((x) => x.ms !== null);
     const oursMs = okRuns.length ? median(okRuns.map((x) => x.ms)) : null;
@@ -118,10 +123,11 @@ await main('initial-sync', async ({ workDir }) => {
       ours,
       rsync,
       rsyncFsync: withFsync ? rsyncFsync : null,
-      // Lag, RSS and CPU of the first run.
-      results: throughputResults(tree, oursMs, rsyncMs, rsyncFsyncMs, okRuns[0]),
+      floors,
+      // Lag, RSS and CPU of the first run; the floors' median runs.
+      results: throughputResults(tree, oursMs, rsyncMs, rsyncFsyncMs, okRuns[0], medianFloors(floors)),
     };
-    progress(`[${name}] ours ${oursMs} ms, rsync ${rsyncMs} ms${withFsync ? `, rsync --fsync ${rsyncFsyncMs} ms` : ''}`);
+    progress(`[${name}] ours ${oursMs} ms, rsync ${rsyncMs} ms${withFsync ? `, rsync --fsync ${rsyncFsyncMs} ms` : ''}${floorsLine(doc.results.floors)}`);
     return doc;
   };
   const out = await runCases(cases, runCase);

@@ -12,6 +12,7 @@
  *   lib/rsync.mjs    the rsync daemon baseline
  *   lib/procstat.mjs RSS and CPU per thread of a product process (/proc), thread labels
  *   lib/throughput.mjs the initial-sync benches' trees, rsync baseline, figures, cases
+ *   lib/floors.mjs   the floors of a durable copy (write with group commit, hash), same run
  */
 export { Hub, Node } from '../harness/hub.mjs';
 export { ROOT, killAll, readJsonLines, startProc } from '../harness/procs.mjs';
@@ -26,3 +27,4 @@ export { compareTrees, generateBigFile, generateTree, hashTreeNode, hashTreeSha2
 export { cpuBetween, cpuSnapshot, labelThreads, memory, procFigures } from './lib/procstat.mjs';
 export { RSYNC, freePort, runRsync, startRsyncDaemon } from './lib/rsync.mjs';
 export { GOALS_VS_RSYNC, goalVsRsync, rsyncBaseline, runCases, syncTreeCases, throughputResults } from './lib/throughput.mjs';
+export { durableWriteFloor, floorBaselines, floorResults, floorsLine, hashFloor, medianFloors } from './lib/floors.mjs';

@@ -1,11 +1,12 @@
 /**
  * What the two initial-sync benchmarks (node → hub: initial-sync.mjs; hub → node:
  * initial-sync-to-node.mjs) share: the two trees and their parameters, one rsync baseline
- * run, the throughput figures of a case, and running every case so that one failing keeps
- * the others' numbers.
+ * run, the throughput figures of a case (with its floors: floors.mjs), and running every
+ * case so that one failing keeps the others' numbers.
  */
 import path from 'node:path';
 import { GiB, flag, param } from './params.mjs';
+import { floorResults } from './floors.mjs';
 import { procFigures } from './procstat.mjs';
 import { progress, round } from './report.mjs';
 import { runRsync } from './rsync.mjs';
@@ -49,8 +50,12 @@ export async function rsyncBaseline(daemon, name, label, args, src, sub, expectF
   return res;
 }
 
-/** A case's headline figures: ours against the rsync baselines of the same run, and of our run the hub's lag and both processes' RSS and CPU. */
-export function throughputResults(tree, oursMs, rsyncMs, rsyncFsyncMs, run) {
+/**
+ * A case's headline figures: ours against the rsync baselines of the same run and against the
+ * floors of a durable copy (floors.mjs; null: not measured), and of our run the hub's lag and
+ * both processes' RSS and CPU.
+ */
+export function throughputResults(tree, oursMs, rsyncMs, rsyncFsyncMs, run, floors = null) {
   return {
     oursMs,
     rsyncMs,
@@ -65,6 +70,7 @@ export function throughputResults(tree, oursMs, rsyncMs, rsyncFsyncMs, run) {
     // RSS (MiB) peak and at the end; CPU ms per thread group (main, fs-worker, libuv-pool, v8-platform, other, exited).
     hub: procFigures(run?.procs?.hub),
     node: procFigures(run?.procs?.node),
+    floors: floorResults(tree, oursMs, rsyncMs, floors, run),
   };
 }
 

@@ -5,15 +5,16 @@
  * rescan now and then and the sweep under the watcher (sync/dir-sweep.ts). Scans and hub-side
  * batches run one at a time, in order (serial()).
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import watcher from '@parcel/watcher';
 import type { NodeStore } from '../store/node-store';
 import type { FsPool } from '../sync/fs-pool';
-import { coveringRoots, outsideRoot } from '../sync/paths';
+import { coveringRoots, outsideRoot, toNative } from '../sync/paths';
 import { PROBLEM_CODES, covers, scannablePath } from '../sync/problems';
 import { orderBatch } from '../sync/plan';
 import { FULL_RESCAN_MS, scanAll } from '../sync/scanner';
-import { DirSweep, SWEEP_TICK_MS, SweepPace } from '../sync/dir-sweep';
+import { DirSweep, SWEEP_TICK_MS, SweepPace, fileShowsRecord, seenOf } from '../sync/dir-sweep';
 import { Echoes } from '../sync/echo';
 import { HotDirs } from './hot-dirs';
 import type { CachedEntry, Stamp } from '../sync/types';
@@ -185,7 +186,8 @@ export class WorkspaceScans {
     if (d.stopped()) return;
     const t0 = Date.now();
     const full = subtrees.includes('');
-    const roots = full ? [''] : coveringRoots(subtrees);
+    const roots = full ? [''] : await this.unsettled(coveringRoots(subtrees));
+    if (roots.length === 0) return;
     // A whole workspace is compared with every path's stamp (no hashes or block lists: see stamps()).
     const cache = full ? d.store.stamps() : null;
     let early = 0;
@@ -254,6 +256,40 @@ export class WorkspaceScans {
     }
     void d.reports.send();
     void d.sendPending();
+  }
+
+  /**
+   * Of these scan roots, those a scan could find something in: a regular file showing its
+   * recorded stamp (dir-sweep.ts fileShowsRecord) is left out, as its scan would find nothing.
+   * Most are the echoes of what a hub batch just wrote and recorded (scans run after it:
+   * serial()); a scan each cost a worker round trip and an index query per file. Not where case
+   * is ignored (a scan then also checks the name's case on disk), nor for a path with a known
+   * problem or ignored (its scan would clear it).
+   */
+  private async unsettled(roots: string[]): Promise<string[]> {
+    const { d } = this;
+    if (d.caseInsensitive) return roots;
+    const known = d.reports.found;
+    const out: string[] = [];
+    let since = Date.now();
+    for (let i = 0; i < roots.length; i++) {
+      if ((i & 63) === 63 && Date.now() - since > 8) {
+        await new Promise((r) => setImmediate(r));
+        since = Date.now();
+      }
+      const p = roots[i]!;
+      if (p !== '' && !known.problems.has(p) && !known.ignored.has(p)) {
+        let st: fs.Stats | undefined;
+        try {
+          st = fs.lstatSync(toNative(d.workspace, p));
+        } catch {
+          st = undefined;
+        }
+        if (st && fileShowsRecord(seenOf(st), d.store.stamp(p))) continue;
+      }
+      out.push(p);
+    }
+    return out;
   }
 
   /**

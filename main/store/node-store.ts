@@ -41,6 +41,7 @@ export class NodeStore {
       since: db.prepare<[number, number], FileRow & { from_hub: number }>(`SELECT ${FILE_COLUMNS}, from_hub FROM files WHERE seq > ? ORDER BY seq LIMIT ?`),
       upsert: db.prepare(`INSERT OR REPLACE INTO files (${FILE_COLUMNS}, from_hub) VALUES (@path, @type, @size, @mtime_ms, @mode, @ino, @hash, @block_size, @blocks, @target, @seq, @deleted, @weak, @from_hub)`),
       get: db.prepare<[string], FileRow>(`SELECT ${FILE_COLUMNS} FROM files WHERE path = ?`),
+      stamp: db.prepare<[string], StampRaw>(`SELECT ${STAMP_COLUMNS} FROM files WHERE path = ?`).raw(true),
       under: db.prepare<[string, string, string], { path: string }>('SELECT path FROM files WHERE path = ? OR (path >= ? AND path < ?)'),
       maxSeq: db.prepare<[], { s: number | null }>('SELECT max(seq) AS s FROM files'),
       dirs: db.prepare<[], { path: string }>('SELECT path FROM files WHERE type = 1 AND deleted = 0'),
@@ -85,6 +86,12 @@ export class NodeStore {
   get(path: string): CachedEntry | undefined {
     const r = this.q.get.get(path);
     return r && rowToEntry(r);
+  }
+
+  /** One path's stamp (what a scan compares with: stamps()), without its hashes and block list. */
+  stamp(path: string): Stamp | undefined {
+    const r = this.q.stamp.get(path);
+    return r && stampOfRaw(r);
   }
 
   /** Paths at or under `prefix` ('' for all). */

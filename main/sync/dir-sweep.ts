@@ -38,6 +38,21 @@ const LSTAT_BATCH = 64;
  */
 export const SWEEP_MIN_GAP_MS = SWEEP_TICK_MS - 100;
 
+/** An entry as lstat saw it; null for what is no file, directory or symlink (the scanner's to report). */
+export function seenOf(st: fs.Stats): Seen | null {
+  const type = st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : st.isFile() ? 'file' : null;
+  return type ? { type, size: type === 'file' ? st.size : 0, mtimeMs: st.mtimeMs, mode: st.mode & 0o777, ino: st.ino } : null;
+}
+
+/**
+ * Pure: a regular file on disk that shows its recorded stamp, i.e. a scan of it alone would find
+ * nothing to do (scanner.ts stampChanged). Directories, symlinks, missing and unrecorded paths
+ * never do: they are scanned.
+ */
+export function fileShowsRecord(seen: Seen | null | undefined, rec: Stamp | undefined, sameMode?: (diskMode: number, cachedMode: number) => boolean): boolean {
+  return seen?.type === 'file' && rec !== undefined && !rec.deleted && rec.type === 'file' && !stampChanged({ path: '', target: '', ...seen }, rec, sameMode);
+}
+
 /**
  * Pure: the children of a directory whose entry on disk does not match the record (missing,
  * new, another type, another stamp). Symlinks are compared by identity (a new link is a new
@@ -190,10 +205,9 @@ export class DirSweep {
       const p = dir === '' ? name : `${dir}/${name}`;
       if (this.ignore(p)) continue;
       const st = await fs.promises.lstat(`${native}/${name}`).catch(() => undefined);
-      if (!st) continue;
-      const type = st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : st.isFile() ? 'file' : null;
       // Special files are the scanner's to report; names that are no wire path too.
-      if (type) out.set(p, { type, size: type === 'file' ? st.size : 0, mtimeMs: st.mtimeMs, mode: st.mode & 0o777, ino: st.ino });
+      const seen = st && seenOf(st);
+      if (seen) out.set(p, seen);
     }
     return out;
   }

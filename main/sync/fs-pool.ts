@@ -37,8 +37,8 @@ function workerFile(): string {
  * 16 completions of 100 KiB files landing in one turn had raised the hub's event-loop lag p99
  * from 13 to 23 ms.
  */
-const COMMIT_BATCH = 128;
-const COMMIT_BATCH_BYTES = 4 * 1024 * 1024;
+export const COMMIT_BATCH = 128;
+export const COMMIT_BATCH_BYTES = 4 * 1024 * 1024;
 const RESOLVE_PER_TURN = 16;
 
 export interface FsPoolOptions {
@@ -62,6 +62,11 @@ export interface FsPoolOptions {
  */
 export const IDLE_WORKER_MS = 5_000;
 const WORKER_YOUNG_MB = 8;
+
+/** Workers of a pool by default (the node's one pool, the hub's hashing pool): the cores, 1-4. */
+export function defaultPoolSize(): number {
+  return Math.max(1, Math.min(4, os.availableParallelism()));
+}
 
 /**
  * A file of at least this size is hashed by all the pool's workers at once, each a range of
@@ -103,7 +108,7 @@ export class FsPool {
   private readonly saidUnavailable = new Set<string>();
 
   /** Workers start on demand, up to `size`; one that dies is replaced by the next task. */
-  constructor(private readonly size = Math.max(1, Math.min(4, os.availableParallelism())), private readonly options: FsPoolOptions = {}) {
+  constructor(private readonly size = defaultPoolSize(), private readonly options: FsPoolOptions = {}) {
     this.file = workerFile();
     this.workerOptions = { barrierCommand: options.barrierCommand === undefined ? SYNC_FS_COMMAND : options.barrierCommand };
   }

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DirSweep, SWEEP_IDLE_MS, SWEEP_MIN_GAP_MS, SweepPace, differingChildren, type Seen } from '../../main/sync/dir-sweep';
+import { DirSweep, SWEEP_IDLE_MS, SWEEP_MIN_GAP_MS, SweepPace, differingChildren, fileShowsRecord, type Seen } from '../../main/sync/dir-sweep';
 import type { CachedEntry } from '../../main/sync/types';
 import { cachedEntry } from '../helpers/entries';
 
@@ -29,6 +29,22 @@ describe('differingChildren', () => {
   it('takes a mode the hub wrote under the mirror mode rule as the same', () => {
     const writtenAs = (d: number, c: number) => d === c || d === (c & ~0o002);
     expect(differingChildren(new Map([['a', seen({ mode: 0o664 })]]), new Map([['a', rec('a', { mode: 0o666 })]]), writtenAs)).toEqual([]);
+  });
+});
+
+describe('fileShowsRecord', () => {
+  it.each<[string, Seen | null | undefined, CachedEntry | undefined, boolean]>([
+    ['the file as recorded', seen(), rec('a'), true],
+    ['not recorded', seen(), undefined, false],
+    ['recorded as deleted', seen(), rec('a', { deleted: true }), false],
+    ['not on disk', undefined, rec('a'), false],
+    ['another inode (replaced)', seen({ ino: 2 }), rec('a'), false],
+    ['another mtime', seen({ mtimeMs: 11 }), rec('a'), false],
+    ['another mode', seen({ mode: 0o600 }), rec('a'), false],
+    ['a directory, even as recorded', seen({ type: 'dir' }), rec('a', { type: 'dir' }), false],
+    ['a symlink, even as recorded', seen({ type: 'symlink' }), rec('a', { type: 'symlink' }), false],
+  ])('%s', (_name, s, r, want) => {
+    expect(fileShowsRecord(s, r)).toBe(want);
   });
 });
 

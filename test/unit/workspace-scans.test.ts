@@ -115,4 +115,28 @@ describe('WorkspaceScans', () => {
     }
     expect(all.get('new')?.deleted).toBe(false);
   });
+
+  it('does not walk a file that shows what is recorded for it (the echo of a write), and scans one that does not', async () => {
+    const t = setup();
+    fs.mkdirSync(path.join(t.ws, 'd'));
+    for (const n of ['same', 'edited', 'gone']) fs.writeFileSync(path.join(t.ws, 'd', n), `${n} v1`);
+    await t.scans.rescan(['']);
+    let walks = 0;
+    const walk = t.pool.walk.bind(t.pool);
+    t.pool.walk = (...args: Parameters<typeof walk>) => { walks++; return walk(...args); };
+    const before = t.store.lastSeq;
+    await t.scans.rescan(['d/same']);
+    expect(walks).toBe(0);
+    expect(t.store.lastSeq).toBe(before);
+    fs.writeFileSync(path.join(t.ws, 'd', 'edited'), 'edited, version 2');
+    fs.rmSync(path.join(t.ws, 'd', 'gone'));
+    fs.writeFileSync(path.join(t.ws, 'd', 'new'), 'new');
+    await t.scans.rescan(['d/same', 'd/edited', 'd/gone', 'd/new']);
+    expect(walks).toBe(3);
+    const all = t.store.all();
+    expect(all.get('d/same')!.seq).toBeLessThanOrEqual(before);
+    expect(all.get('d/edited')!.size).toBe('edited, version 2'.length);
+    expect(all.get('d/gone')!.deleted).toBe(true);
+    expect(all.get('d/new')!.deleted).toBe(false);
+  });
 });
