@@ -10,7 +10,7 @@ import http from 'node:http';
 import path from 'node:path';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Hub, Node, tempDir } from '../helpers/procs';
+import { Hub, Node, tempDir, waitFor } from '../helpers/procs';
 
 let dir: string;
 let hub: Hub;
@@ -114,6 +114,8 @@ describe('webhook refusals', () => {
       expect(a.status, body.slice(0, 80)).toBe(400);
       expect(JSON.parse(a.body).error.message, body.slice(0, 80)).toContain(mention);
     }
+    // The template skips a run while one is under way (the previous test's may still be, on a busy machine).
+    await waitFor('the previous run of the template to end', async () => (await hub.invoke('agents.list', { templateId: hooked.id })).items.every((i) => i.state !== 'pending' && i.state !== 'running') || undefined, 30_000);
     const ok = await hook(hooked.id, hooked.token, JSON.stringify({ sessionId: 's'.repeat(200) }));
     expect(ok.status).toBe(201);
     expect((await hub.invoke('agents.list', { templateId: hooked.id })).items.length).toBe(before + 1);
