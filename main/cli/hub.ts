@@ -7,6 +7,7 @@ import { runHub } from '../server/run-hub';
 import { installSafetyNet } from '../server/safety-net';
 import { VERSION } from '../util/version';
 import { trimHeapWhenIdle } from '../util/heap-trim';
+import { boundHeapGrowth } from '../util/heap-growth';
 import { withHub } from './admin-client';
 import { table } from './format';
 import { ago, bytes } from '../util/format';
@@ -145,6 +146,8 @@ function purgeText(r: PurgeView, hint = true): string {
 }
 
 async function serve(values: Record<string, unknown>): Promise<void> {
+  // Before the hub allocates: its heap stays near its live objects (heap-growth.ts).
+  boundHeapGrowth();
   const dataDir = resolveDataDir(values.data as string | undefined);
   const running = await runHub({
     dataDir, advertise: values.advertise as string | undefined,

@@ -8,6 +8,7 @@ import { JoinStringError, decodeJoin, type JoinInfo } from '../sync/join';
 import { createLogger, type Logger } from '../util/log';
 import { VERSION } from '../util/version';
 import { trimHeapWhenIdle } from '../util/heap-trim';
+import { boundHeapGrowth } from '../util/heap-growth';
 
 const HELP = `cortex-node ${VERSION}: keep a workspace mirrored on a Cortex Hub
 
@@ -71,6 +72,8 @@ function prepareStateDir(stateDir: string): string | null {
 }
 
 async function main(argv: string[]): Promise<number> {
+  // Before the node allocates: its heap stays near its live objects (heap-growth.ts).
+  boundHeapGrowth();
   const { values } = parseArgs({
     args: argv,
     options: {

@@ -18,6 +18,7 @@ import { CONTENT_SECURITY_POLICY, contentTypeOf } from '../server/api-server';
 import { DEFAULT_STATIC_DIR, runHub, type RunningHub } from '../server/run-hub';
 import { installSafetyNet } from '../server/safety-net';
 import { trimHeapWhenIdle } from '../util/heap-trim';
+import { boundHeapGrowth } from '../util/heap-growth';
 import { APP_INDEX, APP_SCHEME, isAppUrl, rendererFile } from './app-url';
 import { createIpcAdapter, type IpcAdapter } from './ipc';
 import { healthOf, newErrors, type Health } from './health';
@@ -161,6 +162,9 @@ function trackHealth(hub: RunningHub['hub']): void {
 }
 
 async function start(): Promise<void> {
+  // Before the hub allocates: its heap stays near its live objects (heap-growth.ts; a V8 flag
+  // read at run time, so it needs no js-flags switch, which would reach the renderers only).
+  boundHeapGrowth();
   useElectronSqlite();
   serveRenderer();
   lockDownSession();

@@ -115,6 +115,12 @@ const BATCH_BYTES = 8 * 1024 * 1024;
 /** A page (ScanOptions.pages) is handed over at this many files or bytes, or when hashing is done. */
 const PAGE_FILES = 256;
 const PAGE_BYTES = 32 * 1024 * 1024;
+/**
+ * Pages handed over and not yet taken, at most, before hashing waits for them: the hashing ran
+ * ahead of the hub's recording, and a new tree of 100k files had ~23k hashed entries waiting
+ * in pages at once (a third of the hub's live heap, which V8 then let grow to several times that).
+ */
+export const PAGES_AHEAD = 4;
 
 /** Yields to the event loop when the current slice is over SLICE_MS. */
 function slicer(): () => Promise<void> | undefined {
@@ -225,17 +231,24 @@ export async function scan(opts: ScanOptions): Promise<ScanResult> {
   let pageBytes = 0;
   let taking: Promise<void> = Promise.resolve();
   let takeFailed: { error: unknown } | null = null;
+  /** Pages turned and not yet taken. */
+  let pagesWaiting = 0;
   const turnPage = () => {
     if (page.length === 0) return taking;
     const full = page;
     page = [];
     pageBytes = 0;
+    pagesWaiting++;
     taking = taking.then(async () => {
       if (takeFailed) return;
       await opts.pages!.take(full);
       await new Promise((r) => setImmediate(r));
-    }).catch((error: unknown) => { takeFailed ??= { error }; });
+    }).catch((error: unknown) => { takeFailed ??= { error }; }).finally(() => { pagesWaiting--; });
     return taking;
+  };
+  /** Hashing waits while more than PAGES_AHEAD pages wait to be taken. */
+  const pagesTaken = async () => {
+    while (paged && pagesWaiting > PAGES_AHEAD) await taking;
   };
   if (paged) {
     page = result.updated;
@@ -307,8 +320,12 @@ export async function scan(opts: ScanOptions): Promise<ScanResult> {
   // A bounded number in flight: all at once, 100k files' paths, messages and results were
   // alive together while the workers got through them.
   await inFlight([
-    ...toHash.filter((i) => i.size > SMALL_FILE).map((item) => () => hashOne(item, MAX_HASH_ATTEMPTS)),
+    ...toHash.filter((i) => i.size > SMALL_FILE).map((item) => async () => {
+      await pagesTaken();
+      await hashOne(item, MAX_HASH_ATTEMPTS);
+    }),
     ...batches.map((batch) => async () => {
+      await pagesTaken();
       const results = await opts.pool.hashMany(batch.map(native), BLOCK_SIZE);
       await Promise.all(results.map(async (h, i) => {
         const item = batch[i]!;

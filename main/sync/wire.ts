@@ -20,9 +20,13 @@ export const RESPONSE_BATCH_BYTES = 256 * 1024;
 /**
  * Flow control for the index: a node sends at most this many sequence numbers beyond what the
  * hub has acknowledged, so the hub's queue (and memory) stays bounded however big the tree.
- * CORTEX_INDEX_WINDOW overrides it (tests use a small window to exercise the waiting).
+ * Every one of them is an entry object alive on the hub (waiting to be judged, or queued):
+ * at 20,000, a node → hub sync of small files held ~34k entries there (~40 MiB of the hub's
+ * live heap, bench/README.md "Memory: what sets the hub's peak"); the hub applies at most 512
+ * files at once and acknowledges every flush (≤ 512 writes or 50 ms), so a few thousand keep
+ * it busy. CORTEX_INDEX_WINDOW overrides it (tests use a small window to exercise the waiting).
  */
-export const INDEX_WINDOW = Number(process.env.CORTEX_INDEX_WINDOW) > 0 ? Number(process.env.CORTEX_INDEX_WINDOW) : 20_000;
+export const INDEX_WINDOW = Number(process.env.CORTEX_INDEX_WINDOW) > 0 ? Number(process.env.CORTEX_INDEX_WINDOW) : 5_000;
 
 const def = protoLoader.loadSync(path.join(__dirname, '..', 'proto', 'cortex.proto'), {
   keepCase: false, longs: Number, enums: String, defaults: true, oneofs: true,

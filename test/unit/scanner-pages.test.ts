@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FsPool } from '../../main/sync/fs-pool';
-import { scan } from '../../main/sync/scanner';
+import { HASH_IN_FLIGHT, PAGES_AHEAD, scan } from '../../main/sync/scanner';
 import type { CachedEntry } from '../../main/sync/types';
 import { cachedEntry, tempDirs } from '../helpers/entries';
 
@@ -60,6 +60,29 @@ describe('scan in pages', () => {
     // A turn of the event loop after every page.
     expect(events).toEqual(pages.flatMap((p) => [`page ${p.length}`, 'turn']));
   }, 20_000);
+
+  it('does not hash far ahead of pages still waiting to be taken (what waits in pages stays bounded)', async () => {
+    const root = tree(256 * 24);
+    let batches = 0;
+    const counting = {
+      walk: pool.walk.bind(pool),
+      hash: pool.hash.bind(pool),
+      hashMany: (files: string[], blockSize: number) => { batches++; return pool.hashMany(files, blockSize); },
+    } as unknown as FsPool;
+    /** Hashing batches started when each page was taken, against the pages taken before it. */
+    const ahead: number[] = [];
+    let taken = 0;
+    const res = await scan({
+      root, pool: counting, cached: () => undefined, knownUnder: () => [],
+      // A slow taker (the hub records each page in a transaction and queues it for the node).
+      pages: { take: async () => { ahead.push(batches - taken); await new Promise((r) => setTimeout(r, 15)); taken++; } },
+    });
+    expect(res.updated).toEqual([]);
+    expect(batches).toBe(24);
+    // A batch of 256 files makes about one page: at most PAGES_AHEAD pages wait, and the batches
+    // in flight (each checked before it starts) add one page each.
+    expect(Math.max(...ahead)).toBeLessThanOrEqual(PAGES_AHEAD + HASH_IN_FLIGHT + 2);
+  }, 30_000);
 
   it('hands everything over at the end when something known is gone (deletions go first)', async () => {
     const root = tree(300);
