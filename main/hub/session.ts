@@ -121,6 +121,8 @@ export class NodeSession {
   /** Takes the node's index in (ingest.ts). */
   private readonly ingest: IndexIngest;
   private readonly ctx: ApplyContext;
+  /** Reads small files for the node off the main thread (inlineContent). */
+  private readonly pool: FsPool;
 
   readonly nodeId: string;
   /** The node's address as gRPC sees it (for the operator: who connected from where). */
@@ -150,6 +152,7 @@ export class NodeSession {
       maxBytes: MAX_BYTES_IN_FLIGHT,
       send: (requests) => { for (const msg of requestMessages(requests)) this.send(msg); },
     });
+    this.pool = deps.pool;
     this.ctx = {
       root: deps.mirrorRoot, stagingDir: deps.stagingDir, pool: deps.pool, deferDirSync: (d) => this.flusher.deferDirSync(d),
       caseInsensitive: hooks.caseInsensitive, diskMode: (m) => hooks.diskMode(m),
@@ -229,7 +232,7 @@ export class NodeSession {
       closed: () => this.closed,
       busy: (p) => this.queue.has(p) || this.unflushed(p) !== undefined,
       seenSeq: () => this.ingest.lastSeq,
-      content: (rec) => this.inlineContent(rec),
+      content: (recs) => this.inlineContent(recs),
       nodePending: () => this.pending().files,
       staleDirs: () => this.applier.staleDirs(),
       clearFailure: (direction, path) => this.clearFailure(direction, path),
@@ -397,17 +400,14 @@ export class NodeSession {
   }
 
   /**
-   * A small file's content for the node, read from the mirror as a block request would be
-   * (serve-block.ts: only as recorded, never through a symlink); null when it cannot be. The
-   * directories found sound are remembered for the rest of this turn (one batch).
+   * Small files' content for the node, read from the mirror by a pool worker as a block
+   * request would be (serve-block.ts: only as recorded, never through a symlink); null for one
+   * that cannot be (the node then fetches it), and for all of them if the read fails.
    */
-  private inlineContent(rec: CachedEntry): Buffer | null {
-    if (!this.inlineDirs.clear) this.inlineDirs.clear = setImmediate(() => { this.inlineDirs.checked.clear(); this.inlineDirs.clear = null; });
-    const { res } = serveBlock(this.ctx.root, { id: 0, path: rec.path, offset: 0, size: rec.size, hash: Buffer.alloc(0) }, () => rec, this.inlineDirs.checked);
-    return res.error ? null : res.data;
+  private inlineContent(recs: CachedEntry[]): Promise<(Buffer | null)[]> {
+    return this.pool.readMany(this.ctx.root, recs.map((r) => ({ path: r.path, size: r.size, mtimeMs: r.mtimeMs })))
+      .catch(() => recs.map(() => null));
   }
-
-  private readonly inlineDirs: { checked: Set<string>; clear: NodeJS.Immediate | null } = { checked: new Set(), clear: null };
 
   /** Answers the node's block requests for hub-side changes, from the mirror. */
   onNodeRequests(items: BlockRequest[]): void {

@@ -7,7 +7,7 @@ import { Worker } from 'node:worker_threads';
 import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs';
-import type { BarrierNote, CommitRequest, CommitResult, HashResult, SearchRequest, WalkResult, WorkerOptions, WorkerRequest, WorkerResponse } from './fs-protocol';
+import type { BarrierNote, CommitRequest, CommitResult, HashResult, RecordedFile, SearchRequest, WalkResult, WorkerOptions, WorkerRequest, WorkerResponse } from './fs-protocol';
 import { UnsafePathError } from './paths';
 import { CASE_CODE, CaseConflict } from './expect';
 import { SYNC_FS_COMMAND, barrierUnsupported } from './barrier';
@@ -191,6 +191,24 @@ export class FsPool {
   }
 
   /**
+   * Reads small files (each at most one block) whole, each only while it has its recorded size
+   * and mtime and never through a symlink (serve-block.ts), in one worker message; null for a
+   * file not read so. Goes before queued work: someone waits to send these bytes.
+   */
+  async readMany(root: string, files: RecordedFile[]): Promise<(Buffer | null)[]> {
+    const res = await this.run({ id: 0, op: 'readMany', root, files }, true);
+    if (!res.ok) throw Object.assign(new Error(res.error), { code: res.code });
+    const { data, lengths } = res.reads!;
+    const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    let at = 0;
+    return lengths.map((n) => {
+      if (n < 0) return null;
+      at += n;
+      return buf.subarray(at - n, at);
+    });
+  }
+
+  /**
    * Writes a small verified file atomically; resolves once it is in place and durable (or,
    * with `syncDir` false and no barrier, durable but for its directory: `dirSynced`). When
    * commits queue up, a free worker takes up to COMMIT_BATCH of them in one message and
@@ -305,11 +323,13 @@ export class FsPool {
     await Promise.all(this.all.map((w) => w.terminate()));
   }
 
-  private run(req: WorkerRequest): Promise<WorkerResponse> {
+  /** `first`: ahead of the queued tasks. */
+  private run(req: WorkerRequest, first = false): Promise<WorkerResponse> {
     if (this.closed) return Promise.reject(new Error('fs pool closed'));
     req.id = this.nextId++;
     return new Promise((resolve, reject) => {
-      this.queue.push({ req, resolve, reject });
+      if (first) this.queue.unshift({ req, resolve, reject });
+      else this.queue.push({ req, resolve, reject });
       this.pump();
     });
   }

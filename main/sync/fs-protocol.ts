@@ -84,6 +84,19 @@ export interface BarrierNote {
   files: number;
 }
 
+/** A file as the index records it: read only while its size and mtime are these. */
+export interface RecordedFile {
+  path: string;
+  size: number;
+  mtimeMs: number;
+}
+
+/** Files read by readMany: their bytes one after the other; a length of -1 for one not read. */
+export interface ReadManyResult {
+  data: Uint8Array;
+  lengths: number[];
+}
+
 /** What a worker is started with (workerData). */
 export interface WorkerOptions {
   /** Group commit's barrier command, the directory appended (barrier.ts); null: none, per-file fsync. */
@@ -100,11 +113,13 @@ export type WorkerRequest =
   | { id: number; op: 'commit'; commit: CommitRequest }
   /** Several independent commits, made durable together (group-commit.ts). */
   | { id: number; op: 'commitMany'; commits: CommitRequest[] }
+  /** Small files read whole, each only while it is as recorded (serve-block.ts), for inline content. */
+  | { id: number; op: 'readMany'; root: string; files: RecordedFile[] }
   /** The pool closes: end the worker's helper processes (barrier.ts). */
   | { id: number; op: 'close' };
 
 export type CommitOutcome = { ok: true; commit: CommitResult } | { ok: false; error: string; code?: string; unsafe?: boolean; variant?: string };
 
 export type WorkerResponse =
-  | { id: number; ok: true; walk?: WalkResult; hash?: HashResult; many?: ({ ok: true; hash: HashResult } | { ok: false; error: string; code?: string })[]; commit?: CommitResult; commits?: CommitOutcome[]; notes?: BarrierNote[]; found?: [number, number][] }
+  | { id: number; ok: true; walk?: WalkResult; hash?: HashResult; many?: ({ ok: true; hash: HashResult } | { ok: false; error: string; code?: string })[]; commit?: CommitResult; commits?: CommitOutcome[]; notes?: BarrierNote[]; found?: [number, number][]; reads?: ReadManyResult }
   | { id: number; ok: false; error: string; code?: string; unsafe?: boolean; variant?: string };

@@ -7,7 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import type { BlockRange, HashResult, SearchRequest, WalkItem, WalkResult, WorkerOptions, WorkerRequest, WorkerResponse } from './fs-protocol';
+import type { BlockRange, HashResult, ReadManyResult, RecordedFile, SearchRequest, WalkItem, WalkResult, WorkerOptions, WorkerRequest, WorkerResponse } from './fs-protocol';
 import { badNameProblem, isValidUtf8, readProblem, specialKind, type IgnoredPath, type PathProblem } from './problems';
 import { UnsafePathError } from './paths';
 import { caseVariantSync } from './expect';
@@ -15,6 +15,7 @@ import { WEAK_LEN, blockWeak, findShifted, hasWeak, searchRanges } from './block
 import { GroupCommitter } from './group-commit';
 import { SYNC_FS_COMMAND } from './barrier';
 import { readFullySync } from './read-fully';
+import { serveBlock } from './serve-block';
 
 function walk(root: string, subtree: string, shallow: boolean, exactCase = false): WalkResult {
   const items: WalkItem[] = [];
@@ -169,6 +170,23 @@ function search(r: SearchRequest): [number, number][] {
   }
 }
 
+/**
+ * Small files read whole as a block request is answered (serve-block.ts: only while the file
+ * has its recorded size and mtime, never through a symlink), the parents of each directory
+ * checked once per message.
+ */
+function readMany(root: string, files: RecordedFile[]): ReadManyResult {
+  const dirsChecked = new Set<string>();
+  const parts: Buffer[] = [];
+  const lengths = files.map((f) => {
+    const { res } = serveBlock(root, { id: 0, path: f.path, offset: 0, size: f.size, hash: Buffer.alloc(0) }, () => ({ ...f, type: 'file', deleted: false }) as never, dirsChecked);
+    if (res.error) return -1;
+    parts.push(res.data);
+    return res.data.length;
+  });
+  return { data: Buffer.concat(parts), lengths };
+}
+
 parentPort!.on('message', (req: WorkerRequest) => {
   let res: WorkerResponse;
   try {
@@ -186,6 +204,7 @@ parentPort!.on('message', (req: WorkerRequest) => {
         }),
       };
     }
+    else if (req.op === 'readMany') res = { id: req.id, ok: true, reads: readMany(req.root, req.files) };
     else if (req.op === 'commitMany') {
       const { outcomes, notes } = committer.commit(req.commits);
       res = { id: req.id, ok: true, commits: outcomes, ...(notes.length > 0 ? { notes } : {}) };
@@ -201,5 +220,6 @@ parentPort!.on('message', (req: WorkerRequest) => {
   }
   const transfer: ArrayBuffer[] = [];
   if (res.ok && res.hash && !res.hash.changed) transfer.push(res.hash.blocks.buffer as ArrayBuffer, ...(res.hash.weak.length ? [res.hash.weak.buffer as ArrayBuffer] : []));
+  if (res.ok && res.reads && res.reads.data.byteLength === res.reads.data.buffer.byteLength) transfer.push(res.reads.data.buffer as ArrayBuffer);
   parentPort!.postMessage(res, transfer);
 });

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { serveBlock } from '../../main/sync/serve-block';
+import { FsPool } from '../../main/sync/fs-pool';
 import type { CachedEntry } from '../../main/sync/types';
 
 let root: string;
@@ -57,5 +58,26 @@ describe('serveBlock', () => {
     for (let i = 0; i < 20; i++) expect(serve(`top/sub/f${i}`, dirs).res.data.toString()).toBe(`content ${i}`);
     // top and top/sub, for the first file only.
     expect(lstat).toHaveBeenCalledTimes(2);
+  });
+
+  it('a pool worker reads many small files as recorded, in order, and none that changed, is gone or lies behind a symlink', async () => {
+    put('d/a', 'hello');
+    put('d/b', 'world!');
+    put('e/c', 'changes');
+    put('gone', 'x');
+    fs.writeFileSync(path.join(outside, 'secret'), 'secret');
+    const link = { path: 'l/secret', size: 6, mtimeMs: fs.statSync(path.join(outside, 'secret')).mtimeMs };
+    fs.symlinkSync(outside, path.join(root, 'l'));
+    fs.writeFileSync(path.join(root, 'e', 'c'), 'changed');
+    fs.utimesSync(path.join(root, 'e', 'c'), new Date(), new Date(Date.now() + 5000));
+    fs.rmSync(path.join(root, 'gone'));
+    const pool = new FsPool(1);
+    try {
+      const want = ['d/a', 'e/c', 'gone', 'd/b'].map((p) => ({ path: p, size: records.get(p)!.size, mtimeMs: records.get(p)!.mtimeMs }));
+      const got = await pool.readMany(root, [...want, link]);
+      expect(got.map((b) => b?.toString() ?? null)).toEqual(['hello', null, null, 'world!', null]);
+    } finally {
+      await pool.close();
+    }
   });
 });
