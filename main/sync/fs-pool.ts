@@ -7,7 +7,7 @@ import { Worker } from 'node:worker_threads';
 import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs';
-import type { BarrierNote, CommitRequest, CommitResult, HashResult, RecordedFile, SearchRequest, WalkResult, WorkerOptions, WorkerRequest, WorkerResponse } from './fs-protocol';
+import type { BarrierNote, CommitRequest, CommitResult, HashResult, RecordedFile, SearchRequest, ServeItem, WalkResult, WorkerOptions, WorkerRequest, WorkerResponse } from './fs-protocol';
 import { UnsafePathError } from './paths';
 import { CASE_CODE, CaseConflict } from './expect';
 import { SYNC_FS_COMMAND, barrierUnsupported } from './barrier';
@@ -191,21 +191,28 @@ export class FsPool {
   }
 
   /**
-   * Reads small files (each at most one block) whole, each only while it has its recorded size
-   * and mtime and never through a symlink (serve-block.ts), in one worker message; null for a
-   * file not read so. Goes before queued work: someone waits to send these bytes.
+   * Reads blocks as block requests are answered (serve-block.ts: only from a file that still
+   * has its recorded size and mtime, never through a symlink), in one worker message: per
+   * item its bytes or an error, and whether its file was found changed. Goes before queued
+   * work: someone waits to send these bytes.
    */
-  async readMany(root: string, files: RecordedFile[]): Promise<(Buffer | null)[]> {
-    const res = await this.run({ id: 0, op: 'readMany', root, files }, true);
+  async serveMany(root: string, items: ServeItem[]): Promise<{ data: Buffer; error: string; changed: boolean }[]> {
+    const res = await this.run({ id: 0, op: 'serveMany', root, items }, true);
     if (!res.ok) throw Object.assign(new Error(res.error), { code: res.code });
-    const { data, lengths } = res.reads!;
+    const { data, lengths, errors, changed } = res.served!;
     const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    const wasChanged = new Set(changed);
     let at = 0;
-    return lengths.map((n) => {
-      if (n < 0) return null;
+    return lengths.map((n, i) => {
       at += n;
-      return buf.subarray(at - n, at);
+      return { data: buf.subarray(at - n, at), error: errors[i]!, changed: wasChanged.has(i) };
     });
+  }
+
+  /** Small files (each at most one block) read whole as recorded (serveMany); null for one not read so. */
+  async readMany(root: string, files: RecordedFile[]): Promise<(Buffer | null)[]> {
+    const served = await this.serveMany(root, files.map((f) => ({ path: f.path, offset: 0, size: f.size, rec: f })));
+    return served.map((s) => (s.error ? null : s.data));
   }
 
   /**

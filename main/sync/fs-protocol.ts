@@ -91,10 +91,24 @@ export interface RecordedFile {
   mtimeMs: number;
 }
 
-/** Files read by readMany: their bytes one after the other; a length of -1 for one not read. */
-export interface ReadManyResult {
+/** A block to read: only from a file recorded so (`rec`; null: none is, the answer is "gone"). */
+export interface ServeItem {
+  path: string;
+  offset: number;
+  size: number;
+  rec: RecordedFile | null;
+}
+
+/**
+ * What serveMany read: the blocks' bytes one after the other (`lengths`), or an error for a
+ * block (`errors`, '' when read); `changed`: the indexes of blocks whose file no longer was as
+ * recorded (to rescan).
+ */
+export interface ServeManyResult {
   data: Uint8Array;
   lengths: number[];
+  errors: string[];
+  changed: number[];
 }
 
 /** What a worker is started with (workerData). */
@@ -113,13 +127,13 @@ export type WorkerRequest =
   | { id: number; op: 'commit'; commit: CommitRequest }
   /** Several independent commits, made durable together (group-commit.ts). */
   | { id: number; op: 'commitMany'; commits: CommitRequest[] }
-  /** Small files read whole, each only while it is as recorded (serve-block.ts), for inline content. */
-  | { id: number; op: 'readMany'; root: string; files: RecordedFile[] }
+  /** Blocks read as a block request is answered (serve-block.ts): block requests, inline content. */
+  | { id: number; op: 'serveMany'; root: string; items: ServeItem[] }
   /** The pool closes: end the worker's helper processes (barrier.ts). */
   | { id: number; op: 'close' };
 
 export type CommitOutcome = { ok: true; commit: CommitResult } | { ok: false; error: string; code?: string; unsafe?: boolean; variant?: string };
 
 export type WorkerResponse =
-  | { id: number; ok: true; walk?: WalkResult; hash?: HashResult; many?: ({ ok: true; hash: HashResult } | { ok: false; error: string; code?: string })[]; commit?: CommitResult; commits?: CommitOutcome[]; notes?: BarrierNote[]; found?: [number, number][]; reads?: ReadManyResult }
+  | { id: number; ok: true; walk?: WalkResult; hash?: HashResult; many?: ({ ok: true; hash: HashResult } | { ok: false; error: string; code?: string })[]; commit?: CommitResult; commits?: CommitOutcome[]; notes?: BarrierNote[]; found?: [number, number][]; served?: ServeManyResult }
   | { id: number; ok: false; error: string; code?: string; unsafe?: boolean; variant?: string };

@@ -80,4 +80,27 @@ describe('serveBlock', () => {
       await pool.close();
     }
   });
+
+  it('a pool worker serves blocks at offsets, each only from a file as recorded; a bad range, an unrecorded or changed file gets its error', async () => {
+    put('d/a', 'hello world');
+    put('d/b', 'changes');
+    fs.writeFileSync(path.join(root, 'd', 'b'), 'changed');
+    fs.utimesSync(path.join(root, 'd', 'b'), new Date(), new Date(Date.now() + 5000));
+    const rec = (p: string) => ({ path: p, size: records.get(p)!.size, mtimeMs: records.get(p)!.mtimeMs });
+    const pool = new FsPool(1);
+    try {
+      const got = await pool.serveMany(root, [
+        { path: 'd/a', offset: 6, size: 5, rec: rec('d/a') },
+        { path: 'd/b', offset: 0, size: 7, rec: rec('d/b') },
+        { path: 'd/a', offset: 0, size: 5, rec: null },
+        { path: '../x', offset: 0, size: 5, rec: rec('d/a') },
+        { path: 'd/a', offset: 0, size: 0, rec: rec('d/a') },
+        { path: 'd/a', offset: 0, size: 5, rec: rec('d/a') },
+      ]);
+      expect(got.map((g) => (g.error ? g.error.replace(/ \(.*/, '') : g.data.toString()))).toEqual(['world', 'changed', 'gone', 'refused: unsafe path', 'refused: bad block range', 'hello']);
+      expect(got.map((g) => g.changed)).toEqual([false, true, false, false, false, false]);
+    } finally {
+      await pool.close();
+    }
+  });
 });
