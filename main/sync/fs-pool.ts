@@ -74,6 +74,8 @@ interface Task {
   req: WorkerRequest;
   resolve: (r: WorkerResponse) => void;
   reject: (e: Error) => void;
+  /** Someone waits on it to send bytes (serveMany): first in the queue, and it may take one worker more than `size`. */
+  urgent?: boolean;
 }
 
 export class FsPool {
@@ -330,19 +332,22 @@ export class FsPool {
     await Promise.all(this.all.map((w) => w.terminate()));
   }
 
-  /** `first`: ahead of the queued tasks. */
+  /** `first`: urgent, after the urgent tasks queued and ahead of the others. */
   private run(req: WorkerRequest, first = false): Promise<WorkerResponse> {
     if (this.closed) return Promise.reject(new Error('fs pool closed'));
     req.id = this.nextId++;
     return new Promise((resolve, reject) => {
-      if (first) this.queue.unshift({ req, resolve, reject });
+      if (first) this.queue.splice(this.queue.findIndex((t) => !t.urgent) >>> 0, 0, { req, resolve, reject, urgent: true });
       else this.queue.push({ req, resolve, reject });
       this.pump();
     });
   }
 
   private pump(): void {
-    while (this.queue.length > 0 && (this.idle.length > 0 || this.all.length < this.size)) {
+    // An urgent task may run beside `size` busy workers (one more thread for a moment: the
+    // hub's reads for the node do not wait behind a scan's hashing); the others keep to `size`.
+    const cap = () => this.size + (this.queue[0]?.urgent ? 1 : 0);
+    while (this.queue.length > 0 && this.running.size < cap() && (this.idle.length > 0 || this.all.length < cap())) {
       const w = this.idle.pop() ?? this.spawn();
       clearTimeout(this.idleTimers.get(w));
       this.idleTimers.delete(w);

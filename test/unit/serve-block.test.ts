@@ -103,4 +103,24 @@ describe('serveBlock', () => {
       await pool.close();
     }
   });
+
+  it('a read for the node does not wait behind busy workers: it takes one worker more than the pool\'s size, other work does not', async () => {
+    put('d/a', 'hello');
+    const big = path.join(root, 'big');
+    fs.writeFileSync(big, Buffer.alloc(32 * 1024 * 1024, 1));
+    const pool = new FsPool(1);
+    try {
+      const hashing = pool.hash(big, 131072);
+      expect(pool.workers).toBe(1);
+      const served = pool.serveMany(root, [{ path: 'd/a', offset: 0, size: 5, rec: { path: 'd/a', size: records.get('d/a')!.size, mtimeMs: records.get('d/a')!.mtimeMs } }]);
+      expect(pool.workers).toBe(2);
+      const more = pool.hash(big, 131072);
+      expect(pool.workers).toBe(2);
+      expect((await served)[0]!.data.toString()).toBe('hello');
+      await Promise.all([hashing, more]);
+      expect(pool.workers).toBeLessThanOrEqual(2);
+    } finally {
+      await pool.close();
+    }
+  });
 });
