@@ -193,17 +193,14 @@ export class FsPool {
   }
 
   /**
-   * Reads blocks as block requests are answered (serve-block.ts: only from a file that still
-   * has its recorded size and mtime, never through a symlink), in one worker message: per
-   * item its bytes or an error, and whether its file was found changed. Goes before queued
-   * work: someone waits to send these bytes.
+   * Reads blocks as block requests are answered (serve-block.ts), in one worker message: per
+   * item its bytes or an error, and whether its file was found changed. Urgent (run()).
    */
   async serveMany(root: string, items: ServeItem[]): Promise<{ data: Buffer; error: string; changed: boolean }[]> {
     const res = await this.run({ id: 0, op: 'serveMany', root, items }, true);
     if (!res.ok) throw Object.assign(new Error(res.error), { code: res.code });
     const { data, lengths, errors, changed } = res.served!;
-    const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-    const wasChanged = new Set(changed);
+    const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength), wasChanged = new Set(changed);
     let at = 0;
     return lengths.map((n, i) => {
       at += n;
@@ -211,7 +208,7 @@ export class FsPool {
     });
   }
 
-  /** Small files (each at most one block) read whole as recorded (serveMany); null for one not read so. */
+  /** Small files (at most a block each) read whole as recorded (serveMany); null: not read so. */
   async readMany(root: string, files: RecordedFile[]): Promise<(Buffer | null)[]> {
     const served = await this.serveMany(root, files.map((f) => ({ path: f.path, offset: 0, size: f.size, rec: f })));
     return served.map((s) => (s.error ? null : s.data));
@@ -344,8 +341,7 @@ export class FsPool {
   }
 
   private pump(): void {
-    // An urgent task may run beside `size` busy workers (one more thread for a moment: the
-    // hub's reads for the node do not wait behind a scan's hashing); the others keep to `size`.
+    // An urgent task may run beside `size` busy ones (the hub's reads for a node do not wait behind a scan's hashing).
     const cap = () => this.size + (this.queue[0]?.urgent ? 1 : 0);
     while (this.queue.length > 0 && this.running.size < cap() && (this.idle.length > 0 || this.all.length < cap())) {
       const w = this.idle.pop() ?? this.spawn();
