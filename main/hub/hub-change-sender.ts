@@ -7,7 +7,8 @@
 import type { HubStore } from '../store/hub-store';
 import { LOCK_FILE } from './lock';
 import { tombstone, type CachedEntry, type Entry } from '../sync/types';
-import { DEFERRED, toWireEntry, type HubMessage } from '../sync/wire';
+import { performance } from 'node:perf_hooks';
+import { DEFERRED, toWireEntry, type HubMessage, type WireFileInfo } from '../sync/wire';
 import type { Logger } from '../util/log';
 import { clip } from '../util/text';
 import type { Direction, FailureSet } from './failures';
@@ -18,11 +19,12 @@ const DEFERRED_RESEND_MS = 500;
 /**
  * A batch (one hub index message, one batch the node applies and acknowledges) holds at most
  * this many changes, this many bytes of message (block lists of big files) and this many
- * bytes of file content. One batch is built per turn of the event loop (~25 µs per change:
- * its index row and wire form), so 500 keep the turn near 12 ms; the content cap lets the
- * node acknowledge big files often.
+ * bytes of file content (the cap lets the node acknowledge big files often). A change costs
+ * ~25 µs to build (its index row and wire form): a batch is built over a few turns.
  */
 export const HUB_BATCH_ENTRIES = 500;
+/** A batch is built in slices of about this long, a turn of the event loop between them. */
+const BUILD_SLICE_MS = 4;
 export const MAX_HUB_BATCH_BYTES = 2 * 1024 * 1024;
 export const MAX_HUB_BATCH_FILE_BYTES = 32 * 1024 * 1024;
 /**
@@ -49,10 +51,10 @@ export interface HubChangeSenderDeps {
   /** Node work on this path is queued, running, or not recorded yet: the hub's version waits. */
   busy(wirePath: string): boolean;
   /**
-   * The mirror's content of a small file as its record says (null: not readable as recorded,
-   * the node then fetches it). Absent: nothing is sent inline.
+   * The mirror's content of small files as their records say, read off the main thread (null
+   * for one not readable as recorded: the node then fetches it). Absent: nothing is sent inline.
    */
-  content?(rec: CachedEntry): Buffer | null;
+  content?(recs: CachedEntry[]): Promise<(Buffer | null)[]>;
   /** The node's highest sequence number taken in: every entry sent reflects it (seenSeq). */
   seenSeq(): number;
   /** Node changes not applied yet. */
@@ -70,6 +72,8 @@ export class HubChangeSender {
   private sent: number;
   private acked: number;
   private sending = false;
+  /** send() was called while a batch was being built: look again once it is sent. */
+  private again = false;
   /** Hub-side changes the node deferred (DEFERRED): sent again once its own changes are settled. */
   private readonly deferred = new Set<string>();
   private deferTimer: NodeJS.Timeout | null = null;
@@ -103,57 +107,91 @@ export class HubChangeSender {
 
   /**
    * Sends queued hub-side changes in the hub's order, within HUB_WINDOW unacknowledged ones:
-   * one batch now, the next in a later turn of the event loop (sendSoon), until the window is
-   * full or the queue empty. Stops at a path that still has node work in progress: what is
-   * sent must already reflect every node change up to `seenSeq`, which is how the node knows
-   * it may apply it.
+   * one batch at a time, the next in a later turn of the event loop (sendSoon), until the
+   * window is full or the queue empty. Stops at a path that still has node work in progress:
+   * what is sent must already reflect every node change up to `seenSeq`, which is how the node
+   * knows it may apply it (each entry is checked, and given its `seenSeq`, in one turn).
+   *
+   * A batch is built in slices of at most BUILD_SLICE_MS (a turn of the event loop between
+   * them) and its small files are read off the main thread (`content`), so building a batch
+   * never holds the event loop for long; batches still leave one at a time, in order.
    */
   send(): void {
     const { d } = this;
-    if (d.closed() || this.sending) return;
-    this.sending = true;
-    let more = false;
-    try {
-      const room = HUB_WINDOW - (this.sent - this.acked);
-      if (room <= 0) return;
-      const rows = d.store.hubChanges.after(d.nodeId, this.sent, Math.min(HUB_BATCH_ENTRIES, room));
-      const files = [];
-      let bytes = 0;
-      let fileBytes = 0;
-      let inline = 0;
-      let busy = false;
-      for (const r of rows) {
-        // Busy: node work on it is queued, running, or not recorded yet.
-        if (d.busy(r.path)) {
-          busy = true;
-          break;
-        }
-        const rec = d.store.index.file(d.nodeId, r.path);
-        const size = rec && rec.type === 'file' ? rec.size : 0;
-        if (files.length > 0 && (bytes >= MAX_HUB_BATCH_BYTES || fileBytes + size > MAX_HUB_BATCH_FILE_BYTES)) break;
-        const entry: Entry = rec ? { ...rec, seq: r.seq, seenSeq: d.seenSeq() } : { ...tombstone(r.path, r.seq), seenSeq: d.seenSeq() };
-        const wire = toWireEntry(entry);
-        if (rec && rec.type === 'file' && !rec.deleted && size > 0 && size <= INLINE_MAX && inline + size <= MAX_HUB_BATCH_INLINE && d.content) {
-          const content = d.content(rec);
-          if (content) {
-            wire.content = content;
-            inline += content.length;
-            bytes += content.length;
-          }
-        }
-        files.push(wire);
-        bytes += entry.blocks.length + entry.path.length + 256;
-        fileBytes += size;
-        this.sent = r.seq;
-        this.sentPaths.delete(r.path);
-        this.sentPaths.set(r.path, r.seq);
-      }
-      if (files.length) d.send({ hubIndex: { files } });
-      more = !busy && files.length > 0;
-    } finally {
-      this.sending = false;
+    if (d.closed()) return;
+    if (this.sending) {
+      this.again = true;
+      return;
     }
-    if (more) this.sendSoon();
+    this.sending = true;
+    this.again = false;
+    void this.sendBatch().then((more) => {
+      this.sending = false;
+      if (more || this.again) this.sendSoon();
+    }, (e: Error) => {
+      this.sending = false;
+      this.failed(e);
+    });
+  }
+
+  private async sendBatch(): Promise<boolean> {
+    const { d } = this;
+    const room = HUB_WINDOW - (this.sent - this.acked);
+    if (room <= 0) return false;
+    const rows = d.store.hubChanges.after(d.nodeId, this.sent, Math.min(HUB_BATCH_ENTRIES, room));
+    const files: WireFileInfo[] = [];
+    /** Small files whose content goes inline: the wire entry and the record it is read as. */
+    const inline: { wire: WireFileInfo; rec: CachedEntry }[] = [];
+    let bytes = 0;
+    let fileBytes = 0;
+    let inlineBytes = 0;
+    let busy = false;
+    let since = performance.now();
+    for (let i = 0; i < rows.length; i++) {
+      if ((i & 31) === 31 && performance.now() - since > BUILD_SLICE_MS) {
+        await new Promise((r) => setImmediate(r));
+        if (d.closed()) return false;
+        since = performance.now();
+      }
+      const r = rows[i]!;
+      // Busy: node work on it is queued, running, or not recorded yet.
+      if (d.busy(r.path)) {
+        busy = true;
+        break;
+      }
+      const rec = d.store.index.file(d.nodeId, r.path);
+      const size = rec && rec.type === 'file' ? rec.size : 0;
+      if (files.length > 0 && (bytes >= MAX_HUB_BATCH_BYTES || fileBytes + size > MAX_HUB_BATCH_FILE_BYTES)) break;
+      const entry: Entry = rec ? { ...rec, seq: r.seq, seenSeq: d.seenSeq() } : { ...tombstone(r.path, r.seq), seenSeq: d.seenSeq() };
+      const wire = toWireEntry(entry);
+      if (rec && rec.type === 'file' && !rec.deleted && size > 0 && size <= INLINE_MAX && inlineBytes + size <= MAX_HUB_BATCH_INLINE && d.content) {
+        inline.push({ wire, rec });
+        inlineBytes += size;
+        bytes += size;
+      }
+      files.push(wire);
+      bytes += entry.blocks.length + entry.path.length + 256;
+      fileBytes += size;
+      this.sent = r.seq;
+      this.sentPaths.delete(r.path);
+      this.sentPaths.set(r.path, r.seq);
+    }
+    if (inline.length > 0) {
+      const contents = await d.content!(inline.map((x) => x.rec));
+      inline.forEach((x, i) => {
+        const c = contents[i];
+        if (c) x.wire.content = c;
+      });
+    }
+    if (d.closed()) return false;
+    if (files.length) d.send({ hubIndex: { files } });
+    return !busy && files.length > 0;
+  }
+
+  /** As a failure while handling the node's message would be (node-server.ts onMessage). */
+  private failed(e: Error): void {
+    this.d.log.error('session.error', { node: this.d.nodeId, error: e.message });
+    this.d.refuse('', 0, 'INTERNAL', e.message);
   }
 
   /** The next batch, in the next turn of the event loop (other work runs between batches). */
@@ -161,13 +199,7 @@ export class HubChangeSender {
     if (this.nextBatch) return;
     this.nextBatch = setImmediate(() => {
       this.nextBatch = null;
-      try {
-        this.send();
-      } catch (e) {
-        // As a failure while handling the node's message would be (node-server.ts onMessage).
-        this.d.log.error('session.error', { node: this.d.nodeId, error: (e as Error).message });
-        this.d.refuse('', 0, 'INTERNAL', (e as Error).message);
-      }
+      this.send();
     });
   }
 

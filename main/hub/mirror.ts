@@ -10,6 +10,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import watcher from '@parcel/watcher';
 import type { LockRefusalView } from '../contract';
 import type { HubStore } from '../store/hub-store';
@@ -29,9 +30,15 @@ import { CommitIntents } from './commit-intents';
 import { LOCK_FILE, MirrorLock } from './lock';
 import type { NodeSession } from './session';
 
-const STAMP_PAGE = 5000;
-/** Hub-side changes recorded (and queued for the node) per transaction. */
-const RECORD_PAGE = 1000;
+/** Stamps loaded per query (a turn of the event loop between them: ~1 ms per 1,000). */
+const STAMP_PAGE = 1000;
+/**
+ * Hub-side changes recorded (and queued for the node) per transaction, and how long such
+ * transactions may follow each other before the event loop gets a turn (a transaction of 256
+ * new files took 5-18 ms).
+ */
+const RECORD_PAGE = 64;
+const RECORD_SLICE_MS = 4;
 /** Hub-side edits are gathered this long before they are checked. */
 const MIRROR_DEBOUNCE_MS = 50;
 const MIRROR_RECHECK_MS = 1000;
@@ -349,6 +356,8 @@ export class Mirror {
       // order), not one lookup per path walked (a new tree of 20k files: ~0.5 s of the main
       // thread before anything could be sent).
       const stamps = new Map<string, Stamp>();
+      /** For subtrees: the paths loaded at or under each (what the scan may find deleted). */
+      const under = new Map<string, string[]>();
       let loaded: Promise<void> | undefined;
       if (full) {
         loaded = (async () => {
@@ -361,11 +370,17 @@ export class Mirror {
         for (const st of roots) {
           const own = store.index.stamp(id, st);
           if (own) stamps.set(st, own);
-          for (let after: string | null = `${st}/`, left = store.index.pathsUnder(id, st).length; left > 0 && after !== null;) {
-            const before = stamps.size;
-            after = store.index.stampPage(id, after, Math.min(STAMP_PAGE, left), stamps);
-            if (stamps.size === before) break;
-            left -= stamps.size - before;
+          const keys = [st];
+          under.set(st, keys);
+          for (let after: string | null = `${st}/`, left = store.index.countUnder(id, st); left > 0 && after !== null;) {
+            const page = new Map<string, Stamp>();
+            after = store.index.stampPage(id, after, Math.min(STAMP_PAGE, left), page);
+            if (page.size === 0) break;
+            for (const [p, stamp] of page) {
+              stamps.set(p, stamp);
+              keys.push(p);
+            }
+            left -= page.size;
             if (left > 0) await new Promise((r) => setImmediate(r));
           }
         }
@@ -399,7 +414,7 @@ export class Mirror {
       if (this.deps.closed()) return totals;
       const res = await scanAll(roots, {
         root, pool: this.deps.pool, cached, caseInsensitive: this.ignoresCase(), ready: loaded,
-        knownUnder: (st) => (full ? stamps.keys() : [st, ...store.index.pathsUnder(id, st)]),
+        knownUnder: (st) => (full ? stamps.keys() : under.get(st) ?? [st]),
         sameMode: writtenAs,
         // A new tree goes to the node page by page as it is hashed (each page one transaction),
         // not once the whole tree is: the first files leave at once, and the event loop runs
@@ -423,7 +438,7 @@ export class Mirror {
   /**
    * Records hub-side changes in the mirror index and queues them for the node, in the order
    * the node can apply them, RECORD_PAGE at a time (one transaction each, a turn of the event
-   * loop between them: a renamed tree of 20k files is not one 300 ms transaction). Paths the
+   * loop every RECORD_SLICE_MS: a renamed tree of 20k files is not one 300 ms transaction). Paths the
    * session wrote meanwhile (`ours`, asked right before each page) are its own work, looked at
    * again later. `ownCommit` tells among them the hub's own commits of node versions (the
    * verification after a crash), recorded as agreed. A crash between pages leaves the index
@@ -434,8 +449,20 @@ export class Mirror {
     const done = { updated: 0, deleted: 0, paths: [] as string[] };
     const puts = new Map(updated.map((e) => [e.path, e]));
     const ordered = orderBatch([...updated.map((e) => ({ path: e.path, type: e.type, deleted: false })), ...deleted.map((p) => ({ path: p, deleted: true }))]);
+    let since = performance.now();
+    let told = true;
+    const tell = () => {
+      if (told) return;
+      told = true;
+      this.deps.session()?.hubChangesQueued();
+      this.deps.changed();
+    };
     for (let i = 0; i < ordered.length; i += RECORD_PAGE) {
-      if (i > 0) await new Promise((r) => setImmediate(r));
+      if (i > 0 && performance.now() - since > RECORD_SLICE_MS) {
+        tell();
+        await new Promise((r) => setImmediate(r));
+        since = performance.now();
+      }
       const page = ordered.slice(i, i + RECORD_PAGE).filter((x) => {
         if (!ours(x.path)) return true;
         this.markDirty(x.path);
@@ -451,9 +478,9 @@ export class Mirror {
       done.updated += put.length;
       done.deleted += del.length;
       if (done.paths.length < 10) done.paths.push(...page.slice(0, 10 - done.paths.length).map((x) => x.path));
-      this.deps.session()?.hubChangesQueued();
-      this.deps.changed();
+      told = false;
     }
+    tell();
     return done;
   }
 

@@ -26,7 +26,6 @@ import { Retries } from './retries';
 import { type FlushGroup, SessionFlush } from './session-flush';
 import { WriteJournal } from './write-journal';
 import type { CommitIntents } from './commit-intents';
-import { serveBlock } from '../sync/serve-block';
 import { requestMessages, responseMessages, type BlockRequest, type HubMessage, type NodeMessage } from '../sync/wire';
 import type { CachedEntry, Entry } from '../sync/types';
 import type { HubStore } from '../store/hub-store';
@@ -39,6 +38,8 @@ import { clip } from '../util/text';
 
 /** Bytes requested from the node and not yet received, at most (sync/block-fetcher.ts). */
 const MAX_BYTES_IN_FLIGHT = 16 * 1024 * 1024;
+/** Blocks the node asked for are read by a pool worker this many bytes at a time (onNodeRequests). */
+const SERVE_CHUNK_BYTES = 2 * 1024 * 1024;
 /** Failing paths kept per node (persisted), at most. */
 const MAX_FAILURES = 10_000;
 
@@ -121,6 +122,8 @@ export class NodeSession {
   /** Takes the node's index in (ingest.ts). */
   private readonly ingest: IndexIngest;
   private readonly ctx: ApplyContext;
+  /** Reads small files for the node off the main thread (inlineContent). */
+  private readonly pool: FsPool;
 
   readonly nodeId: string;
   /** The node's address as gRPC sees it (for the operator: who connected from where). */
@@ -150,6 +153,7 @@ export class NodeSession {
       maxBytes: MAX_BYTES_IN_FLIGHT,
       send: (requests) => { for (const msg of requestMessages(requests)) this.send(msg); },
     });
+    this.pool = deps.pool;
     this.ctx = {
       root: deps.mirrorRoot, stagingDir: deps.stagingDir, pool: deps.pool, deferDirSync: (d) => this.flusher.deferDirSync(d),
       caseInsensitive: hooks.caseInsensitive, diskMode: (m) => hooks.diskMode(m),
@@ -229,7 +233,7 @@ export class NodeSession {
       closed: () => this.closed,
       busy: (p) => this.queue.has(p) || this.unflushed(p) !== undefined,
       seenSeq: () => this.ingest.lastSeq,
-      content: (rec) => this.inlineContent(rec),
+      content: (recs) => this.inlineContent(recs),
       nodePending: () => this.pending().files,
       staleDirs: () => this.applier.staleDirs(),
       clearFailure: (direction, path) => this.clearFailure(direction, path),
@@ -397,27 +401,57 @@ export class NodeSession {
   }
 
   /**
-   * A small file's content for the node, read from the mirror as a block request would be
-   * (serve-block.ts: only as recorded, never through a symlink); null when it cannot be. The
-   * directories found sound are remembered for the rest of this turn (one batch).
+   * Small files' content for the node, read from the mirror by a pool worker as a block
+   * request would be (serve-block.ts: only as recorded, never through a symlink); null for one
+   * that cannot be (the node then fetches it), and for all of them if the read fails.
    */
-  private inlineContent(rec: CachedEntry): Buffer | null {
-    if (!this.inlineDirs.clear) this.inlineDirs.clear = setImmediate(() => { this.inlineDirs.checked.clear(); this.inlineDirs.clear = null; });
-    const { res } = serveBlock(this.ctx.root, { id: 0, path: rec.path, offset: 0, size: rec.size, hash: Buffer.alloc(0) }, () => rec, this.inlineDirs.checked);
-    return res.error ? null : res.data;
+  private inlineContent(recs: CachedEntry[]): Promise<(Buffer | null)[]> {
+    return this.pool.readMany(this.ctx.root, recs.map((r) => ({ path: r.path, size: r.size, mtimeMs: r.mtimeMs })))
+      .catch(() => recs.map(() => null));
   }
 
-  private readonly inlineDirs: { checked: Set<string>; clear: NodeJS.Immediate | null } = { checked: new Set(), clear: null };
-
-  /** Answers the node's block requests for hub-side changes, from the mirror. */
+  /**
+   * Answers the node's block requests for hub-side changes, from the mirror: each block only
+   * from a file as recorded, read by a pool worker (SERVE_CHUNK_BYTES of them per message),
+   * answered in the order asked, one chunk after the other (`serving`).
+   */
   onNodeRequests(items: BlockRequest[]): void {
-    const serve = (r: BlockRequest) => {
-      const { res, changed } = serveBlock(this.ctx.root, r, (p) => this.store.index.file(this.nodeId, p));
-      if (changed) void this.hooks.rescan([String(r.path)]);
-      return res;
-    };
-    for (const msg of responseMessages(items, serve)) this.send(msg);
+    for (let i = 0; i < items.length;) {
+      const chunk: BlockRequest[] = [];
+      for (let bytes = 0; i < items.length && (chunk.length === 0 || bytes + Number(items[i]!.size) <= SERVE_CHUNK_BYTES); i++) {
+        chunk.push(items[i]!);
+        bytes += Math.max(0, Number(items[i]!.size) || 0);
+      }
+      this.serving = this.serving.then(() => this.serveChunk(chunk)).catch((e: Error) => {
+        // As a failure while handling the node's message would be (node-server.ts onMessage).
+        this.log.error('session.error', { node: this.nodeId, error: e.message });
+        this.refuse('', 0, 'INTERNAL', e.message);
+      });
+    }
   }
+
+  private async serveChunk(items: BlockRequest[]): Promise<void> {
+    if (this.closed) return;
+    // The records are looked up now (in order with the session's own writes), the bytes read off the main thread.
+    const serveItems = items.map((r) => {
+      const rec = typeof r.path === 'string' ? this.store.index.file(this.nodeId, r.path) : undefined;
+      return { path: r.path, offset: Number(r.offset), size: Number(r.size), rec: rec && !rec.deleted && rec.type === 'file' ? { path: rec.path, size: rec.size, mtimeMs: rec.mtimeMs } : null };
+    });
+    let served: { data: Buffer; error: string; changed: boolean }[];
+    try {
+      served = await this.pool.serveMany(this.ctx.root, serveItems);
+    } catch (e) {
+      served = items.map(() => ({ data: Buffer.alloc(0), error: (e as Error).message, changed: false }));
+    }
+    if (this.closed) return;
+    const changed = items.filter((_, k) => served[k]!.changed).map((r) => String(r.path));
+    if (changed.length) void this.hooks.rescan(changed);
+    let k = 0;
+    for (const msg of responseMessages(items, (r) => ({ id: r.id, data: served[k]!.data, error: served[k++]!.error }))) this.send(msg);
+  }
+
+  /** Block requests being answered, in order (onNodeRequests). */
+  private serving: Promise<void> = Promise.resolve();
 
   /** The last flush could not be recorded (cleared by the next that is); retried with backoff. */
   get flushError(): { code: string; reason: string; at: number } | null {

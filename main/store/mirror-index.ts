@@ -25,6 +25,7 @@ export class MirrorIndex {
       deleteFile: db.prepare('DELETE FROM files WHERE node_id = ? AND path = ?'),
       deleteFilesUnder: db.prepare("DELETE FROM files WHERE node_id = ? AND path >= ? AND path < ?"),
       pathsUnder: db.prepare<[string, string, string], { path: string }>('SELECT path FROM files WHERE node_id = ? AND path >= ? AND path < ? ORDER BY path'),
+      countUnder: db.prepare<[string, string, string], { n: number }>('SELECT count(*) AS n FROM files WHERE node_id = ? AND path >= ? AND path < ?'),
       deleteAllFiles: db.prepare('DELETE FROM files WHERE node_id = ?'),
       totals: db.prepare<[string], { files: number; bytes: number | null }>('SELECT count(*) AS files, sum(size) AS bytes FROM files WHERE node_id = ? AND type = 0'),
       insertBlock: db.prepare('INSERT OR IGNORE INTO blocks (node_id, hash, path, idx) VALUES (?, ?, ?, ?)'),
@@ -34,7 +35,7 @@ export class MirrorIndex {
       findBlock: db.prepare<[string, Buffer], { path: string; idx: number }>('SELECT path, idx FROM blocks WHERE node_id = ? AND hash = ? LIMIT 4'),
       conflicts: db.prepare<[string], { path: string }>(`SELECT path FROM files WHERE node_id = ? AND path GLOB '*${CONFLICT_MARK}*' ORDER BY path`),
       dirs: db.prepare<[string], { path: string }>('SELECT path FROM files WHERE node_id = ? AND type = 1'),
-      stampsBetween: db.prepare<[string, string, string], StampRow>('SELECT path, type, size, mtime_ms, mode, ino, target FROM files WHERE node_id = ? AND path >= ? AND path < ?'),
+      stampsBetween: db.prepare<[string, string, string], StampRow>('SELECT path, type, size, mtime_ms, mode, ino, target FROM files WHERE node_id = ? AND path >= ? AND path < ? ORDER BY path'),
     };
   }
 
@@ -52,11 +53,27 @@ export class MirrorIndex {
     const none = Buffer.alloc(0);
     const [from, to] = dir === '' ? ['', '\u{10FFFF}'] : [`${dir}/`, `${dir}0`];
     const out = new Map<string, CachedEntry>();
-    for (const r of this.q.stampsBetween.iterate(nodeId, from, to)) {
-      if (r.path.indexOf('/', from.length) !== -1) continue;
-      out.set(r.path, rowToEntry({ ...r, hash: none, block_size: 0, blocks: none, seq: 0, deleted: 0 }));
+    // In path order a subdirectory's descendants are one range (`sub/` up to `sub0`, '0' being
+    // '/' + 1): each is skipped with one new seek, so the cost is the directory's children,
+    // not its whole subtree (the root's sweep read every row of the mirror).
+    for (let at: string | null = from; at !== null;) {
+      const start: string = at;
+      at = null;
+      for (const r of this.q.stampsBetween.iterate(nodeId, start, to)) {
+        const slash = r.path.indexOf('/', from.length);
+        if (slash !== -1) {
+          at = `${r.path.slice(0, slash)}0`;
+          break;
+        }
+        out.set(r.path, rowToEntry({ ...r, hash: none, block_size: 0, blocks: none, seq: 0, deleted: 0 }));
+      }
     }
     return out;
+  }
+
+  /** How many paths are recorded strictly under a directory (counted in SQLite, not loaded). */
+  countUnder(nodeId: string, dir: string): number {
+    return this.q.countUnder.get(nodeId, `${dir}/`, `${dir}0`)!.n;
   }
 
   /** Recorded paths strictly under a directory (through the primary key's order). */

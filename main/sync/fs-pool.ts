@@ -7,7 +7,7 @@ import { Worker } from 'node:worker_threads';
 import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs';
-import type { BarrierNote, CommitRequest, CommitResult, HashResult, SearchRequest, WalkResult, WorkerOptions, WorkerRequest, WorkerResponse } from './fs-protocol';
+import type { BarrierNote, CommitRequest, CommitResult, HashResult, RecordedFile, SearchRequest, ServeItem, WalkResult, WorkerOptions, WorkerRequest, WorkerResponse } from './fs-protocol';
 import { UnsafePathError } from './paths';
 import { CASE_CODE, CaseConflict } from './expect';
 import { SYNC_FS_COMMAND, barrierUnsupported } from './barrier';
@@ -79,6 +79,8 @@ interface Task {
   req: WorkerRequest;
   resolve: (r: WorkerResponse) => void;
   reject: (e: Error) => void;
+  /** Someone waits on it to send bytes (serveMany): first in the queue, and it may take one worker more than `size`. */
+  urgent?: boolean;
 }
 
 export class FsPool {
@@ -196,6 +198,28 @@ export class FsPool {
   }
 
   /**
+   * Reads blocks as block requests are answered (serve-block.ts), in one worker message: per
+   * item its bytes or an error, and whether its file was found changed. Urgent (run()).
+   */
+  async serveMany(root: string, items: ServeItem[]): Promise<{ data: Buffer; error: string; changed: boolean }[]> {
+    const res = await this.run({ id: 0, op: 'serveMany', root, items }, true);
+    if (!res.ok) throw Object.assign(new Error(res.error), { code: res.code });
+    const { data, lengths, errors, changed } = res.served!;
+    const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength), wasChanged = new Set(changed);
+    let at = 0;
+    return lengths.map((n, i) => {
+      at += n;
+      return { data: buf.subarray(at - n, at), error: errors[i]!, changed: wasChanged.has(i) };
+    });
+  }
+
+  /** Small files (at most a block each) read whole as recorded (serveMany); null: not read so. */
+  async readMany(root: string, files: RecordedFile[]): Promise<(Buffer | null)[]> {
+    const served = await this.serveMany(root, files.map((f) => ({ path: f.path, offset: 0, size: f.size, rec: f })));
+    return served.map((s) => (s.error ? null : s.data));
+  }
+
+  /**
    * Writes a small verified file atomically; resolves once it is in place and durable (or,
    * with `syncDir` false and no barrier, durable but for its directory: `dirSynced`). When
    * commits queue up, a free worker takes up to COMMIT_BATCH of them in one message and
@@ -310,17 +334,21 @@ export class FsPool {
     await Promise.all(this.all.map((w) => w.terminate()));
   }
 
-  private run(req: WorkerRequest): Promise<WorkerResponse> {
+  /** `first`: urgent, after the urgent tasks queued and ahead of the others. */
+  private run(req: WorkerRequest, first = false): Promise<WorkerResponse> {
     if (this.closed) return Promise.reject(new Error('fs pool closed'));
     req.id = this.nextId++;
     return new Promise((resolve, reject) => {
-      this.queue.push({ req, resolve, reject });
+      if (first) this.queue.splice(this.queue.findIndex((t) => !t.urgent) >>> 0, 0, { req, resolve, reject, urgent: true });
+      else this.queue.push({ req, resolve, reject });
       this.pump();
     });
   }
 
   private pump(): void {
-    while (this.queue.length > 0 && (this.idle.length > 0 || this.all.length < this.size)) {
+    // An urgent task may run beside `size` busy ones (the hub's reads for a node do not wait behind a scan's hashing).
+    const cap = () => this.size + (this.queue[0]?.urgent ? 1 : 0);
+    while (this.queue.length > 0 && this.running.size < cap() && (this.idle.length > 0 || this.all.length < cap())) {
       const w = this.idle.pop() ?? this.spawn();
       clearTimeout(this.idleTimers.get(w));
       this.idleTimers.delete(w);

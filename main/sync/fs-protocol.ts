@@ -84,6 +84,33 @@ export interface BarrierNote {
   files: number;
 }
 
+/** A file as the index records it: read only while its size and mtime are these. */
+export interface RecordedFile {
+  path: string;
+  size: number;
+  mtimeMs: number;
+}
+
+/** A block to read: only from a file recorded so (`rec`; null: none is, the answer is "gone"). */
+export interface ServeItem {
+  path: string;
+  offset: number;
+  size: number;
+  rec: RecordedFile | null;
+}
+
+/**
+ * What serveMany read: the blocks' bytes one after the other (`lengths`), or an error for a
+ * block (`errors`, '' when read); `changed`: the indexes of blocks whose file no longer was as
+ * recorded (to rescan).
+ */
+export interface ServeManyResult {
+  data: Uint8Array;
+  lengths: number[];
+  errors: string[];
+  changed: number[];
+}
+
 /** What a worker is started with (workerData). */
 export interface WorkerOptions {
   /** Group commit's barrier command, the directory appended (barrier.ts); null: none, per-file fsync. */
@@ -100,11 +127,13 @@ export type WorkerRequest =
   | { id: number; op: 'commit'; commit: CommitRequest }
   /** Several independent commits, made durable together (group-commit.ts). */
   | { id: number; op: 'commitMany'; commits: CommitRequest[] }
+  /** Blocks read as a block request is answered (serve-block.ts): block requests, inline content. */
+  | { id: number; op: 'serveMany'; root: string; items: ServeItem[] }
   /** The pool closes: end the worker's helper processes (barrier.ts). */
   | { id: number; op: 'close' };
 
 export type CommitOutcome = { ok: true; commit: CommitResult } | { ok: false; error: string; code?: string; unsafe?: boolean; variant?: string };
 
 export type WorkerResponse =
-  | { id: number; ok: true; walk?: WalkResult; hash?: HashResult; many?: ({ ok: true; hash: HashResult } | { ok: false; error: string; code?: string })[]; commit?: CommitResult; commits?: CommitOutcome[]; notes?: BarrierNote[]; found?: [number, number][] }
+  | { id: number; ok: true; walk?: WalkResult; hash?: HashResult; many?: ({ ok: true; hash: HashResult } | { ok: false; error: string; code?: string })[]; commit?: CommitResult; commits?: CommitOutcome[]; notes?: BarrierNote[]; found?: [number, number][]; served?: ServeManyResult }
   | { id: number; ok: false; error: string; code?: string; unsafe?: boolean; variant?: string };

@@ -7,7 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import type { BlockRange, HashResult, SearchRequest, WalkItem, WalkResult, WorkerOptions, WorkerRequest, WorkerResponse } from './fs-protocol';
+import type { BlockRange, HashResult, SearchRequest, ServeItem, ServeManyResult, WalkItem, WalkResult, WorkerOptions, WorkerRequest, WorkerResponse } from './fs-protocol';
 import { badNameProblem, isValidUtf8, readProblem, specialKind, type IgnoredPath, type PathProblem } from './problems';
 import { UnsafePathError } from './paths';
 import { caseVariantSync } from './expect';
@@ -15,6 +15,8 @@ import { WEAK_LEN, blockWeak, findShifted, hasWeak, searchRanges } from './block
 import { GroupCommitter } from './group-commit';
 import { SYNC_FS_COMMAND } from './barrier';
 import { readFullySync } from './read-fully';
+import { serveBlock } from './serve-block';
+import type { CachedEntry } from './types';
 
 function walk(root: string, subtree: string, shallow: boolean, exactCase = false): WalkResult {
   const items: WalkItem[] = [];
@@ -169,6 +171,27 @@ function search(r: SearchRequest): [number, number][] {
   }
 }
 
+/**
+ * Blocks read as a block request is answered (serve-block.ts: only from a file that still has
+ * its recorded size and mtime, never through a symlink), the parents of each directory checked
+ * once per message.
+ */
+function serveMany(root: string, items: ServeItem[]): ServeManyResult {
+  const dirsChecked = new Set<string>();
+  const parts: Buffer[] = [];
+  const out: ServeManyResult = { data: new Uint8Array(0), lengths: [], errors: [], changed: [] };
+  items.forEach((it, i) => {
+    const rec = it.rec ? { ...it.rec, type: 'file' as const, deleted: false } : undefined;
+    const { res, changed } = serveBlock(root, { id: i, path: it.path, offset: it.offset, size: it.size, hash: Buffer.alloc(0) }, () => rec as CachedEntry | undefined, dirsChecked);
+    if (changed) out.changed.push(i);
+    out.errors.push(res.error);
+    out.lengths.push(res.error ? 0 : res.data.length);
+    if (!res.error) parts.push(res.data);
+  });
+  out.data = Buffer.concat(parts);
+  return out;
+}
+
 parentPort!.on('message', (req: WorkerRequest) => {
   let res: WorkerResponse;
   try {
@@ -186,6 +209,7 @@ parentPort!.on('message', (req: WorkerRequest) => {
         }),
       };
     }
+    else if (req.op === 'serveMany') res = { id: req.id, ok: true, served: serveMany(req.root, req.items) };
     else if (req.op === 'commitMany') {
       const { outcomes, notes } = committer.commit(req.commits);
       res = { id: req.id, ok: true, commits: outcomes, ...(notes.length > 0 ? { notes } : {}) };
@@ -201,5 +225,6 @@ parentPort!.on('message', (req: WorkerRequest) => {
   }
   const transfer: ArrayBuffer[] = [];
   if (res.ok && res.hash && !res.hash.changed) transfer.push(res.hash.blocks.buffer as ArrayBuffer, ...(res.hash.weak.length ? [res.hash.weak.buffer as ArrayBuffer] : []));
+  if (res.ok && res.served && res.served.data.byteLength === res.served.data.buffer.byteLength) transfer.push(res.served.data.buffer as ArrayBuffer);
   parentPort!.postMessage(res, transfer);
 });

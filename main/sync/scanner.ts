@@ -107,8 +107,8 @@ async function walkTree(pool: FsPool, root: string, subtree: string, exactCase: 
 export const FULL_RESCAN_MS = Number(process.env.CORTEX_RESCAN_MS) > 0 ? Number(process.env.CORTEX_RESCAN_MS) : 15 * 60_000;
 
 const MAX_HASH_ATTEMPTS = 3;
-/** The compare loops hold the event loop at most this long at a time. */
-const SLICE_MS = 8;
+/** The compare loops hold the event loop at most about this long at a time. */
+const SLICE_MS = 4;
 const SMALL_FILE = 256 * 1024;
 const BATCH_FILES = 256;
 const BATCH_BYTES = 8 * 1024 * 1024;

@@ -17,7 +17,16 @@ import { cachedEntry, tempDirs } from '../helpers/entries';
 const tmp = tempDirs('hub-sender');
 const turn = () => new Promise((r) => setImmediate(r));
 
-function setup(files: { path: string; size: number }[], over: { send?: (m: HubMessage) => void; refused?: string[]; content?: (rec: CachedEntry) => Buffer | null } = {}) {
+/** Turns of the event loop until nothing more is sent (a batch is built over a few turns). */
+async function settle(sent: unknown[]): Promise<void> {
+  for (let quiet = 0; quiet < 20;) {
+    const n = sent.length;
+    await turn();
+    quiet = sent.length === n ? quiet + 1 : 0;
+  }
+}
+
+function setup(files: { path: string; size: number }[], over: { send?: (m: HubMessage) => void; refused?: string[]; content?: (recs: CachedEntry[]) => Promise<(Buffer | null)[]>; busy?: (p: string) => boolean } = {}) {
   const store = new HubStore(path.join(tmp(), 'hub.db'));
   store.addNode('n', 'n', 'x');
   store.index.putFiles('n', files.map((f) => cachedEntry(f.path, { size: f.size })));
@@ -31,7 +40,7 @@ function setup(files: { path: string; size: number }[], over: { send?: (m: HubMe
       if (!over.refused) throw new Error(`${code}: ${message}`);
       over.refused.push(`${code}: ${message}`);
     },
-    closed: () => false, busy: () => false, seenSeq: () => 0, nodePending: () => 0,
+    closed: () => false, busy: over.busy ?? (() => false), seenSeq: () => 0, nodePending: () => 0,
     staleDirs: () => undefined, clearFailure: () => undefined, failed: () => undefined, changed: () => undefined,
     ...(over.content ? { content: over.content } : {}),
   }, 0);
@@ -45,16 +54,15 @@ describe('HubChangeSender', () => {
     const n = HUB_WINDOW + HUB_BATCH_ENTRIES + 10;
     const t = setup(Array.from({ length: n }, (_, i) => ({ path: `f${String(i).padStart(5, '0')}`, size: 10 })));
     t.sender.send();
-    // The first batch at once, the next ones in later turns.
-    expect(t.batches().map((b) => b.length)).toEqual([HUB_BATCH_ENTRIES]);
-    for (let i = 0; i < 10; i++) await turn();
+    // One batch after the other, each built over a turn or a few.
+    await settle(t.sent);
     expect(t.batches().map((b) => b.length)).toEqual(Array(HUB_WINDOW / HUB_BATCH_ENTRIES).fill(HUB_BATCH_ENTRIES));
     // The node acknowledges the first batch: one more batch fills the window again.
     t.sender.onAck(HUB_BATCH_ENTRIES);
-    for (let i = 0; i < 10; i++) await turn();
+    await settle(t.sent);
     expect(t.batches().reduce((a, b) => a + b.length, 0)).toBe(HUB_WINDOW + HUB_BATCH_ENTRIES);
     t.sender.onAck(t.lastSeq());
-    for (let i = 0; i < 10; i++) await turn();
+    await settle(t.sent);
     expect(t.batches().reduce((a, b) => a + b.length, 0)).toBe(n);
     expect(t.batches().flat().map((f) => f.path)).toEqual(Array.from({ length: n }, (_, i) => `f${String(i).padStart(5, '0')}`));
     t.sender.stop();
@@ -65,7 +73,7 @@ describe('HubChangeSender', () => {
     const big = 5 * 1024 * 1024;
     const t = setup(Array.from({ length: 20 }, (_, i) => ({ path: `big${String(i).padStart(2, '0')}`, size: big })));
     t.sender.send();
-    for (let i = 0; i < 10; i++) await turn();
+    await settle(t.sent);
     const per = Math.floor(MAX_HUB_BATCH_FILE_BYTES / big);
     expect(t.batches().map((b) => b.length)).toEqual([per, per, per, 20 - 3 * per]);
     for (const b of t.batches()) expect(b.reduce((a, f) => a + Number(f.size), 0)).toBeLessThanOrEqual(MAX_HUB_BATCH_FILE_BYTES);
@@ -81,7 +89,8 @@ describe('HubChangeSender', () => {
       send: () => { if (++calls > 1) throw new Error('stream closed'); },
     });
     t.sender.send();
-    for (let i = 0; i < 5; i++) await turn();
+    for (let i = 0; i < 50 && calls < 2; i++) await turn();
+    await turn();
     expect(calls).toBe(2);
     expect(refused).toEqual(['INTERNAL: stream closed']);
     t.sender.stop();
@@ -96,9 +105,14 @@ describe('HubChangeSender', () => {
       { path: 'zbig', size: INLINE_MAX + 1 },
     ];
     const asked: string[] = [];
-    const t = setup(files, { content: (rec) => { asked.push(rec.path); return rec.path === 'unreadable' ? null : Buffer.alloc(rec.size, 7); } });
+    const t = setup(files, {
+      content: async (recs) => recs.map((rec) => {
+        asked.push(rec.path);
+        return rec.path === 'unreadable' ? null : Buffer.alloc(rec.size, 7);
+      }),
+    });
     t.sender.send();
-    for (let i = 0; i < 10; i++) await turn();
+    await settle(t.sent);
     const sent = t.batches().flat();
     expect(sent.map((f) => f.path)).toEqual(files.map((f) => f.path));
     expect(asked).not.toContain('zbig');
@@ -107,6 +121,32 @@ describe('HubChangeSender', () => {
     expect(withContent.length).toBe(Math.floor(MAX_HUB_BATCH_INLINE / small));
     expect(withContent.every((f) => f.content!.length === Number(f.size))).toBe(true);
     expect(sent.find((f) => f.path === 'unreadable')!.content).toBeUndefined();
+    t.sender.stop();
+    t.store.close();
+  });
+
+  it('a send asked for while a batch waits for its content is not lost: what was busy then goes once it is not', async () => {
+    let busyB = true;
+    let held = true;
+    let release: () => void = () => undefined;
+    const t = setup([{ path: 'a', size: 10 }, { path: 'b', size: 10 }], {
+      busy: (p) => p === 'b' && busyB,
+      content: (recs) => new Promise((resolve) => {
+        release = () => resolve(recs.map((r) => Buffer.alloc(r.size, 1)));
+        if (!held) release();
+      }),
+    });
+    t.sender.send();
+    await settle(t.sent);
+    // 'a' waits for its content; 'b' had node work in progress, which is recorded now.
+    expect(t.sent).toEqual([]);
+    busyB = false;
+    t.sender.send();
+    held = false;
+    release();
+    await settle(t.sent);
+    expect(t.batches().map((b) => b.map((f) => f.path))).toEqual([['a'], ['b']]);
+    expect(t.batches()[0]![0]!.content?.length).toBe(10);
     t.sender.stop();
     t.store.close();
   });

@@ -123,6 +123,23 @@ describe('HubStore', () => {
     expect(s.index.findBlock('n', Buffer.alloc(32, 2))).toEqual([]);
     s.close();
   });
+
+  it('lists the stamps recorded directly in a directory, its subdirectories\' contents skipped, names sorting around "/" included', () => {
+    const s = new HubStore(path.join(tmp(), 'hub.db'));
+    s.addNode('n', 'n', 't');
+    s.addNode('m', 'm', 't');
+    const dir = (p: string) => entry(p, { type: 'dir', blocks: Buffer.alloc(0) });
+    const paths = ['a', 'a!', 'a-b', 'a.c', 'a/b', 'a/b!', 'a/b-c', 'a/b.d', 'a/b/c', 'a/b/c/d', 'a/b/e', 'a/b0', 'a/b00', 'a/c', 'a/c/x', 'a/c0', 'a/d', 'a0', 'a0/x', 'b', 'b/x', 'é', 'é/ü', 'é/ü/x', 'é/ü0'];
+    const dirs = new Set(['a', 'a/b', 'a/b/c', 'a/c', 'a0', 'b', 'é', 'é/ü']);
+    s.index.putFiles('n', paths.map((p) => (dirs.has(p) ? dir(p) : entry(p))));
+    s.index.putFiles('m', [entry('a/zz')]);
+    for (const d of ['', ...dirs, 'missing']) {
+      const want = paths.filter((p) => (d === '' ? !p.includes('/') : p.startsWith(`${d}/`) && !p.slice(d.length + 1).includes('/')));
+      expect([...s.index.childStamps('n', d).keys()].sort(), d).toEqual(want.sort());
+    }
+    expect(s.index.childStamps('n', 'a/b').get('a/b/e')).toMatchObject({ type: 'file', size: 3 });
+    s.close();
+  });
 });
 
 describe('NodeStore', () => {
