@@ -331,7 +331,7 @@ export class Mirror {
     return this.scanChain;
   }
 
-  private async scanNow(subtrees: string[], forSession = false, ownCommit?: (e: CachedEntry) => boolean, walkAfter?: Promise<unknown>): Promise<ScanTotals> {
+  private async scanNow(subtrees: string[], forSession = false, ownCommit?: (e: CachedEntry) => boolean, walkAfter?: Promise<unknown>, dirSeen?: (wirePath: string, mtimeMs: number) => void): Promise<ScanTotals> {
     const totals: ScanTotals = { walked: 0, updated: 0, deleted: 0, hashedFiles: 0, hashedBytes: 0, examples: [] };
     const { id, store } = this.deps;
     if (this.deps.closed() || store.node(id)?.retiredAt !== null) return totals;
@@ -396,7 +396,7 @@ export class Mirror {
       }
       if (this.deps.closed()) return totals;
       const res = await scanAll(roots, {
-        root, pool: this.deps.pool, cached, caseInsensitive: this.ignoresCase(), ready: loaded,
+        root, pool: this.deps.pool, cached, caseInsensitive: this.ignoresCase(), ready: loaded, dirSeen,
         knownUnder: (st) => (full ? stamps.keys() : [st, ...store.index.pathsUnder(id, st)]),
         sameMode: writtenAs,
         // A new tree goes to the node page by page as it is hashed (each page one transaction),
@@ -490,13 +490,21 @@ export class Mirror {
     this.earlierCommits = new Map();
     const ownCommit = (e: CachedEntry) => e.type === 'file' && earlier.get(e.path)?.has(e.hash.toString('hex')) === true;
     let watchedAt = t0;
-    void watching.then(() => { watchedAt = Date.now(); }, () => undefined);
-    const run = this.scanChain.then(async () => { res = await this.scanNow([''], false, ownCommit, watching); });
+    // The sweep's baseline (sync/dir-sweep.ts) is each directory's mtime as the walk saw it (the
+    // root's, taken right before the walk starts): a change after that moves the mtime, and
+    // the sweeps look there. (A second look at every directory after the verification cost
+    // ~0.1 s of a restart, and missed what changed between the walk and that look.)
+    const dirMtimes = new Map<string, number>();
+    void watching.then(() => {
+      watchedAt = Date.now();
+      const st = fs.lstatSync(this.deps.root, { throwIfNoEntry: false });
+      if (st?.isDirectory()) dirMtimes.set('', st.mtimeMs);
+    }, () => undefined);
+    const run = this.scanChain.then(async () => { res = await this.scanNow([''], false, ownCommit, watching, (d, mtimeMs) => dirMtimes.set(d, mtimeMs)); });
     this.scanChain = run.catch(() => undefined);
     await run;
     if (!res) return;
-    // The sweep's baseline is the mirror as just verified: anything after it is looked at.
-    await this.sweeper?.changedDirs(['', ...this.deps.store.index.dirs(this.id)]).catch(() => undefined);
+    this.sweeper?.baseline(dirMtimes);
     this.log.info('mirror.verified', {
       node: this.id, files: res.walked, changed: res.updated, deleted: res.deleted,
       hashedFiles: res.hashedFiles, hashedBytes: res.hashedBytes, ms: Date.now() - t0, walkAfterMs: watchedAt - t0,
