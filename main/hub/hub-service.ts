@@ -29,6 +29,7 @@ import { createLogger, type LogEntry, type Logger } from '../util/log';
 import { acquireLock, layout, rotateAdminToken, tightenDataDir, type Layout } from './data-dir';
 import { executePurge, mountPointsUnder, noLongerOrphan, planPurge, planRefusal, type PurgeTarget } from './purge';
 import { handlers } from './handlers';
+import { dropEarlyWatches } from './early-watch';
 import { NodeRuntimes } from './node-runtime';
 import { NodeServer } from './node-server';
 import { STATUS_MS, StatusBoard } from './node-status';
@@ -170,11 +171,13 @@ export class HubService extends EventEmitter<HubEvents> {
         const clean = store.getMeta('clean_shutdown') === '1';
         store.setMeta('clean_shutdown', '0');
         hub.verifyMirrors(clean);
+        dropEarlyWatches();
         const lost = hub.agents.recover();
         if (lost) log.warn('agents.recovered', { lost });
       }
       return hub;
     } catch (e) {
+      dropEarlyWatches();
       release();
       throw e;
     }
