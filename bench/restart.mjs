@@ -19,7 +19,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import {
-  Hub, compareTrees, generateTree, goal, hashTreeNode, hashTreeSha256sum, logSince, main, param, flag,
+  Hub, compareTrees, cpuSnapshot, generateTree, goal, hashTreeNode, hashTreeSha256sum, logSince, main, param, flag,
   percentile, progress, round, startPair, syncDisks, waitFor, waitInSync, walkStatTree,
 } from './lib.mjs';
 import { configure, settings } from '../harness/procs.mjs';
@@ -107,6 +107,10 @@ await main('restart', async ({ workDir }) => {
     // The mirror's verification runs beside the sync: what it hashed counts, so wait for it
     // and read the status after it (as test/integration/sync.test.ts does).
     const verifiedLine = await waitFor(`the verification of mirror ${id}`, () => hub.logLines().find((l) => l.msg === 'mirror.verified' && l.node === id && Date.parse(l.t) >= t0 - 5), 600_000, pollMs);
+    // CPU the restarted hub used up to here (all threads; its main thread apart): on a shared
+    // machine a steadier measure of the work than the times.
+    const cpu = cpuSnapshot(hub.p.proc.pid);
+    const mainCpu = cpu?.threads.get(hub.p.proc.pid);
     const st = await hub.status();
     const stNode = st.nodes.find((n) => n.id === id);
     if (stNode?.state !== 'in-sync') throw new Error(`node ${id} is ${stNode?.state} after the mirror verification`);
@@ -125,6 +129,8 @@ await main('restart', async ({ workDir }) => {
       loadAvg1: round(os.loadavg()[0], 2),
       inSyncMs: ms,
       firstInSyncMs: ready.at - t0,
+      hubCpuMs: cpu ? cpu.totalMs : null,
+      hubMainThreadCpuMs: mainCpu ? mainCpu.userMs + mainCpu.sysMs : null,
       bytesHashedSinceStart: st.bytesHashedSinceStart,
       filesHashedSinceStart: st.filesHashedSinceStart,
       bytesReceived: stNode.bytesReceived,
@@ -161,6 +167,8 @@ await main('restart', async ({ workDir }) => {
       hubListeningMs: pick((x) => x.breakdown.hubListeningMs),
       watcherReadyMs: pick((x) => x.breakdown.watcherReadyMs),
       mirrorVerifiedMs: pick((x) => x.breakdown.mirrorVerifiedMs),
+      hubCpuMs: pick((x) => x.hubCpuMs),
+      hubMainThreadCpuMs: pick((x) => x.hubMainThreadCpuMs),
       medianInSyncMs: rs.length ? percentile(pick((x) => x.inSyncMs), 50) : null,
     };
   };
