@@ -1,9 +1,9 @@
 /**
  * The first thing `cortex-hub serve` does, before the rest of the hub loads (cli/hub.ts
- * imports this module first): it starts the watchers of the mirrors of active nodes
+ * imports this module first): it starts the watchers of the mirrors the last start served
  * (hub/early-watch.ts), whose first look at a big mirror is what the verification at start
- * waits for. Only reads: the data dir's lock, migrations and everything else come later, as
- * before; a hub that then fails to start just exits.
+ * waits for. It only reads (the list and the mirrors): the data dir's lock, its staging
+ * leftovers and the database come later, as before; a hub that then fails to start just exits.
  */
 import { parseArgs } from 'node:util';
 import { resolveDataDir } from '../hub/data-dir';

@@ -11,8 +11,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import watcher from '@parcel/watcher';
-import { activeNodeIds } from '../store/early-read';
-import { layout } from './data-dir';
+import { layout, readActiveMirrors } from './data-dir';
 
 interface Early {
   startedAt: number;
@@ -24,10 +23,10 @@ interface Early {
 
 const early = new Map<string, Early>();
 
-/** Starts watching the mirrors of the active nodes of the data dir `dataDir` now (see above). */
+/** Starts watching the mirrors the last start of the hub on `dataDir` served (data-dir.ts writeActiveMirrors) now. */
 export function watchMirrorsEarly(dataDir: string): void {
   const l = layout(dataDir);
-  watchEarly(activeNodeIds(l.db).map((id) => path.join(l.mirrors, id)).filter((r) => fs.existsSync(r)));
+  watchEarly(readActiveMirrors(l).map((id) => path.join(l.mirrors, id)).filter((r) => fs.existsSync(r)));
 }
 
 /** Starts watching these mirror roots now (each is taken over by subscribeMirror, or dropped). */
