@@ -56,6 +56,8 @@ export interface HubLinkDeps {
 export class HubLink {
   private call: Call | null = null;
   private connected = false;
+  /** cancel() was called: a session that starts after it ends at once. */
+  private cancelled = false;
   /** The hub accepted the credentials once in this run. */
   private joined = false;
   /** Set when a session reached Welcome; resets the reconnect backoff. */
@@ -94,8 +96,14 @@ export class HubLink {
     return true;
   }
 
-  /** Ends the session under way (stop()). */
+  /**
+   * Ends the session under way, and any that starts after (stop()). A session already in
+   * session() but before its call existed (awaiting its credentials) used to go on: connected
+   * to the hub after the stop, it kept run(), and the process, alive (two-way.test.ts 'a
+   * restart of either side', the node stopped right after the hub's restart).
+   */
   cancel(): void {
+    this.cancelled = true;
     this.call?.cancel();
   }
 
@@ -108,6 +116,7 @@ export class HubLink {
     md.set('authorization', `Bearer ${cfg.token}`);
     const call = client.session(md);
     this.call = call;
+    if (this.cancelled) call.cancel();
     try {
       // A session only ends by an error or the end of the stream; run() decides what follows.
       await new Promise<void>((_resolve, reject) => {
