@@ -11,11 +11,16 @@
  *
  * Env: BENCH_SCALE, BENCH_RESTART_FILES, BENCH_FILE_MIN / BENCH_FILE_MAX (bytes, default
  * 512..1536), BENCH_RESTART_ROUNDS (restarts measured, default 1), BENCH_VERIFY (default 1).
+ * BENCH_RESTART_COMPARE=DIR: every second round restarts the hub of another product tree
+ * (bin/ and dist/, e.g. a copy of an earlier build) on the same data dir: before and after
+ * alternate under the same load; `results.byProduct` gives each one's rounds. The goals are
+ * judged on the measured product's rounds only.
  */
+import os from 'node:os';
 import path from 'node:path';
 import {
-  Hub, compareTrees, generateTree, goal, hashTreeNode, hashTreeSha256sum, logSince, main, param, flag,
-  progress, round, startPair, syncDisks, waitFor, waitInSync, walkStatTree,
+  Hub, compareTrees, cpuSnapshot, generateTree, goal, hashTreeNode, hashTreeSha256sum, logSince, main, param, flag,
+  percentile, progress, round, startPair, syncDisks, waitFor, waitInSync, walkStatTree,
 } from './lib.mjs';
 import { configure, settings } from '../harness/procs.mjs';
 
@@ -71,8 +76,10 @@ await main('restart', async ({ workDir }) => {
   }
   progress(`baseline: a hub without nodes starts in ${baseline.emptyHubStartMs} ms`);
 
+  const compareRoot = process.env.BENCH_RESTART_COMPARE ? path.resolve(process.env.BENCH_RESTART_COMPARE) : null;
   const restarts = [];
   for (let r = 0; r < rounds; r++) {
+    const product = compareRoot && r % 2 === 1 ? 'compare' : 'measured';
     progress(`restart ${r + 1}/${rounds}: stopping the hub (SIGTERM)`);
     const s0 = Date.now();
     const stopped = await hub.stop();
@@ -82,11 +89,13 @@ await main('restart', async ({ workDir }) => {
     // BENCH_RESTART_PROF=dir: a CPU profile of the restarted hub (written when it stops).
     const prof = process.env.BENCH_RESTART_PROF;
     const args = settings.nodeArgs;
-    if (prof) configure({ nodeArgs: [...args, '--cpu-prof', `--cpu-prof-dir=${prof}`] });
+    const productRoot = settings.productRoot;
+    if (prof) configure({ nodeArgs: [...args, '--cpu-prof', `--cpu-prof-dir=${path.join(prof, `${r}-${product}`)}`] });
+    if (product === 'compare') configure({ productRoot: compareRoot });
     try {
       hub = await Hub.start(hub.dataDir, { grpc, pollMs: 5 });
     } finally {
-      configure({ nodeArgs: args });
+      configure({ nodeArgs: args, productRoot });
     }
     const t0 = hub.startedAt;
     const hubJsonMs = Date.now() - t0;
@@ -98,6 +107,10 @@ await main('restart', async ({ workDir }) => {
     // The mirror's verification runs beside the sync: what it hashed counts, so wait for it
     // and read the status after it (as test/integration/sync.test.ts does).
     const verifiedLine = await waitFor(`the verification of mirror ${id}`, () => hub.logLines().find((l) => l.msg === 'mirror.verified' && l.node === id && Date.parse(l.t) >= t0 - 5), 600_000, pollMs);
+    // CPU the restarted hub used up to here (all threads; its main thread apart): on a shared
+    // machine a steadier measure of the work than the times.
+    const cpu = cpuSnapshot(hub.p.proc.pid);
+    const mainCpu = cpu?.threads.get(hub.p.proc.pid);
     const st = await hub.status();
     const stNode = st.nodes.find((n) => n.id === id);
     if (stNode?.state !== 'in-sync') throw new Error(`node ${id} is ${stNode?.state} after the mirror verification`);
@@ -112,8 +125,12 @@ await main('restart', async ({ workDir }) => {
     const retries = logSince(nodeLog, 'hub.unreachable', s0);
     const reconnected = logSince(nodeLog, 'hub.connected', t0)[0] ?? null;
     restarts.push({
+      product,
+      loadAvg1: round(os.loadavg()[0], 2),
       inSyncMs: ms,
       firstInSyncMs: ready.at - t0,
+      hubCpuMs: cpu ? cpu.totalMs : null,
+      hubMainThreadCpuMs: mainCpu ? mainCpu.userMs + mainCpu.sysMs : null,
       bytesHashedSinceStart: st.bytesHashedSinceStart,
       filesHashedSinceStart: st.filesHashedSinceStart,
       bytesReceived: stNode.bytesReceived,
@@ -132,14 +149,29 @@ await main('restart', async ({ workDir }) => {
         nodeSawHubMs: reconnected ? Date.parse(reconnected.t) - t0 : null,
       },
     });
-    progress(`in-sync ${ms} ms after the hub's start; hashed ${st.bytesHashedSinceStart} bytes (${st.filesHashedSinceStart} files)`);
+    progress(`${product}: in-sync ${ms} ms after the hub's start; hashed ${st.bytesHashedSinceStart} bytes (${st.filesHashedSinceStart} files)`);
   }
 
   await node.stop();
   await hub.stop();
 
-  const worst = restarts.reduce((a, b) => (b.inSyncMs > a.inSyncMs ? b : a));
-  const maxHashed = Math.max(...restarts.map((x) => x.bytesHashedSinceStart));
+  const measured = restarts.filter((x) => x.product === 'measured');
+  const worst = measured.reduce((a, b) => (b.inSyncMs > a.inSyncMs ? b : a));
+  const maxHashed = Math.max(...measured.map((x) => x.bytesHashedSinceStart));
+  const summary = (rs) => {
+    const pick = (f) => rs.map(f);
+    return {
+      rounds: rs.length,
+      inSyncMs: pick((x) => x.inSyncMs),
+      firstInSyncMs: pick((x) => x.firstInSyncMs),
+      hubListeningMs: pick((x) => x.breakdown.hubListeningMs),
+      watcherReadyMs: pick((x) => x.breakdown.watcherReadyMs),
+      mirrorVerifiedMs: pick((x) => x.breakdown.mirrorVerifiedMs),
+      hubCpuMs: pick((x) => x.hubCpuMs),
+      hubMainThreadCpuMs: pick((x) => x.hubMainThreadCpuMs),
+      medianInSyncMs: rs.length ? percentile(pick((x) => x.inSyncMs), 50) : null,
+    };
+  };
   return {
     params,
     tree: { files: tree.files, bytes: tree.bytes, dirs: tree.dirs, generateMs: tree.ms },
@@ -154,6 +186,7 @@ await main('restart', async ({ workDir }) => {
       fullRehashMsSha256sum: baseline.rehashSha256sum.ms,
       emptyHubStartMs: baseline.emptyHubStartMs,
       speedupVsRehashSha256sum: round(baseline.rehashSha256sum.ms / worst.inSyncMs, 2),
+      ...(compareRoot ? { byProduct: { measured: summary(measured), compare: { root: compareRoot, ...summary(restarts.filter((x) => x.product === 'compare')) } } } : {}),
     },
     goals: {
       bytesRehashed: goal('0 bytes', maxHashed, maxHashed === 0),

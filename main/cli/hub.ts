@@ -1,4 +1,6 @@
 /** `cortex-hub`: run the hub, or administer it (through a running hub or its data dir). */
+// First, before the modules below load: `serve` starts the mirrors' watchers (serve-early.ts).
+import './serve-early';
 import readline from 'node:readline/promises';
 import { parseArgs } from 'node:util';
 import { ContractError, type NodeDetail, type PurgeView } from '../contract';

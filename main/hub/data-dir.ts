@@ -17,6 +17,8 @@ export interface Layout {
   staging: string;
   logs: string;
   adminToken: string;
+  /** The node ids whose mirrors the last start served (a hint for the next start: early-watch.ts). */
+  activeMirrors: string;
 }
 
 /** --data, else CORTEX_HUB_DATA, else the OS app-data folder (the desktop app uses the same). */
@@ -41,6 +43,7 @@ export function layout(root: string): Layout {
     staging: path.join(root, 'staging'),
     logs: path.join(root, 'logs'),
     adminToken: path.join(root, 'admin-token'),
+    activeMirrors: path.join(root, 'active-mirrors'),
   };
 }
 
@@ -100,6 +103,34 @@ export function writeHubJson(l: Layout, info: HubJson): void {
   const tmp = `${l.hubJson}.${process.pid}.tmp`;
   fs.writeFileSync(tmp, `${JSON.stringify(info, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
   fs.renameSync(tmp, l.hubJson);
+}
+
+/**
+ * Notes the ids of the nodes whose mirrors this start serves (one per line, 0600), read by the
+ * next start before anything else loads (early-watch.ts). Only a hint, written best-effort: a
+ * stale or missing list costs the next start that early start, never correctness. (Not read from
+ * the database: a read-only SQLite connection creates its -wal and -shm files, on a disk that may
+ * be full of staging leftovers not cleared yet.)
+ */
+export function writeActiveMirrors(l: Layout, ids: string[]): void {
+  const tmp = `${l.activeMirrors}.${process.pid}.tmp`;
+  try {
+    fs.writeFileSync(tmp, ids.map((id) => `${id}\n`).join(''), { mode: 0o600 });
+    fs.renameSync(tmp, l.activeMirrors);
+  } catch {
+    try { fs.rmSync(tmp, { force: true }); } catch { /* best-effort */ }
+  }
+}
+
+/** The ids writeActiveMirrors noted (only names a node id can have), or [] when there are none. */
+export function readActiveMirrors(l: Layout): string[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(l.activeMirrors, 'utf8');
+  } catch {
+    return [];
+  }
+  return text.split('\n').filter((id) => /^[0-9a-f]{16}$/.test(id));
 }
 
 /** The running hub's hub.json, or null when no live hub owns this directory. */

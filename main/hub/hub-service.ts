@@ -26,9 +26,10 @@ import type { MirrorModes } from '../sync/modes';
 import { encodeJoin } from '../sync/join';
 import { clip } from '../util/text';
 import { createLogger, type LogEntry, type Logger } from '../util/log';
-import { acquireLock, layout, rotateAdminToken, tightenDataDir, type Layout } from './data-dir';
+import { acquireLock, layout, rotateAdminToken, tightenDataDir, writeActiveMirrors, type Layout } from './data-dir';
 import { executePurge, mountPointsUnder, noLongerOrphan, planPurge, planRefusal, type PurgeTarget } from './purge';
 import { handlers } from './handlers';
+import { dropEarlyWatches } from './early-watch';
 import { NodeRuntimes } from './node-runtime';
 import { NodeServer } from './node-server';
 import { STATUS_MS, StatusBoard } from './node-status';
@@ -170,11 +171,13 @@ export class HubService extends EventEmitter<HubEvents> {
         const clean = store.getMeta('clean_shutdown') === '1';
         store.setMeta('clean_shutdown', '0');
         hub.verifyMirrors(clean);
+        dropEarlyWatches();
         const lost = hub.agents.recover();
         if (lost) log.warn('agents.recovered', { lost });
       }
       return hub;
     } catch (e) {
+      dropEarlyWatches();
       release();
       throw e;
     }
@@ -191,6 +194,12 @@ export class HubService extends EventEmitter<HubEvents> {
       if (n.retiredAt !== null) continue;
       this.runtimes.of(n.id).mirror.verifyAtStart(this.listening, cleanShutdown);
     }
+    this.noteServedMirrors();
+  }
+
+  /** The active nodes, for the next start: its watchers start before the hub loads (early-watch.ts). */
+  private noteServedMirrors(): void {
+    writeActiveMirrors(this.layout, this.store.nodes().filter((n) => n.retiredAt === null).map((n) => n.id));
   }
 
   // ---- the node server ---------------------------------------------------------------------
@@ -286,6 +295,7 @@ export class HubService extends EventEmitter<HubEvents> {
     const rec = this.store.addNode(id, name, secret);
     this.store.events.add(id, 'node.added', { name });
     this.log.info('node.added', { node: id, name });
+    this.noteServedMirrors();
     this.changed();
     return { node: toInfo(rec), join: encodeJoin({ hub: this.nodeServer.advertised(), node: id, token: secret, fp: this.identity.fingerprint }) };
   }
@@ -304,6 +314,7 @@ export class HubService extends EventEmitter<HubEvents> {
       retiring.partials.clear();
     }
     this.log.info('node.retired', { node: id, name: rec.name });
+    this.noteServedMirrors();
     const rt = this.runtimes.get(id);
     if (rt?.session) {
       const s = rt.session;

@@ -11,7 +11,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import watcher from '@parcel/watcher';
+import type watcher from '@parcel/watcher';
 import type { LockRefusalView } from '../contract';
 import type { HubStore } from '../store/hub-store';
 import type { CachedEntry, Stamp } from '../sync/types';
@@ -27,6 +27,7 @@ import { caseInsensitive, clearStaging } from '../sync/apply';
 import { hubSideMode, writtenAs, type MirrorModes } from '../sync/modes';
 import type { Logger } from '../util/log';
 import { CommitIntents } from './commit-intents';
+import { subscribeMirror } from './early-watch';
 import { LOCK_FILE, MirrorLock } from './lock';
 import type { NodeSession } from './session';
 
@@ -184,8 +185,7 @@ export class Mirror {
     report('start');
     const root = this.deps.root;
     this.sweeper = new DirSweep(root);
-    const t0 = Date.now();
-    this.watch = watcher.subscribe(root, (err, events) => {
+    this.watch = subscribeMirror(root, (err, events) => {
       this.pace.touch();
       if (err) {
         this.log.warn('mirror.watch_error', { node: id, error: err.message });
@@ -204,9 +204,10 @@ export class Mirror {
         }
         this.markDirty(rel);
       }
-    }).then((sub) => {
-      // (The watcher's first look at the mirror: ~1 s per 100k files, on its own thread.)
-      this.log.info('mirror.watching', { node: id, ms: Date.now() - t0 });
+    }).then(({ sub, startedAt }) => {
+      // (The watcher's first look at the mirror: ~0.3-1 s per 100k files, on its own thread;
+      // `cortex-hub serve` starts it before the hub loads: early-watch.ts.)
+      this.log.info('mirror.watching', { node: id, ms: Date.now() - startedAt });
       return sub;
     }, (e: Error) => {
       this.log.warn('mirror.watch_failed', { node: id, error: e.message });
@@ -340,7 +341,7 @@ export class Mirror {
     return this.scanChain;
   }
 
-  private async scanNow(subtrees: string[], forSession = false, ownCommit?: (e: CachedEntry) => boolean, walkAfter?: Promise<unknown>): Promise<ScanTotals> {
+  private async scanNow(subtrees: string[], forSession = false, ownCommit?: (e: CachedEntry) => boolean, walkAfter?: Promise<unknown>, dirSeen?: (wirePath: string, mtimeMs: number) => void): Promise<ScanTotals> {
     const totals: ScanTotals = { walked: 0, updated: 0, deleted: 0, hashedFiles: 0, hashedBytes: 0, examples: [] };
     const { id, store } = this.deps;
     if (this.deps.closed() || store.node(id)?.retiredAt !== null) return totals;
@@ -413,7 +414,7 @@ export class Mirror {
       }
       if (this.deps.closed()) return totals;
       const res = await scanAll(roots, {
-        root, pool: this.deps.pool, cached, caseInsensitive: this.ignoresCase(), ready: loaded,
+        root, pool: this.deps.pool, cached, caseInsensitive: this.ignoresCase(), ready: loaded, dirSeen,
         knownUnder: (st) => (full ? stamps.keys() : under.get(st) ?? [st]),
         sameMode: writtenAs,
         // A new tree goes to the node page by page as it is hashed (each page one transaction),
@@ -519,13 +520,21 @@ export class Mirror {
     this.earlierCommits = new Map();
     const ownCommit = (e: CachedEntry) => e.type === 'file' && earlier.get(e.path)?.has(e.hash.toString('hex')) === true;
     let watchedAt = t0;
-    void watching.then(() => { watchedAt = Date.now(); }, () => undefined);
-    const run = this.scanChain.then(async () => { res = await this.scanNow([''], false, ownCommit, watching); });
+    // The sweep's baseline (sync/dir-sweep.ts) is each directory's mtime as the walk saw it (the
+    // root's, taken right before the walk starts): a change after that moves the mtime, and
+    // the sweeps look there. (A second look at every directory after the verification cost
+    // ~0.1 s of a restart, and missed what changed between the walk and that look.)
+    const dirMtimes = new Map<string, number>();
+    void watching.then(() => {
+      watchedAt = Date.now();
+      const st = fs.lstatSync(this.deps.root, { throwIfNoEntry: false });
+      if (st?.isDirectory()) dirMtimes.set('', st.mtimeMs);
+    }, () => undefined);
+    const run = this.scanChain.then(async () => { res = await this.scanNow([''], false, ownCommit, watching, (d, mtimeMs) => dirMtimes.set(d, mtimeMs)); });
     this.scanChain = run.catch(() => undefined);
     await run;
     if (!res) return;
-    // The sweep's baseline is the mirror as just verified: anything after it is looked at.
-    await this.sweeper?.changedDirs(['', ...this.deps.store.index.dirs(this.id)]).catch(() => undefined);
+    this.sweeper?.baseline(dirMtimes);
     this.log.info('mirror.verified', {
       node: this.id, files: res.walked, changed: res.updated, deleted: res.deleted,
       hashedFiles: res.hashedFiles, hashedBytes: res.hashedBytes, ms: Date.now() - t0, walkAfterMs: watchedAt - t0,

@@ -56,6 +56,8 @@ export interface HubLinkDeps {
 export class HubLink {
   private call: Call | null = null;
   private connected = false;
+  /** cancel() was called: a session that starts after it ends at once. */
+  private cancelled = false;
   /** The hub accepted the credentials once in this run. */
   private joined = false;
   /** Set when a session reached Welcome; resets the reconnect backoff. */
@@ -67,8 +69,6 @@ export class HubLink {
    * session, made at Welcome and closed when the session ends (a closed one fails every fetch).
    */
   private fetcher = closedFetcher();
-  /** cancel() was called: the node stops, and no session starts any more. */
-  private cancelled = false;
 
   constructor(private readonly d: HubLinkDeps) {}
 

@@ -196,6 +196,15 @@ export class DirSweep {
     return out;
   }
 
+  /**
+   * Takes this baseline (directory → mtime, as a walk of the whole tree saw each one) in place
+   * of the first call's look at every directory.
+   */
+  baseline(mtimes: Map<string, number>): void {
+    this.seen = mtimes;
+    this.based = true;
+  }
+
   /** What is on disk directly in a directory, by wire path. */
   async children(dir: string): Promise<Map<string, Seen>> {
     const out = new Map<string, Seen>();

@@ -22,18 +22,22 @@ function walk(root: string, subtree: string, shallow: boolean, exactCase = false
   const items: WalkItem[] = [];
   const problems: PathProblem[] = [];
   const ignored: IgnoredPath[] = [];
-  const visit = (wire: string, st: fs.Stats): boolean => {
-    const base = { path: wire, size: 0, mtimeMs: st.mtimeMs, mode: st.mode & 0o777, ino: st.ino, target: '' };
-    if (st.isFile()) items.push({ ...base, type: 'file', size: st.size });
-    else if (st.isDirectory()) { items.push({ ...base, type: 'dir' }); return true; }
+  // One object per entry, and native paths joined by hand (the directory's once, then its
+  // names appended): two objects and a path.join per entry made ~2.5x the user CPU of this walk
+  // (100k files: 356-512 vs 149-188 ms, the system time the same).
+  const visit = (wire: string, native: string, st: fs.Stats): boolean => {
+    const mode = st.mode & 0o777;
+    if (st.isFile()) items.push({ path: wire, type: 'file', size: st.size, mtimeMs: st.mtimeMs, mode, ino: st.ino, target: '' });
+    else if (st.isDirectory()) { items.push({ path: wire, type: 'dir', size: 0, mtimeMs: st.mtimeMs, mode, ino: st.ino, target: '' }); return true; }
     else if (st.isSymbolicLink()) {
-      try { items.push({ ...base, type: 'symlink', target: fs.readlinkSync(path.join(root, wire)) }); }
+      try { items.push({ path: wire, type: 'symlink', size: 0, mtimeMs: st.mtimeMs, mode, ino: st.ino, target: fs.readlinkSync(native) }); }
       catch (e) { if (!gone(e)) problems.push(readProblem(wire, e)); }
     } else ignored.push({ path: wire, kind: specialKind(st), reason: 'not a regular file, directory or symlink' });
     return false;
   };
   const descend = (wireDir: string) => {
-    const native = wireDir ? path.join(root, wireDir) : root;
+    const native = path.join(root, wireDir);
+    const prefix = native.endsWith(path.sep) ? native : native + path.sep;
     let names: string[];
     try {
       names = fs.readdirSync(native);
@@ -46,14 +50,15 @@ function walk(root: string, subtree: string, shallow: boolean, exactCase = false
     if (names.some((n) => n.includes('\uFFFD'))) names = goodNames(native, wireDir, problems);
     for (const name of names) {
       const wire = wireDir ? `${wireDir}/${name}` : name;
+      const file = prefix + name;
       let st: fs.Stats;
       try {
-        st = fs.lstatSync(path.join(root, wire));
+        st = fs.lstatSync(file);
       } catch (e) {
         if (!gone(e)) problems.push(readProblem(wire, e));
         continue;
       }
-      if (visit(wire, st) && !shallow) descend(wire);
+      if (visit(wire, file, st) && !shallow) descend(wire);
     }
   };
   if (subtree) {
@@ -65,7 +70,7 @@ function walk(root: string, subtree: string, shallow: boolean, exactCase = false
     }
     // On a case-insensitive file system "README.md" finds "Readme.md": not this subtree.
     if (st && exactCase && caseVariantSync(root, subtree) !== null) st = undefined;
-    if (st && visit(subtree, st)) descend(subtree);
+    if (st && visit(subtree, path.join(root, subtree), st)) descend(subtree);
   } else {
     descend('');
   }
