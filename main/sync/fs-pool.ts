@@ -5,8 +5,6 @@
  */
 import { Worker } from 'node:worker_threads';
 import os from 'node:os';
-import path from 'node:path';
-import fs from 'node:fs';
 import type { BarrierNote, CommitRequest, CommitResult, HashResult, RecordedFile, SearchRequest, ServeItem, WalkResult, WorkerOptions, WorkerRequest, WorkerResponse } from './fs-protocol';
 import { UnsafePathError } from './paths';
 import { CASE_CODE, CaseConflict } from './expect';
@@ -14,19 +12,7 @@ import { SYNC_FS_COMMAND, barrierUnsupported } from './barrier';
 import { GROUP_MIN_FILES } from './group-commit';
 import type { Logger } from '../util/log';
 import { blockCount, fileHashFromBlocks } from './blocks';
-
-/**
- * The compiled worker; when this module runs from TypeScript sources (tests), use the build.
- * In the packaged desktop app, dist/main is unpacked next to app.asar (electron-builder.yml),
- * so the worker and what it requires load from the real file system.
- */
-function workerFile(): string {
-  const here = path.join(__dirname.replace(`${path.sep}app.asar${path.sep}`, `${path.sep}app.asar.unpacked${path.sep}`), 'fs-worker.js');
-  if (fs.existsSync(here)) return here;
-  const built = path.resolve(__dirname, '../../dist/main/sync/fs-worker.js');
-  if (fs.existsSync(built)) return built;
-  throw new Error(`fs worker not found at ${here} or ${built}: run "npm run build" first`);
-}
+import { workerFile } from './worker-file';
 
 /**
  * A backlog of small commits goes to a worker in one message, which commits them as a group
