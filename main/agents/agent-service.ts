@@ -36,6 +36,8 @@ export interface AgentHost {
   nodeState(nodeId: string): 'active' | 'retired' | undefined;
   /** An instance was created or changed state. */
   changed(instance: AgentInstanceView): void;
+  /** A template was created (or changed). */
+  templateChanged?(template: AgentTemplateView): void;
   log: Logger;
 }
 
@@ -63,6 +65,7 @@ export class AgentService {
     const webhookToken = t.webhook ? crypto.randomBytes(24).toString('base64url') : null;
     const template = this.store.createTemplate({ name: t.name, command: t.command, defaultConfig: t.defaultConfig ?? {}, cron: t.cron ?? null, nodeId: t.nodeId ?? null, overlap: t.overlap ?? 'skip', webhookToken });
     this.host.log.info('agent.template_created', { template: template.id, name: template.name, cron: template.cron, webhook: template.hasWebhook });
+    this.host.templateChanged?.(template);
     return { template, webhookToken };
   }
 

@@ -13,6 +13,7 @@ import { boundHeapGrowth } from '../util/heap-growth';
 import { withHub } from './admin-client';
 import { table } from './format';
 import { ago, bytes } from '../util/format';
+import { eventSentence, plural, progressText } from '../util/describe';
 import { jsonTermSafe, termSafe, termSafeLines } from '../util/terminal';
 
 const HELP = `cortex-hub ${VERSION}: the Cortex Hub server and its admin commands
@@ -23,6 +24,10 @@ Usage:
   cortex-hub node list [--json]
   cortex-hub node show ID [--json]       one node: facts, problems (path, direction, code, reason),
                                          pending both ways, conflicts
+  cortex-hub node pending ID [--to hub|node] [--limit N] [--cursor C] [--json]
+                                         what is pending one way (default --to node: hub-side
+                                         changes the node has not applied; hub: node changes
+                                         the mirror has not), a page at a time, with the totals
   cortex-hub node rescan ID [--json]     look at the mirror and the node's workspace again, and
                                          try everything that failed now
   cortex-hub node retire ID [--json]     revoke the node's token; its mirror becomes an orphan
@@ -91,10 +96,15 @@ class UsageError extends Error {}
 /** `node show`, for people: the node's facts, then each section that has something in it. */
 function nodeShow(d: NodeDetail): string {
   const n = d.node;
+  const f = d.facts;
+  const progress = (p: number | null, eta: number | null) => progressText(p, eta);
+  const toHub = progress(n.toHubPercent, n.toHubEtaMs);
+  const toNode = progress(n.toNodePercent, n.toNodeEtaMs);
   const lines = [
     `${n.name} (${n.id})  ${n.state}  last seen ${ago(n.lastSeen)}`,
-    `mirror ${n.mirror}: ${n.files} files, ${bytes(n.bytes)}`,
-    `to hub: ${n.outOfSyncFiles} (${bytes(n.outOfSyncBytes)})  to node: ${n.toNodeFiles} (${bytes(n.toNodeBytes)})  conflicts: ${n.conflicts}  problems: ${n.problems}`,
+    `node: ${f.host ?? 'host not known'}  cortex-node ${f.version ?? '(version not known)'}  workspace ${f.workspace ?? '(not known)'}`,
+    `mirror ${n.mirror}: ${plural(n.files, 'file')}, ${bytes(n.bytes)}`,
+    `to hub: ${n.outOfSyncFiles} (${bytes(n.outOfSyncBytes)})${toHub ? ` ${toHub}` : ''}  to node: ${n.toNodeFiles} (${bytes(n.toNodeBytes)})${toNode ? ` ${toNode}` : ''}  conflicts: ${n.conflicts}  problems: ${n.problems}`,
   ];
   const section = (title: string, total: number, rows: string[][]) => {
     if (rows.length === 0) return;
@@ -105,6 +115,7 @@ function nodeShow(d: NodeDetail): string {
   section('Pending to node', n.toNodeFiles, d.toNode.length ? [['PATH', 'ACTION', 'BYTES'], ...d.toNode.map((p) => [p.path, p.action, bytes(p.size)])] : []);
   section('Conflict copies', n.conflicts, d.conflicts.map((c) => [c]));
   if (n.problems === 0 && n.state === 'in-sync') lines.push('', 'Everything is mirrored, both ways.');
+  if (d.events.length) lines.push('', 'Recent events:', table(d.events.slice(0, 10).map((e) => [new Date(e.at).toISOString(), eventSentence(e)])));
   return lines.join('\n');
 }
 
@@ -190,7 +201,7 @@ async function main(argv: string[]): Promise<number> {
       'log-level': { type: 'string' }, json: { type: 'boolean', default: false }, 'dry-run': { type: 'boolean', default: false },
       node: { type: 'string' }, session: { type: 'string' }, template: { type: 'string' }, state: { type: 'string' }, limit: { type: 'string' },
       cursor: { type: 'string' }, command: { type: 'string' }, cron: { type: 'string' }, overlap: { type: 'string' }, webhook: { type: 'boolean', default: false },
-      config: { type: 'string' }, plan: { type: 'string' },
+      config: { type: 'string' }, plan: { type: 'string' }, to: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false }, version: { type: 'boolean', default: false },
     },
   });
@@ -227,6 +238,21 @@ async function main(argv: string[]): Promise<number> {
       if (!arg) throw new UsageError('usage: cortex-hub node show ID');
       const r = await withHub(dataDir, (inv) => inv('nodes.detail', { id: arg }));
       out(json, r, () => nodeShow(r));
+      return 0;
+    }
+    case 'node pending': {
+      if (!arg) throw new UsageError('usage: cortex-hub node pending ID [--to hub|node] [--limit N] [--cursor C]');
+      const to = values.to ?? 'node';
+      if (to !== 'hub' && to !== 'node') throw new UsageError('--to must be hub or node');
+      const direction = to === 'hub' ? 'to-hub' as const : 'to-node' as const;
+      const r = await withHub(dataDir, (inv) => inv('nodes.pending', {
+        id: arg, direction, ...(values.cursor ? { cursor: values.cursor } : {}), ...(values.limit ? { limit: positiveInt(values.limit, '--limit') } : {}),
+      }));
+      out(json, r, () => [
+        `Pending ${direction === 'to-hub' ? 'node → hub' : 'hub → node'}: ${plural(r.total, 'change')}, ${bytes(r.totalBytes)}${r.items.length < r.total ? ` (${r.items.length} listed here)` : ''}`,
+        ...(r.items.length ? [table([['PATH', 'ACTION', 'BYTES', 'STATE'], ...r.items.map((p) => [p.path, p.action, p.size ? bytes(p.size) : '-', p.state])])] : []),
+        ...(r.next ? [`More: cortex-hub node pending ${arg} --to ${to} --cursor ${r.next}`] : []),
+      ].join('\n'));
       return 0;
     }
     case 'node rescan': {

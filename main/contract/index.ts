@@ -61,6 +61,15 @@ export interface NodeStatus {
   /** Changes made on the hub's side of the mirror that the node has not applied yet (hub → node). */
   toNodeFiles: number;
   toNodeBytes: number;
+  /**
+   * Progress of what is pending each way while the node is connected (hub/progress.ts): a whole
+   * percent below 100 of the work seen since something became pending, and the time left at the
+   * average rate so far (null until it can be told). Null when nothing is pending that way.
+   */
+  toHubPercent: number | null;
+  toHubEtaMs: number | null;
+  toNodePercent: number | null;
+  toNodeEtaMs: number | null;
   /** Conflict copies (`*.sync-conflict-*`) in the mirror: both versions kept, for someone to look at. */
   conflicts: number;
   /**
@@ -121,8 +130,24 @@ export interface PendingFileView {
   state: 'queued' | 'running';
 }
 
+/**
+ * What the hub knows of a node's side, from its latest connection (kept after it disconnects;
+ * null: not known: never connected, or a node too old to say).
+ */
+export interface NodeFacts {
+  /** The address the node connected from (its host, without the port). */
+  host: string | null;
+  /** The node's cortex-node version. */
+  version: string | null;
+  /** The workspace directory on the node (as the node names it). */
+  workspace: string | null;
+  /** When that connection was made (ms since the epoch). */
+  connectedAt: number | null;
+}
+
 export interface NodeDetail {
   node: NodeStatus;
+  facts: NodeFacts;
   /** The first PENDING_LIMIT entries not applied yet; `node.outOfSyncFiles` counts them all. */
   pending: PendingFileView[];
   /** The first PENDING_LIMIT hub-side changes the node has not applied yet; `node.toNodeFiles` counts them all. */
@@ -139,6 +164,24 @@ export interface NodeDetail {
 }
 
 export const PENDING_LIMIT = 200;
+
+export const PENDING_DIRECTIONS = ['to-hub', 'to-node'] as const;
+export type PendingDirection = (typeof PENDING_DIRECTIONS)[number];
+
+/**
+ * A page of what is pending one way (`nodes.pending`): to-hub the node's changes the hub has not
+ * applied yet, in the node's order; to-node the hub-side changes the node has not applied yet,
+ * in the hub's order. `total`/`totalBytes` count everything pending that way now (to-hub also
+ * entries still being taken in from the node's index, which are listed once queued).
+ */
+export interface PendingPage {
+  direction: PendingDirection;
+  items: PendingFileView[];
+  total: number;
+  totalBytes: number;
+  /** Pass as `cursor` for the next page; null when this was the last. */
+  next: string | null;
+}
 
 export interface HubEvent {
   id: number;
@@ -318,6 +361,15 @@ export const operations = {
   'nodes.retire': { input: z.object({ id: z.string().min(1).max(64) }).strict(), output: {} as NodeInfo },
   'nodes.rescan': { input: z.object({ id: z.string().min(1).max(64) }).strict(), output: {} as { rescanning: boolean; retried: number } },
   'nodes.detail': { input: z.object({ id: z.string().min(1).max(64) }).strict(), output: {} as NodeDetail },
+  /** What is pending one way, a page at a time (PendingPage). */
+  'nodes.pending': {
+    input: z.object({
+      id: Id, direction: z.enum(PENDING_DIRECTIONS),
+      cursor: z.string().regex(/^\d{1,15}$/, 'a cursor is the `next` of an earlier page').optional(),
+      limit: z.number().int().min(1).max(1000).optional(),
+    }).strict(),
+    output: {} as PendingPage,
+  },
   'purge.preview': { input: Empty, output: {} as PurgeView },
   'purge.run': { input: z.object({ planId: z.string().min(1).max(64) }).strict(), output: {} as PurgeView },
   'purge.history': { input: z.object({ limit: Limit }).strict(), output: {} as HubEvent[] },
@@ -378,6 +430,8 @@ export interface EventMap {
   'log': LogEntryView;
   /** An agent instance was created or changed state. */
   'agent': AgentInstanceView;
+  /** An agent template was created (or changed): lists reload without a page reload. */
+  'agent.template': AgentTemplateView;
 }
 export type EventName = keyof EventMap;
 
@@ -386,7 +440,7 @@ export interface EventSource {
   on(name: EventName, cb: (data: unknown) => void): unknown;
   off(name: EventName, cb: (data: unknown) => void): unknown;
 }
-export const EVENT_NAMES: EventName[] = ['status', 'status.diff', 'log', 'agent'];
+export const EVENT_NAMES: EventName[] = ['status', 'status.diff', 'log', 'agent', 'agent.template'];
 
 export type Handlers = { [K in OpName]: (input: OpInput<K>) => OpOutput<K> | Promise<OpOutput<K>> };
 

@@ -119,6 +119,7 @@ const NODE_FIELDS: { [K in keyof NodeStatus]-?: Check } = {
   id: isStatusNodeId, name: text, state: (v) => (NODE_STATES as readonly unknown[]).includes(v),
   createdAt: count, retiredAt: countOrNull, lastSeen: countOrNull,
   files: count, bytes: count, outOfSyncFiles: count, outOfSyncBytes: count, toNodeFiles: count, toNodeBytes: count,
+  toHubPercent: countOrNull, toHubEtaMs: countOrNull, toNodePercent: countOrNull, toNodeEtaMs: countOrNull,
   conflicts: count, problems: count, ignored: count, errors: count,
   lastError: (v) => v === null || exactly(v, FAILURE_FIELDS),
   bytesReceived: count, bytesReused: count, mirror: text, verifying: (v) => typeof v === 'boolean',

@@ -10,12 +10,15 @@ export function healthOf(nodes: NodeStatus[]): { level: Health; summary: string 
   const count = (s: NodeState) => active.filter((n) => n.state === s).length;
   const errors = count('error');
   const down = count('disconnected');
+  // Added, never connected yet: waiting for its first connection, not a problem.
+  const fresh = count('new');
   const busy = count('syncing') + count('connected');
   const inSync = count('in-sync');
   const parts = [`${inSync}/${active.length} in sync`];
   if (busy) parts.push(`${busy} syncing`);
   if (errors) parts.push(`${errors} in error`);
   if (down) parts.push(`${down} disconnected`);
+  if (fresh) parts.push(`${fresh} new`);
   const level: Health = errors > 0 ? 'bad' : busy > 0 ? 'busy' : inSync > 0 ? 'ok' : 'idle';
   return { level, summary: parts.join(', ') };
 }

@@ -254,6 +254,20 @@ export class ApplyQueue {
   }
 
   /**
+   * Up to `limit` items not applied yet whose node sequence number is above `afterSeq`, by that
+   * number (a page of nodes.pending: the last one's number is the next page's cursor). Sorted
+   * here, since retries of earlier failures run out of order; the queue is bounded (in flight).
+   */
+  pendingAfter(afterSeq: number, limit: number): { seq: number; view: PendingFileView }[] {
+    const out: { seq: number; view: PendingFileView }[] = [];
+    for (const it of this.items) {
+      if (it.state === 'done' || it.entry.seq <= afterSeq) continue;
+      out.push({ seq: it.entry.seq, view: { path: it.entry.path, action: it.action.kind, size: it.action.kind === 'pull' ? it.entry.size : 0, state: it.state } });
+    }
+    return out.sort((a, b) => a.seq - b.seq).slice(0, limit);
+  }
+
+  /**
    * What a flush may record and acknowledge: the node's sequence up to the first of its changes
    * not settled yet (`waiting`: there is one), and the items settled within it. A retry of an
    * earlier failure (its seq acknowledged long ago) never holds later changes back.

@@ -25,6 +25,11 @@ export function handlers(hub: HubService): Handlers {
       if (!rec) throw new ContractError('NOT_FOUND', `no node with id ${id}`);
       return hub.statusBoard.detail(rec);
     },
+    'nodes.pending': ({ id, direction, cursor, limit }) => {
+      const rec = hub.store.node(id);
+      if (!rec) throw new ContractError('NOT_FOUND', `no node with id ${id}`);
+      return hub.statusBoard.pendingPage(rec, direction, cursor, limit ?? 100);
+    },
     'purge.preview': () => hub.purgePreview(),
     'purge.run': ({ planId }) => hub.purge(planId),
     'purge.history': ({ limit }) => hub.store.events.list({ kind: 'purge', limit: limit ?? 50 }),

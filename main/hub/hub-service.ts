@@ -125,6 +125,7 @@ export class HubService extends EventEmitter<HubEvents> {
         return n ? (n.retiredAt === null ? 'active' : 'retired') : undefined;
       },
       changed: (i) => this.emit('agent', i),
+      templateChanged: (t) => this.emit('agent.template', t),
       log: log.child('agents'),
     });
     this.nodeServer = new NodeServer({

@@ -12,6 +12,7 @@ import type { HubStore } from '../store/hub-store';
 import type { FsPool } from '../sync/fs-pool';
 import { mirrorMode, type MirrorModes } from '../sync/modes';
 import { MAX_MESSAGE_BYTES, PROTOCOL_VERSION, SUPERSEDED, TRANSPORT_MAX_BYTES, channelOptions, hubServiceDefinition, type HubMessage, type NodeMessage, type Oversized } from '../sync/wire';
+import { connectionFactsOf } from './connection-facts';
 import { clip } from '../util/text';
 import type { Logger } from '../util/log';
 import { VERSION } from '../util/version';
@@ -183,11 +184,15 @@ export class NodeServer {
       session = s;
       rt.session = s;
       rt.reachedInSync = false;
-      this.store.markSeen(id);
-      this.store.events.add(id, 'node.connected', { peer, version: hello.version, fullIndex: wantFull });
+      // What the node says of itself (version, workspace) is checked, kept for its detail, and
+      // left out (logged) when it is not short printable text.
+      const { facts, refused } = connectionFactsOf(peer, hello, Date.now());
+      if (Object.keys(refused).length) this.log.warn('input.rejected', { node: id, peer, code: 'BAD_HELLO_FIELD', reason: 'a field of the Hello is not kept', fields: refused });
+      this.store.recordConnection(id, facts);
+      this.store.events.add(id, 'node.connected', { peer, version: facts.version, fullIndex: wantFull });
       s.send({ welcome: { ackedSeq: s.ackedSeq, wantFull, hubVersion: VERSION, protocol: PROTOCOL_VERSION } });
       s.sendHubChanges();
-      this.log.info('node.connected', { node: id, peer, ackedSeq: s.ackedSeq, wantFull, version: hello.version });
+      this.log.info('node.connected', { node: id, peer, ackedSeq: s.ackedSeq, wantFull, version: facts.version, workspace: facts.workspace });
       this.changed(id);
       for (const m of early.splice(0)) this.onMessage(s, m);
       call.resume();

@@ -4,8 +4,9 @@
  * StatusBoard gathers the facts, caches the mirror totals and says when a snapshot is due.
  */
 import path from 'node:path';
-import { PENDING_LIMIT, type HubStatus, type NodeDetail, type NodeStatus, type ProblemView } from '../contract';
+import { PENDING_LIMIT, type HubStatus, type NodeDetail, type NodeStatus, type PendingDirection, type PendingFileView, type PendingPage, type ProblemView } from '../contract';
 import type { HubStore, NodeRecord } from '../store/hub-store';
+import { factsOf } from './connection-facts';
 import type { FsPool } from '../sync/fs-pool';
 import { diffStatus, fullStatusDiff, type StatusDiff } from '../contract/ws';
 import { VERSION } from '../util/version';
@@ -15,6 +16,7 @@ import type { Mirror } from './mirror';
 import type { NodeReports } from './node-reports';
 import type { NodeRuntime, NodeRuntimes } from './node-runtime';
 import type { NodeSession } from './session';
+import { ProgressBoard } from './progress';
 
 /** Status messages to subscribers: at most this often… */
 export const STATUS_MS = 250;
@@ -52,6 +54,8 @@ export function nodeProblems(rt: NodeRuntime | undefined, now: number, startedAt
 export interface StateFacts {
   retired: boolean;
   connected: boolean;
+  /** The node has connected at least once (its record has a lastSeen). */
+  everConnected: boolean;
   /** Problems that make it an error: of the node as a whole, failures, reports that block in-sync. */
   errors: number;
   /** The node has sent its first index. */
@@ -64,7 +68,8 @@ export interface StateFacts {
 
 export function nodeState(f: StateFacts): NodeStatus['state'] {
   if (f.retired) return 'retired';
-  if (!f.connected) return 'disconnected';
+  // Added but never connected: waiting for its first connection, not a node that went away.
+  if (!f.connected) return f.everConnected ? 'disconnected' : 'new';
   if (f.errors > 0) return 'error';
   if (!f.indexed) return 'connected';
   // A path the node cannot send is not in the mirror: never in-sync (a transient one is still syncing).
@@ -103,7 +108,7 @@ export const REFRESH_BUDGET_MS = 8;
 const STREAM_SEEN_MS = 10_000;
 const bucket = (ms: number, of: number) => Math.floor(ms / of) * of;
 const second = (ms: number) => bucket(ms, 1000);
-const connectedState = (st: NodeStatus['state']) => st !== 'disconnected' && st !== 'retired';
+const connectedState = (st: NodeStatus['state']) => st !== 'disconnected' && st !== 'retired' && st !== 'new';
 
 /**
  * Gathers the status. Each node's status is kept until something about it changes (`changed(id)`,
@@ -129,6 +134,8 @@ export class StatusBoard {
   private streamLast: HubStatus | null = null;
   private streamAt = 0;
   private streamSeq = 0;
+  /** Percent and time left of what is pending, per node and direction (progress.ts). */
+  private readonly progress = new ProgressBoard();
 
   constructor(private readonly deps: StatusDeps) {}
 
@@ -272,9 +279,14 @@ export class StatusBoard {
     const toNode = store.hubChanges.pending(n.id);
     const reported = reports.counts(n.id);
     const state = nodeState({
-      retired: n.retiredAt !== null, connected: s !== null, errors: whole.length + failures.size + reported.blocking,
+      retired: n.retiredAt !== null, connected: s !== null, everConnected: n.lastSeen !== null, errors: whole.length + failures.size + reported.blocking,
       indexed: s !== null && s.doneSeq >= 0, settled: rt !== undefined && s !== null && settled(rt.mirror, s), reportedProblems: reported.problems,
     });
+    // Progress only while connected: a disconnected node's pending work does not move.
+    const epoch = s?.connectedAt ?? 0;
+    const now = Date.now();
+    const toHubProgress = this.progress.sample(`${n.id}:to-hub`, s ? { ...pending, moved: s.counters.bytesReceived + s.counters.bytesReused, epoch } : null, now);
+    const toNodeProgress = this.progress.sample(`${n.id}:to-node`, s ? { ...toNode, moved: s.counters.bytesSent, epoch } : null, now);
     const lastFailure = failures.last();
     const last = lastFailure ? { path: lastFailure.path, code: lastFailure.code, message: lastFailure.reason, at: lastFailure.at } : null;
     // A serving hub keeps each lock loaded; a one-shot admin command reads it for this answer.
@@ -288,7 +300,10 @@ export class StatusBoard {
       lastSeen: s ? second(Date.now()) : n.lastSeen,
       files: totals.files, bytes: totals.bytes,
       outOfSyncFiles: pending.files, outOfSyncBytes: pending.bytes,
-      toNodeFiles: toNode.files, toNodeBytes: toNode.bytes, conflicts: store.index.conflicts(n.id).length,
+      toNodeFiles: toNode.files, toNodeBytes: toNode.bytes,
+      toHubPercent: toHubProgress?.percent ?? null, toHubEtaMs: toHubProgress?.etaMs ?? null,
+      toNodePercent: toNodeProgress?.percent ?? null, toNodeEtaMs: toNodeProgress?.etaMs ?? null,
+      conflicts: store.index.conflicts(n.id).length,
       errors: failures.size + whole.length + reported.problems,
       problems: failures.size + whole.length + reported.problems,
       ignored: reported.ignored,
@@ -302,6 +317,34 @@ export class StatusBoard {
     };
   }
 
+  /**
+   * A page of what is pending one way (`nodes.pending`): items after the cursor (a sequence
+   * number: the node's to the hub, the hub's to the node), `limit + 1` read to know whether
+   * another page follows.
+   */
+  pendingPage(rec: NodeRecord, direction: PendingDirection, cursor: string | undefined, limit: number): PendingPage {
+    const id = rec.id;
+    const after = cursor === undefined ? 0 : Number(cursor);
+    if (direction === 'to-hub') {
+      const s = this.deps.runtimes.get(id)?.session ?? null;
+      const pending = s?.pending() ?? { files: 0, bytes: 0 };
+      const rows = s ? s.pendingAfter(after, limit + 1) : [];
+      const page = rows.slice(0, limit);
+      return { direction, items: page.map((r) => r.view), total: pending.files, totalBytes: pending.bytes, next: rows.length > limit ? String(page[page.length - 1]!.seq) : null };
+    }
+    const { store } = this.deps;
+    const rows = store.hubChanges.after(id, Math.max(after, rec.hubAcked), limit + 1);
+    const page = rows.slice(0, limit);
+    const pending = store.hubChanges.pending(id);
+    return { direction, items: page.map((c) => this.toNodeItem(id, c.path)), total: pending.files, totalBytes: pending.bytes, next: rows.length > limit ? String(page[page.length - 1]!.seq) : null };
+  }
+
+  /** A hub-side change as the node will apply it: what the mirror holds at the path now. */
+  private toNodeItem(id: string, p: string): PendingFileView {
+    const f = this.deps.store.index.stamp(id, p);
+    return { path: p, action: !f ? 'delete' : f.type === 'file' ? 'pull' : f.type === 'dir' ? 'mkdir' : 'symlink', size: f?.type === 'file' ? f.size : 0, state: 'queued' };
+  }
+
   /** The node detail (`nodes.detail`): its status, problems, pending both ways, conflicts, ignored and events. */
   detail(rec: NodeRecord): NodeDetail {
     const { store, reports } = this.deps;
@@ -310,12 +353,10 @@ export class StatusBoard {
     const failures = (rt?.failures ?? new FailureSet(store.failures.list(id))).list();
     return {
       node: this.nodeStatus(rec),
+      facts: factsOf(store.connection(id)),
       problems: [...nodeProblems(rt, Date.now(), this.deps.startedAt), ...failures.map(problemOf), ...reports.problems(id, PENDING_LIMIT)].slice(0, PENDING_LIMIT),
       pending: rt?.session?.pendingItems(PENDING_LIMIT) ?? [],
-      toNode: store.hubChanges.after(id, rec.hubAcked, PENDING_LIMIT).map((c) => {
-        const f = store.index.stamp(id, c.path);
-        return { path: c.path, action: !f ? 'delete' : f.type === 'file' ? 'pull' : f.type === 'dir' ? 'mkdir' : 'symlink', size: f?.type === 'file' ? f.size : 0, state: 'queued' as const };
-      }),
+      toNode: store.hubChanges.after(id, rec.hubAcked, PENDING_LIMIT).map((c) => this.toNodeItem(id, c.path)),
       lockRefusals: [...(rt?.mirror.lockRefused.values() ?? [])].slice(-PENDING_LIMIT),
       conflicts: store.index.conflicts(id).slice(0, PENDING_LIMIT),
       ignored: reports.ignored(id, PENDING_LIMIT),

@@ -60,6 +60,8 @@ export interface SessionHooks {
 export interface SessionCounters {
   bytesReceived: number;
   bytesReused: number;
+  /** Bytes of the mirror sent to the node (blocks it asked for, small files sent whole): hub → node progress. */
+  bytesSent: number;
 }
 
 /** The mirror's immutability lock as a session sees it (hub-service.ts keeps it current). */
@@ -100,7 +102,7 @@ export interface NodeSessionDeps {
 
 export class NodeSession {
   readonly connectedAt = Date.now();
-  readonly counters: SessionCounters = { bytesReceived: 0, bytesReused: 0 };
+  readonly counters: SessionCounters = { bytesReceived: 0, bytesReused: 0, bytesSent: 0 };
   /** Node's latest IndexDone: its index is complete up to this seq. -1 until the first. */
   doneSeq = -1;
   ackedSeq: number;
@@ -256,6 +258,11 @@ export class NodeSession {
     return this.queue.pendingItems(limit);
   }
 
+  /** A page of the entries not applied yet, by the node's sequence number (ApplyQueue.pendingAfter). */
+  pendingAfter(afterSeq: number, limit: number): { seq: number; view: PendingFileView }[] {
+    return this.queue.pendingAfter(afterSeq, limit);
+  }
+
   /**
    * What this session wrote at a mirror path and has not recorded yet (`orRecent`: or recorded
    * in the last second or so, which is when the watcher reports it): the new stamp, null for a
@@ -407,7 +414,10 @@ export class NodeSession {
    */
   private inlineContent(recs: CachedEntry[]): Promise<(Buffer | null)[]> {
     return this.pool.readMany(this.ctx.root, recs.map((r) => ({ path: r.path, size: r.size, mtimeMs: r.mtimeMs })))
-      .catch(() => recs.map(() => null));
+      .then((got) => {
+        for (const b of got) if (b) this.counters.bytesSent += b.length;
+        return got;
+      }, () => recs.map(() => null));
   }
 
   /**
@@ -446,6 +456,7 @@ export class NodeSession {
     if (this.closed) return;
     const changed = items.filter((_, k) => served[k]!.changed).map((r) => String(r.path));
     if (changed.length) void this.hooks.rescan(changed);
+    for (const r of served) this.counters.bytesSent += r.data.length;
     let k = 0;
     for (const msg of responseMessages(items, (r) => ({ id: r.id, data: served[k]!.data, error: served[k++]!.error }))) this.send(msg);
   }

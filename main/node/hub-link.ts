@@ -5,6 +5,7 @@
  * node fetched, agents, rescans), and writes that wait for the stream to drain. Whether to
  * connect again is NodeClient.run's business.
  */
+import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import type { NodeStore } from '../store/node-store';
 import { BlockFetcher, PeerGone } from '../sync/block-fetcher';
@@ -131,7 +132,7 @@ export class HubLink {
         });
         call.on('error', (e) => reject(e));
         call.on('end', () => reject(Object.assign(new Error('the hub closed the stream'), { code: grpc.status.UNAVAILABLE })));
-        call.write({ hello: { nodeId: cfg.nodeId, indexId: store.indexId, protocol: PROTOCOL_VERSION, version: VERSION } } satisfies NodeMessage);
+        call.write({ hello: { nodeId: cfg.nodeId, indexId: store.indexId, protocol: PROTOCOL_VERSION, version: VERSION, workspace: path.resolve(cfg.workspace) } } satisfies NodeMessage);
       });
     } finally {
       this.connected = false;

@@ -39,6 +39,33 @@ export interface NodeRecord {
   hubAcked: number;
 }
 
+/**
+ * What a node's latest connection said of it (recordConnection): where it connected from, its
+ * cortex-node version and its workspace path (null: not said; nodes before it do not).
+ */
+export interface ConnectionFacts {
+  host: string;
+  version: string | null;
+  workspace: string | null;
+  /** When it connected (ms since the epoch). */
+  at: number;
+}
+
+/** The meta key of a node's ConnectionFacts (kept there, not in a new column: no schema change for a display fact). */
+const connectionKey = (id: string) => `node.connection.${id}`;
+
+function connectionFacts(raw: string | undefined): ConnectionFacts | null {
+  if (!raw) return null;
+  try {
+    const v = JSON.parse(raw) as Partial<ConnectionFacts>;
+    const str = (x: unknown) => (typeof x === 'string' ? x : null);
+    if (typeof v.host !== 'string' || typeof v.at !== 'number') return null;
+    return { host: v.host, version: str(v.version), workspace: str(v.workspace), at: v.at };
+  } catch {
+    return null;
+  }
+}
+
 interface NodeRow {
   id: string; name: string; token_hash: Buffer; created_at: number; retired_at: number | null;
   last_seen: number | null; index_id: string | null; acked_seq: number; settings: string;
@@ -165,6 +192,19 @@ export class HubStore {
 
   markSeen(id: string, at = Date.now()): void {
     this.q.seen.run(at, id);
+  }
+
+  /** A node connected: it is seen now, and what it said of itself replaces what its last connection said. */
+  recordConnection(id: string, f: ConnectionFacts): void {
+    this.db.transaction(() => {
+      this.q.seen.run(f.at, id);
+      this.q.setMeta.run(connectionKey(id), JSON.stringify(f));
+    })();
+  }
+
+  /** What the node's latest connection said of it, or null (never connected since the hub kept it). */
+  connection(id: string): ConnectionFacts | null {
+    return connectionFacts(this.q.getMeta.get(connectionKey(id))?.value);
   }
 
   setAcked(id: string, seq: number, indexId: string | null): void {

@@ -47,7 +47,7 @@ export const DEFERRED = 'DEFERRED';
 
 export interface NodeMessage {
   msg?: 'hello' | 'index' | 'done' | 'block' | 'ping' | 'blocks' | 'request' | 'requests' | 'hubAck' | 'agentState' | 'report';
-  hello?: { nodeId: string; indexId: string; protocol: number; version: string };
+  hello?: { nodeId: string; indexId: string; protocol: number; version: string; workspace?: string };
   index?: { files: WireFileInfo[] };
   done?: { seq: number; full: boolean };
   block?: BlockResponse;

@@ -9,7 +9,8 @@ export function bytes(n: number): string {
     v /= 1024;
     i++;
   }
-  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
+  // Whole bytes (a rate of 35.86 B/s is "36 B"); one decimal above.
+  return `${i === 0 ? Math.round(v) : v.toFixed(1)} ${units[i]}`;
 }
 
 /** "12s ago", "3m ago", …; `now` is a parameter so callers can render consistently. */

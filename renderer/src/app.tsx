@@ -17,7 +17,8 @@ const TABS: { view: View; label: string }[] = [
 
 function Current({ view }: { view: View }) {
   switch (view.name) {
-    case 'node': return <NodeDetailView id={view.id} />;
+    // Keyed by the node: another node's detail starts afresh (its lists, its agents, its dialogs), never showing the previous node's.
+    case 'node': return <NodeDetailView key={view.id} id={view.id} />;
     case 'agents': return <AgentsView />;
     case 'purges': return <PurgesView />;
     case 'logs': return <LogsView />;

@@ -203,7 +203,12 @@ export const useUi = create<UiState>()((set, get) => ({
   sortBy: (key) => set((s) => ({ sort: { key, dir: s.sort.key === key ? (-s.sort.dir as 1 | -1) : key === 'name' || key === 'state' ? 1 : -1 } })),
 }));
 
-/** Back/forward buttons and links with a hash. */
+/** Back/forward buttons, links with a hash, and an address edited by hand. */
 export function followHash(): void {
-  window.addEventListener('popstate', () => useUi.setState({ view: viewFromHash(location.hash) }));
+  const follow = () => {
+    const view = viewFromHash(location.hash);
+    if (hashOf(view) !== hashOf(useUi.getState().view)) useUi.setState({ view });
+  };
+  window.addEventListener('popstate', follow);
+  window.addEventListener('hashchange', follow);
 }

@@ -146,11 +146,11 @@ describe.skipIf('skip' in launched)('desktop UI in Chromium over the WebSocket A
     await page.locator('.locks').filter({ hasText: 'docs/**' }).waitFor();
     await page.locator('table.conflicts').getByText(copy).waitFor();
     // beta was killed above: the copy waits for it.
-    await expect.poll(() => page.locator('.facts').innerText()).toMatch(/Pending to node\s+1 file · 19 B/);
+    await expect.poll(() => page.locator('.facts').innerText()).toMatch(/Pending to node\s+1 change · 19 B/);
     await expect.poll(() => page.locator('.facts').innerText()).toMatch(/Conflicts\s+1 conflict copy/);
     await page.getByRole('heading', { name: 'beta' }).waitFor();
     await expect.poll(() => page.locator('.facts').innerText()).toContain(hub.mirror(ids.beta!));
-    await page.getByText('node.added').first().waitFor();
+    await page.locator('table.events').getByText('Added as “beta”.').waitFor();
     await shot('node-detail');
     await page.getByRole('button', { name: 'Retire node…' }).click();
     await shot('node-retire-confirm');

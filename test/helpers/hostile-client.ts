@@ -40,7 +40,7 @@ export interface WireFile {
 }
 
 export interface OutMessage {
-  hello?: { nodeId: string; indexId: string; protocol: number; version: string };
+  hello?: { nodeId: string; indexId: string; protocol: number; version: string; workspace?: string };
   index?: { files: WireFile[] };
   done?: { seq: number; full: boolean };
   block?: { id: number; data: Buffer; error: string };

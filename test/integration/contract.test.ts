@@ -9,12 +9,13 @@ import path from 'node:path';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IPC_CHANNELS, type Envelope } from '../../main/contract/bridge';
-import type { HubStatus } from '../../main/contract';
+import type { HubStatus, PendingPage } from '../../main/contract';
 import { applyStatusDiff, decodeStatusDiff, type StatusCopy, type StatusDiff } from '../../main/contract/ws';
 import { createIpcAdapter, type IpcSenderEvent } from '../../main/desktop/ipc';
 import { APP_INDEX, isAppUrl } from '../../main/desktop/app-url';
 import { runHub, type RunningHub } from '../../main/server/run-hub';
 import { ROOT, tempDir, waitFor } from '../helpers/procs';
+import { cachedEntry } from '../helpers/entries';
 
 let dir: string;
 let running: RunningHub;
@@ -244,5 +245,69 @@ describe('the Electron IPC adapter', () => {
     expect(ipc.subscriberCount()).toBe(1);
     page.destroy();
     expect(ipc.subscriberCount()).toBe(0);
+  });
+});
+
+describe('nodes.pending and template events, on every transport', () => {
+  /** A node with hub-side changes waiting for it: what a scan of its mirror records (real store, real SQLite). */
+  async function nodeWithHubChanges(name: string, paths: string[]): Promise<string> {
+    const added = await http('nodes.add', { name });
+    const id = (added.body as unknown as { result: { node: { id: string } } }).result.node.id;
+    running.hub.store.recordMirrorChanges(id, { put: paths.map((p, i) => cachedEntry(p, { size: 10 + i })), del: [], forNode: paths });
+    return id;
+  }
+
+  it('pages the hub-side changes a node has not applied, the same over HTTP, WebSocket and IPC, with totals', async () => {
+    const paths = ['a.txt', 'b.txt', 'c.txt', 'd.txt', 'e.txt'];
+    const id = await nodeWithHubChanges('pending-pages', paths);
+    const c = await wsClient();
+    const ipc = createIpcAdapter({ handlers: running.hub.handlers(), events: running.hub, eventChannel: IPC_CHANNELS.event, isTrustedUrl: isAppUrl, log: running.hub.log.child('ipc') });
+    const { event } = ipcEvent(APP_INDEX);
+    try {
+      const transports: [string, (input: unknown) => Promise<Record<string, unknown>>][] = [
+        ['http', async (input) => (await http('nodes.pending', input)).body as unknown as Record<string, unknown>],
+        ['ws', (input) => c.call({ op: 'nodes.pending', input })],
+        ['ipc', async (input) => (await ipc.invoke(event, 'nodes.pending', input)) as unknown as Record<string, unknown>],
+      ];
+      for (const [name, call] of transports) {
+        const first = await call({ id, direction: 'to-node', limit: 2 });
+        expect(first, name).toMatchObject({ ok: true, result: { direction: 'to-node', total: 5, totalBytes: 10 + 11 + 12 + 13 + 14, next: expect.any(String) } });
+        const seen: string[] = [];
+        let page = (first as { result: PendingPage }).result;
+        seen.push(...page.items.map((i) => i.path));
+        while (page.next) {
+          page = ((await call({ id, direction: 'to-node', limit: 2, cursor: page.next })) as { result: PendingPage }).result;
+          seen.push(...page.items.map((i) => i.path));
+        }
+        expect(seen, name).toEqual(paths);
+        expect(page.items[0], name).toEqual({ path: 'e.txt', action: 'pull', size: 14, state: 'queued' });
+        // Not connected: nothing comes from the node, and that is said as an empty page.
+        expect(await call({ id, direction: 'to-hub' }), name).toMatchObject({ ok: true, result: { direction: 'to-hub', items: [], total: 0, next: null } });
+        expect(await call({ id: 'missing', direction: 'to-node' }), name).toMatchObject({ ok: false, error: { code: 'NOT_FOUND' } });
+        for (const bad of [{ id, direction: 'sideways' }, { id, direction: 'to-node', cursor: 'abc' }, { id, direction: 'to-node', limit: 0 }, { id, direction: 'to-node', limit: 1001 }, { id }]) {
+          expect(await call(bad), `${name} ${JSON.stringify(bad)}`).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST', message: expect.stringContaining('nodes.pending') } });
+        }
+      }
+    } finally {
+      c.close();
+    }
+  });
+
+  it('pushes a template created through the API to WebSocket and IPC subscribers (no page reload needed)', async () => {
+    const c = await wsClient();
+    const ipc = createIpcAdapter({ handlers: running.hub.handlers(), events: running.hub, eventChannel: IPC_CHANNELS.event, isTrustedUrl: isAppUrl, log: running.hub.log.child('ipc') });
+    const page = ipcEvent(APP_INDEX, { id: 11 });
+    try {
+      expect(await c.call({ subscribe: 'agent.template' })).toMatchObject({ ok: true });
+      ipc.subscribe(page.event, 'agent.template');
+      const made = await http('agents.createTemplate', { name: 'pushed-template', command: 'true', defaultConfig: { depth: 2 } });
+      expect(made.body).toMatchObject({ ok: true });
+      await waitFor('the template event over the WebSocket', () => c.events.some((e) => e.event === 'agent.template' && (e.data as { name: string }).name === 'pushed-template'), 5000);
+      await waitFor('the template event over IPC', () => page.sent.some((m) => m.channel === IPC_CHANNELS.event && m.args[0] === 'agent.template' && (m.args[1] as { name: string }).name === 'pushed-template'), 5000);
+      expect(c.events.find((e) => e.event === 'agent.template')!.data).toMatchObject({ name: 'pushed-template', command: 'true', defaultConfig: { depth: 2 } });
+    } finally {
+      c.close();
+      page.destroy();
+    }
   });
 });

@@ -313,7 +313,8 @@ describe('admin CLI', () => {
     const status = JSON.parse((await runCli('cortex-hub', ['status', '--json', '--data', data])).stdout) as Record<string, unknown> & { nodes: Record<string, unknown>[] };
     expect(status).toMatchObject({ bytesHashedSinceStart: 0, filesHashedSinceStart: 0, uptimeMs: expect.any(Number) });
     expect(Object.keys(status.nodes[0]!)).toEqual(expect.arrayContaining(['id', 'name', 'state', 'lastSeen', 'files', 'bytes', 'outOfSyncFiles', 'outOfSyncBytes', 'errors']));
-    expect(status.nodes[0]!.state).toBe('disconnected');
+    // Added, never connected: new (not disconnected).
+    expect(status.nodes[0]!.state).toBe('new');
   });
 
   it('two hubs never run on one data dir; hub.json is private', async () => {

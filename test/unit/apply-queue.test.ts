@@ -315,4 +315,32 @@ describe('ApplyQueue', () => {
     expect(waiting).toBe(true);
     expect(acked).toBeLessThan(a.entry.seq);
   });
+
+  it('pages what is not applied yet by the node\'s sequence, a retry of an old failure first, none twice or left out', async () => {
+    const { q, add, done } = setup({ limits: { files: 1, ops: 1, pullMemory: 1 << 30 } });
+    const a = add('a');
+    add('b');
+    add('c', { kind: 'pull' }, { size: 0 });
+    add('d');
+    // A retry of an earlier failure, queued last but numbered first.
+    q.enqueue(entry('old', { seq: 1 }), { kind: 'pull' }, null);
+    q.pump();
+    await done('a');
+    const pages: string[][] = [];
+    let after = 0;
+    for (;;) {
+      const page = q.pendingAfter(after, 2);
+      if (page.length === 0) break;
+      pages.push(page.map((r) => r.view.path));
+      after = page[page.length - 1]!.seq;
+    }
+    expect(pages).toEqual([['old', 'b'], ['c', 'd']]);
+    expect(q.pendingAfter(0, 10).map((r) => r.view)).toEqual([
+      { path: 'old', action: 'pull', size: 10, state: 'queued' },
+      { path: 'b', action: 'pull', size: 10, state: 'running' },
+      { path: 'c', action: 'pull', size: 0, state: 'queued' },
+      { path: 'd', action: 'pull', size: 10, state: 'queued' },
+    ]);
+    expect(q.pendingAfter(a.entry.seq + 100, 10)).toEqual([]);
+  });
 });

@@ -27,7 +27,7 @@ describe('app:// URLs', () => {
 
 const node = (id: string, state: NodeStatus['state']): NodeStatus => ({
   id, name: id, state, createdAt: 0, retiredAt: null, lastSeen: null, files: 0, bytes: 0, outOfSyncFiles: 0, outOfSyncBytes: 0,
-  errors: state === 'error' ? 1 : 0, lastError: null, bytesReceived: 0, bytesReused: 0, mirror: '', verifying: false, problems: 0, ignored: 0, locked: [], lockedRefusals: 0, lockError: null, toNodeFiles: 0, toNodeBytes: 0, conflicts: 0,
+  errors: state === 'error' ? 1 : 0, lastError: null, bytesReceived: 0, bytesReused: 0, mirror: '', verifying: false, problems: 0, ignored: 0, locked: [], lockedRefusals: 0, lockError: null, toNodeFiles: 0, toNodeBytes: 0, toHubPercent: null, toHubEtaMs: null, toNodePercent: null, toNodeEtaMs: null, conflicts: 0,
 });
 
 describe('tray health and notifications', () => {
@@ -38,6 +38,11 @@ describe('tray health and notifications', () => {
     expect(healthOf([node('a', 'in-sync'), node('b', 'syncing')]).level).toBe('busy');
     expect(healthOf([node('a', 'syncing'), node('b', 'error'), node('c', 'disconnected')])).toEqual({ level: 'bad', summary: '0/3 in sync, 1 syncing, 1 in error, 1 disconnected' });
     expect(healthOf([node('a', 'disconnected')]).level).toBe('idle');
+  });
+
+  it('counts a node that never connected as new, not as disconnected or a problem', () => {
+    expect(healthOf([node('a', 'in-sync'), node('b', 'new')])).toEqual({ level: 'ok', summary: '1/2 in sync, 1 new' });
+    expect(healthOf([node('a', 'new')]).level).toBe('idle');
   });
 
   it('notifies once per transition into error', () => {

@@ -5,7 +5,7 @@ import { recentLogs } from '../../main/hub/handlers';
 import type { LogEntry } from '../../main/util/log';
 
 const facts = (over: Partial<StateFacts>): StateFacts => ({
-  retired: false, connected: true, errors: 0, indexed: true, settled: true, reportedProblems: 0, ...over,
+  retired: false, connected: true, everConnected: true, errors: 0, indexed: true, settled: true, reportedProblems: 0, ...over,
 });
 
 describe('nodeState', () => {
@@ -13,6 +13,9 @@ describe('nodeState', () => {
     ['settled with nothing reported', {}, 'in-sync'],
     ['retired, whatever else', { retired: true, connected: true, errors: 3 }, 'retired'],
     ['no session', { connected: false, errors: 2 }, 'disconnected'],
+    ['never connected: new, not disconnected', { connected: false, everConnected: false }, 'new'],
+    ['never connected, with stored problems: still new', { connected: false, everConnected: false, errors: 2 }, 'new'],
+    ['retired before it ever connected', { retired: true, connected: false, everConnected: false }, 'retired'],
     ['an error (failure, node problem, blocking report)', { errors: 1 }, 'error'],
     ['an error before its first index', { errors: 1, indexed: false }, 'error'],
     ['connected, no index yet', { indexed: false }, 'connected'],

@@ -1,14 +1,20 @@
 /** Small presentational pieces shared by the views. */
-import { useEffect, useRef, type ReactNode } from 'react';
+import { useEffect, useRef, useState, type ReactNode } from 'react';
 import type { NodeState } from '../../../main/contract';
 
 const STATE_LABEL: Record<NodeState, string> = {
-  'connected': 'connected', 'syncing': 'syncing', 'in-sync': 'in sync', 'disconnected': 'disconnected', 'error': 'error', 'retired': 'retired',
+  'new': 'new', 'connected': 'connected', 'syncing': 'syncing', 'in-sync': 'in sync', 'disconnected': 'disconnected', 'error': 'error', 'retired': 'retired',
+};
+
+const STATE_TITLE: Partial<Record<NodeState, string>> = {
+  'new': 'Added, never connected yet: run the join command on the node',
+  'disconnected': 'Was connected, is not now: its changes wait until it is back',
+  'retired': 'Retired: its token is revoked; its mirror stays until a purge removes it',
 };
 
 export function StateBadge({ state, verifying }: { state: NodeState; verifying?: boolean }) {
   return (
-    <span className={`badge badge-${state}`} data-state={state}>
+    <span className={`badge badge-${state}`} data-state={state} title={STATE_TITLE[state]}>
       {STATE_LABEL[state]}{verifying ? ' · verifying' : ''}
     </span>
   );
@@ -52,8 +58,11 @@ export function Loading({ what }: { what: string }) {
 
 /**
  * A modal dialog (native <dialog>: focus moves into it, Esc closes it, the page behind is inert).
+ * `onEscape`, when given, is asked first: returning false keeps the dialog open (e.g. to ask
+ * for a confirmation); the browser lets a page refuse only one Escape in a row, so a second
+ * Escape closes it anyway.
  */
-export function Dialog({ title, open, onClose, children }: { title: string; open: boolean; onClose: () => void; children: ReactNode }) {
+export function Dialog({ title, open, onClose, onEscape, children }: { title: string; open: boolean; onClose: () => void; onEscape?: () => boolean; children: ReactNode }) {
   const ref = useRef<HTMLDialogElement>(null);
   useEffect(() => {
     const d = ref.current;
@@ -62,9 +71,32 @@ export function Dialog({ title, open, onClose, children }: { title: string; open
     if (!open && d.open) d.close();
   }, [open]);
   return (
-    <dialog ref={ref} onClose={onClose} aria-label={title}>
+    <dialog ref={ref} onClose={onClose} onCancel={(e) => { if (onEscape && !onEscape()) e.preventDefault(); }} aria-label={title}>
       <h2>{title}</h2>
       {open ? children : null}
     </dialog>
   );
+}
+
+/**
+ * Copies `text` to the clipboard and says so; without clipboard access it selects the text of
+ * the element `fallbackId` so Ctrl+C / Cmd+C copies it.
+ */
+export function CopyButton({ text, label, fallbackId }: { text: string; label: string; fallbackId?: string }) {
+  const [copied, setCopied] = useState(false);
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(text);
+      setCopied(true);
+    } catch {
+      const el = fallbackId ? document.getElementById(fallbackId) : null;
+      if (el instanceof HTMLInputElement || el instanceof HTMLTextAreaElement) {
+        el.focus();
+        el.select();
+      } else if (el) {
+        window.getSelection()?.selectAllChildren(el);
+      }
+    }
+  };
+  return <button type="button" className="copy" onClick={() => void copy()} aria-label={label} data-copied={copied ? 'yes' : undefined}>{copied ? 'Copied' : label}</button>;
 }

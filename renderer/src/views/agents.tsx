@@ -12,6 +12,7 @@ import { api } from '../api';
 import { Dialog, Empty, ErrorNote, Loading } from '../components/bits';
 import { useLoad } from '../hooks';
 import { useUi } from '../store';
+import { startForm, type StartForm } from '../dialogs';
 
 const PAGE = 200;
 const ROW_HEIGHT = 34;
@@ -85,6 +86,8 @@ export function AgentsView({ nodeId }: { nodeId?: string }) {
   const [selected, setSelected] = useState<AgentInstanceView | null>(null);
   const [starting, setStarting] = useState(false);
   const templates = useLoad(() => api().invoke('agents.templates', {}), []);
+  // A template made elsewhere (the CLI, another window) shows without a page reload.
+  useEffect(() => api().subscribe('agent.template', () => templates.reload()), [templates.reload]);
   const { items, more, done, error } = useInstances(filter);
   const parent = useRef<HTMLDivElement>(null);
   const rows = useVirtualizer({ count: items.length, getScrollElement: () => parent.current, estimateSize: () => ROW_HEIGHT, overscan: 12 });
@@ -217,19 +220,26 @@ function InstanceDialog({ instance, templateName, onClose }: { instance: AgentIn
 function StartDialog({ open, templates, nodeId, onClose }: { open: boolean; templates: AgentTemplateView[]; nodeId?: string | undefined; onClose: () => void }) {
   const nodes = useUi((s) => s.nodes);
   const order = useUi((s) => s.order);
-  const [templateId, setTemplateId] = useState('');
-  const [node, setNode] = useState(nodeId ?? '');
-  const [session, setSession] = useState('');
-  const [config, setConfig] = useState('');
+  const active = order.filter((id) => nodes[id] && nodes[id]!.state !== 'retired');
+  const [form, setForm] = useState<StartForm>(() => startForm(templates[0], nodeId, active));
   const [error, setError] = useState<unknown>(null);
+  // Every opening starts afresh from the first template's defaults.
+  useEffect(() => {
+    if (open) {
+      setForm(startForm(templates[0], nodeId, active));
+      setError(null);
+    }
+  }, [open]);
+  const pickTemplate = (id: string) => setForm(startForm(templates.find((t) => t.id === id), nodeId, active));
+  const field = (k: keyof StartForm) => (e: { target: { value: string } }) => setForm((f) => ({ ...f, [k]: e.target.value }));
   const start = async () => {
     try {
       let parsed: Record<string, unknown> | undefined;
-      if (config.trim()) {
-        parsed = JSON.parse(config) as Record<string, unknown>;
+      if (form.config.trim()) {
+        parsed = JSON.parse(form.config) as Record<string, unknown>;
         if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('Config must be a JSON object, like {"depth": 2}');
       }
-      await api().invoke('agents.start', { templateId: templateId || templates[0]!.id, nodeId: node || order[0]!, ...(session.trim() ? { sessionId: session.trim() } : {}), ...(parsed ? { config: parsed } : {}) });
+      await api().invoke('agents.start', { templateId: form.templateId || templates[0]!.id, nodeId: form.nodeId || active[0]!, ...(form.session.trim() ? { sessionId: form.session.trim() } : {}), ...(parsed ? { config: parsed } : {}) });
       setError(null);
       onClose();
     } catch (e) {
@@ -239,10 +249,10 @@ function StartDialog({ open, templates, nodeId, onClose }: { open: boolean; temp
   return (
     <Dialog title="Start an agent" open={open} onClose={onClose}>
       <div className="stack">
-        <label>Template <select value={templateId} onChange={(e) => setTemplateId(e.target.value)}>{templates.map((t) => <option key={t.id} value={t.id}>{t.name}</option>)}</select></label>
-        <label>Node <select value={node} onChange={(e) => setNode(e.target.value)}>{order.filter((id) => nodes[id]?.state !== 'retired').map((id) => <option key={id} value={id}>{nodes[id]?.name ?? id}</option>)}</select></label>
-        <label>Session (optional) <input value={session} onChange={(e) => setSession(e.target.value)} /></label>
-        <label>Config (JSON, optional) <textarea value={config} onChange={(e) => setConfig(e.target.value)} rows={3} placeholder='{"depth": 2}' /></label>
+        <label>Template <select value={form.templateId} onChange={(e) => pickTemplate(e.target.value)}>{templates.map((t) => <option key={t.id} value={t.id}>{t.name}</option>)}</select></label>
+        <label>Node <select value={form.nodeId} onChange={field('nodeId')}>{active.map((id) => <option key={id} value={id}>{nodes[id]?.name ?? id}</option>)}</select></label>
+        <label>Session (optional) <input value={form.session} onChange={field('session')} /></label>
+        <label>Config (JSON, optional; merged over the defaults) <textarea value={form.config} onChange={field('config')} rows={3} placeholder='{"depth": 2}' /></label>
         <ErrorNote error={error} />
         <div className="actions">
           <button type="button" onClick={onClose}>Cancel</button>

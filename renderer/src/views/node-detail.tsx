@@ -1,13 +1,13 @@
-/** One node: its mirror, what is pending either way or failing and why, recent events; rescan, retire. */
-import { useState } from 'react';
-import { ago, bytes } from '../../../main/util/format';
+/** One node: facts of both sides, what is pending either way (paged) or failing and why, recent events as sentences; rescan, retire. */
+import { useCallback, useEffect, useRef, useState } from 'react';
+import type { PendingDirection, PendingPage } from '../../../main/contract';
+import { ago, bytes, count } from '../../../main/util/format';
+import { eventSentence, listNote, plural, progressText, retireLoss } from '../../../main/util/describe';
 import { api } from '../api';
-import { Dialog, Empty, ErrorNote, Loading, StateBadge } from '../components/bits';
+import { CopyButton, Dialog, Empty, ErrorNote, Loading, StateBadge } from '../components/bits';
 import { useLoad } from '../hooks';
 import { useUi } from '../store';
 import { AgentsView } from './agents';
-
-const files = (n: number) => `${n.toLocaleString()} ${n === 1 ? 'file' : 'files'}`;
 
 export function NodeDetailView({ id }: { id: string }) {
   // The live row keeps the header current; the detail (lists) is re-read every 2 s.
@@ -45,6 +45,12 @@ export function NodeDetailView({ id }: { id: string }) {
   };
 
   const d = detail.data;
+  const f = d?.facts;
+  const toHub = progressText(node.toHubPercent, node.toHubEtaMs);
+  const toNode = progressText(node.toNodePercent, node.toNodeEtaMs);
+  const loss = retireLoss(node);
+  // Counts beside lists come from the same answer as the lists (d.node), so the two agree.
+  const at = d?.node ?? node;
   // Another process used this node's credentials lately: say so, loudly.
   const duplicate = d?.problems.find((p) => p.code === 'DUPLICATE_CONNECTION');
   const superseded = d?.events.find((e) => e.kind === 'node.superseded' && Date.now() - e.at < 10 * 60_000);
@@ -64,20 +70,23 @@ export function NodeDetailView({ id }: { id: string }) {
         : superseded ? <p className="warn-note" role="alert">A connection with this node's credentials from {String(superseded.data.by)} replaced the one from {String(superseded.data.replaced)} {ago(superseded.at)}. If that was not a restart of the node, two processes share its credentials.</p> : null}
       <dl className="facts">
         <dt>Id</dt><dd className="mono">{node.id}</dd>
-        <dt>Mirror</dt><dd className="mono">{node.mirror}</dd>
-        <dt>Files</dt><dd>{node.files.toLocaleString()} · {bytes(node.bytes)}</dd>
-        <dt>Pending to hub</dt><dd>{files(node.outOfSyncFiles)} · {bytes(node.outOfSyncBytes)}</dd>
-        <dt>Pending to node</dt><dd>{files(node.toNodeFiles)} · {bytes(node.toNodeBytes)} (changed on the hub's side)</dd>
-        <dt>Conflicts</dt><dd>{node.conflicts.toLocaleString()} conflict {node.conflicts === 1 ? 'copy' : 'copies'}</dd>
-        <dt>Problems</dt><dd>{node.problems.toLocaleString()} {node.problems === 1 ? 'path' : 'paths'} that cannot be synced · {node.ignored.toLocaleString()} ignored</dd>
+        <dt>Host</dt><dd className="mono" data-fact="host">{f?.host ?? (f ? 'not known (never connected)' : '…')}</dd>
+        <dt>Node version</dt><dd data-fact="version">{f?.version ? `cortex-node ${f.version}` : (f ? 'not known' : '…')}</dd>
+        <dt>Workspace on the node</dt><dd className="mono" data-fact="workspace">{f?.workspace ?? (f ? 'not known (the node has not said: never connected, or too old to say)' : '…')}</dd>
+        <dt>Mirror</dt><dd className="copy-row"><code id="mirror-path" data-fact="mirror">{node.mirror}</code><CopyButton text={node.mirror} label="Copy mirror path" fallbackId="mirror-path" /></dd>
+        <dt>Files</dt><dd>{plural(node.files, 'file')} · {bytes(node.bytes)}</dd>
+        <dt>Pending to hub</dt><dd data-fact="to-hub">{plural(node.outOfSyncFiles, 'change')} · {bytes(node.outOfSyncBytes)}{toHub ? ` · ${toHub}` : ''}</dd>
+        <dt>Pending to node</dt><dd data-fact="to-node">{plural(node.toNodeFiles, 'change')} · {bytes(node.toNodeBytes)}{toNode ? ` · ${toNode}` : ''} (changed on the hub's side)</dd>
+        <dt>Conflicts</dt><dd>{plural(node.conflicts, 'conflict copy', 'conflict copies')}</dd>
+        <dt>Problems</dt><dd>{plural(node.problems, 'path')} that cannot be synced · {count(node.ignored)} ignored</dd>
         <dt>Received</dt><dd>{bytes(node.bytesReceived)} (plus {bytes(node.bytesReused)} reused from the mirror) this session</dd>
-        <dt>Last seen</dt><dd>{node.state === 'disconnected' || node.state === 'retired' ? ago(node.lastSeen) : 'connected now'}</dd>
+        <dt>Last seen</dt><dd>{node.state === 'new' ? 'never (it has not connected yet)' : node.state === 'disconnected' || node.state === 'retired' ? ago(node.lastSeen) : `connected now${f?.connectedAt ? `, since ${new Date(f.connectedAt).toLocaleString()}` : ''}`}</dd>
         <dt>Added</dt><dd>{new Date(node.createdAt).toLocaleString()}</dd>
         {node.retiredAt ? (<><dt>Retired</dt><dd>{new Date(node.retiredAt).toLocaleString()}</dd></>) : null}
       </dl>
       <ErrorNote error={detail.error} />
 
-      <h2>Problems{d && node.problems > d.problems.length ? ` (first ${d.problems.length} of ${node.problems.toLocaleString()})` : ''}</h2>
+      <h2>Problems{d && at.problems > d.problems.length ? ` (first ${d.problems.length} of ${count(at.problems)})` : ''}</h2>
       {!d ? <Loading what="problems" /> : d.problems.length === 0 ? <Empty>No problems: every path the node has can be mirrored.</Empty> : (
         <table className="list problems">
           <caption>Paths that are not mirrored until their cause is fixed (they are retried)</caption>
@@ -94,7 +103,7 @@ export function NodeDetailView({ id }: { id: string }) {
         </table>
       )}
 
-      <h2>Ignored{d && node.ignored > d.ignored.length ? ` (first ${d.ignored.length} of ${node.ignored.toLocaleString()})` : ''}</h2>
+      <h2>Ignored{d && at.ignored > d.ignored.length ? ` (first ${d.ignored.length} of ${count(at.ignored)})` : ''}</h2>
       {!d ? <Loading what="ignored paths" /> : d.ignored.length === 0 ? <Empty>Nothing ignored.</Empty> : (
         <table className="list ignored">
           <caption>Left out by design: special files (FIFOs, sockets, devices) and symlinks that lead outside the workspace; they do not keep the node from being in sync</caption>
@@ -103,7 +112,7 @@ export function NodeDetailView({ id }: { id: string }) {
         </table>
       )}
 
-      <h2>Conflicts{d && node.conflicts > d.conflicts.length ? ` (first ${d.conflicts.length} of ${node.conflicts.toLocaleString()})` : ''}</h2>
+      <h2>Conflicts{d && at.conflicts > d.conflicts.length ? ` (first ${d.conflicts.length} of ${count(at.conflicts)})` : ''}</h2>
       {!d ? <Loading what="conflicts" /> : d.conflicts.length === 0 ? <Empty>No conflicts. When the node and the hub change a file at the same time, the newer version stays and the other is kept beside it as <code>name.sync-conflict-DATE-TIME-SIDE.ext</code>, on both sides.</Empty> : (
         <table className="list conflicts">
           <caption>Losing versions kept beside the winners; remove a copy once its changes are merged</caption>
@@ -125,35 +134,32 @@ export function NodeDetailView({ id }: { id: string }) {
         </table>
       ) : null}
 
-      <h2>Pending to hub{d && node.outOfSyncFiles > d.pending.length ? ` (first ${d.pending.length} of ${node.outOfSyncFiles.toLocaleString()})` : ''}</h2>
-      {!d ? <Loading what="pending files" /> : d.pending.length === 0 ? <Empty>Nothing pending.</Empty> : (
-        <table className="list">
-          <thead><tr><th>Path</th><th>Action</th><th className="num">Bytes</th><th>State</th></tr></thead>
-          <tbody>{d.pending.map((p) => <tr key={p.path}><td className="mono">{p.path}</td><td>{p.action}</td><td className="num">{p.size ? bytes(p.size) : '–'}</td><td>{p.state}</td></tr>)}</tbody>
-        </table>
-      )}
-
-      <h2>Pending to node{d && node.toNodeFiles > d.toNode.length ? ` (first ${d.toNode.length} of ${node.toNodeFiles.toLocaleString()})` : ''}</h2>
-      {!d ? <Loading what="pending changes" /> : d.toNode.length === 0 ? <Empty>Nothing pending: every change made on the hub's side has reached the node.</Empty> : (
-        <table className="list to-node">
-          <thead><tr><th>Path</th><th>Action</th><th className="num">Bytes</th></tr></thead>
-          <tbody>{d.toNode.map((p) => <tr key={p.path}><td className="mono">{p.path}</td><td>{p.action}</td><td className="num">{p.size ? bytes(p.size) : '–'}</td></tr>)}</tbody>
-        </table>
-      )}
+      <PendingList id={id} direction="to-hub" title="Pending to hub" progress={toHub}
+        none="Nothing pending: every change the node reported is in the mirror."
+        unlisted="being taken in from the node's index; listed once queued." />
+      <PendingList id={id} direction="to-node" title="Pending to node" progress={toNode}
+        none="Nothing pending: every change made on the hub's side has reached the node."
+        unlisted="queued; listed in a moment." />
 
       {node.state !== 'retired' ? <AgentsView nodeId={node.id} /> : null}
 
       <h2>Recent events</h2>
       {!d ? <Loading what="events" /> : d.events.length === 0 ? <Empty>No events recorded.</Empty> : (
-        <table className="list">
-          <thead><tr><th>When</th><th>Event</th><th>Details</th></tr></thead>
-          <tbody>{d.events.map((e) => <tr key={e.id}><td title={new Date(e.at).toLocaleString()}>{ago(e.at)}</td><td>{e.kind}</td><td className="mono small">{JSON.stringify(e.data)}</td></tr>)}</tbody>
+        <table className="list events">
+          <thead><tr><th>When</th><th>What happened</th></tr></thead>
+          <tbody>{d.events.map((e) => <tr key={e.id} data-kind={e.kind}><td title={new Date(e.at).toLocaleString()}>{ago(e.at)}</td><td className="event-sentence">{eventSentence(e)}</td></tr>)}</tbody>
         </table>
       )}
 
       <Dialog title={`Retire ${node.name}?`} open={confirming} onClose={() => { setConfirming(false); setRetireError(null); }}>
         <div className="stack">
           <p>The node's token is revoked at once: it is disconnected and cannot connect again. Its mirror stays on the hub until a purge removes it.</p>
+          {loss.length ? (
+            <div className="warn-note" data-testid="retire-loss">
+              <p><strong>What retiring it leaves undone:</strong></p>
+              <ul>{loss.map((l) => <li key={l}>{l}</li>)}</ul>
+            </div>
+          ) : <p data-testid="retire-loss">Nothing is pending either way: nothing is lost.</p>}
           <ErrorNote error={retireError} />
           <div className="actions">
             <button type="button" autoFocus onClick={() => setConfirming(false)}>Cancel</button>
@@ -161,6 +167,72 @@ export function NodeDetailView({ id }: { id: string }) {
           </div>
         </div>
       </Dialog>
+    </section>
+  );
+}
+
+const PAGE = 100;
+
+/**
+ * What is pending one way, a page at a time (`nodes.pending`): the first page is read again
+ * every 2 s; "Show more" adds the next (and stops the refresh, so the list does not move under
+ * the reader) until "Back to the first page". The heading's count and the list come from the
+ * same answer, so they never disagree.
+ */
+function PendingList({ id, direction, title, progress, none, unlisted }: { id: string; direction: PendingDirection; title: string; progress: string | null; none: string; unlisted: string }) {
+  const [pages, setPages] = useState<PendingPage[]>([]);
+  const [error, setError] = useState<unknown>(null);
+  const paged = pages.length > 1;
+  const seq = useRef(0);
+  const first = useCallback(async () => {
+    const mine = ++seq.current;
+    try {
+      const p = await api().invoke('nodes.pending', { id, direction, limit: PAGE });
+      if (mine === seq.current) {
+        setPages([p]);
+        setError(null);
+      }
+    } catch (e) {
+      if (mine === seq.current) setError(e);
+    }
+  }, [id, direction]);
+  useEffect(() => {
+    if (paged) return undefined;
+    void first();
+    const t = setInterval(() => void first(), 2000);
+    return () => clearInterval(t);
+  }, [first, paged]);
+  const more = async () => {
+    const last = pages[pages.length - 1];
+    if (!last?.next) return;
+    const mine = ++seq.current;
+    try {
+      const p = await api().invoke('nodes.pending', { id, direction, limit: PAGE, cursor: last.next });
+      if (mine === seq.current) setPages((ps) => [...ps, p]);
+    } catch (e) {
+      if (mine === seq.current) setError(e);
+    }
+  };
+  const latest = pages[pages.length - 1];
+  const items = pages.flatMap((p) => p.items);
+  const total = latest?.total ?? 0;
+  const note = listNote(total, items.length, none, `${plural(total, 'change')} ${unlisted}`);
+  return (
+    <section className={`pending ${direction}`} data-direction={direction}>
+      <h2>{title}{latest ? note.heading : ''}{latest && total > 0 && progress ? <span className="sub"> · {progress}</span> : null}</h2>
+      <ErrorNote error={error} />
+      {!latest ? <Loading what="pending changes" /> : note.empty ? <Empty>{note.empty}</Empty> : (
+        <>
+          <table className={`list ${direction}`}>
+            <thead><tr><th>Path</th><th>Action</th><th className="num">Bytes</th><th>State</th></tr></thead>
+            <tbody>{items.map((p, i) => <tr key={`${i}:${p.path}`}><td className="mono">{p.path}</td><td>{p.action}</td><td className="num">{p.size ? bytes(p.size) : '–'}</td><td>{p.state}</td></tr>)}</tbody>
+          </table>
+          <div className="actions">
+            {paged ? <button type="button" onClick={() => void first()}>Back to the first page</button> : null}
+            {latest.next ? <button type="button" onClick={() => void more()}>Show {PAGE} more</button> : null}
+          </div>
+        </>
+      )}
     </section>
   );
 }

@@ -3,6 +3,7 @@ import { memo, useLayoutEffect, useRef, useState } from 'react';
 import { useWindowVirtualizer } from '@tanstack/react-virtual';
 import { useShallow } from 'zustand/react/shallow';
 import { ago, bytes, count, dateTime } from '../../../main/util/format';
+import { needsAttention, nodesSummary, overallPercent, progressText, rateText } from '../../../main/util/describe';
 import { currentRate, useUi, visibleIdsCached, type SortKey } from '../store';
 import { Empty, Progress, Sparkline, StateBadge } from '../components/bits';
 import { AddNodeDialog } from './add-node';
@@ -25,53 +26,64 @@ export const VIRTUAL_ROWS_FROM = 60;
 /** A row's height before it is measured (name and id on two lines). */
 const ROW_ESTIMATE = 50;
 
+/** A pending count with its bytes and, while it moves, its percent and time left; '–' when nothing is pending. */
+function PendingCell({ files, size, percent, etaMs }: { files: number; size: number; percent: number | null; etaMs: number | null }) {
+  if (files === 0) return <td className="num">–</td>;
+  const p = progressText(percent, etaMs);
+  return (
+    <td className="num">
+      {count(files)} · {bytes(size)}
+      {p ? <div className="sub progress-text">{p}</div> : null}
+    </td>
+  );
+}
+
 const Row = memo(function Row({ id, index, measure }: { id: string; index?: number; measure?: (el: HTMLTableRowElement | null) => void }) {
   const n = useUi((s) => s.nodes[id]!);
   const samples = useUi((s) => s.rates[id]?.samples);
   const go = useUi((s) => s.go);
   const syncing = n.state === 'syncing' || n.state === 'connected';
-  // Share of the mirror's bytes already there; only meaningful while something is pending.
-  const pendingBytes = n.outOfSyncBytes + n.toNodeBytes;
-  const done = n.bytes + pendingBytes > 0 ? n.bytes / (n.bytes + pendingBytes) : 0;
-  const r = currentRate(samples);
+  const percent = overallPercent(n);
+  // The rate is shown only while the node syncs and something moves: never a stale or "0 B/s" figure.
+  const rate = syncing ? rateText(currentRate(samples)) : null;
   return (
     <tr ref={measure} data-index={index} data-node-id={n.id} data-node-name={n.name} data-state={n.state}>
-      <td>
+      <td className="name">
         <a href={`#/node/${encodeURIComponent(n.id)}`} onClick={(e) => { e.preventDefault(); go({ name: 'node', id: n.id }); }}>{n.name}</a>
         <div className="sub mono">{n.id}</div>
       </td>
       <td>
         <StateBadge state={n.state} verifying={n.verifying} />
-        {syncing && n.outOfSyncFiles + n.toNodeFiles > 0 ? <Progress value={done} label={`${n.name} sync progress`} /> : null}
+        {syncing && percent !== null ? <Progress value={percent / 100} label={`${n.name} sync progress`} /> : null}
       </td>
       <td title={n.lastSeen ? dateTime(n.lastSeen) : undefined}>{n.state === 'in-sync' || syncing ? 'now' : ago(n.lastSeen)}</td>
       <td className="num">{count(n.files)}</td>
       <td className="num">{bytes(n.bytes)}</td>
-      <td className="num">{n.outOfSyncFiles > 0 ? `${count(n.outOfSyncFiles)} · ${bytes(n.outOfSyncBytes)}` : '–'}</td>
-      <td className="num">{n.toNodeFiles > 0 ? `${count(n.toNodeFiles)} · ${bytes(n.toNodeBytes)}` : '–'}</td>
+      <PendingCell files={n.outOfSyncFiles} size={n.outOfSyncBytes} percent={n.toHubPercent} etaMs={n.toHubEtaMs} />
+      <PendingCell files={n.toNodeFiles} size={n.toNodeBytes} percent={n.toNodePercent} etaMs={n.toNodeEtaMs} />
       <td className="num">{n.conflicts > 0 ? <span className="code" title="Conflict copies in the mirror: both versions were kept">{count(n.conflicts)}</span> : '–'}</td>
       <td className="num problems">{n.problems > 0 ? <span className="code" title={`Paths that cannot be synced (see the node's detail)${n.ignored ? `; ${count(n.ignored)} special files ignored` : ''}`}>{count(n.problems)}</span> : '–'}</td>
       <td className="num rate">
-        <Sparkline samples={samples ?? []} label={`${n.name} transfer rate`} />
-        <span>{r > 0 ? `${bytes(r)}/s` : '–'}</span>
+        {rate ? <><Sparkline samples={samples ?? []} label={`${n.name} transfer rate`} /><span>{rate}</span></> : '–'}
       </td>
       <td className="first-error">{n.lastError ? <span title={n.lastError.message}>{n.lastError.path ? `${n.lastError.path}: ` : ''}{n.lastError.message}</span> : null}</td>
     </tr>
   );
 });
 
-/** How many nodes, in sync, needing attention: its own component, so that a state change re-renders only it (and the row). */
+/** How many nodes, in sync, new, needing attention: its own component, so that a state change re-renders only it (and the row). */
 function Summary() {
   const counts = useUi(useShallow((s) => {
-    const c = { total: s.order.length, inSync: 0, problems: 0 };
+    const c = { total: s.order.length, inSync: 0, fresh: 0, attention: 0 };
     for (const id of s.order) {
       const st = s.nodes[id]!.state;
       if (st === 'in-sync') c.inSync++;
-      if (st === 'error' || st === 'disconnected') c.problems++;
+      if (st === 'new') c.fresh++;
+      if (needsAttention(st)) c.attention++;
     }
     return c;
   }));
-  return <span className="sub">{`${counts.total} nodes · ${counts.inSync} in sync${counts.problems ? ` · ${counts.problems} need attention` : ''}`}</span>;
+  return <span className="sub" data-testid="nodes-summary">{nodesSummary(counts)}</span>;
 }
 
 export function NodesView() {
@@ -98,6 +110,8 @@ export function NodesView() {
         <Empty>No node matches “{filter}”.</Empty>
       ) : (
         <table className="nodes" data-rows={ids.length}>
+          {/* Fixed widths (table-layout: fixed): columns do not move as counts and rates come and go. */}
+          <colgroup>{COLUMNS.map((c) => <col key={c.key} className={`col-${c.key}`} />)}<col className="col-first-error" /></colgroup>
           <thead>
             <tr>
               {COLUMNS.map((c) => (
