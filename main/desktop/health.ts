@@ -12,8 +12,10 @@ export function healthOf(nodes: NodeStatus[]): { level: Health; summary: string 
   const down = count('disconnected');
   const busy = count('syncing') + count('connected');
   const inSync = count('in-sync');
+  const paused = count('paused');
   const parts = [`${inSync}/${active.length} in sync`];
   if (busy) parts.push(`${busy} syncing`);
+  if (paused) parts.push(`${paused} paused`);
   if (errors) parts.push(`${errors} in error`);
   if (down) parts.push(`${down} disconnected`);
   const level: Health = errors > 0 ? 'bad' : busy > 0 ? 'busy' : inSync > 0 ? 'ok' : 'idle';
