@@ -3,7 +3,7 @@ import { useEffect, useRef, type ReactNode } from 'react';
 import type { NodeState } from '../../../main/contract';
 
 const STATE_LABEL: Record<NodeState, string> = {
-  'connected': 'connected', 'syncing': 'syncing', 'in-sync': 'in sync', 'disconnected': 'disconnected', 'error': 'error', 'retired': 'retired',
+  'connected': 'connected', 'syncing': 'syncing', 'in-sync': 'in sync', 'paused': 'paused', 'disconnected': 'disconnected', 'error': 'error', 'retired': 'retired',
 };
 
 export function StateBadge({ state, verifying }: { state: NodeState; verifying?: boolean }) {

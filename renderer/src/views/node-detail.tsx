@@ -1,4 +1,4 @@
-/** One node: its mirror, what is pending either way or failing and why, recent events; rescan, retire. */
+/** One node: its mirror, what is pending either way or failing and why, recent events; pause, rescan, retire. */
 import { useState } from 'react';
 import { ago, bytes } from '../../../main/util/format';
 import { api } from '../api';
@@ -6,6 +6,7 @@ import { Dialog, Empty, ErrorNote, Loading, StateBadge } from '../components/bit
 import { useLoad } from '../hooks';
 import { useUi } from '../store';
 import { AgentsView } from './agents';
+import { useNodeSyncControls } from './sync-controls';
 
 const files = (n: number) => `${n.toLocaleString()} ${n === 1 ? 'file' : 'files'}`;
 
@@ -16,8 +17,9 @@ export function NodeDetailView({ id }: { id: string }) {
   const detail = useLoad(() => api().invoke('nodes.detail', { id }), [id], 2000);
   const [confirming, setConfirming] = useState(false);
   const [retireError, setRetireError] = useState<unknown>(null);
-  const [rescan, setRescan] = useState<{ text: string } | { error: unknown } | null>(null);
   const node = live ?? detail.data?.node;
+  // Pause/Resume and Rescan, and what they say (sync-controls.tsx); a hook: called before any return.
+  const sync = useNodeSyncControls(node, detail.reload);
 
   if (!node) {
     if (detail.error) return <section><h1>Node</h1><ErrorNote error={detail.error} /><button type="button" onClick={() => go({ name: 'nodes' })}>Back to nodes</button></section>;
@@ -34,16 +36,6 @@ export function NodeDetailView({ id }: { id: string }) {
     }
   };
 
-  const rescanNow = async () => {
-    try {
-      const r = await api().invoke('nodes.rescan', { id });
-      setRescan({ text: `Rescanning${r.rescanning ? ' the mirror and the workspace' : ' the mirror (the workspace when the node connects)'}; ${r.retried} failed ${r.retried === 1 ? 'change' : 'changes'} tried again.` });
-      detail.reload();
-    } catch (e) {
-      setRescan({ error: e });
-    }
-  };
-
   const d = detail.data;
   // Another process used this node's credentials lately: say so, loudly.
   const duplicate = d?.problems.find((p) => p.code === 'DUPLICATE_CONNECTION');
@@ -55,11 +47,10 @@ export function NodeDetailView({ id }: { id: string }) {
         <h1 id="node-title">{node.name}</h1>
         <StateBadge state={node.state} verifying={node.verifying} />
         <span className="spacer" />
-        {node.state !== 'retired' ? <button type="button" onClick={() => void rescanNow()} title="Look at the mirror and the node's workspace again, and try everything that failed now">Rescan</button> : null}
+        {sync.buttons}
         {node.state !== 'retired' ? <button type="button" className="danger" onClick={() => setConfirming(true)}>Retire node…</button> : null}
       </div>
-      {rescan && 'text' in rescan ? <p role="status">{rescan.text}</p> : null}
-      {rescan && 'error' in rescan ? <ErrorNote error={rescan.error} /> : null}
+      {sync.notes}
       {duplicate ? <p className="warn-note" role="alert">{duplicate.reason}</p>
         : superseded ? <p className="warn-note" role="alert">A connection with this node's credentials from {String(superseded.data.by)} replaced the one from {String(superseded.data.replaced)} {ago(superseded.at)}. If that was not a restart of the node, two processes share its credentials.</p> : null}
       <dl className="facts">
@@ -71,7 +62,7 @@ export function NodeDetailView({ id }: { id: string }) {
         <dt>Conflicts</dt><dd>{node.conflicts.toLocaleString()} conflict {node.conflicts === 1 ? 'copy' : 'copies'}</dd>
         <dt>Problems</dt><dd>{node.problems.toLocaleString()} {node.problems === 1 ? 'path' : 'paths'} that cannot be synced · {node.ignored.toLocaleString()} ignored</dd>
         <dt>Received</dt><dd>{bytes(node.bytesReceived)} (plus {bytes(node.bytesReused)} reused from the mirror) this session</dd>
-        <dt>Last seen</dt><dd>{node.state === 'disconnected' || node.state === 'retired' ? ago(node.lastSeen) : 'connected now'}</dd>
+        <dt>Last seen</dt><dd>{node.connected ? 'connected now' : ago(node.lastSeen)}</dd>
         <dt>Added</dt><dd>{new Date(node.createdAt).toLocaleString()}</dd>
         {node.retiredAt ? (<><dt>Retired</dt><dd>{new Date(node.retiredAt).toLocaleString()}</dd></>) : null}
       </dl>
