@@ -3,7 +3,7 @@
 import './serve-early';
 import readline from 'node:readline/promises';
 import { parseArgs } from 'node:util';
-import { ContractError, type NodeDetail, type PurgeView } from '../contract';
+import { ContractError, type NodeDetail, type PauseView, type PurgeView, type RescanSideView, type RescanView } from '../contract';
 import { DataDirBusyError, layout, resolveDataDir } from '../hub/data-dir';
 import { runHub } from '../server/run-hub';
 import { installSafetyNet } from '../server/safety-net';
@@ -29,7 +29,14 @@ Usage:
                                          changes the node has not applied; hub: node changes
                                          the mirror has not), a page at a time, with the totals
   cortex-hub node rescan ID [--json]     look at the mirror and the node's workspace again, and
-                                         try everything that failed now
+                                         try everything that failed now; prints what each side
+                                         found (waits up to 30 s for the node)
+  cortex-hub node pause ID|--all [--json]
+                                         pause the node's sync (--all: every active node's):
+                                         changes flow neither way, each side holds its own;
+                                         kept across restarts of the hub and the node
+  cortex-hub node resume ID|--all [--json]
+                                         resume it (--all: every paused node): both sides catch up
   cortex-hub node retire ID [--json]     revoke the node's token; its mirror becomes an orphan
   cortex-hub status [--json]             hub stats and per-node mirror status
   cortex-hub purge --dry-run [--json]    list the orphaned mirrors a purge would remove, as a plan
@@ -61,6 +68,7 @@ Options:
                      the gRPC port when no port is given)
   --log-level LEVEL  error | warn | info | debug (file log; default: the UI setting, else info)
   --json             print one JSON document on stdout
+  --all              node pause, node resume: every node instead of one ID
   -h, --help         show this help
   --version          print the version
 
@@ -101,7 +109,7 @@ function nodeShow(d: NodeDetail): string {
   const toHub = progress(n.toHubPercent, n.toHubEtaMs);
   const toNode = progress(n.toNodePercent, n.toNodeEtaMs);
   const lines = [
-    `${n.name} (${n.id})  ${n.state}  last seen ${ago(n.lastSeen)}`,
+    `${n.name} (${n.id})  ${n.state}  last seen ${ago(n.lastSeen)}${n.pausedAt !== null ? `  paused since ${new Date(n.pausedAt).toISOString()}${n.connected ? ' (connected)' : ''}` : ''}`,
     `node: ${f.host ?? 'host not known'}  cortex-node ${f.version ?? '(version not known)'}  workspace ${f.workspace ?? '(not known)'}`,
     `mirror ${n.mirror}: ${plural(n.files, 'file')}, ${bytes(n.bytes)}`,
     `to hub: ${n.outOfSyncFiles} (${bytes(n.outOfSyncBytes)})${toHub ? ` ${toHub}` : ''}  to node: ${n.toNodeFiles} (${bytes(n.toNodeBytes)})${toNode ? ` ${toNode}` : ''}  conflicts: ${n.conflicts}  problems: ${n.problems}`,
@@ -139,6 +147,27 @@ function positiveInt(text: string, flag: string): number {
 /** Prints the answer; text from nodes or the database in it cannot drive the terminal (see util/terminal.ts). */
 function out(json: boolean, value: unknown, human: () => string): void {
   process.stdout.write(json ? `${jsonTermSafe(JSON.stringify(value, null, 2))}\n` : `${termSafeLines(human())}\n`);
+}
+
+/** What a rescan found on each side, for people. */
+function rescanText(r: RescanView): string {
+  const side = (where: string, v: RescanSideView | null, missing: string | null) => (v
+    ? `${where}: ${v.scanned} entries scanned, ${v.changed} new or changed, ${v.deleted} deleted, ${v.hashedFiles} files hashed (${bytes(v.hashedBytes)})${v.problems ? `, ${v.problems} problems` : ''} in ${v.ms} ms`
+    : `${where}: no result: ${missing ?? 'unknown'}`);
+  return [
+    `Rescanned node ${r.nodeId}.`,
+    side('  mirror on the hub', r.hub, r.hubMissing),
+    side('  workspace on the node', r.node, r.nodeMissing),
+    `  ${r.retried} failed change(s) tried again.`,
+    ...(r.paused ? ['  The node is paused: what was found is held on each side until "cortex-hub node resume".'] : []),
+  ].join('\n');
+}
+
+/** What a pause or resume did, for people. */
+function pauseText(r: PauseView, paused: boolean): string {
+  if (r.nodes.length === 0) return 'No active nodes.';
+  const verb = paused ? 'paused' : 'resumed';
+  return table([['ID', 'NAME', 'NOW'], ...r.nodes.map((n) => [n.id, n.name, n.changed ? verb : `already ${verb}`])]);
 }
 
 /** A purge preview (with how to run it) or a purge's result, for people. */
@@ -202,6 +231,7 @@ async function main(argv: string[]): Promise<number> {
       node: { type: 'string' }, session: { type: 'string' }, template: { type: 'string' }, state: { type: 'string' }, limit: { type: 'string' },
       cursor: { type: 'string' }, command: { type: 'string' }, cron: { type: 'string' }, overlap: { type: 'string' }, webhook: { type: 'boolean', default: false },
       config: { type: 'string' }, plan: { type: 'string' }, to: { type: 'string' },
+      all: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false }, version: { type: 'boolean', default: false },
     },
   });
@@ -258,7 +288,15 @@ async function main(argv: string[]): Promise<number> {
     case 'node rescan': {
       if (!arg) throw new UsageError('usage: cortex-hub node rescan ID');
       const r = await withHub(dataDir, (inv) => inv('nodes.rescan', { id: arg }));
-      out(json, r, () => `Rescanning the mirror of ${arg}${r.rescanning ? ' and the node\'s workspace' : ' (the node is not connected: its workspace is looked at when it connects)'}; ${r.retried} failed change(s) tried again.`);
+      out(json, r, () => rescanText(r));
+      return 0;
+    }
+    case 'node pause':
+    case 'node resume': {
+      const paused = sub === 'pause';
+      if ((arg === undefined) === !values.all) throw new UsageError(`usage: cortex-hub node ${sub} ID|--all (one node's id, or --all for every node)`);
+      const r = await withHub(dataDir, (inv) => inv(paused ? 'nodes.pause' : 'nodes.resume', values.all ? { all: true } : { id: arg! }));
+      out(json, r, () => pauseText(r, paused));
       return 0;
     }
     case 'node retire': {

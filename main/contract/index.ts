@@ -93,6 +93,14 @@ export interface NodeStatus {
   lockedRefusals: number;
   /** Why the lock file could not be used (the last good lock set stays in force), or null. */
   lockError: string | null;
+  /**
+   * Since when the operator has paused the node's sync (state `paused`), or null. While paused
+   * nothing flows either way: the node holds its changes (not counted here) and the hub holds
+   * its own (`toNodeFiles`); both go on resume.
+   */
+  pausedAt: number | null;
+  /** The node has a session with the hub now (a paused node may or may not). */
+  connected: boolean;
 }
 
 /** A node's change to a locked path, refused (the hub's version stayed). */
@@ -118,7 +126,62 @@ export interface NodeInfo {
   createdAt: number;
   retiredAt: number | null;
   lastSeen: number | null;
+  /** Since when its sync is paused, or null. */
+  pausedAt: number | null;
 }
+
+/** What `nodes.pause` / `nodes.resume` did to each node it was asked about. */
+export interface PauseView {
+  nodes: {
+    id: string;
+    name: string;
+    /** Paused now (after the call). */
+    paused: boolean;
+    pausedAt: number | null;
+    /** False when it already was paused (resumed): nothing changed. */
+    changed: boolean;
+  }[];
+}
+
+/** What one side's rescan looked at and found. */
+export interface RescanSideView {
+  /** Entries looked at (files, directories, symlinks). */
+  scanned: number;
+  /** New or changed entries found (and recorded: they go to the other side, or are held while paused). */
+  changed: number;
+  /** Entries found gone. */
+  deleted: number;
+  hashedFiles: number;
+  hashedBytes: number;
+  /** Paths that cannot be synced (the node's side: what it cannot send). */
+  problems: number;
+  ms: number;
+}
+
+/**
+ * The result of `nodes.rescan`: the mirror rescanned on the hub, the workspace on the node, and
+ * the failed changes tried again. A side without a result says why (`hubMissing`, `nodeMissing`):
+ * the node is not connected, did not answer within RESCAN_WAIT_MS (its result is recorded as a
+ * `node.rescanned` event when it comes), or the scan failed.
+ */
+export interface RescanView {
+  nodeId: string;
+  at: number;
+  hub: RescanSideView | null;
+  hubMissing: string | null;
+  node: RescanSideView | null;
+  nodeMissing: string | null;
+  /** Failed changes tried again now (none while paused). */
+  retried: number;
+  /** The node is paused: what was found is held on each side until it is resumed. */
+  paused: boolean;
+  /** The node was connected, so its workspace was asked to rescan (kept for scripts written before `node`). */
+  rescanning: boolean;
+}
+
+/** How long `nodes.rescan` waits for the node's answer before it returns without it. */
+export const RESCAN_WAIT_MS = 30_000;
+
 
 /** An entry the hub has not applied yet. */
 export interface PendingFileView {
@@ -350,6 +413,9 @@ const NodeName = z.string().trim().superRefine((name, ctx) => {
 });
 
 const Empty = z.object({}).strict();
+/** One node (`id`) or every node (`all: true`), never both. */
+const PauseTarget = z.object({ id: Id.optional(), all: z.literal(true).optional() }).strict()
+  .refine((t) => (t.id === undefined) !== (t.all === undefined), { message: 'give either id (one node) or all: true (every node), not both' });
 const Limit = z.number().int().min(1).max(10_000).optional();
 
 export const operations = {
@@ -359,7 +425,11 @@ export const operations = {
   'nodes.list': { input: Empty, output: {} as NodeInfo[] },
   'nodes.add': { input: z.object({ name: NodeName }).strict(), output: {} as { node: NodeInfo; join: string } },
   'nodes.retire': { input: z.object({ id: z.string().min(1).max(64) }).strict(), output: {} as NodeInfo },
-  'nodes.rescan': { input: z.object({ id: z.string().min(1).max(64) }).strict(), output: {} as { rescanning: boolean; retried: number } },
+  'nodes.rescan': { input: z.object({ id: z.string().min(1).max(64) }).strict(), output: {} as RescanView },
+  /** Pauses one node's sync (`id`) or every active node's (`all: true`): nothing flows either way; kept across restarts. */
+  'nodes.pause': { input: PauseTarget, output: {} as PauseView },
+  /** Resumes one node (`id`) or every paused one (`all: true`): both sides catch up. */
+  'nodes.resume': { input: PauseTarget, output: {} as PauseView },
   'nodes.detail': { input: z.object({ id: z.string().min(1).max(64) }).strict(), output: {} as NodeDetail },
   /** What is pending one way, a page at a time (PendingPage). */
   'nodes.pending': {

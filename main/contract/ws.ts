@@ -124,7 +124,7 @@ const NODE_FIELDS: { [K in keyof NodeStatus]-?: Check } = {
   lastError: (v) => v === null || exactly(v, FAILURE_FIELDS),
   bytesReceived: count, bytesReused: count, mirror: text, verifying: (v) => typeof v === 'boolean',
   locked: (v) => Array.isArray(v) && v.length <= MAX_LOCKED && v.every(text),
-  lockedRefusals: count, lockError: textOrNull,
+  lockedRefusals: count, lockError: textOrNull, pausedAt: countOrNull, connected: (v) => typeof v === 'boolean',
 };
 const HUB_KEYS = Object.keys(HUB_FIELDS) as (keyof HubFields)[];
 const NODE_KEYS = Object.keys(NODE_FIELDS) as (keyof NodeStatus)[];

@@ -14,8 +14,10 @@ export function healthOf(nodes: NodeStatus[]): { level: Health; summary: string 
   const fresh = count('new');
   const busy = count('syncing') + count('connected');
   const inSync = count('in-sync');
+  const paused = count('paused');
   const parts = [`${inSync}/${active.length} in sync`];
   if (busy) parts.push(`${busy} syncing`);
+  if (paused) parts.push(`${paused} paused`);
   if (errors) parts.push(`${errors} in error`);
   if (down) parts.push(`${down} disconnected`);
   if (fresh) parts.push(`${fresh} new`);

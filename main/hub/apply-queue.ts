@@ -101,6 +101,8 @@ export class ApplyQueue {
   private cursor = 0;
   private barrierRunning = false;
   private stopped = false;
+  /** The operator paused the node: queued items wait (running ones finish) until hold(false). */
+  private held = false;
   /** The highest sequence number enqueued so far. */
   private maxSeq = -Infinity;
   /**
@@ -178,9 +180,15 @@ export class ApplyQueue {
     return item;
   }
 
+  /** Holds queued items (what runs finishes), or starts them again. */
+  hold(on: boolean): void {
+    this.held = on;
+    if (!on) this.pump();
+  }
+
   /** Starts queued items in order, within the concurrency limits. O(started), not O(queue). */
   pump(): void {
-    if (this.stopped) return;
+    if (this.stopped || this.held) return;
     while (this.cursor < this.items.length) {
       const it = this.items[this.cursor]!;
       if (it.state !== 'queued') {

@@ -20,6 +20,8 @@ export function handlers(hub: HubService): Handlers {
     'nodes.add': ({ name }) => hub.addNode(name),
     'nodes.retire': ({ id }) => hub.retireNode(id),
     'nodes.rescan': ({ id }) => hub.rescanNode(id),
+    'nodes.pause': (t) => hub.pauseNodes(t, true),
+    'nodes.resume': (t) => hub.pauseNodes(t, false),
     'nodes.detail': ({ id }) => {
       const rec = hub.store.node(id);
       if (!rec) throw new ContractError('NOT_FOUND', `no node with id ${id}`);

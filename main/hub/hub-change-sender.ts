@@ -48,6 +48,8 @@ export interface HubChangeSenderDeps {
   send(msg: HubMessage): void;
   refuse(path: string, seq: number, code: string, message: string): void;
   closed(): boolean;
+  /** The operator paused the node: nothing is sent (send() again on resume). Absent: never paused. */
+  paused?(): boolean;
   /** Node work on this path is queued, running, or not recorded yet: the hub's version waits. */
   busy(wirePath: string): boolean;
   /**
@@ -118,7 +120,7 @@ export class HubChangeSender {
    */
   send(): void {
     const { d } = this;
-    if (d.closed()) return;
+    if (d.closed() || d.paused?.()) return;
     if (this.sending) {
       this.again = true;
       return;
@@ -147,6 +149,9 @@ export class HubChangeSender {
     let inlineBytes = 0;
     let busy = false;
     let since = performance.now();
+    /** What building the batch changed, to undo if the node is paused before it leaves. */
+    const sentBefore = this.sent;
+    const undo: [string, number | undefined][] = [];
     for (let i = 0; i < rows.length; i++) {
       if ((i & 31) === 31 && performance.now() - since > BUILD_SLICE_MS) {
         await new Promise((r) => setImmediate(r));
@@ -173,6 +178,7 @@ export class HubChangeSender {
       bytes += entry.blocks.length + entry.path.length + 256;
       fileBytes += size;
       this.sent = r.seq;
+      undo.push([r.path, this.sentPaths.get(r.path)]);
       this.sentPaths.delete(r.path);
       this.sentPaths.set(r.path, r.seq);
     }
@@ -184,6 +190,15 @@ export class HubChangeSender {
       });
     }
     if (d.closed()) return false;
+    if (d.paused?.()) {
+      // Paused while the batch was being built: it does not leave; it is the first on resume.
+      this.sent = sentBefore;
+      for (const [p, prev] of undo.reverse()) {
+        this.sentPaths.delete(p);
+        if (prev !== undefined) this.sentPaths.set(p, prev);
+      }
+      return false;
+    }
     if (files.length) d.send({ hubIndex: { files } });
     return !busy && files.length > 0;
   }

@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { ContractError, nodeNameKey, nodeNameProblem, normalizeNodeName, SettingsSchema, defaultSettings, type Settings, type EventMap, type EventName, type Handlers, type HubStatus, type NodeInfo, PURGE_PLAN_TTL_MS, type PurgeTargetView, type PurgeView } from '../contract';
+import { ContractError, nodeNameKey, nodeNameProblem, normalizeNodeName, SettingsSchema, defaultSettings, type Settings, type EventMap, type EventName, type Handlers, type HubStatus, type NodeInfo, type PauseView, PURGE_PLAN_TTL_MS, type PurgeTargetView, type PurgeView, type RescanView } from '../contract';
 import type { StatusDiff } from '../contract/ws';
 import { HubStore, type NodeRecord } from '../store/hub-store';
 import { NodeReports } from './node-reports';
@@ -32,6 +32,8 @@ import { handlers } from './handlers';
 import { dropEarlyWatches } from './early-watch';
 import { NodeRuntimes } from './node-runtime';
 import { NodeServer } from './node-server';
+import { NodeControls, type PauseTarget } from './node-controls';
+import { RescanWaits } from './rescans';
 import { STATUS_MS, StatusBoard } from './node-status';
 import { loadOrCreateIdentity, type HubIdentity } from './tls';
 
@@ -87,6 +89,8 @@ export class HubService extends EventEmitter<HubEvents> {
   readonly agents: AgentService;
   /** What nodes report they cannot send, and what they ignore (node-reports.ts). */
   readonly reports: NodeReports;
+  /** Pause, resume and rescan now (node-controls.ts). */
+  private readonly controls: NodeControls;
 
   private constructor(
     readonly opts: HubOptions,
@@ -128,8 +132,10 @@ export class HubService extends EventEmitter<HubEvents> {
       templateChanged: (t) => this.emit('agent.template', t),
       log: log.child('agents'),
     });
+    const rescans = new RescanWaits((id, answer) => this.controls.lateAnswer(id, answer));
+    this.controls = new NodeControls({ store, log, runtimes: this.runtimes, rescans, mode: opts.mode, changed: (id) => this.changed(id) });
     this.nodeServer = new NodeServer({
-      identity, store, log, runtimes: this.runtimes, status: this.statusBoard, commitPool: this.commitPool, agents: this.agents, reports: this.reports,
+      identity, store, log, runtimes: this.runtimes, status: this.statusBoard, commitPool: this.commitPool, agents: this.agents, reports: this.reports, rescans,
       advertise: opts.advertise, mirrorOf: (id) => this.mirrorOf(id), stagingOf: (id) => this.stagingOf(id), modes: () => this.mirrorModes, closed: () => this.closed,
     });
   }
@@ -328,21 +334,16 @@ export class HubService extends EventEmitter<HubEvents> {
   }
 
   /**
-   * The operator's rescan: the mirror is compared with its index, the node is asked to look at
-   * its whole workspace, and everything that failed is tried again now.
+   * The operator's rescan: the mirror and the node's whole workspace are looked at again now,
+   * everything that failed is tried again, and what each side found is answered (node-controls.ts).
    */
-  rescanNode(id: string): { rescanning: boolean; retried: number } {
-    const rec = this.store.node(id);
-    if (!rec) throw new ContractError('NOT_FOUND', `no node with id ${id}`);
-    if (rec.retiredAt !== null) throw new ContractError('CONFLICT', `node ${id} is retired`);
-    if (this.opts.mode !== 'serve') throw new ContractError('UNAVAILABLE', 'no hub is running on this data directory: start one with "cortex-hub serve"');
-    const rt = this.runtimes.of(id);
-    rt.mirror.rescan();
-    const s = rt.session;
-    const retried = s && !s.closed ? s.retryDue('all') : 0;
-    s?.send({ rescan: {} });
-    this.log.info('node.rescan', { node: id, connected: !!s, retried });
-    return { rescanning: !!s, retried };
+  rescanNode(id: string): Promise<RescanView> {
+    return this.controls.rescan(id);
+  }
+
+  /** Pauses (or resumes) one node's sync or every node's; kept across restarts (node-controls.ts). */
+  pauseNodes(t: PauseTarget, paused: boolean): PauseView {
+    return this.controls.setPaused(t, paused);
   }
 
   /**
@@ -480,7 +481,7 @@ export class HubService extends EventEmitter<HubEvents> {
 }
 
 function toInfo(n: NodeRecord): NodeInfo {
-  return { id: n.id, name: n.name, createdAt: n.createdAt, retiredAt: n.retiredAt, lastSeen: n.lastSeen };
+  return { id: n.id, name: n.name, createdAt: n.createdAt, retiredAt: n.retiredAt, lastSeen: n.lastSeen, pausedAt: n.pausedAt };
 }
 
 function targetView(t: PurgeTarget): PurgeTargetView {

@@ -27,6 +27,8 @@ export interface IngestDeps {
   log: Logger;
   lock: SessionLock;
   closed(): boolean;
+  /** The operator paused the node: what arrives is kept, not taken in (resume() takes it in). */
+  paused(): boolean;
   send(msg: HubMessage): void;
   refuse(path: string, seq: number, code: string, message: string): void;
   failEntry(e: Entry, code: string, reason: string, retryable: boolean, canRetry?: boolean): void;
@@ -79,15 +81,20 @@ export class IndexIngest {
     this.drainSoon();
   }
 
+  /** The node was resumed: what arrived meanwhile is taken in now. */
+  resume(): void {
+    this.drainSoon();
+  }
+
   private drainSoon(): void {
-    if (this.draining || this.d.closed()) return;
+    if (this.draining || this.d.closed() || this.d.paused()) return;
     this.draining = true;
     setImmediate(() => this.drain1());
   }
 
   private drain1(): void {
     const until = performance.now() + INGEST_SLICE_MS;
-    while (this.head < this.items.length && performance.now() < until && !this.d.closed()) {
+    while (this.head < this.items.length && performance.now() < until && !this.d.closed() && !this.d.paused()) {
       const item = this.items[this.head++]!;
       try {
         if (item.entry !== undefined) this.ingestEntry(item.entry);
@@ -104,7 +111,7 @@ export class IndexIngest {
     }
     this.d.pump();
     this.d.changed();
-    if (this.head < this.items.length && !this.d.closed()) setImmediate(() => this.drain1());
+    if (this.head < this.items.length && !this.d.closed() && !this.d.paused()) setImmediate(() => this.drain1());
     else this.draining = false;
   }
 

@@ -66,7 +66,7 @@ export interface MirrorDeps {
   swept(s: NodeSession): void;
 }
 
-export interface ScanTotals { walked: number; updated: number; deleted: number; hashedFiles: number; hashedBytes: number; examples: string[] }
+export interface ScanTotals { walked: number; updated: number; deleted: number; hashedFiles: number; hashedBytes: number; examples: string[]; skipped: number }
 
 export class Mirror {
   readonly id: string;
@@ -238,6 +238,24 @@ export class Mirror {
     if (this.watch) void this.scan(['']);
   }
 
+  /**
+   * The operator's rescan: the whole mirror is looked at once the scan under way is over, what
+   * it finds recorded like any hub-side edit; what it found, and how long it took; null when
+   * the mirror is not served (not watched: it does not exist yet). Rejects when the scan fails.
+   */
+  async rescanNow(): Promise<(ScanTotals & { ms: number }) | null> {
+    if (!this.watch) return null;
+    let res: (ScanTotals & { ms: number }) | undefined;
+    const run = this.scanChain.then(async () => {
+      const t0 = Date.now();
+      const totals = await this.scanNow(['']);
+      res = { ...totals, ms: Date.now() - t0 };
+    });
+    this.scanChain = run.catch(() => undefined);
+    await run;
+    return res ?? null;
+  }
+
   private markDirty(rel: string): void {
     this.dirty.add(rel);
     if (!this.dirtyTimer) {
@@ -342,7 +360,7 @@ export class Mirror {
   }
 
   private async scanNow(subtrees: string[], forSession = false, ownCommit?: (e: CachedEntry) => boolean, walkAfter?: Promise<unknown>, dirSeen?: (wirePath: string, mtimeMs: number) => void): Promise<ScanTotals> {
-    const totals: ScanTotals = { walked: 0, updated: 0, deleted: 0, hashedFiles: 0, hashedBytes: 0, examples: [] };
+    const totals: ScanTotals = { walked: 0, updated: 0, deleted: 0, hashedFiles: 0, hashedBytes: 0, examples: [], skipped: 0 };
     const { id, store } = this.deps;
     if (this.deps.closed() || store.node(id)?.retiredAt !== null) return totals;
     const root = this.deps.root;
@@ -429,6 +447,7 @@ export class Mirror {
       totals.hashedFiles = res.hashedFiles;
       totals.hashedBytes = res.hashedBytes;
       totals.examples = examples;
+      totals.skipped = res.skipped.length;
       if (totals.updated || totals.deleted) this.log.info('mirror.changed', { node: id, changed: totals.updated, deleted: totals.deleted, examples: examples.slice(0, 5) });
       return totals;
     } finally {

@@ -19,6 +19,7 @@ import { VERSION } from '../util/version';
 import { raiseServerFlowControlWindow } from './http2-window';
 import type { NodeReports } from './node-reports';
 import type { NodeRuntime, NodeRuntimes } from './node-runtime';
+import type { RescanWaits } from './rescans';
 import { SUPERSEDE_WINDOW_MS, settled, type StatusBoard } from './node-status';
 import { NodeSession, type Duplex } from './session';
 import { FlushGroup } from './session-flush';
@@ -39,6 +40,8 @@ export interface NodeServerDeps {
   commitPool: FsPool;
   agents: AgentService;
   reports: NodeReports;
+  /** The operator's rescans waiting for the nodes' answers (rescans.ts). */
+  rescans: RescanWaits;
   /** Address join strings carry (host[:port]), if the operator gave one. */
   advertise: string | undefined;
   mirrorOf(id: string): string;
@@ -180,6 +183,8 @@ export class NodeServer {
           caseInsensitive: mirror.ignoresCase(),
           diskMode: (mode) => mirrorMode(mode, this.deps.modes()),
         },
+        // Read now: from here to `rt.session = s` nothing else runs, so a pause cannot slip between.
+        paused: this.store.node(id)!.pausedAt !== null,
       });
       session = s;
       rt.session = s;
@@ -190,9 +195,9 @@ export class NodeServer {
       if (Object.keys(refused).length) this.log.warn('input.rejected', { node: id, peer, code: 'BAD_HELLO_FIELD', reason: 'a field of the Hello is not kept', fields: refused });
       this.store.recordConnection(id, facts);
       this.store.events.add(id, 'node.connected', { peer, version: facts.version, fullIndex: wantFull });
-      s.send({ welcome: { ackedSeq: s.ackedSeq, wantFull, hubVersion: VERSION, protocol: PROTOCOL_VERSION } });
+      s.send({ welcome: { ackedSeq: s.ackedSeq, wantFull, hubVersion: VERSION, protocol: PROTOCOL_VERSION, paused: s.isPaused } });
       s.sendHubChanges();
-      this.log.info('node.connected', { node: id, peer, ackedSeq: s.ackedSeq, wantFull, version: facts.version, workspace: facts.workspace });
+      this.log.info('node.connected', { node: id, peer, ackedSeq: s.ackedSeq, wantFull, version: facts.version, workspace: facts.workspace, ...(s.isPaused ? { paused: true } : {}) });
       this.changed(id);
       for (const m of early.splice(0)) this.onMessage(s, m);
       call.resume();
@@ -221,6 +226,7 @@ export class NodeServer {
       clearTimeout(timer);
       if (!session || session.closed) return;
       session.close();
+      this.deps.rescans.ended(session);
       const rt = this.deps.runtimes.get(session.nodeId);
       if (rt?.session === session) rt.session = null;
       this.store.markSeen(session.nodeId);
@@ -248,6 +254,7 @@ export class NodeServer {
     this.log.warn('node.superseded', { node: id, replaced: old.peer, by: peer, lately: rt.supersessions.length });
     this.store.events.add(id, 'node.superseded', { replaced: old.peer, by: peer });
     old.close();
+    this.deps.rescans.ended(old);
     old.end(grpc.status.ABORTED, `${SUPERSEDED}: another connection with this node's credentials (from ${peer}) replaced this one (from ${old.peer}); if two cortex-node processes use the same credentials, stop one`);
     this.changed(id);
   }
@@ -270,6 +277,9 @@ export class NodeServer {
         const problem = this.deps.reports.apply(s.nodeId, m.report);
         if (problem) s.refuse('', 0, 'BAD_REPORT', problem);
         this.changed(s.nodeId);
+      } else if (m.rescanDone) {
+        const problem = this.deps.rescans.answered(s, m.rescanDone);
+        if (problem) s.refuse('', 0, 'BAD_RESCAN', problem);
       }
       else s.refuse('', 0, 'PROTOCOL', `unexpected message ${m.msg ?? '(empty)'}`);
       const now = Date.now();

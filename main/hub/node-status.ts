@@ -53,6 +53,8 @@ export function nodeProblems(rt: NodeRuntime | undefined, now: number, startedAt
 /** What a node's state is read from. */
 export interface StateFacts {
   retired: boolean;
+  /** The operator paused its sync: nothing flows either way (connected or not). */
+  paused: boolean;
   connected: boolean;
   /** The node has connected at least once (its record has a lastSeen). */
   everConnected: boolean;
@@ -68,6 +70,8 @@ export interface StateFacts {
 
 export function nodeState(f: StateFacts): NodeStatus['state'] {
   if (f.retired) return 'retired';
+  // Never in-sync while paused: neither side's changes are looked at.
+  if (f.paused) return 'paused';
   // Added but never connected: waiting for its first connection, not a node that went away.
   if (!f.connected) return f.everConnected ? 'disconnected' : 'new';
   if (f.errors > 0) return 'error';
@@ -108,7 +112,8 @@ export const REFRESH_BUDGET_MS = 8;
 const STREAM_SEEN_MS = 10_000;
 const bucket = (ms: number, of: number) => Math.floor(ms / of) * of;
 const second = (ms: number) => bucket(ms, 1000);
-const connectedState = (st: NodeStatus['state']) => st !== 'disconnected' && st !== 'retired' && st !== 'new';
+/** A node with a session: its "last seen" is now. */
+const connectedNow = (st: NodeStatus) => st.connected && st.state !== 'retired';
 
 /**
  * Gathers the status. Each node's status is kept until something about it changes (`changed(id)`,
@@ -207,7 +212,7 @@ export class StatusBoard {
     const sec = second(now);
     for (const r of this.refresh(NODES_PER_REFRESH, now)) {
       const st = this.kept.get(r.id)?.status;
-      if (st) nodes.push(connectedState(st.state) && st.lastSeen !== sec ? { ...st, lastSeen: sec } : st);
+      if (st) nodes.push(connectedNow(st) && st.lastSeen !== sec ? { ...st, lastSeen: sec } : st);
     }
     return { ...this.hubFields(now), nodes };
   }
@@ -220,7 +225,7 @@ export class StatusBoard {
       const st = this.kept.get(r.id)?.status;
       if (!st) continue;
       const prev = this.streamed.get(r.id);
-      const lastSeen = connectedState(st.state) ? seen : st.lastSeen;
+      const lastSeen = connectedNow(st) ? seen : st.lastSeen;
       if (prev && prev.from === st && prev.sent.lastSeen === lastSeen) {
         nodes.push(prev.sent);
         continue;
@@ -279,7 +284,7 @@ export class StatusBoard {
     const toNode = store.hubChanges.pending(n.id);
     const reported = reports.counts(n.id);
     const state = nodeState({
-      retired: n.retiredAt !== null, connected: s !== null, everConnected: n.lastSeen !== null, errors: whole.length + failures.size + reported.blocking,
+      retired: n.retiredAt !== null, paused: n.pausedAt !== null, connected: s !== null, everConnected: n.lastSeen !== null, errors: whole.length + failures.size + reported.blocking,
       indexed: s !== null && s.doneSeq >= 0, settled: rt !== undefined && s !== null && settled(rt.mirror, s), reportedProblems: reported.problems,
     });
     // Progress only while connected: a disconnected node's pending work does not move.
@@ -314,6 +319,8 @@ export class StatusBoard {
       locked: lock?.globs ?? [],
       lockedRefusals: rt?.mirror.lockRefused.size ?? 0,
       lockError: lock?.error ?? null,
+      pausedAt: n.pausedAt,
+      connected: s !== null,
     };
   }
 

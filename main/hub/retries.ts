@@ -24,6 +24,8 @@ export interface RetriesDeps {
   failures: FailureSet;
   queue: ApplyQueue;
   closed(): boolean;
+  /** The operator paused the node: nothing is tried again until it is resumed. */
+  paused(): boolean;
   /** The last flush failed with this code (DISK_FULL: space is watched for it too). */
   flushErrorCode(): string | undefined;
   flush(): void;
@@ -84,7 +86,7 @@ export class Retries {
    */
   retryDue(which: 'due' | 'retryable' | 'all', code?: string): number {
     const { d } = this;
-    if (d.closed()) return 0;
+    if (d.closed() || d.paused()) return 0;
     let n = 0;
     for (const f of d.failures.due(which === 'retryable' ? Number.POSITIVE_INFINITY : Date.now(), which === 'all')) {
       if (code && f.code !== code) continue;
@@ -110,7 +112,7 @@ export class Retries {
   /** Something changed at these mirror paths (the watcher): failures at or under them may be gone. */
   mirrorTouched(paths: string[]): void {
     const { d } = this;
-    if (d.failures.size === 0 || d.closed()) return;
+    if (d.failures.size === 0 || d.closed() || d.paused()) return;
     const hit = d.failures.list().filter((f) => f.direction === 'to-hub' && f.entry && paths.some((p) => p === '' || f.path === p || f.path.startsWith(`${p}/`) || p.startsWith(`${f.path}/`) || ancestorsOf(f.path).includes(p)));
     // Also what waits for someone (a file in the way that has just changed, say).
     for (const f of hit) {

@@ -42,6 +42,8 @@ const MAX_BYTES_IN_FLIGHT = 16 * 1024 * 1024;
 const SERVE_CHUNK_BYTES = 2 * 1024 * 1024;
 /** Failing paths kept per node (persisted), at most. */
 const MAX_FAILURES = 10_000;
+/** Index entries held while the node is paused, at most (an honest node stays within INDEX_WINDOW). */
+const MAX_HELD_ENTRIES = 50_000;
 
 export type Duplex = grpc.ServerDuplexStream<NodeMessage, HubMessage>;
 
@@ -98,6 +100,8 @@ export interface NodeSessionDeps {
   hooks: SessionHooks;
   /** Shares one transaction a turn among the sessions' flushes (session-flush.ts). */
   flushGroup?: FlushGroup;
+  /** The operator has paused the node (setPaused() changes it). */
+  paused?: boolean;
 }
 
 export class NodeSession {
@@ -107,6 +111,12 @@ export class NodeSession {
   doneSeq = -1;
   ackedSeq: number;
   closed = false;
+  /**
+   * The operator paused the node: nothing flows either way. The node's index entries that
+   * arrive are kept unapplied and unacknowledged (ingest), queued ones wait, failures are not
+   * tried again, and no hub-side change is sent; what was running or on the wire finishes.
+   */
+  private paused: boolean;
   /** Node changes in the order they are applied (apply-queue.ts). */
   private readonly queue: ApplyQueue;
   /** What this session wrote and has not recorded yet (write-journal.ts). */
@@ -150,6 +160,7 @@ export class NodeSession {
     this.onChange = deps.onChange;
     this.partials = partials;
     this.hooks = hooks;
+    this.paused = deps.paused === true;
     this.blocks = new BlockFetcher({
       peer: 'node',
       maxBytes: MAX_BYTES_IN_FLIGHT,
@@ -195,6 +206,7 @@ export class NodeSession {
     this.ingest = new IndexIngest({
       nodeId, store, log, lock: deps.lock,
       closed: () => this.closed,
+      paused: () => this.paused,
       send: (msg) => this.send(msg),
       refuse: (path, seq, code, message) => this.refuse(path, seq, code, message),
       failEntry: (e, code, reason, retryable, canRetry) => this.failEntry(e, code, reason, retryable, canRetry),
@@ -222,6 +234,7 @@ export class NodeSession {
     this.retries = new Retries({
       nodeId, root: deps.mirrorRoot, log, failures, queue: this.queue,
       closed: () => this.closed,
+      paused: () => this.paused,
       flushErrorCode: () => this.flusher.error?.code,
       flush: () => void this.flusher.flush(),
       judgeAndEnqueue: (e) => this.judgeAndEnqueue(e),
@@ -233,6 +246,7 @@ export class NodeSession {
       send: (msg) => this.send(msg),
       refuse: (path, seq, code, message) => this.refuse(path, seq, code, message),
       closed: () => this.closed,
+      paused: () => this.paused,
       busy: (p) => this.queue.has(p) || this.unflushed(p) !== undefined,
       seenSeq: () => this.ingest.lastSeq,
       content: (recs) => this.inlineContent(recs),
@@ -245,6 +259,31 @@ export class NodeSession {
       },
       changed: () => this.onChange(),
     }, store.node(nodeId)!.hubAcked);
+    this.queue.hold(this.paused);
+  }
+
+  /** The operator paused the node's sync: nothing flows either way. */
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  /**
+   * Pauses or resumes this session's sync and tells the node (SyncPause). On resume what was
+   * held on the hub's side goes on: the node's entries that arrived are taken in, queued work
+   * starts, failures due are tried again and the hub's changes are sent.
+   */
+  setPaused(paused: boolean): void {
+    if (this.closed || paused === this.paused) return;
+    this.paused = paused;
+    this.send({ pause: { paused } });
+    this.queue.hold(paused);
+    if (!paused) {
+      this.ingest.resume();
+      this.retries.retryDue('due');
+      this.sendHubChanges();
+      this.scheduleFlush();
+    }
+    this.onChange();
   }
 
   /** Entries not applied yet (including those still being ingested), and the bytes to pull. */
@@ -285,10 +324,11 @@ export class NodeSession {
 
   /**
    * Everything the node has is in the mirror and everything the hub changed reached the node:
-   * nothing pending either way, nothing failed, and every result recorded.
+   * nothing pending either way, nothing failed, and every result recorded. Never while paused
+   * (the node's held changes are not known here).
    */
   get inSync(): boolean {
-    return this.doneSeq >= 0 && this.ackedSeq >= this.doneSeq && this.pending().files === 0 && this.store.hubChanges.count(this.nodeId) === 0
+    return !this.paused && this.doneSeq >= 0 && this.ackedSeq >= this.doneSeq && this.pending().files === 0 && this.store.hubChanges.count(this.nodeId) === 0
       && this.toNodeSender.deferredCount === 0 && this.failures.size === 0 && this.flushError === null;
   }
 
@@ -334,6 +374,11 @@ export class NodeSession {
   /** Index entries and IndexDone markers from the node, taken in order (ingest.ts). */
   onIndex(files: unknown[]): void {
     this.ingest.onIndex(files);
+    // An honest node sends nothing while paused but what was on the wire (its window bounds it).
+    if (this.paused && this.ingest.waiting > MAX_HELD_ENTRIES) {
+      this.log.warn('input.rejected', { node: this.nodeId, code: 'PAUSED', reason: `more than ${MAX_HELD_ENTRIES} index entries sent while paused` });
+      this.end(grpc.status.RESOURCE_EXHAUSTED, `this node is paused and sent more than ${MAX_HELD_ENTRIES} index entries: nothing is taken in while paused`);
+    }
   }
 
   onDone(seq: number, full: boolean): void {

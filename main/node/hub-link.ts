@@ -162,8 +162,12 @@ export class HubLink {
         this.call?.cancel();
         return;
       }
+      // Paused by the operator: this node's changes stay here (recorded, not sent) until resumed.
+      const paused = m.welcome.paused === true;
+      d.index.setPaused(paused);
       d.agents.connected();
-      d.log.info('hub.connected', { hub: d.cfg.hub, ackedSeq: d.index.acked, wantFull: m.welcome.wantFull, localSeq: d.store.lastSeq });
+      d.log.info('hub.connected', { hub: d.cfg.hub, ackedSeq: d.index.acked, wantFull: m.welcome.wantFull, localSeq: d.store.lastSeq, ...(paused ? { paused } : {}) });
+      if (paused) d.log.warn('sync.paused', { by: 'hub', hint: 'changes flow neither way until "cortex-hub node resume"' });
       // The whole report first: the hub knows what is missing before it could call this node in-sync.
       d.reports.changed('');
       await d.reports.send();
@@ -185,8 +189,23 @@ export class HubLink {
     } else if (m.agentStop) {
       d.agents.stop(String(m.agentStop.id));
     } else if (m.rescan) {
-      d.log.info('rescan.requested', { by: 'hub' });
-      void d.scans.rescan(['']);
+      const id = Number(m.rescan.id ?? 0);
+      d.log.info('rescan.requested', { by: 'hub', id });
+      const call = this.call;
+      void d.scans.rescanReport(['']).then((r) => {
+        // The hub waits for the answer (a hub that sent no id does not).
+        if (!id || call !== this.call) return;
+        this.sendNow({ rescanDone: { id, ...r } });
+      });
+    } else if (m.pause) {
+      const paused = m.pause.paused === true;
+      if (paused === d.index.isPaused) return;
+      d.index.setPaused(paused);
+      if (paused) d.log.warn('sync.paused', { by: 'hub', hint: 'changes flow neither way until "cortex-hub node resume"' });
+      else {
+        d.log.info('sync.resumed', { by: 'hub', ackedSeq: d.index.acked, localSeq: d.store.lastSeq });
+        await d.index.sendPending();
+      }
     } else if (m.block) {
       this.onHubBlock(m.block);
     } else if (m.blocks) {

@@ -21,6 +21,8 @@ export class IndexSender {
   private ackedSeq = 0;
   private fullPass = false;
   private sending = false;
+  /** The operator paused this node on the hub: nothing is sent; the scans go on recording (held). */
+  private paused = false;
   private readonly ackWaiters: (() => void)[] = [];
 
   constructor(private readonly d: IndexSenderDeps) {}
@@ -55,6 +57,22 @@ export class IndexSender {
     return true;
   }
 
+  /** Whether the operator paused this node (nothing is sent while paused). */
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  /**
+   * The hub says the node is paused (Welcome, SyncPause) or resumed: while paused nothing is
+   * sent (a send under way stops after its current batch, which the hub keeps unapplied); on
+   * resume the caller sends what is pending.
+   */
+  setPaused(paused: boolean): void {
+    this.paused = paused;
+    // A sender waiting for acknowledgements stops waiting (and, paused, stops).
+    if (paused) for (const w of this.ackWaiters.splice(0)) w();
+  }
+
   /** The hub acknowledged everything through `seq`. */
   ack(seq: number): void {
     const { store, log } = this.d;
@@ -73,14 +91,16 @@ export class IndexSender {
   /** Sends every index entry the hub has not seen, then IndexDone. One sender at a time. */
   async sendPending(): Promise<void> {
     const { d } = this;
-    if (this.sending || !d.connected()) return;
+    const open = () => d.connected() && !this.paused;
+    if (this.sending || !open()) return;
     this.sending = true;
     try {
-      while (d.connected()) {
+      while (open()) {
         // Flow control: wait for acknowledgements rather than piling entries up at the hub.
-        while (d.connected() && this.sentSeq - this.ackedSeq >= INDEX_WINDOW) {
+        while (open() && this.sentSeq - this.ackedSeq >= INDEX_WINDOW) {
           await new Promise<void>((resolve) => this.ackWaiters.push(resolve));
         }
+        if (!open()) break;
         const batch = d.store.since(this.sentSeq, Math.min(INDEX_BATCH_ENTRIES, INDEX_WINDOW - (this.sentSeq - this.ackedSeq)));
         if (batch.length === 0) {
           // Numbers up to lastSeq not returned belonged to pruned tombstones: the hub may
@@ -91,7 +111,7 @@ export class IndexSender {
         await d.write({ index: { files: batch.map(toWireEntry) } });
         this.sentSeq = batch[batch.length - 1]!.seq;
       }
-      if (d.connected()) {
+      if (open()) {
         await d.write({ done: { seq: this.sentSeq, full: this.fullPass } });
         this.fullPass = false;
       }
@@ -100,6 +120,6 @@ export class IndexSender {
     } finally {
       this.sending = false;
     }
-    if (d.connected() && d.store.lastSeq > this.sentSeq) void this.sendPending();
+    if (open() && d.store.lastSeq > this.sentSeq) void this.sendPending();
   }
 }

@@ -24,6 +24,21 @@ import { isDiskFull, type DiskRetry, type ProblemRetry } from './retries';
 
 const WATCH_DEBOUNCE_MS = 10;
 
+/** What one scan looked at and found (the answer to the hub's Rescan, cortex.proto RescanDone). */
+export interface ScanSummary {
+  scanned: number;
+  changed: number;
+  deleted: number;
+  hashedFiles: number;
+  hashedBytes: number;
+  problems: number;
+  ms: number;
+  /** The scan failed, or its end could not be recorded: why (the counts are what it got to). */
+  error: string;
+}
+
+const noScan = (error: string): ScanSummary => ({ scanned: 0, changed: 0, deleted: 0, hashedFiles: 0, hashedBytes: 0, problems: 0, ms: 0, error });
+
 export interface WorkspaceScansDeps {
   workspace: string;
   store: NodeStore;
@@ -164,7 +179,19 @@ export class WorkspaceScans {
 
   /** Queues a scan of these subtrees ('' = everything); see serial(). */
   rescan(subtrees: string[]): Promise<void> {
-    return this.serial(() => this.scan(subtrees), (e) => this.d.disk.storeFailed(e, 'scan.failed', { subtrees }));
+    return this.serial(async () => { await this.scan(subtrees); }, (e) => this.d.disk.storeFailed(e, 'scan.failed', { subtrees }));
+  }
+
+  /** As rescan(), and what the scan looked at and found (the hub's Rescan asks for it). */
+  async rescanReport(subtrees: string[]): Promise<ScanSummary> {
+    let summary = null as ScanSummary | null;
+    let failed = null as Error | null;
+    await this.serial(async () => { summary = await this.scan(subtrees); }, (e) => {
+      failed = e;
+      this.d.disk.storeFailed(e, 'scan.failed', { subtrees });
+    });
+    if (failed) return noScan(failed.message);
+    return summary ?? noScan(this.d.stopped() ? 'the node is stopping' : 'nothing to scan');
   }
 
   /**
@@ -181,13 +208,13 @@ export class WorkspaceScans {
    * a rename get sequence numbers in the order the hub can use (creation before deletion).
    * What cannot be sent is a problem, what is left out by design is ignored: both go to the hub.
    */
-  private async scan(subtrees: string[]): Promise<void> {
+  private async scan(subtrees: string[]): Promise<ScanSummary | null> {
     const { d } = this;
-    if (d.stopped()) return;
+    if (d.stopped()) return null;
     const t0 = Date.now();
     const full = subtrees.includes('');
     const roots = full ? [''] : await this.unsettled(coveringRoots(subtrees));
-    if (roots.length === 0) return;
+    if (roots.length === 0) return null;
     // A whole workspace is compared with every path's stamp (no hashes or block lists: see stamps()).
     const cache = full ? d.store.stamps() : null;
     let early = 0;
@@ -237,7 +264,7 @@ export class WorkspaceScans {
         void d.reports.send();
         // What was recorded while hashing goes to the hub all the same.
         if (early > 0) void d.sendPending();
-        return;
+        return { scanned: walked, changed: early, deleted: 0, hashedFiles, hashedBytes, problems: problems.length, ms: Date.now() - t0, error: `the node's state dir is full: the end of the scan is recorded once there is room (${(e as Error).message})` };
       }
       // Only a write tells that there is room again.
       d.disk.retried(roots);
@@ -256,6 +283,7 @@ export class WorkspaceScans {
     }
     void d.reports.send();
     void d.sendPending();
+    return { scanned: walked, changed: early + updated.length, deleted: deleted.length, hashedFiles, hashedBytes, problems: problems.length, ms: Date.now() - t0, error: '' };
   }
 
   /**

@@ -14,7 +14,7 @@ export interface EventRecord {
 }
 
 /** Events about sessions rather than decisions: kept only as recent history. */
-export const SESSION_EVENT_KINDS: readonly string[] = ['node.connected', 'node.disconnected', 'sync.complete'];
+export const SESSION_EVENT_KINDS: readonly string[] = ['node.connected', 'node.disconnected', 'sync.complete', 'node.rescan', 'node.rescanned'];
 export const SESSION_EVENTS_KEPT = 20_000;
 
 type EventRow = { id: number; at: number; node_id: string | null; kind: string; data: string };

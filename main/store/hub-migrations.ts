@@ -110,4 +110,6 @@ export const HUB_MIGRATIONS: readonly Migration[] = [
   (db) => db.exec(REPORT_SCHEMA),
   // Weak hashes per block of the mirror's files (protocol 3, shifted content: blocks.ts).
   (db) => db.exec(WEAK_COLUMN),
+  // A node's sync paused by the operator, since when (null: not paused): kept across restarts.
+  (db) => db.exec('ALTER TABLE nodes ADD COLUMN paused_at INTEGER'),
 ];

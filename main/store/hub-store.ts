@@ -37,6 +37,8 @@ export interface NodeRecord {
   hubSeq: number;
   /** The node applied (or settled) the hub's changes through this number. */
   hubAcked: number;
+  /** The operator paused the node's sync at this time (null: not paused). */
+  pausedAt: number | null;
 }
 
 /**
@@ -69,7 +71,7 @@ function connectionFacts(raw: string | undefined): ConnectionFacts | null {
 interface NodeRow {
   id: string; name: string; token_hash: Buffer; created_at: number; retired_at: number | null;
   last_seen: number | null; index_id: string | null; acked_seq: number; settings: string;
-  hub_seq: number; hub_acked: number;
+  hub_seq: number; hub_acked: number; paused_at: number | null;
 }
 
 /** What one session flush records (recordFlush). */
@@ -99,7 +101,7 @@ function toNode(r: NodeRow): NodeRecord {
   return {
     id: r.id, name: r.name, createdAt: r.created_at, retiredAt: r.retired_at, lastSeen: r.last_seen,
     indexId: r.index_id, ackedSeq: r.acked_seq, settings: JSON.parse(r.settings) as Record<string, unknown>,
-    hubSeq: r.hub_seq, hubAcked: r.hub_acked,
+    hubSeq: r.hub_seq, hubAcked: r.hub_acked, pausedAt: r.paused_at,
   };
 }
 
@@ -146,6 +148,8 @@ export class HubStore {
       tokenHash: db.prepare<[string], { token_hash: Buffer; retired_at: number | null }>('SELECT token_hash, retired_at FROM nodes WHERE id = ?'),
       retire: db.prepare('UPDATE nodes SET retired_at = ? WHERE id = ? AND retired_at IS NULL'),
       seen: db.prepare('UPDATE nodes SET last_seen = ? WHERE id = ?'),
+      pause: db.prepare('UPDATE nodes SET paused_at = ? WHERE id = ? AND paused_at IS NULL'),
+      resume: db.prepare('UPDATE nodes SET paused_at = NULL WHERE id = ? AND paused_at IS NOT NULL'),
       ack: db.prepare('UPDATE nodes SET acked_seq = ?, index_id = ? WHERE id = ?'),
       getMeta: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
       setMeta: db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)'),
@@ -188,6 +192,18 @@ export class HubStore {
 
   retireNode(id: string): boolean {
     return this.q.retire.run(Date.now(), id).changes > 0;
+  }
+
+  /**
+   * Pauses (at `at`) or resumes a node's sync, with its audit event (`node.paused`,
+   * `node.resumed`) in the same transaction; false when it already was so (nothing recorded).
+   */
+  setPaused(id: string, at: number | null): boolean {
+    return this.db.transaction(() => {
+      const changed = (at === null ? this.q.resume.run(id) : this.q.pause.run(at, id)).changes > 0;
+      if (changed) this.events.add(id, at === null ? 'node.resumed' : 'node.paused', {});
+      return changed;
+    })();
   }
 
   markSeen(id: string, at = Date.now()): void {

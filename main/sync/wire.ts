@@ -46,7 +46,7 @@ export const SUPERSEDED = 'SUPERSEDED';
 export const DEFERRED = 'DEFERRED';
 
 export interface NodeMessage {
-  msg?: 'hello' | 'index' | 'done' | 'block' | 'ping' | 'blocks' | 'request' | 'requests' | 'hubAck' | 'agentState' | 'report';
+  msg?: 'hello' | 'index' | 'done' | 'block' | 'ping' | 'blocks' | 'request' | 'requests' | 'hubAck' | 'agentState' | 'report' | 'rescanDone';
   hello?: { nodeId: string; indexId: string; protocol: number; version: string; workspace?: string };
   index?: { files: WireFileInfo[] };
   done?: { seq: number; full: boolean };
@@ -58,6 +58,20 @@ export interface NodeMessage {
   hubAck?: { seq: number; failed?: RefusalMsg[] };
   agentState?: AgentStateMsg;
   report?: PathReportMsg;
+  rescanDone?: RescanDoneMsg;
+}
+
+/** What a rescan the hub asked for found on the node (cortex.proto RescanDone). */
+export interface RescanDoneMsg {
+  id: number;
+  scanned: number;
+  changed: number;
+  deleted: number;
+  hashedFiles: number;
+  hashedBytes: number;
+  problems: number;
+  ms: number;
+  error: string;
 }
 
 /** Paths the node cannot send and paths it ignores (cortex.proto PathReport for the semantics). */
@@ -155,11 +169,13 @@ export function* responseMessages(requests: BlockRequest[], serve: (r: BlockRequ
 }
 
 export interface HubMessage {
-  msg?: 'welcome' | 'request' | 'requests' | 'ack' | 'refusal' | 'pong' | 'hubIndex' | 'block' | 'blocks' | 'agentStart' | 'agentStop' | 'rescan';
-  rescan?: Record<string, never>;
+  msg?: 'welcome' | 'request' | 'requests' | 'ack' | 'refusal' | 'pong' | 'hubIndex' | 'block' | 'blocks' | 'agentStart' | 'agentStop' | 'rescan' | 'pause';
+  rescan?: { id?: number };
+  /** The operator paused (or resumed) this node's sync (cortex.proto SyncPause). */
+  pause?: { paused: boolean };
   agentStart?: { id: string; command: string; configJson: string };
   agentStop?: { id: string };
-  welcome?: { ackedSeq: number; wantFull: boolean; hubVersion: string; protocol: number };
+  welcome?: { ackedSeq: number; wantFull: boolean; hubVersion: string; protocol: number; paused?: boolean };
   hubIndex?: { files: WireFileInfo[] };
   block?: BlockResponse;
   blocks?: { items: BlockResponse[] };

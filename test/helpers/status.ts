@@ -3,7 +3,7 @@ import type { HubStatus, NodeStatus } from '../../main/contract';
 
 export const node = (id: string, over: Partial<NodeStatus> = {}): NodeStatus => ({
   id, name: `n-${id}`, state: 'in-sync', createdAt: 1, retiredAt: null, lastSeen: 1000, files: 1, bytes: 10, outOfSyncFiles: 0, outOfSyncBytes: 0,
-  errors: 0, lastError: null, bytesReceived: 0, bytesReused: 0, mirror: `/m/${id}`, verifying: false, problems: 0, ignored: 0, locked: [], lockedRefusals: 0, lockError: null, toNodeFiles: 0, toNodeBytes: 0, toHubPercent: null, toHubEtaMs: null, toNodePercent: null, toNodeEtaMs: null, conflicts: 0, ...over,
+  errors: 0, lastError: null, bytesReceived: 0, bytesReused: 0, mirror: `/m/${id}`, verifying: false, problems: 0, ignored: 0, locked: [], lockedRefusals: 0, lockError: null, toNodeFiles: 0, toNodeBytes: 0, toHubPercent: null, toHubEtaMs: null, toNodePercent: null, toNodeEtaMs: null, conflicts: 0, pausedAt: null, connected: true, ...over,
 });
 export const status = (nodes: NodeStatus[], over: Partial<HubStatus> = {}): HubStatus => ({ version: 'v', uptimeMs: 1, bytesHashedSinceStart: 0, filesHashedSinceStart: 0, grpc: '127.0.0.1:1', fingerprint: 'f', nodes, ...over });
 
@@ -25,13 +25,13 @@ export function mutate(prev: HubStatus, rand: () => number, nextId: () => string
   let nodes = prev.nodes.map((n) => {
     if (rand() < 0.5) return n;
     const c: NodeStatus = { ...n };
-    const f = pick(['state', 'files', 'bytes', 'outOfSyncFiles', 'lastError', 'locked', 'lastSeen', 'verifying', 'lockError', 'retiredAt'] as const);
-    if (f === 'state') c.state = pick(['new', 'connected', 'syncing', 'in-sync', 'disconnected', 'error', 'retired'] as const);
+    const f = pick(['state', 'files', 'bytes', 'outOfSyncFiles', 'lastError', 'locked', 'lastSeen', 'verifying', 'lockError', 'retiredAt', 'pausedAt'] as const);
+    if (f === 'state') c.state = pick(['new', 'connected', 'syncing', 'in-sync', 'paused', 'disconnected', 'error', 'retired'] as const);
     else if (f === 'lastError') c.lastError = rand() < 0.5 ? null : { path: `p${Math.floor(rand() * 9)}`, code: 'E', message: 'm', at: Math.floor(rand() * 5) };
     else if (f === 'locked') c.locked = rand() < 0.5 ? [] : ['a/**', `b${Math.floor(rand() * 3)}`];
     else if (f === 'verifying') c.verifying = !c.verifying;
     else if (f === 'lockError') c.lockError = rand() < 0.5 ? null : 'bad lock';
-    else if (f === 'retiredAt' || f === 'lastSeen') c[f] = rand() < 0.3 ? null : Math.floor(rand() * 1e6);
+    else if (f === 'retiredAt' || f === 'lastSeen' || f === 'pausedAt') c[f] = rand() < 0.3 ? null : Math.floor(rand() * 1e6);
     else c[f] = Math.floor(rand() * 1000);
     return c;
   });

@@ -5,7 +5,7 @@ import { recentLogs } from '../../main/hub/handlers';
 import type { LogEntry } from '../../main/util/log';
 
 const facts = (over: Partial<StateFacts>): StateFacts => ({
-  retired: false, connected: true, everConnected: true, errors: 0, indexed: true, settled: true, reportedProblems: 0, ...over,
+  retired: false, paused: false, connected: true, everConnected: true, errors: 0, indexed: true, settled: true, reportedProblems: 0, ...over,
 });
 
 describe('nodeState', () => {
@@ -21,6 +21,10 @@ describe('nodeState', () => {
     ['connected, no index yet', { indexed: false }, 'connected'],
     ['not settled (work queued, echoes or a sweep due)', { settled: false }, 'syncing'],
     ['settled but a path it cannot send (not blocking)', { reportedProblems: 1 }, 'syncing'],
+    ['paused, even when everything else says in-sync', { paused: true }, 'paused'],
+    ['paused and not connected', { paused: true, connected: false }, 'paused'],
+    ['paused with an error (the problems count still shows it)', { paused: true, errors: 2 }, 'paused'],
+    ['paused and retired', { paused: true, retired: true }, 'retired'],
   ])('%s', (_what, over, state) => {
     expect(nodeState(facts(over))).toBe(state);
   });

@@ -3,11 +3,12 @@ import { useEffect, useRef, useState, type ReactNode } from 'react';
 import type { NodeState } from '../../../main/contract';
 
 const STATE_LABEL: Record<NodeState, string> = {
-  'new': 'new', 'connected': 'connected', 'syncing': 'syncing', 'in-sync': 'in sync', 'disconnected': 'disconnected', 'error': 'error', 'retired': 'retired',
+  'new': 'new', 'connected': 'connected', 'syncing': 'syncing', 'in-sync': 'in sync', 'paused': 'paused', 'disconnected': 'disconnected', 'error': 'error', 'retired': 'retired',
 };
 
 const STATE_TITLE: Partial<Record<NodeState, string>> = {
   'new': 'Added, never connected yet: run the join command on the node',
+  'paused': 'Paused by the operator: nothing flows either way until it is resumed',
   'disconnected': 'Was connected, is not now: its changes wait until it is back',
   'retired': 'Retired: its token is revoked; its mirror stays until a purge removes it',
 };

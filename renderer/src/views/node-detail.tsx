@@ -1,4 +1,4 @@
-/** One node: facts of both sides, what is pending either way (paged) or failing and why, recent events as sentences; rescan, retire. */
+/** One node: facts of both sides, what is pending either way (paged) or failing and why, recent events as sentences; pause, rescan, retire. */
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { PendingDirection, PendingPage } from '../../../main/contract';
 import { ago, bytes, count } from '../../../main/util/format';
@@ -8,6 +8,7 @@ import { CopyButton, Dialog, Empty, ErrorNote, Loading, StateBadge } from '../co
 import { useLoad } from '../hooks';
 import { useUi } from '../store';
 import { AgentsView } from './agents';
+import { useNodeSyncControls } from './sync-controls';
 
 export function NodeDetailView({ id }: { id: string }) {
   // The live row keeps the header current; the detail (lists) is re-read every 2 s.
@@ -16,8 +17,9 @@ export function NodeDetailView({ id }: { id: string }) {
   const detail = useLoad(() => api().invoke('nodes.detail', { id }), [id], 2000);
   const [confirming, setConfirming] = useState(false);
   const [retireError, setRetireError] = useState<unknown>(null);
-  const [rescan, setRescan] = useState<{ text: string } | { error: unknown } | null>(null);
   const node = live ?? detail.data?.node;
+  // Pause/Resume and Rescan, and what they say (sync-controls.tsx); a hook: called before any return.
+  const sync = useNodeSyncControls(node, detail.reload);
 
   if (!node) {
     if (detail.error) return <section><h1>Node</h1><ErrorNote error={detail.error} /><button type="button" onClick={() => go({ name: 'nodes' })}>Back to nodes</button></section>;
@@ -31,16 +33,6 @@ export function NodeDetailView({ id }: { id: string }) {
       detail.reload();
     } catch (e) {
       setRetireError(e);
-    }
-  };
-
-  const rescanNow = async () => {
-    try {
-      const r = await api().invoke('nodes.rescan', { id });
-      setRescan({ text: `Rescanning${r.rescanning ? ' the mirror and the workspace' : ' the mirror (the workspace when the node connects)'}; ${r.retried} failed ${r.retried === 1 ? 'change' : 'changes'} tried again.` });
-      detail.reload();
-    } catch (e) {
-      setRescan({ error: e });
     }
   };
 
@@ -61,11 +53,10 @@ export function NodeDetailView({ id }: { id: string }) {
         <h1 id="node-title">{node.name}</h1>
         <StateBadge state={node.state} verifying={node.verifying} />
         <span className="spacer" />
-        {node.state !== 'retired' ? <button type="button" onClick={() => void rescanNow()} title="Look at the mirror and the node's workspace again, and try everything that failed now">Rescan</button> : null}
+        {sync.buttons}
         {node.state !== 'retired' ? <button type="button" className="danger" onClick={() => setConfirming(true)}>Retire node…</button> : null}
       </div>
-      {rescan && 'text' in rescan ? <p role="status">{rescan.text}</p> : null}
-      {rescan && 'error' in rescan ? <ErrorNote error={rescan.error} /> : null}
+      {sync.notes}
       {duplicate ? <p className="warn-note" role="alert">{duplicate.reason}</p>
         : superseded ? <p className="warn-note" role="alert">A connection with this node's credentials from {String(superseded.data.by)} replaced the one from {String(superseded.data.replaced)} {ago(superseded.at)}. If that was not a restart of the node, two processes share its credentials.</p> : null}
       <dl className="facts">
@@ -80,7 +71,7 @@ export function NodeDetailView({ id }: { id: string }) {
         <dt>Conflicts</dt><dd>{plural(node.conflicts, 'conflict copy', 'conflict copies')}</dd>
         <dt>Problems</dt><dd>{plural(node.problems, 'path')} that cannot be synced · {count(node.ignored)} ignored</dd>
         <dt>Received</dt><dd>{bytes(node.bytesReceived)} (plus {bytes(node.bytesReused)} reused from the mirror) this session</dd>
-        <dt>Last seen</dt><dd>{node.state === 'new' ? 'never (it has not connected yet)' : node.state === 'disconnected' || node.state === 'retired' ? ago(node.lastSeen) : `connected now${f?.connectedAt ? `, since ${new Date(f.connectedAt).toLocaleString()}` : ''}`}</dd>
+        <dt>Last seen</dt><dd>{node.state === 'new' ? 'never (it has not connected yet)' : !node.connected ? ago(node.lastSeen) : `connected now${f?.connectedAt ? `, since ${new Date(f.connectedAt).toLocaleString()}` : ''}`}</dd>
         <dt>Added</dt><dd>{new Date(node.createdAt).toLocaleString()}</dd>
         {node.retiredAt ? (<><dt>Retired</dt><dd>{new Date(node.retiredAt).toLocaleString()}</dd></>) : null}
       </dl>

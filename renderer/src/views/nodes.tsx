@@ -7,6 +7,7 @@ import { needsAttention, nodesSummary, overallPercent, progressText, rateText } 
 import { currentRate, useUi, visibleIdsCached, type SortKey } from '../store';
 import { Empty, Progress, Sparkline, StateBadge } from '../components/bits';
 import { AddNodeDialog } from './add-node';
+import { PauseAllControls } from './sync-controls';
 
 const COLUMNS: { key: SortKey; label: string; numeric?: boolean }[] = [
   { key: 'name', label: 'Node' },
@@ -99,6 +100,7 @@ export function NodesView() {
         <span className="spacer" />
         <input type="search" placeholder="Filter by name, id or state" aria-label="Filter nodes" value={filter} onChange={(e) => setFilter(e.target.value)} />
         <button type="button" className="primary" onClick={() => setAdding(true)}>Add node</button>
+        <PauseAllControls />
       </div>
       {order.length === 0 ? (
         <Empty>
