@@ -6,6 +6,7 @@
 import { CONFLICT_MARK } from '../sync/reconcile';
 import { AGENT_SCHEMA } from './agent-store';
 import { REPORT_SCHEMA } from './report-store';
+import { TRASH_SCHEMA } from './trash-store';
 import type { Migration } from './db';
 import { FILE_COLUMN_DEFS, WEAK_COLUMN } from './file-rows';
 
@@ -110,4 +111,6 @@ export const HUB_MIGRATIONS: readonly Migration[] = [
   (db) => db.exec(REPORT_SCHEMA),
   // Weak hashes per block of the mirror's files (protocol 3, shifted content: blocks.ts).
   (db) => db.exec(WEAK_COLUMN),
+  // The trash (trash-store.ts): mirrors a purge moved into DATA/trash/, restorable until emptied.
+  (db) => db.exec(TRASH_SCHEMA),
 ];
