@@ -180,7 +180,7 @@ describe.skipIf('skip' in launched)('the trash in the UI', () => {
   it('sets the retention in the settings (saved on Enter, not per keystroke) and shows the trash size', async () => {
     await tab('Settings');
     const field = page.getByLabel('Trash retention (days)');
-    expect(await field.inputValue()).toBe('7');
+    await expect.poll(() => field.inputValue()).toBe('7'); // once the settings are loaded
     await field.fill('14');
     expect((await hub.invoke('settings.get', {})).trashRetentionDays).toBe(7);
     await field.press('Enter');
