@@ -4,6 +4,7 @@ import './serve-early';
 import readline from 'node:readline/promises';
 import { parseArgs } from 'node:util';
 import { ContractError, type NodeDetail, type PauseView, type PurgeView, type RescanSideView, type RescanView } from '../contract';
+import { emptiedText, trashText } from './trash-text';
 import { DataDirBusyError, layout, resolveDataDir } from '../hub/data-dir';
 import { runHub } from '../server/run-hub';
 import { installSafetyNet } from '../server/safety-net';
@@ -41,10 +42,19 @@ Usage:
   cortex-hub status [--json]             hub stats and per-node mirror status
   cortex-hub purge --dry-run [--json]    list the orphaned mirrors a purge would remove, as a plan
                                          with a planId (valid for one hour)
-  cortex-hub purge --plan ID [--json]    run that plan: removes only its mirrors still orphaned and
-                                         still the ones previewed (new orphans need a new preview)
+  cortex-hub purge --plan ID [--mirror NAME]... [--json]
+                                         run that plan: moves into the trash only its mirrors still
+                                         orphaned and still the ones previewed (new orphans need a
+                                         new preview); --mirror (repeatable): only these of them
   cortex-hub purge                       on a terminal: preview, ask for confirmation, run that plan
                                          (elsewhere a usage error: use --dry-run, then --plan)
+  cortex-hub trash list [--json]         purged mirrors in the trash (DIR/trash): id, node, size, when
+                                         purged, when emptied (the retention setting, default 7 days)
+  cortex-hub trash restore ID [--json]   put a purged mirror back under DIR/mirrors (a retired node's
+                                         as an orphan again); refused while its place is taken
+  cortex-hub trash empty [--older-than DAYS] [--json]
+                                         remove mirrors in the trash for good: all, or those purged
+                                         at least DAYS days ago
   cortex-hub agents templates [--json]   agent templates
   cortex-hub agents template-add NAME --command CMD [--node ID] [--cron EXPR] [--overlap skip|queue] [--webhook] [--config JSON]
                                          --node: where cron and webhook triggers run it; --webhook prints
@@ -77,6 +87,7 @@ Environment:
   CORTEX_COMMIT_WORKERS  threads that commit files to mirrors (1-64; default: cores + 1, 2 to 8)
   CORTEX_RESCAN_MS       full rescan of each mirror this often (stat only; default 15 minutes)
   CORTEX_EVENTLOOP_LOG   1: log the hub's event-loop lag every 5 s (hub.eventloop)
+  CORTEX_TRASH_CHECK_MS  check the trash's retention window this often (default one hour; also at start)
 
 Admin commands use the running hub found through DIR/hub.json, or open DIR directly when no
 hub runs there. Exit status: 0 success, 1 failure, 2 usage error.
@@ -98,7 +109,6 @@ function helpFor(command: string | undefined): string {
   if (!command || mine.length === 0) return HELP;
   return `${head}\nUsage:\n${mine.map((e) => e.join('\n')).join('\n')}\n\nOptions:\n${tail}`;
 }
-
 class UsageError extends Error {}
 
 /** `node show`, for people: the node's facts, then each section that has something in it. */
@@ -138,6 +148,12 @@ function jsonObject(text: string): Record<string, unknown> {
   return v as Record<string, unknown>;
 }
 
+function nonNegative(text: string, flag: string): number {
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isFinite(n) || n < 0) throw new UsageError(`${flag} must be a number of days, 0 or more`);
+  return n;
+}
+
 function positiveInt(text: string, flag: string): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} must be a positive whole number`);
@@ -173,11 +189,15 @@ function pauseText(r: PauseView, paused: boolean): string {
 /** A purge preview (with how to run it) or a purge's result, for people. */
 function purgeText(r: PurgeView, hint = true): string {
   const lines: string[] = [];
-  if (r.targets.length === 0) lines.push(r.dryRun ? 'No orphaned mirrors to purge.' : `Nothing was removed (plan ${r.planId}).`);
-  else {
-    lines.push(r.dryRun ? `Would remove these orphaned mirrors (plan ${r.planId}):` : `Removed these orphaned mirrors (plan ${r.planId}):`);
+  if (r.targets.length === 0) lines.push(r.dryRun ? 'No orphaned mirrors to purge.' : `Nothing was moved to the trash (plan ${r.planId}).`);
+  else if (r.dryRun) {
+    lines.push(`Would remove these orphaned mirrors (plan ${r.planId}):`);
     lines.push(table([['MIRROR', 'REASON', 'FILES', 'BYTES'], ...r.targets.map((t) => [t.id, t.reason, String(t.files), bytes(t.bytes)])]));
     lines.push(`Total: ${r.files} files, ${bytes(r.bytes)}`);
+  } else {
+    lines.push(`Moved these orphaned mirrors to the trash (plan ${r.planId}):`);
+    lines.push(table([['MIRROR', 'REASON', 'FILES', 'BYTES', 'TRASH ID'], ...r.targets.map((t) => [t.id, t.reason, String(t.files), bytes(t.bytes), t.trashId ?? '-'])]));
+    lines.push(`Total: ${r.files} files, ${bytes(r.bytes)}. Restore one with: cortex-hub trash restore TRASH_ID`);
   }
   if (r.skipped.length) {
     lines.push(r.dryRun ? 'Left out of the plan:' : 'Kept:');
@@ -232,6 +252,7 @@ async function main(argv: string[]): Promise<number> {
       cursor: { type: 'string' }, command: { type: 'string' }, cron: { type: 'string' }, overlap: { type: 'string' }, webhook: { type: 'boolean', default: false },
       config: { type: 'string' }, plan: { type: 'string' }, to: { type: 'string' },
       all: { type: 'boolean', default: false },
+      mirror: { type: 'string', multiple: true }, 'older-than': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false }, version: { type: 'boolean', default: false },
     },
   });
@@ -308,7 +329,7 @@ async function main(argv: string[]): Promise<number> {
     case 'status': {
       const r = await withHub(dataDir, (inv) => inv('status', {}));
       out(json, r, () => [
-        `hub ${r.version}  up ${Math.round(r.uptimeMs / 1000)}s  grpc ${r.grpc ?? '(not running)'}  hashed since start: ${r.filesHashedSinceStart} files, ${bytes(r.bytesHashedSinceStart)}`,
+        `hub ${r.version}  up ${Math.round(r.uptimeMs / 1000)}s  grpc ${r.grpc ?? '(not running)'}  hashed since start: ${r.filesHashedSinceStart} files, ${bytes(r.bytesHashedSinceStart)}  trash: ${bytes(r.trashBytes)}`,
         r.nodes.length === 0 ? 'No nodes.' : table([['ID', 'NAME', 'STATE', 'LAST SEEN', 'FILES', 'BYTES', 'TO HUB', 'TO NODE', 'CONFLICTS', 'PROBLEMS', 'IGNORED', 'LOCKED', 'LAST PROBLEM'],
           ...r.nodes.map((n) => [n.id, n.name, n.state, ago(n.lastSeen), String(n.files), bytes(n.bytes), `${n.outOfSyncFiles} (${bytes(n.outOfSyncBytes)})`,
             `${n.toNodeFiles} (${bytes(n.toNodeBytes)})`, String(n.conflicts), String(n.problems), String(n.ignored),
@@ -379,13 +400,14 @@ async function main(argv: string[]): Promise<number> {
       const dry = values['dry-run'];
       const planId = values.plan;
       if (dry && planId !== undefined) throw new UsageError('give --dry-run (make a plan) or --plan ID (run one), not both');
+      if (values.mirror && planId === undefined) throw new UsageError('--mirror chooses among a plan\'s mirrors: give it with --plan ID (see "cortex-hub purge --dry-run")');
       if (dry) {
         const r = await withHub(dataDir, (inv) => inv('purge.preview', {}));
         out(json, r, () => purgeText(r));
         return 0;
       }
       if (planId !== undefined) {
-        const r = await withHub(dataDir, (inv) => inv('purge.run', { planId }));
+        const r = await withHub(dataDir, (inv) => inv('purge.run', { planId, ...(values.mirror ? { ids: values.mirror } : {}) }));
         out(json, r, () => purgeText(r));
         return 0;
       }
@@ -394,13 +416,31 @@ async function main(argv: string[]): Promise<number> {
       out(false, preview, () => purgeText(preview, false));
       if (preview.targets.length === 0) return 0;
       const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
-      const answer = await rl.question(`Delete ${preview.targets.length} mirror${preview.targets.length === 1 ? '' : 's'} (${preview.files} files, ${bytes(preview.bytes)})? Type "yes" to confirm: `).finally(() => rl.close());
+      const answer = await rl.question(`Move ${preview.targets.length} mirror${preview.targets.length === 1 ? '' : 's'} (${preview.files} files, ${bytes(preview.bytes)}) to the trash? Type "yes" to confirm: `).finally(() => rl.close());
       if (answer.trim().toLowerCase() !== 'yes') {
         process.stderr.write('cortex-hub: purge cancelled; nothing was removed\n');
         return 1;
       }
       const r = await withHub(dataDir, (inv) => inv('purge.run', { planId: preview.planId }));
       out(false, r, () => purgeText(r));
+      return 0;
+    }
+    case 'trash list': {
+      const r = await withHub(dataDir, (inv) => inv('trash.list', {}));
+      out(json, r, () => trashText(r));
+      return 0;
+    }
+    case 'trash restore': {
+      if (!arg) throw new UsageError('usage: cortex-hub trash restore ID (the ids are in "cortex-hub trash list")');
+      const r = await withHub(dataDir, (inv) => inv('trash.restore', { id: arg }));
+      out(json, r, () => r.message);
+      return 0;
+    }
+    case 'trash empty': {
+      if (arg) throw new UsageError('usage: cortex-hub trash empty [--older-than DAYS]');
+      const older = values['older-than'];
+      const r = await withHub(dataDir, (inv) => inv('trash.empty', older !== undefined ? { olderThanDays: nonNegative(older, '--older-than') } : {}));
+      out(json, r, () => emptiedText(r));
       return 0;
     }
     default:

@@ -8,10 +8,12 @@
 import { z } from 'zod';
 import { ContractError } from './envelope';
 import { nodeNameProblem } from './names';
+import { TRASH_RETENTION_DEFAULT_DAYS, TRASH_RETENTION_MAX_DAYS, TrashEmptyInput, TrashRestoreInput, type TrashEmptyView, type TrashRestoreView, type TrashView } from './trash';
 
 export { NODE_NAME_MAX, nodeNameKey, nodeNameProblem, normalizeNodeName } from './names';
 export { ContractError, ERROR_CODES, type ErrorCode } from './envelope';
 export { WS_CLOSE_TOKEN_CHANGED } from './ws';
+export * from './trash';
 
 export { NODE_STATES, type NodeState } from './states';
 import type { NodeState } from './states';
@@ -117,6 +119,8 @@ export interface HubStatus {
   filesHashedSinceStart: number;
   grpc: string | null;
   fingerprint: string;
+  /** Bytes of the mirrors in the trash (DATA/trash/), restorable until emptied. */
+  trashBytes: number;
   nodes: NodeStatus[];
 }
 
@@ -260,6 +264,8 @@ export interface PurgeTargetView {
   kind: 'dir' | 'symlink' | 'other';
   files: number;
   bytes: number;
+  /** In what a purge did: the trash entry it was moved into (`cortex-hub trash restore ID`). */
+  trashId?: string;
 }
 
 /** An orphaned mirror a purge leaves in place, and why. */
@@ -268,22 +274,23 @@ export interface PurgeSkipView {
   /**
    * mount-point: it is, or holds, a mount point (never descended into, never removed);
    * active: its node is active or connected again; replaced: not the directory (or link) the
-   * preview saw; gone: it no longer exists; failed: removing it failed (message says why).
+   * preview saw; gone: it no longer exists; failed: moving it to the trash failed (message says
+   * why); unselected: the operator left it out of the run.
    */
-  why: 'mount-point' | 'active' | 'replaced' | 'gone' | 'failed';
+  why: 'mount-point' | 'active' | 'replaced' | 'gone' | 'failed' | 'unselected';
   message: string;
 }
 
 /**
  * A purge plan (preview) or what running one did. A preview stores its plan under `planId`
- * until `expiresAt`; `purge.run` with that id removes only the plan's mirrors that are still
- * orphaned and still the same directory (or link), once.
+ * until `expiresAt`; `purge.run` with that id moves into the trash only the plan's mirrors
+ * (all, or those selected) that are still orphaned and still the same directory (or link), once.
  */
 export interface PurgeView {
   dryRun: boolean;
   planId: string;
   expiresAt: number;
-  /** Preview: what the plan removes. Run: what was removed (files and bytes as removed). */
+  /** Preview: what the plan removes. Run: what was moved into the trash (each with its `trashId`). */
   targets: PurgeTargetView[];
   files: number;
   bytes: number;
@@ -320,12 +327,14 @@ export const SettingsSchema = z.object({
    * `exact` keeps the node's permission bits. Applies to new writes.
    */
   mirrorModes: z.enum(MIRROR_MODES),
+  /** Days a purged mirror stays in the trash (restorable) before it is emptied. */
+  trashRetentionDays: z.number().int().min(1).max(TRASH_RETENTION_MAX_DAYS),
 }).strict();
 export type Settings = z.infer<typeof SettingsSchema>;
 
 /** A fresh object on every call: no default is ever shared between callers. */
 export function defaultSettings(): Settings {
-  return { logLevel: 'info', notifyOnError: true, mirrorModes: 'private' };
+  return { logLevel: 'info', notifyOnError: true, mirrorModes: 'private', trashRetentionDays: TRASH_RETENTION_DEFAULT_DAYS };
 }
 
 // ---- agents ----------------------------------------------------------------------------
@@ -441,8 +450,14 @@ export const operations = {
     output: {} as PendingPage,
   },
   'purge.preview': { input: Empty, output: {} as PurgeView },
-  'purge.run': { input: z.object({ planId: z.string().min(1).max(64) }).strict(), output: {} as PurgeView },
+  /** `ids`: only these of the plan's mirrors (entry names under mirrors/); the others are kept (`unselected`). Default: all. */
+  'purge.run': { input: z.object({ planId: z.string().min(1).max(64), ids: z.array(z.string().min(1).max(255)).min(1).max(10_000).optional() }).strict(), output: {} as PurgeView },
   'purge.history': { input: z.object({ limit: Limit }).strict(), output: {} as HubEvent[] },
+  'trash.list': { input: Empty, output: {} as TrashView },
+  /** Puts a trashed mirror back under the mirrors folder (contract/trash.ts: TrashRestoreView says where). */
+  'trash.restore': { input: TrashRestoreInput, output: {} as TrashRestoreView },
+  /** Removes trash entries for good: all, those older than `olderThanDays`, or those named. */
+  'trash.empty': { input: TrashEmptyInput, output: {} as TrashEmptyView },
   'events.list': { input: z.object({ nodeId: z.string().max(64).optional(), kind: z.string().max(64).optional(), limit: Limit }).strict(), output: {} as HubEvent[] },
   'logs.recent': { input: z.object({ level: z.enum(LOG_LEVELS).optional(), node: z.string().max(64).optional(), limit: Limit }).strict(), output: {} as LogEntryView[] },
   'settings.get': { input: Empty, output: {} as Settings },

@@ -14,6 +14,8 @@ export interface Layout {
   hubJson: string;
   lock: string;
   mirrors: string;
+  /** Purged mirrors, restorable until emptied (trash-service.ts); on the mirrors' file system. */
+  trash: string;
   staging: string;
   logs: string;
   adminToken: string;
@@ -40,6 +42,7 @@ export function layout(root: string): Layout {
     hubJson: path.join(root, 'hub.json'),
     lock: path.join(root, 'hub.lock'),
     mirrors: path.join(root, 'mirrors'),
+    trash: path.join(root, 'trash'),
     staging: path.join(root, 'staging'),
     logs: path.join(root, 'logs'),
     adminToken: path.join(root, 'admin-token'),
@@ -153,10 +156,11 @@ export function removeHubJson(l: Layout): void {
 
 /**
  * DATA is private: files 0600 and folders 0700 (hub.db and its -wal/-shm, logs, hub.json, the
- * lock, tls/, staging/, the mirrors folder). What is created is created so (explicit modes,
- * whatever the umask); this tightens what an earlier run, an older version or an operator left
- * looser, at every start. Mirror contents are left alone: they carry the nodes' modes (the
- * mirror mode rule, sync/modes.ts), and the 0700 mirrors folder keeps other users out of them.
+ * lock, tls/, staging/, the mirrors and trash folders). What is created is created so (explicit
+ * modes, whatever the umask); this tightens what an earlier run, an older version or an operator
+ * left looser, at every start. Mirror contents are left alone, in the trash too: they carry the
+ * nodes' modes (the mirror mode rule, sync/modes.ts, and a restore puts them back as they were),
+ * and the 0700 mirrors and trash folders keep other users out of them.
  * Symlinks are never followed. Returns the paths whose modes it changed, and those it could not
  * change (e.g. owned by another user), with why.
  */
@@ -179,8 +183,8 @@ export function tightenDataDir(l: Layout): { changed: string[]; failed: { path: 
     }
     for (const e of entries) {
       const child = path.join(p, e.name);
-      // The mirrors folder itself, but not what is in it.
-      visit(child, e.isDirectory() && child !== l.mirrors);
+      // The mirrors and trash folders themselves, but not what is in them.
+      visit(child, e.isDirectory() && child !== l.mirrors && child !== l.trash);
     }
   };
   visit(l.root, true);

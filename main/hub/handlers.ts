@@ -33,8 +33,11 @@ export function handlers(hub: HubService): Handlers {
       return hub.statusBoard.pendingPage(rec, direction, cursor, limit ?? 100);
     },
     'purge.preview': () => hub.purgePreview(),
-    'purge.run': ({ planId }) => hub.purge(planId),
+    'purge.run': ({ planId, ids }) => hub.purge(planId, ids),
     'purge.history': ({ limit }) => hub.store.events.list({ kind: 'purge', limit: limit ?? 50 }),
+    'trash.list': () => hub.trash.list(),
+    'trash.restore': ({ id }) => hub.trash.restore(id),
+    'trash.empty': (f) => hub.trash.empty(f),
     'events.list': (f) => hub.store.events.list(f),
     'logs.recent': (f) => recentLogs(hub.logRing, f),
     'settings.get': () => hub.settings(),

@@ -2,7 +2,8 @@
  * HubService: the one owner of the hub's state. The gRPC node server, the HTTP/WebSocket API,
  * the Electron IPC adapter and the CLI all go through it (via the contract's handlers).
  * It opens and closes the hub (data dir, log, store, the rooms below wired together), and does
- * the admin operations: nodes added, retired, rescanned; purges; the admin token; settings.
+ * the admin operations: nodes added, retired, rescanned; purges (into the trash: trash-service.ts);
+ * the admin token; settings.
  * Its rooms: a Mirror per node (mirror.ts), the node server (node-server.ts), the status
  * (node-status.ts), the handler table (handlers.ts). A little over 400 lines: the admin
  * operations share its state and each is short; splitting them would only pass it around.
@@ -27,7 +28,8 @@ import { encodeJoin } from '../sync/join';
 import { clip } from '../util/text';
 import { createLogger, type LogEntry, type Logger } from '../util/log';
 import { acquireLock, layout, rotateAdminToken, tightenDataDir, writeActiveMirrors, type Layout } from './data-dir';
-import { executePurge, mountPointsUnder, noLongerOrphan, planPurge, planRefusal, type PurgeTarget } from './purge';
+import { executePurge, mountPointsUnder, noLongerOrphan, planPurge, planRefusal, selectTargets, type PurgeTarget } from './purge';
+import { TrashService } from './trash-service';
 import { handlers } from './handlers';
 import { dropEarlyWatches } from './early-watch';
 import { NodeRuntimes } from './node-runtime';
@@ -91,6 +93,8 @@ export class HubService extends EventEmitter<HubEvents> {
   readonly reports: NodeReports;
   /** Pause, resume and rescan now (node-controls.ts). */
   private readonly controls: NodeControls;
+  /** Purged mirrors, restorable until emptied (trash-service.ts). */
+  readonly trash: TrashService;
 
   private constructor(
     readonly opts: HubOptions,
@@ -115,8 +119,9 @@ export class HubService extends EventEmitter<HubEvents> {
     }));
     this.statusBoard = new StatusBoard({
       store, runtimes: this.runtimes, reports: this.reports, pool: this.pool, fingerprint: identity.fingerprint, startedAt: this.startedAt,
-      mode: opts.mode, grpcAddress: () => this.nodeServer.address, mirrorOf: (id) => this.mirrorOf(id),
+      mode: opts.mode, grpcAddress: () => this.nodeServer.address, mirrorOf: (id) => this.mirrorOf(id), trashBytes: () => this.trash.bytes(),
     });
+    this.trash = new TrashService({ layout: this.layout, store, log: log.child('trash'), retentionDays: () => this.settings().trashRetentionDays, changed: () => this.statusBoard.hubChanged() });
     this.agents = new AgentService(store.agents, {
       sendToNode: (nodeId, msg) => {
         const s = this.runtimes.get(nodeId)?.session;
@@ -148,6 +153,7 @@ export class HubService extends EventEmitter<HubEvents> {
       const tightened = tightenDataDir(l);
       fs.mkdirSync(l.mirrors, { recursive: true, mode: 0o700 });
       fs.mkdirSync(l.staging, { recursive: true, mode: 0o700 });
+      fs.mkdirSync(l.trash, { recursive: true, mode: 0o700 });
       // Staging leftovers (partials a stop cut short) are garbage at start; they go before the
       // first write (log, database, hub.json), which a disk they filled would refuse.
       clearStagingLeftovers(l.staging);
@@ -173,11 +179,14 @@ export class HubService extends EventEmitter<HubEvents> {
       // --log-level wins for this run; otherwise the level the operator chose in the settings.
       if (!opts.logLevel) log.setLevel(hub.settings().logLevel);
       hub.mirrorModes = hub.settings().mirrorModes;
+      // What a kill left in the trash is settled before anything uses it (either mode).
+      hub.trash.reconcile();
       if (opts.mode === 'serve') {
         // Read and clear the clean-shutdown mark: if this hub crashes, the next start will know.
         const clean = store.getMeta('clean_shutdown') === '1';
         store.setMeta('clean_shutdown', '0');
         hub.verifyMirrors(clean);
+        hub.trash.start();
         dropEarlyWatches();
         const lost = hub.agents.recover();
         if (lost) log.warn('agents.recovered', { lost });
@@ -361,10 +370,12 @@ export class HubService extends EventEmitter<HubEvents> {
   }
 
   /**
-   * Runs a preview's plan, once: removes its mirrors that are still orphaned and still what
-   * the preview saw; keeps and reports the others. An unknown, expired or used plan is refused.
+   * Runs a preview's plan, once: moves into the trash its mirrors (all, or those in `ids`) that
+   * are still orphaned and still what the preview saw; keeps and reports the others. An
+   * unknown, expired or used plan is refused, and so is a selection naming a mirror the plan
+   * does not have (the plan stays runnable).
    */
-  purge(planId: string): PurgeView {
+  purge(planId: string, ids?: string[]): PurgeView {
     const rec = this.store.purgePlans.get(planId);
     const refusal = planRefusal(rec, planId, Date.now());
     if (!rec || refusal) {
@@ -372,16 +383,23 @@ export class HubService extends EventEmitter<HubEvents> {
       this.log.warn('purge.refused', { plan: clip(planId), reason: message });
       throw new ContractError(refusal?.code ?? 'NOT_FOUND', message);
     }
+    const selection = selectTargets(rec.targets, ids);
+    if (selection.unknown.length) {
+      const message = `purge.run: not in plan ${planId}: ${selection.unknown.slice(0, 10).map((n) => JSON.stringify(clip(n))).join(', ')} (the plan has ${rec.targets.map((t) => t.id).join(', ') || 'nothing'})`;
+      this.log.warn('purge.refused', { plan: planId, reason: message });
+      throw new ContractError('BAD_REQUEST', message);
+    }
     // One run per plan (one process owns DATA at a time, and this is synchronous to the end).
     this.store.purgePlans.markRun(planId);
     const nodes = this.store.nodes();
     const connected = this.runtimes.connectedIds();
-    const result = executePurge(this.layout.mirrors, rec.targets, (name) => noLongerOrphan(name, nodes, connected), mountPointsUnder(this.layout.mirrors));
+    const result = executePurge(this.layout.mirrors, selection.chosen, (name) => noLongerOrphan(name, nodes, connected), mountPointsUnder(this.layout.mirrors), (t) => this.trash.put(t, planId));
     for (const t of result.removed) {
       fs.rmSync(this.stagingOf(t.id), { recursive: true, force: true });
       if (this.store.node(t.id)) this.store.forgetMirror(t.id);
     }
-    const view: PurgeView = { dryRun: false, planId, expiresAt: rec.expiresAt, targets: result.removed.map(targetView), files: result.files, bytes: result.bytes, skipped: result.skipped };
+    result.skipped.push(...selection.unselected);
+    const view: PurgeView = { dryRun: false, planId, expiresAt: rec.expiresAt, targets: result.removed.map((t) => ({ ...targetView(t), trashId: t.trashId })), files: result.files, bytes: result.bytes, skipped: result.skipped };
     this.store.events.add(null, 'purge', { planId, targets: view.targets, files: view.files, bytes: view.bytes, skipped: view.skipped });
     this.log.info('purge.done', { plan: planId, mirrors: result.removed.map((t) => t.id), files: result.files, bytes: result.bytes, skipped: result.skipped });
     if (result.skipped.length) this.log.warn('purge.skipped', { plan: planId, skipped: result.skipped });
@@ -440,6 +458,8 @@ export class HubService extends EventEmitter<HubEvents> {
     this.store.setMeta('settings', JSON.stringify(next));
     this.mirrorModes = next.mirrorModes;
     if (patch.logLevel) this.log.setLevel(patch.logLevel);
+    // A shorter retention window applies now, not at the next hourly check.
+    if (patch.trashRetentionDays !== undefined && this.opts.mode === 'serve') this.trash.check();
     this.log.info('settings.changed', { changed: patch });
     return next;
   }
@@ -462,6 +482,7 @@ export class HubService extends EventEmitter<HubEvents> {
     if (this.rescanTimer) clearInterval(this.rescanTimer);
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.agents.stopScheduler();
+    await this.trash.stop();
     await Promise.all([...this.runtimes.all()].map((rt) => rt.mirror.stopWatching()));
     await this.nodeServer.endSessions();
     await this.commitPool.close();

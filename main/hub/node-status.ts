@@ -91,6 +91,8 @@ export interface StatusDeps {
   /** host:port the node server is bound to, or null. */
   grpcAddress(): string | null;
   mirrorOf(id: string): string;
+  /** Bytes in the trash (trash-service.ts). */
+  trashBytes(): number;
   /** Time one snapshot may spend recomputing due nodes (REFRESH_BUDGET_MS unless given). */
   refreshBudgetMs?: number;
 }
@@ -143,6 +145,11 @@ export class StatusBoard {
   private readonly progress = new ProgressBoard();
 
   constructor(private readonly deps: StatusDeps) {}
+
+  /** A hub-wide field changed (the trash's bytes): the next tick sends it; no node is computed again. */
+  hubChanged(): void {
+    this.dirty = true;
+  }
 
   /** Something shown changed, for one node or (no id) for any node: its status is due, its totals counted again. */
   changed(nodeId?: string): void {
@@ -203,6 +210,7 @@ export class StatusBoard {
       filesHashedSinceStart: this.deps.pool.filesHashed,
       grpc: this.deps.grpcAddress(),
       fingerprint: this.deps.fingerprint,
+      trashBytes: this.deps.trashBytes(),
     };
   }
 

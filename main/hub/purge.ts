@@ -2,10 +2,12 @@
  * Purge of orphaned mirrors: directories under mirrors/ that belong to no active node.
  *
  * A preview makes a plan: the orphans, each with its identity (device, inode, birth time).
- * Running the plan removes only those of its targets that are still orphaned and still the
- * same directory (or link); a new orphan needs a new preview. Decisions are pure functions;
- * the walk never follows symlinks, never leaves the mirrors root and never descends into a
- * mount point (a mirror that is or holds one is skipped and reported, never removed).
+ * Running the plan (all of it, or the targets the operator selected) moves into the trash only
+ * those of its targets that are still orphaned and still the same directory (or link); a new
+ * orphan needs a new preview. The move itself is the trash's (trash-service.ts): a rename,
+ * never a copy. Decisions are pure functions; the walk never follows symlinks, never leaves the
+ * mirrors root and never descends into a mount point (a mirror that is or holds one is skipped
+ * and reported, never moved).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -29,8 +31,8 @@ export interface PurgePlan {
 }
 
 export interface PurgeResult {
-  /** Targets removed, with the files and bytes actually removed. */
-  removed: PurgeTarget[];
+  /** Targets moved into the trash, each with its trash entry's id. */
+  removed: (PurgeTarget & { trashId: string })[];
   /** Targets left in place, and why. */
   skipped: PurgeSkipView[];
   files: number;
@@ -66,6 +68,21 @@ export function planRefusal(plan: PurgePlanRecord | undefined, id: string, now: 
   if (plan.runAt !== null) return { code: 'CONFLICT', message: `purge plan ${id} was already run at ${new Date(plan.runAt).toISOString()}: make a new one with a preview` };
   if (now >= plan.expiresAt) return { code: 'CONFLICT', message: `purge plan ${id} expired at ${new Date(plan.expiresAt).toISOString()} (plans last one hour): make a new one with a preview` };
   return null;
+}
+
+/**
+ * Pure: the targets of a plan a run takes, given the operator's selection (entry names; none:
+ * all), the others as kept (`unselected`), and the selected names the plan does not have.
+ */
+export function selectTargets(targets: readonly PurgeTarget[], ids: readonly string[] | undefined): { chosen: PurgeTarget[]; unselected: PurgeSkipView[]; unknown: string[] } {
+  if (!ids) return { chosen: [...targets], unselected: [], unknown: [] };
+  const wanted = new Set(ids);
+  const known = new Set(targets.map((t) => t.id));
+  return {
+    chosen: targets.filter((t) => wanted.has(t.id)),
+    unselected: targets.filter((t) => !wanted.has(t.id)).map((t): PurgeSkipView => ({ id: t.id, why: 'unselected', message: `mirrors/${t.id} was not selected: kept; preview again to purge it` })),
+    unknown: [...wanted].filter((id) => !known.has(id)),
+  };
 }
 
 // ---- mount points ----------------------------------------------------------------------------
@@ -105,7 +122,7 @@ export function mountIn(target: string, mounts: readonly string[]): string | nul
 
 // ---- walking ---------------------------------------------------------------------------------
 
-class MountPointError extends Error {
+export class MountPointError extends Error {
   constructor(readonly at: string) {
     super(`${at} is a mount point`);
   }
@@ -130,7 +147,7 @@ function listMirrorsRoot(root: string): MirrorDirEntry[] {
  * Counts files and bytes under a directory without following symlinks (a symlink counts as
  * one file) and without entering another file system (throws MountPointError).
  */
-function measure(p: string, dev: bigint): { files: number; bytes: number } {
+export function measure(p: string, dev: bigint): { files: number; bytes: number } {
   let files = 0;
   let bytes = 0;
   const stack = [p];
@@ -147,45 +164,6 @@ function measure(p: string, dev: bigint): { files: number; bytes: number } {
     }
   }
   return { files, bytes };
-}
-
-/**
- * Removes a directory tree, depth first, never following a symlink (links are unlinked) and
- * never entering another file system (throws MountPointError before touching anything in it).
- * Counts what it removed.
- */
-function removeTree(top: string, dev: bigint, counts: { files: number; bytes: number }): void {
-  const stack: { p: string; ino: bigint | null }[] = [{ p: top, ino: null }];
-  while (stack.length) {
-    const cur = stack[stack.length - 1]!;
-    if (cur.ino !== null) {
-      // Its entries are gone: the directory itself, if it is still the one we emptied.
-      const st = fs.lstatSync(cur.p, { bigint: true, throwIfNoEntry: false });
-      if (st && (!st.isDirectory() || st.ino !== cur.ino)) throw new Error(`${cur.p} changed while it was being removed`);
-      if (st) fs.rmdirSync(cur.p);
-      stack.pop();
-      continue;
-    }
-    const st = fs.lstatSync(cur.p, { bigint: true, throwIfNoEntry: false });
-    if (!st) {
-      stack.pop();
-      continue;
-    }
-    if (!st.isDirectory()) {
-      fs.unlinkSync(cur.p);
-      counts.files++;
-      counts.bytes += st.isFile() ? Number(st.size) : 0;
-      stack.pop();
-      continue;
-    }
-    if (st.dev !== dev) throw new MountPointError(cur.p);
-    const names = fs.readdirSync(cur.p);
-    // The directory listed must be the one checked (not a symlink swapped in meanwhile).
-    const again = fs.lstatSync(cur.p, { bigint: true });
-    if (!again.isDirectory() || again.ino !== st.ino || again.dev !== st.dev) throw new Error(`${cur.p} changed while it was being removed`);
-    cur.ino = st.ino;
-    for (const name of names) stack.push({ p: path.join(cur.p, name), ino: null });
-  }
 }
 
 function identity(st: fs.BigIntStats): { dev: string; ino: string; birth: string } {
@@ -240,15 +218,15 @@ function mountMessage(name: string, mount: string, root: string): string {
 }
 
 /**
- * Runs a plan: removes each target that `stillOrphan` allows (null) and that is still the
- * directory or link the preview saw (device, inode, birth time). Each target is a direct child
- * of the (real) mirrors root; nothing else is touched. A target left in place is reported with
- * why; one failure does not stop the others.
+ * Runs a plan: moves into the trash (`toTrash`, which returns the entry's id) each target that
+ * `notOrphan` allows (null) and that is still the directory or link the preview saw (device,
+ * inode, birth time). Each target is a direct child of the (real) mirrors root; nothing else is
+ * touched. A target left in place is reported with why; one failure does not stop the others.
  */
-export function executePurge(mirrorsRoot: string, targets: readonly PurgeTarget[], notOrphan: (name: string) => string | null, mounts: readonly string[] | null): PurgeResult {
+export function executePurge(mirrorsRoot: string, targets: readonly PurgeTarget[], notOrphan: (name: string) => string | null, mounts: readonly string[] | null, toTrash: (t: PurgeTarget) => string): PurgeResult {
   assertRealDir(mirrorsRoot);
   const realRoot = fs.realpathSync(mirrorsRoot);
-  const removed: PurgeTarget[] = [];
+  const removed: PurgeResult['removed'] = [];
   const skipped: PurgeSkipView[] = [];
   for (const t of targets) {
     if (t.id.includes('/') || t.id.includes(path.sep) || t.id === '..' || t.id === '.' || t.id === '') {
@@ -277,19 +255,11 @@ export function executePurge(mirrorsRoot: string, targets: readonly PurgeTarget[
       skipped.push({ id: t.id, why: 'replaced', message: `mirrors/${t.id} is not the ${t.kind === 'dir' ? 'directory' : t.kind === 'symlink' ? 'symlink' : 'file'} the preview listed (replaced since): kept; preview again to purge it` });
       continue;
     }
-    const counts = { files: 0, bytes: 0 };
     try {
-      if (t.kind === 'dir') removeTree(abs, st.dev, counts);
-      else {
-        // A symlink is unlinked, never followed.
-        fs.unlinkSync(abs);
-        counts.files = 1;
-      }
-      removed.push({ ...t, ...counts });
+      // A rename of the entry itself (a symlink moves as a link, never followed).
+      removed.push({ ...t, trashId: toTrash(t) });
     } catch (e) {
-      const msg = e instanceof MountPointError ? `${mountMessage(t.id, e.at, mirrorsRoot)}; what was removed before it was found: ${counts.files} files`
-        : `removing mirrors/${t.id} failed: ${(e as Error).message}${counts.files ? ` (${counts.files} files were removed)` : ''}`;
-      skipped.push({ id: t.id, why: e instanceof MountPointError ? 'mount-point' : 'failed', message: msg });
+      skipped.push({ id: t.id, why: 'failed', message: `moving mirrors/${t.id} into the trash failed: ${(e as Error).message}; it is kept` });
     }
   }
   return { removed, skipped, files: removed.reduce((s, r) => s + r.files, 0), bytes: removed.reduce((s, r) => s + r.bytes, 0) };

@@ -6,6 +6,7 @@
 import { CONFLICT_MARK } from '../sync/reconcile';
 import { AGENT_SCHEMA } from './agent-store';
 import { REPORT_SCHEMA } from './report-store';
+import { TRASH_SCHEMA } from './trash-store';
 import type { Migration } from './db';
 import { FILE_COLUMN_DEFS, WEAK_COLUMN } from './file-rows';
 
@@ -112,4 +113,6 @@ export const HUB_MIGRATIONS: readonly Migration[] = [
   (db) => db.exec(WEAK_COLUMN),
   // A node's sync paused by the operator, since when (null: not paused): kept across restarts.
   (db) => db.exec('ALTER TABLE nodes ADD COLUMN paused_at INTEGER'),
+  // The trash (trash-store.ts): mirrors a purge moved into DATA/trash/, restorable until emptied.
+  (db) => db.exec(TRASH_SCHEMA),
 ];

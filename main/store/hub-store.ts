@@ -3,7 +3,7 @@
  * hub-migrations.ts), owns the node registry (nodes, their tokens and acknowledgements) and the
  * settings (meta), and hands out its parts, each owning its tables on the same connection:
  * `index` (mirror-index.ts), `ancestors`, `hubChanges`, `failures`, `events`, `purgePlans`,
- * `agents`, `reports`. The writes that span parts are methods here, each one transaction.
+ * `agents`, `reports`, `trash`. The writes that span parts are methods here, each one transaction.
  * All hub SQL lives in main/store/.
  */
 import crypto from 'node:crypto';
@@ -19,10 +19,12 @@ import { HubChangeQueue } from './hub-change-queue';
 import { FailureStore, type FailureRecord } from './failure-store';
 import { EventLog } from './event-log';
 import { PurgePlanStore } from './purge-plans';
+import { TrashStore } from './trash-store';
 
 export type { FailureRecord } from './failure-store';
 export type { EventRecord } from './event-log';
 export type { PurgePlanRecord, PurgePlanTarget } from './purge-plans';
+export type { TrashRecord, TrashState } from './trash-store';
 
 export interface NodeRecord {
   id: string;
@@ -125,6 +127,8 @@ export class HubStore {
   readonly events: EventLog;
   /** What purge previews listed (purge-plans.ts). */
   readonly purgePlans: PurgePlanStore;
+  /** Mirrors a purge moved into the trash (trash-store.ts). */
+  readonly trash: TrashStore;
   /** The agents' tables (agent-store.ts), on this database. */
   readonly agents: AgentStore;
   /** What nodes report they cannot send or leave out (report-store.ts), on this database. */
@@ -139,6 +143,7 @@ export class HubStore {
     this.failures = new FailureStore(db);
     this.events = new EventLog(db);
     this.purgePlans = new PurgePlanStore(db);
+    this.trash = new TrashStore(db);
     this.agents = new AgentStore(db);
     this.reports = new ReportStore(db);
     this.q = {

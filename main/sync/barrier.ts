@@ -139,8 +139,13 @@ export class SyncFsBarrier {
  *   CORTEX_TEST_PAUSE_FILE=PATH          written (JSON: point, files, pid) when the worker stops
  *
  * Only batches that take the group path (a barrier) stop; the worker then blocks for good.
+ *
+ * The hub's trash (hub/trash-service.ts) has its own points, on the main thread (the whole hub
+ * stops there): `trash-before-rename` (a purge's entry recorded, its mirror not moved yet),
+ * `trash-after-rename` (moved, not recorded as trashed yet), `trash-after-restore` (a
+ * restore's mirror moved back, its entry not forgotten yet). `files`: the mirror's name.
  */
-export type TestPausePoint = 'after-barrier' | 'after-renames';
+export type TestPausePoint = 'after-barrier' | 'after-renames' | 'trash-before-rename' | 'trash-after-rename' | 'trash-after-restore';
 
 export function testPause(point: TestPausePoint, files: string[]): void {
   if (process.env.CORTEX_TEST_PAUSE_AT !== point) return;

@@ -3,6 +3,7 @@ import { useUi, type View } from './store';
 import { NodesView } from './views/nodes';
 import { NodeDetailView } from './views/node-detail';
 import { PurgesView } from './views/purges';
+import { TrashView } from './views/trash';
 import { AgentsView } from './views/agents';
 import { LogsView } from './views/logs';
 import { SettingsView } from './views/settings';
@@ -11,6 +12,7 @@ const TABS: { view: View; label: string }[] = [
   { view: { name: 'nodes' }, label: 'Nodes' },
   { view: { name: 'agents' }, label: 'Agents' },
   { view: { name: 'purges' }, label: 'Purges' },
+  { view: { name: 'trash' }, label: 'Trash' },
   { view: { name: 'logs' }, label: 'Logs' },
   { view: { name: 'settings' }, label: 'Settings' },
 ];
@@ -21,6 +23,7 @@ function Current({ view }: { view: View }) {
     case 'node': return <NodeDetailView key={view.id} id={view.id} />;
     case 'agents': return <AgentsView />;
     case 'purges': return <PurgesView />;
+    case 'trash': return <TrashView />;
     case 'logs': return <LogsView />;
     case 'settings': return <SettingsView />;
     default: return <NodesView />;

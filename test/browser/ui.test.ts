@@ -167,7 +167,7 @@ describe.skipIf('skip' in launched)('desktop UI in Chromium over the WebSocket A
     const target = page.locator(`.purge-targets tr[data-mirror="${ids.beta}"]`);
     await target.waitFor();
     expect(await page.locator('.purge-targets tbody tr').count()).toBe(1);
-    const previewFiles = await target.locator('td').nth(2).innerText();
+    const previewFiles = await target.locator('td').nth(3).innerText(); // after the checkbox, the mirror and why
     const planId = await page.locator('[data-plan-id]').innerText();
     expect(planId).toMatch(/^pp-/);
     await shot('purge-preview');
@@ -176,8 +176,8 @@ describe.skipIf('skip' in launched)('desktop UI in Chromium over the WebSocket A
     fs.mkdirSync(late);
     await page.getByRole('button', { name: /^Purge 1 mirror/ }).click();
     await shot('purge-confirm');
-    await page.locator('dialog').getByRole('button', { name: /^Delete/ }).click();
-    await page.getByRole('status').filter({ hasText: 'Removed' }).waitFor();
+    await page.locator('dialog').getByRole('button', { name: /^Move .* to the trash$/ }).click();
+    await page.getByRole('status').filter({ hasText: 'Moved to the trash' }).waitFor();
     // What the preview listed is what went, and only that.
     expect(await page.locator(`.result tr[data-mirror="${ids.beta}"] td`).nth(2).innerText()).toBe(previewFiles);
     expect(await page.locator('.result .purge-targets tbody tr').count()).toBe(1);

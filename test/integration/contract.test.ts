@@ -9,7 +9,7 @@ import path from 'node:path';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IPC_CHANNELS, type Envelope } from '../../main/contract/bridge';
-import type { HubStatus, PendingPage } from '../../main/contract';
+import type { HubStatus, PendingPage, PurgeView, TrashEmptyView, TrashRestoreView, TrashView } from '../../main/contract';
 import { applyStatusDiff, decodeStatusDiff, type StatusCopy, type StatusDiff } from '../../main/contract/ws';
 import { createIpcAdapter, type IpcSenderEvent } from '../../main/desktop/ipc';
 import { APP_INDEX, isAppUrl } from '../../main/desktop/app-url';
@@ -87,6 +87,19 @@ const BAD_SHAPES: [string, unknown][] = [
   ['logs.recent', { level: 'loud' }],
   ['settings.set', { logLevel: 'verbose' }],
   ['purge.history', { limit: -1 }],
+  ['purge.run', { planId: 'pp-x', ids: [] }],
+  ['purge.run', { planId: 'pp-x', ids: [''] }],
+  ['trash.list', { all: true }],
+  ['trash.restore', {}],
+  ['trash.restore', { id: '../../etc' }],
+  ['trash.restore', { id: 'tr-0123456789abcdef/..' }],
+  ['trash.restore', { id: 'tr-0123456789abcdef\n' }],
+  ['trash.empty', { olderThanDays: -1 }],
+  ['trash.empty', { olderThanDays: '7' }],
+  ['trash.empty', { ids: [] }],
+  ['trash.empty', { ids: ['../x'] }],
+  ['settings.set', { trashRetentionDays: 0 }],
+  ['settings.set', { trashRetentionDays: 1.5 }],
 ];
 
 describe('the WebSocket and HTTP adapter', () => {
@@ -176,6 +189,64 @@ describe('the WebSocket and HTTP adapter', () => {
     }
   });
 
+  it('purge with a selection, then the trash (list, restore, empty), over the WebSocket and HTTP', async () => {
+    const c = await wsClient();
+    const mirrors = path.join(dir, 'mirrors');
+    const ok = <T>(m: Record<string, unknown>) => {
+      expect(m, JSON.stringify(m)).toMatchObject({ ok: true });
+      return m.result as T;
+    };
+    try {
+      for (const n of ['ct-a', 'ct-b']) {
+        fs.mkdirSync(path.join(mirrors, n));
+        fs.writeFileSync(path.join(mirrors, n, 'f.txt'), n);
+      }
+      const plan = ok<PurgeView>(await c.call({ op: 'purge.preview', input: {} }));
+      expect(plan.targets.map((t) => t.id)).toEqual(['ct-a', 'ct-b']);
+      // A name the plan does not have is refused, and the plan stays runnable.
+      const bad = await http('purge.run', { planId: plan.planId, ids: ['ct-a', '../hub.db'] });
+      expect(bad).toMatchObject({ status: 400, body: { ok: false, error: { code: 'BAD_REQUEST', message: expect.stringContaining(`not in plan ${plan.planId}: "../hub.db"`) } } });
+      const run = ok<PurgeView>(await c.call({ op: 'purge.run', input: { planId: plan.planId, ids: ['ct-a'] } }));
+      expect(run.targets).toEqual([expect.objectContaining({ id: 'ct-a', trashId: expect.stringMatching(/^tr-[0-9a-f]{16}$/) })]);
+      expect(run.skipped).toEqual([{ id: 'ct-b', why: 'unselected', message: 'mirrors/ct-b was not selected: kept; preview again to purge it' }]);
+      expect(fs.readdirSync(mirrors).filter((n) => n.startsWith('ct-'))).toEqual(['ct-b']);
+      const trashId = run.targets[0]!.trashId!;
+
+      const listed = await http('trash.list', {});
+      expect(listed.status).toBe(200);
+      const view = (listed.body as { result: TrashView }).result;
+      expect(view.entries).toEqual([expect.objectContaining({ id: trashId, name: 'ct-a', files: 1, bytes: 4, state: 'trashed', planId: plan.planId })]);
+      expect(view.bytes).toBe(4);
+      expect(ok<HubStatus>(await c.call({ op: 'status' })).trashBytes).toBe(4);
+
+      // Restore over the WebSocket; again over HTTP: no such entry any more.
+      const restored = ok<TrashRestoreView>(await c.call({ op: 'trash.restore', input: { id: trashId } }));
+      expect(restored).toMatchObject({ beside: false, restoredTo: path.join(mirrors, 'ct-a') });
+      expect(fs.readFileSync(path.join(mirrors, 'ct-a', 'f.txt'), 'utf8')).toBe('ct-a');
+      expect(await http('trash.restore', { id: trashId })).toMatchObject({ status: 404, body: { ok: false, error: { code: 'NOT_FOUND' } } });
+
+      // Into the trash again, the place taken meanwhile: CONFLICT on both transports, the entry kept.
+      const again = ok<PurgeView>(await c.call({ op: 'purge.preview', input: {} }));
+      const second = (await http('purge.run', { planId: again.planId, ids: ['ct-a'] })).body as { result: PurgeView };
+      const id2 = second.result.targets[0]!.trashId!;
+      fs.mkdirSync(path.join(mirrors, 'ct-a'));
+      expect(await http('trash.restore', { id: id2 })).toMatchObject({ status: 409, body: { ok: false, error: { code: 'CONFLICT', message: expect.stringContaining('mirrors/ct-a exists (a directory)') } } });
+      expect(await c.call({ op: 'trash.restore', input: { id: id2 } })).toMatchObject({ ok: false, error: { code: 'CONFLICT' } });
+      fs.rmdirSync(path.join(mirrors, 'ct-a'));
+
+      // Empty: by age keeps it (purged just now), an unknown id is refused, then all of it.
+      expect(ok<TrashEmptyView>(await c.call({ op: 'trash.empty', input: { olderThanDays: 1 } })).emptied).toEqual([]);
+      expect(await http('trash.empty', { ids: ['tr-ffffffffffffffff'] })).toMatchObject({ status: 404, body: { ok: false, error: { code: 'NOT_FOUND' } } });
+      const emptied = (await http('trash.empty', {})).body as { ok: boolean; result: TrashEmptyView };
+      expect(emptied.result).toMatchObject({ emptied: [expect.objectContaining({ id: id2, name: 'ct-a' })], files: 1, bytes: 4, failed: [] });
+      expect(ok<TrashView>(await c.call({ op: 'trash.list', input: {} })).entries).toEqual([]);
+      expect(fs.readdirSync(path.join(dir, 'trash'))).toEqual([]);
+      fs.rmSync(path.join(mirrors, 'ct-b'), { recursive: true });
+    } finally {
+      c.close();
+    }
+  });
+
   it('serves the UI with a CSP without the token, and no other file', async () => {
     const index = await fetch(`${running.ui}/`);
     expect(index.status).toBe(200);
@@ -197,7 +268,7 @@ describe('the WebSocket and HTTP adapter', () => {
 
   it('keeps settings, applies them, and refuses a foreign origin', async () => {
     expect((await http('settings.set', { logLevel: 'debug' })).body).toMatchObject({ ok: true, result: { logLevel: 'debug', notifyOnError: true } });
-    expect(running.hub.settings()).toEqual({ logLevel: 'debug', notifyOnError: true, mirrorModes: 'private' });
+    expect(running.hub.settings()).toEqual({ logLevel: 'debug', notifyOnError: true, mirrorModes: 'private', trashRetentionDays: 7 });
     const foreign = await fetch(`${running.ui}/api/invoke`, {
       method: 'POST', headers: { Authorization: `Bearer ${running.adminToken}`, Origin: 'http://evil.example' }, body: '{"op":"status"}',
     });

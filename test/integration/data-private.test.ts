@@ -82,7 +82,7 @@ describe('DATA permissions', () => {
     fs.chmodSync(data, 0o755);
     await syncOnce(data, path.join(dir, 'ws1'), path.join(dir, 'state1'));
     const seen = names(data);
-    for (const p of ['hub.db', 'hub.db-wal', 'hub.db-shm', 'hub.json', 'hub.lock', 'logs', 'logs/hub.log', 'mirrors', 'staging', 'tls', 'tls/hub-key.pem', 'tls/hub-cert.pem']) expect(seen, p).toContain(p);
+    for (const p of ['hub.db', 'hub.db-wal', 'hub.db-shm', 'hub.json', 'hub.lock', 'logs', 'logs/hub.log', 'mirrors', 'staging', 'trash', 'tls', 'tls/hub-key.pem', 'tls/hub-cert.pem']) expect(seen, p).toContain(p);
     expect(loose(data)).toEqual([]);
 
     // As an older version (or an operator) left it: everything world-readable, a rotated log too.

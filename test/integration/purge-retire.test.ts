@@ -96,7 +96,8 @@ describe('purge and retire', () => {
     fs.mkdirSync(path.join(data, 'mirrors', 'late'));
     const done = await runPlan(plan.planId);
     expect(done).toMatchObject({ dryRun: false, planId: plan.planId, skipped: [] });
-    expect(done.targets).toEqual(plan.targets);
+    // Each into the trash (test/integration/trash.test.ts), with its entry's id.
+    expect(done.targets).toEqual(plan.targets.map((t) => ({ ...t, trashId: expect.stringMatching(/^tr-[0-9a-f]{16}$/) })));
     expect(done.files).toBe(plan.files);
     expect(done.bytes).toBe(plan.bytes);
 
@@ -259,7 +260,7 @@ describe('purge and retire', () => {
     const yes = onTty('yes');
     expect(yes.status, yes.stdout).toBe(0);
     expect(yes.stdout).toMatch(/Type "yes" to confirm/);
-    expect(yes.stdout).toMatch(/Removed these orphaned mirrors \(plan pp-[\w-]+\)/);
+    expect(yes.stdout).toMatch(/Moved these orphaned mirrors to the trash \(plan pp-[\w-]+\)/);
     expect(fs.existsSync(path.join(data, 'mirrors', 'asked'))).toBe(false);
   });
 });

@@ -71,23 +71,30 @@ describe('private files', () => {
     expect(mode(path.join(dir, 'fresh', 'deeper', 'node.log'))).toBe(0o600);
   });
 
-  it('tightenDataDir makes DATA 0600/0700 but leaves mirror contents and symlink targets alone', () => {
+  it('tightenDataDir makes DATA 0600/0700 but leaves mirror contents (in the trash too) and symlink targets alone', () => {
     const l = layout(path.join(dir, 'data'));
     const outside = path.join(dir, 'outside.txt');
     fs.writeFileSync(outside, 'x', { mode: 0o644 });
     for (const d of [l.root, l.logs, l.staging, path.join(l.staging, 'n1'), path.join(l.root, 'tls'), l.mirrors, path.join(l.mirrors, 'n1'), path.join(l.mirrors, 'n1', 'sub')]) fs.mkdirSync(d, { recursive: true, mode: 0o755 });
     for (const f of [l.db, `${l.db}-wal`, l.hubJson, l.lock, path.join(l.logs, 'hub.log'), path.join(l.logs, 'hub.old.log'), path.join(l.root, 'tls', 'hub-key.pem'), path.join(l.staging, 'n1', 'x.tmp'), path.join(l.mirrors, 'n1', 'sub', 'a.txt')]) fs.writeFileSync(f, 'x', { mode: 0o644 });
     fs.chmodSync(path.join(l.mirrors, 'n1', 'sub'), 0o775);
+    // A purged mirror in the trash: restored as it was, so its modes are its own too.
+    const trashed = path.join(l.trash, 'tr-0123456789abcdef', 'n2');
+    fs.mkdirSync(path.join(trashed, 'sub'), { recursive: true, mode: 0o755 });
+    fs.chmodSync(l.trash, 0o755);
+    fs.chmodSync(path.join(trashed, 'sub'), 0o775);
+    fs.writeFileSync(path.join(trashed, 'sub', 'b.txt'), 'x', { mode: 0o644 });
     fs.symlinkSync(outside, path.join(l.root, 'link'));
     const { changed, failed } = tightenDataDir(l);
     expect(failed).toEqual([]);
     expect(changed).toContain(l.root);
     expect(changed).toContain(l.mirrors);
+    expect(changed).toContain(l.trash);
     const seen: string[] = [];
     const walk = (p: string) => {
       for (const e of fs.readdirSync(p, { withFileTypes: true })) {
         const child = path.join(p, e.name);
-        if (child.startsWith(`${l.mirrors}${path.sep}`) || e.isSymbolicLink()) continue;
+        if (child.startsWith(`${l.mirrors}${path.sep}`) || child.startsWith(`${l.trash}${path.sep}`) || e.isSymbolicLink()) continue;
         seen.push(child);
         expect(mode(child), child).toBe(e.isDirectory() ? 0o700 : 0o600);
         if (e.isDirectory()) walk(child);
@@ -100,6 +107,9 @@ describe('private files', () => {
     expect(mode(path.join(l.mirrors, 'n1'))).toBe(0o755);
     expect(mode(path.join(l.mirrors, 'n1', 'sub'))).toBe(0o775);
     expect(mode(path.join(l.mirrors, 'n1', 'sub', 'a.txt'))).toBe(0o644);
+    expect(mode(l.trash)).toBe(0o700);
+    expect(mode(path.join(trashed, 'sub'))).toBe(0o775);
+    expect(mode(path.join(trashed, 'sub', 'b.txt'))).toBe(0o644);
     expect(mode(outside)).toBe(0o644);
     expect(tightenDataDir(l)).toEqual({ changed: [], failed: [] });
   });

@@ -1,6 +1,7 @@
 /** Hub settings and facts about this hub. */
 import { useEffect, useState } from 'react';
-import { LOG_LEVELS, MIRROR_MODES, type LogLevel, type MirrorModesSetting, type Settings } from '../../../main/contract';
+import { LOG_LEVELS, MIRROR_MODES, TRASH_RETENTION_MAX_DAYS, type LogLevel, type MirrorModesSetting, type Settings } from '../../../main/contract';
+import { bytes } from '../../../main/util/format';
 import { api } from '../api';
 import { ErrorNote, Loading } from '../components/bits';
 import { useUi } from '../store';
@@ -10,10 +11,20 @@ export function SettingsView() {
   const [settings, setSettings] = useState<Settings | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [saved, setSaved] = useState(false);
+  /** The retention field as typed; saved on Enter or leaving the field (never per keystroke: a "1" on the way to "14" would empty the trash). */
+  const [retention, setRetention] = useState('');
 
   useEffect(() => {
     api().invoke('settings.get', {}).then(setSettings, setError);
   }, []);
+  useEffect(() => {
+    if (settings) setRetention(String(settings.trashRetentionDays));
+  }, [settings?.trashRetentionDays]);
+  const retentionDays = Number(retention);
+  const retentionValid = Number.isInteger(retentionDays) && retentionDays >= 1 && retentionDays <= TRASH_RETENTION_MAX_DAYS;
+  const saveRetention = () => {
+    if (settings && retentionValid && retentionDays !== settings.trashRetentionDays) void change({ trashRetentionDays: retentionDays });
+  };
 
   const change = async (patch: Partial<Settings>) => {
     setSaved(false);
@@ -31,7 +42,7 @@ export function SettingsView() {
       <div className="toolbar"><h1 id="settings-title">Settings</h1></div>
       <ErrorNote error={error} />
       {!settings ? <Loading what="settings" /> : (
-        <form className="stack narrow" onSubmit={(e) => e.preventDefault()}>
+        <form className="stack narrow" onSubmit={(e) => { e.preventDefault(); saveRetention(); }}>
           <label htmlFor="log-level">Log file level</label>
           <select id="log-level" value={settings.logLevel} onChange={(e) => void change({ logLevel: e.target.value as LogLevel })}>
             {LOG_LEVELS.map((l) => <option key={l} value={l}>{l}</option>)}
@@ -43,6 +54,13 @@ export function SettingsView() {
           <p id="mirror-modes-help" className="sub">
             Private strips world-write from files and folders written into mirrors, so other users of this machine cannot
             write into a workspace; the node keeps its own modes either way. Applies to new writes.
+          </p>
+          <label htmlFor="trash-retention">Trash retention (days)</label>
+          <input id="trash-retention" type="number" min={1} max={TRASH_RETENTION_MAX_DAYS} step={1} aria-describedby="trash-retention-help" value={retention}
+            onChange={(e) => setRetention(e.target.value)} onBlur={saveRetention} />
+          {retentionValid ? null : <p className="error-note" role="alert">A whole number of days, 1 to {TRASH_RETENTION_MAX_DAYS}.</p>}
+          <p id="trash-retention-help" className="sub">
+            A purge moves mirrors into the trash; they can be restored for this many days, then they are deleted (checked every hour). Press Enter or leave the field to save; a shorter window applies at once.
           </p>
           <label className="check">
             <input type="checkbox" checked={settings.notifyOnError} onChange={(e) => void change({ notifyOnError: e.target.checked })} />
@@ -59,6 +77,7 @@ export function SettingsView() {
           <dt>Certificate fingerprint</dt><dd className="mono small">{hub.fingerprint}</dd>
           <dt>Up for</dt><dd>{Math.round(hub.uptimeMs / 60000)} min</dd>
           <dt>Hashed since start</dt><dd>{hub.filesHashedSinceStart.toLocaleString()} files, {hub.bytesHashedSinceStart.toLocaleString()} bytes</dd>
+          <dt>Trash</dt><dd>{bytes(hub.trashBytes)}</dd>
         </dl>
       ) : <Loading what="hub status" />}
     </section>
