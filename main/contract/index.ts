@@ -8,10 +8,12 @@
 import { z } from 'zod';
 import { ContractError } from './envelope';
 import { nodeNameProblem } from './names';
+import { conflictOperations } from './conflicts';
 
 export { NODE_NAME_MAX, nodeNameKey, nodeNameProblem, normalizeNodeName } from './names';
 export { ContractError, ERROR_CODES, type ErrorCode } from './envelope';
 export { WS_CLOSE_TOKEN_CHANGED } from './ws';
+export * from './conflicts';
 
 export { NODE_STATES, type NodeState } from './states';
 import type { NodeState } from './states';
@@ -358,6 +360,7 @@ export const operations = {
    * (WS_CLOSE_TOKEN_CHANGED).
    */
   'token.rotate': { input: Empty, output: {} as { token: string } },
+  ...conflictOperations,
 } as const;
 
 /**

@@ -29,6 +29,7 @@ import { createLogger, type LogEntry, type Logger } from '../util/log';
 import { acquireLock, layout, rotateAdminToken, tightenDataDir, writeActiveMirrors, type Layout } from './data-dir';
 import { executePurge, mountPointsUnder, noLongerOrphan, planPurge, planRefusal, type PurgeTarget } from './purge';
 import { handlers } from './handlers';
+import { ConflictDesk } from './conflicts';
 import { dropEarlyWatches } from './early-watch';
 import { NodeRuntimes } from './node-runtime';
 import { NodeServer } from './node-server';
@@ -87,6 +88,8 @@ export class HubService extends EventEmitter<HubEvents> {
   readonly agents: AgentService;
   /** What nodes report they cannot send, and what they ignore (node-reports.ts). */
   readonly reports: NodeReports;
+  /** Conflict copies listed, compared and resolved (conflicts.ts). */
+  readonly conflicts: ConflictDesk;
 
   private constructor(
     readonly opts: HubOptions,
@@ -130,6 +133,11 @@ export class HubService extends EventEmitter<HubEvents> {
     this.nodeServer = new NodeServer({
       identity, store, log, runtimes: this.runtimes, status: this.statusBoard, commitPool: this.commitPool, agents: this.agents, reports: this.reports,
       advertise: opts.advertise, mirrorOf: (id) => this.mirrorOf(id), stagingOf: (id) => this.stagingOf(id), modes: () => this.mirrorModes, closed: () => this.closed,
+    });
+    this.conflicts = new ConflictDesk({
+      store, log: log.child('conflicts'), mode: opts.mode, mirrorOf: (id) => this.mirrorOf(id),
+      applying: (id, p) => this.runtimes.get(id)?.session?.applying(p) === true,
+      scan: (id, paths) => this.runtimes.of(id).mirror.scan(paths),
     });
   }
 
