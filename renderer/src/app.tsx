@@ -6,9 +6,12 @@ import { PurgesView } from './views/purges';
 import { AgentsView } from './views/agents';
 import { LogsView } from './views/logs';
 import { SettingsView } from './views/settings';
+import { ConflictsView } from './views/conflicts';
+import { ConflictToasts } from './components/toasts';
 
 const TABS: { view: View; label: string }[] = [
   { view: { name: 'nodes' }, label: 'Nodes' },
+  { view: { name: 'conflicts' }, label: 'Conflicts' },
   { view: { name: 'agents' }, label: 'Agents' },
   { view: { name: 'purges' }, label: 'Purges' },
   { view: { name: 'logs' }, label: 'Logs' },
@@ -20,6 +23,7 @@ function Current({ view }: { view: View }) {
     case 'node': return <NodeDetailView id={view.id} />;
     case 'agents': return <AgentsView />;
     case 'purges': return <PurgesView />;
+    case 'conflicts': return <ConflictsView />;
     case 'logs': return <LogsView />;
     case 'settings': return <SettingsView />;
     default: return <NodesView />;
@@ -51,6 +55,7 @@ export function App() {
       <main>
         {hub ? <Current view={view} /> : <div className="loading" aria-busy="true">Connecting to the hub…</div>}
       </main>
+      <ConflictToasts />
     </div>
   );
 }

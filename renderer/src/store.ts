@@ -24,6 +24,7 @@ export type View =
   | { name: 'node'; id: string }
   | { name: 'agents' }
   | { name: 'purges' }
+  | { name: 'conflicts' }
   | { name: 'logs' }
   | { name: 'settings' };
 
@@ -166,7 +167,7 @@ export function visibleIdsCached(s: Pick<UiState, 'order' | 'nodes' | 'rates' | 
 function viewFromHash(hash: string): View {
   const [name, id] = hash.replace(/^#\/?/, '').split('/');
   if (name === 'node' && id) return { name: 'node', id: decodeURIComponent(id) };
-  if (name === 'agents' || name === 'purges' || name === 'logs' || name === 'settings') return { name };
+  if (name === 'agents' || name === 'purges' || name === 'logs' || name === 'settings' || name === 'conflicts') return { name };
   return { name: 'nodes' };
 }
 
