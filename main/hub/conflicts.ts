@@ -16,7 +16,7 @@ import {
 import type { HubStore, NodeRecord } from '../store/hub-store';
 import { fsyncDir } from '../sync/apply';
 import { ChangedMeanwhile, expectedOf, stampMatches, type Expected } from '../sync/expect';
-import { checkNoSymlinkParents, checkNoSymlinkParentsSync, wirePathProblem } from '../sync/paths';
+import { UnsafePathError, checkNoSymlinkParents, checkNoSymlinkParentsSync, wirePathProblem } from '../sync/paths';
 import { isConflictCopy } from '../sync/reconcile';
 import type { CachedEntry } from '../sync/types';
 import { clip } from '../util/text';
@@ -100,6 +100,11 @@ export class ConflictDesk {
       if (e instanceof ChangedMeanwhile) {
         this.d.log.warn('conflict.resolve_refused', { node: id, copy: clip(copy), keep, reason: e.message });
         throw new ContractError('CONFLICT', `${e.wirePath} changed since the hub last looked at it; nothing was changed: look at the conflict again`);
+      }
+      if (e instanceof UnsafePathError) {
+        // A directory on the way was replaced by a symlink (or a file) since it was recorded.
+        this.d.log.warn('conflict.resolve_refused', { node: id, copy: clip(copy), keep, reason: e.message });
+        throw new ContractError('CONFLICT', `${e.message}; nothing was changed`);
       }
       this.d.log.error('conflict.resolve_failed', { node: id, copy: clip(copy), keep, error: (e as Error).message });
       throw new ContractError('INTERNAL', `resolving ${clip(copy)} failed: ${(e as Error).message}`);
