@@ -3,7 +3,7 @@
 import './serve-early';
 import readline from 'node:readline/promises';
 import { parseArgs } from 'node:util';
-import { ContractError, type NodeDetail, type PauseView, type PurgeView, type RescanSideView, type RescanView } from '../contract';
+import { CONFLICT_KEEPS, ContractError, type ConflictKeep, type ConflictList, type NodeDetail, type PauseView, type PurgeView, type RescanSideView, type RescanView } from '../contract';
 import { emptiedText, trashText } from './trash-text';
 import { DataDirBusyError, layout, resolveDataDir } from '../hub/data-dir';
 import { runHub } from '../server/run-hub';
@@ -65,6 +65,13 @@ Usage:
   cortex-hub agents stop ID [--json]     stop a pending or running instance: SIGTERM to its whole process
                                          group on the node, SIGKILL to what is left after 5 s
   cortex-hub agents show ID [--json]     one instance: state, times, exit code, error
+  cortex-hub conflicts list [--node ID] [--json]
+                                         conflict copies of every active node (or one): the copy, the
+                                         side it keeps, the path it lost to, both sizes
+  cortex-hub conflicts resolve NODE_ID COPY_PATH --keep winner|copy|both [--json]
+                                         settle a conflict copy on both sides: winner deletes the copy,
+                                         copy puts it in the original's place, both makes it an
+                                         ordinary file (name (SIDE copy DATE).ext)
   cortex-hub token rotate [--json]       a new admin token (DIR/admin-token; the same across restarts
                                          until rotated): a running hub switches to it at once and
                                          signs out UIs that use the old one; prints the UI link
@@ -77,6 +84,7 @@ Options:
                      address written into join strings (default: this machine's host name;
                      the gRPC port when no port is given)
   --log-level LEVEL  error | warn | info | debug (file log; default: the UI setting, else info)
+  --keep WHAT        conflicts resolve: winner | copy | both
   --json             print one JSON document on stdout
   --all              node pause, node resume: every node instead of one ID
   -h, --help         show this help
@@ -135,6 +143,15 @@ function nodeShow(d: NodeDetail): string {
   if (n.problems === 0 && n.state === 'in-sync') lines.push('', 'Everything is mirrored, both ways.');
   if (d.events.length) lines.push('', 'Recent events:', table(d.events.slice(0, 10).map((e) => [new Date(e.at).toISOString(), eventSentence(e)])));
   return lines.join('\n');
+}
+
+/** `conflicts list`, for people. */
+function conflictsText(r: ConflictList): string {
+  if (r.conflicts.length === 0) return 'No conflicts.';
+  const rows = r.conflicts.map((c) => [c.nodeName, c.nodeId, c.copy, c.copySide, c.original ?? '(unknown)', bytes(c.copyVersion.size),
+    c.originalVersion ? bytes(c.originalVersion.size) : '(none)', c.madeAt ? new Date(c.madeAt).toISOString() : '-']);
+  return [table([['NODE', 'ID', 'CONFLICT COPY', 'COPY FROM', 'ORIGINAL', 'COPY SIZE', 'ORIGINAL SIZE', 'DECIDED'], ...rows]),
+    `${r.total} conflict ${r.total === 1 ? 'copy' : 'copies'}${r.conflicts.length < r.total ? ` (first ${r.conflicts.length})` : ''}. Resolve one with: cortex-hub conflicts resolve NODE_ID COPY_PATH --keep winner|copy|both`].join('\n');
 }
 
 function jsonObject(text: string): Record<string, unknown> {
@@ -250,7 +267,7 @@ async function main(argv: string[]): Promise<number> {
       'log-level': { type: 'string' }, json: { type: 'boolean', default: false }, 'dry-run': { type: 'boolean', default: false },
       node: { type: 'string' }, session: { type: 'string' }, template: { type: 'string' }, state: { type: 'string' }, limit: { type: 'string' },
       cursor: { type: 'string' }, command: { type: 'string' }, cron: { type: 'string' }, overlap: { type: 'string' }, webhook: { type: 'boolean', default: false },
-      config: { type: 'string' }, plan: { type: 'string' }, to: { type: 'string' },
+      config: { type: 'string' }, plan: { type: 'string' }, to: { type: 'string' }, keep: { type: 'string' },
       all: { type: 'boolean', default: false },
       mirror: { type: 'string', multiple: true }, 'older-than': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false }, version: { type: 'boolean', default: false },
@@ -384,6 +401,23 @@ async function main(argv: string[]): Promise<number> {
         ...(r.error ? [`error: ${r.error}`] : []),
         `config ${JSON.stringify(r.config)}`,
       ].join('\n'));
+      return 0;
+    }
+    case 'conflicts list': {
+      const r = await withHub(dataDir, (inv) => inv('conflicts.list', values.node ? { nodeId: values.node } : {}));
+      out(json, r, () => conflictsText(r));
+      return 0;
+    }
+    case 'conflicts resolve': {
+      const copy = positionals[3];
+      const usage = 'usage: cortex-hub conflicts resolve NODE_ID COPY_PATH --keep winner|copy|both';
+      if (!arg || !copy || positionals.length > 4) throw new UsageError(usage);
+      if (!values.keep || !(CONFLICT_KEEPS as readonly string[]).includes(values.keep)) throw new UsageError(`--keep must be winner, copy or both (${usage})`);
+      const keep = values.keep as ConflictKeep;
+      const r = await withHub(dataDir, (inv) => inv('conflicts.resolve', { nodeId: arg, copy, keep }));
+      out(json, r, () => (keep === 'winner' ? `Kept ${r.result ?? `the winner (nothing at ${r.original})`}; deleted the conflict copy ${r.copy}.`
+        : keep === 'copy' ? `Kept the conflict copy's version at ${r.result}; the copy ${r.copy} is gone.`
+          : `Kept both: the conflict copy is now the ordinary file ${r.result}.`) + ' The change reaches the node like any edit on the hub\'s side.');
       return 0;
     }
     case 'token rotate': {

@@ -49,5 +49,8 @@ export function handlers(hub: HubService): Handlers {
     'agents.start': (s) => hub.agents.start(s),
     'agents.stop': ({ id }) => hub.agents.stop(id),
     'token.rotate': () => hub.rotateAdminToken(),
+    'conflicts.list': (f) => hub.conflicts.list(f),
+    'conflicts.show': ({ nodeId, copy }) => hub.conflicts.show(nodeId, copy),
+    'conflicts.resolve': ({ nodeId, copy, keep }) => hub.conflicts.resolve(nodeId, copy, keep),
   };
 }

@@ -31,6 +31,7 @@ import { acquireLock, layout, rotateAdminToken, tightenDataDir, writeActiveMirro
 import { executePurge, mountPointsUnder, noLongerOrphan, planPurge, planRefusal, selectTargets, type PurgeTarget } from './purge';
 import { TrashService } from './trash-service';
 import { handlers } from './handlers';
+import { ConflictDesk } from './conflicts';
 import { dropEarlyWatches } from './early-watch';
 import { NodeRuntimes } from './node-runtime';
 import { NodeServer } from './node-server';
@@ -95,6 +96,8 @@ export class HubService extends EventEmitter<HubEvents> {
   private readonly controls: NodeControls;
   /** Purged mirrors, restorable until emptied (trash-service.ts). */
   readonly trash: TrashService;
+  /** Conflict copies listed, compared and resolved (conflicts.ts). */
+  readonly conflicts: ConflictDesk;
 
   private constructor(
     readonly opts: HubOptions,
@@ -142,6 +145,11 @@ export class HubService extends EventEmitter<HubEvents> {
     this.nodeServer = new NodeServer({
       identity, store, log, runtimes: this.runtimes, status: this.statusBoard, commitPool: this.commitPool, agents: this.agents, reports: this.reports, rescans,
       advertise: opts.advertise, mirrorOf: (id) => this.mirrorOf(id), stagingOf: (id) => this.stagingOf(id), modes: () => this.mirrorModes, closed: () => this.closed,
+    });
+    this.conflicts = new ConflictDesk({
+      store, log: log.child('conflicts'), mode: opts.mode, mirrorOf: (id) => this.mirrorOf(id),
+      applying: (id, p) => this.runtimes.get(id)?.session?.applying(p) === true,
+      scan: (id, paths) => this.runtimes.of(id).mirror.scan(paths),
     });
   }
 

@@ -7,9 +7,12 @@ import { TrashView } from './views/trash';
 import { AgentsView } from './views/agents';
 import { LogsView } from './views/logs';
 import { SettingsView } from './views/settings';
+import { ConflictsView } from './views/conflicts';
+import { ConflictToasts } from './components/toasts';
 
 const TABS: { view: View; label: string }[] = [
   { view: { name: 'nodes' }, label: 'Nodes' },
+  { view: { name: 'conflicts' }, label: 'Conflicts' },
   { view: { name: 'agents' }, label: 'Agents' },
   { view: { name: 'purges' }, label: 'Purges' },
   { view: { name: 'trash' }, label: 'Trash' },
@@ -24,6 +27,7 @@ function Current({ view }: { view: View }) {
     case 'agents': return <AgentsView />;
     case 'purges': return <PurgesView />;
     case 'trash': return <TrashView />;
+    case 'conflicts': return <ConflictsView />;
     case 'logs': return <LogsView />;
     case 'settings': return <SettingsView />;
     default: return <NodesView />;
@@ -55,6 +59,7 @@ export function App() {
       <main>
         {hub ? <Current view={view} /> : <div className="loading" aria-busy="true">Connecting to the hub…</div>}
       </main>
+      <ConflictToasts />
     </div>
   );
 }

@@ -25,6 +25,7 @@ export type View =
   | { name: 'agents' }
   | { name: 'purges' }
   | { name: 'trash' }
+  | { name: 'conflicts' }
   | { name: 'logs' }
   | { name: 'settings' };
 
@@ -167,7 +168,7 @@ export function visibleIdsCached(s: Pick<UiState, 'order' | 'nodes' | 'rates' | 
 function viewFromHash(hash: string): View {
   const [name, id] = hash.replace(/^#\/?/, '').split('/');
   if (name === 'node' && id) return { name: 'node', id: decodeURIComponent(id) };
-  if (name === 'agents' || name === 'purges' || name === 'trash' || name === 'logs' || name === 'settings') return { name };
+  if (name === 'agents' || name === 'purges' || name === 'trash' || name === 'logs' || name === 'settings' || name === 'conflicts') return { name };
   return { name: 'nodes' };
 }
 

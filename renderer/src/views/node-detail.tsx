@@ -9,6 +9,7 @@ import { useLoad } from '../hooks';
 import { useUi } from '../store';
 import { AgentsView } from './agents';
 import { useNodeSyncControls } from './sync-controls';
+import { ConflictTable } from './conflicts';
 
 export function NodeDetailView({ id }: { id: string }) {
   // The live row keeps the header current; the detail (lists) is re-read every 2 s.
@@ -103,14 +104,8 @@ export function NodeDetailView({ id }: { id: string }) {
         </table>
       )}
 
-      <h2>Conflicts{d && at.conflicts > d.conflicts.length ? ` (first ${d.conflicts.length} of ${count(at.conflicts)})` : ''}</h2>
-      {!d ? <Loading what="conflicts" /> : d.conflicts.length === 0 ? <Empty>No conflicts. When the node and the hub change a file at the same time, the newer version stays and the other is kept beside it as <code>name.sync-conflict-DATE-TIME-SIDE.ext</code>, on both sides.</Empty> : (
-        <table className="list conflicts">
-          <caption>Losing versions kept beside the winners; remove a copy once its changes are merged</caption>
-          <thead><tr><th>Conflict copy</th><th>Kept from</th></tr></thead>
-          <tbody>{d.conflicts.map((p) => <tr key={p}><td className="mono">{p}</td><td>{/-node(\.[^/.]*)?$/.test(p) ? 'the node' : 'the hub'}</td></tr>)}</tbody>
-        </table>
-      )}
+      <h2>Conflicts</h2>
+      {node.state !== 'retired' ? <ConflictTable nodeId={node.id} /> : <Empty>A retired node's mirror is no longer synced: its conflict copies stay as they are.</Empty>}
 
       <h2>Immutability lock</h2>
       {node.lockError ? <p className="warn-note" role="alert">{node.lockError} (the last good lock set stays in force)</p> : null}
