@@ -3,7 +3,9 @@
 import './serve-early';
 import readline from 'node:readline/promises';
 import { parseArgs } from 'node:util';
-import { CONFLICT_KEEPS, ContractError, type ConflictKeep, type ConflictList, type NodeDetail, type PauseView, type PurgeView, type RescanSideView, type RescanView } from '../contract';
+import { CONFLICT_KEEPS, ContractError, type ConflictKeep } from '../contract';
+import { helpFor } from './hub-help';
+import { conflictsText, nodeShow, pauseText, purgeText, rescanText } from './answers-text';
 import { emptiedText, trashText } from './trash-text';
 import { DataDirBusyError, layout, resolveDataDir } from '../hub/data-dir';
 import { runHub } from '../server/run-hub';
@@ -14,145 +16,10 @@ import { boundHeapGrowth } from '../util/heap-growth';
 import { withHub } from './admin-client';
 import { table } from './format';
 import { ago, bytes } from '../util/format';
-import { eventSentence, plural, progressText } from '../util/describe';
+import { plural } from '../util/describe';
 import { jsonTermSafe, termSafe, termSafeLines } from '../util/terminal';
 
-const HELP = `cortex-hub ${VERSION}: the Cortex Hub server and its admin commands
-
-Usage:
-  cortex-hub serve  [--data DIR] [--grpc HOST:PORT] [--ui HOST:PORT] [--advertise HOST[:PORT]] [--log-level LEVEL]
-  cortex-hub node add NAME [--json]      register a node; prints its id and join string (token shown once)
-  cortex-hub node list [--json]
-  cortex-hub node show ID [--json]       one node: facts, problems (path, direction, code, reason),
-                                         pending both ways, conflicts
-  cortex-hub node pending ID [--to hub|node] [--limit N] [--cursor C] [--json]
-                                         what is pending one way (default --to node: hub-side
-                                         changes the node has not applied; hub: node changes
-                                         the mirror has not), a page at a time, with the totals
-  cortex-hub node rescan ID [--json]     look at the mirror and the node's workspace again, and
-                                         try everything that failed now; prints what each side
-                                         found (waits up to 30 s for the node)
-  cortex-hub node pause ID|--all [--json]
-                                         pause the node's sync (--all: every active node's):
-                                         changes flow neither way, each side holds its own;
-                                         kept across restarts of the hub and the node
-  cortex-hub node resume ID|--all [--json]
-                                         resume it (--all: every paused node): both sides catch up
-  cortex-hub node retire ID [--json]     revoke the node's token; its mirror becomes an orphan
-  cortex-hub status [--json]             hub stats and per-node mirror status
-  cortex-hub purge --dry-run [--json]    list the orphaned mirrors a purge would remove, as a plan
-                                         with a planId (valid for one hour)
-  cortex-hub purge --plan ID [--mirror NAME]... [--json]
-                                         run that plan: moves into the trash only its mirrors still
-                                         orphaned and still the ones previewed (new orphans need a
-                                         new preview); --mirror (repeatable): only these of them
-  cortex-hub purge                       on a terminal: preview, ask for confirmation, run that plan
-                                         (elsewhere a usage error: use --dry-run, then --plan)
-  cortex-hub trash list [--json]         purged mirrors in the trash (DIR/trash): id, node, size, when
-                                         purged, when emptied (the retention setting, default 7 days)
-  cortex-hub trash restore ID [--json]   put a purged mirror back under DIR/mirrors (a retired node's
-                                         as an orphan again); refused while its place is taken
-  cortex-hub trash empty [--older-than DAYS] [--json]
-                                         remove mirrors in the trash for good: all, or those purged
-                                         at least DAYS days ago
-  cortex-hub agents templates [--json]   agent templates
-  cortex-hub agents template-add NAME --command CMD [--node ID] [--cron EXPR] [--overlap skip|queue] [--webhook] [--config JSON]
-                                         --node: where cron and webhook triggers run it; --webhook prints
-                                         the token for POST /api/hooks/agents/<template> (shown once)
-  cortex-hub agents list [--node ID] [--session S] [--template T] [--state STATE] [--limit N] [--cursor C] [--json]
-  cortex-hub agents start TEMPLATE --node ID [--session S] [--config JSON] [--json]
-                                         run an instance of TEMPLATE (id or name) on the node
-  cortex-hub agents stop ID [--json]     stop a pending or running instance: SIGTERM to its whole process
-                                         group on the node, SIGKILL to what is left after 5 s
-  cortex-hub agents show ID [--json]     one instance: state, times, exit code, error
-  cortex-hub conflicts list [--node ID] [--json]
-                                         conflict copies of every active node (or one): the copy, the
-                                         side it keeps, the path it lost to, both sizes
-  cortex-hub conflicts resolve NODE_ID COPY_PATH --keep winner|copy|both [--json]
-                                         settle a conflict copy on both sides: winner deletes the copy,
-                                         copy puts it in the original's place, both makes it an
-                                         ordinary file (name (SIDE copy DATE).ext)
-  cortex-hub token rotate [--json]       a new admin token (DIR/admin-token; the same across restarts
-                                         until rotated): a running hub switches to it at once and
-                                         signs out UIs that use the old one; prints the UI link
-
-Options:
-  --data DIR         data directory (default: $CORTEX_HUB_DATA, else the OS app-data folder)
-  --grpc HOST:PORT   node protocol listener (default 0.0.0.0:7443; port 0 picks a free port)
-  --ui HOST:PORT     UI and admin API listener (default 127.0.0.1:7444; port 0 picks a free port)
-  --advertise HOST[:PORT]
-                     address written into join strings (default: this machine's host name;
-                     the gRPC port when no port is given)
-  --log-level LEVEL  error | warn | info | debug (file log; default: the UI setting, else info)
-  --keep WHAT        conflicts resolve: winner | copy | both
-  --json             print one JSON document on stdout
-  --all              node pause, node resume: every node instead of one ID
-  -h, --help         show this help
-  --version          print the version
-
-Environment:
-  CORTEX_HUB_DATA        the data directory when --data is not given
-  CORTEX_COMMIT_WORKERS  threads that commit files to mirrors (1-64; default: cores + 1, 2 to 8)
-  CORTEX_RESCAN_MS       full rescan of each mirror this often (stat only; default 15 minutes)
-  CORTEX_EVENTLOOP_LOG   1: log the hub's event-loop lag every 5 s (hub.eventloop)
-  CORTEX_TRASH_CHECK_MS  check the trash's retention window this often (default one hour; also at start)
-
-Admin commands use the running hub found through DIR/hub.json, or open DIR directly when no
-hub runs there. Exit status: 0 success, 1 failure, 2 usage error.
-`;
-
-/**
- * \`cortex-hub COMMAND --help\`: the usage lines of that command (with their continuation
- * lines), then the options; the whole help for an unknown command.
- */
-function helpFor(command: string | undefined): string {
-  const [head, rest] = HELP.split('\nUsage:\n');
-  const [usage, tail] = rest!.split('\n\nOptions:\n');
-  const entries: string[][] = [];
-  for (const line of usage!.split('\n')) {
-    if (line.startsWith('  cortex-hub ')) entries.push([line]);
-    else entries[entries.length - 1]?.push(line);
-  }
-  const mine = entries.filter((e) => e[0]!.split(/\s+/)[2] === command);
-  if (!command || mine.length === 0) return HELP;
-  return `${head}\nUsage:\n${mine.map((e) => e.join('\n')).join('\n')}\n\nOptions:\n${tail}`;
-}
 class UsageError extends Error {}
-
-/** `node show`, for people: the node's facts, then each section that has something in it. */
-function nodeShow(d: NodeDetail): string {
-  const n = d.node;
-  const f = d.facts;
-  const progress = (p: number | null, eta: number | null) => progressText(p, eta);
-  const toHub = progress(n.toHubPercent, n.toHubEtaMs);
-  const toNode = progress(n.toNodePercent, n.toNodeEtaMs);
-  const lines = [
-    `${n.name} (${n.id})  ${n.state}  last seen ${ago(n.lastSeen)}${n.pausedAt !== null ? `  paused since ${new Date(n.pausedAt).toISOString()}${n.connected ? ' (connected)' : ''}` : ''}`,
-    `node: ${f.host ?? 'host not known'}  cortex-node ${f.version ?? '(version not known)'}  workspace ${f.workspace ?? '(not known)'}`,
-    `mirror ${n.mirror}: ${plural(n.files, 'file')}, ${bytes(n.bytes)}`,
-    `to hub: ${n.outOfSyncFiles} (${bytes(n.outOfSyncBytes)})${toHub ? ` ${toHub}` : ''}  to node: ${n.toNodeFiles} (${bytes(n.toNodeBytes)})${toNode ? ` ${toNode}` : ''}  conflicts: ${n.conflicts}  problems: ${n.problems}`,
-  ];
-  const section = (title: string, total: number, rows: string[][]) => {
-    if (rows.length === 0) return;
-    lines.push('', `${title} (${total}${rows.length < total ? `, first ${rows.length}` : ''}):`, table(rows));
-  };
-  section('Problems', n.problems, d.problems.length ? [['PATH', 'DIRECTION', 'CODE', 'REASON'], ...d.problems.map((p) => [p.path || '(whole node)', p.direction, p.code, p.reason])] : []);
-  section('Pending to hub', n.outOfSyncFiles, d.pending.length ? [['PATH', 'ACTION', 'BYTES', 'STATE'], ...d.pending.map((p) => [p.path, p.action, bytes(p.size), p.state])] : []);
-  section('Pending to node', n.toNodeFiles, d.toNode.length ? [['PATH', 'ACTION', 'BYTES'], ...d.toNode.map((p) => [p.path, p.action, bytes(p.size)])] : []);
-  section('Conflict copies', n.conflicts, d.conflicts.map((c) => [c]));
-  if (n.problems === 0 && n.state === 'in-sync') lines.push('', 'Everything is mirrored, both ways.');
-  if (d.events.length) lines.push('', 'Recent events:', table(d.events.slice(0, 10).map((e) => [new Date(e.at).toISOString(), eventSentence(e)])));
-  return lines.join('\n');
-}
-
-/** `conflicts list`, for people. */
-function conflictsText(r: ConflictList): string {
-  if (r.conflicts.length === 0) return 'No conflicts.';
-  const rows = r.conflicts.map((c) => [c.nodeName, c.nodeId, c.copy, c.copySide, c.original ?? '(unknown)', bytes(c.copyVersion.size),
-    c.originalVersion ? bytes(c.originalVersion.size) : '(none)', c.madeAt ? new Date(c.madeAt).toISOString() : '-']);
-  return [table([['NODE', 'ID', 'CONFLICT COPY', 'COPY FROM', 'ORIGINAL', 'COPY SIZE', 'ORIGINAL SIZE', 'DECIDED'], ...rows]),
-    `${r.total} conflict ${r.total === 1 ? 'copy' : 'copies'}${r.conflicts.length < r.total ? ` (first ${r.conflicts.length})` : ''}. Resolve one with: cortex-hub conflicts resolve NODE_ID COPY_PATH --keep winner|copy|both`].join('\n');
-}
 
 function jsonObject(text: string): Record<string, unknown> {
   let v: unknown;
@@ -180,48 +47,6 @@ function positiveInt(text: string, flag: string): number {
 /** Prints the answer; text from nodes or the database in it cannot drive the terminal (see util/terminal.ts). */
 function out(json: boolean, value: unknown, human: () => string): void {
   process.stdout.write(json ? `${jsonTermSafe(JSON.stringify(value, null, 2))}\n` : `${termSafeLines(human())}\n`);
-}
-
-/** What a rescan found on each side, for people. */
-function rescanText(r: RescanView): string {
-  const side = (where: string, v: RescanSideView | null, missing: string | null) => (v
-    ? `${where}: ${v.scanned} entries scanned, ${v.changed} new or changed, ${v.deleted} deleted, ${v.hashedFiles} files hashed (${bytes(v.hashedBytes)})${v.problems ? `, ${v.problems} problems` : ''} in ${v.ms} ms`
-    : `${where}: no result: ${missing ?? 'unknown'}`);
-  return [
-    `Rescanned node ${r.nodeId}.`,
-    side('  mirror on the hub', r.hub, r.hubMissing),
-    side('  workspace on the node', r.node, r.nodeMissing),
-    `  ${r.retried} failed change(s) tried again.`,
-    ...(r.paused ? ['  The node is paused: what was found is held on each side until "cortex-hub node resume".'] : []),
-  ].join('\n');
-}
-
-/** What a pause or resume did, for people. */
-function pauseText(r: PauseView, paused: boolean): string {
-  if (r.nodes.length === 0) return 'No active nodes.';
-  const verb = paused ? 'paused' : 'resumed';
-  return table([['ID', 'NAME', 'NOW'], ...r.nodes.map((n) => [n.id, n.name, n.changed ? verb : `already ${verb}`])]);
-}
-
-/** A purge preview (with how to run it) or a purge's result, for people. */
-function purgeText(r: PurgeView, hint = true): string {
-  const lines: string[] = [];
-  if (r.targets.length === 0) lines.push(r.dryRun ? 'No orphaned mirrors to purge.' : `Nothing was moved to the trash (plan ${r.planId}).`);
-  else if (r.dryRun) {
-    lines.push(`Would remove these orphaned mirrors (plan ${r.planId}):`);
-    lines.push(table([['MIRROR', 'REASON', 'FILES', 'BYTES'], ...r.targets.map((t) => [t.id, t.reason, String(t.files), bytes(t.bytes)])]));
-    lines.push(`Total: ${r.files} files, ${bytes(r.bytes)}`);
-  } else {
-    lines.push(`Moved these orphaned mirrors to the trash (plan ${r.planId}):`);
-    lines.push(table([['MIRROR', 'REASON', 'FILES', 'BYTES', 'TRASH ID'], ...r.targets.map((t) => [t.id, t.reason, String(t.files), bytes(t.bytes), t.trashId ?? '-'])]));
-    lines.push(`Total: ${r.files} files, ${bytes(r.bytes)}. Restore one with: cortex-hub trash restore TRASH_ID`);
-  }
-  if (r.skipped.length) {
-    lines.push(r.dryRun ? 'Left out of the plan:' : 'Kept:');
-    lines.push(table(r.skipped.map((k) => [`  ${k.id}`, k.why, k.message])));
-  }
-  if (r.dryRun && r.targets.length && hint) lines.push(`To remove exactly these, before ${new Date(r.expiresAt).toISOString()}: cortex-hub purge --plan ${r.planId}`);
-  return lines.join('\n');
 }
 
 async function serve(values: Record<string, unknown>): Promise<void> {
