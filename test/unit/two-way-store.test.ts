@@ -5,6 +5,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { HubStore } from '../../main/store/hub-store';
 import { NodeStore } from '../../main/store/node-store';
 import { cachedEntry, tempDirs } from '../helpers/entries';
+import { rewindHubSchema } from '../helpers/hub-schema';
 
 const tmp = tempDirs('2way-store');
 const entry = cachedEntry;
@@ -123,7 +124,7 @@ describe('HubStore two-way state', () => {
     s.close();
     // Back to schema 2: what an earlier version left behind.
     const db = new Database(f);
-    db.exec('DROP TABLE failures; DROP TABLE purge_plans; DROP TABLE node_problems; DROP TABLE node_ignored; DROP TABLE agent_instances; DROP TABLE agent_templates; DROP TABLE ancestors; DROP TABLE hub_changes; DROP INDEX files_conflicts; ALTER TABLE nodes DROP COLUMN hub_seq; ALTER TABLE nodes DROP COLUMN hub_acked; ALTER TABLE files DROP COLUMN weak; PRAGMA user_version = 2');
+    rewindHubSchema(db, 2);
     db.close();
     const again = new HubStore(f);
     expect(again.ancestors.get('n', 'old.txt')).toMatchObject({ type: 'file', hash: '01'.repeat(32), mode: 0o644 });
