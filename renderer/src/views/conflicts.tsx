@@ -43,7 +43,7 @@ export function ConflictTable({ nodeId }: { nodeId?: string }) {
       ) : (
         <table className="list conflicts" data-rows={d.conflicts.length}>
           <caption>Losing versions kept beside the winners{d.total > d.conflicts.length ? ` (first ${count(d.conflicts.length)} of ${count(d.total)})` : ''}: resolve each to keep one version, or both</caption>
-          <thead><tr>{nodeId ? null : <th>Node</th>}<th>Conflict copy</th><th>Kept from</th><th>Lost to</th><th className="num">Copy</th><th className="num">Winner</th><th>Decided</th><th><span className="visually-hidden">Action</span></th></tr></thead>
+          <thead><tr>{nodeId ? null : <th>Node</th>}<th>Conflict copy</th><th>Kept from</th><th>Lost to</th><th className="num">Copy</th><th className="num">Winner</th><th>Decided</th><th><span className="sr-only">Action</span></th></tr></thead>
           <tbody>{d.conflicts.map((c) => (
             <tr key={keyOf(c)} data-copy={c.copy} data-node-id={c.nodeId}>
               {nodeId ? null : <td>{c.nodeName}</td>}
