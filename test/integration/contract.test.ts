@@ -100,6 +100,10 @@ const BAD_SHAPES: [string, unknown][] = [
   ['trash.empty', { ids: ['../x'] }],
   ['settings.set', { trashRetentionDays: 0 }],
   ['settings.set', { trashRetentionDays: 1.5 }],
+  ['settings.set', { notifyDisconnectedAfterSeconds: 0 }],
+  ['settings.set', { notifyDisconnectedAfterSeconds: 86_401 }],
+  ['settings.set', { notifyOnConflicts: 'yes' }],
+  ['settings.set', { startOnLogin: 1 }],
 ];
 
 describe('the WebSocket and HTTP adapter', () => {
@@ -268,7 +272,23 @@ describe('the WebSocket and HTTP adapter', () => {
 
   it('keeps settings, applies them, and refuses a foreign origin', async () => {
     expect((await http('settings.set', { logLevel: 'debug' })).body).toMatchObject({ ok: true, result: { logLevel: 'debug', notifyOnError: true } });
-    expect(running.hub.settings()).toEqual({ logLevel: 'debug', notifyOnError: true, mirrorModes: 'private', trashRetentionDays: 7 });
+    expect(running.hub.settings()).toEqual({
+      logLevel: 'debug', notifyOnError: true, mirrorModes: 'private', trashRetentionDays: 7,
+      notifyOnDisconnect: true, notifyDisconnectedAfterSeconds: 300, notifyOnConflicts: true, notifyOnProblems: true, startOnLogin: false,
+    });
+    expect((await http('settings.set', { notifyDisconnectedAfterSeconds: 5, notifyOnProblems: false })).body)
+      .toMatchObject({ ok: true, result: { notifyDisconnectedAfterSeconds: 5, notifyOnProblems: false, notifyOnConflicts: true } });
+    // Start on login is the desktop app's: a headless hub refuses it, on both transports, and keeps the setting off.
+    const c = await wsClient();
+    try {
+      for (const answer of [(await http('settings.set', { startOnLogin: true })).body, await c.call({ op: 'settings.set', input: { startOnLogin: true } })]) {
+        expect(answer).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST', message: expect.stringMatching(/^startOnLogin: only the desktop app starts on login; this hub runs headless/) } });
+      }
+      expect(await c.call({ op: 'settings.set', input: { startOnLogin: false } })).toMatchObject({ ok: true, result: { startOnLogin: false } });
+    } finally {
+      c.close();
+    }
+    expect(running.hub.settings()).toMatchObject({ startOnLogin: false, notifyDisconnectedAfterSeconds: 5 });
     const foreign = await fetch(`${running.ui}/api/invoke`, {
       method: 'POST', headers: { Authorization: `Bearer ${running.adminToken}`, Origin: 'http://evil.example' }, body: '{"op":"status"}',
     });
