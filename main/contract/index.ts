@@ -537,6 +537,8 @@ export interface EventMap {
   'agent': AgentInstanceView;
   /** An agent template was created (or changed): lists reload without a page reload. */
   'agent.template': AgentTemplateView;
+  /** The settings after a change (every page's notices follow the switches at once). */
+  'settings': Settings;
 }
 export type EventName = keyof EventMap;
 
@@ -545,7 +547,7 @@ export interface EventSource {
   on(name: EventName, cb: (data: unknown) => void): unknown;
   off(name: EventName, cb: (data: unknown) => void): unknown;
 }
-export const EVENT_NAMES: EventName[] = ['status', 'status.diff', 'log', 'agent', 'agent.template'];
+export const EVENT_NAMES: EventName[] = ['status', 'status.diff', 'log', 'agent', 'agent.template', 'settings'];
 
 export type Handlers = { [K in OpName]: (input: OpInput<K>) => OpOutput<K> | Promise<OpOutput<K>> };
 

@@ -104,7 +104,7 @@ export function noticesOf(seen: Record<string, Seen>, nodes: readonly NodeStatus
       if (prefs.disconnected) notices.push({ ...base, kind: 'disconnected', forMs: now - s.since });
     }
     const wentToError = n.state === 'error' && before.state !== 'error';
-    if (wentToError && prefs.error) notices.push({ ...base, kind: 'error', detail: failureText(n) });
+    if (wentToError && prefs.error) notices.push({ ...base, kind: 'error', detail: failureText(n) ?? (n.problems > 0 ? `${plural(n.problems, 'problem')}: the node detail says what and why` : null) });
     // Problems that put the node in error are told by the error notice.
     if (n.problems > before.problems && !(wentToError && prefs.error) && prefs.problems) {
       notices.push({ ...base, kind: 'problems', count: n.problems - before.problems, detail: failureText(n) });

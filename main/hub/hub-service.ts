@@ -482,6 +482,7 @@ export class HubService extends EventEmitter<HubEvents> {
     // A shorter retention window applies now, not at the next hourly check.
     if (patch.trashRetentionDays !== undefined && this.opts.mode === 'serve') this.trash.check();
     this.log.info('settings.changed', { changed: patch });
+    this.emit('settings', next);
     for (const cb of this.settingsListeners) {
       try {
         cb(next, patch);

@@ -9,7 +9,7 @@ import path from 'node:path';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IPC_CHANNELS, type Envelope } from '../../main/contract/bridge';
-import type { HubStatus, PendingPage, PurgeView, TrashEmptyView, TrashRestoreView, TrashView } from '../../main/contract';
+import type { HubStatus, PendingPage, PurgeView, Settings, TrashEmptyView, TrashRestoreView, TrashView } from '../../main/contract';
 import { applyStatusDiff, decodeStatusDiff, type StatusCopy, type StatusDiff } from '../../main/contract/ws';
 import { createIpcAdapter, type IpcSenderEvent } from '../../main/desktop/ipc';
 import { APP_INDEX, isAppUrl } from '../../main/desktop/app-url';
@@ -381,6 +381,29 @@ describe('nodes.pending and template events, on every transport', () => {
       }
     } finally {
       c.close();
+    }
+  });
+
+  it('pushes changed settings to WebSocket and IPC subscribers (every page follows the notification switches)', async () => {
+    const c = await wsClient();
+    const ipc = createIpcAdapter({ handlers: running.hub.handlers(), events: running.hub, eventChannel: IPC_CHANNELS.event, isTrustedUrl: isAppUrl, log: running.hub.log.child('ipc') });
+    const page = ipcEvent(APP_INDEX, { id: 12 });
+    try {
+      expect(await c.call({ subscribe: 'settings' })).toMatchObject({ ok: true });
+      ipc.subscribe(page.event, 'settings');
+      expect((await http('settings.set', { notifyOnConflicts: false, notifyDisconnectedAfterSeconds: 42 })).body).toMatchObject({ ok: true });
+      const pushed = (d: unknown) => (d as Settings).notifyDisconnectedAfterSeconds === 42 && (d as Settings).notifyOnConflicts === false;
+      await waitFor('the settings event over the WebSocket', () => c.events.some((e) => e.event === 'settings' && pushed(e.data)), 5000);
+      await waitFor('the settings event over IPC', () => page.sent.some((m) => m.channel === IPC_CHANNELS.event && m.args[0] === 'settings' && pushed(m.args[1])), 5000);
+      // A refused change pushes nothing.
+      const before = c.events.length;
+      expect((await http('settings.set', { notifyDisconnectedAfterSeconds: 0 })).body).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST' } });
+      expect((await http('settings.set', { notifyOnConflicts: true })).body).toMatchObject({ ok: true });
+      await waitFor('the next settings event', () => c.events.length > before, 5000);
+      expect(c.events.slice(before).map((e) => (e.data as Settings).notifyOnConflicts)).toEqual([true]);
+    } finally {
+      c.close();
+      page.destroy();
     }
   });
 

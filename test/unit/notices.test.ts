@@ -58,6 +58,8 @@ describe('notices', () => {
     const failure = { path: 'caf\ufffd.txt', code: 'EILSEQ', message: 'not UTF-8', at: 1 };
     const { shown } = run([[0, [alpha()]], [1000, [alpha({ state: 'error', problems: 1, lastError: failure })]], [2000, [alpha({ state: 'error', problems: 1, lastError: failure })]]]);
     expect(shown.map((s) => [s.title, s.body])).toEqual([['alpha: error', 'caf\ufffd.txt: not UTF-8']]);
+    // No failure of the hub's to tell: the count of the node's problems.
+    expect(run([[0, [beta()]], [1000, [beta({ state: 'error', problems: 2 })]]]).shown.map((s) => s.body)).toEqual(['2 problems: the node detail says what and why']);
   });
 
   it('tell new problems and new conflicts by how many, not when counts fall', () => {

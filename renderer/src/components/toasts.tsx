@@ -26,11 +26,12 @@ export function Notices() {
   const go = useUi((s) => s.go);
   const connection = useUi((s) => s.connection);
 
-  // The switches: read at each (re)connection; the Settings view stores what it saves.
+  // The switches: read at each (re)connection, then followed as anyone changes them.
   useEffect(() => {
     if (connection !== 'open') return;
     api().invoke('settings.get', {}).then((s) => useUi.getState().setSettings(s), (e: unknown) => console.warn('settings for notices unread', e));
   }, [connection]);
+  useEffect(() => api().subscribe('settings', (s) => useUi.getState().setSettings(s)), []);
 
   useEffect(() => {
     const inDesktopApp = Boolean(window.cortex);
