@@ -194,8 +194,9 @@ async function start(): Promise<void> {
   tray.on('click', showWindow);
   trackHealth(hub);
   stopNotices = watchNotices(hub, showWindow);
-  // The system is told at every start (the app may have moved since), and on each change.
-  applyStartOnLogin(hub.settings().startOnLogin, hub.log.child('desktop'), a.data);
+  // Refreshed at every start (the app may have moved since); removed only when switched off: an
+  // app on another data dir (where it is off) must not remove the entry this one relies on.
+  if (hub.settings().startOnLogin) applyStartOnLogin(true, hub.log.child('desktop'), a.data);
   hub.onSettingsChanged((next, patch) => {
     if (patch.startOnLogin !== undefined) applyStartOnLogin(next.startOnLogin, hub.log.child('desktop'), a.data);
   });
