@@ -32,7 +32,11 @@ export interface Notice {
 export interface NoticeMessage {
   title: string;
   body: string;
-  /** Distinct per message (a notification with the tag of a shown one would replace it silently). */
+  /**
+   * The same for the same events in the same minute, else distinct: two pages open on one hub
+   * tell an event under one tag, so the browser shows it once (a notification with the tag of a
+   * shown one replaces it silently); the same events later are told anew.
+   */
   tag: string;
   notices: Notice[];
 }
@@ -163,7 +167,7 @@ function line(n: Notice): string {
 
 /** What the notification says: one event told in full, several summed up in the title and listed. */
 export function messageOf(notices: readonly Notice[], now: number): NoticeMessage {
-  const tag = `cortex-hub:${now}:${notices.map((n) => `${n.kind}:${n.nodeId}`).join(',')}`.slice(0, 200);
+  const tag = `cortex-hub:${Math.floor(now / 60_000)}:${notices.map((n) => `${n.kind}:${n.nodeId}:${n.count}`).join(',')}`.slice(0, 240);
   if (notices.length === 1) {
     const n = notices[0]!;
     const single: Record<NoticeKind, [string, string]> = {

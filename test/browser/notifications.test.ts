@@ -29,8 +29,9 @@ interface Shown { title: string; body: string }
  * each toast that appears (they go by themselves after a while, so counting the live ones would not do).
  */
 function recordNotifications(): void {
-  const w = window as unknown as { Notification?: typeof Notification; shownNotifications: Shown[]; shownToasts: string[] };
+  const w = window as unknown as { Notification?: typeof Notification; shownNotifications: Shown[]; shownToasts: string[]; notificationObjects: Notification[] };
   w.shownNotifications = [];
+  w.notificationObjects = [];
   w.shownToasts = [];
   new MutationObserver((records) => {
     for (const r of records) {
@@ -43,6 +44,7 @@ function recordNotifications(): void {
     constructor(title: string, options?: NotificationOptions) {
       super(title, options);
       w.shownNotifications.push({ title, body: options?.body ?? '' });
+      w.notificationObjects.push(this);
     }
   };
 }
@@ -155,6 +157,10 @@ describe.skipIf('skip' in launched)('notifications, in Chromium', () => {
     expect(await toasts(inPage, 'conflicts').innerText()).toMatch(/^1 new conflict on echo\nBoth versions were kept/);
     expect(await titles(sys, /disconnected/)).toHaveLength(1);
     expect(await toastCount(inPage, 'disconnected')).toBe(1);
+    // A click on the notification leads to the conflicts (the browser sends it a click event).
+    await sys.evaluate(() => (window as unknown as { notificationObjects: Notification[] }).notificationObjects.at(-1)!.dispatchEvent(new Event('click')));
+    await sys.getByRole('heading', { name: 'Conflicts', level: 1 }).waitFor();
+    await sys.getByRole('link', { name: 'Nodes', exact: true }).click();
     // The toast leads to the conflicts.
     await toasts(inPage, 'conflicts').getByRole('button', { name: 'Show conflicts' }).click();
     await inPage.getByRole('heading', { name: 'Conflicts', level: 1 }).waitFor();

@@ -117,6 +117,11 @@ describe('notices', () => {
     ], 5);
     expect(m.title).toBe('Cortex Hub: 1 node disconnected, 1 in error, 4 new problems');
     expect(m.body).toBe('alpha disconnected (1 h 2 min)\nbeta in error: disk full\n4 new problems on gamma');
+    // One tag for the same events told by two pages within the minute; another for other events or later.
+    expect(messageOf(m.notices, 59_999).tag).toBe(m.tag);
+    expect(messageOf(m.notices, 60_000).tag).not.toBe(m.tag);
+    expect(messageOf(m.notices.slice(1), 5).tag).not.toBe(m.tag);
+    expect(messageOf([{ ...m.notices[2]!, count: 5 }], 5).tag).not.toBe(messageOf([m.notices[2]!], 5).tag);
     let watch = emptyWatch();
     watch = watchStep(watch, [alpha()], 0, prefs()).watch;
     watch = watchStep(watch, [alpha({ conflicts: 1 })], 1, prefs()).watch;
