@@ -325,7 +325,7 @@ export const NOTIFY_DISCONNECTED_MAX_SECONDS = 86_400;
 export const SettingsSchema = z.object({
   /** Lowest level written to the hub's log file. */
   logLevel: z.enum(LOG_LEVELS),
-  /** The desktop app shows a notification when a node goes to `error`. */
+  /** Tell when a node goes to `error` (with the other notification settings below). */
   notifyOnError: z.boolean(),
   /**
    * Modes of files and directories written into mirrors (README, "Two-way mirrors"): `private`

@@ -17,6 +17,8 @@ export function SettingsView() {
 
   useEffect(() => {
     api().invoke('settings.get', {}).then(setSettings, setError);
+    // Changed elsewhere (another page, the desktop window): shown here at once.
+    return api().subscribe('settings', setSettings);
   }, []);
   useEffect(() => {
     if (settings) setRetention(String(settings.trashRetentionDays));
