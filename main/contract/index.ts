@@ -317,11 +317,15 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export const MIRROR_MODES = ['private', 'exact'] as const;
 export type MirrorModesSetting = (typeof MIRROR_MODES)[number];
 
+/** How long a node may stay disconnected before it is told (default), and the most one may choose (a day). */
+export const NOTIFY_DISCONNECTED_DEFAULT_SECONDS = 300;
+export const NOTIFY_DISCONNECTED_MAX_SECONDS = 86_400;
+
 /** Hub settings an operator may change from the UI; stored in the hub's database. */
 export const SettingsSchema = z.object({
   /** Lowest level written to the hub's log file. */
   logLevel: z.enum(LOG_LEVELS),
-  /** The desktop app shows a notification when a node goes to `error`. */
+  /** Tell when a node goes to `error` (with the other notification settings below). */
   notifyOnError: z.boolean(),
   /**
    * Modes of files and directories written into mirrors (README, "Two-way mirrors"): `private`
@@ -331,12 +335,25 @@ export const SettingsSchema = z.object({
   mirrorModes: z.enum(MIRROR_MODES),
   /** Days a purged mirror stays in the trash (restorable) before it is emptied. */
   trashRetentionDays: z.number().int().min(1).max(TRASH_RETENTION_MAX_DAYS),
+  // ---- notifications and start on login (contract/notices.ts decides what to tell) ----
+  /** Tell when a node stays disconnected longer than `notifyDisconnectedAfterSeconds`. */
+  notifyOnDisconnect: z.boolean(),
+  notifyDisconnectedAfterSeconds: z.number().int().min(1).max(NOTIFY_DISCONNECTED_MAX_SECONDS),
+  /** Tell when new conflict copies appear on a node. */
+  notifyOnConflicts: z.boolean(),
+  /** Tell when a node has new problems (something it cannot mirror) without going to `error`. */
+  notifyOnProblems: z.boolean(),
+  /** The desktop app starts (in the tray) when the operator logs in; a headless hub refuses `true`. */
+  startOnLogin: z.boolean(),
 }).strict();
 export type Settings = z.infer<typeof SettingsSchema>;
 
 /** A fresh object on every call: no default is ever shared between callers. */
 export function defaultSettings(): Settings {
-  return { logLevel: 'info', notifyOnError: true, mirrorModes: 'private', trashRetentionDays: TRASH_RETENTION_DEFAULT_DAYS };
+  return {
+    logLevel: 'info', notifyOnError: true, mirrorModes: 'private', trashRetentionDays: TRASH_RETENTION_DEFAULT_DAYS,
+    notifyOnDisconnect: true, notifyDisconnectedAfterSeconds: NOTIFY_DISCONNECTED_DEFAULT_SECONDS, notifyOnConflicts: true, notifyOnProblems: true, startOnLogin: false,
+  };
 }
 
 // ---- agents ----------------------------------------------------------------------------
@@ -520,6 +537,8 @@ export interface EventMap {
   'agent': AgentInstanceView;
   /** An agent template was created (or changed): lists reload without a page reload. */
   'agent.template': AgentTemplateView;
+  /** The settings after a change (every page's notices follow the switches at once). */
+  'settings': Settings;
 }
 export type EventName = keyof EventMap;
 
@@ -528,7 +547,7 @@ export interface EventSource {
   on(name: EventName, cb: (data: unknown) => void): unknown;
   off(name: EventName, cb: (data: unknown) => void): unknown;
 }
-export const EVENT_NAMES: EventName[] = ['status', 'status.diff', 'log', 'agent', 'agent.template'];
+export const EVENT_NAMES: EventName[] = ['status', 'status.diff', 'log', 'agent', 'agent.template', 'settings'];
 
 export type Handlers = { [K in OpName]: (input: OpInput<K>) => OpOutput<K> | Promise<OpOutput<K>> };
 

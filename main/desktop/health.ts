@@ -1,4 +1,4 @@
-/** What the tray shows and what deserves a notification: pure functions over node status. */
+/** What the tray shows: a pure function over node status (what deserves a notification: contract/notices.ts). */
 import type { NodeState, NodeStatus } from '../contract';
 
 export type Health = 'ok' | 'busy' | 'bad' | 'idle' | 'empty';
@@ -23,9 +23,4 @@ export function healthOf(nodes: NodeStatus[]): { level: Health; summary: string 
   if (fresh) parts.push(`${fresh} new`);
   const level: Health = errors > 0 ? 'bad' : busy > 0 ? 'busy' : inSync > 0 ? 'ok' : 'idle';
   return { level, summary: parts.join(', ') };
-}
-
-/** Nodes that are in `error` now and were not at the previous snapshot. */
-export function newErrors(previous: Map<string, NodeState>, nodes: NodeStatus[]): NodeStatus[] {
-  return nodes.filter((n) => n.state === 'error' && previous.get(n.id) !== 'error');
 }

@@ -1,8 +1,9 @@
 /**
  * The desktop app's main process: runs a serving hub in-process (same data layout and API as
  * `cortex-hub serve`), one hardened window on app://cortex/, the IPC adapter, a tray icon
- * showing node health, a notification when a node goes to `error`, single instance, and a
- * graceful shutdown (sessions flushed, nodes told) before quitting.
+ * showing node health, native notifications (notify.ts: a node down too long, in error, new
+ * problems or conflicts), start on login (a setting), single instance, and a graceful shutdown
+ * (sessions flushed, nodes told) before quitting.
  *
  *   npm start                      build, then run this with Electron
  *   electron . --data DIR --grpc HOST:PORT
@@ -10,9 +11,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { app, BrowserWindow, dialog, ipcMain, Menu, nativeImage, Notification, protocol, session, shell, Tray, type WebContents } from 'electron';
+import { app, BrowserWindow, dialog, ipcMain, Menu, nativeImage, protocol, session, shell, Tray, type WebContents } from 'electron';
 import { IPC_CHANNELS } from '../contract/bridge';
-import type { HubStatus, NodeState } from '../contract';
+import type { HubStatus } from '../contract';
 import { DataDirBusyError, resolveDataDir } from '../hub/data-dir';
 import { CONTENT_SECURITY_POLICY, contentTypeOf } from '../server/api-server';
 import { DEFAULT_STATIC_DIR, runHub, type RunningHub } from '../server/run-hub';
@@ -21,7 +22,8 @@ import { trimHeapWhenIdle } from '../util/heap-trim';
 import { boundHeapGrowth } from '../util/heap-growth';
 import { APP_INDEX, APP_SCHEME, isAppUrl, rendererFile } from './app-url';
 import { createIpcAdapter, type IpcAdapter } from './ipc';
-import { healthOf, newErrors, type Health } from './health';
+import { healthOf, type Health } from './health';
+import { applyStartOnLogin, startedHidden, watchNotices } from './notify';
 
 protocol.registerSchemesAsPrivileged([{ scheme: APP_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true } }]);
 
@@ -30,6 +32,7 @@ let win: BrowserWindow | null = null;
 let tray: Tray | null = null;
 let ipc: IpcAdapter | null = null;
 let quitting = false;
+let stopNotices: (() => void) | null = null;
 
 /** `npm run dev`: the window loads Vite's dev server (hot reload) instead of app://. */
 const DEV_URL = !app.isPackaged && process.env.CORTEX_DEV_URL ? new URL(process.env.CORTEX_DEV_URL).origin : null;
@@ -138,7 +141,6 @@ function lockDownSession(): void {
 }
 
 function trackHealth(hub: RunningHub['hub']): void {
-  let previous = new Map<string, NodeState>();
   let shown: Health | null = null;
   const update = (s: HubStatus) => {
     const health = healthOf(s.nodes);
@@ -148,14 +150,6 @@ function trackHealth(hub: RunningHub['hub']): void {
       tray?.setImage(dot(health.level));
     }
     tray?.setToolTip(`Cortex Hub: ${health.summary}`);
-    const errors = newErrors(previous, s.nodes);
-    // The setting is read from the database only when there is something to notify.
-    if (errors.length > 0 && Notification.isSupported() && hub.settings().notifyOnError) {
-      for (const n of errors) {
-        new Notification({ title: `Node ${n.name}: error`, body: n.lastError ? `${n.lastError.path ? `${n.lastError.path}: ` : ''}${n.lastError.message}` : 'The node needs attention.' }).show();
-      }
-    }
-    previous = new Map(s.nodes.map((n) => [n.id, n.state]));
   };
   hub.on('status', update);
   update(hub.status());
@@ -170,7 +164,7 @@ async function start(): Promise<void> {
   lockDownSession();
   const a = args();
   const dataDir = resolveDataDir(a.data);
-  const base = { dataDir, consoleLevel: 'warn' as const, ui: { host: '127.0.0.1', port: 0 } };
+  const base = { dataDir, consoleLevel: 'warn' as const, ui: { host: '127.0.0.1', port: 0 }, desktop: true };
   try {
     running = await runHub({ ...base, grpc: a.grpc ?? '0.0.0.0:7443' });
   } catch (e) {
@@ -199,12 +193,20 @@ async function start(): Promise<void> {
   ]));
   tray.on('click', showWindow);
   trackHealth(hub);
-  createWindow();
+  stopNotices = watchNotices(hub, showWindow);
+  // Refreshed at every start (the app may have moved since); removed only when switched off: an
+  // app on another data dir (where it is off) must not remove the entry this one relies on.
+  if (hub.settings().startOnLogin) applyStartOnLogin(true, hub.log.child('desktop'), a.data);
+  hub.onSettingsChanged((next, patch) => {
+    if (patch.startOnLogin !== undefined) applyStartOnLogin(next.startOnLogin, hub.log.child('desktop'), a.data);
+  });
+  if (!startedHidden(process.argv)) createWindow();
 }
 
 /** Flush and tell the nodes before the process goes. */
 async function shutdown(): Promise<void> {
   ipc?.dispose();
+  stopNotices?.();
   tray?.destroy();
   tray = null;
   await running?.stop();

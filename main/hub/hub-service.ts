@@ -48,6 +48,8 @@ export interface HubOptions {
   advertise?: string;
   consoleLevel?: 'error' | 'warn' | 'info' | 'debug' | false;
   logLevel?: 'error' | 'warn' | 'info' | 'debug';
+  /** Run by the desktop app, which can start on login (the `startOnLogin` setting); a headless hub refuses it. */
+  desktop?: boolean;
 }
 
 const LOG_RING = 2000;
@@ -461,7 +463,18 @@ export class HubService extends EventEmitter<HubEvents> {
   /** The mirror mode setting, for every write into a mirror (kept here: read per file). */
   private mirrorModes: MirrorModes = defaultSettings().mirrorModes;
 
+  private readonly settingsListeners = new Set<(next: Settings, patch: Partial<Settings>) => void>();
+
+  /** Calls `cb` after each change of the settings (the desktop app applies `startOnLogin`); returns the unsubscribe function. */
+  onSettingsChanged(cb: (next: Settings, patch: Partial<Settings>) => void): () => void {
+    this.settingsListeners.add(cb);
+    return () => this.settingsListeners.delete(cb);
+  }
+
   updateSettings(patch: Partial<Settings>): Settings {
+    if (patch.startOnLogin && !this.opts.desktop) {
+      throw new ContractError('BAD_REQUEST', 'startOnLogin: only the desktop app starts on login; this hub runs headless (cortex-hub serve): start it with your service manager (systemd, launchd) instead');
+    }
     const next = { ...this.settings(), ...patch };
     this.store.setMeta('settings', JSON.stringify(next));
     this.mirrorModes = next.mirrorModes;
@@ -469,6 +482,14 @@ export class HubService extends EventEmitter<HubEvents> {
     // A shorter retention window applies now, not at the next hourly check.
     if (patch.trashRetentionDays !== undefined && this.opts.mode === 'serve') this.trash.check();
     this.log.info('settings.changed', { changed: patch });
+    this.emit('settings', next);
+    for (const cb of this.settingsListeners) {
+      try {
+        cb(next, patch);
+      } catch (e) {
+        this.log.error('settings.listener-failed', { error: (e as Error).message });
+      }
+    }
     return next;
   }
 

@@ -8,7 +8,7 @@ import { AgentsView } from './views/agents';
 import { LogsView } from './views/logs';
 import { SettingsView } from './views/settings';
 import { ConflictsView } from './views/conflicts';
-import { ConflictToasts } from './components/toasts';
+import { Notices } from './components/toasts';
 
 const TABS: { view: View; label: string }[] = [
   { view: { name: 'nodes' }, label: 'Nodes' },
@@ -59,7 +59,7 @@ export function App() {
       <main>
         {hub ? <Current view={view} /> : <div className="loading" aria-busy="true">Connecting to the hub…</div>}
       </main>
-      <ConflictToasts />
+      <Notices />
     </div>
   );
 }

@@ -1,7 +1,8 @@
 /**
  * When to tell the operator about new conflicts: a node the page already knew whose count of
- * conflict copies went up between two status updates. Pure (tested without a browser); the
- * toast (components/toasts.tsx) and the page event `cortex-hub:new-conflicts` are built on it.
+ * conflict copies went up between two status updates. Pure (tested without a browser); the page
+ * event `cortex-hub:new-conflicts` is built on it (components/toasts.tsx). What is told to the
+ * operator (notification or toast) is decided by contract/notices.ts.
  */
 import type { NodeStatus } from '../../main/contract';
 
@@ -31,11 +32,4 @@ export function newConflicts(prev: Record<string, NodeStatus>, next: Record<stri
     if (now.conflicts > before.conflicts) out.push({ nodeId: id, name: now.name, added: now.conflicts - before.conflicts, total: now.conflicts });
   }
   return out;
-}
-
-/** What a toast says about alerts of one update. */
-export function alertText(alerts: readonly ConflictAlert[]): string {
-  const added = alerts.reduce((n, a) => n + a.added, 0);
-  const where = alerts.length === 1 ? `on ${alerts[0]!.name}` : `on ${alerts.length} nodes (${alerts.map((a) => a.name).join(', ')})`;
-  return `${added} new ${added === 1 ? 'conflict' : 'conflicts'} ${where}: both versions were kept.`;
 }

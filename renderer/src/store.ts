@@ -4,7 +4,7 @@
  * The merge and the rate computation are pure functions (tested without a browser).
  */
 import { create } from 'zustand';
-import type { HubStatus, NodeStatus } from '../../main/contract';
+import type { HubStatus, NodeStatus, Settings } from '../../main/contract';
 import { applyStatusDiff, decodeStatusDiff, type StatusCopy } from '../../main/contract/ws';
 import type { ConnectionState } from './transport';
 import { compareNames } from '../../main/util/format';
@@ -43,6 +43,9 @@ export interface UiState {
   view: View;
   filter: string;
   sort: { key: SortKey; dir: 1 | -1 };
+  /** The hub's settings as last read or saved (the notices follow them), null until read. */
+  settings: Settings | null;
+  setSettings(s: Settings): void;
   setConnection(c: ConnectionState): void;
   ingest(status: HubStatus, now?: number): void;
   /** Applies a message of the status stream (`status.diff`, `status.snapshot`); false: a full one is needed (missed or refused). */
@@ -186,6 +189,8 @@ export const useUi = create<UiState>()((set, get) => ({
   view: viewFromHash(typeof location === 'undefined' ? '' : location.hash),
   filter: '',
   sort: { key: 'name', dir: 1 },
+  settings: null,
+  setSettings: (settings) => set({ settings }),
   setConnection: (connection) => set({ connection }),
   ingest: (status, now = Date.now()) => set((s) => {
     const { nodes: _ignored, ...hub } = status;

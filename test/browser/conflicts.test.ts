@@ -97,7 +97,7 @@ describe.skipIf('skip' in launched)('conflicts in the panel, in Chromium', () =>
     expect(copies(ws)).toHaveLength(2);
     const toast = page.locator('[data-toast="conflicts"]').first();
     await toast.waitFor({ timeout: 30_000 });
-    expect(await toast.innerText()).toMatch(/new conflicts? on delta: both versions were kept/);
+    expect(await toast.innerText()).toMatch(/^\d+ new conflicts? on delta\nBoth versions were kept; the Conflicts view compares them\./);
     const alerts = await page.evaluate(() => (window as unknown as { alerts: { nodeId: string; added: number }[] }).alerts);
     expect(alerts.every((a) => a.nodeId === id)).toBe(true);
     expect(alerts.reduce((n, a) => n + a.added, 0)).toBe(2);

@@ -1,8 +1,8 @@
 /**
  * The desktop app end to end (Playwright's Electron driver, under Xvfb when there is no
  * display): it starts, shows the overview over the preload bridge, the page has no Node
- * (`require`, `process`), navigation away and window.open are blocked, and quitting stops
- * the hub cleanly. Skips with the reason printed where the Electron binary or a display is
+ * (`require`, `process`), navigation away and window.open are blocked, start on login writes
+ * and removes the XDG autostart entry (Linux), and quitting stops the hub cleanly. Skips with the reason printed where the Electron binary or a display is
  * missing (the browser tests cover the same UI without Electron); where Electron is installed,
  * a better-sqlite3 that cannot be built for it is a failure, not a skip (`npm start` needs it).
  */
@@ -65,7 +65,8 @@ describe.skipIf('skip' in pre || 'broken' in pre)('the desktop app under Electro
     app = await _electron.launch({
       executablePath: binary,
       args: [ROOT, '--no-sandbox', '--data', path.join(dir, 'hub'), '--grpc', '127.0.0.1:0'],
-      env: { ...process.env, ...env } as Record<string, string>,
+      // Its own XDG config: start on login writes its autostart entry there, not in the user's.
+      env: { ...process.env, ...env, XDG_CONFIG_HOME: path.join(dir, 'config') } as Record<string, string>,
     });
     page = await app.firstWindow();
     await page.getByRole('heading', { name: 'Nodes' }).waitFor({ timeout: 30_000 });
@@ -93,6 +94,19 @@ describe.skipIf('skip' in pre || 'broken' in pre)('the desktop app under Electro
     expect(await page.evaluate(() => window.open('https://example.com/') === null)).toBe(true);
     await waitFor('the new window to be denied', () => denied('desktop.window-open-denied'), 15_000);
     expect(app.windows()).toHaveLength(1);
+  });
+
+  it.runIf(process.platform === 'linux')('starts on login through the XDG autostart entry, switched from the Settings', async () => {
+    const entry = path.join(dir, 'config', 'autostart', 'cortex-hub.desktop');
+    const set = (startOnLogin: boolean) => page.evaluate((v) => (window as unknown as { cortex: { invoke(op: string, i: unknown): Promise<unknown> } }).cortex.invoke('settings.set', { startOnLogin: v }), startOnLogin);
+    expect(fs.existsSync(entry)).toBe(false);
+    expect(await set(true)).toMatchObject({ ok: true, result: { startOnLogin: true } });
+    await waitFor('the autostart entry', () => fs.existsSync(entry), 15_000);
+    const exec = fs.readFileSync(entry, 'utf8').split('\n').find((l) => l.startsWith('Exec='));
+    expect(exec).toContain(`--data ${path.join(dir, 'hub')}`);
+    expect(exec).toMatch(/ --hidden$/);
+    expect(await set(false)).toMatchObject({ ok: true, result: { startOnLogin: false } });
+    await waitFor('the autostart entry removed', () => !fs.existsSync(entry), 15_000);
   });
 
   it('stops the hub cleanly on quit', async () => {

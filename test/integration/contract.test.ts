@@ -9,7 +9,7 @@ import path from 'node:path';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IPC_CHANNELS, type Envelope } from '../../main/contract/bridge';
-import type { HubStatus, PendingPage, PurgeView, TrashEmptyView, TrashRestoreView, TrashView } from '../../main/contract';
+import type { HubStatus, PendingPage, PurgeView, Settings, TrashEmptyView, TrashRestoreView, TrashView } from '../../main/contract';
 import { applyStatusDiff, decodeStatusDiff, type StatusCopy, type StatusDiff } from '../../main/contract/ws';
 import { createIpcAdapter, type IpcSenderEvent } from '../../main/desktop/ipc';
 import { APP_INDEX, isAppUrl } from '../../main/desktop/app-url';
@@ -100,6 +100,10 @@ const BAD_SHAPES: [string, unknown][] = [
   ['trash.empty', { ids: ['../x'] }],
   ['settings.set', { trashRetentionDays: 0 }],
   ['settings.set', { trashRetentionDays: 1.5 }],
+  ['settings.set', { notifyDisconnectedAfterSeconds: 0 }],
+  ['settings.set', { notifyDisconnectedAfterSeconds: 86_401 }],
+  ['settings.set', { notifyOnConflicts: 'yes' }],
+  ['settings.set', { startOnLogin: 1 }],
 ];
 
 describe('the WebSocket and HTTP adapter', () => {
@@ -268,7 +272,23 @@ describe('the WebSocket and HTTP adapter', () => {
 
   it('keeps settings, applies them, and refuses a foreign origin', async () => {
     expect((await http('settings.set', { logLevel: 'debug' })).body).toMatchObject({ ok: true, result: { logLevel: 'debug', notifyOnError: true } });
-    expect(running.hub.settings()).toEqual({ logLevel: 'debug', notifyOnError: true, mirrorModes: 'private', trashRetentionDays: 7 });
+    expect(running.hub.settings()).toEqual({
+      logLevel: 'debug', notifyOnError: true, mirrorModes: 'private', trashRetentionDays: 7,
+      notifyOnDisconnect: true, notifyDisconnectedAfterSeconds: 300, notifyOnConflicts: true, notifyOnProblems: true, startOnLogin: false,
+    });
+    expect((await http('settings.set', { notifyDisconnectedAfterSeconds: 5, notifyOnProblems: false })).body)
+      .toMatchObject({ ok: true, result: { notifyDisconnectedAfterSeconds: 5, notifyOnProblems: false, notifyOnConflicts: true } });
+    // Start on login is the desktop app's: a headless hub refuses it, on both transports, and keeps the setting off.
+    const c = await wsClient();
+    try {
+      for (const answer of [(await http('settings.set', { startOnLogin: true })).body, await c.call({ op: 'settings.set', input: { startOnLogin: true } })]) {
+        expect(answer).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST', message: expect.stringMatching(/^startOnLogin: only the desktop app starts on login; this hub runs headless/) } });
+      }
+      expect(await c.call({ op: 'settings.set', input: { startOnLogin: false } })).toMatchObject({ ok: true, result: { startOnLogin: false } });
+    } finally {
+      c.close();
+    }
+    expect(running.hub.settings()).toMatchObject({ startOnLogin: false, notifyDisconnectedAfterSeconds: 5 });
     const foreign = await fetch(`${running.ui}/api/invoke`, {
       method: 'POST', headers: { Authorization: `Bearer ${running.adminToken}`, Origin: 'http://evil.example' }, body: '{"op":"status"}',
     });
@@ -361,6 +381,29 @@ describe('nodes.pending and template events, on every transport', () => {
       }
     } finally {
       c.close();
+    }
+  });
+
+  it('pushes changed settings to WebSocket and IPC subscribers (every page follows the notification switches)', async () => {
+    const c = await wsClient();
+    const ipc = createIpcAdapter({ handlers: running.hub.handlers(), events: running.hub, eventChannel: IPC_CHANNELS.event, isTrustedUrl: isAppUrl, log: running.hub.log.child('ipc') });
+    const page = ipcEvent(APP_INDEX, { id: 12 });
+    try {
+      expect(await c.call({ subscribe: 'settings' })).toMatchObject({ ok: true });
+      ipc.subscribe(page.event, 'settings');
+      expect((await http('settings.set', { notifyOnConflicts: false, notifyDisconnectedAfterSeconds: 42 })).body).toMatchObject({ ok: true });
+      const pushed = (d: unknown) => (d as Settings).notifyDisconnectedAfterSeconds === 42 && (d as Settings).notifyOnConflicts === false;
+      await waitFor('the settings event over the WebSocket', () => c.events.some((e) => e.event === 'settings' && pushed(e.data)), 5000);
+      await waitFor('the settings event over IPC', () => page.sent.some((m) => m.channel === IPC_CHANNELS.event && m.args[0] === 'settings' && pushed(m.args[1])), 5000);
+      // A refused change pushes nothing.
+      const before = c.events.length;
+      expect((await http('settings.set', { notifyDisconnectedAfterSeconds: 0 })).body).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST' } });
+      expect((await http('settings.set', { notifyOnConflicts: true })).body).toMatchObject({ ok: true });
+      await waitFor('the next settings event', () => c.events.length > before, 5000);
+      expect(c.events.slice(before).map((e) => (e.data as Settings).notifyOnConflicts)).toEqual([true]);
+    } finally {
+      c.close();
+      page.destroy();
     }
   });
 

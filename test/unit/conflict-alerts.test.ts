@@ -1,11 +1,11 @@
 /**
  * When the page tells of new conflicts (renderer/src/conflict-alerts.ts): only for a node it
  * already knew whose count of conflict copies went up, never for the first status or a node
- * just added, nor when the count went down; and what the toast says.
+ * just added, nor when the count went down.
  */
 import { describe, expect, it } from 'vitest';
 import type { NodeStatus } from '../../main/contract';
-import { alertText, newConflicts } from '../../renderer/src/conflict-alerts';
+import { newConflicts } from '../../renderer/src/conflict-alerts';
 import { node } from '../helpers/status';
 
 const byId = (...ns: NodeStatus[]) => Object.fromEntries(ns.map((n) => [n.id, n]));
@@ -24,11 +24,5 @@ describe('new conflict alerts', () => {
     expect(newConflicts(byId(node('a', { conflicts: 2 })), withOne, ['a'])).toEqual([]);
     expect(newConflicts(withOne, withOne, ['a'])).toEqual([]);
     expect(newConflicts(byId(node('a')), byId(node('a', { conflicts: 1, state: 'retired' })), ['a'])).toEqual([]);
-  });
-
-  it('say how many and where', () => {
-    expect(alertText([{ nodeId: 'a', name: 'alpha', added: 1, total: 1 }])).toBe('1 new conflict on alpha: both versions were kept.');
-    expect(alertText([{ nodeId: 'a', name: 'alpha', added: 2, total: 2 }, { nodeId: 'b', name: 'beta', added: 1, total: 5 }]))
-      .toBe('3 new conflicts on 2 nodes (alpha, beta): both versions were kept.');
   });
 });

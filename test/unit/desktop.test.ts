@@ -1,9 +1,9 @@
-/** Pure desktop helpers: which app:// URLs map to which files, tray health, notifications. */
+/** Pure desktop helpers: which app:// URLs map to which files, tray health (notifications: notices.test.ts). */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { NodeStatus } from '../../main/contract';
 import { APP_INDEX, isAppUrl, rendererFile } from '../../main/desktop/app-url';
-import { healthOf, newErrors } from '../../main/desktop/health';
+import { healthOf } from '../../main/desktop/health';
 
 describe('app:// URLs', () => {
   const root = path.resolve('/opt/cortex/renderer');
@@ -43,10 +43,5 @@ describe('tray health and notifications', () => {
   it('counts a node that never connected as new, not as disconnected or a problem', () => {
     expect(healthOf([node('a', 'in-sync'), node('b', 'new')])).toEqual({ level: 'ok', summary: '1/2 in sync, 1 new' });
     expect(healthOf([node('a', 'new')]).level).toBe('idle');
-  });
-
-  it('notifies once per transition into error', () => {
-    const prev = new Map<string, NodeStatus['state']>([['a', 'syncing'], ['b', 'error']]);
-    expect(newErrors(prev, [node('a', 'error'), node('b', 'error'), node('c', 'in-sync')]).map((n) => n.id)).toEqual(['a']);
   });
 });

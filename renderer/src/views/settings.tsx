@@ -5,6 +5,7 @@ import { bytes } from '../../../main/util/format';
 import { api } from '../api';
 import { ErrorNote, Loading } from '../components/bits';
 import { useUi } from '../store';
+import { NotifySettings } from './notify-settings';
 
 export function SettingsView() {
   const hub = useUi((s) => s.hub);
@@ -16,6 +17,8 @@ export function SettingsView() {
 
   useEffect(() => {
     api().invoke('settings.get', {}).then(setSettings, setError);
+    // Changed elsewhere (another page, the desktop window): shown here at once.
+    return api().subscribe('settings', setSettings);
   }, []);
   useEffect(() => {
     if (settings) setRetention(String(settings.trashRetentionDays));
@@ -29,7 +32,10 @@ export function SettingsView() {
   const change = async (patch: Partial<Settings>) => {
     setSaved(false);
     try {
-      setSettings(await api().invoke('settings.set', patch));
+      const next = await api().invoke('settings.set', patch);
+      setSettings(next);
+      // The page's notices follow the switches at once.
+      useUi.getState().setSettings(next);
       setError(null);
       setSaved(true);
     } catch (e) {
@@ -62,13 +68,10 @@ export function SettingsView() {
           <p id="trash-retention-help" className="sub">
             A purge moves mirrors into the trash; they can be restored for this many days, then they are deleted (checked every hour). Press Enter or leave the field to save; a shorter window applies at once.
           </p>
-          <label className="check">
-            <input type="checkbox" checked={settings.notifyOnError} onChange={(e) => void change({ notifyOnError: e.target.checked })} />
-            Desktop notification when a node goes to error (desktop app)
-          </label>
-          <p className="sub" role="status">{saved ? 'Saved.' : ''}</p>
         </form>
       )}
+      {settings ? <NotifySettings settings={settings} change={change} /> : null}
+      <p className="sub" role="status">{saved ? 'Saved.' : ''}</p>
       <h2>This hub</h2>
       {hub ? (
         <dl className="facts">
