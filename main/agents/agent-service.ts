@@ -325,7 +325,9 @@ export class AgentService {
     const f = { exitCode: m.hasExitCode ? Number(m.exitCode) : null, exitSignal: m.signal ? clip(String(m.signal)) : null, error: m.error ? clip(String(m.error)) : null };
     // The output's tail, bounded here whatever the node sent; kept also when the state came late (settled as lost meanwhile).
     if (m.hasOutput && !this.store.output(i.id)) {
-      this.store.saveOutput(i.id, { stdout: tailText(m.stdoutTail), stderr: tailText(m.stderrTail), stdoutBytes: count(m.stdoutBytes), stderrBytes: count(m.stderrBytes) });
+      const stdoutBytes = count(m.stdoutBytes);
+      const stderrBytes = count(m.stderrBytes);
+      this.store.saveOutput(i.id, { stdout: tailText(m.stdoutTail, stdoutBytes), stderr: tailText(m.stderrTail, stderrBytes), stdoutBytes, stderrBytes });
     }
     if (!this.finish(i.id, state, f)) this.host.log.info('agent.late_report', { agent: i.id, node: nodeId, reported: state, recorded: i.state });
     return null;

@@ -39,12 +39,13 @@ export class ByteTail {
 
 /**
  * A tail as text: at most `limit` bytes (the last ones), without the continuation bytes of a
- * character cut at its start, invalid UTF-8 as U+FFFD. From a node: any bytes at all.
+ * character cut at its start (cut here, or by the node when the stream had more than its
+ * tail: `total`), invalid UTF-8 as U+FFFD. From a node: any bytes at all.
  */
-export function tailText(b: Uint8Array | null | undefined, limit = AGENT_OUTPUT_TAIL): string {
+export function tailText(b: Uint8Array | null | undefined, total = 0, limit = AGENT_OUTPUT_TAIL): string {
   if (!b || b.length === 0) return '';
   let start = b.length > limit ? b.length - limit : 0;
   // A cut inside a character leaves up to 3 continuation bytes (10xxxxxx) at the start.
-  if (start > 0) for (let k = 0; k < 3 && start < b.length && (b[start]! & 0xc0) === 0x80; k++) start++;
+  if (start > 0 || total > b.length) for (let k = 0; k < 3 && start < b.length && (b[start]! & 0xc0) === 0x80; k++) start++;
   return new TextDecoder('utf-8', { fatal: false }).decode(b.subarray(start));
 }
