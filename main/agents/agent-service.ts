@@ -66,8 +66,8 @@ export class AgentService {
   updateTemplate(u: TemplateFields & { id: string; name?: string | undefined; command?: string | undefined; nodeId?: string | null | undefined; webhook?: 'keep' | 'new' | 'remove' | undefined }): AgentTemplateSaved {
     const t = this.liveTemplate(u.id);
     const next = { cron: u.cron === undefined ? t.cron : u.cron, nodeId: u.nodeId === undefined ? t.nodeId : u.nodeId };
-    // The node is checked only when the edit names one: a template whose node was retired since can still be edited.
-    checkTemplate({ cron: next.cron, nodeId: next.nodeId ?? undefined }, (id) => (u.nodeId === undefined && id === t.nodeId ? 'active' : this.host.nodeState(id)));
+    // Its own node is not checked again: a template whose node was retired since can still be edited.
+    checkTemplate({ cron: next.cron, nodeId: next.nodeId ?? undefined }, (id) => (id === t.nodeId ? 'active' : this.host.nodeState(id)));
     if (u.name !== undefined && u.name !== t.name) {
       const other = this.store.template(u.name);
       if (other && other.id !== t.id && other.deletedAt === null) throw new ContractError('CONFLICT', `an agent template named "${u.name}" exists already`);
