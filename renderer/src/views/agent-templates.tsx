@@ -1,5 +1,5 @@
 /**
- * Agent templates: the overview (one line per template with its last run and how many are
+ * The Agents tab (the templates, then every instance) and agent templates: the overview (one line per template with its last run and how many are
  * active, so a cron firing every minute is one line, not a flood), and a template's own page
  * (`#/agents/templates/<id>`): its command, cron, node, overlap, webhook address and default
  * config, Edit, Delete, Start, and its instances, paged.
@@ -13,6 +13,17 @@ import { useLoad } from '../hooks';
 import { useUi } from '../store';
 import { AgentsView, StartDialog } from './agents';
 import { DeleteTemplateDialog, TemplateDialog, webhookUrl } from './template-dialog';
+
+/** The Agents tab: its templates, then every instance. */
+export function AgentsTab() {
+  return (
+    <div className="stack">
+      <h1>Agents</h1>
+      <TemplatesOverview />
+      <AgentsView />
+    </div>
+  );
+}
 
 export function TemplatesOverview() {
   const nodes = useUi((s) => s.nodes);

@@ -1,10 +1,10 @@
 /**
- * Agents: the templates, one line each (agent-templates.tsx: however often a cron fires, a
- * template is one line), then the instances filtered and paged on the hub (by node, session,
- * template, state; newest first), shown in a virtualized table (only the rows in view are in
- * the DOM, so a million instances scroll like ten), with live state changes; a row opens the
- * instance's own page (agent-instance.tsx); starting a new instance from a template. The same
- * table, fixed to one node or one template, is in the node detail and the template's page.
+ * Agent instances filtered and paged on the hub (by node, session, template, state; newest
+ * first), shown in a virtualized table (only the rows in view are in the DOM, so a million
+ * instances scroll like ten), with live state changes; a row opens the instance's own page
+ * (agent-instance.tsx); starting a new instance from a template. The Agents tab puts the
+ * templates above it (agent-templates.tsx); the node detail and a template's page show it
+ * fixed to their node or template.
  */
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { useCallback, useEffect, useRef, useState } from 'react';
@@ -15,7 +15,6 @@ import { Dialog, Empty, ErrorNote, Loading } from '../components/bits';
 import { useLoad } from '../hooks';
 import { useUi } from '../store';
 import { startForm, type StartForm } from '../dialogs';
-import { TemplatesOverview } from './agent-templates';
 
 const PAGE = 200;
 const ROW_HEIGHT = 34;
@@ -79,17 +78,6 @@ function useInstances(filter: AgentFilter) {
   }), [key]);
 
   return { items, more: () => { if (!done && next) void load(next); }, done, error };
-}
-
-/** The Agents tab: its templates, then every instance. */
-export function AgentsTab() {
-  return (
-    <div className="stack">
-      <h1>Agents</h1>
-      <TemplatesOverview />
-      <AgentsView />
-    </div>
-  );
 }
 
 /** Instances: all of them, or those of one node (`nodeId`) or one template (`templateId`). */
