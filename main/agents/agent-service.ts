@@ -314,7 +314,10 @@ export class AgentService {
       if (this.store.markRunning(i.id)) {
         this.host.log.info('agent.running', { agent: i.id, node: nodeId });
         this.host.changed(this.store.instance(i.id)!);
-      } else if (FINAL_STATES.includes(i.state)) {
+      }
+      // Its output so far, while it runs (never over what a final report left).
+      if (m.hasOutput && this.store.instance(i.id)!.state === 'running') this.saveOutput(i.id, m);
+      if (FINAL_STATES.includes(i.state)) {
         // Settled here (lost while its node was away, stopped while it was not connected) but
         // still running there: nobody would see or stop it, so the node stops its whole group.
         this.host.log.warn('agent.stop_settled', { agent: i.id, node: nodeId, recorded: i.state });
@@ -323,17 +326,20 @@ export class AgentService {
       return null;
     }
     const f = { exitCode: m.hasExitCode ? Number(m.exitCode) : null, exitSignal: m.signal ? clip(String(m.signal)) : null, error: m.error ? clip(String(m.error)) : null };
-    // The output's tail, bounded here whatever the node sent; kept also when the state came late (settled as lost meanwhile).
-    if (m.hasOutput && !this.store.output(i.id)) {
-      const stdoutBytes = count(m.stdoutBytes);
-      const stderrBytes = count(m.stderrBytes);
-      this.store.saveOutput(i.id, { stdout: tailText(m.stdoutTail, stdoutBytes), stderr: tailText(m.stderrTail, stderrBytes), stdoutBytes, stderrBytes });
-    }
+    // The whole tail, over what came while it ran; kept also when the state came late (settled as lost meanwhile).
+    if (m.hasOutput) this.saveOutput(i.id, m);
     if (!this.finish(i.id, state, f)) this.host.log.info('agent.late_report', { agent: i.id, node: nodeId, reported: state, recorded: i.state });
     return null;
   }
 
   /** Sends an instance to its node: the command it was created with (a later edit of its template does not change it). */
+  /** Keeps the output's tail a node sent, bounded here whatever it sent. */
+  private saveOutput(id: string, m: AgentStateMsg): void {
+    const stdoutBytes = count(m.stdoutBytes);
+    const stderrBytes = count(m.stderrBytes);
+    this.store.saveOutput(id, { stdout: tailText(m.stdoutTail, stdoutBytes), stderr: tailText(m.stderrTail, stderrBytes), stdoutBytes, stderrBytes });
+  }
+
   private dispatch(i: AgentInstance): void {
     if (this.host.sendToNode(i.nodeId, { agentStart: { id: i.id, command: i.command, configJson: JSON.stringify(i.config) } })) {
       this.host.log.info('agent.sent', { agent: i.id, node: i.nodeId });

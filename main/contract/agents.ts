@@ -54,10 +54,13 @@ export interface AgentInstanceView {
 /** Bytes of each of stdout and stderr kept per instance: the last ones. */
 export const OUTPUT_TAIL_BYTES = 64 * 1024;
 
-/** The tail of an instance's output, reported by its node when it ended. */
+/**
+ * The tail of an instance's output, reported by its node when it ended, and while it runs
+ * every few seconds when it grew (then it is the output so far).
+ */
 export interface AgentOutputView {
   id: string;
-  /** False while it runs, for what ended without its node's report (lost), and for older nodes that send none. */
+  /** False until its node sent some: a run that wrote nothing yet, one that ended without its node's report (lost), an older node. */
   recorded: boolean;
   /** The last OUTPUT_TAIL_BYTES bytes of each (invalid UTF-8 shown as U+FFFD). */
   stdout: string;

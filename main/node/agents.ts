@@ -7,7 +7,8 @@
  * Each instance runs in its own process group (spawned detached on POSIX: the shell leads a
  * new session), so a stop reaches everything it started, not only the shell: SIGTERM to the
  * whole group, SIGKILL to what is left of it after STOP_GRACE_MS (even once the shell itself
- * has exited). The last 64 KiB of its stdout and of its stderr go with its final state. Windows has no process groups: there a stop ends the process tree with
+ * has exited). The last 64 KiB of its stdout and of its stderr go with its final state, and
+ * while it runs, every few seconds when they grew. Windows has no process groups: there a stop ends the process tree with
  * `taskkill /T /F` at once.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -23,6 +24,11 @@ const STDERR_ERROR = 4096;
  * without what is still unread (a background child that inherited them keeps them open).
  */
 const OUTPUT_SETTLE_MS = 1000;
+/**
+ * While an instance runs, its output's tail so far goes to the hub this often when it grew
+ * (only while connected: the final report carries it all anyway, so nothing is queued).
+ */
+export const OUTPUT_PROGRESS_MS = 3000;
 /** A stopped agent's process group gets this long after SIGTERM before SIGKILL. */
 export const STOP_GRACE_MS = 5000;
 
@@ -111,17 +117,26 @@ export class AgentRunner {
     this.running.set(id, { child, stopping: false, stopReason: '', exited, stopped: null });
     child.stdout!.on('data', (d: Buffer) => out.push(d));
     child.stderr!.on('data', (d: Buffer) => err.push(d));
+    let sentBytes = 0;
+    const progress = setInterval(() => {
+      const r = this.running.get(id);
+      if (!r || r.stopping || out.total + err.total === sentBytes) return;
+      if (this.send({ id, state: 'running', hasExitCode: false, exitCode: 0, signal: '', error: '', hasOutput: true, stdoutTail: out.bytes(), stderrTail: err.bytes(), stdoutBytes: out.total, stderrBytes: err.total })) sentBytes = out.total + err.total;
+    }, OUTPUT_PROGRESS_MS);
+    progress.unref();
     child.once('spawn', () => {
       this.log.info('agent.started', { agent: id, pid: child.pid, pgid: WINDOWS ? null : child.pid });
       this.report({ id, state: 'running', hasExitCode: false, exitCode: 0, signal: '', error: '' });
     });
     child.once('error', (e) => {
+      clearInterval(progress);
       markExited();
       this.running.delete(id);
       this.log.warn('agent.spawn_failed', { agent: id, error: e.message });
       this.report({ id, state: 'failed', hasExitCode: false, exitCode: 0, signal: '', error: e.message });
     });
     child.once('exit', (code, signal) => {
+      clearInterval(progress);
       const r = this.running.get(id);
       const state = r?.stopping ? 'stopped' : code === 0 ? 'succeeded' : 'failed';
       this.log.info('agent.exited', { agent: id, state, code, signal });

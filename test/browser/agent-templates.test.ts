@@ -3,7 +3,7 @@
  * `cortex-node` that runs the commands: a template created, edited (a webhook added, its token
  * shown once) and run from the UI, keyboard only in every dialog (Enter saves, Escape closes,
  * Tab reaches the buttons); the instance's page shows its command, duration and output, is
- * reached again by its URL, and re-runs; a template firing every minute stays one line of the
+ * reached again by its URL, shows the output so far while it runs, and re-runs; a template firing every minute stays one line of the
  * overview, its instances on its own page; a delete keeps the instances. Screenshots, light
  * and dark, go to test-results/ui/.
  */
@@ -172,6 +172,20 @@ describe.skipIf('skip' in launched)('agent templates in the UI', () => {
     expect(await hub.invoke('agents.get', { id: again })).toMatchObject({ templateId, nodeId, trigger: 'rerun', config: { greeting: 'hi' } });
     await page.locator('.instance-page[data-state="succeeded"]').waitFor();
     await page.locator('pre[data-stream="stdout"]').getByText(`hello from ${again}`).waitFor();
+  });
+
+  it('shows the output so far while an instance runs, and stops it from its page', async () => {
+    const slow = await hub.invoke('agents.createTemplate', { name: 'slow', command: 'echo "step 1 done"; sleep 120', nodeId });
+    const a = await hub.invoke('agents.start', { templateId: slow.template.id, nodeId });
+    await page.goto(`${hub.info.ui}/#/agents/instances/${a.id}`);
+    await page.locator('.outputs[data-final="no"] pre[data-stream="stdout"]').getByText('step 1 done').waitFor({ timeout: 20_000 });
+    expect(await page.locator('.instance-page').getAttribute('data-state')).toBe('running');
+    expect(await page.getByTestId('instance-duration').innerText()).toBe('running');
+    await shots('agent-instance-running');
+    await pressButton('Stop');
+    await page.locator('.instance-page[data-state="stopped"]').waitFor();
+    await page.locator('.outputs[data-final="yes"] pre[data-stream="stdout"]').getByText('step 1 done').waitFor();
+    await hub.invoke('agents.deleteTemplate', { id: slow.template.id });
   });
 
   it('a template firing every minute is one line of the overview; its instances are on its own page', async () => {

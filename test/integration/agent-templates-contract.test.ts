@@ -135,6 +135,21 @@ describe('agent templates and instances over HTTP and WebSocket', () => {
     }
   });
 
+  it('while an instance runs, its output so far reaches the hub; a stop keeps the whole tail', async () => {
+    ok(await http('agents.createTemplate', { name: 'slow', command: 'echo started; echo "err so far" >&2; sleep 60', nodeId: id }));
+    const a = ok<AgentInstanceView>(await http('agents.start', { templateId: 'slow', nodeId: id }));
+    const soFar = await waitFor('output while it runs', async () => {
+      const o = ok<AgentOutputView>(await wsCall('agents.output', { id: a.id }));
+      return o.recorded ? o : null;
+    }, 20_000, 100);
+    expect(soFar).toMatchObject({ stdout: 'started\n', stderr: 'err so far\n', stdoutBytes: 8 });
+    expect(running.hub.agents.get(a.id).state).toBe('running');
+    ok(await wsCall('agents.stop', { id: a.id }));
+    await waitFor('stopped', () => running.hub.agents.get(a.id).state === 'stopped', 30_000, 50);
+    expect(ok<AgentOutputView>(await http('agents.output', { id: a.id }))).toMatchObject({ recorded: true, stdout: 'started\n', stderr: 'err so far\n' });
+    ok(await http('agents.deleteTemplate', { id: 'slow' }));
+  });
+
   it('an edit changes what runs next, never what ran; a re-run runs the template as it is now, with the same node, session and config', async () => {
     const before = running.hub.agents.list({ templateId: 'talker', limit: 1 }).items[0]!;
     const edited = ok<AgentTemplateSaved>(await wsCall('agents.updateTemplate', { id: 'talker', name: 'quiet', command: 'printf "%s" "$CORTEX_AGENT_CONFIG"', defaultConfig: { d: true } }));
@@ -174,7 +189,7 @@ describe('agent templates and instances over HTTP and WebSocket', () => {
     expect(ok<AgentTemplateDeleted>(del)).toMatchObject({ template: { id: quiet.id, name: 'quiet', deletedAt: expect.any(Number), hasWebhook: false, cron: null }, stopped: 0, running: 0 });
     expect(await wsCall('agents.deleteTemplate', { id: quiet.id })).toMatchObject({ ok: false, error: { code: 'NOT_FOUND', message: `no agent template ${quiet.id} (it was deleted)` } });
     expect(ok<AgentTemplateView[]>(await http('agents.templates', {})).map((t) => t.name)).toEqual(['other']);
-    expect(ok<AgentTemplateView[]>(await wsCall('agents.templates', { deleted: true })).map((t) => [t.name, t.deletedAt !== null])).toEqual([['other', false], ['quiet', true]]);
+    expect(ok<AgentTemplateView[]>(await wsCall('agents.templates', { deleted: true })).map((t) => [t.name, t.deletedAt !== null])).toEqual([['other', false], ['quiet', true], ['slow', true]]);
     expect(ok<{ items: AgentInstanceView[] }>(await wsCall('agents.list', { templateId: quiet.id })).items.map((i) => i.id)).toEqual(history.map((i) => i.id));
     expect(ok<AgentOutputView>(await http('agents.output', { id: history[0]!.id })).recorded).toBe(true);
     expect(await http('agents.rerun', { id: history[0]!.id })).toMatchObject({ status: 409, body: { error: { code: 'CONFLICT', message: expect.stringContaining('was deleted: it cannot run again') } } });

@@ -107,17 +107,21 @@ describe('agent template edits', () => {
     t.hub.close();
   });
 
-  it('keeps the output a node reports with the final state, bounded whatever it sent, once', () => {
+  it('keeps the output a node reports while the instance runs, then with its final state, bounded whatever it sent', () => {
     const t = setup();
     const tpl = t.svc.createTemplate({ name: 'o', command: 'true' }).template;
     const a = t.svc.start({ templateId: tpl.id, nodeId: 'n1' });
     expect(t.svc.output(a.id)).toEqual({ id: a.id, recorded: false, stdout: '', stderr: '', stdoutBytes: 0, stderrBytes: 0 });
+    t.report({ id: a.id, state: 'running' });
+    t.report({ id: a.id, state: 'running', hasOutput: true, stdoutTail: Buffer.from('so far\n'), stdoutBytes: 7 });
+    expect(t.svc.output(a.id)).toMatchObject({ recorded: true, stdout: 'so far\n', stdoutBytes: 7 });
     const huge = Buffer.alloc(AGENT_OUTPUT_TAIL + 500, 0x61);
     t.report({ id: a.id, state: 'failed', exitCode: 2, error: 'bad', hasOutput: true, stdoutTail: huge, stderrTail: Buffer.from('bad\n'), stdoutBytes: 1e6, stderrBytes: -3 });
     const o = t.svc.output(a.id);
     expect(o).toMatchObject({ recorded: true, stderr: 'bad\n', stdoutBytes: 1e6, stderrBytes: 0 });
     expect(o.stdout.length).toBe(AGENT_OUTPUT_TAIL);
-    t.report({ id: a.id, state: 'failed', hasOutput: true, stdoutTail: Buffer.from('again'), stdoutBytes: 5 });
+    // What a node sends as running after the end (late, or a settled instance it still runs) changes nothing.
+    t.report({ id: a.id, state: 'running', hasOutput: true, stdoutTail: Buffer.from('late'), stdoutBytes: 4 });
     expect(t.svc.output(a.id).stdout.length).toBe(AGENT_OUTPUT_TAIL);
     // An older node sends no output: none is recorded.
     const b = t.svc.start({ templateId: tpl.id, nodeId: 'n1' });

@@ -1,7 +1,7 @@
 /**
  * One agent instance's page (`#/agents/instances/<id>`, linkable): its state live, template,
  * node, session, trigger, the command it ran, its times and duration, exit, error and config,
- * the kept tail of its stdout and stderr (loaded again when it ends), Stop while it is pending
+ * the kept tail of its stdout and stderr (so far while it runs, again when it ends), Stop while it is pending
  * or running, and Re-run (a new instance like it, whose page opens).
  */
 import { useEffect, useState } from 'react';
@@ -32,7 +32,8 @@ export function InstancePage({ id }: { id: string }) {
   useEffect(() => api().subscribe('agent', (i) => { if (i.id === id) setLive(i); }), [id]);
   const i = live ?? loaded.data;
   const final = i !== null && i.state !== 'pending' && i.state !== 'running';
-  const output = useLoad<AgentOutputView | null>(() => (final ? api().invoke('agents.output', { id }) : Promise.resolve(null)), [id, final]);
+  // While it runs, its output so far (the node sends it every few seconds); once more when it ends.
+  const output = useLoad<AgentOutputView>(() => api().invoke('agents.output', { id }), [id, final], i !== null && !final ? 3000 : undefined);
   const templates = useLoad(() => api().invoke('agents.templates', { deleted: true }), []);
   if (loaded.error) return <ErrorNote error={loaded.error} />;
   if (!i) return <Loading what={`agent instance ${id}`} />;
@@ -74,11 +75,11 @@ export function InstancePage({ id }: { id: string }) {
         <dt>Config</dt><dd className="mono small">{JSON.stringify(i.config)}</dd>
       </dl>
       <h2>Output</h2>
-      {!final ? <p className="sub">Its output is shown when it ends (the last 64 KiB of stdout and of stderr are kept with it).</p>
-        : output.error ? <ErrorNote error={output.error} />
-          : !output.data ? <Loading what="its output" />
-            : !output.data.recorded ? <Empty>No output was recorded: {i.state === 'lost' ? 'it ended without its node’s report' : 'its node is older than the hub, or did not report it'}.</Empty>
-              : (<div className="outputs"><OutputPane name="stdout" text={output.data.stdout} total={output.data.stdoutBytes} /><OutputPane name="stderr" text={output.data.stderr} total={output.data.stderrBytes} /></div>)}
+      <p className="sub">{final ? 'The last 64 KiB of stdout and of stderr are kept with it.' : 'So far: its node sends the output every few seconds while it runs.'}</p>
+      {output.error ? <ErrorNote error={output.error} />
+        : !output.data ? <Loading what="its output" />
+          : !output.data.recorded ? <Empty>{!final ? 'No output yet.' : `No output was recorded: ${i.state === 'lost' ? 'it ended without its node’s report' : 'its node is older than the hub, or did not report it'}.`}</Empty>
+            : (<div className="outputs" data-final={final ? 'yes' : 'no'}><OutputPane name="stdout" text={output.data.stdout} total={output.data.stdoutBytes} /><OutputPane name="stderr" text={output.data.stderr} total={output.data.stderrBytes} /></div>)}
     </section>
   );
 }

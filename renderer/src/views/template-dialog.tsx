@@ -12,7 +12,7 @@ import { useUi } from '../store';
 
 /** Where a template's webhook is called (this hub's API address, as the page reached it). */
 export function webhookUrl(templateId: string): string {
-  const origin = typeof location !== 'undefined' && /^https?:$/.test(location.protocol) ? location.origin : 'http://HUB-UI-ADDRESS';
+  const origin = typeof location !== 'undefined' && /^https?:$/.test(location.protocol) ? location.origin : '‹the hub’s UI address›';
   return `${origin}/api/hooks/agents/${encodeURIComponent(templateId)}`;
 }
 
