@@ -78,6 +78,13 @@ export const AGENT_EDITS_SCHEMA = `
   );
 `;
 
+/**
+ * A template's pending and running instances, found through the state index: they are few,
+ * while its instances may be a million (a cron firing every minute), and the template index
+ * would read every one of them on each trigger and each line of the overview.
+ */
+export const ACTIVE_OF_TEMPLATE = "FROM agent_instances INDEXED BY agent_instances_by_state WHERE state IN ('pending', 'running') AND template_id = ?";
+
 /** What `name` holds for a deleted template (then its id): a control character no live name has. */
 export const TOMBSTONE_PREFIX = '\u0000deleted:';
 
@@ -149,10 +156,10 @@ export class AgentStore {
       finish: db.prepare(`UPDATE agent_instances SET state = @state, finished_at = @at, exit_code = @exit_code, exit_signal = @exit_signal, error = @error
         WHERE id = @id AND state IN ('pending', 'running')`),
       activeOfNode: db.prepare<[string], InstanceRow>("SELECT * FROM agent_instances WHERE mesh_node_id = ? AND state IN ('pending', 'running') ORDER BY created_at, id"),
-      activeListOfTemplate: db.prepare<[string], InstanceRow>("SELECT * FROM agent_instances WHERE template_id = ? AND state IN ('pending', 'running') ORDER BY created_at, id"),
-      activeOfTemplate: db.prepare<[string], { n: number }>("SELECT count(*) AS n FROM agent_instances WHERE template_id = ? AND state IN ('pending', 'running')"),
-      runningOfTemplate: db.prepare<[string], { n: number }>("SELECT count(*) AS n FROM agent_instances WHERE template_id = ? AND state = 'running'"),
-      oldestPendingOfTemplate: db.prepare<[string], InstanceRow>("SELECT * FROM agent_instances WHERE template_id = ? AND state = 'pending' ORDER BY created_at, id LIMIT 1"),
+      activeListOfTemplate: db.prepare<[string], InstanceRow>(`SELECT * ${ACTIVE_OF_TEMPLATE} ORDER BY created_at, id`),
+      activeOfTemplate: db.prepare<[string], { n: number }>(`SELECT count(*) AS n ${ACTIVE_OF_TEMPLATE}`),
+      runningOfTemplate: db.prepare<[string], { n: number }>("SELECT count(*) AS n FROM agent_instances INDEXED BY agent_instances_by_state WHERE state = 'running' AND template_id = ?"),
+      oldestPendingOfTemplate: db.prepare<[string], InstanceRow>("SELECT * FROM agent_instances INDEXED BY agent_instances_by_state WHERE state = 'pending' AND template_id = ? ORDER BY created_at, id LIMIT 1"),
       counts: db.prepare<[], { state: AgentState; n: number }>('SELECT state, count(*) AS n FROM agent_instances GROUP BY state'),
       running: db.prepare<[], InstanceRow>("SELECT * FROM agent_instances WHERE state = 'running' ORDER BY created_at, id"),
     };

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import { HUB_MIGRATIONS } from '../../main/store/hub-migrations';
+import { ACTIVE_OF_TEMPLATE } from '../../main/store/agent-store';
 import { HubStore } from '../../main/store/hub-store';
 import { rewindHubSchema } from '../helpers/hub-schema';
 import { AGENT_OUTPUT_TAIL, ByteTail, tailText } from '../../main/util/tail';
@@ -83,6 +84,26 @@ describe('agent templates: edits, tombstones, output', () => {
     expect(again.id).not.toBe(t.id);
     expect(s.agents.template('every-minute')!.id).toBe(again.id);
     expect(s.agents.templates(true).map((x) => x.name)).toEqual(['every-minute', 'every-minute']);
+    s.close();
+  });
+
+  it('finds a template\'s active instances through the state index and its newest through its own, never reading all its instances', () => {
+    const f = file();
+    const s = new HubStore(f);
+    s.addNode('n1', 'one', 'x');
+    const t = s.agents.createTemplate({ name: 'every-minute', command: 'true' });
+    for (let k = 0; k < 30; k++) {
+      const i = s.agents.createInstance({ templateId: t.id, nodeId: 'n1', trigger: 'cron' });
+      if (k < 28) s.agents.finish(i.id, 'succeeded');
+    }
+    expect(s.agents.activeCountOfTemplate(t.id)).toBe(2);
+    expect(s.agents.activeOfTemplate(t.id)).toHaveLength(2);
+    const db = new Database(f);
+    db.exec('ANALYZE');
+    const plan = (sql: string) => (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(t.id) as { detail: string }[]).map((r) => r.detail).join(' | ');
+    expect(plan(`SELECT count(*) ${ACTIVE_OF_TEMPLATE}`)).toMatch(/SEARCH agent_instances USING (COVERING )?INDEX agent_instances_by_state \(state=\?\)/);
+    expect(plan('SELECT * FROM agent_instances WHERE template_id = ? ORDER BY created_at DESC, id DESC LIMIT 1')).toMatch(/INDEX agent_instances_by_template/);
+    db.close();
     s.close();
   });
 

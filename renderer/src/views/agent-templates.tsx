@@ -32,7 +32,12 @@ export function TemplatesOverview() {
   const overview = useLoad(() => api().invoke('agents.overview', {}), []);
   // Templates made or changed anywhere (the CLI too), and instances starting or ending, show at once.
   useEffect(() => api().subscribe('agent.template', () => overview.reload()), [overview.reload]);
-  useEffect(() => api().subscribe('agent', () => overview.reload()), [overview.reload]);
+  useEffect(() => {
+    // At most a reload a second however many instances change (a burst of triggers).
+    let timer: ReturnType<typeof setTimeout> | null = null;
+    const off = api().subscribe('agent', () => { timer ??= setTimeout(() => { timer = null; overview.reload(); }, 1000); });
+    return () => { off(); if (timer) clearTimeout(timer); };
+  }, [overview.reload]);
   const rows = overview.data ?? [];
   return (
     <section aria-labelledby="templates-title">
