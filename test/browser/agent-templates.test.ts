@@ -1,7 +1,7 @@
 /**
  * Agent templates in the panel, in real Chromium against a real `cortex-hub serve` and a real
  * `cortex-node` that runs the commands: a template created, edited (a webhook added, its token
- * shown once) and run from the UI, keyboard only in every dialog (Enter saves, Escape closes,
+ * shown once: Escape asks before closing on it) and run from the UI, keyboard only in every dialog (Enter saves, Escape closes,
  * Tab reaches the buttons); the instance's page shows its command, duration and output, is
  * reached again by its URL, shows the output so far while it runs, and re-runs; a template firing every minute stays one line of the
  * overview, its instances on its own page; a delete keeps the instances. Screenshots, light
@@ -125,10 +125,19 @@ describe.skipIf('skip' in launched)('agent templates in the UI', () => {
     await shots('agent-template-edit');
     await tabTo('Save');
     await page.keyboard.press('Enter');
-    await dialog().getByText('Its webhook token is shown this once', { exact: false }).waitFor();
+    await dialog().getByText('shown only once', { exact: false }).waitFor();
     expect(await focused()).toBe('Done');
     const token = await page.getByLabel('Webhook token').inputValue();
     await shots('agent-template-token');
+    // Shown once: Escape asks first (the token was not copied), and "Keep it open" keeps it.
+    await page.keyboard.press('Escape');
+    await dialog().getByRole('alertdialog').waitFor();
+    expect(await focused()).toBe('Keep it open');
+    await shots('agent-template-token-leave');
+    await page.keyboard.press('Enter');
+    await dialog().getByRole('alertdialog').waitFor({ state: 'detached' });
+    expect(await page.getByLabel('Webhook token').inputValue()).toBe(token);
+    await tabTo('Done');
     await page.keyboard.press('Enter');
     await dialog().waitFor({ state: 'detached' });
     const t = (await hub.invoke('agents.templates', {}))[0]!;

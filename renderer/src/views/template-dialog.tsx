@@ -1,13 +1,14 @@
 /**
  * The agent template dialogs: create or edit (a form: Enter in a field saves, Escape closes; a
- * new webhook token is shown once, with a copy button, before the dialog closes), and delete
+ * new webhook token is shown once, with a copy button, and Escape asks before closing on it
+ * unless it was copied), and delete
  * (asks first; Cancel has the focus, so Enter alone never deletes).
  */
 import { useEffect, useState } from 'react';
 import type { AgentTemplateDeleted, AgentTemplateSaved, AgentTemplateView } from '../../../main/contract';
 import { api } from '../api';
-import { CopyButton, Dialog, ErrorNote } from '../components/bits';
-import { templateFields, templateForm, type TemplateForm } from '../dialogs';
+import { Dialog, ErrorNote } from '../components/bits';
+import { joinEscape, templateFields, templateForm, type TemplateForm } from '../dialogs';
 import { useUi } from '../store';
 
 /** Where a template's webhook is called (this hub's API address, as the page reached it). */
@@ -24,13 +25,34 @@ export function TemplateDialog({ open, template, onClose, onSaved }: { open: boo
   const [error, setError] = useState<unknown>(null);
   const [saved, setSaved] = useState<AgentTemplateSaved | null>(null);
   const [busy, setBusy] = useState(false);
+  /** The token was copied (then closing loses nothing); Escape was pressed while it shows. */
+  const [copied, setCopied] = useState(false);
+  const [leaving, setLeaving] = useState(false);
   useEffect(() => {
     if (open) {
       setForm(templateForm(template));
       setError(null);
       setSaved(null);
+      setCopied(false);
+      setLeaving(false);
     }
   }, [open]);
+  // The token is shown once: Escape asks first, unless it was copied (as the join string's).
+  const onEscape = () => {
+    const next = joinEscape({ showingJoin: saved !== null, copied, asking: leaving });
+    if (next === 'ask') setLeaving(true);
+    return next === 'close';
+  };
+  const copy = async (text: string) => {
+    try {
+      await navigator.clipboard.writeText(text);
+      setCopied(true);
+    } catch {
+      const el = document.getElementById('webhook-token') as HTMLInputElement | null;
+      el?.focus();
+      el?.select();
+    }
+  };
   const field = (k: keyof TemplateForm) => (e: { target: { value: string } }) => setForm((f) => ({ ...f, [k]: e.target.value }));
   const save = async () => {
     const f = templateFields(form);
@@ -54,15 +76,26 @@ export function TemplateDialog({ open, template, onClose, onSaved }: { open: boo
   const title = template ? `Edit template ${template.name}` : 'New agent template';
   if (saved) {
     return (
-      <Dialog title={title} open={open} onClose={onClose}>
+      <Dialog title={title} open={open} onClose={onClose} onEscape={onEscape}>
         <div className="stack">
-          <p>Saved <strong>{saved.template.name}</strong>. Its webhook token is shown this once{template ? '; the old one no longer works' : ''}:</p>
-          <input id="webhook-token" className="mono" readOnly value={saved.webhookToken!} aria-label="Webhook token" />
+          <p>Saved <strong>{saved.template.name}</strong>. Its webhook token is <strong>shown only once</strong>{template ? '; the old one no longer works' : ''}:</p>
+          <input id="webhook-token" className="mono" readOnly value={saved.webhookToken!} aria-label="Webhook token" onFocus={(e) => e.currentTarget.select()} />
           <p className="sub mono">curl -X POST -H "Authorization: Bearer $TOKEN" {webhookUrl(saved.template.id)}</p>
-          <div className="actions">
-            <CopyButton text={saved.webhookToken!} label="Copy token" fallbackId="webhook-token" />
-            <button type="button" className="primary" autoFocus onClick={onClose}>Done</button>
-          </div>
+          {copied ? <p role="status" className="sub">Copied to the clipboard.</p> : null}
+          {leaving ? (
+            <div className="warn-note stack" role="alertdialog" aria-labelledby="leave-token-q">
+              <p id="leave-token-q"><strong>Close without copying?</strong> The token is not shown again (Edit can make a new one). Press Escape again to close.</p>
+              <div className="actions">
+                <button type="button" autoFocus onClick={() => setLeaving(false)}>Keep it open</button>
+                <button type="button" className="danger" onClick={onClose}>Close anyway</button>
+              </div>
+            </div>
+          ) : (
+            <div className="actions">
+              <button type="button" onClick={() => void copy(saved.webhookToken!)}>Copy token</button>
+              <button type="button" className="primary" autoFocus onClick={onClose}>Done</button>
+            </div>
+          )}
         </div>
       </Dialog>
     );
