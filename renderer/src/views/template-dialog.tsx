@@ -78,7 +78,7 @@ export function TemplateDialog({ open, template, onClose, onSaved }: { open: boo
     return (
       <Dialog title={title} open={open} onClose={onClose} onEscape={onEscape}>
         <div className="stack">
-          <p>Saved <strong>{saved.template.name}</strong>. Its webhook token is <strong>shown only once</strong>{template ? '; the old one no longer works' : ''}:</p>
+          <p>Saved <strong>{saved.template.name}</strong>. Its webhook token is <strong>shown only once</strong>{template?.hasWebhook ? '; the old one no longer works' : ''}:</p>
           <input id="webhook-token" className="mono" readOnly value={saved.webhookToken!} aria-label="Webhook token" onFocus={(e) => e.currentTarget.select()} />
           <p className="sub mono">curl -X POST -H "Authorization: Bearer $TOKEN" {webhookUrl(saved.template.id)}</p>
           {copied ? <p role="status" className="sub">Copied to the clipboard.</p> : null}
