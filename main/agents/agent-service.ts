@@ -5,14 +5,15 @@
  * `pending` and is sent when the node connects; a `running` instance whose node disconnects is
  * `lost`.
  */
-import crypto from 'node:crypto';
-import { ContractError, MAX_CONFIG_BYTES, WebhookBodySchema, issuesText, type AgentInstanceView, type AgentPage, type AgentTemplateView, type ErrorCode } from '../contract';
+import { ContractError, MAX_CONFIG_BYTES, WebhookBodySchema, issuesText, type AgentInstanceView, type AgentOutputView, type AgentPage, type AgentTemplateDeleted, type AgentTemplateSaved, type AgentTemplateSummary, type AgentTemplateView, type ErrorCode } from '../contract';
 import { errorEnvelope, okEnvelope } from '../contract/envelope';
-import { AGENT_STATES, FINAL_STATES, type AgentInstance, type AgentState, type AgentStore, type OverlapPolicy } from '../store/agent-store';
+import { AGENT_STATES, FINAL_STATES, type AgentInstance, type AgentState, type AgentStore } from '../store/agent-store';
 import type { AgentStateMsg, HubMessage } from '../sync/wire';
 import type { Logger } from '../util/log';
 import { clip } from '../util/text';
-import { CronError, matches, parseCron, type CronSchedule } from './cron';
+import { tailText } from '../util/tail';
+import { matches, parseCron, type CronSchedule } from './cron';
+import { checkTemplate, newWebhookToken, type TemplateFields } from './template-rules';
 
 /** Instances a `queue` template may have waiting; a trigger beyond this is skipped. */
 export const MAX_QUEUED = 100;
@@ -47,26 +48,86 @@ export class AgentService {
 
   constructor(private readonly store: AgentStore, private readonly host: AgentHost) {}
 
-  templates(): AgentTemplateView[] {
-    return this.store.templates();
+  templates(deleted = false): AgentTemplateView[] {
+    return this.store.templates(deleted);
   }
 
-  createTemplate(t: { name: string; command: string; defaultConfig?: Record<string, unknown> | undefined; cron?: string | null | undefined; nodeId?: string | undefined; overlap?: OverlapPolicy | undefined; webhook?: boolean | undefined }): { template: AgentTemplateView; webhookToken: string | null } {
-    if (t.cron) {
-      try {
-        parseCron(t.cron);
-      } catch (e) {
-        throw new ContractError('BAD_REQUEST', (e as CronError).message);
-      }
-      if (!t.nodeId) throw new ContractError('BAD_REQUEST', 'a template with a cron schedule needs the node it runs on (nodeId)');
-    }
-    if (t.nodeId && this.host.nodeState(t.nodeId) !== 'active') throw new ContractError('NOT_FOUND', `no active node with id ${t.nodeId}`);
+  createTemplate(t: TemplateFields & { name: string; command: string; webhook?: boolean | undefined }): AgentTemplateSaved {
+    checkTemplate(t, (id) => this.host.nodeState(id));
     if (this.store.template(t.name)) throw new ContractError('CONFLICT', `an agent template named "${t.name}" exists already`);
-    const webhookToken = t.webhook ? crypto.randomBytes(24).toString('base64url') : null;
+    const webhookToken = t.webhook ? newWebhookToken() : null;
     const template = this.store.createTemplate({ name: t.name, command: t.command, defaultConfig: t.defaultConfig ?? {}, cron: t.cron ?? null, nodeId: t.nodeId ?? null, overlap: t.overlap ?? 'skip', webhookToken });
     this.host.log.info('agent.template_created', { template: template.id, name: template.name, cron: template.cron, webhook: template.hasWebhook });
     this.host.templateChanged?.(template);
     return { template, webhookToken };
+  }
+
+  /** Changes the fields given of a live template (null clears cron or node); `webhook` keeps, renews or removes its token. */
+  updateTemplate(u: TemplateFields & { id: string; name?: string | undefined; command?: string | undefined; nodeId?: string | null | undefined; webhook?: 'keep' | 'new' | 'remove' | undefined }): AgentTemplateSaved {
+    const t = this.liveTemplate(u.id);
+    const next = { cron: u.cron === undefined ? t.cron : u.cron, nodeId: u.nodeId === undefined ? t.nodeId : u.nodeId };
+    // Its own node is not checked again: a template whose node was retired since can still be edited.
+    checkTemplate({ cron: next.cron, nodeId: next.nodeId ?? undefined }, (id) => (id === t.nodeId ? 'active' : this.host.nodeState(id)));
+    if (u.name !== undefined && u.name !== t.name) {
+      const other = this.store.template(u.name);
+      if (other && other.id !== t.id && other.deletedAt === null) throw new ContractError('CONFLICT', `an agent template named "${u.name}" exists already`);
+    }
+    const webhookToken = u.webhook === 'new' ? newWebhookToken() : u.webhook === 'remove' ? null : undefined;
+    this.store.updateTemplate(t.id, {
+      ...(u.name !== undefined ? { name: u.name } : {}), ...(u.command !== undefined ? { command: u.command } : {}),
+      ...(u.defaultConfig !== undefined ? { defaultConfig: u.defaultConfig } : {}), ...(u.overlap !== undefined ? { overlap: u.overlap } : {}),
+      cron: next.cron, nodeId: next.nodeId, ...(webhookToken !== undefined ? { webhookToken } : {}),
+    });
+    const template = this.store.template(t.id)!;
+    this.host.log.info('agent.template_updated', { template: t.id, name: template.name, fields: Object.keys(u).filter((k) => k !== 'id'), cron: template.cron, webhook: template.hasWebhook });
+    this.host.templateChanged?.(template);
+    return { template, webhookToken: webhookToken ?? null };
+  }
+
+  /**
+   * Deletes a template: it is kept as a tombstone, so its instances keep their history and
+   * still name it; its cron and webhook end, its name is free. Its pending instances are
+   * stopped; running ones go on and are recorded as usual.
+   */
+  deleteTemplate(id: string): AgentTemplateDeleted {
+    const t = this.liveTemplate(id);
+    this.store.deleteTemplate(t.id);
+    let stopped = 0;
+    let running = 0;
+    for (const i of this.store.activeOfTemplate(t.id)) {
+      if (i.state === 'running') running++;
+      else if (this.finish(i.id, 'stopped', { error: `its template ${t.name} was deleted before it started` })) stopped++;
+    }
+    const template = this.store.template(t.id)!;
+    this.host.log.info('agent.template_deleted', { template: t.id, name: t.name, stopped, running });
+    this.host.templateChanged?.(template);
+    return { template, stopped, running };
+  }
+
+  /** One line per live template: its newest instance and how many are active. */
+  overview(): AgentTemplateSummary[] {
+    return this.store.templates().map((template) => ({ template, last: this.store.lastOfTemplate(template.id) ?? null, active: this.store.activeCountOfTemplate(template.id) }));
+  }
+
+  /** The kept tail of an instance's output. */
+  output(id: string): AgentOutputView {
+    this.get(id);
+    const o = this.store.output(id);
+    return o ? { id, recorded: true, ...o } : { id, recorded: false, stdout: '', stderr: '', stdoutBytes: 0, stderrBytes: 0 };
+  }
+
+  /** A new instance like `id`: its template (the command it has now), node, session and config. */
+  rerun(id: string): AgentInstanceView {
+    const i = this.get(id);
+    const t = this.store.template(i.templateId);
+    if (!t || t.deletedAt !== null) throw new ContractError('CONFLICT', `agent instance ${id}'s template ${t?.name ?? i.templateId} was deleted: it cannot run again`);
+    return this.start({ templateId: t.id, nodeId: i.nodeId, sessionId: i.sessionId ?? undefined, config: i.config }, 'rerun');
+  }
+
+  private liveTemplate(id: string): AgentTemplateView {
+    const t = this.store.template(id);
+    if (!t || t.deletedAt !== null) throw new ContractError('NOT_FOUND', `no agent template ${id}${t ? ' (it was deleted)' : ''}`);
+    return t;
   }
 
   list(f: { nodeId?: string | undefined; sessionId?: string | undefined; templateId?: string | undefined; state?: AgentState | undefined; cursor?: string | undefined; limit?: number | undefined }): AgentPage {
@@ -89,8 +150,7 @@ export class AgentService {
 
   /** A new instance of a template on a node, sent to the node at once if it is connected. */
   start(s: { templateId: string; nodeId: string; sessionId?: string | undefined; config?: Record<string, unknown> | undefined }, trigger = 'manual'): AgentInstanceView {
-    const t = this.store.template(s.templateId);
-    if (!t) throw new ContractError('NOT_FOUND', `no agent template ${s.templateId}`);
+    const t = this.liveTemplate(s.templateId);
     const node = this.host.nodeState(s.nodeId);
     if (!node) throw new ContractError('NOT_FOUND', `no node with id ${s.nodeId}`);
     if (node === 'retired') throw new ContractError('CONFLICT', `node ${s.nodeId} is retired`);
@@ -100,7 +160,7 @@ export class AgentService {
     const i = this.store.createInstance({ templateId: t.id, nodeId: s.nodeId, sessionId: s.sessionId ?? null, config: s.config ?? {}, trigger });
     this.host.log.info('agent.created', { agent: i.id, template: t.name, node: i.nodeId, session: i.sessionId, trigger, queued: wait });
     this.host.changed(i);
-    if (!wait) this.dispatch(i, t.command);
+    if (!wait) this.dispatch(i);
     return this.store.instance(i.id)!;
   }
 
@@ -111,8 +171,7 @@ export class AgentService {
    * instance, or why none was made.
    */
   trigger(templateId: string, trigger: 'cron' | 'webhook', s: { nodeId?: string | undefined; sessionId?: string | undefined; config?: Record<string, unknown> | undefined } = {}): AgentInstanceView | { skipped: string } {
-    const t = this.store.template(templateId);
-    if (!t) throw new ContractError('NOT_FOUND', `no agent template ${templateId}`);
+    const t = this.liveTemplate(templateId);
     const nodeId = s.nodeId ?? t.nodeId;
     if (!nodeId) throw new ContractError('BAD_REQUEST', `template ${t.name} has no node to run on, and the trigger named none (nodeId)`);
     const active = this.store.activeCountOfTemplate(t.id);
@@ -234,7 +293,7 @@ export class AgentService {
       // A queue template runs one at a time.
       if (t.overlap === 'queue' && (started.has(t.id) || this.store.runningCountOfTemplate(t.id) > 0)) continue;
       started.add(t.id);
-      this.dispatch(i, t.command);
+      this.dispatch(i);
     }
   }
 
@@ -255,7 +314,10 @@ export class AgentService {
       if (this.store.markRunning(i.id)) {
         this.host.log.info('agent.running', { agent: i.id, node: nodeId });
         this.host.changed(this.store.instance(i.id)!);
-      } else if (FINAL_STATES.includes(i.state)) {
+      }
+      // Its output so far, while it runs (never over what a final report left).
+      if (m.hasOutput && this.store.instance(i.id)!.state === 'running') this.saveOutput(i.id, m);
+      if (FINAL_STATES.includes(i.state)) {
         // Settled here (lost while its node was away, stopped while it was not connected) but
         // still running there: nobody would see or stop it, so the node stops its whole group.
         this.host.log.warn('agent.stop_settled', { agent: i.id, node: nodeId, recorded: i.state });
@@ -264,12 +326,22 @@ export class AgentService {
       return null;
     }
     const f = { exitCode: m.hasExitCode ? Number(m.exitCode) : null, exitSignal: m.signal ? clip(String(m.signal)) : null, error: m.error ? clip(String(m.error)) : null };
+    // The whole tail, over what came while it ran; kept also when the state came late (settled as lost meanwhile).
+    if (m.hasOutput) this.saveOutput(i.id, m);
     if (!this.finish(i.id, state, f)) this.host.log.info('agent.late_report', { agent: i.id, node: nodeId, reported: state, recorded: i.state });
     return null;
   }
 
-  private dispatch(i: AgentInstance, command: string): void {
-    if (this.host.sendToNode(i.nodeId, { agentStart: { id: i.id, command, configJson: JSON.stringify(i.config) } })) {
+  /** Sends an instance to its node: the command it was created with (a later edit of its template does not change it). */
+  /** Keeps the output's tail a node sent, bounded here whatever it sent. */
+  private saveOutput(id: string, m: AgentStateMsg): void {
+    const stdoutBytes = count(m.stdoutBytes);
+    const stderrBytes = count(m.stderrBytes);
+    this.store.saveOutput(id, { stdout: tailText(m.stdoutTail, stdoutBytes), stderr: tailText(m.stderrTail, stderrBytes), stdoutBytes, stderrBytes });
+  }
+
+  private dispatch(i: AgentInstance): void {
+    if (this.host.sendToNode(i.nodeId, { agentStart: { id: i.id, command: i.command, configJson: JSON.stringify(i.config) } })) {
       this.host.log.info('agent.sent', { agent: i.id, node: i.nodeId });
     } else {
       this.host.log.info('agent.waiting', { agent: i.id, node: i.nodeId, reason: 'node not connected' });
@@ -286,10 +358,16 @@ export class AgentService {
     const t = this.store.template(i.templateId);
     if (t?.overlap === 'queue' && this.store.runningCountOfTemplate(t.id) === 0) {
       const next = this.store.oldestPendingOfTemplate(t.id);
-      if (next) this.dispatch(next, t.command);
+      if (next) this.dispatch(next);
     }
     return true;
   }
+}
+
+/** A byte count from a node: a whole number, 0 or more. */
+function count(n: unknown): number {
+  const v = Number(n ?? 0);
+  return Number.isSafeInteger(v) && v >= 0 ? v : 0;
 }
 
 function encodeCursor(i: AgentInstance): string {

@@ -39,16 +39,30 @@ Usage:
   cortex-hub trash empty [--older-than DAYS] [--json]
                                          remove mirrors in the trash for good: all, or those purged
                                          at least DAYS days ago
-  cortex-hub agents templates [--json]   agent templates
+  cortex-hub agents templates [--deleted] [--json]
+                                         agent templates: command, cron, node, overlap, webhook
+                                         (--deleted: the deleted ones too)
   cortex-hub agents template-add NAME --command CMD [--node ID] [--cron EXPR] [--overlap skip|queue] [--webhook] [--config JSON]
                                          --node: where cron and webhook triggers run it; --webhook prints
                                          the token for POST /api/hooks/agents/<template> (shown once)
+  cortex-hub agents template-edit TEMPLATE [--name NAME] [--command CMD] [--node ID|--no-node] [--cron EXPR|--no-cron] [--overlap skip|queue] [--config JSON] [--new-webhook|--no-webhook] [--json]
+                                         change what is given; instances keep the command they ran;
+                                         --new-webhook prints a new token (the old one stops working)
+  cortex-hub agents template-delete TEMPLATE [--json]
+                                         no more runs or triggers of it; its instances and their output
+                                         are kept; pending ones are stopped, running ones go on
+  cortex-hub agents overview [--json]    one line per template: instances active, the last run and its state
   cortex-hub agents list [--node ID] [--session S] [--template T] [--state STATE] [--limit N] [--cursor C] [--json]
   cortex-hub agents start TEMPLATE --node ID [--session S] [--config JSON] [--json]
                                          run an instance of TEMPLATE (id or name) on the node
+  cortex-hub agents rerun ID [--json]    run again like instance ID: its template, node, session, config
   cortex-hub agents stop ID [--json]     stop a pending or running instance: SIGTERM to its whole process
                                          group on the node, SIGKILL to what is left after 5 s
-  cortex-hub agents show ID [--json]     one instance: state, times, exit code, error
+  cortex-hub agents show ID [--json]     one instance: state, command, times, duration, exit code, error,
+                                         and (not with --json: see agents output) its output's tail
+  cortex-hub agents output ID [--stream stdout|stderr] [--json]
+                                         the last 64 KiB of its stdout and stderr, kept with the instance;
+                                         --stream: that one alone, as it was
   cortex-hub conflicts list [--node ID] [--json]
                                          conflict copies of every active node (or one): the copy, the
                                          side it keeps, the path it lost to, both sizes

@@ -17,37 +17,9 @@ import { withHub } from './admin-client';
 import { table } from './format';
 import { ago, bytes } from '../util/format';
 import { plural } from '../util/describe';
-import { jsonTermSafe, termSafe, termSafeLines } from '../util/terminal';
-
-class UsageError extends Error {}
-
-function jsonObject(text: string): Record<string, unknown> {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch (e) {
-    throw new UsageError(`--config must be a JSON object: ${(e as Error).message}`);
-  }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new UsageError('--config must be a JSON object, like \'{"depth": 2}\'');
-  return v as Record<string, unknown>;
-}
-
-function nonNegative(text: string, flag: string): number {
-  const n = Number(text);
-  if (text.trim() === '' || !Number.isFinite(n) || n < 0) throw new UsageError(`${flag} must be a number of days, 0 or more`);
-  return n;
-}
-
-function positiveInt(text: string, flag: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} must be a positive whole number`);
-  return n;
-}
-
-/** Prints the answer; text from nodes or the database in it cannot drive the terminal (see util/terminal.ts). */
-function out(json: boolean, value: unknown, human: () => string): void {
-  process.stdout.write(json ? `${jsonTermSafe(JSON.stringify(value, null, 2))}\n` : `${termSafeLines(human())}\n`);
-}
+import { termSafe } from '../util/terminal';
+import { UsageError, nonNegative, out, positiveInt } from './args';
+import { agentsCommand } from './agents-cli';
 
 async function serve(values: Record<string, unknown>): Promise<void> {
   // Before the hub allocates: its heap stays near its live objects (heap-growth.ts).
@@ -94,6 +66,8 @@ async function main(argv: string[]): Promise<number> {
       cursor: { type: 'string' }, command: { type: 'string' }, cron: { type: 'string' }, overlap: { type: 'string' }, webhook: { type: 'boolean', default: false },
       config: { type: 'string' }, plan: { type: 'string' }, to: { type: 'string' }, keep: { type: 'string' },
       all: { type: 'boolean', default: false },
+      name: { type: 'string' }, 'no-cron': { type: 'boolean', default: false }, 'no-node': { type: 'boolean', default: false },
+      'new-webhook': { type: 'boolean', default: false }, 'no-webhook': { type: 'boolean', default: false }, deleted: { type: 'boolean', default: false }, stream: { type: 'string' },
       mirror: { type: 'string', multiple: true }, 'older-than': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false }, version: { type: 'boolean', default: false },
     },
@@ -114,6 +88,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const dataDir = resolveDataDir(values.data);
+  if (cmd === 'agents') return agentsCommand(dataDir, values, positionals);
   switch (`${cmd} ${sub ?? ''}`.trim()) {
     case 'node add': {
       if (!arg) throw new UsageError('usage: cortex-hub node add NAME');
@@ -177,54 +152,6 @@ async function main(argv: string[]): Promise<number> {
             `${n.toNodeFiles} (${bytes(n.toNodeBytes)})`, String(n.conflicts), String(n.problems), String(n.ignored),
             n.locked.length ? `${n.locked.join(' ')} (${n.lockedRefusals} refused)` : (n.lockError ? 'lock file broken' : '-'),
             n.problems ? `${n.lastError?.path || '(node)'} ${n.lastError?.message ?? ''} (cortex-hub node show ${n.id})` : '-'])]),
-      ].join('\n'));
-      return 0;
-    }
-    case 'agents templates': {
-      const r = await withHub(dataDir, (inv) => inv('agents.templates', {}));
-      out(json, r, () => (r.length === 0 ? 'No agent templates.' : table([['ID', 'NAME', 'COMMAND', 'CRON', 'OVERLAP', 'WEBHOOK'],
-        ...r.map((t) => [t.id, t.name, t.command, t.cron ?? '-', t.overlap, t.hasWebhook ? 'yes' : 'no'])])));
-      return 0;
-    }
-    case 'agents template-add': {
-      if (!arg || !values.command) throw new UsageError('usage: cortex-hub agents template-add NAME --command CMD [--node ID] [--cron EXPR] [--overlap skip|queue] [--webhook] [--config JSON]');
-      if (values.overlap && values.overlap !== 'skip' && values.overlap !== 'queue') throw new UsageError('--overlap must be skip or queue');
-      const r = await withHub(dataDir, (inv) => inv('agents.createTemplate', {
-        name: arg, command: values.command!, ...(values.node ? { nodeId: values.node } : {}), ...(values.cron ? { cron: values.cron } : {}), ...(values.overlap ? { overlap: values.overlap as 'skip' | 'queue' } : {}),
-        ...(values.webhook ? { webhook: true } : {}), ...(values.config ? { defaultConfig: jsonObject(values.config) } : {}),
-      }));
-      out(json, r, () => `Added agent template "${r.template.name}" (${r.template.id}).${r.webhookToken ? `\nWebhook token (shown once): ${r.webhookToken}` : ''}`);
-      return 0;
-    }
-    case 'agents list': {
-      const r = await withHub(dataDir, (inv) => inv('agents.list', {
-        ...(values.node ? { nodeId: values.node } : {}), ...(values.session ? { sessionId: values.session } : {}),
-        ...(values.template ? { templateId: values.template } : {}), ...(values.state ? { state: values.state as never } : {}),
-        ...(values.cursor ? { cursor: values.cursor } : {}), ...(values.limit ? { limit: positiveInt(values.limit, '--limit') } : {}),
-      }));
-      out(json, r, () => (r.items.length === 0 ? 'No agent instances.' : [table([['ID', 'TEMPLATE', 'NODE', 'SESSION', 'STATE', 'CREATED', 'EXIT'],
-        ...r.items.map((i) => [i.id, i.templateId, i.nodeId, i.sessionId ?? '-', i.state, ago(i.createdAt), i.exitCode === null ? (i.exitSignal ?? '-') : String(i.exitCode)])]),
-      ...(r.next ? [`More: --cursor ${r.next}`] : [])].join('\n')));
-      return 0;
-    }
-    case 'agents start': {
-      if (!arg || !values.node) throw new UsageError('usage: cortex-hub agents start TEMPLATE --node ID [--session S] [--config JSON]');
-      const r = await withHub(dataDir, (inv) => inv('agents.start', {
-        templateId: arg, nodeId: values.node!, ...(values.session ? { sessionId: values.session } : {}), ...(values.config ? { config: jsonObject(values.config) } : {}),
-      }));
-      out(json, r, () => `Agent instance ${r.id} is ${r.state} on node ${r.nodeId}.`);
-      return 0;
-    }
-    case 'agents stop':
-    case 'agents show': {
-      if (!arg) throw new UsageError(`usage: cortex-hub agents ${sub} ID`);
-      const r = await withHub(dataDir, (inv) => inv(sub === 'stop' ? 'agents.stop' : 'agents.get', { id: arg }));
-      out(json, r, () => [
-        `${r.id}  ${r.state}  template ${r.templateId}  node ${r.nodeId}${r.sessionId ? `  session ${r.sessionId}` : ''}  trigger ${r.trigger}`,
-        `created ${new Date(r.createdAt).toISOString()}${r.startedAt ? `  started ${new Date(r.startedAt).toISOString()}` : ''}${r.finishedAt ? `  finished ${new Date(r.finishedAt).toISOString()}` : ''}`,
-        ...(r.exitCode !== null || r.exitSignal ? [`exit ${r.exitCode ?? '-'}${r.exitSignal ? ` (signal ${r.exitSignal})` : ''}`] : []),
-        ...(r.error ? [`error: ${r.error}`] : []),
-        `config ${JSON.stringify(r.config)}`,
       ].join('\n'));
       return 0;
     }

@@ -10,12 +10,14 @@ import { ContractError } from './envelope';
 import { nodeNameProblem } from './names';
 import { TRASH_RETENTION_DEFAULT_DAYS, TRASH_RETENTION_MAX_DAYS, TrashEmptyInput, TrashRestoreInput, type TrashEmptyView, type TrashRestoreView, type TrashView } from './trash';
 import { conflictOperations } from './conflicts';
+import { agentOperations, type AgentInstanceView, type AgentTemplateView } from './agents';
 
 export { NODE_NAME_MAX, nodeNameKey, nodeNameProblem, normalizeNodeName } from './names';
 export { ContractError, ERROR_CODES, type ErrorCode } from './envelope';
 export { WS_CLOSE_TOKEN_CHANGED } from './ws';
 export * from './trash';
 export * from './conflicts';
+export * from './agents';
 
 export { NODE_STATES, type NodeState } from './states';
 import type { NodeState } from './states';
@@ -356,83 +358,7 @@ export function defaultSettings(): Settings {
   };
 }
 
-// ---- agents ----------------------------------------------------------------------------
-
-export const AGENT_STATES = ['pending', 'running', 'succeeded', 'failed', 'stopped', 'lost'] as const;
-export type AgentStateName = (typeof AGENT_STATES)[number];
-
-export interface AgentTemplateView {
-  id: string;
-  name: string;
-  /** Run by the node in its workspace, through the shell. */
-  command: string;
-  defaultConfig: Record<string, unknown>;
-  /** 5-field cron schedule, or null. */
-  cron: string | null;
-  /** The node triggers run it on (webhook requests may name another). */
-  nodeId: string | null;
-  /** What a trigger does while an instance of this template is still pending or running. */
-  overlap: 'skip' | 'queue';
-  hasWebhook: boolean;
-  createdAt: number;
-  updatedAt: number;
-}
-
-export interface AgentInstanceView {
-  id: string;
-  templateId: string;
-  nodeId: string;
-  sessionId: string | null;
-  state: AgentStateName;
-  config: Record<string, unknown>;
-  /** What created it: 'manual', 'cron', 'webhook'. */
-  trigger: string;
-  createdAt: number;
-  startedAt: number | null;
-  finishedAt: number | null;
-  exitCode: number | null;
-  exitSignal: string | null;
-  error: string | null;
-}
-
-export interface AgentPage {
-  items: AgentInstanceView[];
-  /** Pass as `cursor` for the next (older) page; null when this was the last. */
-  next: string | null;
-}
-
 const Id = z.string().min(1).max(64);
-
-/** Largest JSON object (serialized) stored as an agent's config; the webhook's body limit too. */
-export const MAX_CONFIG_BYTES = 64 * 1024;
-/** Deepest nesting of a stored JSON object (serializing deeper ones would overflow the stack). */
-export const MAX_CONFIG_DEPTH = 32;
-
-/** Why a JSON value is too deep or too big to store, or null. Iterative: any depth is safe to ask. */
-export function jsonObjectProblem(v: unknown): string | null {
-  const stack: [unknown, number][] = [[v, 0]];
-  let seen = 0;
-  while (stack.length > 0) {
-    const [x, depth] = stack.pop()!;
-    if (typeof x !== 'object' || x === null) continue;
-    if (depth >= MAX_CONFIG_DEPTH) return `nested deeper than ${MAX_CONFIG_DEPTH} levels`;
-    // Each value costs at least a byte serialized: more values than bytes is too big anyway.
-    for (const child of Object.values(x)) {
-      if (++seen > MAX_CONFIG_BYTES) return `larger than ${MAX_CONFIG_BYTES / 1024} KiB as JSON`;
-      stack.push([child, depth + 1]);
-    }
-  }
-  const size = new TextEncoder().encode(JSON.stringify(v) ?? '').length;
-  return size > MAX_CONFIG_BYTES ? `larger than ${MAX_CONFIG_BYTES / 1024} KiB as JSON (${size} bytes)` : null;
-}
-
-/** A JSON object as stored (agent configs): bounded in size and depth. */
-const JsonObject = z.record(z.string(), z.unknown()).superRefine((v, ctx) => {
-  const problem = jsonObjectProblem(v);
-  if (problem) ctx.addIssue({ code: 'custom', message: problem });
-});
-/** An agent instance's session id (stored; a filter in agents.list). */
-const SessionId = z.string().min(1).max(200);
 
 /** A node name (see names.ts): trimmed, printable, at most NODE_NAME_MAX characters. */
 const NodeName = z.string().trim().superRefine((name, ctx) => {
@@ -481,33 +407,6 @@ export const operations = {
   'logs.recent': { input: z.object({ level: z.enum(LOG_LEVELS).optional(), node: z.string().max(64).optional(), limit: Limit }).strict(), output: {} as LogEntryView[] },
   'settings.get': { input: Empty, output: {} as Settings },
   'settings.set': { input: SettingsSchema.partial().strict(), output: {} as Settings },
-  'agents.templates': { input: Empty, output: {} as AgentTemplateView[] },
-  'agents.createTemplate': {
-    input: z.object({
-      name: z.string().trim().min(1).max(100),
-      command: z.string().min(1).max(10_000),
-      defaultConfig: JsonObject.optional(),
-      cron: z.string().max(200).nullable().optional(),
-      nodeId: Id.optional(),
-      overlap: z.enum(['skip', 'queue']).optional(),
-      /** Make a webhook token (shown once in the answer). */
-      webhook: z.boolean().optional(),
-    }).strict(),
-    output: {} as { template: AgentTemplateView; webhookToken: string | null },
-  },
-  'agents.list': {
-    input: z.object({
-      nodeId: Id.optional(), sessionId: SessionId.optional(), templateId: Id.optional(), state: z.enum(AGENT_STATES).optional(),
-      cursor: z.string().max(200).optional(), limit: z.number().int().min(1).max(1000).optional(),
-    }).strict(),
-    output: {} as AgentPage,
-  },
-  'agents.get': { input: z.object({ id: Id }).strict(), output: {} as AgentInstanceView },
-  'agents.start': {
-    input: z.object({ templateId: Id.or(z.string().min(1).max(100)), nodeId: Id, sessionId: SessionId.optional(), config: JsonObject.optional() }).strict(),
-    output: {} as AgentInstanceView,
-  },
-  'agents.stop': { input: z.object({ id: Id }).strict(), output: {} as AgentInstanceView },
   /**
    * A new admin token (kept in DATA, the same across restarts until rotated). A serving hub
    * switches to it at once and closes WebSockets opened with the old one
@@ -515,13 +414,8 @@ export const operations = {
    */
   'token.rotate': { input: Empty, output: {} as { token: string } },
   ...conflictOperations,
+  ...agentOperations,
 } as const;
-
-/**
- * The body of `POST /api/hooks/agents/<template>` (a JSON object; other fields are ignored):
- * the same limits as agents.start.
- */
-export const WebhookBodySchema = z.object({ nodeId: Id.optional(), sessionId: SessionId.optional(), config: JsonObject.optional() });
 
 export type OpName = keyof typeof operations;
 export type OpInput<K extends OpName> = z.infer<(typeof operations)[K]['input']>;

@@ -7,16 +7,28 @@
  * Each instance runs in its own process group (spawned detached on POSIX: the shell leads a
  * new session), so a stop reaches everything it started, not only the shell: SIGTERM to the
  * whole group, SIGKILL to what is left of it after STOP_GRACE_MS (even once the shell itself
- * has exited). Windows has no process groups: there a stop ends the process tree with
+ * has exited). The last 64 KiB of its stdout and of its stderr go with its final state, and
+ * while it runs, every few seconds when they grew. Windows has no process groups: there a stop ends the process tree with
  * `taskkill /T /F` at once.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import type { AgentStateMsg } from '../sync/wire';
 import type { Logger } from '../util/log';
+import { ByteTail } from '../util/tail';
 
-/** Bytes of an agent's stderr kept to explain a failure. */
-const STDERR_TAIL = 4096;
+/** Characters of an agent's stderr given as a failure's error (the whole tail goes with its output). */
+const STDERR_ERROR = 4096;
+/**
+ * After the shell exits, how long its output pipes may stay open before the report goes
+ * without what is still unread (a background child that inherited them keeps them open).
+ */
+const OUTPUT_SETTLE_MS = 1000;
+/**
+ * While an instance runs, its output's tail so far goes to the hub this often when it grew
+ * (only while connected: the final report carries it all anyway, so nothing is queued).
+ */
+export const OUTPUT_PROGRESS_MS = 3000;
 /** A stopped agent's process group gets this long after SIGTERM before SIGKILL. */
 export const STOP_GRACE_MS = 5000;
 
@@ -73,6 +85,19 @@ function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
   }
 }
 
+/** Resolves when every stream has ended (all its data read), or after `ms`. */
+function settled(streams: NodeJS.ReadableStream[], ms: number): Promise<void> {
+  const ends = streams.map((st) => new Promise<void>((resolve) => {
+    if ((st as { readableEnded?: boolean }).readableEnded) return resolve();
+    st.once('end', () => resolve());
+    st.once('close', () => resolve());
+    st.once('error', () => resolve());
+  }));
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<void>((resolve) => { timer = setTimeout(resolve, ms); timer.unref?.(); });
+  return Promise.race([Promise.all(ends).then(() => undefined), late]).finally(() => clearTimeout(timer));
+}
+
 export class AgentRunner {
   private readonly running = new Map<string, Running>();
   private readonly unsent: AgentStateMsg[] = [];
@@ -81,32 +106,53 @@ export class AgentRunner {
 
   start(id: string, command: string, configJson: string): void {
     if (this.running.has(id)) return; // sent again after a reconnect: it already runs
-    let stderr = '';
+    const out = new ByteTail();
+    const err = new ByteTail();
     const child = spawn(command, {
-      shell: true, cwd: this.workspace, stdio: ['ignore', 'ignore', 'pipe'], detached: !WINDOWS, windowsHide: true,
+      shell: true, cwd: this.workspace, stdio: ['ignore', 'pipe', 'pipe'], detached: !WINDOWS, windowsHide: true,
       env: { ...process.env, CORTEX_AGENT_ID: id, CORTEX_AGENT_CONFIG: configJson },
     });
     let markExited!: () => void;
     const exited = new Promise<void>((resolve) => { markExited = resolve; });
     this.running.set(id, { child, stopping: false, stopReason: '', exited, stopped: null });
-    child.stderr!.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-STDERR_TAIL); });
+    child.stdout!.on('data', (d: Buffer) => out.push(d));
+    child.stderr!.on('data', (d: Buffer) => err.push(d));
+    let sentBytes = 0;
+    const progress = setInterval(() => {
+      const r = this.running.get(id);
+      if (!r || r.stopping || out.total + err.total === sentBytes) return;
+      if (this.send({ id, state: 'running', hasExitCode: false, exitCode: 0, signal: '', error: '', hasOutput: true, stdoutTail: out.bytes(), stderrTail: err.bytes(), stdoutBytes: out.total, stderrBytes: err.total })) sentBytes = out.total + err.total;
+    }, OUTPUT_PROGRESS_MS);
+    progress.unref();
     child.once('spawn', () => {
       this.log.info('agent.started', { agent: id, pid: child.pid, pgid: WINDOWS ? null : child.pid });
       this.report({ id, state: 'running', hasExitCode: false, exitCode: 0, signal: '', error: '' });
     });
     child.once('error', (e) => {
+      clearInterval(progress);
       markExited();
       this.running.delete(id);
       this.log.warn('agent.spawn_failed', { agent: id, error: e.message });
       this.report({ id, state: 'failed', hasExitCode: false, exitCode: 0, signal: '', error: e.message });
     });
     child.once('exit', (code, signal) => {
-      markExited();
+      clearInterval(progress);
       const r = this.running.get(id);
-      this.running.delete(id);
       const state = r?.stopping ? 'stopped' : code === 0 ? 'succeeded' : 'failed';
       this.log.info('agent.exited', { agent: id, state, code, signal });
-      this.report({ id, state, hasExitCode: code !== null, exitCode: code ?? 0, signal: signal ?? '', error: state === 'failed' ? stderr.trim() : state === 'stopped' ? r!.stopReason : '' });
+      // What the pipes still hold is read before the report (up to OUTPUT_SETTLE_MS).
+      void settled([child.stdout!, child.stderr!], OUTPUT_SETTLE_MS).then(() => {
+        child.stdout!.destroy();
+        child.stderr!.destroy();
+        this.running.delete(id);
+        const stderr = err.bytes().toString('utf8');
+        this.report({
+          id, state, hasExitCode: code !== null, exitCode: code ?? 0, signal: signal ?? '',
+          error: state === 'failed' ? stderr.slice(-STDERR_ERROR).trim() : state === 'stopped' ? r!.stopReason : '',
+          hasOutput: true, stdoutTail: out.bytes(), stderrTail: err.bytes(), stdoutBytes: out.total, stderrBytes: err.total,
+        });
+        markExited();
+      });
     });
   }
 

@@ -9,7 +9,7 @@ import crypto from 'node:crypto';
 import type { Statement } from 'better-sqlite3';
 import type { DB } from './db';
 
-import { AGENT_STATES, type AgentInstanceView, type AgentStateName, type AgentTemplateView } from '../contract';
+import { AGENT_STATES, type AgentInstanceView, type AgentOutputView, type AgentStateName, type AgentTemplateView } from '../contract';
 
 export { AGENT_STATES };
 export type AgentState = AgentStateName;
@@ -52,9 +52,46 @@ export const AGENT_SCHEMA = `
   CREATE INDEX agent_instances_by_created ON agent_instances (created_at, id);
 `;
 
+/**
+ * Templates edited and deleted, instances' command and output (a later migration than
+ * AGENT_SCHEMA). A deleted template stays as a tombstone (`deleted_at`), so its instances keep
+ * their history and their foreign key: its name moves to `deleted_name` and `name` becomes
+ * `TOMBSTONE_PREFIX` + its id, which no live template can be called (names have no control
+ * characters), so the name is free again. (Rebuilding the table to drop the UNIQUE on `name`
+ * cannot be done inside the migration's transaction: dropping a parent table with foreign keys
+ * on fails the commit.) Each instance records the command it ran (instances made before this
+ * migration ran their template's command: templates could not be edited then). The tail of
+ * each instance's output lives in its own table, so the instances' rows, which every listing
+ * reads, stay small.
+ */
+export const AGENT_EDITS_SCHEMA = `
+  ALTER TABLE agent_templates ADD COLUMN deleted_at INTEGER;
+  ALTER TABLE agent_templates ADD COLUMN deleted_name TEXT;
+  ALTER TABLE agent_instances ADD COLUMN command TEXT NOT NULL DEFAULT '';
+  UPDATE agent_instances SET command = (SELECT t.command FROM agent_templates t WHERE t.id = agent_instances.template_id);
+  CREATE TABLE agent_output (
+    instance_id TEXT PRIMARY KEY REFERENCES agent_instances (id),
+    stdout TEXT NOT NULL,
+    stderr TEXT NOT NULL,
+    stdout_bytes INTEGER NOT NULL,
+    stderr_bytes INTEGER NOT NULL
+  );
+`;
+
+/**
+ * A template's pending and running instances, found through the state index: they are few,
+ * while its instances may be a million (a cron firing every minute), and the template index
+ * would read every one of them on each trigger and each line of the overview.
+ */
+export const ACTIVE_OF_TEMPLATE = "FROM agent_instances INDEXED BY agent_instances_by_state WHERE state IN ('pending', 'running') AND template_id = ?";
+
+/** What `name` holds for a deleted template (then its id): a control character no live name has. */
+export const TOMBSTONE_PREFIX = '\u0000deleted:';
+
 /** Rows come out exactly as the contract shows them. */
 export type AgentTemplate = AgentTemplateView;
 export type AgentInstance = AgentInstanceView;
+export type AgentOutput = Omit<AgentOutputView, 'id' | 'recorded'>;
 
 export interface InstanceFilter {
   nodeId?: string;
@@ -68,21 +105,23 @@ export interface InstanceFilter {
 
 interface TemplateRow {
   id: string; name: string; command: string; default_config: string; cron: string | null; node_id: string | null; overlap: OverlapPolicy;
-  webhook_token_hash: Buffer | null; created_at: number; updated_at: number;
+  webhook_token_hash: Buffer | null; created_at: number; updated_at: number; deleted_at: number | null; deleted_name: string | null;
 }
 interface InstanceRow {
   id: string; template_id: string; mesh_node_id: string; session_id: string | null; state: AgentState; config: string; trigger: string;
   created_at: number; started_at: number | null; finished_at: number | null; exit_code: number | null; exit_signal: string | null; error: string | null;
+  command: string;
 }
 
 const toTemplate = (r: TemplateRow): AgentTemplate => ({
-  id: r.id, name: r.name, command: r.command, defaultConfig: JSON.parse(r.default_config) as Record<string, unknown>, cron: r.cron, nodeId: r.node_id,
-  overlap: r.overlap, hasWebhook: r.webhook_token_hash !== null, createdAt: r.created_at, updatedAt: r.updated_at,
+  id: r.id, name: r.deleted_name ?? r.name, command: r.command, defaultConfig: JSON.parse(r.default_config) as Record<string, unknown>, cron: r.cron, nodeId: r.node_id,
+  overlap: r.overlap, hasWebhook: r.webhook_token_hash !== null, createdAt: r.created_at, updatedAt: r.updated_at, deletedAt: r.deleted_at,
 });
 const toInstance = (r: InstanceRow): AgentInstance => ({
   id: r.id, templateId: r.template_id, nodeId: r.mesh_node_id, sessionId: r.session_id, state: r.state,
   config: JSON.parse(r.config) as Record<string, unknown>, trigger: r.trigger, createdAt: r.created_at, startedAt: r.started_at,
-  finishedAt: r.finished_at, exitCode: r.exit_code, exitSignal: r.exit_signal, error: r.error,
+  finishedAt: r.finished_at, exitCode: r.exit_code, exitSignal: r.exit_signal, error: r.error, command: r.command,
+  durationMs: r.started_at !== null && r.finished_at !== null ? Math.max(0, r.finished_at - r.started_at) : null,
 });
 
 /** One filter column at a time picks the index; the others are checked on the rows it yields. */
@@ -98,19 +137,29 @@ export class AgentStore {
       insertTemplate: db.prepare(`INSERT INTO agent_templates (id, name, command, default_config, cron, node_id, overlap, webhook_token_hash, created_at, updated_at)
         VALUES (@id, @name, @command, @default_config, @cron, @node_id, @overlap, @webhook_token_hash, @created_at, @updated_at)`),
       template: db.prepare<[string], TemplateRow>('SELECT * FROM agent_templates WHERE id = ?'),
-      templateByName: db.prepare<[string], TemplateRow>('SELECT * FROM agent_templates WHERE name = ?'),
-      templates: db.prepare<[], TemplateRow>('SELECT * FROM agent_templates ORDER BY name'),
+      templateByName: db.prepare<[string], TemplateRow>('SELECT * FROM agent_templates WHERE name = ? AND deleted_at IS NULL'),
+      templates: db.prepare<[], TemplateRow>('SELECT * FROM agent_templates WHERE deleted_at IS NULL ORDER BY name'),
+      allTemplates: db.prepare<[], TemplateRow>('SELECT * FROM agent_templates ORDER BY deleted_at IS NOT NULL, coalesce(deleted_name, name)'),
+      updateTemplate: db.prepare(`UPDATE agent_templates SET name = @name, command = @command, default_config = @default_config, cron = @cron, node_id = @node_id,
+        overlap = @overlap, webhook_token_hash = @webhook_token_hash, updated_at = @at WHERE id = @id AND deleted_at IS NULL`),
+      deleteTemplate: db.prepare(`UPDATE agent_templates SET deleted_name = name, name = @tombstone, cron = NULL, webhook_token_hash = NULL, deleted_at = @at, updated_at = @at
+        WHERE id = @id AND deleted_at IS NULL`),
+      lastOfTemplate: db.prepare<[string], InstanceRow>('SELECT * FROM agent_instances WHERE template_id = ? ORDER BY created_at DESC, id DESC LIMIT 1'),
+      saveOutput: db.prepare(`INSERT INTO agent_output (instance_id, stdout, stderr, stdout_bytes, stderr_bytes) VALUES (@id, @stdout, @stderr, @stdout_bytes, @stderr_bytes)
+        ON CONFLICT (instance_id) DO UPDATE SET stdout = excluded.stdout, stderr = excluded.stderr, stdout_bytes = excluded.stdout_bytes, stderr_bytes = excluded.stderr_bytes`),
+      output: db.prepare<[string], { stdout: string; stderr: string; stdout_bytes: number; stderr_bytes: number }>('SELECT * FROM agent_output WHERE instance_id = ?'),
       webhookHash: db.prepare<[string], { webhook_token_hash: Buffer | null }>('SELECT webhook_token_hash FROM agent_templates WHERE id = ?'),
-      insertInstance: db.prepare(`INSERT INTO agent_instances (id, template_id, mesh_node_id, session_id, state, config, trigger, created_at)
-        VALUES (@id, @template_id, @mesh_node_id, @session_id, 'pending', @config, @trigger, @created_at)`),
+      insertInstance: db.prepare(`INSERT INTO agent_instances (id, template_id, mesh_node_id, session_id, state, config, trigger, created_at, command)
+        VALUES (@id, @template_id, @mesh_node_id, @session_id, 'pending', @config, @trigger, @created_at, @command)`),
       instance: db.prepare<[string], InstanceRow>('SELECT * FROM agent_instances WHERE id = ?'),
       setRunning: db.prepare("UPDATE agent_instances SET state = 'running', started_at = ? WHERE id = ? AND state = 'pending'"),
       finish: db.prepare(`UPDATE agent_instances SET state = @state, finished_at = @at, exit_code = @exit_code, exit_signal = @exit_signal, error = @error
         WHERE id = @id AND state IN ('pending', 'running')`),
       activeOfNode: db.prepare<[string], InstanceRow>("SELECT * FROM agent_instances WHERE mesh_node_id = ? AND state IN ('pending', 'running') ORDER BY created_at, id"),
-      activeOfTemplate: db.prepare<[string], { n: number }>("SELECT count(*) AS n FROM agent_instances WHERE template_id = ? AND state IN ('pending', 'running')"),
-      runningOfTemplate: db.prepare<[string], { n: number }>("SELECT count(*) AS n FROM agent_instances WHERE template_id = ? AND state = 'running'"),
-      oldestPendingOfTemplate: db.prepare<[string], InstanceRow>("SELECT * FROM agent_instances WHERE template_id = ? AND state = 'pending' ORDER BY created_at, id LIMIT 1"),
+      activeListOfTemplate: db.prepare<[string], InstanceRow>(`SELECT * ${ACTIVE_OF_TEMPLATE} ORDER BY created_at, id`),
+      activeOfTemplate: db.prepare<[string], { n: number }>(`SELECT count(*) AS n ${ACTIVE_OF_TEMPLATE}`),
+      runningOfTemplate: db.prepare<[string], { n: number }>("SELECT count(*) AS n FROM agent_instances INDEXED BY agent_instances_by_state WHERE state = 'running' AND template_id = ?"),
+      oldestPendingOfTemplate: db.prepare<[string], InstanceRow>("SELECT * FROM agent_instances INDEXED BY agent_instances_by_state WHERE state = 'pending' AND template_id = ? ORDER BY created_at, id LIMIT 1"),
       counts: db.prepare<[], { state: AgentState; n: number }>('SELECT state, count(*) AS n FROM agent_instances GROUP BY state'),
       running: db.prepare<[], InstanceRow>("SELECT * FROM agent_instances WHERE state = 'running' ORDER BY created_at, id"),
     };
@@ -126,13 +175,51 @@ export class AgentStore {
     return this.template(id)!;
   }
 
+  /** A template by id (deleted ones too: their instances name them) or by a live template's name. */
   template(id: string): AgentTemplate | undefined {
     const r = this.q.template.get(id) ?? this.q.templateByName.get(id);
     return r && toTemplate(r);
   }
 
-  templates(): AgentTemplate[] {
-    return this.q.templates.all().map(toTemplate);
+  /** Live templates by name; with `deleted`, the deleted ones after them. */
+  templates(deleted = false): AgentTemplate[] {
+    return (deleted ? this.q.allTemplates : this.q.templates).all().map(toTemplate);
+  }
+
+  /**
+   * Changes a live template: the fields given; `webhookToken` a new token, null none, undefined
+   * the one it has. False when it is not there (or deleted).
+   */
+  updateTemplate(id: string, t: { name?: string; command?: string; defaultConfig?: Record<string, unknown>; cron?: string | null; nodeId?: string | null; overlap?: OverlapPolicy; webhookToken?: string | null }, at = Date.now()): boolean {
+    const r = this.q.template.get(id);
+    if (!r || r.deleted_at !== null) return false;
+    return this.q.updateTemplate.run({
+      id, at, name: t.name ?? r.name, command: t.command ?? r.command, default_config: t.defaultConfig ? JSON.stringify(t.defaultConfig) : r.default_config,
+      cron: t.cron === undefined ? r.cron : t.cron, node_id: t.nodeId === undefined ? r.node_id : t.nodeId, overlap: t.overlap ?? r.overlap,
+      webhook_token_hash: t.webhookToken === undefined ? r.webhook_token_hash : t.webhookToken === null ? null : sha256(t.webhookToken),
+    }).changes > 0;
+  }
+
+  /** Makes a live template a tombstone (see AGENT_EDITS_SCHEMA): no cron, no webhook, its name free; its instances stay. */
+  deleteTemplate(id: string, at = Date.now()): boolean {
+    return this.q.deleteTemplate.run({ id, at, tombstone: `${TOMBSTONE_PREFIX}${id}` }).changes > 0;
+  }
+
+  /** A template's newest instance (through its index). */
+  lastOfTemplate(templateId: string): AgentInstance | undefined {
+    const r = this.q.lastOfTemplate.get(templateId);
+    return r && toInstance(r);
+  }
+
+  /** Keeps the tail of an instance's output (replacing what was kept). */
+  saveOutput(id: string, o: AgentOutput): void {
+    this.q.saveOutput.run({ id, stdout: o.stdout, stderr: o.stderr, stdout_bytes: o.stdoutBytes, stderr_bytes: o.stderrBytes });
+  }
+
+  /** The kept tail of an instance's output, or undefined when none was recorded. */
+  output(id: string): AgentOutput | undefined {
+    const r = this.q.output.get(id);
+    return r && { stdout: r.stdout, stderr: r.stderr, stdoutBytes: r.stdout_bytes, stderrBytes: r.stderr_bytes };
   }
 
   /** Constant-time check of a template's webhook token. */
@@ -155,7 +242,7 @@ export class AgentStore {
     const id = `${now.toString(16).padStart(12, '0')}${(this.counter++ & 0xffff).toString(16).padStart(4, '0')}${crypto.randomBytes(4).toString('hex')}`;
     this.q.insertInstance.run({
       id, template_id: t.id, mesh_node_id: i.nodeId, session_id: i.sessionId ?? null,
-      config: JSON.stringify({ ...t.defaultConfig, ...(i.config ?? {}) }), trigger: i.trigger, created_at: now,
+      config: JSON.stringify({ ...t.defaultConfig, ...(i.config ?? {}) }), trigger: i.trigger, created_at: now, command: t.command,
     });
     return this.instance(id)!;
   }
@@ -176,6 +263,11 @@ export class AgentStore {
 
   activeOfNode(nodeId: string): AgentInstance[] {
     return this.q.activeOfNode.all(nodeId).map(toInstance);
+  }
+
+  /** A template's pending and running instances, oldest first. */
+  activeOfTemplate(templateId: string): AgentInstance[] {
+    return this.q.activeListOfTemplate.all(templateId).map(toInstance);
   }
 
   activeCountOfTemplate(templateId: string): number {

@@ -4,7 +4,7 @@
  * never changes, moves or goes away once released.
  */
 import { CONFLICT_MARK } from '../sync/reconcile';
-import { AGENT_SCHEMA } from './agent-store';
+import { AGENT_EDITS_SCHEMA, AGENT_SCHEMA } from './agent-store';
 import { REPORT_SCHEMA } from './report-store';
 import { TRASH_SCHEMA } from './trash-store';
 import type { Migration } from './db';
@@ -115,4 +115,7 @@ export const HUB_MIGRATIONS: readonly Migration[] = [
   (db) => db.exec('ALTER TABLE nodes ADD COLUMN paused_at INTEGER'),
   // The trash (trash-store.ts): mirrors a purge moved into DATA/trash/, restorable until emptied.
   (db) => db.exec(TRASH_SCHEMA),
+  // Agent templates edited and deleted (a deleted one stays as a tombstone: its instances keep
+  // their history), the command each instance ran, and the tail of its output (agent-store.ts).
+  (db) => db.exec(AGENT_EDITS_SCHEMA),
 ];

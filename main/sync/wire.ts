@@ -120,6 +120,12 @@ export interface AgentStateMsg {
   exitCode: number;
   signal: string;
   error: string;
+  /** The output's tail, with a final state (cortex.proto AgentState; absent from older nodes). */
+  hasOutput?: boolean;
+  stdoutTail?: Buffer;
+  stderrTail?: Buffer;
+  stdoutBytes?: number;
+  stderrBytes?: number;
 }
 
 export interface BlockRequest {

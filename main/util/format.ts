@@ -45,3 +45,12 @@ export function dateTime(ms: number): string {
 export function compareNames(a: string, b: string): number {
   return NAMES.compare(a, b);
 }
+
+/** How long something took: "850 ms", "12.3 s", "4 min 5 s", "2 h 3 min". */
+export function duration(ms: number): string {
+  if (ms < 1000) return `${Math.max(0, Math.round(ms))} ms`;
+  if (ms < 60_000) return `${(Math.floor(ms / 100) / 10).toFixed(1)} s`;
+  const s = Math.floor(ms / 1000);
+  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
+  return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+}

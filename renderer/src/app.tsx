@@ -4,7 +4,8 @@ import { NodesView } from './views/nodes';
 import { NodeDetailView } from './views/node-detail';
 import { PurgesView } from './views/purges';
 import { TrashView } from './views/trash';
-import { AgentsView } from './views/agents';
+import { AgentsTab, TemplatePage } from './views/agent-templates';
+import { InstancePage } from './views/agent-instance';
 import { LogsView } from './views/logs';
 import { SettingsView } from './views/settings';
 import { ConflictsView } from './views/conflicts';
@@ -24,7 +25,9 @@ function Current({ view }: { view: View }) {
   switch (view.name) {
     // Keyed by the node: another node's detail starts afresh (its lists, its agents, its dialogs), never showing the previous node's.
     case 'node': return <NodeDetailView key={view.id} id={view.id} />;
-    case 'agents': return <AgentsView />;
+    case 'agents': return <AgentsTab />;
+    case 'agent-template': return <TemplatePage key={view.id} id={view.id} />;
+    case 'agent-instance': return <InstancePage key={view.id} id={view.id} />;
     case 'purges': return <PurgesView />;
     case 'trash': return <TrashView />;
     case 'conflicts': return <ConflictsView />;
@@ -39,7 +42,7 @@ export function App() {
   const go = useUi((s) => s.go);
   const connection = useUi((s) => s.connection);
   const hub = useUi((s) => s.hub);
-  const active = view.name === 'node' ? 'nodes' : view.name;
+  const active = view.name === 'node' ? 'nodes' : view.name === 'agent-template' || view.name === 'agent-instance' ? 'agents' : view.name;
   return (
     <div className="app">
       <header>

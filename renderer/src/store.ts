@@ -23,6 +23,9 @@ export type View =
   | { name: 'nodes' }
   | { name: 'node'; id: string }
   | { name: 'agents' }
+  /** One agent template (`#/agents/templates/<id>`) and its instances; one instance (`#/agents/instances/<id>`). */
+  | { name: 'agent-template'; id: string }
+  | { name: 'agent-instance'; id: string }
   | { name: 'purges' }
   | { name: 'trash' }
   | { name: 'conflicts' }
@@ -168,15 +171,22 @@ export function visibleIdsCached(s: Pick<UiState, 'order' | 'nodes' | 'rates' | 
   return ids;
 }
 
-function viewFromHash(hash: string): View {
-  const [name, id] = hash.replace(/^#\/?/, '').split('/');
+export function viewFromHash(hash: string): View {
+  const [name, id, sub] = hash.replace(/^#\/?/, '').split('/');
   if (name === 'node' && id) return { name: 'node', id: decodeURIComponent(id) };
+  if (name === 'agents' && id === 'templates' && sub) return { name: 'agent-template', id: decodeURIComponent(sub) };
+  if (name === 'agents' && id === 'instances' && sub) return { name: 'agent-instance', id: decodeURIComponent(sub) };
   if (name === 'agents' || name === 'purges' || name === 'trash' || name === 'logs' || name === 'settings' || name === 'conflicts') return { name };
   return { name: 'nodes' };
 }
 
 export function hashOf(view: View): string {
-  return view.name === 'node' ? `#/node/${encodeURIComponent(view.id)}` : `#/${view.name}`;
+  switch (view.name) {
+    case 'node': return `#/node/${encodeURIComponent(view.id)}`;
+    case 'agent-template': return `#/agents/templates/${encodeURIComponent(view.id)}`;
+    case 'agent-instance': return `#/agents/instances/${encodeURIComponent(view.id)}`;
+    default: return `#/${view.name}`;
+  }
 }
 
 export const useUi = create<UiState>()((set, get) => ({

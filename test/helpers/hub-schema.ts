@@ -16,6 +16,7 @@ const UNDO: readonly string[] = [
   'ALTER TABLE files DROP COLUMN weak',
   'ALTER TABLE nodes DROP COLUMN paused_at',
   'DROP TABLE trash',
+  'DROP TABLE agent_output; ALTER TABLE agent_instances DROP COLUMN command; ALTER TABLE agent_templates DROP COLUMN deleted_name; ALTER TABLE agent_templates DROP COLUMN deleted_at',
 ];
 
 /** Undo the hub's migrations above `version`, newest first, and record `version` as the schema's. */

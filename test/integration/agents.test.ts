@@ -99,6 +99,38 @@ describe('agents', () => {
     expect(human.stdout).toMatch(/failed[\s\S]*exit 3[\s\S]*error: boom/);
   });
 
+  it('edits, re-runs and deletes templates from the CLI; shows an instance\'s command, duration and output; the overview is one line per template', async () => {
+    await cli('template-add', 'echoer', '--command', 'echo "to stdout"; echo "to stderr" >&2', '--node', id);
+    const first = await cli('start', 'echoer', '--node', id, '--session', 'cli-s', '--config', '{"n":1}') as AgentInstanceView;
+    const done = await state(first.id, 'succeeded');
+    expect(done.durationMs).not.toBeNull();
+    expect(await cli('output', first.id)).toMatchObject({ recorded: true, stdout: 'to stdout\n', stderr: 'to stderr\n', stdoutBytes: 10, stderrBytes: 10 });
+    const raw = await runCli('cortex-hub', ['agents', 'output', first.id, '--stream', 'stderr', '--data', hub.dataDir]);
+    expect(raw.stdout).toBe('to stderr\n');
+    const human = await runCli('cortex-hub', ['agents', 'show', first.id, '--data', hub.dataDir]);
+    expect(human.stdout).toMatch(/command echo "to stdout"; echo "to stderr" >&2[\s\S]*took \d[\s\S]*stdout \(10 B\):\nto stdout\nstderr \(10 B\):\nto stderr/);
+    const edited = await cli('template-edit', 'echoer', '--name', 'echoer2', '--command', 'echo second', '--cron', '0 4 * * *', '--new-webhook') as { template: { name: string; command: string; cron: string; hasWebhook: boolean }; webhookToken: string };
+    expect(edited).toMatchObject({ template: { name: 'echoer2', command: 'echo second', cron: '0 4 * * *', hasWebhook: true }, webhookToken: expect.stringMatching(/^[\w-]{20,}$/) });
+    expect((await cli('template-edit', 'echoer2', '--no-cron', '--no-webhook') as { template: { cron: string | null; hasWebhook: boolean } }).template).toMatchObject({ cron: null, hasWebhook: false });
+    const again = await cli('rerun', first.id) as AgentInstanceView;
+    expect(again).toMatchObject({ trigger: 'rerun', sessionId: 'cli-s', config: { n: 1 }, command: 'echo second' });
+    await state(again.id, 'succeeded');
+    expect((await cli('output', again.id) as { stdout: string }).stdout).toBe('second\n');
+    const overview = await cli('overview') as { template: { name: string }; last: AgentInstanceView | null; active: number }[];
+    expect(overview.find((o) => o.template.name === 'echoer2')).toMatchObject({ last: { id: again.id }, active: 0 });
+    const deleted = await cli('template-delete', 'echoer2') as { template: { id: string; deletedAt: number }; stopped: number; running: number };
+    expect(deleted).toMatchObject({ stopped: 0, running: 0, template: { deletedAt: expect.any(Number) } });
+    expect((await cli('templates') as { name: string }[]).map((t) => t.name)).not.toContain('echoer2');
+    expect((await cli('templates', '--deleted') as { name: string; deletedAt: number | null }[]).find((t) => t.name === 'echoer2')?.deletedAt).toBe(deleted.template.deletedAt);
+    expect((await cli('list', '--template', deleted.template.id) as { items: AgentInstanceView[] }).items.map((i) => i.id)).toEqual([again.id, first.id]);
+    const refused = await runCli('cortex-hub', ['agents', 'rerun', first.id, '--data', hub.dataDir]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/CONFLICT: .*was deleted: it cannot run again/);
+    const usage = await runCli('cortex-hub', ['agents', 'template-edit', 'x', '--cron', '* * * * *', '--no-cron', '--data', hub.dataDir]);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toMatch(/contradicting options/);
+  });
+
   it('a webhook creates an instance with its own token; wrong tokens, oversized and malformed bodies are refused', async () => {
     const made = await cli('template-add', 'hooked', '--command', 'printf "%s" "$CORTEX_AGENT_CONFIG" > hook.json', '--node', id, '--webhook') as { template: { id: string }; webhookToken: string };
     expect(made.webhookToken).toMatch(/^[\w-]{20,}$/);

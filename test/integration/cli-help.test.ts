@@ -21,8 +21,8 @@ function parsedOptions(src: string): string[] {
 const mentioned = (help: string) => [...new Set([...help.matchAll(/(?<![\w-])--([a-z][a-z-]*)/g)].map((m) => m[1]!))];
 
 const hubSrc = source('hub.ts');
-/** Commands as the dispatch spells them: `serve`, then every `case 'x y':` of the switch. */
-const hubCommands = ['serve', ...[...hubSrc.matchAll(/^ {4}case '([a-z -]+)':/gm)].map((m) => m[1]!)];
+/** Commands as the dispatch spells them: `serve`, then every `case 'x y':` of the switches (hub.ts, and agents-cli.ts for `agents …`). */
+const hubCommands = ['serve', ...[...`${hubSrc}\n${source('agents-cli.ts')}`.matchAll(/^ {4}case '([a-z -]+)':/gm)].map((m) => m[1]!)];
 
 describe('cortex-hub --help', () => {
   it('lists every command the CLI handles, and only those', async () => {

@@ -1,13 +1,15 @@
 /**
- * Agents: instances filtered and paged on the hub (by node, session, template, state; newest
+ * Agent instances filtered and paged on the hub (by node, session, template, state; newest
  * first), shown in a virtualized table (only the rows in view are in the DOM, so a million
- * instances scroll like ten), live state changes, instance detail with stop, and starting a
- * new instance from a template.
+ * instances scroll like ten), with live state changes; a row opens the instance's own page
+ * (agent-instance.tsx); starting a new instance from a template. The Agents tab puts the
+ * templates above it (agent-templates.tsx); the node detail and a template's page show it
+ * fixed to their node or template.
  */
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { AGENT_STATES, type AgentInstanceView, type AgentStateName, type AgentTemplateView } from '../../../main/contract';
-import { ago } from '../../../main/util/format';
+import { ago, duration } from '../../../main/util/format';
 import { api } from '../api';
 import { Dialog, Empty, ErrorNote, Loading } from '../components/bits';
 import { useLoad } from '../hooks';
@@ -78,14 +80,17 @@ function useInstances(filter: AgentFilter) {
   return { items, more: () => { if (!done && next) void load(next); }, done, error };
 }
 
-export function AgentsView({ nodeId }: { nodeId?: string }) {
+/** Instances: all of them, or those of one node (`nodeId`) or one template (`templateId`). */
+export function AgentsView({ nodeId, templateId }: { nodeId?: string; templateId?: string }) {
   const nodes = useUi((s) => s.nodes);
   const order = useUi((s) => s.order);
-  const [filter, setFilter] = useState<AgentFilter>(nodeId ? { nodeId } : {});
+  const go = useUi((s) => s.go);
+  const [filter, setFilter] = useState<AgentFilter>(nodeId ? { nodeId } : templateId ? { templateId } : {});
   const [sessionText, setSessionText] = useState('');
-  const [selected, setSelected] = useState<AgentInstanceView | null>(null);
   const [starting, setStarting] = useState(false);
-  const templates = useLoad(() => api().invoke('agents.templates', {}), []);
+  // Deleted templates too: their instances still name them.
+  const templates = useLoad(() => api().invoke('agents.templates', { deleted: true }), []);
+  const live = (templates.data ?? []).filter((t) => t.deletedAt === null);
   // A template made elsewhere (the CLI, another window) shows without a page reload.
   useEffect(() => api().subscribe('agent.template', () => templates.reload()), [templates.reload]);
   const { items, more, done, error } = useInstances(filter);
@@ -109,7 +114,12 @@ export function AgentsView({ nodeId }: { nodeId?: string }) {
     }), 300);
     return () => clearTimeout(t);
   }, [sessionText]);
-  const templateName = (id: string) => templates.data?.find((t) => t.id === id)?.name ?? id;
+  const templateName = (id: string) => {
+    const t = templates.data?.find((x) => x.id === id);
+    return t ? `${t.name}${t.deletedAt !== null ? ' (deleted)' : ''}` : id;
+  };
+  const open = (i: AgentInstanceView) => go({ name: 'agent-instance', id: i.id });
+  const embedded = Boolean(nodeId ?? templateId);
   const set = (k: keyof AgentFilter, v: string) => setFilter((f) => {
     const { [k]: _drop, ...rest } = f;
     return v ? { ...rest, [k]: v } : rest;
@@ -118,7 +128,7 @@ export function AgentsView({ nodeId }: { nodeId?: string }) {
   return (
     <section aria-labelledby="agents-title" className="agents">
       <div className="toolbar">
-        {nodeId ? <h2 id="agents-title">Agents</h2> : <h1 id="agents-title">Agents</h1>}
+        <h2 id="agents-title">{nodeId ? 'Agents' : 'Instances'}</h2>
         <span className="sub" data-testid="agents-count">{items.length.toLocaleString()}{done ? '' : '+'} shown</span>
         <span className="spacer" />
         {nodeId ? null : (
@@ -127,16 +137,18 @@ export function AgentsView({ nodeId }: { nodeId?: string }) {
             {order.map((id) => <option key={id} value={id}>{nodes[id]?.name ?? id}</option>)}
           </select>
         )}
-        <select aria-label="Filter by template" value={filter.templateId ?? ''} onChange={(e) => set('templateId', e.target.value)}>
-          <option value="">All templates</option>
-          {(templates.data ?? []).map((t) => <option key={t.id} value={t.id}>{t.name}</option>)}
-        </select>
+        {templateId ? null : (
+          <select aria-label="Filter by template" value={filter.templateId ?? ''} onChange={(e) => set('templateId', e.target.value)}>
+            <option value="">All templates</option>
+            {(templates.data ?? []).map((t) => <option key={t.id} value={t.id}>{templateName(t.id)}</option>)}
+          </select>
+        )}
         <select aria-label="Filter by state" value={filter.state ?? ''} onChange={(e) => set('state', e.target.value)}>
           <option value="">All states</option>
           {AGENT_STATES.map((s) => <option key={s} value={s}>{s}</option>)}
         </select>
         <input type="search" aria-label="Filter by session" placeholder="Session id" value={sessionText} onChange={(e) => setSessionText(e.target.value)} />
-        <button type="button" className="primary" onClick={() => setStarting(true)} disabled={!templates.data?.length}>Start agent…</button>
+        {templateId ? null : <button type="button" className={embedded ? '' : 'primary'} onClick={() => setStarting(true)} disabled={!live.length}>Start agent…</button>}
       </div>
       <ErrorNote error={error ?? templates.error} />
       {items.length === 0 && done ? <Empty>No agent instances{Object.keys(filter).length ? ' match these filters' : ' yet'}. Start one from a template, or let a cron schedule or webhook create them.</Empty> : (
@@ -144,6 +156,7 @@ export function AgentsView({ nodeId }: { nodeId?: string }) {
           <div className="vrow vhead" role="row">
             <span role="columnheader">Instance</span><span role="columnheader">Template</span><span role="columnheader">Node</span>
             <span role="columnheader">Session</span><span role="columnheader">State</span><span role="columnheader">Created</span><span role="columnheader">Exit</span>
+            <span role="columnheader">Took</span>
           </div>
           <div ref={parent} className="vbody" data-testid="agents-scroll">
             <div style={{ height: rows.getTotalSize(), position: 'relative' }}>
@@ -152,7 +165,7 @@ export function AgentsView({ nodeId }: { nodeId?: string }) {
                 return (
                   <div key={i.id} role="row" aria-rowindex={v.index + 1} className="vrow" data-agent-id={i.id} data-state={i.state}
                     style={{ position: 'absolute', top: 0, transform: `translateY(${v.start}px)`, height: ROW_HEIGHT }}
-                    tabIndex={0} onClick={() => setSelected(i)} onKeyDown={(e) => { if (e.key === 'Enter') setSelected(i); }}>
+                    tabIndex={0} onClick={() => open(i)} onKeyDown={(e) => { if (e.key === 'Enter') open(i); }}>
                     <span role="cell" className="mono">{i.id.slice(-12)}</span>
                     <span role="cell">{templateName(i.templateId)}</span>
                     <span role="cell">{nodes[i.nodeId]?.name ?? i.nodeId}</span>
@@ -160,6 +173,7 @@ export function AgentsView({ nodeId }: { nodeId?: string }) {
                     <span role="cell"><span className={`badge agent-${i.state}`}>{i.state}</span></span>
                     <span role="cell" title={new Date(i.createdAt).toLocaleString()}>{ago(i.createdAt)}</span>
                     <span role="cell">{i.exitCode ?? i.exitSignal ?? '–'}</span>
+                    <span role="cell">{i.durationMs === null ? '–' : duration(i.durationMs)}</span>
                   </div>
                 );
               })}
@@ -168,56 +182,13 @@ export function AgentsView({ nodeId }: { nodeId?: string }) {
           {!done && items.length === 0 ? <Loading what="agent instances" /> : null}
         </div>
       )}
-      <InstanceDialog instance={selected} templateName={templateName} onClose={() => setSelected(null)} />
-      <StartDialog open={starting} templates={templates.data ?? []} nodeId={nodeId} onClose={() => setStarting(false)} />
+      <StartDialog open={starting} templates={live} nodeId={nodeId} onClose={() => setStarting(false)} />
     </section>
   );
 }
 
-function InstanceDialog({ instance, templateName, onClose }: { instance: AgentInstanceView | null; templateName: (id: string) => string; onClose: () => void }) {
-  const nodes = useUi((s) => s.nodes);
-  const [error, setError] = useState<unknown>(null);
-  const [current, setCurrent] = useState<AgentInstanceView | null>(instance);
-  useEffect(() => setCurrent(instance), [instance]);
-  useEffect(() => api().subscribe('agent', (i) => setCurrent((c) => (c && c.id === i.id ? i : c))), []);
-  const i = current;
-  const stop = async () => {
-    try {
-      setCurrent(await api().invoke('agents.stop', { id: i!.id }));
-    } catch (e) {
-      setError(e);
-    }
-  };
-  return (
-    <Dialog title={i ? `Agent ${i.id.slice(-12)}` : 'Agent'} open={i !== null} onClose={() => { setError(null); onClose(); }}>
-      {i ? (
-        <div className="stack">
-          <dl className="facts agent-facts">
-            <dt>Id</dt><dd className="mono">{i.id}</dd>
-            <dt>State</dt><dd><span className={`badge agent-${i.state}`}>{i.state}</span></dd>
-            <dt>Template</dt><dd>{templateName(i.templateId)}</dd>
-            <dt>Node</dt><dd>{nodes[i.nodeId]?.name ?? i.nodeId}</dd>
-            <dt>Session</dt><dd className="mono">{i.sessionId ?? '–'}</dd>
-            <dt>Trigger</dt><dd>{i.trigger}</dd>
-            <dt>Created</dt><dd>{new Date(i.createdAt).toLocaleString()}</dd>
-            {i.startedAt ? (<><dt>Started</dt><dd>{new Date(i.startedAt).toLocaleString()}</dd></>) : null}
-            {i.finishedAt ? (<><dt>Finished</dt><dd>{new Date(i.finishedAt).toLocaleString()}</dd></>) : null}
-            {i.exitCode !== null || i.exitSignal ? (<><dt>Exit</dt><dd>{i.exitCode ?? '–'}{i.exitSignal ? ` (${i.exitSignal})` : ''}</dd></>) : null}
-            {i.error ? (<><dt>Error</dt><dd className="mono">{i.error}</dd></>) : null}
-            <dt>Config</dt><dd className="mono small">{JSON.stringify(i.config)}</dd>
-          </dl>
-          <ErrorNote error={error} />
-          <div className="actions">
-            <button type="button" autoFocus onClick={onClose}>Close</button>
-            {i.state === 'pending' || i.state === 'running' ? <button type="button" className="danger" onClick={() => void stop()}>Stop</button> : null}
-          </div>
-        </div>
-      ) : null}
-    </Dialog>
-  );
-}
-
-function StartDialog({ open, templates, nodeId, onClose }: { open: boolean; templates: AgentTemplateView[]; nodeId?: string | undefined; onClose: () => void }) {
+/** Starts an instance: of `templates[0]` unless another is picked; on the view's node, else the template's. */
+export function StartDialog({ open, templates, nodeId, onClose, onStarted }: { open: boolean; templates: AgentTemplateView[]; nodeId?: string | undefined; onClose: () => void; onStarted?: (i: AgentInstanceView) => void }) {
   const nodes = useUi((s) => s.nodes);
   const order = useUi((s) => s.order);
   const active = order.filter((id) => nodes[id] && nodes[id]!.state !== 'retired');
@@ -239,9 +210,10 @@ function StartDialog({ open, templates, nodeId, onClose }: { open: boolean; temp
         parsed = JSON.parse(form.config) as Record<string, unknown>;
         if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('Config must be a JSON object, like {"depth": 2}');
       }
-      await api().invoke('agents.start', { templateId: form.templateId || templates[0]!.id, nodeId: form.nodeId || active[0]!, ...(form.session.trim() ? { sessionId: form.session.trim() } : {}), ...(parsed ? { config: parsed } : {}) });
+      const i = await api().invoke('agents.start', { templateId: form.templateId || templates[0]!.id, nodeId: form.nodeId || active[0]!, ...(form.session.trim() ? { sessionId: form.session.trim() } : {}), ...(parsed ? { config: parsed } : {}) });
       setError(null);
       onClose();
+      onStarted?.(i);
     } catch (e) {
       setError(e instanceof SyntaxError ? new Error(`Config is not JSON: ${e.message}`) : e);
     }
