@@ -193,7 +193,10 @@ describe('HubChanges', () => {
     try {
       const r = await t.hc.apply(entries);
       expect(r).toMatchObject({ applied: 41, failed: 0 });
-      expect(lstat.mock.calls.filter(([p]) => p === parent).length).toBeLessThanOrEqual(2);
+      // The batch's own check (once, not per file) and applyDir's look; a third when a file's
+      // commit in a worker made the directory between applyDir's look and its mkdir (EEXIST,
+      // looked at again): seen on a loaded CI machine. Per file, it would be 40 or more.
+      expect(lstat.mock.calls.filter(([p]) => p === parent).length).toBeLessThanOrEqual(3);
     } finally {
       lstat.mockRestore();
     }
