@@ -113,7 +113,7 @@ export class AgentService {
   output(id: string): AgentOutputView {
     this.get(id);
     const o = this.store.output(id);
-    return o ? { id, recorded: true, ...o } : { id, recorded: false, stdout: '', stderr: '', stdoutBytes: 0, stderrBytes: 0 };
+    return o ? { id, recorded: true, ...o } : { id, recorded: false, stdout: '', stderr: '', stdoutBytes: 0, stderrBytes: 0, droppedAt: null };
   }
 
   /** A new instance like `id`: its template (the command it has now), node, session and config. */

@@ -3,7 +3,7 @@
  * instances (list, start, show, output, re-run, stop), each through the contract, `--json`
  * printing the contract's answer.
  */
-import type { AgentInstanceView, AgentOutputView, AgentTemplateSummary, AgentTemplateView } from '../contract';
+import { OUTPUT_DROPPED_REASON, type AgentInstanceView, type AgentOutputView, type AgentTemplateSummary, type AgentTemplateView } from '../contract';
 import { ago, bytes, duration } from '../util/format';
 import { withHub } from './admin-client';
 import { UsageError, jsonObject, out, positiveInt } from './args';
@@ -32,6 +32,10 @@ function overviewText(r: AgentTemplateSummary[]): string {
       s.last?.durationMs != null ? duration(s.last.durationMs) : '-'])]);
 }
 
+function droppedText(o: AgentOutputView): string {
+  return `output: let go ${new Date(o.droppedAt!).toISOString()} (${bytes(o.stdoutBytes)} of stdout, ${bytes(o.stderrBytes)} of stderr): ${OUTPUT_DROPPED_REASON}`;
+}
+
 function instanceText(r: AgentInstanceView, o?: AgentOutputView): string {
   const tail = (name: string, text: string, total: number) => (total === 0 ? [`${name}: (nothing)`]
     : [`${name} (${text.length < total ? `the last ${bytes(Buffer.byteLength(text))} of ${bytes(total)}` : bytes(total)}):`, text.replace(/\n$/, '')]);
@@ -42,7 +46,7 @@ function instanceText(r: AgentInstanceView, o?: AgentOutputView): string {
     ...(r.exitCode !== null || r.exitSignal ? [`exit ${r.exitCode ?? '-'}${r.exitSignal ? ` (signal ${r.exitSignal})` : ''}`] : []),
     ...(r.error ? [`error: ${r.error}`] : []),
     `config ${JSON.stringify(r.config)}`,
-    ...(o ? (o.recorded ? [...tail('stdout', o.stdout, o.stdoutBytes), ...tail('stderr', o.stderr, o.stderrBytes)] : ['output: none recorded (still running, lost with its node, or an older node)']) : []),
+    ...(o ? (o.droppedAt !== null ? [droppedText(o)] : o.recorded ? [...tail('stdout', o.stdout, o.stdoutBytes), ...tail('stderr', o.stderr, o.stderrBytes)] : ['output: none recorded (still running, lost with its node, or an older node)']) : []),
   ].join('\n');
 }
 
@@ -137,7 +141,7 @@ export async function agentsCommand(dataDir: string, values: Values, positionals
         process.stdout.write(process.stdout.isTTY ? termSafeLines(r[stream]) : r[stream]);
         return 0;
       }
-      out(json, r, () => (r.recorded ? [`stdout (${bytes(r.stdoutBytes)} in all):`, r.stdout.replace(/\n$/, ''), `stderr (${bytes(r.stderrBytes)} in all):`, r.stderr.replace(/\n$/, '')].join('\n')
+      out(json, r, () => (r.droppedAt !== null ? droppedText(r) : r.recorded ? [`stdout (${bytes(r.stdoutBytes)} in all):`, r.stdout.replace(/\n$/, ''), `stderr (${bytes(r.stderrBytes)} in all):`, r.stderr.replace(/\n$/, '')].join('\n')
         : 'No output recorded: it is still running, or ended without its node\'s report (lost), or its node is older than the hub.'));
       return 0;
     }

@@ -53,6 +53,10 @@ export interface AgentInstanceView {
 
 /** Bytes of each of stdout and stderr kept per instance: the last ones. */
 export const OUTPUT_TAIL_BYTES = 64 * 1024;
+/** Runs of one template that keep their output; an older run's is emptied (its byte counts stay). */
+export const OUTPUT_RUNS_KEPT = 100;
+/** Why a run's output is no longer there (UI and CLI say it in these words). */
+export const OUTPUT_DROPPED_REASON = `only the newest ${OUTPUT_RUNS_KEPT} runs of a template keep their output`;
 
 /**
  * The tail of an instance's output, reported by its node when it ended, and while it runs
@@ -68,6 +72,8 @@ export interface AgentOutputView {
   /** How many bytes each stream produced in all (more than the tail: the start was cut). */
   stdoutBytes: number;
   stderrBytes: number;
+  /** When the tails were emptied because newer runs of its template took their place (OUTPUT_RUNS_KEPT); null while kept. */
+  droppedAt: number | null;
 }
 
 /** A template in the overview: one line however often it runs. */

@@ -9,7 +9,7 @@ import crypto from 'node:crypto';
 import type { Statement } from 'better-sqlite3';
 import type { DB } from './db';
 
-import { AGENT_STATES, type AgentInstanceView, type AgentOutputView, type AgentStateName, type AgentTemplateView } from '../contract';
+import { AGENT_STATES, OUTPUT_RUNS_KEPT, type AgentInstanceView, type AgentOutputView, type AgentStateName, type AgentTemplateView } from '../contract';
 
 export { AGENT_STATES };
 export type AgentState = AgentStateName;
@@ -62,7 +62,10 @@ export const AGENT_SCHEMA = `
  * on fails the commit.) Each instance records the command it ran (instances made before this
  * migration ran their template's command: templates could not be edited then). The tail of
  * each instance's output lives in its own table, so the instances' rows, which every listing
- * reads, stay small.
+ * reads, stay small; only the newest OUTPUT_RUNS_KEPT runs of a template keep theirs (a cron
+ * firing every minute would otherwise pile up 1,440 × 128 KiB a day): an older run's tails
+ * are emptied and `dropped_at` says when. The partial index holds only kept rows, so the
+ * trim after each save reads about OUTPUT_RUNS_KEPT index entries however many runs there were.
  */
 export const AGENT_EDITS_SCHEMA = `
   ALTER TABLE agent_templates ADD COLUMN deleted_at INTEGER;
@@ -71,11 +74,15 @@ export const AGENT_EDITS_SCHEMA = `
   UPDATE agent_instances SET command = (SELECT t.command FROM agent_templates t WHERE t.id = agent_instances.template_id);
   CREATE TABLE agent_output (
     instance_id TEXT PRIMARY KEY REFERENCES agent_instances (id),
+    template_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
     stdout TEXT NOT NULL,
     stderr TEXT NOT NULL,
     stdout_bytes INTEGER NOT NULL,
-    stderr_bytes INTEGER NOT NULL
+    stderr_bytes INTEGER NOT NULL,
+    dropped_at INTEGER
   );
+  CREATE INDEX agent_output_kept ON agent_output (template_id, created_at, instance_id) WHERE dropped_at IS NULL;
 `;
 
 /**
@@ -145,9 +152,14 @@ export class AgentStore {
       deleteTemplate: db.prepare(`UPDATE agent_templates SET deleted_name = name, name = @tombstone, cron = NULL, webhook_token_hash = NULL, deleted_at = @at, updated_at = @at
         WHERE id = @id AND deleted_at IS NULL`),
       lastOfTemplate: db.prepare<[string], InstanceRow>('SELECT * FROM agent_instances WHERE template_id = ? ORDER BY created_at DESC, id DESC LIMIT 1'),
-      saveOutput: db.prepare(`INSERT INTO agent_output (instance_id, stdout, stderr, stdout_bytes, stderr_bytes) VALUES (@id, @stdout, @stderr, @stdout_bytes, @stderr_bytes)
-        ON CONFLICT (instance_id) DO UPDATE SET stdout = excluded.stdout, stderr = excluded.stderr, stdout_bytes = excluded.stdout_bytes, stderr_bytes = excluded.stderr_bytes`),
-      output: db.prepare<[string], { stdout: string; stderr: string; stdout_bytes: number; stderr_bytes: number }>('SELECT * FROM agent_output WHERE instance_id = ?'),
+      // `WHERE true`: an upsert's SELECT needs a WHERE (SQLite would read ON as a join's).
+      saveOutput: db.prepare(`INSERT INTO agent_output (instance_id, template_id, created_at, stdout, stderr, stdout_bytes, stderr_bytes)
+        SELECT id, template_id, created_at, @stdout, @stderr, @stdout_bytes, @stderr_bytes FROM agent_instances WHERE id = @id AND true
+        ON CONFLICT (instance_id) DO UPDATE SET stdout = excluded.stdout, stderr = excluded.stderr, stdout_bytes = excluded.stdout_bytes, stderr_bytes = excluded.stderr_bytes, dropped_at = NULL`),
+      trimOutputs: db.prepare(`UPDATE agent_output SET stdout = '', stderr = '', dropped_at = @at WHERE instance_id IN (
+        SELECT instance_id FROM agent_output INDEXED BY agent_output_kept WHERE template_id = (SELECT template_id FROM agent_instances WHERE id = @id) AND dropped_at IS NULL
+        ORDER BY created_at DESC, instance_id DESC LIMIT -1 OFFSET @keep)`),
+      output: db.prepare<[string], { stdout: string; stderr: string; stdout_bytes: number; stderr_bytes: number; dropped_at: number | null }>('SELECT * FROM agent_output WHERE instance_id = ?'),
       webhookHash: db.prepare<[string], { webhook_token_hash: Buffer | null }>('SELECT webhook_token_hash FROM agent_templates WHERE id = ?'),
       insertInstance: db.prepare(`INSERT INTO agent_instances (id, template_id, mesh_node_id, session_id, state, config, trigger, created_at, command)
         VALUES (@id, @template_id, @mesh_node_id, @session_id, 'pending', @config, @trigger, @created_at, @command)`),
@@ -211,15 +223,21 @@ export class AgentStore {
     return r && toInstance(r);
   }
 
-  /** Keeps the tail of an instance's output (replacing what was kept). */
-  saveOutput(id: string, o: AgentOutput): void {
-    this.q.saveOutput.run({ id, stdout: o.stdout, stderr: o.stderr, stdout_bytes: o.stdoutBytes, stderr_bytes: o.stderrBytes });
+  /**
+   * Keeps the tail of an instance's output (replacing what was kept), and empties the output of
+   * its template's runs older than the newest `keep` that still have theirs (one transaction).
+   */
+  saveOutput(id: string, o: Omit<AgentOutput, 'droppedAt'>, at = Date.now(), keep = OUTPUT_RUNS_KEPT): void {
+    this.db.transaction(() => {
+      this.q.saveOutput.run({ id, stdout: o.stdout, stderr: o.stderr, stdout_bytes: o.stdoutBytes, stderr_bytes: o.stderrBytes });
+      this.q.trimOutputs.run({ id, at, keep });
+    })();
   }
 
   /** The kept tail of an instance's output, or undefined when none was recorded. */
   output(id: string): AgentOutput | undefined {
     const r = this.q.output.get(id);
-    return r && { stdout: r.stdout, stderr: r.stderr, stdoutBytes: r.stdout_bytes, stderrBytes: r.stderr_bytes };
+    return r && { stdout: r.stdout, stderr: r.stderr, stdoutBytes: r.stdout_bytes, stderrBytes: r.stderr_bytes, droppedAt: r.dropped_at };
   }
 
   /** Constant-time check of a template's webhook token. */

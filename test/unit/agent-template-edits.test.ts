@@ -111,7 +111,7 @@ describe('agent template edits', () => {
     const t = setup();
     const tpl = t.svc.createTemplate({ name: 'o', command: 'true' }).template;
     const a = t.svc.start({ templateId: tpl.id, nodeId: 'n1' });
-    expect(t.svc.output(a.id)).toEqual({ id: a.id, recorded: false, stdout: '', stderr: '', stdoutBytes: 0, stderrBytes: 0 });
+    expect(t.svc.output(a.id)).toEqual({ id: a.id, recorded: false, stdout: '', stderr: '', stdoutBytes: 0, stderrBytes: 0, droppedAt: null });
     t.report({ id: a.id, state: 'running' });
     t.report({ id: a.id, state: 'running', hasOutput: true, stdoutTail: Buffer.from('so far\n'), stdoutBytes: 7 });
     expect(t.svc.output(a.id)).toMatchObject({ recorded: true, stdout: 'so far\n', stdoutBytes: 7 });

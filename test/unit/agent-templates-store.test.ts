@@ -115,7 +115,7 @@ describe('agent templates: edits, tombstones, output', () => {
     const b = s.agents.createInstance({ templateId: t.id, nodeId: 'n1', trigger: 'manual' });
     expect(s.agents.lastOfTemplate(t.id)!.id).toBe(b.id);
     s.agents.saveOutput(a.id, { stdout: 'out\n', stderr: 'err\n', stdoutBytes: 4, stderrBytes: 100_000 });
-    expect(s.agents.output(a.id)).toEqual({ stdout: 'out\n', stderr: 'err\n', stdoutBytes: 4, stderrBytes: 100_000 });
+    expect(s.agents.output(a.id)).toEqual({ stdout: 'out\n', stderr: 'err\n', stdoutBytes: 4, stderrBytes: 100_000, droppedAt: null });
     expect(s.agents.output(b.id)).toBeUndefined();
     s.agents.markRunning(a.id, 1000);
     s.agents.finish(a.id, 'succeeded', {}, 4500);
@@ -157,5 +157,29 @@ describe('output tails', () => {
 
   it('says how long something took', () => {
     expect([duration(850), duration(12_345), duration(245_000), duration(7_380_000)]).toEqual(['850 ms', '12.3 s', '4 min 5 s', '2 h 3 min']);
+  });
+
+  it('keeps the output of a template\'s newest runs only; an older run keeps its byte counts and says when its tails went', () => {
+    const f = file();
+    const s = new HubStore(f);
+    s.addNode('n1', 'one', 'x');
+    const a = s.agents.createTemplate({ name: 'a', command: 'true' });
+    const b = s.agents.createTemplate({ name: 'b', command: 'true' });
+    const runsA = Array.from({ length: 5 }, () => s.agents.createInstance({ templateId: a.id, nodeId: 'n1', trigger: 'cron' }));
+    const runB = s.agents.createInstance({ templateId: b.id, nodeId: 'n1', trigger: 'cron' });
+    const save = (id: string, at: number) => s.agents.saveOutput(id, { stdout: `out ${id}`, stderr: 'e', stdoutBytes: 1000, stderrBytes: 1 }, at, 3);
+    save(runB.id, 10);
+    runsA.forEach((r, i) => save(r.id, 100 + i));
+    // The two oldest of a's five: emptied when the fourth and the fifth came; b's own run kept.
+    expect(runsA.map((r) => s.agents.output(r.id)!.droppedAt)).toEqual([103, 104, null, null, null]);
+    expect(s.agents.output(runsA[0]!.id)).toEqual({ stdout: '', stderr: '', stdoutBytes: 1000, stderrBytes: 1, droppedAt: 103 });
+    expect(s.agents.output(runsA[4]!.id)!.stdout).toBe(`out ${runsA[4]!.id}`);
+    expect(s.agents.output(runB.id)!.droppedAt).toBeNull();
+    // The trim reads the kept rows of one template through the partial index, not every run.
+    const db = new Database(f, { readonly: true });
+    const plan = db.prepare("EXPLAIN QUERY PLAN SELECT instance_id FROM agent_output INDEXED BY agent_output_kept WHERE template_id = 'x' AND dropped_at IS NULL ORDER BY created_at DESC, instance_id DESC LIMIT -1 OFFSET 3").all() as { detail: string }[];
+    expect(plan.map((r) => r.detail).join(' ')).toMatch(/USING INDEX agent_output_kept/);
+    db.close();
+    s.close();
   });
 });

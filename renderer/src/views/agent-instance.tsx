@@ -5,7 +5,7 @@
  * or running, and Re-run (a new instance like it, whose page opens).
  */
 import { useEffect, useState } from 'react';
-import type { AgentInstanceView, AgentOutputView } from '../../../main/contract';
+import { OUTPUT_DROPPED_REASON, type AgentInstanceView, type AgentOutputView } from '../../../main/contract';
 import { bytes, dateTime, duration } from '../../../main/util/format';
 import { api } from '../api';
 import { Empty, ErrorNote, Loading } from '../components/bits';
@@ -78,6 +78,7 @@ export function InstancePage({ id }: { id: string }) {
       <p className="sub">{final ? 'The last 64 KiB of stdout and of stderr are kept with it.' : 'So far: its node sends the output every few seconds while it runs.'}</p>
       {output.error ? <ErrorNote error={output.error} />
         : !output.data ? <Loading what="its output" />
+          : output.data.droppedAt !== null ? <Empty>{`Its output (${bytes(output.data.stdoutBytes)} of stdout, ${bytes(output.data.stderrBytes)} of stderr) was let go on ${dateTime(output.data.droppedAt)}: ${OUTPUT_DROPPED_REASON}.`}</Empty>
           : !output.data.recorded ? <Empty>{!final ? 'No output yet.' : `No output was recorded: ${i.state === 'lost' ? 'it ended without its node’s report' : 'its node is older than the hub, or did not report it'}.`}</Empty>
             : (<div className="outputs" data-final={final ? 'yes' : 'no'}><OutputPane name="stdout" text={output.data.stdout} total={output.data.stdoutBytes} /><OutputPane name="stderr" text={output.data.stderr} total={output.data.stderrBytes} /></div>)}
     </section>
