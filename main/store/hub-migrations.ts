@@ -7,6 +7,7 @@ import { CONFLICT_MARK } from '../sync/reconcile';
 import { AGENT_SCHEMA } from './agent-store';
 import { REPORT_SCHEMA } from './report-store';
 import { TRASH_SCHEMA } from './trash-store';
+import { CHANGES_SCHEMA } from './change-log';
 import type { Migration } from './db';
 import { FILE_COLUMN_DEFS, WEAK_COLUMN } from './file-rows';
 
@@ -115,4 +116,6 @@ export const HUB_MIGRATIONS: readonly Migration[] = [
   (db) => db.exec('ALTER TABLE nodes ADD COLUMN paused_at INTEGER'),
   // The trash (trash-store.ts): mirrors a purge moved into DATA/trash/, restorable until emptied.
   (db) => db.exec(TRASH_SCHEMA),
+  // The change log (change-log.ts): what changed where, for the feed and a path's timeline.
+  (db) => db.exec(CHANGES_SCHEMA),
 ];
