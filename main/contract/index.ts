@@ -10,12 +10,14 @@ import { ContractError } from './envelope';
 import { nodeNameProblem } from './names';
 import { TRASH_RETENTION_DEFAULT_DAYS, TRASH_RETENTION_MAX_DAYS, TrashEmptyInput, TrashRestoreInput, type TrashEmptyView, type TrashRestoreView, type TrashView } from './trash';
 import { conflictOperations } from './conflicts';
+import { changeOperations, CHANGES_RETENTION_DEFAULT_DAYS, CHANGES_RETENTION_MAX_DAYS } from './changes';
 
 export { NODE_NAME_MAX, nodeNameKey, nodeNameProblem, normalizeNodeName } from './names';
 export { ContractError, ERROR_CODES, type ErrorCode } from './envelope';
 export { WS_CLOSE_TOKEN_CHANGED } from './ws';
 export * from './trash';
 export * from './conflicts';
+export * from './changes';
 
 export { NODE_STATES, type NodeState } from './states';
 import type { NodeState } from './states';
@@ -331,12 +333,14 @@ export const SettingsSchema = z.object({
   mirrorModes: z.enum(MIRROR_MODES),
   /** Days a purged mirror stays in the trash (restorable) before it is emptied. */
   trashRetentionDays: z.number().int().min(1).max(TRASH_RETENTION_MAX_DAYS),
+  /** Days the change log (recent changes, file history) keeps a row; it also keeps at most a million rows. */
+  changesRetentionDays: z.number().int().min(1).max(CHANGES_RETENTION_MAX_DAYS),
 }).strict();
 export type Settings = z.infer<typeof SettingsSchema>;
 
 /** A fresh object on every call: no default is ever shared between callers. */
 export function defaultSettings(): Settings {
-  return { logLevel: 'info', notifyOnError: true, mirrorModes: 'private', trashRetentionDays: TRASH_RETENTION_DEFAULT_DAYS };
+  return { logLevel: 'info', notifyOnError: true, mirrorModes: 'private', trashRetentionDays: TRASH_RETENTION_DEFAULT_DAYS, changesRetentionDays: CHANGES_RETENTION_DEFAULT_DAYS };
 }
 
 // ---- agents ----------------------------------------------------------------------------
@@ -498,6 +502,7 @@ export const operations = {
    */
   'token.rotate': { input: Empty, output: {} as { token: string } },
   ...conflictOperations,
+  ...changeOperations,
 } as const;
 
 /**

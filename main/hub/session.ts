@@ -317,6 +317,11 @@ export class NodeSession {
     return this.queue.runs(wirePath);
   }
 
+  /** A node change of this path waits here to be applied ('queued'), is being applied ('running'), or neither (null). */
+  nodeChange(wirePath: string): 'queued' | 'running' | null {
+    return this.queue.runs(wirePath) ? 'running' : this.queue.has(wirePath) ? 'queued' : null;
+  }
+
   /** Changes made on the hub's side that the node has not applied yet. */
   toNode(): { files: number; bytes: number } {
     return this.store.hubChanges.pending(this.nodeId);

@@ -122,8 +122,8 @@ export class ChangeLog {
       // A hub-side change queued for the node, described by what the index holds now (written
       // just before in the same transaction): a version, or a deletion when nothing is there.
       queued: db.prepare(`INSERT INTO changes (at, node_id, path, direction, action, size, hash, seq, code)
-        SELECT ?1, ?2, ?3, 1, CASE WHEN f.path IS NULL THEN 'delete' ELSE 'put' END, f.size, substr(f.hash, 1, ${HASH_PREFIX}), ?4, ?5
-        FROM (SELECT 1) LEFT JOIN files f ON f.node_id = ?2 AND f.path = ?3`),
+        SELECT @at, @nodeId, @path, 1, CASE WHEN f.path IS NULL THEN 'delete' ELSE 'put' END, f.size, substr(f.hash, 1, ${HASH_PREFIX}), @seq, @cause
+        FROM (SELECT 1) LEFT JOIN files f ON f.node_id = @nodeId AND f.path = @path`),
       history: db.prepare<[string, string, number, number], ChangeRow>('SELECT * FROM changes WHERE node_id = ? AND path = ? AND id < ? ORDER BY id DESC LIMIT ?'),
       maxId: db.prepare<[], { id: number | null }>('SELECT max(id) AS id FROM changes'),
       // Both bounded: the first walks the primary key up to a cut, the second looks at the
@@ -144,7 +144,7 @@ export class ChangeLog {
 
   /** A hub-side change of `path` got sequence number `seq` in the node's queue (`cause`: why, when not an edit). */
   queued(nodeId: string, path: string, seq: number, cause: string | null, at = Date.now()): void {
-    this.q.queued.run(at, nodeId, path, seq, cause);
+    this.q.queued.run({ at, nodeId, path, seq, cause });
   }
 
   /** A page of the feed, newest first (keyset: `before`). */

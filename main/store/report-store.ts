@@ -52,6 +52,7 @@ export class ReportStore {
       ignoredCount: db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM node_ignored WHERE node_id = ?'),
       problems: db.prepare<[string, number], ReportedProblem>('SELECT path, code, reason, at FROM node_problems WHERE node_id = ? ORDER BY path, code LIMIT ?'),
       ignored: db.prepare<[string, number], ReportedIgnored>('SELECT path, kind, at FROM node_ignored WHERE node_id = ? ORDER BY path LIMIT ?'),
+      problemsAt: db.prepare<[string, string], ReportedProblem>('SELECT path, code, reason, at FROM node_problems WHERE node_id = ? AND path = ? ORDER BY code'),
       firstSeen: db.prepare<[string, string, string], { at: number }>('SELECT at FROM node_problems WHERE node_id = ? AND path = ? AND code = ?'),
     };
   }
@@ -101,6 +102,11 @@ export class ReportStore {
   /** The first `limit` problems by path. */
   problems(nodeId: string, limit: number): ReportedProblem[] {
     return this.q.problems.all(nodeId, limit);
+  }
+
+  /** What the node reported it cannot send at one path. */
+  problemsAt(nodeId: string, path: string): ReportedProblem[] {
+    return this.q.problemsAt.all(nodeId, path);
   }
 
   ignored(nodeId: string, limit: number): ReportedIgnored[] {
