@@ -112,7 +112,7 @@ export class ChangeDesk {
   }
 
   private names(): Map<string, string> {
-    return new Map(this.d.store.nodes().map((n) => [n.id, n.name]));
+    return this.d.store.nodeNames();
   }
 
   // ---- retention ---------------------------------------------------------------------------

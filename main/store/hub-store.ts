@@ -156,6 +156,7 @@ export class HubStore {
       insertNode: db.prepare('INSERT INTO nodes (id, name, token_hash, created_at, settings) VALUES (?, ?, ?, ?, ?)'),
       node: db.prepare<[string], NodeRow>('SELECT * FROM nodes WHERE id = ?'),
       nodes: db.prepare<[], NodeRow>('SELECT * FROM nodes ORDER BY created_at, id'),
+      names: db.prepare<[], { id: string; name: string }>('SELECT id, name FROM nodes'),
       tokenHash: db.prepare<[string], { token_hash: Buffer; retired_at: number | null }>('SELECT token_hash, retired_at FROM nodes WHERE id = ?'),
       retire: db.prepare('UPDATE nodes SET retired_at = ? WHERE id = ? AND retired_at IS NULL'),
       seen: db.prepare('UPDATE nodes SET last_seen = ? WHERE id = ?'),
@@ -185,6 +186,11 @@ export class HubStore {
 
   nodes(): NodeRecord[] {
     return this.q.nodes.all().map(toNode);
+  }
+
+  /** Every node's name by id (no settings parsed: the change feed names each row's node). */
+  nodeNames(): Map<string, string> {
+    return new Map(this.q.names.all().map((r) => [r.id, r.name]));
   }
 
   /** Constant-time check of a node's token. Retired and unknown nodes never verify. */
