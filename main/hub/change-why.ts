@@ -68,7 +68,7 @@ export interface PathFacts {
   failures: { direction: ChangeDirectionName; code: string; reason: string; attempts: number; retryAt: number | null }[];
   /** What the node reported it cannot send at this path. */
   nodeProblems: { code: string; reason: string }[];
-  /** The lock glob that locks the path (null: not locked), and whether a change of the node's was refused by it lately. */
+  /** The lock glob that locks the path (null: not locked), and whether the node's change was refused by it and the hub's version has not reached the node again yet. */
   lockGlob: string | null;
   lockRefused: boolean;
 }

@@ -94,21 +94,19 @@ export class ChangeDesk {
       }
     }
     const failures = (rt ? rt.failures.list().filter((x) => x.path === wirePath) : this.d.store.failures.forPath(n.id, wirePath));
+    const queued = this.d.store.hubChanges.position(n.id, wirePath);
+    // The lock holds the path out of sync only until the hub's version is back on the node: while
+    // the refusal is the latest word on it, or the version sent back because of it still waits.
+    const latest = this.d.store.changes.history(n.id, wirePath, 1)[0];
     return {
       now: Date.now(), pausedAt: n.pausedAt, retired: n.retiredAt !== null, connected: s !== null, lastSeen: n.lastSeen,
-      queued: this.d.store.hubChanges.position(n.id, wirePath),
+      queued,
       toHub: s?.nodeChange(wirePath) ?? null,
       failures: failures.map((x) => ({ direction: x.direction, code: x.code, reason: x.reason, attempts: x.attempts, retryAt: x.retryAt })),
       nodeProblems: this.d.store.reports.problemsAt(n.id, wirePath).map((p) => ({ code: p.code, reason: p.reason })),
       lockGlob: lock?.lockOf(wirePath) ?? null,
-      lockRefused: rt?.mirror.lockRefused.has(wirePath) === true || this.refusedLately(n.id, wirePath),
+      lockRefused: latest?.action === 'refused' || (queued !== null && latest?.code === 'LOCKED'),
     };
-  }
-
-  /** The path's latest row is a refusal (the lock's refusals are kept in memory only while serving). */
-  private refusedLately(nodeId: string, wirePath: string): boolean {
-    const last = this.d.store.changes.history(nodeId, wirePath, 1)[0];
-    return last?.action === 'refused';
   }
 
   private names(): Map<string, string> {

@@ -271,7 +271,9 @@ export interface FlushedChanges {
 export function flushChanges(nodeId: string, w: FlushedChanges, isCopy: (p: string) => boolean): NewChange[] {
   const rows: NewChange[] = [];
   const byHub = w.forNode.length ? new Set(w.forNode) : null;
-  const putPaths = w.del.length ? new Set(w.put.map((x) => x.path)) : null;
+  // A deletion at a path that is also written, or whose version was just moved aside as a
+  // conflict copy, is the hub's own step of a conflict, not the node deleting it.
+  const putPaths = w.del.length ? new Set(w.put.flatMap((x) => (isCopy(x.path) ? [x.path, copiedPath(x.path)] : [x.path]))) : null;
   for (const p of w.del) {
     if (byHub?.has(p) || putPaths?.has(p)) continue;
     rows.push({ nodeId, path: p, direction: 'to-hub', action: 'delete', size: null, seq: null, code: null, detail: null });

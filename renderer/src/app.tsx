@@ -8,11 +8,13 @@ import { AgentsView } from './views/agents';
 import { LogsView } from './views/logs';
 import { SettingsView } from './views/settings';
 import { ConflictsView } from './views/conflicts';
+import { ChangesView, HistoryView } from './views/changes';
 import { ConflictToasts } from './components/toasts';
 
 const TABS: { view: View; label: string }[] = [
   { view: { name: 'nodes' }, label: 'Nodes' },
   { view: { name: 'conflicts' }, label: 'Conflicts' },
+  { view: { name: 'changes' }, label: 'Changes' },
   { view: { name: 'agents' }, label: 'Agents' },
   { view: { name: 'purges' }, label: 'Purges' },
   { view: { name: 'trash' }, label: 'Trash' },
@@ -28,6 +30,9 @@ function Current({ view }: { view: View }) {
     case 'purges': return <PurgesView />;
     case 'trash': return <TrashView />;
     case 'conflicts': return <ConflictsView />;
+    case 'changes': return <ChangesView />;
+    // Keyed by the path: another path's timeline starts afresh.
+    case 'history': return <HistoryView key={`${view.nodeId}\0${view.path}`} nodeId={view.nodeId} path={view.path} />;
     case 'logs': return <LogsView />;
     case 'settings': return <SettingsView />;
     default: return <NodesView />;
@@ -39,7 +44,7 @@ export function App() {
   const go = useUi((s) => s.go);
   const connection = useUi((s) => s.connection);
   const hub = useUi((s) => s.hub);
-  const active = view.name === 'node' ? 'nodes' : view.name;
+  const active = view.name === 'node' ? 'nodes' : view.name === 'history' ? 'changes' : view.name;
   return (
     <div className="app">
       <header>

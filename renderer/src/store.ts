@@ -26,6 +26,9 @@ export type View =
   | { name: 'purges' }
   | { name: 'trash' }
   | { name: 'conflicts' }
+  | { name: 'changes' }
+  /** One path's timeline (`#/history/<nodeId>/<encodeURIComponent(path)>`: search results link here). */
+  | { name: 'history'; nodeId: string; path: string }
   | { name: 'logs' }
   | { name: 'settings' };
 
@@ -165,15 +168,37 @@ export function visibleIdsCached(s: Pick<UiState, 'order' | 'nodes' | 'rates' | 
   return ids;
 }
 
-function viewFromHash(hash: string): View {
-  const [name, id] = hash.replace(/^#\/?/, '').split('/');
-  if (name === 'node' && id) return { name: 'node', id: decodeURIComponent(id) };
-  if (name === 'agents' || name === 'purges' || name === 'trash' || name === 'logs' || name === 'settings' || name === 'conflicts') return { name };
+/** decodeURIComponent that gives null for a malformed escape (a hand-edited address) instead of throwing. */
+function decoded(s: string): string | null {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return null;
+  }
+}
+
+export function viewFromHash(hash: string): View {
+  const [name, id, ...rest] = hash.replace(/^#\/?/, '').split('/');
+  if (name === 'node' && id) return { name: 'node', id: decoded(id) ?? id };
+  if (name === 'history' && id && rest.length) {
+    // The path is one encoded segment; an address with its slashes left unencoded works too.
+    const nodeId = decoded(id);
+    const p = decoded(rest.join('/'));
+    if (nodeId && p) return { name: 'history', nodeId, path: p };
+  }
+  if (name === 'agents' || name === 'purges' || name === 'trash' || name === 'logs' || name === 'settings' || name === 'conflicts' || name === 'changes') return { name };
   return { name: 'nodes' };
 }
 
 export function hashOf(view: View): string {
-  return view.name === 'node' ? `#/node/${encodeURIComponent(view.id)}` : `#/${view.name}`;
+  if (view.name === 'node') return `#/node/${encodeURIComponent(view.id)}`;
+  if (view.name === 'history') return historyHash(view.nodeId, view.path);
+  return `#/${view.name}`;
+}
+
+/** The address of a path's timeline (what search results and the change feed link to). */
+export function historyHash(nodeId: string, path: string): string {
+  return `#/history/${encodeURIComponent(nodeId)}/${encodeURIComponent(path)}`;
 }
 
 export const useUi = create<UiState>()((set, get) => ({
