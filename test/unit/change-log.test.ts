@@ -128,6 +128,10 @@ describe('change log pages', () => {
     expect(s.changes.list({ nodeId: 'n2', path: 'docs', prefix: true, limit: 1000 }).map((r) => r.id)).toEqual(by((r) => r.nodeId === 'n2' && r.path.startsWith('docs/')));
     expect(s.changes.list({ path: 'src', prefix: true, limit: 1000 }).map((r) => r.id)).toEqual(by((r) => r.path.startsWith('src/')));
     expect(s.changes.list({ path: 'sr', prefix: true, limit: 1000 })).toEqual([]);
+    // A sibling whose name sorts inside the index's range ('-' and '.' come before '/') is not under it.
+    s.changes.add(['src-old/x.ts', 'src.txt', 'src'].map((p) => ({ nodeId: 'n1', path: p, direction: 'to-hub' as const, action: 'put' as const, size: 1, seq: null, code: null, detail: null })));
+    expect(s.changes.list({ nodeId: 'n1', path: 'src', prefix: true, limit: 1000 }).map((r) => r.path).filter((p) => !p.startsWith('src/'))).toEqual(['src']);
+    expect(s.changes.list({ path: 'src', prefix: true, limit: 1000 }).map((r) => r.path).filter((p) => !p.startsWith('src/'))).toEqual(['src']);
     expect(s.changes.list({ direction: 'to-node', limit: 1000 }).map((r) => r.id)).toEqual(by((r) => r.direction === 'to-node'));
     expect(s.changes.list({ actions: ['conflict'], limit: 1000 }).map((r) => r.id)).toEqual(by((r) => r.action === 'conflict'));
     expect(s.changes.list({ nodeId: 'n2', actions: ['conflict'], before: all[0]!.id, limit: 3 }).map((r) => r.id)).toEqual(by((r) => r.nodeId === 'n2' && r.action === 'conflict').slice(0, 3));
@@ -142,6 +146,8 @@ describe('change log pages', () => {
     expect(plan('SELECT * FROM changes WHERE node_id = ? ORDER BY id DESC LIMIT 100', 'n1')).toMatch(/USING INDEX changes_by_node/);
     expect(plan('SELECT * FROM changes WHERE node_id = ? AND path = ? AND id < ? ORDER BY id DESC LIMIT ?', 'n1', 'a', 5, 5)).toMatch(/USING INDEX changes_by_path/);
     expect(plan("SELECT * FROM changes INDEXED BY changes_notable WHERE action IN ('conflict') AND action IN ('conflict', 'refused', 'failed') ORDER BY id DESC LIMIT 5")).toMatch(/changes_notable/);
+    // A prefix: one range seek per node on the path index, never a walk of the node's whole part of it.
+    expect(plan('SELECT 1 FROM changes INDEXED BY changes_by_path WHERE node_id = ? AND (path >= ? AND path < ? AND (path = ? OR path >= ?))', 'n1', 'a', 'a0', 'a', 'a/')).toMatch(/USING COVERING INDEX changes_by_path \(node_id=\? AND path>\? AND path<\?\)/);
     s.close();
   });
 
