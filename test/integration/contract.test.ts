@@ -268,7 +268,7 @@ describe('the WebSocket and HTTP adapter', () => {
 
   it('keeps settings, applies them, and refuses a foreign origin', async () => {
     expect((await http('settings.set', { logLevel: 'debug' })).body).toMatchObject({ ok: true, result: { logLevel: 'debug', notifyOnError: true } });
-    expect(running.hub.settings()).toEqual({ logLevel: 'debug', notifyOnError: true, mirrorModes: 'private', trashRetentionDays: 7 });
+    expect(running.hub.settings()).toEqual({ logLevel: 'debug', notifyOnError: true, mirrorModes: 'private', trashRetentionDays: 7, changesRetentionDays: 30 });
     const foreign = await fetch(`${running.ui}/api/invoke`, {
       method: 'POST', headers: { Authorization: `Bearer ${running.adminToken}`, Origin: 'http://evil.example' }, body: '{"op":"status"}',
     });
