@@ -6,7 +6,9 @@
  */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { actionsOf } from '../../main/hub/changes';
+import { ChangeDesk, actionsOf } from '../../main/hub/changes';
+import type { NodeRuntimes } from '../../main/hub/node-runtime';
+import { createLogger } from '../../main/util/log';
 import { changeSentence, whyOutOfSync, type PathFacts } from '../../main/hub/change-why';
 import { copiedPath, flushChanges } from '../../main/store/change-log';
 import { HubStore, type FlushRecord } from '../../main/store/hub-store';
@@ -162,6 +164,27 @@ describe('change log pages', () => {
     expect(s.changes.trim(0, 50, 1000)).toBe(150);
     expect(s.changes.list({ limit: 1000 })).toHaveLength(50);
     expect(s.changes.oldest()?.at).toBe(1250);
+    s.close();
+  });
+});
+
+describe('change log retention', () => {
+  it('deletes what is older than the setting, a batch per turn, until nothing is left to delete', async () => {
+    const s = open();
+    const DAY = 86_400_000;
+    const now = Date.now();
+    const row = (p: string) => ({ nodeId: 'n1', path: p, direction: 'to-hub' as const, action: 'put' as const, size: 1, seq: null, code: null, detail: null });
+    // 2,500 rows 40 days old (more than one batch), 10 rows 5 days old.
+    for (let i = 0; i < 2500; i++) s.changes.add([row(`old/${i}`)], now - 40 * DAY);
+    for (let i = 0; i < 10; i++) s.changes.add([row(`new/${i}`)], now - 5 * DAY);
+    let days = 30;
+    const desk = new ChangeDesk({ store: s, log: createLogger('test', { consoleLevel: false }), mode: 'serve', runtimes: {} as NodeRuntimes, mirrorOf: () => '', retentionDays: () => days });
+    expect(await desk.trim(now)).toBe(2500);
+    expect(s.changes.list({ limit: 1000 }).map((r) => r.path).sort()).toEqual(Array.from({ length: 10 }, (_, i) => `new/${i}`).sort());
+    expect(desk.list({}).oldestAt).toBe(now - 5 * DAY);
+    days = 1;
+    expect(await desk.trim(now)).toBe(10);
+    expect(desk.list({})).toMatchObject({ items: [], next: null, retentionDays: 1, oldestAt: null });
     s.close();
   });
 });
