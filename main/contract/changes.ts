@@ -48,7 +48,7 @@ export interface ChangeView {
   hash: string | null;
   /** The hub's queue sequence number (to-node), the node's (to-hub), or a failure's attempt; null when none. */
   seq: number | null;
-  /** A refusal's or failure's code, the losing side of a conflict, the cause of a hub version sent again (LOCKED, RETRY, DEFERRED). */
+  /** A refusal's or failure's code, the losing side of a conflict, the cause of a hub version sent again (LOCKED, RETRY, DEFERRED), or `dir` / `symlink` for a node's version that is no file. */
   code: string | null;
   /** A refusal's or failure's reason, a conflict copy's path. */
   detail: string | null;
