@@ -77,8 +77,9 @@ export interface OutOfSyncReason {
   code: 'queued' | 'to-hub' | 'failed' | 'node-problem' | 'locked' | 'paused' | 'disconnected' | 'retired';
   direction: ChangeDirectionName | null;
   sentence: string;
-  /** queued: changes ahead of it in the node's queue. */
+  /** queued: changes ahead of it in the node's queue, and the first few of them (what goes first). */
   ahead?: number;
+  head?: string[];
   /** failed: its code, reason, attempts so far and when it is tried again (null: when something changes). */
   failure?: { code: string; reason: string; attempts: number; retryAt: number | null };
   /** locked: the glob that locks it. */

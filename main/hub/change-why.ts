@@ -61,8 +61,8 @@ export interface PathFacts {
   /** The node has a session now; and when it was last seen (null: never connected). */
   connected: boolean;
   lastSeen: number | null;
-  /** A hub-side change of the path waits in the node's queue: its number and how many are ahead. */
-  queued: { seq: number; ahead: number } | null;
+  /** A hub-side change of the path waits in the node's queue: its number, how many are ahead, the first of those. */
+  queued: { seq: number; ahead: number; head?: string[] } | null;
   /** A node change of the path waits to be applied on the hub, or is being applied. */
   toHub: 'queued' | 'running' | null;
   failures: { direction: ChangeDirectionName; code: string; reason: string; attempts: number; retryAt: number | null }[];
@@ -90,10 +90,11 @@ export function whyOutOfSync(f: PathFacts): OutOfSyncReason[] {
     out.push({ code: 'to-hub', direction: 'to-hub', sentence: f.toHub === 'running' ? "The node's change is being applied to the mirror now." : "The node's change waits to be applied to the mirror." });
   }
   if (f.queued) {
-    const { ahead, seq } = f.queued;
+    const { ahead, seq, head = [] } = f.queued;
+    const first = head.length ? ` (${ahead > head.length ? 'first ' : ''}${head.map((p) => `"${p}"`).join(', ')})` : '';
     out.push({
-      code: 'queued', direction: 'to-node', ahead,
-      sentence: `The hub's change (#${seq}) waits for the node${ahead > 0 ? `, behind ${ahead.toLocaleString('en-US')} other change${ahead === 1 ? '' : 's'} in its queue` : ', first in its queue'}.`,
+      code: 'queued', direction: 'to-node', ahead, ...(head.length ? { head } : {}),
+      sentence: `The hub's change (#${seq}) waits for the node${ahead > 0 ? `, behind ${ahead.toLocaleString('en-US')} other change${ahead === 1 ? '' : 's'} in its queue${first}` : ', first in its queue'}.`,
     });
   }
   for (const x of f.failures) {

@@ -36,6 +36,7 @@ export class HubChangeQueue {
       pruneHubChanges: db.prepare<[string, number], { seq: number; path: string }>('DELETE FROM hub_changes WHERE node_id = ? AND seq <= ? RETURNING seq, path'),
       position: db.prepare<[string, string], { seq: number }>('SELECT seq FROM hub_changes WHERE node_id = ? AND path = ?'),
       ahead: db.prepare<[string, number], { n: number }>('SELECT count(*) AS n FROM hub_changes WHERE node_id = ? AND seq < ?'),
+      head: db.prepare<[string, number, number], { path: string }>('SELECT path FROM hub_changes WHERE node_id = ? AND seq < ? ORDER BY seq LIMIT ?'),
       deleteAllHubChanges: db.prepare('DELETE FROM hub_changes WHERE node_id = ?'),
       hubPending: db.prepare<[string], { files: number; bytes: number | null }>('SELECT count(*) AS files, sum(f.size) AS bytes FROM hub_changes c LEFT JOIN files f ON f.node_id = c.node_id AND f.path = c.path AND f.type = 0 WHERE c.node_id = ?'),
       hubChangesUnder: db.prepare<[string, string, string], { n: number }>('SELECT count(*) AS n FROM hub_changes WHERE node_id = ? AND path >= ? AND path < ?'),
@@ -92,10 +93,15 @@ export class HubChangeQueue {
     })());
   }
 
-  /** Where a path waits in the node's queue: its sequence number and how many changes are ahead of it; null: not queued. */
-  position(nodeId: string, path: string): { seq: number; ahead: number } | null {
+  /**
+   * Where a path waits in the node's queue: its sequence number, how many changes are ahead of
+   * it and the first few of those (the queue's head: what goes first); null: not queued.
+   */
+  position(nodeId: string, path: string, headPaths = 3): { seq: number; ahead: number; head: string[] } | null {
     const r = this.q.position.get(nodeId, path);
-    return r ? { seq: r.seq, ahead: this.q.ahead.get(nodeId, r.seq)!.n } : null;
+    if (!r) return null;
+    const ahead = this.q.ahead.get(nodeId, r.seq)!.n;
+    return { seq: r.seq, ahead, head: ahead > 0 ? this.q.head.all(nodeId, r.seq, headPaths).map((x) => x.path) : [] };
   }
 
   after(nodeId: string, seq: number, limit: number): { seq: number; path: string }[] {

@@ -169,7 +169,7 @@ describe.skipIf('skip' in launched)('recent changes and file history, in Chromiu
     await waitFor('the hub edit queued', async () => (await history()).why.some((w) => w.code === 'queued'), 30_000, 50);
     const why = page.getByRole('status', { name: 'Why it is out of sync' });
     await why.waitFor({ timeout: 15_000 });
-    await expect.poll(() => why.innerText(), { timeout: 15_000 }).toMatch(/The hub's change \(#\d+\) waits for the node, behind 1 other change in its queue\./);
+    await expect.poll(() => why.innerText(), { timeout: 15_000 }).toMatch(/The hub's change \(#\d+\) waits for the node, behind 1 other change in its queue \("src\/app\.ts"\)\./);
     expect(await why.innerText()).toMatch(/The node's sync is paused .*: nothing flows either way until it is resumed/);
     expect(await page.locator('[data-fact="sync"]').innerText()).toMatch(/Out of sync/);
     await shots('file-history-why');
@@ -177,7 +177,7 @@ describe.skipIf('skip' in launched)('recent changes and file history, in Chromiu
     const cli = await runCli('cortex-hub', ['changes', '--data', hub.dataDir, '--node', id, '--path', FILE]);
     expect(cli.code).toBe(0);
     expect(cli.stdout).toMatch(/Out of sync, because:\n {2}- The node's sync is paused/);
-    expect(cli.stdout).toMatch(/waits for the node, behind 1 other change in its queue/);
+    expect(cli.stdout).toMatch(/waits for the node, behind 1 other change in its queue \("src\/app\.ts"\)/);
     expect(cli.stdout).toMatch(/Timeline \(newest first\):/);
     await hub.invoke('nodes.resume', { id });
     await waitFor('the paused edit on the node', () => read(ws) === 'plan v6 (hub, paused)\n', 30_000, 50);

@@ -67,8 +67,8 @@ describe('change log rows', () => {
     s.index.putFiles('n1', [cachedEntry('x', { size: 5 })]);
     s.hubChanges.queue('n1', ['x', 'gone']);
     s.hubChanges.queue('n1', ['x'], 'LOCKED');
-    expect(s.hubChanges.position('n1', 'x')).toEqual({ seq: 3, ahead: 1 });
-    expect(s.hubChanges.position('n1', 'gone')).toEqual({ seq: 2, ahead: 0 });
+    expect(s.hubChanges.position('n1', 'x')).toEqual({ seq: 3, ahead: 1, head: ['gone'] });
+    expect(s.hubChanges.position('n1', 'gone')).toEqual({ seq: 2, ahead: 0, head: [] });
     s.hubChanges.ack('n1', 3, new Set(['gone']));
     expect(s.hubChanges.position('n1', 'x')).toBeNull();
     const rows = s.changes.list({ nodeId: 'n1', limit: 10 }).reverse().map((r) => [r.action, r.path, r.seq, r.size, r.code]);
@@ -234,6 +234,8 @@ describe('change log readings', () => {
       .toEqual(['to-hub', 'failed', 'node-problem']);
     const [queued] = whyOutOfSync({ ...f, queued: { seq: 4, ahead: 2 } });
     expect(queued).toMatchObject({ ahead: 2, sentence: "The hub's change (#4) waits for the node, behind 2 other changes in its queue." });
+    expect(whyOutOfSync({ ...f, queued: { seq: 9, ahead: 1200, head: ['a', 'b'] } })[0]!.sentence).toBe('The hub\'s change (#9) waits for the node, behind 1,200 other changes in its queue (first "a", "b").');
+    expect(whyOutOfSync({ ...f, queued: { seq: 9, ahead: 1, head: ['a'] } })[0]!.sentence).toBe('The hub\'s change (#9) waits for the node, behind 1 other change in its queue ("a").');
     const [failed] = whyOutOfSync({ ...f, failures: [{ direction: 'to-node', code: 'EACCES', reason: 'denied', attempts: 2, retryAt: now + 30_000 }] });
     expect(failed).toMatchObject({ failure: { code: 'EACCES', attempts: 2, retryAt: now + 30_000 }, sentence: "The node could not apply the hub's change (EACCES, 2 attempts): denied; tried again in 30 s." });
   });
