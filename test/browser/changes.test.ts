@@ -220,6 +220,22 @@ describe.skipIf('skip' in launched)('recent changes and file history, in Chromiu
     await shots('node-detail-changes');
   });
 
+  it('sets how long changes are kept in the settings, saved on Enter (not per keystroke)', async () => {
+    await page.getByRole('navigation', { name: 'Views' }).getByRole('link', { name: 'Settings' }).click();
+    const field = page.getByLabel('Recent changes kept (days)');
+    await expect.poll(() => field.inputValue()).toBe('30');
+    await field.fill('14');
+    expect((await hub.invoke('settings.get', {})).changesRetentionDays).toBe(30);
+    await field.press('Enter');
+    await page.getByText('Saved.').waitFor();
+    expect((await hub.invoke('settings.get', {})).changesRetentionDays).toBe(14);
+    await field.fill('0');
+    await page.getByRole('alert').filter({ hasText: 'A whole number of days, 1 to 3650.' }).waitFor();
+    await field.press('Enter');
+    expect((await hub.invoke('settings.get', {})).changesRetentionDays).toBe(14);
+    expect((await hub.invoke('changes.list', { limit: 1 })).retentionDays).toBe(14);
+  });
+
   it('ran without page errors or CSP violations', () => {
     expect(pageErrors).toEqual([]);
   });

@@ -83,6 +83,8 @@ export function SettingsView() {
             <input type="checkbox" checked={settings.notifyOnError} onChange={(e) => void change({ notifyOnError: e.target.checked })} />
             Desktop notification when a node goes to error (desktop app)
           </label>
+          {/* Two number fields block a form's implicit submission (Enter) unless it has a submit button: this one, hidden. */}
+          <button type="submit" hidden>Save</button>
           <p className="sub" role="status">{saved ? 'Saved.' : ''}</p>
         </form>
       )}
