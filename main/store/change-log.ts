@@ -12,7 +12,9 @@
  * table and its two indices inside a transaction already open (measured in bench/README.md).
  *
  * Bounded: `trim` deletes what is older than the retention window or beyond CHANGES_MAX_ROWS,
- * oldest first, at most a batch per call (the caller spreads the batches over turns).
+ * oldest first, at most a batch per call (the caller spreads the batches over turns). A purged
+ * mirror's rows stay until then: its node's history is still worth reading (and a restore from
+ * the trash brings the mirror back).
  *
  * Indices, each for a page of the feed read newest first by keyset (`id < before`):
  * the primary key (the whole hub), (node_id) (one node), (node_id, path) (one path, a path
@@ -152,7 +154,6 @@ export class ChangeLog {
       trimBeyond: db.prepare('DELETE FROM changes WHERE id IN (SELECT id FROM changes WHERE id <= ? ORDER BY id LIMIT ?)'),
       trimOld: db.prepare('DELETE FROM changes WHERE id IN (SELECT id FROM changes ORDER BY id LIMIT ?) AND at < ?'),
       oldest: db.prepare<[], { id: number; at: number }>('SELECT id, at FROM changes ORDER BY id LIMIT 1'),
-      forget: db.prepare('DELETE FROM changes WHERE node_id = ?'),
     };
   }
 
@@ -272,11 +273,6 @@ export class ChangeLog {
   /** The oldest row kept (its id and time), or null. */
   oldest(): { id: number; at: number } | null {
     return this.q.oldest.get() ?? null;
-  }
-
-  /** Forgets a node's rows (its mirror was purged). */
-  forget(nodeId: string): void {
-    this.q.forget.run(nodeId);
   }
 }
 

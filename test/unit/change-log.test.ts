@@ -196,6 +196,9 @@ describe('change log readings', () => {
     expect(copiedPath('plain.txt')).toBe('plain.txt');
     expect(flushChanges('n', { put: [{ path: 'x.sync-conflict-20260101-120000-hub', type: 'file', size: 1, hash: Buffer.alloc(32), seq: 0 }], del: [], forNode: [], failed: [] }, isConflictCopy)[0])
       .toMatchObject({ path: 'x', action: 'conflict', direction: 'to-node', code: 'hub' });
+    // The hub's version moved aside (its path deleted in the same flush) is a step of the conflict, not the node deleting it.
+    const moved = flushChanges('n', { put: [{ path: 'd/x.sync-conflict-20260101-120000-hub.md', type: 'file', size: 1, hash: Buffer.alloc(32), seq: 0 }], del: ['d/x.md', 'd/other.md'], forNode: ['d/x.sync-conflict-20260101-120000-hub.md'], failed: [] }, isConflictCopy);
+    expect(moved.map((r) => [r.action, r.path])).toEqual([['delete', 'd/other.md'], ['conflict', 'd/x.md']]);
   });
 
   it('filters by kind and action', () => {
