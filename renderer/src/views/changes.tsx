@@ -20,6 +20,8 @@ const REFRESH_MS = 3000;
 /** Where a row points: its path's timeline (a conflict's row: the path it copies). */
 function PathLink({ c }: { c: Pick<ChangeView, 'nodeId' | 'path'> }) {
   const go = useUi((s) => s.go);
+  // Path '': the node or its workspace as a whole (a problem it reported), no file to follow.
+  if (c.path === '') return <span>(the node itself)</span>;
   return (
     <a className="mono" href={historyHash(c.nodeId, c.path)} onClick={(e) => { e.preventDefault(); go({ name: 'history', nodeId: c.nodeId, path: c.path }); }}>{c.path}</a>
   );
