@@ -9,7 +9,7 @@ const when = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replac
 export function changesText(r: ChangesPage, nodeNamed: boolean): string {
   if (r.items.length === 0) return `No changes recorded${r.oldestAt === null ? ' yet' : ' that match'} (kept ${r.retentionDays} days).`;
   const lines = [table([['WHEN', ...(nodeNamed ? [] : ['NODE']), 'PATH', 'WHAT'],
-    ...r.items.map((c) => [when(c.at), ...(nodeNamed ? [] : [c.nodeName ?? c.nodeId]), c.path, c.sentence])])];
+    ...r.items.map((c) => [when(c.at), ...(nodeNamed ? [] : [c.nodeName ?? c.nodeId]), c.path || '(the node itself)', c.sentence])])];
   if (r.next !== null) lines.push(`Older: the same command with --before ${r.next}`);
   return lines.join('\n');
 }
