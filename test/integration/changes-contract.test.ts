@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Envelope } from '../../main/contract/bridge';
 import type { ChangesPage, FileHistoryView, Settings } from '../../main/contract';
 import { runHub, type RunningHub } from '../../main/server/run-hub';
-import { ROOT, tempDir, waitFor } from '../helpers/procs';
+import { ROOT, runCli, tempDir, waitFor } from '../helpers/procs';
 
 let dir: string;
 let data: string;
@@ -147,6 +147,29 @@ describe('change operations over WebSocket and HTTP', () => {
       expect(r.body).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST', message: expect.stringMatching(/changesRetentionDays/) } });
     }
     await http('settings.set', { changesRetentionDays: 30 });
+  });
+
+  it('answer on the command line: the feed filtered, a page at a time, and usage errors', async () => {
+    const under = await runCli('cortex-hub', ['changes', '--data', data, '--node', id, '--under', 'docs/', '--to', 'node', '--kind', 'change', '--json']);
+    expect(under.code, under.stderr).toBe(0);
+    const page = JSON.parse(under.stdout) as ChangesPage;
+    // The directory itself, what is under it (its subdirectory too), never docsx.md.
+    expect([...new Set(page.items.map((x) => x.path))].sort()).toEqual(['docs', 'docs/deep', 'docs/deep/three.md', 'docs/one.md', 'docs/two.md']);
+    const text = await runCli('cortex-hub', ['changes', '--data', data, '--limit', '2']);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(/^WHEN +NODE +PATH +WHAT$/m);
+    expect(text.stdout).toMatch(/contract-changes .*The hub's version \(\d+ B\) was queued for the node/);
+    const next = /Older: the same command with --before (\d+)/.exec(text.stdout)?.[1];
+    expect(next).toBeDefined();
+    const older = JSON.parse((await runCli('cortex-hub', ['changes', '--data', data, '--limit', '2', '--before', next!, '--json'])).stdout) as ChangesPage;
+    expect(older.items.every((x) => x.id < Number(next))).toBe(true);
+    for (const args of [['--kind', 'everything'], ['--to', 'sideways'], ['--path', 'a', '--under', 'b'], ['--limit', '0'], ['--before', 'x']]) {
+      const r = await runCli('cortex-hub', ['changes', '--data', data, ...args]);
+      expect(r.code, args.join(' ')).toBe(2);
+    }
+    const unknown = await runCli('cortex-hub', ['changes', '--data', data, '--node', 'nope']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/NOT_FOUND: no node with id nope/);
   });
 
   it('refuse malformed and hostile input with typed errors on both transports', async () => {
