@@ -70,6 +70,13 @@ Usage:
                                          settle a conflict copy on both sides: winner deletes the copy,
                                          copy puts it in the original's place, both makes it an
                                          ordinary file (name (SIDE copy DATE).ext)
+  cortex-hub changes [--node ID] [--path P | --under DIR] [--to hub|node] [--kind KIND] [--before ID] [--limit N] [--json]
+                                         recent changes, newest first (default 50): path, direction,
+                                         what happened, which side made it; --path one path, --under
+                                         a directory and all below it, --to hub (made on the node) or
+                                         node (made on the hub), --kind change|conflict|refusal|failure,
+                                         --before the "Older" id of the page before; with --node and
+                                         --path: that path's timeline, and why it is out of sync
   cortex-hub token rotate [--json]       a new admin token (DIR/admin-token; the same across restarts
                                          until rotated): a running hub switches to it at once and
                                          signs out UIs that use the old one; prints the UI link

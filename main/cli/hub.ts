@@ -3,10 +3,11 @@
 import './serve-early';
 import readline from 'node:readline/promises';
 import { parseArgs } from 'node:util';
-import { CONFLICT_KEEPS, ContractError, type ConflictKeep } from '../contract';
+import { CHANGE_KINDS, CONFLICT_KEEPS, ContractError, type ChangeKind, type ConflictKeep } from '../contract';
 import { helpFor } from './hub-help';
 import { conflictsText, nodeShow, pauseText, purgeText, rescanText } from './answers-text';
 import { emptiedText, trashText } from './trash-text';
+import { changesText, historyText } from './changes-text';
 import { DataDirBusyError, layout, resolveDataDir } from '../hub/data-dir';
 import { runHub } from '../server/run-hub';
 import { installSafetyNet } from '../server/safety-net';
@@ -69,6 +70,7 @@ async function main(argv: string[]): Promise<number> {
       name: { type: 'string' }, 'no-cron': { type: 'boolean', default: false }, 'no-node': { type: 'boolean', default: false },
       'new-webhook': { type: 'boolean', default: false }, 'no-webhook': { type: 'boolean', default: false }, deleted: { type: 'boolean', default: false }, stream: { type: 'string' },
       mirror: { type: 'string', multiple: true }, 'older-than': { type: 'string' },
+      path: { type: 'string' }, under: { type: 'string' }, kind: { type: 'string' }, before: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false }, version: { type: 'boolean', default: false },
     },
   });
@@ -227,6 +229,27 @@ async function main(argv: string[]): Promise<number> {
       const older = values['older-than'];
       const r = await withHub(dataDir, (inv) => inv('trash.empty', older !== undefined ? { olderThanDays: nonNegative(older, '--older-than') } : {}));
       out(json, r, () => emptiedText(r));
+      return 0;
+    }
+    case 'changes': {
+      if (values.path !== undefined && values.under !== undefined) throw new UsageError('give --path (one path) or --under (a directory), not both');
+      if (values.node && values.path !== undefined) {
+        // One path of one node: its timeline, and why it is out of sync.
+        const r = await withHub(dataDir, (inv) => inv('changes.history', { nodeId: values.node!, path: values.path! }));
+        out(json, r, () => historyText(r));
+        return 0;
+      }
+      if (values.to !== undefined && values.to !== 'hub' && values.to !== 'node') throw new UsageError('--to must be hub or node');
+      if (values.kind !== undefined && !(CHANGE_KINDS as readonly string[]).includes(values.kind)) throw new UsageError(`--kind must be one of ${CHANGE_KINDS.join(', ')}`);
+      const r = await withHub(dataDir, (inv) => inv('changes.list', {
+        ...(values.node ? { nodeId: values.node } : {}),
+        ...(values.path !== undefined ? { path: values.path } : values.under !== undefined ? { path: values.under.replace(/\/+$/, ''), prefix: true } : {}),
+        ...(values.to ? { direction: values.to === 'hub' ? 'to-hub' as const : 'to-node' as const } : {}),
+        ...(values.kind ? { kind: values.kind as ChangeKind } : {}),
+        ...(values.before !== undefined ? { before: positiveInt(values.before, '--before') } : {}),
+        limit: values.limit !== undefined ? positiveInt(values.limit, '--limit') : 50,
+      }));
+      out(json, r, () => changesText(r, Boolean(values.node)));
       return 0;
     }
     default:

@@ -10,6 +10,7 @@ import { ContractError } from './envelope';
 import { nodeNameProblem } from './names';
 import { TRASH_RETENTION_DEFAULT_DAYS, TRASH_RETENTION_MAX_DAYS, TrashEmptyInput, TrashRestoreInput, type TrashEmptyView, type TrashRestoreView, type TrashView } from './trash';
 import { conflictOperations } from './conflicts';
+import { changeOperations, CHANGES_RETENTION_DEFAULT_DAYS, CHANGES_RETENTION_MAX_DAYS } from './changes';
 import { agentOperations, type AgentInstanceView, type AgentTemplateView } from './agents';
 
 export { NODE_NAME_MAX, nodeNameKey, nodeNameProblem, normalizeNodeName } from './names';
@@ -17,6 +18,7 @@ export { ContractError, ERROR_CODES, type ErrorCode } from './envelope';
 export { WS_CLOSE_TOKEN_CHANGED } from './ws';
 export * from './trash';
 export * from './conflicts';
+export * from './changes';
 export * from './agents';
 
 export { NODE_STATES, type NodeState } from './states';
@@ -337,6 +339,8 @@ export const SettingsSchema = z.object({
   mirrorModes: z.enum(MIRROR_MODES),
   /** Days a purged mirror stays in the trash (restorable) before it is emptied. */
   trashRetentionDays: z.number().int().min(1).max(TRASH_RETENTION_MAX_DAYS),
+  /** Days the change log (recent changes, file history) keeps a row; it also keeps at most a million rows. */
+  changesRetentionDays: z.number().int().min(1).max(CHANGES_RETENTION_MAX_DAYS),
   // ---- notifications and start on login (contract/notices.ts decides what to tell) ----
   /** Tell when a node stays disconnected longer than `notifyDisconnectedAfterSeconds`. */
   notifyOnDisconnect: z.boolean(),
@@ -353,7 +357,7 @@ export type Settings = z.infer<typeof SettingsSchema>;
 /** A fresh object on every call: no default is ever shared between callers. */
 export function defaultSettings(): Settings {
   return {
-    logLevel: 'info', notifyOnError: true, mirrorModes: 'private', trashRetentionDays: TRASH_RETENTION_DEFAULT_DAYS,
+    logLevel: 'info', notifyOnError: true, mirrorModes: 'private', trashRetentionDays: TRASH_RETENTION_DEFAULT_DAYS, changesRetentionDays: CHANGES_RETENTION_DEFAULT_DAYS,
     notifyOnDisconnect: true, notifyDisconnectedAfterSeconds: NOTIFY_DISCONNECTED_DEFAULT_SECONDS, notifyOnConflicts: true, notifyOnProblems: true, startOnLogin: false,
   };
 }
@@ -414,6 +418,7 @@ export const operations = {
    */
   'token.rotate': { input: Empty, output: {} as { token: string } },
   ...conflictOperations,
+  ...changeOperations,
   ...agentOperations,
 } as const;
 

@@ -57,5 +57,7 @@ export function handlers(hub: HubService): Handlers {
     'conflicts.list': (f) => hub.conflicts.list(f),
     'conflicts.show': ({ nodeId, copy }) => hub.conflicts.show(nodeId, copy),
     'conflicts.resolve': ({ nodeId, copy, keep }) => hub.conflicts.resolve(nodeId, copy, keep),
+    'changes.list': (f) => hub.changes.list(f),
+    'changes.history': ({ nodeId, path }) => hub.changes.history(nodeId, path),
   };
 }

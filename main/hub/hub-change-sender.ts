@@ -93,9 +93,9 @@ export class HubChangeSender {
   }
 
   /** Queues mirror paths whose hub-side version must (again) reach the node, and sends. */
-  queue(paths: string[]): void {
+  queue(paths: string[], cause?: string): void {
     const send = paths.filter((p) => p !== LOCK_FILE);
-    if (send.length) this.d.store.hubChanges.queue(this.d.nodeId, send);
+    if (send.length) this.d.store.hubChanges.queue(this.d.nodeId, send, cause ?? null);
     this.queued();
   }
 
@@ -253,7 +253,8 @@ export class HubChangeSender {
       d.log.warn('sync.node_failed', { node: d.nodeId, path: p, code: why.code, reason: why.reason, attempt: rec.attempts });
     }
     this.acked = seq;
-    d.store.hubChanges.ack(d.nodeId, seq);
+    // Failed and deferred paths are not delivered: their failure (or next sending) is what the change log says.
+    d.store.hubChanges.ack(d.nodeId, seq, new Set(failedPaths.keys()));
     if (this.deferred.size) this.resendDeferredSoon();
     if (failedPaths.size) d.failed();
     this.sendSoon();
@@ -281,7 +282,7 @@ export class HubChangeSender {
       const paths = [...this.deferred].filter((p) => !this.sentPaths.has(p));
       for (const p of paths) this.deferred.delete(p);
       this.d.log.debug('sync.resend_deferred', { node: this.d.nodeId, paths: paths.length, examples: paths.slice(0, 5) });
-      this.queue(paths);
+      this.queue(paths, 'DEFERRED');
       if (this.deferred.size) this.resendDeferredSoon();
     }, DEFERRED_RESEND_MS);
     this.deferTimer.unref();

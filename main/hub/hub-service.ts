@@ -32,6 +32,7 @@ import { executePurge, mountPointsUnder, noLongerOrphan, planPurge, planRefusal,
 import { TrashService } from './trash-service';
 import { handlers } from './handlers';
 import { ConflictDesk } from './conflicts';
+import { ChangeDesk } from './changes';
 import { dropEarlyWatches } from './early-watch';
 import { NodeRuntimes } from './node-runtime';
 import { NodeServer } from './node-server';
@@ -100,6 +101,8 @@ export class HubService extends EventEmitter<HubEvents> {
   readonly trash: TrashService;
   /** Conflict copies listed, compared and resolved (conflicts.ts). */
   readonly conflicts: ConflictDesk;
+  /** Recent changes and file history, and the change log's retention (changes.ts). */
+  readonly changes: ChangeDesk;
 
   private constructor(
     readonly opts: HubOptions,
@@ -153,6 +156,9 @@ export class HubService extends EventEmitter<HubEvents> {
       applying: (id, p) => this.runtimes.get(id)?.session?.applying(p) === true,
       scan: (id, paths) => this.runtimes.of(id).mirror.scan(paths),
     });
+    this.changes = new ChangeDesk({
+      store, log: log.child('changes'), mode: opts.mode, runtimes: this.runtimes, mirrorOf: (id) => this.mirrorOf(id), retentionDays: () => this.settings().changesRetentionDays,
+    });
   }
 
   static async open(opts: HubOptions): Promise<HubService> {
@@ -197,6 +203,7 @@ export class HubService extends EventEmitter<HubEvents> {
         store.setMeta('clean_shutdown', '0');
         hub.verifyMirrors(clean);
         hub.trash.start();
+        hub.changes.start();
         dropEarlyWatches();
         const lost = hub.agents.recover();
         if (lost) log.warn('agents.recovered', { lost });
@@ -481,6 +488,7 @@ export class HubService extends EventEmitter<HubEvents> {
     if (patch.logLevel) this.log.setLevel(patch.logLevel);
     // A shorter retention window applies now, not at the next hourly check.
     if (patch.trashRetentionDays !== undefined && this.opts.mode === 'serve') this.trash.check();
+    if (patch.changesRetentionDays !== undefined && this.opts.mode === 'serve') void this.changes.trim();
     this.log.info('settings.changed', { changed: patch });
     this.emit('settings', next);
     for (const cb of this.settingsListeners) {
@@ -512,6 +520,7 @@ export class HubService extends EventEmitter<HubEvents> {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.agents.stopScheduler();
     await this.trash.stop();
+    this.changes.stop();
     await Promise.all([...this.runtimes.all()].map((rt) => rt.mirror.stopWatching()));
     await this.nodeServer.endSessions();
     await this.commitPool.close();

@@ -34,7 +34,8 @@ export interface IngestDeps {
   failEntry(e: Entry, code: string, reason: string, retryable: boolean, canRetry?: boolean): void;
   clearFailure(direction: Direction, path: string): void;
   judgeAndEnqueue(e: Entry): void;
-  queueForNode(paths: string[]): void;
+  /** `cause`: why the hub's version goes (again) to the node, for the change log (e.g. LOCKED). */
+  queueForNode(paths: string[], cause?: string): void;
   /** Start what was queued. */
   pump(): void;
   /** The node's index is complete up to `seq`. */
@@ -166,9 +167,16 @@ export class IndexIngest {
     this.d.lock.refused.set(e.path, { path: clip(e.path), glob, at: Date.now() });
     if (this.d.lock.refused.size > MAX_FAILURES_KEPT) this.d.lock.refused.delete(this.d.lock.refused.keys().next().value!);
     this.d.send({ refusal: { path: clip(e.path), seq: e.seq, code: 'LOCKED', message } });
+    // Into the change log (its own small write: a refusal is rare and has no transaction around it).
+    if (clip(e.path) === e.path) {
+      this.d.store.changes.add([{
+        nodeId: this.d.nodeId, path: e.path, direction: 'to-hub', action: 'refused', size: e.deleted || e.type !== 'file' ? null : e.size,
+        hash: e.deleted || e.type !== 'file' ? null : e.hash, seq: e.seq, code: 'LOCKED', detail: message,
+      }]);
+    }
     // The hub's version goes back to the node. A locked path the hub does not have is left to
     // the node (refused, counted, logged): deleting the node's new file would lose it.
-    if (glob !== LOCK_FILE && (this.d.store.index.file(this.d.nodeId, e.path) || e.deleted)) this.d.queueForNode([e.path]);
+    if (glob !== LOCK_FILE && (this.d.store.index.file(this.d.nodeId, e.path) || e.deleted)) this.d.queueForNode([e.path], 'LOCKED');
     this.d.changed();
   }
 

@@ -30,7 +30,7 @@ export interface RetriesDeps {
   flushErrorCode(): string | undefined;
   flush(): void;
   judgeAndEnqueue(e: Entry): void;
-  queueForNode(paths: string[]): void;
+  queueForNode(paths: string[], cause?: string): void;
   changed(): void;
 }
 
@@ -93,7 +93,7 @@ export class Retries {
       d.failures.trying(f);
       n++;
       if (f.direction === 'to-node') {
-        d.queueForNode([f.path]);
+        d.queueForNode([f.path], 'RETRY');
         continue;
       }
       // A newer change of this path is already on its way: it settles (or fails) the path.

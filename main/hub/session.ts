@@ -196,7 +196,7 @@ export class NodeSession {
       ackedSeq: () => this.ackedSeq,
       verdict: (e, aside) => this.verdict(e, aside),
       judgeAndEnqueue: (e) => this.judgeAndEnqueue(e),
-      queueForNode: (paths) => this.queueForNode(paths),
+      queueForNode: (paths, cause?: string) => this.queueForNode(paths, cause),
       failEntry: (e, code, reason, retryable) => this.failEntry(e, code, reason, retryable),
       clearFailure: (direction, path) => this.clearFailure(direction, path),
       changed: () => this.onChange(),
@@ -212,7 +212,7 @@ export class NodeSession {
       failEntry: (e, code, reason, retryable, canRetry) => this.failEntry(e, code, reason, retryable, canRetry),
       clearFailure: (direction, path) => this.clearFailure(direction, path),
       judgeAndEnqueue: (e) => this.judgeAndEnqueue(e),
-      queueForNode: (paths) => this.queueForNode(paths),
+      queueForNode: (paths, cause?: string) => this.queueForNode(paths, cause),
       pump: () => this.queue.pump(),
       indexDone: (seq) => this.indexDone(seq),
       changed: () => this.onChange(),
@@ -238,7 +238,7 @@ export class NodeSession {
       flushErrorCode: () => this.flusher.error?.code,
       flush: () => void this.flusher.flush(),
       judgeAndEnqueue: (e) => this.judgeAndEnqueue(e),
-      queueForNode: (paths) => this.queueForNode(paths),
+      queueForNode: (paths, cause?: string) => this.queueForNode(paths, cause),
       changed: () => this.onChange(),
     });
     this.toNodeSender = new HubChangeSender({
@@ -315,6 +315,11 @@ export class NodeSession {
   /** A node change of this path is being applied right now (its result is not known yet). */
   applying(wirePath: string): boolean {
     return this.queue.runs(wirePath);
+  }
+
+  /** A node change of this path waits here to be applied ('queued'), is being applied ('running'), or neither (null). */
+  nodeChange(wirePath: string): 'queued' | 'running' | null {
+    return this.queue.runs(wirePath) ? 'running' : this.queue.has(wirePath) ? 'queued' : null;
   }
 
   /** Changes made on the hub's side that the node has not applied yet. */
@@ -408,8 +413,8 @@ export class NodeSession {
   }
 
   /** Queues mirror paths whose hub-side version must (again) reach the node, and sends. */
-  queueForNode(paths: string[]): void {
-    this.toNodeSender.queue(paths);
+  queueForNode(paths: string[], cause?: string): void {
+    this.toNodeSender.queue(paths, cause);
   }
 
   /** A mirror scan recorded hub-side changes and queued them for the node (HubStore.recordMirrorChanges). */

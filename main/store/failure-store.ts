@@ -36,6 +36,13 @@ function decodeEntry(text: string): Entry {
   return { ...o, hash: Buffer.from(o.hash, 'base64'), blocks: Buffer.from(o.blocks, 'base64'), weak: Buffer.from(o.weak ?? '', 'base64') };
 }
 
+function toFailure(r: FailureRow): FailureRecord {
+  return {
+    direction: DIRECTIONS[r.direction] ?? 'to-hub', path: r.path, code: r.code, reason: r.reason, firstAt: r.first_at, at: r.at,
+    attempts: r.attempts, retryAt: r.retry_at, entry: r.entry === null ? null : decodeEntry(r.entry),
+  };
+}
+
 export class FailureStore {
   private readonly q;
 
@@ -47,15 +54,18 @@ export class FailureStore {
           attempts = excluded.attempts, retry_at = excluded.retry_at, entry = excluded.entry`),
       deleteFailure: db.prepare('DELETE FROM failures WHERE node_id = ? AND direction = ? AND path = ?'),
       failures: db.prepare<[string], FailureRow & { node_id: string }>('SELECT * FROM failures WHERE node_id = ? ORDER BY direction, path'),
+      forPath: db.prepare<[string, string], FailureRow & { node_id: string }>('SELECT * FROM failures WHERE node_id = ? AND direction IN (0, 1) AND path = ? ORDER BY direction'),
       deleteAllFailures: db.prepare('DELETE FROM failures WHERE node_id = ?'),
     };
   }
 
   list(nodeId: string): FailureRecord[] {
-    return this.q.failures.all(nodeId).map((r) => ({
-      direction: DIRECTIONS[r.direction] ?? 'to-hub', path: r.path, code: r.code, reason: r.reason, firstAt: r.first_at, at: r.at,
-      attempts: r.attempts, retryAt: r.retry_at, entry: r.entry === null ? null : decodeEntry(r.entry),
-    }));
+    return this.q.failures.all(nodeId).map(toFailure);
+  }
+
+  /** The failures of one path, either way. */
+  forPath(nodeId: string, path: string): FailureRecord[] {
+    return this.q.forPath.all(nodeId, path).map(toFailure);
   }
 
   /** Records failures and forgets the ones that cleared, in one transaction. */

@@ -3,6 +3,7 @@
  * row): paths changed on the hub's side of a mirror that the node has not applied yet, in the
  * hub's own sequence. A part of HubStore, on its connection.
  */
+import type { ChangeLog } from './change-log';
 import type { DB } from './db';
 
 /** A node's pending figures are counted again at most this often while nothing is queued or acknowledged. */
@@ -25,14 +26,17 @@ export class HubChangeQueue {
    */
   private readonly pendingCache = new Map<string, { bytes: number; at: number }>();
 
-  constructor(private readonly db: DB) {
+  constructor(private readonly db: DB, private readonly changes: ChangeLog) {
     this.q = {
       bumpHubSeq: db.prepare<[string], { hub_seq: number }>('UPDATE nodes SET hub_seq = hub_seq + 1 WHERE id = ? RETURNING hub_seq'),
       unqueueHubChange: db.prepare('DELETE FROM hub_changes WHERE node_id = ? AND path = ?'),
       queueHubChange: db.prepare('INSERT INTO hub_changes (node_id, seq, path) VALUES (?, ?, ?)'),
       hubChangesAfter: db.prepare<[string, number, number], { seq: number; path: string }>('SELECT seq, path FROM hub_changes WHERE node_id = ? AND seq > ? ORDER BY seq LIMIT ?'),
       hubAck: db.prepare('UPDATE nodes SET hub_acked = max(hub_acked, ?) WHERE id = ?'),
-      pruneHubChanges: db.prepare('DELETE FROM hub_changes WHERE node_id = ? AND seq <= ?'),
+      pruneHubChanges: db.prepare<[string, number], { seq: number; path: string }>('DELETE FROM hub_changes WHERE node_id = ? AND seq <= ? RETURNING seq, path'),
+      position: db.prepare<[string, string], { seq: number }>('SELECT seq FROM hub_changes WHERE node_id = ? AND path = ?'),
+      ahead: db.prepare<[string, number], { n: number }>('SELECT count(*) AS n FROM hub_changes WHERE node_id = ? AND seq < ?'),
+      head: db.prepare<[string, number, number], { path: string }>('SELECT path FROM hub_changes WHERE node_id = ? AND seq < ? ORDER BY seq LIMIT ?'),
       deleteAllHubChanges: db.prepare('DELETE FROM hub_changes WHERE node_id = ?'),
       hubPending: db.prepare<[string], { files: number; bytes: number | null }>('SELECT count(*) AS files, sum(f.size) AS bytes FROM hub_changes c LEFT JOIN files f ON f.node_id = c.node_id AND f.path = c.path AND f.type = 0 WHERE c.node_id = ?'),
       hubChangesUnder: db.prepare<[string, string, string], { n: number }>('SELECT count(*) AS n FROM hub_changes WHERE node_id = ? AND path >= ? AND path < ?'),
@@ -70,31 +74,54 @@ export class HubChangeQueue {
 
   /**
    * Queues paths changed on the hub's side for the node, each with the next hub sequence
-   * number (a path already queued moves to the end: only its latest state is sent).
+   * number (a path already queued moves to the end: only its latest state is sent). Each is
+   * noted in the change log, in the same transaction (`cause`: why, when not an edit on the
+   * hub's side: e.g. LOCKED, the hub's version sent back over a refused change).
    */
-  queue(nodeId: string, paths: Iterable<string>): void {
+  queue(nodeId: string, paths: Iterable<string>, cause: string | null = null): void {
     this.pendingCache.delete(nodeId);
     this.counted(nodeId, () => this.db.transaction(() => {
       let delta = 0;
+      const at = Date.now();
       for (const p of paths) {
         delta -= this.q.unqueueHubChange.run(nodeId, p).changes;
         const { hub_seq } = this.q.bumpHubSeq.get(nodeId)!;
         delta += this.q.queueHubChange.run(nodeId, hub_seq, p).changes;
+        this.changes.queued(nodeId, p, hub_seq, cause, at);
       }
       return delta;
     })());
+  }
+
+  /**
+   * Where a path waits in the node's queue: its sequence number, how many changes are ahead of
+   * it and the first few of those (the queue's head: what goes first); null: not queued.
+   */
+  position(nodeId: string, path: string, headPaths = 3): { seq: number; ahead: number; head: string[] } | null {
+    const r = this.q.position.get(nodeId, path);
+    if (!r) return null;
+    const ahead = this.q.ahead.get(nodeId, r.seq)!.n;
+    return { seq: r.seq, ahead, head: ahead > 0 ? this.q.head.all(nodeId, r.seq, headPaths).map((x) => x.path) : [] };
   }
 
   after(nodeId: string, seq: number, limit: number): { seq: number; path: string }[] {
     return this.q.hubChangesAfter.all(nodeId, seq, limit);
   }
 
-  /** The node has applied (or settled) the hub's changes through `seq`: they are done. */
-  ack(nodeId: string, seq: number): void {
+  /**
+   * The node has applied (or settled) the hub's changes through `seq`: they are done, and each
+   * is noted in the change log as delivered (same transaction), but those in `notApplied` (the
+   * node failed or deferred them: their failure, or their next sending, tells).
+   */
+  ack(nodeId: string, seq: number, notApplied: ReadonlySet<string> = new Set()): void {
     this.pendingCache.delete(nodeId);
     this.counted(nodeId, () => this.db.transaction(() => {
       this.q.hubAck.run(seq, nodeId);
-      return -this.q.pruneHubChanges.run(nodeId, seq).changes;
+      const done = this.q.pruneHubChanges.all(nodeId, seq);
+      this.changes.add(done.filter((d) => !notApplied.has(d.path)).map((d) => ({
+        nodeId, path: d.path, direction: 'to-node', action: 'delivered', size: null, seq: d.seq, code: null, detail: null,
+      })));
+      return -done.length;
     })());
   }
 

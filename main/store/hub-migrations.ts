@@ -7,6 +7,7 @@ import { CONFLICT_MARK } from '../sync/reconcile';
 import { AGENT_EDITS_SCHEMA, AGENT_SCHEMA } from './agent-store';
 import { REPORT_SCHEMA } from './report-store';
 import { TRASH_SCHEMA } from './trash-store';
+import { CHANGES_SCHEMA } from './change-log';
 import type { Migration } from './db';
 import { FILE_COLUMN_DEFS, WEAK_COLUMN } from './file-rows';
 
@@ -118,4 +119,6 @@ export const HUB_MIGRATIONS: readonly Migration[] = [
   // Agent templates edited and deleted (a deleted one stays as a tombstone: its instances keep
   // their history), the command each instance ran, and the tail of its output (agent-store.ts).
   (db) => db.exec(AGENT_EDITS_SCHEMA),
+  // The change log (change-log.ts): what changed where, for the feed and a path's timeline.
+  (db) => db.exec(CHANGES_SCHEMA),
 ];

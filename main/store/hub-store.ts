@@ -3,7 +3,7 @@
  * hub-migrations.ts), owns the node registry (nodes, their tokens and acknowledgements) and the
  * settings (meta), and hands out its parts, each owning its tables on the same connection:
  * `index` (mirror-index.ts), `ancestors`, `hubChanges`, `failures`, `events`, `purgePlans`,
- * `agents`, `reports`, `trash`. The writes that span parts are methods here, each one transaction.
+ * `agents`, `reports`, `trash`, `changes`. The writes that span parts are methods here, each one transaction.
  * All hub SQL lives in main/store/.
  */
 import crypto from 'node:crypto';
@@ -20,11 +20,14 @@ import { FailureStore, type FailureRecord } from './failure-store';
 import { EventLog } from './event-log';
 import { PurgePlanStore } from './purge-plans';
 import { TrashStore } from './trash-store';
+import { ChangeLog, flushChanges } from './change-log';
+import { isConflictCopy } from '../sync/reconcile';
 
 export type { FailureRecord } from './failure-store';
 export type { EventRecord } from './event-log';
 export type { PurgePlanRecord, PurgePlanTarget } from './purge-plans';
 export type { TrashRecord, TrashState } from './trash-store';
+export type { ChangeRecord, ChangeFilter, ChangeAction, ChangeDirection } from './change-log';
 
 export interface NodeRecord {
   id: string;
@@ -129,6 +132,8 @@ export class HubStore {
   readonly purgePlans: PurgePlanStore;
   /** Mirrors a purge moved into the trash (trash-store.ts). */
   readonly trash: TrashStore;
+  /** What changed where, for the feed and a path's timeline (change-log.ts). */
+  readonly changes: ChangeLog;
   /** The agents' tables (agent-store.ts), on this database. */
   readonly agents: AgentStore;
   /** What nodes report they cannot send or leave out (report-store.ts), on this database. */
@@ -139,17 +144,19 @@ export class HubStore {
     const db = this.db;
     this.index = new MirrorIndex(db);
     this.ancestors = new AncestorStore(db);
-    this.hubChanges = new HubChangeQueue(db);
+    this.changes = new ChangeLog(db);
+    this.hubChanges = new HubChangeQueue(db, this.changes);
     this.failures = new FailureStore(db);
     this.events = new EventLog(db);
     this.purgePlans = new PurgePlanStore(db);
     this.trash = new TrashStore(db);
     this.agents = new AgentStore(db);
-    this.reports = new ReportStore(db);
+    this.reports = new ReportStore(db, this.changes);
     this.q = {
       insertNode: db.prepare('INSERT INTO nodes (id, name, token_hash, created_at, settings) VALUES (?, ?, ?, ?, ?)'),
       node: db.prepare<[string], NodeRow>('SELECT * FROM nodes WHERE id = ?'),
       nodes: db.prepare<[], NodeRow>('SELECT * FROM nodes ORDER BY created_at, id'),
+      names: db.prepare<[], { id: string; name: string }>('SELECT id, name FROM nodes'),
       tokenHash: db.prepare<[string], { token_hash: Buffer; retired_at: number | null }>('SELECT token_hash, retired_at FROM nodes WHERE id = ?'),
       retire: db.prepare('UPDATE nodes SET retired_at = ? WHERE id = ? AND retired_at IS NULL'),
       seen: db.prepare('UPDATE nodes SET last_seen = ? WHERE id = ?'),
@@ -179,6 +186,11 @@ export class HubStore {
 
   nodes(): NodeRecord[] {
     return this.q.nodes.all().map(toNode);
+  }
+
+  /** Every node's name by id (no settings parsed: the change feed names each row's node). */
+  nodeNames(): Map<string, string> {
+    return new Map(this.q.names.all().map((r) => [r.id, r.name]));
   }
 
   /** Constant-time check of a node's token. Retired and unknown nodes never verify. */
@@ -290,6 +302,8 @@ export class HubStore {
     if (w.agreed.length) this.ancestors.set(nodeId, w.agreed);
     if (w.forNode.length) this.hubChanges.queue(nodeId, w.forNode);
     this.failures.record(nodeId, w.failed, w.cleared);
+    // The change log's rows, in this transaction (no commit of their own).
+    this.changes.add(flushChanges(nodeId, w, isConflictCopy));
     if (w.acked !== null) this.q.ack.run(w.acked, w.indexId, nodeId);
   }
 

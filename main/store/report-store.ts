@@ -3,6 +3,7 @@
  * the hub's database so it survives a hub restart (the schema is a migration in hub-migrations.ts).
  * One source of the problems a node detail lists; others (the hub's own failures) keep theirs.
  */
+import type { ChangeLog } from './change-log';
 import type { DB } from './db';
 
 export const REPORT_SCHEMA = `
@@ -39,7 +40,7 @@ export interface ReportedIgnored {
 export class ReportStore {
   private readonly q;
 
-  constructor(private readonly db: DB) {
+  constructor(private readonly db: DB, private readonly changes: ChangeLog | null = null) {
     this.q = {
       clearProblems: db.prepare('DELETE FROM node_problems WHERE node_id = ? AND (path = ? OR (path >= ? AND path < ?))'),
       clearIgnored: db.prepare('DELETE FROM node_ignored WHERE node_id = ? AND (path = ? OR (path >= ? AND path < ?))'),
@@ -51,6 +52,7 @@ export class ReportStore {
       ignoredCount: db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM node_ignored WHERE node_id = ?'),
       problems: db.prepare<[string, number], ReportedProblem>('SELECT path, code, reason, at FROM node_problems WHERE node_id = ? ORDER BY path, code LIMIT ?'),
       ignored: db.prepare<[string, number], ReportedIgnored>('SELECT path, kind, at FROM node_ignored WHERE node_id = ? ORDER BY path LIMIT ?'),
+      problemsAt: db.prepare<[string, string], ReportedProblem>('SELECT path, code, reason, at FROM node_problems WHERE node_id = ? AND path = ? ORDER BY code'),
       firstSeen: db.prepare<[string, string, string], { at: number }>('SELECT at FROM node_problems WHERE node_id = ? AND path = ? AND code = ?'),
     };
   }
@@ -80,6 +82,10 @@ export class ReportStore {
         }
       }
       for (const p of problems) this.q.putProblem.run(nodeId, p.path, p.code, p.reason, since.get(key(p)) ?? at);
+      // A problem first reported now goes into the change log (one reported again does not).
+      this.changes?.add(problems.filter((p) => !since.has(key(p))).slice(0, 1000).map((p) => ({
+        nodeId, path: p.path, direction: 'to-hub', action: 'failed', size: null, seq: null, code: p.code, detail: `the node cannot send it: ${p.reason}`.slice(0, 2000),
+      })), at);
       for (const i of ignored) this.q.putIgnored.run(nodeId, i.path, i.kind, at);
     })();
   }
@@ -96,6 +102,11 @@ export class ReportStore {
   /** The first `limit` problems by path. */
   problems(nodeId: string, limit: number): ReportedProblem[] {
     return this.q.problems.all(nodeId, limit);
+  }
+
+  /** What the node reported it cannot send at one path. */
+  problemsAt(nodeId: string, path: string): ReportedProblem[] {
+    return this.q.problemsAt.all(nodeId, path);
   }
 
   ignored(nodeId: string, limit: number): ReportedIgnored[] {

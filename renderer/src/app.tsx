@@ -10,10 +10,12 @@ import { LogsView } from './views/logs';
 import { SettingsView } from './views/settings';
 import { ConflictsView } from './views/conflicts';
 import { Notices } from './components/toasts';
+import { ChangesView, HistoryView } from './views/changes';
 
 const TABS: { view: View; label: string }[] = [
   { view: { name: 'nodes' }, label: 'Nodes' },
   { view: { name: 'conflicts' }, label: 'Conflicts' },
+  { view: { name: 'changes' }, label: 'Changes' },
   { view: { name: 'agents' }, label: 'Agents' },
   { view: { name: 'purges' }, label: 'Purges' },
   { view: { name: 'trash' }, label: 'Trash' },
@@ -31,6 +33,9 @@ function Current({ view }: { view: View }) {
     case 'purges': return <PurgesView />;
     case 'trash': return <TrashView />;
     case 'conflicts': return <ConflictsView />;
+    case 'changes': return <ChangesView />;
+    // Keyed by the path: another path's timeline starts afresh.
+    case 'history': return <HistoryView key={`${view.nodeId}\0${view.path}`} nodeId={view.nodeId} path={view.path} />;
     case 'logs': return <LogsView />;
     case 'settings': return <SettingsView />;
     default: return <NodesView />;
@@ -42,7 +47,7 @@ export function App() {
   const go = useUi((s) => s.go);
   const connection = useUi((s) => s.connection);
   const hub = useUi((s) => s.hub);
-  const active = view.name === 'node' ? 'nodes' : view.name === 'agent-template' || view.name === 'agent-instance' ? 'agents' : view.name;
+  const active = view.name === 'node' ? 'nodes' : view.name === 'agent-template' || view.name === 'agent-instance' ? 'agents' : view.name === 'history' ? 'changes' : view.name;
   return (
     <div className="app">
       <header>

@@ -29,6 +29,9 @@ export type View =
   | { name: 'purges' }
   | { name: 'trash' }
   | { name: 'conflicts' }
+  | { name: 'changes' }
+  /** One path's timeline (`#/history/<nodeId>/<encodeURIComponent(path)>`: search results link here). */
+  | { name: 'history'; nodeId: string; path: string }
   | { name: 'logs' }
   | { name: 'settings' };
 
@@ -171,12 +174,27 @@ export function visibleIdsCached(s: Pick<UiState, 'order' | 'nodes' | 'rates' | 
   return ids;
 }
 
+/** decodeURIComponent that gives null for a malformed escape (a hand-edited address) instead of throwing. */
+function decoded(s: string): string | null {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return null;
+  }
+}
+
 export function viewFromHash(hash: string): View {
-  const [name, id, sub] = hash.replace(/^#\/?/, '').split('/');
-  if (name === 'node' && id) return { name: 'node', id: decodeURIComponent(id) };
-  if (name === 'agents' && id === 'templates' && sub) return { name: 'agent-template', id: decodeURIComponent(sub) };
-  if (name === 'agents' && id === 'instances' && sub) return { name: 'agent-instance', id: decodeURIComponent(sub) };
-  if (name === 'agents' || name === 'purges' || name === 'trash' || name === 'logs' || name === 'settings' || name === 'conflicts') return { name };
+  const [name, id, ...rest] = hash.replace(/^#\/?/, '').split('/');
+  if (name === 'node' && id) return { name: 'node', id: decoded(id) ?? id };
+  if (name === 'agents' && id === 'templates' && rest[0]) return { name: 'agent-template', id: decoded(rest[0]) ?? rest[0] };
+  if (name === 'agents' && id === 'instances' && rest[0]) return { name: 'agent-instance', id: decoded(rest[0]) ?? rest[0] };
+  if (name === 'history' && id && rest.length) {
+    // The path is one encoded segment; an address with its slashes left unencoded works too.
+    const nodeId = decoded(id);
+    const p = decoded(rest.join('/'));
+    if (nodeId && p) return { name: 'history', nodeId, path: p };
+  }
+  if (name === 'agents' || name === 'purges' || name === 'trash' || name === 'logs' || name === 'settings' || name === 'conflicts' || name === 'changes') return { name };
   return { name: 'nodes' };
 }
 
@@ -185,8 +203,14 @@ export function hashOf(view: View): string {
     case 'node': return `#/node/${encodeURIComponent(view.id)}`;
     case 'agent-template': return `#/agents/templates/${encodeURIComponent(view.id)}`;
     case 'agent-instance': return `#/agents/instances/${encodeURIComponent(view.id)}`;
+    case 'history': return historyHash(view.nodeId, view.path);
     default: return `#/${view.name}`;
   }
+}
+
+/** The address of a path's timeline (what search results and the change feed link to). */
+export function historyHash(nodeId: string, path: string): string {
+  return `#/history/${encodeURIComponent(nodeId)}/${encodeURIComponent(path)}`;
 }
 
 export const useUi = create<UiState>()((set, get) => ({

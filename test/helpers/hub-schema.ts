@@ -17,6 +17,7 @@ const UNDO: readonly string[] = [
   'ALTER TABLE nodes DROP COLUMN paused_at',
   'DROP TABLE trash',
   'DROP TABLE agent_output; ALTER TABLE agent_instances DROP COLUMN command; ALTER TABLE agent_templates DROP COLUMN deleted_name; ALTER TABLE agent_templates DROP COLUMN deleted_at',
+  'DROP TABLE changes',
 ];
 
 /** Undo the hub's migrations above `version`, newest first, and record `version` as the schema's. */

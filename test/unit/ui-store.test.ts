@@ -1,7 +1,7 @@
 /** The renderer's state logic, without a browser: structural sharing, rates, sorting. */
 import { describe, expect, it } from 'vitest';
 import type { HubStatus, NodeStatus } from '../../main/contract';
-import { RATE_SAMPLES, applyStream, merge, nextRate, visibleIds, visibleIdsCached, type StreamState, type UiState } from '../../renderer/src/store';
+import { RATE_SAMPLES, applyStream, hashOf, historyHash, merge, nextRate, viewFromHash, visibleIds, visibleIdsCached, type StreamState, type UiState } from '../../renderer/src/store';
 import { diffStatus, fullStatusDiff } from '../../main/contract/ws';
 import { mutate, node as fullNode, rng, status as hubStatus } from '../helpers/status';
 
@@ -132,5 +132,21 @@ describe('the status stream in the store', () => {
     const moreFiles = merge(counters, status([node('b', { outOfSyncFiles: 5 }), node('a', { files: 9 })]), 500);
     expect(visibleIdsCached({ ...byFiles, ...moreFiles })).not.toBe(f1);
     expect(visibleIdsCached({ ...byFiles, ...moreFiles })).toEqual(['a', 'b']);
+  });
+});
+
+describe('addresses of views', () => {
+  it('a path\'s timeline round-trips through its address, whatever the path holds', () => {
+    for (const p of ['notes/plan.md', 'a b/c#d?e%f.txt', 'ünï/çødé/文件.md', '.env']) {
+      const view = { name: 'history' as const, nodeId: 'n-1', path: p };
+      expect(hashOf(view)).toBe(historyHash('n-1', p));
+      expect(historyHash('n-1', p)).toBe(`#/history/n-1/${encodeURIComponent(p)}`);
+      expect(viewFromHash(hashOf(view))).toEqual(view);
+    }
+    // Slashes left unencoded by hand work too; a malformed escape or no path goes to the overview.
+    expect(viewFromHash('#/history/n-1/notes/plan.md')).toEqual({ name: 'history', nodeId: 'n-1', path: 'notes/plan.md' });
+    expect(viewFromHash('#/history/n-1/%E0%A4%A')).toEqual({ name: 'nodes' });
+    expect(viewFromHash('#/history/n-1')).toEqual({ name: 'nodes' });
+    expect(viewFromHash('#/changes')).toEqual({ name: 'changes' });
   });
 });

@@ -10,6 +10,7 @@ import { useUi } from '../store';
 import { AgentsView } from './agents';
 import { useNodeSyncControls } from './sync-controls';
 import { ConflictTable } from './conflicts';
+import { ChangeFeed } from './changes';
 
 export function NodeDetailView({ id }: { id: string }) {
   // The live row keeps the header current; the detail (lists) is re-read every 2 s.
@@ -128,6 +129,9 @@ export function NodeDetailView({ id }: { id: string }) {
         unlisted="queued; listed in a moment." />
 
       {node.state !== 'retired' ? <AgentsView nodeId={node.id} /> : null}
+
+      <h2>Recent changes</h2>
+      <ChangeFeed filter={{ nodeId: node.id }} showNode={false} limit={20} caption={`Recent changes of ${node.name}, newest first`} />
 
       <h2>Recent events</h2>
       {!d ? <Loading what="events" /> : d.events.length === 0 ? <Empty>No events recorded.</Empty> : (

@@ -1,6 +1,6 @@
 /** Hub settings and facts about this hub. */
 import { useEffect, useState } from 'react';
-import { LOG_LEVELS, MIRROR_MODES, TRASH_RETENTION_MAX_DAYS, type LogLevel, type MirrorModesSetting, type Settings } from '../../../main/contract';
+import { CHANGES_RETENTION_MAX_DAYS, LOG_LEVELS, MIRROR_MODES, TRASH_RETENTION_MAX_DAYS, type LogLevel, type MirrorModesSetting, type Settings } from '../../../main/contract';
 import { bytes } from '../../../main/util/format';
 import { api } from '../api';
 import { ErrorNote, Loading } from '../components/bits';
@@ -14,6 +14,8 @@ export function SettingsView() {
   const [saved, setSaved] = useState(false);
   /** The retention field as typed; saved on Enter or leaving the field (never per keystroke: a "1" on the way to "14" would empty the trash). */
   const [retention, setRetention] = useState('');
+  /** The change log's retention field, saved the same way. */
+  const [changesKept, setChangesKept] = useState('');
 
   useEffect(() => {
     api().invoke('settings.get', {}).then(setSettings, setError);
@@ -23,6 +25,14 @@ export function SettingsView() {
   useEffect(() => {
     if (settings) setRetention(String(settings.trashRetentionDays));
   }, [settings?.trashRetentionDays]);
+  useEffect(() => {
+    if (settings) setChangesKept(String(settings.changesRetentionDays));
+  }, [settings?.changesRetentionDays]);
+  const changesDays = Number(changesKept);
+  const changesValid = Number.isInteger(changesDays) && changesDays >= 1 && changesDays <= CHANGES_RETENTION_MAX_DAYS;
+  const saveChangesKept = () => {
+    if (settings && changesValid && changesDays !== settings.changesRetentionDays) void change({ changesRetentionDays: changesDays });
+  };
   const retentionDays = Number(retention);
   const retentionValid = Number.isInteger(retentionDays) && retentionDays >= 1 && retentionDays <= TRASH_RETENTION_MAX_DAYS;
   const saveRetention = () => {
@@ -48,7 +58,7 @@ export function SettingsView() {
       <div className="toolbar"><h1 id="settings-title">Settings</h1></div>
       <ErrorNote error={error} />
       {!settings ? <Loading what="settings" /> : (
-        <form className="stack narrow" onSubmit={(e) => { e.preventDefault(); saveRetention(); }}>
+        <form className="stack narrow" onSubmit={(e) => { e.preventDefault(); saveRetention(); saveChangesKept(); }}>
           <label htmlFor="log-level">Log file level</label>
           <select id="log-level" value={settings.logLevel} onChange={(e) => void change({ logLevel: e.target.value as LogLevel })}>
             {LOG_LEVELS.map((l) => <option key={l} value={l}>{l}</option>)}
@@ -68,6 +78,15 @@ export function SettingsView() {
           <p id="trash-retention-help" className="sub">
             A purge moves mirrors into the trash; they can be restored for this many days, then they are deleted (checked every hour). Press Enter or leave the field to save; a shorter window applies at once.
           </p>
+          <label htmlFor="changes-retention">Recent changes kept (days)</label>
+          <input id="changes-retention" type="number" min={1} max={CHANGES_RETENTION_MAX_DAYS} step={1} aria-describedby="changes-retention-help" value={changesKept}
+            onChange={(e) => setChangesKept(e.target.value)} onBlur={saveChangesKept} />
+          {changesValid ? null : <p className="error-note" role="alert">A whole number of days, 1 to {CHANGES_RETENTION_MAX_DAYS}.</p>}
+          <p id="changes-retention-help" className="sub">
+            The Changes view and each file's timeline show what the hub recorded this many days back (and at most the newest million changes). Older ones are deleted every ten minutes.
+          </p>
+          {/* Two number fields block a form's implicit submission (Enter) unless it has a submit button: this one, hidden. */}
+          <button type="submit" hidden>Save</button>
         </form>
       )}
       {settings ? <NotifySettings settings={settings} change={change} /> : null}
