@@ -5,11 +5,12 @@
  * `pending` and is sent when the node connects; a `running` instance whose node disconnects is
  * `lost`.
  */
-import { ContractError, MAX_CONFIG_BYTES, WebhookBodySchema, issuesText, type AgentInstanceView, type AgentOutputView, type AgentPage, type AgentTemplateDeleted, type AgentTemplateSaved, type AgentTemplateSummary, type AgentTemplateView, type ErrorCode } from '../contract';
+import { AGENT_HISTORY_DEFAULT_DAYS, ContractError, MAX_CONFIG_BYTES, WebhookBodySchema, issuesText, type AgentInstanceView, type AgentOutputView, type AgentPage, type AgentTemplateDeleted, type AgentTemplateSaved, type AgentTemplateSummary, type AgentTemplateView, type ErrorCode } from '../contract';
 import { errorEnvelope, okEnvelope } from '../contract/envelope';
 import { AGENT_STATES, FINAL_STATES, type AgentInstance, type AgentState, type AgentStore } from '../store/agent-store';
 import type { AgentStateMsg, HubMessage } from '../sync/wire';
 import type { Logger } from '../util/log';
+import { Retention } from '../util/retention';
 import { clip } from '../util/text';
 import { tailText } from '../util/tail';
 import { matches, parseCron, type CronSchedule } from './cron';
@@ -39,14 +40,29 @@ export interface AgentHost {
   changed(instance: AgentInstanceView): void;
   /** A template was created (or changed). */
   templateChanged?(template: AgentTemplateView): void;
+  /** The `agentHistoryDays` setting (absent: AGENT_HISTORY_DEFAULT_DAYS). */
+  historyDays?(): number;
   log: Logger;
 }
+
+/** Finished instances past the history window are looked for this often (and when the setting changes). */
+const HISTORY_TRIM_EVERY_MS = 60 * 60 * 1000;
+const HISTORY_TRIM_BATCH = 1000;
 
 export class AgentService {
   private cronTimer: NodeJS.Timeout | null = null;
   private readonly schedules = new Map<string, CronSchedule>();
 
-  constructor(private readonly store: AgentStore, private readonly host: AgentHost) {}
+  /** Finished instances, with their output, kept for the `agentHistoryDays` setting, then deleted in batches (start() it in a serving hub). */
+  readonly history: Retention;
+
+  constructor(private readonly store: AgentStore, private readonly host: AgentHost) {
+    this.history = new Retention({
+      name: 'agents.history', log: host.log, everyMs: HISTORY_TRIM_EVERY_MS, batch: HISTORY_TRIM_BATCH,
+      days: () => host.historyDays?.() ?? AGENT_HISTORY_DEFAULT_DAYS,
+      step: (olderThan, batch) => store.trimHistory(olderThan, batch),
+    });
+  }
 
   templates(deleted = false): AgentTemplateView[] {
     return this.store.templates(deleted);

@@ -55,6 +55,9 @@ export interface AgentInstanceView {
 export const OUTPUT_TAIL_BYTES = 64 * 1024;
 /** Runs of one template that keep their output; an older run's is emptied (its byte counts stay). */
 export const OUTPUT_RUNS_KEPT = 100;
+/** Days a finished instance (with its output) is kept: the `agentHistoryDays` setting's default and bound. */
+export const AGENT_HISTORY_DEFAULT_DAYS = 90;
+export const AGENT_HISTORY_MAX_DAYS = 3650;
 /** Why a run's output is no longer there (UI and CLI say it in these words). */
 export const OUTPUT_DROPPED_REASON = `only the newest ${OUTPUT_RUNS_KEPT} runs of a template keep their output`;
 

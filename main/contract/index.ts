@@ -11,7 +11,7 @@ import { nodeNameProblem } from './names';
 import { TRASH_RETENTION_DEFAULT_DAYS, TRASH_RETENTION_MAX_DAYS, TrashEmptyInput, TrashRestoreInput, type TrashEmptyView, type TrashRestoreView, type TrashView } from './trash';
 import { conflictOperations } from './conflicts';
 import { changeOperations, CHANGES_RETENTION_DEFAULT_DAYS, CHANGES_RETENTION_MAX_DAYS } from './changes';
-import { agentOperations, type AgentInstanceView, type AgentTemplateView } from './agents';
+import { AGENT_HISTORY_DEFAULT_DAYS, AGENT_HISTORY_MAX_DAYS, agentOperations, type AgentInstanceView, type AgentTemplateView } from './agents';
 
 export { NODE_NAME_MAX, nodeNameKey, nodeNameProblem, normalizeNodeName } from './names';
 export { ContractError, ERROR_CODES, type ErrorCode } from './envelope';
@@ -341,6 +341,8 @@ export const SettingsSchema = z.object({
   trashRetentionDays: z.number().int().min(1).max(TRASH_RETENTION_MAX_DAYS),
   /** Days the change log (recent changes, file history) keeps a row; it also keeps at most a million rows. */
   changesRetentionDays: z.number().int().min(1).max(CHANGES_RETENTION_MAX_DAYS),
+  /** Days a finished agent instance (and its output) is kept; pending and running ones always are. */
+  agentHistoryDays: z.number().int().min(1).max(AGENT_HISTORY_MAX_DAYS),
   // ---- notifications and start on login (contract/notices.ts decides what to tell) ----
   /** Tell when a node stays disconnected longer than `notifyDisconnectedAfterSeconds`. */
   notifyOnDisconnect: z.boolean(),
@@ -357,7 +359,7 @@ export type Settings = z.infer<typeof SettingsSchema>;
 /** A fresh object on every call: no default is ever shared between callers. */
 export function defaultSettings(): Settings {
   return {
-    logLevel: 'info', notifyOnError: true, mirrorModes: 'private', trashRetentionDays: TRASH_RETENTION_DEFAULT_DAYS, changesRetentionDays: CHANGES_RETENTION_DEFAULT_DAYS,
+    logLevel: 'info', notifyOnError: true, mirrorModes: 'private', trashRetentionDays: TRASH_RETENTION_DEFAULT_DAYS, changesRetentionDays: CHANGES_RETENTION_DEFAULT_DAYS, agentHistoryDays: AGENT_HISTORY_DEFAULT_DAYS,
     notifyOnDisconnect: true, notifyDisconnectedAfterSeconds: NOTIFY_DISCONNECTED_DEFAULT_SECONDS, notifyOnConflicts: true, notifyOnProblems: true, startOnLogin: false,
   };
 }

@@ -10,13 +10,13 @@ import { ContractError, HISTORY_MAX, type ChangeActionName, type ChangesListFilt
 import { CHANGES_TRIM_BATCH } from '../store/change-log';
 import type { ChangeAction, ChangeRecord, HubStore, NodeRecord } from '../store/hub-store';
 import type { Logger } from '../util/log';
+import { Retention } from '../util/retention';
 import { changeSentence, whyOutOfSync } from './change-why';
 import { LOCK_FILE, MirrorLock } from './lock';
 import type { NodeRuntimes } from './node-runtime';
 
 /** The log is trimmed this often (and when the retention setting changes). */
 const TRIM_EVERY_MS = 10 * 60 * 1000;
-const DAY_MS = 86_400_000;
 const DEFAULT_PAGE = 100;
 
 export interface ChangeDeskDeps {
@@ -39,11 +39,14 @@ export function actionsOf(f: Pick<ChangesListFilter, 'action' | 'kind'>): Change
 }
 
 export class ChangeDesk {
-  private timer: NodeJS.Timeout | null = null;
-  private trimming = false;
-  private stopped = false;
+  private readonly retention: Retention;
 
-  constructor(private readonly d: ChangeDeskDeps) {}
+  constructor(private readonly d: ChangeDeskDeps) {
+    this.retention = new Retention({
+      name: 'changes', log: d.log, everyMs: TRIM_EVERY_MS, batch: CHANGES_TRIM_BATCH, days: d.retentionDays,
+      step: (olderThan, batch) => d.store.changes.trim(olderThan, undefined, batch),
+    });
+  }
 
   /** A page of the feed, newest first. */
   list(f: ChangesListFilter): ChangesPage {
@@ -113,50 +116,20 @@ export class ChangeDesk {
     return this.d.store.nodeNames();
   }
 
-  // ---- retention ---------------------------------------------------------------------------
+  // ---- retention ----------------------------------------------------------------------------
 
   /** Trims now and every TRIM_EVERY_MS (a serving hub). */
   start(): void {
-    if (this.d.mode !== 'serve' || this.timer) return;
-    this.trim();
-    this.timer = setInterval(() => this.trim(), TRIM_EVERY_MS);
-    this.timer.unref();
+    if (this.d.mode === 'serve') this.retention.start();
   }
 
   stop(): void {
-    this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
+    this.retention.stop();
   }
 
-  /**
-   * Deletes what the retention keeps no more, a batch per turn of the event loop (a big
-   * backlog never holds the loop); resolves with how many rows went.
-   */
+  /** Deletes what the retention keeps no more (util/retention.ts); resolves with how many rows went. */
   trim(now = Date.now()): Promise<number> {
-    if (this.trimming) return Promise.resolve(0);
-    this.trimming = true;
-    const olderThan = now - this.d.retentionDays() * DAY_MS;
-    let total = 0;
-    return new Promise((resolve) => {
-      const step = () => {
-        let n = 0;
-        try {
-          n = this.stopped ? 0 : this.d.store.changes.trim(olderThan);
-        } catch (e) {
-          this.d.log.error('changes.trim_failed', { error: (e as Error).message });
-        }
-        total += n;
-        if (n >= CHANGES_TRIM_BATCH) {
-          setImmediate(step);
-          return;
-        }
-        this.trimming = false;
-        if (total > 0) this.d.log.info('changes.trimmed', { rows: total, olderThan });
-        resolve(total);
-      };
-      step();
-    });
+    return this.retention.trim(now);
   }
 }
 

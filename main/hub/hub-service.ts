@@ -143,6 +143,7 @@ export class HubService extends EventEmitter<HubEvents> {
       },
       changed: (i) => this.emit('agent', i),
       templateChanged: (t) => this.emit('agent.template', t),
+      historyDays: () => this.settings().agentHistoryDays,
       log: log.child('agents'),
     });
     const rescans = new RescanWaits((id, answer) => this.controls.lateAnswer(id, answer));
@@ -204,6 +205,7 @@ export class HubService extends EventEmitter<HubEvents> {
         hub.verifyMirrors(clean);
         hub.trash.start();
         hub.changes.start();
+        hub.agents.history.start();
         dropEarlyWatches();
         const lost = hub.agents.recover();
         if (lost) log.warn('agents.recovered', { lost });
@@ -489,6 +491,7 @@ export class HubService extends EventEmitter<HubEvents> {
     // A shorter retention window applies now, not at the next hourly check.
     if (patch.trashRetentionDays !== undefined && this.opts.mode === 'serve') this.trash.check();
     if (patch.changesRetentionDays !== undefined && this.opts.mode === 'serve') void this.changes.trim();
+    if (patch.agentHistoryDays !== undefined && this.opts.mode === 'serve') void this.agents.history.trim();
     this.log.info('settings.changed', { changed: patch });
     this.emit('settings', next);
     for (const cb of this.settingsListeners) {
@@ -521,6 +524,7 @@ export class HubService extends EventEmitter<HubEvents> {
     this.agents.stopScheduler();
     await this.trash.stop();
     this.changes.stop();
+    this.agents.history.stop();
     await Promise.all([...this.runtimes.all()].map((rt) => rt.mirror.stopWatching()));
     await this.nodeServer.endSessions();
     await this.commitPool.close();

@@ -174,6 +174,10 @@ export class AgentStore {
       oldestPendingOfTemplate: db.prepare<[string], InstanceRow>("SELECT * FROM agent_instances INDEXED BY agent_instances_by_state WHERE state = 'pending' AND template_id = ? ORDER BY created_at, id LIMIT 1"),
       counts: db.prepare<[], { state: AgentState; n: number }>('SELECT state, count(*) AS n FROM agent_instances GROUP BY state'),
       running: db.prepare<[], InstanceRow>("SELECT * FROM agent_instances WHERE state = 'running' ORDER BY created_at, id"),
+      oldFinished: db.prepare<[number, number], { id: string }>(`SELECT id FROM agent_instances INDEXED BY agent_instances_by_created
+        WHERE created_at < ? AND state IN (${FINAL_STATES.map((f) => `'${f}'`).join(', ')}) ORDER BY created_at, id LIMIT ?`),
+      deleteOutput: db.prepare<[string]>('DELETE FROM agent_output WHERE instance_id = ?'),
+      deleteInstance: db.prepare<[string]>('DELETE FROM agent_instances WHERE id = ?'),
     };
   }
 
@@ -304,6 +308,22 @@ export class AgentStore {
   oldestPendingOfTemplate(templateId: string): AgentInstance | undefined {
     const r = this.q.oldestPendingOfTemplate.get(templateId);
     return r && toInstance(r);
+  }
+
+  /**
+   * Deletes up to `batch` of the oldest finished instances created before `olderThan` (ms since
+   * the epoch), with their output, in one transaction; returns how many went. Pending and
+   * running ones stay whatever their age.
+   */
+  trimHistory(olderThan: number, batch: number): number {
+    return this.db.transaction(() => {
+      const ids = this.q.oldFinished.all(olderThan, batch);
+      for (const { id } of ids) {
+        this.q.deleteOutput.run(id);
+        this.q.deleteInstance.run(id);
+      }
+      return ids.length;
+    })();
   }
 
   countsByState(): Record<AgentState, number> {

@@ -273,7 +273,7 @@ describe('the WebSocket and HTTP adapter', () => {
   it('keeps settings, applies them, and refuses a foreign origin', async () => {
     expect((await http('settings.set', { logLevel: 'debug' })).body).toMatchObject({ ok: true, result: { logLevel: 'debug', notifyOnError: true } });
     expect(running.hub.settings()).toEqual({
-      logLevel: 'debug', notifyOnError: true, mirrorModes: 'private', trashRetentionDays: 7, changesRetentionDays: 30,
+      logLevel: 'debug', notifyOnError: true, mirrorModes: 'private', trashRetentionDays: 7, changesRetentionDays: 30, agentHistoryDays: 90,
       notifyOnDisconnect: true, notifyDisconnectedAfterSeconds: 300, notifyOnConflicts: true, notifyOnProblems: true, startOnLogin: false,
     });
     expect((await http('settings.set', { notifyDisconnectedAfterSeconds: 5, notifyOnProblems: false })).body)

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AgentService } from '../../main/agents/agent-service';
 import type { AgentTemplateView } from '../../main/contract';
 import { HubStore } from '../../main/store/hub-store';
@@ -31,6 +31,7 @@ function setup() {
     nodeState: (n) => (hub.node(n) ? 'active' : undefined),
     changed: () => undefined,
     templateChanged: (t) => changed.push(t),
+    historyDays: () => 90,
     log: createLogger('hub', { consoleLevel: false }),
   });
   const report = (m: Partial<AgentStateMsg> & { id: string; state: string }) => svc.nodeReported('n1', { hasExitCode: m.state !== 'running', exitCode: 0, signal: '', error: '', ...m });
@@ -128,5 +129,35 @@ describe('agent template edits', () => {
     t.report({ id: b.id, state: 'succeeded' });
     expect(t.svc.output(b.id).recorded).toBe(false);
     t.hub.close();
+  });
+
+  it('deletes finished instances older than the history window with their output, in batches; pending and running ones stay', async () => {
+    const t = setup();
+    const tpl = t.svc.createTemplate({ name: 'h', command: 'true', nodeId: 'n1', overlap: 'queue' }).template;
+    const DAY = 86_400_000;
+    const t0 = Date.UTC(2026, 0, 1);
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(t0);
+      const old = Array.from({ length: 2100 }, () => t.hub.agents.createInstance({ templateId: tpl.id, nodeId: 'n1', trigger: 'cron' }));
+      for (const i of old) {
+        t.hub.agents.saveOutput(i.id, { stdout: 'x', stderr: '', stdoutBytes: 1, stderrBytes: 0 });
+        t.hub.agents.finish(i.id, 'succeeded');
+      }
+      const pending = t.hub.agents.createInstance({ templateId: tpl.id, nodeId: 'n1', trigger: 'cron' });
+      const running = t.hub.agents.createInstance({ templateId: tpl.id, nodeId: 'n1', trigger: 'cron' });
+      t.hub.agents.markRunning(running.id);
+      vi.setSystemTime(t0 + 80 * DAY);
+      const recent = t.hub.agents.createInstance({ templateId: tpl.id, nodeId: 'n1', trigger: 'cron' });
+      t.hub.agents.finish(recent.id, 'failed');
+      // 95 days on, with a 90-day window: the 2,100 old finished ones go (three batches of at most 1,000).
+      expect(await t.svc.history.trim(t0 + 95 * DAY)).toBe(2100);
+      expect(t.hub.agents.instance(old[0]!.id)).toBeUndefined();
+      expect(t.hub.agents.output(old[2099]!.id)).toBeUndefined();
+      expect([pending, running, recent].map((i) => t.hub.agents.instance(i.id)?.state)).toEqual(['pending', 'running', 'failed']);
+      expect(await t.svc.history.trim(t0 + 95 * DAY)).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

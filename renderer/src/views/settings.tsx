@@ -1,6 +1,6 @@
 /** Hub settings and facts about this hub. */
 import { useEffect, useState } from 'react';
-import { CHANGES_RETENTION_MAX_DAYS, LOG_LEVELS, MIRROR_MODES, TRASH_RETENTION_MAX_DAYS, type LogLevel, type MirrorModesSetting, type Settings } from '../../../main/contract';
+import { AGENT_HISTORY_MAX_DAYS, CHANGES_RETENTION_MAX_DAYS, LOG_LEVELS, MIRROR_MODES, TRASH_RETENTION_MAX_DAYS, type LogLevel, type MirrorModesSetting, type Settings } from '../../../main/contract';
 import { bytes } from '../../../main/util/format';
 import { api } from '../api';
 import { ErrorNote, Loading } from '../components/bits';
@@ -12,33 +12,6 @@ export function SettingsView() {
   const [settings, setSettings] = useState<Settings | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [saved, setSaved] = useState(false);
-  /** The retention field as typed; saved on Enter or leaving the field (never per keystroke: a "1" on the way to "14" would empty the trash). */
-  const [retention, setRetention] = useState('');
-  /** The change log's retention field, saved the same way. */
-  const [changesKept, setChangesKept] = useState('');
-
-  useEffect(() => {
-    api().invoke('settings.get', {}).then(setSettings, setError);
-    // Changed elsewhere (another page, the desktop window): shown here at once.
-    return api().subscribe('settings', setSettings);
-  }, []);
-  useEffect(() => {
-    if (settings) setRetention(String(settings.trashRetentionDays));
-  }, [settings?.trashRetentionDays]);
-  useEffect(() => {
-    if (settings) setChangesKept(String(settings.changesRetentionDays));
-  }, [settings?.changesRetentionDays]);
-  const changesDays = Number(changesKept);
-  const changesValid = Number.isInteger(changesDays) && changesDays >= 1 && changesDays <= CHANGES_RETENTION_MAX_DAYS;
-  const saveChangesKept = () => {
-    if (settings && changesValid && changesDays !== settings.changesRetentionDays) void change({ changesRetentionDays: changesDays });
-  };
-  const retentionDays = Number(retention);
-  const retentionValid = Number.isInteger(retentionDays) && retentionDays >= 1 && retentionDays <= TRASH_RETENTION_MAX_DAYS;
-  const saveRetention = () => {
-    if (settings && retentionValid && retentionDays !== settings.trashRetentionDays) void change({ trashRetentionDays: retentionDays });
-  };
-
   const change = async (patch: Partial<Settings>) => {
     setSaved(false);
     try {
@@ -58,7 +31,7 @@ export function SettingsView() {
       <div className="toolbar"><h1 id="settings-title">Settings</h1></div>
       <ErrorNote error={error} />
       {!settings ? <Loading what="settings" /> : (
-        <form className="stack narrow" onSubmit={(e) => { e.preventDefault(); saveRetention(); saveChangesKept(); }}>
+        <form className="stack narrow" onSubmit={(e) => e.preventDefault()}>
           <label htmlFor="log-level">Log file level</label>
           <select id="log-level" value={settings.logLevel} onChange={(e) => void change({ logLevel: e.target.value as LogLevel })}>
             {LOG_LEVELS.map((l) => <option key={l} value={l}>{l}</option>)}
@@ -71,22 +44,15 @@ export function SettingsView() {
             Private strips world-write from files and folders written into mirrors, so other users of this machine cannot
             write into a workspace; the node keeps its own modes either way. Applies to new writes.
           </p>
-          <label htmlFor="trash-retention">Trash retention (days)</label>
-          <input id="trash-retention" type="number" min={1} max={TRASH_RETENTION_MAX_DAYS} step={1} aria-describedby="trash-retention-help" value={retention}
-            onChange={(e) => setRetention(e.target.value)} onBlur={saveRetention} />
-          {retentionValid ? null : <p className="error-note" role="alert">A whole number of days, 1 to {TRASH_RETENTION_MAX_DAYS}.</p>}
-          <p id="trash-retention-help" className="sub">
-            A purge moves mirrors into the trash; they can be restored for this many days, then they are deleted (checked every hour). Press Enter or leave the field to save; a shorter window applies at once.
-          </p>
-          <label htmlFor="changes-retention">Recent changes kept (days)</label>
-          <input id="changes-retention" type="number" min={1} max={CHANGES_RETENTION_MAX_DAYS} step={1} aria-describedby="changes-retention-help" value={changesKept}
-            onChange={(e) => setChangesKept(e.target.value)} onBlur={saveChangesKept} />
-          {changesValid ? null : <p className="error-note" role="alert">A whole number of days, 1 to {CHANGES_RETENTION_MAX_DAYS}.</p>}
-          <p id="changes-retention-help" className="sub">
-            The Changes view and each file's timeline show what the hub recorded this many days back (and at most the newest million changes). Older ones are deleted every ten minutes.
-          </p>
-          {/* Two number fields block a form's implicit submission (Enter) unless it has a submit button: this one, hidden. */}
-          <button type="submit" hidden>Save</button>
+          <DaysField id="trash-retention" label="Trash retention (days)" value={settings.trashRetentionDays} max={TRASH_RETENTION_MAX_DAYS}
+            save={(days) => void change({ trashRetentionDays: days })}
+            help="A purge moves mirrors into the trash; they can be restored for this many days, then they are deleted (checked every hour). Press Enter or leave the field to save; a shorter window applies at once." />
+          <DaysField id="changes-retention" label="Recent changes kept (days)" value={settings.changesRetentionDays} max={CHANGES_RETENTION_MAX_DAYS}
+            save={(days) => void change({ changesRetentionDays: days })}
+            help="The Changes view and each file's timeline show what the hub recorded this many days back (and at most the newest million changes). Older ones are deleted every ten minutes." />
+          <DaysField id="agent-history" label="Agent runs kept (days)" value={settings.agentHistoryDays} max={AGENT_HISTORY_MAX_DAYS}
+            save={(days) => void change({ agentHistoryDays: days })}
+            help="Finished agent instances, with their output, are deleted after this many days (checked every hour); pending and running ones stay. Only a template's newest 100 runs keep their output." />
         </form>
       )}
       {settings ? <NotifySettings settings={settings} change={change} /> : null}
@@ -103,5 +69,30 @@ export function SettingsView() {
         </dl>
       ) : <Loading what="hub status" />}
     </section>
+  );
+}
+
+/**
+ * A number of days, saved on Enter or when the field is left, never per keystroke (a "1" on
+ * the way to "14" would empty the trash at once); a value out of bounds is said, not saved.
+ */
+function DaysField({ id, label, value, max, help, save }: { id: string; label: string; value: number; max: number; help: string; save(days: number): void }) {
+  const [typed, setTyped] = useState(String(value));
+  useEffect(() => setTyped(String(value)), [value]);
+  const days = Number(typed);
+  const valid = Number.isInteger(days) && days >= 1 && days <= max;
+  const commit = () => {
+    if (valid && days !== value) save(days);
+  };
+  return (
+    <>
+      <label htmlFor={id}>{label}</label>
+      {/* Enter saves here: a form with several number fields and no submit button is not submitted by Enter. */}
+      <input id={id} type="number" min={1} max={max} step={1} aria-describedby={`${id}-help`} value={typed}
+        onChange={(e) => setTyped(e.target.value)} onBlur={commit}
+        onKeyDown={(e) => { if (e.key === 'Enter') { e.preventDefault(); commit(); } }} />
+      {valid ? null : <p className="error-note" role="alert">A whole number of days, 1 to {max}.</p>}
+      <p id={`${id}-help`} className="sub">{help}</p>
+    </>
   );
 }
