@@ -12,6 +12,13 @@ export function SettingsView() {
   const [settings, setSettings] = useState<Settings | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [saved, setSaved] = useState(false);
+
+  useEffect(() => {
+    api().invoke('settings.get', {}).then(setSettings, setError);
+    // Changed elsewhere (another page, the desktop window): shown here at once.
+    return api().subscribe('settings', setSettings);
+  }, []);
+
   const change = async (patch: Partial<Settings>) => {
     setSaved(false);
     try {
