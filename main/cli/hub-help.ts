@@ -56,6 +56,10 @@ Usage:
                                          settle a conflict copy on both sides: winner deletes the copy,
                                          copy puts it in the original's place, both makes it an
                                          ordinary file (name (SIDE copy DATE).ext)
+  cortex-hub search QUERY [--node ID] [--limit N] [--cursor C] [--json]
+                                         paths in the mirrors (every node's, or one's) containing QUERY,
+                                         case folded, from the hub's index (no disk walk); under 3
+                                         characters, names starting with it; --cursor: the next page
   cortex-hub token rotate [--json]       a new admin token (DIR/admin-token; the same across restarts
                                          until rotated): a running hub switches to it at once and
                                          signs out UIs that use the old one; prints the UI link

@@ -10,12 +10,14 @@ import { ContractError } from './envelope';
 import { nodeNameProblem } from './names';
 import { TRASH_RETENTION_DEFAULT_DAYS, TRASH_RETENTION_MAX_DAYS, TrashEmptyInput, TrashRestoreInput, type TrashEmptyView, type TrashRestoreView, type TrashView } from './trash';
 import { conflictOperations } from './conflicts';
+import { searchOperations } from './search';
 
 export { NODE_NAME_MAX, nodeNameKey, nodeNameProblem, normalizeNodeName } from './names';
 export { ContractError, ERROR_CODES, type ErrorCode } from './envelope';
 export { WS_CLOSE_TOKEN_CHANGED } from './ws';
 export * from './trash';
 export * from './conflicts';
+export * from './search';
 
 export { NODE_STATES, type NodeState } from './states';
 import type { NodeState } from './states';
@@ -498,6 +500,7 @@ export const operations = {
    */
   'token.rotate': { input: Empty, output: {} as { token: string } },
   ...conflictOperations,
+  ...searchOperations,
 } as const;
 
 /**

@@ -7,6 +7,7 @@ import { CONFLICT_MARK } from '../sync/reconcile';
 import { AGENT_SCHEMA } from './agent-store';
 import { REPORT_SCHEMA } from './report-store';
 import { TRASH_SCHEMA } from './trash-store';
+import { PATH_SEARCH_SCHEMA } from './path-search';
 import type { Migration } from './db';
 import { FILE_COLUMN_DEFS, WEAK_COLUMN } from './file-rows';
 
@@ -115,4 +116,7 @@ export const HUB_MIGRATIONS: readonly Migration[] = [
   (db) => db.exec('ALTER TABLE nodes ADD COLUMN paused_at INTEGER'),
   // The trash (trash-store.ts): mirrors a purge moved into DATA/trash/, restorable until emptied.
   (db) => db.exec(TRASH_SCHEMA),
+  // Search across mirrors (path-search.ts): an id per recorded path, a trigram index over the
+  // paths and an index of names, kept in step with `files` by triggers; filled from it here.
+  (db) => db.exec(PATH_SEARCH_SCHEMA),
 ];

@@ -20,6 +20,7 @@ import { FailureStore, type FailureRecord } from './failure-store';
 import { EventLog } from './event-log';
 import { PurgePlanStore } from './purge-plans';
 import { TrashStore } from './trash-store';
+import { PathSearch } from './path-search';
 
 export type { FailureRecord } from './failure-store';
 export type { EventRecord } from './event-log';
@@ -129,6 +130,8 @@ export class HubStore {
   readonly purgePlans: PurgePlanStore;
   /** Mirrors a purge moved into the trash (trash-store.ts). */
   readonly trash: TrashStore;
+  /** Every mirror's paths, found by a piece of their name (path-search.ts). */
+  readonly search: PathSearch;
   /** The agents' tables (agent-store.ts), on this database. */
   readonly agents: AgentStore;
   /** What nodes report they cannot send or leave out (report-store.ts), on this database. */
@@ -144,6 +147,7 @@ export class HubStore {
     this.events = new EventLog(db);
     this.purgePlans = new PurgePlanStore(db);
     this.trash = new TrashStore(db);
+    this.search = new PathSearch(db);
     this.agents = new AgentStore(db);
     this.reports = new ReportStore(db);
     this.q = {

@@ -1,0 +1,108 @@
+/**
+ * Search across mirrors (tables `path_names` and `path_grams`): every path of every node's
+ * mirror index, found by a piece of its name without walking a disk. A part of HubStore, on its
+ * connection. The pure half (what a query becomes) is search-query.ts.
+ *
+ * Why this shape:
+ * - `files` is WITHOUT ROWID (keyed by node and path), and an FTS5 index needs an integer rowid
+ *   per row, so `path_names` gives each (node, path) one; `path_grams` is an FTS5 table with the
+ *   trigram tokenizer (SQLite ≥ 3.34; better-sqlite3 12 bundles 3.53) over it as external
+ *   content, so the paths are stored once more, not twice. Trigrams answer any substring of 3
+ *   characters or more (a whole name, a prefix, a piece, a folder) from the index.
+ * - Shorter queries get a prefix of the file name, through `path_names_by_name` (NOCASE, so
+ *   SQLite's LIKE optimisation uses it).
+ * - Kept in step by triggers on `files`, so every write path (sync, rescans, hub-side edits,
+ *   deletions of whole folders, forgetting a mirror), present and future, keeps the index
+ *   right, in the same transaction. A path re-recorded (a new version) changes nothing: the
+ *   insert trigger finds it already named and stops there. An INSERT OR REPLACE on `files`
+ *   forces its conflict policy on the statements of its triggers, so the insert into
+ *   `path_names` is guarded by NOT EXISTS, never by OR IGNORE (which would become REPLACE: a
+ *   new rowid, and the old one left in the FTS index).
+ * - The cost lands on the recording of new paths (initial sync); bench/README.md has the
+ *   figures (`initial-sync` before and after, `search` for the queries at 1M rows).
+ */
+import { isConflictCopy } from '../sync/reconcile';
+import type { DB } from './db';
+import { encodeCursor, planSearch } from './search-query';
+import { typeOfCode } from './file-rows';
+import type { SearchHit, SearchPage } from '../contract/search';
+
+// The file name as the text after the last '/': rtrim strips the trailing characters that are
+// not '/', leaving the folder part, whose length is then cut off (SQL has no lastIndexOf).
+const NAME_SQL = (p: string) => `substr(${p}, length(rtrim(${p}, replace(${p}, '/', ''))) + 1)`;
+
+export const PATH_SEARCH_SCHEMA = `
+  CREATE TABLE path_names (
+    id INTEGER PRIMARY KEY,
+    node_id TEXT NOT NULL,
+    path TEXT NOT NULL,
+    name TEXT NOT NULL COLLATE NOCASE
+  );
+  CREATE UNIQUE INDEX path_names_key ON path_names (node_id, path);
+  CREATE INDEX path_names_by_name ON path_names (name);
+  CREATE VIRTUAL TABLE path_grams USING fts5(path, content='path_names', content_rowid='id', tokenize='trigram');
+  CREATE TRIGGER path_names_added AFTER INSERT ON path_names BEGIN
+    INSERT INTO path_grams (rowid, path) VALUES (new.id, new.path);
+  END;
+  CREATE TRIGGER path_names_removed AFTER DELETE ON path_names BEGIN
+    INSERT INTO path_grams (path_grams, rowid, path) VALUES ('delete', old.id, old.path);
+  END;
+  CREATE TRIGGER files_named AFTER INSERT ON files BEGIN
+    INSERT INTO path_names (node_id, path, name) SELECT new.node_id, new.path, ${NAME_SQL('new.path')}
+      WHERE NOT EXISTS (SELECT 1 FROM path_names WHERE node_id = new.node_id AND path = new.path);
+  END;
+  CREATE TRIGGER files_unnamed AFTER DELETE ON files BEGIN
+    DELETE FROM path_names WHERE node_id = old.node_id AND path = old.path;
+  END;
+  INSERT INTO path_names (node_id, path, name) SELECT node_id, path, ${NAME_SQL('path')} FROM files;
+`;
+
+interface HitRow {
+  id: number; node_id: string; path: string; name: string; type: number; size: number; mtime_ms: number;
+  node_name: string | null; retired_at: number | null;
+}
+
+const HIT_COLUMNS = 'p.id, p.node_id, p.path, p.name, f.type, f.size, f.mtime_ms, n.name AS node_name, n.retired_at';
+const HIT_JOINS = 'JOIN files f ON f.node_id = p.node_id AND f.path = p.path LEFT JOIN nodes n ON n.id = p.node_id';
+
+export class PathSearch {
+  private readonly q;
+
+  constructor(db: DB) {
+    // `@node IS NULL OR p.node_id = @node`: one statement with or without the node filter. The
+    // trigram MATCH drives the plan (rowid order, from the FTS index); each hit is one lookup
+    // in path_names and one in files by primary key.
+    this.q = {
+      substring: db.prepare<[{ match: string; after: number; node: string | null; limit: number }], HitRow>(`
+        SELECT ${HIT_COLUMNS} FROM path_grams g JOIN path_names p ON p.id = g.rowid ${HIT_JOINS}
+        WHERE path_grams MATCH @match AND g.rowid > @after AND (@node IS NULL OR p.node_id = @node)
+        ORDER BY g.rowid LIMIT @limit`),
+      namePrefix: db.prepare<[{ like: string; afterName: string | null; after: number; node: string | null; limit: number }], HitRow>(`
+        SELECT ${HIT_COLUMNS} FROM path_names p ${HIT_JOINS}
+        WHERE p.name LIKE @like ESCAPE '\\' AND (@afterName IS NULL OR p.name > @afterName OR (p.name = @afterName AND p.id > @after))
+          AND (@node IS NULL OR p.node_id = @node)
+        ORDER BY p.name, p.id LIMIT @limit`),
+    };
+  }
+
+  /** A page of paths matching `query` (see search-query.ts), of one node or all. */
+  find(query: string, opts: { nodeId?: string; limit: number; cursor?: string }): SearchPage {
+    const plan = planSearch(query, opts.cursor);
+    const node = opts.nodeId ?? null;
+    // One row more than asked tells whether there is a next page.
+    const rows = plan.kind === 'substring'
+      ? this.q.substring.all({ match: plan.match, after: plan.afterId, node, limit: opts.limit + 1 })
+      : this.q.namePrefix.all({ like: plan.like, afterName: plan.afterName, after: plan.afterId, node, limit: opts.limit + 1 });
+    const more = rows.length > opts.limit;
+    const page = more ? rows.slice(0, opts.limit) : rows;
+    const last = page[page.length - 1];
+    return {
+      hits: page.map((r): SearchHit => ({
+        nodeId: r.node_id, nodeName: r.node_name, nodeRetired: r.retired_at !== null, path: r.path,
+        type: typeOfCode(r.type), size: r.size, mtimeMs: r.mtime_ms, conflictCopy: isConflictCopy(r.path),
+      })),
+      match: plan.kind,
+      next: more && last ? encodeCursor(plan.kind, last.id, last.name) : null,
+    };
+  }
+}
