@@ -9,6 +9,8 @@ import { LogsView } from './views/logs';
 import { SettingsView } from './views/settings';
 import { ConflictsView } from './views/conflicts';
 import { ConflictToasts } from './components/toasts';
+import { SearchBox } from './components/search-box';
+import { SearchView } from './views/search';
 
 const TABS: { view: View; label: string }[] = [
   { view: { name: 'nodes' }, label: 'Nodes' },
@@ -30,6 +32,7 @@ function Current({ view }: { view: View }) {
     case 'conflicts': return <ConflictsView />;
     case 'logs': return <LogsView />;
     case 'settings': return <SettingsView />;
+    case 'search': return <SearchView query={view.query} />;
     default: return <NodesView />;
   }
 }
@@ -51,6 +54,7 @@ export function App() {
           ))}
         </nav>
         <span className="spacer" />
+        <SearchBox />
         <span className={`conn conn-${connection}`} role="status">
           {connection === 'open' ? `hub ${hub?.version ?? ''}` : connection === 'connecting' ? 'connecting…' : connection === 'signed-out' ? 'signed out' : 'disconnected, retrying…'}
         </span>

@@ -27,7 +27,9 @@ export type View =
   | { name: 'trash' }
   | { name: 'conflicts' }
   | { name: 'logs' }
-  | { name: 'settings' };
+  | { name: 'settings' }
+  /** Search across mirrors: the query as typed (views/search.tsx). */
+  | { name: 'search'; query: string };
 
 export type SortKey = 'name' | 'state' | 'lastSeen' | 'files' | 'bytes' | 'outOfSyncFiles' | 'toNodeFiles' | 'conflicts' | 'problems' | 'rate';
 
@@ -165,14 +167,25 @@ export function visibleIdsCached(s: Pick<UiState, 'order' | 'nodes' | 'rates' | 
   return ids;
 }
 
+/** decodeURIComponent that gives null for a malformed escape (a hand-edited address) instead of throwing. */
+function decoded(s: string): string | null {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return null;
+  }
+}
+
 function viewFromHash(hash: string): View {
   const [name, id] = hash.replace(/^#\/?/, '').split('/');
   if (name === 'node' && id) return { name: 'node', id: decodeURIComponent(id) };
+  if (name === 'search') return { name: 'search', query: decoded(hash.replace(/^#\/?search\/?/, '')) ?? '' };
   if (name === 'agents' || name === 'purges' || name === 'trash' || name === 'logs' || name === 'settings' || name === 'conflicts') return { name };
   return { name: 'nodes' };
 }
 
 export function hashOf(view: View): string {
+  if (view.name === 'search') return `#/search/${encodeURIComponent(view.query)}`;
   return view.name === 'node' ? `#/node/${encodeURIComponent(view.id)}` : `#/${view.name}`;
 }
 
