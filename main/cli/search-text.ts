@@ -7,14 +7,14 @@ const KIND = { file: 'file', dir: 'folder', symlink: 'link' } as const;
 
 /** The page found for `query`; `more` is the command that prints the next page. */
 export function searchText(r: SearchPage, query: string, more: (cursor: string) => string): string {
-  const how = r.match === 'substring' ? 'paths containing' : 'names starting with';
-  if (r.hits.length === 0) return `No ${how} ${JSON.stringify(query)} in any mirror${r.match === 'name-prefix' ? ' (under 3 characters only the start of a name is searched; type more to search anywhere in the path)' : ''}.`;
+  const how = (n: number) => (r.match === 'substring' ? `path${n === 1 ? '' : 's'} containing` : `name${n === 1 ? '' : 's'} starting with`);
+  if (r.hits.length === 0) return `No ${how(0)} ${JSON.stringify(query)} in any mirror${r.match === 'name-prefix' ? ' (under 3 characters only the start of a name is searched; type more to search anywhere in the path)' : ''}.`;
   return [
     table([['NODE', 'TYPE', 'SIZE', 'MODIFIED', 'PATH'], ...r.hits.map((h) => [
       `${h.nodeName ?? h.nodeId}${h.nodeRetired ? ' (retired)' : ''}`, KIND[h.type], h.type === 'file' ? bytes(h.size) : '-',
       new Date(h.mtimeMs).toISOString().slice(0, 19).replace('T', ' '), `${h.path}${h.conflictCopy ? '  [conflict copy]' : ''}`,
     ])]),
-    `${r.hits.length} ${how} ${JSON.stringify(query)}${r.next ? ' (the first page)' : ''}.`,
+    `${r.hits.length} ${how(r.hits.length)} ${JSON.stringify(query)}${r.next ? ' (the first page)' : ''}.`,
     ...(r.next ? [`More: ${more(r.next)}`] : []),
   ].join('\n');
 }

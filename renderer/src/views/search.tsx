@@ -31,7 +31,10 @@ function moveFocus(e: KeyboardEvent<HTMLElement>) {
 }
 
 export function SearchView({ query }: { query: string }) {
-  const nodes = useUi((s) => s.order.map((id) => s.nodes[id]!).filter(Boolean));
+  // Two stable selections (a selector that built the list would give a new array each time: a render loop).
+  const order = useUi((s) => s.order);
+  const byId = useUi((s) => s.nodes);
+  const nodes = order.map((id) => byId[id]).filter((n) => n !== undefined);
   const go = useUi((s) => s.go);
   const [nodeId, setNodeId] = useState('');
   const [hits, setHits] = useState<SearchHit[] | null>(null);
@@ -64,7 +67,7 @@ export function SearchView({ query }: { query: string }) {
     return () => { on = false; };
   }, [query, nodeId]);
 
-  const how = page?.match === 'name-prefix' ? 'names starting with' : 'paths containing';
+  const how = (n: number) => (page?.match === 'name-prefix' ? `name${n === 1 ? '' : 's'} starting with` : `path${n === 1 ? '' : 's'} containing`);
   return (
     <section aria-labelledby="search-title" className="search-view">
       <div className="toolbar">
@@ -81,10 +84,10 @@ export function SearchView({ query }: { query: string }) {
       {problem ? <p className="error-note" role="alert">{problem}</p> : null}
       <ErrorNote error={error} />
       {hits === null ? (query.trim() && !problem && !error ? <Loading what="results" /> : null) : hits.length === 0 ? (
-        <Empty>No {how} “{query}”{nodeId ? ' in this node\u2019s mirror' : ' in any mirror'}.{page?.match === 'name-prefix' ? ' Type 3 characters or more to search anywhere in the path.' : ''}</Empty>
+        <Empty>No {how(0)} “{query}”{nodeId ? ' in this node\u2019s mirror' : ' in any mirror'}.{page?.match === 'name-prefix' ? ' Type 3 characters or more to search anywhere in the path.' : ''}</Empty>
       ) : (
         <table className="list search-hits" data-rows={hits.length} onKeyDown={moveFocus}>
-          <caption>{hits.length.toLocaleString()} {how} “{query}”{page?.next ? ' so far' : ''}</caption>
+          <caption>{hits.length.toLocaleString()} {how(hits.length)} “{query}”{page?.next ? ' so far' : ''}</caption>
           <colgroup><col className="col-node" /><col /><col className="col-type" /><col className="col-size" /><col className="col-mtime" /><col className="col-links" /></colgroup>
           <thead><tr><th>Node</th><th>Path</th><th>Type</th><th className="num">Size</th><th>Modified</th><th><span className="sr-only">Links</span></th></tr></thead>
           <tbody>{hits.map((h) => (
