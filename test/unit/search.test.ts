@@ -8,7 +8,8 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { SEARCH_QUERY_MAX, searchQueryProblem } from '../../main/contract';
-import { BadCursor, encodeCursor, ftsPhrase, likePrefix, nameOf, planSearch } from '../../main/store/search-query';
+import { CANDIDATES_MAX } from '../../main/store/search-query';
+import { BadCursor, MATCH_TRIGRAMS_MAX, encodeCursor, ftsString, likePrefix, nameOf, planSearch, trigramMatch } from '../../main/store/search-query';
 import { HubStore } from '../../main/store/hub-store';
 import { cachedEntry, tempDirs } from '../helpers/entries';
 import { rewindHubSchema } from '../helpers/hub-schema';
@@ -37,13 +38,30 @@ describe('the query builder', () => {
   });
 
   it.each([
-    ['main', '"main"'],
-    ['say "hi"', '"say ""hi"""'],
-    ['a OR b', '"a OR b"'],
-    ['*^:-()', '"*^:-()"'],
-    ['""', '""""""'],
-  ])('makes %j one FTS5 phrase: %s', (q, phrase) => {
-    expect(ftsPhrase(q)).toBe(phrase);
+    ['main', '"mai" AND "ain"'],
+    ['Main', '"mai" AND "ain"'],
+    ['abc', '"abc"'],
+    ['aaaa', '"aaa"'],
+    ['say "hi"', '"say" AND " ""h" AND "hi"""'],
+    ['a OR b', '"a o" AND "r b"'],
+    ['widget-1232.ts', '"wid" AND "get" AND "-12" AND "32." AND ".ts"'],
+    ['*^:', '"*^:"'],
+    ['😀ab', '"😀ab"'],
+  ])('makes %j an AND of the trigrams that cover it without overlap, each an FTS5 string: %s', (q, match) => {
+    expect(trigramMatch(q)).toBe(match);
+  });
+
+  it('quotes FTS5 strings with their double quotes doubled', () => {
+    expect(ftsString('a"b')).toBe('"a""b"');
+    expect(ftsString('""')).toBe('""""""');
+  });
+
+  it('puts at most MATCH_TRIGRAMS_MAX trigrams of a long query into the MATCH, from its start to its end', () => {
+    const q = Array.from({ length: 200 }, (_, i) => String.fromCharCode(0x4e00 + i)).join('');
+    const terms = trigramMatch(q).split(' AND ');
+    expect(terms).toHaveLength(MATCH_TRIGRAMS_MAX);
+    expect(terms[0]).toBe(`"${q.slice(0, 3)}"`);
+    expect(terms[terms.length - 1]).toBe(`"${q.slice(-3)}"`);
   });
 
   it.each([
@@ -56,7 +74,7 @@ describe('the query builder', () => {
   });
 
   it('plans 3 characters or more as a substring, fewer as a name prefix (characters, not units)', () => {
-    expect(planSearch('abc')).toEqual({ kind: 'substring', match: '"abc"', afterId: 0 });
+    expect(planSearch('ABC')).toEqual({ kind: 'substring', match: '"abc"', needle: 'abc', afterId: 0 });
     expect(planSearch('ab')).toEqual({ kind: 'name-prefix', like: 'ab%', afterName: null, afterId: 0 });
     expect(planSearch('😀😀').kind).toBe('name-prefix');
     expect(planSearch('😀😀😀').kind).toBe('substring');
@@ -122,6 +140,28 @@ describe('the search index in the hub database', () => {
     expect(paths(s, 'a*b')).toEqual(['n1:q/a*b.txt']);
     expect(paths(s, "'; DROP TABLE files; --")).toEqual([]);
     expect(s.index.file('n1', 'q/plain.txt')).toBeDefined();
+    s.close();
+  });
+
+  it('checks each candidate for the whole substring: holding its trigrams apart is not a match', () => {
+    const s = store();
+    s.index.putFiles('n1', [cachedEntry('q/abca-cab'), cachedEntry('q/ABCAB.txt')]);
+    expect(paths(s, 'abcab')).toEqual(['n1:q/ABCAB.txt']);
+    expect(paths(s, 'bca-c')).toEqual(['n1:q/abca-cab']);
+    s.close();
+  });
+
+  it('a page checks at most CANDIDATES_MAX candidates, and its cursor goes on from the last one checked', () => {
+    const s = store();
+    // Every path holds the one trigram of "zzzz" ("zzz"); only the last recorded holds "zzzz".
+    for (let k = 0; k < CANDIDATES_MAX + 10; k += 2000) s.index.putFiles('n1', Array.from({ length: 2000 }, (_, i) => cachedEntry(`f/zzz-${k + i}`)));
+    s.index.putFiles('n1', [cachedEntry('g/zzzz')]);
+    const first = s.search.find('zzzz', { limit: 10 });
+    expect(first.hits).toEqual([]);
+    expect(first.next).not.toBeNull();
+    const second = s.search.find('zzzz', { limit: 10, cursor: first.next! });
+    expect(second.hits.map((h) => h.path)).toEqual(['g/zzzz']);
+    expect(second.next).toBeNull();
     s.close();
   });
 
