@@ -255,7 +255,7 @@ async function main(argv: string[]): Promise<number> {
         ...(values.limit ? { limit: positiveInt(values.limit, '--limit') } : {}),
       }));
       const again = (cursor: string) => ['cortex-hub search', JSON.stringify(sub), ...(values.node ? ['--node', values.node] : []), ...(values.limit ? ['--limit', values.limit] : []), '--cursor', JSON.stringify(cursor)].join(' ');
-      out(json, r, () => searchText(r, sub, again));
+      out(json, r, () => searchText(r, sub, again, values.node));
       return 0;
     }
     case 'token rotate': {

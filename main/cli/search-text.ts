@@ -6,9 +6,12 @@ import { table } from './format';
 const KIND = { file: 'file', dir: 'folder', symlink: 'link' } as const;
 
 /** The page found for `query`; `more` is the command that prints the next page. */
-export function searchText(r: SearchPage, query: string, more: (cursor: string) => string): string {
+export function searchText(r: SearchPage, query: string, more: (cursor: string) => string, nodeId?: string): string {
   const how = (n: number) => (r.match === 'substring' ? `path${n === 1 ? '' : 's'} containing` : `name${n === 1 ? '' : 's'} starting with`);
-  if (r.hits.length === 0) return `No ${how(0)} ${JSON.stringify(query)} in any mirror${r.match === 'name-prefix' ? ' (under 3 characters only the start of a name is searched; type more to search anywhere in the path)' : ''}.`;
+  const where = nodeId ? `the mirror of node ${nodeId}` : 'any mirror';
+  // A page checks a bounded number of candidates (README, "Search across mirrors"): it may be empty and still have a next.
+  if (r.hits.length === 0 && r.next) return `No ${how(0)} ${JSON.stringify(query)} in ${where} among the paths looked at so far.\nMore: ${more(r.next)}`;
+  if (r.hits.length === 0) return `No ${how(0)} ${JSON.stringify(query)} in ${where}${r.match === 'name-prefix' ? ' (under 3 characters only the start of a name is searched; type more to search anywhere in the path)' : ''}.`;
   return [
     table([['NODE', 'TYPE', 'SIZE', 'MODIFIED', 'PATH'], ...r.hits.map((h) => [
       `${h.nodeName ?? h.nodeId}${h.nodeRetired ? ' (retired)' : ''}`, KIND[h.type], h.type === 'file' ? bytes(h.size) : '-',

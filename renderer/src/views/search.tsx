@@ -99,7 +99,7 @@ export function SearchView({ query }: { query: string }) {
               </td>
               <td>{KIND[h.type]}</td>
               <td className="num">{h.type === 'file' ? bytes(h.size) : '–'}</td>
-              <td>{dateTime(h.mtimeMs)}</td>
+              <td className="mtime">{dateTime(h.mtimeMs)}</td>
               <td className="links">
                 <a href={historyHref(h)} aria-label={`History of ${h.path}`} tabIndex={-1}>History</a>{' · '}
                 <a href={`#/node/${encodeURIComponent(h.nodeId)}`} onClick={(e) => { e.preventDefault(); go({ name: 'node', id: h.nodeId }); }}
