@@ -11,7 +11,8 @@
  *   characters or more (a whole name, a prefix, a piece, a folder) from the index: the rows
  *   with every trigram of the query, each then checked for the substring (search-query.ts).
  *   detail=none: no positions are kept (the check does their work): a smaller index, cheaper
- *   to write (measured: 7.5 against 10.8 µs per path for detail=full).
+ *   to write (measured: 7.5 against 10.8 µs per path for detail=full); columnsize=0: no row
+ *   sizes, which only ranking (bm25) reads (about 6 µs less per new path).
  * - Shorter queries get a prefix of the file name, through `path_names_by_name` (NOCASE, so
  *   SQLite's LIKE optimisation uses it).
  * - Kept in step by triggers on `files`, so every write path (sync, rescans, hub-side edits,
@@ -43,7 +44,7 @@ export const PATH_SEARCH_SCHEMA = `
   );
   CREATE UNIQUE INDEX path_names_key ON path_names (node_id, path);
   CREATE INDEX path_names_by_name ON path_names (name);
-  CREATE VIRTUAL TABLE path_grams USING fts5(path, content='path_names', content_rowid='id', tokenize='trigram', detail='none');
+  CREATE VIRTUAL TABLE path_grams USING fts5(path, content='path_names', content_rowid='id', tokenize='trigram', detail='none', columnsize=0);
   CREATE TRIGGER path_names_added AFTER INSERT ON path_names BEGIN
     INSERT INTO path_grams (rowid, path) VALUES (new.id, new.path);
   END;
