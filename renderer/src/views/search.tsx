@@ -47,10 +47,20 @@ export function SearchView({ query }: { query: string }) {
     setBusy(true);
     setError(null);
     try {
-      const r = await api().invoke('search.paths', { query, limit: PAGE, ...(nodeId ? { nodeId } : {}), ...(cursor ? { cursor } : {}) });
-      if (!live()) return;
+      // Each answer checks a bounded number of candidates (README, "Search across mirrors"), so
+      // one may come back short with a cursor: ask on (at most 20 times) until the page is full.
+      const got: SearchHit[] = [];
+      let r: SearchPage;
+      let at = cursor;
+      let asked = 0;
+      do {
+        r = await api().invoke('search.paths', { query, limit: PAGE - got.length, ...(nodeId ? { nodeId } : {}), ...(at ? { cursor: at } : {}) });
+        if (!live()) return;
+        got.push(...r.hits);
+        at = r.next;
+      } while (got.length < PAGE && at && ++asked < 20);
       setPage(r);
-      setHits((h) => (cursor ? [...(h ?? []), ...r.hits] : r.hits));
+      setHits((h) => (cursor ? [...(h ?? []), ...got] : got));
     } catch (e) {
       if (live()) setError(e);
     } finally {
