@@ -181,6 +181,11 @@ describe('the search index in the hub database', () => {
     s.forgetMirror('n2');
     expect(paths(s, 'report')).toEqual([]);
     expect(paths(s, 're')).toEqual(['n1:e/renamed.txt']);
+    // The FTS index agrees with its content table row for row (an INSERT OR REPLACE on files
+    // forces REPLACE on its triggers' inserts: a guarded insert keeps the ids, and the index, right).
+    const db = (s as unknown as { db: Database.Database }).db;
+    expect(() => db.exec("INSERT INTO path_grams (path_grams, rank) VALUES ('integrity-check', 1)")).not.toThrow();
+    expect(db.prepare('SELECT count(*) AS n FROM path_names').get()).toEqual({ n: db.prepare('SELECT count(*) AS n FROM files').get()!.n });
     s.close();
   });
 
