@@ -176,7 +176,7 @@ function decoded(s: string): string | null {
   }
 }
 
-function viewFromHash(hash: string): View {
+export function viewFromHash(hash: string): View {
   const [name, id] = hash.replace(/^#\/?/, '').split('/');
   if (name === 'node' && id) return { name: 'node', id: decodeURIComponent(id) };
   if (name === 'search') return { name: 'search', query: decoded(hash.replace(/^#\/?search\/?/, '')) ?? '' };
