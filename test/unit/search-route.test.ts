@@ -1,7 +1,7 @@
 /** The search view's address: `#/search/<query>` both ways, any query (slashes, %, quotes, spaces), and a malformed one. */
 import { describe, expect, it } from 'vitest';
 import { hashOf, viewFromHash } from '../../renderer/src/store';
-import { historyHref } from '../../renderer/src/views/search';
+import { historyHref } from '../../renderer/src/links';
 
 describe('the search route', () => {
   it.each(['report', 'src/app/', '50%_off "x"', 'a b', '#/node/x', '😀', '%E0%A4%A'])('keeps %j through its address', (query) => {

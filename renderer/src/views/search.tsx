@@ -11,12 +11,11 @@ import { api } from '../api';
 import { Empty, ErrorNote, Loading } from '../components/bits';
 import { resultLinks } from '../components/search-box';
 import { useUi } from '../store';
+import { historyHref } from '../links';
 
 const PAGE = 50;
 const KIND = { file: 'file', dir: 'folder', symlink: 'link' } as const;
 
-/** The per-path history view's address (views of issue 14, item 4). */
-export const historyHref = (h: Pick<SearchHit, 'nodeId' | 'path'>) => `#/history/${encodeURIComponent(h.nodeId)}/${encodeURIComponent(h.path)}`;
 
 /** ArrowDown / ArrowUp from one result link to the next or previous (Home / End: first, last). */
 function moveFocus(e: KeyboardEvent<HTMLElement>) {
