@@ -30,6 +30,7 @@ import { createLogger, type LogEntry, type Logger } from '../util/log';
 import { acquireLock, layout, rotateAdminToken, tightenDataDir, writeActiveMirrors, type Layout } from './data-dir';
 import { executePurge, mountPointsUnder, noLongerOrphan, planPurge, planRefusal, selectTargets, type PurgeTarget } from './purge';
 import { TrashService } from './trash-service';
+import { SearchIndexer } from './search-indexer';
 import { handlers } from './handlers';
 import { ConflictDesk } from './conflicts';
 import { dropEarlyWatches } from './early-watch';
@@ -96,6 +97,8 @@ export class HubService extends EventEmitter<HubEvents> {
   private readonly controls: NodeControls;
   /** Purged mirrors, restorable until emptied (trash-service.ts). */
   readonly trash: TrashService;
+  /** Fills the search's trigram index while the hub is idle (search-indexer.ts). */
+  readonly searchIndexer: SearchIndexer;
   /** Conflict copies listed, compared and resolved (conflicts.ts). */
   readonly conflicts: ConflictDesk;
 
@@ -124,6 +127,7 @@ export class HubService extends EventEmitter<HubEvents> {
       store, runtimes: this.runtimes, reports: this.reports, pool: this.pool, fingerprint: identity.fingerprint, startedAt: this.startedAt,
       mode: opts.mode, grpcAddress: () => this.nodeServer.address, mirrorOf: (id) => this.mirrorOf(id), trashBytes: () => this.trash.bytes(),
     });
+    this.searchIndexer = new SearchIndexer((max) => store.search.catchUp(max), log.child('search'));
     this.trash = new TrashService({ layout: this.layout, store, log: log.child('trash'), retentionDays: () => this.settings().trashRetentionDays, changed: () => this.statusBoard.hubChanged() });
     this.agents = new AgentService(store.agents, {
       sendToNode: (nodeId, msg) => {
@@ -195,6 +199,7 @@ export class HubService extends EventEmitter<HubEvents> {
         store.setMeta('clean_shutdown', '0');
         hub.verifyMirrors(clean);
         hub.trash.start();
+        hub.searchIndexer.start();
         dropEarlyWatches();
         const lost = hub.agents.recover();
         if (lost) log.warn('agents.recovered', { lost });
@@ -490,6 +495,7 @@ export class HubService extends EventEmitter<HubEvents> {
     if (this.rescanTimer) clearInterval(this.rescanTimer);
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.agents.stopScheduler();
+    this.searchIndexer.stop();
     await this.trash.stop();
     await Promise.all([...this.runtimes.all()].map((rt) => rt.mirror.stopWatching()));
     await this.nodeServer.endSessions();

@@ -116,7 +116,8 @@ export const HUB_MIGRATIONS: readonly Migration[] = [
   (db) => db.exec('ALTER TABLE nodes ADD COLUMN paused_at INTEGER'),
   // The trash (trash-store.ts): mirrors a purge moved into DATA/trash/, restorable until emptied.
   (db) => db.exec(TRASH_SCHEMA),
-  // Search across mirrors (path-search.ts): an id per recorded path, a trigram index over the
-  // paths and an index of names, kept in step with `files` by triggers; filled from it here.
+  // Search across mirrors (path-search.ts): an id and a name per recorded path, kept in step with
+  // `files` by triggers (filled from it here), and a trigram index over the paths that the hub
+  // fills when idle (hub/search-indexer.ts).
   (db) => db.exec(PATH_SEARCH_SCHEMA),
 ];

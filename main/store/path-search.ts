@@ -15,15 +15,21 @@
  *   sizes, which only ranking (bm25) reads (about 6 µs less per new path).
  * - Shorter queries get a prefix of the file name, through `path_names_by_name` (NOCASE, so
  *   SQLite's LIKE optimisation uses it).
- * - Kept in step by triggers on `files`, so every write path (sync, rescans, hub-side edits,
- *   deletions of whole folders, forgetting a mirror), present and future, keeps the index
- *   right, in the same transaction. A path re-recorded (a new version) changes nothing: the
+ * - `path_names` is kept in step by triggers on `files`, so every write path (sync, rescans,
+ *   hub-side edits, deletions of whole folders, forgetting a mirror), present and future, keeps
+ *   it right, in the same transaction. A path re-recorded (a new version) changes nothing: the
  *   insert trigger finds it already named and stops there. An INSERT OR REPLACE on `files`
  *   forces its conflict policy on the statements of its triggers, so the insert into
  *   `path_names` is guarded by NOT EXISTS, never by OR IGNORE (which would become REPLACE: a
  *   new rowid, and the old one left in the FTS index).
- * - The cost lands on the recording of new paths (initial sync); bench/README.md has the
- *   figures (`initial-sync` before and after, `search` for the queries at 1M rows).
+ * - The trigram index is filled later, not in that transaction: trigrams into FTS5 from a
+ *   trigger cost ~45 µs per new path (of ~110 with the search index, against 40 without it;
+ *   bench/search.mjs), on the hub's main thread, in the middle of an initial sync. So
+ *   `path_grams` holds the paths of `path_names` up to an id (`path_grams_upto`), catchUp()
+ *   adds the next ones in bounded steps when the hub is idle (hub/search-indexer.ts), and a
+ *   search reads the paths above that id directly (checked like the index's candidates). A
+ *   path removed is taken out of the index only if it was in it (the trigger compares ids).
+ * - Figures: bench/README.md (`search` at 1M paths, `initial-sync` before and after).
  */
 import { isConflictCopy } from '../sync/reconcile';
 import type { DB } from './db';
@@ -45,11 +51,10 @@ export const PATH_SEARCH_SCHEMA = `
   CREATE UNIQUE INDEX path_names_key ON path_names (node_id, path);
   CREATE INDEX path_names_by_name ON path_names (name);
   CREATE VIRTUAL TABLE path_grams USING fts5(path, content='path_names', content_rowid='id', tokenize='trigram', detail='none', columnsize=0);
-  CREATE TRIGGER path_names_added AFTER INSERT ON path_names BEGIN
-    INSERT INTO path_grams (rowid, path) VALUES (new.id, new.path);
-  END;
+  CREATE TABLE path_grams_upto (upto INTEGER NOT NULL);
+  INSERT INTO path_grams_upto VALUES (0);
   CREATE TRIGGER path_names_removed AFTER DELETE ON path_names BEGIN
-    INSERT INTO path_grams (path_grams, rowid, path) VALUES ('delete', old.id, old.path);
+    INSERT INTO path_grams (path_grams, rowid, path) SELECT 'delete', old.id, old.path WHERE old.id <= (SELECT upto FROM path_grams_upto);
   END;
   CREATE TRIGGER files_named AFTER INSERT ON files BEGIN
     INSERT INTO path_names (node_id, path, name) SELECT new.node_id, new.path, ${NAME_SQL('new.path')}
@@ -73,7 +78,7 @@ const HIT_JOINS = 'JOIN files f ON f.node_id = p.node_id AND f.path = p.path LEF
 export class PathSearch {
   private readonly q;
 
-  constructor(db: DB) {
+  constructor(private readonly db: DB) {
     // `@node IS NULL OR p.node_id = @node`: one statement with or without the node filter. The
     // trigram MATCH drives the plan (rowid order, from the FTS index); each hit is one lookup
     // in path_names and one in files by primary key.
@@ -84,7 +89,15 @@ export class PathSearch {
       candidates: db.prepare<[{ match: string; after: number }], Candidate>(`
         SELECT g.rowid AS id, p.node_id, p.path FROM path_grams g JOIN path_names p ON p.id = g.rowid
         WHERE path_grams MATCH @match AND g.rowid > @after ORDER BY g.rowid`),
+      // The paths not in the trigram index yet (above `upto`), in id order: checked one by one.
+      tail: db.prepare<[{ after: number }], Candidate>(`
+        SELECT id, node_id, path FROM path_names WHERE id > max(@after, (SELECT upto FROM path_grams_upto)) ORDER BY id`),
       hit: db.prepare<[number], HitRow>(`SELECT ${HIT_COLUMNS} FROM path_names p ${HIT_JOINS} WHERE p.id = ?`),
+      upto: db.prepare<[], { upto: number }>('SELECT upto FROM path_grams_upto'),
+      unindexed: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM path_names WHERE id > (SELECT upto FROM path_grams_upto)'),
+      toIndex: db.prepare<[number, number], { id: number; path: string }>('SELECT id, path FROM path_names WHERE id > ? ORDER BY id LIMIT ?'),
+      index: db.prepare('INSERT INTO path_grams (rowid, path) VALUES (?, ?)'),
+      setUpto: db.prepare('UPDATE path_grams_upto SET upto = ?'),
       namePrefix: db.prepare<[{ like: string; afterName: string | null; after: number; node: string | null; limit: number }], HitRow>(`
         SELECT ${HIT_COLUMNS} FROM path_names p ${HIT_JOINS}
         WHERE p.name LIKE @like ESCAPE '\\' AND (@afterName IS NULL OR p.name > @afterName OR (p.name = @afterName AND p.id > @after))
@@ -104,25 +117,55 @@ export class PathSearch {
       const last = page[page.length - 1];
       return { hits: page.map(toHit), match: plan.kind, next: rows.length > opts.limit && last ? encodeCursor(plan.kind, last.id, last.name) : null };
     }
+    // One hit more than asked tells whether there is a next page; the budget bounds the work.
     const found: number[] = [];
     let checked = 0;
     let lastChecked = plan.afterId;
-    let more = false;
-    for (const c of this.q.candidates.iterate({ match: plan.match, after: plan.afterId })) {
-      if (found.length === opts.limit || checked === CANDIDATES_MAX) {
-        // A candidate beyond a full page, or beyond the work one page may do: there may be more.
-        more = true;
-        break;
+    let cut = false;
+    // (Each iterator is made only when its turn comes: one made and left unread keeps the connection busy.)
+    const sources = [() => this.q.candidates.iterate({ match: plan.match, after: plan.afterId }), () => this.q.tail.iterate({ after: plan.afterId })];
+    for (const source of sources) {
+      for (const c of source()) {
+        if (found.length > opts.limit) break;
+        if (checked === CANDIDATES_MAX) {
+          cut = true;
+          break;
+        }
+        checked++;
+        lastChecked = c.id;
+        if ((node === null || c.node_id === node) && fold(c.path).includes(plan.needle)) found.push(c.id);
       }
-      checked++;
-      lastChecked = c.id;
-      if ((node === null || c.node_id === node) && fold(c.path).includes(plan.needle)) found.push(c.id);
+      if (cut || found.length > opts.limit) break;
     }
-    const hits = found.map((id) => this.q.hit.get(id)).filter((r): r is HitRow => r !== undefined).map(toHit);
-    // Cursor: after the last hit when the page is full, else after the last candidate checked.
-    const resume = found.length === opts.limit ? found[found.length - 1]! : lastChecked;
-    return { hits, match: plan.kind, next: more ? encodeCursor(plan.kind, resume, '') : null };
+    const page = found.slice(0, opts.limit);
+    const hits = page.map((id) => this.q.hit.get(id)).filter((r): r is HitRow => r !== undefined).map(toHit);
+    // Next: after the page's last hit when a hit follows it; after the last candidate checked when the budget ran out.
+    const next = found.length > opts.limit ? page[page.length - 1]! : cut ? lastChecked : null;
+    return { hits, match: plan.kind, next: next === null ? null : encodeCursor(plan.kind, next, '') };
   }
+
+  /** How many recorded paths wait for the trigram index (counted: use while idle, or in tests). */
+  unindexed(): number {
+    return this.q.unindexed.get()!.n;
+  }
+
+  /** Adds up to `max` paths that are not in the trigram index yet, in one transaction. */
+  catchUp(max: number): CatchUp {
+    return this.db.transaction((): CatchUp => {
+      const rows = this.q.toIndex.all(this.q.upto.get()!.upto, max + 1);
+      const batch = rows.slice(0, max);
+      for (const r of batch) this.q.index.run(r.id, r.path);
+      if (batch.length) this.q.setUpto.run(batch[batch.length - 1]!.id);
+      return { indexed: batch.length, more: rows.length > max };
+    })();
+  }
+}
+
+export interface CatchUp {
+  /** Paths added to the trigram index by this call. */
+  indexed: number;
+  /** Whether paths are still waiting (call again). */
+  more: boolean;
 }
 
 function toHit(r: HitRow): SearchHit {

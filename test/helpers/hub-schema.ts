@@ -16,7 +16,7 @@ const UNDO: readonly string[] = [
   'ALTER TABLE files DROP COLUMN weak',
   'ALTER TABLE nodes DROP COLUMN paused_at',
   'DROP TABLE trash',
-  'DROP TRIGGER files_named; DROP TRIGGER files_unnamed; DROP TABLE path_grams; DROP TABLE path_names',
+  'DROP TRIGGER files_named; DROP TRIGGER files_unnamed; DROP TABLE path_grams; DROP TABLE path_grams_upto; DROP TABLE path_names',
 ];
 
 /** Undo the hub's migrations above `version`, newest first, and record `version` as the schema's. */

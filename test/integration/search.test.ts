@@ -177,6 +177,11 @@ describe('search.paths on a real hub with a synced node', () => {
     expect(refused.stderr).toMatch(/longer than 1024 characters/);
   });
 
+  it('the hub\'s indexer puts every recorded path into the trigram index when idle', async () => {
+    await waitFor('the trigram index caught up', () => running.hub.store.search.unindexed() === 0, 30_000, 50);
+    expect(await found(http, 'main.ts')).toEqual(['src/app/Main.ts']);
+  });
+
   it('a file renamed or deleted on the node leaves the results; the new name enters them', async () => {
     fs.renameSync(path.join(workspace, 'notes/old-name.txt'), path.join(workspace, 'notes/new-name.txt'));
     fs.rmSync(path.join(workspace, 'notes/gone.txt'));

@@ -9,6 +9,7 @@ import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { SEARCH_QUERY_MAX, searchQueryProblem } from '../../main/contract';
 import { CANDIDATES_MAX } from '../../main/store/search-query';
+import { BUSY_LATE_MS, IDLE_LOOK_MS, STEP_GAP_MS, nextLook } from '../../main/hub/search-indexer';
 import { BadCursor, MATCH_TRIGRAMS_MAX, encodeCursor, ftsString, likePrefix, nameOf, planSearch, trigramMatch } from '../../main/store/search-query';
 import { HubStore } from '../../main/store/hub-store';
 import { cachedEntry, tempDirs } from '../helpers/entries';
@@ -94,18 +95,26 @@ describe('the query builder', () => {
   });
 });
 
-function store(): HubStore {
+/** A hub store with two nodes; `indexed`: every search first lets the indexer catch up (else all is read unindexed). */
+function store(indexed = false): HubStore {
   const s = new HubStore(path.join(tmp(), 'hub.db'));
   s.addNode('n1', 'alpha', 'x');
   s.addNode('n2', 'beta', 'y');
+  if (indexed) {
+    const find = s.search.find.bind(s.search);
+    s.search.find = (q, o) => {
+      s.search.catchUp(1_000_000);
+      return find(q, o);
+    };
+  }
   return s;
 }
 const paths = (s: HubStore, q: string, opts: { nodeId?: string; limit?: number; cursor?: string } = {}) =>
   s.search.find(q, { limit: 100, ...opts }).hits.map((h) => `${h.nodeId}:${h.path}`).sort();
 
-describe('the search index in the hub database', () => {
+describe.each([['as recorded (not in the trigram index yet)', false], ['once the indexer caught up', true]] as const)('the search index in the hub database, %s', (_, indexed) => {
   it('finds a name, a piece of one, a folder, case folded, across nodes, with the facts of each hit', () => {
-    const s = store();
+    const s = store(indexed);
     s.index.putFiles('n1', [cachedEntry('src', { type: 'dir' }), cachedEntry('src/Main.ts'), cachedEntry('src/util/main-helpers.ts'), cachedEntry('README.md')]);
     s.index.putFiles('n2', [cachedEntry('lib/domain.ts'), cachedEntry('docs/notes.sync-conflict-20260101-101010-hub.md')]);
     expect(paths(s, 'main')).toEqual(['n1:src/Main.ts', 'n1:src/util/main-helpers.ts', 'n2:lib/domain.ts']);
@@ -120,7 +129,7 @@ describe('the search index in the hub database', () => {
   });
 
   it('under 3 characters, finds names that start with the query (not paths that contain it)', () => {
-    const s = store();
+    const s = store(indexed);
     s.index.putFiles('n1', [cachedEntry('ab/x.txt'), cachedEntry('x/Ab.txt'), cachedEntry('x/cab.txt'), cachedEntry('%/100%.txt'), cachedEntry('x/%y')]);
     const page = s.search.find('ab', { limit: 10 });
     expect(page.match).toBe('name-prefix');
@@ -131,7 +140,7 @@ describe('the search index in the hub database', () => {
   });
 
   it('matches hostile queries literally: quotes, FTS5 and LIKE syntax, SQL', () => {
-    const s = store();
+    const s = store(indexed);
     const odd = ['q/say "hi".txt', 'q/a*b.txt', 'q/50%_off.txt', "q/it's.md", 'q/x OR y', 'q/NEAR(a b)', 'q/back\\slash'];
     s.index.putFiles('n1', odd.map((p) => cachedEntry(p)).concat([cachedEntry('q/plain.txt'), cachedEntry('q/ab.txt')]));
     for (const p of odd) expect(paths(s, p.slice(2)), p).toEqual([`n1:${p}`]);
@@ -144,7 +153,7 @@ describe('the search index in the hub database', () => {
   });
 
   it('checks each candidate for the whole substring: holding its trigrams apart is not a match', () => {
-    const s = store();
+    const s = store(indexed);
     s.index.putFiles('n1', [cachedEntry('q/abca-cab'), cachedEntry('q/ABCAB.txt')]);
     expect(paths(s, 'abcab')).toEqual(['n1:q/ABCAB.txt']);
     expect(paths(s, 'bca-c')).toEqual(['n1:q/abca-cab']);
@@ -152,7 +161,7 @@ describe('the search index in the hub database', () => {
   });
 
   it('a page checks at most CANDIDATES_MAX candidates, and its cursor goes on from the last one checked', () => {
-    const s = store();
+    const s = store(indexed);
     // Every path holds the one trigram of "zzzz" ("zzz"); only the last recorded holds "zzzz".
     for (let k = 0; k < CANDIDATES_MAX + 10; k += 2000) s.index.putFiles('n1', Array.from({ length: 2000 }, (_, i) => cachedEntry(`f/zzz-${k + i}`)));
     s.index.putFiles('n1', [cachedEntry('g/zzzz')]);
@@ -166,9 +175,10 @@ describe('the search index in the hub database', () => {
   });
 
   it('follows the mirror index: re-recorded once, renamed and deleted paths gone, folders and whole mirrors forgotten', () => {
-    const s = store();
+    const s = store(indexed);
     s.index.putFiles('n1', [cachedEntry('d/report-1.txt'), cachedEntry('d/sub/report-2.txt'), cachedEntry('e/report-3.txt')]);
     s.index.putFiles('n2', [cachedEntry('report-4.txt')]);
+    if (indexed) s.search.catchUp(1_000_000);
     s.index.putFiles('n1', [cachedEntry('d/report-1.txt', { size: 99 })]);
     expect(s.search.find('report-1', { limit: 10 }).hits).toMatchObject([{ path: 'd/report-1.txt', size: 99 }]);
     // A rename as the hub records it: the new path put, the old one deleted.
@@ -183,6 +193,8 @@ describe('the search index in the hub database', () => {
     expect(paths(s, 're')).toEqual(['n1:e/renamed.txt']);
     // The FTS index agrees with its content table row for row (an INSERT OR REPLACE on files
     // forces REPLACE on its triggers' inserts: a guarded insert keeps the ids, and the index, right).
+    // (The check compares the index with every content row: the indexer catches up first.)
+    s.search.catchUp(1_000_000);
     const db = (s as unknown as { db: Database.Database }).db;
     expect(() => db.exec("INSERT INTO path_grams (path_grams, rank) VALUES ('integrity-check', 1)")).not.toThrow();
     const count = (table: string) => (db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
@@ -191,7 +203,7 @@ describe('the search index in the hub database', () => {
   });
 
   it('pages through many hits with cursors, each hit once, both kinds', () => {
-    const s = store();
+    const s = store(indexed);
     s.index.putFiles('n1', Array.from({ length: 57 }, (_, i) => cachedEntry(`dir/item-${String(i).padStart(2, '0')}.txt`)));
     s.index.putFiles('n2', Array.from({ length: 20 }, (_, i) => cachedEntry(`it${i}`)));
     for (const [q, total] of [['item-', 57], ['it', 77]] as const) {
@@ -226,5 +238,58 @@ describe('the search index in the hub database', () => {
     expect(paths(again, 'kept-before')).toEqual(['n1:old/kept-before.txt']);
     expect(paths(again, 'ke')).toEqual(['n1:old/kept-before.txt']);
     again.close();
+  });
+});
+
+describe('the trigram index, filled later (catchUp)', () => {
+  it('adds paths in steps, says when more wait, and a search finds them before, between and after', () => {
+    const s = store();
+    s.index.putFiles('n1', Array.from({ length: 25 }, (_, i) => cachedEntry(`d/file-${String(i).padStart(2, '0')}.txt`)));
+    expect(s.search.unindexed()).toBe(25);
+    const all = () => paths(s, 'file-');
+    const want = all();
+    expect(want).toHaveLength(25);
+    expect(s.search.catchUp(10)).toEqual({ indexed: 10, more: true });
+    expect(s.search.unindexed()).toBe(15);
+    expect(all()).toEqual(want);
+    // Paging across the border between the index and the rest: each hit once, in id order.
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = s.search.find('file-', { limit: 4, cursor });
+      seen.push(...page.hits.map((h) => h.path));
+      cursor = page.next ?? undefined;
+    } while (cursor);
+    expect(seen).toEqual(want.map((p) => p.slice(3)));
+    expect(s.search.catchUp(100)).toEqual({ indexed: 15, more: false });
+    expect(s.search.catchUp(100)).toEqual({ indexed: 0, more: false });
+    expect(all()).toEqual(want);
+    s.close();
+  });
+
+  it('a path deleted before or after it was indexed leaves both the results and the index right', () => {
+    const s = store();
+    s.index.putFiles('n1', [cachedEntry('a/early.txt'), cachedEntry('a/late.txt')]);
+    s.search.catchUp(1);
+    s.index.putFiles('n1', [cachedEntry('a/later.txt')]);
+    s.index.deletePaths('n1', ['a/early.txt', 'a/later.txt']);
+    expect(paths(s, '.txt')).toEqual(['n1:a/late.txt']);
+    s.search.catchUp(100);
+    expect(paths(s, '.txt')).toEqual(['n1:a/late.txt']);
+    const db = (s as unknown as { db: Database.Database }).db;
+    expect(() => db.exec("INSERT INTO path_grams (path_grams, rank) VALUES ('integrity-check', 1)")).not.toThrow();
+    s.close();
+  });
+});
+
+describe('the indexer\'s pace', () => {
+  it.each([
+    [{ lateMs: 0, more: true, failed: false }, STEP_GAP_MS],
+    [{ lateMs: 0, more: false, failed: false }, IDLE_LOOK_MS],
+    [{ lateMs: BUSY_LATE_MS + 1, more: null, failed: false }, IDLE_LOOK_MS / 4],
+    [{ lateMs: BUSY_LATE_MS, more: true, failed: false }, STEP_GAP_MS],
+    [{ lateMs: 0, more: null, failed: true }, IDLE_LOOK_MS * 30],
+  ])('after %j looks again in %i ms', (r, ms) => {
+    expect(nextLook(r)).toBe(ms);
   });
 });
