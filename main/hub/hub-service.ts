@@ -127,7 +127,7 @@ export class HubService extends EventEmitter<HubEvents> {
       store, runtimes: this.runtimes, reports: this.reports, pool: this.pool, fingerprint: identity.fingerprint, startedAt: this.startedAt,
       mode: opts.mode, grpcAddress: () => this.nodeServer.address, mirrorOf: (id) => this.mirrorOf(id), trashBytes: () => this.trash.bytes(),
     });
-    this.searchIndexer = new SearchIndexer((max) => store.search.catchUp(max), log.child('search'));
+    this.searchIndexer = new SearchIndexer(store.search, log.child('search'));
     this.trash = new TrashService({ layout: this.layout, store, log: log.child('trash'), retentionDays: () => this.settings().trashRetentionDays, changed: () => this.statusBoard.hubChanged() });
     this.agents = new AgentService(store.agents, {
       sendToNode: (nodeId, msg) => {

@@ -94,6 +94,7 @@ export class PathSearch {
         SELECT id, node_id, path FROM path_names WHERE id > max(@after, (SELECT upto FROM path_grams_upto)) ORDER BY id`),
       hit: db.prepare<[number], HitRow>(`SELECT ${HIT_COLUMNS} FROM path_names p ${HIT_JOINS} WHERE p.id = ?`),
       upto: db.prepare<[], { upto: number }>('SELECT upto FROM path_grams_upto'),
+      latest: db.prepare<[], { id: number }>('SELECT coalesce(max(id), 0) AS id FROM path_names'),
       unindexed: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM path_names WHERE id > (SELECT upto FROM path_grams_upto)'),
       toIndex: db.prepare<[number, number], { id: number; path: string }>('SELECT id, path FROM path_names WHERE id > ? ORDER BY id LIMIT ?'),
       index: db.prepare('INSERT INTO path_grams (rowid, path) VALUES (?, ?)'),
@@ -142,6 +143,11 @@ export class PathSearch {
     // Next: after the page's last hit when a hit follows it; after the last candidate checked when the budget ran out.
     const next = found.length > opts.limit ? page[page.length - 1]! : cut ? lastChecked : null;
     return { hits, match: plan.kind, next: next === null ? null : encodeCursor(plan.kind, next, '') };
+  }
+
+  /** The newest path's id (0: none): it grows while paths are being recorded. */
+  latestId(): number {
+    return this.q.latest.get()!.id;
   }
 
   /** How many recorded paths wait for the trigram index (counted: use while idle, or in tests). */

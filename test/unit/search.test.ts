@@ -9,7 +9,7 @@ import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { SEARCH_QUERY_MAX, searchQueryProblem } from '../../main/contract';
 import { CANDIDATES_MAX } from '../../main/store/search-query';
-import { BUSY_LATE_MS, IDLE_LOOK_MS, STEP_GAP_MS, nextLook } from '../../main/hub/search-indexer';
+import { BUSY_LATE_MS, IDLE_LOOK_MS, STEP_GAP_MS, mayStep, nextLook } from '../../main/hub/search-indexer';
 import { BadCursor, MATCH_TRIGRAMS_MAX, encodeCursor, ftsString, likePrefix, nameOf, planSearch, trigramMatch } from '../../main/store/search-query';
 import { HubStore } from '../../main/store/hub-store';
 import { cachedEntry, tempDirs } from '../helpers/entries';
@@ -284,12 +284,33 @@ describe('the trigram index, filled later (catchUp)', () => {
 
 describe('the indexer\'s pace', () => {
   it.each([
-    [{ lateMs: 0, more: true, failed: false }, STEP_GAP_MS],
-    [{ lateMs: 0, more: false, failed: false }, IDLE_LOOK_MS],
-    [{ lateMs: BUSY_LATE_MS + 1, more: null, failed: false }, IDLE_LOOK_MS / 4],
-    [{ lateMs: BUSY_LATE_MS, more: true, failed: false }, STEP_GAP_MS],
-    [{ lateMs: 0, more: null, failed: true }, IDLE_LOOK_MS * 30],
+    [{ lateMs: 0, latest: 7, seen: 7 }, true],
+    [{ lateMs: 0, latest: 9, seen: 7 }, false],
+    [{ lateMs: 0, latest: 0, seen: -1 }, false],
+    [{ lateMs: BUSY_LATE_MS + 1, latest: 7, seen: 7 }, false],
+    [{ lateMs: BUSY_LATE_MS, latest: 7, seen: 7 }, true],
+  ])('steps after %j: %s (only when nothing new was recorded and the timer is on time)', (r, step) => {
+    expect(mayStep(r)).toBe(step);
+  });
+
+  it.each([
+    [{ stepped: true, more: true, failed: false }, STEP_GAP_MS],
+    [{ stepped: true, more: false, failed: false }, IDLE_LOOK_MS],
+    [{ stepped: false, more: false, failed: false }, IDLE_LOOK_MS / 4],
+    [{ stepped: false, more: false, failed: true }, IDLE_LOOK_MS * 30],
   ])('after %j looks again in %i ms', (r, ms) => {
     expect(nextLook(r)).toBe(ms);
+  });
+
+  it('latestId follows the newest recorded path', () => {
+    const s = store();
+    expect(s.search.latestId()).toBe(0);
+    s.index.putFiles('n1', [cachedEntry('a'), cachedEntry('b')]);
+    const two = s.search.latestId();
+    s.index.putFiles('n1', [cachedEntry('a', { size: 9 })]);
+    expect(s.search.latestId()).toBe(two);
+    s.index.putFiles('n1', [cachedEntry('c')]);
+    expect(s.search.latestId()).toBeGreaterThan(two);
+    s.close();
   });
 });
