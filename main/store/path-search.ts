@@ -9,7 +9,8 @@
  *   trigram tokenizer (SQLite ≥ 3.34; better-sqlite3 12 bundles 3.53) over it as external
  *   content, so the paths are stored once more, not twice. Trigrams answer any substring of 3
  *   characters or more (a whole name, a prefix, a piece, a folder) from the index: the rows
- *   with every trigram of the query, each then checked for the substring (search-query.ts).
+ *   holding the trigrams that cover the query, each then checked for the substring
+ *   (search-query.ts).
  *   detail=none: no positions are kept (the check does their work): a smaller index, cheaper
  *   to write (measured: 7.5 against 10.8 µs per path for detail=full); columnsize=0: no row
  *   sizes, which only ranking (bm25) reads (about 6 µs less per new path).
