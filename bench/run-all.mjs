@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ROOT, buildRevision, environment, flag, productInfo, progress, removeTree, snapshotProduct } from './lib.mjs';
 
-const ALL = ['restart', 'initial-sync', 'initial-sync-to-node', 'delta', 'latency', 'eventloop', 'ui-load', 'agents', 'changes-feed', 'ui-agents', 'durability', 'memory'];
+const ALL = ['restart', 'initial-sync', 'initial-sync-to-node', 'delta', 'latency', 'eventloop', 'ui-load', 'agents', 'changes-feed', 'search', 'ui-agents', 'durability', 'memory'];
 const only = (process.env.BENCH_ONLY || ALL.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
 for (const b of only) if (!ALL.includes(b)) throw new Error(`unknown benchmark ${b} in BENCH_ONLY (one of ${ALL.join(', ')})`);
 

@@ -77,6 +77,10 @@ Usage:
                                          node (made on the hub), --kind change|conflict|refusal|failure,
                                          --before the "Older" id of the page before; with --node and
                                          --path: that path's timeline, and why it is out of sync
+  cortex-hub search QUERY [--node ID] [--limit N] [--cursor C] [--json]
+                                         paths in the mirrors (every node's, or one's) containing QUERY,
+                                         case folded, from the hub's index (no disk walk); under 3
+                                         characters, names starting with it; --cursor: the next page
   cortex-hub token rotate [--json]       a new admin token (DIR/admin-token; the same across restarts
                                          until rotated): a running hub switches to it at once and
                                          signs out UIs that use the old one; prints the UI link

@@ -8,6 +8,7 @@ import { helpFor } from './hub-help';
 import { conflictsText, nodeShow, pauseText, purgeText, rescanText } from './answers-text';
 import { emptiedText, trashText } from './trash-text';
 import { changesText, historyText } from './changes-text';
+import { searchText } from './search-text';
 import { DataDirBusyError, layout, resolveDataDir } from '../hub/data-dir';
 import { runHub } from '../server/run-hub';
 import { installSafetyNet } from '../server/safety-net';
@@ -91,7 +92,8 @@ async function main(argv: string[]): Promise<number> {
   }
   const dataDir = resolveDataDir(values.data);
   if (cmd === 'agents') return agentsCommand(dataDir, values, positionals);
-  switch (`${cmd} ${sub ?? ''}`.trim()) {
+  // `search QUERY`: the second word is the query, not a subcommand.
+  switch (cmd === 'search' ? 'search' : `${cmd} ${sub ?? ''}`.trim()) {
     case 'node add': {
       if (!arg) throw new UsageError('usage: cortex-hub node add NAME');
       const r = await withHub(dataDir, (inv) => inv('nodes.add', { name: arg }));
@@ -172,6 +174,17 @@ async function main(argv: string[]): Promise<number> {
       out(json, r, () => (keep === 'winner' ? `Kept ${r.result ?? `the winner (nothing at ${r.original})`}; deleted the conflict copy ${r.copy}.`
         : keep === 'copy' ? `Kept the conflict copy's version at ${r.result}; the copy ${r.copy} is gone.`
           : `Kept both: the conflict copy is now the ordinary file ${r.result}.`) + ' The change reaches the node like any edit on the hub\'s side.');
+      return 0;
+    }
+    case 'search': {
+      const usage = 'usage: cortex-hub search QUERY [--node ID] [--limit N] [--cursor C] (a query that starts with "-": cortex-hub search -- QUERY)';
+      if (sub === undefined || positionals.length > 2) throw new UsageError(usage);
+      const r = await withHub(dataDir, (inv) => inv('search.paths', {
+        query: sub, ...(values.node ? { nodeId: values.node } : {}), ...(values.cursor ? { cursor: values.cursor } : {}),
+        ...(values.limit ? { limit: positiveInt(values.limit, '--limit') } : {}),
+      }));
+      const again = (cursor: string) => ['cortex-hub search', JSON.stringify(sub), ...(values.node ? ['--node', values.node] : []), ...(values.limit ? ['--limit', values.limit] : []), '--cursor', JSON.stringify(cursor)].join(' ');
+      out(json, r, () => searchText(r, sub, again, values.node));
       return 0;
     }
     case 'token rotate': {

@@ -12,6 +12,7 @@ import { TRASH_RETENTION_DEFAULT_DAYS, TRASH_RETENTION_MAX_DAYS, TrashEmptyInput
 import { conflictOperations } from './conflicts';
 import { changeOperations, CHANGES_RETENTION_DEFAULT_DAYS, CHANGES_RETENTION_MAX_DAYS } from './changes';
 import { AGENT_HISTORY_DEFAULT_DAYS, AGENT_HISTORY_MAX_DAYS, agentOperations, type AgentInstanceView, type AgentTemplateView } from './agents';
+import { searchOperations } from './search';
 
 export { NODE_NAME_MAX, nodeNameKey, nodeNameProblem, normalizeNodeName } from './names';
 export { ContractError, ERROR_CODES, type ErrorCode } from './envelope';
@@ -20,6 +21,7 @@ export * from './trash';
 export * from './conflicts';
 export * from './changes';
 export * from './agents';
+export * from './search';
 
 export { NODE_STATES, type NodeState } from './states';
 import type { NodeState } from './states';
@@ -422,6 +424,7 @@ export const operations = {
   ...conflictOperations,
   ...changeOperations,
   ...agentOperations,
+  ...searchOperations,
 } as const;
 
 export type OpName = keyof typeof operations;

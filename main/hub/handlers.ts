@@ -2,9 +2,10 @@
  * The contract's handler table: each operation the UI, the CLI and the API may call, mapped
  * to the HubService (or its agents) that does it. Transports reach it through dispatch().
  */
-import { ContractError, LOG_LEVELS, type Handlers, type LogEntryView, type LogLevel } from '../contract';
+import { ContractError, LOG_LEVELS, SEARCH_LIMIT_DEFAULT, type Handlers, type LogEntryView, type LogLevel } from '../contract';
 import type { LogEntry } from '../util/log';
 import type { HubService } from './hub-service';
+import { BadCursor } from '../store/search-query';
 
 /** The newest `limit` log entries at `level` or more severe, of one node if given. */
 export function recentLogs(ring: readonly LogEntry[], f: { level?: LogLevel; node?: string; limit?: number }): LogEntryView[] {
@@ -59,5 +60,15 @@ export function handlers(hub: HubService): Handlers {
     'conflicts.resolve': ({ nodeId, copy, keep }) => hub.conflicts.resolve(nodeId, copy, keep),
     'changes.list': (f) => hub.changes.list(f),
     'changes.history': ({ nodeId, path }) => hub.changes.history(nodeId, path),
+    'search.paths': ({ query, nodeId, limit, cursor }) => {
+      if (nodeId !== undefined && !hub.store.node(nodeId)) throw new ContractError('NOT_FOUND', `no node with id ${nodeId}`);
+      try {
+        return hub.store.search.find(query, { nodeId, limit: limit ?? SEARCH_LIMIT_DEFAULT, cursor });
+      } catch (err) {
+        // planSearch's refusal of a cursor that is not one of this query's (a sentence); anything else is the hub's.
+        if (err instanceof BadCursor) throw new ContractError('BAD_REQUEST', `search.paths: ${err.message}`);
+        throw err;
+      }
+    },
   };
 }

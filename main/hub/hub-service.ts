@@ -30,6 +30,7 @@ import { createLogger, type LogEntry, type Logger } from '../util/log';
 import { acquireLock, layout, rotateAdminToken, tightenDataDir, writeActiveMirrors, type Layout } from './data-dir';
 import { executePurge, mountPointsUnder, noLongerOrphan, planPurge, planRefusal, selectTargets, type PurgeTarget } from './purge';
 import { TrashService } from './trash-service';
+import { SearchIndexer } from './search-indexer';
 import { handlers } from './handlers';
 import { ConflictDesk } from './conflicts';
 import { ChangeDesk } from './changes';
@@ -99,6 +100,8 @@ export class HubService extends EventEmitter<HubEvents> {
   private readonly controls: NodeControls;
   /** Purged mirrors, restorable until emptied (trash-service.ts). */
   readonly trash: TrashService;
+  /** Fills the search's trigram index while the hub is idle (search-indexer.ts). */
+  readonly searchIndexer: SearchIndexer;
   /** Conflict copies listed, compared and resolved (conflicts.ts). */
   readonly conflicts: ConflictDesk;
   /** Recent changes and file history, and the change log's retention (changes.ts). */
@@ -129,6 +132,7 @@ export class HubService extends EventEmitter<HubEvents> {
       store, runtimes: this.runtimes, reports: this.reports, pool: this.pool, fingerprint: identity.fingerprint, startedAt: this.startedAt,
       mode: opts.mode, grpcAddress: () => this.nodeServer.address, mirrorOf: (id) => this.mirrorOf(id), trashBytes: () => this.trash.bytes(),
     });
+    this.searchIndexer = new SearchIndexer(store.search, log.child('search'));
     this.trash = new TrashService({ layout: this.layout, store, log: log.child('trash'), retentionDays: () => this.settings().trashRetentionDays, changed: () => this.statusBoard.hubChanged() });
     this.agents = new AgentService(store.agents, {
       sendToNode: (nodeId, msg) => {
@@ -206,6 +210,7 @@ export class HubService extends EventEmitter<HubEvents> {
         hub.trash.start();
         hub.changes.start();
         hub.agents.history.start();
+        hub.searchIndexer.start();
         dropEarlyWatches();
         const lost = hub.agents.recover();
         if (lost) log.warn('agents.recovered', { lost });
@@ -522,6 +527,7 @@ export class HubService extends EventEmitter<HubEvents> {
     if (this.rescanTimer) clearInterval(this.rescanTimer);
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.agents.stopScheduler();
+    this.searchIndexer.stop();
     await this.trash.stop();
     this.changes.stop();
     this.agents.history.stop();

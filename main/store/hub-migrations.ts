@@ -8,6 +8,7 @@ import { AGENT_EDITS_SCHEMA, AGENT_SCHEMA } from './agent-store';
 import { REPORT_SCHEMA } from './report-store';
 import { TRASH_SCHEMA } from './trash-store';
 import { CHANGES_SCHEMA } from './change-log';
+import { PATH_SEARCH_SCHEMA } from './path-search';
 import type { Migration } from './db';
 import { FILE_COLUMN_DEFS, WEAK_COLUMN } from './file-rows';
 
@@ -121,4 +122,8 @@ export const HUB_MIGRATIONS: readonly Migration[] = [
   (db) => db.exec(AGENT_EDITS_SCHEMA),
   // The change log (change-log.ts): what changed where, for the feed and a path's timeline.
   (db) => db.exec(CHANGES_SCHEMA),
+  // Search across mirrors (path-search.ts): an id and a name per recorded path, kept in step with
+  // `files` by triggers (filled from it here), and a trigram index over the paths that the hub
+  // fills when idle (hub/search-indexer.ts).
+  (db) => db.exec(PATH_SEARCH_SCHEMA),
 ];

@@ -22,6 +22,7 @@ import { PurgePlanStore } from './purge-plans';
 import { TrashStore } from './trash-store';
 import { ChangeLog, flushChanges } from './change-log';
 import { isConflictCopy } from '../sync/reconcile';
+import { PathSearch } from './path-search';
 
 export type { FailureRecord } from './failure-store';
 export type { EventRecord } from './event-log';
@@ -134,6 +135,8 @@ export class HubStore {
   readonly trash: TrashStore;
   /** What changed where, for the feed and a path's timeline (change-log.ts). */
   readonly changes: ChangeLog;
+  /** Every mirror's paths, found by a piece of their name (path-search.ts). */
+  readonly search: PathSearch;
   /** The agents' tables (agent-store.ts), on this database. */
   readonly agents: AgentStore;
   /** What nodes report they cannot send or leave out (report-store.ts), on this database. */
@@ -150,6 +153,7 @@ export class HubStore {
     this.events = new EventLog(db);
     this.purgePlans = new PurgePlanStore(db);
     this.trash = new TrashStore(db);
+    this.search = new PathSearch(db);
     this.agents = new AgentStore(db);
     this.reports = new ReportStore(db, this.changes);
     this.q = {

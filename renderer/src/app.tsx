@@ -11,6 +11,8 @@ import { SettingsView } from './views/settings';
 import { ConflictsView } from './views/conflicts';
 import { Notices } from './components/toasts';
 import { ChangesView, HistoryView } from './views/changes';
+import { SearchBox } from './components/search-box';
+import { SearchView } from './views/search';
 
 const TABS: { view: View; label: string }[] = [
   { view: { name: 'nodes' }, label: 'Nodes' },
@@ -38,6 +40,7 @@ function Current({ view }: { view: View }) {
     case 'history': return <HistoryView key={`${view.nodeId}\0${view.path}`} nodeId={view.nodeId} path={view.path} />;
     case 'logs': return <LogsView />;
     case 'settings': return <SettingsView />;
+    case 'search': return <SearchView query={view.query} />;
     default: return <NodesView />;
   }
 }
@@ -59,6 +62,7 @@ export function App() {
           ))}
         </nav>
         <span className="spacer" />
+        <SearchBox />
         <span className={`conn conn-${connection}`} role="status">
           {connection === 'open' ? `hub ${hub?.version ?? ''}` : connection === 'connecting' ? 'connecting…' : connection === 'signed-out' ? 'signed out' : 'disconnected, retrying…'}
         </span>

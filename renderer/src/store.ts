@@ -33,7 +33,9 @@ export type View =
   /** One path's timeline (`#/history/<nodeId>/<encodeURIComponent(path)>`: search results link here). */
   | { name: 'history'; nodeId: string; path: string }
   | { name: 'logs' }
-  | { name: 'settings' };
+  | { name: 'settings' }
+  /** Search across mirrors: the query as typed (views/search.tsx). */
+  | { name: 'search'; query: string };
 
 export type SortKey = 'name' | 'state' | 'lastSeen' | 'files' | 'bytes' | 'outOfSyncFiles' | 'toNodeFiles' | 'conflicts' | 'problems' | 'rate';
 
@@ -188,6 +190,7 @@ export function viewFromHash(hash: string): View {
   if (name === 'node' && id) return { name: 'node', id: decoded(id) ?? id };
   if (name === 'agents' && id === 'templates' && rest[0]) return { name: 'agent-template', id: decoded(rest[0]) ?? rest[0] };
   if (name === 'agents' && id === 'instances' && rest[0]) return { name: 'agent-instance', id: decoded(rest[0]) ?? rest[0] };
+  if (name === 'search') return { name: 'search', query: decoded(hash.replace(/^#\/?search\/?/, '')) ?? '' };
   if (name === 'history' && id && rest.length) {
     // The path is one encoded segment; an address with its slashes left unencoded works too.
     const nodeId = decoded(id);
@@ -204,6 +207,7 @@ export function hashOf(view: View): string {
     case 'agent-template': return `#/agents/templates/${encodeURIComponent(view.id)}`;
     case 'agent-instance': return `#/agents/instances/${encodeURIComponent(view.id)}`;
     case 'history': return historyHash(view.nodeId, view.path);
+    case 'search': return `#/search/${encodeURIComponent(view.query)}`;
     default: return `#/${view.name}`;
   }
 }

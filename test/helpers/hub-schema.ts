@@ -18,6 +18,7 @@ const UNDO: readonly string[] = [
   'DROP TABLE trash',
   'DROP TABLE agent_output; ALTER TABLE agent_instances DROP COLUMN command; ALTER TABLE agent_templates DROP COLUMN deleted_name; ALTER TABLE agent_templates DROP COLUMN deleted_at',
   'DROP TABLE changes',
+  'DROP TRIGGER files_named; DROP TRIGGER files_unnamed; DROP TABLE path_grams; DROP TABLE path_grams_upto; DROP TABLE path_names',
 ];
 
 /** Undo the hub's migrations above `version`, newest first, and record `version` as the schema's. */

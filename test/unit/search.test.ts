@@ -1,0 +1,316 @@
+/**
+ * Search across mirrors: the pure query builder (what a hostile or ordinary query becomes), and
+ * the index in a real hub database: kept in step with the mirror index by its triggers (new,
+ * re-recorded, deleted, folders, forgotten mirrors), found by substring, by name prefix under
+ * 3 characters, a page at a time, with hostile queries matched literally.
+ */
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { SEARCH_QUERY_MAX, searchQueryProblem } from '../../main/contract';
+import { CANDIDATES_MAX } from '../../main/store/search-query';
+import { BUSY_LATE_MS, IDLE_LOOK_MS, STEP_GAP_MS, mayStep, nextLook } from '../../main/hub/search-indexer';
+import { BadCursor, MATCH_TRIGRAMS_MAX, encodeCursor, ftsString, likePrefix, nameOf, planSearch, trigramMatch } from '../../main/store/search-query';
+import { HubStore } from '../../main/store/hub-store';
+import { cachedEntry, tempDirs } from '../helpers/entries';
+import { rewindHubSchema } from '../helpers/hub-schema';
+
+const tmp = tempDirs('search');
+
+describe('the query builder', () => {
+  it.each([
+    ['', 'the search query is empty'],
+    ['   ', 'the search query is empty'],
+    ['a\0b', 'the search query contains NUL, which no path can hold'],
+    ['x'.repeat(SEARCH_QUERY_MAX + 1), `the search query is longer than ${SEARCH_QUERY_MAX} characters`],
+    ['ab\uD800cd', 'the search query contains a lone surrogate (not valid Unicode)'],
+    ['\uDC00', 'the search query contains a lone surrogate (not valid Unicode)'],
+  ])('refuses %j: %s', (q, why) => {
+    expect(searchQueryProblem(q)).toBe(why);
+  });
+
+  it.each(['a', 'main.ts', '"', "'; DROP TABLE files; --", '%_\\*?[]^', 'NEAR(a b)', 'x'.repeat(SEARCH_QUERY_MAX), '😀😀😀', 'a\nb'])('accepts %j', (q) => {
+    expect(searchQueryProblem(q)).toBeNull();
+  });
+
+  it('counts characters, not UTF-16 units, against the limit', () => {
+    expect(searchQueryProblem('😀'.repeat(SEARCH_QUERY_MAX))).toBeNull();
+    expect(searchQueryProblem('😀'.repeat(SEARCH_QUERY_MAX + 1))).not.toBeNull();
+  });
+
+  it.each([
+    ['main', '"mai" AND "ain"'],
+    ['Main', '"mai" AND "ain"'],
+    ['abc', '"abc"'],
+    ['aaaa', '"aaa"'],
+    ['say "hi"', '"say" AND " ""h" AND "hi"""'],
+    ['a OR b', '"a o" AND "r b"'],
+    ['widget-1232.ts', '"wid" AND "get" AND "-12" AND "32." AND ".ts"'],
+    ['*^:', '"*^:"'],
+    ['😀ab', '"😀ab"'],
+  ])('makes %j an AND of the trigrams that cover it without overlap, each an FTS5 string: %s', (q, match) => {
+    expect(trigramMatch(q)).toBe(match);
+  });
+
+  it('quotes FTS5 strings with their double quotes doubled', () => {
+    expect(ftsString('a"b')).toBe('"a""b"');
+    expect(ftsString('""')).toBe('""""""');
+  });
+
+  it('puts at most MATCH_TRIGRAMS_MAX trigrams of a long query into the MATCH, from its start to its end', () => {
+    const q = Array.from({ length: 200 }, (_, i) => String.fromCharCode(0x4e00 + i)).join('');
+    const terms = trigramMatch(q).split(' AND ');
+    expect(terms).toHaveLength(MATCH_TRIGRAMS_MAX);
+    expect(terms[0]).toBe(`"${q.slice(0, 3)}"`);
+    expect(terms[terms.length - 1]).toBe(`"${q.slice(-3)}"`);
+  });
+
+  it.each([
+    ['ab', 'ab%'],
+    ['%', '\\%%'],
+    ['_x', '\\_x%'],
+    ['\\', '\\\\%'],
+  ])('makes %j a literal LIKE prefix: %s', (q, like) => {
+    expect(likePrefix(q)).toBe(like);
+  });
+
+  it('plans 3 characters or more as a substring, fewer as a name prefix (characters, not units)', () => {
+    expect(planSearch('ABC')).toEqual({ kind: 'substring', match: '"abc"', needle: 'abc', afterId: 0 });
+    expect(planSearch('ab')).toEqual({ kind: 'name-prefix', like: 'ab%', afterName: null, afterId: 0 });
+    expect(planSearch('😀😀').kind).toBe('name-prefix');
+    expect(planSearch('😀😀😀').kind).toBe('substring');
+  });
+
+  it('takes back its own cursors, and refuses one of the other kind or malformed', () => {
+    expect(planSearch('abc', encodeCursor('substring', 42, 'x.txt'))).toMatchObject({ afterId: 42 });
+    expect(planSearch('ab', encodeCursor('name-prefix', 7, 'ab:c.txt'))).toMatchObject({ afterId: 7, afterName: 'ab:c.txt' });
+    for (const [q, c] of [['abc', '7:x'], ['ab', '7'], ['abc', 'x'], ['abc', '-1'], ['abc', '1'.repeat(16)]] as const) {
+      expect(() => planSearch(q, c), `${q} ${c}`).toThrow(BadCursor);
+    }
+  });
+
+  it('takes a path\'s name after its last slash', () => {
+    expect(nameOf('a/b/c.txt')).toBe('c.txt');
+    expect(nameOf('top')).toBe('top');
+  });
+});
+
+/** A hub store with two nodes; `indexed`: every search first lets the indexer catch up (else all is read unindexed). */
+function store(indexed = false): HubStore {
+  const s = new HubStore(path.join(tmp(), 'hub.db'));
+  s.addNode('n1', 'alpha', 'x');
+  s.addNode('n2', 'beta', 'y');
+  if (indexed) {
+    const find = s.search.find.bind(s.search);
+    s.search.find = (q, o) => {
+      s.search.catchUp(1_000_000);
+      return find(q, o);
+    };
+  }
+  return s;
+}
+const paths = (s: HubStore, q: string, opts: { nodeId?: string; limit?: number; cursor?: string } = {}) =>
+  s.search.find(q, { limit: 100, ...opts }).hits.map((h) => `${h.nodeId}:${h.path}`).sort();
+
+describe.each([['as recorded (not in the trigram index yet)', false], ['once the indexer caught up', true]] as const)('the search index in the hub database, %s', (_, indexed) => {
+  it('finds a name, a piece of one, a folder, case folded, across nodes, with the facts of each hit', () => {
+    const s = store(indexed);
+    s.index.putFiles('n1', [cachedEntry('src', { type: 'dir' }), cachedEntry('src/Main.ts'), cachedEntry('src/util/main-helpers.ts'), cachedEntry('README.md')]);
+    s.index.putFiles('n2', [cachedEntry('lib/domain.ts'), cachedEntry('docs/notes.sync-conflict-20260101-101010-hub.md')]);
+    expect(paths(s, 'main')).toEqual(['n1:src/Main.ts', 'n1:src/util/main-helpers.ts', 'n2:lib/domain.ts']);
+    expect(paths(s, 'MAIN.TS')).toEqual(['n1:src/Main.ts', 'n2:lib/domain.ts']);
+    expect(paths(s, 'util/')).toEqual(['n1:src/util/main-helpers.ts']);
+    expect(paths(s, 'main', { nodeId: 'n2' })).toEqual(['n2:lib/domain.ts']);
+    expect(paths(s, 'nothing-like-this')).toEqual([]);
+    const [hit] = s.search.find('notes', { limit: 5 }).hits;
+    expect(hit).toEqual({ nodeId: 'n2', nodeName: 'beta', nodeRetired: false, path: 'docs/notes.sync-conflict-20260101-101010-hub.md', type: 'file', size: 3, mtimeMs: 1.5, conflictCopy: true });
+    expect(s.search.find('src', { limit: 5 }).hits.find((h) => h.path === 'src')).toMatchObject({ type: 'dir', conflictCopy: false });
+    s.close();
+  });
+
+  it('under 3 characters, finds names that start with the query (not paths that contain it)', () => {
+    const s = store(indexed);
+    s.index.putFiles('n1', [cachedEntry('ab/x.txt'), cachedEntry('x/Ab.txt'), cachedEntry('x/cab.txt'), cachedEntry('%/100%.txt'), cachedEntry('x/%y')]);
+    const page = s.search.find('ab', { limit: 10 });
+    expect(page.match).toBe('name-prefix');
+    expect(page.hits.map((h) => h.path)).toEqual(['x/Ab.txt']);
+    expect(paths(s, '%')).toEqual(['n1:x/%y']);
+    expect(paths(s, '_')).toEqual([]);
+    s.close();
+  });
+
+  it('matches hostile queries literally: quotes, FTS5 and LIKE syntax, SQL', () => {
+    const s = store(indexed);
+    const odd = ['q/say "hi".txt', 'q/a*b.txt', 'q/50%_off.txt', "q/it's.md", 'q/x OR y', 'q/NEAR(a b)', 'q/back\\slash'];
+    s.index.putFiles('n1', odd.map((p) => cachedEntry(p)).concat([cachedEntry('q/plain.txt'), cachedEntry('q/ab.txt')]));
+    for (const p of odd) expect(paths(s, p.slice(2)), p).toEqual([`n1:${p}`]);
+    expect(paths(s, '"hi"')).toEqual(['n1:q/say "hi".txt']);
+    expect(paths(s, '%_o')).toEqual(['n1:q/50%_off.txt']);
+    expect(paths(s, 'a*b')).toEqual(['n1:q/a*b.txt']);
+    expect(paths(s, "'; DROP TABLE files; --")).toEqual([]);
+    expect(s.index.file('n1', 'q/plain.txt')).toBeDefined();
+    s.close();
+  });
+
+  it('checks each candidate for the whole substring: holding its trigrams apart is not a match', () => {
+    const s = store(indexed);
+    s.index.putFiles('n1', [cachedEntry('q/abca-cab'), cachedEntry('q/ABCAB.txt')]);
+    expect(paths(s, 'abcab')).toEqual(['n1:q/ABCAB.txt']);
+    expect(paths(s, 'bca-c')).toEqual(['n1:q/abca-cab']);
+    s.close();
+  });
+
+  it('a page checks at most CANDIDATES_MAX candidates, and its cursor goes on from the last one checked', () => {
+    const s = store(indexed);
+    // Every path holds the one trigram of "zzzz" ("zzz"); only the last recorded holds "zzzz".
+    for (let k = 0; k < CANDIDATES_MAX + 10; k += 2000) s.index.putFiles('n1', Array.from({ length: 2000 }, (_, i) => cachedEntry(`f/zzz-${k + i}`)));
+    s.index.putFiles('n1', [cachedEntry('g/zzzz')]);
+    const first = s.search.find('zzzz', { limit: 10 });
+    expect(first.hits).toEqual([]);
+    expect(first.next).not.toBeNull();
+    const second = s.search.find('zzzz', { limit: 10, cursor: first.next! });
+    expect(second.hits.map((h) => h.path)).toEqual(['g/zzzz']);
+    expect(second.next).toBeNull();
+    s.close();
+  });
+
+  it('follows the mirror index: re-recorded once, renamed and deleted paths gone, folders and whole mirrors forgotten', () => {
+    const s = store(indexed);
+    s.index.putFiles('n1', [cachedEntry('d/report-1.txt'), cachedEntry('d/sub/report-2.txt'), cachedEntry('e/report-3.txt')]);
+    s.index.putFiles('n2', [cachedEntry('report-4.txt')]);
+    if (indexed) s.search.catchUp(1_000_000);
+    s.index.putFiles('n1', [cachedEntry('d/report-1.txt', { size: 99 })]);
+    expect(s.search.find('report-1', { limit: 10 }).hits).toMatchObject([{ path: 'd/report-1.txt', size: 99 }]);
+    // A rename as the hub records it: the new path put, the old one deleted.
+    s.index.putFiles('n1', [cachedEntry('e/renamed.txt')]);
+    s.index.deletePaths('n1', ['e/report-3.txt']);
+    expect(paths(s, 'report')).toEqual(['n1:d/report-1.txt', 'n1:d/sub/report-2.txt', 'n2:report-4.txt']);
+    expect(paths(s, 'renamed')).toEqual(['n1:e/renamed.txt']);
+    s.index.deletePaths('n1', ['d']);
+    expect(paths(s, 'report')).toEqual(['n2:report-4.txt']);
+    s.forgetMirror('n2');
+    expect(paths(s, 'report')).toEqual([]);
+    expect(paths(s, 're')).toEqual(['n1:e/renamed.txt']);
+    // The FTS index agrees with its content table row for row (an INSERT OR REPLACE on files
+    // forces REPLACE on its triggers' inserts: a guarded insert keeps the ids, and the index, right).
+    // (The check compares the index with every content row: the indexer catches up first.)
+    s.search.catchUp(1_000_000);
+    const db = (s as unknown as { db: Database.Database }).db;
+    expect(() => db.exec("INSERT INTO path_grams (path_grams, rank) VALUES ('integrity-check', 1)")).not.toThrow();
+    const count = (table: string) => (db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
+    expect(count('path_names')).toBe(count('files'));
+    s.close();
+  });
+
+  it('pages through many hits with cursors, each hit once, both kinds', () => {
+    const s = store(indexed);
+    s.index.putFiles('n1', Array.from({ length: 57 }, (_, i) => cachedEntry(`dir/item-${String(i).padStart(2, '0')}.txt`)));
+    s.index.putFiles('n2', Array.from({ length: 20 }, (_, i) => cachedEntry(`it${i}`)));
+    for (const [q, total] of [['item-', 57], ['it', 77]] as const) {
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      let pages = 0;
+      do {
+        const page = s.search.find(q, { limit: 10, cursor });
+        expect(page.hits.length).toBeLessThanOrEqual(10);
+        seen.push(...page.hits.map((h) => `${h.nodeId}:${h.path}`));
+        cursor = page.next ?? undefined;
+        pages++;
+      } while (cursor);
+      expect(new Set(seen).size, q).toBe(total);
+      expect(seen.length, q).toBe(total);
+      expect(pages, q).toBe(Math.ceil(total / 10));
+    }
+    s.close();
+  });
+
+  it('an existing database gets its paths indexed by the migration', () => {
+    const f = path.join(tmp(), 'hub.db');
+    const s = new HubStore(f);
+    s.addNode('n1', 'alpha', 'x');
+    s.close();
+    const db = new Database(f);
+    const v = db.pragma('user_version', { simple: true }) as number;
+    rewindHubSchema(db, v - 1);
+    db.exec("INSERT INTO files (node_id, path, type, size, mtime_ms, mode, ino, hash, block_size, blocks, target, seq) VALUES ('n1', 'old/kept-before.txt', 0, 1, 1, 420, 1, x'00', 131072, x'', '', 1)");
+    db.close();
+    const again = new HubStore(f);
+    expect(paths(again, 'kept-before')).toEqual(['n1:old/kept-before.txt']);
+    expect(paths(again, 'ke')).toEqual(['n1:old/kept-before.txt']);
+    again.close();
+  });
+});
+
+describe('the trigram index, filled later (catchUp)', () => {
+  it('adds paths in steps, says when more wait, and a search finds them before, between and after', () => {
+    const s = store();
+    s.index.putFiles('n1', Array.from({ length: 25 }, (_, i) => cachedEntry(`d/file-${String(i).padStart(2, '0')}.txt`)));
+    expect(s.search.unindexed()).toBe(25);
+    const all = () => paths(s, 'file-');
+    const want = all();
+    expect(want).toHaveLength(25);
+    expect(s.search.catchUp(10)).toEqual({ indexed: 10, more: true });
+    expect(s.search.unindexed()).toBe(15);
+    expect(all()).toEqual(want);
+    // Paging across the border between the index and the rest: each hit once, in id order.
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = s.search.find('file-', { limit: 4, cursor });
+      seen.push(...page.hits.map((h) => h.path));
+      cursor = page.next ?? undefined;
+    } while (cursor);
+    expect(seen).toEqual(want.map((p) => p.slice(3)));
+    expect(s.search.catchUp(100)).toEqual({ indexed: 15, more: false });
+    expect(s.search.catchUp(100)).toEqual({ indexed: 0, more: false });
+    expect(all()).toEqual(want);
+    s.close();
+  });
+
+  it('a path deleted before or after it was indexed leaves both the results and the index right', () => {
+    const s = store();
+    s.index.putFiles('n1', [cachedEntry('a/early.txt'), cachedEntry('a/late.txt')]);
+    s.search.catchUp(1);
+    s.index.putFiles('n1', [cachedEntry('a/later.txt')]);
+    s.index.deletePaths('n1', ['a/early.txt', 'a/later.txt']);
+    expect(paths(s, '.txt')).toEqual(['n1:a/late.txt']);
+    s.search.catchUp(100);
+    expect(paths(s, '.txt')).toEqual(['n1:a/late.txt']);
+    const db = (s as unknown as { db: Database.Database }).db;
+    expect(() => db.exec("INSERT INTO path_grams (path_grams, rank) VALUES ('integrity-check', 1)")).not.toThrow();
+    s.close();
+  });
+});
+
+describe('the indexer\'s pace', () => {
+  it.each([
+    [{ lateMs: 0, latest: 7, seen: 7 }, true],
+    [{ lateMs: 0, latest: 9, seen: 7 }, false],
+    [{ lateMs: 0, latest: 0, seen: -1 }, false],
+    [{ lateMs: BUSY_LATE_MS + 1, latest: 7, seen: 7 }, false],
+    [{ lateMs: BUSY_LATE_MS, latest: 7, seen: 7 }, true],
+  ])('steps after %j: %s (only when nothing new was recorded and the timer is on time)', (r, step) => {
+    expect(mayStep(r)).toBe(step);
+  });
+
+  it.each([
+    [{ stepped: true, more: true, failed: false }, STEP_GAP_MS],
+    [{ stepped: true, more: false, failed: false }, IDLE_LOOK_MS],
+    [{ stepped: false, more: false, failed: false }, IDLE_LOOK_MS / 4],
+    [{ stepped: false, more: false, failed: true }, IDLE_LOOK_MS * 30],
+  ])('after %j looks again in %i ms', (r, ms) => {
+    expect(nextLook(r)).toBe(ms);
+  });
+
+  it('latestId follows the newest recorded path', () => {
+    const s = store();
+    expect(s.search.latestId()).toBe(0);
+    s.index.putFiles('n1', [cachedEntry('a'), cachedEntry('b')]);
+    const two = s.search.latestId();
+    s.index.putFiles('n1', [cachedEntry('a', { size: 9 })]);
+    expect(s.search.latestId()).toBe(two);
+    s.index.putFiles('n1', [cachedEntry('c')]);
+    expect(s.search.latestId()).toBeGreaterThan(two);
+    s.close();
+  });
+});
