@@ -14,6 +14,7 @@ import { BadCursor, MATCH_TRIGRAMS_MAX, encodeCursor, ftsString, likePrefix, nam
 import { HubStore } from '../../main/store/hub-store';
 import { cachedEntry, tempDirs } from '../helpers/entries';
 import { rewindHubSchema } from '../helpers/hub-schema';
+import { HUB_MIGRATIONS } from '../../main/store/hub-migrations';
 
 const tmp = tempDirs('search');
 
@@ -230,8 +231,8 @@ describe.each([['as recorded (not in the trigram index yet)', false], ['once the
     s.addNode('n1', 'alpha', 'x');
     s.close();
     const db = new Database(f);
-    const v = db.pragma('user_version', { simple: true }) as number;
-    rewindHubSchema(db, v - 1);
+    // Back to the schema before the search migration, wherever later migrations put it.
+    rewindHubSchema(db, HUB_MIGRATIONS.findIndex((m) => m.toString().includes('PATH_SEARCH_SCHEMA')));
     db.exec("INSERT INTO files (node_id, path, type, size, mtime_ms, mode, ino, hash, block_size, blocks, target, seq) VALUES ('n1', 'old/kept-before.txt', 0, 1, 1, 420, 1, x'00', 131072, x'', '', 1)");
     db.close();
     const again = new HubStore(f);
