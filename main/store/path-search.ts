@@ -30,6 +30,10 @@
  *   adds the next ones in bounded steps when the hub is idle (hub/search-indexer.ts), and a
  *   search reads the paths above that id directly (checked like the index's candidates). A
  *   path removed is taken out of the index only if it was in it (the trigger compares ids).
+ * - Ids are AUTOINCREMENT, never reused: "indexed" is "id ≤ upto", so a plain rowid, which
+ *   gives the newest path's id again once that path is deleted, would count a new path as
+ *   indexed although it is not (not found by a search; its deletion then tells FTS5 to delete
+ *   what it never held, and the index is "malformed"). Costs one sqlite_sequence update per new path.
  * - Figures: bench/README.md (`search` at 1M paths, `initial-sync` before and after).
  */
 import { isConflictCopy } from '../sync/reconcile';
@@ -44,7 +48,7 @@ const NAME_SQL = (p: string) => `substr(${p}, length(rtrim(${p}, replace(${p}, '
 
 export const PATH_SEARCH_SCHEMA = `
   CREATE TABLE path_names (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     node_id TEXT NOT NULL,
     path TEXT NOT NULL,
     name TEXT NOT NULL COLLATE NOCASE

@@ -199,9 +199,9 @@ describe.skipIf('skip' in launched)('recent changes and file history, in Chromiu
     await expect.poll(async () => (await page.locator('table.changes tbody tr').evaluateAll((trs) => trs.map((t) => t.getAttribute('data-action')))).join(), { timeout: 15_000 }).toBe('conflict');
     // A directory and everything under it.
     await page.getByLabel('Kind').selectOption('');
-    await page.getByLabel('Path').fill('src');
+    await page.getByLabel('Path', { exact: true }).fill('src');
     await page.getByLabel('and everything under it').check();
-    await page.getByLabel('Path').press('Enter');
+    await page.getByLabel('Path', { exact: true }).press('Enter');
     // The directory itself and what is under it (src/app.ts, and the directory's own rows), nothing else.
     await expect.poll(async () => [...new Set(await page.locator('table.changes tbody tr td:nth-child(3)').allInnerTexts())].sort().join(), { timeout: 15_000 }).toBe('src,src/app.ts');
     await page.getByRole('link', { name: 'src/app.ts' }).first().click();
