@@ -38,7 +38,7 @@
  */
 import { isConflictCopy } from '../sync/reconcile';
 import type { DB } from './db';
-import { CANDIDATES_MAX, encodeCursor, fold, planSearch } from './search-query';
+import { CANDIDATES_MAX, GRAM_COUNT_CAP, encodeCursor, fold, ftsString, planSearch, rareMatch } from './search-query';
 import { typeOfCode } from './file-rows';
 import type { SearchHit, SearchPage } from '../contract/search';
 
@@ -80,8 +80,16 @@ interface Candidate { id: number; node_id: string; path: string }
 const HIT_COLUMNS = 'p.id, p.node_id, p.path, p.name, f.type, f.size, f.mtime_ms, n.name AS node_name, n.retired_at';
 const HIT_JOINS = 'JOIN files f ON f.node_id = p.node_id AND f.path = p.path LEFT JOIN nodes n ON n.id = p.node_id';
 
+/** Trigram counts remembered at most (a cache: cleared when full). */
+const GRAM_CACHE_MAX = 50_000;
+/** The counts are taken again once this many paths were indexed since they were (they only order the trigrams). */
+const GRAM_CACHE_STALE = 100_000;
+
 export class PathSearch {
   private readonly q;
+  /** How many indexed paths hold each trigram, capped (rareMatch), as counted when `gramsAt` paths were indexed. */
+  private readonly gramCounts = new Map<string, number>();
+  private gramsAt = 0;
 
   constructor(private readonly db: DB) {
     // `@node IS NULL OR p.node_id = @node`: one statement with or without the node filter. The
@@ -99,6 +107,8 @@ export class PathSearch {
         SELECT id, node_id, path FROM path_names WHERE id > max(@after, (SELECT upto FROM path_grams_upto)) ORDER BY id`),
       hit: db.prepare<[number], HitRow>(`SELECT ${HIT_COLUMNS} FROM path_names p ${HIT_JOINS} WHERE p.id = ?`),
       upto: db.prepare<[], { upto: number }>('SELECT upto FROM path_grams_upto'),
+      // How many indexed paths hold one trigram, up to GRAM_COUNT_CAP (reads at most that much of its list).
+      gramCount: db.prepare<[string, number], { n: number }>('SELECT count(*) AS n FROM (SELECT 1 FROM path_grams WHERE path_grams MATCH ? LIMIT ?)'),
       latest: db.prepare<[], { id: number }>('SELECT coalesce(max(id), 0) AS id FROM path_names'),
       unindexed: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM path_names WHERE id > (SELECT upto FROM path_grams_upto)'),
       toIndex: db.prepare<[number, number], { id: number; path: string }>('SELECT id, path FROM path_names WHERE id > ? ORDER BY id LIMIT ?'),
@@ -129,7 +139,8 @@ export class PathSearch {
     let lastChecked = plan.afterId;
     let cut = false;
     // (Each iterator is made only when its turn comes: one made and left unread keeps the connection busy.)
-    const sources = [() => this.q.candidates.iterate({ match: plan.match, after: plan.afterId }), () => this.q.tail.iterate({ after: plan.afterId })];
+    const match = rareMatch(plan.grams.map((g) => [g, this.gramCount(g)] as const), plan.match);
+    const sources = [() => this.q.candidates.iterate({ match, after: plan.afterId }), () => this.q.tail.iterate({ after: plan.afterId })];
     for (const source of sources) {
       for (const c of source()) {
         if (found.length > opts.limit) break;
@@ -148,6 +159,21 @@ export class PathSearch {
     // Next: after the page's last hit when a hit follows it; after the last candidate checked when the budget ran out.
     const next = found.length > opts.limit ? page[page.length - 1]! : cut ? lastChecked : null;
     return { hits, match: plan.kind, next: next === null ? null : encodeCursor(plan.kind, next, '') };
+  }
+
+  /** How many indexed paths hold `gram`, up to GRAM_COUNT_CAP, remembered (see GRAM_CACHE_STALE). */
+  private gramCount(gram: string): number {
+    const upto = this.q.upto.get()!.upto;
+    if (upto - this.gramsAt > GRAM_CACHE_STALE || upto < this.gramsAt || this.gramCounts.size >= GRAM_CACHE_MAX) {
+      this.gramCounts.clear();
+      this.gramsAt = upto;
+    }
+    let n = this.gramCounts.get(gram);
+    if (n === undefined) {
+      n = this.q.gramCount.get(ftsString(gram), GRAM_COUNT_CAP)!.n;
+      this.gramCounts.set(gram, n);
+    }
+    return n;
   }
 
   /** The newest path's id (0: none): it grows while paths are being recorded. */

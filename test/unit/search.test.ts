@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { SEARCH_QUERY_MAX, searchQueryProblem } from '../../main/contract';
 import { CANDIDATES_MAX } from '../../main/store/search-query';
 import { BUSY_LATE_MS, IDLE_LOOK_MS, STEP_GAP_MS, mayStep, nextLook } from '../../main/hub/search-indexer';
-import { BadCursor, MATCH_TRIGRAMS_MAX, encodeCursor, ftsString, likePrefix, nameOf, planSearch, trigramMatch } from '../../main/store/search-query';
+import { BadCursor, GRAM_COUNT_CAP, MATCH_TRIGRAMS_MAX, RARE_GRAMS_MAX, encodeCursor, ftsString, likePrefix, nameOf, planSearch, rareMatch, trigramMatch, trigramsOf } from '../../main/store/search-query';
 import { HubStore } from '../../main/store/hub-store';
 import { cachedEntry, tempDirs } from '../helpers/entries';
 import { rewindHubSchema } from '../helpers/hub-schema';
@@ -76,7 +76,7 @@ describe('the query builder', () => {
   });
 
   it('plans 3 characters or more as a substring, fewer as a name prefix (characters, not units)', () => {
-    expect(planSearch('ABC')).toEqual({ kind: 'substring', match: '"abc"', needle: 'abc', afterId: 0 });
+    expect(planSearch('ABC')).toEqual({ kind: 'substring', match: '"abc"', grams: ['abc'], needle: 'abc', afterId: 0 });
     expect(planSearch('ab')).toEqual({ kind: 'name-prefix', like: 'ab%', afterName: null, afterId: 0 });
     expect(planSearch('😀😀').kind).toBe('name-prefix');
     expect(planSearch('😀😀😀').kind).toBe('substring');
@@ -93,6 +93,38 @@ describe('the query builder', () => {
   it('takes a path\'s name after its last slash', () => {
     expect(nameOf('a/b/c.txt')).toBe('c.txt');
     expect(nameOf('top')).toBe('top');
+  });
+});
+
+describe('the rare trigrams', () => {
+  it('lists every distinct trigram of a query, folded', () => {
+    expect(trigramsOf('AbAbA')).toEqual(['aba', 'bab']);
+    expect(trigramsOf('ab')).toEqual([]);
+  });
+
+  it.each<[string, [string, number][], string]>([
+    ['the rarest first, at most RARE_GRAMS_MAX', [['.ts', GRAM_COUNT_CAP], ['941', 12], ['-11', 300], ['hel', GRAM_COUNT_CAP], ['11-', 40], ['x"y', 7]], '"x""y" AND "941" AND "11-"'],
+    ['none rare: the fallback', [['.ts', GRAM_COUNT_CAP], ['src', GRAM_COUNT_CAP]], 'FALLBACK'],
+    ['one held by no path: it alone', [['abc', 3], ['zzz', 0], ['def', 1]], '"zzz"'],
+    ['one rare: with the others up to RARE_GRAMS_MAX', [['.ts', GRAM_COUNT_CAP], ['941', 12]], '"941" AND ".ts"'],
+  ])('%s', (_, counts, want) => {
+    expect(rareMatch(counts, 'FALLBACK')).toBe(want);
+    expect(want.split(' AND ').length).toBeLessThanOrEqual(RARE_GRAMS_MAX);
+  });
+
+  it('finds the same paths whichever trigrams drive the candidates (common, rare, or one held by none)', () => {
+    const s = store(true);
+    // 'src' and '.ts' common, '941' rare: the rare one drives; the answer is checked whatever drives.
+    s.index.putFiles('n1', Array.from({ length: GRAM_COUNT_CAP + 10 }, (_, i) => cachedEntry(`src/f${i}.ts`)));
+    s.index.putFiles('n2', [cachedEntry('src/helper-941.ts'), cachedEntry('src/helper-9-41.ts'), cachedEntry('lib/helper-941.ts')]);
+    expect(paths(s, 'src/helper-941')).toEqual(['n2:src/helper-941.ts']);
+    expect(paths(s, 'helper-941.ts')).toEqual(['n2:lib/helper-941.ts', 'n2:src/helper-941.ts']);
+    expect(paths(s, 'qqq')).toEqual([]);
+    // A trigram counted as held by none, then recorded: found (the count only orders the trigrams).
+    s.index.putFiles('n1', [cachedEntry('new/qqq.md')]);
+    expect(paths(s, 'qqq')).toEqual(['n1:new/qqq.md']);
+    expect(s.search.find('f1.ts', { limit: 5 }).hits).toHaveLength(1);
+    s.close();
   });
 });
 
