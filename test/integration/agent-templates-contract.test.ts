@@ -8,44 +8,23 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Envelope } from '../../main/contract/bridge';
 import { OUTPUT_TAIL_BYTES, type AgentInstanceView, type AgentOutputView, type AgentTemplateDeleted, type AgentTemplateSaved, type AgentTemplateSummary, type AgentTemplateView } from '../../main/contract';
 import { runHub, type RunningHub } from '../../main/server/run-hub';
 import { Node, tempDir, waitFor } from '../helpers/procs';
+import { invokeHttp, openWsApi, resultOf, type WsApi } from '../helpers/api-client';
 
 let dir: string;
 let running: RunningHub;
 let node: Node;
 let id: string;
-let ws: WebSocket;
+let api: WsApi;
 let workspace: string;
-const waiting = new Map<number, (m: Envelope) => void>();
-const events: { event: string; data: unknown }[] = [];
-let nextId = 1;
 
-async function http(op: string, input: unknown): Promise<{ status: number; body: Envelope }> {
-  const res = await fetch(`${running.ui}/api/invoke`, {
-    method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${running.adminToken}` }, body: JSON.stringify({ op, input }),
-  });
-  return { status: res.status, body: (await res.json()) as Envelope };
-}
+const http = (op: string, input: unknown) => invokeHttp(running, op, input);
+const wsCall = (op: string, input: unknown) => api.call(op, input);
 
-function wsCall(op: string, input: unknown): Promise<Envelope> {
-  return new Promise((resolve) => {
-    const mid = nextId++;
-    waiting.set(mid, resolve);
-    ws.send(JSON.stringify({ id: mid, op, input }));
-  });
-}
-
-/** The result of an answer that must have succeeded. */
-function ok<T>(e: Envelope | { body: Envelope }): T {
-  const env = 'body' in e ? e.body : e;
-  if (!env.ok) throw new Error(`expected success, got ${JSON.stringify(env)}`);
-  return (env as { result: T }).result;
-}
+const ok = resultOf;
 
 const settled = (agent: string) => waitFor(`agent ${agent} settled`, async () => {
   const a = running.hub.agents.get(agent);
@@ -60,19 +39,13 @@ beforeAll(async () => {
   workspace = path.join(dir, 'ws');
   fs.mkdirSync(workspace);
   node = Node.start(added.join, workspace, path.join(dir, 'node-state'));
-  ws = new WebSocket(`${running.ui.replace('http', 'ws')}/api/ws?token=${running.adminToken}`);
-  await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
-  ws.on('message', (d) => {
-    const m = JSON.parse(String(d)) as Envelope & { id?: number; event?: string; data?: unknown };
-    if (typeof m.id === 'number') waiting.get(m.id)?.(m);
-    else if (m.event) events.push({ event: m.event, data: m.data });
-  });
-  ws.send(JSON.stringify({ subscribe: 'agent.template' }));
+  api = await openWsApi(running);
+  api.send({ subscribe: 'agent.template' });
   await waitFor('node in-sync', () => running.hub.status().nodes.find((n) => n.id === id)?.state === 'in-sync', 60_000, 50);
 });
 
 afterAll(async () => {
-  ws?.close();
+  api?.close();
   await node?.kill();
   await running?.stop();
   if (!process.env.CORTEX_KEEP_TEST_DIRS) fs.rmSync(dir, { recursive: true, force: true });
@@ -154,7 +127,7 @@ describe('agent templates and instances over HTTP and WebSocket', () => {
     const before = running.hub.agents.list({ templateId: 'talker', limit: 1 }).items[0]!;
     const edited = ok<AgentTemplateSaved>(await wsCall('agents.updateTemplate', { id: 'talker', name: 'quiet', command: 'printf "%s" "$CORTEX_AGENT_CONFIG"', defaultConfig: { d: true } }));
     expect(edited).toMatchObject({ template: { name: 'quiet', command: 'printf "%s" "$CORTEX_AGENT_CONFIG"', defaultConfig: { d: true } }, webhookToken: null });
-    await waitFor('agent.template event for the edit', () => events.some((e) => e.event === 'agent.template' && (e.data as AgentTemplateView).name === 'quiet'), 5000, 20);
+    await waitFor('agent.template event for the edit', () => api.events.some((e) => e.event === 'agent.template' && (e.data as AgentTemplateView).name === 'quiet'), 5000, 20);
     expect(ok<AgentInstanceView>(await http('agents.get', { id: before.id })).command).toBe(before.command);
     const again = ok<AgentInstanceView>(await http('agents.rerun', { id: before.id }));
     expect(again).toMatchObject({ templateId: before.templateId, nodeId: id, sessionId: 's1', config: { d: true, k: 1 }, trigger: 'rerun', command: 'printf "%s" "$CORTEX_AGENT_CONFIG"' });
@@ -198,6 +171,6 @@ describe('agent templates and instances over HTTP and WebSocket', () => {
     expect(hook.status).toBe(401);
     const reborn = ok<AgentTemplateSaved>(await wsCall('agents.createTemplate', { name: 'quiet', command: 'true' }));
     expect(reborn.template.id).not.toBe(quiet.id);
-    await waitFor('agent.template event for the delete', () => events.some((e) => e.event === 'agent.template' && (e.data as AgentTemplateView).id === quiet.id && (e.data as AgentTemplateView).deletedAt !== null), 5000, 20);
+    await waitFor('agent.template event for the delete', () => api.events.some((e) => e.event === 'agent.template' && (e.data as AgentTemplateView).id === quiet.id && (e.data as AgentTemplateView).deletedAt !== null), 5000, 20);
   });
 });

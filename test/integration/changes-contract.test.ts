@@ -8,12 +8,11 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Envelope } from '../../main/contract/bridge';
 import type { ChangesPage, FileHistoryView, Settings } from '../../main/contract';
 import { runHub, type RunningHub } from '../../main/server/run-hub';
 import { ROOT, runCli, tempDir, waitFor } from '../helpers/procs';
+import { invokeHttp, openWsApi, resultOf } from '../helpers/api-client';
 
 let dir: string;
 let data: string;
@@ -47,36 +46,9 @@ afterAll(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-async function wsClient(): Promise<{ call: (op: string, input: unknown) => Promise<Envelope>; close: () => void }> {
-  const ws = new WebSocket(`${running.ui.replace('http', 'ws')}/api/ws?token=${running.adminToken}`);
-  await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
-  const waiting = new Map<unknown, (m: Envelope) => void>();
-  let next = 1;
-  ws.on('message', (d) => {
-    const m = JSON.parse(String(d)) as Envelope & { id?: number; event?: string };
-    if (!m.event) waiting.get(m.id)?.(m);
-  });
-  return {
-    close: () => ws.close(),
-    call: (op, input) => new Promise((resolve) => {
-      const n = next++;
-      waiting.set(n, resolve);
-      ws.send(JSON.stringify({ id: n, op, input }));
-    }),
-  };
-}
-
-async function http(op: string, input: unknown): Promise<{ status: number; body: Envelope }> {
-  const res = await fetch(`${running.ui}/api/invoke`, {
-    method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${running.adminToken}` }, body: JSON.stringify({ op, input }),
-  });
-  return { status: res.status, body: (await res.json()) as Envelope };
-}
-
-const result = <T>(e: Envelope): T => {
-  if (!e.ok) throw new Error(`${e.error.code}: ${e.error.message}`);
-  return e.result as T;
-};
+const http = (op: string, input: unknown) => invokeHttp(running, op, input);
+const wsClient = () => openWsApi(running);
+const result = resultOf;
 
 describe('change operations over WebSocket and HTTP', () => {
   it('list the same feed on both transports, newest first, with each filter, a page at a time', async () => {

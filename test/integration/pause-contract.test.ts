@@ -7,35 +7,20 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Envelope } from '../../main/contract/bridge';
 import type { NodeStatus, PauseView, RescanView } from '../../main/contract';
 import { runHub, type RunningHub } from '../../main/server/run-hub';
 import { Node, generateWorkspace, tempDir, waitFor } from '../helpers/procs';
+import { invokeHttp, openWsApi, type WsApi } from '../helpers/api-client';
 
 let dir: string;
 let running: RunningHub;
 let node: Node;
 let id: string;
-let ws: WebSocket;
-const waiting = new Map<number, (m: Envelope) => void>();
-let nextId = 1;
+let api: WsApi;
 
-async function http(op: string, input: unknown): Promise<{ status: number; body: Envelope }> {
-  const res = await fetch(`${running.ui}/api/invoke`, {
-    method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${running.adminToken}` }, body: JSON.stringify({ op, input }),
-  });
-  return { status: res.status, body: (await res.json()) as Envelope };
-}
-
-function wsCall(op: string, input: unknown): Promise<Envelope> {
-  return new Promise((resolve) => {
-    const mid = nextId++;
-    waiting.set(mid, resolve);
-    ws.send(JSON.stringify({ id: mid, op, input }));
-  });
-}
+const http = (op: string, input: unknown) => invokeHttp(running, op, input);
+const wsCall = (op: string, input: unknown) => api.call(op, input);
 
 const nodeStatus = async (): Promise<NodeStatus> => running.hub.status().nodes.find((n) => n.id === id)!;
 const waitState = (state: string, ms = 60_000) => waitFor(`node ${id} ${state}`, async () => (await nodeStatus()).state === state, ms, 50);
@@ -48,17 +33,12 @@ beforeAll(async () => {
   const workspace = path.join(dir, 'ws');
   generateWorkspace(workspace, { files: 30, seed: 7 });
   node = Node.start(added.join, workspace, path.join(dir, 'node-state'));
-  ws = new WebSocket(`${running.ui.replace('http', 'ws')}/api/ws?token=${running.adminToken}`);
-  await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
-  ws.on('message', (d) => {
-    const m = JSON.parse(String(d)) as Envelope & { id?: number };
-    if (typeof m.id === 'number') waiting.get(m.id)?.(m);
-  });
+  api = await openWsApi(running);
   await waitState('in-sync');
 });
 
 afterAll(async () => {
-  ws?.close();
+  api?.close();
   await node?.kill();
   await running?.stop();
   if (!process.env.CORTEX_KEEP_TEST_DIRS) fs.rmSync(dir, { recursive: true, force: true });
