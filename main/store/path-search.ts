@@ -139,7 +139,7 @@ export class PathSearch {
     let lastChecked = plan.afterId;
     let cut = false;
     // (Each iterator is made only when its turn comes: one made and left unread keeps the connection busy.)
-    const match = rareMatch(plan.grams.map((g) => [g, this.gramCount(g)] as const), plan.match);
+    const match = rareMatch(this.gramCountsOf(plan.grams), plan.match);
     const sources = [() => this.q.candidates.iterate({ match, after: plan.afterId }), () => this.q.tail.iterate({ after: plan.afterId })];
     for (const source of sources) {
       for (const c of source()) {
@@ -161,19 +161,21 @@ export class PathSearch {
     return { hits, match: plan.kind, next: next === null ? null : encodeCursor(plan.kind, next, '') };
   }
 
-  /** How many indexed paths hold `gram`, up to GRAM_COUNT_CAP, remembered (see GRAM_CACHE_STALE). */
-  private gramCount(gram: string): number {
+  /** How many indexed paths hold each of `grams`, up to GRAM_COUNT_CAP, remembered (see GRAM_CACHE_STALE). */
+  private gramCountsOf(grams: string[]): (readonly [string, number])[] {
     const upto = this.q.upto.get()!.upto;
-    if (upto - this.gramsAt > GRAM_CACHE_STALE || upto < this.gramsAt || this.gramCounts.size >= GRAM_CACHE_MAX) {
+    if (upto - this.gramsAt > GRAM_CACHE_STALE || upto < this.gramsAt || this.gramCounts.size + grams.length > GRAM_CACHE_MAX) {
       this.gramCounts.clear();
       this.gramsAt = upto;
     }
-    let n = this.gramCounts.get(gram);
-    if (n === undefined) {
-      n = this.q.gramCount.get(ftsString(gram), GRAM_COUNT_CAP)!.n;
-      this.gramCounts.set(gram, n);
-    }
-    return n;
+    return grams.map((g) => {
+      let n = this.gramCounts.get(g);
+      if (n === undefined) {
+        n = this.q.gramCount.get(ftsString(g), GRAM_COUNT_CAP)!.n;
+        this.gramCounts.set(g, n);
+      }
+      return [g, n] as const;
+    });
   }
 
   /** The newest path's id (0: none): it grows while paths are being recorded. */
