@@ -196,7 +196,8 @@ describe.skipIf('skip' in launched)('notifications, in Chromium', () => {
     await sw.focus();
     await inPage.keyboard.press('Space');
     await waitFor('the switch saved', async () => (await hub.invoke('settings.get', {})).notifyOnDisconnect === false);
-    expect(await sw.isChecked()).toBe(false);
+    // The hub has it before the page's answer arrives: the (controlled) switch shows it once that answer is rendered.
+    await expect.poll(() => sw.isChecked(), { timeout: 10_000 }).toBe(false);
     const field = inPage.getByLabel('Seconds a node may stay disconnected');
     expect(await field.inputValue()).toBe(String(AFTER_SECONDS));
     // Start on login belongs to the desktop app: off here, with the reason.
