@@ -5,9 +5,11 @@
  * results meanwhile; only slower to find. A step runs only when paths stopped arriving since the
  * last look (a sync recording them is busy enough) and its timer fired on time (a late timer
  * means the event loop is busy: a scan, a commit); otherwise it waits for a quieter moment.
+ * Once every path is in, the same quiet moments merge the index's b-trees into one, in small
+ * steps, when enough was added since the last merge (mergeDue): fewer b-trees, faster searches.
  */
 import type { Logger } from '../util/log';
-import type { CatchUp } from '../store/path-search';
+import type { CatchUp, MergeProgress } from '../store/path-search';
 
 /** Paths per step: ~10 µs each when idle (bench/search.mjs), so a step stays well under the 20 ms lag goal. */
 export const INDEX_STEP = 500;
@@ -15,6 +17,27 @@ export const INDEX_STEP = 500;
 export const STEP_GAP_MS = 10;
 export const IDLE_LOOK_MS = 1000;
 export const BUSY_LATE_MS = 15;
+
+/**
+ * Leaf pages one merge step writes at most. FTS5 pages are 4 KiB: ~64 pages a step kept
+ * each under a few ms at 1M paths (bench/search.mjs: mergeStepMaxMs), far below the 20 ms lag goal.
+ */
+export const MERGE_STEP_PAGES = 64;
+/** A merge is due once this many paths, or this share of the index, were added since the last one (whichever is more). */
+export const MERGE_MIN_NEW = 10_000;
+export const MERGE_NEW_SHARE = 0.25;
+
+/**
+ * Whether to merge the index's b-trees: when the paths added since the last merge are enough
+ * to have made several (MERGE_MIN_NEW) and a fair share of the whole (MERGE_NEW_SHARE). A merge
+ * rewrites the whole index, so merging at every growth of a fixed share keeps the total work
+ * within a few times the index's size (sizes growing by 25 % sum to 5 times the last).
+ * Ids stand for paths here (deleted ones included): close enough for when to merge.
+ */
+export function mergeDue(p: MergeProgress): boolean {
+  const added = p.upto - p.mergedUpto;
+  return added >= Math.max(MERGE_MIN_NEW, p.mergedUpto * MERGE_NEW_SHARE);
+}
 
 /** Whether to take a step now: nothing recorded since the last look, and the timer on time. */
 export function mayStep(r: { lateMs: number; latest: number; seen: number }): boolean {
@@ -33,7 +56,10 @@ export class SearchIndexer {
   /** The newest path id at the last look (-1: none yet, so the first look only notes it). */
   private seen = -1;
 
-  constructor(private readonly index: { catchUp(max: number): CatchUp; latestId(): number }, private readonly log: Logger) {}
+  constructor(
+    private readonly index: { catchUp(max: number): CatchUp; latestId(): number; progress(): MergeProgress; mergeStep(pages: number): { more: boolean } },
+    private readonly log: Logger,
+  ) {}
 
   start(): void {
     this.schedule(0);
@@ -59,7 +85,9 @@ export class SearchIndexer {
       const latest = this.index.latestId();
       if (mayStep({ lateMs, latest, seen: this.seen })) {
         stepped = true;
-        more = this.index.catchUp(INDEX_STEP).more;
+        const step = this.index.catchUp(INDEX_STEP);
+        // One step a tick: a merge step only when no path waited.
+        more = step.indexed === 0 && mergeDue(this.index.progress()) ? this.index.mergeStep(MERGE_STEP_PAGES).more : step.more;
       }
       this.seen = latest;
     } catch (e) {

@@ -8,7 +8,7 @@ import { AGENT_EDITS_SCHEMA, AGENT_SCHEMA } from './agent-store';
 import { REPORT_SCHEMA } from './report-store';
 import { TRASH_SCHEMA } from './trash-store';
 import { CHANGES_SCHEMA } from './change-log';
-import { PATH_SEARCH_SCHEMA } from './path-search';
+import { MARKED_GRAMS_SCHEMA, PATH_SEARCH_SCHEMA } from './path-search';
 import type { Migration } from './db';
 import { FILE_COLUMN_DEFS, WEAK_COLUMN } from './file-rows';
 
@@ -126,4 +126,7 @@ export const HUB_MIGRATIONS: readonly Migration[] = [
   // `files` by triggers (filled from it here), and a trigram index over the paths that the hub
   // fills when idle (hub/search-indexer.ts).
   (db) => db.exec(PATH_SEARCH_SCHEMA),
+  // The search's trigram index again, its paths marked with their node and its trigrams counted
+  // (path-search.ts): filled anew by the indexer when the hub is idle.
+  (db) => db.exec(MARKED_GRAMS_SCHEMA),
 ];

@@ -4,13 +4,16 @@
  * query was checked first (contract/search.ts: searchQueryProblem: not empty, no NUL, bounded).
  *
  * - 3 characters or more: a substring of the path, anywhere (a name, a piece of it, a folder),
- *   through the trigram index: the rows holding trigrams that cover the query (an FTS5 AND of
+ *   through the trigram index: the rows holding a few of the query's trigrams (an FTS5 AND of
  *   single-trigram strings, each in double quotes, inside which FTS5 reads only the double
  *   quote itself, doubled to stay literal: `*`, `^`, `:`, `(`, `-`, `NEAR`, `AND`... are plain
  *   text), then each candidate checked for the whole substring (case folded), since holding the
  *   trigrams does not mean holding them in a row. Not one FTS5 phrase: a phrase reads the
  *   positions of every trigram's whole list, and trigrams such as `.ts` or `src` are in most
- *   paths (measured at 100k paths: a phrase 6.2 ms, the AND 0.3 ms; at 1M ten times that).
+ *   paths (measured at 100k paths: a phrase 6.2 ms, an AND 0.3 ms; at 1M ten times that).
+ *   Which trigrams: the query's rarest ones, from counts the indexer keeps (candidateMatch).
+ *   With a node filter, the node's marker too: each indexed text starts with its node's number
+ *   between two U+0001 (markedPath), so the candidates are that node's paths only.
  * - 1 or 2 characters: no trigram exists, so the answer is the files whose **name** (the last
  *   segment) starts with them, through an index on names (ASCII case folded, as SQLite's
  *   NOCASE). `%`, `_` and the escape character are escaped for LIKE.
@@ -26,7 +29,7 @@
 import { SEARCH_SUBSTRING_MIN } from '../contract/search';
 
 export type SearchPlan =
-  | { kind: 'substring'; match: string; grams: string[]; needle: string; afterId: number }
+  | { kind: 'substring'; grams: string[]; needle: string; afterId: number }
   | { kind: 'name-prefix'; like: string; afterName: string | null; afterId: number };
 
 /** An FTS5 string literal, its double quotes doubled. */
@@ -41,63 +44,57 @@ export function ftsString(text: string): string {
  */
 export const CANDIDATES_MAX = 5_000;
 
-/** At most this many trigrams go into the MATCH (spread over the query); the check of each candidate does the rest. */
-export const MATCH_TRIGRAMS_MAX = 8;
-
 /** How a path and a query are compared: case folded (the trigram tokenizer folds case too). */
 export function fold(text: string): string {
   return text.toLowerCase();
 }
 
-/**
- * The FTS5 query for the candidates of `query` (3 code points or more): the paths holding its
- * trigrams that do not overlap (at 0, 3, 6... and the last), which cover every character;
- * overlapping ones narrow the candidates little and each costs a walk of its list (measured at
- * 100k paths: 12 trigrams 3.4 ms, the 5 that do not overlap 1.6 ms). Folded and distinct, at
- * most MATCH_TRIGRAMS_MAX of them spread from the first to the last.
- */
-export function trigramMatch(query: string): string {
-  const chars = [...fold(query)];
-  const starts = Array.from({ length: Math.ceil((chars.length - 2) / 3) }, (_, i) => i * 3);
-  if (starts[starts.length - 1] !== chars.length - 3) starts.push(chars.length - 3);
-  const grams = [...new Set(starts.map((i) => chars.slice(i, i + 3).join('')))];
-  const picked = grams.length <= MATCH_TRIGRAMS_MAX ? grams
-    : Array.from({ length: MATCH_TRIGRAMS_MAX }, (_, i) => grams[Math.round((i * (grams.length - 1)) / (MATCH_TRIGRAMS_MAX - 1))]!);
-  return [...new Set(picked)].map(ftsString).join(' AND ');
-}
-
 /** Every distinct trigram of `query`, folded (its overlapping ones too). */
 export function trigramsOf(query: string): string[] {
-  const chars = [...fold(query)];
+  const folded = fold(query);
   const out = new Set<string>();
-  for (let i = 0; i + 3 <= chars.length; i++) out.add(chars.slice(i, i + 3).join(''));
+  if (!/[\uD800-\uDFFF]/.test(folded)) {
+    // One UTF-16 unit per character (the indexer's common case: every path it indexes comes here).
+    for (let i = 0; i + 3 <= folded.length; i++) out.add(folded.slice(i, i + 3));
+  } else {
+    const chars = [...folded];
+    for (let i = 0; i + 3 <= chars.length; i++) out.add(chars.slice(i, i + 3).join(''));
+  }
   return [...out];
 }
 
-/**
- * Paths a trigram's count is taken up to: one held by this many paths or more is *common*
- * (counting further would read its whole list, which is what picking the rare ones avoids).
- */
-export const GRAM_COUNT_CAP = 4096;
-/** Rare trigrams that go into the MATCH at most: each narrows the candidates, each costs a walk of its (short) list. */
+/** Trigrams of the query that go into the MATCH at most: each narrows the candidates, each costs a walk of its list. */
 export const RARE_GRAMS_MAX = 3;
 
 /**
- * The FTS5 query for the candidates, from the query's trigrams and how many paths hold each
- * (counted up to GRAM_COUNT_CAP): the rarest ones, up to RARE_GRAMS_MAX, when one is rare. An
- * AND of common trigrams (`.ts`, `src`, `hel`) reads their long lists to the end, although one
- * rare trigram (`941`) alone leaves few candidates, all checked for the substring anyway
- * (measured at 1M paths, a whole file name: 16 ms p99 for every other trigram, 5.5 for the rare
- * ones). With none rare, `fallback` (trigramMatch: spread over the whole query). A trigram held
- * by no path means no match: then it alone (an empty answer, at once).
+ * The FTS5 query for the candidates, from the query's trigrams and how many indexed paths hold
+ * each (path_gram_counts): the rarest ones, up to RARE_GRAMS_MAX. An AND of common trigrams
+ * (`.ts`, `src`, `hel`) reads their long lists to the end, although one rare trigram (`941`)
+ * leaves few candidates, all checked for the substring anyway (measured at 1M paths, a whole
+ * file name: 16 ms p99 for every other trigram, 5.5 for the rarest). Beside a rare one, a common
+ * one costs little (FTS5 seeks in its list to the rare one's rows) and cuts the candidates
+ * (measured: 500 on average with the rare ones alone, 180 with the rarest three whatever their
+ * counts). A trigram held by no path ends the AND at once (an empty answer). The counts are
+ * estimates (path-search.ts: GRAM_SAMPLE): they choose, the index and the check decide.
+ * `nodeGrams`: the trigrams of a node's marker (nodeGrams), all of them, for a node filter.
  */
-export function rareMatch(counts: readonly (readonly [gram: string, count: number])[], fallback: string): string {
-  const sorted = [...counts].sort((a, b) => a[1] - b[1]);
-  if (sorted.length === 0 || sorted[0]![1] >= GRAM_COUNT_CAP) return fallback;
-  // Beside a rare one, a common one costs little (FTS5 seeks in its list to the rare one's
-  // rows) and cuts the candidates each checked (measured: 500 on average with the rare ones
-  // alone, 180 with the rarest three whatever their counts).
-  return (sorted[0]![1] === 0 ? sorted.slice(0, 1) : sorted.slice(0, RARE_GRAMS_MAX)).map(([g]) => ftsString(g)).join(' AND ');
+export function candidateMatch(counts: readonly (readonly [gram: string, count: number])[], nodeGrams: readonly string[] = []): string {
+  const rare = [...counts].sort((a, b) => a[1] - b[1]).slice(0, RARE_GRAMS_MAX);
+  return [...new Set([...nodeGrams, ...rare.map(([g]) => g)])].map(ftsString).join(' AND ');
+}
+
+/**
+ * The text the trigram index holds for a path: its node's number (search_nodes) between two
+ * U+0001, then the path. A node filter then narrows the candidates inside the index (the
+ * marker's trigrams, nodeGrams) instead of checking every node's matches one by one.
+ */
+export function markedPath(nodeNum: number, path: string): string {
+  return `\x01${nodeNum}\x01${path}`;
+}
+
+/** The trigrams every path of a node holds in the index (its marker's): `\x017\x01` is one, `\x0142\x01` two. */
+export function nodeGrams(nodeNum: number): string[] {
+  return trigramsOf(markedPath(nodeNum, ''));
 }
 
 /** A LIKE pattern (ESCAPE '\') matching values that start with `prefix`, taken literally. */
@@ -127,7 +124,7 @@ export function planSearch(query: string, cursor?: string): SearchPlan {
     afterId = Number(m[1]);
     afterName = m[2] ?? null;
   }
-  return short ? { kind: 'name-prefix', like: likePrefix(query), afterName, afterId } : { kind: 'substring', match: trigramMatch(query), grams: trigramsOf(query), needle: fold(query), afterId };
+  return short ? { kind: 'name-prefix', like: likePrefix(query), afterName, afterId } : { kind: 'substring', grams: trigramsOf(query), needle: fold(query), afterId };
 }
 
 /** The last segment of a path (its file or folder name). */

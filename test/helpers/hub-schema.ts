@@ -19,6 +19,12 @@ const UNDO: readonly string[] = [
   'DROP TABLE agent_output; ALTER TABLE agent_instances DROP COLUMN command; ALTER TABLE agent_templates DROP COLUMN deleted_name; ALTER TABLE agent_templates DROP COLUMN deleted_at',
   'DROP TABLE changes',
   'DROP TRIGGER files_named; DROP TRIGGER files_unnamed; DROP TABLE path_grams; DROP TABLE path_grams_upto; DROP TABLE path_names',
+  `DROP TRIGGER path_names_removed; DROP TABLE path_grams; DROP VIEW path_grams_text; DROP TABLE path_gram_counts; DROP TABLE search_nodes;
+   ALTER TABLE path_grams_upto DROP COLUMN merged_upto; UPDATE path_grams_upto SET upto = 0;
+   CREATE VIRTUAL TABLE path_grams USING fts5(path, content='path_names', content_rowid='id', tokenize='trigram', detail='none', columnsize=0);
+   CREATE TRIGGER path_names_removed AFTER DELETE ON path_names BEGIN
+     INSERT INTO path_grams (path_grams, rowid, path) SELECT 'delete', old.id, old.path WHERE old.id <= (SELECT upto FROM path_grams_upto);
+   END`,
 ];
 
 /** Undo the hub's migrations above `version`, newest first, and record `version` as the schema's. */

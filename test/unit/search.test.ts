@@ -9,8 +9,9 @@ import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { SEARCH_QUERY_MAX, searchQueryProblem } from '../../main/contract';
 import { CANDIDATES_MAX } from '../../main/store/search-query';
-import { BUSY_LATE_MS, IDLE_LOOK_MS, STEP_GAP_MS, mayStep, nextLook } from '../../main/hub/search-indexer';
-import { BadCursor, GRAM_COUNT_CAP, MATCH_TRIGRAMS_MAX, RARE_GRAMS_MAX, encodeCursor, ftsString, likePrefix, nameOf, planSearch, rareMatch, trigramMatch, trigramsOf } from '../../main/store/search-query';
+import { BUSY_LATE_MS, IDLE_LOOK_MS, MERGE_MIN_NEW, MERGE_NEW_SHARE, STEP_GAP_MS, mayStep, mergeDue, nextLook } from '../../main/hub/search-indexer';
+import { GRAM_SAMPLE, sampled } from '../../main/store/path-search';
+import { BadCursor, RARE_GRAMS_MAX, candidateMatch, encodeCursor, ftsString, likePrefix, markedPath, nameOf, nodeGrams, planSearch, trigramsOf } from '../../main/store/search-query';
 import { HubStore } from '../../main/store/hub-store';
 import { cachedEntry, tempDirs } from '../helpers/entries';
 import { rewindHubSchema } from '../helpers/hub-schema';
@@ -39,31 +40,9 @@ describe('the query builder', () => {
     expect(searchQueryProblem('😀'.repeat(SEARCH_QUERY_MAX + 1))).not.toBeNull();
   });
 
-  it.each([
-    ['main', '"mai" AND "ain"'],
-    ['Main', '"mai" AND "ain"'],
-    ['abc', '"abc"'],
-    ['aaaa', '"aaa"'],
-    ['say "hi"', '"say" AND " ""h" AND "hi"""'],
-    ['a OR b', '"a o" AND "r b"'],
-    ['widget-1232.ts', '"wid" AND "get" AND "-12" AND "32." AND ".ts"'],
-    ['*^:', '"*^:"'],
-    ['😀ab', '"😀ab"'],
-  ])('makes %j an AND of the trigrams that cover it without overlap, each an FTS5 string: %s', (q, match) => {
-    expect(trigramMatch(q)).toBe(match);
-  });
-
   it('quotes FTS5 strings with their double quotes doubled', () => {
     expect(ftsString('a"b')).toBe('"a""b"');
     expect(ftsString('""')).toBe('""""""');
-  });
-
-  it('puts at most MATCH_TRIGRAMS_MAX trigrams of a long query into the MATCH, from its start to its end', () => {
-    const q = Array.from({ length: 200 }, (_, i) => String.fromCharCode(0x4e00 + i)).join('');
-    const terms = trigramMatch(q).split(' AND ');
-    expect(terms).toHaveLength(MATCH_TRIGRAMS_MAX);
-    expect(terms[0]).toBe(`"${q.slice(0, 3)}"`);
-    expect(terms[terms.length - 1]).toBe(`"${q.slice(-3)}"`);
   });
 
   it.each([
@@ -76,7 +55,7 @@ describe('the query builder', () => {
   });
 
   it('plans 3 characters or more as a substring, fewer as a name prefix (characters, not units)', () => {
-    expect(planSearch('ABC')).toEqual({ kind: 'substring', match: '"abc"', grams: ['abc'], needle: 'abc', afterId: 0 });
+    expect(planSearch('ABCa')).toEqual({ kind: 'substring', grams: ['abc', 'bca'], needle: 'abca', afterId: 0 });
     expect(planSearch('ab')).toEqual({ kind: 'name-prefix', like: 'ab%', afterName: null, afterId: 0 });
     expect(planSearch('😀😀').kind).toBe('name-prefix');
     expect(planSearch('😀😀😀').kind).toBe('substring');
@@ -97,25 +76,46 @@ describe('the query builder', () => {
 });
 
 describe('the rare trigrams', () => {
-  it('lists every distinct trigram of a query, folded', () => {
+  it('lists every distinct trigram of a query, folded, in characters', () => {
     expect(trigramsOf('AbAbA')).toEqual(['aba', 'bab']);
     expect(trigramsOf('ab')).toEqual([]);
+    expect(trigramsOf('😀aB😀')).toEqual(['😀ab', 'ab😀']);
   });
 
-  it.each<[string, [string, number][], string]>([
-    ['the rarest first, at most RARE_GRAMS_MAX', [['.ts', GRAM_COUNT_CAP], ['941', 12], ['-11', 300], ['hel', GRAM_COUNT_CAP], ['11-', 40], ['x"y', 7]], '"x""y" AND "941" AND "11-"'],
-    ['none rare: the fallback', [['.ts', GRAM_COUNT_CAP], ['src', GRAM_COUNT_CAP]], 'FALLBACK'],
-    ['one held by no path: it alone', [['abc', 3], ['zzz', 0], ['def', 1]], '"zzz"'],
-    ['one rare: with the others up to RARE_GRAMS_MAX', [['.ts', GRAM_COUNT_CAP], ['941', 12]], '"941" AND ".ts"'],
-  ])('%s', (_, counts, want) => {
-    expect(rareMatch(counts, 'FALLBACK')).toBe(want);
-    expect(want.split(' AND ').length).toBeLessThanOrEqual(RARE_GRAMS_MAX);
+  it.each<[string, [string, number][], string[], string]>([
+    ['the rarest first, at most RARE_GRAMS_MAX', [['.ts', 90_000], ['941', 12], ['-11', 300], ['hel', 50_000], ['11-', 40], ['x"y', 7]], [], '"x""y" AND "941" AND "11-"'],
+    ['all common: still the rarest', [['.ts', 90_000], ['src', 80_000]], [], '"src" AND ".ts"'],
+    ['one held by no path: first (the AND ends at once)', [['abc', 3], ['zzz', 0], ['def', 1]], [], '"zzz" AND "def" AND "abc"'],
+    ['a node filter: every trigram of its marker, then the rarest', [['.ts', 90_000], ['941', 12]], ['\x0142', '42\x01'], '"\x0142" AND "42\x01" AND "941" AND ".ts"'],
+  ])('%s', (_, counts, node, want) => {
+    expect(candidateMatch(counts, node)).toBe(want);
+    expect(want.split(' AND ').length).toBeLessThanOrEqual(RARE_GRAMS_MAX + node.length);
+  });
+
+  it('marks a path with its node\'s number between two U+0001, whose trigrams no path holds', () => {
+    expect(markedPath(7, 'a/b')).toBe('\x017\x01a/b');
+    expect(nodeGrams(7)).toEqual(['\x017\x01']);
+    expect(nodeGrams(42)).toEqual(['\x0142', '42\x01']);
+    expect(nodeGrams(123)).toEqual(['\x0112', '123', '23\x01']);
+  });
+
+  it('counts the trigrams of one path in GRAM_SAMPLE, spread over any period of the ids', () => {
+    const ids = Array.from({ length: 80_000 }, (_, i) => i + 1);
+    const picked = ids.filter(sampled);
+    expect(picked.length / ids.length).toBeCloseTo(1 / GRAM_SAMPLE, 2);
+    // Every residue of every small period gets its share (ids taken in turn would pick one residue only).
+    for (const period of [2, 7, 8, 16, 50]) {
+      for (let r = 0; r < period; r++) {
+        const share = picked.filter((id) => id % period === r).length / (ids.length / period);
+        expect(share, `period ${period}, residue ${r}`).toBeGreaterThan(0.7 / GRAM_SAMPLE);
+      }
+    }
   });
 
   it('finds the same paths whichever trigrams drive the candidates (common, rare, or one held by none)', () => {
     const s = store(true);
     // 'src' and '.ts' common, '941' rare: the rare one drives; the answer is checked whatever drives.
-    s.index.putFiles('n1', Array.from({ length: GRAM_COUNT_CAP + 10 }, (_, i) => cachedEntry(`src/f${i}.ts`)));
+    s.index.putFiles('n1', Array.from({ length: 5000 }, (_, i) => cachedEntry(`src/f${i}.ts`)));
     s.index.putFiles('n2', [cachedEntry('src/helper-941.ts'), cachedEntry('src/helper-9-41.ts'), cachedEntry('lib/helper-941.ts')]);
     expect(paths(s, 'src/helper-941')).toEqual(['n2:src/helper-941.ts']);
     expect(paths(s, 'helper-941.ts')).toEqual(['n2:lib/helper-941.ts', 'n2:src/helper-941.ts']);
@@ -125,6 +125,113 @@ describe('the rare trigrams', () => {
     expect(paths(s, 'qqq')).toEqual(['n1:new/qqq.md']);
     expect(s.search.find('f1.ts', { limit: 5 }).hits).toHaveLength(1);
     s.close();
+  });
+
+  it('keeps the counts as it indexes: the sampled paths\' trigrams, node markers included', () => {
+    const s = store();
+    s.index.putFiles('n1', Array.from({ length: 4000 }, (_, i) => cachedEntry(`d/qqq-${i}`)));
+    s.search.catchUp(1_000_000);
+    const db = (s as unknown as { db: Database.Database }).db;
+    const ids = (db.prepare('SELECT id FROM path_names').pluck().all() as number[]).filter(sampled);
+    const count = (g: string) => (db.prepare('SELECT n FROM path_gram_counts WHERE gram = ?').pluck().get(g) as number | undefined) ?? 0;
+    expect(count('qqq')).toBe(ids.length);
+    expect(count('qqq')).toBeGreaterThan(4000 / GRAM_SAMPLE / 2);
+    const num = db.prepare('SELECT num FROM search_nodes WHERE node_id = ?').pluck().get('n1') as number;
+    for (const g of nodeGrams(num)) expect(count(g)).toBe(ids.length);
+    // Deleted paths stay counted (the counts only order trigrams): still found right.
+    s.index.deletePaths('n1', ['d']);
+    expect(count('qqq')).toBe(ids.length);
+    expect(paths(s, 'qqq')).toEqual([]);
+    s.close();
+  });
+});
+
+describe('a node filter in the index', () => {
+  it('finds a node\'s matches at once, however many other nodes\' matches come before them', () => {
+    const s = store(true);
+    // More matches on n1, recorded first, than a page checks: n2's one match is still on the first page.
+    for (let k = 0; k < CANDIDATES_MAX + 10; k += 2000) s.index.putFiles('n1', Array.from({ length: 2000 }, (_, i) => cachedEntry(`f/report-${k + i}`)));
+    s.index.putFiles('n2', [cachedEntry('g/report-x')]);
+    const page = s.search.find('report', { limit: 10, nodeId: 'n2' });
+    expect(page.hits.map((h) => `${h.nodeId}:${h.path}`)).toEqual(['n2:g/report-x']);
+    expect(page.next).toBeNull();
+    s.close();
+  });
+
+  it('keeps nodes apart whose markers share trigrams (1, 11, 111...), and a node with nothing indexed', () => {
+    const s = store(true);
+    for (let i = 3; i <= 120; i++) s.addNode(`m${i}`, `m${i}`, 'z');
+    const nodes = ['n1', 'n2', ...Array.from({ length: 118 }, (_, i) => `m${i + 3}`)];
+    for (const n of nodes) s.index.putFiles(n, [cachedEntry(`w/${n}/same.txt`), cachedEntry('same.txt')]);
+    s.search.catchUp(1_000_000);
+    for (const n of nodes) expect(paths(s, 'same.txt', { nodeId: n }), n).toEqual([`${n}:same.txt`, `${n}:w/${n}/same.txt`]);
+    s.addNode('late', 'late', 'z');
+    expect(paths(s, 'same.txt', { nodeId: 'late' })).toEqual([]);
+    s.index.putFiles('late', [cachedEntry('same.txt')]);
+    expect(paths(s, 'same.txt', { nodeId: 'late' })).toEqual(['late:same.txt']);
+    expect(paths(s, 'same.txt', { nodeId: 'nobody' })).toEqual([]);
+    s.close();
+  });
+});
+
+describe('the index of bare paths (before node markers)', () => {
+  it('is rebuilt by the migration: found meanwhile and after, the index sound, deletions before the rebuild right', () => {
+    const f = path.join(tmp(), 'hub.db');
+    const s = new HubStore(f);
+    s.addNode('n1', 'alpha', 'x');
+    s.addNode('n2', 'beta', 'y');
+    s.index.putFiles('n1', [cachedEntry('a/kept.txt'), cachedEntry('a/gone.txt')]);
+    s.index.putFiles('n2', [cachedEntry('b/kept.txt')]);
+    s.close();
+    // Back to the first index, filled as that version's indexer did (bare paths, upto at the end).
+    const db = new Database(f);
+    rewindHubSchema(db, HUB_MIGRATIONS.findIndex((m) => m.toString().includes('MARKED_GRAMS_SCHEMA')));
+    db.exec("INSERT INTO path_grams (rowid, path) SELECT id, path FROM path_names; UPDATE path_grams_upto SET upto = (SELECT max(id) FROM path_names)");
+    db.exec("INSERT INTO path_grams (path_grams, rank) VALUES ('integrity-check', 1)");
+    db.close();
+    const again = new HubStore(f);
+    expect(again.search.unindexed()).toBe(3);
+    expect(paths(again, 'kept.txt')).toEqual(['n1:a/kept.txt', 'n2:b/kept.txt']);
+    again.index.deletePaths('n1', ['a/gone.txt']);
+    expect(again.search.catchUp(100)).toEqual({ indexed: 2, more: false });
+    expect(paths(again, 'kept.txt', { nodeId: 'n2' })).toEqual(['n2:b/kept.txt']);
+    expect(paths(again, '.txt')).toEqual(['n1:a/kept.txt', 'n2:b/kept.txt']);
+    again.index.deletePaths('n2', ['b']);
+    const adb = (again as unknown as { db: Database.Database }).db;
+    expect(() => adb.exec("INSERT INTO path_grams (path_grams, rank) VALUES ('integrity-check', 1)")).not.toThrow();
+    again.close();
+  });
+});
+
+describe('merging the index', () => {
+  it('merges in steps to the end, records it, and searches and the index agree after', () => {
+    const s = store();
+    for (let k = 0; k < 6000; k += 100) {
+      s.index.putFiles(k % 200 ? 'n1' : 'n2', Array.from({ length: 100 }, (_, i) => cachedEntry(`m/${k + i}/item-${k + i}.txt`)));
+      s.search.catchUp(100);
+    }
+    const before = paths(s, 'item-1', { limit: 10_000 });
+    expect(before.length).toBeGreaterThan(1000);
+    let steps = 0;
+    while (s.search.mergeStep(4).more) steps++;
+    expect(steps).toBeGreaterThan(1);
+    expect(s.search.progress()).toEqual({ upto: s.search.latestId(), mergedUpto: s.search.latestId() });
+    expect(s.search.mergeStep(4)).toEqual({ more: false });
+    expect(paths(s, 'item-1', { limit: 10_000 })).toEqual(before);
+    s.index.deletePaths('n1', ['m/100']);
+    const db = (s as unknown as { db: Database.Database }).db;
+    expect(() => db.exec("INSERT INTO path_grams (path_grams, rank) VALUES ('integrity-check', 1)")).not.toThrow();
+    s.close();
+  });
+
+  it.each([
+    [{ upto: 0, mergedUpto: 0 }, false],
+    [{ upto: MERGE_MIN_NEW - 1, mergedUpto: 0 }, false],
+    [{ upto: MERGE_MIN_NEW, mergedUpto: 0 }, true],
+    [{ upto: 1_000_000 + 200_000, mergedUpto: 1_000_000 }, false],
+    [{ upto: 1_000_000 + 1_000_000 * MERGE_NEW_SHARE, mergedUpto: 1_000_000 }, true],
+  ])('is due after %j: %s (enough new paths, and a share of the whole)', (p, due) => {
+    expect(mergeDue(p)).toBe(due);
   });
 });
 
