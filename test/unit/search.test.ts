@@ -6,10 +6,11 @@
  */
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { SEARCH_QUERY_MAX, searchQueryProblem } from '../../main/contract';
 import { CANDIDATES_MAX } from '../../main/store/search-query';
-import { BUSY_LATE_MS, IDLE_LOOK_MS, MERGE_MIN_NEW, MERGE_NEW_SHARE, STEP_GAP_MS, mayStep, mergeDue, nextLook } from '../../main/hub/search-indexer';
+import { BUSY_LATE_MS, IDLE_LOOK_MS, MERGE_MIN_NEW, MERGE_NEW_SHARE, STEP_GAP_MS, SearchIndexer, mayStep, mergeDue, nextLook } from '../../main/hub/search-indexer';
+import { createLogger } from '../../main/util/log';
 import { GRAM_SAMPLE, sampled } from '../../main/store/path-search';
 import { BadCursor, RARE_GRAMS_MAX, candidateMatch, encodeCursor, ftsString, likePrefix, markedPath, nameOf, nodeGrams, planSearch, trigramsOf } from '../../main/store/search-query';
 import { HubStore } from '../../main/store/hub-store';
@@ -461,6 +462,28 @@ describe('the indexer\'s pace', () => {
     [{ stepped: false, more: false, failed: true }, IDLE_LOOK_MS * 30],
   ])('after %j looks again in %i ms', (r, ms) => {
     expect(nextLook(r)).toBe(ms);
+  });
+
+  it('on a real store, with its clock faked: fills the index while nothing is recorded, then merges it once enough was added', () => {
+    vi.useFakeTimers();
+    const s = store();
+    try {
+      const total = Math.ceil((MERGE_MIN_NEW + 1) / 2000) * 2000;
+      for (let k = 0; k < total; k += 2000) s.index.putFiles('n1', Array.from({ length: 2000 }, (_, i) => cachedEntry(`d/${k + i}.txt`)));
+      const indexer = new SearchIndexer(s.search, createLogger('search', { consoleLevel: false }));
+      indexer.start();
+      // The first look only notes the newest path; then a step per tick while nothing new comes.
+      vi.advanceTimersByTime(1);
+      expect(s.search.unindexed()).toBe(total);
+      vi.advanceTimersByTime(60_000);
+      expect(s.search.unindexed()).toBe(0);
+      expect(s.search.progress()).toEqual({ upto: s.search.latestId(), mergedUpto: s.search.latestId() });
+      expect(paths(s, '/1234.txt')).toEqual(['n1:d/1234.txt']);
+      indexer.stop();
+    } finally {
+      vi.useRealTimers();
+      s.close();
+    }
   });
 
   it('latestId follows the newest recorded path', () => {
