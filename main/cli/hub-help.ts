@@ -81,6 +81,11 @@ Usage:
                                          paths in the mirrors (every node's, or one's) containing QUERY,
                                          case folded, from the hub's index (no disk walk); under 3
                                          characters, names starting with it; --cursor: the next page
+  cortex-hub settings [--json]           the hub's settings (those of the UI's Settings view): each
+                                         key, its value, what it accepts
+  cortex-hub settings set KEY=VALUE [KEY=VALUE...] [--json]
+                                         change them, e.g. trashRetentionDays=14 notifyOnConflicts=false;
+                                         a running hub applies them at once
   cortex-hub token rotate [--json]       a new admin token (DIR/admin-token; the same across restarts
                                          until rotated): a running hub switches to it at once and
                                          signs out UIs that use the old one; prints the UI link

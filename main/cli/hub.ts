@@ -9,6 +9,7 @@ import { conflictsText, nodeShow, pauseText, purgeText, rescanText } from './ans
 import { emptiedText, trashText } from './trash-text';
 import { changesText, historyText } from './changes-text';
 import { searchText } from './search-text';
+import { changedText, parseAssignments, settingsText } from './settings-cli';
 import { DataDirBusyError, layout, resolveDataDir } from '../hub/data-dir';
 import { runHub } from '../server/run-hub';
 import { installSafetyNet } from '../server/safety-net';
@@ -263,6 +264,17 @@ async function main(argv: string[]): Promise<number> {
         limit: values.limit !== undefined ? positiveInt(values.limit, '--limit') : 50,
       }));
       out(json, r, () => changesText(r, Boolean(values.node)));
+      return 0;
+    }
+    case 'settings': {
+      const r = await withHub(dataDir, (inv) => inv('settings.get', {}));
+      out(json, r, () => settingsText(r));
+      return 0;
+    }
+    case 'settings set': {
+      const change = parseAssignments(positionals.slice(2));
+      const [before, after] = await withHub(dataDir, async (inv) => [await inv('settings.get', {}), await inv('settings.set', change)] as const);
+      out(json, after, () => changedText(before, after, change));
       return 0;
     }
     default:
