@@ -93,8 +93,11 @@ export interface NodeStatus {
   /** The same count as `problems` (kept for scripts written before it). */
   errors: number;
   lastError: FileFailureView | null;
+  /** This session's bytes received from the node, and those the hub found in the mirror instead (node → hub). */
   bytesReceived: number;
   bytesReused: number;
+  /** This session's bytes sent to the node (hub → node: blocks of changes made on the hub's side). */
+  bytesSent: number;
   mirror: string;
   /** The mirror is being checked against the index after a clean restart. */
   verifying: boolean;

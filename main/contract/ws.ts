@@ -122,7 +122,7 @@ const NODE_FIELDS: { [K in keyof NodeStatus]-?: Check } = {
   toHubPercent: countOrNull, toHubEtaMs: countOrNull, toNodePercent: countOrNull, toNodeEtaMs: countOrNull,
   conflicts: count, problems: count, ignored: count, errors: count,
   lastError: (v) => v === null || exactly(v, FAILURE_FIELDS),
-  bytesReceived: count, bytesReused: count, mirror: text, verifying: (v) => typeof v === 'boolean',
+  bytesReceived: count, bytesReused: count, bytesSent: count, mirror: text, verifying: (v) => typeof v === 'boolean',
   locked: (v) => Array.isArray(v) && v.length <= MAX_LOCKED && v.every(text),
   lockedRefusals: count, lockError: textOrNull, pausedAt: countOrNull, connected: (v) => typeof v === 'boolean',
 };

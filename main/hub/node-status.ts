@@ -321,7 +321,7 @@ export class StatusBoard {
       problems: failures.size + whole.length + reported.problems,
       ignored: reported.ignored,
       lastError: last ?? (whole[0] ? { path: '', code: whole[0].code, message: whole[0].reason, at: whole[0].at } : null),
-      bytesReceived: s?.counters.bytesReceived ?? 0, bytesReused: s?.counters.bytesReused ?? 0,
+      bytesReceived: s?.counters.bytesReceived ?? 0, bytesReused: s?.counters.bytesReused ?? 0, bytesSent: s?.counters.bytesSent ?? 0,
       mirror: this.deps.mirrorOf(n.id),
       verifying: rt?.mirror.verifying ?? false,
       locked: lock?.globs ?? [],

@@ -78,18 +78,18 @@ function sameNode(a: NodeStatus, b: NodeStatus): boolean {
 }
 
 /**
- * The next rate record for a node. While nothing moves, `samples` stays the same array, so a
- * row that selects it does not re-render.
+ * The next rate record for a node, from the bytes moved so far this session (both ways). While
+ * nothing moves, `samples` stays the same array, so a row that selects it does not re-render.
  */
-export function nextRate(prev: NodeRate | undefined, bytesReceived: number, now: number): NodeRate {
-  if (!prev || bytesReceived < prev.lastBytes) return { samples: [], lastBytes: bytesReceived, lastAt: now };
+export function nextRate(prev: NodeRate | undefined, moved: number, now: number): NodeRate {
+  if (!prev || moved < prev.lastBytes) return { samples: [], lastBytes: moved, lastAt: now };
   const dt = (now - prev.lastAt) / 1000;
-  const rate = dt > 0 ? (bytesReceived - prev.lastBytes) / dt : 0;
+  const rate = dt > 0 ? (moved - prev.lastBytes) / dt : 0;
   const last = prev.samples[prev.samples.length - 1] ?? 0;
-  if (rate === 0 && last === 0) return { samples: prev.samples, lastBytes: bytesReceived, lastAt: now };
+  if (rate === 0 && last === 0) return { samples: prev.samples, lastBytes: moved, lastAt: now };
   const samples = prev.samples.length >= RATE_SAMPLES ? prev.samples.slice(1) : prev.samples.slice();
   samples.push(rate);
-  return { samples, lastBytes: bytesReceived, lastAt: now };
+  return { samples, lastBytes: moved, lastAt: now };
 }
 
 /** Merges a snapshot into the state, keeping every unchanged object. */
@@ -101,7 +101,8 @@ export function merge(state: Pick<UiState, 'order' | 'nodes' | 'rates'>, status:
     order.push(n.id);
     const old = state.nodes[n.id];
     nodes[n.id] = old && (old === n || sameNode(old, n)) ? old : n;
-    rates[n.id] = nextRate(state.rates[n.id], n.bytesReceived, now);
+    // Both ways: bytes received from the node and sent to it.
+    rates[n.id] = nextRate(state.rates[n.id], n.bytesReceived + n.bytesSent, now);
   }
   const sameOrder = order.length === state.order.length && order.every((id, i) => id === state.order[i]);
   return { order: sameOrder ? state.order : order, nodes, rates };

@@ -62,6 +62,11 @@ describe('node facts and the new state', () => {
     expect(show.stdout).not.toMatch(/\{"peer"/);
     const json = JSON.parse((await cli(['node', 'show', worker.id, '--json'])).stdout) as NodeDetail;
     expect(json.facts.workspace).toBe(path.resolve(ws));
+    // What the hub sends counts for the session too (the overview's rate is both ways).
+    expect(d.node.bytesSent).toBe(0);
+    fs.writeFileSync(path.join(hub.mirror(worker.id), 'sent.bin'), crypto.randomBytes(3000));
+    await waitFor('the hub-side file on the node', () => fs.existsSync(path.join(ws, 'sent.bin')), 30_000);
+    await waitFor('3000 bytes counted as sent', async () => (await hub.node(worker.id)).bytesSent === 3000, 10_000);
   });
 
   it('keeps the facts when the node goes away, which makes it disconnected, not new', async () => {

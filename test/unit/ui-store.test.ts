@@ -7,7 +7,7 @@ import { mutate, node as fullNode, rng, status as hubStatus } from '../helpers/s
 
 const node = (id: string, over: Partial<NodeStatus> = {}): NodeStatus => ({
   id, name: id, state: 'in-sync', createdAt: 0, retiredAt: null, lastSeen: 1000, files: 1, bytes: 10, outOfSyncFiles: 0, outOfSyncBytes: 0,
-  errors: 0, lastError: null, bytesReceived: 0, bytesReused: 0, mirror: `/m/${id}`, verifying: false, problems: 0, ignored: 0, locked: [], lockedRefusals: 0, lockError: null, toNodeFiles: 0, toNodeBytes: 0, toHubPercent: null, toHubEtaMs: null, toNodePercent: null, toNodeEtaMs: null, conflicts: 0, pausedAt: null, connected: true, ...over,
+  errors: 0, lastError: null, bytesReceived: 0, bytesReused: 0, bytesSent: 0, mirror: `/m/${id}`, verifying: false, problems: 0, ignored: 0, locked: [], lockedRefusals: 0, lockError: null, toNodeFiles: 0, toNodeBytes: 0, toHubPercent: null, toHubEtaMs: null, toNodePercent: null, toNodeEtaMs: null, conflicts: 0, pausedAt: null, connected: true, ...over,
 });
 const status = (nodes: NodeStatus[]): HubStatus => ({ version: 'v', uptimeMs: 1, bytesHashedSinceStart: 0, filesHashedSinceStart: 0, grpc: null, fingerprint: 'f', trashBytes: 0, nodes });
 const empty = { order: [], nodes: {}, rates: {} };
@@ -45,6 +45,14 @@ describe('merging status snapshots', () => {
     for (let i = 1; i <= RATE_SAMPLES + 10; i++) many = nextRate(many, 1000 + i * 100, 500 + i * 1000);
     expect(many.samples).toHaveLength(RATE_SAMPLES);
     expect(nextRate(many, 5, 99_000).samples).toEqual([]);
+  });
+
+  it('counts both ways in the rate: bytes received from the node and sent to it', () => {
+    const empty = { order: [], nodes: {}, rates: {} };
+    const s1 = merge(empty, status([node('up', { bytesReceived: 0 }), node('down', { bytesSent: 0 })]), 0);
+    const s2 = merge(s1, status([node('up', { bytesReceived: 4000 }), node('down', { bytesSent: 6000 })]), 2000);
+    expect(s2.rates.up!.samples).toEqual([2000]);
+    expect(s2.rates.down!.samples).toEqual([3000]);
   });
 });
 

@@ -72,7 +72,7 @@ export function NodeDetailView({ id }: { id: string }) {
         <dt>Pending to node</dt><dd data-fact="to-node">{plural(node.toNodeFiles, 'change')} · {bytes(node.toNodeBytes)}{toNode ? ` · ${toNode}` : ''} (changed on the hub's side)</dd>
         <dt>Conflicts</dt><dd>{plural(node.conflicts, 'conflict copy', 'conflict copies')}</dd>
         <dt>Problems</dt><dd>{plural(node.problems, 'path')} that cannot be synced · {count(node.ignored)} ignored</dd>
-        <dt>Received</dt><dd>{bytes(node.bytesReceived)} (plus {bytes(node.bytesReused)} reused from the mirror) this session</dd>
+        <dt>Transferred</dt><dd>{bytes(node.bytesReceived)} received (plus {bytes(node.bytesReused)} reused from the mirror), {bytes(node.bytesSent)} sent, this session</dd>
         <dt>Last seen</dt><dd>{node.state === 'new' ? 'never (it has not connected yet)' : !node.connected ? ago(node.lastSeen) : `connected now${f?.connectedAt ? `, since ${new Date(f.connectedAt).toLocaleString()}` : ''}`}</dd>
         <dt>Added</dt><dd>{new Date(node.createdAt).toLocaleString()}</dd>
         {node.retiredAt ? (<><dt>Retired</dt><dd>{new Date(node.retiredAt).toLocaleString()}</dd></>) : null}
