@@ -7,13 +7,13 @@
  */
 import { AGENT_HISTORY_DEFAULT_DAYS, ContractError, MAX_CONFIG_BYTES, WebhookBodySchema, issuesText, type AgentInstanceView, type AgentOutputView, type AgentPage, type AgentTemplateDeleted, type AgentTemplateSaved, type AgentTemplateSummary, type AgentTemplateView, type ErrorCode } from '../contract';
 import { errorEnvelope, okEnvelope } from '../contract/envelope';
-import { AGENT_STATES, FINAL_STATES, type AgentInstance, type AgentState, type AgentStore } from '../store/agent-store';
+import { AGENT_STATES, FINAL_STATES, type AgentInstance, type AgentState, type AgentStore, type AgentTemplate } from '../store/agent-store';
 import type { AgentStateMsg, HubMessage } from '../sync/wire';
 import type { Logger } from '../util/log';
 import { Retention } from '../util/retention';
 import { clip } from '../util/text';
 import { tailText } from '../util/tail';
-import { matches, parseCron, type CronSchedule } from './cron';
+import { matches, nextFire, parseCron, type CronSchedule } from './cron';
 import { checkTemplate, newWebhookToken, type TemplateFields } from './template-rules';
 
 /** Instances a `queue` template may have waiting; a trigger beyond this is skipped. */
@@ -65,7 +65,23 @@ export class AgentService {
   }
 
   templates(deleted = false): AgentTemplateView[] {
-    return this.store.templates(deleted);
+    const now = new Date();
+    return this.store.templates(deleted).map((t) => this.view(t, now));
+  }
+
+  /** A template as the operator sees it: with when its cron fires next (the hub's local time, as tick() fires it). */
+  private view(t: AgentTemplate, now = new Date()): AgentTemplateView {
+    return { ...t, nextRunAt: t.cron && t.deletedAt === null ? nextFire(this.schedule(t.cron), now)?.getTime() ?? null : null };
+  }
+
+  /** A cron expression parsed once (the stored ones were checked when saved). */
+  private schedule(cron: string): CronSchedule {
+    let s = this.schedules.get(cron);
+    if (!s) {
+      s = parseCron(cron);
+      this.schedules.set(cron, s);
+    }
+    return s;
   }
 
   createTemplate(t: TemplateFields & { name: string; command: string; webhook?: boolean | undefined }): AgentTemplateSaved {
@@ -74,8 +90,9 @@ export class AgentService {
     const webhookToken = t.webhook ? newWebhookToken() : null;
     const template = this.store.createTemplate({ name: t.name, command: t.command, defaultConfig: t.defaultConfig ?? {}, cron: t.cron ?? null, nodeId: t.nodeId ?? null, overlap: t.overlap ?? 'skip', webhookToken });
     this.host.log.info('agent.template_created', { template: template.id, name: template.name, cron: template.cron, webhook: template.hasWebhook });
-    this.host.templateChanged?.(template);
-    return { template, webhookToken };
+    const view = this.view(template);
+    this.host.templateChanged?.(view);
+    return { template: view, webhookToken };
   }
 
   /** Changes the fields given of a live template (null clears cron or node); `webhook` keeps, renews or removes its token. */
@@ -94,7 +111,7 @@ export class AgentService {
       ...(u.defaultConfig !== undefined ? { defaultConfig: u.defaultConfig } : {}), ...(u.overlap !== undefined ? { overlap: u.overlap } : {}),
       cron: next.cron, nodeId: next.nodeId, ...(webhookToken !== undefined ? { webhookToken } : {}),
     });
-    const template = this.store.template(t.id)!;
+    const template = this.view(this.store.template(t.id)!);
     this.host.log.info('agent.template_updated', { template: t.id, name: template.name, fields: Object.keys(u).filter((k) => k !== 'id'), cron: template.cron, webhook: template.hasWebhook });
     this.host.templateChanged?.(template);
     return { template, webhookToken: webhookToken ?? null };
@@ -114,7 +131,7 @@ export class AgentService {
       if (i.state === 'running') running++;
       else if (this.finish(i.id, 'stopped', { error: `its template ${t.name} was deleted before it started` })) stopped++;
     }
-    const template = this.store.template(t.id)!;
+    const template = this.view(this.store.template(t.id)!);
     this.host.log.info('agent.template_deleted', { template: t.id, name: t.name, stopped, running });
     this.host.templateChanged?.(template);
     return { template, stopped, running };
@@ -122,7 +139,8 @@ export class AgentService {
 
   /** One line per live template: its newest instance and how many are active. */
   overview(): AgentTemplateSummary[] {
-    return this.store.templates().map((template) => ({ template, last: this.store.lastOfTemplate(template.id) ?? null, active: this.store.activeCountOfTemplate(template.id) }));
+    const now = new Date();
+    return this.store.templates().map((template) => ({ template: this.view(template, now), last: this.store.lastOfTemplate(template.id) ?? null, active: this.store.activeCountOfTemplate(template.id) }));
   }
 
   /** The kept tail of an instance's output. */
@@ -140,7 +158,7 @@ export class AgentService {
     return this.start({ templateId: t.id, nodeId: i.nodeId, sessionId: i.sessionId ?? undefined, config: i.config }, 'rerun');
   }
 
-  private liveTemplate(id: string): AgentTemplateView {
+  private liveTemplate(id: string): AgentTemplate {
     const t = this.store.template(id);
     if (!t || t.deletedAt !== null) throw new ContractError('NOT_FOUND', `no agent template ${id}${t ? ' (it was deleted)' : ''}`);
     return t;
@@ -264,12 +282,7 @@ export class AgentService {
   tick(now: Date): void {
     for (const t of this.store.templates()) {
       if (!t.cron) continue;
-      let s = this.schedules.get(t.cron);
-      if (!s) {
-        s = parseCron(t.cron);
-        this.schedules.set(t.cron, s);
-      }
-      if (!matches(s, now)) continue;
+      if (!matches(this.schedule(t.cron), now)) continue;
       try {
         this.trigger(t.id, 'cron');
       } catch (e) {

@@ -4,7 +4,7 @@
  * printing the contract's answer.
  */
 import { OUTPUT_DROPPED_REASON, type AgentInstanceView, type AgentOutputView, type AgentTemplateSummary, type AgentTemplateView } from '../contract';
-import { ago, bytes, duration } from '../util/format';
+import { ago, bytes, duration, inTime } from '../util/format';
 import { withHub } from './admin-client';
 import { UsageError, jsonObject, out, positiveInt } from './args';
 import { table } from './format';
@@ -22,13 +22,17 @@ function overlapOf(v: Values): { overlap?: 'skip' | 'queue' } {
 }
 
 function templatesText(r: AgentTemplateView[]): string {
-  return r.length === 0 ? 'No agent templates.' : table([['ID', 'NAME', 'COMMAND', 'CRON', 'NODE', 'OVERLAP', 'WEBHOOK', 'DELETED'],
-    ...r.map((t) => [t.id, t.name, t.command, t.cron ?? '-', t.nodeId ?? '-', t.overlap, t.hasWebhook ? 'yes' : 'no', t.deletedAt ? new Date(t.deletedAt).toISOString() : '-'])]);
+  return r.length === 0 ? 'No agent templates.' : table([['ID', 'NAME', 'COMMAND', 'CRON', 'NEXT RUN', 'NODE', 'OVERLAP', 'WEBHOOK', 'DELETED'],
+    ...r.map((t) => [t.id, t.name, t.command, t.cron ?? '-', nextRun(t), t.nodeId ?? '-', t.overlap, t.hasWebhook ? 'yes' : 'no', t.deletedAt ? new Date(t.deletedAt).toISOString() : '-'])]);
+}
+
+function nextRun(t: AgentTemplateView): string {
+  return t.nextRunAt === null ? '-' : `${new Date(t.nextRunAt).toISOString()} (${inTime(t.nextRunAt)})`;
 }
 
 function overviewText(r: AgentTemplateSummary[]): string {
-  return r.length === 0 ? 'No agent templates.' : table([['TEMPLATE', 'CRON', 'ACTIVE', 'LAST RUN', 'STATE', 'WHEN', 'DURATION'],
-    ...r.map((s) => [s.template.name, s.template.cron ?? '-', String(s.active), s.last?.id ?? '-', s.last?.state ?? '-', s.last ? ago(s.last.createdAt) : '-',
+  return r.length === 0 ? 'No agent templates.' : table([['TEMPLATE', 'CRON', 'NEXT RUN', 'ACTIVE', 'LAST RUN', 'STATE', 'WHEN', 'DURATION'],
+    ...r.map((s) => [s.template.name, s.template.cron ?? '-', nextRun(s.template), String(s.active), s.last?.id ?? '-', s.last?.state ?? '-', s.last ? ago(s.last.createdAt) : '-',
       s.last?.durationMs != null ? duration(s.last.durationMs) : '-'])]);
 }
 

@@ -28,6 +28,8 @@ export interface AgentTemplateView {
   updatedAt: number;
   /** When it was deleted (its instances keep their history), or null. */
   deletedAt: number | null;
+  /** When its cron fires next, by the hub's clock and time zone (null: no cron, or deleted), as of the answer. */
+  nextRunAt: number | null;
 }
 
 export interface AgentInstanceView {

@@ -96,7 +96,8 @@ export const ACTIVE_OF_TEMPLATE = "FROM agent_instances INDEXED BY agent_instanc
 export const TOMBSTONE_PREFIX = '\u0000deleted:';
 
 /** Rows come out exactly as the contract shows them. */
-export type AgentTemplate = AgentTemplateView;
+/** A template as stored: the view without what the hub works out when it answers (agent-service.ts). */
+export type AgentTemplate = Omit<AgentTemplateView, 'nextRunAt'>;
 export type AgentInstance = AgentInstanceView;
 export type AgentOutput = Omit<AgentOutputView, 'id' | 'recorded'>;
 

@@ -24,6 +24,15 @@ export function ago(ts: number | null, now = Date.now()): string {
   return `${Math.round(s / 86400)}d ago`;
 }
 
+/** "in 45s", "in 3m", "in 2h", "in 3d": a moment to come, as ago() one past. */
+export function inTime(ts: number, now = Date.now()): string {
+  const s = Math.max(0, Math.round((ts - now) / 1000));
+  if (s < 60) return `in ${s}s`;
+  if (s < 3600) return `in ${Math.round(s / 60)}m`;
+  if (s < 86400) return `in ${Math.round(s / 3600)}h`;
+  return `in ${Math.round(s / 86400)}d`;
+}
+
 const NUMBER = new Intl.NumberFormat();
 const DATE_TIME = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
 const NAMES = new Intl.Collator();

@@ -205,10 +205,11 @@ describe.skipIf('skip' in launched)('agent templates in the UI', () => {
     await page.locator('table.templates tr[data-template="every-minute"]').waitFor();
     expect(await rows.count()).toBe(2);
     await expect.poll(() => page.locator('tr[data-template="every-minute"] td').nth(4).innerText()).toBe('40');
-    expect(await page.locator('tr[data-template="every-minute"] td').nth(2).innerText()).toBe('cron * * * * *');
+    expect(await page.locator('tr[data-template="every-minute"] td').nth(2).innerText()).toMatch(/^cron \* \* \* \* \* \(next in \d+s\)$/);
     await shots('agents-overview');
     await page.locator('tr[data-template="every-minute"]').getByRole('link', { name: 'every-minute' }).click();
     await page.getByRole('heading', { name: 'every-minute', level: 1 }).waitFor();
+    expect(await page.locator('[data-fact="next-run"]').innerText()).toMatch(/next run .+ \(in \d+s, by the hub's clock\)/);
     await expect.poll(async () => Number((await page.getByTestId('agents-count').innerText()).replace(/[^\d]/g, ''))).toBe(40);
     expect(await page.locator('.template-page [data-agent-id]').evaluateAll((els) => els.every((e) => e.getAttribute('data-state') === 'pending'))).toBe(true);
   });

@@ -75,6 +75,22 @@ describe('cron schedules', () => {
     t.hub.close();
   });
 
+  it('says when each template\'s cron fires next, as of the answer; none without a cron or once deleted', () => {
+    vi.useFakeTimers();
+    vi.setSystemTime(new Date(2026, 0, 1, 10, 7, 30));
+    const t = setup();
+    const cron = t.svc.createTemplate({ name: 'every-15', command: 'true', cron: '*/15 * * * *', nodeId: 'n1' }).template;
+    expect(cron.nextRunAt).toBe(new Date(2026, 0, 1, 10, 15).getTime());
+    const manual = t.svc.createTemplate({ name: 'manual', command: 'true' }).template;
+    expect(manual.nextRunAt).toBeNull();
+    vi.setSystemTime(new Date(2026, 0, 1, 10, 15, 1));
+    expect(t.svc.templates().map((x) => [x.name, x.nextRunAt])).toEqual([['every-15', new Date(2026, 0, 1, 10, 30).getTime()], ['manual', null]]);
+    expect(t.svc.overview().find((s) => s.template.id === cron.id)!.template.nextRunAt).toBe(new Date(2026, 0, 1, 10, 30).getTime());
+    expect(t.svc.updateTemplate({ id: cron.id, cron: '0 9 * * *' }).template.nextRunAt).toBe(new Date(2026, 0, 2, 9, 0).getTime());
+    expect(t.svc.deleteTemplate(cron.id).template.nextRunAt).toBeNull();
+    t.hub.close();
+  });
+
   it('refuses a cron template without a node, or with an invalid schedule', () => {
     const t = setup();
     expect(() => t.svc.createTemplate({ name: 'x', command: 'true', cron: '*/5 * * * *' })).toThrow(/needs the node/);

@@ -5,7 +5,7 @@
  * headings that agree with their lists.
  */
 import { describe, expect, it } from 'vitest';
-import { bytes } from '../../main/util/format';
+import { bytes, inTime } from '../../main/util/format';
 import { duration, etaText, eventSentence, hostOfPeer, listNote, needsAttention, nodesSummary, overallPercent, plural, progressText, rateText, retireLoss } from '../../main/util/describe';
 
 describe('counts and the overview summary', () => {
@@ -22,6 +22,12 @@ describe('counts and the overview summary', () => {
     expect(needsAttention('error')).toBe(true);
     expect(needsAttention('disconnected')).toBe(true);
     for (const s of ['new', 'connected', 'syncing', 'in-sync', 'retired']) expect(needsAttention(s), s).toBe(false);
+  });
+});
+
+describe('moments to come', () => {
+  it.each([[0, 'in 0s'], [45_000, 'in 45s'], [60_000, 'in 1m'], [2 * 3600_000, 'in 2h'], [3 * 86_400_000, 'in 3d'], [-5000, 'in 0s']])('%i ms ahead: %s', (ahead, text) => {
+    expect(inTime(1_000_000 + ahead, 1_000_000)).toBe(text);
   });
 });
 

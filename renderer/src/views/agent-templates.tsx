@@ -6,7 +6,7 @@
  */
 import { useEffect, useState } from 'react';
 import type { AgentTemplateView } from '../../../main/contract';
-import { ago, dateTime, duration } from '../../../main/util/format';
+import { ago, dateTime, duration, inTime } from '../../../main/util/format';
 import { api } from '../api';
 import { CopyButton, Empty, ErrorNote, Loading } from '../components/bits';
 import { useLoad } from '../hooks';
@@ -57,7 +57,7 @@ export function TemplatesOverview() {
               <tr key={t.id} data-template={t.name}>
                 <td><a href={`#/agents/templates/${encodeURIComponent(t.id)}`} onClick={(e) => { e.preventDefault(); go({ name: 'agent-template', id: t.id }); }}>{t.name}</a></td>
                 <td className="mono clip" title={t.command}>{t.command}</td>
-                <td>{[t.cron ? `cron ${t.cron}` : null, t.hasWebhook ? 'webhook' : null].filter(Boolean).join(', ') || 'manual'}</td>
+                <td>{[t.cron ? `cron ${t.cron}${t.nextRunAt !== null ? ` (next ${inTime(t.nextRunAt)})` : ''}` : null, t.hasWebhook ? 'webhook' : null].filter(Boolean).join(', ') || 'manual'}</td>
                 <td>{t.nodeId ? nodes[t.nodeId]?.name ?? t.nodeId : '–'}</td>
                 <td>{active}</td>
                 <td>{last ? (
@@ -104,7 +104,8 @@ export function TemplatePage({ id }: { id: string }) {
       <dl className="facts template-facts">
         <dt>Id</dt><dd className="mono">{t.id}</dd>
         <dt>Command</dt><dd><pre className="command">{t.command}</pre></dd>
-        <dt>Cron</dt><dd className="mono">{t.cron ?? (deleted ? '– (ended with the delete)' : '– (none)')}</dd>
+        <dt>Cron</dt><dd><span className="mono">{t.cron ?? (deleted ? '– (ended with the delete)' : '– (none)')}</span>
+          {t.nextRunAt !== null ? <span className="sub" data-fact="next-run"> · next run {dateTime(t.nextRunAt)} ({inTime(t.nextRunAt)}, by the hub's clock)</span> : null}</dd>
         <dt>Node</dt><dd>{t.nodeId ? <a href={`#/node/${encodeURIComponent(t.nodeId)}`} onClick={(e) => { e.preventDefault(); go({ name: 'node', id: t.nodeId! }); }}>{nodes[t.nodeId]?.name ?? t.nodeId}</a> : '– (chosen at each start)'}</dd>
         <dt>Overlap</dt><dd>{t.overlap === 'skip' ? 'a trigger while one still runs is skipped' : 'a trigger while one still runs waits its turn'}</dd>
         <dt>Webhook</dt><dd>{t.hasWebhook ? (
