@@ -129,6 +129,8 @@ export interface HubStatus {
   bytesHashedSinceStart: number;
   filesHashedSinceStart: number;
   grpc: string | null;
+  /** The UI and admin API's address (`http://host:port`; webhooks go there too), null where the hub serves none (an admin command's own). */
+  ui: string | null;
   fingerprint: string;
   /** Bytes of the mirrors in the trash (DATA/trash/), restorable until emptied. */
   trashBytes: number;

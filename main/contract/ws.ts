@@ -112,7 +112,7 @@ const exactly = (v: unknown, keys: Record<string, Check>): boolean => {
 };
 
 const HUB_FIELDS: { [K in keyof HubFields]-?: Check } = {
-  version: text, uptimeMs: count, bytesHashedSinceStart: count, filesHashedSinceStart: count, grpc: textOrNull, fingerprint: text, trashBytes: count,
+  version: text, uptimeMs: count, bytesHashedSinceStart: count, filesHashedSinceStart: count, grpc: textOrNull, ui: textOrNull, fingerprint: text, trashBytes: count,
 };
 const FAILURE_FIELDS: Record<string, Check> = { path: text, code: text, message: text, at: count };
 const NODE_FIELDS: { [K in keyof NodeStatus]-?: Check } = {

@@ -24,6 +24,7 @@ import { APP_INDEX, APP_SCHEME, isAppUrl, rendererFile } from './app-url';
 import { createIpcAdapter, type IpcAdapter } from './ipc';
 import { healthOf, type Health } from './health';
 import { applyStartOnLogin, startedHidden, watchNotices } from './notify';
+import { DESKTOP_LISTENERS, nextListeners, type Listeners } from './listeners';
 
 protocol.registerSchemesAsPrivileged([{ scheme: APP_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true } }]);
 
@@ -164,16 +165,23 @@ async function start(): Promise<void> {
   lockDownSession();
   const a = args();
   const dataDir = resolveDataDir(a.data);
-  const base = { dataDir, consoleLevel: 'warn' as const, ui: { host: '127.0.0.1', port: 0 }, desktop: true };
-  try {
-    running = await runHub({ ...base, grpc: a.grpc ?? '0.0.0.0:7443' });
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE' || a.grpc) throw e;
-    // The default port is taken (a `serve` elsewhere?): any free port; join strings carry it.
-    running = await runHub({ ...base, grpc: '0.0.0.0:0' });
-    running.hub.log.warn('desktop.grpc-port-fallback', { wanted: 7443, got: running.grpc });
+  const base = { dataDir, consoleLevel: 'warn' as const, desktop: true };
+  let listeners: Listeners = { ...DESKTOP_LISTENERS, grpc: a.grpc ?? DESKTOP_LISTENERS.grpc };
+  const fellBack: string[] = [];
+  for (;;) {
+    try {
+      running = await runHub({ ...base, ...listeners });
+      break;
+    } catch (e) {
+      // A usual port taken (a `serve` on this machine?): a free one instead (listeners.ts).
+      const next = nextListeners(e, listeners, a.grpc !== undefined);
+      if (!next) throw e;
+      fellBack.push((e as Error).message);
+      listeners = next;
+    }
   }
   const hub = running.hub;
+  if (fellBack.length) hub.log.warn('desktop.port-fallback', { taken: fellBack, grpc: running.grpc, ui: running.ui });
   // The hub runs in this process: a stray error must not quit the app (safety-net.ts says why).
   installSafetyNet(hub.log.child('process'));
   trimHeapWhenIdle({ onTrim: (before, after) => hub.log.debug('heap.trimmed', { beforeMiB: Math.round(before / 2 ** 20), afterMiB: Math.round(after / 2 ** 20) }) });

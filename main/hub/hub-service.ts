@@ -130,7 +130,7 @@ export class HubService extends EventEmitter<HubEvents> {
     }));
     this.statusBoard = new StatusBoard({
       store, runtimes: this.runtimes, reports: this.reports, pool: this.pool, fingerprint: identity.fingerprint, startedAt: this.startedAt,
-      mode: opts.mode, grpcAddress: () => this.nodeServer.address, mirrorOf: (id) => this.mirrorOf(id), trashBytes: () => this.trash.bytes(),
+      mode: opts.mode, grpcAddress: () => this.nodeServer.address, uiAddress: () => this.uiAddress, mirrorOf: (id) => this.mirrorOf(id), trashBytes: () => this.trash.bytes(),
     });
     this.searchIndexer = new SearchIndexer(store.search, log.child('search'));
     this.trash = new TrashService({ layout: this.layout, store, log: log.child('trash'), retentionDays: () => this.settings().trashRetentionDays, changed: () => this.statusBoard.hubChanged() });
@@ -243,6 +243,13 @@ export class HubService extends EventEmitter<HubEvents> {
   }
 
   // ---- the node server ---------------------------------------------------------------------
+
+  /** The UI and admin API's address once it listens (run-hub.ts): in the status, for webhook URLs. */
+  private uiAddress: string | null = null;
+
+  noteUiAddress(url: string): void {
+    this.uiAddress = url;
+  }
 
   async listen(hostPort: string): Promise<string> {
     const address = await this.nodeServer.listen(hostPort);

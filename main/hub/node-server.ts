@@ -24,6 +24,7 @@ import { SUPERSEDE_WINDOW_MS, settled, type StatusBoard } from './node-status';
 import { NodeSession, type Duplex } from './session';
 import { FlushGroup } from './session-flush';
 import type { HubIdentity } from './tls';
+import { PortInUse, isAddressInUse, portOf } from '../util/port-in-use';
 
 const HELLO_TIMEOUT_MS = 10_000;
 const DEFAULT_GRPC_PORT = 7443;
@@ -77,7 +78,14 @@ export class NodeServer {
     server.addService(hubServiceDefinition(), { session: (call: Duplex) => this.acceptSession(call) });
     const { identity } = this.deps;
     const creds = grpc.ServerCredentials.createSsl(null, [{ cert_chain: identity.cert, private_key: identity.key }], false);
-    const port = await new Promise<number>((resolve, reject) => server.bindAsync(hostPort, creds, (err, p) => (err ? reject(err) : resolve(p))));
+    // gRPC's own logger writes to stderr ("E No address added…", said better below): its lines go to the hub's log file instead.
+    grpc.setLogger({ error: (...args: unknown[]) => this.log.info('grpc.log', { message: args.map(String).join(' ') }) } as Partial<Console>);
+    let port: number;
+    try {
+      port = await new Promise<number>((resolve, reject) => server.bindAsync(hostPort, creds, (err, p) => (err ? reject(err) : resolve(p))));
+    } catch (e) {
+      throw isAddressInUse(e) ? new PortInUse('node', hostPort, portOf(hostPort), '--grpc') : e;
+    }
     this.server = server;
     const host = hostPort.slice(0, hostPort.lastIndexOf(':'));
     this.address = `${host}:${port}`;

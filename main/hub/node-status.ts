@@ -90,6 +90,7 @@ export interface StatusDeps {
   mode: 'serve' | 'admin';
   /** host:port the node server is bound to, or null. */
   grpcAddress(): string | null;
+  uiAddress(): string | null;
   mirrorOf(id: string): string;
   /** Bytes in the trash (trash-service.ts). */
   trashBytes(): number;
@@ -209,6 +210,7 @@ export class StatusBoard {
       bytesHashedSinceStart: this.deps.pool.bytesHashed,
       filesHashedSinceStart: this.deps.pool.filesHashed,
       grpc: this.deps.grpcAddress(),
+      ui: this.deps.uiAddress(),
       fingerprint: this.deps.fingerprint,
       trashBytes: this.deps.trashBytes(),
     };

@@ -36,6 +36,7 @@ import { INVOKE_PATH } from '../contract/http';
 import { WS_CLOSE_TOKEN_CHANGED, WS_PATH, wsEvent, wsReply, type WsId, type WsServerMessage } from '../contract/ws';
 import type { Logger } from '../util/log';
 import { clip } from '../util/text';
+import { PortInUse, isAddressInUse } from '../util/port-in-use';
 import { allowedHosts, decodeSegment, hostAllowed, originAllowed, parseTarget } from './guards';
 
 const MAX_BODY = 1024 * 1024;
@@ -153,7 +154,7 @@ export class ApiServer {
       }
     });
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
+      server.once('error', (e) => reject(isAddressInUse(e) ? new PortInUse('UI', `${this.opts.host}:${this.opts.port}`, this.opts.port, '--ui') : e));
       server.listen(this.opts.port, this.opts.host, () => resolve());
     });
     this.server = server;

@@ -57,6 +57,7 @@ export async function runHub(opts: RunHubOptions): Promise<RunningHub> {
   try {
     grpc = await hub.listen(opts.grpc);
     ui = await api.start();
+    hub.noteUiAddress(ui);
   } catch (e) {
     await api.close();
     await hub.close();

@@ -25,7 +25,7 @@ function board(nodes: number, refreshBudgetMs = Infinity): { store: HubStore; b:
   const runtimes = new NodeRuntimes(store, () => { throw new Error('no runtime in this test'); });
   const b = new StatusBoard({
     store, runtimes, reports: new NodeReports(store.reports), pool: { bytesHashed: 0, filesHashed: 0 } as FsPool, fingerprint: 'fp', startedAt: 0,
-    mode: 'serve', grpcAddress: () => null, mirrorOf: (id) => `/m/${id}`, trashBytes: () => 0, refreshBudgetMs,
+    mode: 'serve', grpcAddress: () => null, uiAddress: () => null, mirrorOf: (id) => `/m/${id}`, trashBytes: () => 0, refreshBudgetMs,
   });
   return { store, b, counted: () => totals };
 }

@@ -77,6 +77,7 @@ export function TemplatesOverview() {
 
 export function TemplatePage({ id }: { id: string }) {
   const nodes = useUi((s) => s.nodes);
+  const hubUi = useUi((s) => s.hub?.ui ?? null);
   const go = useUi((s) => s.go);
   const all = useLoad(() => api().invoke('agents.templates', { deleted: true }), [id]);
   useEffect(() => api().subscribe('agent.template', (t) => { if (t.id === id) all.reload(); }), [all.reload, id]);
@@ -109,7 +110,7 @@ export function TemplatePage({ id }: { id: string }) {
         <dt>Node</dt><dd>{t.nodeId ? <a href={`#/node/${encodeURIComponent(t.nodeId)}`} onClick={(e) => { e.preventDefault(); go({ name: 'node', id: t.nodeId! }); }}>{nodes[t.nodeId]?.name ?? t.nodeId}</a> : '– (chosen at each start)'}</dd>
         <dt>Overlap</dt><dd>{t.overlap === 'skip' ? 'a trigger while one still runs is skipped' : 'a trigger while one still runs waits its turn'}</dd>
         <dt>Webhook</dt><dd>{t.hasWebhook ? (
-          <span className="webhook"><code id="webhook-url">POST {webhookUrl(t.id)}</code> <CopyButton text={webhookUrl(t.id)} label="Copy URL" fallbackId="webhook-url" />
+          <span className="webhook"><code id="webhook-url">POST {webhookUrl(t.id, hubUi)}</code> <CopyButton text={webhookUrl(t.id, hubUi)} label="Copy URL" fallbackId="webhook-url" />
             <span className="sub"> with <code>Authorization: Bearer TOKEN</code> (the token was shown once; Edit makes a new one)</span></span>
         ) : '– (none)'}</dd>
         <dt>Default config</dt><dd className="mono small">{JSON.stringify(t.defaultConfig)}</dd>

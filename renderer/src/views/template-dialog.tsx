@@ -11,15 +11,17 @@ import { Dialog, ErrorNote } from '../components/bits';
 import { joinEscape, templateFields, templateForm, type TemplateForm } from '../dialogs';
 import { useUi } from '../store';
 
-/** Where a template's webhook is called (this hub's API address, as the page reached it). */
-export function webhookUrl(templateId: string): string {
-  const origin = typeof location !== 'undefined' && /^https?:$/.test(location.protocol) ? location.origin : '‹the hub’s UI address›';
+/** Where a template's webhook is called: this hub's API address. */
+export function webhookUrl(templateId: string, hubUi: string | null): string {
+  // In a browser, the address it reached the hub at; in the desktop app (its own scheme), the hub's UI listener.
+  const origin = typeof location !== 'undefined' && /^https?:$/.test(location.protocol) ? location.origin : hubUi ?? '‹the hub’s UI address›';
   return `${origin}/api/hooks/agents/${encodeURIComponent(templateId)}`;
 }
 
 export function TemplateDialog({ open, template, onClose, onSaved }: { open: boolean; template?: AgentTemplateView; onClose: () => void; onSaved?: (r: AgentTemplateSaved) => void }) {
   const nodes = useUi((s) => s.nodes);
   const order = useUi((s) => s.order);
+  const hubUi = useUi((s) => s.hub?.ui ?? null);
   const active = order.filter((id) => nodes[id] && nodes[id]!.state !== 'retired');
   const [form, setForm] = useState<TemplateForm>(() => templateForm(template));
   const [error, setError] = useState<unknown>(null);
@@ -80,7 +82,7 @@ export function TemplateDialog({ open, template, onClose, onSaved }: { open: boo
         <div className="stack">
           <p>Saved <strong>{saved.template.name}</strong>. Its webhook token is <strong>shown only once</strong>{template?.hasWebhook ? '; the old one no longer works' : ''}:</p>
           <input id="webhook-token" className="mono" readOnly value={saved.webhookToken!} aria-label="Webhook token" onFocus={(e) => e.currentTarget.select()} />
-          <p className="sub mono">curl -X POST -H "Authorization: Bearer $TOKEN" {webhookUrl(saved.template.id)}</p>
+          <p className="sub mono">curl -X POST -H "Authorization: Bearer $TOKEN" {webhookUrl(saved.template.id, hubUi)}</p>
           {copied ? <p role="status" className="sub">Copied to the clipboard.</p> : null}
           {leaving ? (
             <div className="warn-note stack" role="alertdialog" aria-labelledby="leave-token-q">
