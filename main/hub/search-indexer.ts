@@ -11,7 +11,11 @@
 import type { Logger } from '../util/log';
 import type { CatchUp, MergeProgress } from '../store/path-search';
 
-/** Paths per step: ~10 µs each when idle (bench/search.mjs), so a step stays well under the 20 ms lag goal. */
+/**
+ * Paths per step: ~12 µs each (bench/search.mjs: indexCpuUsPerPath), 5 ms a step at p50 at 1M
+ * paths; a step in which FTS5 merges its b-trees takes longer (p99 ~70 ms, a few of 2,000
+ * up to 300: see MERGE_STEP_PAGES).
+ */
 export const INDEX_STEP = 500;
 /** Between steps while paths wait; between looks when none wait; a timer this late means busy. */
 export const STEP_GAP_MS = 10;
@@ -19,10 +23,13 @@ export const IDLE_LOOK_MS = 1000;
 export const BUSY_LATE_MS = 15;
 
 /**
- * Leaf pages one merge step writes at most. FTS5 pages are 4 KiB: ~64 pages a step kept
- * each under a few ms at 1M paths (bench/search.mjs: mergeStepMaxMs), far below the 20 ms lag goal.
+ * Leaf pages one merge step asks FTS5 to write. At 1M paths (bench/search.mjs: mergeSteps),
+ * 16 pages took 5 ms a step at p50 (64: 14 ms), but FTS5 writes a trigram's whole list in one
+ * step, and the commonest (`src`, `.ts`: in most paths) make a few steps of 100-300 ms
+ * whatever the count: the same stalls its own merges give catchUp steps (indexSteps). Both
+ * run only while the hub is idle.
  */
-export const MERGE_STEP_PAGES = 64;
+export const MERGE_STEP_PAGES = 16;
 /** A merge is due once this many paths, or this share of the index, were added since the last one (whichever is more). */
 export const MERGE_MIN_NEW = 10_000;
 export const MERGE_NEW_SHARE = 0.25;

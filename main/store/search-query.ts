@@ -86,7 +86,9 @@ export function candidateMatch(counts: readonly (readonly [gram: string, count: 
 /**
  * The text the trigram index holds for a path: its node's number (search_nodes) between two
  * U+0001, then the path. A node filter then narrows the candidates inside the index (the
- * marker's trigrams, nodeGrams) instead of checking every node's matches one by one.
+ * marker's trigrams, nodeGrams) instead of checking every node's matches one by one. SQL builds
+ * the same text (path-search.ts: the view `path_grams_text` and the delete trigger); FTS5's
+ * integrity check in the tests holds the two together.
  */
 export function markedPath(nodeNum: number, path: string): string {
   return `\x01${nodeNum}\x01${path}`;
