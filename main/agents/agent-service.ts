@@ -13,7 +13,7 @@ import type { Logger } from '../util/log';
 import { Retention } from '../util/retention';
 import { clip } from '../util/text';
 import { tailText } from '../util/tail';
-import { matches, nextFire, parseCron, type CronSchedule } from './cron';
+import { CronScheduler } from './cron-scheduler';
 import { checkTemplate, newWebhookToken, type TemplateFields } from './template-rules';
 
 /** Instances a `queue` template may have waiting; a trigger beyond this is skipped. */
@@ -50,8 +50,16 @@ const HISTORY_TRIM_EVERY_MS = 60 * 60 * 1000;
 const HISTORY_TRIM_BATCH = 1000;
 
 export class AgentService {
-  private cronTimer: NodeJS.Timeout | null = null;
-  private readonly schedules = new Map<string, CronSchedule>();
+  private readonly cron = new CronScheduler({
+    templates: () => this.store.templates(),
+    fire: (t) => {
+      try {
+        this.trigger(t.id, 'cron');
+      } catch (e) {
+        this.host.log.warn('agent.cron_failed', { template: t.name, error: (e as Error).message });
+      }
+    },
+  });
 
   /** Finished instances, with their output, kept for the `agentHistoryDays` setting, then deleted in batches (start() it in a serving hub). */
   readonly history: Retention;
@@ -69,19 +77,9 @@ export class AgentService {
     return this.store.templates(deleted).map((t) => this.view(t, now));
   }
 
-  /** A template as the operator sees it: with when its cron fires next (the hub's local time, as tick() fires it). */
+  /** A template as the operator sees it: with when its cron fires next. */
   private view(t: AgentTemplate, now = new Date()): AgentTemplateView {
-    return { ...t, nextRunAt: t.cron && t.deletedAt === null ? nextFire(this.schedule(t.cron), now)?.getTime() ?? null : null };
-  }
-
-  /** A cron expression parsed once (the stored ones were checked when saved). */
-  private schedule(cron: string): CronSchedule {
-    let s = this.schedules.get(cron);
-    if (!s) {
-      s = parseCron(cron);
-      this.schedules.set(cron, s);
-    }
-    return s;
+    return { ...t, nextRunAt: this.cron.nextRun(t, now) };
   }
 
   createTemplate(t: TemplateFields & { name: string; command: string; webhook?: boolean | undefined }): AgentTemplateSaved {
@@ -259,36 +257,18 @@ export class AgentService {
     }
   }
 
-  /** Fires cron templates at the start of every minute they match (local time). */
+  /** Fires cron templates at the start of every minute they match (cron-scheduler.ts). */
   startScheduler(): void {
-    if (this.cronTimer) return;
-    const arm = () => {
-      const now = Date.now();
-      this.cronTimer = setTimeout(() => {
-        this.tick(new Date());
-        arm();
-      }, 60_000 - (now % 60_000) + 5);
-      this.cronTimer.unref?.();
-    };
-    arm();
+    this.cron.start();
   }
 
   stopScheduler(): void {
-    if (this.cronTimer) clearTimeout(this.cronTimer);
-    this.cronTimer = null;
+    this.cron.stop();
   }
 
-  /** One scheduler tick: every cron template whose schedule matches `now` fires once. */
+  /** One tick of the scheduler now (what it does at the start of each minute). */
   tick(now: Date): void {
-    for (const t of this.store.templates()) {
-      if (!t.cron) continue;
-      if (!matches(this.schedule(t.cron), now)) continue;
-      try {
-        this.trigger(t.id, 'cron');
-      } catch (e) {
-        this.host.log.warn('agent.cron_failed', { template: t.name, error: (e as Error).message });
-      }
-    }
+    this.cron.tick(now);
   }
 
   stop(id: string): AgentInstanceView {
