@@ -12,7 +12,7 @@
  * What was applied is recorded in the node's index with the hub's sequence number
  * (`fromHubSeq`), and so reaches the hub as "the node now has your version": the agreement.
  *
- * A little over 400 lines: the window, one entry's steps and the case-only renames of
+ * About 460 lines: the window, one entry's steps and the case-only renames of
  * case-insensitive workspaces all work on one batch's state (what to record, the directories
  * checked, the renames made); split apart, each would pass that state to the others.
  */
@@ -20,7 +20,7 @@ import { AbortedError, applyMove, type ApplyContext, type BlockLocation } from '
 import { applyAction, applyProblem } from '../sync/apply-action';
 import { BLOCK_SIZE, blockIndex, sha256 } from '../sync/blocks';
 import { BlockUnavailable, PeerGone } from '../sync/block-fetcher';
-import { CaseConflict, ChangedMeanwhile, expectedOf } from '../sync/expect';
+import { CaseConflict, ChangedMeanwhile, caseOfParentDiffers, expectedOf } from '../sync/expect';
 import { checkNoSymlinkParents, toNative } from '../sync/paths';
 import { isBarrier, planEntry } from '../sync/plan';
 import { sameVersion, versionOf } from '../sync/reconcile';
@@ -268,10 +268,24 @@ export class HubChanges {
     if (sameVersion(versionOf(local), versionOf(h))) return;
     const waiting = h.deleted ? this.caseWaiting.get(h.path.toLowerCase()) : undefined;
     if (waiting && waiting.path !== h.path && local && !local.deleted) {
+      if (caseOfParentDiffers(h.path, waiting.path)) {
+        // A directory on the way was renamed ("many/f1" → "Many/f1") and the hub's pieces came
+        // apart. Renaming the file alone changes nothing on disk (its directory is still
+        // "many"), and recording it gone would have the next scan find it again, as new, under
+        // "many", for the hub to take back beside "Many". File and record stay as they are;
+        // the directory's own rename carries it (caseMove, or the branch below for the
+        // directory), and the hub sends this deletion again (a retryable CASE_CONFLICT).
+        result.refused++;
+        const message = `"${h.path}" is to become "${waiting.path}" by the rename of a directory on the way, not here yet: this file system ignores case`;
+        log.info('hub.case_parent_waits', { path: clip(h.path), seq: h.seq, to: clip(waiting.path) });
+        result.problems.push({ path: h.path, seq: h.seq, code: 'CASE_CONFLICT', message });
+        return;
+      }
       // The second half of a case-only rename: the file takes the new name instead of going.
       this.caseWaiting.delete(h.path.toLowerCase());
       const moved = await applyMove(this.d.ctx, local, waiting.path, expectedOf(local));
       this.d.log.info('hub.case_renamed', { from: h.path, to: waiting.path });
+      if (local.type === 'dir') this.settledUnder(h.path);
       this.record(h, local, null, batch);
       return this.one(waiting, batch, moved);
     }
@@ -376,11 +390,23 @@ export class HubChanges {
     if (!batch.deletions.has(from) || !old || old.deleted) return undefined;
     const moved = await applyMove(this.d.ctx, old, to);
     this.d.log.info('hub.case_renamed', { from, to });
+    if (old.type === 'dir') this.settledUnder(from);
     // The old name's records go (its deletion in this batch then finds nothing to do).
     this.record({ ...h, path: from }, old, null, batch);
     if (to === h.path) return moved;
     this.d.markDirty(to);
     return null;
+  }
+
+  /**
+   * A directory was renamed to another case: the new names waiting under its old name (files
+   * of it the hub sent ahead of the directory's rename) are on disk now. Dropped, so that the
+   * hub's deletions of the old names sent again find nothing to rename (their records went
+   * with the directory's).
+   */
+  private settledUnder(dir: string): void {
+    const prefix = `${dir.toLowerCase()}/`;
+    for (const key of this.caseWaiting.keys()) if (key.startsWith(prefix)) this.caseWaiting.delete(key);
   }
 
   /**
