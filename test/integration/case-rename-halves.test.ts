@@ -100,42 +100,36 @@ describe.skipIf(unavailable !== null)('a case-only directory rename whose halves
     if (!process.env.CORTEX_KEEP_TEST_DIRS && dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it('the files wait for their directory\'s rename: only "Many/" is left, with every file, and nothing goes back to the hub under "many/"', async () => {
-    // Node and hub agree on many/ and its files.
-    fs.mkdirSync(path.join(ws, 'many'));
-    for (let i = 0; i < FILES; i++) fs.writeFileSync(path.join(ws, 'many', `f${i}.txt`), content(i));
-    expect((await rescan()).filter((e) => e.path.startsWith('many'))).toHaveLength(FILES + 1);
+  /**
+   * `from`/ with FILES files, agreed by node and hub, renamed on the hub to `to`/ and sent as
+   * `first` and (after a rescan) `second`; the hub then sends again what was not applied, each
+   * time after a rescan, as it does (seenSeq: it has taken in what the node recorded). Checks
+   * the end: `to`/ alone with every file, and nothing the node ever told the hub under `from`/.
+   * Returns the first batch's answer.
+   */
+  async function renameInPieces(from: string, to: string, first: (agreed: number) => Entry[], second: (agreed: number) => Entry[]): Promise<BatchResult> {
+    const ours = (d: string) => names(d).filter((n) => n.toLowerCase() === from.toLowerCase());
+    fs.mkdirSync(path.join(ws, from));
+    for (let i = 0; i < FILES; i++) fs.writeFileSync(path.join(ws, from, `f${i}.txt`), content(i));
+    expect((await rescan()).filter((e) => e.path.startsWith(from))).toHaveLength(FILES + 1);
     const agreed = store.lastSeq;
 
-    // Batch 1: the files' new names, then their old names' deletions (the hub's order: creations first).
-    const first = [
-      ...Array.from({ length: FILES }, (_, i) => fileOnHub(`Many/f${i}.txt`, i, agreed)),
-      ...Array.from({ length: FILES }, (_, i) => deletedOnHub(`many/f${i}.txt`, agreed)),
-    ];
-    const r1 = await hc.apply(first);
-    expect(names(ws)).toEqual(['many']);
-    expect(names(path.join(ws, 'many'))).toHaveLength(FILES);
-    // The rescan between the batches finds nothing new: nothing goes to the hub under "many/"
-    // (it would put "many/" back into the mirror beside "Many/").
+    const one = first(agreed);
+    const r1 = await hc.apply(one);
+    // The rescan between the batches finds nothing new: nothing goes to the hub under the old
+    // name (it would put "many/" back into the mirror beside "Many/").
     expect((await rescan()).map((e) => e.path)).toEqual([]);
     expect(store.since(agreed, 1000).filter((e) => !e.deleted && !e.fromHubSeq)).toEqual([]);
-    // Neither half could be applied alone here: both are answered (CASE_CONFLICT, which the hub
-    // retries), none taken for applied; the files stayed where they are, recorded as they were.
-    expect(problemsOf(r1, 'many/').map((p) => p.code)).toEqual(Array(FILES).fill('CASE_CONFLICT'));
-    expect(problemsOf(r1, 'Many/').map((p) => p.code)).toEqual(Array(FILES).fill('CASE_CONFLICT'));
+    expect(ours(ws)).toEqual([from]);
 
-    // Batch 2: the directory's own halves. Its rename carries the files.
-    const second = [{ ...dirEntry('Many', 0o755), seq: ++hubSeq, seenSeq: agreed }, deletedOnHub('many', agreed)];
-    const r2 = await hc.apply(second);
+    const two = second(agreed);
+    const r2 = await hc.apply(two);
     expect(r2.problems.filter((p) => p.code !== 'DEFERRED')).toEqual([]);
-    expect(logs.some((l) => l.msg === 'hub.case_renamed' && l.from === 'many' && l.to === 'Many')).toBe(true);
-    expect(names(ws)).toEqual(['Many']);
-    expect(names(path.join(ws, 'Many'))).toHaveLength(FILES);
+    expect(logs.some((l) => l.msg === 'hub.case_renamed' && l.from === from && l.to === to)).toBe(true);
+    expect(ours(ws)).toEqual([to]);
 
-    // The hub takes in what the node tells it (the new names, found by the rescan) and sends
-    // what was not applied again, until every change is applied.
     await rescan();
-    let pending: Entry[] = [...first, ...second].filter((e) => [...r1.problems, ...r2.problems].some((p) => p.path === e.path));
+    let pending: Entry[] = [...one, ...two].filter((e) => [...r1.problems, ...r2.problems].some((p) => p.path === e.path));
     for (let round = 0; round < 5 && pending.length > 0; round++) {
       const seen = store.lastSeq;
       const r = await hc.apply(pending.map((e) => ({ ...e, seenSeq: seen })));
@@ -144,13 +138,38 @@ describe.skipIf(unavailable !== null)('a case-only directory rename whose halves
     }
     expect(pending.map((e) => e.path)).toEqual([]);
 
-    // Only "Many/", every file in it whole; the node's index says the same (and so does what it told the hub).
-    expect(names(ws)).toEqual(['Many']);
-    expect(names(path.join(ws, 'Many'))).toEqual(Array.from({ length: FILES }, (_, i) => `f${i}.txt`).sort());
-    for (let i = 0; i < FILES; i++) expect(fs.readFileSync(path.join(ws, 'Many', `f${i}.txt`))).toEqual(content(i));
-    const live = [...store.all().values()].filter((e) => !e.deleted).map((e) => e.path).sort();
-    expect(live).toEqual(['Many', ...Array.from({ length: FILES }, (_, i) => `Many/f${i}.txt`)].sort());
-    expect(store.since(agreed, 10_000).filter((e) => !e.deleted && e.path.toLowerCase().startsWith('many/') && !e.path.startsWith('Many/'))).toEqual([]);
+    // Only the new name, every file in it whole; the node's index says the same (and so did what it told the hub).
+    expect(ours(ws)).toEqual([to]);
+    expect(names(path.join(ws, to))).toEqual(Array.from({ length: FILES }, (_, i) => `f${i}.txt`).sort());
+    for (let i = 0; i < FILES; i++) expect(fs.readFileSync(path.join(ws, to, `f${i}.txt`))).toEqual(content(i));
+    const live = [...store.all().values()].filter((e) => !e.deleted && e.path.toLowerCase().split('/')[0] === from.toLowerCase()).map((e) => e.path).sort();
+    expect(live).toEqual([to, ...Array.from({ length: FILES }, (_, i) => `${to}/f${i}.txt`)].sort());
+    expect(store.since(agreed, 10_000).filter((e) => !e.deleted && e.path.startsWith(`${from}/`))).toEqual([]);
+    return r1;
+  }
+
+  const newNames = (to: string, agreed: number) => Array.from({ length: FILES }, (_, i) => fileOnHub(`${to}/f${i}.txt`, i, agreed));
+  const oldNamesGone = (from: string, agreed: number) => Array.from({ length: FILES }, (_, i) => deletedOnHub(`${from}/f${i}.txt`, agreed));
+  const newDir = (to: string, agreed: number): Entry => ({ ...dirEntry(to, 0o755), seq: ++hubSeq, seenSeq: agreed });
+
+  it('the files\' new names, then their old names\' deletions, the directory later: the files wait for their directory\'s rename, nothing goes back under "many/"', async () => {
+    const r1 = await renameInPieces('many', 'Many',
+      (agreed) => [...newNames('Many', agreed), ...oldNamesGone('many', agreed)],
+      (agreed) => [newDir('Many', agreed), deletedOnHub('many', agreed)]);
+    // Neither half could be applied alone: both answered (CASE_CONFLICT, which the hub retries),
+    // none taken for applied; the files stayed where they were, recorded as they were.
+    expect(problemsOf(r1, 'many/').map((p) => p.code)).toEqual(Array(FILES).fill('CASE_CONFLICT'));
+    expect(problemsOf(r1, 'Many/').map((p) => p.code)).toEqual(Array(FILES).fill('CASE_CONFLICT'));
+  });
+
+  it('the old names\' deletions, then the new directory and names, the old directory later: no file is written into "more/" under its new name', async () => {
+    // The order the hub records a rename made as mkdir + moves (the real-hub test below).
+    const r1 = await renameInPieces('more', 'More',
+      (agreed) => [...oldNamesGone('more', agreed), newDir('More', agreed), ...newNames('More', agreed)],
+      (agreed) => [deletedOnHub('more', agreed)]);
+    // The old names went (as the hub said); the new ones wait for "more" to become "More".
+    expect(problemsOf(r1, 'more/')).toEqual([]);
+    expect(problemsOf(r1, 'More').map((p) => p.code)).toEqual(Array(FILES + 1).fill('CASE_CONFLICT'));
   });
 });
 
