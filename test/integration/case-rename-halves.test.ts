@@ -1,13 +1,16 @@
 /**
  * A case-only rename of a directory on the hub ("many" → "Many") whose pieces reach a node on a
- * case-insensitive workspace in separate batches, in the order that used to break it: first
- * the files' new names and the deletions of their old ones, then (after a rescan of the
- * workspace) the directory's deletion and creation. Under CPU load the hub's batches fell
- * this way now and then (case-insensitive.test.ts, 2 runs in 30): the node "renamed" each
- * many/fX to Many/fX, which on this disk changes nothing (the directory is still "many"),
- * and recorded many/fX as gone; the rescan found the files again as new, under "many"; the
- * directory's deletion then waited for those changes, and the hub's mirror got "many/" back
- * beside "Many/" (CASE_CONFLICT for a minute).
+ * case-insensitive workspace in separate batches. Under CPU load the hub's batches fell so now
+ * and then (case-insensitive.test.ts was seen failing in 2 runs of 30), in orders that used to
+ * break it:
+ * - the files' new names and the deletions of their old ones first, then (after a rescan of
+ *   the workspace) the directory's deletion and creation: the node "renamed" each many/fX to
+ *   Many/fX, which on this disk changes nothing (the directory is still "many"), and recorded
+ *   many/fX as gone;
+ * - the old names' deletions first, then "Many" and the new names: "Many" is refused (the
+ *   empty "many" is still there) and each Many/fX was written into "many/", recorded as Many/fX.
+ * Either way the rescan found files under "many" the index did not have, the node sent them,
+ * and the hub's mirror got "many/" back beside "Many/" (CASE_CONFLICT for a minute).
  *
  * First with the node's own parts, the batches exactly so: the hub's batches go straight to
  * HubChanges (the node's applier, on a real case-insensitive FUSE workspace and a real node
@@ -213,7 +216,7 @@ describe.skipIf(unavailable !== null)('the same with a real hub and node: a dire
 
     // Step 1, in one batch (the node paused meanwhile): "Many" and its files' new names, and
     // the deletions of their old names; "many" stays, empty. The workspace cannot hold both
-    // directories: nothing of it can be applied yet.
+    // directories: the new names wait (the old names go first or wait too, in the hub's order).
     await hub.invoke('nodes.pause', { id });
     fs.mkdirSync(mirror('Many'));
     for (let i = 0; i < FILES; i++) fs.renameSync(mirror(`many/f${i}.txt`), mirror(`Many/f${i}.txt`));
@@ -229,7 +232,6 @@ describe.skipIf(unavailable !== null)('the same with a real hub and node: a dire
     // The node found nothing new under "many" to send back: the mirror's "many" is still empty.
     expect(names(mirror('many'))).toEqual([]);
     expect(names(ws)).toEqual(['many']);
-    expect(names(path.join(ws, 'many'))).toHaveLength(FILES);
 
     // Step 2: the old directory goes; its rename on the node carries the files.
     fs.rmdirSync(mirror('many'));
