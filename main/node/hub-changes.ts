@@ -12,7 +12,7 @@
  * What was applied is recorded in the node's index with the hub's sequence number
  * (`fromHubSeq`), and so reaches the hub as "the node now has your version": the agreement.
  *
- * A little over 400 lines: the window, one entry's steps and the case-only renames of
+ * Over 400 lines (about 490): the window, one entry's steps and the case-only renames of
  * case-insensitive workspaces all work on one batch's state (what to record, the directories
  * checked, the renames made); split apart, each would pass that state to the others.
  */
@@ -20,7 +20,7 @@ import { AbortedError, applyMove, type ApplyContext, type BlockLocation } from '
 import { applyAction, applyProblem } from '../sync/apply-action';
 import { BLOCK_SIZE, blockIndex, sha256 } from '../sync/blocks';
 import { BlockUnavailable, PeerGone } from '../sync/block-fetcher';
-import { CaseConflict, ChangedMeanwhile, expectedOf } from '../sync/expect';
+import { CaseConflict, ChangedMeanwhile, caseOfParentDiffers, caseVariantSync, expectedOf } from '../sync/expect';
 import { checkNoSymlinkParents, toNative } from '../sync/paths';
 import { isBarrier, planEntry } from '../sync/plan';
 import { sameVersion, versionOf } from '../sync/reconcile';
@@ -93,6 +93,11 @@ interface Batch {
   /** Parent directories (wire paths) checked in this batch, and whether they were sound (no symlink, no file on the way). */
   checkedDirs: Map<string, Promise<boolean>>;
   /**
+   * Where case is ignored: parent directories (wire paths) looked at in this batch, and the
+   * name in another case found on disk for them (null: on disk as named, or not there).
+   */
+  dirCase: Map<string, string | null>;
+  /**
    * Case-only renames carried out in this batch, by the lower-cased old name: entries that run
    * side by side (a renamed directory and the files in it) all find the same rename to make,
    * and only the first makes it.
@@ -120,7 +125,7 @@ export class HubChanges {
   async apply(entries: Entry[], inline: ReadonlyMap<Entry, Buffer> = new Map()): Promise<BatchResult> {
     const result: BatchResult = { applied: 0, skipped: 0, refused: 0, failed: 0, fetchedBytes: 0, reusedBytes: 0, inlineBytes: 0, problems: [] };
     const batch: Batch = {
-      result, deletions: new Set(entries.filter((e) => e.deleted).map((e) => e.path)), toRecord: [], unrecorded: new Set(), checkedDirs: new Map(), caseMoves: new Map(), inline,
+      result, deletions: new Set(entries.filter((e) => e.deleted).map((e) => e.path)), toRecord: [], unrecorded: new Set(), checkedDirs: new Map(), dirCase: new Map(), caseMoves: new Map(), inline,
     };
     /** Entries whose turn ended normally (applied, skipped, refused or failed, and counted so). */
     const handled = new Set<Entry>();
@@ -154,6 +159,7 @@ export class HubChanges {
           // What came before is recorded, and directories are checked again after it.
           this.flush(batch);
           batch.checkedDirs.clear();
+          batch.dirCase.clear();
           await start(e);
           continue;
         }
@@ -224,7 +230,7 @@ export class HubChanges {
    * directory found sound is not looked at again in this batch (until its next barrier); the
    * commit itself checks the parents again anyway (fs-worker.ts, apply.ts).
    */
-  private async checkParents(wirePath: string, batch: Batch): Promise<void> {
+  private async checkParents(wirePath: string, batch: Batch, writes: boolean): Promise<void> {
     const slash = wirePath.lastIndexOf('/');
     if (slash <= 0) return;
     const dir = wirePath.slice(0, slash);
@@ -237,6 +243,25 @@ export class HubChanges {
       // Refused in this path's own words.
       await checkNoSymlinkParents(this.d.ctx.root, wirePath);
     }
+    if (writes && this.d.ctx.caseInsensitive) this.checkParentCase(wirePath, dir, batch);
+  }
+
+  /**
+   * Where case is ignored, a new name under a directory that is on disk in another case
+   * ("Many/f1" while "many" is there) would be written into that directory and recorded under a
+   * name the scanner never finds: it reads "many/f1" from disk, a new file of the node's, and
+   * the hub gets "many/" back beside "Many/". The commit itself sees another case only of a
+   * file already at the path (apply.ts, group-commit.ts); this is the same CaseConflict for the
+   * directory on the way, so the rename's pieces meet as one rename (caseRename, caseWaiting).
+   * One look per directory per batch (again after its barriers and case renames).
+   */
+  private checkParentCase(wirePath: string, dir: string, batch: Batch): void {
+    let variant = batch.dirCase.get(dir);
+    if (variant === undefined) {
+      variant = caseVariantSync(this.d.ctx.root, dir);
+      batch.dirCase.set(dir, variant);
+    }
+    if (variant !== null) throw new CaseConflict(wirePath, variant + wirePath.slice(dir.length));
   }
 
   /** `renamed`: the workspace's file at this path, just given this path's case (caseRename). */
@@ -268,10 +293,24 @@ export class HubChanges {
     if (sameVersion(versionOf(local), versionOf(h))) return;
     const waiting = h.deleted ? this.caseWaiting.get(h.path.toLowerCase()) : undefined;
     if (waiting && waiting.path !== h.path && local && !local.deleted) {
+      if (caseOfParentDiffers(h.path, waiting.path)) {
+        // A directory on the way was renamed ("many/f1" → "Many/f1") and the hub's pieces came
+        // apart. Renaming the file alone changes nothing on disk (its directory is still
+        // "many"), and recording it gone would have the next scan find it again, as new, under
+        // "many", for the hub to take back beside "Many". File and record stay as they are;
+        // the directory's own rename carries it (caseMove, or the branch below for the
+        // directory), and the hub sends this deletion again (a retryable CASE_CONFLICT).
+        result.refused++;
+        const message = `"${h.path}" is to become "${waiting.path}" by the rename of a directory on the way, not here yet: this file system ignores case`;
+        log.info('hub.case_parent_waits', { path: clip(h.path), seq: h.seq, to: clip(waiting.path) });
+        result.problems.push({ path: h.path, seq: h.seq, code: 'CASE_CONFLICT', message });
+        return;
+      }
       // The second half of a case-only rename: the file takes the new name instead of going.
       this.caseWaiting.delete(h.path.toLowerCase());
       const moved = await applyMove(this.d.ctx, local, waiting.path, expectedOf(local));
       this.d.log.info('hub.case_renamed', { from: h.path, to: waiting.path });
+      if (local.type === 'dir') this.settledUnder(h.path, batch);
       this.record(h, local, null, batch);
       return this.one(waiting, batch, moved);
     }
@@ -279,7 +318,7 @@ export class HubChanges {
     const expected = expectedOf(live);
     const action = planEntry(h, live);
     try {
-      await this.checkParents(h.path, batch);
+      await this.checkParents(h.path, batch, !h.deleted);
       if (action.kind === 'none') return;
       const stats = { fetchedBytes: 0, reusedBytes: 0 };
       const done = await applyAction(this.d.ctx, action, h, expected, { source: () => this.source(h, live, batch.inline.get(h), result), stats });
@@ -376,11 +415,24 @@ export class HubChanges {
     if (!batch.deletions.has(from) || !old || old.deleted) return undefined;
     const moved = await applyMove(this.d.ctx, old, to);
     this.d.log.info('hub.case_renamed', { from, to });
+    if (old.type === 'dir') this.settledUnder(from, batch);
     // The old name's records go (its deletion in this batch then finds nothing to do).
     this.record({ ...h, path: from }, old, null, batch);
     if (to === h.path) return moved;
     this.d.markDirty(to);
     return null;
+  }
+
+  /**
+   * A directory was renamed to another case: the new names waiting under its old name (files
+   * of it the hub sent ahead of the directory's rename) are on disk now. Dropped, so that the
+   * hub's deletions of the old names sent again find nothing to rename (their records went
+   * with the directory's). What the batch found of directories' case is stale.
+   */
+  private settledUnder(dir: string, batch: Batch): void {
+    const prefix = `${dir.toLowerCase()}/`;
+    for (const key of this.caseWaiting.keys()) if (key.startsWith(prefix)) this.caseWaiting.delete(key);
+    batch.dirCase.clear();
   }
 
   /**

@@ -63,6 +63,24 @@ export class CaseConflict extends Error {
   }
 }
 
+/**
+ * Whether `to` is `from` with a directory on the way to it in another case, and so cannot be
+ * reached by renaming `from` alone where case is ignored: "many/f1" → "Many/f1" (or
+ * "Many/F1"). Only the directory's own rename gives it that name; a rename of the file would
+ * find it at the new name already (the file system looks "Many" up as "many") and leave the
+ * directory's case as it is. False when the first segment that differs in case is the last
+ * one (the name itself: "docs/Readme.md" → "docs/README.md", or a directory's own rename), and
+ * for paths that are not one another in another case.
+ */
+export function caseOfParentDiffers(from: string, to: string): boolean {
+  if (from === to || from.toLowerCase() !== to.toLowerCase()) return false;
+  const have = from.split('/');
+  const want = to.split('/');
+  if (have.length !== want.length) return false;
+  const i = want.findIndex((seg, k) => seg !== have[k]);
+  return i >= 0 && i < want.length - 1;
+}
+
 export const CASE_CODE = 'ECORTEXCASE';
 
 /**

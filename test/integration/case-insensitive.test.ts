@@ -7,35 +7,21 @@
  * with CASE_CONFLICT and nothing is lost.
  *
  * Needs FUSE (/dev/fuse, root) and Debian's python3-fusepy (`.ci/run` installs it); skips,
- * saying why, without them.
+ * saying why, without them (test/helpers/case-fuse.ts).
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Hub, Node, ROOT, tempDir, waitConverged, waitFor } from '../helpers/procs';
+import { caseFuseUnavailable, mountCaseInsensitive, type CaseFuse } from '../helpers/case-fuse';
+import { Hub, Node, tempDir, waitConverged, waitFor } from '../helpers/procs';
 
-const PYTHON = '/usr/bin/python3';
-
-function whyUnavailable(): string | null {
-  if (process.platform !== 'linux') return 'not Linux';
-  if (!fs.existsSync('/dev/fuse')) return 'no /dev/fuse';
-  if (process.getuid?.() !== 0) return 'not root (mounting FUSE here needs it)';
-  try {
-    execFileSync(PYTHON, ['-c', 'import fusepy'], { stdio: 'ignore' });
-  } catch {
-    return `${PYTHON} has no fusepy (apt-get install python3-fusepy)`;
-  }
-  return null;
-}
-
-const unavailable = whyUnavailable();
+const unavailable = caseFuseUnavailable();
 if (unavailable) console.warn(`SKIPPED case-insensitive tests: ${unavailable}`);
 
 describe.skipIf(unavailable !== null)('case-only renames on a case-insensitive workspace', () => {
   let dir: string;
   let ws: string;
-  let fuse: ChildProcess;
+  let fuse: CaseFuse;
   let hub: Hub;
   let node: Node;
   let id: string;
@@ -50,8 +36,7 @@ describe.skipIf(unavailable !== null)('case-only renames on a case-insensitive w
     ws = path.join(dir, 'ws');
     fs.mkdirSync(backing);
     fs.mkdirSync(ws);
-    fuse = spawn(PYTHON, [path.join(ROOT, 'test', 'helpers', 'ci-fuse.py'), backing, ws], { stdio: 'ignore' });
-    await waitFor('the FUSE mount', () => fs.readFileSync('/proc/mounts', 'utf8').includes(` ${ws} fuse`), 10_000);
+    fuse = await mountCaseInsensitive(backing, ws);
     fs.mkdirSync(path.join(ws, 'docs'));
     fs.writeFileSync(path.join(ws, 'docs', 'Readme.md'), 'read me\n');
     fs.mkdirSync(path.join(ws, 'src'));
@@ -70,12 +55,7 @@ describe.skipIf(unavailable !== null)('case-only renames on a case-insensitive w
   afterAll(async () => {
     await node?.kill();
     await hub?.kill();
-    try {
-      execFileSync('fusermount', ['-u', ws], { stdio: 'ignore' });
-    } catch {
-      try { execFileSync('umount', ['-l', ws], { stdio: 'ignore' }); } catch { /* gone */ }
-    }
-    fuse?.kill('SIGKILL');
+    fuse?.unmount();
     if (!process.env.CORTEX_KEEP_TEST_DIRS && dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
@@ -137,7 +117,7 @@ describe.skipIf(unavailable !== null)('case-only renames into a case-insensitive
   let dir: string;
   let ws: string;
   let mounted: string;
-  let fuse: ChildProcess;
+  let fuse: CaseFuse;
   let hub: Hub;
   let node: Node;
   let id: string;
@@ -152,8 +132,7 @@ describe.skipIf(unavailable !== null)('case-only renames into a case-insensitive
     const backing = path.join(dir, 'backing');
     mounted = path.join(dir, 'ci');
     for (const d of [ws, backing, mounted, data]) fs.mkdirSync(d, { recursive: true });
-    fuse = spawn(PYTHON, [path.join(ROOT, 'test', 'helpers', 'ci-fuse.py'), backing, mounted], { stdio: 'ignore' });
-    await waitFor('the FUSE mount', () => fs.readFileSync('/proc/mounts', 'utf8').includes(` ${mounted} fuse`), 10_000);
+    fuse = await mountCaseInsensitive(backing, mounted);
     // Mirrors and staging on the case-insensitive file system (one file system: commits are
     // renames); the database stays on the ordinary disk.
     fs.mkdirSync(path.join(mounted, 'mirrors'));
@@ -173,8 +152,7 @@ describe.skipIf(unavailable !== null)('case-only renames into a case-insensitive
   afterAll(async () => {
     await node?.kill();
     await hub?.kill();
-    try { execFileSync('umount', ['-l', mounted], { stdio: 'ignore' }); } catch { /* gone */ }
-    fuse?.kill('SIGKILL');
+    fuse?.unmount();
     if (!process.env.CORTEX_KEEP_TEST_DIRS && dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
