@@ -83,6 +83,11 @@ export interface NodeStatus {
   /** Conflict copies (`*.sync-conflict-*`) in the mirror: both versions kept, for someone to look at. */
   conflicts: number;
   /**
+   * When the newest conflict copy was made (the change log; null: none kept): a new conflict is
+   * seen by this too, when another was resolved meanwhile and the count stayed the same.
+   */
+  lastConflictAt: number | null;
+  /**
    * Problems that keep something from being mirrored, either way, with a reason (the hub's failed
    * applies, what the node cannot send, the node as a whole): NodeDetail.problems lists them; the
    * state is `error` while one needs the operator.

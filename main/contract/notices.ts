@@ -64,6 +64,7 @@ interface Seen {
   /** When the watcher saw the node enter this state (its own clock). */
   since: number;
   conflicts: number;
+  lastConflictAt: number | null;
   problems: number;
   /** This disconnection was told, or is not news (it was so at first sight). */
   toldDown: boolean;
@@ -96,6 +97,7 @@ export function noticesOf(seen: Record<string, Seen>, nodes: readonly NodeStatus
       state: n.state,
       since: moved ? now : before.since,
       conflicts: n.conflicts,
+      lastConflictAt: n.lastConflictAt,
       problems: n.problems,
       // A disconnection seen from the first look is not news; one the watcher saw begin is.
       toldDown: moved ? !before : before.toldDown,
@@ -113,7 +115,9 @@ export function noticesOf(seen: Record<string, Seen>, nodes: readonly NodeStatus
     if (n.problems > before.problems && !(wentToError && prefs.error) && prefs.problems) {
       notices.push({ ...base, kind: 'problems', count: n.problems - before.problems, detail: failureText(n) });
     }
-    if (n.conflicts > before.conflicts && prefs.conflicts) notices.push({ ...base, kind: 'conflicts', count: n.conflicts - before.conflicts });
+    // New copies raise the count, unless others were resolved meanwhile: a newer conflict time says so then (at least one).
+    const newConflicts = Math.max(n.conflicts - before.conflicts, (n.lastConflictAt ?? 0) > (before.lastConflictAt ?? 0) ? 1 : 0);
+    if (newConflicts > 0 && prefs.conflicts) notices.push({ ...base, kind: 'conflicts', count: newConflicts });
   }
   return { seen: next, notices };
 }

@@ -120,7 +120,7 @@ const NODE_FIELDS: { [K in keyof NodeStatus]-?: Check } = {
   createdAt: count, retiredAt: countOrNull, lastSeen: countOrNull,
   files: count, bytes: count, outOfSyncFiles: count, outOfSyncBytes: count, toNodeFiles: count, toNodeBytes: count,
   toHubPercent: countOrNull, toHubEtaMs: countOrNull, toNodePercent: countOrNull, toNodeEtaMs: countOrNull,
-  conflicts: count, problems: count, ignored: count, errors: count,
+  conflicts: count, lastConflictAt: countOrNull, problems: count, ignored: count, errors: count,
   lastError: (v) => v === null || exactly(v, FAILURE_FIELDS),
   bytesReceived: count, bytesReused: count, bytesSent: count, mirror: text, verifying: (v) => typeof v === 'boolean',
   locked: (v) => Array.isArray(v) && v.length <= MAX_LOCKED && v.every(text),

@@ -319,6 +319,7 @@ export class StatusBoard {
       toHubPercent: toHubProgress?.percent ?? null, toHubEtaMs: toHubProgress?.etaMs ?? null,
       toNodePercent: toNodeProgress?.percent ?? null, toNodeEtaMs: toNodeProgress?.etaMs ?? null,
       conflicts: store.index.conflicts(n.id).length,
+      lastConflictAt: store.changes.lastConflictAt(n.id),
       errors: failures.size + whole.length + reported.problems,
       problems: failures.size + whole.length + reported.problems,
       ignored: reported.ignored,

@@ -154,7 +154,16 @@ export class ChangeLog {
       trimBeyond: db.prepare('DELETE FROM changes WHERE id IN (SELECT id FROM changes WHERE id <= ? ORDER BY id LIMIT ?)'),
       trimOld: db.prepare('DELETE FROM changes WHERE id IN (SELECT id FROM changes ORDER BY id LIMIT ?) AND at < ?'),
       oldest: db.prepare<[], { id: number; at: number }>('SELECT id, at FROM changes ORDER BY id LIMIT 1'),
+      // The newest conflict row of a node: one step into the partial index. The IN term lets the
+      // planner prove the index covers the query; without it, it walked all of the node's rows.
+      lastConflict: db.prepare<[string], { at: number }>(`SELECT at FROM changes INDEXED BY changes_notable_by_node
+        WHERE node_id = ? AND action IN ('conflict', 'refused', 'failed') AND action = 'conflict' ORDER BY id DESC LIMIT 1`),
     };
+  }
+
+  /** When the newest conflict copy of a node was made (null: none in the log). */
+  lastConflictAt(nodeId: string): number | null {
+    return this.q.lastConflict.get(nodeId)?.at ?? null;
   }
 
   /**

@@ -102,7 +102,10 @@ describe('conflicts resolved by the operator', () => {
   });
 
   it('lists them on the CLI with both versions, the sides and the paths they lost to', async () => {
-    expect((await hub.node(id)).conflicts).toBe(4);
+    const st = await hub.node(id);
+    expect(st.conflicts).toBe(4);
+    // When the newest was made (what tells a new conflict from a resolved one's replacement): from the change log.
+    expect(st.lastConflictAt).toBeGreaterThan(Date.now() - 120_000);
     const all = await cliJson<ConflictList>('conflicts', 'list');
     expect(all.total).toBe(4);
     expect(all.conflicts.map((c) => [c.original, c.copySide]).sort()).toEqual([

@@ -67,6 +67,13 @@ describe('notices', () => {
     expect(shown.map((s) => s.title)).toEqual(['2 new conflicts on alpha', '2 new problems on alpha']);
   });
 
+  it('tell a new conflict when another was resolved meanwhile (the count stayed the same, the newest conflict is newer)', () => {
+    const { shown } = run([[0, [alpha({ conflicts: 1, lastConflictAt: 100 })]], [1000, [alpha({ conflicts: 1, lastConflictAt: 900 })]], [20_000, [alpha({ conflicts: 0, lastConflictAt: 900 })]]]);
+    expect(shown.map((s) => s.title)).toEqual(['1 new conflict on alpha']);
+    // The log trimmed (no conflict kept any more): not news.
+    expect(run([[0, [alpha({ conflicts: 0, lastConflictAt: 100 })]], [1000, [alpha({ conflicts: 0, lastConflictAt: null })]]]).shown).toEqual([]);
+  });
+
   it('honour each switch, and a switched-off event is not told later when switched on', () => {
     const down = alpha({ state: 'disconnected' });
     const steps: [number, NodeStatus[]][] = [[0, [alpha(), beta()]], [1000, [down, beta({ state: 'error', problems: 1, conflicts: 1 })]], [70_000, [down, beta({ state: 'error', problems: 2, conflicts: 1 })]]];
