@@ -56,6 +56,13 @@ export interface IgnoredView {
   kind: 'fifo' | 'socket' | 'device' | 'other';
 }
 
+/** What a paused node holds back: its changes recorded and not sent (counted up to 100,000: `capped`), and their bytes. */
+export interface HeldView {
+  changes: number;
+  bytes: number;
+  capped: boolean;
+}
+
 export interface NodeStatus {
   id: string;
   name: string;
@@ -71,6 +78,8 @@ export interface NodeStatus {
   /** Changes made on the hub's side of the mirror that the node has not applied yet (hub → node). */
   toNodeFiles: number;
   toNodeBytes: number;
+  /** While paused and connected: what the node holds back, as it said last (null: not paused, not connected, or an older node). */
+  held: HeldView | null;
   /**
    * Progress of what is pending each way while the node is connected (hub/progress.ts): a whole
    * percent below 100 of the work seen since something became pending, and the time left at the

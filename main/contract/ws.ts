@@ -115,12 +115,14 @@ const HUB_FIELDS: { [K in keyof HubFields]-?: Check } = {
   version: text, uptimeMs: count, bytesHashedSinceStart: count, filesHashedSinceStart: count, grpc: textOrNull, ui: textOrNull, fingerprint: text, trashBytes: count,
 };
 const FAILURE_FIELDS: Record<string, Check> = { path: text, code: text, message: text, at: count };
+const HELD_FIELDS: Record<string, Check> = { changes: count, bytes: count, capped: (v) => typeof v === 'boolean' };
 const NODE_FIELDS: { [K in keyof NodeStatus]-?: Check } = {
   id: isStatusNodeId, name: text, state: (v) => (NODE_STATES as readonly unknown[]).includes(v),
   createdAt: count, retiredAt: countOrNull, lastSeen: countOrNull,
   files: count, bytes: count, outOfSyncFiles: count, outOfSyncBytes: count, toNodeFiles: count, toNodeBytes: count,
   toHubPercent: countOrNull, toHubEtaMs: countOrNull, toNodePercent: countOrNull, toNodeEtaMs: countOrNull,
-  conflicts: count, lastConflictAt: countOrNull, problems: count, ignored: count, errors: count,
+  conflicts: count, lastConflictAt: countOrNull, problems: count,
+  held: (v) => v === null || exactly(v, HELD_FIELDS), ignored: count, errors: count,
   lastError: (v) => v === null || exactly(v, FAILURE_FIELDS),
   bytesReceived: count, bytesReused: count, bytesSent: count, mirror: text, verifying: (v) => typeof v === 'boolean',
   locked: (v) => Array.isArray(v) && v.length <= MAX_LOCKED && v.every(text),

@@ -288,6 +288,10 @@ export class NodeServer {
       } else if (m.rescanDone) {
         const problem = this.deps.rescans.answered(s, m.rescanDone);
         if (problem) s.refuse('', 0, 'BAD_RESCAN', problem);
+      } else if (m.held) {
+        const problem = s.onHeld(m.held);
+        if (problem) s.refuse('', 0, 'BAD_HELD', problem);
+        this.changed(s.nodeId);
       }
       else s.refuse('', 0, 'PROTOCOL', `unexpected message ${m.msg ?? '(empty)'}`);
       const now = Date.now();

@@ -320,6 +320,7 @@ export class StatusBoard {
       toNodePercent: toNodeProgress?.percent ?? null, toNodeEtaMs: toNodeProgress?.etaMs ?? null,
       conflicts: store.index.conflicts(n.id).length,
       lastConflictAt: store.changes.lastConflictAt(n.id),
+      held: n.pausedAt !== null ? s?.held ?? null : null,
       errors: failures.size + whole.length + reported.problems,
       problems: failures.size + whole.length + reported.problems,
       ignored: reported.ignored,

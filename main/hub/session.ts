@@ -30,7 +30,7 @@ import { requestMessages, responseMessages, type BlockRequest, type HubMessage, 
 import type { CachedEntry, Entry } from '../sync/types';
 import type { HubStore } from '../store/hub-store';
 import { FailureSet, type Direction } from './failures';
-import type { LockRefusalView, PendingFileView } from '../contract';
+import type { HeldView, LockRefusalView, PendingFileView } from '../contract';
 import type { FsPool } from '../sync/fs-pool';
 import type { PartialFiles } from './partials';
 import type { Logger } from '../util/log';
@@ -109,6 +109,8 @@ export class NodeSession {
   readonly counters: SessionCounters = { bytesReceived: 0, bytesReused: 0, bytesSent: 0 };
   /** Node's latest IndexDone: its index is complete up to this seq. -1 until the first. */
   doneSeq = -1;
+  /** What the node said it holds back while paused (Held), or null: not said in this session. */
+  held: HeldView | null = null;
   ackedSeq: number;
   closed = false;
   /**
@@ -450,6 +452,15 @@ export class NodeSession {
   /** Sends queued hub-side changes the node may take now (hub-change-sender.ts). */
   sendHubChanges(): void {
     this.toNodeSender.send();
+  }
+
+  /** The paused node's count of what it holds back (Held): kept for the status, or why it is refused. */
+  onHeld(m: unknown): string | null {
+    const { changes, bytes, capped } = (m ?? {}) as Record<string, unknown>;
+    const count = (v: unknown) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+    if (!count(changes) || !count(bytes)) return 'Held: changes and bytes must be whole numbers, 0 or more';
+    this.held = { changes: changes as number, bytes: bytes as number, capped: capped === true };
+    return null;
   }
 
   /** The node settled our changes through `seq` (hub-change-sender.ts). */

@@ -2,10 +2,15 @@
  * The node's index, sent to the hub: from what the hub acknowledged (Welcome) the entries it
  * has not seen, in batches under a window of unacknowledged entries (flow control), each pass
  * closed by IndexDone; acknowledgements open the window again and let tombstones be pruned.
+ * While the operator has the node paused, nothing is sent but a count of what is held back
+ * (Held), when it changes, at most once every HELD_REPORT_MS.
  */
 import type { NodeStore } from '../store/node-store';
 import { INDEX_BATCH_ENTRIES, INDEX_WINDOW, toWireEntry, type NodeMessage } from '../sync/wire';
 import type { Logger } from '../util/log';
+
+/** A paused node tells the hub what it holds back at most this often (as scans record more). */
+export const HELD_REPORT_MS = 1000;
 
 export interface IndexSenderDeps {
   store: NodeStore;
@@ -24,6 +29,10 @@ export class IndexSender {
   /** The operator paused this node on the hub: nothing is sent; the scans go on recording (held). */
   private paused = false;
   private readonly ackWaiters: (() => void)[] = [];
+  /** The held count last told in this session (null: none yet), when, and a report waiting for its turn. */
+  private heldTold: string | null = null;
+  private heldAt = 0;
+  private heldTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly d: IndexSenderDeps) {}
 
@@ -44,6 +53,7 @@ export class IndexSender {
    */
   welcome(wantFull: boolean, ackedSeq: number): boolean {
     const { store, log } = this.d;
+    this.heldTold = null;
     this.fullPass = wantFull;
     this.ackedSeq = wantFull ? 0 : ackedSeq;
     if (!wantFull && this.ackedSeq < store.prunedTo) {
@@ -69,6 +79,8 @@ export class IndexSender {
    */
   setPaused(paused: boolean): void {
     this.paused = paused;
+    // A new pause tells its count afresh.
+    if (!paused) this.heldTold = null;
     // A sender waiting for acknowledgements stops waiting (and, paused, stops).
     if (paused) for (const w of this.ackWaiters.splice(0)) w();
   }
@@ -86,12 +98,36 @@ export class IndexSender {
   /** The session ended: a sender waiting for an acknowledgement stops waiting. */
   ended(): void {
     for (const w of this.ackWaiters.splice(0)) w();
+    if (this.heldTimer) clearTimeout(this.heldTimer);
+    this.heldTimer = null;
+  }
+
+  /** While paused: tells the hub what is held back, when that changed, at most once every HELD_REPORT_MS. */
+  private reportHeld(): void {
+    const { d } = this;
+    if (this.heldTimer) return;
+    const wait = this.heldAt + HELD_REPORT_MS - Date.now();
+    if (wait > 0) {
+      this.heldTimer = setTimeout(() => {
+        this.heldTimer = null;
+        if (this.paused && d.connected()) this.reportHeld();
+      }, wait);
+      this.heldTimer.unref();
+      return;
+    }
+    const held = d.store.held(this.ackedSeq);
+    const told = `${held.changes}:${held.bytes}:${held.capped}`;
+    if (told === this.heldTold) return;
+    this.heldTold = told;
+    this.heldAt = Date.now();
+    d.write({ held }).catch((e: Error) => d.log.debug('send.interrupted', { error: e.message }));
   }
 
   /** Sends every index entry the hub has not seen, then IndexDone. One sender at a time. */
   async sendPending(): Promise<void> {
     const { d } = this;
     const open = () => d.connected() && !this.paused;
+    if (this.paused && d.connected()) this.reportHeld();
     if (this.sending || !open()) return;
     this.sending = true;
     try {

@@ -4,8 +4,12 @@
  */
 import crypto from 'node:crypto';
 import type { CachedEntry, Stamp } from '../sync/types';
+import type { HeldMsg } from '../sync/wire';
 import { openDatabase, type DB, type Migration } from './db';
 import { FILE_COLUMNS, FILE_COLUMN_DEFS, STAMP_COLUMNS, WEAK_COLUMN, entryToRow, rowToEntry, stampOfRaw, type FileRow, type StampRaw } from './file-rows';
+
+/** Held changes counted at most: a pause during a burst of new files must not make each count long. */
+export const HELD_COUNT_MAX = 100_000;
 
 const migrations: Migration[] = [
   (db) => db.exec(`
@@ -39,6 +43,9 @@ export class NodeStore {
       stamps: db.prepare<[], StampRaw>(`SELECT ${STAMP_COLUMNS} FROM files`).raw(true),
       paths: db.prepare<[], string>('SELECT path FROM files').pluck(true),
       since: db.prepare<[number, number], FileRow & { from_hub: number }>(`SELECT ${FILE_COLUMNS}, from_hub FROM files WHERE seq > ? ORDER BY seq LIMIT ?`),
+      // Through the seq index, at most `limit` rows: bounded whatever a pause let pile up.
+      held: db.prepare<[number, number], { n: number; bytes: number }>(`SELECT count(*) AS n, coalesce(sum(CASE WHEN deleted = 0 AND type = 0 THEN size ELSE 0 END), 0) AS bytes
+        FROM (SELECT deleted, type, size FROM files WHERE seq > ? ORDER BY seq LIMIT ?)`),
       upsert: db.prepare(`INSERT OR REPLACE INTO files (${FILE_COLUMNS}, from_hub) VALUES (@path, @type, @size, @mtime_ms, @mode, @ino, @hash, @block_size, @blocks, @target, @seq, @deleted, @weak, @from_hub)`),
       get: db.prepare<[string], FileRow>(`SELECT ${FILE_COLUMNS} FROM files WHERE path = ?`),
       stamp: db.prepare<[string], StampRaw>(`SELECT ${STAMP_COLUMNS} FROM files WHERE path = ?`).raw(true),
@@ -116,6 +123,12 @@ export class NodeStore {
   /** The newest sequence number of a change of ours (not one applied from the hub) strictly under a directory (0: none). */
   newestUnder(dir: string): number {
     return this.q.maxSeqUnder.get(`${dir}/`, `${dir}0`)?.s ?? 0;
+  }
+
+  /** Changes recorded after `afterSeq` (what a paused node holds back), counted up to HELD_COUNT_MAX, and the bytes of their files. */
+  held(afterSeq: number): HeldMsg {
+    const r = this.q.held.get(afterSeq, HELD_COUNT_MAX + 1)!;
+    return { changes: Math.min(r.n, HELD_COUNT_MAX), bytes: r.bytes, capped: r.n > HELD_COUNT_MAX };
   }
 
   /** Entries changed after `seq`, in order, at most `limit`. */

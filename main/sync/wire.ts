@@ -46,7 +46,7 @@ export const SUPERSEDED = 'SUPERSEDED';
 export const DEFERRED = 'DEFERRED';
 
 export interface NodeMessage {
-  msg?: 'hello' | 'index' | 'done' | 'block' | 'ping' | 'blocks' | 'request' | 'requests' | 'hubAck' | 'agentState' | 'report' | 'rescanDone';
+  msg?: 'hello' | 'index' | 'done' | 'block' | 'ping' | 'blocks' | 'request' | 'requests' | 'hubAck' | 'agentState' | 'report' | 'rescanDone' | 'held';
   hello?: { nodeId: string; indexId: string; protocol: number; version: string; workspace?: string };
   index?: { files: WireFileInfo[] };
   done?: { seq: number; full: boolean };
@@ -59,6 +59,15 @@ export interface NodeMessage {
   agentState?: AgentStateMsg;
   report?: PathReportMsg;
   rescanDone?: RescanDoneMsg;
+  held?: HeldMsg;
+}
+
+/** What a paused node holds back (cortex.proto Held). */
+export interface HeldMsg {
+  changes: number;
+  bytes: number;
+  /** `changes` stopped counting at its cap (node-store.ts: HELD_COUNT_MAX). */
+  capped: boolean;
 }
 
 /** What a rescan the hub asked for found on the node (cortex.proto RescanDone). */

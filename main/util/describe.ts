@@ -121,6 +121,12 @@ export function etaText(ms: number | null): string {
   return `${h} h ${m - h * 60} min left`;
 }
 
+/** What a paused node holds back, in words: "12 changes (3.4 MiB) held on the node"; null when it said nothing or holds nothing. */
+export function heldText(held: { changes: number; bytes: number; capped: boolean } | null): string | null {
+  if (!held || held.changes === 0) return null;
+  return `${held.capped ? 'over ' : ''}${plural(held.changes, 'change')} (${bytes(held.bytes)}${held.capped ? ' or more' : ''}) held on the node`;
+}
+
 /** A direction's progress in words: "42 % · 3 min left"; null when nothing is pending that way. */
 export function progressText(percent: number | null, etaMs: number | null): string | null {
   if (percent === null) return null;

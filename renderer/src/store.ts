@@ -67,6 +67,8 @@ function sameNode(a: NodeStatus, b: NodeStatus): boolean {
   for (const k of Object.keys(b) as (keyof NodeStatus)[]) {
     if (k === 'lastError') {
       if (a.lastError?.path !== b.lastError?.path || a.lastError?.message !== b.lastError?.message) return false;
+    } else if (k === 'held') {
+      if (a.held?.changes !== b.held?.changes || a.held?.bytes !== b.held?.bytes || a.held?.capped !== b.held?.capped) return false;
     } else if (k === 'locked') {
       if (a.locked.join('\n') !== b.locked.join('\n')) return false;
     } else if (k === 'lastSeen') {

@@ -3,7 +3,7 @@ import type { HubStatus, NodeStatus } from '../../main/contract';
 
 export const node = (id: string, over: Partial<NodeStatus> = {}): NodeStatus => ({
   id, name: `n-${id}`, state: 'in-sync', createdAt: 1, retiredAt: null, lastSeen: 1000, files: 1, bytes: 10, outOfSyncFiles: 0, outOfSyncBytes: 0,
-  errors: 0, lastError: null, bytesReceived: 0, bytesReused: 0, bytesSent: 0, mirror: `/m/${id}`, verifying: false, problems: 0, ignored: 0, locked: [], lockedRefusals: 0, lockError: null, toNodeFiles: 0, toNodeBytes: 0, toHubPercent: null, toHubEtaMs: null, toNodePercent: null, toNodeEtaMs: null, conflicts: 0, lastConflictAt: null, pausedAt: null, connected: true, ...over,
+  errors: 0, lastError: null, bytesReceived: 0, bytesReused: 0, bytesSent: 0, mirror: `/m/${id}`, verifying: false, problems: 0, ignored: 0, locked: [], lockedRefusals: 0, lockError: null, toNodeFiles: 0, toNodeBytes: 0, toHubPercent: null, toHubEtaMs: null, toNodePercent: null, toNodeEtaMs: null, conflicts: 0, lastConflictAt: null, held: null, pausedAt: null, connected: true, ...over,
 });
 export const status = (nodes: NodeStatus[], over: Partial<HubStatus> = {}): HubStatus => ({ version: 'v', uptimeMs: 1, bytesHashedSinceStart: 0, filesHashedSinceStart: 0, grpc: '127.0.0.1:1', ui: 'http://127.0.0.1:2', fingerprint: 'f', trashBytes: 0, nodes, ...over });
 

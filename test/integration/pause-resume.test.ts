@@ -112,6 +112,14 @@ describe('pause and resume across restarts', () => {
     await rescanPaused();
     nothingFlowed(['from-hub/one.txt'], ['from-node/one.txt']);
     expect((await hub.node(id)).state).toBe('paused');
+    // The status says what the node holds back: a new file, an edit, a deletion (and the new
+    // directory), the two files' bytes.
+    const held = await waitFor('what the node holds, in the status', async () => {
+      const h = (await hub.node(id)).held;
+      return h && h.bytes === 40 ? h : null;
+    }, 15_000, 100);
+    expect(held.changes).toBeGreaterThanOrEqual(3);
+    expect(held.capped).toBe(false);
 
     // Both killed; both started again: the hub knows the node is paused, the node learns it.
     await node.kill();
@@ -128,6 +136,8 @@ describe('pause and resume across restarts', () => {
     await holding([...HUB_CHANGES, 'from-hub/two.txt']);
     await rescanPaused();
     nothingFlowed(['from-hub/one.txt', 'from-hub/two.txt'], ['from-node/one.txt', 'from-node/two.txt']);
+    await waitFor('the restarted node holds one more file', async () => (await hub.node(id)).held?.bytes === 62, 15_000, 100);
+    expect((await runCli('cortex-hub', ['status', '--data', data])).stdout).toMatch(/ held/);
 
     // A clean stop of both, and a start again: still paused, still nothing moved.
     await node.stop();
@@ -155,7 +165,7 @@ describe('pause and resume across restarts', () => {
       expect(read(root, 'shared/untouched.txt')).toBe('v1 untouched');
       expect([...snapshot(root).keys()].filter(isConflictCopy)).toEqual([]);
     }
-    expect(await hub.node(id)).toMatchObject({ state: 'in-sync', pausedAt: null, toNodeFiles: 0, outOfSyncFiles: 0, problems: 0 });
+    expect(await hub.node(id)).toMatchObject({ state: 'in-sync', pausedAt: null, toNodeFiles: 0, outOfSyncFiles: 0, problems: 0, held: null });
     expect(node.logLines().some((l) => l.msg === 'sync.resumed')).toBe(true);
   }, 300_000);
 

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { bytes, inTime } from '../../main/util/format';
-import { duration, etaText, eventSentence, hostOfPeer, listNote, needsAttention, nodesSummary, overallPercent, plural, progressText, rateText, retireLoss } from '../../main/util/describe';
+import { duration, etaText, eventSentence, heldText, hostOfPeer, listNote, needsAttention, nodesSummary, overallPercent, plural, progressText, rateText, retireLoss } from '../../main/util/describe';
 
 describe('counts and the overview summary', () => {
   it('says "1 node", never "1 nodes"', () => {
@@ -22,6 +22,15 @@ describe('counts and the overview summary', () => {
     expect(needsAttention('error')).toBe(true);
     expect(needsAttention('disconnected')).toBe(true);
     for (const s of ['new', 'connected', 'syncing', 'in-sync', 'retired']) expect(needsAttention(s), s).toBe(false);
+  });
+});
+
+describe('what a paused node holds back', () => {
+  it('says it in words, capped counts as "over", nothing when nothing is held', () => {
+    expect(heldText({ changes: 3, bytes: 1536, capped: false })).toBe('3 changes (1.5 KiB) held on the node');
+    expect(heldText({ changes: 100_000, bytes: 10, capped: true })).toBe('over 100,000 changes (10 B or more) held on the node');
+    expect(heldText({ changes: 0, bytes: 0, capped: false })).toBeNull();
+    expect(heldText(null)).toBeNull();
   });
 });
 

@@ -27,7 +27,7 @@ describe('app:// URLs', () => {
 
 const node = (id: string, state: NodeStatus['state']): NodeStatus => ({
   id, name: id, state, createdAt: 0, retiredAt: null, lastSeen: null, files: 0, bytes: 0, outOfSyncFiles: 0, outOfSyncBytes: 0,
-  errors: state === 'error' ? 1 : 0, lastError: null, bytesReceived: 0, bytesReused: 0, bytesSent: 0, mirror: '', verifying: false, problems: 0, ignored: 0, locked: [], lockedRefusals: 0, lockError: null, toNodeFiles: 0, toNodeBytes: 0, toHubPercent: null, toHubEtaMs: null, toNodePercent: null, toNodeEtaMs: null, conflicts: 0, lastConflictAt: null, pausedAt: null, connected: state !== 'disconnected' && state !== 'retired' && state !== 'new',
+  errors: state === 'error' ? 1 : 0, lastError: null, bytesReceived: 0, bytesReused: 0, bytesSent: 0, mirror: '', verifying: false, problems: 0, ignored: 0, locked: [], lockedRefusals: 0, lockError: null, toNodeFiles: 0, toNodeBytes: 0, toHubPercent: null, toHubEtaMs: null, toNodePercent: null, toNodeEtaMs: null, conflicts: 0, lastConflictAt: null, held: null, pausedAt: null, connected: state !== 'disconnected' && state !== 'retired' && state !== 'new',
 });
 
 describe('tray health and notifications', () => {

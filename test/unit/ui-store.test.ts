@@ -7,7 +7,7 @@ import { mutate, node as fullNode, rng, status as hubStatus } from '../helpers/s
 
 const node = (id: string, over: Partial<NodeStatus> = {}): NodeStatus => ({
   id, name: id, state: 'in-sync', createdAt: 0, retiredAt: null, lastSeen: 1000, files: 1, bytes: 10, outOfSyncFiles: 0, outOfSyncBytes: 0,
-  errors: 0, lastError: null, bytesReceived: 0, bytesReused: 0, bytesSent: 0, mirror: `/m/${id}`, verifying: false, problems: 0, ignored: 0, locked: [], lockedRefusals: 0, lockError: null, toNodeFiles: 0, toNodeBytes: 0, toHubPercent: null, toHubEtaMs: null, toNodePercent: null, toNodeEtaMs: null, conflicts: 0, lastConflictAt: null, pausedAt: null, connected: true, ...over,
+  errors: 0, lastError: null, bytesReceived: 0, bytesReused: 0, bytesSent: 0, mirror: `/m/${id}`, verifying: false, problems: 0, ignored: 0, locked: [], lockedRefusals: 0, lockError: null, toNodeFiles: 0, toNodeBytes: 0, toHubPercent: null, toHubEtaMs: null, toNodePercent: null, toNodeEtaMs: null, conflicts: 0, lastConflictAt: null, held: null, pausedAt: null, connected: true, ...over,
 });
 const status = (nodes: NodeStatus[]): HubStatus => ({ version: 'v', uptimeMs: 1, bytesHashedSinceStart: 0, filesHashedSinceStart: 0, grpc: null, ui: null, fingerprint: 'f', trashBytes: 0, nodes });
 const empty = { order: [], nodes: {}, rates: {} };

@@ -2,7 +2,7 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { PendingDirection, PendingPage } from '../../../main/contract';
 import { ago, bytes, count } from '../../../main/util/format';
-import { eventSentence, listNote, plural, progressText, retireLoss } from '../../../main/util/describe';
+import { eventSentence, heldText, listNote, plural, progressText, retireLoss } from '../../../main/util/describe';
 import { api } from '../api';
 import { CopyButton, Dialog, Empty, ErrorNote, Loading, StateBadge } from '../components/bits';
 import { useLoad } from '../hooks';
@@ -68,7 +68,7 @@ export function NodeDetailView({ id }: { id: string }) {
         <dt>Workspace on the node</dt><dd className="mono" data-fact="workspace">{f?.workspace ?? (f ? 'not known (the node has not said: never connected, or too old to say)' : '…')}</dd>
         <dt>Mirror</dt><dd className="copy-row"><code id="mirror-path" data-fact="mirror">{node.mirror}</code><CopyButton text={node.mirror} label="Copy mirror path" fallbackId="mirror-path" /></dd>
         <dt>Files</dt><dd>{plural(node.files, 'file')} · {bytes(node.bytes)}</dd>
-        <dt>Pending to hub</dt><dd data-fact="to-hub">{plural(node.outOfSyncFiles, 'change')} · {bytes(node.outOfSyncBytes)}{toHub ? ` · ${toHub}` : ''}</dd>
+        <dt>Pending to hub</dt><dd data-fact="to-hub">{plural(node.outOfSyncFiles, 'change')} · {bytes(node.outOfSyncBytes)}{toHub ? ` · ${toHub}` : ''}{heldText(node.held) ? ` · ${heldText(node.held)!} (paused)` : ''}</dd>
         <dt>Pending to node</dt><dd data-fact="to-node">{plural(node.toNodeFiles, 'change')} · {bytes(node.toNodeBytes)}{toNode ? ` · ${toNode}` : ''} (changed on the hub's side)</dd>
         <dt>Conflicts</dt><dd>{plural(node.conflicts, 'conflict copy', 'conflict copies')}</dd>
         <dt>Problems</dt><dd>{plural(node.problems, 'path')} that cannot be synced · {count(node.ignored)} ignored</dd>

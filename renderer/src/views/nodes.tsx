@@ -3,7 +3,7 @@ import { memo, useLayoutEffect, useRef, useState } from 'react';
 import { useWindowVirtualizer } from '@tanstack/react-virtual';
 import { useShallow } from 'zustand/react/shallow';
 import { ago, bytes, count, dateTime } from '../../../main/util/format';
-import { needsAttention, nodesSummary, overallPercent, progressText, rateText } from '../../../main/util/describe';
+import { heldText, needsAttention, nodesSummary, overallPercent, progressText, rateText } from '../../../main/util/describe';
 import { currentRate, useUi, visibleIdsCached, type SortKey } from '../store';
 import { Empty, Progress, Sparkline, StateBadge } from '../components/bits';
 import { AddNodeDialog } from './add-node';
@@ -27,14 +27,18 @@ export const VIRTUAL_ROWS_FROM = 60;
 /** A row's height before it is measured (name and id on two lines). */
 const ROW_ESTIMATE = 50;
 
-/** A pending count with its bytes and, while it moves, its percent and time left; '–' when nothing is pending. */
-function PendingCell({ files, size, percent, etaMs }: { files: number; size: number; percent: number | null; etaMs: number | null }) {
-  if (files === 0) return <td className="num">–</td>;
+/**
+ * A pending count with its bytes and, while it moves, its percent and time left; '–' when
+ * nothing is pending. `held`: what a paused node holds back (to hub only), under the count.
+ */
+function PendingCell({ files, size, percent, etaMs, held = null }: { files: number; size: number; percent: number | null; etaMs: number | null; held?: string | null }) {
+  if (files === 0 && !held) return <td className="num">–</td>;
   const p = progressText(percent, etaMs);
   return (
     <td className="num">
-      {count(files)} · {bytes(size)}
+      {files > 0 ? <>{count(files)} · {bytes(size)}</> : null}
       {p ? <div className="sub progress-text">{p}</div> : null}
+      {held ? <div className="sub held-text" data-held={files}>{held}</div> : null}
     </td>
   );
 }
@@ -60,7 +64,7 @@ const Row = memo(function Row({ id, index, measure }: { id: string; index?: numb
       <td title={n.lastSeen ? dateTime(n.lastSeen) : undefined}>{n.state === 'in-sync' || syncing ? 'now' : ago(n.lastSeen)}</td>
       <td className="num">{count(n.files)}</td>
       <td className="num">{bytes(n.bytes)}</td>
-      <PendingCell files={n.outOfSyncFiles} size={n.outOfSyncBytes} percent={n.toHubPercent} etaMs={n.toHubEtaMs} />
+      <PendingCell files={n.outOfSyncFiles} size={n.outOfSyncBytes} percent={n.toHubPercent} etaMs={n.toHubEtaMs} held={heldText(n.held)} />
       <PendingCell files={n.toNodeFiles} size={n.toNodeBytes} percent={n.toNodePercent} etaMs={n.toNodeEtaMs} />
       <td className="num">{n.conflicts > 0 ? <span className="code" title="Conflict copies in the mirror: both versions were kept">{count(n.conflicts)}</span> : '–'}</td>
       <td className="num problems">{n.problems > 0 ? <span className="code" title={`Paths that cannot be synced (see the node's detail)${n.ignored ? `; ${count(n.ignored)} special files ignored` : ''}`}>{count(n.problems)}</span> : '–'}</td>
