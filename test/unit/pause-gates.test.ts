@@ -1,15 +1,16 @@
 /**
  * What a pause holds back, part by part, without processes: the node's IndexSender (on a real
- * node database) sends nothing while paused, stops a pass under way, and sends everything
- * recorded meanwhile (then IndexDone) on resume; the hub's ApplyQueue starts nothing queued
- * while held, lets what runs finish, and starts the rest when released.
+ * node database) sends none of its index while paused (only how much it holds back, at most
+ * once a second), stops a pass under way, and sends everything recorded meanwhile (then
+ * IndexDone) on resume; the hub's ApplyQueue starts nothing queued while held, lets what runs
+ * finish, and starts the rest when released.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ApplyQueue, type QueueItem } from '../../main/hub/apply-queue';
-import { IndexSender } from '../../main/node/index-sender';
+import { HELD_REPORT_MS, IndexSender } from '../../main/node/index-sender';
 import { NodeStore } from '../../main/store/node-store';
 import type { CachedEntry, Entry } from '../../main/sync/types';
 import { INDEX_WINDOW, type NodeMessage } from '../../main/sync/wire';
@@ -18,6 +19,7 @@ import { createLogger } from '../../main/util/log';
 const dirs: string[] = [];
 const stores: NodeStore[] = [];
 afterEach(() => {
+  vi.useRealTimers();
   for (const s of stores.splice(0)) s.close();
   for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 });
@@ -41,15 +43,26 @@ function setup() {
 }
 
 describe('IndexSender while paused', () => {
-  it('sends nothing while paused (the changes stay recorded), then all of it and IndexDone on resume', async () => {
+  it('sends none of its index while paused (the changes stay recorded), only what it holds back, then all of it and IndexDone on resume', async () => {
+    vi.useFakeTimers();
     const t = setup();
     t.store.record([dirEntry('a'), dirEntry('b')]);
     expect(t.sender.welcome(false, 0)).toBe(true);
     t.sender.setPaused(true);
     await t.sender.sendPending();
+    const held = () => t.sent.filter((m) => m.held).map((m) => m.held!.changes);
+    expect(held()).toEqual([2]);
+    // More recorded within the second: told when the second is over, once.
     t.store.record([dirEntry('c')]);
     await t.sender.sendPending();
-    expect(t.sent).toEqual([]);
+    await t.sender.sendPending();
+    expect(held()).toEqual([2]);
+    vi.advanceTimersByTime(HELD_REPORT_MS);
+    expect(held()).toEqual([2, 3]);
+    vi.advanceTimersByTime(HELD_REPORT_MS);
+    await t.sender.sendPending();
+    expect(held()).toEqual([2, 3]);
+    expect(t.sent.filter((m) => !m.held)).toEqual([]);
     expect(t.sender.isPaused).toBe(true);
     t.sender.setPaused(false);
     await t.sender.sendPending();
