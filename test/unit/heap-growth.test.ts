@@ -37,8 +37,11 @@ describe('heap growth', () => {
   });
 
   it('set at run time, keeps a churning heap well below what V8 lets it grow to by default', () => {
-    const unbounded = peakHeapMiB(null);
-    const bounded = peakHeapMiB(HEAP_GROWING_PERCENT);
+    // What V8 lets the heap grow to by default varies with the machine's load (it collects sooner
+    // when busy: 197-270 MiB seen, 156-161 bounded): the most of three runs is what it allows;
+    // the bounded heap is taken at its most too.
+    const unbounded = Math.max(...[0, 1, 2].map(() => peakHeapMiB(null)));
+    const bounded = Math.max(...[0, 1].map(() => peakHeapMiB(HEAP_GROWING_PERCENT)));
     console.log(`peak heap: ${unbounded} MiB by default, ${bounded} MiB bounded`);
     expect(bounded).toBeLessThan(unbounded * 0.8);
   }, 60_000);
