@@ -12,52 +12,34 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { caseFuseUnavailable, mountCaseInsensitive, type CaseFuse } from '../helpers/case-fuse';
+import { caseFuseUnavailable, mountCaseInsensitive, startCaseInsensitiveNode, type CaseFuse, type CaseInsensitiveNode } from '../helpers/case-fuse';
 import { Hub, Node, tempDir, waitConverged, waitFor } from '../helpers/procs';
 
 const unavailable = caseFuseUnavailable();
 if (unavailable) console.warn(`SKIPPED case-insensitive tests: ${unavailable}`);
 
 describe.skipIf(unavailable !== null)('case-only renames on a case-insensitive workspace', () => {
-  let dir: string;
+  let pair: CaseInsensitiveNode | undefined;
   let ws: string;
-  let fuse: CaseFuse;
-  let hub: Hub;
   let node: Node;
-  let id: string;
-  const mirror = (p = '') => path.join(hub.mirror(id), p);
+  let mirror: CaseInsensitiveNode['mirror'];
+  let converged: CaseInsensitiveNode['converged'];
   /** Exact names in a directory (what readdir says, not what a case-insensitive lookup finds). */
   const names = (d: string) => fs.readdirSync(d).sort();
-  const converged = (what: string) => waitConverged(what, hub, id, ws, mirror(), (p) => p === '.metadata.json' || p === '.cortex-staging' || p.startsWith('.cortex-staging/'));
 
   beforeAll(async () => {
-    dir = tempDir('case');
-    const backing = path.join(dir, 'backing');
-    ws = path.join(dir, 'ws');
-    fs.mkdirSync(backing);
-    fs.mkdirSync(ws);
-    fuse = await mountCaseInsensitive(backing, ws);
-    fs.mkdirSync(path.join(ws, 'docs'));
-    fs.writeFileSync(path.join(ws, 'docs', 'Readme.md'), 'read me\n');
-    fs.mkdirSync(path.join(ws, 'src'));
-    fs.writeFileSync(path.join(ws, 'src', 'App.ts'), 'export {};\n');
-    // Proof the workspace ignores case.
-    expect(fs.readFileSync(path.join(ws, 'DOCS', 'README.MD'), 'utf8')).toBe('read me\n');
-    hub = await Hub.start(path.join(dir, 'hub'));
-    let join: string;
-    ({ id, join } = await hub.addNode('case-insensitive'));
-    // File-system events of other processes do not reach the node's watcher on this FUSE mount:
-    // the periodic full rescan (the watcher's safety net) finds the node's changes instead.
-    node = Node.start(join, ws, path.join(dir, 'node-state'), [], { CORTEX_RESCAN_MS: '400' });
-    await converged('the first sync');
+    pair = await startCaseInsensitiveNode('case', 'case-insensitive', (root) => {
+      fs.mkdirSync(path.join(root, 'docs'));
+      fs.writeFileSync(path.join(root, 'docs', 'Readme.md'), 'read me\n');
+      fs.mkdirSync(path.join(root, 'src'));
+      fs.writeFileSync(path.join(root, 'src', 'App.ts'), 'export {};\n');
+      // Proof the workspace ignores case.
+      expect(fs.readFileSync(path.join(root, 'DOCS', 'README.MD'), 'utf8')).toBe('read me\n');
+    });
+    ({ ws, node, mirror, converged } = pair);
   });
 
-  afterAll(async () => {
-    await node?.kill();
-    await hub?.kill();
-    fuse?.unmount();
-    if (!process.env.CORTEX_KEEP_TEST_DIRS && dir) fs.rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => pair?.close());
 
   it('a case-only rename of a file on the hub reaches the node under the new name, never as a conflict', async () => {
     fs.renameSync(mirror('docs/Readme.md'), mirror('docs/README.md'));

@@ -34,9 +34,9 @@ import { orderBatch } from '../../main/sync/plan';
 import { scanAll } from '../../main/sync/scanner';
 import { tombstone, type CachedEntry, type Entry } from '../../main/sync/types';
 import { createLogger, type LogEntry } from '../../main/util/log';
-import { caseFuseUnavailable, mountCaseInsensitive, type CaseFuse } from '../helpers/case-fuse';
+import { caseFuseUnavailable, mountCaseInsensitive, startCaseInsensitiveNode, type CaseFuse, type CaseInsensitiveNode } from '../helpers/case-fuse';
 import { dirEntry, entryOf } from '../helpers/entries';
-import { Hub, Node, tempDir, waitConverged, waitFor } from '../helpers/procs';
+import { Hub, Node, tempDir, waitFor } from '../helpers/procs';
 
 const unavailable = caseFuseUnavailable();
 if (unavailable) console.warn(`SKIPPED case-rename-halves tests: ${unavailable}`);
@@ -177,37 +177,21 @@ describe.skipIf(unavailable !== null)('a case-only directory rename whose halves
 });
 
 describe.skipIf(unavailable !== null)('the same with a real hub and node: a directory renamed in the mirror in two steps', () => {
-  let dir: string;
+  let pair: CaseInsensitiveNode | undefined;
   let ws: string;
-  let fuse: CaseFuse;
   let hub: Hub;
   let node: Node;
   let id: string;
-  const mirror = (p = '') => path.join(hub.mirror(id), p);
+  let mirror: CaseInsensitiveNode['mirror'];
+  let converged: CaseInsensitiveNode['converged'];
   const names = (d: string) => fs.readdirSync(d).filter((n) => !n.startsWith('.')).sort();
-  const converged = (what: string) => waitConverged(what, hub, id, ws, mirror(), (p) => p === '.metadata.json' || p === '.cortex-staging' || p.startsWith('.cortex-staging/'));
 
   beforeAll(async () => {
-    dir = tempDir('case-halves-hub');
-    const backing = path.join(dir, 'backing');
-    ws = path.join(dir, 'ws');
-    fs.mkdirSync(backing);
-    fs.mkdirSync(ws);
-    fuse = await mountCaseInsensitive(backing, ws);
-    hub = await Hub.start(path.join(dir, 'hub'));
-    let join: string;
-    ({ id, join } = await hub.addNode('case-halves'));
-    // The watcher hears nothing on this FUSE mount: the full rescan, often, finds the node's changes.
-    node = Node.start(join, ws, path.join(dir, 'node-state'), [], { CORTEX_RESCAN_MS: '400' });
-    await converged('the first sync');
+    pair = await startCaseInsensitiveNode('case-halves-hub', 'case-halves');
+    ({ ws, hub, node, id, mirror, converged } = pair);
   });
 
-  afterAll(async () => {
-    await node?.kill();
-    await hub?.kill();
-    fuse?.unmount();
-    if (!process.env.CORTEX_KEEP_TEST_DIRS && dir) fs.rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => pair?.close());
 
   it('"many" → "Many": the files moved first, the old directory removed after the node rescanned; the mirror ends with "Many/" alone', async () => {
     fs.mkdirSync(mirror('many'));
