@@ -19,7 +19,7 @@ import { boundHeapGrowth } from '../util/heap-growth';
 import { withHub } from './admin-client';
 import { table } from './format';
 import { ago, bytes } from '../util/format';
-import { plural } from '../util/describe';
+import { heldText, plural } from '../util/describe';
 import { termSafe } from '../util/terminal';
 import { UsageError, nonNegative, out, positiveInt } from './args';
 import { agentsCommand } from './agents-cli';
@@ -153,7 +153,7 @@ async function main(argv: string[]): Promise<number> {
       out(json, r, () => [
         `hub ${r.version}  up ${Math.round(r.uptimeMs / 1000)}s  grpc ${r.grpc ?? '(not running)'}  hashed since start: ${r.filesHashedSinceStart} files, ${bytes(r.bytesHashedSinceStart)}  trash: ${bytes(r.trashBytes)}`,
         r.nodes.length === 0 ? 'No nodes.' : table([['ID', 'NAME', 'STATE', 'LAST SEEN', 'FILES', 'BYTES', 'TO HUB', 'TO NODE', 'CONFLICTS', 'PROBLEMS', 'IGNORED', 'LOCKED', 'LAST PROBLEM'],
-          ...r.nodes.map((n) => [n.id, n.name, n.state, ago(n.lastSeen), String(n.files), bytes(n.bytes), `${n.outOfSyncFiles} (${bytes(n.outOfSyncBytes)})${n.held?.changes ? ` + ${n.held.capped ? 'over ' : ''}${n.held.changes} held` : ''}`,
+          ...r.nodes.map((n) => [n.id, n.name, n.state, ago(n.lastSeen), String(n.files), bytes(n.bytes), `${n.outOfSyncFiles} (${bytes(n.outOfSyncBytes)})${heldText(n.held) ? `; ${heldText(n.held)!}` : ''}`,
             `${n.toNodeFiles} (${bytes(n.toNodeBytes)})`, String(n.conflicts), String(n.problems), String(n.ignored),
             n.locked.length ? `${n.locked.join(' ')} (${n.lockedRefusals} refused)` : (n.lockError ? 'lock file broken' : '-'),
             n.problems ? `${n.lastError?.path || '(node)'} ${n.lastError?.message ?? ''} (cortex-hub node show ${n.id})` : '-'])]),

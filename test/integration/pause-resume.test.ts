@@ -137,7 +137,7 @@ describe('pause and resume across restarts', () => {
     await rescanPaused();
     nothingFlowed(['from-hub/one.txt', 'from-hub/two.txt'], ['from-node/one.txt', 'from-node/two.txt']);
     await waitFor('the restarted node holds one more file', async () => (await hub.node(id)).held?.bytes === 62, 15_000, 100);
-    expect((await runCli('cortex-hub', ['status', '--data', data])).stdout).toMatch(/ held/);
+    expect((await runCli('cortex-hub', ['status', '--data', data])).stdout).toMatch(/; \d+ changes \(62 B\) held on the node/);
 
     // A clean stop of both, and a start again: still paused, still nothing moved.
     await node.stop();
